@@ -1,0 +1,66 @@
+"""Alembic environment: the URL comes from the app's settings, or an injected connection."""
+
+from __future__ import annotations
+
+from logging.config import fileConfig
+
+from alembic import context
+from sqlalchemy import Connection
+
+from feature_gateway.config import Settings
+from feature_gateway.db.base import Base
+from feature_gateway.db.engine import make_engine
+from feature_gateway.db import models  # noqa: F401  (registers the tables)
+
+config = context.config
+if config.config_file_name is not None and config.attributes.get("configure_logger", True):
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
+
+target_metadata = Base.metadata
+
+
+def _database_url() -> str:
+    return str(config.attributes.get("database_url") or Settings.from_env().database_url)
+
+
+def _configure(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=True,  # SQLite can only ALTER by copying tables
+        compare_type=True,
+    )
+
+
+def run_migrations_offline() -> None:
+    context.configure(
+        url=_database_url(),
+        target_metadata=target_metadata,
+        literal_binds=True,
+        render_as_batch=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    injected = config.attributes.get("connection")
+    if injected is not None:
+        _configure(injected)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    engine = make_engine(Settings.from_env().with_overrides({"database_url": _database_url()}))
+    try:
+        with engine.connect() as connection:
+            _configure(connection)
+            with context.begin_transaction():
+                context.run_migrations()
+    finally:
+        engine.dispose()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

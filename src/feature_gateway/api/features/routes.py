@@ -1,0 +1,132 @@
+"""Feature metadata endpoints: create, read, list, update, delete, history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_smorest import Blueprint
+
+from feature_gateway.api.common_schemas import (
+    FeatureEnvelopeSchema,
+    FeatureMessageSchema,
+    FeatureRefSchema,
+    RoleQuerySchema,
+)
+from feature_gateway.api.context import checked_feature_name, database
+from feature_gateway.api.features.schemas import (
+    CreateFeatureSchema,
+    DeleteFeatureSchema,
+    DeployedFeaturesSchema,
+    DeployedQuerySchema,
+    FeaturePageSchema,
+    HistorySchema,
+    ListFiltersSchema,
+    UpdateFeatureSchema,
+)
+from feature_gateway.api.roles import require_role
+from feature_gateway.domain.lifecycle import Action
+from feature_gateway.domain.listing import FeatureQuery
+from feature_gateway.services import features, workflow
+
+blp = Blueprint("features", __name__, description="Define, read, list and edit features")
+
+
+@blp.route("/create_feature_metadata", methods=["POST"])
+@blp.arguments(CreateFeatureSchema)
+@blp.response(201, FeatureMessageSchema)
+def create_feature_metadata(args: dict[str, Any]) -> dict[str, Any]:
+    """Define a new feature (status DRAFT)."""
+    role = require_role(Action.CREATE, args.pop("user_role", None))
+    feature = features.create_feature(database(), features.NewFeature(**args), role=role)
+    return {"message": "Feature created successfully", "feature": feature}
+
+
+@blp.route("/get_feature_metadata", methods=["POST"])
+@blp.arguments(FeatureRefSchema)
+@blp.response(200, FeatureEnvelopeSchema)
+def get_feature_metadata(args: dict[str, Any]) -> dict[str, Any]:
+    """Read one feature by name."""
+    require_role(Action.READ, args.get("user_role"))
+    return {"feature": features.get_feature(database(), args["feature_name"])}
+
+
+@blp.route("/get_feature_metadata/<feature_name>", methods=["GET"])
+@blp.arguments(RoleQuerySchema, location="query")
+@blp.response(200, FeatureEnvelopeSchema)
+def get_feature_metadata_by_path(args: dict[str, Any], feature_name: str) -> dict[str, Any]:
+    """Read one feature by name."""
+    require_role(Action.READ, args.get("user_role"))
+    return {"feature": features.get_feature(database(), checked_feature_name(feature_name))}
+
+
+def _list(args: dict[str, Any]) -> features.Page:
+    require_role(Action.READ, args.pop("user_role", None))
+    return features.list_features(database(), FeatureQuery(**args))
+
+
+@blp.route("/get_all_feature_metadata", methods=["POST"])
+@blp.arguments(ListFiltersSchema)
+@blp.response(200, FeaturePageSchema)
+def list_feature_metadata(args: dict[str, Any]) -> features.Page:
+    """List features with filters, sorting and pagination."""
+    return _list(args)
+
+
+@blp.route("/get_all_feature_metadata", methods=["GET"])
+@blp.arguments(ListFiltersSchema, location="query")
+@blp.response(200, FeaturePageSchema)
+def list_feature_metadata_by_query(args: dict[str, Any]) -> features.Page:
+    """List features with filters, sorting and pagination."""
+    return _list(args)
+
+
+@blp.route("/get_deployed_features", methods=["GET"])
+@blp.arguments(DeployedQuerySchema, location="query")
+@blp.response(200, DeployedFeaturesSchema)
+def get_deployed_features(args: dict[str, Any]) -> features.Page:
+    """List deployed features."""
+    require_role(Action.READ, args.get("user_role"))
+    return features.list_deployed_features(database(), limit=args["limit"], offset=args["offset"])
+
+
+@blp.route("/update_feature_metadata", methods=["POST"])
+@blp.arguments(UpdateFeatureSchema)
+@blp.response(200, FeatureMessageSchema)
+def update_feature_metadata(args: dict[str, Any]) -> dict[str, Any]:
+    """Edit a feature; changing query or types of a non-DRAFT feature resets it to DRAFT."""
+    role = require_role(Action.UPDATE, args.pop("user_role", None))
+    name, actor = args.pop("feature_name"), args.pop("last_updated_by")
+    feature = features.update_feature(database(), name, args, last_updated_by=actor, role=role)
+    return {"message": "Feature updated successfully", "feature": feature}
+
+
+@blp.route("/delete_feature_metadata", methods=["POST"])
+@blp.arguments(DeleteFeatureSchema)
+@blp.response(200, FeatureMessageSchema)
+def delete_feature_metadata(args: dict[str, Any]) -> dict[str, Any]:
+    """Soft-delete a feature (status DELETED); its name cannot be reused."""
+    role = require_role(Action.DELETE, args.pop("user_role", None))
+    result = workflow.delete_feature(database(), role=role, **args)
+    return {"message": "Feature deleted successfully", "feature": result.feature}
+
+
+def _history(feature_name: str, declared_role: str | None) -> dict[str, Any]:
+    require_role(Action.READ, declared_role)
+    entries = features.feature_history(database(), feature_name)
+    return {"feature_name": feature_name, "history": entries}
+
+
+@blp.route("/features/<feature_name>/history", methods=["GET"])
+@blp.arguments(RoleQuerySchema, location="query")
+@blp.response(200, HistorySchema)
+def feature_history(args: dict[str, Any], feature_name: str) -> dict[str, Any]:
+    """The audit trail of a feature's status changes, oldest first."""
+    return _history(checked_feature_name(feature_name), args.get("user_role"))
+
+
+@blp.route("/get_feature_history", methods=["POST"])
+@blp.arguments(FeatureRefSchema)
+@blp.response(200, HistorySchema)
+def get_feature_history(args: dict[str, Any]) -> dict[str, Any]:
+    """The audit trail of a feature's status changes, oldest first."""
+    return _history(args["feature_name"], args.get("user_role"))

@@ -1,0 +1,32 @@
+"""Health endpoint for load balancers and orchestrators; ignores roles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+from feature_gateway import __version__
+from feature_gateway.api.context import database
+from feature_gateway.errors import DatabaseUnavailableError
+
+blp = Blueprint("health", __name__, description="Service health")
+
+
+class HealthSchema(Schema):
+    status = fields.String(metadata={"enum": ["healthy", "unhealthy"]})
+    version = fields.String()
+    database = fields.String(metadata={"enum": ["ok", "unavailable"]})
+
+
+@blp.route("/health", methods=["GET"])
+@blp.response(200, HealthSchema)
+@blp.alt_response(503, schema=HealthSchema, description="The database cannot be reached")
+def health() -> tuple[dict[str, Any], int]:
+    """Healthy when the database answers a trivial query."""
+    try:
+        database().ping()
+    except DatabaseUnavailableError:
+        return {"status": "unhealthy", "version": __version__, "database": "unavailable"}, 503
+    return {"status": "healthy", "version": __version__, "database": "ok"}, 200

@@ -1,0 +1,78 @@
+"""Workflow endpoints: each moves a feature along its lifecycle and is audited."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask_smorest import Blueprint
+
+from feature_gateway.api.context import database
+from feature_gateway.api.roles import require_role
+from feature_gateway.api.workflow.schemas import (
+    ApproveSchema,
+    FixSchema,
+    RejectSchema,
+    SubmitSchema,
+    TestResultSchema,
+    TransitionResponseSchema,
+)
+from feature_gateway.domain.lifecycle import Action
+from feature_gateway.services import workflow
+
+blp = Blueprint("workflow", __name__, description="Move features through the lifecycle")
+
+
+def _run(
+    action: Action, use_case: Callable[..., workflow.TransitionResult], args: dict[str, Any],
+    message: str,
+) -> dict[str, Any]:
+    role = require_role(action, args.pop("user_role", None))
+    result = use_case(database(), role=role, **args)
+    return {
+        "message": message,
+        "feature": result.feature,
+        "previous_status": result.previous_status,
+        "new_status": result.new_status,
+    }
+
+
+@blp.route("/ready_test_feature_metadata", methods=["POST"])
+@blp.arguments(SubmitSchema)
+@blp.response(200, TransitionResponseSchema)
+def ready_test_feature_metadata(args: dict[str, Any]) -> dict[str, Any]:
+    """Submit a DRAFT feature for testing."""
+    return _run(Action.SUBMIT, workflow.submit_feature, args, "Feature submitted for testing")
+
+
+@blp.route("/test_feature_metadata", methods=["POST"])
+@blp.arguments(TestResultSchema)
+@blp.response(200, TransitionResponseSchema)
+def test_feature_metadata(args: dict[str, Any]) -> dict[str, Any]:
+    """Record the external testing system's result."""
+    return _run(Action.TEST, workflow.record_test_result, args, "Test result recorded")
+
+
+@blp.route("/approve_feature_metadata", methods=["POST"])
+@blp.arguments(ApproveSchema)
+@blp.response(200, TransitionResponseSchema)
+def approve_feature_metadata(args: dict[str, Any]) -> dict[str, Any]:
+    """Approve a tested feature and deploy it (TEST_SUCCEEDED → DEPLOYED)."""
+    return _run(Action.APPROVE, workflow.approve_feature, args,
+                "Feature approved and deployed")
+
+
+@blp.route("/reject_feature_metadata", methods=["POST"])
+@blp.arguments(RejectSchema)
+@blp.response(200, TransitionResponseSchema)
+def reject_feature_metadata(args: dict[str, Any]) -> dict[str, Any]:
+    """Reject a tested feature."""
+    return _run(Action.REJECT, workflow.reject_feature, args, "Feature rejected")
+
+
+@blp.route("/fix_feature_metadata", methods=["POST"])
+@blp.arguments(FixSchema)
+@blp.response(200, TransitionResponseSchema)
+def fix_feature_metadata(args: dict[str, Any]) -> dict[str, Any]:
+    """Send a failed or rejected feature back to DRAFT."""
+    return _run(Action.FIX, workflow.fix_feature, args, "Feature returned to DRAFT")

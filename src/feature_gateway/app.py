@@ -1,0 +1,56 @@
+"""Application assembly: settings → engine → database → HTTP layer → CLI."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask
+from pythonjsonlogger.json import JsonFormatter
+
+from feature_gateway import __version__
+from feature_gateway.api import register_api
+from feature_gateway.api.context import EXTENSION
+from feature_gateway.config import Settings
+from feature_gateway.db.engine import make_engine
+from feature_gateway.db.unit_of_work import Database
+
+
+@dataclass(frozen=True)
+class Gateway:
+    """What the app keeps in ``app.extensions``: built once per process, after fork."""
+
+    settings: Settings
+    database: Database
+
+
+def build_app(overrides: dict[str, Any] | None = None) -> Flask:
+    overrides = dict(overrides or {})
+    settings = Settings.from_env().with_overrides(overrides)
+    configure_logging(settings.log_level)
+    app = Flask("feature_gateway")
+    app.config["API_VERSION"] = __version__
+    app.config.update({k: v for k, v in overrides.items() if k.isupper()})
+    database = overrides.get("database") or Database(make_engine(settings))
+    app.extensions[EXTENSION] = Gateway(settings, database)
+    register_api(app, max_body_bytes=settings.max_body_bytes)
+    from feature_gateway.cli import register_cli
+
+    register_cli(app)
+    return app
+
+
+def configure_logging(level: str) -> None:
+    """JSON lines on stderr for everything under the ``feature_gateway`` logger."""
+    logger = logging.getLogger("feature_gateway")
+    logger.setLevel(level.upper())
+    if not any(getattr(h, "_feature_gateway", False) for h in logger.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(JsonFormatter(
+            "{asctime}{levelname}{name}{message}", style="{",
+            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+        ))
+        handler._feature_gateway = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+        logger.propagate = False

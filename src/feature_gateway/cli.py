@@ -1,0 +1,108 @@
+"""Operator commands: migrate, import/export features, print the OpenAPI document.
+
+Run as ``feature-gateway <command>`` (or ``flask --app wsgi <command>``).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup
+from marshmallow import ValidationError
+
+from feature_gateway.config import PROJECT_ROOT
+
+
+def _gateway() -> Any:
+    from feature_gateway.api.context import EXTENSION
+
+    return current_app.extensions[EXTENSION]
+
+
+def alembic_config(database_url: str) -> Any:
+    from alembic.config import Config
+
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    config.attributes["database_url"] = database_url
+    return config
+
+
+@click.command("migrate")
+@click.option("--revision", default="head", show_default=True)
+def migrate_command(revision: str) -> None:
+    """Apply database migrations (alembic upgrade)."""
+    from alembic import command
+
+    command.upgrade(alembic_config(_gateway().settings.database_url), revision)
+    click.echo(f"database at revision {revision}")
+
+
+@click.command("import-features")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_command(path: Path) -> None:
+    """Import features from a JSON file; names already stored are skipped."""
+    from feature_gateway.api.features.schemas import FeatureRecordSchema
+    from feature_gateway.services.transfer import import_features
+
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"{path} is not readable JSON: {exc}") from exc
+    if isinstance(document, dict):  # also accept {name: record} as the prototype stored it
+        document = document.get("features", list(document.values()))
+    if not isinstance(document, list):
+        raise click.ClickException(f"{path} must hold a JSON list of features")
+    try:
+        records = FeatureRecordSchema(many=True).load(document)
+    except ValidationError as exc:
+        raise click.ClickException(
+            f"{path} has invalid records, nothing imported: {json.dumps(exc.messages)}"
+        ) from exc
+    report = import_features(_gateway().database, records, source=path.name)
+    click.echo(f"imported {len(report.imported)} features, skipped {len(report.skipped)} "
+               "already present")
+
+
+@click.command("export-features")
+@click.argument("path", type=click.Path(dir_okay=False, allow_dash=True), default="-")
+def export_command(path: str) -> None:
+    """Write every feature (deleted ones too) as JSON, in the import format."""
+    from feature_gateway.api.common_schemas import FeatureMetadataSchema
+    from feature_gateway.services.transfer import export_features
+
+    rows = FeatureMetadataSchema(many=True).dump(export_features(_gateway().database))
+    text = json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
+    if path == "-":
+        sys.stdout.write(text)
+    else:
+        Path(path).write_text(text, encoding="utf-8")
+        click.echo(f"exported {len(rows)} features to {path}", err=True)
+
+
+@click.command("openapi")
+@click.option("--output", "-o", default="-", help="File to write; '-' for stdout")
+def openapi_command(output: str) -> None:
+    """Print the OpenAPI document generated from the schemas."""
+    spec = current_app.extensions["gateway_api"].spec.to_dict()
+    text = json.dumps(spec, indent=2) + "\n"
+    if output == "-":
+        sys.stdout.write(text)
+    else:
+        Path(output).write_text(text, encoding="utf-8")
+
+
+def register_cli(app: Flask) -> None:
+    for command in (migrate_command, import_command, export_command, openapi_command):
+        app.cli.add_command(command)
+
+
+def main() -> None:
+    from feature_gateway import create_app
+
+    FlaskGroup(create_app=lambda: create_app()).main()

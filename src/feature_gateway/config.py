@@ -1,0 +1,70 @@
+"""Settings read once from the environment (12-factor)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'data' / 'feature_gateway.db'}"
+
+
+class ConfigError(ValueError):
+    """An environment variable holds a value the service cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    log_level: str = "INFO"
+    max_body_bytes: int = 2 * 1024 * 1024
+    max_features_per_request: int = 1_000
+    max_entity_rows_per_request: int = 10_000
+    max_values_per_request: int = 1_000_000
+    sqlite_busy_timeout_ms: int = 30_000
+    db_pool_size: int = 5
+    db_max_overflow: int = 10
+    db_pool_timeout_s: int = 30
+    trusted_proxy_count: int = 0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for field in fields(cls):
+            raw = env.get(field.name.upper())
+            if raw is None or raw == "":
+                continue
+            if field.type == "int":
+                try:
+                    values[field.name] = int(raw)
+                except ValueError as exc:
+                    raise ConfigError(f"{field.name.upper()} must be an integer, got {raw!r}") from exc
+            else:
+                values[field.name] = raw
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> Settings:
+        known = {f.name for f in fields(self)}
+        settings = replace(self, **{k: v for k, v in overrides.items() if k in known})
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if field.type == "int" and field.name != "trusted_proxy_count" and value <= 0:
+                raise ConfigError(f"{field.name.upper()} must be positive, got {value}")
+        if self.trusted_proxy_count < 0:
+            raise ConfigError("TRUSTED_PROXY_COUNT must not be negative")
+        if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ConfigError(f"LOG_LEVEL must be a logging level name, got {self.log_level!r}")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

@@ -1,0 +1,1 @@
+"""Persistence: models, engine, repositories and the unit of work (no Flask here)."""

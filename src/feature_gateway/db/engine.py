@@ -1,0 +1,59 @@
+"""Engine creation and the per-dialect connection settings the service relies on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+from feature_gateway.config import Settings
+
+# Execution option naming the BEGIN a SQLite transaction starts with (see _sqlite_events).
+SQLITE_BEGIN = "sqlite_begin"
+
+
+def make_engine(settings: Settings) -> Engine:
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite":
+        engine = create_engine(
+            url,
+            connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000},
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            pool_timeout=settings.db_pool_timeout_s,
+        )
+        _sqlite_events(engine, settings.sqlite_busy_timeout_ms)
+        return engine
+    return create_engine(
+        url,
+        pool_pre_ping=True,  # survive a database restart without restarting workers
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout_s,
+    )
+
+
+def _sqlite_events(engine: Engine, busy_timeout_ms: int) -> None:
+    """WAL, foreign keys and a busy timeout on every connection; BEGIN emitted by us.
+
+    pysqlite's own transaction handling defers BEGIN until the first write and breaks
+    SAVEPOINTs, so we take BEGIN over (SQLAlchemy's documented recipe). Write units of work
+    ask for BEGIN IMMEDIATE: the write lock is taken up front, waiting on the busy timeout,
+    instead of a reader failing with "database is locked" when it later tries to upgrade.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        mode = connection.get_execution_options().get(SQLITE_BEGIN, "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")

@@ -1,0 +1,86 @@
+"""One use case = one transaction: the unit of work opens it, the service commits it."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from feature_gateway.db.engine import SQLITE_BEGIN
+from feature_gateway.db.models import Feature
+from feature_gateway.db.repositories import AuditRepository, FeatureRepository
+from feature_gateway.errors import (
+    ConcurrentModificationError,
+    DatabaseUnavailableError,
+    FeatureAlreadyExistsError,
+)
+
+
+class UnitOfWork:
+    features: FeatureRepository
+    audit: AuditRepository
+
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self._session_factory = session_factory
+
+    def __enter__(self) -> UnitOfWork:
+        self.session = self._session_factory()
+        self.features = FeatureRepository(self.session)
+        self.audit = AuditRepository(self.session)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # close() rolls back whatever was not committed and detaches the loaded rows with
+        # their state intact, so the caller can still serialise what the use case returned.
+        try:
+            self.session.close()
+        except DBAPIError:
+            pass  # the connection is gone; the pool discards it and the error below says so
+        if isinstance(exc, OperationalError | InterfaceError):
+            raise DatabaseUnavailableError() from exc
+
+    def commit(self) -> None:
+        pending = [o.feature_name for o in self.session.dirty | self.session.new
+                   if isinstance(o, Feature)]
+        try:
+            self.session.commit()
+        except StaleDataError as exc:
+            raise ConcurrentModificationError(", ".join(pending) or "?") from exc
+        except IntegrityError as exc:
+            # The only unique key is the name: a concurrent create won the race.
+            raise FeatureAlreadyExistsError(", ".join(pending) or "?") from exc
+
+
+class Database:
+    """The engine plus the session factories the units of work are made from."""
+
+    def __init__(self, bind: Engine | Connection, *, external_transaction: bool = False) -> None:
+        self.bind = bind
+        options = {"join_transaction_mode": "create_savepoint"} if external_transaction else {}
+        writer_bind = bind
+        if isinstance(bind, Engine) and bind.dialect.name == "sqlite":
+            writer_bind = bind.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
+        self._reader = sessionmaker(bind, expire_on_commit=False, **options)  # type: ignore[call-overload]
+        self._writer = sessionmaker(writer_bind, expire_on_commit=False, **options)  # type: ignore[call-overload]
+
+    def reading(self) -> UnitOfWork:
+        return UnitOfWork(self._reader)
+
+    def writing(self) -> UnitOfWork:
+        return UnitOfWork(self._writer)
+
+    def ping(self) -> None:
+        """Raise DatabaseUnavailableError unless a trivial query succeeds."""
+        try:
+            with self._reader() as session:
+                session.execute(text("SELECT 1"))
+        except DBAPIError as exc:
+            raise DatabaseUnavailableError() from exc

@@ -1,0 +1,36 @@
+"""Feature names: ``<view>:<feature>:<version>``, the identity of a feature."""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+MAX_FEATURE_NAME_LENGTH = 255
+FEATURE_NAME_PATTERN = re.compile(
+    r"(?P<view>[A-Za-z_][A-Za-z0-9_]*):(?P<feature>[A-Za-z_][A-Za-z0-9_]*):v?(?P<version>[1-9][0-9]*)"
+)
+FEATURE_NAME_RULE = (
+    "a feature name is '<view>:<feature>:<version>' where view and feature match "
+    "[A-Za-z_][A-Za-z0-9_]* and version is a positive integer, optionally prefixed 'v' "
+    f"(e.g. driver_hourly_stats:conv_rate:1), at most {MAX_FEATURE_NAME_LENGTH} characters"
+)
+
+
+class FeatureName(NamedTuple):
+    view: str
+    feature: str
+    version: int
+
+
+def parse_feature_name(name: str) -> FeatureName | None:
+    """The parts of a well-formed name, or None when the name breaks the rule."""
+    if len(name) > MAX_FEATURE_NAME_LENGTH:
+        return None
+    match = FEATURE_NAME_PATTERN.fullmatch(name)
+    if match is None:
+        return None
+    return FeatureName(match["view"], match["feature"], int(match["version"]))
+
+
+def is_valid_feature_name(name: str) -> bool:
+    return parse_feature_name(name) is not None

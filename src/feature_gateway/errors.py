@@ -1,0 +1,112 @@
+"""The domain exception tree and the one table mapping each kind to an HTTP status.
+
+Every error a use case can raise derives from ``GatewayError``; the HTTP layer turns it
+into a problem+json body using ``HTTP_STATUS`` below, so no view ever catches one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+
+class GatewayError(Exception):
+    """Base of every error the service reports to a client."""
+
+    def __init__(self, detail: str, errors: Mapping[str, list[str]] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = dict(errors) if errors else None
+
+
+class ValidationError(GatewayError):
+    """Input is well-formed JSON but breaks a domain rule (422)."""
+
+    @classmethod
+    def for_field(cls, field: str, message: str) -> ValidationError:
+        return cls(f"Invalid value for '{field}': {message}", {field: [message]})
+
+
+class RoleRequiredError(ValidationError):
+    """No role, or one that is not a known role, where a role is required (422)."""
+
+
+class ForbiddenError(GatewayError):
+    def __init__(self, role: str, action: str, allowed: Iterable[str]) -> None:
+        self.role, self.action, self.allowed = role, action, sorted(allowed)
+        super().__init__(
+            f"Role '{role}' may not {action}; allowed roles: {', '.join(self.allowed)}."
+        )
+
+
+class FeatureNotFoundError(GatewayError):
+    def __init__(self, feature_name: str) -> None:
+        self.feature_name = feature_name
+        super().__init__(f"Feature '{feature_name}' does not exist.")
+
+
+class ConflictError(GatewayError):
+    """The request is valid but conflicts with the stored state (409)."""
+
+
+class FeatureAlreadyExistsError(ConflictError):
+    def __init__(self, feature_name: str, status: str | None = None) -> None:
+        self.feature_name = feature_name
+        hint = " Deleted names cannot be reused: create a new version." if status == "DELETED" else ""
+        super().__init__(f"Feature '{feature_name}' already exists.{hint}")
+
+
+class InvalidTransitionError(ConflictError):
+    def __init__(self, feature_name: str, trigger: str, current: str, allowed: Iterable[str]):
+        self.feature_name, self.trigger, self.current = feature_name, trigger, current
+        self.allowed = sorted(allowed)
+        sources = ", ".join(self.allowed) or "no state"
+        super().__init__(
+            f"Cannot {trigger} feature '{feature_name}' in status {current}; "
+            f"'{trigger}' is allowed only from: {sources}."
+        )
+
+
+class FeatureImmutableError(ConflictError):
+    def __init__(self, feature_name: str, status: str) -> None:
+        self.feature_name, self.status = feature_name, status
+        super().__init__(
+            f"Feature '{feature_name}' is {status} and can no longer be changed; "
+            "create a new version instead."
+        )
+
+
+class ConcurrentModificationError(ConflictError):
+    def __init__(self, feature_name: str) -> None:
+        self.feature_name = feature_name
+        super().__init__(
+            f"Feature '{feature_name}' was changed by another request at the same time; "
+            "reload it and try again."
+        )
+
+
+class DatabaseUnavailableError(GatewayError):
+    def __init__(self) -> None:
+        super().__init__("The database is unavailable; try again shortly.")
+
+
+# The one mapping from domain errors to HTTP: (status, problem title). Most specific first.
+HTTP_STATUS: list[tuple[type[GatewayError], int, str]] = [
+    (RoleRequiredError, 422, "Role Required"),
+    (ValidationError, 422, "Unprocessable Content"),
+    (ForbiddenError, 403, "Forbidden"),
+    (FeatureNotFoundError, 404, "Feature Not Found"),
+    (FeatureAlreadyExistsError, 409, "Feature Already Exists"),
+    (InvalidTransitionError, 409, "Invalid Status Transition"),
+    (FeatureImmutableError, 409, "Feature Immutable"),
+    (ConcurrentModificationError, 409, "Concurrent Modification"),
+    (ConflictError, 409, "Conflict"),
+    (DatabaseUnavailableError, 503, "Service Unavailable"),
+    (GatewayError, 400, "Bad Request"),
+]
+
+
+def http_status_for(error: GatewayError) -> tuple[int, str]:
+    for kind, status, title in HTTP_STATUS:
+        if isinstance(error, kind):
+            return status, title
+    raise AssertionError("GatewayError is the last row")  # pragma: no cover

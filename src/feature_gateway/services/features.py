@@ -1,0 +1,119 @@
+"""Feature metadata use cases: define, read, list, edit."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from feature_gateway.db.models import AuditEntry, Feature
+from feature_gateway.db.unit_of_work import Database
+from feature_gateway.domain.lifecycle import (
+    CRITICAL_FIELDS,
+    RESET_REASON,
+    TERMINAL_STATES,
+    UPDATABLE_FIELDS,
+    Status,
+)
+from feature_gateway.domain.listing import FeatureQuery
+from feature_gateway.errors import FeatureAlreadyExistsError, FeatureImmutableError
+from feature_gateway.services.clock import now_ms
+from feature_gateway.services.common import load_feature, record_status_change
+from feature_gateway.services.workflow import FeatureLifecycle
+
+
+@dataclass(frozen=True)
+class NewFeature:
+    feature_name: str
+    feature_type: str
+    feature_data_type: str
+    query: str
+    description: str
+    created_by: str
+
+
+@dataclass(frozen=True)
+class Page:
+    items: Sequence[Feature]
+    total_count: int
+    limit: int
+    offset: int
+
+
+def create_feature(database: Database, new: NewFeature, *, role: str) -> Feature:
+    with database.writing() as uow:
+        existing = uow.features.get(new.feature_name)
+        if existing is not None:
+            raise FeatureAlreadyExistsError(new.feature_name, existing.status)
+        now = now_ms()
+        feature = Feature(
+            **vars(new),
+            status=Status.DRAFT.value,
+            created_time=now,
+            updated_time=now,
+            last_updated_by=new.created_by,
+        )
+        uow.features.add(feature)
+        record_status_change(
+            uow, feature, from_status=None, trigger="create", actor=new.created_by,
+            actor_role=role, reason=None, timestamp=now,
+        )
+        uow.commit()
+        return feature
+
+
+def get_feature(database: Database, feature_name: str) -> Feature:
+    with database.reading() as uow:
+        return load_feature(uow, feature_name)
+
+
+def list_features(database: Database, query: FeatureQuery) -> Page:
+    with database.reading() as uow:
+        items, total = uow.features.list_page(query)
+        return Page(items, total, query.limit, query.offset)
+
+
+def list_deployed_features(database: Database, *, limit: int, offset: int) -> Page:
+    with database.reading() as uow:
+        items, total = uow.features.deployed(limit, offset)
+        return Page(items, total, limit, offset)
+
+
+def feature_history(database: Database, feature_name: str) -> Sequence[AuditEntry]:
+    with database.reading() as uow:
+        return uow.audit.for_feature(load_feature(uow, feature_name))
+
+
+def update_feature(
+    database: Database,
+    feature_name: str,
+    changes: Mapping[str, str],
+    *,
+    last_updated_by: str,
+    role: str,
+) -> Feature:
+    """Edit a feature; a changed query or type sends it back to DRAFT (audited as reset).
+
+    Values equal to the stored ones are not changes: sending the whole record back
+    unchanged neither bumps the revision nor resets the status.
+    """
+    with database.writing() as uow:
+        feature = load_feature(uow, feature_name)
+        if feature.status in TERMINAL_STATES:
+            raise FeatureImmutableError(feature_name, feature.status)
+        changed = {
+            field: value
+            for field, value in changes.items()
+            if field in UPDATABLE_FIELDS and getattr(feature, field) != value
+        }
+        if not changed:
+            return feature
+        now = now_ms()
+        for field, value in changed.items():
+            setattr(feature, field, value)
+        feature.last_updated_by, feature.updated_time = last_updated_by, now
+        if feature.status != Status.DRAFT and not changed.keys().isdisjoint(CRITICAL_FIELDS):
+            FeatureLifecycle(uow, feature, role, now).fire(
+                "reset", actor=last_updated_by, reason=RESET_REASON
+            )
+        uow.commit()
+        return feature

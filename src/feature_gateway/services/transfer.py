@@ -1,0 +1,56 @@
+"""Import and export of features in the ``data/feature_metadata.json`` format."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from feature_gateway.db.models import Feature
+from feature_gateway.db.unit_of_work import Database
+from feature_gateway.services.clock import now_ms
+from feature_gateway.services.common import record_status_change
+
+IMPORT_ACTOR_ROLE = None  # imports are an operator action, not one of the API roles
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    imported: list[str]
+    skipped: list[str]
+
+
+def import_features(
+    database: Database, records: Iterable[Mapping[str, Any]], *, source: str
+) -> ImportReport:
+    """Insert the features whose names are not stored yet, all in one transaction.
+
+    Existing names are skipped, never overwritten, so importing the same file twice
+    changes nothing. Each imported feature gets one audit row (trigger ``import``).
+    """
+    imported: list[str] = []
+    skipped: list[str] = []
+    with database.writing() as uow:
+        now = now_ms()
+        for record in records:
+            name = record["feature_name"]
+            if name in imported or uow.features.get(name) is not None:
+                skipped.append(name)
+                continue
+            values = {k: v for k, v in record.items() if k != "revision"}
+            values["created_time"] = values.get("created_time") or now
+            values["updated_time"] = values.get("updated_time") or values["created_time"]
+            feature = Feature(**values)
+            uow.features.add(feature)
+            record_status_change(
+                uow, feature, from_status=None, trigger="import", actor=feature.created_by,
+                actor_role=IMPORT_ACTOR_ROLE, reason=f"imported from {source}", timestamp=now,
+            )
+            imported.append(name)
+        uow.commit()
+    return ImportReport(imported, skipped)
+
+
+def export_features(database: Database) -> Sequence[Feature]:
+    with database.reading() as uow:
+        return uow.features.all_in_name_order()
