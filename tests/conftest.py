@@ -1,0 +1,153 @@
+"""Shared fixtures: every database test runs on SQLite and on PostgreSQL.
+
+Isolation follows SQLAlchemy's "join a session into an external transaction" recipe: each
+test runs inside a transaction that is rolled back afterwards, and the service's own
+commits become savepoint releases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic import command
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Connection, Engine, text
+
+from feature_gateway import create_app
+from feature_gateway.cli import alembic_config
+from feature_gateway.config import Settings
+from feature_gateway.db.engine import make_engine
+from feature_gateway.db.unit_of_work import Database
+from tests.databases import BACKENDS, FreshDatabase, require_backend
+
+SEED_FEATURE = {
+    "feature_name": "driver_hourly_stats:conv_rate:1",
+    "feature_type": "batch",
+    "feature_data_type": "float",
+    "query": "SELECT conv_rate FROM driver_hourly_stats WHERE driver_id = ?",
+    "description": "Conversion rate for driver",
+    "created_by": "dev",
+    "user_role": "developer",
+}
+
+
+def migrate(url: str, revision: str = "head") -> None:
+    config = alembic_config(url)
+    config.attributes["configure_logger"] = False
+    command.upgrade(config, revision)
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    require_backend(request.param)
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def migrated_database(
+    backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[FreshDatabase]:
+    fresh = FreshDatabase(backend, tmp_path_factory.mktemp(backend))
+    migrate(fresh.url)
+    yield fresh
+    fresh.drop()
+
+
+@pytest.fixture(scope="session")
+def engine(migrated_database: FreshDatabase) -> Iterator[Engine]:
+    engine = make_engine(Settings(database_url=migrated_database.url))
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        yield connection
+        transaction.rollback()
+
+
+@pytest.fixture
+def database(connection: Connection) -> Database:
+    return Database(connection, external_transaction=True)
+
+
+@pytest.fixture
+def app(database: Database, migrated_database: FreshDatabase) -> Flask:
+    return create_app({"database": database, "database_url": migrated_database.url,
+                       "TESTING": True})
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def _expect(response: Any, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.get_data(as_text=True)
+    return response.get_json()  # type: ignore[no-any-return]
+
+
+# The calls that take a fresh feature to each status, in order.
+_PATH_TO = {
+    "DRAFT": [],
+    "READY_FOR_TESTING": ["submit"],
+    "TEST_SUCCEEDED": ["submit", "pass"],
+    "TEST_FAILED": ["submit", "fail"],
+    "DEPLOYED": ["submit", "pass", "approve"],
+    "REJECTED": ["submit", "pass", "reject"],
+    "DELETED": ["delete"],
+}
+_STEPS = {
+    "submit": ("/ready_test_feature_metadata", {"submitted_by": "dev", "user_role": "developer"}),
+    "pass": ("/test_feature_metadata", {"test_result": "TEST_SUCCEEDED", "tested_by": "qa",
+                                        "user_role": "external_testing_system"}),
+    "fail": ("/test_feature_metadata", {"test_result": "TEST_FAILED", "tested_by": "qa",
+                                        "user_role": "external_testing_system"}),
+    "approve": ("/approve_feature_metadata", {"approved_by": "boss", "user_role": "approver"}),
+    "reject": ("/reject_feature_metadata", {"rejected_by": "boss", "user_role": "approver",
+                                            "rejection_reason": "not useful"}),
+    "delete": ("/delete_feature_metadata", {"deleted_by": "dev", "user_role": "developer",
+                                            "deletion_reason": "obsolete"}),
+}
+
+
+@pytest.fixture
+def make_feature(client: FlaskClient) -> Callable[..., dict[str, Any]]:
+    """Create a feature through the API and walk it to ``status``; returns its metadata."""
+    counter = iter(range(1, 1_000_000))
+
+    def make(status: str = "DRAFT", **fields: Any) -> dict[str, Any]:
+        body = {**SEED_FEATURE, "feature_name": f"test_view:feature_{next(counter)}:1", **fields}
+        metadata = _expect(client.post("/create_feature_metadata", json=body), 201)["metadata"]
+        for step in _PATH_TO[status]:
+            path, payload = _STEPS[step]
+            response = client.post(path, json={"feature_name": body["feature_name"], **payload})
+            metadata = _expect(response, 200)["metadata"]
+        assert metadata["status"] == status
+        return metadata  # type: ignore[no-any-return]
+
+    return make
+
+
+@pytest.fixture
+def audit_rows(connection: Connection) -> Callable[[str], list[dict[str, Any]]]:
+    """The audit table's rows for one feature, read straight from the database."""
+
+    def rows(feature_name: str) -> list[dict[str, Any]]:
+        result = connection.execute(
+            text(
+                "SELECT a.from_status, a.to_status, a.trigger, a.actor, a.actor_role, a.reason"
+                " FROM feature_audit a JOIN features f ON f.id = a.feature_id"
+                " WHERE f.feature_name = :name ORDER BY a.id"
+            ),
+            {"name": feature_name},
+        )
+        return [dict(row._mapping) for row in result]
+
+    return rows
