@@ -8,9 +8,9 @@ from alembic import context
 from sqlalchemy import Connection
 
 from feature_gateway.config import Settings
+from feature_gateway.db import models  # noqa: F401  (registers the tables)
 from feature_gateway.db.base import Base
 from feature_gateway.db.engine import make_engine
-from feature_gateway.db import models  # noqa: F401  (registers the tables)
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
