@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
-
+from feature_gateway.api.blueprint import Blueprint
 from feature_gateway.api.common_schemas import (
     FeatureEnvelopeSchema,
     FeatureMessageSchema,

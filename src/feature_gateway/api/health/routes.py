@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from feature_gateway import __version__
+from feature_gateway.api.blueprint import Blueprint
 from feature_gateway.api.context import database
 from feature_gateway.errors import DatabaseUnavailableError
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask_smorest import Blueprint
-
+from feature_gateway.api.blueprint import Blueprint
 from feature_gateway.api.context import database
 from feature_gateway.api.roles import require_role
 from feature_gateway.api.workflow.schemas import (

@@ -1,0 +1,32 @@
+import pytest
+
+from feature_gateway.config import ConfigError, Settings
+
+
+def test_settings_come_from_upper_cased_environment_variables():
+    settings = Settings.from_env(
+        {"DATABASE_URL": "postgresql+psycopg://db/x", "MAX_ENTITY_ROWS_PER_REQUEST": "50"}
+    )
+    assert settings.database_url == "postgresql+psycopg://db/x"
+    assert settings.max_entity_rows_per_request == 50
+    assert not settings.is_sqlite
+
+
+def test_the_default_database_is_a_sqlite_file_under_data():
+    settings = Settings.from_env({})
+    assert settings.is_sqlite
+    assert settings.database_url.endswith("/data/feature_gateway.db")
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"MAX_BODY_BYTES": "lots"}, "MAX_BODY_BYTES must be an integer"),
+        ({"MAX_FEATURES_PER_REQUEST": "0"}, "must be positive"),
+        ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+        ({"TRUSTED_PROXY_COUNT": "-1"}, "TRUSTED_PROXY_COUNT"),
+    ],
+)
+def test_unusable_values_fail_at_start_with_a_clear_message(env, message):
+    with pytest.raises(ConfigError, match=message):
+        Settings.from_env(env)

@@ -1,0 +1,45 @@
+import pytest
+
+from feature_gateway.domain.sql_check import UnsafeQueryError, check_read_only_query
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT conv_rate FROM driver_hourly_stats WHERE driver_id = ?",
+        "select a, b from t where c = :c",
+        "WITH recent AS (SELECT * FROM trips WHERE ts > now() - interval '1 day') "
+        "SELECT count(*) FROM recent",
+        "SELECT 1 UNION ALL SELECT 2",
+        "SELECT * FROM t;",
+        "  SELECT 'DROP TABLE x' AS not_a_drop  ",
+        "SELECT x FROM t -- DELETE FROM t",
+    ],
+)
+def test_single_read_only_statements_are_accepted(sql):
+    check_read_only_query(sql)
+
+
+@pytest.mark.parametrize(
+    ("sql", "reason"),
+    [
+        ("DROP TABLE driver_hourly_stats", "DROP"),
+        ("DELETE FROM t", "DELETE"),
+        ("UPDATE t SET a = 1", "UPDATE"),
+        ("INSERT INTO t SELECT * FROM s", "INSERT"),
+        ("CREATE TABLE t (a int)", "CREATE"),
+        ("ALTER TABLE t ADD COLUMN b int", "ALTER"),
+        ("SELECT 1; SELECT 2", "exactly one statement"),
+        ("SELECT 1; DROP TABLE t", "exactly one statement"),
+        ("WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d", "DELETE"),
+        ("SELECT * INTO backup FROM t", "INTO"),
+        ("SELECT * FROM t FOR UPDATE", "locking"),
+        ("VACUUM", "VACUUM"),
+        ("SELEC conv_rate FROM t", "not valid SQL"),
+        ("", "empty"),
+        ("   ;  ", "empty"),
+    ],
+)
+def test_anything_but_one_read_only_statement_is_rejected_with_a_reason(sql, reason):
+    with pytest.raises(UnsafeQueryError, match=reason):
+        check_read_only_query(sql)
