@@ -8,7 +8,7 @@ import flask_smorest
 from webargs.flaskparser import FlaskParser
 
 
-class StrictParser(FlaskParser):  # type: ignore[misc]  # webargs' parser is untyped here
+class StrictParser(FlaskParser):
     # webargs ignores unknown query parameters by default; we answer them with 422 like
     # unknown body fields, so a typo in a filter never silently returns everything.
     DEFAULT_UNKNOWN_BY_LOCATION: dict[str, Any] = {
