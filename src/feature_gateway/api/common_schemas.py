@@ -106,9 +106,35 @@ class PageQueryFields(StrictSchema):
 
 
 _TIME = {"description": "Epoch milliseconds"}
+_SCALAR_FIELDS = (fields.String, fields.Integer, fields.Boolean)
 
 
-class FeatureMetadataSchema(Schema):
+class ScalarRowSchema(Schema):
+    """A response schema over a database row whose columns are already JSON scalars.
+
+    marshmallow's per-field dispatch costs ~3 µs a field, which made a page of 100 features
+    spend most of its time in ``dump``. Here every declared field is a plain string,
+    integer or boolean read from a column of the same type, so dumping is copying: the
+    declared fields still define the names, keys and OpenAPI document, only the copy is
+    direct.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        plan = []
+        for name, field in self.dump_fields.items():
+            if not isinstance(field, _SCALAR_FIELDS):
+                raise TypeError(f"{type(self).__name__}.{name} is not a scalar field")
+            plan.append((field.data_key or name, field.attribute or name))
+        self._copy_plan = tuple(plan)
+
+    def _serialize(self, obj: Any, *, many: bool = False) -> Any:
+        if many and obj is not None:
+            return [self._serialize(item) for item in obj]
+        return {key: getattr(obj, attribute, None) for key, attribute in self._copy_plan}
+
+
+class FeatureMetadataSchema(ScalarRowSchema):
     """Every column of the feature row; ``null`` when unset, so the shape never varies."""
 
     feature_name = fields.String()

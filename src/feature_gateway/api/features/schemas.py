@@ -16,6 +16,7 @@ from feature_gateway.api.common_schemas import (
     PageQueryFields,
     Query,
     RoleQuerySchema,
+    ScalarRowSchema,
     StrictSchema,
     Text,
     UserRole,
@@ -93,7 +94,7 @@ class DeployedFeaturesSchema(Schema):
     offset = fields.Integer()
 
 
-class AuditEntrySchema(Schema):
+class AuditEntrySchema(ScalarRowSchema):
     from_status = fields.String(allow_none=True)
     to_status = fields.String()
     trigger = fields.String()
