@@ -114,6 +114,19 @@ TRANSITIONS: list[dict[str, Any]] = [
 ]
 
 
+# Which row columns keep the latest actor, time and note of each trigger (SPEC §2).
+# "reset" and "create" are stamped by the update and create use cases themselves.
+TRIGGER_STAMPS: dict[str, tuple[str, str, str | None]] = {
+    "submit": ("submitted_by", "submitted_time", None),
+    "test": ("tested_by", "tested_time", "test_notes"),
+    "approve": ("approved_by", "approved_time", "approval_notes"),
+    "deploy": ("deployed_by", "deployed_time", None),
+    "reject": ("rejected_by", "rejected_time", "rejection_reason"),
+    "fix": ("fixed_by", "fixed_time", "fix_description"),
+    "delete": ("deleted_by", "deleted_time", "deletion_reason"),
+}
+
+
 def source_states(trigger: str) -> list[str]:
     """The states ``trigger`` may be fired from, for error messages and docs."""
     found: set[str] = set()

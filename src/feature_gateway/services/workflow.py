@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,7 +9,12 @@ from transitions import Machine, MachineError
 
 from feature_gateway.db.models import Feature
 from feature_gateway.db.unit_of_work import Database, UnitOfWork
-from feature_gateway.domain.lifecycle import TRANSITIONS, Status, source_states
+from feature_gateway.domain.lifecycle import (
+    TRANSITIONS,
+    TRIGGER_STAMPS,
+    Status,
+    source_states,
+)
 from feature_gateway.errors import InvalidTransitionError
 from feature_gateway.services.clock import now_ms
 from feature_gateway.services.common import load_feature, record_status_change
@@ -43,9 +47,19 @@ class FeatureLifecycle:
             after_state_change=[self._on_state_change],
         )
 
-    def fire(self, trigger: str, *, actor: str, reason: str | None = None, **extra: Any) -> None:
+    def fire(
+        self,
+        trigger: str,
+        *,
+        actor: str,
+        reason: str | None = None,
+        test_result: str | None = None,
+    ) -> None:
+        """Fire ``trigger`` (409 if the current state does not allow it) and stamp the row."""
         try:
-            self.machine.events[trigger].trigger(self.feature, actor=actor, reason=reason, **extra)
+            self.machine.events[trigger].trigger(
+                self.feature, actor=actor, reason=reason, test_result=test_result
+            )
         except MachineError as exc:
             raise InvalidTransitionError(
                 self.feature.feature_name,
@@ -53,8 +67,16 @@ class FeatureLifecycle:
                 str(self.feature.status),
                 source_states(trigger),
             ) from exc
-        self.feature.status = str(self.feature.status)
-        self.feature.updated_time = self.now
+        feature = self.feature
+        feature.status, feature.updated_time = str(feature.status), self.now
+        if trigger in TRIGGER_STAMPS:
+            actor_field, time_field, note_field = TRIGGER_STAMPS[trigger]
+            setattr(feature, actor_field, actor)
+            setattr(feature, time_field, self.now)
+            if note_field is not None:
+                setattr(feature, note_field, reason)
+        if test_result is not None:
+            feature.test_result = test_result
 
     def _on_state_change(self, event: Any) -> None:
         record_status_change(
@@ -73,13 +95,16 @@ def _transition(
     database: Database,
     feature_name: str,
     role: str,
-    change: Callable[[FeatureLifecycle, Feature, int], None],
+    *steps: tuple[str, str, str | None],
+    test_result: str | None = None,
 ) -> TransitionResult:
+    """Fire each (trigger, actor, note) step on one feature, in one transaction."""
     with database.writing() as uow:
         feature = load_feature(uow, feature_name)
         previous = str(feature.status)
-        now = now_ms()
-        change(FeatureLifecycle(uow, feature, role, now), feature, now)
+        lifecycle = FeatureLifecycle(uow, feature, role, now_ms())
+        for trigger, actor, note in steps:
+            lifecycle.fire(trigger, actor=actor, reason=note, test_result=test_result)
         uow.commit()
         return TransitionResult(feature, previous, str(feature.status))
 
@@ -87,11 +112,7 @@ def _transition(
 def submit_feature(
     database: Database, feature_name: str, *, submitted_by: str, role: str
 ) -> TransitionResult:
-    def change(lifecycle: FeatureLifecycle, feature: Feature, now: int) -> None:
-        lifecycle.fire("submit", actor=submitted_by)
-        feature.submitted_by, feature.submitted_time = submitted_by, now
-
-    return _transition(database, feature_name, role, change)
+    return _transition(database, feature_name, role, ("submit", submitted_by, None))
 
 
 def record_test_result(
@@ -103,12 +124,9 @@ def record_test_result(
     role: str,
     test_notes: str | None = None,
 ) -> TransitionResult:
-    def change(lifecycle: FeatureLifecycle, feature: Feature, now: int) -> None:
-        lifecycle.fire("test", actor=tested_by, reason=test_notes, test_result=test_result)
-        feature.tested_by, feature.tested_time = tested_by, now
-        feature.test_result, feature.test_notes = test_result, test_notes
-
-    return _transition(database, feature_name, role, change)
+    return _transition(
+        database, feature_name, role, ("test", tested_by, test_notes), test_result=test_result
+    )
 
 
 def approve_feature(
@@ -120,47 +138,29 @@ def approve_feature(
     approval_notes: str | None = None,
 ) -> TransitionResult:
     """Approve and deploy in one transaction: APPROVED is transient, DEPLOYED is final."""
-
-    def change(lifecycle: FeatureLifecycle, feature: Feature, now: int) -> None:
-        lifecycle.fire("approve", actor=approved_by, reason=approval_notes)
-        feature.approved_by, feature.approved_time = approved_by, now
-        feature.approval_notes = approval_notes
-        lifecycle.fire("deploy", actor=approved_by)
-        feature.deployed_by, feature.deployed_time = approved_by, now
-
-    return _transition(database, feature_name, role, change)
+    return _transition(
+        database,
+        feature_name,
+        role,
+        ("approve", approved_by, approval_notes),
+        ("deploy", approved_by, None),
+    )
 
 
 def reject_feature(
     database: Database, feature_name: str, *, rejected_by: str, role: str, rejection_reason: str
 ) -> TransitionResult:
-    def change(lifecycle: FeatureLifecycle, feature: Feature, now: int) -> None:
-        lifecycle.fire("reject", actor=rejected_by, reason=rejection_reason)
-        feature.rejected_by, feature.rejected_time = rejected_by, now
-        feature.rejection_reason = rejection_reason
-
-    return _transition(database, feature_name, role, change)
+    return _transition(database, feature_name, role, ("reject", rejected_by, rejection_reason))
 
 
 def fix_feature(
     database: Database, feature_name: str, *, fixed_by: str, role: str, fix_description: str
 ) -> TransitionResult:
-    def change(lifecycle: FeatureLifecycle, feature: Feature, now: int) -> None:
-        lifecycle.fire("fix", actor=fixed_by, reason=fix_description)
-        feature.fixed_by, feature.fixed_time = fixed_by, now
-        feature.fix_description = fix_description
-
-    return _transition(database, feature_name, role, change)
+    return _transition(database, feature_name, role, ("fix", fixed_by, fix_description))
 
 
 def delete_feature(
     database: Database, feature_name: str, *, deleted_by: str, role: str, deletion_reason: str
 ) -> TransitionResult:
     """Soft delete: the row stays, marked DELETED, and its name can never be reused."""
-
-    def change(lifecycle: FeatureLifecycle, feature: Feature, now: int) -> None:
-        lifecycle.fire("delete", actor=deleted_by, reason=deletion_reason)
-        feature.deleted_by, feature.deleted_time = deleted_by, now
-        feature.deletion_reason = deletion_reason
-
-    return _transition(database, feature_name, role, change)
+    return _transition(database, feature_name, role, ("delete", deleted_by, deletion_reason))
