@@ -13,7 +13,7 @@ from feature_gateway.db.unit_of_work import Database, UnitOfWork
 from feature_gateway.domain.lifecycle import TRANSITIONS, Status, source_states
 from feature_gateway.errors import InvalidTransitionError
 from feature_gateway.services.clock import now_ms
-from feature_gateway.services.common import load_feature, record_status_change
+from feature_gateway.services.common import commit, load_feature, record_status_change
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ def _transition(
         previous = str(feature.status)
         now = now_ms()
         change(FeatureLifecycle(uow, feature, role, now), feature, now)
-        uow.commit()
+        commit(uow)
         return TransitionResult(feature, previous, str(feature.status))
 
 
