@@ -185,7 +185,7 @@ def test_request_ids_pass_through_nginx_both_ways(
     assert re.fullmatch(r"[0-9a-f]{32}", generated)  # nginx's $request_id
     app_ids = {line.get("request_id") for line in server.log_lines()}
     assert {"client-chosen-7", generated} <= app_ids
-    nginx_log = (work_dir / "nginx" / "feature-gateway.access.log").read_text()
+    nginx_log = (work_dir / "nginx" / "access.log").read_text()
     assert '"request_id":"client-chosen-7"' in nginx_log
     assert f'"request_id":"{generated}"' in nginx_log
 

@@ -1,0 +1,56 @@
+# Every target works from a fresh clone: `make run` and `make test` install what they need.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+SAMPLE_DATA := data/feature_metadata.json
+LINTED := src tests migrations gunicorn.conf.py wsgi.py
+export DATABASE_URL ?= sqlite:///$(CURDIR)/data/feature_gateway.db
+
+.PHONY: install migrate import-sample run test test-deploy lint format clean
+
+$(BIN)/activate: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $(BIN)/activate
+
+install: $(BIN)/activate
+
+# The one-shot migration step; never run by the workers themselves.
+migrate: install
+	mkdir -p data
+	$(BIN)/alembic upgrade head
+
+# Names already stored are skipped, so the sample data is imported once however often this runs.
+import-sample: migrate
+	@if [ -f $(SAMPLE_DATA) ]; then \
+		$(BIN)/feature-gateway import-features $(SAMPLE_DATA); \
+	else \
+		echo "no $(SAMPLE_DATA): starting with an empty database"; \
+	fi
+
+run: import-sample
+	GUNICORN_BIND=0.0.0.0:$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+
+test: install
+	$(BIN)/python -m pytest
+
+# nginx → gunicorn → PostgreSQL, and the PostgreSQL-restart test (needs nginx and the
+# PostgreSQL server binaries; see docs/deploying.md).
+test-deploy: install
+	$(BIN)/python -m pytest tests/deploy -v
+
+lint: install
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/black --check $(LINTED)
+	$(BIN)/isort --check-only $(LINTED)
+	$(BIN)/mypy src
+
+format: install
+	$(BIN)/ruff check --fix $(LINTED)
+	$(BIN)/isort $(LINTED)
+	$(BIN)/black $(LINTED)
+
+clean:
+	rm -rf $(VENV) build *.egg-info data/*.db data/*.db-*
