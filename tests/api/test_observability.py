@@ -10,28 +10,23 @@ from collections.abc import Callable, Iterator
 import pytest
 from flask import Flask, request
 from flask.testing import FlaskClient
-from prometheus_client.parser import text_string_to_metric_families
 
 from feature_gateway import create_app
 from feature_gateway.db.unit_of_work import Database, UnitOfWork
 from feature_gateway.errors import ConcurrentModificationError
 from tests.conftest import SEED_FEATURE
 from tests.databases import FreshDatabase
+from tests.metrics_text import sample_total
 
 # Nothing listens on port 1: connecting fails at once, like a database that is down.
 UNREACHABLE_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:1/none"
 
 
 def metric(client: FlaskClient, name: str, **labels: str) -> float:
-    """The current value of one sample as /metrics reports it (0 when absent)."""
     response = client.get("/metrics")
     assert response.status_code == 200
     assert response.mimetype == "text/plain"
-    for family in text_string_to_metric_families(response.get_data(as_text=True)):
-        for sample in family.samples:
-            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
-                return float(sample.value)
-    return 0.0
+    return sample_total(response.get_data(as_text=True), name, **labels)
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from feature_gateway.config import Settings
 from tests.conftest import SEED_FEATURE
@@ -31,6 +30,7 @@ from tests.deploy.support import (
     run_migrations,
     wait_until,
 )
+from tests.metrics_text import sample_total
 
 WORKERS = 3
 DEV = {"user_role": "developer"}
@@ -62,13 +62,7 @@ def stack(work_dir: Path) -> Iterator[tuple[Gunicorn, int]]:
 
 
 def metric(port: int, name: str, **labels: str) -> float:
-    text = call(port, "GET", "/metrics").body.decode()
-    total = 0.0
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
-                total += sample.value
-    return total
+    return sample_total(call(port, "GET", "/metrics").body.decode(), name, **labels)
 
 
 def expect(reply: Any, status: int) -> Any:
