@@ -58,11 +58,20 @@ worker_tmp_dir = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
 accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", os.environ.get("LOG_LEVEL", "info")).lower()
-# gunicorn's own lines (start, stop, worker timeouts) in the same JSON shape as the app's.
+# gunicorn's own lines (start, stop, worker timeouts) in the same JSON shape as the app's
+# (feature_gateway.observability.json_formatter). Not imported from there: a module the
+# master imports is inherited by every worker, and would stay stale across a HUP reload.
 logconfig_dict: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"json": {"()": "feature_gateway.observability.json_formatter"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "{asctime}{levelname}{name}{message}",
+            "style": "{",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        }
+    },
     "handlers": {
         "stderr": {
             "class": "logging.StreamHandler",

@@ -1,7 +1,7 @@
 """Structured logs and application metrics shared by the service, the API and gunicorn.
 
-Free of Flask and SQLAlchemy: the services report committed status changes here, and
-``gunicorn.conf.py`` builds its log formatter from here, before any worker exists.
+Free of Flask and SQLAlchemy: the services report committed status changes here.
+``gunicorn.conf.py`` configures the same JSON line shape for gunicorn's own log.
 
 Metrics use prometheus_client's default registry. Under gunicorn the
 ``PROMETHEUS_MULTIPROC_DIR`` environment variable (set by ``gunicorn.conf.py`` before

@@ -72,7 +72,7 @@ def expect(reply: Any, status: int) -> Any:
 
 @pytest.mark.slow
 def test_a_feature_goes_through_its_whole_life_via_nginx(stack: tuple[Gunicorn, int]) -> None:
-    _, port = stack
+    server, port = stack
     name = "nginx_view:conv_rate:1"
     failing = "nginx_view:conv_rate:2"
 
@@ -149,6 +149,10 @@ def test_a_feature_goes_through_its_whole_life_via_nginx(stack: tuple[Gunicorn, 
         "deploy",
     ]
     assert expect(call(port, "GET", "/health"), 200)["database"] == "ok"
+    # gunicorn's own lines and the app's share one JSON shape.
+    shapes = {line["logger"]: set(line) for line in server.log_lines()}
+    assert {"time", "level", "logger", "message"} <= shapes["gunicorn.error"]
+    assert shapes["gunicorn.error"] <= shapes["feature_gateway.access"]
 
     changes = {
         t: metric(port, "feature_gateway_status_changes_total", trigger=t)
