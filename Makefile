@@ -3,9 +3,11 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+SAMPLE_DATA := data/feature_metadata.json
+LINTED := src tests migrations bench gunicorn.conf.py wsgi.py
 export DATABASE_URL ?= sqlite:///$(CURDIR)/data/feature_gateway.db
 
-.PHONY: install run migrate import-sample test lint format clean
+.PHONY: install migrate import-sample run test test-deploy lint format clean
 
 $(BIN)/activate: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,28 +17,40 @@ $(BIN)/activate: setup.cfg pyproject.toml
 
 install: $(BIN)/activate
 
+# The one-shot migration step; never run by the workers themselves.
 migrate: install
-	$(BIN)/feature-gateway migrate
+	mkdir -p data
+	$(BIN)/alembic upgrade head
 
+# Names already stored are skipped, so the sample data is imported once however often this runs.
 import-sample: migrate
-	$(BIN)/feature-gateway import-features data/feature_metadata.json
+	@if [ -f $(SAMPLE_DATA) ]; then \
+		$(BIN)/feature-gateway import-features $(SAMPLE_DATA); \
+	else \
+		echo "no $(SAMPLE_DATA): starting with an empty database"; \
+	fi
 
 run: import-sample
-	$(BIN)/gunicorn --workers 2 --bind 0.0.0.0:$(PORT) wsgi:app
+	GUNICORN_BIND=0.0.0.0:$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
 test: install
 	$(BIN)/python -m pytest
 
+# nginx → gunicorn → PostgreSQL, and the PostgreSQL-restart test (needs nginx and the
+# PostgreSQL server binaries; see docs/deploying.md).
+test-deploy: install
+	$(BIN)/python -m pytest tests/deploy -v
+
 lint: install
-	$(BIN)/ruff check src tests migrations bench
-	$(BIN)/black --check src tests migrations bench
-	$(BIN)/isort --check-only src tests migrations bench
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/black --check $(LINTED)
+	$(BIN)/isort --check-only $(LINTED)
 	$(BIN)/mypy src
 
 format: install
-	$(BIN)/ruff check --fix src tests migrations bench
-	$(BIN)/isort src tests migrations bench
-	$(BIN)/black src tests migrations bench
+	$(BIN)/ruff check --fix $(LINTED)
+	$(BIN)/isort $(LINTED)
+	$(BIN)/black $(LINTED)
 
 clean:
 	rm -rf $(VENV) build *.egg-info data/*.db data/*.db-*

@@ -7,14 +7,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask
-from pythonjsonlogger.json import JsonFormatter
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from feature_gateway import __version__
 from feature_gateway.api import register_api
 from feature_gateway.api.context import EXTENSION
+from feature_gateway.api.request_hooks import RequestIdFilter
 from feature_gateway.config import Settings
 from feature_gateway.db.engine import make_engine
 from feature_gateway.db.unit_of_work import Database
+from feature_gateway.observability import json_formatter
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,11 @@ def build_app(overrides: dict[str, Any] | None = None) -> Flask:
     database = overrides.get("database") or Database(make_engine(settings))
     app.extensions[EXTENSION] = Gateway(settings, database)
     register_api(app, max_body_bytes=settings.max_body_bytes)
+    if settings.trusted_proxy_count:
+        # Only the last N hops of X-Forwarded-For/-Proto were written by our own proxies;
+        # anything further left came from the client and is ignored.
+        n = settings.trusted_proxy_count
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
     from feature_gateway.cli import register_cli
 
     register_cli(app)
@@ -47,13 +54,8 @@ def configure_logging(level: str) -> None:
     logger.setLevel(level.upper())
     if not any(getattr(h, "_feature_gateway", False) for h in logger.handlers):
         handler = logging.StreamHandler()
-        handler.setFormatter(
-            JsonFormatter(
-                "{asctime}{levelname}{name}{message}",
-                style="{",
-                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-            )
-        )
+        handler.setFormatter(json_formatter())
+        handler.addFilter(RequestIdFilter())
         handler._feature_gateway = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
         logger.propagate = False

@@ -28,7 +28,14 @@ class Settings:
     db_pool_size: int = 5
     db_max_overflow: int = 10
     db_pool_timeout_s: int = 30
+    # Bounds how long a request (and /health) waits for an unreachable PostgreSQL host.
+    db_connect_timeout_s: int = 5
+    # How many reverse proxies (nginx, a load balancer) stand in front of the service and
+    # append to X-Forwarded-For/-Proto; 0 ignores those headers (clients can forge them).
     trusted_proxy_count: int = 0
+    # prometheus_client's own variable: set, every worker writes its metrics to files there
+    # and /metrics adds up all workers (gunicorn.conf.py sets it). Empty: one process.
+    prometheus_multiproc_dir: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -66,6 +73,11 @@ class Settings:
             raise ConfigError("TRUSTED_PROXY_COUNT must not be negative")
         if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ConfigError(f"LOG_LEVEL must be a logging level name, got {self.log_level!r}")
+        metrics_dir = self.prometheus_multiproc_dir
+        if metrics_dir and not (os.path.isdir(metrics_dir) and os.access(metrics_dir, os.W_OK)):
+            raise ConfigError(
+                f"PROMETHEUS_MULTIPROC_DIR must be a writable directory, got {metrics_dir!r}"
+            )
 
     @property
     def is_sqlite(self) -> bool:

@@ -1,14 +1,19 @@
-"""What views need from the application: the database handle, name checks."""
+"""What views need from the application: settings, the database handle, name checks."""
 
 from __future__ import annotations
 
 from flask import current_app
 
+from feature_gateway.config import Settings
 from feature_gateway.db.unit_of_work import Database
 from feature_gateway.domain.names import FEATURE_NAME_RULE, is_valid_feature_name
 from feature_gateway.errors import ValidationError
 
 EXTENSION = "feature_gateway"
+
+
+def settings() -> Settings:
+    return current_app.extensions[EXTENSION].settings  # type: ignore[no-any-return]
 
 
 def database() -> Database:

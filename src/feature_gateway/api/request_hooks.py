@@ -1,4 +1,4 @@
-"""Checks every request passes before parsing, request ids, and the one-line access log."""
+"""Checks every request passes before parsing, request ids, the access log and metrics."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import re
 import time
 import uuid
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, g, has_request_context, request
 from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
+
+from feature_gateway.api.ops.metrics import IN_PROGRESS, observe_request
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # A caller-supplied id is echoed only if it is short and harmless in a log line.
@@ -17,12 +19,22 @@ _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 access_log = logging.getLogger("feature_gateway.access")
 
 
+class RequestIdFilter(logging.Filter):
+    """Stamps the current request's id on every log record emitted while handling it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "request_id") and has_request_context():
+            record.request_id = g.get("request_id")
+        return True
+
+
 def register_request_hooks(app: Flask, max_body_bytes: int) -> None:
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
 
     @app.before_request
     def _start() -> None:
         g.started = time.perf_counter()
+        IN_PROGRESS.inc()
         supplied = request.headers.get(REQUEST_ID_HEADER, "")
         g.request_id = supplied if _REQUEST_ID_PATTERN.fullmatch(supplied) else uuid.uuid4().hex
         # webargs would turn a non-JSON body into a 422 "missing field"; say what is wrong.
@@ -37,19 +49,29 @@ def register_request_hooks(app: Flask, max_body_bytes: int) -> None:
         request_id = g.get("request_id")
         if request_id:
             response.headers[REQUEST_ID_HEADER] = request_id
+        started = g.get("started")
+        if started is None:
+            return response
+        duration_s = time.perf_counter() - started
+        endpoint = request.url_rule.rule if request.url_rule is not None else None
+        observe_request(request.method, endpoint, response.status_code, duration_s)
         if access_log.isEnabledFor(logging.INFO):
-            started = g.get("started")
-            duration_ms = (time.perf_counter() - started) * 1000 if started else None
             access_log.info(
                 "request",
                 extra={
                     "method": request.method,
                     "path": request.path,
+                    "endpoint": endpoint,
                     "status": response.status_code,
-                    "duration_ms": None if duration_ms is None else round(duration_ms, 2),
+                    "duration_ms": round(duration_s * 1000, 2),
                     "request_id": request_id,
                     "role": g.get("role"),
                     "remote_addr": request.remote_addr,
                 },
             )
         return response
+
+    @app.teardown_request
+    def _done(_error: BaseException | None) -> None:
+        if g.pop("started", None) is not None:
+            IN_PROGRESS.dec()

@@ -25,9 +25,15 @@ def make_engine(settings: Settings) -> Engine:
         )
         _sqlite_events(engine, settings.sqlite_busy_timeout_ms)
         return engine
+    connect_args: dict[str, Any] = {}
+    if url.get_backend_name() == "postgresql":
+        connect_args["connect_timeout"] = settings.db_connect_timeout_s
     return create_engine(
         url,
-        pool_pre_ping=True,  # survive a database restart without restarting workers
+        connect_args=connect_args,
+        # Each checkout first tests its connection; after a PostgreSQL restart the stale
+        # ones are replaced instead of failing a request, so workers need no restart.
+        pool_pre_ping=True,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout_s,

@@ -105,9 +105,11 @@ def _order_by(sort: str) -> tuple[UnaryExpression[Any], ...]:
 class AuditRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
+        self.appended: list[AuditEntry] = []  # this unit of work's entries, in order
 
     def append(self, entry: AuditEntry) -> None:
         self.session.add(entry)
+        self.appended.append(entry)
 
     def for_feature(self, feature: Feature) -> Sequence[AuditEntry]:
         return self.session.scalars(

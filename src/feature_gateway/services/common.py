@@ -1,7 +1,8 @@
-"""Helpers shared by the use cases: loading a feature, writing the audit trail."""
+"""Helpers shared by the use cases: loading a feature, writing the audit trail, committing."""
 
 from __future__ import annotations
 
+from feature_gateway import observability
 from feature_gateway.db.models import AuditEntry, Feature
 from feature_gateway.db.unit_of_work import UnitOfWork
 from feature_gateway.errors import FeatureNotFoundError
@@ -30,6 +31,24 @@ def record_status_change(
             timestamp=timestamp,
         )
     )
+
+
+def commit(uow: UnitOfWork) -> None:
+    """Commit the use case, then report its status changes.
+
+    Reported only after the commit: a change whose transaction lost a race (409) or failed
+    never happened, so it is neither counted nor logged.
+    """
+    uow.commit()
+    for entry in uow.audit.appended:
+        observability.status_changed(
+            feature_name=entry.feature.feature_name,
+            from_status=entry.from_status,
+            to_status=entry.to_status,
+            trigger=entry.trigger,
+            actor=entry.actor,
+            actor_role=entry.actor_role,
+        )
 
 
 def load_feature(uow: UnitOfWork, feature_name: str) -> Feature:

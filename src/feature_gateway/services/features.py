@@ -17,7 +17,7 @@ from feature_gateway.domain.lifecycle import (
 from feature_gateway.domain.listing import FeatureQuery
 from feature_gateway.errors import FeatureAlreadyExistsError, FeatureImmutableError
 from feature_gateway.services.clock import now_ms
-from feature_gateway.services.common import load_feature, record_status_change
+from feature_gateway.services.common import commit, load_feature, record_status_change
 from feature_gateway.services.workflow import FeatureLifecycle
 
 
@@ -63,7 +63,7 @@ def create_feature(database: Database, new: NewFeature, *, role: str) -> Feature
             reason=None,
             timestamp=now,
         )
-        uow.commit()
+        commit(uow)
         return feature
 
 
@@ -121,5 +121,5 @@ def update_feature(
             FeatureLifecycle(uow, feature, role, now).fire(
                 "reset", actor=last_updated_by, reason=RESET_REASON
             )
-        uow.commit()
+        commit(uow)
         return feature

@@ -9,7 +9,7 @@ from typing import Any
 from feature_gateway.db.models import Feature
 from feature_gateway.db.unit_of_work import Database
 from feature_gateway.services.clock import now_ms
-from feature_gateway.services.common import record_status_change
+from feature_gateway.services.common import commit, record_status_change
 
 IMPORT_ACTOR_ROLE = None  # imports are an operator action, not one of the API roles
 
@@ -53,7 +53,7 @@ def import_features(
                 timestamp=now,
             )
             imported.append(name)
-        uow.commit()
+        commit(uow)
     return ImportReport(imported, skipped)
 
 

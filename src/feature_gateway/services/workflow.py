@@ -17,7 +17,7 @@ from feature_gateway.domain.lifecycle import (
 )
 from feature_gateway.errors import InvalidTransitionError
 from feature_gateway.services.clock import now_ms
-from feature_gateway.services.common import load_feature, record_status_change
+from feature_gateway.services.common import commit, load_feature, record_status_change
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,7 @@ def _transition(
         lifecycle = FeatureLifecycle(uow, feature, role, now_ms())
         for trigger, actor, note in steps:
             lifecycle.fire(trigger, actor=actor, reason=note, test_result=test_result)
-        uow.commit()
+        commit(uow)
         return TransitionResult(feature, previous, str(feature.status))
 
 

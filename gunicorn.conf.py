@@ -1,0 +1,120 @@
+"""gunicorn settings for every way of running the service: `make run`, Docker, bare metal.
+
+    gunicorn -c gunicorn.conf.py wsgi:app
+
+Each value can be changed through the environment variable named beside it (see
+docs/deploying.md); GUNICORN_CMD_ARGS and command-line flags still override this file.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import tempfile
+from typing import Any
+
+
+def _env_int(name: str, default: int, minimum: int = 1) -> int:
+    raw = os.environ.get(name, "")
+    if raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SystemExit(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise SystemExit(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _cpu_count() -> int:
+    # The CPUs this process may run on (a container's cpuset), not the host's total.
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+# Sync workers: each handles one request at a time, and nginx in front buffers slow
+# clients, so (2 x CPUs) + 1 keeps the CPUs busy while some workers wait on the database.
+worker_class = "sync"
+workers = _env_int("WEB_CONCURRENCY", 2 * _cpu_count() + 1)
+timeout = _env_int("GUNICORN_TIMEOUT", 30)  # a worker silent this long is killed, restarted
+# On SIGTERM, workers stop accepting and finish in-flight requests for up to this long.
+graceful_timeout = _env_int("GUNICORN_GRACEFUL_TIMEOUT", 30)
+keepalive = _env_int("GUNICORN_KEEPALIVE", 5)
+# Recycling workers bounds slow leaks; 0 (the default) never recycles.
+max_requests = _env_int("GUNICORN_MAX_REQUESTS", 0, minimum=0)
+max_requests_jitter = max_requests // 10
+# Never preload: the app builds its database engine in create_app(), and connections
+# opened before the fork would be shared by every worker.
+preload_app = False
+# The heartbeat file lives in memory: on a container's overlay filesystem it can stall.
+worker_tmp_dir = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+
+# The app writes one structured JSON line per request itself (feature_gateway.access).
+accesslog = None
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", os.environ.get("LOG_LEVEL", "info")).lower()
+# gunicorn's own lines (start, stop, worker timeouts) in the same JSON shape as the app's
+# (feature_gateway.observability.json_formatter). Not imported from there: a module the
+# master imports is inherited by every worker, and would stay stale across a HUP reload.
+logconfig_dict: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "{asctime}{levelname}{name}{message}",
+            "style": "{",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        }
+    },
+    "handlers": {
+        "stderr": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "stream": "ext://sys.stderr",
+        }
+    },
+    "root": {"level": "WARNING", "handlers": ["stderr"]},
+    "loggers": {
+        "gunicorn.error": {"level": loglevel.upper(), "handlers": ["stderr"], "propagate": False},
+        "gunicorn.access": {"level": "WARNING", "handlers": ["stderr"], "propagate": False},
+    },
+}
+
+# X-Forwarded-For/-Proto are honoured by the app alone (werkzeug ProxyFix, configured by
+# TRUSTED_PROXY_COUNT), so gunicorn must not act on them a second time.
+forwarded_allow_ips = ""
+secure_scheme_headers: dict[str, str] = {}
+
+# Prometheus multiprocess mode: every worker writes its samples to files in this directory
+# and /metrics adds them up. prometheus_client reads the variable when it is first
+# imported, so it is set here, in the master, before any worker is forked.
+_TEMP_METRICS_PREFIX = os.path.join(tempfile.gettempdir(), "feature-gateway-metrics-")
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="feature-gateway-metrics-")
+METRICS_DIR = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+
+
+def on_starting(server: Any) -> None:
+    """Start from zero: files left by an earlier run would be counted again."""
+    os.makedirs(METRICS_DIR, exist_ok=True)
+    for path in glob.glob(os.path.join(METRICS_DIR, "*.db")):
+        os.remove(path)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """Drop a dead worker's live gauges (its counters and histograms keep counting)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid, METRICS_DIR)
+
+
+def on_exit(server: Any) -> None:
+    """Remove the metrics directory if this file made it (not one given by the operator)."""
+    if METRICS_DIR.startswith(_TEMP_METRICS_PREFIX):
+        shutil.rmtree(METRICS_DIR, ignore_errors=True)

@@ -1,0 +1,59 @@
+"""HTTP request metrics and their Prometheus exposition.
+
+Labels are the URL rule (``/get_feature_metadata/<feature_name>``), never the raw path,
+and a fixed set of methods, so the number of series stays bounded whatever clients send.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.multiprocess import MultiProcessCollector
+
+UNMATCHED_ENDPOINT = "<unmatched>"  # 404s and 405s: no URL rule matched
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+REQUESTS = Counter(
+    "feature_gateway_http_requests_total",
+    "HTTP requests answered, by method, endpoint (URL rule) and status code.",
+    ["method", "endpoint", "status"],
+)
+LATENCY = Histogram(
+    "feature_gateway_http_request_duration_seconds",
+    "Time from the start of request handling to the response, in seconds.",
+    ["method", "endpoint", "status"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+# "livesum": a dead worker's in-flight count must vanish with it, which is what
+# gunicorn.conf.py's child_exit hook (mark_process_dead) does with its file.
+IN_PROGRESS = Gauge(
+    "feature_gateway_http_requests_in_progress",
+    "Requests being handled right now, summed over the live workers.",
+    multiprocess_mode="livesum",
+)
+
+
+def observe_request(method: str, endpoint: str | None, status: int, seconds: float) -> None:
+    labels = (
+        method if method in _METHODS else "OTHER",
+        endpoint or UNMATCHED_ENDPOINT,
+        str(status),
+    )
+    REQUESTS.labels(*labels).inc()
+    LATENCY.labels(*labels).observe(seconds)
+
+
+def exposition(multiproc_dir: str) -> tuple[bytes, str]:
+    """The text format of every metric; with a multiprocess directory, of all workers."""
+    if multiproc_dir:
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=multiproc_dir)  # type: ignore[no-untyped-call]
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

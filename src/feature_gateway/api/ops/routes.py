@@ -1,0 +1,38 @@
+"""Operational endpoints for orchestrators and monitoring; like /health they ignore roles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+from feature_gateway import __version__
+from feature_gateway.api.context import settings
+from feature_gateway.api.ops.metrics import exposition
+
+blp = Blueprint("ops", __name__, description="Liveness and metrics")
+
+
+class LivenessSchema(Schema):
+    status = fields.String(metadata={"enum": ["alive"]})
+    version = fields.String()
+
+
+@blp.route("/livez", methods=["GET"])
+@blp.response(200, LivenessSchema)
+def livez() -> dict[str, Any]:
+    """Alive when the worker answers; never touches the database (see /health for that)."""
+    return {"status": "alive", "version": __version__}
+
+
+@blp.route("/metrics", methods=["GET"])
+@blp.doc(
+    summary="Prometheus metrics",
+    responses={"200": {"description": "Prometheus text exposition format"}},
+)
+def metrics() -> Response:
+    """Request counts and latencies, status changes; summed over all gunicorn workers."""
+    body, content_type = exposition(settings().prometheus_multiproc_dir)
+    return Response(body, content_type=content_type)

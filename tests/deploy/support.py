@@ -1,0 +1,260 @@
+"""Real processes for the deployment tests: gunicorn, nginx, a private PostgreSQL.
+
+Every wait is bounded, every process is stopped (and killed if it will not stop) when its
+context manager exits, and every output goes to a file, never to a pipe that could fill.
+"""
+
+from __future__ import annotations
+
+import glob
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SRC = PROJECT_ROOT / "src"
+
+
+def under_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
+
+
+def find_binary(name: str, *extra_globs: str, required_in_ci: bool = False) -> str:
+    """The path of an executable, else a skip (or, for a CI requirement, a failure)."""
+    candidates = [shutil.which(name), "/usr/sbin/" + name]
+    for pattern in extra_globs:
+        candidates.extend(sorted(glob.glob(pattern), reverse=True))
+    for candidate in candidates:
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    message = f"{name} is not installed"
+    if required_in_ci and under_ci():
+        pytest.fail(f"{message}; CI must install it (apt-get install -y {name})")
+    pytest.skip(f"{message}; install it to run this test")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def call(
+    port: int,
+    method: str,
+    path: str,
+    payload: Any = None,
+    *,
+    headers: Mapping[str, str] | None = None,
+    raw_body: bytes | None = None,
+    timeout: float = 10,
+    source_ip: str | None = None,
+) -> Reply:
+    """One HTTP request on a new connection to 127.0.0.1:port (from ``source_ip``)."""
+    body = raw_body if raw_body is not None else None
+    all_headers = dict(headers or {})
+    if payload is not None:
+        body = json.dumps(payload).encode()
+    if body is not None:
+        all_headers.setdefault("Content-Type", "application/json")
+    source = (source_ip, 0) if source_ip else None
+    connection = http.client.HTTPConnection(
+        "127.0.0.1", port, timeout=timeout, source_address=source
+    )
+    try:
+        connection.request(method, path, body=body, headers=all_headers)
+        response = connection.getresponse()
+        return Reply(response.status, dict(response.getheaders()), response.read())
+    finally:
+        connection.close()
+
+
+def wait_until(check: Callable[[], bool], *, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def answers(port: int, path: str, status: int = 200) -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            return call(port, "GET", path, timeout=2).status == status
+        except OSError:
+            return False
+
+    return check
+
+
+def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 20) -> int:
+    """Signal a process and wait for it; kill it if it outlives the timeout."""
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            return process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+            raise
+    return int(process.returncode)
+
+
+def app_environment(**overrides: str) -> dict[str, str]:
+    """The worktree's code first on the path, whatever is installed in the environment."""
+    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH")]))
+    env.update(overrides)
+    return env
+
+
+def run_migrations(database_url: str, log_dir: Path) -> None:
+    """The deployment's one-shot migration step, run as its own process."""
+    with open(log_dir / "alembic.log", "wb") as log:
+        subprocess.run(
+            [sys.executable, "-m", "alembic", "upgrade", "head"],
+            cwd=PROJECT_ROOT,
+            env=app_environment(DATABASE_URL=database_url),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            check=True,
+            timeout=60,
+        )
+
+
+@dataclass
+class Gunicorn:
+    process: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+    metrics_dir: Path
+
+    def log_lines(self) -> list[dict[str, Any]]:
+        lines = []
+        for text in self.log_path.read_text(encoding="utf-8").splitlines():
+            if text.startswith("{"):
+                lines.append(json.loads(text))
+        return lines
+
+    def worker_pids_booted(self) -> list[int]:
+        return [
+            int(line["message"].rsplit(" ", 1)[1].rstrip(")"))
+            for line in self.log_lines()
+            if line["message"].startswith("Booting worker with pid")
+        ]
+
+
+@contextmanager
+def gunicorn(database_url: str, work_dir: Path, *, workers: int, **env: str) -> Iterator[Gunicorn]:
+    """gunicorn with the project's gunicorn.conf.py, as every deployment starts it."""
+    port = free_port()
+    metrics_dir = work_dir / "metrics"
+    metrics_dir.mkdir()
+    log_path = work_dir / "gunicorn.log"
+    environment = app_environment(
+        DATABASE_URL=database_url,
+        GUNICORN_BIND=f"127.0.0.1:{port}",
+        WEB_CONCURRENCY=str(workers),
+        PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
+        **env,
+    )
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
+            cwd=PROJECT_ROOT,
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    server = Gunicorn(process, port, log_path, metrics_dir)
+    try:
+        wait_until(answers(port, "/livez"), timeout=30, what="gunicorn to answer /livez")
+        yield server
+    finally:
+        stop(process)
+
+
+def nginx_config(template: str, *, listen_port: int, upstream_port: int, work_dir: Path) -> str:
+    """deploy/nginx.conf pointed at this test's gunicorn, port and log directory."""
+    replacements = {
+        "server app:8000;": f"server 127.0.0.1:{upstream_port};",
+        "listen 80;": f"listen 127.0.0.1:{listen_port};",
+        "/var/log/nginx/": f"{work_dir}/",
+    }
+    for old, new in replacements.items():
+        assert template.count(old) == 1, f"deploy/nginx.conf should contain {old!r} once"
+        template = template.replace(old, new)
+    return template
+
+
+@contextmanager
+def nginx(binary: str, upstream_port: int, work_dir: Path) -> Iterator[int]:
+    """nginx in the foreground with deploy/nginx.conf as its only site; yields its port."""
+    port = free_port()
+    template = (PROJECT_ROOT / "deploy" / "nginx.conf").read_text(encoding="utf-8")
+    site = nginx_config(template, listen_port=port, upstream_port=upstream_port, work_dir=work_dir)
+    # Workers drop root privileges (to nobody): they must be able to reach this folder.
+    work_dir.chmod(0o755)
+    (work_dir / "site.conf").write_text(site, encoding="utf-8")
+    temp_paths = "\n".join(
+        f"    {kind}_temp_path {work_dir}/{kind}_temp;"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    main_config = work_dir / "nginx.conf"
+    main_config.write_text(
+        f"""daemon off;
+worker_processes 2;
+pid {work_dir}/nginx.pid;
+error_log {work_dir}/error.log info;
+events {{ worker_connections 256; }}
+http {{
+{temp_paths}
+    include {work_dir}/site.conf;
+}}
+""",
+        encoding="utf-8",
+    )
+    command: Sequence[str] = [
+        binary,
+        "-p",
+        f"{work_dir}/",
+        "-e",
+        f"{work_dir}/error.log",
+        "-c",
+        str(main_config),
+    ]
+    checked = subprocess.run(
+        [*command, "-t"], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert checked.returncode == 0, f"nginx rejects deploy/nginx.conf:\n{checked.stderr}"
+    with open(work_dir / "nginx.out", "wb") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_until(answers(port, "/livez"), timeout=15, what="nginx to proxy /livez")
+        yield port
+    finally:
+        stop(process, signal.SIGQUIT)  # nginx's graceful shutdown

@@ -1,0 +1,179 @@
+"""gunicorn keeps serving across a PostgreSQL restart, without being restarted itself.
+
+The test runs its own PostgreSQL (initdb + pg_ctl into a temporary folder, on a free
+port) so that it can stop and start it. initdb refuses to run as root, so as root the
+server runs as the ``postgres`` user. Skipped when the PostgreSQL server binaries are
+not installed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SEED_FEATURE
+from tests.deploy.support import (
+    Gunicorn,
+    Reply,
+    answers,
+    call,
+    find_binary,
+    free_port,
+    gunicorn,
+    run_migrations,
+    wait_until,
+)
+
+PG_BIN_GLOB = "/usr/lib/postgresql/*/bin/"
+WORKERS = 2
+
+
+@dataclass
+class PrivatePostgres:
+    pg_ctl: str
+    data_dir: Path
+    port: int
+    as_user: Sequence[str]
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _pg_ctl(self, *args: str) -> None:
+        subprocess.run(
+            [*self.as_user, self.pg_ctl, "-D", str(self.data_dir), "-w", "-t", "30", *args],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.data_dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._pg_ctl("-o", options, "-l", str(self.data_dir / "server.log"), "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        self._pg_ctl("-m", mode, "stop")
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[PrivatePostgres]:
+    pg_ctl = find_binary("pg_ctl", PG_BIN_GLOB + "pg_ctl")
+    initdb = str(Path(pg_ctl).with_name("initdb"))
+    if not os.access(initdb, os.X_OK):
+        pytest.skip(f"initdb is not installed beside {pg_ctl}")
+    as_user: list[str] = []
+    top = Path(tempfile.mkdtemp(prefix="fmg-pg-"))
+    if os.geteuid() == 0:
+        try:
+            account = pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root and there is no postgres user to run initdb as")
+        as_user = [find_binary("runuser"), "-u", "postgres", "--"]
+        os.chown(top, account.pw_uid, account.pw_gid)
+    data_dir = top / "data"
+    subprocess.run(
+        [*as_user, initdb, "-D", str(data_dir), "-U", "postgres", "--auth=trust", "--no-sync"],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    server = PrivatePostgres(pg_ctl, data_dir, free_port(), as_user)
+    server.start()
+    try:
+        yield server
+    finally:
+        with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
+            server.stop("immediate")
+        shutil.rmtree(top, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def server(
+    postgres: PrivatePostgres, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Gunicorn]:
+    work_dir = tmp_path_factory.mktemp("gunicorn")
+    run_migrations(postgres.url, work_dir)
+    with gunicorn(postgres.url, work_dir, workers=WORKERS) as running:
+        yield running
+    # The same workers served every test: none was restarted to get its database back.
+    assert len(running.worker_pids_booted()) == WORKERS
+
+
+def step(port: int, name: str, path: str, **fields: str) -> Reply:
+    return call(port, "POST", path, {"feature_name": name, **fields})
+
+
+SUBMIT = ("/ready_test_feature_metadata", {"submitted_by": "d", "user_role": "developer"})
+PASS = (
+    "/test_feature_metadata",
+    {"test_result": "TEST_SUCCEEDED", "tested_by": "ci", "user_role": "external_testing_system"},
+)
+APPROVE = ("/approve_feature_metadata", {"approved_by": "boss", "user_role": "approver"})
+
+
+def create_and_warm_up(port: int, name: str) -> None:
+    """A feature to work on, and pooled connections in every worker for a restart to break."""
+    created = call(
+        port, "POST", "/create_feature_metadata", {**SEED_FEATURE, "feature_name": name}
+    )
+    assert created.status == 201, created.body
+    for _ in range(5 * WORKERS):
+        assert call(port, "GET", f"/get_feature_metadata/{name}?user_role=developer").status == 200
+
+
+@pytest.mark.slow
+def test_a_restart_between_requests_fails_no_request(
+    postgres: PrivatePostgres, server: Gunicorn
+) -> None:
+    name = "restart:quiet:1"
+    create_and_warm_up(server.port, name)
+
+    postgres.stop()
+    postgres.start()
+
+    # Every worker's pooled connections are dead now; each is tested before use and
+    # replaced, so not a single request sees the restart.
+    for _ in range(5 * WORKERS):
+        reply = call(server.port, "GET", f"/get_feature_metadata/{name}?user_role=developer")
+        assert reply.status == 200, reply.body
+    for path, fields in (SUBMIT, PASS, APPROVE):
+        reply = step(server.port, name, path, **fields)
+        assert reply.status == 200, reply.body
+    assert reply.json()["new_status"] == "DEPLOYED"
+
+
+@pytest.mark.slow
+def test_health_is_503_while_postgres_is_down_and_recovers_by_itself(
+    postgres: PrivatePostgres, server: Gunicorn
+) -> None:
+    port, name = server.port, "restart:outage:1"
+    create_and_warm_up(port, name)
+
+    postgres.stop()
+
+    for _ in range(2 * WORKERS):
+        down = call(port, "GET", "/health")
+        assert (down.status, down.json()["database"]) == (503, "unavailable")
+    refused = step(port, name, SUBMIT[0], **SUBMIT[1])
+    assert refused.status == 503
+    assert refused.headers["Content-Type"] == "application/problem+json"
+    assert "SELECT" not in refused.body.decode()  # no SQL leaks out
+    assert call(port, "GET", "/livez").status == 200  # alive, just not ready
+
+    postgres.start()
+
+    wait_until(answers(port, "/health"), timeout=15, what="/health to recover")
+    for _ in range(4 * WORKERS):
+        assert call(port, "GET", "/health").status == 200
+    for path, fields in (SUBMIT, PASS, APPROVE):
+        reply = step(port, name, path, **fields)
+        assert reply.status == 200, reply.body
