@@ -37,7 +37,7 @@ test: install
 	$(BIN)/python -m pytest
 
 # nginx → gunicorn → PostgreSQL, and the PostgreSQL-restart test (needs nginx and the
-# PostgreSQL server binaries; see docs/deploying.md).
+# PostgreSQL server binaries; see README, "Deployment tests").
 test-deploy: install
 	$(BIN)/python -m pytest tests/deploy -v
 

@@ -6,7 +6,7 @@ Free of Flask and SQLAlchemy: the services report committed status changes here.
 Metrics use prometheus_client's default registry. Under gunicorn the
 ``PROMETHEUS_MULTIPROC_DIR`` environment variable (set by ``gunicorn.conf.py`` before
 the workers fork) makes every process write its samples to files in that directory, and
-``/metrics`` sums the files of all workers; see docs/deploying.md.
+``/metrics`` sums the files of all workers; see README, "Health, metrics and logs".
 """
 
 from __future__ import annotations
