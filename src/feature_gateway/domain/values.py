@@ -1,0 +1,253 @@
+"""Simulated feature values: a pure function of (feature name, entity row, time bucket).
+
+The service stores metadata, not data, yet model servers need values to call it with.
+Every value is derived from its inputs alone, so any process on any machine, under any
+Python version, answers the same request with the same value; Python's ``hash()`` (salted
+per process) is never used. The scheme, step by step (all arithmetic modulo 2**64):
+
+- ``digest64(tag, data)``: the 8-byte BLAKE2b digest of ``data`` with personalisation
+  ``tag``, read as a little-endian unsigned integer.
+- feature seed: ``digest64(b"fmg.feature", name as UTF-8)``.
+- entity value seed: ``digest64(b"fmg.entity", column + b"\\0" + b"s" + UTF-8 text)`` for a
+  string, ``... + b"i" + decimal digits`` for an integer (so ``"7"`` and ``7`` differ).
+- row seed: starting from 0, for each key column in *sorted* column-name order,
+  ``seed = mix64(seed ^ value_seed)``: column order in the request does not matter.
+- bucket start: ``event_timestamp - event_timestamp % bucket_ms(feature_type)``.
+- value key: ``mix64(mix64(feature_seed ^ mix64(bucket_start)) ^ row_seed)``.
+- the value is read from the key by data type (``typed_value``).
+
+``mix64`` is the splitmix64 finaliser (Steele, Lea & Flood, 2014), a bijection on 64-bit
+integers built from add, xor, shift and wrapping multiply, so it is the same everywhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from feature_gateway.domain.lifecycle import DataType, FeatureType
+
+EntityValue = str | int
+Value = float | int | bool | str
+
+PRESENT = "PRESENT"
+NOT_FOUND = "NOT_FOUND"
+
+# One value per bucket: a batch feature is recomputed daily, compute-first every minute,
+# real-time every second. Buckets are aligned to the Unix epoch, hence to UTC midnight.
+BUCKET_MS: dict[str, int] = {
+    FeatureType.BATCH: 86_400_000,
+    FeatureType.COMPUTE_FIRST: 60_000,
+    FeatureType.REAL_TIME: 1_000,
+}
+
+# Entity key columns are identifiers (join keys); values are strings or 64-bit integers.
+ENTITY_KEY_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+MAX_ENTITY_KEY_LENGTH = 255
+ENTITY_KEY_RULE = (
+    f"an entity key name matches [A-Za-z_][A-Za-z0-9_]* and has at most "
+    f"{MAX_ENTITY_KEY_LENGTH} characters"
+)
+MIN_ENTITY_INT, MAX_ENTITY_INT = -(1 << 63), (1 << 63) - 1
+MAX_EVENT_TIMESTAMP = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
+
+MASK64 = (1 << 64) - 1
+_GOLDEN_GAMMA = 0x9E3779B97F4A7C15
+_MIX_1 = 0xBF58476D1CE4E5B9
+_MIX_2 = 0x94D049BB133111EB
+_FEATURE_TAG = b"fmg.feature"
+_ENTITY_TAG = b"fmg.entity"
+
+# How a 64-bit key becomes a typed value: (modulus, divisor) for numbers. A float is the
+# key modulo the modulus divided by the divisor (a correctly rounded IEEE division, so
+# the result is bit-identical everywhere); an integer is the key modulo the modulus.
+FLOAT_SCALES: dict[str, tuple[int, int]] = {
+    DataType.FLOAT: (10_000, 10_000),  # 0.0000 .. 0.9999
+    DataType.DOUBLE: (1_000_000, 1_000_000),  # 0.000000 .. 0.999999
+    DataType.DECIMAL: (1_000_000, 100),  # 0.00 .. 9999.99
+}
+INTEGER_MODULI: dict[str, int] = {
+    DataType.INTEGER: 1_000,  # 0 .. 999
+    DataType.INT: 1_000,  # 0 .. 999
+    DataType.BIGINT: 1_000_000_000_000,  # 0 .. 999,999,999,999 (exact in JSON doubles)
+}
+STRING_VARIANTS = 1_000
+STRING_LABELS = tuple(f"value_{i:03d}" for i in range(STRING_VARIANTS))  # value_000 .. 999
+BOOLEAN_BIT = 63  # the key's top bit
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """What the generator needs to know of a deployed feature."""
+
+    name: str
+    feature_type: str
+    data_type: str
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the response; the lists may be shared between columns (read-only)."""
+
+    values: Sequence[Any]
+    statuses: Sequence[str]
+    event_timestamps: Sequence[int]
+
+
+@dataclass(frozen=True)
+class OnlineFeatures:
+    """Entity key columns first, then one column per requested feature, in request order."""
+
+    feature_names: list[str]
+    columns: list[Column]
+
+
+@dataclass(frozen=True)
+class RequestLimits:
+    max_features: int
+    max_rows: int
+    max_values: int
+
+    def violations(self, n_features: int, n_rows: int) -> dict[str, list[str]]:
+        """Field → messages for every limit the request breaks; empty when it fits."""
+        found: dict[str, list[str]] = {}
+        if n_features > self.max_features:
+            found["features"] = [
+                f"At most {self.max_features:,} features per request, got {n_features:,}."
+            ]
+        if n_rows > self.max_rows:
+            found["entities"] = [
+                f"At most {self.max_rows:,} entity rows per request, got {n_rows:,}."
+            ]
+        if n_features * n_rows > self.max_values:
+            found.setdefault("_schema", []).append(
+                f"At most {self.max_values:,} values (features times entity rows) per "
+                f"request, got {n_features:,} * {n_rows:,} = {n_features * n_rows:,}."
+            )
+        return found
+
+
+def is_valid_entity_key(column: str) -> bool:
+    if len(column) > MAX_ENTITY_KEY_LENGTH:
+        return False
+    return ENTITY_KEY_PATTERN.fullmatch(column) is not None
+
+
+def entity_value_problem(values: Sequence[Any]) -> str | None:
+    """Why ``values`` is not a column of entity keys, naming the first bad item; else None."""
+    for index, value in enumerate(values):
+        kind = type(value)  # exact types: bool is an int subclass, and is not a key
+        if kind is str or (kind is int and MIN_ENTITY_INT <= value <= MAX_ENTITY_INT):
+            continue
+        if kind is int:
+            return f"Item {index}: integer keys must fit in a signed 64-bit integer."
+        return (
+            f"Item {index}: entity key values must be strings or integers, "
+            f"got {_json_kind(value)}."
+        )
+    return None
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    kinds = {
+        bool: "a boolean",
+        float: "a number with a fraction or exponent",
+        list: "a list",
+        dict: "an object",
+    }
+    return kinds.get(type(value), type(value).__name__)
+
+
+def digest64(tag: bytes, data: bytes) -> int:
+    digest = hashlib.blake2b(data, digest_size=8, person=tag).digest()
+    return int.from_bytes(digest, "little")
+
+
+def mix64(x: int) -> int:
+    """splitmix64's finaliser on a Python int (the reference for the vectorised version)."""
+    z = (x + _GOLDEN_GAMMA) & MASK64
+    z = ((z ^ (z >> 30)) * _MIX_1) & MASK64
+    z = ((z ^ (z >> 27)) * _MIX_2) & MASK64
+    return z ^ (z >> 31)
+
+
+def feature_seed(feature_name: str) -> int:
+    return digest64(_FEATURE_TAG, feature_name.encode("utf-8", "surrogatepass"))
+
+
+def entity_value_bytes(column: str, value: EntityValue) -> bytes:
+    if isinstance(value, str):
+        kind, text = b"s", value.encode("utf-8", "surrogatepass")
+    else:
+        kind, text = b"i", str(value).encode("ascii")
+    return column.encode("utf-8", "surrogatepass") + b"\0" + kind + text
+
+
+def entity_value_seed(column: str, value: EntityValue) -> int:
+    return digest64(_ENTITY_TAG, entity_value_bytes(column, value))
+
+
+def row_seed(row: Mapping[str, EntityValue]) -> int:
+    seed = 0
+    for column in sorted(row):
+        seed = mix64(seed ^ entity_value_seed(column, row[column]))
+    return seed
+
+
+def bucket_start(event_timestamp: int, feature_type: str) -> int:
+    size = BUCKET_MS[feature_type]
+    return event_timestamp - event_timestamp % size
+
+
+def value_key(spec: FeatureSpec, row: Mapping[str, EntityValue], event_timestamp: int) -> int:
+    start = bucket_start(event_timestamp, spec.feature_type)
+    return mix64(mix64(feature_seed(spec.name) ^ mix64(start)) ^ row_seed(row))
+
+
+def typed_value(key: int, data_type: str) -> Value:
+    if data_type in FLOAT_SCALES:
+        modulus, divisor = FLOAT_SCALES[data_type]
+        return (key % modulus) / divisor
+    if data_type in INTEGER_MODULI:
+        return key % INTEGER_MODULI[data_type]
+    if data_type == DataType.BOOLEAN:
+        return bool(key >> BOOLEAN_BIT)
+    if data_type == DataType.STRING:
+        return STRING_LABELS[key % STRING_VARIANTS]
+    raise ValueError(f"unknown feature data type {data_type!r}")
+
+
+def simulated_value(
+    spec: FeatureSpec, row: Mapping[str, EntityValue], event_timestamp: int
+) -> Value:
+    """The documented definition of one value; the reference the fast path is tested on."""
+    return typed_value(value_key(spec, row, event_timestamp), spec.data_type)
+
+
+def simulate(
+    features: Sequence[str],
+    deployed: Mapping[str, FeatureSpec],
+    entities: Mapping[str, Sequence[EntityValue]],
+    event_timestamp: int,
+) -> OnlineFeatures:
+    """Columns for ``features`` by entity rows; names not in ``deployed`` are NOT_FOUND."""
+    n_rows = len(next(iter(entities.values())))
+    rows = [{column: values[i] for column, values in entities.items()} for i in range(n_rows)]
+    request_times = [event_timestamp] * n_rows
+    columns = [
+        Column(list(values), [PRESENT] * n_rows, request_times) for values in entities.values()
+    ]
+    for name in features:
+        spec = deployed.get(name)
+        if spec is None:
+            columns.append(Column([None] * n_rows, [NOT_FOUND] * n_rows, request_times))
+            continue
+        start = bucket_start(event_timestamp, spec.feature_type)
+        values = [simulated_value(spec, row, event_timestamp) for row in rows]
+        columns.append(Column(values, [PRESENT] * n_rows, [start] * n_rows))
+    return OnlineFeatures([*entities, *features], columns)
