@@ -6,7 +6,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from feature_gateway.db.unit_of_work import Database
-from feature_gateway.domain.lifecycle import Status
 from feature_gateway.domain.values import FeatureSpec, OnlineFeatures, RequestLimits, simulate
 from feature_gateway.errors import ValidationError
 from feature_gateway.services.clock import now_ms
@@ -35,11 +34,8 @@ def get_online_features(
         raise ValidationError("The request is too large: " + " ".join(messages), violations)
     event_timestamp = now_ms() if request.event_timestamp is None else request.event_timestamp
     with database.reading() as uow:
-        deployed = {}
-        for name in request.features:
-            row = uow.features.get(name)
-            if row is not None and row.status == Status.DEPLOYED:
-                deployed[name] = FeatureSpec(name, row.feature_type, row.feature_data_type)
+        rows = uow.features.deployed_types(request.features)
+    deployed = {name: FeatureSpec(name, kind, data_type) for name, kind, data_type in rows}
     return simulate(request.features, deployed, request.entities, event_timestamp)
 
 
