@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from feature_gateway.domain.values import (
@@ -178,3 +179,47 @@ def test_limits_report_every_violation():
     assert limits.violations(10, 50) == {}
     assert set(limits.violations(11, 101)) == {"features", "entities", "_schema"}
     assert list(limits.violations(6, 100)) == ["_schema"]
+
+
+def _cells(result, n_keys):
+    """Feature columns as plain Python lists (numeric columns are numpy arrays)."""
+    return [
+        c.values.tolist() if isinstance(c.values, np.ndarray) else list(c.values)
+        for c in result.columns[n_keys:]
+    ]
+
+
+@pytest.mark.parametrize("feature_type", ["batch", "compute-first", "real-time"])
+def test_the_vectorised_generator_equals_the_definition_cell_by_cell(feature_type):
+    specs = {
+        f"v:{t}:{i}": FeatureSpec(f"v:{t}:{i}", feature_type, t)
+        for t in DATA_TYPES
+        for i in (1, 2)
+    }
+    entities = {
+        "driver_id": ["D001", "", "é漢字", "\ud800", "D001", "x" * 300],
+        "n": [0, -1, 2**63 - 1, -(2**63), 42, 7],
+    }
+    ts = SEED_TS + 12_345
+
+    result = simulate(list(specs), specs, entities, ts)
+
+    rows = [dict(zip(entities, r, strict=True)) for r in zip(*entities.values(), strict=True)]
+    expected = [[simulated_value(spec, row, ts) for row in rows] for spec in specs.values()]
+    cells = _cells(result, 2)
+    assert cells == expected
+    assert [[type(v) for v in column] for column in cells] == [
+        [type(v) for v in column] for column in expected
+    ]
+
+
+def test_the_vectorised_generator_handles_a_single_row_and_key_order():
+    spec = FeatureSpec("v:one:1", "batch", "double")
+    one = simulate([spec.name], {spec.name: spec}, {"b": [1], "a": ["x"]}, 0)
+    other = simulate([spec.name], {spec.name: spec}, {"a": ["x"], "b": [1]}, 0)
+    assert _cells(one, 2) == _cells(other, 2) == [[simulated_value(spec, {"a": "x", "b": 1}, 0)]]
+
+
+def test_simulate_without_deployed_features_answers_not_found_only():
+    result = simulate(["v:a:1", "v:b:1"], {}, {"id": [1, 2, 3]}, 5)
+    assert [list(c.statuses) for c in result.columns[1:]] == [[NOT_FOUND] * 3] * 2

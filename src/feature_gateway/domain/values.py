@@ -28,6 +28,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from feature_gateway.domain.lifecycle import DataType, FeatureType
 
 EntityValue = str | int
@@ -77,6 +80,12 @@ INTEGER_MODULI: dict[str, int] = {
 STRING_VARIANTS = 1_000
 STRING_LABELS = tuple(f"value_{i:03d}" for i in range(STRING_VARIANTS))  # value_000 .. 999
 BOOLEAN_BIT = 63  # the key's top bit
+
+U64Array = npt.NDArray[np.uint64]
+_U64_GOLDEN_GAMMA = np.uint64(_GOLDEN_GAMMA)
+_U64_MIX_1, _U64_MIX_2 = np.uint64(_MIX_1), np.uint64(_MIX_2)
+_U64_27, _U64_30, _U64_31 = np.uint64(27), np.uint64(30), np.uint64(31)
+_STRING_LABEL_ARRAY = np.array(STRING_LABELS, dtype=object)
 
 
 @dataclass(frozen=True)
@@ -181,11 +190,7 @@ def feature_seed(feature_name: str) -> int:
 
 
 def entity_value_bytes(column: str, value: EntityValue) -> bytes:
-    if isinstance(value, str):
-        kind, text = b"s", value.encode("utf-8", "surrogatepass")
-    else:
-        kind, text = b"i", str(value).encode("ascii")
-    return column.encode("utf-8", "surrogatepass") + b"\0" + kind + text
+    return column.encode("utf-8", "surrogatepass") + b"\0" + _entity_text(value)
 
 
 def entity_value_seed(column: str, value: EntityValue) -> int:
@@ -235,19 +240,98 @@ def simulate(
     entities: Mapping[str, Sequence[EntityValue]],
     event_timestamp: int,
 ) -> OnlineFeatures:
-    """Columns for ``features`` by entity rows; names not in ``deployed`` are NOT_FOUND."""
+    """Columns for ``features`` by entity rows; names not in ``deployed`` are NOT_FOUND.
+
+    Vectorised: each entity row and each feature is hashed once, then every (feature, row)
+    key is mixed at once on uint64 arrays. Equal to ``simulated_value`` for every cell.
+    Numeric and boolean columns are numpy arrays, string columns lists.
+    """
     n_rows = len(next(iter(entities.values())))
-    rows = [{column: values[i] for column, values in entities.items()} for i in range(n_rows)]
     request_times = [event_timestamp] * n_rows
-    columns = [
-        Column(list(values), [PRESENT] * n_rows, request_times) for values in entities.values()
-    ]
+    present, not_found = [PRESENT] * n_rows, [NOT_FOUND] * n_rows
+    columns = [Column(values, present, request_times) for values in entities.values()]
+    specs = [deployed[name] for name in features if name in deployed]
+    typed = _typed_columns(specs, row_seeds(entities), event_timestamp)
+    missing = [None] * n_rows
     for name in features:
         spec = deployed.get(name)
         if spec is None:
-            columns.append(Column([None] * n_rows, [NOT_FOUND] * n_rows, request_times))
-            continue
-        start = bucket_start(event_timestamp, spec.feature_type)
-        values = [simulated_value(spec, row, event_timestamp) for row in rows]
-        columns.append(Column(values, [PRESENT] * n_rows, [start] * n_rows))
+            columns.append(Column(missing, not_found, request_times))
+        else:
+            start = bucket_start(event_timestamp, spec.feature_type)
+            columns.append(Column(typed[name], present, [start] * n_rows))
     return OnlineFeatures([*entities, *features], columns)
+
+
+def mix64_array(x: U64Array) -> U64Array:
+    """``mix64`` on every element; uint64 arithmetic wraps modulo 2**64 like the reference."""
+    z = x + _U64_GOLDEN_GAMMA
+    z ^= z >> _U64_30
+    z *= _U64_MIX_1
+    z ^= z >> _U64_27
+    z *= _U64_MIX_2
+    z ^= z >> _U64_31
+    return z
+
+
+def row_seeds(entities: Mapping[str, Sequence[EntityValue]]) -> U64Array:
+    """``row_seed`` of every row: one BLAKE2b digest per key value, mixed column by column."""
+    n_rows = len(next(iter(entities.values())))
+    seeds = np.zeros(n_rows, dtype=np.uint64)
+    for column in sorted(entities):
+        prefix = column.encode("utf-8", "surrogatepass") + b"\0"
+        digests = b"".join(
+            hashlib.blake2b(
+                prefix + _entity_text(value), digest_size=8, person=_ENTITY_TAG
+            ).digest()
+            for value in entities[column]
+        )
+        # Little-endian on every platform, then native uint64 for arithmetic.
+        value_seeds = np.frombuffer(digests, dtype="<u8").astype(np.uint64)
+        seeds = mix64_array(seeds ^ value_seeds)
+    return seeds
+
+
+def _entity_text(value: EntityValue) -> bytes:
+    if type(value) is str:
+        return b"s" + value.encode("utf-8", "surrogatepass")
+    return b"i" + str(value).encode("ascii")
+
+
+def _typed_columns(
+    specs: Sequence[FeatureSpec], rows: U64Array, event_timestamp: int
+) -> dict[str, Any]:
+    """Feature name → typed values for every row, computed one data type at a time."""
+    if not specs:
+        return {}
+    feature_seeds = np.array([feature_seed(spec.name) for spec in specs], dtype=np.uint64)
+    starts = np.array(
+        [bucket_start(event_timestamp, spec.feature_type) & MASK64 for spec in specs],
+        dtype=np.uint64,
+    )
+    feature_keys = mix64_array(feature_seeds ^ mix64_array(starts))
+    keys = mix64_array(feature_keys[:, np.newaxis] ^ rows[np.newaxis, :])
+    by_type: dict[str, list[int]] = {}
+    for index, spec in enumerate(specs):
+        by_type.setdefault(spec.data_type, []).append(index)
+    typed: dict[str, Any] = {}
+    for data_type, indexes in by_type.items():
+        block = _typed_block(keys[indexes], data_type)
+        for position, index in enumerate(indexes):
+            typed[specs[index].name] = block[position]
+    return typed
+
+
+def _typed_block(keys: U64Array, data_type: str) -> Any:
+    """``typed_value`` on a 2-D block of keys (a row per feature)."""
+    if data_type in FLOAT_SCALES:
+        modulus, divisor = FLOAT_SCALES[data_type]
+        return (keys % np.uint64(modulus)).astype(np.float64) / np.float64(divisor)
+    if data_type in INTEGER_MODULI:
+        return keys % np.uint64(INTEGER_MODULI[data_type])
+    if data_type == DataType.BOOLEAN:
+        return (keys >> np.uint64(BOOLEAN_BIT)).astype(np.bool_)
+    if data_type == DataType.STRING:
+        labels = _STRING_LABEL_ARRAY[keys % np.uint64(STRING_VARIANTS)]
+        return [row.tolist() for row in labels]
+    raise ValueError(f"unknown feature data type {data_type!r}")

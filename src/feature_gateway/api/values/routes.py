@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from flask import Response, jsonify
 from flask_smorest import Blueprint
 
@@ -43,11 +44,19 @@ def render_online_features(result: OnlineFeatures) -> Response:
     payload = {
         "metadata": {"feature_names": result.feature_names},
         "results": [
-            {"values": c.values, "statuses": c.statuses, "event_timestamps": c.event_timestamps}
+            {
+                "values": _plain(c.values),
+                "statuses": c.statuses,
+                "event_timestamps": c.event_timestamps,
+            }
             for c in result.columns
         ],
     }
     return jsonify(FeatureValuesResponseSchema().dump(payload))
+
+
+def _plain(values: Any) -> Any:
+    return values.tolist() if isinstance(values, np.ndarray) else values
 
 
 @blp.route("/features/available", methods=["GET"])
