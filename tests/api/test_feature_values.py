@@ -9,6 +9,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from feature_gateway import create_app
+from feature_gateway.api.values.schemas import FeatureValuesResponseSchema
 from feature_gateway.domain.values import FeatureSpec, simulated_value
 from feature_gateway.services.clock import now_ms
 
@@ -22,10 +23,14 @@ DATA_TYPES = ("string", "float", "double", "decimal", "integer", "int", "bigint"
 MakeFeature = Callable[..., dict[str, Any]]
 
 
-def _values(client: FlaskClient, body: dict[str, Any], status: int = 200) -> dict[str, Any]:
+def _values(client: FlaskClient, body: dict[str, Any]) -> dict[str, Any]:
+    """The 200 body of POST /features, checked against the documented response schema."""
     response = client.post("/features", json=body)
-    assert response.status_code == status, response.get_data(as_text=True)
-    return response.get_json()  # type: ignore[no-any-return]
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.mimetype == "application/json"
+    answer: dict[str, Any] = response.get_json()
+    assert FeatureValuesResponseSchema().validate(answer) == {}
+    return answer
 
 
 def _deploy(make_feature: MakeFeature, name: str, **fields: Any) -> FeatureSpec:

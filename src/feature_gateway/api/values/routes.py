@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from flask import Response, jsonify
+import orjson
+from flask import Response, current_app
 from flask_smorest import Blueprint
 
 from feature_gateway.api.common_schemas import RoleQuerySchema
@@ -41,22 +42,37 @@ def get_online_features(args: dict[str, Any]) -> Response:
 
 
 def render_online_features(result: OnlineFeatures) -> Response:
-    payload = {
-        "metadata": {"feature_names": result.feature_names},
-        "results": [
-            {
-                "values": _plain(c.values),
-                "statuses": c.statuses,
-                "event_timestamps": c.event_timestamps,
-            }
-            for c in result.columns
-        ],
-    }
-    return jsonify(FeatureValuesResponseSchema().dump(payload))
+    """The response body, written by orjson straight from the generator's columns.
+
+    This is the largest response the service sends (up to a million values). Dumping it
+    through FeatureValuesResponseSchema costs a field call per value, 88 ms of the 92 ms
+    spent on 100 features x 1,000 rows; the columns already have their final shape and
+    types, so orjson writes them as they are, numpy arrays included. The schema documents
+    the response in the OpenAPI document, and the API tests load every body through it.
+    """
+    body = orjson.dumps(
+        {
+            "metadata": {"feature_names": result.feature_names},
+            "results": [
+                {
+                    "values": c.values,
+                    "statuses": c.statuses,
+                    "event_timestamps": c.event_timestamps,
+                }
+                for c in result.columns
+            ],
+        },
+        option=orjson.OPT_SERIALIZE_NUMPY,
+        default=_as_list,
+    )
+    return current_app.response_class(body, mimetype="application/json")
 
 
-def _plain(values: Any) -> Any:
-    return values.tolist() if isinstance(values, np.ndarray) else values
+def _as_list(value: Any) -> Any:
+    """orjson writes only C-contiguous numpy arrays itself; any other goes through a list."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 @blp.route("/features/available", methods=["GET"])
