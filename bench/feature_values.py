@@ -140,7 +140,8 @@ def start_server(url: str, workers: int, log: Path) -> tuple[subprocess.Popen[by
         str(REPO),
         "wsgi:app",
     ]
-    server = subprocess.Popen(command, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    with log.open("wb") as output:  # the child keeps its own copy of the descriptor
+        server = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:

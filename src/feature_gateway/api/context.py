@@ -6,7 +6,7 @@ from flask import current_app
 
 from feature_gateway.db.unit_of_work import Database
 from feature_gateway.domain.names import FEATURE_NAME_RULE, is_valid_feature_name
-from feature_gateway.domain.values import RequestLimits
+from feature_gateway.domain.value_requests import RequestLimits
 from feature_gateway.errors import ValidationError
 
 EXTENSION = "feature_gateway"

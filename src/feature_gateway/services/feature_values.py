@@ -6,7 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from feature_gateway.db.unit_of_work import Database
-from feature_gateway.domain.values import FeatureSpec, OnlineFeatures, RequestLimits, simulate
+from feature_gateway.domain.value_requests import RequestLimits
+from feature_gateway.domain.values import FeatureSpec, OnlineFeatures, simulate
 from feature_gateway.errors import ValidationError
 from feature_gateway.services.clock import now_ms
 

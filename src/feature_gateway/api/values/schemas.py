@@ -9,14 +9,13 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate
 
 from feature_gateway.api.common_schemas import FeatureName, StrictSchema, UserRole
-from feature_gateway.domain.values import (
+from feature_gateway.domain.value_requests import (
     ENTITY_KEY_RULE,
     MAX_EVENT_TIMESTAMP,
-    NOT_FOUND,
-    PRESENT,
     entity_value_problem,
     is_valid_entity_key,
 )
+from feature_gateway.domain.values import NOT_FOUND, PRESENT
 
 
 def _unique(names: list[str]) -> None:
