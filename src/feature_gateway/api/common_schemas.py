@@ -41,16 +41,18 @@ def _read_only_query(value: str) -> None:
         raise ValidationError(str(exc)) from None
 
 
-def FeatureName(**kwargs: Any) -> fields.String:  # noqa: N802 - a field factory
+def FeatureName(**kwargs: Any) -> fields.String:
     return fields.String(
         validate=_valid_feature_name,
-        metadata={"description": "`<view>:<feature>:<version>`",
-                  "example": "driver_hourly_stats:conv_rate:1"},
+        metadata={
+            "description": "`<view>:<feature>:<version>`",
+            "example": "driver_hourly_stats:conv_rate:1",
+        },
         **kwargs,
     )
 
 
-def Actor(**kwargs: Any) -> fields.String:  # noqa: N802
+def Actor(**kwargs: Any) -> fields.String:
     return fields.String(
         validate=[_not_blank, validate.Length(max=MAX_ACTOR_LENGTH)],
         metadata={"description": "Who performs the action", "example": "dev"},
@@ -58,24 +60,26 @@ def Actor(**kwargs: Any) -> fields.String:  # noqa: N802
     )
 
 
-def Text(max_length: int, **kwargs: Any) -> fields.String:  # noqa: N802
+def Text(max_length: int, **kwargs: Any) -> fields.String:
     return fields.String(validate=[_not_blank, validate.Length(max=max_length)], **kwargs)
 
 
-def Choice(values: Any, **kwargs: Any) -> fields.String:  # noqa: N802
+def Choice(values: Any, **kwargs: Any) -> fields.String:
     return fields.String(validate=validate.OneOf([v.value for v in values]), **kwargs)
 
 
-def Query(**kwargs: Any) -> fields.String:  # noqa: N802
+def Query(**kwargs: Any) -> fields.String:
     return fields.String(
         validate=[validate.Length(max=MAX_QUERY_LENGTH), _read_only_query],
-        metadata={"description": "One read-only SQL statement (SELECT or WITH ... SELECT)",
-                  "example": "SELECT conv_rate FROM driver_hourly_stats WHERE driver_id = ?"},
+        metadata={
+            "description": "One read-only SQL statement (SELECT or WITH ... SELECT)",
+            "example": "SELECT conv_rate FROM driver_hourly_stats WHERE driver_id = ?",
+        },
         **kwargs,
     )
 
 
-def UserRole(**kwargs: Any) -> fields.String:  # noqa: N802
+def UserRole(**kwargs: Any) -> fields.String:
     # Checked by api.roles (the single place that may be swapped for authentication).
     return fields.String(
         metadata={"description": "Acting role", "enum": [r.value for r in Role]}, **kwargs

@@ -36,15 +36,20 @@ def problem_response(
     problem_type: str = "about:blank",
     headers: Mapping[str, str] | None = None,
 ) -> Response:
-    body: dict[str, Any] = {"type": problem_type, "title": title, "status": status,
-                            "detail": detail}
+    body: dict[str, Any] = {
+        "type": problem_type,
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
     if errors:
         body["errors"] = errors
     request_id = g.get("request_id")
     if request_id:
         body["request_id"] = request_id
     response = current_app.response_class(
-        orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS), status=status,
+        orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS),
+        status=status,
         mimetype=PROBLEM_MIMETYPE,
     )
     response.headers.update(headers or {})
@@ -80,10 +85,10 @@ def _slug(title: str) -> str:
     return "urn:feature-gateway:problem:" + title.lower().replace(" ", "-")
 
 
-class GatewayApi(Api):
+class GatewayApi(Api):  # type: ignore[misc]  # flask-smorest ships no type hints
     """flask-smorest's Api with its HTTP error payload replaced by problem+json."""
 
-    def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]
+    def handle_http_exception(self, error: HTTPException) -> Response:
         status = error.code or 500
         data = getattr(error, "data", None) or {}
         raw_errors = data.get("errors") or data.get("messages")
@@ -95,8 +100,9 @@ class GatewayApi(Api):
             errors = {"body": ["Invalid JSON body."]}
         else:
             detail = data.get("message") or _HTTP_DETAILS.get(status) or str(error.description)
-        return problem_response(status, error.name, detail, errors=errors,
-                                headers=data.get("headers"))
+        return problem_response(
+            status, error.name, detail, errors=errors, headers=data.get("headers")
+        )
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -105,8 +111,9 @@ def register_error_handlers(app: Flask) -> None:
         status, title = http_status_for(error)
         if status >= 500:
             logger.warning("request failed: %s", error.detail, exc_info=error.__cause__)
-        return problem_response(status, title, error.detail, errors=error.errors,
-                                problem_type=_slug(title))
+        return problem_response(
+            status, title, error.detail, errors=error.errors, problem_type=_slug(title)
+        )
 
     @app.errorhandler(Exception)
     def _unexpected_error(error: Exception) -> Response:

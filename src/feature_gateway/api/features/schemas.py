@@ -45,8 +45,11 @@ class UpdateFeatureSchema(FeatureRefSchema):
     query = Query()
     feature_type = Choice(FeatureType)
     feature_data_type = Choice(DataType)
-    status = fields.Raw(load_only=True, validate=_status_is_not_editable,
-                        metadata={"description": "Never accepted; present to explain the 422"})
+    status = fields.Raw(
+        load_only=True,
+        validate=_status_is_not_editable,
+        metadata={"description": "Never accepted; present to explain the 422"},
+    )
 
     @validates_schema
     def _something_to_update(self, data: dict[str, Any], **_: Any) -> None:
@@ -131,8 +134,10 @@ class FeatureRecordSchema(StrictSchema):
     submitted_time = fields.Integer(allow_none=True)
     tested_by = Actor(allow_none=True)
     tested_time = fields.Integer(allow_none=True)
-    test_result = fields.String(allow_none=True, validate=validate.OneOf(
-        [Status.TEST_SUCCEEDED.value, Status.TEST_FAILED.value]))
+    test_result = fields.String(
+        allow_none=True,
+        validate=validate.OneOf([Status.TEST_SUCCEEDED.value, Status.TEST_FAILED.value]),
+    )
     test_notes = fields.String(allow_none=True)
     approved_by = Actor(allow_none=True)
     approved_time = fields.Integer(allow_none=True)

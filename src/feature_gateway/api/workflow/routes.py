@@ -24,7 +24,9 @@ blp = Blueprint("workflow", __name__, description="Move features through the lif
 
 
 def _run(
-    action: Action, use_case: Callable[..., workflow.TransitionResult], args: dict[str, Any],
+    action: Action,
+    use_case: Callable[..., workflow.TransitionResult],
+    args: dict[str, Any],
     message: str,
 ) -> dict[str, Any]:
     role = require_role(action, args.pop("user_role", None))
@@ -58,8 +60,7 @@ def test_feature_metadata(args: dict[str, Any]) -> dict[str, Any]:
 @blp.response(200, TransitionResponseSchema)
 def approve_feature_metadata(args: dict[str, Any]) -> dict[str, Any]:
     """Approve a tested feature and deploy it (TEST_SUCCEEDED → DEPLOYED)."""
-    return _run(Action.APPROVE, workflow.approve_feature, args,
-                "Feature approved and deployed")
+    return _run(Action.APPROVE, workflow.approve_feature, args, "Feature approved and deployed")
 
 
 @blp.route("/reject_feature_metadata", methods=["POST"])
