@@ -153,3 +153,13 @@ def test_reads_change_nothing(client):
     first = client.get(path).get_json()
     client.get("/get_all_feature_metadata?user_role=developer")
     assert client.get(path).get_json() == first
+
+
+@pytest.mark.parametrize(
+    "path", ["/features/available?limit=3", "/get_deployed_features?user_role=developer&x=1",
+             "/get_feature_metadata/a:b:1?user_role=developer&verbose=1"],
+)  # fmt: skip
+def test_unknown_query_parameters_are_422(client, path):
+    response = client.get(path)
+    assert response.status_code == 422
+    assert path.rsplit("&", 1)[-1].split("?")[-1].split("=")[0] in response.get_json()["errors"]

@@ -10,9 +10,10 @@ from feature_gateway.api.json_provider import OrjsonProvider
 from feature_gateway.api.ops.routes import blp as ops_blp
 from feature_gateway.api.problems import GatewayApi, register_error_handlers
 from feature_gateway.api.request_hooks import register_request_hooks
+from feature_gateway.api.values.routes import blp as values_blp
 from feature_gateway.api.workflow.routes import blp as workflow_blp
 
-BLUEPRINTS = (health_blp, ops_blp, features_blp, workflow_blp)
+BLUEPRINTS = (health_blp, ops_blp, features_blp, workflow_blp, values_blp)
 
 
 def register_api(app: Flask, *, max_body_bytes: int) -> GatewayApi:

@@ -7,6 +7,7 @@ from flask import current_app
 from feature_gateway.config import Settings
 from feature_gateway.db.unit_of_work import Database
 from feature_gateway.domain.names import FEATURE_NAME_RULE, is_valid_feature_name
+from feature_gateway.domain.value_requests import RequestLimits
 from feature_gateway.errors import ValidationError
 
 EXTENSION = "feature_gateway"
@@ -18,6 +19,16 @@ def settings() -> Settings:
 
 def database() -> Database:
     return current_app.extensions[EXTENSION].database  # type: ignore[no-any-return]
+
+
+def value_limits() -> RequestLimits:
+    """The configured size limits of a batch feature values request."""
+    settings = current_app.extensions[EXTENSION].settings
+    return RequestLimits(
+        max_features=settings.max_features_per_request,
+        max_rows=settings.max_entity_rows_per_request,
+        max_values=settings.max_values_per_request,
+    )
 
 
 def checked_feature_name(name: str) -> str:

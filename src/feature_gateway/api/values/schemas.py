@@ -1,0 +1,135 @@
+"""Request and response shapes of online serving (``POST /features``, ``/features/available``)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+from feature_gateway.api.common_schemas import FeatureName, StrictSchema, UserRole
+from feature_gateway.domain.value_requests import (
+    ENTITY_KEY_RULE,
+    MAX_EVENT_TIMESTAMP,
+    entity_value_problem,
+    is_valid_entity_key,
+)
+from feature_gateway.domain.values import NOT_FOUND, PRESENT
+
+
+def _unique(names: list[str]) -> None:
+    if len(set(names)) != len(names):
+        repeated = sorted(name for name, count in Counter(names).items() if count > 1)
+        raise ValidationError(
+            f"Each feature may be requested once; repeated: {', '.join(repeated)}."
+        )
+
+
+class EntityColumns(fields.Field[dict[str, list[str | int]]]):
+    """``{key column: [values]}``: one or more columns of strings or integers, equal lengths.
+
+    One field for the whole mapping (not ``Dict(List(...))``): a request may carry 10,000
+    rows, and one pass per column is far cheaper than a field object per value.
+    """
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> dict[str, list[str | int]]:
+        if not isinstance(value, dict):
+            raise ValidationError("Must be an object mapping each entity key column to a list.")
+        if not value:
+            raise ValidationError("At least one entity key column is required.")
+        problems = {
+            column: [problem]
+            for column, values in value.items()
+            if (problem := _column_problem(column, values))
+        }
+        if problems:
+            raise ValidationError(problems)
+        lengths = {column: len(values) for column, values in value.items()}
+        if len(set(lengths.values())) > 1:
+            sizes = ", ".join(f"{column} has {n}" for column, n in lengths.items())
+            raise ValidationError(
+                f"All entity key columns must have the same number of values: {sizes}."
+            )
+        return value
+
+
+def _column_problem(column: str, values: Any) -> str | None:
+    if not is_valid_entity_key(column):
+        return f"Invalid entity key name: {ENTITY_KEY_RULE}."
+    if not isinstance(values, list):
+        return "Must be a list of entity key values."
+    if not values:
+        return "Must hold at least one value."
+    return entity_value_problem(values)
+
+
+class EpochMillis(fields.Integer):
+    """An integer number of milliseconds since the Unix epoch; ``true`` is not ``1``."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValidationError("Must be an integer number of epoch milliseconds.")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class FeatureValuesRequestSchema(StrictSchema):
+    features = fields.List(
+        FeatureName(),
+        required=True,
+        validate=[validate.Length(min=1, error="At least one feature is required."), _unique],
+        metadata={"description": "Feature names; each column of the response, in this order"},
+    )
+    entities = EntityColumns(
+        required=True,
+        metadata={
+            "description": "Entity key columns (strings or integers), all of the same length",
+            "type": "object",
+            "additionalProperties": {"type": "array", "items": {"type": ["string", "integer"]}},
+            "example": {"driver_id": ["D001", "D002"]},
+        },
+    )
+    event_timestamp = EpochMillis(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Range(min=0, max=MAX_EVENT_TIMESTAMP),
+        metadata={
+            "description": "Epoch milliseconds the values are asked for; default now",
+            "example": 1751429485000,
+        },
+    )
+    user_role = UserRole()
+
+
+class FeatureNamesSchema(Schema):
+    feature_names = fields.List(
+        fields.String(), metadata={"description": "Entity key columns, then requested features"}
+    )
+
+
+class FeatureColumnSchema(Schema):
+    values = fields.List(
+        fields.Raw(allow_none=True),
+        metadata={"description": "Typed by feature_data_type; null when NOT_FOUND"},
+    )
+    statuses = fields.List(fields.String(validate=validate.OneOf([PRESENT, NOT_FOUND])))
+    event_timestamps = fields.List(
+        fields.Integer(),
+        metadata={
+            "description": "Epoch ms: start of each value's time bucket (features), "
+            "or the request's event_timestamp (keys, NOT_FOUND)"
+        },
+    )
+
+
+class FeatureValuesResponseSchema(Schema):
+    metadata = fields.Nested(FeatureNamesSchema)
+    results = fields.List(fields.Nested(FeatureColumnSchema))
+
+
+class AvailableFeaturesSchema(Schema):
+    available_features = fields.List(
+        fields.String(), metadata={"description": "Names of the deployed features"}
+    )

@@ -1,0 +1,270 @@
+"""Simulated feature values: a pure function of (feature name, entity row, time bucket).
+
+The service stores metadata, not data, yet model servers need values to call it with.
+Every value is derived from its inputs alone, so any process on any machine, under any
+Python version, answers the same request with the same value; Python's ``hash()`` (salted
+per process) is never used. The scheme, step by step (all arithmetic modulo 2**64):
+
+- ``digest64(tag, data)``: the 8-byte BLAKE2b digest of ``data`` with personalisation
+  ``tag``, read as a little-endian unsigned integer.
+- feature seed: ``digest64(b"fmg.feature", name as UTF-8)``.
+- entity value seed: ``digest64(b"fmg.entity", column + b"\\0" + b"s" + UTF-8 text)`` for a
+  string, ``... + b"i" + decimal digits`` for an integer (so ``"7"`` and ``7`` differ).
+- row seed: starting from 0, for each key column in *sorted* column-name order,
+  ``seed = mix64(seed ^ value_seed)``: column order in the request does not matter.
+- bucket start: ``event_timestamp - event_timestamp % bucket_ms(feature_type)``.
+- value key: ``mix64(mix64(feature_seed ^ mix64(bucket_start)) ^ row_seed)``.
+- the value is read from the key by data type (``typed_value``).
+
+``mix64`` is the splitmix64 finaliser (Steele, Lea & Flood, 2014), a bijection on 64-bit
+integers built from add, xor, shift and wrapping multiply, so it is the same everywhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from feature_gateway.domain.lifecycle import DataType, FeatureType
+
+EntityValue = str | int
+Value = float | int | bool | str
+
+PRESENT = "PRESENT"
+NOT_FOUND = "NOT_FOUND"
+
+# One value per bucket: a batch feature is recomputed daily, compute-first every minute,
+# real-time every second. Buckets are aligned to the Unix epoch, hence to UTC midnight.
+BUCKET_MS: dict[str, int] = {
+    FeatureType.BATCH: 86_400_000,
+    FeatureType.COMPUTE_FIRST: 60_000,
+    FeatureType.REAL_TIME: 1_000,
+}
+
+MASK64 = (1 << 64) - 1
+_GOLDEN_GAMMA = 0x9E3779B97F4A7C15
+_MIX_1 = 0xBF58476D1CE4E5B9
+_MIX_2 = 0x94D049BB133111EB
+_FEATURE_TAG = b"fmg.feature"
+_ENTITY_TAG = b"fmg.entity"
+
+# How a 64-bit key becomes a typed value: (modulus, divisor) for numbers. A float is the
+# key modulo the modulus divided by the divisor (a correctly rounded IEEE division, so
+# the result is bit-identical everywhere); an integer is the key modulo the modulus.
+FLOAT_SCALES: dict[str, tuple[int, int]] = {
+    DataType.FLOAT: (10_000, 10_000),  # 0.0000 .. 0.9999
+    DataType.DOUBLE: (1_000_000, 1_000_000),  # 0.000000 .. 0.999999
+    DataType.DECIMAL: (1_000_000, 100),  # 0.00 .. 9999.99
+}
+INTEGER_MODULI: dict[str, int] = {
+    DataType.INTEGER: 1_000,  # 0 .. 999
+    DataType.INT: 1_000,  # 0 .. 999
+    DataType.BIGINT: 1_000_000_000_000,  # 0 .. 999,999,999,999 (exact in JSON doubles)
+}
+STRING_VARIANTS = 1_000
+STRING_LABELS = tuple(f"value_{i:03d}" for i in range(STRING_VARIANTS))  # value_000 .. 999
+BOOLEAN_BIT = 63  # the key's top bit
+
+U64Array = npt.NDArray[np.uint64]
+_U64_GOLDEN_GAMMA = np.uint64(_GOLDEN_GAMMA)
+_U64_MIX_1, _U64_MIX_2 = np.uint64(_MIX_1), np.uint64(_MIX_2)
+_U64_27, _U64_30, _U64_31 = np.uint64(27), np.uint64(30), np.uint64(31)
+_STRING_LABEL_ARRAY = np.array(STRING_LABELS, dtype=object)
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """What the generator needs to know of a deployed feature."""
+
+    name: str
+    feature_type: str
+    data_type: str
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the response; the lists may be shared between columns (read-only)."""
+
+    values: Sequence[Any]
+    statuses: Sequence[str]
+    event_timestamps: Sequence[int]
+
+
+@dataclass(frozen=True)
+class OnlineFeatures:
+    """Entity key columns first, then one column per requested feature, in request order."""
+
+    feature_names: list[str]
+    columns: list[Column]
+
+
+def digest64(tag: bytes, data: bytes) -> int:
+    digest = hashlib.blake2b(data, digest_size=8, person=tag).digest()
+    return int.from_bytes(digest, "little")
+
+
+def mix64(x: int) -> int:
+    """splitmix64's finaliser on a Python int (the reference for the vectorised version)."""
+    z = (x + _GOLDEN_GAMMA) & MASK64
+    z = ((z ^ (z >> 30)) * _MIX_1) & MASK64
+    z = ((z ^ (z >> 27)) * _MIX_2) & MASK64
+    return z ^ (z >> 31)
+
+
+def feature_seed(feature_name: str) -> int:
+    return digest64(_FEATURE_TAG, feature_name.encode("utf-8", "surrogatepass"))
+
+
+def entity_value_bytes(column: str, value: EntityValue) -> bytes:
+    return column.encode("utf-8", "surrogatepass") + b"\0" + _entity_text(value)
+
+
+def entity_value_seed(column: str, value: EntityValue) -> int:
+    return digest64(_ENTITY_TAG, entity_value_bytes(column, value))
+
+
+def row_seed(row: Mapping[str, EntityValue]) -> int:
+    seed = 0
+    for column in sorted(row):
+        seed = mix64(seed ^ entity_value_seed(column, row[column]))
+    return seed
+
+
+def bucket_start(event_timestamp: int, feature_type: str) -> int:
+    size = BUCKET_MS[feature_type]
+    return event_timestamp - event_timestamp % size
+
+
+def value_key(spec: FeatureSpec, row: Mapping[str, EntityValue], event_timestamp: int) -> int:
+    start = bucket_start(event_timestamp, spec.feature_type)
+    return mix64(mix64(feature_seed(spec.name) ^ mix64(start)) ^ row_seed(row))
+
+
+def typed_value(key: int, data_type: str) -> Value:
+    if data_type in FLOAT_SCALES:
+        modulus, divisor = FLOAT_SCALES[data_type]
+        return (key % modulus) / divisor
+    if data_type in INTEGER_MODULI:
+        return key % INTEGER_MODULI[data_type]
+    if data_type == DataType.BOOLEAN:
+        return bool(key >> BOOLEAN_BIT)
+    if data_type == DataType.STRING:
+        return STRING_LABELS[key % STRING_VARIANTS]
+    raise ValueError(f"unknown feature data type {data_type!r}")
+
+
+def simulated_value(
+    spec: FeatureSpec, row: Mapping[str, EntityValue], event_timestamp: int
+) -> Value:
+    """The documented definition of one value; the reference the fast path is tested on."""
+    return typed_value(value_key(spec, row, event_timestamp), spec.data_type)
+
+
+def simulate(
+    features: Sequence[str],
+    deployed: Mapping[str, FeatureSpec],
+    entities: Mapping[str, Sequence[EntityValue]],
+    event_timestamp: int,
+) -> OnlineFeatures:
+    """Columns for ``features`` by entity rows; names not in ``deployed`` are NOT_FOUND.
+
+    Vectorised: each entity row and each feature is hashed once, then every (feature, row)
+    key is mixed at once on uint64 arrays. Equal to ``simulated_value`` for every cell.
+    Numeric and boolean columns are numpy arrays, string columns lists.
+    """
+    n_rows = len(next(iter(entities.values())))
+    request_times = [event_timestamp] * n_rows
+    present, not_found = [PRESENT] * n_rows, [NOT_FOUND] * n_rows
+    columns = [Column(values, present, request_times) for values in entities.values()]
+    specs = [deployed[name] for name in features if name in deployed]
+    typed = _typed_columns(specs, row_seeds(entities), event_timestamp)
+    missing = [None] * n_rows
+    bucket_times: dict[int, list[int]] = {}  # one list per bucket start, shared
+    for name in features:
+        spec = deployed.get(name)
+        if spec is None:
+            columns.append(Column(missing, not_found, request_times))
+            continue
+        start = bucket_start(event_timestamp, spec.feature_type)
+        times = bucket_times.setdefault(start, [start] * n_rows)
+        columns.append(Column(typed[name], present, times))
+    return OnlineFeatures([*entities, *features], columns)
+
+
+def mix64_array(x: U64Array) -> U64Array:
+    """``mix64`` on every element; uint64 arithmetic wraps modulo 2**64 like the reference."""
+    z = x + _U64_GOLDEN_GAMMA
+    z ^= z >> _U64_30
+    z *= _U64_MIX_1
+    z ^= z >> _U64_27
+    z *= _U64_MIX_2
+    z ^= z >> _U64_31
+    return z
+
+
+def row_seeds(entities: Mapping[str, Sequence[EntityValue]]) -> U64Array:
+    """``row_seed`` of every row: one BLAKE2b digest per key value, mixed column by column."""
+    n_rows = len(next(iter(entities.values())))
+    seeds = np.zeros(n_rows, dtype=np.uint64)
+    for column in sorted(entities):
+        prefix = column.encode("utf-8", "surrogatepass") + b"\0"
+        digests = b"".join(
+            hashlib.blake2b(
+                prefix + _entity_text(value), digest_size=8, person=_ENTITY_TAG
+            ).digest()
+            for value in entities[column]
+        )
+        # Little-endian on every platform, then native uint64 for arithmetic.
+        value_seeds = np.frombuffer(digests, dtype="<u8").astype(np.uint64)
+        seeds = mix64_array(seeds ^ value_seeds)
+    return seeds
+
+
+def _entity_text(value: EntityValue) -> bytes:
+    if type(value) is str:
+        return b"s" + value.encode("utf-8", "surrogatepass")
+    return b"i" + str(value).encode("ascii")
+
+
+def _typed_columns(
+    specs: Sequence[FeatureSpec], rows: U64Array, event_timestamp: int
+) -> dict[str, Any]:
+    """Feature name → typed values for every row, computed one data type at a time."""
+    if not specs:
+        return {}
+    feature_seeds = np.array([feature_seed(spec.name) for spec in specs], dtype=np.uint64)
+    starts = np.array(
+        [bucket_start(event_timestamp, spec.feature_type) & MASK64 for spec in specs],
+        dtype=np.uint64,
+    )
+    feature_keys = mix64_array(feature_seeds ^ mix64_array(starts))
+    keys = mix64_array(feature_keys[:, np.newaxis] ^ rows[np.newaxis, :])
+    by_type: dict[str, list[int]] = {}
+    for index, spec in enumerate(specs):
+        by_type.setdefault(spec.data_type, []).append(index)
+    typed: dict[str, Any] = {}
+    for data_type, indexes in by_type.items():
+        block = _typed_block(keys[indexes], data_type)
+        for position, index in enumerate(indexes):
+            typed[specs[index].name] = block[position]
+    return typed
+
+
+def _typed_block(keys: U64Array, data_type: str) -> Any:
+    """``typed_value`` on a 2-D block of keys (a row per feature)."""
+    if data_type in FLOAT_SCALES:
+        modulus, divisor = FLOAT_SCALES[data_type]
+        return (keys % np.uint64(modulus)).astype(np.float64) / np.float64(divisor)
+    if data_type in INTEGER_MODULI:
+        return keys % np.uint64(INTEGER_MODULI[data_type])
+    if data_type == DataType.BOOLEAN:
+        return (keys >> np.uint64(BOOLEAN_BIT)).astype(np.bool_)
+    if data_type == DataType.STRING:
+        labels = _STRING_LABEL_ARRAY[keys % np.uint64(STRING_VARIANTS)]
+        return [row.tolist() for row in labels]
+    raise ValueError(f"unknown feature data type {data_type!r}")

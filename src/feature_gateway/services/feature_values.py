@@ -1,0 +1,46 @@
+"""Online serving: simulated values of deployed features for a batch of entity rows."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from feature_gateway.db.unit_of_work import Database
+from feature_gateway.domain.value_requests import RequestLimits
+from feature_gateway.domain.values import FeatureSpec, OnlineFeatures, simulate
+from feature_gateway.errors import ValidationError
+from feature_gateway.services.clock import now_ms
+
+
+@dataclass(frozen=True)
+class ValuesRequest:
+    """A validated request: unique well-formed names, equal-length non-empty key columns."""
+
+    features: Sequence[str]
+    entities: Mapping[str, Sequence[str | int]]
+    event_timestamp: int | None = None
+
+    @property
+    def n_rows(self) -> int:
+        return len(next(iter(self.entities.values())))
+
+
+def get_online_features(
+    database: Database, request: ValuesRequest, *, limits: RequestLimits
+) -> OnlineFeatures:
+    """Values for every (feature, row); unknown or undeployed features come back NOT_FOUND."""
+    violations = limits.violations(len(request.features), request.n_rows)
+    if violations:
+        messages = [message for field in violations.values() for message in field]
+        raise ValidationError("The request is too large: " + " ".join(messages), violations)
+    event_timestamp = now_ms() if request.event_timestamp is None else request.event_timestamp
+    with database.reading() as uow:
+        rows = uow.features.deployed_types(request.features)
+    deployed = {name: FeatureSpec(name, kind, data_type) for name, kind, data_type in rows}
+    return simulate(request.features, deployed, request.entities, event_timestamp)
+
+
+def available_features(database: Database) -> list[str]:
+    """Names of the features being served, in name order."""
+    with database.reading() as uow:
+        return uow.features.deployed_names()
