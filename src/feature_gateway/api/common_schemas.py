@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
@@ -131,6 +132,8 @@ class ScalarRowSchema(Schema):
     def _serialize(self, obj: Any, *, many: bool = False) -> Any:
         if many and obj is not None:
             return [self._serialize(item) for item in obj]
+        if isinstance(obj, Mapping):  # plain rows from the repository's read-only pages
+            return {key: obj.get(attribute) for key, attribute in self._copy_plan}
         return {key: getattr(obj, attribute, None) for key, attribute in self._copy_plan}
 
 

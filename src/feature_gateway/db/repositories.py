@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, UnaryExpression, func, select
+from sqlalchemy import ColumnElement, UnaryExpression, func, select
 from sqlalchemy.orm import Session
 
 from feature_gateway.db.models import AuditEntry, Feature
@@ -37,11 +37,11 @@ class FeatureRepository:
     def add(self, feature: Feature) -> None:
         self.session.add(feature)
 
-    def list_page(self, query: FeatureQuery) -> tuple[Sequence[Feature], int]:
+    def list_page(self, query: FeatureQuery) -> tuple[list[dict[str, Any]], int]:
         conditions = self._conditions(query)
         return self._page(conditions, query.sort, query.limit, query.offset)
 
-    def deployed(self, limit: int, offset: int) -> tuple[Sequence[Feature], int]:
+    def deployed(self, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
         return self._page([Feature.status == Status.DEPLOYED], "feature_name", limit, offset)
 
     def deployed_names(self) -> list[str]:
@@ -68,16 +68,23 @@ class FeatureRepository:
 
     def _page(
         self, conditions: list[ColumnElement[bool]], sort: str, limit: int, offset: int
-    ) -> tuple[Sequence[Feature], int]:
-        total = self.session.scalar(select(func.count(Feature.id)).where(*conditions)) or 0
-        statement: Select[tuple[Feature]] = (
-            select(Feature)
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of plain rows (column name → value), and the count of all matches.
+
+        Pages are only ever read, so they skip ORM identity tracking: building 100 mapped
+        objects cost more than the queries themselves.
+        """
+        total = (
+            self.session.scalar(select(func.count()).select_from(Feature).where(*conditions)) or 0
+        )
+        statement = (
+            select(Feature.__table__)
             .where(*conditions)
             .order_by(*_order_by(sort))
             .limit(limit)
             .offset(offset)
         )
-        return self.session.scalars(statement).all(), total
+        return [row._asdict() for row in self.session.execute(statement)], total
 
     @staticmethod
     def _conditions(query: FeatureQuery) -> list[ColumnElement[bool]]:

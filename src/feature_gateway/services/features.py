@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from feature_gateway.db.models import AuditEntry, Feature
 from feature_gateway.db.unit_of_work import Database
@@ -33,7 +34,7 @@ class NewFeature:
 
 @dataclass(frozen=True)
 class Page:
-    items: Sequence[Feature]
+    items: Sequence[Mapping[str, Any]]  # read-only rows: column name → value
     total_count: int
     limit: int
     offset: int
