@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 from flask import Flask, current_app
-from flask.cli import FlaskGroup
+from flask.cli import FlaskGroup, with_appcontext
 from marshmallow import ValidationError
 
 from feature_gateway.config import PROJECT_ROOT
@@ -34,6 +34,7 @@ def alembic_config(database_url: str) -> Any:
 
 
 @click.command("migrate")
+@with_appcontext
 @click.option("--revision", default="head", show_default=True)
 def migrate_command(revision: str) -> None:
     """Apply database migrations (alembic upgrade)."""
@@ -44,6 +45,7 @@ def migrate_command(revision: str) -> None:
 
 
 @click.command("import-features")
+@with_appcontext
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_command(path: Path) -> None:
     """Import features from a JSON file; names already stored are skipped."""
@@ -70,6 +72,7 @@ def import_command(path: Path) -> None:
 
 
 @click.command("export-features")
+@with_appcontext
 @click.argument("path", type=click.Path(dir_okay=False, allow_dash=True), default="-")
 def export_command(path: str) -> None:
     """Write every feature (deleted ones too) as JSON, in the import format."""
@@ -86,15 +89,17 @@ def export_command(path: str) -> None:
 
 
 @click.command("openapi")
+@with_appcontext
 @click.option("--output", "-o", default="-", help="File to write; '-' for stdout")
 def openapi_command(output: str) -> None:
-    """Print the OpenAPI document generated from the schemas."""
+    """Write the OpenAPI document (the one served at /openapi.json) as JSON."""
     spec = current_app.extensions["gateway_api"].spec.to_dict()
-    text = json.dumps(spec, indent=2) + "\n"
+    text = json.dumps(spec, indent=2, ensure_ascii=False) + "\n"
     if output == "-":
         sys.stdout.write(text)
     else:
         Path(output).write_text(text, encoding="utf-8")
+        click.echo(f"OpenAPI document written to {output}", err=True)
 
 
 def register_cli(app: Flask) -> None:
