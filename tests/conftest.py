@@ -8,7 +8,6 @@ commits become savepoint releases.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -79,8 +78,9 @@ def database(connection: Connection) -> Database:
 
 @pytest.fixture
 def app(database: Database, migrated_database: FreshDatabase) -> Flask:
-    return create_app({"database": database, "database_url": migrated_database.url,
-                       "TESTING": True})
+    return create_app(
+        {"database": database, "database_url": migrated_database.url, "TESTING": True}
+    )
 
 
 @pytest.fixture
@@ -105,15 +105,27 @@ _PATH_TO = {
 }
 _STEPS = {
     "submit": ("/ready_test_feature_metadata", {"submitted_by": "dev", "user_role": "developer"}),
-    "pass": ("/test_feature_metadata", {"test_result": "TEST_SUCCEEDED", "tested_by": "qa",
-                                        "user_role": "external_testing_system"}),
-    "fail": ("/test_feature_metadata", {"test_result": "TEST_FAILED", "tested_by": "qa",
-                                        "user_role": "external_testing_system"}),
+    "pass": (
+        "/test_feature_metadata",
+        {
+            "test_result": "TEST_SUCCEEDED",
+            "tested_by": "qa",
+            "user_role": "external_testing_system",
+        },
+    ),
+    "fail": (
+        "/test_feature_metadata",
+        {"test_result": "TEST_FAILED", "tested_by": "qa", "user_role": "external_testing_system"},
+    ),
     "approve": ("/approve_feature_metadata", {"approved_by": "boss", "user_role": "approver"}),
-    "reject": ("/reject_feature_metadata", {"rejected_by": "boss", "user_role": "approver",
-                                            "rejection_reason": "not useful"}),
-    "delete": ("/delete_feature_metadata", {"deleted_by": "dev", "user_role": "developer",
-                                            "deletion_reason": "obsolete"}),
+    "reject": (
+        "/reject_feature_metadata",
+        {"rejected_by": "boss", "user_role": "approver", "rejection_reason": "not useful"},
+    ),
+    "delete": (
+        "/delete_feature_metadata",
+        {"deleted_by": "dev", "user_role": "developer", "deletion_reason": "obsolete"},
+    ),
 }
 
 

@@ -47,10 +47,13 @@ def configure_logging(level: str) -> None:
     logger.setLevel(level.upper())
     if not any(getattr(h, "_feature_gateway", False) for h in logger.handlers):
         handler = logging.StreamHandler()
-        handler.setFormatter(JsonFormatter(
-            "{asctime}{levelname}{name}{message}", style="{",
-            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-        ))
+        handler.setFormatter(
+            JsonFormatter(
+                "{asctime}{levelname}{name}{message}",
+                style="{",
+                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            )
+        )
         handler._feature_gateway = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
         logger.propagate = False

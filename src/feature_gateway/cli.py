@@ -67,8 +67,10 @@ def import_command(path: Path) -> None:
             f"{path} has invalid records, nothing imported: {json.dumps(exc.messages)}"
         ) from exc
     report = import_features(_gateway().database, records, source=path.name)
-    click.echo(f"imported {len(report.imported)} features, skipped {len(report.skipped)} "
-               "already present")
+    click.echo(
+        f"imported {len(report.imported)} features, skipped {len(report.skipped)} "
+        "already present"
+    )
 
 
 @click.command("export-features")

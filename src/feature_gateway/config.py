@@ -42,7 +42,9 @@ class Settings:
                 try:
                     values[field.name] = int(raw)
                 except ValueError as exc:
-                    raise ConfigError(f"{field.name.upper()} must be an integer, got {raw!r}") from exc
+                    raise ConfigError(
+                        f"{field.name.upper()} must be an integer, got {raw!r}"
+                    ) from exc
             else:
                 values[field.name] = raw
         settings = cls(**values)

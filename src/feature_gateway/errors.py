@@ -51,7 +51,9 @@ class ConflictError(GatewayError):
 class FeatureAlreadyExistsError(ConflictError):
     def __init__(self, feature_name: str, status: str | None = None) -> None:
         self.feature_name = feature_name
-        hint = " Deleted names cannot be reused: create a new version." if status == "DELETED" else ""
+        hint = (
+            " Deleted names cannot be reused: create a new version." if status == "DELETED" else ""
+        )
         super().__init__(f"Feature '{feature_name}' already exists.{hint}")
 
 

@@ -37,7 +37,8 @@ def test_an_offset_past_the_integer_range_is_invalid_not_a_server_error(
     client: FlaskClient, offset: int
 ) -> None:
     assert _invalid_fields(client.get(LIST, query_string={**READER, "offset": offset})) == {
-        "offset"}
+        "offset"
+    }
     body = json.dumps({**READER, "offset": offset}).encode()  # orjson cannot write 10**20
     assert _invalid_fields(_post_raw(client, LIST, body)) == {"offset"}
 
@@ -66,10 +67,12 @@ def test_a_json_boolean_field_takes_only_true_or_false(client: FlaskClient, flag
     assert _invalid_fields(client.post(LIST, json=body)) == {"include_deleted"}
 
 
-@pytest.mark.parametrize(("flag", "status"), [("true", 200), ("false", 200), ("yes", 422),
-                                              ("1", 422)])
-def test_a_query_boolean_is_spelled_true_or_false(client: FlaskClient, flag: str,
-                                                  status: int) -> None:
+@pytest.mark.parametrize(
+    ("flag", "status"), [("true", 200), ("false", 200), ("yes", 422), ("1", 422)]
+)
+def test_a_query_boolean_is_spelled_true_or_false(
+    client: FlaskClient, flag: str, status: int
+) -> None:
     response = client.get(LIST, query_string={**READER, "include_deleted": flag})
     assert response.status_code == status
 
@@ -78,8 +81,7 @@ def test_a_query_boolean_is_spelled_true_or_false(client: FlaskClient, flag: str
 
 
 @pytest.mark.parametrize("field", ["description", "query", "created_by", "feature_type"])
-def test_nul_in_a_text_field_is_invalid_on_every_database(client: FlaskClient,
-                                                          field: str) -> None:
+def test_nul_in_a_text_field_is_invalid_on_every_database(client: FlaskClient, field: str) -> None:
     body = {**SEED_FEATURE, field: SEED_FEATURE[field] + "\x00"}
     assert _invalid_fields(client.post("/create_feature_metadata", json=body)) == {field}
 
@@ -88,7 +90,8 @@ def test_nul_in_a_search_is_invalid(client: FlaskClient) -> None:
     response = client.get(LIST, query_string={**READER, "search": "a\x00b"})
     assert _invalid_fields(response) == {"search"}
     assert _invalid_fields(client.post(LIST, json={**READER, "created_by": "dev\x00"})) == {
-        "created_by"}
+        "created_by"
+    }
 
 
 @pytest.mark.parametrize("blank", ["", " ", "\u3000\t", "\x1c"])
@@ -105,20 +108,23 @@ def test_text_with_unusual_unicode_round_trips(
     assert feature["description"] == text
     response = client.get(LIST, query_string={**READER, "search": "\U0001f600"})
     assert [f["feature_name"] for f in response.get_json()["metadata"]] == [
-        feature["feature_name"]]
+        feature["feature_name"]
+    ]
 
 
 # --- JSON: what the database cannot store is malformed JSON, not a 500 -------------------
 
 
-@pytest.mark.parametrize("body", [
-    b'{"feature_name": "\\ud800", "user_role": "developer"}',  # lone surrogate escape
-    b'{"feature_name": "\xff", "user_role": "developer"}',  # not UTF-8
-    b'{"limit": NaN, "user_role": "developer"}',
-    b'{"limit": Infinity, "user_role": "developer"}',
-])
-def test_json_that_is_not_strict_utf8_json_is_malformed(client: FlaskClient,
-                                                        body: bytes) -> None:
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"feature_name": "\\ud800", "user_role": "developer"}',  # lone surrogate escape
+        b'{"feature_name": "\xff", "user_role": "developer"}',  # not UTF-8
+        b'{"limit": NaN, "user_role": "developer"}',
+        b'{"limit": Infinity, "user_role": "developer"}',
+    ],
+)
+def test_json_that_is_not_strict_utf8_json_is_malformed(client: FlaskClient, body: bytes) -> None:
     for path in ("/get_feature_metadata", LIST):
         response = _post_raw(client, path, body)
         assert response.status_code == 400, response.get_data(as_text=True)
@@ -127,19 +133,25 @@ def test_json_that_is_not_strict_utf8_json_is_malformed(client: FlaskClient,
 
 def test_an_empty_json_body_reports_the_missing_fields(client: FlaskClient) -> None:
     assert _invalid_fields(_post_raw(client, "/get_feature_metadata", b"")) == {
-        "feature_name", "user_role"}
+        "feature_name",
+        "user_role",
+    }
 
 
 # --- HTTP: a 405 must say which methods are allowed --------------------------------------
 
 
-@pytest.mark.parametrize(("method", "path", "allowed"), [
-    ("TRACE", "/health", {"GET", "HEAD", "OPTIONS"}),
-    ("GET", "/create_feature_metadata", {"POST", "OPTIONS"}),
-    ("DELETE", LIST, {"GET", "HEAD", "OPTIONS", "POST"}),
-])
-def test_method_not_allowed_lists_the_allowed_methods(client: FlaskClient, method: str,
-                                                      path: str, allowed: set[str]) -> None:
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("TRACE", "/health", {"GET", "HEAD", "OPTIONS"}),
+        ("GET", "/create_feature_metadata", {"POST", "OPTIONS"}),
+        ("DELETE", LIST, {"GET", "HEAD", "OPTIONS", "POST"}),
+    ],
+)
+def test_method_not_allowed_lists_the_allowed_methods(
+    client: FlaskClient, method: str, path: str, allowed: set[str]
+) -> None:
     response = client.open(path, method=method)
     assert response.status_code == 405
     assert response.mimetype == "application/problem+json"
@@ -160,8 +172,11 @@ def test_the_query_role_wins_over_a_different_valid_header_role(
     client: FlaskClient, make_feature: Callable[..., dict[str, Any]]
 ) -> None:
     name = make_feature()["feature_name"]
-    response = client.get(f"/get_feature_metadata/{name}", query_string={"user_role": "approver"},
-                          headers={"X-User-Role": "developer"})
+    response = client.get(
+        f"/get_feature_metadata/{name}",
+        query_string={"user_role": "approver"},
+        headers={"X-User-Role": "developer"},
+    )
     assert response.status_code == 200
 
 
@@ -186,8 +201,13 @@ def test_sending_status_to_update_points_to_the_workflow(
 ) -> None:
     name = make_feature()["feature_name"]
     for status in ("DEPLOYED", None, {}):
-        body = {"feature_name": name, "last_updated_by": "dev", "user_role": "developer",
-                "description": "x", "status": status}
+        body = {
+            "feature_name": name,
+            "last_updated_by": "dev",
+            "user_role": "developer",
+            "description": "x",
+            "status": status,
+        }
         response = client.post("/update_feature_metadata", json=body)
         assert _invalid_fields(response) == {"status"}
         assert "workflow endpoints" in response.get_json()["errors"]["status"][0]

@@ -44,7 +44,9 @@ class RequestLog:
     def __init__(self, app: Any) -> None:
         self.app, self.paths = app, []
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
         self.paths.append(environ["PATH_INFO"])
         return self.app(environ, start_response)  # type: ignore[no-any-return]
 
@@ -67,15 +69,24 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Flas
 
 def run_chromium(chromium: str, profile: Path, *args: str) -> str:
     command = [
-        chromium, "--headless", "--no-sandbox", "--disable-gpu",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--no-first-run", "--disable-dev-shm-usage", f"--user-data-dir={profile}",
+        chromium,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={profile}",
         # Only the service is reachable: a page that fetched anything remote would break.
         "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
-        "--virtual-time-budget=20000", *args,
+        "--virtual-time-budget=20000",
+        *args,
     ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_S,
-                            check=False)
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=TIMEOUT_S, check=False
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout
 
@@ -107,6 +118,12 @@ def test_a_screenshot_of_the_docs_page_is_kept(
     ARTIFACTS.mkdir(exist_ok=True)
     screenshot = ARTIFACTS / "swagger-ui.png"
     screenshot.unlink(missing_ok=True)
-    run_chromium(chromium, tmp_path / "profile-shot", f"--screenshot={screenshot}",
-                 "--window-size=1280,2200", "--hide-scrollbars", f"{base_url}/docs")
+    run_chromium(
+        chromium,
+        tmp_path / "profile-shot",
+        f"--screenshot={screenshot}",
+        "--window-size=1280,2200",
+        "--hide-scrollbars",
+        f"{base_url}/docs",
+    )
     assert screenshot.stat().st_size > 20_000  # a blank page is a few kB

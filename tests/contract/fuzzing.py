@@ -54,7 +54,8 @@ def _register_formats() -> None:
     word = st.from_regex(r"[a-z][a-z0-9_]{0,15}", fullmatch=True)
     select = st.builds(
         lambda column, table, condition: f"SELECT c_{column} FROM t_{table}{condition}",
-        word, word,
+        word,
+        word,
         st.sampled_from(["", " WHERE id = ?", " WHERE day >= '2025-01-01' LIMIT 10"]),
     )
     with_select = select.map(lambda inner: f"WITH w AS ({inner}) SELECT * FROM w")
@@ -95,7 +96,8 @@ class FuzzReport:
             f"{len(self.failures)} failures, {len(self.errors)} errors "
             f"in {self.running_time:.1f}s (seed {self.seed}, max-examples {self.max_examples}, "
             f"stop: {self.stop_reason})",
-            "phases: " + ", ".join(f"{name} {status.value}" for name, status in self.phases.items()),
+            "phases: "
+            + ", ".join(f"{name} {status.value}" for name, status in self.phases.items()),
             "checks: " + ", ".join(sorted(self.checks)),
         ]
         for label in sorted(self.stats):
@@ -120,9 +122,11 @@ def _settings() -> tuple[int, int, int]:
 def seed_features(app: Flask) -> None:
     """The seed README's feature, ready for approval, so its examples meet a real feature."""
     client = app.test_client()
-    steps = [("/create_feature_metadata", examples.CREATE),
-             ("/ready_test_feature_metadata", examples.READY_TEST),
-             ("/test_feature_metadata", examples.TEST)]
+    steps = [
+        ("/create_feature_metadata", examples.CREATE),
+        ("/ready_test_feature_metadata", examples.READY_TEST),
+        ("/test_feature_metadata", examples.TEST),
+    ]
     for path, body in steps:
         response = client.post(path, json=body)
         assert response.status_code in (200, 201), response.get_json()
@@ -131,13 +135,15 @@ def seed_features(app: Flask) -> None:
 def run_fuzzing(app: Flask, backend: str) -> FuzzReport:
     max_examples, seed, max_time = _settings()
     _register_formats()
-    config = schemathesis.Config.from_dict({
-        "seed": seed,
-        # With a time budget Schemathesis repeats fuzzing rounds until it is spent.
-        **({"max-time": max_time} if max_time else {}),
-        "generation": {"max-examples": max_examples, "database": "none"},
-        "cache": {"enabled": False},
-    })
+    config = schemathesis.Config.from_dict(
+        {
+            "seed": seed,
+            # With a time budget Schemathesis repeats fuzzing rounds until it is spent.
+            **({"max-time": max_time} if max_time else {}),
+            "generation": {"max-examples": max_examples, "database": "none"},
+            "cache": {"enabled": False},
+        }
+    )
     schema = schemathesis.openapi.from_wsgi("/openapi.json", app, config=config)
     schema.hook(map_case)
     report = FuzzReport(backend, seed, max_examples)
@@ -179,5 +185,6 @@ def _record(report: FuzzReport, event: Any) -> None:
         report.errors.append(f"fatal: {event.exception!r}")
     elif isinstance(event, events.EngineFinished):
         report.stop_reason = event.stop_reason.value
-        report.failures += [f"[run] {failure.title}: {failure.message}"
-                            for failure in event.failures]
+        report.failures += [
+            f"[run] {failure.title}: {failure.message}" for failure in event.failures
+        ]

@@ -73,23 +73,31 @@ class Contract:
             obj = node
         return obj
 
-    def response_errors(self, operation: Operation, status: int, content_type: str | None,
-                        body: Any) -> list[str]:
+    def response_errors(
+        self, operation: Operation, status: int, content_type: str | None, body: Any
+    ) -> list[str]:
         """Why a response breaks the document (empty when it conforms)."""
         responses = operation.spec["responses"]
         if str(status) not in responses:
-            return [f"{operation.label} returned {status}, which it does not document "
-                    f"(documented: {sorted(operation.statuses)})"]
+            return [
+                f"{operation.label} returned {status}, which it does not document "
+                f"(documented: {sorted(operation.statuses)})"
+            ]
         content = self.resolve(responses[str(status)]).get("content", {})
         media_type = (content_type or "").split(";")[0].strip()
         if media_type not in content:
-            return [f"{operation.label} {status} has Content-Type {content_type!r}; "
-                    f"documented: {sorted(content)}"]
+            return [
+                f"{operation.label} {status} has Content-Type {content_type!r}; "
+                f"documented: {sorted(content)}"
+            ]
         return self.schema_errors(content[media_type]["schema"], body, reading=True)
 
-    def schema_errors(self, schema: Mapping[str, Any], instance: Any, *,
-                      reading: bool) -> list[str]:
+    def schema_errors(
+        self, schema: Mapping[str, Any], instance: Any, *, reading: bool
+    ) -> list[str]:
         rooted = {"components": self.document["components"], "allOf": [schema]}
         validator = (OAS30ReadValidator if reading else OAS30WriteValidator)(rooted)
-        return [f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
-                for e in validator.iter_errors(instance)]
+        return [
+            f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
+            for e in validator.iter_errors(instance)
+        ]

@@ -41,13 +41,22 @@ class Caller:
     def __init__(self, client: FlaskClient, operation: Operation, name: str) -> None:
         self.client, self.operation, self.name = client, operation, name
 
-    def send(self, *, body: Any = None, raw: bytes | None = None,
-             content_type: str = "application/json", query: dict[str, str] | None = None,
-             name: str | None = None) -> TestResponse:
+    def send(
+        self,
+        *,
+        body: Any = None,
+        raw: bytes | None = None,
+        content_type: str = "application/json",
+        query: dict[str, str] | None = None,
+        name: str | None = None,
+    ) -> TestResponse:
         path = self.operation.path.replace("{feature_name}", name or self.name)
         if self.operation.method != "post":
-            return self.client.open(path, method=self.operation.method.upper(),
-                                    query_string=query if query is not None else self.query())
+            return self.client.open(
+                path,
+                method=self.operation.method.upper(),
+                query_string=query if query is not None else self.query(),
+            )
         data = raw if raw is not None else json.dumps(body if body is not None else self.body())
         return self.client.post(path, data=data, content_type=content_type)
 
@@ -62,8 +71,9 @@ class Caller:
         return {"user_role": Role.DEVELOPER.value} if takes_role else {}
 
 
-def _provoke(status: int, caller: Caller, app: Flask,
-             name_in: Callable[[str], str]) -> Iterator[TestResponse]:
+def _provoke(
+    status: int, caller: Caller, app: Flask, name_in: Callable[[str], str]
+) -> Iterator[TestResponse]:
     """The request(s) that should get ``status``; several for 403 (one role per try)."""
     post = caller.operation.method == "post"
     if status in (200, 201):
@@ -76,8 +86,11 @@ def _provoke(status: int, caller: Caller, app: Flask,
     elif status == 415:
         yield caller.send(raw=json.dumps(caller.body()).encode(), content_type="text/plain")
     elif status == 422:
-        yield (caller.send(body=caller.body(unexpected_field=1)) if post
-               else caller.send(query={**caller.query(), "user_role": "not-a-role"}))
+        yield (
+            caller.send(body=caller.body(unexpected_field=1))
+            if post
+            else caller.send(query={**caller.query(), "user_role": "not-a-role"})
+        )
     elif status == 403:
         for role in Role:
             yield caller.send(body=caller.body(user_role=role.value))
@@ -97,7 +110,10 @@ def test_every_documented_status_has_a_recipe(contract: Contract) -> None:
 
 @pytest.mark.parametrize("status", [s for s in TESTED_STATUSES if s != 503])
 def test_each_documented_status_is_reachable(
-    status: int, app: Flask, client: FlaskClient, contract: Contract,
+    status: int,
+    app: Flask,
+    client: FlaskClient,
+    contract: Contract,
     make_feature: Callable[..., dict[str, Any]],
 ) -> None:
     operations = [o for o in contract.operations() if status in o.statuses]
@@ -111,19 +127,24 @@ def test_each_documented_status_is_reachable(
         caller = Caller(client, operation, name)
         responses = list(_provoke(status, caller, app, lambda s: make_feature(s)["feature_name"]))
         matching = [r for r in responses if r.status_code == status]
-        assert matching, (f"{operation.label}: expected {status}, got "
-                          f"{[(r.status_code, r.get_json()) for r in responses]}")
+        assert matching, (
+            f"{operation.label}: expected {status}, got "
+            f"{[(r.status_code, r.get_json()) for r in responses]}"
+        )
         for response in responses:
-            errors = contract.response_errors(operation, response.status_code,
-                                              response.content_type, response.get_json())
+            errors = contract.response_errors(
+                operation, response.status_code, response.content_type, response.get_json()
+            )
             assert not errors, errors
 
 
 def test_each_operation_reports_503_when_the_database_is_unreachable(
-    contract: Contract, tmp_path: Path,
+    contract: Contract,
+    tmp_path: Path,
 ) -> None:
-    app = create_app({"database_url": f"sqlite:///{tmp_path}/missing-dir/db.sqlite",
-                      "TESTING": True})
+    app = create_app(
+        {"database_url": f"sqlite:///{tmp_path}/missing-dir/db.sqlite", "TESTING": True}
+    )
     client = app.test_client()
     operations = [o for o in contract.operations() if 503 in o.statuses]
     assert len(operations) == len(list(contract.operations()))
@@ -131,8 +152,9 @@ def test_each_operation_reports_503_when_the_database_is_unreachable(
         for operation in operations:
             response = Caller(client, operation, "some_view:some_feature:1").send()
             assert response.status_code == 503, (operation.label, response.get_json())
-            errors = contract.response_errors(operation, 503, response.content_type,
-                                              response.get_json())
+            errors = contract.response_errors(
+                operation, 503, response.content_type, response.get_json()
+            )
             assert not errors, errors
     finally:
         app.extensions["feature_gateway"].database.bind.dispose()

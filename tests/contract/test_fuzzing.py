@@ -38,7 +38,9 @@ def fuzz_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
 
 @pytest.mark.fuzz
 def test_no_input_breaks_the_service_or_its_documented_contract(
-    fuzz_app: Flask, contract: Contract, capsys: pytest.CaptureFixture[str],
+    fuzz_app: Flask,
+    contract: Contract,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     backend = fuzz_app.config["FUZZ_BACKEND"]
     seed_features(fuzz_app)

@@ -30,8 +30,9 @@ def test_the_document_is_served_as_json(docs_app: Flask) -> None:
     assert response.mimetype == "application/json"
 
 
-def test_the_cli_writes_the_served_document(docs_app: Flask, document: dict[str, Any],
-                                            tmp_path: Path) -> None:
+def test_the_cli_writes_the_served_document(
+    docs_app: Flask, document: dict[str, Any], tmp_path: Path
+) -> None:
     target = tmp_path / "openapi.json"
     result = docs_app.test_cli_runner().invoke(args=["openapi", "-o", str(target)])
     assert result.exit_code == 0, result.output
@@ -40,8 +41,9 @@ def test_the_cli_writes_the_served_document(docs_app: Flask, document: dict[str,
     validate(written)
 
 
-def test_the_cli_prints_the_document_without_an_output_file(docs_app: Flask,
-                                                             document: dict[str, Any]) -> None:
+def test_the_cli_prints_the_document_without_an_output_file(
+    docs_app: Flask, document: dict[str, Any]
+) -> None:
     result = docs_app.test_cli_runner().invoke(args=["openapi"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output) == document
@@ -101,7 +103,8 @@ def test_bodies_that_carry_a_role_require_it(contract: Contract) -> None:
         example = operation.body_example
         if example is not None and "user_role" in example:
             schema = contract.resolve(
-                operation.spec["requestBody"]["content"]["application/json"]["schema"])
+                operation.spec["requestBody"]["content"]["application/json"]["schema"]
+            )
             assert "user_role" in schema["required"], operation.label
 
 
@@ -113,14 +116,18 @@ def test_every_example_is_valid_against_its_schema(contract: Contract, direction
             media = operation.spec["requestBody"]["content"]["application/json"]
             medias = [media]
         elif direction == "response":
-            medias = [m for r in operation.spec["responses"].values()
-                      for m in contract.resolve(r).get("content", {}).values()]
+            medias = [
+                m
+                for r in operation.spec["responses"].values()
+                for m in contract.resolve(r).get("content", {}).values()
+            ]
         else:
             continue
         for media in medias:
             if "example" in media:
-                errors = contract.schema_errors(media["schema"], media["example"],
-                                                reading=direction == "response")
+                errors = contract.schema_errors(
+                    media["schema"], media["example"], reading=direction == "response"
+                )
                 assert not errors, f"{operation.label} {direction} example: {errors}"
                 checked += 1
     assert checked > 0
@@ -137,8 +144,9 @@ def test_the_create_example_is_the_seed_payload(contract: Contract) -> None:
     assert create.body_example == SEED_FEATURE == examples.CREATE
 
 
-def test_the_name_in_a_path_follows_the_same_rule_as_in_a_body(contract: Contract,
-                                                                 document: dict[str, Any]) -> None:
+def test_the_name_in_a_path_follows_the_same_rule_as_in_a_body(
+    contract: Contract, document: dict[str, Any]
+) -> None:
     body_rule = document["components"]["schemas"]["FeatureRef"]["properties"]["feature_name"]
     for operation in contract.operations():
         for parameter in operation.parameters:
@@ -153,7 +161,9 @@ def test_docs_page_loads_swagger_ui_from_the_service_itself(docs_app: Flask) -> 
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert "/openapi.json" in html
-    assert not re.search(r"(src|href)=\"(https?:)?//", html), "the page must not load remote assets"
+    assert not re.search(
+        r"(src|href)=\"(https?:)?//", html
+    ), "the page must not load remote assets"
     assets = re.findall(r"(?:src|href)=\"(/docs/static/[^\"]+)\"", html)
     assert {a.rsplit("/", 1)[1] for a in assets} >= {"swagger-ui-bundle.js", "swagger-ui.css"}
     for asset in assets:

@@ -28,8 +28,26 @@ def test_the_whitespace_class_is_exactly_what_strip_removes() -> None:
         assert bool(whitespace.fullmatch(character)) == character.isspace(), hex(code_point)
 
 
-TEXTS = ["", " ", "a", " a ", "\t\n", "x\n", "\n", "\u3000", "\x1c\x1d", "\u00a0b", "\x00",
-         "a\x00", "\x00 ", "d\u00e9j\u00e0 \U0001f600", "\u200b", "\ufeff", "\u180e", "\x85"]
+TEXTS = [
+    "",
+    " ",
+    "a",
+    " a ",
+    "\t\n",
+    "x\n",
+    "\n",
+    "\u3000",
+    "\x1c\x1d",
+    "\u00a0b",
+    "\x00",
+    "a\x00",
+    "\x00 ",
+    "d\u00e9j\u00e0 \U0001f600",
+    "\u200b",
+    "\ufeff",
+    "\u180e",
+    "\x85",
+]
 
 
 @pytest.mark.parametrize("text", TEXTS)
@@ -44,9 +62,25 @@ def test_the_nul_free_pattern_accepts_what_the_service_accepts(text: str) -> Non
 
 
 NAMES = [
-    "driver_hourly_stats:conv_rate:1", "a:b:v2", "_:_:10", "A1:b_2:v999", "a:b:0", "a:b:01",
-    "a:b:v", "a:b", "1a:b:1", "a:b:1:2", "a:b:1\n", "\na:b:1", " a:b:1", "a:b:1 ", "a-b:c:1",
-    "a:b:V1", "\u00e9:b:1", "a:b:\u0661", "",
+    "driver_hourly_stats:conv_rate:1",
+    "a:b:v2",
+    "_:_:10",
+    "A1:b_2:v999",
+    "a:b:0",
+    "a:b:01",
+    "a:b:v",
+    "a:b",
+    "1a:b:1",
+    "a:b:1:2",
+    "a:b:1\n",
+    "\na:b:1",
+    " a:b:1",
+    "a:b:1 ",
+    "a-b:c:1",
+    "a:b:V1",
+    "\u00e9:b:1",
+    "a:b:\u0661",
+    "",
     "v" * 120 + ":" + "f" * 120 + ":1",
     "v" * 200 + ":" + "f" * 100 + ":1",
 ]
@@ -56,6 +90,8 @@ NAMES = [
 def test_the_portable_name_pattern_accepts_what_the_service_accepts(name: str) -> None:
     # In ECMA-262, the dialect of JSON Schema, `$` ends the input; Python's `$` also matches
     # before a final newline, which `\Z` does not.
-    documented = (bool(re.search(FEATURE_NAME_PORTABLE_PATTERN.replace("$", r"\Z"), name))
-                  and len(name) <= MAX_FEATURE_NAME_LENGTH)
+    documented = (
+        bool(re.search(FEATURE_NAME_PORTABLE_PATTERN.replace("$", r"\Z"), name))
+        and len(name) <= MAX_FEATURE_NAME_LENGTH
+    )
     assert documented == is_valid_feature_name(name)

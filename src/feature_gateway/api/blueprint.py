@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from http import HTTPStatus
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import flask
 import orjson
@@ -53,9 +53,19 @@ class ApiBlueprint(Blueprint):  # type: ignore[misc]
         register = super().route(rule, **options)
 
         def decorator(view: F) -> F:
-            return register(self.doc(operationId=view.__name__)(view))  # type: ignore[no-any-return]
+            return cast(F, register(self.doc(operationId=view.__name__)(view)))
 
         return decorator
+
+    # flask-smorest has no type hints: these restate its decorators' types for mypy.
+    def arguments(self, *args: Any, **kwargs: Any) -> Callable[[F], F]:
+        return cast(Callable[[F], F], super().arguments(*args, **kwargs))
+
+    def response(self, *args: Any, **kwargs: Any) -> Callable[[F], F]:
+        return cast(Callable[[F], F], super().response(*args, **kwargs))
+
+    def alt_response(self, *args: Any, **kwargs: Any) -> Callable[[F], F]:
+        return cast(Callable[[F], F], super().alt_response(*args, **kwargs))
 
     def problems(self, statuses: Iterable[int]) -> Callable[[F], F]:
         """Document the problem+json responses an endpoint may return (see api.problems)."""
@@ -76,7 +86,9 @@ class ApiBlueprint(Blueprint):  # type: ignore[misc]
             for parameter in doc.get("parameters", [])
             if isinstance(parameter, Mapping)
         ):
-            doc["parameters"].append({"in": "header", "required": False, "schema": RoleHeaderSchema})
+            doc["parameters"].append(
+                {"in": "header", "required": False, "schema": RoleHeaderSchema}
+            )
         return doc
 
 

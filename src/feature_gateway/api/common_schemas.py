@@ -24,7 +24,6 @@ from feature_gateway.domain.names import (
 from feature_gateway.domain.sql_check import UnsafeQueryError, check_read_only_query
 from feature_gateway.domain.text import (
     NON_BLANK_TEXT_PATTERN,
-    NUL_FREE_TEXT_PATTERN,
     has_nul,
     is_blank,
 )
@@ -66,13 +65,15 @@ def _read_only_query(value: str) -> None:
         raise ValidationError(str(exc)) from None
 
 
-def FeatureName(**kwargs: Any) -> fields.String:  # noqa: N802 - a field factory
+def FeatureName(**kwargs: Any) -> fields.String:
     return fields.String(
         validate=_valid_feature_name,
-        metadata={"description": "`<view>:<feature>:<version>`",
-                  "example": "driver_hourly_stats:conv_rate:1",
-                  "pattern": FEATURE_NAME_PORTABLE_PATTERN,
-                  "maxLength": MAX_FEATURE_NAME_LENGTH},
+        metadata={
+            "description": "`<view>:<feature>:<version>`",
+            "example": "driver_hourly_stats:conv_rate:1",
+            "pattern": FEATURE_NAME_PORTABLE_PATTERN,
+            "maxLength": MAX_FEATURE_NAME_LENGTH,
+        },
         **kwargs,
     )
 
@@ -84,12 +85,15 @@ FEATURE_NAME_PATH_PARAMETER: dict[str, Any] = {
     "required": True,
     "description": "`<view>:<feature>:<version>`",
     "example": "driver_hourly_stats:conv_rate:1",
-    "schema": {"type": "string", "pattern": FEATURE_NAME_PORTABLE_PATTERN,
-               "maxLength": MAX_FEATURE_NAME_LENGTH},
+    "schema": {
+        "type": "string",
+        "pattern": FEATURE_NAME_PORTABLE_PATTERN,
+        "maxLength": MAX_FEATURE_NAME_LENGTH,
+    },
 }
 
 
-def Text(max_length: int, **kwargs: Any) -> fields.String:  # noqa: N802
+def Text(max_length: int, **kwargs: Any) -> fields.String:
     """Free text: not blank, no NUL, at most ``max_length`` characters."""
     metadata = {"pattern": NON_BLANK_TEXT_PATTERN, **kwargs.pop("metadata", {})}
     return fields.String(
@@ -99,32 +103,41 @@ def Text(max_length: int, **kwargs: Any) -> fields.String:  # noqa: N802
     )
 
 
-def Actor(**kwargs: Any) -> fields.String:  # noqa: N802
-    metadata = {"description": "Who performs the action", "example": "dev",
-                **kwargs.pop("metadata", {})}
+def Actor(**kwargs: Any) -> fields.String:
+    metadata = {
+        "description": "Who performs the action",
+        "example": "dev",
+        **kwargs.pop("metadata", {}),
+    }
     return Text(MAX_ACTOR_LENGTH, metadata=metadata, **kwargs)
 
 
-def Choice(values: Any, **kwargs: Any) -> fields.String:  # noqa: N802
+def Choice(values: Any, **kwargs: Any) -> fields.String:
     return fields.String(validate=validate.OneOf([v.value for v in values]), **kwargs)
 
 
-def Query(**kwargs: Any) -> fields.String:  # noqa: N802
+def Query(**kwargs: Any) -> fields.String:
     return fields.String(
         validate=[no_nul, _not_blank, validate.Length(max=MAX_QUERY_LENGTH), _read_only_query],
-        metadata={"description": "One read-only SQL statement (SELECT or WITH ... SELECT); "
-                                 "it is stored, never executed",
-                  "format": SQL_SELECT_FORMAT,
-                  "pattern": NON_BLANK_TEXT_PATTERN,
-                  "example": "SELECT conv_rate FROM driver_hourly_stats WHERE driver_id = ?"},
+        metadata={
+            "description": "One read-only SQL statement (SELECT or WITH ... SELECT); "
+            "it is stored, never executed",
+            "format": SQL_SELECT_FORMAT,
+            "pattern": NON_BLANK_TEXT_PATTERN,
+            "example": "SELECT conv_rate FROM driver_hourly_stats WHERE driver_id = ?",
+        },
         **kwargs,
     )
 
 
-def UserRole(**kwargs: Any) -> fields.String:  # noqa: N802
+def UserRole(**kwargs: Any) -> fields.String:
     # Checked by api.roles (the single place that may be swapped for authentication).
-    metadata = {"description": "Acting role", "enum": [r.value for r in Role],
-                "example": Role.DEVELOPER.value, **kwargs.pop("metadata", {})}
+    metadata = {
+        "description": "Acting role",
+        "enum": [r.value for r in Role],
+        "example": Role.DEVELOPER.value,
+        **kwargs.pop("metadata", {}),
+    }
     return fields.String(metadata=metadata, **kwargs)
 
 
@@ -141,7 +154,7 @@ _DECIMAL_INTEGER = re.compile(r"-?[0-9]+")
 
 
 class QueryInteger(fields.Integer):
-    """An integer in a query string: ASCII digits only (int() would take "1_0" and "١٠")."""
+    """An integer in a query string: ASCII digits only (int() takes "1_0" and Arabic digits)."""
 
     def _validated(self, value: Any) -> int:
         if not isinstance(value, str) or not _DECIMAL_INTEGER.fullmatch(value):
@@ -187,19 +200,27 @@ class RoleHeaderSchema(Schema):
 
     user_role = UserRole(
         data_key=ROLE_HEADER,
-        metadata={"description": "Acting role, used when the user_role query parameter is not "
-                                 "given (which wins if both are)"},
+        metadata={
+            "description": "Acting role, used when the user_role query parameter is not "
+            "given (which wins if both are)"
+        },
     )
 
 
 def _limit(integer: type[fields.Integer]) -> fields.Integer:
-    return integer(load_default=DEFAULT_PAGE_SIZE, validate=validate.Range(min=1, max=MAX_PAGE_SIZE),
-                   metadata={"description": "Page size"})
+    return integer(
+        load_default=DEFAULT_PAGE_SIZE,
+        validate=validate.Range(min=1, max=MAX_PAGE_SIZE),
+        metadata={"description": "Page size"},
+    )
 
 
 def _offset(integer: type[fields.Integer]) -> fields.Integer:
-    return integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET),
-                   metadata={"description": "Number of matches to skip"})
+    return integer(
+        load_default=0,
+        validate=validate.Range(min=0, max=MAX_OFFSET),
+        metadata={"description": "Number of matches to skip"},
+    )
 
 
 class PageBodyFields(StrictSchema):
@@ -215,7 +236,7 @@ class PageQueryFields(StrictSchema):
 _TIME = {"description": "Epoch milliseconds"}
 
 
-def _always(field: type[fields.Field], **kwargs: Any) -> Any:
+def _always(field: type[fields.Field[Any]], **kwargs: Any) -> Any:
     """A response field that is always present (``null`` when unset if ``allow_none``)."""
     return field(required=True, **kwargs)
 
@@ -238,8 +259,9 @@ class FeatureMetadataSchema(Schema):
     submitted_time = _always(fields.Integer, allow_none=True, metadata=_TIME)
     tested_by = _always(fields.String, allow_none=True)
     tested_time = _always(fields.Integer, allow_none=True, metadata=_TIME)
-    test_result = Choice((Status.TEST_SUCCEEDED, Status.TEST_FAILED), required=True,
-                         allow_none=True)
+    test_result = Choice(
+        (Status.TEST_SUCCEEDED, Status.TEST_FAILED), required=True, allow_none=True
+    )
     test_notes = _always(fields.String, allow_none=True)
     approved_by = _always(fields.String, allow_none=True)
     approved_time = _always(fields.Integer, allow_none=True, metadata=_TIME)

@@ -18,5 +18,7 @@ def database() -> Database:
 def checked_feature_name(name: str) -> str:
     """A feature name taken from a URL path, held to the same rule as body fields."""
     if not is_valid_feature_name(name):
-        raise ValidationError.for_field("feature_name", f"Invalid feature name: {FEATURE_NAME_RULE}.")
+        raise ValidationError.for_field(
+            "feature_name", f"Invalid feature name: {FEATURE_NAME_RULE}."
+        )
     return name

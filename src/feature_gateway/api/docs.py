@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from apispec.ext.marshmallow import MarshmallowPlugin, OpenAPIConverter
+from apispec.ext.marshmallow import MarshmallowPlugin
+from apispec.ext.marshmallow.openapi import OpenAPIConverter
 from flask import Blueprint, Flask, Response, send_from_directory
 from marshmallow import Schema
 from swagger_ui_bundle import swagger_ui_path
@@ -19,8 +20,9 @@ from feature_gateway.api.common_schemas import ROLE_HEADER
 DOCS_PATH = "/docs"
 DOCS_ASSETS_PATH = "/docs/static"
 # Routes that serve the documentation itself rather than API operations.
-DOCUMENTATION_ENDPOINTS = frozenset({"api-docs.openapi_json", "api-docs.openapi_swagger_ui",
-                                     "docs-assets.asset"})
+DOCUMENTATION_ENDPOINTS = frozenset(
+    {"api-docs.openapi_json", "api-docs.openapi_swagger_ui", "docs-assets.asset"}
+)
 
 DESCRIPTION = f"""\
 System of record for ML feature metadata: definitions, the governance workflow
@@ -55,23 +57,25 @@ def docs_config() -> dict[str, Any]:
             "displayRequestDuration": True,
         },
         "API_SPEC_OPTIONS": {
-            "info": {"description": DESCRIPTION,
-                     "license": {"name": "MIT", "url": "https://opensource.org/licenses/MIT"}},
+            "info": {
+                "description": DESCRIPTION,
+                "license": {"name": "MIT", "url": "https://opensource.org/licenses/MIT"},
+            },
         },
     }
 
 
-class _ConverterWithSchemaRules(OpenAPIConverter):  # type: ignore[misc]
+class _ConverterWithSchemaRules(OpenAPIConverter):
     """Adds a schema's ``OPENAPI_RULES``: what its ``validates_schema`` methods enforce across
     fields, which no single field's JSON schema can state (e.g. "at least one of")."""
 
     def schema2jsonschema(self, schema: type[Schema] | Schema) -> dict[str, Any]:
-        json_schema: dict[str, Any] = super().schema2jsonschema(schema)
+        json_schema: dict[str, Any] = super().schema2jsonschema(schema)  # type: ignore[no-untyped-call]
         json_schema.update(getattr(schema, "OPENAPI_RULES", {}))
         return json_schema
 
 
-class MarshmallowPluginWithSchemaRules(MarshmallowPlugin):  # type: ignore[misc]
+class MarshmallowPluginWithSchemaRules(MarshmallowPlugin):
     Converter = _ConverterWithSchemaRules
 
 

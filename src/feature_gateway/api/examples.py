@@ -56,12 +56,30 @@ FIX = {
 }
 
 # The seed's example response, with every field of the row as the service returns it.
-_UNSET = dict.fromkeys((
-    "submitted_by", "submitted_time", "tested_by", "tested_time", "test_result", "test_notes",
-    "approved_by", "approved_time", "approval_notes", "rejected_by", "rejected_time",
-    "rejection_reason", "deployed_by", "deployed_time", "fixed_by", "fixed_time",
-    "fix_description", "deleted_by", "deleted_time", "deletion_reason",
-))
+_UNSET = dict.fromkeys(
+    (
+        "submitted_by",
+        "submitted_time",
+        "tested_by",
+        "tested_time",
+        "test_result",
+        "test_notes",
+        "approved_by",
+        "approved_time",
+        "approval_notes",
+        "rejected_by",
+        "rejected_time",
+        "rejection_reason",
+        "deployed_by",
+        "deployed_time",
+        "fixed_by",
+        "fixed_time",
+        "fix_description",
+        "deleted_by",
+        "deleted_time",
+        "deletion_reason",
+    )
+)
 CREATED: dict[str, Any] = {
     "message": "Feature created successfully",
     "metadata": {

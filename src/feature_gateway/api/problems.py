@@ -22,21 +22,41 @@ logger = logging.getLogger("feature_gateway.errors")
 class ProblemSchema(Schema):
     """RFC 9457 problem details: the body of every error response (documentation only)."""
 
-    type = fields.String(required=True, metadata={
-        "description": "URI naming the kind of problem; `about:blank` for plain HTTP errors",
-        "example": "urn:feature-gateway:problem:feature-not-found"})
-    title = fields.String(required=True, metadata={
-        "description": "Short summary of the kind of problem", "example": "Feature Not Found"})
-    status = fields.Integer(required=True, metadata={
-        "description": "The HTTP status code", "example": 404})
-    detail = fields.String(required=True, metadata={
-        "description": "What went wrong with this request, as a sentence",
-        "example": "Feature 'driver_hourly_stats:conv_rate:1' does not exist."})
-    errors = fields.Dict(keys=fields.String(), values=fields.Raw(), metadata={
-        "description": "Validation errors: the messages for each invalid field, by field name",
-        "example": {"feature_name": ["Missing data for required field."]}})
-    request_id = fields.String(metadata={
-        "description": "The request id, also sent as the X-Request-ID header"})
+    type = fields.String(
+        required=True,
+        metadata={
+            "description": "URI naming the kind of problem; `about:blank` for plain HTTP errors",
+            "example": "urn:feature-gateway:problem:feature-not-found",
+        },
+    )
+    title = fields.String(
+        required=True,
+        metadata={
+            "description": "Short summary of the kind of problem",
+            "example": "Feature Not Found",
+        },
+    )
+    status = fields.Integer(
+        required=True, metadata={"description": "The HTTP status code", "example": 404}
+    )
+    detail = fields.String(
+        required=True,
+        metadata={
+            "description": "What went wrong with this request, as a sentence",
+            "example": "Feature 'driver_hourly_stats:conv_rate:1' does not exist.",
+        },
+    )
+    errors = fields.Dict(
+        keys=fields.String(),
+        values=fields.Raw(),
+        metadata={
+            "description": "Validation errors: the messages for each invalid field, by field name",
+            "example": {"feature_name": ["Missing data for required field."]},
+        },
+    )
+    request_id = fields.String(
+        metadata={"description": "The request id, also sent as the X-Request-ID header"}
+    )
 
 
 # How each error status is described in the API document, whichever endpoint returns it.
@@ -69,6 +89,7 @@ class Problems:
     READ_BY_PATH = (404, 422, 503)  # GET of one feature, name in the path
     LIST_BY_QUERY = (422, 503)  # GET list, filters in the query
 
+
 # Detail sentences for HTTP-level errors whose werkzeug text is written for HTML pages.
 _HTTP_DETAILS = {
     400: "The request body is not valid JSON.",
@@ -89,15 +110,20 @@ def problem_response(
     problem_type: str = "about:blank",
     headers: Mapping[str, str] | None = None,
 ) -> Response:
-    body: dict[str, Any] = {"type": problem_type, "title": title, "status": status,
-                            "detail": detail}
+    body: dict[str, Any] = {
+        "type": problem_type,
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
     if errors:
         body["errors"] = errors
     request_id = g.get("request_id")
     if request_id:
         body["request_id"] = request_id
     response = current_app.response_class(
-        orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS), status=status,
+        orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS),
+        status=status,
         mimetype=PROBLEM_MIMETYPE,
     )
     response.headers.update(headers or {})
@@ -133,7 +159,7 @@ def _slug(title: str) -> str:
     return "urn:feature-gateway:problem:" + title.lower().replace(" ", "-")
 
 
-class GatewayApi(Api):
+class GatewayApi(Api):  # type: ignore[misc]
     """flask-smorest's Api with its HTTP error payload replaced by problem+json.
 
     Error responses are documented per endpoint (``ApiBlueprint.problems``) rather than as a
@@ -154,7 +180,7 @@ class GatewayApi(Api):
                 }
                 self.spec.components.response(status.name, response, lazy=True)
 
-    def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]
+    def handle_http_exception(self, error: HTTPException) -> Response:
         status = error.code or 500
         data = getattr(error, "data", None) or {}
         # Keep what werkzeug says in headers (e.g. 405's Allow), not its HTML content type.
@@ -178,8 +204,9 @@ def register_error_handlers(app: Flask) -> None:
         status, title = http_status_for(error)
         if status >= 500:
             logger.warning("request failed: %s", error.detail, exc_info=error.__cause__)
-        return problem_response(status, title, error.detail, errors=error.errors,
-                                problem_type=_slug(title))
+        return problem_response(
+            status, title, error.detail, errors=error.errors, problem_type=_slug(title)
+        )
 
     @app.errorhandler(Exception)
     def _unexpected_error(error: Exception) -> Response:

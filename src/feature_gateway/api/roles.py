@@ -12,6 +12,7 @@ from flask import g, request
 from feature_gateway.api.common_schemas import ROLE_HEADER
 from feature_gateway.domain.lifecycle import PERMISSIONS, Action, Role
 from feature_gateway.errors import ForbiddenError, RoleRequiredError
+
 _ROLE_NAMES = ", ".join(r.value for r in Role)
 
 
@@ -47,8 +48,10 @@ def require_role(action: Action, declared: str | None) -> Role:
     """The caller's role if it may perform ``action``; 422 without a role, 403 if not allowed."""
     role = caller_role(declared)
     if role is None:
-        where = "the user_role field" if request.method != "GET" else (
-            f"the user_role query parameter or the {ROLE_HEADER} header"
+        where = (
+            "the user_role field"
+            if request.method != "GET"
+            else (f"the user_role query parameter or the {ROLE_HEADER} header")
         )
         raise RoleRequiredError(
             f"A role is required to {action.value}: send it in {where}.",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
@@ -60,7 +61,11 @@ class FeatureRepository:
     ) -> tuple[Sequence[Feature], int]:
         total = self.session.scalar(select(func.count(Feature.id)).where(*conditions)) or 0
         statement: Select[tuple[Feature]] = (
-            select(Feature).where(*conditions).order_by(*_order_by(sort)).limit(limit).offset(offset)
+            select(Feature)
+            .where(*conditions)
+            .order_by(*_order_by(sort))
+            .limit(limit)
+            .offset(offset)
         )
         return self.session.scalars(statement).all(), total
 
@@ -86,7 +91,7 @@ class FeatureRepository:
         return conditions
 
 
-def _order_by(sort: str) -> tuple[ColumnElement[object], ...]:
+def _order_by(sort: str) -> tuple[ColumnElement[Any], ...]:
     descending = sort.startswith("-")
     column = getattr(Feature, sort.lstrip("-"))
     primary = column.desc() if descending else column.asc()

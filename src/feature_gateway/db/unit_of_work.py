@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from types import TracebackType
 
 from sqlalchemy import Connection, Engine, text
@@ -40,16 +41,16 @@ class UnitOfWork:
     ) -> None:
         # close() rolls back whatever was not committed and detaches the loaded rows with
         # their state intact, so the caller can still serialise what the use case returned.
-        try:
+        # If the connection is gone the pool discards it, and the error below says so.
+        with contextlib.suppress(DBAPIError):
             self.session.close()
-        except DBAPIError:
-            pass  # the connection is gone; the pool discards it and the error below says so
         if isinstance(exc, OperationalError | InterfaceError):
             raise DatabaseUnavailableError() from exc
 
     def commit(self) -> None:
-        pending = [o.feature_name for o in self.session.dirty | self.session.new
-                   if isinstance(o, Feature)]
+        pending = [
+            o.feature_name for o in self.session.dirty | self.session.new if isinstance(o, Feature)
+        ]
         try:
             self.session.commit()
         except StaleDataError as exc:

@@ -48,9 +48,7 @@ def check_read_only_query(sql: str) -> None:
     if not statements:
         raise UnsafeQueryError("Query is empty; it must be one SELECT statement.")
     if len(statements) > 1:
-        raise UnsafeQueryError(
-            f"Query must be exactly one statement, found {len(statements)}."
-        )
+        raise UnsafeQueryError(f"Query must be exactly one statement, found {len(statements)}.")
     statement = statements[0]
     if not isinstance(statement, _READ_ONLY_ROOTS):
         raise UnsafeQueryError(
@@ -58,12 +56,10 @@ def check_read_only_query(sql: str) -> None:
         )
     write = next(statement.find_all(*_WRITES), None)
     if write is not None:
-        raise UnsafeQueryError(
-            f"Query must be read-only; it contains {_kind(write)}."
-        )
+        raise UnsafeQueryError(f"Query must be read-only; it contains {_kind(write)}.")
 
 
-def _kind(node: exp.Expression) -> str:
+def _kind(node: exp.Expr) -> str:
     if isinstance(node, exp.Command):
         return f"a {str(node.this).upper()} command"
     if isinstance(node, exp.Into):

@@ -54,8 +54,14 @@ def create_feature(database: Database, new: NewFeature, *, role: str) -> Feature
         )
         uow.features.add(feature)
         record_status_change(
-            uow, feature, from_status=None, trigger="create", actor=new.created_by,
-            actor_role=role, reason=None, timestamp=now,
+            uow,
+            feature,
+            from_status=None,
+            trigger="create",
+            actor=new.created_by,
+            actor_role=role,
+            reason=None,
+            timestamp=now,
         )
         uow.commit()
         return feature

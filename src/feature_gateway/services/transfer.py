@@ -43,8 +43,14 @@ def import_features(
             feature = Feature(**values)
             uow.features.add(feature)
             record_status_change(
-                uow, feature, from_status=None, trigger="import", actor=feature.created_by,
-                actor_role=IMPORT_ACTOR_ROLE, reason=f"imported from {source}", timestamp=now,
+                uow,
+                feature,
+                from_status=None,
+                trigger="import",
+                actor=feature.created_by,
+                actor_role=IMPORT_ACTOR_ROLE,
+                reason=f"imported from {source}",
+                timestamp=now,
             )
             imported.append(name)
         uow.commit()

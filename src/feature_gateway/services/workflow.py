@@ -48,7 +48,9 @@ class FeatureLifecycle:
             self.machine.events[trigger].trigger(self.feature, actor=actor, reason=reason, **extra)
         except MachineError as exc:
             raise InvalidTransitionError(
-                self.feature.feature_name, trigger, str(self.feature.status),
+                self.feature.feature_name,
+                trigger,
+                str(self.feature.status),
                 source_states(trigger),
             ) from exc
         self.feature.status = str(self.feature.status)
@@ -82,8 +84,9 @@ def _transition(
         return TransitionResult(feature, previous, str(feature.status))
 
 
-def submit_feature(database: Database, feature_name: str, *, submitted_by: str, role: str
-                   ) -> TransitionResult:
+def submit_feature(
+    database: Database, feature_name: str, *, submitted_by: str, role: str
+) -> TransitionResult:
     def change(lifecycle: FeatureLifecycle, feature: Feature, now: int) -> None:
         lifecycle.fire("submit", actor=submitted_by)
         feature.submitted_by, feature.submitted_time = submitted_by, now

@@ -55,8 +55,11 @@ def get_feature_metadata(args: dict[str, Any]) -> dict[str, Any]:
     return {"feature": features.get_feature(database(), args["feature_name"])}
 
 
-@blp.route("/get_feature_metadata/<feature_name>", methods=["GET"],
-           parameters=[FEATURE_NAME_PATH_PARAMETER])
+@blp.route(
+    "/get_feature_metadata/<feature_name>",
+    methods=["GET"],
+    parameters=[FEATURE_NAME_PATH_PARAMETER],
+)
 @blp.arguments(RoleQuerySchema, location="query")
 @blp.response(200, FeatureEnvelopeSchema)
 @blp.problems(Problems.READ_BY_PATH)
@@ -128,8 +131,9 @@ def _history(feature_name: str, declared_role: str | None) -> dict[str, Any]:
     return {"feature_name": feature_name, "history": entries}
 
 
-@blp.route("/features/<feature_name>/history", methods=["GET"],
-           parameters=[FEATURE_NAME_PATH_PARAMETER])
+@blp.route(
+    "/features/<feature_name>/history", methods=["GET"], parameters=[FEATURE_NAME_PATH_PARAMETER]
+)
 @blp.arguments(RoleQuerySchema, location="query")
 @blp.response(200, HistorySchema)
 @blp.problems(Problems.READ_BY_PATH)

@@ -26,9 +26,9 @@ from feature_gateway.api.common_schemas import (
     UserRole,
     no_nul,
 )
-from feature_gateway.domain.text import NUL_FREE_TEXT_PATTERN
 from feature_gateway.domain.lifecycle import UPDATABLE_FIELDS, DataType, FeatureType, Status
 from feature_gateway.domain.listing import SORT_ORDERS
+from feature_gateway.domain.text import NUL_FREE_TEXT_PATTERN
 
 
 class CreateFeatureSchema(FeatureRefSchema):
@@ -77,16 +77,23 @@ class DeleteFeatureSchema(FeatureRefSchema):
 
 
 class _ListFilterFields(StrictSchema):
-    status = Choice(Status, metadata={"description": "Only features in this status "
-                                                     "(DELETED ones included when asked for)"})
+    status = Choice(
+        Status,
+        metadata={
+            "description": "Only features in this status " "(DELETED ones included when asked for)"
+        },
+    )
     feature_type = Choice(FeatureType)
     feature_data_type = Choice(DataType)
     created_by = Actor(metadata={"description": "Only features created by this actor"})
     search = fields.String(
         validate=[no_nul, validate.Length(min=1, max=255)],
-        metadata={"description": "Case-insensitive substring of the name or description; "
-                                 "% and _ match themselves",
-                  "pattern": NUL_FREE_TEXT_PATTERN})
+        metadata={
+            "description": "Case-insensitive substring of the name or description; "
+            "% and _ match themselves",
+            "pattern": NUL_FREE_TEXT_PATTERN,
+        },
+    )
     sort = fields.String(load_default="feature_name", validate=validate.OneOf(SORT_ORDERS))
 
 
@@ -122,13 +129,18 @@ class DeployedFeaturesSchema(Schema):
 
 
 class AuditEntrySchema(Schema):
-    from_status = Choice(Status, required=True, allow_none=True,
-                         metadata={"description": "null for the row that created the feature"})
+    from_status = Choice(
+        Status,
+        required=True,
+        allow_none=True,
+        metadata={"description": "null for the row that created the feature"},
+    )
     to_status = Choice(Status, required=True)
     trigger = fields.String(required=True, metadata={"example": "submit"})
     actor = fields.String(required=True)
-    actor_role = fields.String(required=True, allow_none=True,
-                               metadata={"description": "null for imported features"})
+    actor_role = fields.String(
+        required=True, allow_none=True, metadata={"description": "null for imported features"}
+    )
     reason = fields.String(required=True, allow_none=True)
     timestamp = fields.Integer(required=True, metadata={"description": "Epoch milliseconds"})
 
@@ -164,8 +176,10 @@ class FeatureRecordSchema(StrictSchema):
     submitted_time = fields.Integer(allow_none=True)
     tested_by = Actor(allow_none=True)
     tested_time = fields.Integer(allow_none=True)
-    test_result = fields.String(allow_none=True, validate=validate.OneOf(
-        [Status.TEST_SUCCEEDED.value, Status.TEST_FAILED.value]))
+    test_result = fields.String(
+        allow_none=True,
+        validate=validate.OneOf([Status.TEST_SUCCEEDED.value, Status.TEST_FAILED.value]),
+    )
     test_notes = fields.String(allow_none=True)
     approved_by = Actor(allow_none=True)
     approved_time = fields.Integer(allow_none=True)

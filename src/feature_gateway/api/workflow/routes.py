@@ -25,7 +25,9 @@ blp = ApiBlueprint("workflow", __name__, description="Move features through the 
 
 
 def _run(
-    action: Action, use_case: Callable[..., workflow.TransitionResult], args: dict[str, Any],
+    action: Action,
+    use_case: Callable[..., workflow.TransitionResult],
+    args: dict[str, Any],
     message: str,
 ) -> dict[str, Any]:
     role = require_role(action, args.pop("user_role", None))
@@ -62,8 +64,7 @@ def test_feature_metadata(args: dict[str, Any]) -> dict[str, Any]:
 @blp.problems(Problems.CHANGE)
 def approve_feature_metadata(args: dict[str, Any]) -> dict[str, Any]:
     """Approve a tested feature and deploy it (TEST_SUCCEEDED → DEPLOYED)."""
-    return _run(Action.APPROVE, workflow.approve_feature, args,
-                "Feature approved and deployed")
+    return _run(Action.APPROVE, workflow.approve_feature, args, "Feature approved and deployed")
 
 
 @blp.route("/reject_feature_metadata", methods=["POST"])

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from marshmallow import fields
-
 from feature_gateway.api.common_schemas import (
     MAX_NOTE_LENGTH,
     Actor,
