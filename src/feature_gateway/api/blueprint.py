@@ -2,9 +2,9 @@
 
 On top of flask-smorest's ``Blueprint`` it
 
-- parses JSON bodies with orjson, which is faster and rejects what the database cannot
-  store: a lone surrogate escape (``"\\ud800"``) or ``NaN`` is malformed JSON (400), where
-  the standard library would let it through to a 500;
+- parses JSON bodies with orjson, which is faster and strict: a lone surrogate escape
+  (``"\\ud800"``, which no database can store: it was a 500), ``NaN`` or ``Infinity`` is
+  malformed JSON (400), as the standard library's parser would not say;
 - names each operation (``operationId``) after its view function, so generated clients
   get stable method names;
 - documents the ``X-User-Role`` header on every GET operation whose query takes
@@ -39,7 +39,7 @@ class StrictJsonParser(FlaskParser):
         try:
             return orjson.loads(body)
         except orjson.JSONDecodeError as exc:
-            self._handle_invalid_json_error(exc, req)  # 400
+            self._handle_invalid_json_error(exc, req)  # aborts with 400
 
 
 class ApiBlueprint(Blueprint):  # type: ignore[misc]

@@ -180,6 +180,10 @@ class GatewayApi(Api):  # type: ignore[misc]
                 }
                 self.spec.components.response(status.name, response, lazy=True)
 
+    def _register_pagination_header(self) -> None:
+        """Nothing to register: pages are in the body (limit, offset, total_count), never in
+        flask-smorest's X-Pagination header, whose schema would sit unused in the document."""
+
     def handle_http_exception(self, error: HTTPException) -> Response:
         status = error.code or 500
         data = getattr(error, "data", None) or {}

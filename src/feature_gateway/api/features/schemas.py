@@ -80,7 +80,7 @@ class _ListFilterFields(StrictSchema):
     status = Choice(
         Status,
         metadata={
-            "description": "Only features in this status " "(DELETED ones included when asked for)"
+            "description": "Only features in this status (DELETED ones included when asked for)"
         },
     )
     feature_type = Choice(FeatureType)
