@@ -7,7 +7,8 @@ SAMPLE_DATA := data/feature_metadata.json
 LINTED := src tests migrations bench gunicorn.conf.py wsgi.py
 export DATABASE_URL ?= sqlite:///$(CURDIR)/data/feature_gateway.db
 
-.PHONY: install migrate import-sample run test test-deploy lint format clean
+.PHONY: install migrate import-sample run test test-fast test-fuzz test-browser test-deploy \
+	bench openapi lint format clean
 
 $(BIN)/activate: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +36,25 @@ run: import-sample
 
 test: install
 	$(BIN)/python -m pytest
+
+# Everything but the Schemathesis fuzzing (about a minute less).
+test-fast: install
+	$(BIN)/python -m pytest -m "not fuzz"
+
+test-fuzz: install
+	$(BIN)/python -m pytest -m fuzz tests/contract
+
+# Swagger UI in headless Chromium (apt-get install chromium); screenshot in artifacts/.
+test-browser: install
+	$(BIN)/python -m pytest -m browser tests/browser
+
+# The SPEC §6 figures; needs wrk (apt-get install wrk). See README, "Performance".
+bench: install
+	$(BIN)/python -m bench.core
+	$(BIN)/python bench/feature_values.py
+
+openapi: install
+	$(BIN)/feature-gateway openapi -o openapi.json
 
 # nginx → gunicorn → PostgreSQL, and the PostgreSQL-restart test (needs nginx and the
 # PostgreSQL server binaries; see README, "Deployment tests").

@@ -31,7 +31,7 @@ def build_app(overrides: dict[str, Any] | None = None) -> Flask:
     overrides = dict(overrides or {})
     settings = Settings.from_env().with_overrides(overrides)
     configure_logging(settings.log_level)
-    app = Flask("feature_gateway")
+    app = Flask("feature_gateway", static_folder=None)  # no static files but /docs assets
     app.config["API_VERSION"] = __version__
     app.config.update({k: v for k, v in overrides.items() if k.isupper()})
     database = overrides.get("database") or Database(make_engine(settings))

@@ -94,13 +94,14 @@ def export_command(path: str) -> None:
 @with_appcontext
 @click.option("--output", "-o", default="-", help="File to write; '-' for stdout")
 def openapi_command(output: str) -> None:
-    """Print the OpenAPI document generated from the schemas."""
+    """Write the OpenAPI document (the one served at /openapi.json) as JSON."""
     spec = current_app.extensions["gateway_api"].spec.to_dict()
-    text = json.dumps(spec, indent=2) + "\n"
+    text = json.dumps(spec, indent=2, ensure_ascii=False) + "\n"
     if output == "-":
         sys.stdout.write(text)
     else:
         Path(output).write_text(text, encoding="utf-8")
+        click.echo(f"OpenAPI document written to {output}", err=True)
 
 
 def register_cli(app: Flask) -> None:

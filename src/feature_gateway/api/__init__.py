@@ -1,9 +1,14 @@
-"""The HTTP layer: blueprints, schemas, problem+json errors, the role check."""
+"""The HTTP layer: blueprints, schemas, problem+json errors, the role check, the API docs."""
 
 from __future__ import annotations
 
 from flask import Flask
 
+from feature_gateway.api.docs import (
+    MarshmallowPluginWithSchemaRules,
+    docs_config,
+    register_docs_assets,
+)
 from feature_gateway.api.features.routes import blp as features_blp
 from feature_gateway.api.health.routes import blp as health_blp
 from feature_gateway.api.json_provider import OrjsonProvider
@@ -18,14 +23,13 @@ BLUEPRINTS = (health_blp, ops_blp, features_blp, workflow_blp, values_blp)
 
 def register_api(app: Flask, *, max_body_bytes: int) -> GatewayApi:
     app.json = OrjsonProvider(app)
-    app.config.setdefault("API_TITLE", "Feature Metadata Gateway")
-    app.config.setdefault("OPENAPI_VERSION", "3.1.0")
-    app.config.setdefault("OPENAPI_URL_PREFIX", "/")
-    app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
-    api = GatewayApi(app)
+    for key, value in docs_config().items():
+        app.config.setdefault(key, value)
+    api = GatewayApi(app, spec_kwargs={"marshmallow_plugin": MarshmallowPluginWithSchemaRules()})
     app.extensions["gateway_api"] = api
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
+    register_docs_assets(app)
     register_request_hooks(app, max_body_bytes)
     register_error_handlers(app)
     return api

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import orjson
-from flask import Response
+from flask import Flask, Response
 from flask.json.provider import JSONProvider
 
 
@@ -20,4 +20,5 @@ class OrjsonProvider(JSONProvider):
     def response(self, *args: Any, **kwargs: Any) -> Response:
         obj = self._prepare_response_obj(args, kwargs)
         body = orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS)
-        return Response(body, mimetype="application/json")
+        app = cast(Flask, self._app)  # this provider is only ever given to a Flask app
+        return app.response_class(body, mimetype="application/json")

@@ -4,17 +4,92 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from http import HTTPStatus
 from typing import Any
 
 import orjson
 from flask import Flask, Response, current_app, g
 from flask_smorest import Api
+from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException
 
 from feature_gateway.errors import GatewayError, http_status_for
 
 PROBLEM_MIMETYPE = "application/problem+json"
 logger = logging.getLogger("feature_gateway.errors")
+
+
+class ProblemSchema(Schema):
+    """RFC 9457 problem details: the body of every error response (documentation only)."""
+
+    type = fields.String(
+        required=True,
+        metadata={
+            "description": "URI naming the kind of problem; `about:blank` for plain HTTP errors",
+            "example": "urn:feature-gateway:problem:feature-not-found",
+        },
+    )
+    title = fields.String(
+        required=True,
+        metadata={
+            "description": "Short summary of the kind of problem",
+            "example": "Feature Not Found",
+        },
+    )
+    status = fields.Integer(
+        required=True, metadata={"description": "The HTTP status code", "example": 404}
+    )
+    detail = fields.String(
+        required=True,
+        metadata={
+            "description": "What went wrong with this request, as a sentence",
+            "example": "Feature 'driver_hourly_stats:conv_rate:1' does not exist.",
+        },
+    )
+    errors = fields.Dict(
+        keys=fields.String(),
+        values=fields.Raw(),
+        metadata={
+            "description": "Validation errors: the messages for each invalid field, by field name",
+            "example": {"feature_name": ["Missing data for required field."]},
+        },
+    )
+    request_id = fields.String(
+        metadata={"description": "The request id, also sent as the X-Request-ID header"}
+    )
+
+
+# How each error status is described in the API document, whichever endpoint returns it.
+PROBLEM_DESCRIPTIONS = {
+    400: "The request body is not valid JSON",
+    403: "The caller's role may not perform this action",
+    404: "No feature has this name",
+    409: "The request conflicts with the feature's state: duplicate name, a transition not "
+    "allowed from the current status, a DEPLOYED or DELETED feature, or a concurrent change",
+    413: "The request body is larger than the service accepts",
+    415: "The request body is not sent as application/json",
+    422: "A field or parameter is missing or invalid, or no valid role was given",
+    503: "The database is unavailable; retry later",
+}
+
+_JSON_BODY = (400, 413, 415, 422)
+
+
+class Problems:
+    """The problem+json statuses each kind of endpoint documents (``ApiBlueprint.problems``).
+
+    403 only where some role may not act (reads are open to every role), 404 only where a
+    feature is named, 409 only where the feature's state can conflict.
+    """
+
+    CREATE = (*_JSON_BODY, 403, 409, 503)
+    CHANGE = (*_JSON_BODY, 403, 404, 409, 503)  # update, delete and the workflow triggers
+    READ = (*_JSON_BODY, 404, 503)  # POST read of one feature
+    LIST = (*_JSON_BODY, 503)  # POST list
+    READ_BY_PATH = (404, 422, 503)  # GET of one feature, name in the path
+    LIST_BY_QUERY = (422, 503)  # GET list, filters in the query
+    VALUES = (*_JSON_BODY, 503)  # POST /features: no role needed, unknown names are data
+
 
 # Detail sentences for HTTP-level errors whose werkzeug text is written for HTML pages.
 _HTTP_DETAILS = {
@@ -85,12 +160,37 @@ def _slug(title: str) -> str:
     return "urn:feature-gateway:problem:" + title.lower().replace(" ", "-")
 
 
-class GatewayApi(Api):  # type: ignore[misc]  # flask-smorest is untyped
-    """flask-smorest's Api with its HTTP error payload replaced by problem+json."""
+class GatewayApi(Api):  # type: ignore[misc]
+    """flask-smorest's Api with its HTTP error payload replaced by problem+json.
+
+    Error responses are documented per endpoint (``ApiBlueprint.problems``) rather than as a
+    catch-all ``default`` response, so the document says which statuses each endpoint
+    returns and a response with any other status breaks the contract.
+    """
+
+    ERROR_SCHEMA = ProblemSchema
+    DEFAULT_ERROR_RESPONSE_NAME = None
+
+    def _register_responses(self) -> None:
+        # Replaces flask-smorest's, which documents errors as application/json.
+        for status in HTTPStatus:
+            if status >= 400:
+                response = {
+                    "description": PROBLEM_DESCRIPTIONS.get(status, status.phrase),
+                    "content": {PROBLEM_MIMETYPE: {"schema": self.ERROR_SCHEMA}},
+                }
+                self.spec.components.response(status.name, response, lazy=True)
+
+    def _register_pagination_header(self) -> None:
+        """Nothing to register: pages are in the body (limit, offset, total_count), never in
+        flask-smorest's X-Pagination header, whose schema would sit unused in the document."""
 
     def handle_http_exception(self, error: HTTPException) -> Response:
         status = error.code or 500
         data = getattr(error, "data", None) or {}
+        # Keep what werkzeug says in headers (e.g. 405's Allow), not its HTML content type.
+        headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+        headers.update(data.get("headers") or {})
         raw_errors = data.get("errors") or data.get("messages")
         errors = flatten_errors(raw_errors) if isinstance(raw_errors, Mapping) else None
         if status == 422 and errors:
@@ -100,9 +200,7 @@ class GatewayApi(Api):  # type: ignore[misc]  # flask-smorest is untyped
             errors = {"body": ["Invalid JSON body."]}
         else:
             detail = data.get("message") or _HTTP_DETAILS.get(status) or str(error.description)
-        return problem_response(
-            status, error.name, detail, errors=errors, headers=data.get("headers")
-        )
+        return problem_response(status, error.name, detail, errors=errors, headers=headers)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -9,29 +9,39 @@ from __future__ import annotations
 
 from flask import g, request
 
+from feature_gateway.api.common_schemas import ROLE_HEADER
 from feature_gateway.domain.lifecycle import PERMISSIONS, Action, Role
 from feature_gateway.errors import ForbiddenError, RoleRequiredError
 
-ROLE_HEADER = "X-User-Role"
 _ROLE_NAMES = ", ".join(r.value for r in Role)
 
 
 def caller_role(declared: str | None) -> Role | None:
-    """The role the caller acts as, or None when they gave none; unknown roles are refused."""
-    raw = declared
-    if raw is None and request.method == "GET":
-        raw = request.headers.get(ROLE_HEADER)
+    """The role the caller acts as, or None when they gave none; unknown roles are refused.
+
+    On GET the role comes from the ``user_role`` query parameter or, without it, from the
+    header; a header that names no known role is refused even when the query wins.
+    """
+    role = _known_role(declared)
+    if request.method == "GET":
+        header = request.headers.get(ROLE_HEADER)
+        header_role = _known_role(header, ROLE_HEADER)
+        role = role or header_role
+    if role is not None:
+        g.role = role.value  # for the access log
+    return role
+
+
+def _known_role(raw: str | None, where: str = "user_role") -> Role | None:
     if raw is None:
         return None
     try:
-        role = Role(raw)
+        return Role(raw)
     except ValueError:
         raise RoleRequiredError(
-            f"Unknown role {raw!r}; user_role must be one of: {_ROLE_NAMES}.",
-            {"user_role": [f"Must be one of: {_ROLE_NAMES}."]},
+            f"Unknown role {raw!r}; {where} must be one of: {_ROLE_NAMES}.",
+            {where: [f"Must be one of: {_ROLE_NAMES}."]},
         ) from None
-    g.role = role.value  # for the access log
-    return role
 
 
 def require_role(action: Action, declared: str | None) -> Role:

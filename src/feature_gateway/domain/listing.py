@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
+# Far past any real table, and inside every database's integer range (an OFFSET beyond it
+# fails in SQLite and PostgreSQL alike).
+MAX_OFFSET = 2**31 - 1
 SORT_KEYS = ("feature_name", "created_time", "updated_time")
 SORT_ORDERS = tuple(key for base in SORT_KEYS for key in (base, f"-{base}"))
 

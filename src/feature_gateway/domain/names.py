@@ -34,3 +34,8 @@ def parse_feature_name(name: str) -> FeatureName | None:
 
 def is_valid_feature_name(name: str) -> bool:
     return parse_feature_name(name) is not None
+
+
+# The same rule as a regular expression that reads alike in Python and ECMA-262, the dialect
+# JSON Schema (and so OpenAPI clients) use; with the length limit it is the whole rule.
+FEATURE_NAME_PORTABLE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*:[A-Za-z_][A-Za-z0-9_]*:v?[1-9][0-9]*$"

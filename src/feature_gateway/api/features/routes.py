@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from feature_gateway.api.blueprint import Blueprint
+from feature_gateway.api import examples
+from feature_gateway.api.blueprint import ApiBlueprint
 from feature_gateway.api.common_schemas import (
+    FEATURE_NAME_PATH_PARAMETER,
     FeatureEnvelopeSchema,
     FeatureMessageSchema,
     FeatureRefSchema,
@@ -19,20 +21,23 @@ from feature_gateway.api.features.schemas import (
     DeployedQuerySchema,
     FeaturePageSchema,
     HistorySchema,
+    ListFiltersQuerySchema,
     ListFiltersSchema,
     UpdateFeatureSchema,
 )
+from feature_gateway.api.problems import Problems
 from feature_gateway.api.roles import require_role
 from feature_gateway.domain.lifecycle import Action
 from feature_gateway.domain.listing import FeatureQuery
 from feature_gateway.services import features, workflow
 
-blp = Blueprint("features", __name__, description="Define, read, list and edit features")
+blp = ApiBlueprint("features", __name__, description="Define, read, list and edit features")
 
 
 @blp.route("/create_feature_metadata", methods=["POST"])
-@blp.arguments(CreateFeatureSchema)
-@blp.response(201, FeatureMessageSchema)
+@blp.arguments(CreateFeatureSchema, example=examples.CREATE)
+@blp.response(201, FeatureMessageSchema, example=examples.CREATED)
+@blp.problems(Problems.CREATE)
 def create_feature_metadata(args: dict[str, Any]) -> dict[str, Any]:
     """Define a new feature (status DRAFT)."""
     role = require_role(Action.CREATE, args.pop("user_role", None))
@@ -41,17 +46,23 @@ def create_feature_metadata(args: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.route("/get_feature_metadata", methods=["POST"])
-@blp.arguments(FeatureRefSchema)
+@blp.arguments(FeatureRefSchema, example=examples.GET)
 @blp.response(200, FeatureEnvelopeSchema)
+@blp.problems(Problems.READ)
 def get_feature_metadata(args: dict[str, Any]) -> dict[str, Any]:
     """Read one feature by name."""
     require_role(Action.READ, args.get("user_role"))
     return {"feature": features.get_feature(database(), args["feature_name"])}
 
 
-@blp.route("/get_feature_metadata/<feature_name>", methods=["GET"])
+@blp.route(
+    "/get_feature_metadata/<feature_name>",
+    methods=["GET"],
+    parameters=[FEATURE_NAME_PATH_PARAMETER],
+)
 @blp.arguments(RoleQuerySchema, location="query")
 @blp.response(200, FeatureEnvelopeSchema)
+@blp.problems(Problems.READ_BY_PATH)
 def get_feature_metadata_by_path(args: dict[str, Any], feature_name: str) -> dict[str, Any]:
     """Read one feature by name."""
     require_role(Action.READ, args.get("user_role"))
@@ -64,16 +75,18 @@ def _list(args: dict[str, Any]) -> features.Page:
 
 
 @blp.route("/get_all_feature_metadata", methods=["POST"])
-@blp.arguments(ListFiltersSchema)
+@blp.arguments(ListFiltersSchema, example=examples.LIST)
 @blp.response(200, FeaturePageSchema)
+@blp.problems(Problems.LIST)
 def list_feature_metadata(args: dict[str, Any]) -> features.Page:
     """List features with filters, sorting and pagination."""
     return _list(args)
 
 
 @blp.route("/get_all_feature_metadata", methods=["GET"])
-@blp.arguments(ListFiltersSchema, location="query")
+@blp.arguments(ListFiltersQuerySchema, location="query")
 @blp.response(200, FeaturePageSchema)
+@blp.problems(Problems.LIST_BY_QUERY)
 def list_feature_metadata_by_query(args: dict[str, Any]) -> features.Page:
     """List features with filters, sorting and pagination."""
     return _list(args)
@@ -82,6 +95,7 @@ def list_feature_metadata_by_query(args: dict[str, Any]) -> features.Page:
 @blp.route("/get_deployed_features", methods=["GET"])
 @blp.arguments(DeployedQuerySchema, location="query")
 @blp.response(200, DeployedFeaturesSchema)
+@blp.problems(Problems.LIST_BY_QUERY)
 def get_deployed_features(args: dict[str, Any]) -> features.Page:
     """List deployed features."""
     require_role(Action.READ, args.get("user_role"))
@@ -89,8 +103,9 @@ def get_deployed_features(args: dict[str, Any]) -> features.Page:
 
 
 @blp.route("/update_feature_metadata", methods=["POST"])
-@blp.arguments(UpdateFeatureSchema)
+@blp.arguments(UpdateFeatureSchema, example=examples.UPDATE)
 @blp.response(200, FeatureMessageSchema)
+@blp.problems(Problems.CHANGE)
 def update_feature_metadata(args: dict[str, Any]) -> dict[str, Any]:
     """Edit a feature; changing query or types of a non-DRAFT feature resets it to DRAFT."""
     role = require_role(Action.UPDATE, args.pop("user_role", None))
@@ -100,8 +115,9 @@ def update_feature_metadata(args: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.route("/delete_feature_metadata", methods=["POST"])
-@blp.arguments(DeleteFeatureSchema)
+@blp.arguments(DeleteFeatureSchema, example=examples.DELETE)
 @blp.response(200, FeatureMessageSchema)
+@blp.problems(Problems.CHANGE)
 def delete_feature_metadata(args: dict[str, Any]) -> dict[str, Any]:
     """Soft-delete a feature (status DELETED); its name cannot be reused."""
     role = require_role(Action.DELETE, args.pop("user_role", None))
@@ -115,17 +131,21 @@ def _history(feature_name: str, declared_role: str | None) -> dict[str, Any]:
     return {"feature_name": feature_name, "history": entries}
 
 
-@blp.route("/features/<feature_name>/history", methods=["GET"])
+@blp.route(
+    "/features/<feature_name>/history", methods=["GET"], parameters=[FEATURE_NAME_PATH_PARAMETER]
+)
 @blp.arguments(RoleQuerySchema, location="query")
 @blp.response(200, HistorySchema)
+@blp.problems(Problems.READ_BY_PATH)
 def feature_history(args: dict[str, Any], feature_name: str) -> dict[str, Any]:
     """The audit trail of a feature's status changes, oldest first."""
     return _history(checked_feature_name(feature_name), args.get("user_role"))
 
 
 @blp.route("/get_feature_history", methods=["POST"])
-@blp.arguments(FeatureRefSchema)
+@blp.arguments(FeatureRefSchema, example=examples.GET)
 @blp.response(200, HistorySchema)
+@blp.problems(Problems.READ)
 def get_feature_history(args: dict[str, Any]) -> dict[str, Any]:
     """The audit trail of a feature's status changes, oldest first."""
     return _history(args["feature_name"], args.get("user_role"))

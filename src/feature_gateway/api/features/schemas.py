@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from feature_gateway.api.common_schemas import (
     MAX_DESCRIPTION_LENGTH,
@@ -13,16 +14,22 @@ from feature_gateway.api.common_schemas import (
     FeatureMetadataSchema,
     FeatureName,
     FeatureRefSchema,
+    JsonBoolean,
+    PageBodyFields,
     PageQueryFields,
     Query,
+    QueryBoolean,
+    RoleBodySchema,
     RoleQuerySchema,
     ScalarRowSchema,
     StrictSchema,
     Text,
     UserRole,
+    no_nul,
 )
 from feature_gateway.domain.lifecycle import UPDATABLE_FIELDS, DataType, FeatureType, Status
 from feature_gateway.domain.listing import SORT_ORDERS
+from feature_gateway.domain.text import NUL_FREE_TEXT_PATTERN
 
 
 class CreateFeatureSchema(FeatureRefSchema):
@@ -33,24 +40,29 @@ class CreateFeatureSchema(FeatureRefSchema):
     created_by = Actor(required=True)
 
 
-def _status_is_not_editable(_value: Any) -> None:
-    raise ValidationError(
-        "status cannot be set through update; use the workflow endpoints "
-        "(ready_test, test, approve, reject, fix)."
-    )
+_STATUS_NOT_EDITABLE = (
+    "status cannot be set through update; use the workflow endpoints "
+    "(ready_test, test, approve, reject, fix)."
+)
 
 
 class UpdateFeatureSchema(FeatureRefSchema):
+    OPENAPI_RULES: ClassVar[dict[str, Any]] = {
+        "anyOf": [{"required": [field]} for field in UPDATABLE_FIELDS],
+    }
+
     last_updated_by = Actor(required=True)
     description = Text(MAX_DESCRIPTION_LENGTH)
     query = Query()
     feature_type = Choice(FeatureType)
     feature_data_type = Choice(DataType)
-    status = fields.Raw(
-        load_only=True,
-        validate=_status_is_not_editable,
-        metadata={"description": "Never accepted; present to explain the 422"},
-    )
+
+    @pre_load
+    def _status_is_not_editable(self, data: Any, **_: Any) -> Any:
+        # Any unknown field is a 422; this one gets a message saying where status changes.
+        if isinstance(data, Mapping) and "status" in data:
+            raise ValidationError(_STATUS_NOT_EDITABLE, "status")
+        return data
 
     @validates_schema
     def _something_to_update(self, data: dict[str, Any], **_: Any) -> None:
@@ -65,15 +77,38 @@ class DeleteFeatureSchema(FeatureRefSchema):
     deletion_reason = Text(MAX_DESCRIPTION_LENGTH, required=True)
 
 
-class ListFiltersSchema(PageQueryFields):
-    user_role = UserRole()
-    status = Choice(Status)
+class _ListFilterFields(StrictSchema):
+    status = Choice(
+        Status,
+        metadata={
+            "description": "Only features in this status (DELETED ones included when asked for)"
+        },
+    )
     feature_type = Choice(FeatureType)
     feature_data_type = Choice(DataType)
-    created_by = fields.String(validate=validate.Length(min=1, max=255))
-    search = fields.String(validate=validate.Length(min=1, max=255))
-    include_deleted = fields.Boolean(load_default=False)
+    created_by = Actor(metadata={"description": "Only features created by this actor"})
+    search = fields.String(
+        validate=[no_nul, validate.Length(min=1, max=255)],
+        metadata={
+            "description": "Case-insensitive substring of the name or description; "
+            "% and _ match themselves",
+            "pattern": NUL_FREE_TEXT_PATTERN,
+        },
+    )
     sort = fields.String(load_default="feature_name", validate=validate.OneOf(SORT_ORDERS))
+
+
+class ListFiltersSchema(RoleBodySchema, PageBodyFields, _ListFilterFields):
+    """The list filters as a JSON body (POST)."""
+
+    include_deleted = JsonBoolean(load_default=False)
+
+
+class ListFiltersQuerySchema(PageQueryFields, _ListFilterFields):
+    """The list filters as query parameters (GET)."""
+
+    user_role = UserRole()
+    include_deleted = QueryBoolean(load_default=False)
 
 
 class DeployedQuerySchema(PageQueryFields):
@@ -81,32 +116,39 @@ class DeployedQuerySchema(PageQueryFields):
 
 
 class FeaturePageSchema(Schema):
-    items = fields.List(fields.Nested(FeatureMetadataSchema), data_key="metadata")
-    total_count = fields.Integer()
-    limit = fields.Integer()
-    offset = fields.Integer()
+    items = fields.List(fields.Nested(FeatureMetadataSchema), data_key="metadata", required=True)
+    total_count = fields.Integer(required=True, metadata={"description": "All matches"})
+    limit = fields.Integer(required=True)
+    offset = fields.Integer(required=True)
 
 
 class DeployedFeaturesSchema(Schema):
-    items = fields.List(fields.Nested(FeatureMetadataSchema), data_key="features")
-    total_count = fields.Integer()
-    limit = fields.Integer()
-    offset = fields.Integer()
+    items = fields.List(fields.Nested(FeatureMetadataSchema), data_key="features", required=True)
+    total_count = fields.Integer(required=True, metadata={"description": "All matches"})
+    limit = fields.Integer(required=True)
+    offset = fields.Integer(required=True)
 
 
 class AuditEntrySchema(ScalarRowSchema):
-    from_status = fields.String(allow_none=True)
-    to_status = fields.String()
-    trigger = fields.String()
-    actor = fields.String()
-    actor_role = fields.String(allow_none=True)
-    reason = fields.String(allow_none=True)
-    timestamp = fields.Integer(metadata={"description": "Epoch milliseconds"})
+    from_status = Choice(
+        Status,
+        required=True,
+        allow_none=True,
+        metadata={"description": "null for the row that created the feature"},
+    )
+    to_status = Choice(Status, required=True)
+    trigger = fields.String(required=True, metadata={"example": "submit"})
+    actor = fields.String(required=True)
+    actor_role = fields.String(
+        required=True, allow_none=True, metadata={"description": "null for imported features"}
+    )
+    reason = fields.String(required=True, allow_none=True)
+    timestamp = fields.Integer(required=True, metadata={"description": "Epoch milliseconds"})
 
 
 class HistorySchema(Schema):
-    feature_name = fields.String()
-    history = fields.List(fields.Nested(AuditEntrySchema))
+    feature_name = fields.String(required=True)
+    history = fields.List(fields.Nested(AuditEntrySchema), required=True)
 
 
 class HistoryQuerySchema(RoleQuerySchema):

@@ -7,17 +7,17 @@ from typing import Any
 from marshmallow import Schema, fields
 
 from feature_gateway import __version__
-from feature_gateway.api.blueprint import Blueprint
+from feature_gateway.api.blueprint import ApiBlueprint
 from feature_gateway.api.context import database
 from feature_gateway.errors import DatabaseUnavailableError
 
-blp = Blueprint("health", __name__, description="Service health")
+blp = ApiBlueprint("health", __name__, description="Service health")
 
 
 class HealthSchema(Schema):
-    status = fields.String(metadata={"enum": ["healthy", "unhealthy"]})
-    version = fields.String()
-    database = fields.String(metadata={"enum": ["ok", "unavailable"]})
+    status = fields.String(required=True, metadata={"enum": ["healthy", "unhealthy"]})
+    version = fields.String(required=True, metadata={"example": __version__})
+    database = fields.String(required=True, metadata={"enum": ["ok", "unavailable"]})
 
 
 @blp.route("/health", methods=["GET"])

@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from feature_gateway import __version__
+from feature_gateway.api.blueprint import ApiBlueprint
 from feature_gateway.api.context import settings
 from feature_gateway.api.ops.metrics import exposition
 
-blp = Blueprint("ops", __name__, description="Liveness and metrics")
+blp = ApiBlueprint("ops", __name__, description="Liveness and metrics")
 
 
 class LivenessSchema(Schema):
@@ -30,7 +30,12 @@ def livez() -> dict[str, Any]:
 @blp.route("/metrics", methods=["GET"])
 @blp.doc(
     summary="Prometheus metrics",
-    responses={"200": {"description": "Prometheus text exposition format"}},
+    responses={
+        "200": {
+            "description": "Prometheus text exposition format",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
+    },
 )
 def metrics() -> Response:
     """Request counts and latencies, status changes; summed over all gunicorn workers."""

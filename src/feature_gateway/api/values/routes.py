@@ -12,9 +12,11 @@ import numpy as np
 import orjson
 from flask import Response, current_app
 
-from feature_gateway.api.blueprint import Blueprint
+from feature_gateway.api import examples
+from feature_gateway.api.blueprint import ApiBlueprint
 from feature_gateway.api.common_schemas import RoleQuerySchema
 from feature_gateway.api.context import database, value_limits
+from feature_gateway.api.problems import Problems
 from feature_gateway.api.roles import caller_role
 from feature_gateway.api.values.schemas import (
     AvailableFeaturesSchema,
@@ -24,12 +26,13 @@ from feature_gateway.api.values.schemas import (
 from feature_gateway.domain.values import OnlineFeatures
 from feature_gateway.services import feature_values
 
-blp = Blueprint("values", __name__, description="Serve simulated values of deployed features")
+blp = ApiBlueprint("values", __name__, description="Serve simulated values of deployed features")
 
 
 @blp.route("/features", methods=["POST"])
-@blp.arguments(FeatureValuesRequestSchema)
+@blp.arguments(FeatureValuesRequestSchema, example=examples.FEATURES)
 @blp.response(200, FeatureValuesResponseSchema)
+@blp.problems(Problems.VALUES)
 def get_online_features(args: dict[str, Any]) -> Response:
     """Values of features for a batch of entity rows, column-oriented (Feast-style).
 
@@ -78,6 +81,7 @@ def _as_list(value: Any) -> Any:
 @blp.route("/features/available", methods=["GET"])
 @blp.arguments(RoleQuerySchema, location="query")
 @blp.response(200, AvailableFeaturesSchema)
+@blp.problems(Problems.LIST_BY_QUERY)
 def available_features(args: dict[str, Any]) -> dict[str, Any]:
     """Names of the deployed features, which POST /features serves."""
     caller_role(args.get("user_role"))

@@ -80,14 +80,30 @@ class FeatureValuesRequestSchema(StrictSchema):
         FeatureName(),
         required=True,
         validate=[validate.Length(min=1, error="At least one feature is required."), _unique],
-        metadata={"description": "Feature names; each column of the response, in this order"},
+        metadata={
+            "description": "Feature names, each once; each is a column of the response, in "
+            "this order. At most MAX_FEATURES_PER_REQUEST (default 1,000)",
+            "uniqueItems": True,
+        },
     )
     entities = EntityColumns(
         required=True,
         metadata={
-            "description": "Entity key columns (strings or integers), all of the same length",
+            "description": "Entity key columns, all of the same length (rows). Column names "
+            "match [A-Za-z_][A-Za-z0-9_]* (at most 255 characters); values are strings or "
+            "64-bit integers",
             "type": "object",
-            "additionalProperties": {"type": "array", "items": {"type": ["string", "integer"]}},
+            "minProperties": 1,
+            "additionalProperties": {
+                "type": "array",
+                "minItems": 1,
+                "items": {
+                    "anyOf": [
+                        {"type": "string"},
+                        {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1},
+                    ]
+                },
+            },
             "example": {"driver_id": ["D001", "D002"]},
         },
     )

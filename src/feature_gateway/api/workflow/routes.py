@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from feature_gateway.api.blueprint import Blueprint
+from feature_gateway.api import examples
+from feature_gateway.api.blueprint import ApiBlueprint
 from feature_gateway.api.context import database
+from feature_gateway.api.problems import Problems
 from feature_gateway.api.roles import require_role
 from feature_gateway.api.workflow.schemas import (
     ApproveSchema,
@@ -19,7 +21,7 @@ from feature_gateway.api.workflow.schemas import (
 from feature_gateway.domain.lifecycle import Action
 from feature_gateway.services import workflow
 
-blp = Blueprint("workflow", __name__, description="Move features through the lifecycle")
+blp = ApiBlueprint("workflow", __name__, description="Move features through the lifecycle")
 
 
 def _run(
@@ -39,40 +41,45 @@ def _run(
 
 
 @blp.route("/ready_test_feature_metadata", methods=["POST"])
-@blp.arguments(SubmitSchema)
+@blp.arguments(SubmitSchema, example=examples.READY_TEST)
 @blp.response(200, TransitionResponseSchema)
+@blp.problems(Problems.CHANGE)
 def ready_test_feature_metadata(args: dict[str, Any]) -> dict[str, Any]:
     """Submit a DRAFT feature for testing."""
     return _run(Action.SUBMIT, workflow.submit_feature, args, "Feature submitted for testing")
 
 
 @blp.route("/test_feature_metadata", methods=["POST"])
-@blp.arguments(TestResultSchema)
+@blp.arguments(TestResultSchema, example=examples.TEST)
 @blp.response(200, TransitionResponseSchema)
+@blp.problems(Problems.CHANGE)
 def test_feature_metadata(args: dict[str, Any]) -> dict[str, Any]:
     """Record the external testing system's result."""
     return _run(Action.TEST, workflow.record_test_result, args, "Test result recorded")
 
 
 @blp.route("/approve_feature_metadata", methods=["POST"])
-@blp.arguments(ApproveSchema)
+@blp.arguments(ApproveSchema, example=examples.APPROVE)
 @blp.response(200, TransitionResponseSchema)
+@blp.problems(Problems.CHANGE)
 def approve_feature_metadata(args: dict[str, Any]) -> dict[str, Any]:
     """Approve a tested feature and deploy it (TEST_SUCCEEDED → DEPLOYED)."""
     return _run(Action.APPROVE, workflow.approve_feature, args, "Feature approved and deployed")
 
 
 @blp.route("/reject_feature_metadata", methods=["POST"])
-@blp.arguments(RejectSchema)
+@blp.arguments(RejectSchema, example=examples.REJECT)
 @blp.response(200, TransitionResponseSchema)
+@blp.problems(Problems.CHANGE)
 def reject_feature_metadata(args: dict[str, Any]) -> dict[str, Any]:
     """Reject a tested feature."""
     return _run(Action.REJECT, workflow.reject_feature, args, "Feature rejected")
 
 
 @blp.route("/fix_feature_metadata", methods=["POST"])
-@blp.arguments(FixSchema)
+@blp.arguments(FixSchema, example=examples.FIX)
 @blp.response(200, TransitionResponseSchema)
+@blp.problems(Problems.CHANGE)
 def fix_feature_metadata(args: dict[str, Any]) -> dict[str, Any]:
     """Send a failed or rejected feature back to DRAFT."""
     return _run(Action.FIX, workflow.fix_feature, args, "Feature returned to DRAFT")

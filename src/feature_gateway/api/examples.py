@@ -1,0 +1,99 @@
+"""Example payloads for the API document, taken from the product description (seed README).
+
+Each request example is the seed's payload as written there, so a client team can send what
+it reads in /docs; tests check that every example is valid against its schema.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+FEATURE_NAME = "driver_hourly_stats:conv_rate:1"
+_SEED_TIME = 1751429485000
+
+CREATE: dict[str, Any] = {
+    "feature_name": FEATURE_NAME,
+    "feature_type": "batch",
+    "feature_data_type": "float",
+    "query": "SELECT conv_rate FROM driver_hourly_stats WHERE driver_id = ?",
+    "description": "Conversion rate for driver",
+    "created_by": "dev",
+    "user_role": "developer",
+}
+GET = {"feature_name": FEATURE_NAME, "user_role": "developer"}
+LIST = {"user_role": "developer", "status": "APPROVED"}
+FEATURES = {
+    "features": [FEATURE_NAME, "driver_hourly_stats:acc_rate:2"],
+    "entities": {"driver_id": ["D001", "D002"]},
+    "event_timestamp": _SEED_TIME,
+}
+UPDATE = {
+    "feature_name": FEATURE_NAME,
+    "last_updated_by": "dev",
+    "user_role": "developer",
+    "description": "Updated description",
+}
+DELETE = {
+    "feature_name": FEATURE_NAME,
+    "deleted_by": "dev",
+    "user_role": "developer",
+    "deletion_reason": "No longer needed",
+}
+READY_TEST = {"feature_name": FEATURE_NAME, "submitted_by": "dev", "user_role": "developer"}
+TEST = {
+    "feature_name": FEATURE_NAME,
+    "test_result": "TEST_SUCCEEDED",
+    "tested_by": "qa",
+    "user_role": "external_testing_system",
+}
+APPROVE = {"feature_name": FEATURE_NAME, "approved_by": "approver", "user_role": "approver"}
+REJECT = {
+    "feature_name": FEATURE_NAME,
+    "rejected_by": "approver",
+    "user_role": "approver",
+    "rejection_reason": "Test failed",
+}
+FIX = {
+    "feature_name": FEATURE_NAME,
+    "fixed_by": "dev",
+    "user_role": "developer",
+    "fix_description": "Fixed SQL bug",
+}
+
+# The seed's example response, with every field of the row as the service returns it.
+_UNSET = dict.fromkeys(
+    (
+        "submitted_by",
+        "submitted_time",
+        "tested_by",
+        "tested_time",
+        "test_result",
+        "test_notes",
+        "approved_by",
+        "approved_time",
+        "approval_notes",
+        "rejected_by",
+        "rejected_time",
+        "rejection_reason",
+        "deployed_by",
+        "deployed_time",
+        "fixed_by",
+        "fixed_time",
+        "fix_description",
+        "deleted_by",
+        "deleted_time",
+        "deletion_reason",
+    )
+)
+CREATED: dict[str, Any] = {
+    "message": "Feature created successfully",
+    "metadata": {
+        **{k: v for k, v in CREATE.items() if k != "user_role"},
+        "status": "DRAFT",
+        "revision": 1,
+        "created_time": _SEED_TIME,
+        "updated_time": _SEED_TIME,
+        "last_updated_by": "dev",
+        **_UNSET,
+    },
+}

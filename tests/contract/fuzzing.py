@@ -1,0 +1,216 @@
+"""Property-based fuzzing of every operation with Schemathesis, in process (WSGI).
+
+Schemathesis reads /openapi.json from the app and runs all of its phases on every operation:
+the documented examples, coverage (boundary and invalid values for each constraint), random
+fuzzing (valid and invalid requests) and stateful sequences (create, then use the name). Each
+response goes through all of its default checks: no 5xx, status code / content type /
+headers / body as documented, valid data accepted, invalid data rejected, 405 with Allow for
+undocumented methods.
+
+The database is a fresh one per run (a SQLite file or a new PostgreSQL database) holding a
+few seeded features; requests share it, so its size is bounded by the number of examples.
+Runs are reproducible: a fixed seed, no Hypothesis example database, no Schemathesis cache.
+
+Environment knobs: FUZZ_MAX_EXAMPLES (default 100), FUZZ_SEED, and FUZZ_MAX_TIME (seconds;
+unset by default) to keep fuzzing in rounds until that much time is spent.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import schemathesis
+from flask import Flask
+from hypothesis import strategies as st
+from schemathesis import Case, GenerationMode, HookContext
+from schemathesis.engine import Status, events, from_schema
+
+from feature_gateway.api import examples
+from feature_gateway.api.common_schemas import ROLE_HEADER, SQL_SELECT_FORMAT
+
+DEFAULT_MAX_EXAMPLES = 100
+DEFAULT_SEED = 20_260_101
+
+
+def map_case(context: HookContext, case: Case) -> Case:
+    """Requests as a real client sends them; POST /features gets valid entity columns.
+
+    A GET needs a role from the ``user_role`` query parameter *or* the X-User-Role header.
+
+    Each is optional on its own, and JSON Schema cannot say "one of these two parameters";
+    so, as a client sends its credentials with every call, a GET that carries neither gets
+    the header. Cases that give either, valid or not, are sent as generated.
+    """
+    body = case.body
+    if (
+        case.method == "POST"
+        and case.path == "/features"
+        and case.meta is not None
+        and case.meta.generation.mode == GenerationMode.POSITIVE
+        and isinstance(body, dict)
+        and isinstance(body.get("entities"), dict)
+    ):
+        body["entities"] = _valid_entity_columns(body["entities"])
+    names = {parameter.name for parameter in case.operation.iter_parameters()}
+    if case.method == "GET" and "user_role" in names and "user_role" not in (case.query or {}):
+        case.headers.setdefault(ROLE_HEADER, "developer")  # a case-insensitive mapping
+    return case
+
+
+def _valid_entity_columns(entities: dict[str, Any]) -> dict[str, Any]:
+    """Generated ``entities`` with the two rules OpenAPI 3.0 cannot state made to hold.
+
+    Column names must match an identifier pattern (3.0 has no ``propertyNames``) and all
+    columns must have the same length (no JSON Schema keyword relates sibling arrays). The
+    rest of what Schemathesis generated (values, types, counts) is kept as it is.
+    """
+    columns = [values for values in entities.values() if isinstance(values, list) and values]
+    if not columns:
+        return entities
+    rows = min(len(values) for values in columns)
+    return {f"key_{index}": values[:rows] for index, values in enumerate(columns)}
+
+
+def _register_formats() -> None:
+    """Valid values for the one rule JSON Schema cannot state: a read-only SELECT."""
+    word = st.from_regex(r"[a-z][a-z0-9_]{0,15}", fullmatch=True)
+    select = st.builds(
+        lambda column, table, condition: f"SELECT c_{column} FROM t_{table}{condition}",
+        word,
+        word,
+        st.sampled_from(["", " WHERE id = ?", " WHERE day >= '2025-01-01' LIMIT 10"]),
+    )
+    with_select = select.map(lambda inner: f"WITH w AS ({inner}) SELECT * FROM w")
+    schemathesis.openapi.format(SQL_SELECT_FORMAT, st.one_of(select, with_select))
+
+
+@dataclass
+class OperationStats:
+    cases: int = 0
+    statuses: Counter[int] = field(default_factory=Counter)
+
+
+@dataclass
+class FuzzReport:
+    backend: str
+    seed: int
+    max_examples: int
+    stats: dict[str, OperationStats] = field(default_factory=dict)
+    checks: set[str] = field(default_factory=set)
+    phases: dict[str, Status] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    running_time: float = 0.0
+    stop_reason: str = ""
+
+    @property
+    def cases(self) -> int:
+        return sum(s.cases for s in self.stats.values())
+
+    @property
+    def requests(self) -> int:
+        return sum(sum(s.statuses.values()) for s in self.stats.values())
+
+    def summary(self, documented: dict[str, set[int]]) -> str:
+        lines = [
+            f"Schemathesis {schemathesis.__version__} on {self.backend}: "
+            f"{len(self.stats)} operations, {self.cases} test cases, {self.requests} requests, "
+            f"{len(self.failures)} failures, {len(self.errors)} errors "
+            f"in {self.running_time:.1f}s (seed {self.seed}, max-examples {self.max_examples}, "
+            f"stop: {self.stop_reason})",
+            "phases: "
+            + ", ".join(f"{name} {status.value}" for name, status in self.phases.items()),
+            "checks: " + ", ".join(sorted(self.checks)),
+        ]
+        for label in sorted(self.stats):
+            stats = self.stats[label]
+            seen = ", ".join(f"{code}x{n}" for code, n in sorted(stats.statuses.items()))
+            unseen = sorted(documented.get(label, set()) - set(stats.statuses))
+            note = f"  (documented, not hit by fuzzing: {unseen})" if unseen else ""
+            lines.append(f"  {label}: {stats.cases} cases; statuses {seen}{note}")
+        lines += [f"FAILURE {failure}" for failure in self.failures]
+        lines += [f"ERROR {error}" for error in self.errors]
+        return "\n".join(lines)
+
+
+def _settings() -> tuple[int, int, int]:
+    return (
+        int(os.environ.get("FUZZ_MAX_EXAMPLES", DEFAULT_MAX_EXAMPLES)),
+        int(os.environ.get("FUZZ_SEED", DEFAULT_SEED)),
+        int(os.environ.get("FUZZ_MAX_TIME", 0)),
+    )
+
+
+def seed_features(app: Flask) -> None:
+    """The seed README's feature, ready for approval, so its examples meet a real feature."""
+    client = app.test_client()
+    steps = [
+        ("/create_feature_metadata", examples.CREATE),
+        ("/ready_test_feature_metadata", examples.READY_TEST),
+        ("/test_feature_metadata", examples.TEST),
+    ]
+    for path, body in steps:
+        response = client.post(path, json=body)
+        assert response.status_code in (200, 201), response.get_json()
+
+
+def run_fuzzing(app: Flask, backend: str) -> FuzzReport:
+    max_examples, seed, max_time = _settings()
+    _register_formats()
+    config = schemathesis.Config.from_dict(
+        {
+            "seed": seed,
+            # With a time budget Schemathesis repeats fuzzing rounds until it is spent.
+            **({"max-time": max_time} if max_time else {}),
+            "generation": {"max-examples": max_examples, "database": "none"},
+            "cache": {"enabled": False},
+        }
+    )
+    schema = schemathesis.openapi.from_wsgi("/openapi.json", app, config=config)
+    schema.hook(map_case)
+    report = FuzzReport(backend, seed, max_examples)
+    for operation in schema.get_all_operations():
+        report.stats[operation.ok().label] = OperationStats()
+    started = time.monotonic()
+    for event in from_schema(schema).execute():
+        _record(report, event)
+    report.running_time = time.monotonic() - started
+    return report
+
+
+def _record(report: FuzzReport, event: Any) -> None:
+    if isinstance(event, events.ScenarioFinished):
+        recorder = event.recorder
+        for case_id, node in recorder.cases.items():
+            stats = report.stats.setdefault(node.value.operation.label, OperationStats())
+            stats.cases += 1
+            interaction = recorder.interactions.get(case_id)
+            if interaction is not None and interaction.response is not None:
+                stats.statuses[interaction.response.status_code] += 1
+        for case_id, checks in recorder.checks.items():
+            for check in checks:
+                report.checks.add(check.name)
+                if check.failure_info is not None:
+                    failure = check.failure_info.failure
+                    operation = recorder.cases[case_id].value.operation.label
+                    report.failures.append(
+                        f"{operation} [{check.name}] {failure.title}: {failure.message}\n"
+                        f"    reproduce: {check.failure_info.code_sample}"
+                    )
+    elif isinstance(event, events.PhaseFinished):
+        # Fuzzing and stateful may run several rounds: keep each phase's worst outcome.
+        name, status = event.phase.name.value, event.status
+        report.phases[name] = max(status, report.phases.get(name, status))
+    elif isinstance(event, events.NonFatalError):
+        report.errors.append(f"{event.label}: {event.info.message}")
+    elif isinstance(event, events.FatalError):
+        report.errors.append(f"fatal: {event.exception!r}")
+    elif isinstance(event, events.EngineFinished):
+        report.stop_reason = event.stop_reason.value
+        report.failures += [
+            f"[run] {failure.title}: {failure.message}" for failure in event.failures
+        ]

@@ -1,0 +1,167 @@
+"""Every status the document lists for an operation can really be produced, with the body and
+content type the document promises for it.
+
+Requests are built from the document itself (its examples, its parameters), so an operation
+added later is exercised here as soon as it is documented; only the state a success needs
+is spelled out per operation, in SUCCESS_NEEDS.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from feature_gateway import create_app
+from feature_gateway.domain.lifecycle import Role
+from tests.contract.openapi_contract import Contract, Operation
+
+ABSENT = "absent_view:absent_feature:1"
+TESTED_STATUSES = (200, 201, 400, 403, 404, 409, 413, 415, 422, 503)
+# The status a feature must be in for each operation to succeed (DRAFT when not listed);
+# None: the operation needs a name that does not exist yet.
+SUCCESS_NEEDS: dict[str, str | None] = {
+    "create_feature_metadata": None,
+    "test_feature_metadata": "READY_FOR_TESTING",
+    "approve_feature_metadata": "TEST_SUCCEEDED",
+    "reject_feature_metadata": "TEST_SUCCEEDED",
+    "fix_feature_metadata": "TEST_FAILED",
+}
+
+
+class Caller:
+    """Sends one operation's request, varied to provoke one status."""
+
+    def __init__(self, client: FlaskClient, operation: Operation, name: str) -> None:
+        self.client, self.operation, self.name = client, operation, name
+
+    def send(
+        self,
+        *,
+        body: Any = None,
+        raw: bytes | None = None,
+        content_type: str = "application/json",
+        query: dict[str, str] | None = None,
+        name: str | None = None,
+    ) -> TestResponse:
+        path = self.operation.path.replace("{feature_name}", name or self.name)
+        if self.operation.method != "post":
+            return self.client.open(
+                path,
+                method=self.operation.method.upper(),
+                query_string=query if query is not None else self.query(),
+            )
+        data = raw if raw is not None else json.dumps(body if body is not None else self.body())
+        return self.client.post(path, data=data, content_type=content_type)
+
+    def body(self, **changes: Any) -> dict[str, Any]:
+        example = self.operation.body_example or {}
+        if "feature_name" in example:
+            example["feature_name"] = self.name
+        return {**example, **changes}
+
+    def query(self) -> dict[str, str]:
+        takes_role = any(p["name"] == "user_role" for p in self.operation.parameters)
+        return {"user_role": Role.DEVELOPER.value} if takes_role else {}
+
+
+def _provoke(
+    status: int, caller: Caller, app: Flask, name_in: Callable[[str], str]
+) -> Iterator[TestResponse]:
+    """The request(s) that should get ``status``; several for 403 (one role per try)."""
+    post = caller.operation.method == "post"
+    if status in (200, 201):
+        yield caller.send()
+    elif status == 400:
+        yield caller.send(raw=b'{"feature_name": ')
+    elif status == 413:
+        limit = app.extensions["feature_gateway"].settings.max_body_bytes
+        yield caller.send(raw=b" " * (limit + 1))
+    elif status == 415:
+        yield caller.send(raw=json.dumps(caller.body()).encode(), content_type="text/plain")
+    elif status == 422:
+        yield (
+            caller.send(body=caller.body(unexpected_field=1))
+            if post
+            else caller.send(query={**caller.query(), "user_role": "not-a-role"})
+        )
+    elif status == 403:
+        for role in Role:
+            yield caller.send(body=caller.body(user_role=role.value))
+    elif status == 404:
+        yield caller.send(body=caller.body(feature_name=ABSENT), name=ABSENT)
+    elif status == 409:
+        deployed = name_in("DEPLOYED")
+        yield caller.send(body=caller.body(feature_name=deployed), name=deployed)
+    else:
+        raise AssertionError(f"no recipe for {status}")
+
+
+def test_every_documented_status_has_a_recipe(contract: Contract) -> None:
+    documented = {s for operation in contract.operations() for s in operation.statuses}
+    assert documented <= set(TESTED_STATUSES), "add a recipe to _provoke for the new status"
+
+
+@pytest.mark.parametrize("status", [s for s in TESTED_STATUSES if s != 503])
+def test_each_documented_status_is_reachable(
+    status: int,
+    app: Flask,
+    client: FlaskClient,
+    contract: Contract,
+    make_feature: Callable[..., dict[str, Any]],
+) -> None:
+    operations = [o for o in contract.operations() if status in o.statuses]
+    assert operations, f"no operation documents {status}"
+    for operation in operations:
+        needs = SUCCESS_NEEDS.get(operation.operation_id, "DRAFT")
+        if status in (200, 201) and needs is None:
+            name = "fresh_view:fresh_feature:1"
+        else:
+            name = make_feature(needs or "DRAFT")["feature_name"]
+        caller = Caller(client, operation, name)
+        responses = list(_provoke(status, caller, app, lambda s: make_feature(s)["feature_name"]))
+        matching = [r for r in responses if r.status_code == status]
+        assert matching, (
+            f"{operation.label}: expected {status}, got "
+            f"{[(r.status_code, r.get_json()) for r in responses]}"
+        )
+        for response in responses:
+            errors = contract.response_errors(
+                operation,
+                response.status_code,
+                response.content_type,
+                response.get_json() if response.is_json else response.get_data(as_text=True),
+            )
+            assert not errors, errors
+
+
+def test_each_operation_reports_503_when_the_database_is_unreachable(
+    contract: Contract,
+    tmp_path: Path,
+) -> None:
+    app = create_app(
+        {"database_url": f"sqlite:///{tmp_path}/missing-dir/db.sqlite", "TESTING": True}
+    )
+    client = app.test_client()
+    operations = [o for o in contract.operations() if 503 in o.statuses]
+    # Liveness and metrics answer from the worker alone, by design (see api/ops).
+    never_touch_the_database = {"GET /livez", "GET /metrics"}
+    assert {o.label for o in contract.operations()} - {o.label for o in operations} == (
+        never_touch_the_database
+    )
+    try:
+        for operation in operations:
+            response = Caller(client, operation, "some_view:some_feature:1").send()
+            assert response.status_code == 503, (operation.label, response.get_json())
+            errors = contract.response_errors(
+                operation, 503, response.content_type, response.get_json()
+            )
+            assert not errors, errors
+    finally:
+        app.extensions["feature_gateway"].database.bind.dispose()

@@ -1,0 +1,59 @@
+"""Schemathesis against the app on every operation: zero 5xx, every response as documented.
+
+Marked ``fuzz`` (about a minute per database with the default 100 examples): deselect with
+``-m "not fuzz"`` for a quick run. The summary is printed and kept in artifacts/.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from feature_gateway import create_app
+from tests.conftest import migrate
+from tests.contract.fuzzing import run_fuzzing, seed_features
+from tests.contract.openapi_contract import Contract
+from tests.databases import BACKENDS, FreshDatabase, require_backend
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+
+
+@pytest.fixture(params=BACKENDS)
+def fuzz_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
+    """The app on a fresh, migrated database of its own: fuzzing commits for real."""
+    require_backend(request.param)
+    fresh = FreshDatabase(request.param, tmp_path)
+    try:
+        migrate(fresh.url)
+        app = create_app({"database_url": fresh.url, "log_level": "WARNING"})
+        app.config["FUZZ_BACKEND"] = request.param
+        yield app
+        app.extensions["feature_gateway"].database.bind.dispose()
+    finally:
+        fresh.drop()
+
+
+@pytest.mark.fuzz
+def test_no_input_breaks_the_service_or_its_documented_contract(
+    fuzz_app: Flask,
+    contract: Contract,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    backend = fuzz_app.config["FUZZ_BACKEND"]
+    seed_features(fuzz_app)
+    report = run_fuzzing(fuzz_app, backend)
+
+    documented = {op.label: op.statuses for op in contract.operations()}
+    summary = report.summary(documented)
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / f"schemathesis-{backend}.txt").write_text(summary + "\n", encoding="utf-8")
+    with capsys.disabled():
+        print(f"\n{summary}")
+
+    assert set(report.stats) == set(documented), "Schemathesis did not see every operation"
+    assert all(stats.cases > 0 for stats in report.stats.values()), "an operation went untested"
+    assert not report.errors, "\n".join(report.errors)
+    assert not report.failures, "\n".join(report.failures)
