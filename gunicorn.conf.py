@@ -99,6 +99,11 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="feature-gateway-metrics-")
 METRICS_DIR = os.environ["PROMETHEUS_MULTIPROC_DIR"]
 
+# Imported now, after the variable is set and before any signal arrives: child_exit runs
+# inside the master's SIGCHLD handling, and a first import there, re-entered when two
+# workers exit at once, crashed the master on shutdown.
+from prometheus_client import multiprocess  # noqa: E402
+
 
 def on_starting(server: Any) -> None:
     """Start from zero: files left by an earlier run would be counted again."""
@@ -109,8 +114,6 @@ def on_starting(server: Any) -> None:
 
 def child_exit(server: Any, worker: Any) -> None:
     """Drop a dead worker's live gauges (its counters and histograms keep counting)."""
-    from prometheus_client import multiprocess
-
     multiprocess.mark_process_dead(worker.pid, METRICS_DIR)
 
 

@@ -12,6 +12,10 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'data' / 'feature_gateway.db'}"
 
 
+# Counts where 0 is meaningful: no trusted proxy, no connections beyond the pool.
+_MAY_BE_ZERO = frozenset({"trusted_proxy_count", "db_max_overflow"})
+
+
 class ConfigError(ValueError):
     """An environment variable holds a value the service cannot use."""
 
@@ -67,10 +71,13 @@ class Settings:
     def validate(self) -> None:
         for field in fields(self):
             value = getattr(self, field.name)
-            if field.type == "int" and field.name != "trusted_proxy_count" and value <= 0:
+            if field.type != "int":
+                continue
+            if field.name in _MAY_BE_ZERO:
+                if value < 0:
+                    raise ConfigError(f"{field.name.upper()} must not be negative, got {value}")
+            elif value <= 0:
                 raise ConfigError(f"{field.name.upper()} must be positive, got {value}")
-        if self.trusted_proxy_count < 0:
-            raise ConfigError("TRUSTED_PROXY_COUNT must not be negative")
         if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ConfigError(f"LOG_LEVEL must be a logging level name, got {self.log_level!r}")
         metrics_dir = self.prometheus_multiproc_dir

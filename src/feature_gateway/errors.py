@@ -93,7 +93,6 @@ class DatabaseUnavailableError(GatewayError):
 
 # The one mapping from domain errors to HTTP: (status, problem title). Most specific first.
 HTTP_STATUS: list[tuple[type[GatewayError], int, str]] = [
-    (RoleRequiredError, 422, "Role Required"),
     (ValidationError, 422, "Unprocessable Content"),
     (ForbiddenError, 403, "Forbidden"),
     (FeatureNotFoundError, 404, "Feature Not Found"),

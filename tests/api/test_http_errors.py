@@ -1,5 +1,8 @@
 """Transport-level errors: every one is problem+json with a human ``detail``."""
 
+import io
+import json
+
 import pytest
 
 from feature_gateway import create_app
@@ -99,3 +102,40 @@ def test_requests_get_503_problem_when_the_database_is_unreachable(unreachable_a
     assert_problem(response, 503)
     assert_problem(client.post("/create_feature_metadata", json=SEED_FEATURE), 503)
     assert "psycopg" not in response.get_data(as_text=True)
+
+
+def test_a_chunked_body_over_the_size_limit_is_413_not_400(client, app):
+    limit = app.extensions["feature_gateway"].settings.max_body_bytes
+    body = json.dumps({**SEED_FEATURE, "description": "x" * (limit + 1)}).encode()
+    response = client.post(
+        "/create_feature_metadata",
+        input_stream=io.BytesIO(body),
+        headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},  # as gunicorn sets it
+    )
+    assert_problem(response, 413)
+
+
+def test_a_small_chunked_body_is_accepted(client):
+    response = client.post(
+        "/create_feature_metadata",
+        input_stream=io.BytesIO(json.dumps(SEED_FEATURE).encode()),
+        headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+    assert response.status_code == 201
+
+
+def test_a_body_that_is_not_an_object_says_so(client):
+    response = client.post("/create_feature_metadata", json=[1, 2])
+    assert assert_problem(response, 422)["detail"] == "The request body must be a JSON object."
+
+
+def test_every_422_has_the_same_type_and_title(client):
+    invalid_field = client.post("/create_feature_metadata", json={**SEED_FEATURE, "query": ""})
+    bad_path = client.get("/get_feature_metadata/bad%20name?user_role=developer")
+    unknown_role = client.get("/get_feature_metadata/a:b:1?user_role=boss")
+    bodies = [assert_problem(r, 422) for r in (invalid_field, bad_path, unknown_role)]
+    assert {(b["type"], b["title"]) for b in bodies} == {
+        ("urn:feature-gateway:problem:unprocessable-content", "Unprocessable Content")
+    }

@@ -181,11 +181,20 @@ def test_request_ids_pass_through_nginx_both_ways(
     assert given.headers["X-Request-ID"] == "client-chosen-7"
     generated = made.headers["X-Request-ID"]
     assert re.fullmatch(r"[0-9a-f]{32}", generated)  # nginx's $request_id
-    app_ids = {line.get("request_id") for line in server.log_lines()}
-    assert {"client-chosen-7", generated} <= app_ids
-    nginx_log = (work_dir / "nginx" / "access.log").read_text()
-    assert '"request_id":"client-chosen-7"' in nginx_log
-    assert f'"request_id":"{generated}"' in nginx_log
+    # Log lines are written after the response is sent: wait for them, briefly.
+    wait_until(
+        lambda: {"client-chosen-7", generated}
+        <= {line.get("request_id") for line in server.log_lines()},
+        timeout=5,
+        what="the app's access lines",
+    )
+    nginx_log = work_dir / "nginx" / "access.log"
+    for request_id in ("client-chosen-7", generated):
+        wait_until(
+            lambda: f'"request_id":"{request_id}"' in nginx_log.read_text(),  # noqa: B023
+            timeout=5,
+            what=f"nginx's access line for {request_id}",
+        )
 
 
 @pytest.mark.slow
@@ -202,7 +211,11 @@ def test_the_app_sees_the_client_address_not_a_forged_one(stack: tuple[Gunicorn,
     )
 
     # nginx appends the address it saw; the app trusts that one hop and no more.
-    [line] = [line for line in server.log_lines() if line.get("request_id") == "xff-1"]
+    def logged() -> list[dict[str, object]]:
+        return [line for line in server.log_lines() if line.get("request_id") == "xff-1"]
+
+    wait_until(lambda: bool(logged()), timeout=5, what="the app's access line")
+    [line] = logged()
     assert line["remote_addr"] == client_ip
 
 

@@ -30,3 +30,10 @@ def test_the_default_database_is_a_sqlite_file_under_data():
 def test_unusable_values_fail_at_start_with_a_clear_message(env, message):
     with pytest.raises(ConfigError, match=message):
         Settings.from_env(env)
+
+
+def test_zero_overflow_and_zero_proxies_are_allowed_but_not_negative():
+    settings = Settings.from_env({"DB_MAX_OVERFLOW": "0", "TRUSTED_PROXY_COUNT": "0"})
+    assert (settings.db_max_overflow, settings.trusted_proxy_count) == (0, 0)
+    with pytest.raises(ConfigError, match="DB_MAX_OVERFLOW must not be negative"):
+        Settings.from_env({"DB_MAX_OVERFLOW": "-1"})

@@ -33,3 +33,9 @@ def test_source_states_name_where_each_trigger_may_fire():
     assert Status.DEPLOYED not in source_states("delete")
     assert Status.DRAFT not in source_states("reset")
     assert source_states("no_such_trigger") == []
+
+
+def test_the_transient_approved_state_is_no_source_but_of_deploy():
+    for trigger in ("reset", "delete", "fix", "submit", "reject"):
+        assert Status.APPROVED not in source_states(trigger)
+    assert source_states("deploy") == ["APPROVED"]

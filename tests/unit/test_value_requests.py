@@ -31,6 +31,8 @@ def test_entity_values_are_strings_or_64_bit_integers():
     assert "a list" in (entity_value_problem([[1]]) or "")
     assert "an object" in (entity_value_problem([{}]) or "")
     assert "64-bit" in (entity_value_problem([2**63]) or "")
+    # what the JSON parser makes of 99999999999999999999999
+    assert "64-bit" in (entity_value_problem([1e23]) or "")
 
 
 def test_limits_report_every_violation():

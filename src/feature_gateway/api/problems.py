@@ -13,7 +13,7 @@ from flask_smorest import Api
 from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException
 
-from feature_gateway.errors import GatewayError, http_status_for
+from feature_gateway.errors import GatewayError, ValidationError, http_status_for
 
 PROBLEM_MIMETYPE = "application/problem+json"
 logger = logging.getLogger("feature_gateway.errors")
@@ -151,7 +151,10 @@ def _stringify_keys(value: Any) -> Any:
 def _validation_detail(errors: Mapping[str, Any]) -> str:
     if "_schema" in errors and len(errors) == 1:
         first = errors["_schema"]
-        return str(first[0]) if isinstance(first, list) and first else "The request is invalid."
+        message = str(first[0]) if isinstance(first, list) and first else ""
+        if message == "Invalid input type.":  # marshmallow's words for "not an object"
+            return "The request body must be a JSON object."
+        return message or "The request is invalid."
     fields = ", ".join(sorted(errors))
     return f"The request has invalid or missing fields: {fields}."
 
@@ -200,6 +203,11 @@ class GatewayApi(Api):  # type: ignore[misc]
             errors = {"body": ["Invalid JSON body."]}
         else:
             detail = data.get("message") or _HTTP_DETAILS.get(status) or str(error.description)
+        if status == 422:  # the same type and title as the domain's validation errors
+            title = http_status_for(ValidationError(detail))[1]
+            return problem_response(
+                status, title, detail, errors=errors, headers=headers, problem_type=_slug(title)
+            )
         return problem_response(status, error.name, detail, errors=errors, headers=headers)
 
 

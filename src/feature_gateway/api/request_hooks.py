@@ -39,10 +39,9 @@ def register_request_hooks(app: Flask, max_body_bytes: int) -> None:
         g.request_id = supplied if _REQUEST_ID_PATTERN.fullmatch(supplied) else uuid.uuid4().hex
         # webargs would turn a non-JSON body into a 422 "missing field"; say what is wrong.
         if request.method in _BODY_METHODS and request.url_rule is not None:
-            if request.content_length is not None and request.content_length > max_body_bytes:
-                raise RequestEntityTooLarge()
             if not request.is_json:
                 raise UnsupportedMediaType()
+            _check_body_size(max_body_bytes)
 
     @app.after_request
     def _finish(response: Response) -> Response:
@@ -75,3 +74,18 @@ def register_request_hooks(app: Flask, max_body_bytes: int) -> None:
     def _done(_error: BaseException | None) -> None:
         if g.pop("started", None) is not None:
             IN_PROGRESS.dec()
+
+
+def _check_body_size(max_body_bytes: int) -> None:
+    """413 for a body over the limit, whether its length is declared or not.
+
+    A chunked body has no Content-Length; werkzeug then stops reading at the limit and
+    hands over the truncated body, which would be reported as malformed JSON (400). Reading
+    it here (it is cached for the parser) tells the two apart: a body that fills the limit
+    is treated as too large.
+    """
+    if request.content_length is not None:
+        if request.content_length > max_body_bytes:
+            raise RequestEntityTooLarge()
+    elif len(request.get_data(cache=True)) >= max_body_bytes:
+        raise RequestEntityTooLarge()

@@ -72,7 +72,10 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
 }
 
 TERMINAL_STATES = frozenset({Status.DEPLOYED, Status.DELETED})
-EDITABLE_STATES = frozenset(Status) - TERMINAL_STATES
+# APPROVED exists only inside the approve request (approve, then deploy, one transaction):
+# no stored feature is ever in it, so no other trigger starts from it.
+TRANSIENT_STATES = frozenset({Status.APPROVED})
+EDITABLE_STATES = frozenset(Status) - TERMINAL_STATES - TRANSIENT_STATES
 # Changing one of these invalidates any test result or approval given to the old value.
 CRITICAL_FIELDS = ("query", "feature_type", "feature_data_type")
 UPDATABLE_FIELDS = ("description", *CRITICAL_FIELDS)

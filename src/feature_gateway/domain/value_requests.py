@@ -55,7 +55,8 @@ def entity_value_problem(values: Sequence[Any]) -> str | None:
         kind = type(value)  # exact types: bool is an int subclass, and is not a key
         if kind is str or (kind is int and MIN_ENTITY_INT <= value <= MAX_ENTITY_INT):
             continue
-        if kind is int:
+        # The JSON parser hands integers beyond 64 bits over as floats.
+        if kind is int or (kind is float and value.is_integer() and abs(value) > MAX_ENTITY_INT):
             return f"Item {index}: integer keys must fit in a signed 64-bit integer."
         return (
             f"Item {index}: entity key values must be strings or integers, "
