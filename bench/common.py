@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -11,9 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 T0 = 1_751_429_485_000
@@ -42,15 +39,16 @@ def seed_features(db_path: Path, count: int, deployed_share: float = 0.1) -> lis
     for i in range(count):
         deployed = bool(every) and i % every == 0
         rows.append((
-            f"bench_view_{i // 100}:feature_{i}:1", types[i % 3], dtypes[i % 8],
+            f"bench_view_{i // 100}:feature_{i}:1", f"bench_view_{i // 100}:feature_{i}:1",
+            types[i % 3], dtypes[i % 8],
             f"SELECT f{i} FROM t WHERE id = ?", f"Benchmark feature number {i}",
             "DEPLOYED" if deployed else "DRAFT", T0 + i, T0 + i, f"dev{i % 20}", 1,
         ))  # fmt: skip
     with sqlite3.connect(db_path) as conn:
         conn.executemany(
-            "INSERT INTO features (feature_name, feature_type, feature_data_type, query,"
-            " description, status, created_time, updated_time, created_by, revision)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO features (feature_name, canonical_name, feature_type,"
+            " feature_data_type, query, description, status, created_time, updated_time,"
+            " created_by, revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
         conn.execute(
@@ -120,14 +118,3 @@ def _latency(out: str, label: str) -> float:
         return float("nan")
     value, unit = float(match.group(1)), match.group(2)
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
-
-
-def post_json(url: str, body: dict[str, Any]) -> int:
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode(),
-        method="POST",
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return int(response.status)

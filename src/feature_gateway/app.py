@@ -51,6 +51,9 @@ def build_app(overrides: dict[str, Any] | None = None) -> Flask:
 def configure_logging(level: str) -> None:
     """JSON lines on stderr for everything under the ``feature_gateway`` logger."""
     logger = logging.getLogger("feature_gateway")
+    # sqlglot logs a warning each time it falls back to an opaque Command (how it parses
+    # "VACUUM" or "EXPLAIN"); the 422 we answer already says what is wrong with the query.
+    logging.getLogger("sqlglot").setLevel(logging.ERROR)
     logger.setLevel(level.upper())
     if not any(getattr(h, "_feature_gateway", False) for h in logger.handlers):
         handler = logging.StreamHandler()

@@ -28,10 +28,12 @@ class Settings:
     max_features_per_request: int = 1_000
     max_entity_rows_per_request: int = 10_000
     max_values_per_request: int = 1_000_000
-    sqlite_busy_timeout_ms: int = 30_000
+    # Both below gunicorn's 30 s worker timeout: a request waiting for a lock or a
+    # connection gets a 503 before its worker is killed.
+    sqlite_busy_timeout_ms: int = 10_000
     db_pool_size: int = 5
     db_max_overflow: int = 10
-    db_pool_timeout_s: int = 30
+    db_pool_timeout_s: int = 10
     # Bounds how long a request (and /health) waits for an unreachable PostgreSQL host.
     db_connect_timeout_s: int = 5
     # How many reverse proxies (nginx, a load balancer) stand in front of the service and

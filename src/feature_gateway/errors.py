@@ -49,12 +49,19 @@ class ConflictError(GatewayError):
 
 
 class FeatureAlreadyExistsError(ConflictError):
-    def __init__(self, feature_name: str, status: str | None = None) -> None:
+    def __init__(
+        self, feature_name: str, status: str | None = None, stored_as: str | None = None
+    ) -> None:
         self.feature_name = feature_name
+        spelled = (
+            f" as '{stored_as}' (the same version)"
+            if stored_as and stored_as != feature_name
+            else ""
+        )
         hint = (
             " Deleted names cannot be reused: create a new version." if status == "DELETED" else ""
         )
-        super().__init__(f"Feature '{feature_name}' already exists.{hint}")
+        super().__init__(f"Feature '{feature_name}' already exists{spelled}.{hint}")
 
 
 class InvalidTransitionError(ConflictError):
@@ -78,12 +85,21 @@ class FeatureImmutableError(ConflictError):
 
 
 class ConcurrentModificationError(ConflictError):
-    def __init__(self, feature_name: str) -> None:
-        self.feature_name = feature_name
-        super().__init__(
-            f"Feature '{feature_name}' was changed by another request at the same time; "
-            "reload it and try again."
-        )
+    def __init__(
+        self, feature_name: str, expected: int | None = None, actual: int | None = None
+    ) -> None:
+        self.feature_name, self.expected, self.actual = feature_name, expected, actual
+        if expected is None:
+            detail = (
+                f"Feature '{feature_name}' was changed by another request at the same time; "
+                "reload it and try again."
+            )
+        else:
+            detail = (
+                f"Feature '{feature_name}' is at revision {actual}, not {expected} as "
+                "If-Match expects: it was changed since you read it; reload it and try again."
+            )
+        super().__init__(detail)
 
 
 class DatabaseUnavailableError(GatewayError):

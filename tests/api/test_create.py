@@ -133,3 +133,16 @@ def test_nothing_is_stored_when_creation_is_rejected(client):
         f"/get_feature_metadata/{SEED_FEATURE['feature_name']}?user_role=developer"
     )
     assert response.status_code == 404
+
+
+def test_two_spellings_of_one_version_are_one_feature(client, make_feature):
+    name = make_feature("DELETED")["feature_name"]  # e.g. test_view:feature_1:1
+    view, feature, version = name.split(":")
+    response = client.post(
+        "/create_feature_metadata",
+        json={**SEED_FEATURE, "feature_name": f"{view}:{feature}:v{version}"},
+    )
+    assert response.status_code == 409
+    detail = response.get_json()["detail"]
+    assert f"as '{name}' (the same version)" in detail
+    assert "new version" in detail

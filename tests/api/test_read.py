@@ -79,6 +79,15 @@ def test_list_filters_combine(client, catalogue, filters, expected):
     assert listed == sorted(catalogue[key]["feature_name"] for key in expected)
 
 
+def test_a_search_folds_case_beyond_ascii(client, make_feature):
+    wanted = make_feature(description="Ärger über Straßen")["feature_name"]
+    make_feature(description="nothing to see")
+    listed = names(client.post(
+        "/get_all_feature_metadata", json={"user_role": "developer", "search": "äRGER ÜBER"}
+    ))  # fmt: skip
+    assert listed == [wanted]
+
+
 def test_a_search_matches_the_name_case_insensitively(client, catalogue):
     target = catalogue["failed"]["feature_name"].upper()
     listed = names(client.get(f"/get_all_feature_metadata?user_role=developer&search={target}"))
@@ -163,3 +172,17 @@ def test_unknown_query_parameters_are_422(client, path):
     response = client.get(path)
     assert response.status_code == 422
     assert path.rsplit("&", 1)[-1].split("?")[-1].split("=")[0] in response.get_json()["errors"]
+
+
+def test_deployed_features_come_in_one_page_of_up_to_1000_by_default(client, make_feature):
+    make_feature("DEPLOYED")
+    body = client.get("/get_deployed_features?user_role=developer").get_json()
+    assert (body["limit"], body["offset"], body["total_count"]) == (1000, 0, 1)
+
+
+def test_a_query_parameter_given_twice_is_422(client):
+    response = client.get(
+        "/get_all_feature_metadata?user_role=developer&status=DRAFT&status=DEPLOYED"
+    )
+    assert response.status_code == 422
+    assert response.get_json()["errors"] == {"status": ["Give this parameter once."]}

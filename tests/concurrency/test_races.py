@@ -124,6 +124,25 @@ def test_racing_edits_and_approval_never_approve_an_untested_query(server):
         assert states.count("DEPLOYED") == 1
 
 
+def test_racing_conditional_edits_of_one_revision_give_one_success(server):
+    name = "race_view:conditional_edit:1"
+    make_tested_feature(server, name)
+    _, stored = server.request("GET", f"/get_feature_metadata/{name}?user_role=developer")
+    revision = stored["metadata"]["revision"]
+    results = race(RACERS, lambda i: server.request(
+        "POST", "/update_feature_metadata",
+        {"feature_name": name, "last_updated_by": f"dev{i}", "user_role": "developer",
+         "description": f"edit number {i}"},
+        headers={"If-Match": f'"{revision}"'},
+    ))  # fmt: skip
+    assert Counter(status for status, _ in results) == {200: 1, 409: RACERS - 1}
+    winner = next(body for status, body in results if status == 200)["metadata"]
+    _, final = server.request("GET", f"/get_feature_metadata/{name}?user_role=developer")
+    # The one edit that was answered 200 is the one stored: nothing was silently overwritten.
+    assert final["metadata"]["description"] == winner["description"]
+    assert final["metadata"]["revision"] == revision + 1
+
+
 def test_concurrent_writes_on_different_features_all_succeed(server):
     per_thread = 10
 

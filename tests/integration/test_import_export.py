@@ -5,7 +5,10 @@ import json
 import pytest
 from sqlalchemy import text
 
+from feature_gateway import create_app
 from feature_gateway.config import PROJECT_ROOT
+from tests.conftest import migrate
+from tests.databases import FreshDatabase
 
 SAMPLE = PROJECT_ROOT / "data" / "feature_metadata.json"
 
@@ -69,6 +72,17 @@ def test_an_invalid_file_imports_nothing(cli, connection, tmp_path):
     assert count(connection, "features") == 0
 
 
+def test_a_feature_cannot_be_imported_in_the_transient_approved_state(cli, connection, tmp_path):
+    records = json.loads(SAMPLE.read_text())[:1]
+    records[0]["status"] = "APPROVED"
+    bad = tmp_path / "approved.json"
+    bad.write_text(json.dumps(records))
+    result = cli.invoke(args=["import-features", str(bad)])
+    assert result.exit_code != 0
+    assert "status" in result.output
+    assert count(connection, "features") == 0
+
+
 def test_a_file_that_is_not_json_is_refused(cli, tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
@@ -77,7 +91,7 @@ def test_a_file_that_is_not_json_is_refused(cli, tmp_path):
     assert "not readable JSON" in result.output
 
 
-def test_export_writes_the_import_format_and_round_trips(cli, client, make_feature, tmp_path):
+def test_export_writes_every_feature_as_the_api_shows_it(cli, client, make_feature, tmp_path):
     make_feature("DEPLOYED")
     make_feature("DELETED")
     out = tmp_path / "export.json"
@@ -88,3 +102,31 @@ def test_export_writes_the_import_format_and_round_trips(cli, client, make_featu
         "/get_all_feature_metadata?user_role=developer&include_deleted=true"
     ).get_json()["metadata"]
     assert exported == listed
+
+
+def test_an_export_imports_into_an_empty_database_unchanged(cli, make_feature, tmp_path, backend):
+    make_feature("DEPLOYED")
+    make_feature("REJECTED")
+    make_feature("DELETED")
+    first = tmp_path / "first.json"
+    assert cli.invoke(args=["export-features", str(first)]).exit_code == 0
+
+    fresh = FreshDatabase(backend, tmp_path)
+    try:
+        migrate(fresh.url)
+        other = create_app({"database_url": fresh.url})
+        runner = other.test_cli_runner()
+        assert runner.invoke(args=["import-features", str(first)]).exit_code == 0
+        second = tmp_path / "second.json"
+        assert runner.invoke(args=["export-features", str(second)]).exit_code == 0
+        other.extensions["feature_gateway"].database.bind.dispose()
+    finally:
+        fresh.drop()
+
+    def without_revision(path):
+        # The revision counts changes made in one database; an import starts it again at 1.
+        return [
+            {k: v for k, v in r.items() if k != "revision"} for r in json.loads(path.read_text())
+        ]
+
+    assert without_revision(second) == without_revision(first)

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 from alembic import command
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 
 from feature_gateway.cli import alembic_config
 from tests.databases import FreshDatabase, require_backend
@@ -46,3 +46,29 @@ def test_downgrade_to_base_and_back_up(empty_database):
     assert tables(empty_database.url) == set()
     command.upgrade(config, "head")
     assert tables(empty_database.url) == {"features", "feature_audit"}
+
+
+def test_upgrading_existing_rows_fills_their_canonical_names(empty_database):
+    config = config_for(empty_database.url)
+    command.upgrade(config, "0001")
+    engine = create_engine(empty_database.url)
+    try:
+        with engine.begin() as connection:
+            for name in ("view:a:v2", "view:b:3"):
+                connection.execute(
+                    text(
+                        "INSERT INTO features (feature_name, feature_type, feature_data_type,"
+                        " query, description, status, created_time, updated_time, created_by,"
+                        " revision) VALUES (:name, 'batch', 'float', 'SELECT 1', 'd', 'DRAFT',"
+                        " 1, 1, 'dev', 1)"
+                    ),
+                    {"name": name},
+                )
+        command.upgrade(config, "head")
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT feature_name, canonical_name FROM features ORDER BY feature_name")
+            ).all()
+    finally:
+        engine.dispose()
+    assert [tuple(row) for row in rows] == [("view:a:v2", "view:a:2"), ("view:b:3", "view:b:3")]

@@ -1,6 +1,11 @@
 import pytest
 
-from feature_gateway.domain.names import FeatureName, is_valid_feature_name, parse_feature_name
+from feature_gateway.domain.names import FeatureNameParts as FeatureName
+from feature_gateway.domain.names import (
+    canonical_feature_name,
+    is_valid_feature_name,
+    parse_feature_name,
+)
 
 
 @pytest.mark.parametrize(
@@ -41,3 +46,10 @@ def test_a_name_of_exactly_255_characters_is_accepted():
     name = "a" * 251 + ":b:1"
     assert len(name) == 255
     assert is_valid_feature_name(name)
+
+
+def test_both_spellings_of_a_version_have_one_canonical_name():
+    assert canonical_feature_name("view:feature:v2") == "view:feature:2"
+    assert canonical_feature_name("view:feature:2") == "view:feature:2"
+    with pytest.raises(ValueError, match="Invalid feature name"):
+        canonical_feature_name("view:feature:v0")

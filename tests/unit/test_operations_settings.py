@@ -23,8 +23,3 @@ def test_an_existing_metrics_directory_is_accepted(tmp_path: Path) -> None:
 def test_connect_timeout_must_be_positive() -> None:
     with pytest.raises(ConfigError, match="DB_CONNECT_TIMEOUT_S"):
         Settings.from_env({"DB_CONNECT_TIMEOUT_S": "0"})
-
-
-def test_trusted_proxy_count_cannot_be_negative() -> None:
-    with pytest.raises(ConfigError, match="TRUSTED_PROXY_COUNT"):
-        Settings.from_env({"TRUSTED_PROXY_COUNT": "-1"})

@@ -14,6 +14,8 @@ from feature_gateway.domain.sql_check import UnsafeQueryError, check_read_only_q
         "SELECT * FROM t;",
         "  SELECT 'DROP TABLE x' AS not_a_drop  ",
         "SELECT x FROM t -- DELETE FROM t",
+        "SELECT x FROM t; -- a trailing note",
+        "SELECT x FROM t; /* a trailing note */",
     ],
 )
 def test_single_read_only_statements_are_accepted(sql):

@@ -2,7 +2,7 @@
 
 On top of flask-smorest's ``Blueprint`` it
 
-- answers unknown query parameters with 422, as unknown body fields are;
+- answers unknown or repeated query parameters with 422, as unknown body fields are;
 - parses JSON bodies with orjson, which is faster and strict: a lone surrogate escape
   (``"\\ud800"``, which no database can store: it was a 500), ``NaN`` or ``Infinity`` is
   malformed JSON (400), as the standard library's parser would not say;
@@ -20,6 +20,7 @@ from http import HTTPStatus
 from typing import Any, TypeVar, cast
 
 import flask
+import marshmallow as ma
 import orjson
 from flask_smorest import Blueprint
 from webargs import core
@@ -38,6 +39,18 @@ class StrictJsonParser(FlaskParser):
         "query": None,
         "querystring": None,
     }
+
+    def load_querystring(self, req: flask.Request, schema: ma.Schema) -> Any:
+        """Query parameters; a parameter given twice is refused rather than half-read."""
+        repeated = sorted(
+            name
+            for name in req.args
+            if len(req.args.getlist(name)) > 1
+            and not isinstance(schema.fields.get(name), ma.fields.List)
+        )
+        if repeated:
+            raise ma.ValidationError({name: ["Give this parameter once."] for name in repeated})
+        return super().load_querystring(req, schema)
 
     def _raw_load_json(self, req: flask.Request) -> Any:
         if not is_json_request(req):

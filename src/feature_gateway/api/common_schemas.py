@@ -208,9 +208,9 @@ class RoleHeaderSchema(Schema):
     )
 
 
-def _limit(integer: type[fields.Integer]) -> fields.Integer:
+def page_limit(integer: type[fields.Integer], default: int = DEFAULT_PAGE_SIZE) -> fields.Integer:
     return integer(
-        load_default=DEFAULT_PAGE_SIZE,
+        load_default=default,
         validate=validate.Range(min=1, max=MAX_PAGE_SIZE),
         metadata={"description": "Page size"},
     )
@@ -225,12 +225,12 @@ def _offset(integer: type[fields.Integer]) -> fields.Integer:
 
 
 class PageBodyFields(StrictSchema):
-    limit = _limit(JsonInteger)
+    limit = page_limit(JsonInteger)
     offset = _offset(JsonInteger)
 
 
 class PageQueryFields(StrictSchema):
-    limit = _limit(QueryInteger)
+    limit = page_limit(QueryInteger)
     offset = _offset(QueryInteger)
 
 

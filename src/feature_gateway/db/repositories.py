@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from feature_gateway.db.models import AuditEntry, Feature
 from feature_gateway.domain.lifecycle import Status
 from feature_gateway.domain.listing import FeatureQuery
+from feature_gateway.domain.names import canonical_feature_name
 
 _LIKE_ESCAPE = "\\"
 
@@ -34,15 +35,19 @@ class FeatureRepository:
             select(Feature).where(Feature.feature_name == feature_name)
         ).one_or_none()
 
+    def get_version(self, feature_name: str) -> Feature | None:
+        """The feature stored for this version, whichever way its version was spelled."""
+        return self.session.scalars(
+            select(Feature).where(Feature.canonical_name == canonical_feature_name(feature_name))
+        ).one_or_none()
+
     def add(self, feature: Feature) -> None:
+        feature.canonical_name = canonical_feature_name(feature.feature_name)
         self.session.add(feature)
 
     def list_page(self, query: FeatureQuery) -> tuple[list[dict[str, Any]], int]:
         conditions = self._conditions(query)
         return self._page(conditions, query.sort, query.limit, query.offset)
-
-    def deployed(self, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
-        return self._page([Feature.status == Status.DEPLOYED], "feature_name", limit, offset)
 
     def deployed_names(self) -> list[str]:
         return list(

@@ -16,24 +16,35 @@ FEATURE_NAME_RULE = (
 )
 
 
-class FeatureName(NamedTuple):
+class FeatureNameParts(NamedTuple):
     view: str
     feature: str
     version: int
 
 
-def parse_feature_name(name: str) -> FeatureName | None:
+def parse_feature_name(name: str) -> FeatureNameParts | None:
     """The parts of a well-formed name, or None when the name breaks the rule."""
     if len(name) > MAX_FEATURE_NAME_LENGTH:
         return None
     match = FEATURE_NAME_PATTERN.fullmatch(name)
     if match is None:
         return None
-    return FeatureName(match["view"], match["feature"], int(match["version"]))
+    return FeatureNameParts(match["view"], match["feature"], int(match["version"]))
 
 
 def is_valid_feature_name(name: str) -> bool:
     return parse_feature_name(name) is not None
+
+
+def canonical_feature_name(name: str) -> str:
+    """One spelling per version: ``view:feature:v2`` and ``view:feature:2`` are one feature.
+
+    Names are stored as given; this is what makes two spellings of one version collide.
+    """
+    parts = parse_feature_name(name)
+    if parts is None:
+        raise ValueError(f"Invalid feature name {name!r}: {FEATURE_NAME_RULE}")
+    return f"{parts.view}:{parts.feature}:{parts.version}"
 
 
 # The same rule as a regular expression that reads alike in Python and ECMA-262, the dialect

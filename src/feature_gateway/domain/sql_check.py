@@ -8,15 +8,9 @@ a read and is not one.
 
 from __future__ import annotations
 
-import logging
-
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
-
-# sqlglot logs a warning each time it falls back to an opaque Command; the rejection
-# message we return already says what is wrong.
-logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
 _READ_ONLY_ROOTS = (exp.Select, exp.SetOperation, exp.Subquery)
 _WRITES = (
@@ -41,7 +35,11 @@ class UnsafeQueryError(ValueError):
 def check_read_only_query(sql: str) -> None:
     """Raise ``UnsafeQueryError`` unless ``sql`` is one read-only SELECT statement."""
     try:
-        statements = [s for s in sqlglot.parse(sql) if s is not None]
+        # sqlglot yields None for empty statements and a Semicolon node for a comment after
+        # the last ";": neither is a statement.
+        statements = [
+            s for s in sqlglot.parse(sql) if s is not None and not isinstance(s, exp.Semicolon)
+        ]
     except SqlglotError as exc:
         first_line = str(exc).splitlines()[0] if str(exc) else "syntax error"
         raise UnsafeQueryError(f"Query is not valid SQL: {first_line}") from exc

@@ -5,7 +5,7 @@ from __future__ import annotations
 from feature_gateway import observability
 from feature_gateway.db.models import AuditEntry, Feature
 from feature_gateway.db.unit_of_work import UnitOfWork
-from feature_gateway.errors import FeatureNotFoundError
+from feature_gateway.errors import ConcurrentModificationError, FeatureNotFoundError
 
 
 def record_status_change(
@@ -51,8 +51,13 @@ def commit(uow: UnitOfWork) -> None:
         )
 
 
-def load_feature(uow: UnitOfWork, feature_name: str) -> Feature:
+def load_feature(
+    uow: UnitOfWork, feature_name: str, expected_revision: int | None = None
+) -> Feature:
+    """The feature, at ``expected_revision`` when the caller says which one it read."""
     feature = uow.features.get(feature_name)
     if feature is None:
         raise FeatureNotFoundError(feature_name)
+    if expected_revision is not None and feature.revision != expected_revision:
+        raise ConcurrentModificationError(feature_name, expected_revision, feature.revision)
     return feature

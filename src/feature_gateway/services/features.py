@@ -42,9 +42,11 @@ class Page:
 
 def create_feature(database: Database, new: NewFeature, *, role: str) -> Feature:
     with database.writing() as uow:
-        existing = uow.features.get(new.feature_name)
+        existing = uow.features.get_version(new.feature_name)
         if existing is not None:
-            raise FeatureAlreadyExistsError(new.feature_name, existing.status)
+            raise FeatureAlreadyExistsError(
+                new.feature_name, existing.status, stored_as=existing.feature_name
+            )
         now = now_ms()
         feature = Feature(
             **vars(new),
@@ -79,12 +81,6 @@ def list_features(database: Database, query: FeatureQuery) -> Page:
         return Page(items, total, query.limit, query.offset)
 
 
-def list_deployed_features(database: Database, *, limit: int, offset: int) -> Page:
-    with database.reading() as uow:
-        items, total = uow.features.deployed(limit, offset)
-        return Page(items, total, limit, offset)
-
-
 def feature_history(database: Database, feature_name: str) -> Sequence[AuditEntry]:
     with database.reading() as uow:
         return uow.audit.for_feature(load_feature(uow, feature_name))
@@ -97,6 +93,7 @@ def update_feature(
     *,
     last_updated_by: str,
     role: str,
+    expected_revision: int | None = None,
 ) -> Feature:
     """Edit a feature; a changed query or type sends it back to DRAFT (audited as reset).
 
@@ -104,7 +101,7 @@ def update_feature(
     unchanged neither bumps the revision nor resets the status.
     """
     with database.writing() as uow:
-        feature = load_feature(uow, feature_name)
+        feature = load_feature(uow, feature_name, expected_revision)
         if feature.status in TERMINAL_STATES:
             raise FeatureImmutableError(feature_name, feature.status)
         changed = {

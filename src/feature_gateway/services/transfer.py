@@ -25,8 +25,9 @@ def import_features(
 ) -> ImportReport:
     """Insert the features whose names are not stored yet, all in one transaction.
 
-    Existing names are skipped, never overwritten, so importing the same file twice
-    changes nothing. Each imported feature gets one audit row (trigger ``import``).
+    Existing names (in either spelling of their version) are skipped, never overwritten,
+    so importing the same file twice changes nothing. Each imported feature gets one audit
+    row (trigger ``import``).
     """
     imported: list[str] = []
     skipped: list[str] = []
@@ -34,7 +35,7 @@ def import_features(
         now = now_ms()
         for record in records:
             name = record["feature_name"]
-            if name in imported or uow.features.get(name) is not None:
+            if uow.features.get_version(name) is not None:  # this run's rows are flushed
                 skipped.append(name)
                 continue
             values = {k: v for k, v in record.items() if k != "revision"}

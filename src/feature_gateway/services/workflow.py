@@ -97,10 +97,11 @@ def _transition(
     role: str,
     *steps: tuple[str, str, str | None],
     test_result: str | None = None,
+    expected_revision: int | None = None,
 ) -> TransitionResult:
     """Fire each (trigger, actor, note) step on one feature, in one transaction."""
     with database.writing() as uow:
-        feature = load_feature(uow, feature_name)
+        feature = load_feature(uow, feature_name, expected_revision)
         previous = str(feature.status)
         lifecycle = FeatureLifecycle(uow, feature, role, now_ms())
         for trigger, actor, note in steps:
@@ -110,9 +111,20 @@ def _transition(
 
 
 def submit_feature(
-    database: Database, feature_name: str, *, submitted_by: str, role: str
+    database: Database,
+    feature_name: str,
+    *,
+    submitted_by: str,
+    role: str,
+    expected_revision: int | None = None,
 ) -> TransitionResult:
-    return _transition(database, feature_name, role, ("submit", submitted_by, None))
+    return _transition(
+        database,
+        feature_name,
+        role,
+        ("submit", submitted_by, None),
+        expected_revision=expected_revision,
+    )
 
 
 def record_test_result(
@@ -123,9 +135,15 @@ def record_test_result(
     tested_by: str,
     role: str,
     test_notes: str | None = None,
+    expected_revision: int | None = None,
 ) -> TransitionResult:
     return _transition(
-        database, feature_name, role, ("test", tested_by, test_notes), test_result=test_result
+        database,
+        feature_name,
+        role,
+        ("test", tested_by, test_notes),
+        test_result=test_result,
+        expected_revision=expected_revision,
     )
 
 
@@ -136,6 +154,7 @@ def approve_feature(
     approved_by: str,
     role: str,
     approval_notes: str | None = None,
+    expected_revision: int | None = None,
 ) -> TransitionResult:
     """Approve and deploy in one transaction: APPROVED is transient, DEPLOYED is final."""
     return _transition(
@@ -144,23 +163,60 @@ def approve_feature(
         role,
         ("approve", approved_by, approval_notes),
         ("deploy", approved_by, None),
+        expected_revision=expected_revision,
     )
 
 
 def reject_feature(
-    database: Database, feature_name: str, *, rejected_by: str, role: str, rejection_reason: str
+    database: Database,
+    feature_name: str,
+    *,
+    rejected_by: str,
+    role: str,
+    rejection_reason: str,
+    expected_revision: int | None = None,
 ) -> TransitionResult:
-    return _transition(database, feature_name, role, ("reject", rejected_by, rejection_reason))
+    return _transition(
+        database,
+        feature_name,
+        role,
+        ("reject", rejected_by, rejection_reason),
+        expected_revision=expected_revision,
+    )
 
 
 def fix_feature(
-    database: Database, feature_name: str, *, fixed_by: str, role: str, fix_description: str
+    database: Database,
+    feature_name: str,
+    *,
+    fixed_by: str,
+    role: str,
+    fix_description: str,
+    expected_revision: int | None = None,
 ) -> TransitionResult:
-    return _transition(database, feature_name, role, ("fix", fixed_by, fix_description))
+    return _transition(
+        database,
+        feature_name,
+        role,
+        ("fix", fixed_by, fix_description),
+        expected_revision=expected_revision,
+    )
 
 
 def delete_feature(
-    database: Database, feature_name: str, *, deleted_by: str, role: str, deletion_reason: str
+    database: Database,
+    feature_name: str,
+    *,
+    deleted_by: str,
+    role: str,
+    deletion_reason: str,
+    expected_revision: int | None = None,
 ) -> TransitionResult:
     """Soft delete: the row stays, marked DELETED, and its name can never be reused."""
-    return _transition(database, feature_name, role, ("delete", deleted_by, deletion_reason))
+    return _transition(
+        database,
+        feature_name,
+        role,
+        ("delete", deleted_by, deletion_reason),
+        expected_revision=expected_revision,
+    )

@@ -26,8 +26,9 @@ from feature_gateway.api.features.schemas import (
     UpdateFeatureSchema,
 )
 from feature_gateway.api.problems import Problems
+from feature_gateway.api.revisions import IF_MATCH_PARAMETER, Reply, etag, expected_revision
 from feature_gateway.api.roles import require_role
-from feature_gateway.domain.lifecycle import Action
+from feature_gateway.domain.lifecycle import Action, Status
 from feature_gateway.domain.listing import FeatureQuery
 from feature_gateway.services import features, workflow
 
@@ -38,21 +39,22 @@ blp = ApiBlueprint("features", __name__, description="Define, read, list and edi
 @blp.arguments(CreateFeatureSchema, example=examples.CREATE)
 @blp.response(201, FeatureMessageSchema, example=examples.CREATED)
 @blp.problems(Problems.CREATE)
-def create_feature_metadata(args: dict[str, Any]) -> dict[str, Any]:
+def create_feature_metadata(args: dict[str, Any]) -> Reply:
     """Define a new feature (status DRAFT)."""
     role = require_role(Action.CREATE, args.pop("user_role", None))
     feature = features.create_feature(database(), features.NewFeature(**args), role=role)
-    return {"message": "Feature created successfully", "feature": feature}
+    return {"message": "Feature created successfully", "feature": feature}, etag(feature.revision)
 
 
 @blp.route("/get_feature_metadata", methods=["POST"])
 @blp.arguments(FeatureRefSchema, example=examples.GET)
 @blp.response(200, FeatureEnvelopeSchema)
 @blp.problems(Problems.READ)
-def get_feature_metadata(args: dict[str, Any]) -> dict[str, Any]:
-    """Read one feature by name."""
+def get_feature_metadata(args: dict[str, Any]) -> Reply:
+    """Read one feature by name; its ETag is its revision (see If-Match)."""
     require_role(Action.READ, args.get("user_role"))
-    return {"feature": features.get_feature(database(), args["feature_name"])}
+    feature = features.get_feature(database(), args["feature_name"])
+    return {"feature": feature}, etag(feature.revision)
 
 
 @blp.route(
@@ -63,10 +65,11 @@ def get_feature_metadata(args: dict[str, Any]) -> dict[str, Any]:
 @blp.arguments(RoleQuerySchema, location="query")
 @blp.response(200, FeatureEnvelopeSchema)
 @blp.problems(Problems.READ_BY_PATH)
-def get_feature_metadata_by_path(args: dict[str, Any], feature_name: str) -> dict[str, Any]:
-    """Read one feature by name."""
+def get_feature_metadata_by_path(args: dict[str, Any], feature_name: str) -> Reply:
+    """Read one feature by name; its ETag is its revision (see If-Match)."""
     require_role(Action.READ, args.get("user_role"))
-    return {"feature": features.get_feature(database(), checked_feature_name(feature_name))}
+    feature = features.get_feature(database(), checked_feature_name(feature_name))
+    return {"feature": feature}, etag(feature.revision)
 
 
 def _list(args: dict[str, Any]) -> features.Page:
@@ -99,30 +102,41 @@ def list_feature_metadata_by_query(args: dict[str, Any]) -> features.Page:
 def get_deployed_features(args: dict[str, Any]) -> features.Page:
     """List deployed features."""
     require_role(Action.READ, args.get("user_role"))
-    return features.list_deployed_features(database(), limit=args["limit"], offset=args["offset"])
+    query = FeatureQuery(status=Status.DEPLOYED, limit=args["limit"], offset=args["offset"])
+    return features.list_features(database(), query)
 
 
-@blp.route("/update_feature_metadata", methods=["POST"])
+@blp.route("/update_feature_metadata", methods=["POST"], parameters=[IF_MATCH_PARAMETER])
 @blp.arguments(UpdateFeatureSchema, example=examples.UPDATE)
 @blp.response(200, FeatureMessageSchema)
 @blp.problems(Problems.CHANGE)
-def update_feature_metadata(args: dict[str, Any]) -> dict[str, Any]:
+def update_feature_metadata(args: dict[str, Any]) -> Reply:
     """Edit a feature; changing query or types of a non-DRAFT feature resets it to DRAFT."""
     role = require_role(Action.UPDATE, args.pop("user_role", None))
     name, actor = args.pop("feature_name"), args.pop("last_updated_by")
-    feature = features.update_feature(database(), name, args, last_updated_by=actor, role=role)
-    return {"message": "Feature updated successfully", "feature": feature}
+    feature = features.update_feature(
+        database(),
+        name,
+        args,
+        last_updated_by=actor,
+        role=role,
+        expected_revision=expected_revision(),
+    )
+    return {"message": "Feature updated successfully", "feature": feature}, etag(feature.revision)
 
 
-@blp.route("/delete_feature_metadata", methods=["POST"])
+@blp.route("/delete_feature_metadata", methods=["POST"], parameters=[IF_MATCH_PARAMETER])
 @blp.arguments(DeleteFeatureSchema, example=examples.DELETE)
 @blp.response(200, FeatureMessageSchema)
 @blp.problems(Problems.CHANGE)
-def delete_feature_metadata(args: dict[str, Any]) -> dict[str, Any]:
+def delete_feature_metadata(args: dict[str, Any]) -> Reply:
     """Soft-delete a feature (status DELETED); its name cannot be reused."""
     role = require_role(Action.DELETE, args.pop("user_role", None))
-    result = workflow.delete_feature(database(), role=role, **args)
-    return {"message": "Feature deleted successfully", "feature": result.feature}
+    result = workflow.delete_feature(
+        database(), role=role, expected_revision=expected_revision(), **args
+    )
+    payload = {"message": "Feature deleted successfully", "feature": result.feature}
+    return payload, etag(result.feature.revision)
 
 
 def _history(feature_name: str, declared_role: str | None) -> dict[str, Any]:

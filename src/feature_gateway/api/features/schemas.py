@@ -19,16 +19,23 @@ from feature_gateway.api.common_schemas import (
     PageQueryFields,
     Query,
     QueryBoolean,
+    QueryInteger,
     RoleBodySchema,
-    RoleQuerySchema,
     ScalarRowSchema,
     StrictSchema,
     Text,
     UserRole,
     no_nul,
+    page_limit,
 )
-from feature_gateway.domain.lifecycle import UPDATABLE_FIELDS, DataType, FeatureType, Status
-from feature_gateway.domain.listing import SORT_ORDERS
+from feature_gateway.domain.lifecycle import (
+    TRANSIENT_STATES,
+    UPDATABLE_FIELDS,
+    DataType,
+    FeatureType,
+    Status,
+)
+from feature_gateway.domain.listing import MAX_PAGE_SIZE, SORT_ORDERS
 from feature_gateway.domain.text import NUL_FREE_TEXT_PATTERN
 
 
@@ -112,6 +119,9 @@ class ListFiltersQuerySchema(PageQueryFields, _ListFilterFields):
 
 
 class DeployedQuerySchema(PageQueryFields):
+    # The prototype returned every deployed feature: its clients read one page, so the
+    # default page is the largest one (total_count tells when there are more).
+    limit = page_limit(QueryInteger, default=MAX_PAGE_SIZE)
     user_role = UserRole()
 
 
@@ -151,14 +161,6 @@ class HistorySchema(Schema):
     history = fields.List(fields.Nested(AuditEntrySchema), required=True)
 
 
-class HistoryQuerySchema(RoleQuerySchema):
-    pass
-
-
-class FeatureNamePathSchema(Schema):
-    feature_name = FeatureName(required=True)
-
-
 class FeatureRecordSchema(StrictSchema):
     """One feature in the import/export file (``data/feature_metadata.json``)."""
 
@@ -167,7 +169,10 @@ class FeatureRecordSchema(StrictSchema):
     feature_data_type = Choice(DataType, required=True)
     query = Query(required=True)
     description = Text(MAX_DESCRIPTION_LENGTH, required=True)
-    status = Choice(Status, load_default=Status.DRAFT.value)
+    # APPROVED lasts only inside an approve request; a stored row is never in it.
+    status = Choice(
+        [s for s in Status if s not in TRANSIENT_STATES], load_default=Status.DRAFT.value
+    )
     created_by = Actor(required=True)
     revision = fields.Integer(load_only=True)  # exported for information; never imported
     created_time = fields.Integer(allow_none=True)

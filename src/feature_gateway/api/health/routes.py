@@ -9,7 +9,7 @@ from marshmallow import Schema, fields
 from feature_gateway import __version__
 from feature_gateway.api.blueprint import ApiBlueprint
 from feature_gateway.api.context import database
-from feature_gateway.errors import DatabaseUnavailableError
+from feature_gateway.services.health import database_is_reachable
 
 blp = ApiBlueprint("health", __name__, description="Service health")
 
@@ -25,8 +25,6 @@ class HealthSchema(Schema):
 @blp.alt_response(503, schema=HealthSchema, description="The database cannot be reached")
 def health() -> tuple[dict[str, Any], int]:
     """Healthy when the database answers a trivial query."""
-    try:
-        database().ping()
-    except DatabaseUnavailableError:
+    if not database_is_reachable(database()):
         return {"status": "unhealthy", "version": __version__, "database": "unavailable"}, 503
     return {"status": "healthy", "version": __version__, "database": "ok"}, 200

@@ -9,6 +9,7 @@ from feature_gateway.api import examples
 from feature_gateway.api.blueprint import ApiBlueprint
 from feature_gateway.api.context import database
 from feature_gateway.api.problems import Problems
+from feature_gateway.api.revisions import IF_MATCH_PARAMETER, Reply, etag, expected_revision
 from feature_gateway.api.roles import require_role
 from feature_gateway.api.workflow.schemas import (
     ApproveSchema,
@@ -29,57 +30,58 @@ def _run(
     use_case: Callable[..., workflow.TransitionResult],
     args: dict[str, Any],
     message: str,
-) -> dict[str, Any]:
+) -> Reply:
     role = require_role(action, args.pop("user_role", None))
-    result = use_case(database(), role=role, **args)
-    return {
+    result = use_case(database(), role=role, expected_revision=expected_revision(), **args)
+    payload = {
         "message": message,
         "feature": result.feature,
         "previous_status": result.previous_status,
         "new_status": result.new_status,
     }
+    return payload, etag(result.feature.revision)
 
 
-@blp.route("/ready_test_feature_metadata", methods=["POST"])
+@blp.route("/ready_test_feature_metadata", methods=["POST"], parameters=[IF_MATCH_PARAMETER])
 @blp.arguments(SubmitSchema, example=examples.READY_TEST)
 @blp.response(200, TransitionResponseSchema)
 @blp.problems(Problems.CHANGE)
-def ready_test_feature_metadata(args: dict[str, Any]) -> dict[str, Any]:
+def ready_test_feature_metadata(args: dict[str, Any]) -> Reply:
     """Submit a DRAFT feature for testing."""
     return _run(Action.SUBMIT, workflow.submit_feature, args, "Feature submitted for testing")
 
 
-@blp.route("/test_feature_metadata", methods=["POST"])
+@blp.route("/test_feature_metadata", methods=["POST"], parameters=[IF_MATCH_PARAMETER])
 @blp.arguments(TestResultSchema, example=examples.TEST)
 @blp.response(200, TransitionResponseSchema)
 @blp.problems(Problems.CHANGE)
-def test_feature_metadata(args: dict[str, Any]) -> dict[str, Any]:
+def test_feature_metadata(args: dict[str, Any]) -> Reply:
     """Record the external testing system's result."""
     return _run(Action.TEST, workflow.record_test_result, args, "Test result recorded")
 
 
-@blp.route("/approve_feature_metadata", methods=["POST"])
+@blp.route("/approve_feature_metadata", methods=["POST"], parameters=[IF_MATCH_PARAMETER])
 @blp.arguments(ApproveSchema, example=examples.APPROVE)
 @blp.response(200, TransitionResponseSchema)
 @blp.problems(Problems.CHANGE)
-def approve_feature_metadata(args: dict[str, Any]) -> dict[str, Any]:
+def approve_feature_metadata(args: dict[str, Any]) -> Reply:
     """Approve a tested feature and deploy it (TEST_SUCCEEDED → DEPLOYED)."""
     return _run(Action.APPROVE, workflow.approve_feature, args, "Feature approved and deployed")
 
 
-@blp.route("/reject_feature_metadata", methods=["POST"])
+@blp.route("/reject_feature_metadata", methods=["POST"], parameters=[IF_MATCH_PARAMETER])
 @blp.arguments(RejectSchema, example=examples.REJECT)
 @blp.response(200, TransitionResponseSchema)
 @blp.problems(Problems.CHANGE)
-def reject_feature_metadata(args: dict[str, Any]) -> dict[str, Any]:
+def reject_feature_metadata(args: dict[str, Any]) -> Reply:
     """Reject a tested feature."""
     return _run(Action.REJECT, workflow.reject_feature, args, "Feature rejected")
 
 
-@blp.route("/fix_feature_metadata", methods=["POST"])
+@blp.route("/fix_feature_metadata", methods=["POST"], parameters=[IF_MATCH_PARAMETER])
 @blp.arguments(FixSchema, example=examples.FIX)
 @blp.response(200, TransitionResponseSchema)
 @blp.problems(Problems.CHANGE)
-def fix_feature_metadata(args: dict[str, Any]) -> dict[str, Any]:
+def fix_feature_metadata(args: dict[str, Any]) -> Reply:
     """Send a failed or rejected feature back to DRAFT."""
     return _run(Action.FIX, workflow.fix_feature, args, "Feature returned to DRAFT")
