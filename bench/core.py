@@ -75,6 +75,7 @@ def main() -> None:
 
         bare = Gunicorn("bench.bare_app:app", {})
         try:
+            wrk(f"{bare.url}/bare", 1)  # warm-up: imports, connections, caches
             rows.append(("bare Flask endpoint (ceiling)", wrk(f"{bare.url}/bare", args.seconds),
                          ""))  # fmt: skip
         finally:
@@ -82,6 +83,11 @@ def main() -> None:
 
         app = Gunicorn("wsgi:app", {"DATABASE_URL": big_url})
         try:
+            for path in (
+                f"/get_feature_metadata/{names[17]}?user_role=developer",
+                "/get_all_feature_metadata?user_role=developer&limit=100",
+            ):
+                wrk(app.url + path, 1)  # warm-up  # fmt: skip
             read = wrk(f"{app.url}/get_feature_metadata/{names[5003]}?user_role=developer",
                        args.seconds)  # fmt: skip
             ratio = read["rps"] / rows[0][1]["rps"]
