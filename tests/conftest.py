@@ -17,21 +17,15 @@ from flask.testing import FlaskClient
 from sqlalchemy import Connection, Engine, text
 
 from feature_gateway import create_app
+from feature_gateway.api import examples
 from feature_gateway.cli import alembic_config
 from feature_gateway.config import Settings
 from feature_gateway.db.engine import make_engine
 from feature_gateway.db.unit_of_work import Database
 from tests.databases import BACKENDS, FreshDatabase, require_backend
 
-SEED_FEATURE = {
-    "feature_name": "driver_hourly_stats:conv_rate:1",
-    "feature_type": "batch",
-    "feature_data_type": "float",
-    "query": "SELECT conv_rate FROM driver_hourly_stats WHERE driver_id = ?",
-    "description": "Conversion rate for driver",
-    "created_by": "dev",
-    "user_role": "developer",
-}
+# The seed README's create payload, as the OpenAPI document shows it.
+SEED_FEATURE = dict(examples.CREATE)
 
 
 def migrate(url: str, revision: str = "head") -> None:

@@ -23,10 +23,23 @@ def free_port() -> int:
 
 
 class LiveServer:
-    def __init__(self, database_url: str, workers: int, log_path: Path) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        workers: int,
+        log_path: Path,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING"}
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "LOG_LEVEL": "WARNING",
+            # This checkout's code, even where another copy of the package is installed.
+            "PYTHONPATH": str(PROJECT_ROOT / "src"),
+            **(extra_env or {}),
+        }
         self._log = log_path.open("wb")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind",
@@ -56,14 +69,24 @@ class LiveServer:
         body: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
     ) -> tuple[int, dict[str, Any]]:
+        status, body_bytes = self.raw_request(method, path, body, headers)
+        return status, json.loads(body_bytes)
+
+    def raw_request(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, bytes]:
         data = None if body is None else json.dumps(body).encode()
         sent = {**({"Content-Type": "application/json"} if data else {}), **(headers or {})}
         req = urllib.request.Request(self.base_url + path, data=data, method=method, headers=sent)
         try:
             with urllib.request.urlopen(req, timeout=30) as response:
-                return response.status, json.loads(response.read())
+                return response.status, response.read()
         except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read())
+            return error.code, error.read()
 
     def stop(self) -> None:
         self.process.terminate()
