@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+from feature_gateway.domain.names import canonical_feature_name
+
 ROOT = Path(__file__).resolve().parents[1]
 T0 = 1_751_429_485_000
 
@@ -39,7 +41,8 @@ def seed_features(db_path: Path, count: int, deployed_share: float = 0.1) -> lis
     for i in range(count):
         deployed = bool(every) and i % every == 0
         rows.append((
-            f"bench_view_{i // 100}:feature_{i}:1", f"bench_view_{i // 100}:feature_{i}:1",
+            f"bench_view_{i // 100}:feature_{i}:1",
+            canonical_feature_name(f"bench_view_{i // 100}:feature_{i}:1"),
             types[i % 3], dtypes[i % 8],
             f"SELECT f{i} FROM t WHERE id = ?", f"Benchmark feature number {i}",
             "DEPLOYED" if deployed else "DRAFT", T0 + i, T0 + i, f"dev{i % 20}", 1,

@@ -53,11 +53,27 @@ def run_migrations_online() -> None:
     engine = make_engine(Settings.from_env().with_overrides({"database_url": _database_url()}))
     try:
         with engine.connect() as connection:
+            sqlite = connection.dialect.name == "sqlite"
+            if sqlite:
+                # Batch mode rebuilds a SQLite table by copy and DROP; with foreign keys
+                # enforced the audit rows' key refuses that DROP. The pragma only works
+                # outside a transaction, so it goes to the driver connection directly.
+                connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
             _configure(connection)
             with context.begin_transaction():
                 context.run_migrations()
+            if sqlite:
+                _check_foreign_keys(connection)
     finally:
         engine.dispose()
+
+
+def _check_foreign_keys(connection: Connection) -> None:
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+    connection.rollback()
+    connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
+    if broken:
+        raise RuntimeError(f"Migration left rows with broken foreign keys: {broken[:10]}")
 
 
 if context.is_offline_mode():

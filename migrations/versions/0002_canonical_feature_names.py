@@ -45,8 +45,9 @@ def upgrade() -> None:
             features.update().where(features.c.id == row_id).values(canonical_name=canonical)
         )
 
+    # Left nullable: code from before this revision, still serving during a rolling
+    # upgrade, inserts rows without it (they are found by their exact name).
     with op.batch_alter_table("features", schema=None) as batch_op:
-        batch_op.alter_column("canonical_name", existing_type=sa.String(255), nullable=False)
         batch_op.create_unique_constraint(
             batch_op.f("uq_features_canonical_name"), ["canonical_name"]
         )

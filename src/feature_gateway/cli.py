@@ -70,6 +70,7 @@ def import_command(path: Path) -> None:
     click.echo(
         f"imported {len(report.imported)} features, skipped {len(report.skipped)} "
         "already present"
+        + (f": {', '.join(report.skipped)}" if 0 < len(report.skipped) <= 20 else "")
     )
 
 

@@ -86,7 +86,10 @@ class FeatureImmutableError(ConflictError):
 
 class ConcurrentModificationError(ConflictError):
     def __init__(
-        self, feature_name: str, expected: int | None = None, actual: int | None = None
+        self,
+        feature_name: str,
+        expected: Iterable[int] | None = None,
+        actual: int | None = None,
     ) -> None:
         self.feature_name, self.expected, self.actual = feature_name, expected, actual
         if expected is None:
@@ -95,8 +98,9 @@ class ConcurrentModificationError(ConflictError):
                 "reload it and try again."
             )
         else:
+            wanted = " or ".join(str(revision) for revision in sorted(expected))
             detail = (
-                f"Feature '{feature_name}' is at revision {actual}, not {expected} as "
+                f"Feature '{feature_name}' is at revision {actual}, not {wanted} as "
                 "If-Match expects: it was changed since you read it; reload it and try again."
             )
         super().__init__(detail)

@@ -54,13 +54,13 @@ def test_a_write_with_a_stale_etag_conflicts_and_changes_nothing(client, make_fe
     assert audit_rows(name) == before
 
 
-@pytest.mark.parametrize("if_match", ["*", 'W/"1"', "1"])
+@pytest.mark.parametrize("if_match", ["*", 'W/"1"', "1", '"7", "1"'])
 def test_any_revision_and_weak_etags_are_understood(client, make_feature, if_match):
     name = make_feature()["feature_name"]
     assert update(client, name, if_match=if_match, description="ok").status_code == 200
 
 
-@pytest.mark.parametrize("if_match", ['"abc"', '"1", "2"', "-1", '"' + "9" * 19 + '"'])
+@pytest.mark.parametrize("if_match", ['"abc"', '"1', "-1", '"' + "9" * 19 + '"'])
 def test_a_malformed_if_match_is_422(client, make_feature, if_match):
     name = make_feature()["feature_name"]
     response = update(client, name, if_match=if_match, description="x")

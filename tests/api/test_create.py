@@ -146,3 +146,18 @@ def test_two_spellings_of_one_version_are_one_feature(client, make_feature):
     detail = response.get_json()["detail"]
     assert f"as '{name}' (the same version)" in detail
     assert "new version" in detail
+
+
+def test_either_spelling_of_a_version_reads_and_serves_the_same_feature(client, make_feature):
+    name = make_feature("DEPLOYED")["feature_name"]  # e.g. test_view:feature_1:1
+    view, feature, version = name.split(":")
+    other = f"{view}:{feature}:v{version}"
+    response = client.get(f"/get_feature_metadata/{other}?user_role=developer")
+    assert response.status_code == 200
+    assert response.get_json()["metadata"]["feature_name"] == name
+    served = client.post(
+        "/features", json={"features": [name, other], "entities": {"id": ["a", "b"]}}
+    ).get_json()
+    assert served["metadata"]["feature_names"] == ["id", name, other]
+    assert served["results"][1] == served["results"][2]
+    assert served["results"][2]["statuses"] == ["PRESENT", "PRESENT"]

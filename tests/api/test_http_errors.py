@@ -116,6 +116,20 @@ def test_a_chunked_body_over_the_size_limit_is_413_not_400(client, app):
     assert_problem(response, 413)
 
 
+def test_a_chunked_body_of_exactly_the_limit_is_not_refused_for_its_size(client, app):
+    limit = app.extensions["feature_gateway"].settings.max_body_bytes
+    body = json.dumps({**SEED_FEATURE, "description": ""}).encode()
+    padded = body[:-1] + b" " * (limit - len(body)) + b"}"  # JSON allows the spaces
+    assert len(padded) == limit
+    response = client.post(
+        "/create_feature_metadata",
+        input_stream=io.BytesIO(padded),
+        headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+    assert response.status_code != 413  # parsed: 422 for the blank description
+
+
 def test_a_small_chunked_body_is_accepted(client):
     response = client.post(
         "/create_feature_metadata",

@@ -48,27 +48,49 @@ def test_downgrade_to_base_and_back_up(empty_database):
     assert tables(empty_database.url) == {"features", "feature_audit"}
 
 
-def test_upgrading_existing_rows_fills_their_canonical_names(empty_database):
+def _insert_feature_with_audit(connection, name):
+    connection.execute(
+        text(
+            "INSERT INTO features (feature_name, feature_type, feature_data_type, query,"
+            " description, status, created_time, updated_time, created_by, revision)"
+            " VALUES (:name, 'batch', 'float', 'SELECT 1', 'd', 'DRAFT', 1, 1, 'dev', 1)"
+        ),
+        {"name": name},
+    )
+    connection.execute(
+        text(
+            "INSERT INTO feature_audit (feature_id, from_status, to_status, trigger, actor,"
+            " timestamp) SELECT id, NULL, 'DRAFT', 'create', 'dev', 1 FROM features"
+            " WHERE feature_name = :name"
+        ),
+        {"name": name},
+    )
+
+
+def _rows(engine, sql):
+    with engine.connect() as connection:
+        return [tuple(row) for row in connection.execute(text(sql))]
+
+
+def test_upgrading_and_downgrading_a_database_with_data_keeps_it(empty_database):
+    # Rows in both tables: on SQLite, rebuilding "features" must not trip the audit key.
     config = config_for(empty_database.url)
     command.upgrade(config, "0001")
     engine = create_engine(empty_database.url)
     try:
         with engine.begin() as connection:
             for name in ("view:a:v2", "view:b:3"):
-                connection.execute(
-                    text(
-                        "INSERT INTO features (feature_name, feature_type, feature_data_type,"
-                        " query, description, status, created_time, updated_time, created_by,"
-                        " revision) VALUES (:name, 'batch', 'float', 'SELECT 1', 'd', 'DRAFT',"
-                        " 1, 1, 'dev', 1)"
-                    ),
-                    {"name": name},
-                )
+                _insert_feature_with_audit(connection, name)
         command.upgrade(config, "head")
-        with engine.connect() as connection:
-            rows = connection.execute(
-                text("SELECT feature_name, canonical_name FROM features ORDER BY feature_name")
-            ).all()
+        assert _rows(
+            engine, "SELECT feature_name, canonical_name FROM features ORDER BY feature_name"
+        ) == [("view:a:v2", "view:a:2"), ("view:b:3", "view:b:3")]
+        command.downgrade(config, "0001")
+        command.upgrade(config, "head")
+        assert _rows(
+            engine,
+            "SELECT f.feature_name, a.trigger FROM feature_audit a"
+            " JOIN features f ON f.id = a.feature_id ORDER BY f.feature_name",
+        ) == [("view:a:v2", "create"), ("view:b:3", "create")]
     finally:
         engine.dispose()
-    assert [tuple(row) for row in rows] == [("view:a:v2", "view:a:2"), ("view:b:3", "view:b:3")]

@@ -42,11 +42,11 @@ class StrictJsonParser(FlaskParser):
 
     def load_querystring(self, req: flask.Request, schema: ma.Schema) -> Any:
         """Query parameters; a parameter given twice is refused rather than half-read."""
+        # Unknown names are left to the schema, which reports them as unknown.
         repeated = sorted(
             name
-            for name in req.args
-            if len(req.args.getlist(name)) > 1
-            and not isinstance(schema.fields.get(name), ma.fields.List)
+            for name, field in schema.fields.items()
+            if len(req.args.getlist(name)) > 1 and not isinstance(field, ma.fields.List)
         )
         if repeated:
             raise ma.ValidationError({name: ["Give this parameter once."] for name in repeated})

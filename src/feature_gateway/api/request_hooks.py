@@ -80,12 +80,14 @@ def _check_body_size(max_body_bytes: int) -> None:
     """413 for a body over the limit, whether its length is declared or not.
 
     A chunked body has no Content-Length; werkzeug then stops reading at the limit and
-    hands over the truncated body, which would be reported as malformed JSON (400). Reading
-    it here (it is cached for the parser) tells the two apart: a body that fills the limit
-    is treated as too large.
+    hands over the truncated body, which would be reported as malformed JSON (400). So it
+    is read here (cached for the parser) with room for one byte more than allowed: a body
+    that uses it is over the limit.
     """
     if request.content_length is not None:
         if request.content_length > max_body_bytes:
             raise RequestEntityTooLarge()
-    elif len(request.get_data(cache=True)) >= max_body_bytes:
+        return
+    request.max_content_length = max_body_bytes + 1
+    if len(request.get_data(cache=True)) > max_body_bytes:
         raise RequestEntityTooLarge()

@@ -18,8 +18,9 @@ from feature_gateway.errors import ValidationError
 IF_MATCH = "If-Match"
 # What a view returns when it sends an ETag: the body and the headers.
 Reply = tuple[dict[str, Any], dict[str, str]]
-# An ETag as sent back ("3", W/"3"), or, for hand-written requests, the bare revision (3).
-_ETAG = re.compile(r'\s*(?:W/)?"?([0-9]{1,18})"?\s*')
+# An ETag as sent back ("3", W/"3": weak tags too, as a compressing proxy may weaken it),
+# or, for hand-written requests, the bare revision (3).
+_ETAG = re.compile(r'\s*(?:W/)?("?)([0-9]{1,18})\1\s*')
 
 IF_MATCH_PARAMETER: dict[str, Any] = {
     "in": "header",
@@ -27,21 +28,24 @@ IF_MATCH_PARAMETER: dict[str, Any] = {
     "required": False,
     "description": 'The ETag of the feature as last read (e.g. `"3"`, its revision): the '
     "change is made only if the feature is still at that revision, else 409.",
-    "schema": {"type": "string", "pattern": r'^(W/)?"?[0-9]{1,18}"?$'},
+    "schema": {
+        "type": "string",
+        "pattern": r'^\s*(\*|(W/)?("[0-9]{1,18}"|[0-9]{1,18})(\s*,\s*(W/)?"[0-9]{1,18}")*)\s*$',
+    },
 }
 
 
-def expected_revision() -> int | None:
-    """The revision named by ``If-Match``; None when absent or ``*`` (any revision)."""
+def expected_revisions() -> frozenset[int] | None:
+    """The revisions ``If-Match`` accepts; None when absent or ``*`` (any revision)."""
     raw = request.headers.get(IF_MATCH)
     if raw is None or raw.strip() == "*":
         return None
-    match = _ETAG.fullmatch(raw)
-    if match is None:
+    matches = [_ETAG.fullmatch(tag) for tag in raw.split(",")]
+    if not all(matches):
         raise ValidationError.for_field(
             IF_MATCH, 'Must be the ETag of the feature as returned, e.g. "3".'
         )
-    return int(match.group(1))
+    return frozenset(int(m.group(2)) for m in matches if m)
 
 
 def etag(revision: int) -> dict[str, str]:

@@ -11,6 +11,8 @@ from feature_gateway.config import Settings
 
 # Execution option naming the BEGIN a SQLite transaction starts with (see _sqlite_events).
 SQLITE_BEGIN = "sqlite_begin"
+# Name of the Unicode-aware lower() registered on every SQLite connection.
+SQLITE_FOLD_CASE = "fold_case"
 
 
 def make_engine(settings: Settings) -> Engine:
@@ -58,9 +60,9 @@ def _sqlite_events(engine: Engine, busy_timeout_ms: int) -> None:
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
-        # SQLite's lower() folds ASCII only; case-insensitive search (lower(x) LIKE lower(y))
-        # must treat "Ä" and "ä" alike, as PostgreSQL's ILIKE does.
-        dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
+        # SQLite's lower() and LIKE fold ASCII only; FeatureRepository uses this for
+        # searches with other letters, so "Ä" matches "ä" as with PostgreSQL's ILIKE.
+        dbapi_connection.create_function(SQLITE_FOLD_CASE, 1, _fold_case, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
@@ -68,5 +70,5 @@ def _sqlite_events(engine: Engine, busy_timeout_ms: int) -> None:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
 
-def _unicode_lower(value: Any) -> Any:
+def _fold_case(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value

@@ -16,8 +16,9 @@ class Feature(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     feature_name: Mapped[str] = mapped_column(String(255), unique=True)
     # The name with its version spelled one way (domain.names.canonical_feature_name), so
-    # that "view:f:1" and "view:f:v1" cannot both exist. Set by FeatureRepository.add.
-    canonical_name: Mapped[str] = mapped_column(String(255), unique=True)
+    # that "view:f:1" and "view:f:v1" cannot both exist. Set by FeatureRepository.add;
+    # nullable so that code predating it keeps working during a rolling upgrade.
+    canonical_name: Mapped[str | None] = mapped_column(String(255), unique=True)
     feature_type: Mapped[str] = mapped_column(String(32))
     feature_data_type: Mapped[str] = mapped_column(String(32))
     query: Mapped[str] = mapped_column(Text)

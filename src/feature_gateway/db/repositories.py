@@ -8,10 +8,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, UnaryExpression, func, select
 from sqlalchemy.orm import Session
 
+from feature_gateway.db.engine import SQLITE_FOLD_CASE
 from feature_gateway.db.models import AuditEntry, Feature
 from feature_gateway.domain.lifecycle import Status
 from feature_gateway.domain.listing import FeatureQuery
-from feature_gateway.domain.names import canonical_feature_name
+from feature_gateway.domain.names import canonical_feature_name, is_valid_feature_name
 
 _LIKE_ESCAPE = "\\"
 
@@ -31,15 +32,11 @@ class FeatureRepository:
         self.session = session
 
     def get(self, feature_name: str) -> Feature | None:
+        """The feature stored for this version, whichever way its version is spelled
+        (``view:f:1`` finds ``view:f:v1``)."""
         return self.session.scalars(
-            select(Feature).where(Feature.feature_name == feature_name)
-        ).one_or_none()
-
-    def get_version(self, feature_name: str) -> Feature | None:
-        """The feature stored for this version, whichever way its version was spelled."""
-        return self.session.scalars(
-            select(Feature).where(Feature.canonical_name == canonical_feature_name(feature_name))
-        ).one_or_none()
+            select(Feature).where(_same_version(feature_name)).limit(1)
+        ).first()
 
     def add(self, feature: Feature) -> None:
         feature.canonical_name = canonical_feature_name(feature.feature_name)
@@ -58,15 +55,34 @@ class FeatureRepository:
             )
         )
 
-    def deployed_types(self, names: Collection[str]) -> list[tuple[str, str, str]]:
-        """(name, feature_type, feature_data_type) of those of ``names`` that are deployed.
+    def deployed_types(self, names: Collection[str]) -> dict[str, tuple[str, str, str]]:
+        """Requested name → (stored name, feature_type, feature_data_type) of those of
+        ``names`` that are deployed, whichever way their versions are spelled.
 
-        One indexed query for a whole batch request (the unique name index serves IN).
+        One indexed query for a whole batch request (the unique name indexes serve IN).
         """
+        wanted = {name: canonical_feature_name(name) for name in names}
         statement = select(
-            Feature.feature_name, Feature.feature_type, Feature.feature_data_type
-        ).where(Feature.status == Status.DEPLOYED, Feature.feature_name.in_(names))
-        return [(row[0], row[1], row[2]) for row in self.session.execute(statement)]
+            Feature.feature_name,
+            Feature.canonical_name,
+            Feature.feature_type,
+            Feature.feature_data_type,
+        ).where(
+            Feature.status == Status.DEPLOYED,
+            Feature.feature_name.in_(wanted) | Feature.canonical_name.in_(set(wanted.values())),
+        )
+        by_stored: dict[str, tuple[str, str, str]] = {}
+        by_canonical: dict[str, tuple[str, str, str]] = {}
+        for stored, canonical, feature_type, data_type in self.session.execute(statement):
+            by_stored[stored] = (stored, feature_type, data_type)
+            if canonical is not None:
+                by_canonical[canonical] = by_stored[stored]
+        found = {}
+        for name, canonical in wanted.items():
+            match = by_stored.get(name) or by_canonical.get(canonical)
+            if match is not None:
+                found[name] = match
+        return found
 
     def all_in_name_order(self) -> Sequence[Feature]:
         return self.session.scalars(select(Feature).order_by(Feature.feature_name)).all()
@@ -91,8 +107,7 @@ class FeatureRepository:
         )
         return [row._asdict() for row in self.session.execute(statement)], total
 
-    @staticmethod
-    def _conditions(query: FeatureQuery) -> list[ColumnElement[bool]]:
+    def _conditions(self, query: FeatureQuery) -> list[ColumnElement[bool]]:
         conditions: list[ColumnElement[bool]] = []
         if query.status is not None:
             conditions.append(Feature.status == query.status)
@@ -107,10 +122,28 @@ class FeatureRepository:
         if query.search:
             pattern = _contains_pattern(query.search)
             conditions.append(
-                Feature.feature_name.ilike(pattern, escape=_LIKE_ESCAPE)
-                | Feature.description.ilike(pattern, escape=_LIKE_ESCAPE)
+                self._matches(Feature.feature_name, pattern)
+                | self._matches(Feature.description, pattern)
             )
         return conditions
+
+    def _matches(self, column: Any, pattern: str) -> ColumnElement[bool]:
+        """Case-insensitive LIKE. SQLite folds ASCII only, so a pattern with other letters
+        goes through the Unicode-aware function the engine registers (slower: a Python
+        call per row, hence only when needed)."""
+        if not pattern.isascii() and self.session.get_bind().dialect.name == "sqlite":
+            folded = getattr(func, SQLITE_FOLD_CASE)
+            return folded(column).like(folded(pattern), escape=_LIKE_ESCAPE)  # type: ignore[no-any-return]
+        return column.ilike(pattern, escape=_LIKE_ESCAPE)  # type: ignore[no-any-return]
+
+
+def _same_version(feature_name: str) -> ColumnElement[bool]:
+    """The row of this version. Rows written before canonical names existed (or by code
+    that predates them, during a rolling upgrade) have none and match by exact name."""
+    exact = Feature.feature_name == feature_name
+    if not is_valid_feature_name(feature_name):
+        return exact
+    return exact | (Feature.canonical_name == canonical_feature_name(feature_name))
 
 
 def _order_by(sort: str) -> tuple[UnaryExpression[Any], ...]:

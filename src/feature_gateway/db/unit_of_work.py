@@ -56,8 +56,18 @@ class UnitOfWork:
         except StaleDataError as exc:
             raise ConcurrentModificationError(", ".join(pending) or "?") from exc
         except IntegrityError as exc:
-            # The only unique key is the name: a concurrent create won the race.
+            if not _is_unique_violation(exc):
+                raise  # a broken invariant, not the client's doing: a 500 with a log line
+            # The unique keys are the name and its canonical spelling: a concurrent create
+            # of the same version won the race.
             raise FeatureAlreadyExistsError(", ".join(pending) or "?") from exc
+
+
+def _is_unique_violation(exc: IntegrityError) -> bool:
+    sqlstate = getattr(exc.orig, "sqlstate", None)  # psycopg
+    if sqlstate is not None:
+        return bool(sqlstate == "23505")
+    return "UNIQUE constraint failed" in str(exc.orig)  # sqlite3
 
 
 class Database:

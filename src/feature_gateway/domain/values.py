@@ -192,7 +192,7 @@ def simulate(
             continue
         start = bucket_start(event_timestamp, spec.feature_type)
         times = bucket_times.setdefault(start, [start] * n_rows)
-        columns.append(Column(typed[name], present, times))
+        columns.append(Column(typed[spec.name], present, times))
     return OnlineFeatures([*entities, *features], columns)
 
 

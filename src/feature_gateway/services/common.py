@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from feature_gateway import observability
 from feature_gateway.db.models import AuditEntry, Feature
 from feature_gateway.db.unit_of_work import UnitOfWork
@@ -52,12 +54,12 @@ def commit(uow: UnitOfWork) -> None:
 
 
 def load_feature(
-    uow: UnitOfWork, feature_name: str, expected_revision: int | None = None
+    uow: UnitOfWork, feature_name: str, expected_revisions: Collection[int] | None = None
 ) -> Feature:
-    """The feature, at ``expected_revision`` when the caller says which one it read."""
+    """The feature, at one of ``expected_revisions`` when the caller says what it read."""
     feature = uow.features.get(feature_name)
     if feature is None:
         raise FeatureNotFoundError(feature_name)
-    if expected_revision is not None and feature.revision != expected_revision:
-        raise ConcurrentModificationError(feature_name, expected_revision, feature.revision)
+    if expected_revisions is not None and feature.revision not in expected_revisions:
+        raise ConcurrentModificationError(feature_name, expected_revisions, feature.revision)
     return feature

@@ -36,7 +36,11 @@ def get_online_features(
     event_timestamp = now_ms() if request.event_timestamp is None else request.event_timestamp
     with database.reading() as uow:
         rows = uow.features.deployed_types(request.features)
-    deployed = {name: FeatureSpec(name, kind, data_type) for name, kind, data_type in rows}
+    # Values are keyed by the stored name: both spellings of a version get the same values.
+    deployed = {
+        requested: FeatureSpec(stored, kind, data_type)
+        for requested, (stored, kind, data_type) in rows.items()
+    }
     return simulate(request.features, deployed, request.entities, event_timestamp)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +42,7 @@ class Page:
 
 def create_feature(database: Database, new: NewFeature, *, role: str) -> Feature:
     with database.writing() as uow:
-        existing = uow.features.get_version(new.feature_name)
+        existing = uow.features.get(new.feature_name)
         if existing is not None:
             raise FeatureAlreadyExistsError(
                 new.feature_name, existing.status, stored_as=existing.feature_name
@@ -93,7 +93,7 @@ def update_feature(
     *,
     last_updated_by: str,
     role: str,
-    expected_revision: int | None = None,
+    expected_revisions: Collection[int] | None = None,
 ) -> Feature:
     """Edit a feature; a changed query or type sends it back to DRAFT (audited as reset).
 
@@ -101,7 +101,7 @@ def update_feature(
     unchanged neither bumps the revision nor resets the status.
     """
     with database.writing() as uow:
-        feature = load_feature(uow, feature_name, expected_revision)
+        feature = load_feature(uow, feature_name, expected_revisions)
         if feature.status in TERMINAL_STATES:
             raise FeatureImmutableError(feature_name, feature.status)
         changed = {

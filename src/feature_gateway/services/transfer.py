@@ -35,7 +35,7 @@ def import_features(
         now = now_ms()
         for record in records:
             name = record["feature_name"]
-            if uow.features.get_version(name) is not None:  # this run's rows are flushed
+            if uow.features.get(name) is not None:  # this run's rows are flushed too
                 skipped.append(name)
                 continue
             values = {k: v for k, v in record.items() if k != "revision"}

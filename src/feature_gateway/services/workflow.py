@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,11 +98,11 @@ def _transition(
     role: str,
     *steps: tuple[str, str, str | None],
     test_result: str | None = None,
-    expected_revision: int | None = None,
+    expected_revisions: Collection[int] | None = None,
 ) -> TransitionResult:
     """Fire each (trigger, actor, note) step on one feature, in one transaction."""
     with database.writing() as uow:
-        feature = load_feature(uow, feature_name, expected_revision)
+        feature = load_feature(uow, feature_name, expected_revisions)
         previous = str(feature.status)
         lifecycle = FeatureLifecycle(uow, feature, role, now_ms())
         for trigger, actor, note in steps:
@@ -116,14 +117,14 @@ def submit_feature(
     *,
     submitted_by: str,
     role: str,
-    expected_revision: int | None = None,
+    expected_revisions: Collection[int] | None = None,
 ) -> TransitionResult:
     return _transition(
         database,
         feature_name,
         role,
         ("submit", submitted_by, None),
-        expected_revision=expected_revision,
+        expected_revisions=expected_revisions,
     )
 
 
@@ -135,7 +136,7 @@ def record_test_result(
     tested_by: str,
     role: str,
     test_notes: str | None = None,
-    expected_revision: int | None = None,
+    expected_revisions: Collection[int] | None = None,
 ) -> TransitionResult:
     return _transition(
         database,
@@ -143,7 +144,7 @@ def record_test_result(
         role,
         ("test", tested_by, test_notes),
         test_result=test_result,
-        expected_revision=expected_revision,
+        expected_revisions=expected_revisions,
     )
 
 
@@ -154,7 +155,7 @@ def approve_feature(
     approved_by: str,
     role: str,
     approval_notes: str | None = None,
-    expected_revision: int | None = None,
+    expected_revisions: Collection[int] | None = None,
 ) -> TransitionResult:
     """Approve and deploy in one transaction: APPROVED is transient, DEPLOYED is final."""
     return _transition(
@@ -163,7 +164,7 @@ def approve_feature(
         role,
         ("approve", approved_by, approval_notes),
         ("deploy", approved_by, None),
-        expected_revision=expected_revision,
+        expected_revisions=expected_revisions,
     )
 
 
@@ -174,14 +175,14 @@ def reject_feature(
     rejected_by: str,
     role: str,
     rejection_reason: str,
-    expected_revision: int | None = None,
+    expected_revisions: Collection[int] | None = None,
 ) -> TransitionResult:
     return _transition(
         database,
         feature_name,
         role,
         ("reject", rejected_by, rejection_reason),
-        expected_revision=expected_revision,
+        expected_revisions=expected_revisions,
     )
 
 
@@ -192,14 +193,14 @@ def fix_feature(
     fixed_by: str,
     role: str,
     fix_description: str,
-    expected_revision: int | None = None,
+    expected_revisions: Collection[int] | None = None,
 ) -> TransitionResult:
     return _transition(
         database,
         feature_name,
         role,
         ("fix", fixed_by, fix_description),
-        expected_revision=expected_revision,
+        expected_revisions=expected_revisions,
     )
 
 
@@ -210,7 +211,7 @@ def delete_feature(
     deleted_by: str,
     role: str,
     deletion_reason: str,
-    expected_revision: int | None = None,
+    expected_revisions: Collection[int] | None = None,
 ) -> TransitionResult:
     """Soft delete: the row stays, marked DELETED, and its name can never be reused."""
     return _transition(
@@ -218,5 +219,5 @@ def delete_feature(
         feature_name,
         role,
         ("delete", deleted_by, deletion_reason),
-        expected_revision=expected_revision,
+        expected_revisions=expected_revisions,
     )

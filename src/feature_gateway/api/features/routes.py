@@ -26,7 +26,7 @@ from feature_gateway.api.features.schemas import (
     UpdateFeatureSchema,
 )
 from feature_gateway.api.problems import Problems
-from feature_gateway.api.revisions import IF_MATCH_PARAMETER, Reply, etag, expected_revision
+from feature_gateway.api.revisions import IF_MATCH_PARAMETER, Reply, etag, expected_revisions
 from feature_gateway.api.roles import require_role
 from feature_gateway.domain.lifecycle import Action, Status
 from feature_gateway.domain.listing import FeatureQuery
@@ -120,7 +120,7 @@ def update_feature_metadata(args: dict[str, Any]) -> Reply:
         args,
         last_updated_by=actor,
         role=role,
-        expected_revision=expected_revision(),
+        expected_revisions=expected_revisions(),
     )
     return {"message": "Feature updated successfully", "feature": feature}, etag(feature.revision)
 
@@ -133,7 +133,7 @@ def delete_feature_metadata(args: dict[str, Any]) -> Reply:
     """Soft-delete a feature (status DELETED); its name cannot be reused."""
     role = require_role(Action.DELETE, args.pop("user_role", None))
     result = workflow.delete_feature(
-        database(), role=role, expected_revision=expected_revision(), **args
+        database(), role=role, expected_revisions=expected_revisions(), **args
     )
     payload = {"message": "Feature deleted successfully", "feature": result.feature}
     return payload, etag(result.feature.revision)

@@ -9,7 +9,7 @@ from feature_gateway.api import examples
 from feature_gateway.api.blueprint import ApiBlueprint
 from feature_gateway.api.context import database
 from feature_gateway.api.problems import Problems
-from feature_gateway.api.revisions import IF_MATCH_PARAMETER, Reply, etag, expected_revision
+from feature_gateway.api.revisions import IF_MATCH_PARAMETER, Reply, etag, expected_revisions
 from feature_gateway.api.roles import require_role
 from feature_gateway.api.workflow.schemas import (
     ApproveSchema,
@@ -32,7 +32,7 @@ def _run(
     message: str,
 ) -> Reply:
     role = require_role(action, args.pop("user_role", None))
-    result = use_case(database(), role=role, expected_revision=expected_revision(), **args)
+    result = use_case(database(), role=role, expected_revisions=expected_revisions(), **args)
     payload = {
         "message": message,
         "feature": result.feature,
