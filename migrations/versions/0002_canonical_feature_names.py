@@ -33,7 +33,7 @@ def upgrade() -> None:
         sa.column("canonical_name", sa.String),
     )  # fmt: skip
     seen: dict[str, str] = {}
-    for row_id, name in connection.execute(sa.select(features.c.id, features.c.feature_name)):
+    for name in connection.scalars(sa.select(features.c.feature_name)):
         canonical = _VERSION_PREFIX.sub(r":\1", name)
         if canonical in seen:
             raise RuntimeError(
@@ -41,9 +41,22 @@ def upgrade() -> None:
                 "remove one before upgrading."
             )
         seen[canonical] = name
+    if connection.dialect.name == "postgresql":
+        # One statement, not a round trip per row, while the table is locked.
         connection.execute(
-            features.update().where(features.c.id == row_id).values(canonical_name=canonical)
+            features.update().values(
+                canonical_name=sa.func.regexp_replace(
+                    features.c.feature_name, r":v([1-9][0-9]*)$", r":\1"
+                )
+            )
         )
+    else:
+        for canonical, name in seen.items():
+            connection.execute(
+                features.update()
+                .where(features.c.feature_name == name)
+                .values(canonical_name=canonical)
+            )
 
     # Left nullable: code from before this revision, still serving during a rolling
     # upgrade, inserts rows without it (they are found by their exact name).
