@@ -14,11 +14,11 @@ from typing import Any
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
 
-from feature_gateway.domain.lifecycle import DataType, FeatureType, Role, Status
+from feature_gateway.domain.lifecycle import TEST_RESULTS, DataType, FeatureType, Role, Status
 from feature_gateway.domain.listing import DEFAULT_PAGE_SIZE, MAX_OFFSET, MAX_PAGE_SIZE
 from feature_gateway.domain.names import (
     FEATURE_NAME_PORTABLE_PATTERN,
-    FEATURE_NAME_RULE,
+    INVALID_FEATURE_NAME,
     MAX_FEATURE_NAME_LENGTH,
     is_valid_feature_name,
 )
@@ -56,7 +56,7 @@ def _not_blank(value: str) -> None:
 
 def _valid_feature_name(value: str) -> None:
     if not is_valid_feature_name(value):
-        raise ValidationError(f"Invalid feature name: {FEATURE_NAME_RULE}.")
+        raise ValidationError(INVALID_FEATURE_NAME)
 
 
 def _read_only_query(value: str) -> None:
@@ -66,15 +66,15 @@ def _read_only_query(value: str) -> None:
         raise ValidationError(str(exc)) from None
 
 
+_NAME_DESCRIPTION = "`<view>:<feature>:<version>`"
+_NAME_EXAMPLE = "driver_hourly_stats:conv_rate:1"
+_NAME_RULES = {"pattern": FEATURE_NAME_PORTABLE_PATTERN, "maxLength": MAX_FEATURE_NAME_LENGTH}
+
+
 def FeatureName(**kwargs: Any) -> fields.String:
     return fields.String(
         validate=_valid_feature_name,
-        metadata={
-            "description": "`<view>:<feature>:<version>`",
-            "example": "driver_hourly_stats:conv_rate:1",
-            "pattern": FEATURE_NAME_PORTABLE_PATTERN,
-            "maxLength": MAX_FEATURE_NAME_LENGTH,
-        },
+        metadata={"description": _NAME_DESCRIPTION, "example": _NAME_EXAMPLE, **_NAME_RULES},
         **kwargs,
     )
 
@@ -84,13 +84,9 @@ FEATURE_NAME_PATH_PARAMETER: dict[str, Any] = {
     "in": "path",
     "name": "feature_name",
     "required": True,
-    "description": "`<view>:<feature>:<version>`",
-    "example": "driver_hourly_stats:conv_rate:1",
-    "schema": {
-        "type": "string",
-        "pattern": FEATURE_NAME_PORTABLE_PATTERN,
-        "maxLength": MAX_FEATURE_NAME_LENGTH,
-    },
+    "description": _NAME_DESCRIPTION,
+    "example": _NAME_EXAMPLE,
+    "schema": {"type": "string", **_NAME_RULES},
 }
 
 
@@ -290,9 +286,7 @@ class FeatureMetadataSchema(ScalarRowSchema):
     submitted_time = _always(fields.Integer, allow_none=True, metadata=_TIME)
     tested_by = _always(fields.String, allow_none=True)
     tested_time = _always(fields.Integer, allow_none=True, metadata=_TIME)
-    test_result = Choice(
-        (Status.TEST_SUCCEEDED, Status.TEST_FAILED), required=True, allow_none=True
-    )
+    test_result = Choice(TEST_RESULTS, required=True, allow_none=True)
     test_notes = _always(fields.String, allow_none=True)
     approved_by = _always(fields.String, allow_none=True)
     approved_time = _always(fields.Integer, allow_none=True, metadata=_TIME)

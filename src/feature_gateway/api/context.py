@@ -6,7 +6,7 @@ from flask import current_app
 
 from feature_gateway.config import Settings
 from feature_gateway.db.unit_of_work import Database
-from feature_gateway.domain.names import FEATURE_NAME_RULE, is_valid_feature_name
+from feature_gateway.domain.names import INVALID_FEATURE_NAME, is_valid_feature_name
 from feature_gateway.domain.value_requests import RequestLimits
 from feature_gateway.errors import ValidationError
 
@@ -23,18 +23,16 @@ def database() -> Database:
 
 def value_limits() -> RequestLimits:
     """The configured size limits of a batch feature values request."""
-    settings = current_app.extensions[EXTENSION].settings
+    configured = settings()
     return RequestLimits(
-        max_features=settings.max_features_per_request,
-        max_rows=settings.max_entity_rows_per_request,
-        max_values=settings.max_values_per_request,
+        max_features=configured.max_features_per_request,
+        max_rows=configured.max_entity_rows_per_request,
+        max_values=configured.max_values_per_request,
     )
 
 
 def checked_feature_name(name: str) -> str:
     """A feature name taken from a URL path, held to the same rule as body fields."""
     if not is_valid_feature_name(name):
-        raise ValidationError.for_field(
-            "feature_name", f"Invalid feature name: {FEATURE_NAME_RULE}."
-        )
+        raise ValidationError.for_field("feature_name", INVALID_FEATURE_NAME)
     return name

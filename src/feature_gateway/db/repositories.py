@@ -81,18 +81,15 @@ class FeatureRepository:
             Feature.status == Status.DEPLOYED,
             Feature.feature_name.in_(wanted) | Feature.canonical_name.in_(set(wanted.values())),
         )
-        by_stored: dict[str, tuple[str, str, str]] = {}
-        by_canonical: dict[str, tuple[str, str, str]] = {}
+        by_name: dict[str, tuple[str, str, str]] = {}
         for stored, canonical, feature_type, data_type in self.session.execute(statement):
-            by_stored[stored] = (stored, feature_type, data_type)
-            if canonical is not None:
-                by_canonical[canonical] = by_stored[stored]
-        found = {}
-        for name, canonical in wanted.items():
-            match = by_stored.get(name) or by_canonical.get(canonical)
-            if match is not None:
-                found[name] = match
-        return found
+            by_name[stored] = (stored, feature_type, data_type)
+            by_name.setdefault(canonical or stored, by_name[stored])
+        return {
+            name: by_name.get(name) or by_name[canonical]
+            for name, canonical in wanted.items()
+            if name in by_name or canonical in by_name
+        }
 
     def all_in_name_order(self) -> Sequence[Feature]:
         return self.session.scalars(select(Feature).order_by(Feature.feature_name)).all()

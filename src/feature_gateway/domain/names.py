@@ -16,6 +16,9 @@ FEATURE_NAME_RULE = (
 )
 
 
+INVALID_FEATURE_NAME = f"Invalid feature name: {FEATURE_NAME_RULE}."
+
+
 class FeatureNameParts(NamedTuple):
     view: str
     feature: str
@@ -43,7 +46,7 @@ def canonical_feature_name(name: str) -> str:
     """
     parts = parse_feature_name(name)
     if parts is None:
-        raise ValueError(f"Invalid feature name {name!r}: {FEATURE_NAME_RULE}")
+        raise ValueError(f"{INVALID_FEATURE_NAME} Got {name!r}.")
     return f"{parts.view}:{parts.feature}:{parts.version}"
 
 

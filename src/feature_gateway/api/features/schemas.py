@@ -29,6 +29,7 @@ from feature_gateway.api.common_schemas import (
     page_limit,
 )
 from feature_gateway.domain.lifecycle import (
+    TEST_RESULTS,
     TRANSIENT_STATES,
     UPDATABLE_FIELDS,
     DataType,
@@ -125,18 +126,19 @@ class DeployedQuerySchema(PageQueryFields):
     user_role = UserRole()
 
 
-class FeaturePageSchema(Schema):
+class _PageFields(Schema):
+    total_count = fields.Integer(required=True, metadata={"description": "All matches"})
+    limit = fields.Integer(required=True)
+    offset = fields.Integer(required=True)
+
+
+class FeaturePageSchema(_PageFields):
     items = fields.List(fields.Nested(FeatureMetadataSchema), data_key="metadata", required=True)
-    total_count = fields.Integer(required=True, metadata={"description": "All matches"})
-    limit = fields.Integer(required=True)
-    offset = fields.Integer(required=True)
 
 
-class DeployedFeaturesSchema(Schema):
+class DeployedFeaturesSchema(_PageFields):
+    # The seed's key for this list.
     items = fields.List(fields.Nested(FeatureMetadataSchema), data_key="features", required=True)
-    total_count = fields.Integer(required=True, metadata={"description": "All matches"})
-    limit = fields.Integer(required=True)
-    offset = fields.Integer(required=True)
 
 
 class AuditEntrySchema(ScalarRowSchema):
@@ -182,10 +184,7 @@ class FeatureRecordSchema(StrictSchema):
     submitted_time = fields.Integer(allow_none=True)
     tested_by = Actor(allow_none=True)
     tested_time = fields.Integer(allow_none=True)
-    test_result = fields.String(
-        allow_none=True,
-        validate=validate.OneOf([Status.TEST_SUCCEEDED.value, Status.TEST_FAILED.value]),
-    )
+    test_result = Choice(TEST_RESULTS, allow_none=True)
     test_notes = fields.String(allow_none=True)
     approved_by = Actor(allow_none=True)
     approved_time = fields.Integer(allow_none=True)
