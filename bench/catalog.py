@@ -1,0 +1,231 @@
+"""Catalog figures (issue 10): tag- and owner-filtered pages, change-log reads, write cost.
+
+Run: ``.venv/bin/python -m bench.catalog`` (needs wrk: ``apt-get install wrk``; the write
+comparison needs git). Every figure comes from ``gunicorn -w 2`` on SQLite under
+``wrk -t1 -c16`` on loopback, beside a bare Flask endpoint measured in the same run:
+
+- a list page of 100 filtered by a tag, and one filtered by owner, with 10,000 and 100,000
+  features stored. The filtered tag and owner match 1,000 features at either size, so the
+  two sizes differ only in what the index must skip: flat means within 20 %. A tag matching
+  a third of the table is measured too; its page also counts every match (``total_count``),
+  so it grows with the matches, not with the table;
+- the change log of one feature with 100 changes;
+- create and update with the change log written, against the same requests served by the
+  code before this issue (``git archive`` of ``--baseline``, default the merge base with
+  ``main``), each on a fresh database of 10,000 features.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tarfile
+import tempfile
+import uuid
+from io import BytesIO
+from pathlib import Path
+
+from bench.common import ROOT, Gunicorn, seed_features, wrk
+
+MATCHES = 1_000  # features with the filtered tag and owner, whatever the table size
+FILTERED_TAG = ("team", "search")
+FILTERED_OWNER = "team_search"
+UPDATED_FEATURES = 1_000
+
+CREATE_LUA = """
+counter = 0
+request = function()
+  counter = counter + 1
+  local body = string.format('{"feature_name": "wrk_%s:f_%%d:1", "feature_type": "batch",'
+    .. ' "feature_data_type": "float", "query": "SELECT x FROM t WHERE id = ?",'
+    .. ' "description": "load test", "created_by": "wrk", "user_role": "developer"}', counter)
+  return wrk.format("POST", "/create_feature_metadata",
+                    {["Content-Type"] = "application/json"}, body)
+end
+"""
+# Each request changes the description (a real change) of one of UPDATED_FEATURES features,
+# none of them deployed (seed_features deploys every tenth, from the first).
+UPDATE_LUA = """
+counter = 0
+request = function()
+  counter = counter + 1
+  local i = (counter %% %d) * 10 + 1
+  local body = string.format('{"feature_name": "bench_view_%%d:feature_%%d:1",'
+    .. ' "description": "edited %%d", "last_updated_by": "wrk", "user_role": "developer"}',
+    math.floor(i / 100), i, counter)
+  return wrk.format("POST", "/update_feature_metadata",
+                    {["Content-Type"] = "application/json"}, body)
+end
+"""
+
+
+def alembic_upgrade(code: Path, url: str) -> None:
+    env = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(code / "src")}
+    subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=code, env=env,
+                   check=True, capture_output=True)  # fmt: skip
+
+
+def seeded_database(code: Path, path: Path, count: int, *, catalog: bool) -> list[str]:
+    """``count`` features (10 % deployed) migrated by ``code``; with ``catalog``, owners and
+    tags: MATCHES features carry FILTERED_TAG and FILTERED_OWNER, every one a tier tag."""
+    alembic_upgrade(code, f"sqlite:///{path}")
+    names = seed_features(path, count)
+    if not catalog:
+        return names
+    every = count // MATCHES
+    tiers = ("gold", "silver", "bronze")
+    with sqlite3.connect(path) as conn:
+        ids = [row[0] for row in conn.execute("SELECT id FROM features ORDER BY id")]
+        owners, tag_rows = [], []
+        for i, feature_id in enumerate(ids):
+            tags = {"tier": tiers[i % 3]}
+            if i % every == 0:
+                tags[FILTERED_TAG[0]] = FILTERED_TAG[1]
+            owner = FILTERED_OWNER if i % every == 0 else f"team_{i % 50}"
+            owners.append((owner, json.dumps(tags), feature_id))
+            tag_rows += [(feature_id, key, value) for key, value in tags.items()]
+        conn.executemany("UPDATE features SET owner = ?, tags = ? WHERE id = ?", owners)
+        conn.executemany(
+            "INSERT INTO feature_tags (feature_id, key, value) VALUES (?, ?, ?)", tag_rows
+        )
+        conn.execute("ANALYZE")
+    return names
+
+
+def post(base_url: str, path: str, body: dict[str, object]) -> None:
+    host, port = base_url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    conn.request("POST", path, json.dumps(body), {"Content-Type": "application/json"})
+    response = conn.getresponse()
+    response.read()
+    conn.close()
+    if response.status not in (200, 201):
+        raise RuntimeError(f"{path}: {response.status}")
+
+
+def feature_with_changes(base_url: str, changes: int) -> str:
+    name = f"changed_{uuid.uuid4().hex[:8]}:f:1"
+    post(base_url, "/create_feature_metadata", {
+        "feature_name": name, "feature_type": "batch", "feature_data_type": "float",
+        "query": "SELECT 1", "description": "edit 0", "created_by": "dev",
+        "user_role": "developer",
+    })  # fmt: skip
+    for i in range(1, changes):
+        post(base_url, "/update_feature_metadata", {
+            "feature_name": name, "description": f"edit {i}", "last_updated_by": "dev",
+            "user_role": "developer",
+        })  # fmt: skip
+    return name
+
+
+def baseline_checkout(ref: str, into: Path) -> Path:
+    """The code at ``ref`` (files only, no worktree), to serve the pre-issue figures."""
+    archive = subprocess.run(["git", "archive", ref], cwd=ROOT, check=True,
+                             capture_output=True).stdout  # fmt: skip
+    with tarfile.open(fileobj=BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    env = {**os.environ, "PYTHONPATH": str(into / "src")}
+    imported = subprocess.run(
+        [sys.executable, "-c", "import feature_gateway; print(feature_gateway.__file__)"],
+        cwd=ROOT, env=env, check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    if not imported.startswith(str(into)):
+        raise RuntimeError(f"the baseline run would import {imported}, not the baseline")
+    return into
+
+
+class Run:
+    def __init__(self, seconds: int) -> None:
+        self.seconds = seconds
+        self.rows: list[tuple[str, dict[str, float], str]] = []
+        self.bare_rps = 0.0
+
+    def measure(self, label: str, url: str, note: str = "", lua: Path | None = None) -> float:
+        wrk(url, 1, script=lua)  # warm-up: imports, connections, caches
+        figures = wrk(url, self.seconds, script=lua)
+        ratio = f"{figures['rps'] / self.bare_rps:.0%} of bare" if self.bare_rps else ""
+        self.rows.append((label, figures, "; ".join(filter(None, [ratio, note]))))
+        return figures["rps"]
+
+    def print(self) -> None:
+        print(f"{'scenario':46} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}  note")
+        for label, f, note in self.rows:
+            print(f"{label:46} {f['rps']:8.0f} {f['p50_ms']:8.2f} {f['p99_ms']:8.2f} "
+                  f"{f['non_2xx']:8.0f}  {note}")  # fmt: skip
+
+
+def list_pages(run: Run, tmp: Path) -> None:
+    tag = ":".join(FILTERED_TAG)
+    paths = {
+        "tag": f"/get_all_feature_metadata?user_role=developer&tag={tag}&limit=100",
+        "owner": f"/get_all_feature_metadata?user_role=developer&owner={FILTERED_OWNER}"
+        "&limit=100",
+        "tier": "/get_all_feature_metadata?user_role=developer&tag=tier:gold&limit=100",
+    }
+    by_size: dict[str, list[float]] = {key: [] for key in paths}
+    for count in (10_000, 100_000):
+        db = tmp / f"catalog_{count}.db"
+        seeded_database(ROOT, db, count, catalog=True)
+        app = Gunicorn("wsgi:app", {"DATABASE_URL": f"sqlite:///{db}"})
+        try:
+            for key, path in paths.items():
+                label = {"tag": f"tag={tag}", "owner": f"owner={FILTERED_OWNER}",
+                         "tier": "tag=tier:gold (a third)"}[key]  # fmt: skip
+                by_size[key].append(run.measure(f"{label}, {count:,} stored", app.url + path))
+            if count == 10_000:
+                name = feature_with_changes(app.url, 100)
+                run.measure("change log of a feature with 100 changes",
+                            f"{app.url}/features/{name}/changes?user_role=developer")  # fmt: skip
+        finally:
+            app.stop()
+    for key, (small, big) in by_size.items():
+        print(f"{key} page, 100,000 vs 10,000 stored: {big / small:.0%} of the req/s")
+
+
+def write_costs(run: Run, tmp: Path, baseline_ref: str) -> None:
+    baseline = baseline_checkout(baseline_ref, tmp / "baseline")
+    lua_create, lua_update = tmp / "create.lua", tmp / "update.lua"
+    lua_update.write_text(UPDATE_LUA % (UPDATED_FEATURES,))
+    for label, code, catalog in (("before this issue", baseline, False),
+                                 ("with the change log", ROOT, True)):  # fmt: skip
+        db = tmp / f"writes_{catalog}.db"
+        seeded_database(code, db, 10_000, catalog=catalog)
+        env = {"DATABASE_URL": f"sqlite:///{db}", "PYTHONPATH": str(code / "src")}
+        app = Gunicorn("wsgi:app", env)
+        try:
+            lua_create.write_text(CREATE_LUA % uuid.uuid4().hex[:8])
+            run.measure(f"create, {label}", app.url, lua=lua_create)
+            run.measure(f"update, {label}", app.url, lua=lua_update)
+        finally:
+            app.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=5, help="duration of each wrk run")
+    parser.add_argument("--baseline", default=None, help="git ref of the code before the issue")
+    args = parser.parse_args()
+    baseline_ref = args.baseline or subprocess.run(
+        ["git", "merge-base", "HEAD", "main"], cwd=ROOT, check=True, capture_output=True,
+        text=True,
+    ).stdout.strip()  # fmt: skip
+    run = Run(args.seconds)
+    with tempfile.TemporaryDirectory() as tmp:
+        bare = Gunicorn("bench.bare_app:app", {})
+        try:
+            run.bare_rps = run.measure("bare Flask endpoint (ceiling)", f"{bare.url}/bare")
+        finally:
+            bare.stop()
+        list_pages(run, Path(tmp))
+        write_costs(run, Path(tmp), baseline_ref)
+    run.print()
+    print(f"baseline for the write costs: {baseline_ref}")
+
+
+if __name__ == "__main__":
+    main()
