@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from feature_gateway.db.base import Base
@@ -49,6 +49,23 @@ class Feature(Base):
     deleted_by: Mapped[str | None] = mapped_column(ACTOR)
     deleted_time: Mapped[int | None] = mapped_column(BigInteger)
     deletion_reason: Mapped[str | None] = mapped_column(Text)
+    # The catalog (SPEC §8). owner is nullable only for rows inserted by code predating it
+    # during a rolling upgrade; the service always sets it.
+    owner: Mapped[str | None] = mapped_column(ACTOR)
+    # The served copy of the tags; db.catalog_models.FeatureTag indexes them for filters.
+    tags: Mapped[dict[str, str]] = mapped_column(JSON, server_default=text("'{}'"))
+    previous_version: Mapped[str | None] = mapped_column(String(255))
+    deprecated_by: Mapped[str | None] = mapped_column(ACTOR)
+    deprecated_time: Mapped[int | None] = mapped_column(BigInteger)
+    deprecation_reason: Mapped[str | None] = mapped_column(Text)
+    replaced_by: Mapped[str | None] = mapped_column(String(255))
+    retired_by: Mapped[str | None] = mapped_column(ACTOR)
+    retired_time: Mapped[int | None] = mapped_column(BigInteger)
+    retirement_reason: Mapped[str | None] = mapped_column(Text)
+    # "<view>:<feature>" and the version as a number, derived from the name by
+    # FeatureRepository.add, so that the versions of a feature are one index range.
+    family_name: Mapped[str | None] = mapped_column(String(255))
+    version_number: Mapped[int | None] = mapped_column(Integer)
     # Optimistic concurrency: every UPDATE is "... WHERE revision = <the one we read>",
     # so of two racing writers one matches no row and is answered 409.
     revision: Mapped[int] = mapped_column(Integer)
@@ -61,6 +78,8 @@ class Feature(Base):
         Index("ix_features_created_by", "created_by"),
         Index("ix_features_created_time", "created_time"),
         Index("ix_features_updated_time", "updated_time"),
+        Index("ix_features_owner_feature_name", "owner", "feature_name"),
+        Index("ix_features_family_name_version_number", "family_name", "version_number"),
     )
 
 
