@@ -238,7 +238,8 @@ def _always(field: type[fields.Field[Any]], **kwargs: Any) -> Any:
     return field(required=True, **kwargs)
 
 
-_SCALAR_FIELDS = (fields.String, fields.Integer, fields.Boolean)
+# Dict: a JSON column (tags), already a plain object of strings.
+_SCALAR_FIELDS = (fields.String, fields.Integer, fields.Boolean, fields.Dict)
 
 
 class ScalarRowSchema(Schema):
@@ -302,6 +303,31 @@ class FeatureMetadataSchema(ScalarRowSchema):
     deleted_by = _always(fields.String, allow_none=True)
     deleted_time = _always(fields.Integer, allow_none=True, metadata=_TIME)
     deletion_reason = _always(fields.String, allow_none=True)
+    owner = _always(
+        fields.String,
+        allow_none=True,
+        metadata={"description": "The team or person responsible; created_by unless given"},
+    )
+    tags = _always(
+        fields.Dict,
+        keys=fields.String(),
+        values=fields.String(),
+        metadata={"description": "Labels {key: value}", "example": {"team": "pricing"}},
+    )
+    previous_version = _always(
+        fields.String,
+        allow_none=True,
+        metadata={"description": "The version this one was made from"},
+    )
+    deprecated_by = _always(fields.String, allow_none=True)
+    deprecated_time = _always(fields.Integer, allow_none=True, metadata=_TIME)
+    deprecation_reason = _always(fields.String, allow_none=True)
+    replaced_by = _always(
+        fields.String, allow_none=True, metadata={"description": "The feature to use instead"}
+    )
+    retired_by = _always(fields.String, allow_none=True)
+    retired_time = _always(fields.Integer, allow_none=True, metadata=_TIME)
+    retirement_reason = _always(fields.String, allow_none=True)
 
 
 class FeatureEnvelopeSchema(Schema):

@@ -83,6 +83,14 @@ _UNSET = dict.fromkeys(
         "deleted_by",
         "deleted_time",
         "deletion_reason",
+        "previous_version",
+        "deprecated_by",
+        "deprecated_time",
+        "deprecation_reason",
+        "replaced_by",
+        "retired_by",
+        "retired_time",
+        "retirement_reason",
     )
 )
 CREATED: dict[str, Any] = {
@@ -94,6 +102,8 @@ CREATED: dict[str, Any] = {
         "created_time": _SEED_TIME,
         "updated_time": _SEED_TIME,
         "last_updated_by": "dev",
+        "owner": "dev",
+        "tags": {},
         **_UNSET,
     },
 }

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, delete, insert, select
+from sqlalchemy import ColumnElement, Connection, delete, event, func, insert, inspect, select
 from sqlalchemy.orm import Session
 
 from feature_gateway.db.catalog_models import FeatureChange, FeatureTag
+from feature_gateway.db.models import Feature
+from feature_gateway.domain.changes import changed_fields
+from feature_gateway.domain.listing import FeatureQuery
 from feature_gateway.domain.tags import TagFilter
+
+# The fields of FeatureMetadata: every column but the storage-only ones.
+_STORAGE_ONLY = frozenset({"id", "canonical_name", "family_name", "version_number"})
+FEATURE_METADATA_FIELDS = tuple(
+    column.name for column in Feature.__table__.columns if column.name not in _STORAGE_ONLY
+)
 
 
 def replace_tags(connection: Connection, feature_id: int, tags: Mapping[str, str]) -> None:
@@ -37,14 +47,86 @@ def tag_conditions(feature_id: Any, wanted: TagFilter) -> list[ColumnElement[boo
     return conditions
 
 
+@dataclass
+class _Tracked:
+    feature: Feature
+    before: dict[str, Any]
+    action: str
+    actor: str
+    actor_role: str | None
+    authenticated: bool
+    timestamp: int
+
+
+def time_conditions(query: FeatureQuery) -> list[ColumnElement[bool]]:
+    """created/updated after (inclusive) and before (exclusive) the given epoch ms."""
+    conditions: list[ColumnElement[bool]] = []
+    for column, after, before in (
+        (Feature.created_time, query.created_after, query.created_before),
+        (Feature.updated_time, query.updated_after, query.updated_before),
+    ):
+        if after is not None:
+            conditions.append(column >= after)
+        if before is not None:
+            conditions.append(column < before)
+    return conditions
+
+
 class ChangeLogRepository:
-    def __init__(self, session: Session) -> None:
+    """The change log. A use case ``track``s each feature it is about to change; the unit of
+    work, once the changes are flushed, calls ``write_tracked``, which compares each feature
+    with its state when tracked and appends one entry per feature, in the same transaction.
+    """
+
+    def __init__(self, session: Session, logged_fields: Sequence[str]) -> None:
         self.session = session
+        self.logged_fields = logged_fields
+        self.tracked: list[_Tracked] = []
         self.appended: list[FeatureChange] = []  # this unit of work's entries, in order
 
-    def append(self, entry: FeatureChange) -> None:
-        self.session.add(entry)
-        self.appended.append(entry)
+    def track(
+        self,
+        feature: Feature,
+        action: str,
+        *,
+        actor: str,
+        actor_role: str | None,
+        timestamp: int,
+        authenticated: bool = False,
+        new: bool = False,
+    ) -> None:
+        before = {} if new else self.snapshot(feature)
+        self.tracked.append(
+            _Tracked(feature, before, action, actor, actor_role, authenticated, timestamp)
+        )
+
+    def snapshot(self, feature: Feature) -> dict[str, Any]:
+        values = {name: getattr(feature, name) for name in self.logged_fields}
+        if isinstance(values.get("tags"), dict):
+            values["tags"] = dict(values["tags"])  # the row's own dict may be replaced later
+        return values
+
+    def write_tracked(self) -> None:
+        """Append the entries of the tracked features (ids and revisions must be flushed)."""
+        for tracked in self.tracked:
+            feature = tracked.feature
+            after = self.snapshot(feature)
+            entry = FeatureChange(
+                feature_id=feature.id,
+                feature_name=feature.feature_name,
+                revision=feature.revision,
+                action=tracked.action,
+                actor=tracked.actor,
+                actor_role=tracked.actor_role,
+                authenticated=tracked.authenticated,
+                timestamp=tracked.timestamp,
+                previous_status=tracked.before.get("status"),
+                new_status=feature.status,
+                fields=changed_fields(tracked.before, after, self.logged_fields),
+            )
+            self.session.add(entry)
+            self.appended.append(entry)
+        self.tracked.clear()
 
     def for_feature(self, feature_id: int) -> Sequence[FeatureChange]:
         return self.session.scalars(
@@ -52,3 +134,42 @@ class ChangeLogRepository:
             .where(FeatureChange.feature_id == feature_id)
             .order_by(FeatureChange.id)
         ).all()
+
+
+class VersionRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def of_family(self, family: str) -> Sequence[Feature]:
+        """Every version of ``<view>:<feature>``, any status, by version number."""
+        return self.session.scalars(
+            select(Feature)
+            .where(Feature.family_name == family)
+            .order_by(Feature.version_number, Feature.feature_name)
+        ).all()
+
+    def highest_number_locked(self, family: str) -> int:
+        """The highest version number of the family, its rows locked until commit.
+
+        On PostgreSQL the lock queues concurrent creators of a version of one family, and
+        the count after it sees the versions committed meanwhile, so each gets its own
+        number. SQLite writers hold the database lock already (BEGIN IMMEDIATE); there the
+        FOR UPDATE is not rendered.
+        """
+        of_family = Feature.family_name == family
+        self.session.execute(select(Feature.id).where(of_family).with_for_update())
+        return self.session.scalar(select(func.max(Feature.version_number)).where(of_family)) or 0
+
+
+@event.listens_for(Feature, "after_insert")
+def _index_tags_of_new_feature(_mapper: Any, connection: Connection, feature: Feature) -> None:
+    if feature.tags:
+        replace_tags(connection, feature.id, feature.tags)
+
+
+@event.listens_for(Feature, "after_update")
+def _reindex_changed_tags(_mapper: Any, connection: Connection, feature: Feature) -> None:
+    # Documented flush hooks: the tag index changes in the same flush, and so the same
+    # transaction, as the tags it indexes; no code path can update one without the other.
+    if inspect(feature).attrs.tags.history.has_changes():
+        replace_tags(connection, feature.id, feature.tags)

@@ -8,11 +8,13 @@ from typing import Any
 from sqlalchemy import ColumnElement, UnaryExpression, func, select
 from sqlalchemy.orm import Session
 
+from feature_gateway.db.catalog_repositories import tag_conditions, time_conditions
 from feature_gateway.db.engine import SQLITE_FOLD_CASE
 from feature_gateway.db.models import AuditEntry, Feature
 from feature_gateway.domain.lifecycle import Status
 from feature_gateway.domain.listing import FeatureQuery
 from feature_gateway.domain.names import canonical_feature_name, is_valid_feature_name
+from feature_gateway.domain.versions import family_name, version_number
 
 _LIKE_ESCAPE = "\\"
 
@@ -50,6 +52,8 @@ class FeatureRepository:
 
     def add(self, feature: Feature) -> None:
         feature.canonical_name = canonical_feature_name(feature.feature_name)
+        feature.family_name = family_name(feature.feature_name)
+        feature.version_number = version_number(feature.feature_name)
         self.session.add(feature)
 
     def list_page(self, query: FeatureQuery) -> tuple[list[dict[str, Any]], int]:
@@ -116,16 +120,20 @@ class FeatureRepository:
 
     def _conditions(self, query: FeatureQuery) -> list[ColumnElement[bool]]:
         conditions: list[ColumnElement[bool]] = []
-        if query.status is not None:
-            conditions.append(Feature.status == query.status)
+        if query.status:
+            conditions.append(Feature.status.in_(query.status))
         elif not query.include_deleted:
             conditions.append(Feature.status != Status.DELETED)
-        if query.feature_type is not None:
-            conditions.append(Feature.feature_type == query.feature_type)
-        if query.feature_data_type is not None:
-            conditions.append(Feature.feature_data_type == query.feature_data_type)
+        for column, wanted in (
+            (Feature.feature_type, query.feature_type),
+            (Feature.feature_data_type, query.feature_data_type),
+            (Feature.owner, query.owner),
+        ):
+            if wanted:
+                conditions.append(column.in_(wanted))
         if query.created_by is not None:
             conditions.append(Feature.created_by == query.created_by)
+        conditions += time_conditions(query) + tag_conditions(Feature.id, query.tags)
         if query.search:
             pattern = _contains_pattern(query.search)
             conditions.append(

@@ -10,6 +10,11 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
+from feature_gateway.db.catalog_repositories import (
+    FEATURE_METADATA_FIELDS,
+    ChangeLogRepository,
+    VersionRepository,
+)
 from feature_gateway.db.engine import SQLITE_BEGIN
 from feature_gateway.db.models import Feature
 from feature_gateway.db.repositories import AuditRepository, FeatureRepository
@@ -23,6 +28,8 @@ from feature_gateway.errors import (
 class UnitOfWork:
     features: FeatureRepository
     audit: AuditRepository
+    changes: ChangeLogRepository
+    versions: VersionRepository
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._session_factory = session_factory
@@ -31,6 +38,8 @@ class UnitOfWork:
         self.session = self._session_factory()
         self.features = FeatureRepository(self.session)
         self.audit = AuditRepository(self.session)
+        self.changes = ChangeLogRepository(self.session, FEATURE_METADATA_FIELDS)
+        self.versions = VersionRepository(self.session)
         return self
 
     def __exit__(
@@ -52,6 +61,9 @@ class UnitOfWork:
             o.feature_name for o in self.session.dirty | self.session.new if isinstance(o, Feature)
         ]
         try:
+            if self.changes.tracked:
+                self.session.flush()  # assigns ids and revisions, which the entries carry
+                self.changes.write_tracked()
             self.session.commit()
         except StaleDataError as exc:
             raise ConcurrentModificationError(", ".join(pending) or "?") from exc

@@ -78,7 +78,7 @@ TRANSIENT_STATES = frozenset({Status.APPROVED})
 EDITABLE_STATES = frozenset(Status) - TERMINAL_STATES - TRANSIENT_STATES
 # Changing one of these invalidates any test result or approval given to the old value.
 CRITICAL_FIELDS = ("query", "feature_type", "feature_data_type")
-UPDATABLE_FIELDS = ("description", *CRITICAL_FIELDS)
+UPDATABLE_FIELDS = ("description", *CRITICAL_FIELDS, "owner", "tags")
 
 TEST_RESULTS = (Status.TEST_SUCCEEDED, Status.TEST_FAILED)
 RESET_REASON = "critical field changed"

@@ -8,6 +8,7 @@ from typing import Any
 
 from feature_gateway.db.models import AuditEntry, Feature
 from feature_gateway.db.unit_of_work import Database
+from feature_gateway.domain.changes import ChangeAction
 from feature_gateway.domain.lifecycle import (
     CRITICAL_FIELDS,
     RESET_REASON,
@@ -30,6 +31,8 @@ class NewFeature:
     query: str
     description: str
     created_by: str
+    owner: str | None = None  # defaults to created_by
+    tags: Mapping[str, str] | None = None  # defaults to none
 
 
 @dataclass(frozen=True)
@@ -49,13 +52,17 @@ def create_feature(database: Database, new: NewFeature, *, role: str) -> Feature
             )
         now = now_ms()
         feature = Feature(
-            **vars(new),
+            **{**vars(new), "owner": new.owner or new.created_by, "tags": dict(new.tags or {})},
             status=Status.DRAFT.value,
             created_time=now,
             updated_time=now,
             last_updated_by=new.created_by,
         )
         uow.features.add(feature)
+        uow.changes.track(
+            feature, ChangeAction.CREATE, actor=new.created_by, actor_role=role, timestamp=now,
+            new=True,
+        )  # fmt: skip
         record_status_change(
             uow,
             feature,
@@ -89,7 +96,7 @@ def feature_history(database: Database, feature_name: str) -> Sequence[AuditEntr
 def update_feature(
     database: Database,
     feature_name: str,
-    changes: Mapping[str, str],
+    changes: Mapping[str, Any],
     *,
     last_updated_by: str,
     role: str,
@@ -112,6 +119,9 @@ def update_feature(
         if not changed:
             return feature
         now = now_ms()
+        uow.changes.track(
+            feature, ChangeAction.UPDATE, actor=last_updated_by, actor_role=role, timestamp=now
+        )
         for field, value in changed.items():
             setattr(feature, field, value)
         feature.last_updated_by, feature.updated_time = last_updated_by, now

@@ -104,7 +104,13 @@ def _transition(
     with database.writing() as uow:
         feature = load_feature(uow, feature_name, expected_revisions)
         previous = str(feature.status)
-        lifecycle = FeatureLifecycle(uow, feature, role, now_ms())
+        now = now_ms()
+        lifecycle = FeatureLifecycle(uow, feature, role, now)
+        # One change-log entry for the request, named after the trigger the caller fired.
+        first_trigger, first_actor, _ = steps[0]
+        uow.changes.track(
+            feature, first_trigger, actor=first_actor, actor_role=role, timestamp=now
+        )
         for trigger, actor, note in steps:
             lifecycle.fire(trigger, actor=actor, reason=note, test_result=test_result)
         commit(uow)

@@ -7,6 +7,15 @@ from typing import Any, ClassVar
 
 from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 
+from feature_gateway.api.catalog_fields import (
+    CommaSeparated,
+    OneOrMany,
+    TagFilterBody,
+    TagFilterQuery,
+    Tags,
+    choices_pattern,
+    time_bound,
+)
 from feature_gateway.api.common_schemas import (
     MAX_DESCRIPTION_LENGTH,
     Actor,
@@ -15,6 +24,7 @@ from feature_gateway.api.common_schemas import (
     FeatureName,
     FeatureRefSchema,
     JsonBoolean,
+    JsonInteger,
     PageBodyFields,
     PageQueryFields,
     Query,
@@ -39,6 +49,8 @@ from feature_gateway.domain.lifecycle import (
 from feature_gateway.domain.listing import MAX_PAGE_SIZE, SORT_ORDERS
 from feature_gateway.domain.text import NUL_FREE_TEXT_PATTERN
 
+_OWNER = "The team or person responsible for the feature; created_by when not given"
+
 
 class CreateFeatureSchema(FeatureRefSchema):
     feature_type = Choice(FeatureType, required=True)
@@ -46,6 +58,8 @@ class CreateFeatureSchema(FeatureRefSchema):
     query = Query(required=True)
     description = Text(MAX_DESCRIPTION_LENGTH, required=True)
     created_by = Actor(required=True)
+    owner = Actor(metadata={"description": _OWNER, "example": "pricing-team"})
+    tags = Tags()
 
 
 _STATUS_NOT_EDITABLE = (
@@ -64,6 +78,8 @@ class UpdateFeatureSchema(FeatureRefSchema):
     query = Query()
     feature_type = Choice(FeatureType)
     feature_data_type = Choice(DataType)
+    owner = Actor(metadata={"description": "The team or person responsible for the feature"})
+    tags = Tags(metadata={"description": "Replaces all of the feature's tags"})
 
     @pre_load
     def _status_is_not_editable(self, data: Any, **_: Any) -> Any:
@@ -86,14 +102,6 @@ class DeleteFeatureSchema(FeatureRefSchema):
 
 
 class _ListFilterFields(StrictSchema):
-    status = Choice(
-        Status,
-        metadata={
-            "description": "Only features in this status (DELETED ones included when asked for)"
-        },
-    )
-    feature_type = Choice(FeatureType)
-    feature_data_type = Choice(DataType)
     created_by = Actor(metadata={"description": "Only features created by this actor"})
     search = fields.String(
         validate=[no_nul, validate.Length(min=1, max=255)],
@@ -106,17 +114,42 @@ class _ListFilterFields(StrictSchema):
     sort = fields.String(load_default="feature_name", validate=validate.OneOf(SORT_ORDERS))
 
 
+_ANY_OF = "; one value or several: any of them matches"
+_STATUS_FILTER = "Only features in this status (DELETED ones included when asked for)" + _ANY_OF
+_OWNER_FILTER = "Only features owned by this team or person" + _ANY_OF
+
+
 class ListFiltersSchema(RoleBodySchema, PageBodyFields, _ListFilterFields):
     """The list filters as a JSON body (POST)."""
 
     include_deleted = JsonBoolean(load_default=False)
+    status = OneOrMany(Choice(Status), metadata={"description": _STATUS_FILTER})
+    feature_type = OneOrMany(Choice(FeatureType))
+    feature_data_type = OneOrMany(Choice(DataType))
+    owner = OneOrMany(Actor(), metadata={"description": _OWNER_FILTER})
+    tags = TagFilterBody()
+    created_after = time_bound(JsonInteger, "created_after")
+    created_before = time_bound(JsonInteger, "created_before")
+    updated_after = time_bound(JsonInteger, "updated_after")
+    updated_before = time_bound(JsonInteger, "updated_before")
 
 
 class ListFiltersQuerySchema(PageQueryFields, _ListFilterFields):
-    """The list filters as query parameters (GET)."""
+    """The list filters as query parameters (GET); several values are comma-separated."""
 
     user_role = UserRole()
     include_deleted = QueryBoolean(load_default=False)
+    status = CommaSeparated(
+        Choice(Status), choices_pattern(Status), metadata={"description": _STATUS_FILTER}
+    )
+    feature_type = CommaSeparated(Choice(FeatureType), choices_pattern(FeatureType))
+    feature_data_type = CommaSeparated(Choice(DataType), choices_pattern(DataType))
+    owner = CommaSeparated(Actor(), NUL_FREE_TEXT_PATTERN, metadata={"description": _OWNER_FILTER})
+    tags = TagFilterQuery(data_key="tag")
+    created_after = time_bound(QueryInteger, "created_after")
+    created_before = time_bound(QueryInteger, "created_before")
+    updated_after = time_bound(QueryInteger, "updated_after")
+    updated_before = time_bound(QueryInteger, "updated_before")
 
 
 class DeployedQuerySchema(PageQueryFields):
@@ -200,3 +233,13 @@ class FeatureRecordSchema(StrictSchema):
     deleted_by = Actor(allow_none=True)
     deleted_time = fields.Integer(allow_none=True)
     deletion_reason = fields.String(allow_none=True)
+    owner = Actor(allow_none=True)  # created_by when null or absent
+    tags = Tags(allow_none=True)
+    previous_version = FeatureName(allow_none=True)
+    deprecated_by = Actor(allow_none=True)
+    deprecated_time = fields.Integer(allow_none=True)
+    deprecation_reason = fields.String(allow_none=True)
+    replaced_by = FeatureName(allow_none=True)
+    retired_by = Actor(allow_none=True)
+    retired_time = fields.Integer(allow_none=True)
+    retirement_reason = fields.String(allow_none=True)
