@@ -1,7 +1,7 @@
 import pytest
 
 from feature_gateway.domain.changes import (
-    DIFF_FIELDS,
+    VERSIONED_FIELDS,
     changed_fields,
     definition_diff,
     unified_query_diff,
@@ -70,7 +70,7 @@ def test_the_diff_compares_the_definition_only():
         "query": {"from": "SELECT 1", "to": "SELECT 2"},
         "tags": {"from": {}, "to": {"t": "x"}},
     }
-    assert set(DIFF_FIELDS) == {
+    assert set(VERSIONED_FIELDS) == {
         "feature_type", "feature_data_type", "query", "description", "owner", "tags"
     }  # fmt: skip
 

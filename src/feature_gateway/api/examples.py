@@ -107,3 +107,12 @@ CREATED: dict[str, Any] = {
         **_UNSET,
     },
 }
+
+CREATE_VERSION = {
+    "feature_name": FEATURE_NAME,
+    "query": "SELECT conv_rate FROM driver_hourly_stats WHERE driver_id = ? AND active",
+    "description": "Conversion rate for driver, active drivers only",
+    "tags": {"team": "pricing"},
+    "created_by": "dev",
+    "user_role": "developer",
+}

@@ -14,8 +14,9 @@ from typing import Any
 
 # These change on every write; listing them in every entry would say nothing.
 NOT_LOGGED_FIELDS = frozenset({"updated_time", "revision"})
-# What two versions are compared on: the definition and its ownership.
-DIFF_FIELDS = ("feature_type", "feature_data_type", "query", "description", "owner", "tags")
+# What a version is made of: the definition and its ownership. Two versions are compared
+# on these, and a new version copies them from the one it is made from.
+VERSIONED_FIELDS = ("feature_type", "feature_data_type", "query", "description", "owner", "tags")
 
 FieldChanges = dict[str, dict[str, Any]]
 
@@ -57,7 +58,7 @@ def changed_fields(
 
 def definition_diff(against: Mapping[str, Any], this: Mapping[str, Any]) -> FieldChanges:
     """The definition fields that differ, ``from`` the compared-against version ``to`` this."""
-    return changed_fields(against, this, DIFF_FIELDS)
+    return changed_fields(against, this, VERSIONED_FIELDS)
 
 
 def unified_query_diff(

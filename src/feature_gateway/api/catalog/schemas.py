@@ -1,0 +1,100 @@
+"""Request and response shapes of the catalog endpoints: versions, change log, diff."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields
+
+from feature_gateway.api.catalog_fields import Tags
+from feature_gateway.api.common_schemas import (
+    MAX_DESCRIPTION_LENGTH,
+    Actor,
+    Choice,
+    FeatureMetadataSchema,
+    FeatureName,
+    FeatureRefSchema,
+    Query,
+    StrictSchema,
+    Text,
+    UserRole,
+)
+from feature_gateway.domain.changes import ChangeAction
+from feature_gateway.domain.lifecycle import DataType, FeatureType
+
+
+class CreateVersionSchema(FeatureRefSchema):
+    """``feature_name`` is the version to copy; the fields given replace the copied ones."""
+
+    created_by = Actor(required=True)
+    query = Query()
+    feature_type = Choice(FeatureType)
+    feature_data_type = Choice(DataType)
+    description = Text(MAX_DESCRIPTION_LENGTH)
+    owner = Actor(metadata={"description": "The team or person responsible"})
+    tags = Tags(metadata={"description": "Replaces the copied tags"})
+
+
+class VersionsSchema(Schema):
+    feature = fields.String(
+        required=True, metadata={"description": "`<view>:<feature>`, shared by its versions"}
+    )
+    versions = fields.List(
+        fields.Nested(FeatureMetadataSchema),
+        required=True,
+        metadata={"description": "Every version, any status, by version number"},
+    )
+
+
+class FieldChangeSchema(Schema):
+    from_ = fields.Raw(data_key="from", attribute="from", required=True, allow_none=True)
+    to = fields.Raw(required=True, allow_none=True)
+
+
+def _field_changes(description: str) -> fields.Dict:
+    """``{field: {"from": old, "to": new}}`` under the key ``fields``."""
+    return fields.Dict(
+        keys=fields.String(),
+        values=fields.Nested(FieldChangeSchema),
+        required=True,
+        data_key="fields",
+        attribute="fields",
+        metadata={"description": description},
+    )
+
+
+class ChangeEntrySchema(Schema):
+    revision = fields.Integer(required=True, metadata={"description": "After this change"})
+    action = Choice(ChangeAction, required=True)
+    actor = fields.String(required=True)
+    actor_role = fields.String(
+        required=True, allow_none=True, metadata={"description": "null for imported features"}
+    )
+    authenticated = fields.Boolean(
+        required=True,
+        metadata={"description": "true when the actor was a verified principal, false when "
+                  "the name was claimed (trust mode)"},
+    )  # fmt: skip
+    timestamp = fields.Integer(required=True, metadata={"description": "Epoch milliseconds"})
+    fields_ = _field_changes("Every field whose value changed: {field: {from, to}}")
+
+
+class ChangesSchema(Schema):
+    feature_name = fields.String(required=True)
+    changes = fields.List(fields.Nested(ChangeEntrySchema), required=True)
+
+
+class DiffQuerySchema(StrictSchema):
+    user_role = UserRole()
+    # The version to compare with; previous_version when not given.
+    against = FeatureName()
+
+
+class DiffSchema(Schema):
+    feature_name = fields.String(required=True)
+    against = fields.String(required=True)
+    fields_ = _field_changes(
+        "The definition fields that differ: {field: {from: the compared version's value, "
+        "to: this one's}}"
+    )
+    query_diff = fields.String(
+        required=True, metadata={"description": "Unified diff of the two queries, or empty"}
+    )
