@@ -2,6 +2,7 @@ from feature_gateway.domain.lifecycle import (
     PERMISSIONS,
     TERMINAL_STATES,
     TRANSITIONS,
+    WIND_DOWN_TRIGGERS,
     Action,
     Role,
     Status,
@@ -20,8 +21,10 @@ def test_only_the_approver_approves_and_only_the_testing_system_records_tests():
     assert PERMISSIONS[Action.TEST] == {Role.EXTERNAL_TESTING_SYSTEM}
 
 
-def test_no_transition_leaves_a_terminal_state():
+def test_only_deprecate_and_retire_leave_a_terminal_state():
     for transition in TRANSITIONS:
+        if transition["trigger"] in WIND_DOWN_TRIGGERS:
+            continue
         sources = transition["source"]
         sources = sources if isinstance(sources, list) else [sources]
         assert TERMINAL_STATES.isdisjoint(sources), transition
@@ -39,3 +42,12 @@ def test_the_transient_approved_state_is_no_source_but_of_deploy():
     for trigger in ("reset", "delete", "fix", "submit", "reject"):
         assert Status.APPROVED not in source_states(trigger)
     assert source_states("deploy") == ["APPROVED"]
+
+
+def test_a_deployed_feature_is_deprecated_then_retired_by_an_approver():
+    assert source_states("deprecate") == ["DEPLOYED"]
+    assert source_states("retire") == ["DEPRECATED"]
+    assert PERMISSIONS[Action.DEPRECATE] == PERMISSIONS[Action.RETIRE] == {Role.APPROVER}
+    assert Status.RETIRED in TERMINAL_STATES
+    assert not any(Status.RETIRED in ([t["source"]] if isinstance(t["source"], str)
+                   else t["source"]) for t in TRANSITIONS)  # fmt: skip

@@ -116,3 +116,15 @@ CREATE_VERSION = {
     "created_by": "dev",
     "user_role": "developer",
 }
+DEPRECATE = {
+    "feature_name": FEATURE_NAME,
+    "deprecated_by": "approver",
+    "user_role": "approver",
+    "deprecation_reason": "Superseded by the active-drivers version",
+}
+RETIRE = {
+    "feature_name": FEATURE_NAME,
+    "retired_by": "approver",
+    "user_role": "approver",
+    "retirement_reason": "No model reads it any more",
+}

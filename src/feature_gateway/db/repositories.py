@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from feature_gateway.db.catalog_repositories import tag_conditions, time_conditions
 from feature_gateway.db.engine import SQLITE_FOLD_CASE
 from feature_gateway.db.models import AuditEntry, Feature
-from feature_gateway.domain.lifecycle import Status
+from feature_gateway.domain.lifecycle import SERVED_STATES, Status
 from feature_gateway.domain.listing import FeatureQuery
 from feature_gateway.domain.names import canonical_feature_name, is_valid_feature_name
 from feature_gateway.domain.versions import family_name, version_number
@@ -60,18 +60,19 @@ class FeatureRepository:
         conditions = self._conditions(query)
         return self._page(conditions, query.sort, query.limit, query.offset)
 
-    def deployed_names(self) -> list[str]:
-        return list(
-            self.session.scalars(
-                select(Feature.feature_name)
-                .where(Feature.status == Status.DEPLOYED)
-                .order_by(Feature.feature_name)
-            )
+    def served_names(self) -> list[tuple[str, str]]:
+        """(name, status) of every served feature, in name order."""
+        statement = (
+            select(Feature.feature_name, Feature.status)
+            .where(Feature.status.in_(SERVED_STATES))
+            .order_by(Feature.feature_name)
         )
+        return [(name, status) for name, status in self.session.execute(statement)]
 
     def deployed_types(self, names: Collection[str]) -> dict[str, tuple[str, str, str]]:
         """Requested name → (stored name, feature_type, feature_data_type) of those of
-        ``names`` that are deployed, whichever way their versions are spelled.
+        ``names`` that are served (deployed or deprecated), however their versions are
+        spelled.
 
         One indexed query for a whole batch request (the unique name indexes serve IN).
         """
@@ -82,7 +83,7 @@ class FeatureRepository:
             Feature.feature_type,
             Feature.feature_data_type,
         ).where(
-            Feature.status == Status.DEPLOYED,
+            Feature.status.in_(SERVED_STATES),
             Feature.feature_name.in_(wanted) | Feature.canonical_name.in_(set(wanted.values())),
         )
         by_name: dict[str, tuple[str, str, str]] = {}

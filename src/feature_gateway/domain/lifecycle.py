@@ -19,6 +19,8 @@ class Status(StrEnum):
     REJECTED = "REJECTED"
     DEPLOYED = "DEPLOYED"
     DELETED = "DELETED"
+    DEPRECATED = "DEPRECATED"
+    RETIRED = "RETIRED"
 
 
 class FeatureType(StrEnum):
@@ -56,6 +58,8 @@ class Action(StrEnum):
     APPROVE = "approve features"
     REJECT = "reject features"
     FIX = "fix features"
+    DEPRECATE = "deprecate features"
+    RETIRE = "retire features"
 
 
 ALL_ROLES = frozenset(Role)
@@ -69,9 +73,15 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.APPROVE: frozenset({Role.APPROVER}),
     Action.REJECT: frozenset({Role.APPROVER}),
     Action.FIX: frozenset({Role.DEVELOPER}),
+    Action.DEPRECATE: frozenset({Role.APPROVER}),
+    Action.RETIRE: frozenset({Role.APPROVER}),
 }
 
-TERMINAL_STATES = frozenset({Status.DEPLOYED, Status.DELETED})
+# The definition of a feature in these states never changes again (update and delete are
+# 409); only deprecate and retire move a deployed feature on, towards RETIRED.
+TERMINAL_STATES = frozenset({Status.DEPLOYED, Status.DELETED, Status.DEPRECATED, Status.RETIRED})
+# POST /features serves values of these.
+SERVED_STATES = frozenset({Status.DEPLOYED, Status.DEPRECATED})
 # APPROVED exists only inside the approve request (approve, then deploy, one transaction):
 # no stored feature is ever in it, so no other trigger starts from it.
 TRANSIENT_STATES = frozenset({Status.APPROVED})
@@ -114,7 +124,11 @@ TRANSITIONS: list[dict[str, Any]] = [
         "dest": Status.DRAFT,
     },
     {"trigger": "delete", "source": sorted(EDITABLE_STATES), "dest": Status.DELETED},
+    {"trigger": "deprecate", "source": Status.DEPLOYED, "dest": Status.DEPRECATED},
+    {"trigger": "retire", "source": Status.DEPRECATED, "dest": Status.RETIRED},
 ]
+# The only triggers that leave a terminal state: a deployed feature is wound down.
+WIND_DOWN_TRIGGERS = frozenset({"deprecate", "retire"})
 
 
 # Which row columns keep the latest actor, time and note of each trigger (SPEC §2).
@@ -127,6 +141,8 @@ TRIGGER_STAMPS: dict[str, tuple[str, str, str | None]] = {
     "reject": ("rejected_by", "rejected_time", "rejection_reason"),
     "fix": ("fixed_by", "fixed_time", "fix_description"),
     "delete": ("deleted_by", "deleted_time", "deletion_reason"),
+    "deprecate": ("deprecated_by", "deprecated_time", "deprecation_reason"),
+    "retire": ("retired_by", "retired_time", "retirement_reason"),
 }
 
 

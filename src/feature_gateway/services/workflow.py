@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +16,7 @@ from feature_gateway.domain.lifecycle import (
     Status,
     source_states,
 )
-from feature_gateway.errors import InvalidTransitionError
+from feature_gateway.errors import InvalidTransitionError, ValidationError
 from feature_gateway.services.clock import now_ms
 from feature_gateway.services.common import commit, load_feature, record_status_change
 
@@ -99,10 +99,14 @@ def _transition(
     *steps: tuple[str, str, str | None],
     test_result: str | None = None,
     expected_revisions: Collection[int] | None = None,
+    prepare: Callable[[UnitOfWork, Feature], None] | None = None,
 ) -> TransitionResult:
-    """Fire each (trigger, actor, note) step on one feature, in one transaction."""
+    """Fire each (trigger, actor, note) step on one feature, in one transaction;
+    ``prepare`` checks and sets what else the request carries, in the same transaction."""
     with database.writing() as uow:
         feature = load_feature(uow, feature_name, expected_revisions)
+        if prepare is not None:
+            prepare(uow, feature)
         previous = str(feature.status)
         now = now_ms()
         lifecycle = FeatureLifecycle(uow, feature, role, now)
@@ -225,5 +229,57 @@ def delete_feature(
         feature_name,
         role,
         ("delete", deleted_by, deletion_reason),
+        expected_revisions=expected_revisions,
+    )
+
+
+def deprecate_feature(
+    database: Database,
+    feature_name: str,
+    *,
+    deprecated_by: str,
+    role: str,
+    deprecation_reason: str,
+    replaced_by: str | None = None,
+    expected_revisions: Collection[int] | None = None,
+) -> TransitionResult:
+    """DEPLOYED → DEPRECATED: still served, and listed as deprecated, until retired."""
+
+    def name_the_replacement(uow: UnitOfWork, feature: Feature) -> None:
+        if replaced_by is None:
+            return
+        replacement = uow.features.get(replaced_by)
+        if replacement is None or replacement.id == feature.id:
+            problem = "does not exist" if replacement is None else "is this feature itself"
+            raise ValidationError.for_field(
+                "replaced_by", f"Feature '{replaced_by}' {problem}: name an existing feature."
+            )
+        feature.replaced_by = replacement.feature_name
+
+    return _transition(
+        database,
+        feature_name,
+        role,
+        ("deprecate", deprecated_by, deprecation_reason),
+        expected_revisions=expected_revisions,
+        prepare=name_the_replacement,
+    )
+
+
+def retire_feature(
+    database: Database,
+    feature_name: str,
+    *,
+    retired_by: str,
+    role: str,
+    retirement_reason: str | None = None,
+    expected_revisions: Collection[int] | None = None,
+) -> TransitionResult:
+    """DEPRECATED → RETIRED: no longer served; the name is never used again."""
+    return _transition(
+        database,
+        feature_name,
+        role,
+        ("retire", retired_by, retirement_reason),
         expected_revisions=expected_revisions,
     )

@@ -84,8 +84,9 @@ class ChangesSchema(Schema):
 
 class DiffQuerySchema(StrictSchema):
     user_role = UserRole()
-    # The version to compare with; previous_version when not given.
-    against = FeatureName()
+    against = FeatureName(
+        metadata={"description": "The version to compare with; default: previous_version"}
+    )
 
 
 class DiffSchema(Schema):

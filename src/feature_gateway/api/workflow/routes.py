@@ -13,8 +13,10 @@ from feature_gateway.api.revisions import IF_MATCH_PARAMETER, Reply, etag, expec
 from feature_gateway.api.roles import require_role
 from feature_gateway.api.workflow.schemas import (
     ApproveSchema,
+    DeprecateSchema,
     FixSchema,
     RejectSchema,
+    RetireSchema,
     SubmitSchema,
     TestResultSchema,
     TransitionResponseSchema,
@@ -85,3 +87,21 @@ def reject_feature_metadata(args: dict[str, Any]) -> Reply:
 def fix_feature_metadata(args: dict[str, Any]) -> Reply:
     """Send a failed or rejected feature back to DRAFT."""
     return _run(Action.FIX, workflow.fix_feature, args, "Feature returned to DRAFT")
+
+
+@blp.route("/deprecate_feature_metadata", methods=["POST"], parameters=[IF_MATCH_PARAMETER])
+@blp.arguments(DeprecateSchema, example=examples.DEPRECATE)
+@blp.response(200, TransitionResponseSchema)
+@blp.problems(Problems.CHANGE)
+def deprecate_feature_metadata(args: dict[str, Any]) -> Reply:
+    """Deprecate a deployed feature: still served, listed as deprecated, until retired."""
+    return _run(Action.DEPRECATE, workflow.deprecate_feature, args, "Feature deprecated")
+
+
+@blp.route("/retire_feature_metadata", methods=["POST"], parameters=[IF_MATCH_PARAMETER])
+@blp.arguments(RetireSchema, example=examples.RETIRE)
+@blp.response(200, TransitionResponseSchema)
+@blp.problems(Problems.CHANGE)
+def retire_feature_metadata(args: dict[str, Any]) -> Reply:
+    """Retire a deprecated feature: no longer served, its name never used again."""
+    return _run(Action.RETIRE, workflow.retire_feature, args, "Feature retired")

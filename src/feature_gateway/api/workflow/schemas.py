@@ -7,6 +7,7 @@ from feature_gateway.api.common_schemas import (
     Actor,
     Choice,
     FeatureMessageSchema,
+    FeatureName,
     FeatureRefSchema,
     Text,
 )
@@ -36,6 +37,17 @@ class RejectSchema(FeatureRefSchema):
 class FixSchema(FeatureRefSchema):
     fixed_by = Actor(required=True)
     fix_description = Text(MAX_NOTE_LENGTH, required=True)
+
+
+class DeprecateSchema(FeatureRefSchema):
+    deprecated_by = Actor(required=True)
+    deprecation_reason = Text(MAX_NOTE_LENGTH, required=True)
+    replaced_by = FeatureName(metadata={"description": "An existing feature to use instead"})
+
+
+class RetireSchema(FeatureRefSchema):
+    retired_by = Actor(required=True)
+    retirement_reason = Text(MAX_NOTE_LENGTH)
 
 
 class TransitionResponseSchema(FeatureMessageSchema):
