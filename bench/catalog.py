@@ -150,6 +150,7 @@ class Run:
         figures = wrk(url, self.seconds, script=lua)
         ratio = f"{figures['rps'] / self.bare_rps:.0%} of bare" if self.bare_rps else ""
         self.rows.append((label, figures, "; ".join(filter(None, [ratio, note]))))
+        print(f"{label}: {figures}", flush=True)  # progress; the table comes at the end
         return figures["rps"]
 
     def print(self) -> None:
@@ -184,7 +185,8 @@ def list_pages(run: Run, tmp: Path) -> None:
         finally:
             app.stop()
     for key, (small, big) in by_size.items():
-        print(f"{key} page, 100,000 vs 10,000 stored: {big / small:.0%} of the req/s")
+        ratio = f"{big / small:.0%}" if small else "n/a (no requests served)"
+        print(f"{key} page, 100,000 vs 10,000 stored: {ratio} of the req/s")
 
 
 def write_costs(run: Run, tmp: Path, baseline_ref: str) -> None:
