@@ -37,7 +37,8 @@ DEFAULT_SEED = 20_260_101
 
 
 def map_case(context: HookContext, case: Case) -> Case:
-    """Requests as a real client sends them; POST /features gets valid entity columns.
+    """Requests as a real client sends them; POST /features gets valid entity columns, and
+    tag objects (features' tags, tag filters) get keys that follow the key rule.
 
     A GET needs a role from the ``user_role`` query parameter *or* the X-User-Role header.
 
@@ -55,6 +56,13 @@ def map_case(context: HookContext, case: Case) -> Case:
         and isinstance(body.get("entities"), dict)
     ):
         body["entities"] = _valid_entity_columns(body["entities"])
+    if (
+        case.meta is not None
+        and case.meta.generation.mode == GenerationMode.POSITIVE
+        and isinstance(body, dict)
+        and isinstance(body.get("tags"), dict)
+    ):
+        body["tags"] = _valid_tag_keys(body["tags"])
     names = {parameter.name for parameter in case.operation.iter_parameters()}
     if case.method == "GET" and "user_role" in names and "user_role" not in (case.query or {}):
         case.headers.setdefault(ROLE_HEADER, "developer")  # a case-insensitive mapping
@@ -73,6 +81,11 @@ def _valid_entity_columns(entities: dict[str, Any]) -> dict[str, Any]:
         return entities
     rows = min(len(values) for values in columns)
     return {f"key_{index}": values[:rows] for index, values in enumerate(columns)}
+
+
+def _valid_tag_keys(tags: dict[str, Any]) -> dict[str, Any]:
+    """Generated tags with keys that follow the key rule (3.0 has no ``propertyNames``)."""
+    return {f"k{index}": value for index, value in enumerate(tags.values())}
 
 
 def _register_formats() -> None:

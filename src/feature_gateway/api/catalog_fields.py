@@ -15,12 +15,20 @@ from marshmallow import ValidationError, fields, validate
 from feature_gateway.domain.tags import (
     MAX_TAG_VALUE_LENGTH,
     MAX_TAGS,
+    TAG_FILTER_PORTABLE_PATTERN,
     TAG_KEY_RULE,
+    TagFilter,
     TagFilterSyntaxError,
     parse_tag_filter,
+    tag_filter_problems,
     tag_problems,
 )
-from feature_gateway.domain.text import NUL_FREE_TEXT_PATTERN
+from feature_gateway.domain.text import (
+    NON_BLANK_TEXT_PATTERN,
+    NUL_FREE_TEXT_PATTERN,
+    has_nul,
+    is_blank,
+)
 
 _TAG_VALUE_SCHEMA = {
     "type": "string",
@@ -59,25 +67,30 @@ class Tags(fields.Dict):
         return dict(value)
 
 
-class TagFilterBody(fields.Dict):
+class TagFilterBody(fields.Field[TagFilter]):
     """POST list filter ``"tags": {"k": "v", "k2": null}``: every pair must match; a null
     value asks only for the key."""
+
+    default_error_messages = {"invalid": "Not a valid mapping type."}
 
     def __init__(self, **kwargs: Any) -> None:
         metadata = {
             "description": "Only features carrying every one of these tags; a null value "
             f"matches any value of the key. {TAG_KEY_RULE}",
+            "type": "object",
             "maxProperties": MAX_TAGS,
             "additionalProperties": {**_TAG_VALUE_SCHEMA, "nullable": True},
             "example": {"team": "pricing", "pii": None},
         }
         super().__init__(metadata=metadata, **kwargs)
 
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> dict[str, Any]:
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> TagFilter:
         if not isinstance(value, Mapping):
             raise self.make_error("invalid")
-        _raise_problems(tag_problems(value, values_optional=True))
-        return dict(value)
+        problems = tag_filter_problems(list(value.items()))
+        if problems:
+            raise ValidationError(problems)
+        return tuple(value.items())
 
 
 def _text(field: fields.Field[Any], value: Any) -> str:
@@ -86,7 +99,7 @@ def _text(field: fields.Field[Any], value: Any) -> str:
     return value
 
 
-class TagFilterQuery(fields.Field[dict[str, Any]]):
+class TagFilterQuery(fields.Field[TagFilter]):
     """GET list filter ``tag=k:v,k2``: pairs split at ``,``, key and value at the first ``:``."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -95,14 +108,14 @@ class TagFilterQuery(fields.Field[dict[str, Any]]):
             "pairs separated by `,` (key and value split at the first `:`); a pair "
             f"without `:` matches any value of the key. {TAG_KEY_RULE}",
             "type": "string",
-            "pattern": NUL_FREE_TEXT_PATTERN,
+            "pattern": TAG_FILTER_PORTABLE_PATTERN,
             "example": "team:pricing,pii",
         }
         super().__init__(metadata=metadata, **kwargs)
 
     default_error_messages = {"invalid": "Not a valid string."}
 
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> dict[str, Any]:
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> TagFilter:
         text = _text(self, value)
         try:
             return parse_tag_filter(text)
@@ -117,15 +130,18 @@ class OneOrMany(fields.Field[tuple[Any, ...]]):
         self.inner = inner
         one = _documented(inner)
         metadata = {
-            "oneOf": [one, {"type": "array", "items": one, "minItems": 1, "maxItems": 100}],
+            "oneOf": [
+                one,
+                {"type": "array", "items": one, "minItems": 1, "maxItems": MAX_FILTER_VALUES},
+            ],
             **kwargs.pop("metadata", {}),
         }
         super().__init__(metadata=metadata, **kwargs)
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> tuple[Any, ...]:
         values = value if isinstance(value, list) else [value]
-        if not values or len(values) > 100:
-            raise ValidationError("Give one value or a list of 1 to 100 values.")
+        if not values or len(values) > MAX_FILTER_VALUES:
+            raise ValidationError(f"Give one value or a list of 1 to {MAX_FILTER_VALUES} values.")
         return _each(self.inner, values)
 
 
@@ -141,15 +157,34 @@ class CommaSeparated(fields.Field[tuple[Any, ...]]):
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> tuple[Any, ...]:
         values = _text(self, value).split(",")
-        if len(values) > 100:
-            raise ValidationError("Give at most 100 values separated by ','.")
+        if len(values) > MAX_FILTER_VALUES:
+            raise ValidationError(f"Give at most {MAX_FILTER_VALUES} values separated by ','.")
         return _each(self.inner, values)
+
+
+MAX_FILTER_VALUES = 100
+
+
+def _list_pattern(one: str) -> str:
+    return f"^({one})(,({one})){{0,{MAX_FILTER_VALUES - 1}}}$"
 
 
 def choices_pattern(values: Iterable[str]) -> str:
     """The pattern of a comma-separated list of ``values``."""
-    one = "|".join(re.escape(v) for v in values)
-    return f"^({one})(,({one}))*$"
+    return _list_pattern("|".join(re.escape(v) for v in values))
+
+
+# A comma-separated list of names: each not blank, without NUL (or ',', the separator).
+NAMES_PATTERN = _list_pattern(NON_BLANK_TEXT_PATTERN[1:-1].replace("[^\\u0000", "[^,\\u0000"))
+
+
+def _named(value: str) -> None:
+    if is_blank(value) or has_nul(value):
+        raise ValidationError("Each name must be non-blank text without NUL.")
+
+
+# One name of a comma-separated filter: longer names than any stored simply match nothing.
+FILTER_NAME = fields.String(validate=_named)
 
 
 def _each(inner: fields.Field[Any], values: Sequence[Any]) -> tuple[Any, ...]:

@@ -39,7 +39,7 @@ def tag_conditions(feature_id: Any, wanted: TagFilter) -> list[ColumnElement[boo
     alone, so its cost follows the number of tagged features, not the size of the table.
     """
     conditions: list[ColumnElement[bool]] = []
-    for key, value in wanted.items():
+    for key, value in wanted:
         tagged = select(FeatureTag.feature_id).where(FeatureTag.key == key)
         if value is not None:
             tagged = tagged.where(FeatureTag.value == value)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from feature_gateway.domain.tags import TagFilter
 
@@ -25,7 +25,7 @@ class FeatureQuery:
     feature_type: tuple[str, ...] = ()
     feature_data_type: tuple[str, ...] = ()
     owner: tuple[str, ...] = ()
-    tags: TagFilter = field(default_factory=dict)
+    tags: TagFilter = ()
     created_after: int | None = None
     created_before: int | None = None
     updated_after: int | None = None

@@ -8,7 +8,7 @@ all match; a key without a value (``None``) means "has this key, whatever its va
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from feature_gateway.domain.text import has_nul
@@ -28,7 +28,8 @@ TAG_VALUE_RULE = f"a tag value is a string of 0 to {MAX_TAG_VALUE_LENGTH} charac
 TAG_PAIR_SEPARATOR = ","
 TAG_KEY_VALUE_SEPARATOR = ":"
 
-TagFilter = dict[str, str | None]
+# (key, value) pairs that must all match; a value of None means "has the key".
+TagFilter = tuple[tuple[str, str | None], ...]
 
 
 def is_valid_tag_key(key: object) -> bool:
@@ -46,17 +47,14 @@ def tag_value_problem(value: object) -> str | None:
     return None
 
 
-def tag_problems(tags: Mapping[Any, Any], *, values_optional: bool = False) -> dict[str, str]:
-    """Every broken rule of a tag object (or, with ``values_optional``, of a tag filter),
-    keyed by the offending key; empty when the object is valid."""
+def tag_problems(tags: Mapping[Any, Any]) -> dict[str, str]:
+    """Every broken rule of a tag object, keyed by the offending key; empty when valid."""
     problems: dict[str, str] = {}
     if len(tags) > MAX_TAGS:
         problems["_count"] = f"At most {MAX_TAGS} tags; got {len(tags)}."
     for key, value in tags.items():
         if not is_valid_tag_key(key):
             problems[str(key)] = f"Invalid tag key {key!r}: {TAG_KEY_RULE}."
-        elif value is None and values_optional:
-            continue
         elif (problem := tag_value_problem(value)) is not None:
             problems[str(key)] = f"Invalid value for tag {key!r}. {problem}"
     return problems
@@ -66,23 +64,37 @@ class TagFilterSyntaxError(ValueError):
     """A GET ``tag=`` parameter that does not spell ``k:v,k2:v2`` pairs."""
 
 
+def tag_filter_problems(pairs: Sequence[tuple[Any, Any]]) -> list[str]:
+    """Every broken rule of a tag filter: at most MAX_TAGS pairs, valid keys, and values that
+    are valid tag values or None ("has the key")."""
+    problems = (
+        [f"At most {MAX_TAGS} tag pairs; got {len(pairs)}."] if len(pairs) > MAX_TAGS else []
+    )
+    for key, value in pairs:
+        if not is_valid_tag_key(key):
+            problems.append(f"Invalid tag key {key!r}: {TAG_KEY_RULE}.")
+        elif value is not None and (problem := tag_value_problem(value)) is not None:
+            problems.append(f"Invalid value for tag {key!r}. {problem}")
+    return problems
+
+
 def parse_tag_filter(text: str) -> TagFilter:
-    """``"team:search,pii"`` → ``{"team": "search", "pii": None}``.
+    """``"team:search,pii"`` → ``(("team", "search"), ("pii", None))``.
 
     Pairs are split at ``,``; key and value at the first ``:`` (so values may hold ``:``
-    but not ``,``); a pair without ``:`` asks only for the key.
+    but not ``,``); a pair without ``:`` asks only for the key. All pairs must match, so a
+    key given twice with two values matches nothing.
     """
-    wanted: TagFilter = {}
+    pairs: list[tuple[str, str | None]] = []
     for pair in text.split(TAG_PAIR_SEPARATOR):
         key, separator, value = pair.partition(TAG_KEY_VALUE_SEPARATOR)
-        if not pair:
-            raise TagFilterSyntaxError(
-                "Empty tag pair: give 'key' or 'key:value' pairs separated by ','."
-            )
-        if key in wanted:
-            raise TagFilterSyntaxError(f"Tag key {key!r} is given twice.")
-        wanted[key] = value if separator else None
-    problems = tag_problems(wanted, values_optional=True)
+        pairs.append((key, value if separator else None))
+    problems = tag_filter_problems(pairs)
     if problems:
-        raise TagFilterSyntaxError(" ".join(problems.values()))
-    return wanted
+        raise TagFilterSyntaxError(" ".join(problems))
+    return tuple(pairs)
+
+
+_PORTABLE_PAIR = rf"[a-z][a-z0-9_.-]{{0,62}}(:[^,\u0000]{{0,{MAX_TAG_VALUE_LENGTH}}})?"
+# The whole GET rule as a pattern that reads alike in Python and ECMA-262.
+TAG_FILTER_PORTABLE_PATTERN = rf"^{_PORTABLE_PAIR}(,{_PORTABLE_PAIR}){{0,{MAX_TAGS - 1}}}$"

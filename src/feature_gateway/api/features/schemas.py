@@ -8,6 +8,8 @@ from typing import Any, ClassVar
 from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from feature_gateway.api.catalog_fields import (
+    FILTER_NAME,
+    NAMES_PATTERN,
     CommaSeparated,
     OneOrMany,
     TagFilterBody,
@@ -144,7 +146,7 @@ class ListFiltersQuerySchema(PageQueryFields, _ListFilterFields):
     )
     feature_type = CommaSeparated(Choice(FeatureType), choices_pattern(FeatureType))
     feature_data_type = CommaSeparated(Choice(DataType), choices_pattern(DataType))
-    owner = CommaSeparated(Actor(), NUL_FREE_TEXT_PATTERN, metadata={"description": _OWNER_FILTER})
+    owner = CommaSeparated(FILTER_NAME, NAMES_PATTERN, metadata={"description": _OWNER_FILTER})
     tags = TagFilterQuery(data_key="tag")
     created_after = time_bound(QueryInteger, "created_after")
     created_before = time_bound(QueryInteger, "created_before")
