@@ -27,6 +27,7 @@ import sys
 import tarfile
 import tempfile
 import uuid
+from collections.abc import Callable
 from io import BytesIO
 from pathlib import Path
 
@@ -145,9 +146,12 @@ class Run:
         self.rows: list[tuple[str, dict[str, float], str]] = []
         self.bare_rps = 0.0
 
-    def measure(self, label: str, url: str, note: str = "", lua: Path | None = None) -> float:
-        wrk(url, 1, script=lua)  # warm-up: imports, connections, caches
-        figures = wrk(url, self.seconds, script=lua)
+    def measure(
+        self, label: str, url: str, note: str = "", lua: Callable[[], Path] | None = None
+    ) -> float:
+        """One wrk run after a warm-up; ``lua`` writes a fresh script for each of them."""
+        wrk(url, 1, script=lua() if lua else None)  # warm-up: imports, connections, caches
+        figures = wrk(url, self.seconds, script=lua() if lua else None)
         ratio = f"{figures['rps'] / self.bare_rps:.0%} of bare" if self.bare_rps else ""
         self.rows.append((label, figures, "; ".join(filter(None, [ratio, note]))))
         print(f"{label}: {figures}", flush=True)  # progress; the table comes at the end
@@ -191,8 +195,15 @@ def list_pages(run: Run, tmp: Path) -> None:
 
 def write_costs(run: Run, tmp: Path, baseline_ref: str) -> None:
     baseline = baseline_checkout(baseline_ref, tmp / "baseline")
-    lua_create, lua_update = tmp / "create.lua", tmp / "update.lua"
-    lua_update.write_text(UPDATE_LUA % (UPDATED_FEATURES,))
+
+    def create_script() -> Path:  # new names on every run: a repeated name would be a 409
+        (tmp / "create.lua").write_text(CREATE_LUA % uuid.uuid4().hex[:8])
+        return tmp / "create.lua"
+
+    def update_script() -> Path:
+        (tmp / "update.lua").write_text(UPDATE_LUA % (UPDATED_FEATURES,))
+        return tmp / "update.lua"
+
     for label, code, catalog in (("before this issue", baseline, False),
                                  ("with the change log", ROOT, True)):  # fmt: skip
         db = tmp / f"writes_{catalog}.db"
@@ -200,9 +211,8 @@ def write_costs(run: Run, tmp: Path, baseline_ref: str) -> None:
         env = {"DATABASE_URL": f"sqlite:///{db}", "PYTHONPATH": str(code / "src")}
         app = Gunicorn("wsgi:app", env)
         try:
-            lua_create.write_text(CREATE_LUA % uuid.uuid4().hex[:8])
-            run.measure(f"create, {label}", app.url, lua=lua_create)
-            run.measure(f"update, {label}", app.url, lua=lua_update)
+            run.measure(f"create, {label}", app.url, lua=create_script)
+            run.measure(f"update, {label}", app.url, lua=update_script)
         finally:
             app.stop()
 

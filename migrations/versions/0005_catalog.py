@@ -38,13 +38,13 @@ def _new_columns() -> tuple[sa.Column[object], ...]:
         sa.Column("retired_time", sa.BigInteger(), nullable=True),
         sa.Column("retirement_reason", sa.Text(), nullable=True),
         sa.Column("family_name", sa.String(length=255), nullable=True),
-        sa.Column("version_number", sa.Integer(), nullable=True),
+        sa.Column("version_key", sa.String(length=255), nullable=True),
     )
 
 
 _NEW_INDEXES = {
     "ix_features_owner_feature_name": ["owner", "feature_name"],
-    "ix_features_family_name_version_number": ["family_name", "version_number"],
+    "ix_features_family_name_version_key": ["family_name", "version_key"],
 }
 
 
@@ -106,7 +106,7 @@ def _backfill() -> None:
     features = sa.table(
         "features", sa.column("id", sa.Integer), sa.column("feature_name", sa.String),
         sa.column("created_by", sa.String), sa.column("owner", sa.String),
-        sa.column("family_name", sa.String), sa.column("version_number", sa.Integer),
+        sa.column("family_name", sa.String), sa.column("version_key", sa.String),
     )  # fmt: skip
     connection.execute(features.update().values(owner=features.c.created_by))
     versions = []
@@ -114,12 +114,15 @@ def _backfill() -> None:
         match = _NAME.fullmatch(name)
         if match is None:
             raise RuntimeError(f"Feature {name!r} has no valid name; fix it before upgrading.")
-        versions.append({"row_id": feature_id, "family": match["family"], "n": int(match["n"])})
+        digits = str(int(match["n"]))  # the sort key of domain.versions.version_key
+        versions.append(
+            {"row_id": feature_id, "family": match["family"], "key": f"{len(digits):03d}{digits}"}
+        )
     if versions:  # one statement, executed for every row
         connection.execute(
             features.update()
             .where(features.c.id == sa.bindparam("row_id"))
-            .values(family_name=sa.bindparam("family"), version_number=sa.bindparam("n")),
+            .values(family_name=sa.bindparam("family"), version_key=sa.bindparam("key")),
             versions,
         )
 

@@ -105,3 +105,26 @@ def test_versions_of_an_unknown_feature_is_404(client):
 def test_versions_need_a_valid_name_and_role(client):
     assert client.get("/features/nope/versions?user_role=developer").status_code == 422
     assert client.get("/features/a:b:1/versions").status_code == 422
+
+
+def test_versions_of_any_number_size_are_ordered_and_continued(client, make_feature):
+    huge = 10**200
+    make_feature(feature_name=f"big:number:{huge}")
+    make_feature(feature_name="big:number:3")
+    response = new_version(client, "big:number:3")
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["metadata"]["feature_name"] == f"big:number:{huge + 1}"
+    listed = client.get("/features/big:number:1/versions?user_role=developer").get_json()
+    assert [v["feature_name"] for v in listed["versions"]] == [
+        "big:number:3", f"big:number:{huge}", f"big:number:{huge + 1}"
+    ]  # fmt: skip
+
+
+def test_a_version_number_with_no_room_for_a_successor_is_409(client, make_feature):
+    family = "v:" + "f" * 200
+    top = f"{family}:{10 ** (254 - len(family)) - 1}"
+    assert len(top) == 255
+    make_feature(feature_name=top)
+    response = new_version(client, top)
+    assert response.status_code == 409
+    assert "no higher version number fits" in response.get_json()["detail"]

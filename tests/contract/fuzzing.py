@@ -34,11 +34,14 @@ from feature_gateway.api.common_schemas import ROLE_HEADER, SQL_SELECT_FORMAT
 
 DEFAULT_MAX_EXAMPLES = 100
 DEFAULT_SEED = 20_260_101
+# A second seeded feature, for deprecations to name as their replacement.
+REPLACEMENT = "driver_hourly_stats:acc_rate:2"
 
 
 def map_case(context: HookContext, case: Case) -> Case:
-    """Requests as a real client sends them; POST /features gets valid entity columns, and
-    tag objects (features' tags, tag filters) get keys that follow the key rule.
+    """Requests as a real client sends them; POST /features gets valid entity columns, tag
+    objects (features' tags, tag filters) keys that follow the key rule, and a deprecation's
+    replaced_by the name of another existing feature.
 
     A GET needs a role from the ``user_role`` query parameter *or* the X-User-Role header.
 
@@ -56,13 +59,13 @@ def map_case(context: HookContext, case: Case) -> Case:
         and isinstance(body.get("entities"), dict)
     ):
         body["entities"] = _valid_entity_columns(body["entities"])
-    if (
-        case.meta is not None
-        and case.meta.generation.mode == GenerationMode.POSITIVE
-        and isinstance(body, dict)
-        and isinstance(body.get("tags"), dict)
-    ):
+    positive = case.meta is not None and case.meta.generation.mode == GenerationMode.POSITIVE
+    if positive and isinstance(body, dict) and isinstance(body.get("tags"), dict):
         body["tags"] = _valid_tag_keys(body["tags"])
+    if positive and isinstance(body, dict) and "replaced_by" in body:
+        # It must name another existing feature, which no schema can say.
+        other = REPLACEMENT if body.get("feature_name") != REPLACEMENT else examples.FEATURE_NAME
+        body["replaced_by"] = other
     names = {parameter.name for parameter in case.operation.iter_parameters()}
     if case.method == "GET" and "user_role" in names and "user_role" not in (case.query or {}):
         case.headers.setdefault(ROLE_HEADER, "developer")  # a case-insensitive mapping
@@ -165,6 +168,7 @@ def seed_features(app: Flask) -> None:
         ("/create_feature_metadata", examples.CREATE),
         ("/ready_test_feature_metadata", examples.READY_TEST),
         ("/test_feature_metadata", examples.TEST),
+        ("/create_feature_metadata", {**examples.CREATE, "feature_name": REPLACEMENT}),
     ]
     for path, body in steps:
         response = client.post(path, json=body)

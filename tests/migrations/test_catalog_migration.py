@@ -66,14 +66,15 @@ def test_upgrading_backfills_owner_from_the_creator_and_empty_tags(populated):
     command.upgrade(config, "head")
     rows = _rows(
         engine,
-        "SELECT feature_name, status, owner, tags, family_name, version_number, revision,"
+        "SELECT feature_name, status, owner, tags, family_name, version_key, revision,"
         " previous_version, deprecated_by, retired_by FROM features ORDER BY feature_name",
     )
     assert len(rows) == len(STATUSES)
     for name, status, owner, tags, family, number, revision, *unset in rows:
         assert (status, owner) == STATUSES[name]
         assert (tags if isinstance(tags, dict) else json.loads(tags)) == {}
-        assert f"{family}:{number}" == name.replace(":v", ":")
+        assert f"{family}:{int(number[3:])}" == name.replace(":v", ":")
+        assert int(number[:3]) == len(number) - 3
         assert revision == 3  # the backfill is no change of the feature
         assert unset == [None, None, None]
     assert _rows(engine, "SELECT count(*) FROM feature_tags") == [(0,)]

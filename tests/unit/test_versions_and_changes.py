@@ -6,7 +6,13 @@ from feature_gateway.domain.changes import (
     definition_diff,
     unified_query_diff,
 )
-from feature_gateway.domain.versions import family_name, next_version_name, version_number
+from feature_gateway.domain.versions import (
+    family_name,
+    next_version_name,
+    number_of_key,
+    version_key,
+    version_number,
+)
 
 
 @pytest.mark.parametrize(
@@ -89,3 +95,16 @@ def test_the_query_diff_is_a_unified_diff_naming_both_versions():
 
 def test_equal_queries_have_an_empty_diff():
     assert unified_query_diff("SELECT 1", "SELECT 1", against_name="a", this_name="b") == ""
+
+
+def test_version_keys_sort_like_numbers_of_any_size():
+    numbers = [1, 2, 9, 10, 11, 99, 100, 2**63, 10**200]
+    keys = [version_key(n) for n in numbers]
+    assert sorted(keys) == keys
+    assert [number_of_key(k) for k in keys] == numbers
+
+
+def test_no_next_version_when_its_name_would_be_too_long():
+    family = "v:" + "f" * 240
+    assert next_version_name(family, 10**10 - 2) == f"{family}:{10**10 - 1}"
+    assert next_version_name(family, 10**12) is None

@@ -14,9 +14,10 @@ from feature_gateway.db.models import Feature
 from feature_gateway.domain.changes import changed_fields
 from feature_gateway.domain.listing import FeatureQuery
 from feature_gateway.domain.tags import TagFilter
+from feature_gateway.domain.versions import number_of_key
 
 # The fields of FeatureMetadata: every column but the storage-only ones.
-_STORAGE_ONLY = frozenset({"id", "canonical_name", "family_name", "version_number"})
+_STORAGE_ONLY = frozenset({"id", "canonical_name", "family_name", "version_key"})
 FEATURE_METADATA_FIELDS = tuple(
     column.name for column in Feature.__table__.columns if column.name not in _STORAGE_ONLY
 )
@@ -145,7 +146,7 @@ class VersionRepository:
         return self.session.scalars(
             select(Feature)
             .where(Feature.family_name == family)
-            .order_by(Feature.version_number, Feature.feature_name)
+            .order_by(Feature.version_key, Feature.feature_name)
         ).all()
 
     def highest_number_locked(self, family: str) -> int:
@@ -158,7 +159,8 @@ class VersionRepository:
         """
         of_family = Feature.family_name == family
         self.session.execute(select(Feature.id).where(of_family).with_for_update())
-        return self.session.scalar(select(func.max(Feature.version_number)).where(of_family)) or 0
+        highest = self.session.scalar(select(func.max(Feature.version_key)).where(of_family))
+        return 0 if highest is None else number_of_key(highest)
 
 
 @event.listens_for(Feature, "after_insert")

@@ -62,10 +62,10 @@ class Feature(Base):
     retired_by: Mapped[str | None] = mapped_column(ACTOR)
     retired_time: Mapped[int | None] = mapped_column(BigInteger)
     retirement_reason: Mapped[str | None] = mapped_column(Text)
-    # "<view>:<feature>" and the version as a number, derived from the name by
-    # FeatureRepository.add, so that the versions of a feature are one index range.
+    # "<view>:<feature>" and the version's sort key (domain.versions.version_key), derived
+    # from the name by FeatureRepository.add: the versions of a feature are one index range.
     family_name: Mapped[str | None] = mapped_column(String(255))
-    version_number: Mapped[int | None] = mapped_column(Integer)
+    version_key: Mapped[str | None] = mapped_column(String(255))
     # Optimistic concurrency: every UPDATE is "... WHERE revision = <the one we read>",
     # so of two racing writers one matches no row and is answered 409.
     revision: Mapped[int] = mapped_column(Integer)
@@ -79,7 +79,7 @@ class Feature(Base):
         Index("ix_features_created_time", "created_time"),
         Index("ix_features_updated_time", "updated_time"),
         Index("ix_features_owner_feature_name", "owner", "feature_name"),
-        Index("ix_features_family_name_version_number", "family_name", "version_number"),
+        Index("ix_features_family_name_version_key", "family_name", "version_key"),
     )
 
 

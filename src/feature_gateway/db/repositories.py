@@ -14,7 +14,7 @@ from feature_gateway.db.models import AuditEntry, Feature
 from feature_gateway.domain.lifecycle import SERVED_STATES, Status
 from feature_gateway.domain.listing import FeatureQuery
 from feature_gateway.domain.names import canonical_feature_name, is_valid_feature_name
-from feature_gateway.domain.versions import family_name, version_number
+from feature_gateway.domain.versions import family_name, version_key, version_number
 
 _LIKE_ESCAPE = "\\"
 
@@ -53,7 +53,7 @@ class FeatureRepository:
     def add(self, feature: Feature) -> None:
         feature.canonical_name = canonical_feature_name(feature.feature_name)
         feature.family_name = family_name(feature.feature_name)
-        feature.version_number = version_number(feature.feature_name)
+        feature.version_key = version_key(version_number(feature.feature_name))
         self.session.add(feature)
 
     def list_page(self, query: FeatureQuery) -> tuple[list[dict[str, Any]], int]:

@@ -6,7 +6,12 @@ A deployed feature never changes; a change is a new version, made from an existi
 
 from __future__ import annotations
 
-from feature_gateway.domain.names import INVALID_FEATURE_NAME, FeatureNameParts, parse_feature_name
+from feature_gateway.domain.names import (
+    INVALID_FEATURE_NAME,
+    MAX_FEATURE_NAME_LENGTH,
+    FeatureNameParts,
+    parse_feature_name,
+)
 
 
 def _parts(name: str) -> FeatureNameParts:
@@ -26,6 +31,19 @@ def version_number(name: str) -> int:
     return _parts(name).version
 
 
-def next_version_name(family: str, highest_version: int) -> str:
-    """The name of the version after ``highest_version``, its number spelled plainly."""
-    return f"{family}:{highest_version + 1}"
+def version_key(number: int) -> str:
+    """A string that sorts like the number, for any size of number (a name may spell one
+    of 250 digits, past every database integer): the digit count, then the digits."""
+    digits = str(number)
+    return f"{len(digits):03d}{digits}"
+
+
+def number_of_key(key: str) -> int:
+    return int(key[3:])
+
+
+def next_version_name(family: str, highest_version: int) -> str | None:
+    """The name of the version after ``highest_version``, its number spelled plainly;
+    None when that name would be longer than a feature name may be."""
+    name = f"{family}:{highest_version + 1}"
+    return name if len(name) <= MAX_FEATURE_NAME_LENGTH else None

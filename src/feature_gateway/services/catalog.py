@@ -19,7 +19,7 @@ from feature_gateway.domain.changes import (
 from feature_gateway.domain.lifecycle import Status
 from feature_gateway.domain.names import FEATURE_NAME_RULE
 from feature_gateway.domain.versions import family_name, next_version_name, version_number
-from feature_gateway.errors import FeatureNotFoundError, ValidationError
+from feature_gateway.errors import ConflictError, FeatureNotFoundError, ValidationError
 from feature_gateway.services.clock import now_ms
 from feature_gateway.services.common import commit, load_feature, record_status_change
 
@@ -55,11 +55,17 @@ def create_feature_version(database: Database, new: NewVersion, *, role: str) ->
         highest = max(
             uow.versions.highest_number_locked(family), version_number(source.feature_name)
         )
+        name = next_version_name(family, highest)
+        if name is None:
+            raise ConflictError(
+                f"Feature '{family}' has a version numbered {highest}: no higher version "
+                "number fits in a feature name."
+            )
         now = now_ms()
-        copied = {name: getattr(source, name) for name in VERSIONED_FIELDS}
+        copied = {field: getattr(source, field) for field in VERSIONED_FIELDS}
         feature = Feature(
             **{**copied, **new.replaced},
-            feature_name=next_version_name(family, highest),
+            feature_name=name,
             previous_version=source.feature_name,
             status=Status.DRAFT.value,
             created_time=now,
