@@ -40,8 +40,8 @@ REPLACEMENT = "driver_hourly_stats:acc_rate:2"
 
 def map_case(context: HookContext, case: Case) -> Case:
     """Requests as a real client sends them; POST /features gets valid entity columns, tag
-    objects (features' tags, tag filters) keys that follow the key rule, and a deprecation's
-    replaced_by the name of another existing feature.
+    objects (features' tags, tag filters) keys that follow the key rule, a deprecation's
+    replaced_by the name of another existing feature, and a diff a version to compare with.
 
     A GET needs a role from the ``user_role`` query parameter *or* the X-User-Role header.
 
@@ -66,6 +66,9 @@ def map_case(context: HookContext, case: Case) -> Case:
         # It must name another existing feature, which no schema can say.
         other = REPLACEMENT if body.get("feature_name") != REPLACEMENT else examples.FEATURE_NAME
         body["replaced_by"] = other
+    if positive and case.path.endswith("/diff") and "against" not in (case.query or {}):
+        # Without it the diff needs a previous_version, which the seeded features lack.
+        case.query = {**(case.query or {}), "against": examples.FEATURE_NAME}
     names = {parameter.name for parameter in case.operation.iter_parameters()}
     if case.method == "GET" and "user_role" in names and "user_role" not in (case.query or {}):
         case.headers.setdefault(ROLE_HEADER, "developer")  # a case-insensitive mapping
