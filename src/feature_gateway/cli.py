@@ -79,7 +79,7 @@ def import_command(path: Path) -> None:
 @click.argument("path", type=click.Path(dir_okay=False, allow_dash=True), default="-")
 def export_command(path: str) -> None:
     """Write every feature (deleted ones too) as JSON, in the import format."""
-    from feature_gateway.api.common_schemas import FeatureMetadataSchema
+    from feature_gateway.api.feature_schemas import FeatureMetadataSchema
     from feature_gateway.services.transfer import export_features
 
     rows = FeatureMetadataSchema(many=True).dump(export_features(_gateway().database))

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from feature_gateway.db.models import Feature
 from feature_gateway.db.unit_of_work import Database
 from feature_gateway.services.clock import now_ms
-from feature_gateway.services.common import commit, record_status_change
+from feature_gateway.services.common import FeatureData, record_status_change
 
 IMPORT_ACTOR_ROLE = None  # imports are an operator action, not one of the API roles
 
@@ -54,10 +54,10 @@ def import_features(
                 timestamp=now,
             )
             imported.append(name)
-        commit(uow)
+        uow.commit()
     return ImportReport(imported, skipped)
 
 
-def export_features(database: Database) -> Sequence[Feature]:
+def export_features(database: Database) -> list[FeatureData]:
     with database.reading() as uow:
         return uow.features.all_in_name_order()
