@@ -4,12 +4,10 @@ commit path that publishes what it committed."""
 import pytest
 from prometheus_client import REGISTRY
 
-from feature_gateway.db.models import Feature
 from feature_gateway.domain.feature_fields import FIELD_NAMES
 from feature_gateway.domain.listing import FeatureQuery
 from feature_gateway.errors import FeatureNotFoundError
 from feature_gateway.services import features, transfer, workflow
-from feature_gateway.services.common import record_status_change
 from tests.conftest import SEED_FEATURE
 
 NEW = {k: v for k, v in SEED_FEATURE.items() if k != "user_role"}
@@ -79,19 +77,7 @@ def test_a_trigger_given_a_field_it_does_not_stamp_raises_and_fires_nothing(data
 
 
 def _insert_imported_feature(uow) -> None:
-    """What the importer does for one record, without committing."""
-    feature = Feature(**NEW, status="DRAFT", created_time=1, updated_time=1, last_updated_by="dev")
-    uow.features.add(feature)
-    record_status_change(
-        uow,
-        feature,
-        from_status=None,
-        trigger="import",
-        actor="dev",
-        actor_role=None,
-        reason=None,
-        timestamp=1,
-    )
+    transfer.add_imported_feature(uow, {**NEW, "status": "DRAFT"}, source="test", now=1)
 
 
 def test_committing_a_unit_of_work_publishes_what_it_recorded_and_only_once(database):
