@@ -40,9 +40,8 @@ def create_feature_metadata(args: dict[str, Any]) -> Reply:
     """Define a new feature (status DRAFT)."""
     role = require_role(Action.CREATE, args.pop("user_role", None))
     feature = features.create_feature(database(), args, role=role)
-    return {"message": "Feature created successfully", "feature": feature}, etag(
-        feature["revision"]
-    )
+    payload = {"message": "Feature created successfully", "feature": feature}
+    return payload, etag(feature["revision"])
 
 
 @blp.route("/get_feature_metadata", methods=["POST"])
@@ -121,9 +120,8 @@ def update_feature_metadata(args: dict[str, Any]) -> Reply:
         role=role,
         expected_revisions=expected_revisions(),
     )
-    return {"message": "Feature updated successfully", "feature": feature}, etag(
-        feature["revision"]
-    )
+    payload = {"message": "Feature updated successfully", "feature": feature}
+    return payload, etag(feature["revision"])
 
 
 register_trigger_endpoint(blp, DELETE_ENDPOINT, FeatureMessageSchema, with_statuses=False)
