@@ -95,7 +95,6 @@ EDITABLE_STATES = _states_where(lambda s: s.editable)
 DELETABLE_STATES = _states_where(lambda s: s.deletable)
 SERVED_STATES = _states_where(lambda s: s.served)
 TERMINAL_STATES = _states_where(lambda s: s.terminal)
-TRANSIENT_STATES = _states_where(lambda s: s.transient)
 STORED_STATES = _states_where(lambda s: not s.transient)
 
 
