@@ -1,8 +1,10 @@
 from feature_gateway.domain.lifecycle import (
+    DELETABLE_STATES,
+    EDITABLE_STATES,
     PERMISSIONS,
+    SERVED_STATES,
     TERMINAL_STATES,
     TRANSITIONS,
-    WIND_DOWN_TRIGGERS,
     Action,
     Role,
     Status,
@@ -21,10 +23,8 @@ def test_only_the_approver_approves_and_only_the_testing_system_records_tests():
     assert PERMISSIONS[Action.TEST] == {Role.EXTERNAL_TESTING_SYSTEM}
 
 
-def test_only_deprecate_and_retire_leave_a_terminal_state():
+def test_no_transition_leaves_a_terminal_state():
     for transition in TRANSITIONS:
-        if transition["trigger"] in WIND_DOWN_TRIGGERS:
-            continue
         sources = transition["source"]
         sources = sources if isinstance(sources, list) else [sources]
         assert TERMINAL_STATES.isdisjoint(sources), transition
@@ -48,6 +48,10 @@ def test_a_deployed_feature_is_deprecated_then_retired_by_an_approver():
     assert source_states("deprecate") == ["DEPLOYED"]
     assert source_states("retire") == ["DEPRECATED"]
     assert PERMISSIONS[Action.DEPRECATE] == PERMISSIONS[Action.RETIRE] == {Role.APPROVER}
-    assert Status.RETIRED in TERMINAL_STATES
-    assert not any(Status.RETIRED in ([t["source"]] if isinstance(t["source"], str)
-                   else t["source"]) for t in TRANSITIONS)  # fmt: skip
+    assert TERMINAL_STATES == {Status.RETIRED, Status.DELETED}
+
+
+def test_deployed_and_deprecated_features_are_served_and_immutable():
+    assert SERVED_STATES == {Status.DEPLOYED, Status.DEPRECATED}
+    assert EDITABLE_STATES.isdisjoint({Status.DEPLOYED, Status.DEPRECATED, Status.RETIRED})
+    assert DELETABLE_STATES.isdisjoint({Status.DEPLOYED, Status.DEPRECATED, Status.RETIRED})

@@ -12,15 +12,10 @@ from sqlalchemy.orm import Session
 from feature_gateway.db.catalog_models import FeatureChange, FeatureTag
 from feature_gateway.db.models import Feature
 from feature_gateway.domain.changes import changed_fields
+from feature_gateway.domain.feature_fields import FIELD_NAMES
 from feature_gateway.domain.listing import FeatureQuery
 from feature_gateway.domain.tags import TagFilter
 from feature_gateway.domain.versions import number_of_key
-
-# The fields of FeatureMetadata: every column but the storage-only ones.
-_STORAGE_ONLY = frozenset({"id", "canonical_name", "family_name", "version_key"})
-FEATURE_METADATA_FIELDS = tuple(
-    column.name for column in Feature.__table__.columns if column.name not in _STORAGE_ONLY
-)
 
 
 def replace_tags(connection: Connection, feature_id: int, tags: Mapping[str, str]) -> None:
@@ -79,9 +74,8 @@ class ChangeLogRepository:
     with its state when tracked and appends one entry per feature, in the same transaction.
     """
 
-    def __init__(self, session: Session, logged_fields: Sequence[str]) -> None:
+    def __init__(self, session: Session) -> None:
         self.session = session
-        self.logged_fields = logged_fields
         self.tracked: list[_Tracked] = []
         self.appended: list[FeatureChange] = []  # this unit of work's entries, in order
 
@@ -102,7 +96,7 @@ class ChangeLogRepository:
         )
 
     def snapshot(self, feature: Feature) -> dict[str, Any]:
-        values = {name: getattr(feature, name) for name in self.logged_fields}
+        values = {name: getattr(feature, name) for name in FIELD_NAMES}
         if isinstance(values.get("tags"), dict):
             values["tags"] = dict(values["tags"])  # the row's own dict may be replaced later
         return values
@@ -123,7 +117,7 @@ class ChangeLogRepository:
                 timestamp=tracked.timestamp,
                 previous_status=tracked.before.get("status"),
                 new_status=feature.status,
-                fields=changed_fields(tracked.before, after, self.logged_fields),
+                fields=changed_fields(tracked.before, after, FIELD_NAMES),
             )
             self.session.add(entry)
             self.appended.append(entry)

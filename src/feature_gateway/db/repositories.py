@@ -10,13 +10,16 @@ from sqlalchemy.orm import Session
 
 from feature_gateway.db.catalog_repositories import tag_conditions, time_conditions
 from feature_gateway.db.engine import SQLITE_FOLD_CASE
-from feature_gateway.db.models import AuditEntry, Feature
+from feature_gateway.db.models import FEATURES_TABLE, AuditEntry, Feature
+from feature_gateway.domain.feature_fields import FIELD_NAMES
 from feature_gateway.domain.lifecycle import SERVED_STATES, Status
 from feature_gateway.domain.listing import FeatureQuery
 from feature_gateway.domain.names import canonical_feature_name, is_valid_feature_name
 from feature_gateway.domain.versions import family_name, version_key, version_number
 
 _LIKE_ESCAPE = "\\"
+_FIELD_COLUMNS = tuple(FEATURES_TABLE.c[name] for name in FIELD_NAMES)
+_SERVED = sorted(SERVED_STATES)
 
 
 def _contains_pattern(text: str) -> str:
@@ -57,6 +60,8 @@ class FeatureRepository:
         self.session.add(feature)
 
     def list_page(self, query: FeatureQuery) -> tuple[list[dict[str, Any]], int]:
+        """One page of features as field name → value (the field table's fields), and the
+        count of all matches."""
         conditions = self._conditions(query)
         return self._page(conditions, query.sort, query.limit, query.offset)
 
@@ -64,15 +69,14 @@ class FeatureRepository:
         """(name, status) of every served feature, in name order."""
         statement = (
             select(Feature.feature_name, Feature.status)
-            .where(Feature.status.in_(SERVED_STATES))
+            .where(Feature.status.in_(_SERVED))
             .order_by(Feature.feature_name)
         )
         return [(name, status) for name, status in self.session.execute(statement)]
 
-    def deployed_types(self, names: Collection[str]) -> dict[str, tuple[str, str, str]]:
+    def served_types(self, names: Collection[str]) -> dict[str, tuple[str, str, str]]:
         """Requested name → (stored name, feature_type, feature_data_type) of those of
-        ``names`` that are served (deployed or deprecated), however their versions are
-        spelled.
+        ``names`` that are served, whichever way their versions are spelled.
 
         One indexed query for a whole batch request (the unique name indexes serve IN).
         """
@@ -83,7 +87,7 @@ class FeatureRepository:
             Feature.feature_type,
             Feature.feature_data_type,
         ).where(
-            Feature.status.in_(SERVED_STATES),
+            Feature.status.in_(_SERVED),
             Feature.feature_name.in_(wanted) | Feature.canonical_name.in_(set(wanted.values())),
         )
         by_name: dict[str, tuple[str, str, str]] = {}
@@ -96,28 +100,26 @@ class FeatureRepository:
             if name in by_name or canonical in by_name
         }
 
-    def all_in_name_order(self) -> Sequence[Feature]:
-        return self.session.scalars(select(Feature).order_by(Feature.feature_name)).all()
+    def all_in_name_order(self) -> list[dict[str, Any]]:
+        statement = select(*_FIELD_COLUMNS).order_by(Feature.feature_name)
+        return [dict(row._mapping) for row in self.session.execute(statement)]
 
     def _page(
         self, conditions: list[ColumnElement[bool]], sort: str, limit: int, offset: int
     ) -> tuple[list[dict[str, Any]], int]:
-        """One page of plain rows (column name → value), and the count of all matches.
-
-        Pages are only ever read, so they skip ORM identity tracking: building 100 mapped
-        objects cost more than the queries themselves.
-        """
+        """Pages are only ever read, so they skip ORM identity tracking: building 100
+        mapped objects cost more than the queries themselves."""
         total = (
             self.session.scalar(select(func.count()).select_from(Feature).where(*conditions)) or 0
         )
         statement = (
-            select(Feature.__table__)
+            select(*_FIELD_COLUMNS)
             .where(*conditions)
             .order_by(*_order_by(sort))
             .limit(limit)
             .offset(offset)
         )
-        return [row._asdict() for row in self.session.execute(statement)], total
+        return [dict(row._mapping) for row in self.session.execute(statement)], total
 
     def _conditions(self, query: FeatureQuery) -> list[ColumnElement[bool]]:
         conditions: list[ColumnElement[bool]] = []

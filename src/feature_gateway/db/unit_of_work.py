@@ -1,4 +1,9 @@
-"""One use case = one transaction: the unit of work opens it, the service commits it."""
+"""One use case = one transaction: the unit of work opens it, the service commits it.
+
+``UnitOfWork.commit`` is the only commit path: it commits and then publishes what the use
+case recorded (its status changes, to the log and the metrics), so nothing is published for
+a change that did not commit, and nothing committed goes unpublished.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +15,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from feature_gateway.db.catalog_repositories import (
-    FEATURE_METADATA_FIELDS,
-    ChangeLogRepository,
-    VersionRepository,
-)
+from feature_gateway import observability
+from feature_gateway.db.catalog_repositories import ChangeLogRepository, VersionRepository
 from feature_gateway.db.engine import SQLITE_BEGIN
 from feature_gateway.db.models import Feature
 from feature_gateway.db.repositories import AuditRepository, FeatureRepository
@@ -38,7 +40,7 @@ class UnitOfWork:
         self.session = self._session_factory()
         self.features = FeatureRepository(self.session)
         self.audit = AuditRepository(self.session)
-        self.changes = ChangeLogRepository(self.session, FEATURE_METADATA_FIELDS)
+        self.changes = ChangeLogRepository(self.session)
         self.versions = VersionRepository(self.session)
         return self
 
@@ -57,13 +59,27 @@ class UnitOfWork:
             raise DatabaseUnavailableError() from exc
 
     def commit(self) -> None:
+        """Commit, then publish the status changes this unit of work recorded."""
+        self._commit_session()
+        for entry in self.audit.appended:
+            observability.status_changed(
+                feature_name=entry.feature.feature_name,
+                from_status=entry.from_status,
+                to_status=entry.to_status,
+                trigger=entry.trigger,
+                actor=entry.actor,
+                actor_role=entry.actor_role,
+            )
+        self.audit.appended.clear()
+
+    def _commit_session(self) -> None:
         pending = [
             o.feature_name for o in self.session.dirty | self.session.new if isinstance(o, Feature)
         ]
         try:
             if self.changes.tracked:
                 self.session.flush()  # assigns ids and revisions, which the entries carry
-                self.changes.write_tracked()
+                self.changes.write_tracked()  # the change log, in the same transaction
             self.session.commit()
         except StaleDataError as exc:
             raise ConcurrentModificationError(", ".join(pending) or "?") from exc

@@ -12,11 +12,13 @@ from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Any
 
+from feature_gateway.domain.feature_fields import EDITABLE_FIELDS
+
 # These change on every write; listing them in every entry would say nothing.
 NOT_LOGGED_FIELDS = frozenset({"updated_time", "revision"})
-# What a version is made of: the definition and its ownership. Two versions are compared
-# on these, and a new version copies them from the one it is made from.
-VERSIONED_FIELDS = ("feature_type", "feature_data_type", "query", "description", "owner", "tags")
+# What a version is made of: what its author may edit, its definition and ownership. Two
+# versions are compared on these, and a new version copies them from its source.
+VERSIONED_FIELDS = EDITABLE_FIELDS
 
 FieldChanges = dict[str, dict[str, Any]]
 

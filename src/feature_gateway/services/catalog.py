@@ -21,7 +21,16 @@ from feature_gateway.domain.names import FEATURE_NAME_RULE
 from feature_gateway.domain.versions import family_name, next_version_name, version_number
 from feature_gateway.errors import ConflictError, FeatureNotFoundError, ValidationError
 from feature_gateway.services.clock import now_ms
-from feature_gateway.services.common import commit, load_feature, record_status_change
+from feature_gateway.services.common import (
+    FeatureData,
+    check_known_fields,
+    feature_data,
+    load_feature,
+    record_status_change,
+)
+
+# A change-log entry as the change log returns it: each column but the keys → its value.
+ChangeData = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -34,7 +43,7 @@ class NewVersion:
 @dataclass(frozen=True)
 class Versions:
     family: str
-    versions: Sequence[Feature]
+    versions: Sequence[FeatureData]
 
 
 @dataclass(frozen=True)
@@ -45,10 +54,11 @@ class Diff:
     query_diff: str
 
 
-def create_feature_version(database: Database, new: NewVersion, *, role: str) -> Feature:
+def create_feature_version(database: Database, new: NewVersion, *, role: str) -> FeatureData:
     """A new DRAFT, numbered after the family's highest version, copied from the named one
     with the given fields replaced. Two racing calls never get the same number (each
     gets its own, or 409 if a version of that number appeared by another way meanwhile)."""
+    check_known_fields(new.replaced, VERSIONED_FIELDS, "create_feature_version")
     with database.writing() as uow:
         source = load_feature(uow, new.feature_name)
         family = family_name(source.feature_name)
@@ -83,25 +93,28 @@ def create_feature_version(database: Database, new: NewVersion, *, role: str) ->
             uow, feature, from_status=None, trigger="create", actor=new.created_by,
             actor_role=role, reason=f"new version of {source.feature_name}", timestamp=now,
         )  # fmt: skip
-        commit(uow)
-        return feature
+        uow.commit()
+        return feature_data(feature)
 
 
 def feature_versions(database: Database, name: str) -> Versions:
     """Every version of the view and feature of ``name`` (which need not exist itself)."""
     family = family_name(name)
     with database.reading() as uow:
-        versions = uow.versions.of_family(family)
+        versions = [feature_data(row) for row in uow.versions.of_family(family)]
     if not versions:
         raise FeatureNotFoundError(family)
     return Versions(family, versions)
 
 
-def feature_changes(database: Database, feature_name: str) -> tuple[str, Sequence[FeatureChange]]:
+def feature_changes(database: Database, feature_name: str) -> tuple[str, list[ChangeData]]:
     """The feature's stored name and its change log, oldest first."""
     with database.reading() as uow:
         feature = load_feature(uow, feature_name)
-        return feature.feature_name, uow.changes.for_feature(feature.id)
+        entries = uow.changes.for_feature(feature.id)
+        return feature.feature_name, [
+            {column: getattr(entry, column) for column in _CHANGE_COLUMNS} for entry in entries
+        ]
 
 
 def feature_diff(database: Database, feature_name: str, against: str | None) -> Diff:
@@ -124,6 +137,11 @@ def feature_diff(database: Database, feature_name: str, against: str | None) -> 
             other.query, this.query, against_name=other.feature_name, this_name=this.feature_name
         ),
     )
+
+
+_CHANGE_COLUMNS = tuple(
+    c.key for c in FeatureChange.__table__.columns if c.key not in ("id", "feature_id")
+)
 
 
 def _versioned(feature: Feature) -> dict[str, Any]:

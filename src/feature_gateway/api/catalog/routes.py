@@ -13,15 +13,13 @@ from feature_gateway.api.catalog.schemas import (
     DiffSchema,
     VersionsSchema,
 )
-from feature_gateway.api.common_schemas import (
-    FEATURE_NAME_PATH_PARAMETER,
-    FeatureMessageSchema,
-    RoleQuerySchema,
-)
 from feature_gateway.api.context import checked_feature_name, database
+from feature_gateway.api.feature_schemas import FeatureMessageSchema
 from feature_gateway.api.problems import Problems
 from feature_gateway.api.revisions import Reply, etag
+from feature_gateway.api.role_schemas import RoleQuerySchema
 from feature_gateway.api.roles import require_role
+from feature_gateway.api.schema_fields import FEATURE_NAME_PATH_PARAMETER
 from feature_gateway.domain.lifecycle import Action
 from feature_gateway.services import catalog
 
@@ -39,7 +37,7 @@ def create_feature_version(args: dict[str, Any]) -> Reply:
     source, created_by = args.pop("feature_name"), args.pop("created_by")
     new = catalog.NewVersion(source, created_by, replaced=args)
     feature = catalog.create_feature_version(database(), new, role=role)
-    return {"message": "Feature version created", "feature": feature}, etag(feature.revision)
+    return {"message": "Feature version created", "feature": feature}, etag(feature["revision"])
 
 
 @blp.route("/features/<feature_name>/versions", **_BY_NAME)

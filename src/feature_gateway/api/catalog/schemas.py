@@ -4,33 +4,21 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-from feature_gateway.api.catalog_fields import Tags
-from feature_gateway.api.common_schemas import (
-    MAX_DESCRIPTION_LENGTH,
-    Actor,
-    Choice,
-    FeatureMetadataSchema,
-    FeatureName,
-    FeatureRefSchema,
-    Query,
-    StrictSchema,
-    Text,
-    UserRole,
-)
-from feature_gateway.domain.changes import ChangeAction
-from feature_gateway.domain.lifecycle import DataType, FeatureType
+from feature_gateway.api.feature_schemas import FeatureMetadataSchema, request_schema
+from feature_gateway.api.role_schemas import FeatureRefSchema, UserRole
+from feature_gateway.api.schema_fields import Actor, Choice, FeatureName, StrictSchema
+from feature_gateway.domain.changes import VERSIONED_FIELDS, ChangeAction
 
 
-class CreateVersionSchema(FeatureRefSchema):
+class _NewVersionRules(FeatureRefSchema):
     """``feature_name`` is the version to copy; the fields given replace the copied ones."""
 
     created_by = Actor(required=True)
-    query = Query()
-    feature_type = Choice(FeatureType)
-    feature_data_type = Choice(DataType)
-    description = Text(MAX_DESCRIPTION_LENGTH)
-    owner = Actor(metadata={"description": "The team or person responsible"})
-    tags = Tags(metadata={"description": "Replaces the copied tags"})
+
+
+CreateVersionSchema = request_schema(
+    _NewVersionRules, VERSIONED_FIELDS, "CreateVersionSchema", required=False
+)
 
 
 class VersionsSchema(Schema):
