@@ -48,10 +48,10 @@ def test_a_deployed_feature_is_deprecated_then_retired_by_an_approver():
     assert source_states("deprecate") == ["DEPLOYED"]
     assert source_states("retire") == ["DEPRECATED"]
     assert PERMISSIONS[Action.DEPRECATE] == PERMISSIONS[Action.RETIRE] == {Role.APPROVER}
-    assert TERMINAL_STATES == {Status.RETIRED, Status.DELETED}
+    assert {Status.RETIRED, Status.DELETED} == TERMINAL_STATES
 
 
 def test_deployed_and_deprecated_features_are_served_and_immutable():
-    assert SERVED_STATES == {Status.DEPLOYED, Status.DEPRECATED}
+    assert {Status.DEPLOYED, Status.DEPRECATED} == SERVED_STATES
     assert EDITABLE_STATES.isdisjoint({Status.DEPLOYED, Status.DEPRECATED, Status.RETIRED})
     assert DELETABLE_STATES.isdisjoint({Status.DEPLOYED, Status.DEPRECATED, Status.RETIRED})
