@@ -76,9 +76,6 @@ def test_the_diff_compares_the_definition_only():
         "query": {"from": "SELECT 1", "to": "SELECT 2"},
         "tags": {"from": {}, "to": {"t": "x"}},
     }
-    assert set(VERSIONED_FIELDS) == {
-        "feature_type", "feature_data_type", "query", "description", "owner", "tags"
-    }  # fmt: skip
 
 
 def test_the_query_diff_is_a_unified_diff_naming_both_versions():
@@ -108,3 +105,16 @@ def test_no_next_version_when_its_name_would_be_too_long():
     family = "v:" + "f" * 240
     assert next_version_name(family, 10**10 - 2) == f"{family}:{10**10 - 1}"
     assert next_version_name(family, 10**12) is None
+
+
+def test_every_trigger_a_caller_fires_is_a_change_log_action():
+    from feature_gateway.domain.changes import ChangeAction
+    from feature_gateway.domain.lifecycle import fired_by_callers
+
+    assert {t.name for t in fired_by_callers()} <= set(ChangeAction)
+
+
+def test_versioned_fields_are_what_the_spec_compares():
+    assert VERSIONED_FIELDS == (
+        "feature_type", "feature_data_type", "query", "description", "owner", "tags"
+    )  # fmt: skip
