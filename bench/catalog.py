@@ -26,6 +26,9 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Callable
 from io import BytesIO
@@ -124,6 +127,23 @@ def feature_with_changes(base_url: str, changes: int) -> str:
     return name
 
 
+def ready(url: str, timeout_s: float = 120) -> None:
+    """Wait until the server answers: gunicorn listens before its workers have imported
+    the app, and on a busy machine that takes seconds."""
+    base = "/".join(url.split("/", 3)[:3])
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/livez", timeout=30):
+                return
+        except urllib.error.HTTPError:
+            return  # a worker answered (the bare app has no /livez)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.2)
+
+
 def baseline_checkout(ref: str, into: Path) -> Path:
     """The code at ``ref`` (files only, no worktree), to serve the pre-issue figures."""
     archive = subprocess.run(["git", "archive", ref], cwd=ROOT, check=True,
@@ -149,9 +169,13 @@ class Run:
     def measure(
         self, label: str, url: str, note: str = "", lua: Callable[[], Path] | None = None
     ) -> float:
-        """One wrk run after a warm-up; ``lua`` writes a fresh script for each of them."""
-        wrk(url, 1, script=lua() if lua else None)  # warm-up: imports, connections, caches
-        figures = wrk(url, self.seconds, script=lua() if lua else None)
+        """One wrk run after a warm-up; ``lua`` writes a fresh script for each of them.
+
+        A response slower than 10 s counts as an error: on a loaded machine wrk's default
+        of 2 s would drop every slow response and report 0 requests/s."""
+        ready(url)
+        wrk(url, 1, script=lua() if lua else None, timeout_s=10)  # warm-up: caches, pools
+        figures = wrk(url, self.seconds, script=lua() if lua else None, timeout_s=10)
         ratio = f"{figures['rps'] / self.bare_rps:.0%} of bare" if self.bare_rps else ""
         self.rows.append((label, figures, "; ".join(filter(None, [ratio, note]))))
         print(f"{label}: {figures}", flush=True)  # progress; the table comes at the end
