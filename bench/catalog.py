@@ -12,7 +12,8 @@ comparison needs git). Every figure comes from ``gunicorn -w 2`` on SQLite under
 - the change log of one feature with 100 changes;
 - create and update with the change log written, against the same requests served by the
   code before this issue (``git archive`` of ``--baseline``, default the merge base with
-  ``main``), each on a fresh database of 10,000 features.
+  ``main``), each on a fresh database of 10,000 features, in alternating rounds
+  (``--rounds``, default 3; medians printed), as the machine's load drifts.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import http.client
 import json
 import os
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tarfile
@@ -217,7 +219,7 @@ def list_pages(run: Run, tmp: Path) -> None:
         print(f"{key} page, 100,000 vs 10,000 stored: {ratio} of the req/s")
 
 
-def write_costs(run: Run, tmp: Path, baseline_ref: str) -> None:
+def write_costs(run: Run, tmp: Path, baseline_ref: str, rounds: int) -> None:
     baseline = baseline_checkout(baseline_ref, tmp / "baseline")
 
     def create_script() -> Path:  # new names on every run: a repeated name would be a 409
@@ -228,23 +230,37 @@ def write_costs(run: Run, tmp: Path, baseline_ref: str) -> None:
         (tmp / "update.lua").write_text(UPDATE_LUA % (UPDATED_FEATURES,))
         return tmp / "update.lua"
 
+    servers = {}
     for label, code, catalog in (("before this issue", baseline, False),
                                  ("with the change log", ROOT, True)):  # fmt: skip
         db = tmp / f"writes_{catalog}.db"
         seeded_database(code, db, 10_000, catalog=catalog)
         env = {"DATABASE_URL": f"sqlite:///{db}", "PYTHONPATH": str(code / "src")}
-        app = Gunicorn("wsgi:app", env)
-        try:
-            run.measure(f"create, {label}", app.url, lua=create_script)
-            run.measure(f"update, {label}", app.url, lua=update_script)
-        finally:
+        servers[label] = Gunicorn("wsgi:app", env)
+    figures: dict[str, list[float]] = {}
+    try:
+        # Alternating runs, so that a change in the machine's load hits both alike.
+        for _ in range(rounds):
+            for label, app in servers.items():
+                for kind, script in (("create", create_script), ("update", update_script)):
+                    rps = run.measure(f"{kind}, {label}", app.url, lua=script)
+                    figures.setdefault(f"{kind}, {label}", []).append(rps)
+    finally:
+        for app in servers.values():
             app.stop()
+    for kind in ("create", "update"):
+        before = statistics.median(figures[f"{kind}, before this issue"])
+        after = statistics.median(figures[f"{kind}, with the change log"])
+        print(f"{kind}: median {after:.0f} req/s with the change log, {before:.0f} before "
+              f"this issue ({after / before:.0%}) over {rounds} alternating rounds")  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=5, help="duration of each wrk run")
     parser.add_argument("--baseline", default=None, help="git ref of the code before the issue")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating write-cost rounds")
+    parser.add_argument("--only", choices=["lists", "writes"], help="run one part only")
     args = parser.parse_args()
     baseline_ref = args.baseline or subprocess.run(
         ["git", "merge-base", "HEAD", "main"], cwd=ROOT, check=True, capture_output=True,
@@ -257,8 +273,10 @@ def main() -> None:
             run.bare_rps = run.measure("bare Flask endpoint (ceiling)", f"{bare.url}/bare")
         finally:
             bare.stop()
-        list_pages(run, Path(tmp))
-        write_costs(run, Path(tmp), baseline_ref)
+        if args.only != "writes":
+            list_pages(run, Path(tmp))
+        if args.only != "lists":
+            write_costs(run, Path(tmp), baseline_ref, args.rounds)
     run.print()
     print(f"baseline for the write costs: {baseline_ref}")
 
