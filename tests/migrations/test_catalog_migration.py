@@ -7,7 +7,12 @@ from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, text
 
-from tests.migrations.test_migrations import config_for, empty_database  # noqa: F401
+from tests.migrations.test_migrations import (  # noqa: F401
+    config_for,
+    empty_database,
+    insert_feature_with_audit,
+    rows,
+)
 
 STATUSES = {
     "view:draft:1": ("DRAFT", "ann"),
@@ -26,28 +31,7 @@ def _before_catalog(config):
 
 def _populate(connection):
     for name, (status, creator) in STATUSES.items():
-        connection.execute(
-            text(
-                "INSERT INTO features (feature_name, canonical_name, feature_type,"
-                " feature_data_type, query, description, status, created_time, updated_time,"
-                " created_by, revision) VALUES (:name, :name, 'batch', 'float', 'SELECT 1',"
-                " 'd', :status, 1, 2, :creator, 3)"
-            ),
-            {"name": name, "status": status, "creator": creator},
-        )
-        connection.execute(
-            text(
-                "INSERT INTO feature_audit (feature_id, from_status, to_status, trigger, actor,"
-                " timestamp) SELECT id, NULL, 'DRAFT', 'create', created_by, 1 FROM features"
-                " WHERE feature_name = :name"
-            ),
-            {"name": name},
-        )
-
-
-def _rows(engine, sql):
-    with engine.connect() as connection:
-        return [tuple(row) for row in connection.execute(text(sql))]
+        insert_feature_with_audit(connection, name, status, creator)
 
 
 @pytest.fixture
@@ -64,22 +48,22 @@ def populated(empty_database):  # noqa: F811
 def test_upgrading_backfills_owner_from_the_creator_and_empty_tags(populated):
     config, engine = populated
     command.upgrade(config, "head")
-    rows = _rows(
+    features = rows(
         engine,
         "SELECT feature_name, status, owner, tags, family_name, version_key, revision,"
         " previous_version, deprecated_by, retired_by FROM features ORDER BY feature_name",
     )
-    assert len(rows) == len(STATUSES)
-    for name, status, owner, tags, family, number, revision, *unset in rows:
+    assert len(features) == len(STATUSES)
+    for name, status, owner, tags, family, number, revision, *unset in features:
         assert (status, owner) == STATUSES[name]
         assert (tags if isinstance(tags, dict) else json.loads(tags)) == {}
         assert f"{family}:{int(number[3:])}" == name.replace(":v", ":")
         assert int(number[:3]) == len(number) - 3
-        assert revision == 3  # the backfill is no change of the feature
+        assert revision == 1  # the backfill is no change of the feature
         assert unset == [None, None, None]
-    assert _rows(engine, "SELECT count(*) FROM feature_tags") == [(0,)]
-    assert _rows(engine, "SELECT count(*) FROM feature_changes") == [(0,)]
-    assert _rows(engine, "SELECT count(*) FROM feature_audit") == [(len(STATUSES),)]
+    assert rows(engine, "SELECT count(*) FROM feature_tags") == [(0,)]
+    assert rows(engine, "SELECT count(*) FROM feature_changes") == [(0,)]
+    assert rows(engine, "SELECT count(*) FROM feature_audit") == [(len(STATUSES),)]
     command.check(config)
 
 
@@ -89,11 +73,11 @@ def test_downgrading_drops_the_catalog_and_keeps_features_and_their_audit(popula
     with engine.begin() as connection:
         connection.execute(text("UPDATE features SET owner = 'team_x'"))
     command.downgrade(config, _before_catalog(config))
-    assert _rows(
+    assert rows(
         engine,
         "SELECT f.feature_name, f.status, a.trigger FROM feature_audit a"
         " JOIN features f ON f.id = a.feature_id ORDER BY f.feature_name",
     ) == sorted((name, status, "create") for name, (status, _) in STATUSES.items())
     command.upgrade(config, "head")
-    owners = _rows(engine, "SELECT feature_name, owner FROM features ORDER BY feature_name")
+    owners = rows(engine, "SELECT feature_name, owner FROM features ORDER BY feature_name")
     assert owners == sorted((name, creator) for name, (_, creator) in STATUSES.items())

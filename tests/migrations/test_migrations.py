@@ -51,26 +51,27 @@ def test_downgrade_to_base_and_back_up(empty_database):
     assert tables(empty_database.url) == SCHEMA_TABLES
 
 
-def _insert_feature_with_audit(connection, name):
+def insert_feature_with_audit(connection, name, status="DRAFT", creator="dev"):
+    """A feature row as every revision since 0001 holds it, and its creation audit row."""
     connection.execute(
         text(
             "INSERT INTO features (feature_name, feature_type, feature_data_type, query,"
             " description, status, created_time, updated_time, created_by, revision)"
-            " VALUES (:name, 'batch', 'float', 'SELECT 1', 'd', 'DRAFT', 1, 1, 'dev', 1)"
+            " VALUES (:name, 'batch', 'float', 'SELECT 1', 'd', :status, 1, 1, :creator, 1)"
         ),
-        {"name": name},
+        {"name": name, "status": status, "creator": creator},
     )
     connection.execute(
         text(
             "INSERT INTO feature_audit (feature_id, from_status, to_status, trigger, actor,"
-            " timestamp) SELECT id, NULL, 'DRAFT', 'create', 'dev', 1 FROM features"
+            " timestamp) SELECT id, NULL, 'DRAFT', 'create', created_by, 1 FROM features"
             " WHERE feature_name = :name"
         ),
         {"name": name},
     )
 
 
-def _rows(engine, sql):
+def rows(engine, sql):
     with engine.connect() as connection:
         return [tuple(row) for row in connection.execute(text(sql))]
 
@@ -83,14 +84,14 @@ def test_upgrading_and_downgrading_a_database_with_data_keeps_it(empty_database)
     try:
         with engine.begin() as connection:
             for name in ("view:a:v2", "view:b:3"):
-                _insert_feature_with_audit(connection, name)
+                insert_feature_with_audit(connection, name)
         command.upgrade(config, "head")
-        assert _rows(
+        assert rows(
             engine, "SELECT feature_name, canonical_name FROM features ORDER BY feature_name"
         ) == [("view:a:v2", "view:a:2"), ("view:b:3", "view:b:3")]
         command.downgrade(config, "0001")
         command.upgrade(config, "head")
-        assert _rows(
+        assert rows(
             engine,
             "SELECT f.feature_name, a.trigger FROM feature_audit a"
             " JOIN features f ON f.id = a.feature_id ORDER BY f.feature_name",
