@@ -11,9 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from feature_gateway.db.base import Base
+from feature_gateway.db.models import Feature
 from feature_gateway.domain.tags import MAX_TAG_KEY_LENGTH, MAX_TAG_VALUE_LENGTH
 
 # SQLite assigns a rowid alias only to INTEGER PRIMARY KEY; PostgreSQL gets 64 bits.
@@ -59,6 +60,9 @@ class FeatureChange(Base):
     new_status: Mapped[str] = mapped_column(String(32))
     # {field: {"from": old, "to": new}}; JSON keeps the order the fields were compared in.
     fields: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    # Set instead of feature_id, so that an entry is flushed with its feature, new or not.
+    feature: Mapped[Feature] = relationship(lazy="raise")
 
     __table_args__ = (
         Index("ix_feature_changes_feature_id_id", "feature_id", "id"),

@@ -102,14 +102,16 @@ class ChangeLogRepository:
         return values
 
     def write_tracked(self) -> None:
-        """Append the entries of the tracked features (ids and revisions must be flushed)."""
+        """Append the entries of the tracked features, to be flushed with them."""
         for tracked in self.tracked:
             feature = tracked.feature
             after = self.snapshot(feature)
             entry = FeatureChange(
-                feature_id=feature.id,
+                feature=feature,
                 feature_name=feature.feature_name,
-                revision=feature.revision,
+                # The revision this write's flush gives the row: the mapper's version counter
+                # starts at 1 and adds 1 per UPDATE (SQLAlchemy's default version_id_generator).
+                revision=(tracked.before.get("revision") or 0) + 1,
                 action=tracked.action,
                 actor=tracked.actor,
                 actor_role=tracked.actor_role,

@@ -77,9 +77,7 @@ class UnitOfWork:
             o.feature_name for o in self.session.dirty | self.session.new if isinstance(o, Feature)
         ]
         try:
-            if self.changes.tracked:
-                self.session.flush()  # assigns ids and revisions, which the entries carry
-                self.changes.write_tracked()  # the change log, in the same transaction
+            self.changes.write_tracked()  # the change log, flushed with the change itself
             self.session.commit()
         except StaleDataError as exc:
             raise ConcurrentModificationError(", ".join(pending) or "?") from exc
