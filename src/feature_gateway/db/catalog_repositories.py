@@ -1,4 +1,5 @@
-"""Queries of the catalog's tables: the tag index and the change log. They never commit."""
+"""The catalog's queries: the tag index, the list filters it serves, the change log and the
+versions of a feature. They never commit."""
 
 from __future__ import annotations
 
@@ -43,17 +44,6 @@ def tag_conditions(feature_id: Any, wanted: TagFilter) -> list[ColumnElement[boo
     return conditions
 
 
-@dataclass
-class _Tracked:
-    feature: Feature
-    before: dict[str, Any]
-    action: str
-    actor: str
-    actor_role: str | None
-    authenticated: bool
-    timestamp: int
-
-
 def time_conditions(query: FeatureQuery) -> list[ColumnElement[bool]]:
     """created/updated after (inclusive) and before (exclusive) the given epoch ms."""
     conditions: list[ColumnElement[bool]] = []
@@ -68,10 +58,21 @@ def time_conditions(query: FeatureQuery) -> list[ColumnElement[bool]]:
     return conditions
 
 
+@dataclass
+class _Tracked:
+    feature: Feature
+    before: dict[str, Any]
+    action: str
+    actor: str
+    actor_role: str | None
+    authenticated: bool
+    timestamp: int
+
+
 class ChangeLogRepository:
     """The change log. A use case ``track``s each feature it is about to change; the unit of
-    work, once the changes are flushed, calls ``write_tracked``, which compares each feature
-    with its state when tracked and appends one entry per feature, in the same transaction.
+    work's commit calls ``write_tracked``, which compares each feature with its state when
+    tracked and adds one entry per feature, flushed and committed with the change.
     """
 
     def __init__(self, session: Session) -> None:

@@ -16,7 +16,7 @@ from feature_gateway.domain.changes import (
     definition_diff,
     unified_query_diff,
 )
-from feature_gateway.domain.lifecycle import Status
+from feature_gateway.domain.lifecycle import CREATED_STATUS
 from feature_gateway.domain.names import FEATURE_NAME_RULE
 from feature_gateway.domain.versions import family_name, next_version_name, version_number
 from feature_gateway.errors import ConflictError, FeatureNotFoundError, ValidationError
@@ -72,18 +72,7 @@ def create_feature_version(database: Database, new: NewVersion, *, role: str) ->
                 "number fits in a feature name."
             )
         now = now_ms()
-        copied = {field: getattr(source, field) for field in VERSIONED_FIELDS}
-        feature = Feature(
-            **{**copied, **new.replaced},
-            feature_name=name,
-            previous_version=source.feature_name,
-            status=Status.DRAFT.value,
-            created_time=now,
-            updated_time=now,
-            created_by=new.created_by,
-            last_updated_by=new.created_by,
-        )
-        feature.tags = dict(feature.tags or {})
+        feature = _new_version(source, new, name, now)
         uow.features.add(feature)
         uow.changes.track(
             feature, ChangeAction.CREATE_VERSION, actor=new.created_by, actor_role=role,
@@ -95,6 +84,24 @@ def create_feature_version(database: Database, new: NewVersion, *, role: str) ->
         )  # fmt: skip
         uow.commit()
         return feature_data(feature)
+
+
+def _new_version(source: Feature, new: NewVersion, name: str, now: int) -> Feature:
+    """The row of the new version: the source's versioned fields with the given ones
+    replacing them; an owner the source lacks (a row from before owners) is its creator."""
+    values = {field: getattr(source, field) for field in VERSIONED_FIELDS} | dict(new.replaced)
+    values["owner"] = values["owner"] or new.created_by
+    values["tags"] = dict(values["tags"] or {})
+    return Feature(
+        **values,
+        feature_name=name,
+        previous_version=source.feature_name,
+        status=CREATED_STATUS.value,
+        created_time=now,
+        updated_time=now,
+        created_by=new.created_by,
+        last_updated_by=new.created_by,
+    )
 
 
 def feature_versions(database: Database, name: str) -> Versions:
