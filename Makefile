@@ -60,7 +60,7 @@ test-fuzz: install
 test-browser: install
 	$(BIN)/python -m pytest -m browser tests/browser
 
-# The SPEC §6 figures; needs wrk (apt-get install wrk). See README, "Performance".
+# The SPEC §6 figures; needs wrk (apt-get install wrk). See docs/performance.md.
 bench: install
 	$(BIN)/python -m bench.core
 	$(BIN)/python bench/feature_values.py
@@ -69,7 +69,7 @@ openapi: install
 	$(BIN)/feature-gateway openapi -o openapi.json
 
 # nginx → gunicorn → PostgreSQL, and the PostgreSQL-restart test (needs nginx and the
-# PostgreSQL server binaries; see README, "Deployment tests").
+# PostgreSQL server binaries; see docs/development.md, "Deployment tests").
 test-deploy: install
 	$(BIN)/python -m pytest tests/deploy -v
 
