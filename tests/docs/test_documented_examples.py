@@ -45,6 +45,7 @@ def _documented_examples() -> list[Example]:
 def make_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """`make run` on a free port with a fresh SQLite file; yields the port."""
     make = find_binary("make", required_in_ci=True)
+    find_binary("curl", required_in_ci=True)  # before starting anything the test cannot use
     folder = tmp_path_factory.mktemp("make-run")
     port, venv = free_port(), Path(sys.prefix)
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{folder / 'feature_gateway.db'}",
@@ -101,7 +102,7 @@ def test_the_pages_hold_examples_and_every_request_shows_its_response() -> None:
 def test_every_example_answers_as_the_readme_and_the_api_guide_show(
     make_run: int, tmp_path: Path
 ) -> None:
-    bash, _ = find_binary("bash"), find_binary("curl", required_in_ci=True)
+    bash = find_binary("bash")
     for example in _documented_examples():
         command = example.command.replace(DOCUMENTED_ORIGIN, f"localhost:{make_run}")
         ran = subprocess.run([bash, "-o", "pipefail", "-c", command], cwd=tmp_path,

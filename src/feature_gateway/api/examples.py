@@ -1,10 +1,10 @@
 """Example payloads for the API document, after the product description (seed README).
 
-Each request example is the seed's payload, with feature names chosen so that "Try it out"
+Each request example is the seed's payload with its feature name chosen so that "Try it out"
 in /docs succeeds on the sample data `make run` imports, example after example in the order
-/docs lists them: the new feature is one the sample data does not hold, reject, fix and
-delete act on sample features in the right status. Tests check that every example is valid
-against its schema and succeeds so (tests/docs/test_openapi_examples.py).
+/docs lists them: create and the workflow use a version the sample data does not hold;
+reject, fix and delete act on sample features in the status they need. Tests check that
+every example is valid against its schema (tests/contract) and succeeds so (tests/docs).
 """
 
 from __future__ import annotations
