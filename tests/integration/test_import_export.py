@@ -137,8 +137,8 @@ def test_the_sample_data_shows_the_catalog():
     by_name = {r["feature_name"]: r for r in records}
     assert all(r["owner"] and isinstance(r["tags"], dict) for r in records)
     assert len({r["owner"] for r in records}) >= 3
-    assert by_name["driver_hourly_stats:conv_rate:2"]["previous_version"] == (
-        "driver_hourly_stats:conv_rate:1")  # fmt: skip
+    assert by_name["driver_realtime:is_online:2"]["previous_version"] == (
+        "driver_realtime:is_online:1")  # fmt: skip
     deprecated = [r for r in records if r["status"] == "DEPRECATED"]
     assert deprecated and all(r["replaced_by"] in by_name for r in deprecated)
 
@@ -150,11 +150,11 @@ def test_imported_catalog_fields_are_indexed_and_logged(cli, client):
     expected = sorted(r["feature_name"] for r in records
                       if r["tags"].get("tier") == "gold" and r["status"] != "DELETED")  # fmt: skip
     assert sorted(m["feature_name"] for m in gold.get_json()["metadata"]) == expected
-    name = "driver_hourly_stats:conv_rate:2"
+    name = "driver_realtime:is_online:2"
     (entry,) = client.get(f"/features/{name}/changes?user_role=developer").get_json()["changes"]
     assert (entry["action"], entry["actor"], entry["actor_role"]) == ("import", "alice", None)
     assert entry["fields"]["previous_version"] == {
-        "from": None, "to": "driver_hourly_stats:conv_rate:1"}  # fmt: skip
+        "from": None, "to": "driver_realtime:is_online:1"}  # fmt: skip
     diff = client.get(f"/features/{name}/diff?user_role=developer").get_json()
     assert set(diff["fields"]) == {"query", "description"}
     available = client.get("/features/available").get_json()
