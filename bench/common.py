@@ -100,12 +100,18 @@ class Gunicorn:
 
 
 def wrk(
-    url: str, seconds: int = 5, connections: int = 16, script: Path | None = None
+    url: str,
+    seconds: int = 5,
+    connections: int = 16,
+    script: Path | None = None,
+    timeout_s: int = 2,
 ) -> dict[str, float]:
-    """Requests/s and latency percentiles (ms) from one wrk run."""
+    """Requests/s and latency percentiles (ms) from one wrk run; responses slower than
+    ``timeout_s`` are counted as errors, not requests."""
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
-    args = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    args = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
+            f"--timeout={timeout_s}s"]  # fmt: skip
     if script is not None:
         args += ["-s", str(script)]
     out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout

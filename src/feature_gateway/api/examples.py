@@ -74,6 +74,8 @@ _CREATED_FIELDS: dict[str, Any] = {
     "created_time": _SEED_TIME,
     "updated_time": _SEED_TIME,
     "last_updated_by": CREATE["created_by"],
+    "owner": CREATE["created_by"],
+    "tags": {},
 }
 CREATED: dict[str, Any] = {
     "message": "Feature created successfully",
@@ -81,4 +83,25 @@ CREATED: dict[str, Any] = {
         **_CREATED_FIELDS,
         **{name: None for name in FIELD_NAMES if name not in _CREATED_FIELDS},
     },
+}
+
+CREATE_VERSION = {
+    "feature_name": FEATURE_NAME,
+    "query": "SELECT conv_rate FROM driver_hourly_stats WHERE driver_id = ? AND active",
+    "description": "Conversion rate for driver, active drivers only",
+    "tags": {"team": "pricing"},
+    "created_by": "dev",
+    "user_role": "developer",
+}
+DEPRECATE = {
+    "feature_name": FEATURE_NAME,
+    "deprecated_by": "approver",
+    "user_role": "approver",
+    "deprecation_reason": "Superseded by the active-drivers version",
+}
+RETIRE = {
+    "feature_name": FEATURE_NAME,
+    "retired_by": "approver",
+    "user_role": "approver",
+    "retirement_reason": "No model reads it any more",
 }

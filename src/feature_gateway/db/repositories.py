@@ -8,16 +8,17 @@ from typing import Any
 from sqlalchemy import ColumnElement, UnaryExpression, func, select
 from sqlalchemy.orm import Session
 
+from feature_gateway.db.catalog_repositories import tag_conditions, time_conditions
 from feature_gateway.db.engine import SQLITE_FOLD_CASE
 from feature_gateway.db.models import FEATURES_TABLE, AuditEntry, Feature
 from feature_gateway.domain.feature_fields import FIELD_NAMES
 from feature_gateway.domain.lifecycle import SERVED_STATES, Status
 from feature_gateway.domain.listing import FeatureQuery
 from feature_gateway.domain.names import canonical_feature_name, is_valid_feature_name
+from feature_gateway.domain.versions import family_name, version_key, version_number
 
 _LIKE_ESCAPE = "\\"
 _FIELD_COLUMNS = tuple(FEATURES_TABLE.c[name] for name in FIELD_NAMES)
-# One state today: "= 'DEPLOYED'" as before, and an IN list once more states are served.
 _SERVED = sorted(SERVED_STATES)
 
 
@@ -54,6 +55,8 @@ class FeatureRepository:
 
     def add(self, feature: Feature) -> None:
         feature.canonical_name = canonical_feature_name(feature.feature_name)
+        feature.family_name = family_name(feature.feature_name)
+        feature.version_key = version_key(version_number(feature.feature_name))
         self.session.add(feature)
 
     def list_page(self, query: FeatureQuery) -> tuple[list[dict[str, Any]], int]:
@@ -62,14 +65,14 @@ class FeatureRepository:
         conditions = self._conditions(query)
         return self._page(conditions, query.sort, query.limit, query.offset)
 
-    def served_names(self) -> list[str]:
-        return list(
-            self.session.scalars(
-                select(Feature.feature_name)
-                .where(Feature.status.in_(_SERVED))
-                .order_by(Feature.feature_name)
-            )
+    def served_names(self) -> list[tuple[str, str]]:
+        """(name, status) of every served feature, in name order."""
+        statement = (
+            select(Feature.feature_name, Feature.status)
+            .where(Feature.status.in_(_SERVED))
+            .order_by(Feature.feature_name)
         )
+        return [(name, status) for name, status in self.session.execute(statement)]
 
     def served_types(self, names: Collection[str]) -> dict[str, tuple[str, str, str]]:
         """Requested name → (stored name, feature_type, feature_data_type) of those of
@@ -120,16 +123,20 @@ class FeatureRepository:
 
     def _conditions(self, query: FeatureQuery) -> list[ColumnElement[bool]]:
         conditions: list[ColumnElement[bool]] = []
-        if query.status is not None:
-            conditions.append(Feature.status == query.status)
+        if query.status:
+            conditions.append(Feature.status.in_(query.status))
         elif not query.include_deleted:
             conditions.append(Feature.status != Status.DELETED)
-        if query.feature_type is not None:
-            conditions.append(Feature.feature_type == query.feature_type)
-        if query.feature_data_type is not None:
-            conditions.append(Feature.feature_data_type == query.feature_data_type)
+        for column, wanted in (
+            (Feature.feature_type, query.feature_type),
+            (Feature.feature_data_type, query.feature_data_type),
+            (Feature.owner, query.owner),
+        ):
+            if wanted:
+                conditions.append(column.in_(wanted))
         if query.created_by is not None:
             conditions.append(Feature.created_by == query.created_by)
+        conditions += time_conditions(query) + tag_conditions(Feature.id, query.tags)
         if query.search:
             pattern = _contains_pattern(query.search)
             conditions.append(
