@@ -11,7 +11,8 @@ comparison needs git). Every figure comes from ``gunicorn -w 2`` on SQLite under
   so it grows with the matches, not with the table;
 - the change log of one feature with 100 changes;
 - create and update with the change log written, against the same requests served by the
-  code before this issue (``git archive`` of ``--baseline``, default the merge base with
+  code before this issue (``git archive`` of ``--baseline``, default the first parent of
+  the merge that brought the catalog into main, or before that the merge base with
   ``main``), each on a fresh database of 10,000 features, in alternating rounds
   (``--rounds``, default 3; medians printed), as the machine's load drifts.
 """
@@ -146,6 +147,22 @@ def ready(url: str, timeout_s: float = 120) -> None:
         time.sleep(0.2)
 
 
+def _git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=ROOT, check=True, capture_output=True,
+                          text=True).stdout.strip()  # fmt: skip
+
+
+def default_baseline() -> str:
+    """The code before this issue: main just before the catalog was merged into it, or,
+    while it is not merged yet, where this branch left main."""
+    for ref in ("HEAD", "main"):
+        merge = _git("log", "--first-parent", "--format=%H", "-1", "--grep",
+                     "^Merge branch 'catalog'", ref)  # fmt: skip
+        if merge:
+            return _git("rev-parse", f"{merge}^1")
+    return _git("merge-base", "HEAD", "main")
+
+
 def baseline_checkout(ref: str, into: Path) -> Path:
     """The code at ``ref`` (files only, no worktree), to serve the pre-issue figures."""
     archive = subprocess.run(["git", "archive", ref], cwd=ROOT, check=True,
@@ -262,10 +279,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternating write-cost rounds")
     parser.add_argument("--only", choices=["lists", "writes"], help="run one part only")
     args = parser.parse_args()
-    baseline_ref = args.baseline or subprocess.run(
-        ["git", "merge-base", "HEAD", "main"], cwd=ROOT, check=True, capture_output=True,
-        text=True,
-    ).stdout.strip()  # fmt: skip
+    baseline_ref = args.baseline or default_baseline()
     run = Run(args.seconds)
     with tempfile.TemporaryDirectory() as tmp:
         bare = Gunicorn("bench.bare_app:app", {})
