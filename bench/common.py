@@ -1,4 +1,8 @@
-"""Shared benchmark plumbing: a scratch database, gunicorn processes, wrk runs."""
+"""Shared benchmark plumbing: gunicorn processes and their CPU and memory, wrk runs.
+
+Every server is started the way production starts it, ``gunicorn -c gunicorn.conf.py``,
+so the bare Flask app and the service run under the same settings in every run.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,17 @@ import os
 import re
 import shutil
 import socket
-import sqlite3
+import statistics
 import subprocess
 import sys
 import time
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from feature_gateway.domain.names import canonical_feature_name
-
 ROOT = Path(__file__).resolve().parents[1]
-T0 = 1_751_429_485_000
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -24,95 +29,138 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def migrated_sqlite(path: Path) -> str:
-    url = f"sqlite:///{path}"
-    env = {**os.environ, "DATABASE_URL": url}
-    subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=ROOT, env=env,
-                   check=True, capture_output=True)  # fmt: skip
-    return url
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of one process, all its threads (from /proc)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return 0.0
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
-def seed_features(db_path: Path, count: int, deployed_share: float = 0.1) -> list[str]:
-    """Insert ``count`` features directly (fast); every 1/deployed_share-th is DEPLOYED."""
-    types = ["batch", "real-time", "compute-first"]
-    dtypes = ["float", "double", "integer", "bigint", "boolean", "string", "decimal", "int"]
-    every = max(1, round(1 / deployed_share)) if deployed_share else 0
-    rows = []
-    for i in range(count):
-        deployed = bool(every) and i % every == 0
-        rows.append((
-            f"bench_view_{i // 100}:feature_{i}:1",
-            canonical_feature_name(f"bench_view_{i // 100}:feature_{i}:1"),
-            types[i % 3], dtypes[i % 8],
-            f"SELECT f{i} FROM t WHERE id = ?", f"Benchmark feature number {i}",
-            "DEPLOYED" if deployed else "DRAFT", T0 + i, T0 + i, f"dev{i % 20}", 1,
-        ))  # fmt: skip
-    with sqlite3.connect(db_path) as conn:
-        conn.executemany(
-            "INSERT INTO features (feature_name, canonical_name, feature_type,"
-            " feature_data_type, query, description, status, created_time, updated_time,"
-            " created_by, revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            rows,
-        )
-        conn.execute(
-            "INSERT INTO feature_audit (feature_id, from_status, to_status, trigger, actor,"
-            " timestamp) SELECT id, NULL, status, 'import', created_by, created_time"
-            " FROM features"
-        )
-    return [r[0] for r in rows]
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return sorted(found)
+
+
+def memory_mb(pid: int, field: str) -> float:
+    """``VmRSS`` (resident now) or ``VmHWM`` (the peak so far) of a process, in MiB."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    match = re.search(rf"{field}:\s+(\d+) kB", status)
+    return int(match.group(1)) / 1024 if match else float("nan")
 
 
 class Gunicorn:
-    def __init__(self, app: str, env: dict[str, str], workers: int = 2) -> None:
+    """``gunicorn -c gunicorn.conf.py`` on a free loopback port, ready once it answers."""
+
+    def __init__(
+        self,
+        app: str,
+        env: dict[str, str],
+        *,
+        workers: int = 2,
+        ready_path: str = "/health",
+        log: Path | None = None,
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        # Production's log level: the access line is part of every request's cost.
+        self._log = (log or Path(os.devnull)).open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind",
-             f"127.0.0.1:{self.port}", "--log-level", "warning", app],
-            cwd=ROOT, env={**os.environ, "LOG_LEVEL": "WARNING", **env},
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--workers",
+             str(workers), "--bind", f"127.0.0.1:{self.port}", app],
+            cwd=ROOT, stdout=self._log, stderr=self._log,
+            env={**os.environ, "PYTHONPATH": str(ROOT / "src"), **env},
         )  # fmt: skip
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    time.sleep(0.3)
-                    return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(f"{app} did not start")
+        self._wait_ready(ready_path, workers)
 
-    def worker_rss_mb(self) -> list[float]:
-        children = subprocess.run(
-            ["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True
-        ).stdout.split()
-        sizes = []
-        for pid in children:
-            status = Path(f"/proc/{pid}/status").read_text()
-            match = re.search(r"VmRSS:\s+(\d+) kB", status)
-            if match:
-                sizes.append(int(match.group(1)) / 1024)
-        return sizes
+    def _wait_ready(self, path: str, workers: int) -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {self.process.returncode}")
+            try:
+                with urllib.request.urlopen(self.url + path, timeout=2) as answer:
+                    if answer.status == 200 and len(self.workers()) == workers:
+                        time.sleep(0.5)  # let the other workers finish booting too
+                        return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"gunicorn serving {path} did not become ready")
+
+    def workers(self) -> list[int]:
+        return children(self.process.pid)
+
+    def cpu_s(self) -> float:
+        """CPU seconds used so far by the master and every worker."""
+        return sum(process_cpu_s(pid) for pid in [self.process.pid, *self.workers()])
+
+    def worker_memory_mb(self, field: str = "VmRSS") -> list[float]:
+        return [memory_mb(pid, field) for pid in self.workers()]
 
     def stop(self) -> None:
         self.process.terminate()
-        self.process.wait(timeout=15)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self._log.close()
+
+
+@dataclass(frozen=True)
+class LoadRun:
+    rps: float
+    requests: int
+    p50_ms: float
+    p99_ms: float
+    non_2xx: int
+    cpu_ms_per_request: float
 
 
 def wrk(
-    url: str, seconds: int = 5, connections: int = 16, script: Path | None = None
-) -> dict[str, float]:
-    """Requests/s and latency percentiles (ms) from one wrk run."""
+    server: Gunicorn, path: str, seconds: int, *, script: Path | None = None,
+    connections: int = 16,
+) -> LoadRun:  # fmt: skip
+    """One ``wrk -t1 -cN`` run, with the server's CPU (master and workers) per request."""
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
-    args = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    args = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "30s"]
     if script is not None:
         args += ["-s", str(script)]
-    out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    cpu_before = server.cpu_s()
+    out = subprocess.run(
+        [*args, server.url + path], capture_output=True, text=True, check=True
+    ).stdout
+    cpu = server.cpu_s() - cpu_before
+    requests = int(_search(r"(\d+) requests in", out))
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": rps, "p50_ms": _latency(out, "50%"), "p99_ms": _latency(out, "99%"),
-            "non_2xx": float(non_2xx.group(1)) if non_2xx else 0.0}  # fmt: skip
+    return LoadRun(
+        rps=float(_search(r"Requests/sec:\s+([\d.]+)", out)),
+        requests=requests,
+        p50_ms=_latency(out, "50%"),
+        p99_ms=_latency(out, "99%"),
+        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
+        cpu_ms_per_request=cpu * 1000 / max(requests, 1),
+    )
+
+
+def _search(pattern: str, text: str) -> str:
+    match = re.search(pattern, text)
+    if match is None:
+        raise RuntimeError(f"unexpected wrk output:\n{text}")
+    return match.group(1)
 
 
 def _latency(out: str, label: str) -> float:
@@ -121,3 +169,19 @@ def _latency(out: str, label: str) -> float:
         return float("nan")
     value, unit = float(match.group(1)), match.group(2)
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+
+def percentile(samples: Sequence[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
+
+
+def spread(samples: Sequence[float]) -> str:
+    """``median (min-max)`` of repeated measurements."""
+    if len(samples) == 1:
+        return f"{samples[0]:.2f}"
+    return f"{statistics.median(samples):.2f} ({min(samples):.2f}-{max(samples):.2f})"
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import time
-import uuid
 
 from flask import Flask, Response, g, has_request_context, request
 from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
@@ -13,6 +13,7 @@ from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 from feature_gateway.api.ops.metrics import IN_PROGRESS, observe_request
 
 REQUEST_ID_HEADER = "X-Request-ID"
+_REQUEST_ID_ENVIRON = "HTTP_X_REQUEST_ID"
 # A caller-supplied id is echoed only if it is short and harmless in a log line.
 _REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -35,8 +36,9 @@ def register_request_hooks(app: Flask, max_body_bytes: int) -> None:
     def _start() -> None:
         g.started = time.perf_counter()
         IN_PROGRESS.inc()
-        supplied = request.headers.get(REQUEST_ID_HEADER, "")
-        g.request_id = supplied if _REQUEST_ID_PATTERN.fullmatch(supplied) else uuid.uuid4().hex
+        supplied = request.environ.get(_REQUEST_ID_ENVIRON, "")
+        valid = supplied and _REQUEST_ID_PATTERN.fullmatch(supplied)
+        g.request_id = supplied if valid else secrets.token_hex(16)
         # webargs would turn a non-JSON body into a 422 "missing field"; say what is wrong.
         if request.method in _BODY_METHODS and request.url_rule is not None:
             if not request.is_json:
@@ -45,35 +47,39 @@ def register_request_hooks(app: Flask, max_body_bytes: int) -> None:
 
     @app.after_request
     def _finish(response: Response) -> Response:
-        request_id = g.get("request_id")
-        if request_id:
-            response.headers[REQUEST_ID_HEADER] = request_id
-        started = g.get("started")
+        # Flask runs this for every response, error responses included, so the request's
+        # gauge is decremented here rather than in a teardown hook of its own.
+        started = g.pop("started", None)
         if started is None:
             return response
+        IN_PROGRESS.dec()
         duration_s = time.perf_counter() - started
+        request_id = g.request_id
+        response.headers[REQUEST_ID_HEADER] = request_id
         endpoint = request.url_rule.rule if request.url_rule is not None else None
         observe_request(request.method, endpoint, response.status_code, duration_s)
         if access_log.isEnabledFor(logging.INFO):
-            access_log.info(
-                "request",
-                extra={
-                    "method": request.method,
-                    "path": request.path,
-                    "endpoint": endpoint,
-                    "status": response.status_code,
-                    "duration_ms": round(duration_s * 1000, 2),
-                    "request_id": request_id,
-                    "role": g.get("role"),
-                    "remote_addr": request.remote_addr,
-                },
-            )
+            _log_access(response.status_code, endpoint, duration_s, request_id)
         return response
 
-    @app.teardown_request
-    def _done(_error: BaseException | None) -> None:
-        if g.pop("started", None) is not None:
-            IN_PROGRESS.dec()
+
+def _log_access(status: int, endpoint: str | None, duration_s: float, request_id: str) -> None:
+    """The request's one access line. The record is made and handed over directly: what
+    ``Logger.info`` adds is the caller's file and line (a stack walk), which the line omits."""
+    fields = {
+        "method": request.method,
+        "path": request.path,
+        "endpoint": endpoint,
+        "status": status,
+        "duration_ms": round(duration_s * 1000, 2),
+        "request_id": request_id,
+        "role": g.get("role"),
+        "remote_addr": request.remote_addr,
+    }
+    record = access_log.makeRecord(
+        access_log.name, logging.INFO, __file__, 0, "request", (), None, extra=fields
+    )
+    access_log.handle(record)
 
 
 def _check_body_size(max_body_bytes: int) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from types import TracebackType
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Dialect, Engine, PoolProxiedConnection
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -89,9 +89,29 @@ class Database:
         return UnitOfWork(self._writer)
 
     def ping(self) -> None:
-        """Raise DatabaseUnavailableError unless a trivial query succeeds."""
+        """Raise DatabaseUnavailableError unless the database answers a trivial query.
+
+        One statement on a pooled connection through the dialect's own ping (what
+        ``pool_pre_ping`` runs; on PostgreSQL in autocommit): no session, no transaction,
+        so no BEGIN and ROLLBACK around it (docs/performance.md has the figures).
+        """
+        dialect = self.bind.dialect
         try:
-            with self._reader() as session:
-                session.execute(text("SELECT 1"))
-        except DBAPIError as exc:
+            if isinstance(self.bind, Connection):  # tests: inside their outer transaction
+                self.bind.exec_driver_sql("SELECT 1")
+                return
+            with self.bind.raw_connection() as pooled:
+                _ping(dialect, pooled)
+        except (DBAPIError, dialect.loaded_dbapi.Error) as exc:
             raise DatabaseUnavailableError() from exc
+
+
+def _ping(dialect: Dialect, pooled: PoolProxiedConnection) -> None:
+    connection = pooled.dbapi_connection
+    if connection is None:  # closed or invalidated
+        raise DatabaseUnavailableError()
+    try:
+        dialect.do_ping(connection)
+    except dialect.loaded_dbapi.Error:
+        pooled.invalidate()  # never hand this connection out again
+        raise
