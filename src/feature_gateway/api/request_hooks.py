@@ -6,6 +6,7 @@ import logging
 import re
 import secrets
 import time
+from typing import Any
 
 from flask import Flask, Response, g, has_request_context, request
 from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
@@ -47,39 +48,47 @@ def register_request_hooks(app: Flask, max_body_bytes: int) -> None:
 
     @app.after_request
     def _finish(response: Response) -> Response:
-        # Flask runs this for every response, error responses included, so the request's
-        # gauge is decremented here rather than in a teardown hook of its own.
+        # Flask runs this for every response, error responses included, so the request
+        # ends here (or when a streamed body is complete), with no teardown hook of its own.
         started = g.pop("started", None)
         if started is None:
             return response
-        IN_PROGRESS.dec()
-        duration_s = time.perf_counter() - started
-        request_id = g.request_id
-        response.headers[REQUEST_ID_HEADER] = request_id
-        endpoint = request.url_rule.rule if request.url_rule is not None else None
-        observe_request(request.method, endpoint, response.status_code, duration_s)
-        if access_log.isEnabledFor(logging.INFO):
-            _log_access(response.status_code, endpoint, duration_s, request_id)
+        response.headers[REQUEST_ID_HEADER] = g.request_id
+        fields = _access_fields(response.status_code)
+        if response.is_streamed:  # the body is yet to be computed and sent: count it in
+            response.call_on_close(lambda: _request_done(started, fields))
+        else:
+            _request_done(started, fields)
         return response
 
 
-def _log_access(status: int, endpoint: str | None, duration_s: float, request_id: str) -> None:
-    """The request's one access line. The record is made and handed over directly: what
-    ``Logger.info`` adds is the caller's file and line (a stack walk), which the line omits."""
-    fields = {
+def _access_fields(status: int) -> dict[str, Any]:
+    """What the access line says of the request, read while its context is there."""
+    return {
         "method": request.method,
         "path": request.path,
-        "endpoint": endpoint,
+        "endpoint": request.url_rule.rule if request.url_rule is not None else None,
         "status": status,
-        "duration_ms": round(duration_s * 1000, 2),
-        "request_id": request_id,
+        "duration_ms": 0.0,
+        "request_id": g.request_id,
         "role": g.get("role"),
         "remote_addr": request.remote_addr,
     }
-    record = access_log.makeRecord(
-        access_log.name, logging.INFO, __file__, 0, "request", (), None, extra=fields
-    )
-    access_log.handle(record)
+
+
+def _request_done(started: float, fields: dict[str, Any]) -> None:
+    """Metrics and the access line, once the response is complete."""
+    duration_s = time.perf_counter() - started
+    IN_PROGRESS.dec()
+    observe_request(fields["method"], fields["endpoint"], fields["status"], duration_s)
+    if access_log.isEnabledFor(logging.INFO):
+        fields["duration_ms"] = round(duration_s * 1000, 2)
+        # The record is made and handed over directly: what Logger.info would add is the
+        # caller's file and line, a walk up the stack, which the line does not show.
+        record = access_log.makeRecord(
+            access_log.name, logging.INFO, __file__, 0, "request", (), None, extra=fields
+        )
+        access_log.handle(record)
 
 
 def _check_body_size(max_body_bytes: int) -> None:
