@@ -30,7 +30,8 @@ from schemathesis import Case, GenerationMode, HookContext
 from schemathesis.engine import Status, events, from_schema
 
 from feature_gateway.api import examples
-from feature_gateway.api.common_schemas import ROLE_HEADER, SQL_SELECT_FORMAT
+from feature_gateway.api.role_schemas import ROLE_HEADER
+from feature_gateway.api.schema_fields import SQL_SELECT_FORMAT
 
 DEFAULT_MAX_EXAMPLES = 100
 DEFAULT_SEED = 20_260_101

@@ -5,7 +5,8 @@ On top of flask-smorest's ``Blueprint`` it
 - answers unknown or repeated query parameters with 422, as unknown body fields are;
 - parses JSON bodies with orjson, which is faster and strict: a lone surrogate escape
   (``"\\ud800"``, which no database can store: it was a 500), ``NaN`` or ``Infinity`` is
-  malformed JSON (400), as the standard library's parser would not say;
+  malformed JSON (400), as the standard library's parser would not say (the hook for it is
+  in ``api.framework_adapter``, with every other private one);
 - names each operation (``operationId``) after its view function, so generated clients
   get stable method names;
 - documents the ``X-User-Role`` header on every GET operation whose query takes
@@ -21,17 +22,15 @@ from typing import Any, TypeVar, cast
 
 import flask
 import marshmallow as ma
-import orjson
-from flask_smorest import Blueprint
-from webargs import core
-from webargs.flaskparser import FlaskParser, is_json_request
+from webargs.flaskparser import FlaskParser
 
-from feature_gateway.api.common_schemas import RoleHeaderSchema
+from feature_gateway.api.framework_adapter import DocCallbacksBlueprint, OrjsonBodyParser
+from feature_gateway.api.role_schemas import RoleHeaderSchema
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class StrictJsonParser(FlaskParser):
+class StrictJsonParser(OrjsonBodyParser):
     # webargs ignores unknown query parameters by default; we answer them with 422 like
     # unknown body fields, so a typo in a filter never silently returns everything.
     DEFAULT_UNKNOWN_BY_LOCATION: dict[str, Any] = {
@@ -52,24 +51,14 @@ class StrictJsonParser(FlaskParser):
             raise ma.ValidationError({name: ["Give this parameter once."] for name in repeated})
         return super().load_querystring(req, schema)
 
-    def _raw_load_json(self, req: flask.Request) -> Any:
-        if not is_json_request(req):
-            return core.missing
-        body = req.get_data(cache=True)
-        if not body:
-            return core.missing  # then required fields are reported missing (422)
-        try:
-            return orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            self._handle_invalid_json_error(exc, req)  # aborts with 400
 
-
-class ApiBlueprint(Blueprint):  # type: ignore[misc]
+class ApiBlueprint(DocCallbacksBlueprint):
     ARGUMENTS_PARSER = StrictJsonParser()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._prepare_doc_cbks += [self._prepare_role_header_doc, _sort_responses]
+        self.add_doc_callback(self._prepare_role_header_doc)
+        self.add_doc_callback(_sort_responses)
 
     def route(self, rule: str, **options: Any) -> Callable[[F], F]:
         register = super().route(rule, **options)

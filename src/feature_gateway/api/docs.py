@@ -15,7 +15,7 @@ from flask import Blueprint, Flask, Response, send_from_directory
 from marshmallow import Schema
 from swagger_ui_bundle import swagger_ui_path
 
-from feature_gateway.api.common_schemas import ROLE_HEADER
+from feature_gateway.api.role_schemas import ROLE_HEADER
 
 DOCS_PATH = "/docs"
 DOCS_ASSETS_PATH = "/docs/static"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import g, request
 
-from feature_gateway.api.common_schemas import ROLE_HEADER
+from feature_gateway.api.role_schemas import ROLE_HEADER
 from feature_gateway.domain.lifecycle import PERMISSIONS, Action, Role
 from feature_gateway.errors import ForbiddenError, RoleRequiredError
 
