@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, UnaryExpression, func, select
+from sqlalchemy import ColumnElement, Dialect, Select, UnaryExpression, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from feature_gateway.db.engine import SQLITE_FOLD_CASE
@@ -19,6 +20,12 @@ _LIKE_ESCAPE = "\\"
 _FIELD_COLUMNS = tuple(FEATURES_TABLE.c[name] for name in FIELD_NAMES)
 # One state today: "= 'DEPLOYED'" as before, and an IN list once more states are served.
 _SERVED = sorted(SERVED_STATES)
+# Built once: a read by name is the most frequent query, and building the statement cost
+# as much as running it.
+_FIELDS_BY_NAME = select(*_FIELD_COLUMNS).where(FEATURES_TABLE.c.feature_name == bindparam("n"))
+_FIELDS_BY_CANONICAL_NAME = select(*_FIELD_COLUMNS).where(
+    FEATURES_TABLE.c.canonical_name == bindparam("n")
+)
 
 
 def _contains_pattern(text: str) -> str:
@@ -29,6 +36,44 @@ def _contains_pattern(text: str) -> str:
         .replace("_", _LIKE_ESCAPE + "_")
     )
     return f"%{escaped}%"
+
+
+class FeatureLookup:
+    """Reads of one feature that change nothing, run by the driver on a pooled connection.
+
+    The statements are SQLAlchemy's, compiled once per dialect. Executing them through a
+    ``Connection`` (a cache-key walk and a result wrapper per execution) cost five times
+    what the driver takes for the same indexed SELECT, and a read is little else
+    (docs/performance.md).
+    """
+
+    def __init__(self, dbapi_connection: Any, dialect: Dialect) -> None:
+        self._connection = dbapi_connection
+        self._dialect = dialect
+
+    def find(self, feature_name: str) -> dict[str, Any] | None:
+        """The feature as field name → value, found as ``FeatureRepository.get`` finds it."""
+        found = self._one(_FIELDS_BY_NAME, feature_name)
+        if found is None and is_valid_feature_name(feature_name):
+            found = self._one(_FIELDS_BY_CANONICAL_NAME, canonical_feature_name(feature_name))
+        return found
+
+    def _one(self, statement: Select[Any], value: str) -> dict[str, Any] | None:
+        sql, positional = _compiled(statement, self._dialect)
+        cursor = self._connection.cursor()
+        try:
+            cursor.execute(sql, (value,) if positional else {"n": value})
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+        return None if row is None else dict(zip(FIELD_NAMES, row, strict=True))
+
+
+@functools.lru_cache(maxsize=8)
+def _compiled(statement: Select[Any], dialect: Dialect) -> tuple[str, bool]:
+    """The SQL of a statement with its one parameter ``n``, and whether it is positional."""
+    compiled = statement.compile(dialect=dialect)
+    return compiled.string, bool(compiled.positional)
 
 
 class FeatureRepository:
