@@ -83,7 +83,7 @@ def fill(url: str, count: int, batch: int = 10_000) -> Dataset:
                 text(
                     f"INSERT INTO {audit.name} (feature_id, from_status, to_status, trigger,"
                     " actor, timestamp) SELECT id, NULL, status, 'import', created_by,"
-                    f" created_time FROM {Feature.__tablename__}"
+                    f" created_time FROM {Feature.__table__.name}"
                 )
             )
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:

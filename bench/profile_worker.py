@@ -24,8 +24,8 @@ from bench.datasets import feature_name, fill, scratch_database
 
 # A sample belongs to the first part whose marker is one of its frames (most specific first).
 PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("after_request: access log line", ("_log_access (",)),
     ("after_request: metrics", ("observe_request (",)),
+    ("after_request: access log line", ("_request_done (", "logging/__init__.py")),
     ("before_request (request id, body checks, in-progress gauge)", ("._start (",)),
     ("teardown (in-progress gauge)", ("._done (",)),
     ("after_request: the rest", ("._finish (",)),
