@@ -8,7 +8,7 @@ LINTED := src tests migrations bench gunicorn.conf.py wsgi.py
 export DATABASE_URL ?= sqlite:///$(CURDIR)/data/feature_gateway.db
 
 .PHONY: install migrate import-sample run test test-fast test-fuzz test-browser test-deploy \
-	bench openapi lint format clean
+	bench bench-quick bench-values openapi lint format clean
 
 $(BIN)/activate: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,9 +48,17 @@ test-fuzz: install
 test-browser: install
 	$(BIN)/python -m pytest -m browser tests/browser
 
-# The SPEC §6 figures; needs wrk (apt-get install wrk). See README, "Performance".
+# The SPEC §6 figures; needs wrk (apt-get install wrk). See docs/performance.md.
 bench: install
 	$(BIN)/python -m bench.core
+	$(BIN)/python -m bench.cold_start
+
+bench-quick: install
+	$(BIN)/python -m bench.core --quick
+	$(BIN)/python -m bench.cold_start --runs 3
+
+# POST /features in detail: in-process build and serialise times, three request shapes.
+bench-values: install
 	$(BIN)/python bench/feature_values.py
 
 openapi: install

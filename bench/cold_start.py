@@ -25,14 +25,14 @@ from bench.common import ROOT, free_port, load_average, spread
 from bench.datasets import fill, scratch_database
 
 
-def first_ok_s(url: str, workers: int) -> float:
+def first_ok_s(url: str, workers: int, root: Path = ROOT) -> float:
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(ROOT / "src")}
+    env = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(root / "src")}
     started = time.monotonic()
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--workers", str(workers),
          "--bind", f"127.0.0.1:{port}", "wsgi:app"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
         while time.monotonic() - started < 60:

@@ -70,6 +70,7 @@ class Gunicorn:
         workers: int = 2,
         ready_path: str = "/health",
         log: Path | None = None,
+        root: Path = ROOT,
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -78,8 +79,8 @@ class Gunicorn:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--workers",
              str(workers), "--bind", f"127.0.0.1:{self.port}", app],
-            cwd=ROOT, stdout=self._log, stderr=self._log,
-            env={**os.environ, "PYTHONPATH": str(ROOT / "src"), **env},
+            cwd=root, stdout=self._log, stderr=self._log,
+            env={**os.environ, "PYTHONPATH": str(root / "src"), **env},
         )  # fmt: skip
         self._wait_ready(ready_path, workers)
 

@@ -149,11 +149,12 @@ class FeatureRepository:
     def _page(
         self, conditions: list[ColumnElement[bool]], sort: str, limit: int, offset: int
     ) -> tuple[list[dict[str, Any]], int]:
-        """Pages are only ever read, so they skip ORM identity tracking: building 100
-        mapped objects cost more than the queries themselves."""
-        total = (
-            self.session.scalar(select(func.count()).select_from(Feature).where(*conditions)) or 0
-        )
+        """Pages are only ever read: both statements run on the session's connection as plain
+        SQL expressions, so their rows skip the ORM's result processing (building 100 mapped
+        objects, or even ORM-wrapped rows, cost more than the queries themselves)."""
+        connection = self.session.connection()
+        count = select(func.count()).select_from(FEATURES_TABLE).where(*conditions)
+        total = connection.scalar(count) or 0
         statement = (
             select(*_FIELD_COLUMNS)
             .where(*conditions)
@@ -161,7 +162,8 @@ class FeatureRepository:
             .limit(limit)
             .offset(offset)
         )
-        return [dict(row._mapping) for row in self.session.execute(statement)], total
+        rows = connection.execute(statement).all()  # one fetchall, not a fetchone per row
+        return [dict(zip(FIELD_NAMES, row, strict=True)) for row in rows], total
 
     def _conditions(self, query: FeatureQuery) -> list[ColumnElement[bool]]:
         conditions: list[ColumnElement[bool]] = []
