@@ -7,8 +7,8 @@ SAMPLE_DATA := data/feature_metadata.json
 LINTED := src tests migrations bench gunicorn.conf.py wsgi.py
 export DATABASE_URL ?= sqlite:///$(CURDIR)/data/feature_gateway.db
 
-.PHONY: install migrate import-sample run test test-fast test-fuzz test-browser test-deploy \
-	bench bench-quick bench-values openapi lint format clean
+.PHONY: install migrate import-sample port-free run reset test test-fast test-fuzz test-browser \
+	test-deploy bench bench-quick bench-values openapi lint format clean
 
 $(BIN)/activate: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,8 +31,20 @@ import-sample: migrate
 		echo "no $(SAMPLE_DATA): starting with an empty database"; \
 	fi
 
-run: import-sample
+# Checked before the slow steps: gunicorn alone would retry for 5 s and name no way out.
+port-free:
+	@$(PYTHON) -c 'import socket, sys; socket.create_server(("0.0.0.0", int(sys.argv[1])))' "$(PORT)" 2>/dev/null \
+		|| { echo "Port $(PORT) is already in use (another make run?). Stop that server, or pick another port: make run PORT=$$(($(PORT) + 1))" >&2; exit 1; }
+
+run: port-free import-sample
 	GUNICORN_BIND=0.0.0.0:$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+
+# Deletes the local SQLite database, nothing else (.venv stays): the next `make run` migrates
+# a fresh one and imports the sample data again.
+reset:
+	rm -f data/*.db data/*.db-*
+	@case "$$DATABASE_URL" in sqlite:///$(CURDIR)/data/*) ;; \
+		*) echo "DATABASE_URL is not a file under data/: that database was left as it is." >&2 ;; esac
 
 test: install
 	$(BIN)/python -m pytest
@@ -65,7 +77,7 @@ openapi: install
 	$(BIN)/feature-gateway openapi -o openapi.json
 
 # nginx → gunicorn → PostgreSQL, and the PostgreSQL-restart test (needs nginx and the
-# PostgreSQL server binaries; see README, "Deployment tests").
+# PostgreSQL server binaries; see docs/development.md, "Deployment tests").
 test-deploy: install
 	$(BIN)/python -m pytest tests/deploy -v
 
@@ -80,5 +92,5 @@ format: install
 	$(BIN)/isort $(LINTED)
 	$(BIN)/black $(LINTED)
 
-clean:
-	rm -rf $(VENV) build *.egg-info data/*.db data/*.db-*
+clean: reset
+	rm -rf $(VENV) build *.egg-info

@@ -3,7 +3,7 @@
     gunicorn -c gunicorn.conf.py wsgi:app
 
 Each value can be changed through the environment variable named beside it (see
-README, "Configuration"); GUNICORN_CMD_ARGS and command-line flags still override this file.
+docs/configuration.md); GUNICORN_CMD_ARGS and command-line flags still override this file.
 """
 
 from __future__ import annotations

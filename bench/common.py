@@ -10,16 +10,21 @@ import os
 import re
 import shutil
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from feature_gateway.domain.names import canonical_feature_name
+
 ROOT = Path(__file__).resolve().parents[1]
+T0 = 1_751_429_485_000
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -59,6 +64,44 @@ def memory_mb(pid: int, field: str) -> float:
     return int(match.group(1)) / 1024 if match else float("nan")
 
 
+def migrated_sqlite(path: Path) -> str:
+    url = f"sqlite:///{path}"
+    env = {**os.environ, "DATABASE_URL": url}
+    subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=ROOT, env=env,
+                   check=True, capture_output=True)  # fmt: skip
+    return url
+
+
+def seed_features(db_path: Path, count: int, deployed_share: float = 0.1) -> list[str]:
+    """Insert ``count`` features directly (fast); every 1/deployed_share-th is DEPLOYED."""
+    types = ["batch", "real-time", "compute-first"]
+    dtypes = ["float", "double", "integer", "bigint", "boolean", "string", "decimal", "int"]
+    every = max(1, round(1 / deployed_share)) if deployed_share else 0
+    rows = []
+    for i in range(count):
+        deployed = bool(every) and i % every == 0
+        rows.append((
+            f"bench_view_{i // 100}:feature_{i}:1",
+            canonical_feature_name(f"bench_view_{i // 100}:feature_{i}:1"),
+            types[i % 3], dtypes[i % 8],
+            f"SELECT f{i} FROM t WHERE id = ?", f"Benchmark feature number {i}",
+            "DEPLOYED" if deployed else "DRAFT", T0 + i, T0 + i, f"dev{i % 20}", 1,
+        ))  # fmt: skip
+    with sqlite3.connect(db_path) as conn:
+        conn.executemany(
+            "INSERT INTO features (feature_name, canonical_name, feature_type,"
+            " feature_data_type, query, description, status, created_time, updated_time,"
+            " created_by, revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        conn.execute(
+            "INSERT INTO feature_audit (feature_id, from_status, to_status, trigger, actor,"
+            " timestamp) SELECT id, NULL, status, 'import', created_by, created_time"
+            " FROM features"
+        )
+    return [r[0] for r in rows]
+
+
 class Gunicorn:
     """``gunicorn -c gunicorn.conf.py`` on a free loopback port, ready once it answers."""
 
@@ -85,17 +128,21 @@ class Gunicorn:
         self._wait_ready(ready_path, workers)
 
     def _wait_ready(self, path: str, workers: int) -> None:
+        """Until ``path`` gets an answer (of any status) and every worker has started."""
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited with {self.process.returncode}")
             try:
-                with urllib.request.urlopen(self.url + path, timeout=2) as answer:
-                    if answer.status == 200 and len(self.workers()) == workers:
-                        time.sleep(0.5)  # let the other workers finish booting too
-                        return
+                with urllib.request.urlopen(self.url + path, timeout=2):
+                    answered = True
+            except urllib.error.HTTPError:
+                answered = True
             except OSError:
-                pass
+                answered = False
+            if answered and len(self.workers()) == workers:
+                time.sleep(0.5)  # let the other workers finish booting too
+                return
             time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"gunicorn serving {path} did not become ready")
@@ -130,7 +177,7 @@ class LoadRun:
     cpu_ms_per_request: float
 
 
-def wrk(
+def load_run(
     server: Gunicorn, path: str, seconds: int, *, script: Path | None = None,
     connections: int = 16,
 ) -> LoadRun:  # fmt: skip
@@ -155,6 +202,28 @@ def wrk(
         non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
         cpu_ms_per_request=cpu * 1000 / max(requests, 1),
     )
+
+
+def wrk(
+    url: str,
+    seconds: int = 5,
+    connections: int = 16,
+    script: Path | None = None,
+    timeout_s: int = 2,
+) -> dict[str, float]:
+    """Requests/s and latency percentiles (ms) from one wrk run; responses slower than
+    ``timeout_s`` are counted as errors, not requests."""
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: apt-get install wrk")
+    args = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
+            f"--timeout={timeout_s}s"]  # fmt: skip
+    if script is not None:
+        args += ["-s", str(script)]
+    out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": rps, "p50_ms": _latency(out, "50%"), "p99_ms": _latency(out, "99%"),
+            "non_2xx": float(non_2xx.group(1)) if non_2xx else 0.0}  # fmt: skip
 
 
 def _search(pattern: str, text: str) -> str:

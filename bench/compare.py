@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 from bench import cold_start
-from bench.common import ROOT, Gunicorn, LoadRun, spread, wrk
+from bench.common import ROOT, Gunicorn, LoadRun, load_run, spread
 from bench.datasets import feature_name, fill, scratch_database
 
 
@@ -33,10 +33,10 @@ def load(url: str, other: Path, paths: list[str], rounds: int, seconds: int) -> 
         plan = [("bare", bare, "/bare")]
         plan += [(side, server, path) for path in paths for side, server in sides.items()]
         for _, server, path in plan:
-            wrk(server, path, 1)  # warm-up
+            load_run(server, path, 1)  # warm-up
         for _ in range(rounds):
             for side, server, path in plan:
-                runs.setdefault((side, path), []).append(wrk(server, path, seconds))
+                runs.setdefault((side, path), []).append(load_run(server, path, seconds))
     finally:
         for server in (bare, *sides.values()):
             server.stop()

@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench.common import Gunicorn, LoadRun, load_average, percentile, spread, wrk
+from bench.common import Gunicorn, LoadRun, load_average, load_run, percentile, spread
 from bench.datasets import PG_ADMIN_URL, Dataset, fill, scratch_database
 from bench.scenarios import lifecycle_ms, scenarios, served_names, values_body, values_ms
 
@@ -50,12 +50,12 @@ def _load(
     """Each scenario under wrk, in rounds, each round after a run of the bare endpoint."""
     plan = scenarios(data, folder)
     for scenario in plan:  # warm-up: connections, caches, first-request imports
-        wrk(app, scenario.path, args.warmup, script=scenario.script)
+        load_run(app, scenario.path, args.warmup, script=scenario.script)
     runs: dict[str, list[tuple[LoadRun, LoadRun]]] = {s.label: [] for s in plan}
     for _ in range(args.rounds):
-        baseline = wrk(bare, "/bare", args.seconds)
+        baseline = load_run(bare, "/bare", args.seconds)
         for scenario in plan:
-            run = wrk(app, scenario.path, args.seconds, script=scenario.script)
+            run = load_run(app, scenario.path, args.seconds, script=scenario.script)
             runs[scenario.label].append((run, baseline))
     return {s.label: _summary(s.label, runs[s.label], s.goal) for s in plan}
 

@@ -2,7 +2,7 @@
 
 Run from the checkout (it uses the checkout's ``src/``, starts and stops its own server):
 
-    python bench/feature_values.py                 # the figures in README, "Benchmark"
+    python bench/feature_values.py                 # the figures in docs/performance.md
     python bench/feature_values.py --duration 10 --features 1000 --workers 2
 
 It creates a fresh SQLite database in a temporary folder, applies the migrations, imports

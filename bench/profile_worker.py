@@ -19,7 +19,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from bench.common import Gunicorn, process_cpu_s, wrk
+from bench.common import Gunicorn, load_run, process_cpu_s
 from bench.datasets import feature_name, fill, scratch_database
 
 # A sample belongs to the first part whose marker is one of its frames (most specific first).
@@ -72,7 +72,7 @@ def main() -> None:
         fill(url, args.features)
         server = Gunicorn("wsgi:app", {"DATABASE_URL": url}, workers=1)
         try:
-            wrk(server, path, 1)  # warm-up
+            load_run(server, path, 1)  # warm-up
             [worker] = server.workers()
             folded = Path(tmp) / "samples.txt"
             record = [py_spy, "record", "--pid", str(worker), "--rate", "400", "--nonblocking",
@@ -82,7 +82,7 @@ def main() -> None:
                                    kwargs={"capture_output": True, "check": True})  # fmt: skip
             cpu_before = process_cpu_s(worker)
             spy.start()
-            run = wrk(server, path, args.seconds)
+            run = load_run(server, path, args.seconds)
             spy.join()
             worker_us = (process_cpu_s(worker) - cpu_before) * 1e6 / run.requests
         finally:

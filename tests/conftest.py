@@ -96,6 +96,8 @@ _PATH_TO = {
     "DEPLOYED": ["submit", "pass", "approve"],
     "REJECTED": ["submit", "pass", "reject"],
     "DELETED": ["delete"],
+    "DEPRECATED": ["submit", "pass", "approve", "deprecate"],
+    "RETIRED": ["submit", "pass", "approve", "deprecate", "retire"],
 }
 _STEPS = {
     "submit": ("/ready_test_feature_metadata", {"submitted_by": "dev", "user_role": "developer"}),
@@ -120,6 +122,11 @@ _STEPS = {
         "/delete_feature_metadata",
         {"deleted_by": "dev", "user_role": "developer", "deletion_reason": "obsolete"},
     ),
+    "deprecate": (
+        "/deprecate_feature_metadata",
+        {"deprecated_by": "boss", "user_role": "approver", "deprecation_reason": "superseded"},
+    ),
+    "retire": ("/retire_feature_metadata", {"retired_by": "boss", "user_role": "approver"}),
 }
 
 

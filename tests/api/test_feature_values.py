@@ -275,7 +275,7 @@ def test_available_features_lists_the_deployed_names_in_order(client, make_featu
     response = client.get("/features/available")
 
     assert response.status_code == 200
-    assert response.get_json() == {"available_features": deployed}
+    assert response.get_json() == {"available_features": deployed, "deprecated_features": []}
 
 
 def test_the_openapi_document_describes_both_endpoints(client):

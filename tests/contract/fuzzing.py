@@ -35,10 +35,14 @@ from feature_gateway.api.schema_fields import SQL_SELECT_FORMAT
 
 DEFAULT_MAX_EXAMPLES = 100
 DEFAULT_SEED = 20_260_101
+# A second seeded feature, for deprecations to name as their replacement.
+REPLACEMENT = "driver_hourly_stats:acc_rate:2"
 
 
 def map_case(context: HookContext, case: Case) -> Case:
-    """Requests as a real client sends them; POST /features gets valid entity columns.
+    """Requests as a real client sends them; POST /features gets valid entity columns, tag
+    objects (features' tags, tag filters) keys that follow the key rule, a deprecation's
+    replaced_by the name of another existing feature, and a diff a version to compare with.
 
     A GET needs a role from the ``user_role`` query parameter *or* the X-User-Role header.
 
@@ -56,6 +60,16 @@ def map_case(context: HookContext, case: Case) -> Case:
         and isinstance(body.get("entities"), dict)
     ):
         body["entities"] = _valid_entity_columns(body["entities"])
+    positive = case.meta is not None and case.meta.generation.mode == GenerationMode.POSITIVE
+    if positive and isinstance(body, dict) and isinstance(body.get("tags"), dict):
+        body["tags"] = _valid_tag_keys(body["tags"])
+    if positive and isinstance(body, dict) and "replaced_by" in body:
+        # It must name another existing feature, which no schema can say.
+        other = REPLACEMENT if body.get("feature_name") != REPLACEMENT else examples.FEATURE_NAME
+        body["replaced_by"] = other
+    if positive and case.path.endswith("/diff") and "against" not in (case.query or {}):
+        # Without it the diff needs a previous_version, which the seeded features lack.
+        case.query = {**(case.query or {}), "against": examples.FEATURE_NAME}
     names = {parameter.name for parameter in case.operation.iter_parameters()}
     if case.method == "GET" and "user_role" in names and "user_role" not in (case.query or {}):
         case.headers.setdefault(ROLE_HEADER, "developer")  # a case-insensitive mapping
@@ -74,6 +88,11 @@ def _valid_entity_columns(entities: dict[str, Any]) -> dict[str, Any]:
         return entities
     rows = min(len(values) for values in columns)
     return {f"key_{index}": values[:rows] for index, values in enumerate(columns)}
+
+
+def _valid_tag_keys(tags: dict[str, Any]) -> dict[str, Any]:
+    """Generated tags with keys that follow the key rule (3.0 has no ``propertyNames``)."""
+    return {f"k{index}": value for index, value in enumerate(tags.values())}
 
 
 def _register_formats() -> None:
@@ -153,6 +172,7 @@ def seed_features(app: Flask) -> None:
         ("/create_feature_metadata", examples.CREATE),
         ("/ready_test_feature_metadata", examples.READY_TEST),
         ("/test_feature_metadata", examples.TEST),
+        ("/create_feature_metadata", {**examples.CREATE, "feature_name": REPLACEMENT}),
     ]
     for path, body in steps:
         response = client.post(path, json=body)

@@ -130,3 +130,73 @@ def test_an_export_imports_into_an_empty_database_unchanged(cli, make_feature, t
         ]
 
     assert without_revision(second) == without_revision(first)
+
+
+def test_the_sample_data_shows_the_catalog():
+    records = json.loads(SAMPLE.read_text())
+    by_name = {r["feature_name"]: r for r in records}
+    assert all(r["owner"] and isinstance(r["tags"], dict) for r in records)
+    assert len({r["owner"] for r in records}) >= 3
+    assert by_name["driver_realtime:is_online:2"]["previous_version"] == (
+        "driver_realtime:is_online:1")  # fmt: skip
+    deprecated = [r for r in records if r["status"] == "DEPRECATED"]
+    assert deprecated and all(r["replaced_by"] in by_name for r in deprecated)
+
+
+def test_imported_catalog_fields_are_indexed_and_logged(cli, client):
+    assert cli.invoke(args=["import-features", str(SAMPLE)]).exit_code == 0
+    gold = client.get("/get_all_feature_metadata?user_role=developer&tag=tier:gold")
+    records = json.loads(SAMPLE.read_text())
+    expected = sorted(r["feature_name"] for r in records
+                      if r["tags"].get("tier") == "gold" and r["status"] != "DELETED")  # fmt: skip
+    assert sorted(m["feature_name"] for m in gold.get_json()["metadata"]) == expected
+    name = "driver_realtime:is_online:2"
+    (entry,) = client.get(f"/features/{name}/changes?user_role=developer").get_json()["changes"]
+    assert (entry["action"], entry["actor"], entry["actor_role"]) == ("import", "alice", None)
+    assert entry["fields"]["previous_version"] == {
+        "from": None, "to": "driver_realtime:is_online:1"}  # fmt: skip
+    diff = client.get(f"/features/{name}/diff?user_role=developer").get_json()
+    assert set(diff["fields"]) == {"query", "description"}
+    available = client.get("/features/available").get_json()
+    assert available["deprecated_features"] == ["customer_profile:order_count:1"]
+
+
+def test_an_import_without_owner_or_tags_gets_the_defaults(cli, client, tmp_path):
+    record = {k: v for k, v in json.loads(SAMPLE.read_text())[0].items()
+              if k not in ("owner", "tags")}  # fmt: skip
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps([record]))
+    assert cli.invoke(args=["import-features", str(path)]).exit_code == 0
+    metadata = client.get(
+        f"/get_feature_metadata/{record['feature_name']}?user_role=developer"
+    ).get_json()["metadata"]
+    assert (metadata["owner"], metadata["tags"]) == (record["created_by"], {})
+
+
+def test_catalog_fields_survive_an_export_and_import(cli, client, make_feature, tmp_path, backend):
+    source = make_feature("DEPLOYED", owner="team-a", tags={"team": "a", "pii": ""})
+    client.post("/create_feature_version", json={
+        "feature_name": source["feature_name"], "created_by": "ann", "user_role": "developer",
+    })  # fmt: skip
+    make_feature("RETIRED", tags={"x": "y"})
+    out = tmp_path / "catalog.json"
+    assert cli.invoke(args=["export-features", str(out)]).exit_code == 0
+    exported = json.loads(out.read_text())
+    fresh = FreshDatabase(backend, tmp_path)
+    try:
+        migrate(fresh.url)
+        other = create_app({"database_url": fresh.url})
+        runner, reader = other.test_cli_runner(), other.test_client()
+        assert runner.invoke(args=["import-features", str(out)]).exit_code == 0
+        again = reader.get(
+            "/get_all_feature_metadata?user_role=developer&include_deleted=true&tag=team:a"
+        ).get_json()["metadata"]
+        other.extensions["feature_gateway"].database.bind.dispose()
+    finally:
+        fresh.drop()
+    tagged = [r for r in exported if r["tags"].get("team") == "a"]
+    assert len(tagged) == 2
+    assert [{k: v for k, v in r.items() if k != "revision"} for r in again] == [
+        {k: v for k, v in r.items() if k != "revision"} for r in tagged
+    ]
+    assert {r["status"] for r in exported} == {"DEPLOYED", "DRAFT", "RETIRED"}

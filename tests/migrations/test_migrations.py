@@ -24,6 +24,9 @@ def config_for(url):
     return config
 
 
+SCHEMA_TABLES = {"features", "feature_audit", "feature_tags", "feature_changes"}
+
+
 def tables(url):
     engine = create_engine(url)
     try:
@@ -35,7 +38,7 @@ def tables(url):
 def test_upgrade_from_empty_creates_the_schema_and_matches_the_models(empty_database):
     config = config_for(empty_database.url)
     command.upgrade(config, "head")
-    assert tables(empty_database.url) == {"features", "feature_audit"}
+    assert tables(empty_database.url) == SCHEMA_TABLES
     command.check(config)  # raises if autogenerate would find any difference
 
 
@@ -45,29 +48,30 @@ def test_downgrade_to_base_and_back_up(empty_database):
     command.downgrade(config, "base")
     assert tables(empty_database.url) == set()
     command.upgrade(config, "head")
-    assert tables(empty_database.url) == {"features", "feature_audit"}
+    assert tables(empty_database.url) == SCHEMA_TABLES
 
 
-def _insert_feature_with_audit(connection, name):
+def insert_feature_with_audit(connection, name, status="DRAFT", creator="dev"):
+    """A feature row as every revision since 0001 holds it, and its creation audit row."""
     connection.execute(
         text(
             "INSERT INTO features (feature_name, feature_type, feature_data_type, query,"
             " description, status, created_time, updated_time, created_by, revision)"
-            " VALUES (:name, 'batch', 'float', 'SELECT 1', 'd', 'DRAFT', 1, 1, 'dev', 1)"
+            " VALUES (:name, 'batch', 'float', 'SELECT 1', 'd', :status, 1, 1, :creator, 1)"
         ),
-        {"name": name},
+        {"name": name, "status": status, "creator": creator},
     )
     connection.execute(
         text(
             "INSERT INTO feature_audit (feature_id, from_status, to_status, trigger, actor,"
-            " timestamp) SELECT id, NULL, 'DRAFT', 'create', 'dev', 1 FROM features"
+            " timestamp) SELECT id, NULL, 'DRAFT', 'create', created_by, 1 FROM features"
             " WHERE feature_name = :name"
         ),
         {"name": name},
     )
 
 
-def _rows(engine, sql):
+def rows(engine, sql):
     with engine.connect() as connection:
         return [tuple(row) for row in connection.execute(text(sql))]
 
@@ -80,14 +84,14 @@ def test_upgrading_and_downgrading_a_database_with_data_keeps_it(empty_database)
     try:
         with engine.begin() as connection:
             for name in ("view:a:v2", "view:b:3"):
-                _insert_feature_with_audit(connection, name)
+                insert_feature_with_audit(connection, name)
         command.upgrade(config, "head")
-        assert _rows(
+        assert rows(
             engine, "SELECT feature_name, canonical_name FROM features ORDER BY feature_name"
         ) == [("view:a:v2", "view:a:2"), ("view:b:3", "view:b:3")]
         command.downgrade(config, "0001")
         command.upgrade(config, "head")
-        assert _rows(
+        assert rows(
             engine,
             "SELECT f.feature_name, a.trigger FROM feature_audit a"
             " JOIN features f ON f.id = a.feature_id ORDER BY f.feature_name",

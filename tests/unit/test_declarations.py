@@ -6,7 +6,7 @@ the diagram or from the state table.
 """
 
 import pytest
-from sqlalchemy import BigInteger, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Integer, String, Text
 
 from feature_gateway.api import examples
 from feature_gateway.api.feature_schemas import FeatureMetadataSchema, FeatureRecordSchema
@@ -32,7 +32,7 @@ from feature_gateway.domain.lifecycle import (
 )
 from feature_gateway.domain.lifecycle_diagram import mermaid_diagram
 
-STORAGE_ONLY_COLUMNS = {"id", "canonical_name"}
+STORAGE_ONLY_COLUMNS = {"id", "canonical_name", "family_name", "version_key"}
 SQL_TYPES = {
     Kind.NAME: String,
     Kind.CHOICE: String,
@@ -43,6 +43,8 @@ SQL_TYPES = {
     Kind.NOTE: Text,
     Kind.TIME: BigInteger,
     Kind.REVISION: Integer,
+    Kind.TAGS: JSON,
+    Kind.REFERENCE: String,
 }
 
 

@@ -1,5 +1,8 @@
 from feature_gateway.domain.lifecycle import (
+    DELETABLE_STATES,
+    EDITABLE_STATES,
     PERMISSIONS,
+    SERVED_STATES,
     TERMINAL_STATES,
     TRANSITIONS,
     Action,
@@ -39,3 +42,16 @@ def test_the_transient_approved_state_is_no_source_but_of_deploy():
     for trigger in ("reset", "delete", "fix", "submit", "reject"):
         assert Status.APPROVED not in source_states(trigger)
     assert source_states("deploy") == ["APPROVED"]
+
+
+def test_a_deployed_feature_is_deprecated_then_retired_by_an_approver():
+    assert source_states("deprecate") == ["DEPLOYED"]
+    assert source_states("retire") == ["DEPRECATED"]
+    assert PERMISSIONS[Action.DEPRECATE] == PERMISSIONS[Action.RETIRE] == {Role.APPROVER}
+    assert {Status.RETIRED, Status.DELETED} == TERMINAL_STATES
+
+
+def test_deployed_and_deprecated_features_are_served_and_immutable():
+    assert {Status.DEPLOYED, Status.DEPRECATED} == SERVED_STATES
+    assert EDITABLE_STATES.isdisjoint({Status.DEPLOYED, Status.DEPRECATED, Status.RETIRED})
+    assert DELETABLE_STATES.isdisjoint({Status.DEPLOYED, Status.DEPRECATED, Status.RETIRED})

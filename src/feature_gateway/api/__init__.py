@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from feature_gateway.api.catalog.routes import blp as catalog_blp
 from feature_gateway.api.docs import (
     MarshmallowPluginWithSchemaRules,
     docs_config,
@@ -18,7 +19,7 @@ from feature_gateway.api.request_hooks import register_request_hooks
 from feature_gateway.api.values.routes import blp as values_blp
 from feature_gateway.api.workflow.routes import blp as workflow_blp
 
-BLUEPRINTS = (health_blp, ops_blp, features_blp, workflow_blp, values_blp)
+BLUEPRINTS = (health_blp, ops_blp, features_blp, workflow_blp, catalog_blp, values_blp)
 
 
 def register_api(app: Flask, *, max_body_bytes: int) -> GatewayApi:

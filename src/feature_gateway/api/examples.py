@@ -1,7 +1,10 @@
-"""Example payloads for the API document, taken from the product description (seed README).
+"""Example payloads for the API document, after the product description (seed README).
 
-Each request example is the seed's payload as written there, so a client team can send what
-it reads in /docs; tests check that every example is valid against its schema.
+Each request example is the seed's payload with its feature name chosen so that "Try it out"
+in /docs succeeds on the sample data `make run` imports, example after example in the order
+/docs lists them: create and the workflow use a version the sample data does not hold;
+reject, fix and delete act on sample features in the status they need. Tests check that
+every example is valid against its schema (tests/contract) and succeeds so (tests/docs).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from typing import Any
 from feature_gateway.domain.feature_fields import FIELD_NAMES
 from feature_gateway.domain.lifecycle import CREATED_STATUS
 
-FEATURE_NAME = "driver_hourly_stats:conv_rate:1"
+FEATURE_NAME = "driver_hourly_stats:conv_rate:2"
 _SEED_TIME = 1751429485000
 
 CREATE: dict[str, Any] = {
@@ -24,9 +27,9 @@ CREATE: dict[str, Any] = {
     "user_role": "developer",
 }
 GET = {"feature_name": FEATURE_NAME, "user_role": "developer"}
-LIST = {"user_role": "developer", "status": "APPROVED"}
+LIST = {"user_role": "developer", "status": "DEPLOYED"}
 FEATURES = {
-    "features": [FEATURE_NAME, "driver_hourly_stats:acc_rate:2"],
+    "features": ["driver_hourly_stats:conv_rate:1", "driver_hourly_stats:acc_rate:2"],
     "entities": {"driver_id": ["D001", "D002"]},
     "event_timestamp": _SEED_TIME,
 }
@@ -37,7 +40,7 @@ UPDATE = {
     "description": "Updated description",
 }
 DELETE = {
-    "feature_name": FEATURE_NAME,
+    "feature_name": "trip_stats:surge_multiplier:v1",
     "deleted_by": "dev",
     "user_role": "developer",
     "deletion_reason": "No longer needed",
@@ -51,13 +54,13 @@ TEST = {
 }
 APPROVE = {"feature_name": FEATURE_NAME, "approved_by": "approver", "user_role": "approver"}
 REJECT = {
-    "feature_name": FEATURE_NAME,
+    "feature_name": "driver_hourly_stats:avg_daily_trips:1",
     "rejected_by": "approver",
     "user_role": "approver",
     "rejection_reason": "Test failed",
 }
 FIX = {
-    "feature_name": FEATURE_NAME,
+    "feature_name": "customer_profile:churn_score:1",
     "fixed_by": "dev",
     "user_role": "developer",
     "fix_description": "Fixed SQL bug",
@@ -71,6 +74,8 @@ _CREATED_FIELDS: dict[str, Any] = {
     "created_time": _SEED_TIME,
     "updated_time": _SEED_TIME,
     "last_updated_by": CREATE["created_by"],
+    "owner": CREATE["created_by"],
+    "tags": {},
 }
 CREATED: dict[str, Any] = {
     "message": "Feature created successfully",
@@ -78,4 +83,25 @@ CREATED: dict[str, Any] = {
         **_CREATED_FIELDS,
         **{name: None for name in FIELD_NAMES if name not in _CREATED_FIELDS},
     },
+}
+
+CREATE_VERSION = {
+    "feature_name": FEATURE_NAME,
+    "query": "SELECT conv_rate FROM driver_hourly_stats WHERE driver_id = ? AND active",
+    "description": "Conversion rate for driver, active drivers only",
+    "tags": {"team": "pricing"},
+    "created_by": "dev",
+    "user_role": "developer",
+}
+DEPRECATE = {
+    "feature_name": FEATURE_NAME,
+    "deprecated_by": "approver",
+    "user_role": "approver",
+    "deprecation_reason": "Superseded by the active-drivers version",
+}
+RETIRE = {
+    "feature_name": FEATURE_NAME,
+    "retired_by": "approver",
+    "user_role": "approver",
+    "retirement_reason": "No model reads it any more",
 }

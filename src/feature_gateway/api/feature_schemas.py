@@ -11,6 +11,7 @@ from typing import Any
 
 from marshmallow import Schema, fields
 
+from feature_gateway.api.catalog_fields import Tags
 from feature_gateway.api.framework_adapter import DirectDumpSchema
 from feature_gateway.api.role_schemas import FeatureRefSchema
 from feature_gateway.api.schema_fields import (
@@ -52,13 +53,17 @@ def response_field(field: Field) -> fields.Field[Any]:
         return Choice(field.choices, **options)
     if field.kind in (Kind.TIME, Kind.REVISION):
         return fields.Integer(**options)
+    if field.kind is Kind.TAGS:
+        return fields.Dict(keys=fields.String(), values=fields.String(), **options)
     return fields.String(**options)
 
 
 def request_field(field: Field, **options: Any) -> fields.Field[Any]:
     """The field as a request gives it, with every rule its kind holds it to."""
-    if field.kind is Kind.NAME:
+    if field.kind in (Kind.NAME, Kind.REFERENCE):
         return FeatureName(**options)
+    if field.kind is Kind.TAGS:
+        return Tags(**options)
     if field.kind is Kind.CHOICE:
         return Choice(field.choices, **options)
     if field.kind is Kind.QUERY:
@@ -85,7 +90,7 @@ def _record_field(field: Field) -> fields.Field[Any]:
         return fields.Integer(allow_none=True)  # the importer fills in missing times
     if field.kind is Kind.NOTE:
         return fields.String(allow_none=True)
-    if field.nullable:
+    if field.nullable or field.kind is Kind.TAGS:  # the importer fills in missing tags
         return request_field(field, allow_none=True)
     return request_field(field, required=True)
 

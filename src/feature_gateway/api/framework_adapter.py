@@ -84,13 +84,15 @@ class OwnErrorResponsesApi(Api):  # type: ignore[misc]
         X-Pagination header, whose schema would sit unused in the document."""
 
 
-_SCALAR_FIELDS = (fields.String, fields.Integer, fields.Boolean)
+# Dict: a JSON column (tags), already a plain object of strings.
+_SCALAR_FIELDS = (fields.String, fields.Integer, fields.Boolean, fields.Dict)
 
 
 class DirectDumpSchema(Schema):
     """A response schema over mappings whose values are already JSON scalars.
 
-    Every declared field must be a plain string, integer or boolean, so dumping is copying:
+    Every declared field must be a plain string, integer or boolean, or an object of them
+    (a JSON column, e.g. tags), so dumping is copying:
     the declared fields still define the names, keys and OpenAPI document, only the copy is
     direct. A mapping without a declared attribute is an error (KeyError), never a null.
     """

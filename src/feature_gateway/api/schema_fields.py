@@ -65,11 +65,13 @@ _NAME_RULES = {"pattern": FEATURE_NAME_PORTABLE_PATTERN, "maxLength": MAX_FEATUR
 
 
 def FeatureName(**kwargs: Any) -> fields.String:
-    return fields.String(
-        validate=_valid_feature_name,
-        metadata={"description": _NAME_DESCRIPTION, "example": _NAME_EXAMPLE, **_NAME_RULES},
-        **kwargs,
-    )
+    metadata = {
+        "description": _NAME_DESCRIPTION,
+        "example": _NAME_EXAMPLE,
+        **kwargs.pop("metadata", {}),
+        **_NAME_RULES,
+    }
+    return fields.String(validate=_valid_feature_name, metadata=metadata, **kwargs)
 
 
 # The name as a path segment (GET endpoints); checked by api.context.checked_feature_name.

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Column,
     ForeignKey,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeEngine
@@ -36,7 +38,11 @@ COLUMN_TYPES: dict[Kind, TypeEngine[Any]] = {
     Kind.NOTE: Text(),
     Kind.TIME: BigInteger(),  # epoch ms, as the API speaks them: no time-zone conversions
     Kind.REVISION: Integer(),
+    Kind.TAGS: JSON(),  # the served copy; db.catalog_models.FeatureTag indexes them
+    Kind.REFERENCE: String(255),
 }
+# Rows inserted by code predating a column (a rolling upgrade) get these.
+SERVER_DEFAULTS = {Kind.TAGS: text("'{}'")}
 
 
 def _column(field: Field) -> Column[Any]:
@@ -45,6 +51,7 @@ def _column(field: Field) -> Column[Any]:
         COLUMN_TYPES[field.kind],
         nullable=field.nullable,
         unique=field.kind is Kind.NAME,
+        server_default=SERVER_DEFAULTS.get(field.kind),
     )
 
 
@@ -57,12 +64,18 @@ FEATURES_TABLE = Table(
     # that "view:f:1" and "view:f:v1" cannot both exist. Set by FeatureRepository.add;
     # nullable so that code predating it keeps working during a rolling upgrade.
     Column("canonical_name", String(255), unique=True),
+    # "<view>:<feature>" and the version's sort key (domain.versions.version_key), also set
+    # by FeatureRepository.add: the versions of a feature are one index range.
+    Column("family_name", String(255)),
+    Column("version_key", String(255)),
     Index("ix_features_status_feature_name", "status", "feature_name"),
     Index("ix_features_feature_type", "feature_type"),
     Index("ix_features_feature_data_type", "feature_data_type"),
     Index("ix_features_created_by", "created_by"),
     Index("ix_features_created_time", "created_time"),
     Index("ix_features_updated_time", "updated_time"),
+    Index("ix_features_owner_feature_name", "owner", "feature_name"),
+    Index("ix_features_family_name_version_key", "family_name", "version_key"),
 )
 
 
@@ -87,6 +100,13 @@ class Feature(Base):
         created_time: Mapped[int]
         updated_time: Mapped[int]
         last_updated_by: Mapped[str | None]
+        query: Mapped[str]
+        owner: Mapped[str | None]
+        tags: Mapped[dict[str, str]]
+        previous_version: Mapped[str | None]
+        replaced_by: Mapped[str | None]
+        family_name: Mapped[str | None]
+        version_key: Mapped[str | None]
 
 
 class AuditEntry(Base):

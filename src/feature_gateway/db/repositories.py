@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Dialect, Select, UnaryExpression, bindparam, func, select
 from sqlalchemy.orm import Session
 
+from feature_gateway.db.catalog_repositories import tag_conditions, time_conditions
 from feature_gateway.db.engine import SQLITE_FOLD_CASE
 from feature_gateway.db.models import FEATURES_TABLE, AuditEntry, Feature
 from feature_gateway.domain.feature_fields import FIELD_NAMES
 from feature_gateway.domain.lifecycle import SERVED_STATES, Status
 from feature_gateway.domain.listing import FeatureQuery
 from feature_gateway.domain.names import canonical_feature_name, is_valid_feature_name
+from feature_gateway.domain.versions import family_name, version_key, version_number
 
 _LIKE_ESCAPE = "\\"
 _FIELD_COLUMNS = tuple(FEATURES_TABLE.c[name] for name in FIELD_NAMES)
-# One state today: "= 'DEPLOYED'" as before, and an IN list once more states are served.
 _SERVED = sorted(SERVED_STATES)
 # Built once: a read by name is the most frequent query, and building the statement cost
 # as much as running it.
@@ -59,21 +60,37 @@ class FeatureLookup:
         return found
 
     def _one(self, statement: Select[Any], value: str) -> dict[str, Any] | None:
-        sql, positional = _compiled(statement, self._dialect)
+        sql, positional, processors = _compiled(statement, self._dialect)
         cursor = self._connection.cursor()
         try:
             cursor.execute(sql, (value,) if positional else {"n": value})
             row = cursor.fetchone()
         finally:
             cursor.close()
-        return None if row is None else dict(zip(FIELD_NAMES, row, strict=True))
+        if row is None:
+            return None
+        return {
+            name: raw if process is None else process(raw)
+            for name, raw, process in zip(FIELD_NAMES, row, processors, strict=True)
+        }
+
+
+ResultProcessor = Callable[[Any], Any] | None
 
 
 @functools.lru_cache(maxsize=8)
-def _compiled(statement: Select[Any], dialect: Dialect) -> tuple[str, bool]:
-    """The SQL of a statement with its one parameter ``n``, and whether it is positional."""
+def _compiled(
+    statement: Select[Any], dialect: Dialect
+) -> tuple[str, bool, tuple[ResultProcessor, ...]]:
+    """The SQL of a statement with its one parameter ``n``, whether it is positional, and
+    each column type's conversion of what the driver returns (a JSON column's text, for
+    one), as SQLAlchemy would apply it."""
     compiled = statement.compile(dialect=dialect)
-    return compiled.string, bool(compiled.positional)
+    processors = tuple(
+        column.type.dialect_impl(dialect).result_processor(dialect, None)
+        for column in statement.selected_columns
+    )
+    return compiled.string, bool(compiled.positional), processors
 
 
 class FeatureRepository:
@@ -99,6 +116,8 @@ class FeatureRepository:
 
     def add(self, feature: Feature) -> None:
         feature.canonical_name = canonical_feature_name(feature.feature_name)
+        feature.family_name = family_name(feature.feature_name)
+        feature.version_key = version_key(version_number(feature.feature_name))
         self.session.add(feature)
 
     def list_page(self, query: FeatureQuery) -> tuple[list[dict[str, Any]], int]:
@@ -107,14 +126,14 @@ class FeatureRepository:
         conditions = self._conditions(query)
         return self._page(conditions, query.sort, query.limit, query.offset)
 
-    def served_names(self) -> list[str]:
-        return list(
-            self.session.scalars(
-                select(Feature.feature_name)
-                .where(Feature.status.in_(_SERVED))
-                .order_by(Feature.feature_name)
-            )
+    def served_names(self) -> list[tuple[str, str]]:
+        """(name, status) of every served feature, in name order."""
+        statement = (
+            select(Feature.feature_name, Feature.status)
+            .where(Feature.status.in_(_SERVED))
+            .order_by(Feature.feature_name)
         )
+        return [(name, status) for name, status in self.session.execute(statement)]
 
     def served_types(self, names: Collection[str]) -> dict[str, tuple[str, str, str]]:
         """Requested name → (stored name, feature_type, feature_data_type) of those of
@@ -167,16 +186,20 @@ class FeatureRepository:
 
     def _conditions(self, query: FeatureQuery) -> list[ColumnElement[bool]]:
         conditions: list[ColumnElement[bool]] = []
-        if query.status is not None:
-            conditions.append(Feature.status == query.status)
+        if query.status:
+            conditions.append(Feature.status.in_(query.status))
         elif not query.include_deleted:
             conditions.append(Feature.status != Status.DELETED)
-        if query.feature_type is not None:
-            conditions.append(Feature.feature_type == query.feature_type)
-        if query.feature_data_type is not None:
-            conditions.append(Feature.feature_data_type == query.feature_data_type)
+        for column, wanted in (
+            (Feature.feature_type, query.feature_type),
+            (Feature.feature_data_type, query.feature_data_type),
+            (Feature.owner, query.owner),
+        ):
+            if wanted:
+                conditions.append(column.in_(wanted))
         if query.created_by is not None:
             conditions.append(Feature.created_by == query.created_by)
+        conditions += time_conditions(query) + tag_conditions(Feature.id, query.tags)
         if query.search:
             pattern = _contains_pattern(query.search)
             conditions.append(

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from feature_gateway import observability
+from feature_gateway.db.catalog_repositories import ChangeLogRepository, VersionRepository
 from feature_gateway.db.engine import SQLITE_BEGIN
 from feature_gateway.db.models import Feature
 from feature_gateway.db.repositories import AuditRepository, FeatureLookup, FeatureRepository
@@ -88,6 +89,8 @@ class Lookup:
 class UnitOfWork:
     features: FeatureRepository
     audit: AuditRepository
+    changes: ChangeLogRepository
+    versions: VersionRepository
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._session_factory = session_factory
@@ -96,6 +99,8 @@ class UnitOfWork:
         self.session = self._session_factory()
         self.features = FeatureRepository(self.session)
         self.audit = AuditRepository(self.session)
+        self.changes = ChangeLogRepository(self.session)
+        self.versions = VersionRepository(self.session)
         return self
 
     def __exit__(
@@ -131,6 +136,7 @@ class UnitOfWork:
             o.feature_name for o in self.session.dirty | self.session.new if isinstance(o, Feature)
         ]
         try:
+            self.changes.write_tracked()  # the change log, flushed with the change itself
             self.session.commit()
         except StaleDataError as exc:
             raise ConcurrentModificationError(", ".join(pending) or "?") from exc

@@ -32,6 +32,8 @@ class Kind(StrEnum):
     NOTE = "note or reason"
     TIME = "epoch milliseconds"
     REVISION = "revision counter"
+    TAGS = "labels {key: value}"
+    REFERENCE = "name of another feature"
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,44 @@ FEATURE_FIELDS: tuple[Field, ...] = (
     _stamp("deleted_by", Kind.ACTOR, "delete"),
     _stamp("deleted_time", Kind.TIME, "delete"),
     _stamp("deletion_reason", Kind.NOTE, "delete"),
+    # The catalog (SPEC §8). owner is nullable only for rows written by code predating it
+    # during a rolling upgrade: create sets it (created_by unless given).
+    Field(
+        "owner",
+        Kind.ACTOR,
+        editable=True,
+        at_create=True,
+        required=False,
+        description="The team or person responsible; created_by unless given",
+        example="pricing-team",
+    ),
+    Field(
+        "tags",
+        Kind.TAGS,
+        nullable=False,
+        editable=True,
+        at_create=True,
+        required=False,
+        description="Labels {key: value}; update replaces them all",
+    ),
+    Field(
+        "previous_version",
+        Kind.REFERENCE,
+        description="The version this one was made from (create_feature_version)",
+    ),
+    _stamp("deprecated_by", Kind.ACTOR, "deprecate"),
+    _stamp("deprecated_time", Kind.TIME, "deprecate"),
+    _stamp("deprecation_reason", Kind.NOTE, "deprecate"),
+    Field(
+        "replaced_by",
+        Kind.REFERENCE,
+        stamped_by="deprecate",
+        required=False,
+        description="An existing feature to use instead",
+    ),
+    _stamp("retired_by", Kind.ACTOR, "retire"),
+    _stamp("retired_time", Kind.TIME, "retire"),
+    _stamp("retirement_reason", Kind.NOTE, "retire", required=False),
 )
 
 FIELDS_BY_NAME = {field.name: field for field in FEATURE_FIELDS}

@@ -24,6 +24,8 @@ class Status(StrEnum):
     REJECTED = "REJECTED"
     DEPLOYED = "DEPLOYED"
     DELETED = "DELETED"
+    DEPRECATED = "DEPRECATED"
+    RETIRED = "RETIRED"
 
 
 class FeatureType(StrEnum):
@@ -61,6 +63,8 @@ class Action(StrEnum):
     APPROVE = "approve features"
     REJECT = "reject features"
     FIX = "fix features"
+    DEPRECATE = "deprecate features"
+    RETIRE = "retire features"
 
 
 @dataclass(frozen=True)
@@ -82,8 +86,12 @@ STATES: dict[Status, State] = {
     # Only inside the approve request (approve, then deploy, one transaction).
     Status.APPROVED: State(transient=True),
     Status.REJECTED: State(editable=True, deletable=True),
-    Status.DEPLOYED: State(served=True, terminal=True),
+    # Immutable from here on (not editable); deprecate and retire wind a feature down.
+    Status.DEPLOYED: State(served=True),
     Status.DELETED: State(terminal=True),
+    # Still served, so that models reading it keep working while they move off it.
+    Status.DEPRECATED: State(served=True),
+    Status.RETIRED: State(terminal=True),
 }
 
 
@@ -181,6 +189,20 @@ TRIGGERS: dict[str, Trigger] = {
             stamps=False,
         ),
         Trigger("delete", DELETABLE_STATES, (Status.DELETED,), _DEVELOPER, Action.DELETE),
+        Trigger(
+            "deprecate",
+            frozenset({Status.DEPLOYED}),
+            (Status.DEPRECATED,),
+            _APPROVER,
+            Action.DEPRECATE,
+        ),
+        Trigger(
+            "retire",
+            frozenset({Status.DEPRECATED}),
+            (Status.RETIRED,),
+            _APPROVER,
+            Action.RETIRE,
+        ),
     )
 }
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from feature_gateway.db.unit_of_work import Database
+from feature_gateway.domain.lifecycle import Status
 from feature_gateway.domain.value_requests import RequestLimits
 from feature_gateway.domain.values import FeatureSpec, OnlineFeatures, simulate_columns
 from feature_gateway.errors import ValidationError
@@ -49,7 +50,15 @@ def get_online_features(
     return OnlineFeatures([*request.entities, *request.features], columns)
 
 
-def available_features(database: Database) -> list[str]:
-    """Names of the features being served, in name order."""
+@dataclass(frozen=True)
+class Available:
+    names: list[str]  # every served feature, in name order
+    deprecated: list[str]  # those of them that are deprecated
+
+
+def available_features(database: Database) -> Available:
+    """Names of the features being served, in name order, and which are deprecated."""
     with database.reading() as uow:
-        return uow.features.served_names()
+        served = uow.features.served_names()
+    deprecated = [name for name, status in served if status == Status.DEPRECATED]
+    return Available([name for name, _ in served], deprecated)

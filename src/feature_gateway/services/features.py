@@ -8,6 +8,7 @@ from typing import Any
 
 from feature_gateway.db.models import Feature
 from feature_gateway.db.unit_of_work import Database
+from feature_gateway.domain.changes import ChangeAction
 from feature_gateway.domain.feature_fields import CREATE_FIELDS, CRITICAL_FIELDS, EDITABLE_FIELDS
 from feature_gateway.domain.lifecycle import (
     CREATED_STATUS,
@@ -52,13 +53,21 @@ def create_feature(database: Database, fields: Mapping[str, Any], *, role: str) 
             )
         now = now_ms()
         feature = Feature(
-            **fields,
+            **{
+                **fields,
+                "owner": fields.get("owner") or fields["created_by"],
+                "tags": dict(fields.get("tags") or {}),
+            },
             status=CREATED_STATUS.value,
             created_time=now,
             updated_time=now,
             last_updated_by=fields["created_by"],
         )
         uow.features.add(feature)
+        uow.changes.track(
+            feature, ChangeAction.CREATE, actor=feature.created_by, actor_role=role,
+            timestamp=now, new=True,
+        )  # fmt: skip
         record_status_change(
             uow,
             feature,
@@ -120,6 +129,9 @@ def update_feature(
         if not changed:
             return feature_data(feature)
         now = now_ms()
+        uow.changes.track(
+            feature, ChangeAction.UPDATE, actor=last_updated_by, actor_role=role, timestamp=now
+        )
         for field, value in changed.items():
             setattr(feature, field, value)
         feature.last_updated_by, feature.updated_time = last_updated_by, now

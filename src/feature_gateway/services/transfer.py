@@ -8,6 +8,7 @@ from typing import Any
 
 from feature_gateway.db.models import Feature
 from feature_gateway.db.unit_of_work import Database, UnitOfWork
+from feature_gateway.domain.changes import ChangeAction
 from feature_gateway.services.clock import now_ms
 from feature_gateway.services.common import FeatureData, record_status_change
 
@@ -52,8 +53,14 @@ def add_imported_feature(
     values = {k: v for k, v in record.items() if k != "revision"}
     values["created_time"] = values.get("created_time") or now
     values["updated_time"] = values.get("updated_time") or values["created_time"]
+    values["owner"] = values.get("owner") or values["created_by"]
+    values["tags"] = dict(values.get("tags") or {})
     feature = Feature(**values)
     uow.features.add(feature)
+    uow.changes.track(
+        feature, ChangeAction.IMPORT, actor=feature.created_by, actor_role=IMPORT_ACTOR_ROLE,
+        timestamp=now, new=True,
+    )  # fmt: skip
     record_status_change(
         uow,
         feature,

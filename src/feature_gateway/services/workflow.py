@@ -15,9 +15,9 @@ from transitions import Machine, MachineError
 
 from feature_gateway.db.models import Feature
 from feature_gateway.db.unit_of_work import Database, UnitOfWork
-from feature_gateway.domain.feature_fields import TRIGGER_STAMPS
+from feature_gateway.domain.feature_fields import FIELDS_BY_NAME, TRIGGER_STAMPS, Kind
 from feature_gateway.domain.lifecycle import TRANSITIONS, TRIGGERS, Status, source_states
-from feature_gateway.errors import InvalidTransitionError
+from feature_gateway.errors import InvalidTransitionError, ValidationError
 from feature_gateway.services.clock import now_ms
 from feature_gateway.services.common import (
     FeatureData,
@@ -111,8 +111,12 @@ def fire_trigger(
     actor = fields[stamps.actor]
     with database.writing() as uow:
         feature = load_feature(uow, feature_name, expected_revisions)
+        fields = {**fields, **_references(uow, feature, trigger, fields)}
         previous = str(feature.status)
-        lifecycle = FeatureLifecycle(uow, feature, role, now_ms())
+        now = now_ms()
+        # One change-log entry for the request, named after the trigger the caller fired.
+        uow.changes.track(feature, trigger, actor=actor, actor_role=role, timestamp=now)
+        lifecycle = FeatureLifecycle(uow, feature, role, now)
         lifecycle.fire(trigger, actor=actor, fields=fields)
         follower = TRIGGERS[trigger].then
         while follower is not None:
@@ -120,3 +124,23 @@ def fire_trigger(
             follower = TRIGGERS[follower].then
         uow.commit()
         return TransitionResult(feature_data(feature), previous, str(feature.status))
+
+
+def _references(
+    uow: UnitOfWork, feature: Feature, trigger: str, fields: Mapping[str, Any]
+) -> dict[str, str]:
+    """The names of other features the request gives for ``trigger`` to stamp (deprecate's
+    replaced_by), each checked to exist and spelled as stored; 422 otherwise."""
+    checked: dict[str, str] = {}
+    for name in TRIGGER_STAMPS[trigger].values:
+        given = fields.get(name)
+        if FIELDS_BY_NAME[name].kind is not Kind.REFERENCE or given is None:
+            continue
+        other = uow.features.get(given)
+        if other is None or other.id == feature.id:
+            problem = "does not exist" if other is None else "is this feature itself"
+            raise ValidationError.for_field(
+                name, f"Feature '{given}' {problem}: name another existing feature."
+            )
+        checked[name] = other.feature_name
+    return checked

@@ -100,7 +100,7 @@ def list_feature_metadata_by_query(args: dict[str, Any]) -> features.Page:
 def get_deployed_features(args: dict[str, Any]) -> features.Page:
     """List deployed features."""
     require_role(Action.READ, args.get("user_role"))
-    query = FeatureQuery(status=Status.DEPLOYED, limit=args["limit"], offset=args["offset"])
+    query = FeatureQuery(status=(Status.DEPLOYED,), limit=args["limit"], offset=args["offset"])
     return features.list_features(database(), query)
 
 

@@ -7,6 +7,16 @@ from typing import Any, ClassVar
 
 from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 
+from feature_gateway.api.catalog_fields import (
+    FILTER_NAME,
+    NAMES_PATTERN,
+    CommaSeparated,
+    OneOrMany,
+    TagFilterBody,
+    TagFilterQuery,
+    choices_pattern,
+    time_bound,
+)
 from feature_gateway.api.feature_schemas import (
     FeatureMetadataSchema,
     FeatureRecordSchema,
@@ -24,6 +34,7 @@ from feature_gateway.api.schema_fields import (
     Actor,
     Choice,
     JsonBoolean,
+    JsonInteger,
     QueryBoolean,
     QueryInteger,
     StrictSchema,
@@ -73,14 +84,6 @@ UpdateFeatureSchema = request_schema(
 
 
 class _ListFilterFields(StrictSchema):
-    status = Choice(
-        Status,
-        metadata={
-            "description": "Only features in this status (DELETED ones included when asked for)"
-        },
-    )
-    feature_type = Choice(FeatureType)
-    feature_data_type = Choice(DataType)
     created_by = Actor(metadata={"description": "Only features created by this actor"})
     search = fields.String(
         validate=[no_nul, validate.Length(min=1, max=255)],
@@ -93,17 +96,42 @@ class _ListFilterFields(StrictSchema):
     sort = fields.String(load_default="feature_name", validate=validate.OneOf(SORT_ORDERS))
 
 
+_ANY_OF = "; one value or several: any of them matches"
+_STATUS_FILTER = "Only features in this status (DELETED ones included when asked for)" + _ANY_OF
+_OWNER_FILTER = "Only features owned by this team or person" + _ANY_OF
+
+
 class ListFiltersSchema(RoleBodySchema, PageBodyFields, _ListFilterFields):
     """The list filters as a JSON body (POST)."""
 
     include_deleted = JsonBoolean(load_default=False)
+    status = OneOrMany(Choice(Status), metadata={"description": _STATUS_FILTER})
+    feature_type = OneOrMany(Choice(FeatureType))
+    feature_data_type = OneOrMany(Choice(DataType))
+    owner = OneOrMany(Actor(), metadata={"description": _OWNER_FILTER})
+    tags = TagFilterBody()
+    created_after = time_bound(JsonInteger, "created_after")
+    created_before = time_bound(JsonInteger, "created_before")
+    updated_after = time_bound(JsonInteger, "updated_after")
+    updated_before = time_bound(JsonInteger, "updated_before")
 
 
 class ListFiltersQuerySchema(PageQueryFields, _ListFilterFields):
-    """The list filters as query parameters (GET)."""
+    """The list filters as query parameters (GET); several values are comma-separated."""
 
     user_role = UserRole()
     include_deleted = QueryBoolean(load_default=False)
+    status = CommaSeparated(
+        Choice(Status), choices_pattern(Status), metadata={"description": _STATUS_FILTER}
+    )
+    feature_type = CommaSeparated(Choice(FeatureType), choices_pattern(FeatureType))
+    feature_data_type = CommaSeparated(Choice(DataType), choices_pattern(DataType))
+    owner = CommaSeparated(FILTER_NAME, NAMES_PATTERN, metadata={"description": _OWNER_FILTER})
+    tags = TagFilterQuery(data_key="tag")
+    created_after = time_bound(QueryInteger, "created_after")
+    created_before = time_bound(QueryInteger, "created_before")
+    updated_after = time_bound(QueryInteger, "updated_after")
+    updated_before = time_bound(QueryInteger, "updated_before")
 
 
 class DeployedQuerySchema(PageQueryFields):

@@ -101,6 +101,7 @@ def _as_list(value: Any) -> Any:
 @blp.response(200, AvailableFeaturesSchema)
 @blp.problems(Problems.LIST_BY_QUERY)
 def available_features(args: dict[str, Any]) -> dict[str, Any]:
-    """Names of the deployed features, which POST /features serves."""
+    """Names of the features POST /features serves: deployed and deprecated ones."""
     caller_role(args.get("user_role"))
-    return {"available_features": feature_values.available_features(database())}
+    available = feature_values.available_features(database())
+    return {"available_features": available.names, "deprecated_features": available.deprecated}

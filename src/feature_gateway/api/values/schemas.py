@@ -148,5 +148,12 @@ class FeatureValuesResponseSchema(Schema):
 
 class AvailableFeaturesSchema(Schema):
     available_features = fields.List(
-        fields.String(), metadata={"description": "Names of the deployed features"}
+        fields.String(),
+        required=True,
+        metadata={"description": "Names of the served features: deployed and deprecated"},
+    )
+    deprecated_features = fields.List(
+        fields.String(),
+        required=True,
+        metadata={"description": "Those of them that are deprecated: move off them"},
     )

@@ -74,6 +74,22 @@ WORKFLOW_ENDPOINTS = (
         "Feature returned to DRAFT",
         examples.FIX,
     ),
+    TriggerEndpoint(
+        "deprecate",
+        "deprecate" + _SUFFIX,
+        "DeprecateSchema",
+        "Deprecate a deployed feature: still served, listed as deprecated, until retired.",
+        "Feature deprecated",
+        examples.DEPRECATE,
+    ),
+    TriggerEndpoint(
+        "retire",
+        "retire" + _SUFFIX,
+        "RetireSchema",
+        "Retire a deprecated feature: no longer served, its name never used again.",
+        "Feature retired",
+        examples.RETIRE,
+    ),
 )
 # On the features blueprint, answered like update.
 DELETE_ENDPOINT = TriggerEndpoint(

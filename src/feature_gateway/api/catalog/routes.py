@@ -1,0 +1,73 @@
+"""Catalog endpoints: the versions of a feature, a new version, the change log, the diff."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from feature_gateway.api import examples
+from feature_gateway.api.blueprint import ApiBlueprint
+from feature_gateway.api.catalog.schemas import (
+    ChangesSchema,
+    CreateVersionSchema,
+    DiffQuerySchema,
+    DiffSchema,
+    VersionsSchema,
+)
+from feature_gateway.api.context import checked_feature_name, database
+from feature_gateway.api.feature_schemas import FeatureMessageSchema
+from feature_gateway.api.problems import Problems
+from feature_gateway.api.revisions import Reply, etag
+from feature_gateway.api.role_schemas import RoleQuerySchema
+from feature_gateway.api.roles import require_role
+from feature_gateway.api.schema_fields import FEATURE_NAME_PATH_PARAMETER
+from feature_gateway.domain.lifecycle import Action
+from feature_gateway.services import catalog
+
+blp = ApiBlueprint("catalog", __name__, description="Versions, change log and diff of features")
+_BY_NAME = {"parameters": [FEATURE_NAME_PATH_PARAMETER], "methods": ["GET"]}
+
+
+@blp.route("/create_feature_version", methods=["POST"])
+@blp.arguments(CreateVersionSchema, example=examples.CREATE_VERSION)
+@blp.response(201, FeatureMessageSchema)
+@blp.problems(Problems.CHANGE)
+def create_feature_version(args: dict[str, Any]) -> Reply:
+    """Make a new DRAFT version of a feature, numbered after its highest version."""
+    role = require_role(Action.CREATE, args.pop("user_role", None))
+    source, created_by = args.pop("feature_name"), args.pop("created_by")
+    new = catalog.NewVersion(source, created_by, replaced=args)
+    feature = catalog.create_feature_version(database(), new, role=role)
+    return {"message": "Feature version created", "feature": feature}, etag(feature["revision"])
+
+
+@blp.route("/features/<feature_name>/versions", **_BY_NAME)
+@blp.arguments(RoleQuerySchema, location="query")
+@blp.response(200, VersionsSchema)
+@blp.problems(Problems.READ_BY_PATH)
+def feature_versions(args: dict[str, Any], feature_name: str) -> dict[str, Any]:
+    """Every version of this view and feature, any status, by version number."""
+    require_role(Action.READ, args.get("user_role"))
+    found = catalog.feature_versions(database(), checked_feature_name(feature_name))
+    return {"feature": found.family, "versions": found.versions}
+
+
+@blp.route("/features/<feature_name>/changes", **_BY_NAME)
+@blp.arguments(RoleQuerySchema, location="query")
+@blp.response(200, ChangesSchema)
+@blp.problems(Problems.READ_BY_PATH)
+def feature_changes(args: dict[str, Any], feature_name: str) -> dict[str, Any]:
+    """The change log: one entry per successful write, field by field, oldest first."""
+    require_role(Action.READ, args.get("user_role"))
+    name, entries = catalog.feature_changes(database(), checked_feature_name(feature_name))
+    return {"feature_name": name, "changes": entries}
+
+
+@blp.route("/features/<feature_name>/diff", **_BY_NAME)
+@blp.arguments(DiffQuerySchema, location="query")
+@blp.response(200, DiffSchema)
+@blp.problems(Problems.READ_BY_PATH)
+def feature_diff(args: dict[str, Any], feature_name: str) -> catalog.Diff:
+    """How this version differs from another (default: the one it was made from)."""
+    require_role(Action.READ, args.get("user_role"))
+    name = checked_feature_name(feature_name)
+    return catalog.feature_diff(database(), name, args.get("against"))

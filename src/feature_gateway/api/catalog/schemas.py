@@ -1,0 +1,89 @@
+"""Request and response shapes of the catalog endpoints: versions, change log, diff."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields
+
+from feature_gateway.api.feature_schemas import FeatureMetadataSchema, request_schema
+from feature_gateway.api.role_schemas import FeatureRefSchema, UserRole
+from feature_gateway.api.schema_fields import Actor, Choice, FeatureName, StrictSchema
+from feature_gateway.domain.changes import VERSIONED_FIELDS, ChangeAction
+
+
+class _NewVersionRules(FeatureRefSchema):
+    """``feature_name`` is the version to copy; the fields given replace the copied ones."""
+
+    created_by = Actor(required=True)
+
+
+CreateVersionSchema = request_schema(
+    _NewVersionRules, VERSIONED_FIELDS, "CreateVersionSchema", required=False
+)
+
+
+class VersionsSchema(Schema):
+    feature = fields.String(
+        required=True, metadata={"description": "`<view>:<feature>`, shared by its versions"}
+    )
+    versions = fields.List(
+        fields.Nested(FeatureMetadataSchema),
+        required=True,
+        metadata={"description": "Every version, any status, by version number"},
+    )
+
+
+class FieldChangeSchema(Schema):
+    from_ = fields.Raw(data_key="from", attribute="from", required=True, allow_none=True)
+    to = fields.Raw(required=True, allow_none=True)
+
+
+def _field_changes(description: str) -> fields.Dict:
+    """``{field: {"from": old, "to": new}}`` under the key ``fields``."""
+    return fields.Dict(
+        keys=fields.String(),
+        values=fields.Nested(FieldChangeSchema),
+        required=True,
+        data_key="fields",
+        attribute="fields",
+        metadata={"description": description},
+    )
+
+
+class ChangeEntrySchema(Schema):
+    revision = fields.Integer(required=True, metadata={"description": "After this change"})
+    action = Choice(ChangeAction, required=True)
+    actor = fields.String(required=True)
+    actor_role = fields.String(
+        required=True, allow_none=True, metadata={"description": "null for imported features"}
+    )
+    authenticated = fields.Boolean(
+        required=True,
+        metadata={"description": "true when the actor was a verified principal, false when "
+                  "the name was claimed (trust mode)"},
+    )  # fmt: skip
+    timestamp = fields.Integer(required=True, metadata={"description": "Epoch milliseconds"})
+    fields_ = _field_changes("Every field whose value changed: {field: {from, to}}")
+
+
+class ChangesSchema(Schema):
+    feature_name = fields.String(required=True)
+    changes = fields.List(fields.Nested(ChangeEntrySchema), required=True)
+
+
+class DiffQuerySchema(StrictSchema):
+    user_role = UserRole()
+    against = FeatureName(
+        metadata={"description": "The version to compare with; default: previous_version"}
+    )
+
+
+class DiffSchema(Schema):
+    feature_name = fields.String(required=True)
+    against = fields.String(required=True)
+    fields_ = _field_changes(
+        "The definition fields that differ: {field: {from: the compared version's value, "
+        "to: this one's}}"
+    )
+    query_diff = fields.String(
+        required=True, metadata={"description": "Unified diff of the two queries, or empty"}
+    )

@@ -1,0 +1,174 @@
+"""The catalog's queries: the tag index, the list filters it serves, the change log and the
+versions of a feature. They never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, delete, event, func, insert, inspect, select
+from sqlalchemy.orm import Session
+
+from feature_gateway.db.catalog_models import FeatureChange, FeatureTag
+from feature_gateway.db.models import Feature
+from feature_gateway.domain.changes import changed_fields
+from feature_gateway.domain.feature_fields import FIELD_NAMES
+from feature_gateway.domain.listing import FeatureQuery
+from feature_gateway.domain.tags import TagFilter
+from feature_gateway.domain.versions import number_of_key
+
+
+def replace_tags(connection: Connection, feature_id: int, tags: Mapping[str, str]) -> None:
+    """Make the tag index hold exactly ``tags`` for the feature (two statements at most)."""
+    connection.execute(delete(FeatureTag).where(FeatureTag.feature_id == feature_id))
+    if tags:
+        connection.execute(
+            insert(FeatureTag),
+            [{"feature_id": feature_id, "key": k, "value": v} for k, v in tags.items()],
+        )
+
+
+def tag_conditions(feature_id: Any, wanted: TagFilter) -> list[ColumnElement[bool]]:
+    """One condition per wanted pair (all must hold); a ``None`` value means "has the key".
+
+    Each is ``id IN (ids with that tag)``, answered by the (key, value, feature_id) index
+    alone, so its cost follows the number of tagged features, not the size of the table.
+    """
+    conditions: list[ColumnElement[bool]] = []
+    for key, value in wanted:
+        tagged = select(FeatureTag.feature_id).where(FeatureTag.key == key)
+        if value is not None:
+            tagged = tagged.where(FeatureTag.value == value)
+        conditions.append(feature_id.in_(tagged))
+    return conditions
+
+
+def time_conditions(query: FeatureQuery) -> list[ColumnElement[bool]]:
+    """created/updated after (inclusive) and before (exclusive) the given epoch ms."""
+    conditions: list[ColumnElement[bool]] = []
+    for column, after, before in (
+        (Feature.created_time, query.created_after, query.created_before),
+        (Feature.updated_time, query.updated_after, query.updated_before),
+    ):
+        if after is not None:
+            conditions.append(column >= after)
+        if before is not None:
+            conditions.append(column < before)
+    return conditions
+
+
+@dataclass
+class _Tracked:
+    feature: Feature
+    before: dict[str, Any]
+    action: str
+    actor: str
+    actor_role: str | None
+    authenticated: bool
+    timestamp: int
+
+
+class ChangeLogRepository:
+    """The change log. A use case ``track``s each feature it is about to change; the unit of
+    work's commit calls ``write_tracked``, which compares each feature with its state when
+    tracked and adds one entry per feature, flushed and committed with the change.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.tracked: list[_Tracked] = []
+        self.appended: list[FeatureChange] = []  # this unit of work's entries, in order
+
+    def track(
+        self,
+        feature: Feature,
+        action: str,
+        *,
+        actor: str,
+        actor_role: str | None,
+        timestamp: int,
+        authenticated: bool = False,
+        new: bool = False,
+    ) -> None:
+        before = {} if new else self.snapshot(feature)
+        self.tracked.append(
+            _Tracked(feature, before, action, actor, actor_role, authenticated, timestamp)
+        )
+
+    def snapshot(self, feature: Feature) -> dict[str, Any]:
+        values = {name: getattr(feature, name) for name in FIELD_NAMES}
+        if isinstance(values.get("tags"), dict):
+            values["tags"] = dict(values["tags"])  # the row's own dict may be replaced later
+        return values
+
+    def write_tracked(self) -> None:
+        """Append the entries of the tracked features, to be flushed with them."""
+        for tracked in self.tracked:
+            feature = tracked.feature
+            after = self.snapshot(feature)
+            entry = FeatureChange(
+                feature=feature,
+                feature_name=feature.feature_name,
+                # The revision this write's flush gives the row: the mapper's version counter
+                # starts at 1 and adds 1 per UPDATE (SQLAlchemy's default version_id_generator).
+                revision=(tracked.before.get("revision") or 0) + 1,
+                action=tracked.action,
+                actor=tracked.actor,
+                actor_role=tracked.actor_role,
+                authenticated=tracked.authenticated,
+                timestamp=tracked.timestamp,
+                previous_status=tracked.before.get("status"),
+                new_status=feature.status,
+                fields=changed_fields(tracked.before, after, FIELD_NAMES),
+            )
+            self.session.add(entry)
+            self.appended.append(entry)
+        self.tracked.clear()
+
+    def for_feature(self, feature_id: int) -> Sequence[FeatureChange]:
+        return self.session.scalars(
+            select(FeatureChange)
+            .where(FeatureChange.feature_id == feature_id)
+            .order_by(FeatureChange.id)
+        ).all()
+
+
+class VersionRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def of_family(self, family: str) -> Sequence[Feature]:
+        """Every version of ``<view>:<feature>``, any status, by version number."""
+        return self.session.scalars(
+            select(Feature)
+            .where(Feature.family_name == family)
+            .order_by(Feature.version_key, Feature.feature_name)
+        ).all()
+
+    def highest_number_locked(self, family: str) -> int:
+        """The highest version number of the family, its rows locked until commit.
+
+        On PostgreSQL the lock queues concurrent creators of a version of one family, and
+        the count after it sees the versions committed meanwhile, so each gets its own
+        number. SQLite writers hold the database lock already (BEGIN IMMEDIATE); there the
+        FOR UPDATE is not rendered.
+        """
+        of_family = Feature.family_name == family
+        self.session.execute(select(Feature.id).where(of_family).with_for_update())
+        highest = self.session.scalar(select(func.max(Feature.version_key)).where(of_family))
+        return 0 if highest is None else number_of_key(highest)
+
+
+@event.listens_for(Feature, "after_insert")
+def _index_tags_of_new_feature(_mapper: Any, connection: Connection, feature: Feature) -> None:
+    if feature.tags:
+        replace_tags(connection, feature.id, feature.tags)
+
+
+@event.listens_for(Feature, "after_update")
+def _reindex_changed_tags(_mapper: Any, connection: Connection, feature: Feature) -> None:
+    # Documented flush hooks: the tag index changes in the same flush, and so the same
+    # transaction, as the tags it indexes; no code path can update one without the other.
+    if inspect(feature).attrs.tags.history.has_changes():
+        replace_tags(connection, feature.id, feature.tags)

@@ -1,0 +1,78 @@
+"""The change log and the diff: what changed in a feature, field by field (SPEC §8).
+
+Both compare two snapshots of a feature (field name → value). A change-log entry holds
+every field of the feature's metadata whose value changed, except the two that change on
+every write anyway; a diff compares the definition of two versions.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+from enum import StrEnum
+from typing import Any
+
+from feature_gateway.domain.feature_fields import EDITABLE_FIELDS
+
+# These change on every write; listing them in every entry would say nothing.
+NOT_LOGGED_FIELDS = frozenset({"updated_time", "revision"})
+# What a version is made of: what its author may edit, its definition and ownership. Two
+# versions are compared on these, and a new version copies them from its source.
+VERSIONED_FIELDS = EDITABLE_FIELDS
+
+FieldChanges = dict[str, dict[str, Any]]
+
+
+class ChangeAction(StrEnum):
+    """What a successful write did; one change-log entry each."""
+
+    CREATE = "create"
+    IMPORT = "import"
+    CREATE_VERSION = "create_version"
+    UPDATE = "update"
+    SUBMIT = "submit"
+    TEST = "test"
+    APPROVE = "approve"
+    REJECT = "reject"
+    FIX = "fix"
+    DELETE = "delete"
+    DEPRECATE = "deprecate"
+    RETIRE = "retire"
+
+
+def changed_fields(
+    before: Mapping[str, Any], after: Mapping[str, Any], fields: Iterable[str]
+) -> FieldChanges:
+    """``{field: {"from": old, "to": new}}`` for each of ``fields`` whose value differs.
+
+    A field missing from ``before`` was null: for a new feature, pass ``{}`` and every
+    field that is set appears with ``from`` null.
+    """
+    changes: FieldChanges = {}
+    for field in fields:
+        if field in NOT_LOGGED_FIELDS:
+            continue
+        old, new = before.get(field), after.get(field)
+        if old != new:
+            changes[field] = {"from": old, "to": new}
+    return changes
+
+
+def definition_diff(against: Mapping[str, Any], this: Mapping[str, Any]) -> FieldChanges:
+    """The definition fields that differ, ``from`` the compared-against version ``to`` this."""
+    return changed_fields(against, this, VERSIONED_FIELDS)
+
+
+def unified_query_diff(
+    against_query: str, this_query: str, *, against_name: str, this_name: str
+) -> str:
+    """A unified diff of the two queries (empty when they are equal), as ``diff -u`` prints."""
+    lines = difflib.unified_diff(
+        against_query.splitlines(),
+        this_query.splitlines(),
+        fromfile=against_name,
+        tofile=this_name,
+        lineterm="",
+    )
+    text = "\n".join(lines)
+    return text + "\n" if text else ""

@@ -1,0 +1,155 @@
+"""Catalog use cases (SPEC §8): versions, a new version of a feature, change log, diff."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from feature_gateway.db.catalog_models import FeatureChange
+from feature_gateway.db.models import Feature
+from feature_gateway.db.unit_of_work import Database
+from feature_gateway.domain.changes import (
+    VERSIONED_FIELDS,
+    ChangeAction,
+    FieldChanges,
+    definition_diff,
+    unified_query_diff,
+)
+from feature_gateway.domain.lifecycle import CREATED_STATUS
+from feature_gateway.domain.names import FEATURE_NAME_RULE
+from feature_gateway.domain.versions import family_name, next_version_name, version_number
+from feature_gateway.errors import ConflictError, FeatureNotFoundError, ValidationError
+from feature_gateway.services.clock import now_ms
+from feature_gateway.services.common import (
+    FeatureData,
+    check_known_fields,
+    feature_data,
+    load_feature,
+    record_status_change,
+)
+
+# A change-log entry as the change log returns it: each column but the keys → its value.
+ChangeData = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class NewVersion:
+    feature_name: str  # the version it is made from
+    created_by: str
+    replaced: Mapping[str, Any] = field(default_factory=dict)  # of VERSIONED_FIELDS
+
+
+@dataclass(frozen=True)
+class Versions:
+    family: str
+    versions: Sequence[FeatureData]
+
+
+@dataclass(frozen=True)
+class Diff:
+    feature_name: str
+    against: str
+    fields: FieldChanges
+    query_diff: str
+
+
+def create_feature_version(database: Database, new: NewVersion, *, role: str) -> FeatureData:
+    """A new DRAFT, numbered after the family's highest version, copied from the named one
+    with the given fields replaced. Two racing calls never get the same number (each
+    gets its own, or 409 if a version of that number appeared by another way meanwhile)."""
+    check_known_fields(new.replaced, VERSIONED_FIELDS, "create_feature_version")
+    with database.writing() as uow:
+        source = load_feature(uow, new.feature_name)
+        family = family_name(source.feature_name)
+        highest = max(
+            uow.versions.highest_number_locked(family), version_number(source.feature_name)
+        )
+        name = next_version_name(family, highest)
+        if name is None:
+            raise ConflictError(
+                f"Feature '{family}' has a version numbered {highest}: no higher version "
+                "number fits in a feature name."
+            )
+        now = now_ms()
+        feature = _new_version(source, new, name, now)
+        uow.features.add(feature)
+        uow.changes.track(
+            feature, ChangeAction.CREATE_VERSION, actor=new.created_by, actor_role=role,
+            timestamp=now, new=True,
+        )  # fmt: skip
+        record_status_change(
+            uow, feature, from_status=None, trigger="create", actor=new.created_by,
+            actor_role=role, reason=f"new version of {source.feature_name}", timestamp=now,
+        )  # fmt: skip
+        uow.commit()
+        return feature_data(feature)
+
+
+def _new_version(source: Feature, new: NewVersion, name: str, now: int) -> Feature:
+    """The row of the new version: the source's versioned fields with the given ones
+    replacing them; an owner the source lacks (a row from before owners) is its creator."""
+    values = {field: getattr(source, field) for field in VERSIONED_FIELDS} | dict(new.replaced)
+    values["owner"] = values["owner"] or new.created_by
+    values["tags"] = dict(values["tags"] or {})
+    return Feature(
+        **values,
+        feature_name=name,
+        previous_version=source.feature_name,
+        status=CREATED_STATUS.value,
+        created_time=now,
+        updated_time=now,
+        created_by=new.created_by,
+        last_updated_by=new.created_by,
+    )
+
+
+def feature_versions(database: Database, name: str) -> Versions:
+    """Every version of the view and feature of ``name`` (which need not exist itself)."""
+    family = family_name(name)
+    with database.reading() as uow:
+        versions = [feature_data(row) for row in uow.versions.of_family(family)]
+    if not versions:
+        raise FeatureNotFoundError(family)
+    return Versions(family, versions)
+
+
+def feature_changes(database: Database, feature_name: str) -> tuple[str, list[ChangeData]]:
+    """The feature's stored name and its change log, oldest first."""
+    with database.reading() as uow:
+        feature = load_feature(uow, feature_name)
+        entries = uow.changes.for_feature(feature.id)
+        return feature.feature_name, [
+            {column: getattr(entry, column) for column in _CHANGE_COLUMNS} for entry in entries
+        ]
+
+
+def feature_diff(database: Database, feature_name: str, against: str | None) -> Diff:
+    """How ``feature_name`` differs from ``against`` (default: its previous version)."""
+    with database.reading() as uow:
+        this = load_feature(uow, feature_name)
+        other_name = against or this.previous_version
+        if other_name is None:
+            raise ValidationError.for_field(
+                "against",
+                f"Feature '{this.feature_name}' was not made from another version: name "
+                f"the version to compare with ({FEATURE_NAME_RULE}).",
+            )
+        other = load_feature(uow, other_name)
+    return Diff(
+        this.feature_name,
+        other.feature_name,
+        definition_diff(_versioned(other), _versioned(this)),
+        unified_query_diff(
+            other.query, this.query, against_name=other.feature_name, this_name=this.feature_name
+        ),
+    )
+
+
+_CHANGE_COLUMNS = tuple(
+    c.key for c in FeatureChange.__table__.columns if c.key not in ("id", "feature_id")
+)
+
+
+def _versioned(feature: Feature) -> dict[str, Any]:
+    return {name: getattr(feature, name) for name in VERSIONED_FIELDS}
