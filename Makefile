@@ -8,7 +8,7 @@ LINTED := src tests migrations bench gunicorn.conf.py wsgi.py
 export DATABASE_URL ?= sqlite:///$(CURDIR)/data/feature_gateway.db
 
 .PHONY: install migrate import-sample port-free run reset test test-fast test-fuzz test-browser \
-	test-deploy bench openapi lint format clean
+	test-deploy bench bench-quick bench-values openapi lint format clean
 
 $(BIN)/activate: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,14 @@ test-browser: install
 # The SPEC §6 figures; needs wrk (apt-get install wrk). See docs/performance.md.
 bench: install
 	$(BIN)/python -m bench.core
+	$(BIN)/python -m bench.cold_start
+
+bench-quick: install
+	$(BIN)/python -m bench.core --quick
+	$(BIN)/python -m bench.cold_start --runs 3
+
+# POST /features in detail: in-process build and serialise times, three request shapes.
+bench-values: install
 	$(BIN)/python bench/feature_values.py
 
 openapi: install

@@ -8,11 +8,15 @@ docs/configuration.md); GUNICORN_CMD_ARGS and command-line flags still override 
 
 from __future__ import annotations
 
+import gc
 import glob
+import importlib
 import os
 import shutil
 import tempfile
 from typing import Any
+
+from gunicorn import glogging
 
 
 def _env_int(name: str, default: int, minimum: int = 1) -> int:
@@ -37,9 +41,9 @@ def _cpu_count() -> int:
 
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
-# Sync workers: each handles one request at a time, and nginx in front buffers slow
-# clients, so (2 x CPUs) + 1 keeps the CPUs busy while some workers wait on the database.
-worker_class = "sync"
+# Sync workers by default: see docs/performance.md for the measurements behind the choice.
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
+threads = _env_int("GUNICORN_THREADS", 1)  # per worker; only gthread uses more than one
 workers = _env_int("WEB_CONCURRENCY", 2 * _cpu_count() + 1)
 timeout = _env_int("GUNICORN_TIMEOUT", 30)  # a worker silent this long is killed, restarted
 # On SIGTERM, workers stop accepting and finish in-flight requests for up to this long.
@@ -48,14 +52,60 @@ keepalive = _env_int("GUNICORN_KEEPALIVE", 5)
 # Recycling workers bounds slow leaks; 0 (the default) never recycles.
 max_requests = _env_int("GUNICORN_MAX_REQUESTS", 0, minimum=0)
 max_requests_jitter = max_requests // 10
-# Never preload: the app builds its database engine in create_app(), and connections
+# Never preload the app: it builds its database engine in create_app(), and connections
 # opened before the fork would be shared by every worker.
 preload_app = False
+
+# The libraries every worker would import are imported once, here in the master, and the
+# forked workers inherit them: four workers on two CPUs no longer import them all at once
+# (cold start, see docs/performance.md). None of them opens a connection, a file or a
+# thread when imported; numpy's OpenBLAS would start a thread pool, which the service has
+# no use for (it does no linear algebra), hence one thread. The service's own package is
+# not imported here, so a HUP still starts workers with a newly deployed release of it; a
+# new release of these libraries takes a restart.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+PRELOADED_LIBRARIES = (
+    "numpy",
+    "sqlglot",
+    "sqlalchemy.orm",
+    "sqlalchemy.dialects.sqlite",
+    "sqlalchemy.dialects.postgresql.psycopg",
+    "flask",
+    "flask_smorest",
+    "apispec.ext.marshmallow",
+    "webargs.flaskparser",
+    "marshmallow",
+    "transitions",
+    "orjson",
+    "sqlite3",
+    "swagger_ui_bundle",
+)
+for _library in PRELOADED_LIBRARIES:
+    importlib.import_module(_library)
+# What the master holds now lives as long as every worker: frozen, a worker's garbage
+# collections skip it, and they do not touch (and so copy) its pages (gc.freeze's docs).
+gc.collect()
+gc.freeze()
 # The heartbeat file lives in memory: on a container's overlay filesystem it can stall.
 worker_tmp_dir = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
 
 # The app writes one structured JSON line per request itself (feature_gateway.access).
 accesslog = None
+
+
+class AppOwnsAccessLog(glogging.Logger):
+    """gunicorn's logger minus its access log.
+
+    With ``logconfig_dict`` set, ``Logger.access`` formats every request's atoms before the
+    WARNING level of ``gunicorn.access`` drops the line: 5 % of a worker's time under load
+    on /health (py-spy). The app's own access line says all that line would.
+    """
+
+    def access(self, resp: Any, req: Any, environ: Any, request_time: Any) -> None:
+        return None
+
+
+logger_class = AppOwnsAccessLog
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", os.environ.get("LOG_LEVEL", "info")).lower()
 # gunicorn's own lines (start, stop, worker timeouts) in the same JSON shape as the app's

@@ -1,4 +1,8 @@
-"""Shared benchmark plumbing: a scratch database, gunicorn processes, wrk runs."""
+"""Shared benchmark plumbing: gunicorn processes and their CPU and memory, wrk runs.
+
+Every server is started the way production starts it, ``gunicorn -c gunicorn.conf.py``,
+so the bare Flask app and the service run under the same settings in every run.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +11,57 @@ import re
 import shutil
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from feature_gateway.domain.names import canonical_feature_name
 
 ROOT = Path(__file__).resolve().parents[1]
 T0 = 1_751_429_485_000
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of one process, all its threads (from /proc)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return 0.0
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return sorted(found)
+
+
+def memory_mb(pid: int, field: str) -> float:
+    """``VmRSS`` (resident now) or ``VmHWM`` (the peak so far) of a process, in MiB."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    match = re.search(rf"{field}:\s+(\d+) kB", status)
+    return int(match.group(1)) / 1024 if match else float("nan")
 
 
 def migrated_sqlite(path: Path) -> str:
@@ -63,40 +103,105 @@ def seed_features(db_path: Path, count: int, deployed_share: float = 0.1) -> lis
 
 
 class Gunicorn:
-    def __init__(self, app: str, env: dict[str, str], workers: int = 2) -> None:
+    """``gunicorn -c gunicorn.conf.py`` on a free loopback port, ready once it answers."""
+
+    def __init__(
+        self,
+        app: str,
+        env: dict[str, str],
+        *,
+        workers: int = 2,
+        ready_path: str = "/health",
+        log: Path | None = None,
+        root: Path = ROOT,
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        # Production's log level: the access line is part of every request's cost.
+        self._log = (log or Path(os.devnull)).open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind",
-             f"127.0.0.1:{self.port}", "--log-level", "warning", app],
-            cwd=ROOT, env={**os.environ, "LOG_LEVEL": "WARNING", **env},
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--workers",
+             str(workers), "--bind", f"127.0.0.1:{self.port}", app],
+            cwd=root, stdout=self._log, stderr=self._log,
+            env={**os.environ, "PYTHONPATH": str(root / "src"), **env},
         )  # fmt: skip
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    time.sleep(0.3)
-                    return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(f"{app} did not start")
+        self._wait_ready(ready_path, workers)
 
-    def worker_rss_mb(self) -> list[float]:
-        children = subprocess.run(
-            ["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True
-        ).stdout.split()
-        sizes = []
-        for pid in children:
-            status = Path(f"/proc/{pid}/status").read_text()
-            match = re.search(r"VmRSS:\s+(\d+) kB", status)
-            if match:
-                sizes.append(int(match.group(1)) / 1024)
-        return sizes
+    def _wait_ready(self, path: str, workers: int) -> None:
+        """Until ``path`` gets an answer (of any status) and every worker has started."""
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {self.process.returncode}")
+            try:
+                with urllib.request.urlopen(self.url + path, timeout=2):
+                    answered = True
+            except urllib.error.HTTPError:
+                answered = True
+            except OSError:
+                answered = False
+            if answered and len(self.workers()) == workers:
+                time.sleep(0.5)  # let the other workers finish booting too
+                return
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"gunicorn serving {path} did not become ready")
+
+    def workers(self) -> list[int]:
+        return children(self.process.pid)
+
+    def cpu_s(self) -> float:
+        """CPU seconds used so far by the master and every worker."""
+        return sum(process_cpu_s(pid) for pid in [self.process.pid, *self.workers()])
+
+    def worker_memory_mb(self, field: str = "VmRSS") -> list[float]:
+        return [memory_mb(pid, field) for pid in self.workers()]
 
     def stop(self) -> None:
         self.process.terminate()
-        self.process.wait(timeout=15)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self._log.close()
+
+
+@dataclass(frozen=True)
+class LoadRun:
+    rps: float
+    requests: int
+    p50_ms: float
+    p99_ms: float
+    non_2xx: int
+    cpu_ms_per_request: float
+
+
+def load_run(
+    server: Gunicorn, path: str, seconds: int, *, script: Path | None = None,
+    connections: int = 16,
+) -> LoadRun:  # fmt: skip
+    """One ``wrk -t1 -cN`` run, with the server's CPU (master and workers) per request."""
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: apt-get install wrk")
+    args = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "30s"]
+    if script is not None:
+        args += ["-s", str(script)]
+    cpu_before = server.cpu_s()
+    out = subprocess.run(
+        [*args, server.url + path], capture_output=True, text=True, check=True
+    ).stdout
+    cpu = server.cpu_s() - cpu_before
+    requests = int(_search(r"(\d+) requests in", out))
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return LoadRun(
+        rps=float(_search(r"Requests/sec:\s+([\d.]+)", out)),
+        requests=requests,
+        p50_ms=_latency(out, "50%"),
+        p99_ms=_latency(out, "99%"),
+        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
+        cpu_ms_per_request=cpu * 1000 / max(requests, 1),
+    )
 
 
 def wrk(
@@ -121,9 +226,32 @@ def wrk(
             "non_2xx": float(non_2xx.group(1)) if non_2xx else 0.0}  # fmt: skip
 
 
+def _search(pattern: str, text: str) -> str:
+    match = re.search(pattern, text)
+    if match is None:
+        raise RuntimeError(f"unexpected wrk output:\n{text}")
+    return match.group(1)
+
+
 def _latency(out: str, label: str) -> float:
     match = re.search(rf"\s{re.escape(label)}\s+([\d.]+)(us|ms|s)", out)
     if not match:
         return float("nan")
     value, unit = float(match.group(1)), match.group(2)
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+
+def percentile(samples: Sequence[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
+
+
+def spread(samples: Sequence[float]) -> str:
+    """``median (min-max)`` of repeated measurements."""
+    if len(samples) == 1:
+        return f"{samples[0]:.2f}"
+    return f"{statistics.median(samples):.2f} ({min(samples):.2f}-{max(samples):.2f})"
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])

@@ -1,128 +1,174 @@
-"""SPEC §6 figures for the metadata API: reads, creates, lists, lifecycle latency, memory.
+"""Every SPEC §6 figure, each beside a bare Flask endpoint measured in the same run.
 
-Run: ``.venv/bin/python -m bench.core`` (needs wrk: ``apt-get install wrk``). Starts
-gunicorn -w 2 on SQLite with 10,000 features (10 % deployed) and a bare Flask endpoint
-under the same settings, loads them with ``wrk -t1 -c16`` on loopback, prints a table.
+Run: ``.venv/bin/python -m bench.core`` (``make bench``; ``--quick`` for a short run). Needs
+wrk (``apt-get install wrk``) and, for the PostgreSQL half, the server at 127.0.0.1:5432.
+
+For each database (SQLite, PostgreSQL) and table size (100, 10,000, 100,000 features, 10 %
+deployed) it starts ``gunicorn -c gunicorn.conf.py -w 2 wsgi:app`` and, in rounds, loads
+the bare endpoint (``bench/bare_app.py`` under the same gunicorn settings, running all
+along) and then each scenario with ``wrk -t1 -c16``. A ratio is a scenario's throughput
+over the bare endpoint's in the same round; the table shows the median over rounds and,
+with more than one round, the spread. CPU ms per request is the server's: master and
+workers, user + system, from /proc. It then times the lifecycle and POST /features
+100 x 1,000 sequentially, and reads the workers' peak RSS after maximum-size requests.
 """
 
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
+import platform
 import statistics
 import tempfile
-import time
-import uuid
 from pathlib import Path
+from typing import Any
 
-from bench.common import Gunicorn, migrated_sqlite, seed_features, wrk
+from bench.common import Gunicorn, LoadRun, load_average, load_run, percentile, spread
+from bench.datasets import PG_ADMIN_URL, Dataset, fill, scratch_database
+from bench.scenarios import lifecycle_ms, scenarios, served_names, values_body, values_ms
 
-CREATE_LUA = """
-counter = 0
-prefix = "%s"
-request = function()
-  counter = counter + 1
-  local body = string.format('{"feature_name": "wrk_%%s:f_%%d:1", "feature_type": "batch",'
-    .. ' "feature_data_type": "float", "query": "SELECT x FROM t WHERE id = ?",'
-    .. ' "description": "load test", "created_by": "wrk", "user_role": "developer"}',
-    prefix, counter)
-  return wrk.format("POST", "/create_feature_metadata",
-                    {["Content-Type"] = "application/json"}, body)
-end
-"""
+SIZES = (100, 10_000, 100_000)
+MAX_SIZE_SHAPES = ((1_000, 1_000), (100, 10_000))  # both 1,000,000 values
 
 
-def lifecycle_ms(base_url: str, runs: int) -> list[float]:
-    host, port = base_url.removeprefix("http://").split(":")
-    timings = []
-    for i in range(runs):
-        name = f"life_{uuid.uuid4().hex[:8]}:f_{i}:1"
-        steps = [
-            ("/create_feature_metadata", {"feature_name": name, "feature_type": "batch",
-             "feature_data_type": "float", "query": "SELECT 1", "description": "lifecycle",
-             "created_by": "dev", "user_role": "developer"}),
-            ("/ready_test_feature_metadata", {"feature_name": name, "submitted_by": "dev",
-             "user_role": "developer"}),
-            ("/test_feature_metadata", {"feature_name": name, "test_result": "TEST_SUCCEEDED",
-             "tested_by": "qa", "user_role": "external_testing_system"}),
-            ("/approve_feature_metadata", {"feature_name": name, "approved_by": "boss",
-             "user_role": "approver"}),
-        ]  # fmt: skip
-        started = time.perf_counter()
-        for path, body in steps:
-            conn = http.client.HTTPConnection(host, int(port), timeout=10)
-            conn.request("POST", path, json.dumps(body), {"Content-Type": "application/json"})
-            response = conn.getresponse()
-            response.read()
-            conn.close()
-            assert response.status in (200, 201), (path, response.status)
-        timings.append((time.perf_counter() - started) * 1000)
-    return timings
+def measure_block(
+    data: Dataset, bare: Gunicorn, args: argparse.Namespace, folder: Path
+) -> dict[str, Any]:
+    app = Gunicorn("wsgi:app", {"DATABASE_URL": data.url}, log=folder / "server.log")
+    try:
+        block = {"rows": len(data.names), "scenarios": _load(app, bare, data, args, folder)}
+        block.update(_sequential(app, data, args))
+        block["worker_peak_rss_mb"] = max(app.worker_memory_mb("VmHWM"))
+    finally:
+        app.stop()
+    return block
+
+
+def _load(
+    app: Gunicorn, bare: Gunicorn, data: Dataset, args: argparse.Namespace, folder: Path
+) -> dict[str, Any]:
+    """Each scenario under wrk, in rounds, each round after a run of the bare endpoint."""
+    plan = scenarios(data, folder)
+    for scenario in plan:  # warm-up: connections, caches, first-request imports
+        load_run(app, scenario.path, args.warmup, script=scenario.script)
+    runs: dict[str, list[tuple[LoadRun, LoadRun]]] = {s.label: [] for s in plan}
+    for _ in range(args.rounds):
+        baseline = load_run(bare, "/bare", args.seconds)
+        for scenario in plan:
+            run = load_run(app, scenario.path, args.seconds, script=scenario.script)
+            runs[scenario.label].append((run, baseline))
+    return {s.label: _summary(s.label, runs[s.label], s.goal) for s in plan}
+
+
+def _sequential(app: Gunicorn, data: Dataset, args: argparse.Namespace) -> dict[str, Any]:
+    """Lifecycle and POST /features 100 x 1,000 latency, then maximum-size requests."""
+    life = lifecycle_ms(app.url, args.lifecycles)
+    body = values_body(served_names(data, 100), 100, 1_000)
+    values, _ = values_ms(app.url, body, args.values_runs)
+    for n_features, n_rows in MAX_SIZE_SHAPES:
+        values_ms(app.url, values_body(served_names(data, n_features), n_features, n_rows), 2)
+    return {
+        "lifecycle_ms": {"median": statistics.median(life), "p99": percentile(life, 0.99)},
+        "values_100x1000_ms": {
+            "median": statistics.median(values),
+            "p99": percentile(values, 0.99),
+        },
+    }
+
+
+def _summary(label: str, pairs: list[tuple[LoadRun, LoadRun]], goal: float) -> dict[str, Any]:
+    ratios = [run.rps / baseline.rps for run, baseline in pairs]
+    if any(run.non_2xx for run, _ in pairs):
+        raise SystemExit(f"{label}: non-2xx answers under load: {pairs}")
+    return {
+        "rps": statistics.median(run.rps for run, _ in pairs),
+        "ratio": statistics.median(ratios),
+        "ratios": ratios,
+        "goal": goal,
+        "cpu_ms": statistics.median(run.cpu_ms_per_request for run, _ in pairs),
+        "bare_rps": statistics.median(b.rps for _, b in pairs),
+        "bare_cpu_ms": statistics.median(b.cpu_ms_per_request for _, b in pairs),
+        "p99_ms": statistics.median(run.p99_ms for run, _ in pairs),
+    }
+
+
+def report(backend: str, blocks: list[dict[str, Any]]) -> None:
+    """One line per scenario: for each table size, req/s, x bare (median, spread over
+    rounds), server CPU ms per request and the CPU ratio (bare's CPU per request over the
+    scenario's: what the throughput ratio tends to when the machine is shared)."""
+    print(f"\n{backend}: req/s | x bare (min-max) | server CPU ms/req | bare CPU / CPU")
+    head = "".join(f" | {b['rows']:>36,}" for b in blocks)
+    print(f"{'features stored':30}{head} | flat: x bare, CPU")
+    health = [b["scenarios"]["/health"] for b in blocks]
+    bare = "".join(
+        f" | {s['bare_rps']:7.0f} {'1':>16} {s['bare_cpu_ms']:6.3f} {'1':>4}" for s in health
+    )
+    print(f"{'bare Flask endpoint':30}{bare}")
+    for label in blocks[0]["scenarios"]:
+        figures = [b["scenarios"][label] for b in blocks]
+        cells = "".join(
+            f" | {f['rps']:7.0f} {spread(f['ratios']):>16} {f['cpu_ms']:6.3f}"
+            f" {f['bare_cpu_ms'] / f['cpu_ms']:4.2f}"
+            for f in figures
+        )
+        # Largest table against the smallest, by ratio (SPEC §6) and by CPU per request.
+        flat = figures[-1]["ratio"] / figures[0]["ratio"] - 1
+        flat_cpu = figures[-1]["cpu_ms"] / figures[0]["cpu_ms"] - 1
+        name = f"{label} (goal {figures[0]['goal']:.2f})"
+        print(f"{name:30}{cells} | {flat:+.0%}, {flat_cpu:+.0%}")
+    for key, label, goal in (
+        ("lifecycle_ms", "lifecycle, sequential ms", "10"),
+        ("values_100x1000_ms", "POST /features 100x1000 ms", "50"),
+    ):
+        cells = "".join(
+            f" | median {b[key]['median']:8.2f}  p99 {b[key]['p99']:8.2f}     " for b in blocks
+        )
+        print(f"{label:30}{cells} | goal: median <= {goal}")
+    peaks = "".join(f" | {b['worker_peak_rss_mb']:36.0f}" for b in blocks)
+    print(f"{'worker peak RSS MB (max size)':30}{peaks} | goal: <= 100")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=int, default=5, help="duration of each wrk run")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=int, default=4, help="length of each wrk run")
+    parser.add_argument("--rounds", type=int, default=2, help="wrk runs per scenario and size")
+    parser.add_argument("--warmup", type=int, default=1, help="warm-up wrk run per scenario")
+    parser.add_argument("--lifecycles", type=int, default=40)
+    parser.add_argument("--values-runs", type=int, default=20)
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
+    parser.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"])
+    parser.add_argument("--pg-admin-url", default=PG_ADMIN_URL)
+    parser.add_argument("--quick", action="store_true", help="one round of 2 s runs")
+    parser.add_argument("--json", type=Path, help="also write every figure to this file")
+    parser.add_argument("--report", type=Path, help="print the tables of an earlier --json")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        big_db, small_db = Path(tmp) / "big.db", Path(tmp) / "small.db"
-        big_url, small_url = migrated_sqlite(big_db), migrated_sqlite(small_db)
-        names = seed_features(big_db, 10_000)
-        seed_features(small_db, 100)
-        lua = Path(tmp) / "create.lua"
-        rows: list[tuple[str, dict[str, float], str]] = []
-
-        bare = Gunicorn("bench.bare_app:app", {})
+    if args.report:
+        for backend, blocks in json.loads(args.report.read_text()).items():
+            report(backend, blocks)
+        return
+    if args.quick:
+        args.seconds, args.rounds, args.lifecycles, args.values_runs = 2, 1, 20, 10
+    print(
+        f"python {platform.python_version()}, {platform.machine()}; gunicorn -c gunicorn.conf.py"
+        f" -w 2; wrk -t1 -c16, {args.seconds} s x {args.rounds}; load {load_average()}"
+    )
+    results: dict[str, list[dict[str, Any]]] = {}
+    with tempfile.TemporaryDirectory(prefix="fmg-bench-") as tmp:
+        folder = Path(tmp)
+        bare = Gunicorn("bench.bare_app:app", {}, ready_path="/bare")
         try:
-            wrk(f"{bare.url}/bare", 1)  # warm-up: imports, connections, caches
-            rows.append(("bare Flask endpoint (ceiling)", wrk(f"{bare.url}/bare", args.seconds),
-                         ""))  # fmt: skip
+            for backend in args.backends:
+                results[backend] = []
+                for size in args.sizes:
+                    with scratch_database(backend, folder, args.pg_admin_url) as url:
+                        block = measure_block(fill(url, size), bare, args, folder)
+                    results[backend].append(block)
+                report(backend, results[backend])
         finally:
             bare.stop()
-
-        app = Gunicorn("wsgi:app", {"DATABASE_URL": big_url})
-        try:
-            for path in (
-                f"/get_feature_metadata/{names[17]}?user_role=developer",
-                "/get_all_feature_metadata?user_role=developer&limit=100",
-            ):
-                wrk(app.url + path, 1)  # warm-up  # fmt: skip
-            read = wrk(f"{app.url}/get_feature_metadata/{names[5003]}?user_role=developer",
-                       args.seconds)  # fmt: skip
-            ratio = read["rps"] / rows[0][1]["rps"]
-            rows.append(("read one feature by name", read, f"{ratio:.0%} of bare (goal ≥ 75%)"))
-            listed = wrk(
-                f"{app.url}/get_all_feature_metadata?user_role=developer"
-                "&status=DRAFT&feature_type=batch&limit=100",
-                args.seconds,
-            )
-            rows.append(("filtered list, page of 100", listed, "goal ≥ 500 req/s"))
-            lua.write_text(CREATE_LUA % uuid.uuid4().hex[:8])
-            rows.append(("create, 10,000 features stored", wrk(app.url, args.seconds, script=lua),
-                         "goal ≥ 500 req/s"))  # fmt: skip
-            life = lifecycle_ms(app.url, 100)
-            rss = app.worker_rss_mb()
-        finally:
-            app.stop()
-
-        small = Gunicorn("wsgi:app", {"DATABASE_URL": small_url})
-        try:
-            lua.write_text(CREATE_LUA % uuid.uuid4().hex[:8])
-            rows.append(("create, 100 features stored", wrk(small.url, args.seconds, script=lua),
-                         "should match the 10,000 row"))  # fmt: skip
-        finally:
-            small.stop()
-
-    print(f"{'scenario':34} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}  note")
-    for label, figures, note in rows:
-        print(f"{label:34} {figures['rps']:8.0f} {figures['p50_ms']:8.2f} "
-              f"{figures['p99_ms']:8.2f} {figures['non_2xx']:8.0f}  {note}")  # fmt: skip
-    print(
-        f"lifecycle (create, ready_test, test, approve), sequential: median "
-        f"{statistics.median(life):.2f} ms, p99 {sorted(life)[98]:.2f} ms (goal ≤ 15 ms)"
-    )
-    print("worker RSS after load: " + ", ".join(f"{mb:.0f} MB" for mb in rss) + " (goal ≤ 100 MB)")
+    print(f"\nload average at the end: {load_average()}")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
 
 
 if __name__ == "__main__":

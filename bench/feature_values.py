@@ -9,8 +9,9 @@ It creates a fresh SQLite database in a temporary folder, applies the migrations
 ``--features`` DEPLOYED features (all data types, all feature types), then for each request
 shape (features by entity rows) prints:
 
-- in-process: median time of the use case (query + generate) and of serialising the
-  response, measured by calling them directly (no HTTP);
+- in-process: median time of the use case (the query: the columns are computed lazily)
+  and of writing the body (computing the columns block by block and serialising them),
+  measured by calling them directly (no HTTP);
 - end to end over loopback against ``gunicorn -w N`` (sync workers): median and p99
   latency of sequential requests from one client (no queueing);
 - throughput: requests/s under ``wrk -t1 -c16`` (or, without wrk, 16 Python threads in a
@@ -98,7 +99,8 @@ def percentile(samples: list[float], fraction: float) -> float:
 
 
 def in_process(url: str, body: dict[str, Any], repeat: int) -> dict[str, float]:
-    """Median ms of the use case and of serialising its result, called directly."""
+    """Median ms of the use case (now: the query; the columns are lazy) and of writing the
+    body (now: computing the columns and serialising them), called directly."""
     from feature_gateway import create_app
     from feature_gateway.api.context import database, value_limits
     from feature_gateway.api.values.routes import render_online_features
@@ -112,7 +114,8 @@ def in_process(url: str, body: dict[str, Any], repeat: int) -> dict[str, float]:
             started = time.perf_counter()
             result = get_online_features(database(), request, limits=value_limits())
             built = time.perf_counter()
-            render_online_features(result)
+            # The columns are computed as the body is written: consume all of it.
+            render_online_features(result).get_data()
             render.append((time.perf_counter() - built) * 1000)
             build.append((built - started) * 1000)
         database().bind.dispose()  # type: ignore[union-attr]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import types
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,11 +29,33 @@ class Gateway:
     database: Database
 
 
+class GatewayFlask(Flask):
+    """Flask, remembering which of the app's functions are plain ``def`` functions.
+
+    Flask asks ``ensure_sync`` for every hook, view and error handler of every request,
+    and each answer inspects the function's code flags again; the documented override
+    point lets each function be inspected once.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._synchronous: dict[Callable[..., Any], Callable[..., Any]] = {}
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        known = self._synchronous.get(func)
+        if known is not None:
+            return known
+        synchronous = super().ensure_sync(func)
+        if type(func) is types.FunctionType:  # not a bound method made for one call
+            self._synchronous[func] = synchronous
+        return synchronous
+
+
 def build_app(overrides: dict[str, Any] | None = None) -> Flask:
     overrides = dict(overrides or {})
     settings = Settings.from_env().with_overrides(overrides)
     configure_logging(settings.log_level)
-    app = Flask("feature_gateway", static_folder=None)  # no static files but /docs assets
+    app = GatewayFlask("feature_gateway", static_folder=None)  # no static files but /docs assets
     app.config["API_VERSION"] = __version__
     app.config.update({k: v for k, v in overrides.items() if k.isupper()})
     database = overrides.get("database") or Database(make_engine(settings))

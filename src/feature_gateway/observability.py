@@ -12,9 +12,11 @@ the workers fork) makes every process write its samples to files in that directo
 from __future__ import annotations
 
 import logging
+import time
+from typing import Any
 
+import orjson
 from prometheus_client import Counter
-from pythonjsonlogger.json import JsonFormatter
 
 events_log = logging.getLogger("feature_gateway.events")
 
@@ -25,13 +27,52 @@ STATUS_CHANGES = Counter(
 )
 
 
+# What every LogRecord carries; anything else on a record came from ``extra``.
+_RECORD_ATTRIBUTES = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+_TIME_FORMAT = logging.Formatter.default_time_format
+
+
+class JsonLineFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message and any ``extra`` fields.
+
+    The same line shape as python-json-logger's formatter, which gunicorn.conf.py uses for
+    gunicorn's own (rare) lines, at a fraction of its cost on the hot path: orjson, and the
+    time string made once a second. An access line was 61 µs with python-json-logger's
+    JsonFormatter and is about 10 µs so (bench/request_tax.py).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._second = -1
+        self._second_text = ""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        """``logging.Formatter``'s default time format, the strftime part made once a second."""
+        second = int(record.created)
+        if second != self._second:
+            self._second_text = time.strftime(_TIME_FORMAT, time.localtime(second))
+            self._second = second
+        return f"{self._second_text},{int(record.msecs):03d}"
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": self.formatTime(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _RECORD_ATTRIBUTES:
+                line[key] = value
+        if record.exc_info:
+            line["exc_info"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            line["stack_info"] = self.formatStack(record.stack_info)
+        return orjson.dumps(line, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
 def json_formatter() -> logging.Formatter:
-    """One JSON object per line: time, level, logger, message and any ``extra`` fields."""
-    return JsonFormatter(
-        "{asctime}{levelname}{name}{message}",
-        style="{",
-        rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-    )
+    return JsonLineFormatter()
 
 
 def status_changed(

@@ -292,3 +292,19 @@ def test_arrays_orjson_cannot_write_directly_are_written_as_lists(app):
     with app.app_context():
         body = render_online_features(result).get_json()
     assert body["results"][0]["values"] == [0, 2, 4]
+
+
+def test_a_small_answer_has_a_length_and_a_large_one_is_streamed_in_pieces(client, make_feature):
+    spec = _deploy(make_feature, "streamed:f:1", feature_data_type="string")
+    small = {"features": [spec.name], "entities": {"id": ["a", "b"]}, "event_timestamp": 0}
+    large = {**small, "entities": {"id": [f"row{i}" for i in range(10_000)]}}
+
+    short = client.post("/features", json=small)
+    long = client.post("/features", json=large)
+
+    assert short.headers["Content-Length"] == str(len(short.get_data()))
+    assert "Content-Length" not in long.headers and long.is_streamed
+    body = long.get_json()
+    assert FeatureValuesResponseSchema().validate(body) == {}
+    assert body["results"][1]["values"][-1] == simulated_value(spec, {"id": "row9999"}, 0)
+    assert [len(c["values"]) for c in body["results"]] == [10_000, 10_000]

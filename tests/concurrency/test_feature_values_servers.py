@@ -6,6 +6,7 @@ the generator would show up as differing bodies.
 
 from __future__ import annotations
 
+import http.client
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -20,6 +21,7 @@ from feature_gateway.domain.values import FeatureSpec, simulated_value
 from feature_gateway.services.transfer import import_features
 from tests.conftest import migrate
 from tests.live_server import LiveServer
+from tests.metrics_text import sample_total
 
 pytestmark = pytest.mark.slow
 
@@ -27,6 +29,7 @@ DATA_TYPES = ("string", "float", "double", "decimal", "integer", "int", "bigint"
 FEATURE_TYPES = ("batch", "compute-first", "real-time")
 EVENT_TIMESTAMP = 1_751_429_485_123
 PENDING = "served:pending:1"
+JSON = {"Content-Type": "application/json"}
 
 
 def _record(name: str, feature_type: str, data_type: str, status: str) -> dict[str, Any]:
@@ -125,3 +128,40 @@ def test_a_feature_deployed_through_one_server_is_served_by_the_other(servers):
     assert json.loads(body)["results"][1]["statuses"] == ["PRESENT"]
     available = json.loads(second.raw_request("GET", "/features/available")[1])
     assert PENDING in available["available_features"]
+
+
+def test_a_large_answer_is_streamed_whole_and_counted_once_it_is_sent(servers):
+    server = servers[0]
+    rows = 2_000  # 16 deployed columns of 2,000 values: several chunks of the body
+    request = {
+        "features": [s.name for s in SPECS],
+        "entities": {"driver_id": [f"D{i:05d}" for i in range(rows)]},
+        "event_timestamp": EVENT_TIMESTAMP,
+    }
+    before = _values_requests_counted(server)
+
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    connection.request("POST", "/features", json.dumps(request), JSON)
+    response = connection.getresponse()
+    body = json.loads(response.read())
+    connection.close()
+
+    assert response.status == 200
+    assert response.getheader("Transfer-Encoding") == "chunked"
+    assert response.getheader("Content-Length") is None
+    assert body["metadata"]["feature_names"] == ["driver_id", *request["features"]]
+    spec, column = SPECS[-1], body["results"][-1]
+    assert column["values"][-1] == simulated_value(
+        spec, {"driver_id": f"D{rows - 1:05d}"}, EVENT_TIMESTAMP
+    )
+    assert all(len(c["values"]) == rows for c in body["results"])
+    assert _values_requests_counted(server) == before + 1
+
+
+def _values_requests_counted(server: LiveServer) -> float:
+    return sample_total(
+        server.raw_request("GET", "/metrics")[1].decode(),
+        "feature_gateway_http_requests_total",
+        endpoint="/features",
+        status="200",
+    )

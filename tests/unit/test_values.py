@@ -18,6 +18,7 @@ from feature_gateway.domain.values import (
     mix64,
     row_seed,
     simulate,
+    simulate_columns,
     simulated_value,
     typed_value,
 )
@@ -191,3 +192,22 @@ def test_the_vectorised_generator_handles_a_single_row_and_key_order():
 def test_simulate_without_deployed_features_answers_not_found_only():
     result = simulate(["v:a:1", "v:b:1"], {}, {"id": [1, 2, 3]}, 5)
     assert [list(c.statuses) for c in result.columns[1:]] == [[NOT_FOUND] * 3] * 2
+
+
+@pytest.mark.parametrize("block_values", [1, 5, 12, 10_000])
+def test_columns_computed_block_by_block_equal_the_whole(block_values):
+    specs = {f"v:{t}:1": FeatureSpec(f"v:{t}:1", "real-time", t) for t in DATA_TYPES}
+    features = ["v:absent:1", *specs, "v:absent:2"]
+    entities = {"id": ["a", "b", "c", "d", "e"]}
+
+    blocks = list(simulate_columns(features, specs, entities, SEED_TS, block_values))
+    whole = simulate(features, specs, entities, SEED_TS).columns
+
+    def plain(columns):
+        return [
+            [list(getattr(c, part)) for part in ("values", "statuses", "event_timestamps")]
+            for c in columns
+        ]
+
+    assert plain(blocks) == plain(whole)
+    assert len(blocks) == 1 + len(features)

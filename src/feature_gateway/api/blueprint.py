@@ -69,8 +69,12 @@ class ApiBlueprint(DocCallbacksBlueprint):
         return decorator
 
     # flask-smorest has no type hints: these restate its decorators' types for mypy.
-    def arguments(self, *args: Any, **kwargs: Any) -> Callable[[F], F]:
-        return cast(Callable[[F], F], super().arguments(*args, **kwargs))
+    def arguments(self, schema: Any, *args: Any, **kwargs: Any) -> Callable[[F], F]:
+        # webargs instantiates a schema class on every request (marshmallow copies every
+        # declared field to do so); an instance made here once is used by all of them.
+        if isinstance(schema, type):
+            schema = schema()
+        return cast(Callable[[F], F], super().arguments(schema, *args, **kwargs))
 
     def response(self, *args: Any, **kwargs: Any) -> Callable[[F], F]:
         return cast(Callable[[F], F], super().response(*args, **kwargs))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import time
-import uuid
+from typing import Any
 
 from flask import Flask, Response, g, has_request_context, request
 from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
@@ -13,6 +14,7 @@ from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 from feature_gateway.api.ops.metrics import IN_PROGRESS, observe_request
 
 REQUEST_ID_HEADER = "X-Request-ID"
+_REQUEST_ID_ENVIRON = "HTTP_X_REQUEST_ID"
 # A caller-supplied id is echoed only if it is short and harmless in a log line.
 _REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -35,8 +37,9 @@ def register_request_hooks(app: Flask, max_body_bytes: int) -> None:
     def _start() -> None:
         g.started = time.perf_counter()
         IN_PROGRESS.inc()
-        supplied = request.headers.get(REQUEST_ID_HEADER, "")
-        g.request_id = supplied if _REQUEST_ID_PATTERN.fullmatch(supplied) else uuid.uuid4().hex
+        supplied = request.environ.get(_REQUEST_ID_ENVIRON, "")
+        valid = supplied and _REQUEST_ID_PATTERN.fullmatch(supplied)
+        g.request_id = supplied if valid else secrets.token_hex(16)
         # webargs would turn a non-JSON body into a 422 "missing field"; say what is wrong.
         if request.method in _BODY_METHODS and request.url_rule is not None:
             if not request.is_json:
@@ -45,35 +48,47 @@ def register_request_hooks(app: Flask, max_body_bytes: int) -> None:
 
     @app.after_request
     def _finish(response: Response) -> Response:
-        request_id = g.get("request_id")
-        if request_id:
-            response.headers[REQUEST_ID_HEADER] = request_id
-        started = g.get("started")
+        # Flask runs this for every response, error responses included, so the request
+        # ends here (or when a streamed body is complete), with no teardown hook of its own.
+        started = g.pop("started", None)
         if started is None:
             return response
-        duration_s = time.perf_counter() - started
-        endpoint = request.url_rule.rule if request.url_rule is not None else None
-        observe_request(request.method, endpoint, response.status_code, duration_s)
-        if access_log.isEnabledFor(logging.INFO):
-            access_log.info(
-                "request",
-                extra={
-                    "method": request.method,
-                    "path": request.path,
-                    "endpoint": endpoint,
-                    "status": response.status_code,
-                    "duration_ms": round(duration_s * 1000, 2),
-                    "request_id": request_id,
-                    "role": g.get("role"),
-                    "remote_addr": request.remote_addr,
-                },
-            )
+        response.headers[REQUEST_ID_HEADER] = g.request_id
+        fields = _access_fields(response.status_code)
+        if response.is_streamed:  # the body is yet to be computed and sent: count it in
+            response.call_on_close(lambda: _request_done(started, fields))
+        else:
+            _request_done(started, fields)
         return response
 
-    @app.teardown_request
-    def _done(_error: BaseException | None) -> None:
-        if g.pop("started", None) is not None:
-            IN_PROGRESS.dec()
+
+def _access_fields(status: int) -> dict[str, Any]:
+    """What the access line says of the request, read while its context is there."""
+    return {
+        "method": request.method,
+        "path": request.path,
+        "endpoint": request.url_rule.rule if request.url_rule is not None else None,
+        "status": status,
+        "duration_ms": 0.0,
+        "request_id": g.request_id,
+        "role": g.get("role"),
+        "remote_addr": request.remote_addr,
+    }
+
+
+def _request_done(started: float, fields: dict[str, Any]) -> None:
+    """Metrics and the access line, once the response is complete."""
+    duration_s = time.perf_counter() - started
+    IN_PROGRESS.dec()
+    observe_request(fields["method"], fields["endpoint"], fields["status"], duration_s)
+    if access_log.isEnabledFor(logging.INFO):
+        fields["duration_ms"] = round(duration_s * 1000, 2)
+        # The record is made and handed over directly: what Logger.info would add is the
+        # caller's file and line, a walk up the stack, which the line does not show.
+        record = access_log.makeRecord(
+            access_log.name, logging.INFO, __file__, 0, "request", (), None, extra=fields
+        )
+        access_log.handle(record)
 
 
 def _check_body_size(max_body_bytes: int) -> None:

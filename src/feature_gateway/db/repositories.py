@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import functools
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, UnaryExpression, func, select
+from sqlalchemy import ColumnElement, Dialect, Select, UnaryExpression, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from feature_gateway.db.catalog_repositories import tag_conditions, time_conditions
@@ -20,6 +21,12 @@ from feature_gateway.domain.versions import family_name, version_key, version_nu
 _LIKE_ESCAPE = "\\"
 _FIELD_COLUMNS = tuple(FEATURES_TABLE.c[name] for name in FIELD_NAMES)
 _SERVED = sorted(SERVED_STATES)
+# Built once: a read by name is the most frequent query, and building the statement cost
+# as much as running it.
+_FIELDS_BY_NAME = select(*_FIELD_COLUMNS).where(FEATURES_TABLE.c.feature_name == bindparam("n"))
+_FIELDS_BY_CANONICAL_NAME = select(*_FIELD_COLUMNS).where(
+    FEATURES_TABLE.c.canonical_name == bindparam("n")
+)
 
 
 def _contains_pattern(text: str) -> str:
@@ -30,6 +37,60 @@ def _contains_pattern(text: str) -> str:
         .replace("_", _LIKE_ESCAPE + "_")
     )
     return f"%{escaped}%"
+
+
+class FeatureLookup:
+    """Reads of one feature that change nothing, run by the driver on a pooled connection.
+
+    The statements are SQLAlchemy's, compiled once per dialect. Executing them through a
+    ``Connection`` (a cache-key walk and a result wrapper per execution) cost five times
+    what the driver takes for the same indexed SELECT, and a read is little else
+    (docs/performance.md).
+    """
+
+    def __init__(self, dbapi_connection: Any, dialect: Dialect) -> None:
+        self._connection = dbapi_connection
+        self._dialect = dialect
+
+    def find(self, feature_name: str) -> dict[str, Any] | None:
+        """The feature as field name → value, found as ``FeatureRepository.get`` finds it."""
+        found = self._one(_FIELDS_BY_NAME, feature_name)
+        if found is None and is_valid_feature_name(feature_name):
+            found = self._one(_FIELDS_BY_CANONICAL_NAME, canonical_feature_name(feature_name))
+        return found
+
+    def _one(self, statement: Select[Any], value: str) -> dict[str, Any] | None:
+        sql, positional, processors = _compiled(statement, self._dialect)
+        cursor = self._connection.cursor()
+        try:
+            cursor.execute(sql, (value,) if positional else {"n": value})
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+        if row is None:
+            return None
+        return {
+            name: raw if process is None else process(raw)
+            for name, raw, process in zip(FIELD_NAMES, row, processors, strict=True)
+        }
+
+
+ResultProcessor = Callable[[Any], Any] | None
+
+
+@functools.lru_cache(maxsize=8)
+def _compiled(
+    statement: Select[Any], dialect: Dialect
+) -> tuple[str, bool, tuple[ResultProcessor, ...]]:
+    """The SQL of a statement with its one parameter ``n``, whether it is positional, and
+    each column type's conversion of what the driver returns (a JSON column's text, for
+    one), as SQLAlchemy would apply it."""
+    compiled = statement.compile(dialect=dialect)
+    processors = tuple(
+        column.type.dialect_impl(dialect).result_processor(dialect, None)
+        for column in statement.selected_columns
+    )
+    return compiled.string, bool(compiled.positional), processors
 
 
 class FeatureRepository:
@@ -107,11 +168,12 @@ class FeatureRepository:
     def _page(
         self, conditions: list[ColumnElement[bool]], sort: str, limit: int, offset: int
     ) -> tuple[list[dict[str, Any]], int]:
-        """Pages are only ever read, so they skip ORM identity tracking: building 100
-        mapped objects cost more than the queries themselves."""
-        total = (
-            self.session.scalar(select(func.count()).select_from(Feature).where(*conditions)) or 0
-        )
+        """Pages are only ever read: both statements run on the session's connection as plain
+        SQL expressions, so their rows skip the ORM's result processing (building 100 mapped
+        objects, or even ORM-wrapped rows, cost more than the queries themselves)."""
+        connection = self.session.connection()
+        count = select(func.count()).select_from(FEATURES_TABLE).where(*conditions)
+        total = connection.scalar(count) or 0
         statement = (
             select(*_FIELD_COLUMNS)
             .where(*conditions)
@@ -119,7 +181,8 @@ class FeatureRepository:
             .limit(limit)
             .offset(offset)
         )
-        return [dict(row._mapping) for row in self.session.execute(statement)], total
+        rows = connection.execute(statement).all()  # one fetchall, not a fetchone per row
+        return [dict(zip(FIELD_NAMES, row, strict=True)) for row in rows], total
 
     def _conditions(self, query: FeatureQuery) -> list[ColumnElement[bool]]:
         conditions: list[ColumnElement[bool]] = []

@@ -23,7 +23,7 @@ integers built from add, xor, shift and wrapping multiply, so it is the same eve
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,6 +69,9 @@ INTEGER_MODULI: dict[str, int] = {
 STRING_VARIANTS = 1_000
 STRING_LABELS = tuple(f"value_{i:03d}" for i in range(STRING_VARIANTS))  # value_000 .. 999
 BOOLEAN_BIT = 63  # the key's top bit
+# Feature columns are computed this many values at a time: a 1,000,000-value request then
+# holds a few MB of arrays at once instead of a few hundred (docs/performance.md).
+BLOCK_VALUES = 65_536
 
 U64Array = npt.NDArray[np.uint64]
 _U64_GOLDEN_GAMMA = np.uint64(_GOLDEN_GAMMA)
@@ -97,10 +100,13 @@ class Column:
 
 @dataclass(frozen=True)
 class OnlineFeatures:
-    """Entity key columns first, then one column per requested feature, in request order."""
+    """Entity key columns first, then one column per requested feature, in request order.
+
+    ``columns`` may be lazy (``simulate_columns``): then it can be iterated once.
+    """
 
     feature_names: list[str]
-    columns: list[Column]
+    columns: Iterable[Column]
 
 
 def digest64(tag: bytes, data: bytes) -> int:
@@ -177,23 +183,39 @@ def simulate(
     key is mixed at once on uint64 arrays. Equal to ``simulated_value`` for every cell.
     Numeric and boolean columns are numpy arrays, string columns lists.
     """
+    columns = list(simulate_columns(features, deployed, entities, event_timestamp))
+    return OnlineFeatures([*entities, *features], columns)
+
+
+def simulate_columns(
+    features: Sequence[str],
+    deployed: Mapping[str, FeatureSpec],
+    entities: Mapping[str, Sequence[EntityValue]],
+    event_timestamp: int,
+    block_values: int = BLOCK_VALUES,
+) -> Iterator[Column]:
+    """``simulate``'s columns, in order, computed as they are asked for: the features in
+    blocks of about ``block_values`` values, so memory stays bounded whatever the size."""
     n_rows = len(next(iter(entities.values())))
     request_times = [event_timestamp] * n_rows
-    present, not_found = [PRESENT] * n_rows, [NOT_FOUND] * n_rows
-    columns = [Column(values, present, request_times) for values in entities.values()]
-    specs = [deployed[name] for name in features if name in deployed]
-    typed = _typed_columns(specs, row_seeds(entities), event_timestamp)
-    missing = [None] * n_rows
+    present, not_found, missing = [PRESENT] * n_rows, [NOT_FOUND] * n_rows, [None] * n_rows
+    yield from (Column(values, present, request_times) for values in entities.values())
+    rows = row_seeds(entities)
     bucket_times: dict[int, list[int]] = {}  # one list per bucket start, shared
-    for name in features:
-        spec = deployed.get(name)
-        if spec is None:
-            columns.append(Column(missing, not_found, request_times))
-            continue
-        start = bucket_start(event_timestamp, spec.feature_type)
-        times = bucket_times.setdefault(start, [start] * n_rows)
-        columns.append(Column(typed[spec.name], present, times))
-    return OnlineFeatures([*entities, *features], columns)
+    per_block = max(1, block_values // n_rows)
+    for first in range(0, len(features), per_block):
+        block = features[first : first + per_block]
+        typed = _typed_columns(
+            [deployed[n] for n in block if n in deployed], rows, event_timestamp
+        )
+        for name in block:
+            spec = deployed.get(name)
+            if spec is None:
+                yield Column(missing, not_found, request_times)
+                continue
+            start = bucket_start(event_timestamp, spec.feature_type)
+            times = bucket_times.setdefault(start, [start] * n_rows)
+            yield Column(typed[spec.name], present, times)
 
 
 def mix64_array(x: U64Array) -> U64Array:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from feature_gateway.db.unit_of_work import Database
 from feature_gateway.domain.lifecycle import Status
 from feature_gateway.domain.value_requests import RequestLimits
-from feature_gateway.domain.values import FeatureSpec, OnlineFeatures, simulate
+from feature_gateway.domain.values import FeatureSpec, OnlineFeatures, simulate_columns
 from feature_gateway.errors import ValidationError
 from feature_gateway.services.clock import now_ms
 
@@ -29,7 +29,11 @@ class ValuesRequest:
 def get_online_features(
     database: Database, request: ValuesRequest, *, limits: RequestLimits
 ) -> OnlineFeatures:
-    """Values for every (feature, row); unknown or undeployed features come back NOT_FOUND."""
+    """Values for every (feature, row); unknown or undeployed features come back NOT_FOUND.
+
+    The columns are computed as the caller iterates them (after the transaction has
+    ended): a response can be written block by block instead of being held whole.
+    """
     violations = limits.violations(len(request.features), request.n_rows)
     if violations:
         messages = [message for field in violations.values() for message in field]
@@ -42,7 +46,8 @@ def get_online_features(
         requested: FeatureSpec(stored, kind, data_type)
         for requested, (stored, kind, data_type) in rows.items()
     }
-    return simulate(request.features, deployed, request.entities, event_timestamp)
+    columns = simulate_columns(request.features, deployed, request.entities, event_timestamp)
+    return OnlineFeatures([*request.entities, *request.features], columns)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,11 @@ from feature_gateway.domain.lifecycle import (
     Status,
 )
 from feature_gateway.domain.listing import FeatureQuery
-from feature_gateway.errors import FeatureAlreadyExistsError, FeatureImmutableError
+from feature_gateway.errors import (
+    FeatureAlreadyExistsError,
+    FeatureImmutableError,
+    FeatureNotFoundError,
+)
 from feature_gateway.services.clock import now_ms
 from feature_gateway.services.common import (
     AuditData,
@@ -79,8 +83,12 @@ def create_feature(database: Database, fields: Mapping[str, Any], *, role: str) 
 
 
 def get_feature(database: Database, feature_name: str) -> FeatureData:
-    with database.reading() as uow:
-        return feature_data(load_feature(uow, feature_name))
+    """One indexed SELECT, outside any transaction (``Database.looking_up``)."""
+    with database.looking_up() as lookup:
+        found = lookup.features.find(feature_name)
+    if found is None:
+        raise FeatureNotFoundError(feature_name)
+    return found
 
 
 def list_features(database: Database, query: FeatureQuery) -> Page:

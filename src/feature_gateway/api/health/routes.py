@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+import orjson
+from flask import Response, current_app
 from marshmallow import Schema, fields
 
 from feature_gateway import __version__
@@ -20,11 +20,19 @@ class HealthSchema(Schema):
     database = fields.String(required=True, metadata={"enum": ["ok", "unavailable"]})
 
 
+# The only two bodies there are, in HealthSchema's shape (the contract tests check every
+# answer against it): written once, instead of dumped through the schema per probe.
+_HEALTHY = orjson.dumps({"status": "healthy", "version": __version__, "database": "ok"})
+_UNHEALTHY = orjson.dumps(
+    {"status": "unhealthy", "version": __version__, "database": "unavailable"}
+)
+
+
 @blp.route("/health", methods=["GET"])
 @blp.response(200, HealthSchema)
 @blp.alt_response(503, schema=HealthSchema, description="The database cannot be reached")
-def health() -> tuple[dict[str, Any], int]:
+def health() -> Response:
     """Healthy when the database answers a trivial query."""
-    if not database_is_reachable(database()):
-        return {"status": "unhealthy", "version": __version__, "database": "unavailable"}, 503
-    return {"status": "healthy", "version": __version__, "database": "ok"}, 200
+    if database_is_reachable(database()):
+        return current_app.response_class(_HEALTHY, status=200, mimetype="application/json")
+    return current_app.response_class(_UNHEALTHY, status=503, mimetype="application/json")

@@ -1,0 +1,99 @@
+"""Where a request's time goes on a real gunicorn worker: py-spy samples, by hook.
+
+Run: ``.venv/bin/python -m bench.profile_worker [--path /health]`` (needs wrk and py-spy:
+``pip install py-spy``; py-spy reads the worker's memory, so run it as root or with
+ptrace allowed). It starts ``gunicorn -c gunicorn.conf.py -w 1`` on a scratch SQLite
+database, loads one path with ``wrk -t1 -c16``, samples the worker with py-spy meanwhile,
+and prints each part's share of the worker's samples and the worker CPU µs per request
+that share stands for (from /proc, over the same run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+from bench.common import Gunicorn, load_run, process_cpu_s
+from bench.datasets import feature_name, fill, scratch_database
+
+# A sample belongs to the first part whose marker is one of its frames (most specific first).
+PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("after_request: metrics", ("observe_request (",)),
+    ("after_request: access log line", ("_request_done (", "logging/__init__.py")),
+    ("before_request (request id, body checks, in-progress gauge)", ("._start (",)),
+    ("teardown (in-progress gauge)", ("._done (",)),
+    ("after_request: the rest", ("._finish (",)),
+    ("database (SQLAlchemy, driver)", ("sqlalchemy/", "psycopg/", "sqlite3/")),
+    ("view and services (feature_gateway)", ("feature_gateway/",)),
+    ("flask-smorest, webargs, marshmallow", ("flask_smorest/", "webargs/", "marshmallow/")),
+    ("Flask, werkzeug (context, routing, response)", ("flask/", "werkzeug/")),
+    ("gunicorn (accept, parse, write, close)", ("gunicorn/",)),
+)
+
+
+def part_of(stack: str) -> str:
+    for label, markers in PARTS:
+        if any(marker in stack for marker in markers):
+            return label
+    return "other"
+
+
+def shares(folded: Path) -> dict[str, float]:
+    counts: collections.Counter[str] = collections.Counter()
+    for line in folded.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if stack:
+            counts[part_of(stack)] += int(count)
+    total = sum(counts.values()) or 1
+    return {label: counts[label] / total for label, _ in (*PARTS, ("other", ()))}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--path", default="/health", help="what to load (GET)")
+    parser.add_argument("--features", type=int, default=10_000, help="features stored")
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--samples", type=Path, help="also keep py-spy's raw samples here")
+    args = parser.parse_args()
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(py_spy).exists():
+        raise SystemExit("py-spy is not installed: pip install py-spy")
+    path = args.path.replace("{name}", feature_name(args.features // 2))
+    with (
+        tempfile.TemporaryDirectory(prefix="fmg-profile-") as tmp,
+        scratch_database("sqlite", Path(tmp), "") as url,
+    ):
+        fill(url, args.features)
+        server = Gunicorn("wsgi:app", {"DATABASE_URL": url}, workers=1)
+        try:
+            load_run(server, path, 1)  # warm-up
+            [worker] = server.workers()
+            folded = Path(tmp) / "samples.txt"
+            record = [py_spy, "record", "--pid", str(worker), "--rate", "400", "--nonblocking",
+                      "--format", "raw", "--output", str(folded),
+                      "--duration", str(args.seconds - 1)]  # fmt: skip
+            spy = threading.Thread(target=subprocess.run, args=(record,),
+                                   kwargs={"capture_output": True, "check": True})  # fmt: skip
+            cpu_before = process_cpu_s(worker)
+            spy.start()
+            run = load_run(server, path, args.seconds)
+            spy.join()
+            worker_us = (process_cpu_s(worker) - cpu_before) * 1e6 / run.requests
+        finally:
+            server.stop()
+        if args.samples:
+            shutil.copy(folded, args.samples)
+        print(f"GET {path}: {run.rps:.0f} req/s, worker CPU {worker_us:.0f} µs/request "
+              f"(master and worker: {run.cpu_ms_per_request * 1000:.0f})")  # fmt: skip
+        for label, share in shares(folded).items():
+            print(f"  {share:6.1%}  {share * worker_us:6.0f} µs  {label}")
+
+
+if __name__ == "__main__":
+    main()
