@@ -1,4 +1,5 @@
-"""Operator commands: migrate, import/export features, print the OpenAPI document.
+"""Operator commands: migrate, import/export features, print the OpenAPI document, manage
+API tokens (``tokens``, in ``cli_tokens``).
 
 Run as ``feature-gateway <command>`` (or ``flask --app wsgi <command>``).
 """
@@ -106,7 +107,10 @@ def openapi_command(output: str) -> None:
 
 
 def register_cli(app: Flask) -> None:
-    for command in (migrate_command, import_command, export_command, openapi_command):
+    from feature_gateway.cli_tokens import tokens_group
+
+    commands = (migrate_command, import_command, export_command, openapi_command, tokens_group)
+    for command in commands:
         app.cli.add_command(command)
 
 

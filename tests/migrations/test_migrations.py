@@ -35,7 +35,7 @@ def tables(url):
 def test_upgrade_from_empty_creates_the_schema_and_matches_the_models(empty_database):
     config = config_for(empty_database.url)
     command.upgrade(config, "head")
-    assert tables(empty_database.url) == {"features", "feature_audit"}
+    assert tables(empty_database.url) == {"features", "feature_audit", "api_tokens"}
     command.check(config)  # raises if autogenerate would find any difference
 
 
@@ -45,7 +45,7 @@ def test_downgrade_to_base_and_back_up(empty_database):
     command.downgrade(config, "base")
     assert tables(empty_database.url) == set()
     command.upgrade(config, "head")
-    assert tables(empty_database.url) == {"features", "feature_audit"}
+    assert tables(empty_database.url) == {"features", "feature_audit", "api_tokens"}
 
 
 def _insert_feature_with_audit(connection, name):

@@ -8,8 +8,10 @@ On top of flask-smorest's ``Blueprint`` it
   malformed JSON (400), as the standard library's parser would not say;
 - names each operation (``operationId``) after its view function, so generated clients
   get stable method names;
-- documents the ``X-User-Role`` header on every GET operation whose query takes
+- documents the ``X-User-Role`` header on every GET and DELETE operation whose query takes
   ``user_role``: ``api.roles`` reads the role from either;
+- in token mode loads request bodies with the identity fields (``user_role``, the actor
+  names) optional, as the token says who the caller is (``api.roles``);
 - documents an endpoint's problem+json error responses with one decorator, ``problems``.
 """
 
@@ -27,6 +29,7 @@ from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 
 from feature_gateway.api.common_schemas import RoleHeaderSchema
+from feature_gateway.domain.identity import IDENTITY_FIELDS
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -52,6 +55,11 @@ class StrictJsonParser(FlaskParser):
             raise ma.ValidationError({name: ["Give this parameter once."] for name in repeated})
         return super().load_querystring(req, schema)
 
+    def use_args(self, argmap: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(argmap, type) and issubclass(argmap, ma.Schema):
+            argmap = _IdentityAwareSchemas(argmap)
+        return super().use_args(argmap, *args, **kwargs)
+
     def _raw_load_json(self, req: flask.Request) -> Any:
         if not is_json_request(req):
             return core.missing
@@ -62,6 +70,29 @@ class StrictJsonParser(FlaskParser):
             return orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             self._handle_invalid_json_error(exc, req)  # aborts with 400
+
+
+class _IdentityAwareSchemas:
+    """webargs schema factory: one instance of the schema per auth mode, built once.
+
+    With a token the identity fields may be left out (marshmallow's ``partial``); webargs
+    would otherwise build a new instance of a schema class for every request.
+    """
+
+    def __init__(self, schema_class: type[ma.Schema]) -> None:
+        self.schema_class = schema_class
+        self._by_mode: dict[bool, ma.Schema] = {}
+
+    def __call__(self, _request: flask.Request) -> ma.Schema:
+        from feature_gateway.api.roles import identity_fields_optional
+
+        optional = identity_fields_optional()
+        schema = self._by_mode.get(optional)
+        if schema is None:
+            partial = tuple(IDENTITY_FIELDS & set(self.schema_class._declared_fields))
+            schema = self.schema_class(partial=partial if optional else None)
+            self._by_mode[optional] = schema
+        return schema
 
 
 class ApiBlueprint(Blueprint):  # type: ignore[misc]
@@ -106,7 +137,7 @@ class ApiBlueprint(Blueprint):  # type: ignore[misc]
     def _prepare_role_header_doc(
         doc: dict[str, Any], doc_info: Mapping[str, Any], *, method: str, **_: Any
     ) -> dict[str, Any]:
-        if method == "get" and any(
+        if method in ("get", "delete") and any(
             parameter.get("in") == "query" and "user_role" in _fields(parameter["schema"])
             for parameter in doc.get("parameters", [])
             if isinstance(parameter, Mapping)

@@ -13,6 +13,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from feature_gateway.db.engine import SQLITE_BEGIN
 from feature_gateway.db.models import Feature
 from feature_gateway.db.repositories import AuditRepository, FeatureRepository
+from feature_gateway.db.tokens import TokenRepository
 from feature_gateway.errors import (
     ConcurrentModificationError,
     DatabaseUnavailableError,
@@ -23,6 +24,7 @@ from feature_gateway.errors import (
 class UnitOfWork:
     features: FeatureRepository
     audit: AuditRepository
+    tokens: TokenRepository
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._session_factory = session_factory
@@ -31,6 +33,7 @@ class UnitOfWork:
         self.session = self._session_factory()
         self.features = FeatureRepository(self.session)
         self.audit = AuditRepository(self.session)
+        self.tokens = TokenRepository(self.session)
         return self
 
     def __exit__(

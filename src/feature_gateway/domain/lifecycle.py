@@ -42,6 +42,9 @@ class Role(StrEnum):
     DEVELOPER = "developer"
     APPROVER = "approver"
     EXTERNAL_TESTING_SYSTEM = "external_testing_system"
+    # Only an API token can carry it (SPEC §7): it manages tokens and reads, and may fire
+    # no workflow trigger. In trust mode nobody can claim it.
+    ADMIN = "admin"
 
 
 class Action(StrEnum):
@@ -56,9 +59,12 @@ class Action(StrEnum):
     APPROVE = "approve features"
     REJECT = "reject features"
     FIX = "fix features"
+    MANAGE_TOKENS = "manage API tokens"
 
 
 ALL_ROLES = frozenset(Role)
+# The roles a request may claim in trust mode: the workflow's own (the seed's three).
+WORKFLOW_ROLES = ALL_ROLES - {Role.ADMIN}
 PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.CREATE: frozenset({Role.DEVELOPER}),
     Action.READ: ALL_ROLES,
@@ -69,6 +75,7 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.APPROVE: frozenset({Role.APPROVER}),
     Action.REJECT: frozenset({Role.APPROVER}),
     Action.FIX: frozenset({Role.DEVELOPER}),
+    Action.MANAGE_TOKENS: frozenset({Role.ADMIN}),
 }
 
 TERMINAL_STATES = frozenset({Status.DEPLOYED, Status.DELETED})
