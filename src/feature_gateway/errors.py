@@ -90,6 +90,15 @@ class NoRoleMayActError(PermissionDeniedError):
         )
 
 
+class ActingAsAnotherPrincipalError(PermissionDeniedError):
+    def __init__(self, principal: str, field: str, named: str) -> None:
+        self.principal, self.field, self.named = principal, field, named
+        super().__init__(
+            f"Acting as another principal: the token is {principal}'s, but {field} names "
+            f"{named!r}. Leave {field} out, or give your own name."
+        )
+
+
 class FeatureNotFoundError(GatewayError):
     def __init__(self, feature_name: str) -> None:
         self.feature_name = feature_name

@@ -17,6 +17,7 @@ from apispec import BasePlugin
 from flask import Flask
 
 from feature_gateway.api.docs import DOCUMENTATION_ENDPOINTS
+from feature_gateway.domain.identity import IDENTITY_FIELDS
 
 F = TypeVar("F", bound=Callable[..., Any])
 BEARER_SCHEME = "bearerAuth"
@@ -82,3 +83,8 @@ class AccessDocPlugin(BasePlugin):
             return
         responses = {**operation["responses"], 401: "UNAUTHORIZED"}
         operation["responses"] = dict(sorted(responses.items(), key=lambda item: str(item[0])))
+        # The token says who acts: the examples leave the role and the actor names out.
+        for media in operation.get("requestBody", {}).get("content", {}).values():
+            if isinstance(media.get("example"), dict):
+                example = media["example"]
+                media["example"] = {k: v for k, v in example.items() if k not in IDENTITY_FIELDS}

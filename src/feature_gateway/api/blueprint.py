@@ -11,7 +11,8 @@ On top of flask-smorest's ``Blueprint`` it
 - documents the ``X-User-Role`` header on every GET and DELETE operation whose query takes
   ``user_role``: ``api.roles`` reads the role from either;
 - in token mode loads request bodies with the identity fields (``user_role``, the actor
-  names) optional, as the token says who the caller is (``api.roles``);
+  names) optional, as the token says who the caller is, and binds the actor names to the
+  token's principal before the schema sees them (``api.roles.bind_actor_fields``);
 - documents an endpoint's problem+json error responses with one decorator, ``problems``.
 """
 
@@ -29,6 +30,7 @@ from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 
 from feature_gateway.api.common_schemas import RoleHeaderSchema
+from feature_gateway.api.roles import bind_actor_fields, identity_fields_optional
 from feature_gateway.domain.identity import IDENTITY_FIELDS
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -60,6 +62,13 @@ class StrictJsonParser(FlaskParser):
             argmap = _IdentityAwareSchemas(argmap)
         return super().use_args(argmap, *args, **kwargs)
 
+    def pre_load(
+        self, location_data: Any, *, schema: ma.Schema, req: flask.Request, location: str
+    ) -> Any:
+        if location == "json" and isinstance(location_data, Mapping):
+            return bind_actor_fields(location_data, schema)
+        return location_data
+
     def _raw_load_json(self, req: flask.Request) -> Any:
         if not is_json_request(req):
             return core.missing
@@ -84,8 +93,6 @@ class _IdentityAwareSchemas:
         self._by_mode: dict[bool, ma.Schema] = {}
 
     def __call__(self, _request: flask.Request) -> ma.Schema:
-        from feature_gateway.api.roles import identity_fields_optional
-
         optional = identity_fields_optional()
         schema = self._by_mode.get(optional)
         if schema is None:

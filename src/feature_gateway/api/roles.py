@@ -14,16 +14,18 @@ writes, the principal), and hand them to the services.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from flask import current_app, g, request
 
 from feature_gateway.api.access import is_public
 from feature_gateway.api.common_schemas import ROLE_HEADER
 from feature_gateway.api.context import database, settings
-from feature_gateway.domain.identity import Principal
+from feature_gateway.domain.identity import ACTOR_FIELDS, Principal, same_person
 from feature_gateway.domain.lifecycle import PERMISSIONS, WORKFLOW_ROLES, Action, Role
 from feature_gateway.errors import (
+    ActingAsAnotherPrincipalError,
     AuthenticationError,
     ForbiddenError,
     NoRoleMayActError,
@@ -67,6 +69,29 @@ def principal() -> Principal | None:
 def identity_fields_optional() -> bool:
     """With a token the actor and role fields may be left out (SPEC §7)."""
     return settings().token_mode
+
+
+def bind_actor_fields(body: Mapping[str, Any], schema: Any) -> Mapping[str, Any]:
+    """With a token, the actor names of a write (``created_by``, ``approved_by``, ...) are
+    the principal's: one left out is filled in, one naming someone else is 403.
+
+    Only the actor fields a schema requires are bound: ``created_by`` as a list filter
+    names whose features to list, not who is acting.
+    """
+    verified = principal()
+    if verified is None:
+        return body
+    bound = dict(body)
+    for name in ACTOR_FIELDS:
+        field = schema.fields.get(name)
+        if field is None or not field.required:
+            continue
+        given = bound.get(name)
+        if isinstance(given, str) and not same_person(given, verified.name):
+            raise ActingAsAnotherPrincipalError(verified.name, name, given)
+        if given is None or isinstance(given, str):
+            bound[name] = verified.name  # anything else is left for the schema to refuse
+    return bound
 
 
 def caller_role(declared: str | None) -> Role | None:
