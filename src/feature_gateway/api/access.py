@@ -30,7 +30,7 @@ SECURITY_SCHEMES = {
     }
 }
 _PUBLIC = "_access_public"
-_TOKEN_MODE_ONLY = "_access_token_mode_only"
+_REFUSED_IN_TRUST_MODE = "_access_refused_in_trust_mode"
 # What a token operation can answer in trust mode: request errors, then the 403 naming the CLI.
 _TRUST_MODE_TOKEN_STATUSES = frozenset({"400", "403", "413", "415", "422"})
 
@@ -43,7 +43,7 @@ def public(view: F) -> F:
 
 def token_mode_only(view: F) -> F:
     """Works in token mode only; in trust mode it refuses (403) whatever the request."""
-    setattr(view, _TOKEN_MODE_ONLY, True)
+    setattr(view, _REFUSED_IN_TRUST_MODE, True)
     return view
 
 
@@ -54,7 +54,7 @@ def is_public(app: Flask, endpoint: str | None) -> bool:
 
 
 def _is_token_mode_only(app: Flask, endpoint: str) -> bool:
-    return bool(getattr(app.view_functions.get(endpoint), _TOKEN_MODE_ONLY, False))
+    return bool(getattr(app.view_functions.get(endpoint), _REFUSED_IN_TRUST_MODE, False))
 
 
 class AccessDocPlugin(BasePlugin):

@@ -47,12 +47,12 @@ for each invalid field. Each operation lists the error statuses it can return.
 """
 
 
-_TRUST_MODE = """\
+_CLAIMED_IDENTITIES = """\
 **Authentication.** This service runs in trust mode (`AUTH_MODE=trust`): the role and the
 actor names (`created_by`, `approved_by`, ...) are what each request claims, and nothing
 verifies them."""
 
-_TOKEN_MODE = """\
+_VERIFIED_IDENTITIES = """\
 **Authentication.** This service runs in token mode (`AUTH_MODE=token`): every operation but
 `/health`, `/livez` and `/metrics` needs `Authorization: Bearer <token>` (the *Authorize*
 button above), else 401. The token says who you are and which roles you may act in:
@@ -66,7 +66,7 @@ the approver not the tester either."""
 def docs_config(*, token_mode: bool = False) -> dict[str, Any]:
     """flask-smorest settings for the document at /openapi.json and Swagger UI at /docs."""
     description = DESCRIPTION.replace(
-        "{authentication}", _TOKEN_MODE if token_mode else _TRUST_MODE
+        "{authentication}", _VERIFIED_IDENTITIES if token_mode else _CLAIMED_IDENTITIES
     )
     security: dict[str, Any] = {}
     if token_mode:
@@ -140,7 +140,8 @@ class MarshmallowPluginWithSchemaRules(MarshmallowPlugin):
 
     def init_spec(self, spec: Any) -> None:
         super().init_spec(spec)
-        assert isinstance(self.converter, _ConverterWithSchemaRules)
+        if not isinstance(self.converter, _ConverterWithSchemaRules):
+            raise TypeError("MarshmallowPlugin made a converter of another class")
         self.converter.token_mode = self.token_mode
         self.converter.add_attribute_function(_role_enum)  # type: ignore[no-untyped-call]
 

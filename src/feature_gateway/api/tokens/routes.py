@@ -26,7 +26,7 @@ from feature_gateway.api.tokens.schemas import (
 )
 from feature_gateway.domain.lifecycle import Action
 from feature_gateway.domain.tokens import TOKEN_ID_PATTERN
-from feature_gateway.errors import ValidationError
+from feature_gateway.errors import TokenManagementDisabledError, ValidationError
 from feature_gateway.services import tokens
 
 blp = ApiBlueprint("tokens", __name__, description="API tokens (role admin, token mode)")
@@ -39,7 +39,8 @@ _NO_STORE_DOC = {"Cache-Control": {"schema": {"type": "string", "enum": ["no-sto
 def _acting_admin(declared: str | None) -> str:
     require_role(Action.MANAGE_TOKENS, declared)
     verified = principal()
-    assert verified is not None  # token mode only: require_role refused otherwise
+    if verified is None:  # cannot happen: require_role refuses token management in trust mode
+        raise TokenManagementDisabledError()
     return verified.name
 
 
