@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import BigInteger, Index, String, Text, select, update
+from sqlalchemy import BigInteger, Index, Row, String, Text, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from feature_gateway.db.base import Base
 from feature_gateway.db.models import ACTOR
 
-_ROLE_SEPARATOR = ","
+ROLE_SEPARATOR = ","
 
 
 class ApiToken(Base):
@@ -32,11 +32,21 @@ class ApiToken(Base):
 
     @property
     def roles(self) -> list[str]:
-        return self.role_names.split(_ROLE_SEPARATOR)
+        return self.role_names.split(ROLE_SEPARATOR)
 
     @roles.setter
     def roles(self, names: Sequence[str]) -> None:
-        self.role_names = _ROLE_SEPARATOR.join(names)
+        self.role_names = ROLE_SEPARATOR.join(names)
+
+
+_CREDENTIALS = select(
+    ApiToken.token_hash,
+    ApiToken.principal,
+    ApiToken.role_names,
+    ApiToken.expires_time,
+    ApiToken.last_used_time,
+    ApiToken.revoked_time,
+)
 
 
 class TokenRepository:
@@ -45,6 +55,17 @@ class TokenRepository:
 
     def get(self, token_id: str) -> ApiToken | None:
         return self.session.get(ApiToken, token_id)
+
+    def credentials(
+        self, token_id: str
+    ) -> Row[tuple[str, str, str, int | None, int | None, int | None]] | None:
+        """What authenticating a request needs, as a plain row: the per-request lookup.
+
+        One primary-key read without ORM identity tracking, which cost more than the query.
+        """
+        return self.session.execute(
+            _CREDENTIALS.where(ApiToken.token_id == token_id)
+        ).one_or_none()
 
     def add(self, token: ApiToken) -> None:
         self.session.add(token)

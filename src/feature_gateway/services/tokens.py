@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from feature_gateway.db.tokens import ApiToken
+from feature_gateway.db.tokens import ROLE_SEPARATOR, ApiToken
 from feature_gateway.db.unit_of_work import Database
 from feature_gateway.domain.identity import Principal
 from feature_gateway.domain.lifecycle import Role
@@ -97,7 +97,7 @@ def authenticate(database: Database, token: str | None, now: int) -> Principal:
     if token is None or token_id is None:
         raise AuthenticationError("The bearer token is malformed.", token_sent=True)
     with database.reading() as uow:
-        row = uow.tokens.get(token_id)
+        row = uow.tokens.credentials(token_id)
     if row is None or not token_matches(token, row.token_hash):
         raise AuthenticationError("The bearer token is not valid.", token_sent=True)
     if row.revoked_time is not None:
@@ -108,4 +108,5 @@ def authenticate(database: Database, token: str | None, now: int) -> Principal:
         with database.writing() as uow:
             uow.tokens.mark_used(token_id, now, not_since=now - LAST_USED_REFRESH_MS)
             uow.commit()
-    return Principal(row.principal, frozenset(Role(r) for r in row.roles), authenticated=True)
+    roles = frozenset(Role(name) for name in row.role_names.split(ROLE_SEPARATOR))
+    return Principal(row.principal, roles, authenticated=True)
