@@ -99,6 +99,12 @@ class ActingAsAnotherPrincipalError(PermissionDeniedError):
         )
 
 
+class SeparationOfDutiesError(PermissionDeniedError):
+    def __init__(self, player: str, part: str, actor: str, trigger: str) -> None:
+        self.player, self.actor, self.trigger = player, actor, trigger
+        super().__init__(f"Separation of duties: {player} {part}, so {actor} cannot {trigger} it.")
+
+
 class FeatureNotFoundError(GatewayError):
     def __init__(self, feature_name: str) -> None:
         self.feature_name = feature_name

@@ -35,7 +35,12 @@ def tables(url):
 def test_upgrade_from_empty_creates_the_schema_and_matches_the_models(empty_database):
     config = config_for(empty_database.url)
     command.upgrade(config, "head")
-    assert tables(empty_database.url) == {"features", "feature_audit", "api_tokens"}
+    assert tables(empty_database.url) == {
+        "features",
+        "feature_audit",
+        "api_tokens",
+        "feature_definition_changes",
+    }
     command.check(config)  # raises if autogenerate would find any difference
 
 
@@ -45,7 +50,12 @@ def test_downgrade_to_base_and_back_up(empty_database):
     command.downgrade(config, "base")
     assert tables(empty_database.url) == set()
     command.upgrade(config, "head")
-    assert tables(empty_database.url) == {"features", "feature_audit", "api_tokens"}
+    assert tables(empty_database.url) == {
+        "features",
+        "feature_audit",
+        "api_tokens",
+        "feature_definition_changes",
+    }
 
 
 def _insert_feature_with_audit(connection, name):

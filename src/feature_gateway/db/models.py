@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from feature_gateway.db.base import Base
@@ -78,6 +78,8 @@ class AuditEntry(Base):
     actor_role: Mapped[str | None] = mapped_column(String(64))
     reason: Mapped[str | None] = mapped_column(Text)
     timestamp: Mapped[int] = mapped_column(BigInteger)
+    # True when the actor was a verified principal (token mode), false for a claimed name.
+    authenticated: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
     feature: Mapped[Feature] = relationship(lazy="raise")
 

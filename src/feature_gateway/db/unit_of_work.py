@@ -10,6 +10,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
+from feature_gateway.db.definition_changes import DefinitionChangeRepository
 from feature_gateway.db.engine import SQLITE_BEGIN
 from feature_gateway.db.models import Feature
 from feature_gateway.db.repositories import AuditRepository, FeatureRepository
@@ -25,6 +26,7 @@ class UnitOfWork:
     features: FeatureRepository
     audit: AuditRepository
     tokens: TokenRepository
+    definition_changes: DefinitionChangeRepository
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._session_factory = session_factory
@@ -34,6 +36,7 @@ class UnitOfWork:
         self.features = FeatureRepository(self.session)
         self.audit = AuditRepository(self.session)
         self.tokens = TokenRepository(self.session)
+        self.definition_changes = DefinitionChangeRepository(self.session)
         return self
 
     def __exit__(
