@@ -96,8 +96,9 @@ class _IdentityAwareSchemas:
         optional = identity_fields_optional()
         schema = self._by_mode.get(optional)
         if schema is None:
-            partial = tuple(IDENTITY_FIELDS & set(self.schema_class._declared_fields))
-            schema = self.schema_class(partial=partial if optional else None)
+            schema = self.schema_class()
+            if optional:
+                schema = self.schema_class(partial=tuple(IDENTITY_FIELDS & set(schema.fields)))
             self._by_mode[optional] = schema
         return schema
 

@@ -1,0 +1,65 @@
+"""Schemathesis against the app in token mode (SPEC §7), with a token carrying every role.
+
+Besides every check of ``test_fuzzing`` (zero 5xx, every response as documented), it runs
+Schemathesis' authentication check: a request without a valid token must be refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from feature_gateway import create_app
+from feature_gateway.services import tokens
+from tests.conftest import migrate
+from tests.contract.fuzzing import run_fuzzing, seed_features
+from tests.contract.openapi_contract import Contract
+from tests.databases import BACKENDS, FreshDatabase, require_backend
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+EVERY_ROLE = ("developer", "approver", "external_testing_system", "admin")
+
+
+@pytest.fixture(params=BACKENDS)
+def token_fuzz_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
+    require_backend(request.param)
+    fresh = FreshDatabase(request.param, tmp_path)
+    try:
+        migrate(fresh.url)
+        seeding = create_app({"database_url": fresh.url, "log_level": "WARNING"})
+        seed_features(seeding)  # by dev and qa, in trust mode: the fuzzer may approve them
+        seeding.extensions["feature_gateway"].database.bind.dispose()
+        app = create_app({"database_url": fresh.url, "log_level": "WARNING", "auth_mode": "token"})
+        app.config["FUZZ_BACKEND"] = request.param
+        yield app
+        app.extensions["feature_gateway"].database.bind.dispose()
+    finally:
+        fresh.drop()
+
+
+@pytest.mark.fuzz
+def test_no_input_breaks_the_service_in_token_mode(
+    token_fuzz_app: Flask, capsys: pytest.CaptureFixture[str]
+) -> None:
+    backend = token_fuzz_app.config["FUZZ_BACKEND"]
+    database = token_fuzz_app.extensions["feature_gateway"].database
+    token = tokens.create_token(
+        database, principal="fuzzer", roles=EVERY_ROLE, created_by="test"
+    ).token
+    report = run_fuzzing(token_fuzz_app, backend, headers={"Authorization": f"Bearer {token}"})
+
+    contract = Contract(token_fuzz_app.test_client().get("/openapi.json").get_json())
+    documented = {op.label: op.statuses for op in contract.operations()}
+    summary = report.summary(documented)
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / f"schemathesis-token-{backend}.txt").write_text(summary + "\n", encoding="utf-8")
+    with capsys.disabled():
+        print(f"\n{summary}")
+
+    assert "ignored_auth" in report.checks
+    assert set(report.stats) == set(documented), "Schemathesis did not see every operation"
+    assert not report.errors, "\n".join(report.errors)
+    assert not report.failures, "\n".join(report.failures)
