@@ -1,5 +1,5 @@
-"""Operator commands: migrate, import/export features, print the OpenAPI document, manage
-API tokens (``tokens``, in ``cli_tokens``).
+"""Operator commands: migrate, import/export features, print the OpenAPI document and the
+lifecycle diagram, manage API tokens (``tokens``, in ``cli_tokens``).
 
 Run as ``feature-gateway <command>`` (or ``flask --app wsgi <command>``).
 """
@@ -80,7 +80,7 @@ def import_command(path: Path) -> None:
 @click.argument("path", type=click.Path(dir_okay=False, allow_dash=True), default="-")
 def export_command(path: str) -> None:
     """Write every feature (deleted ones too) as JSON, in the import format."""
-    from feature_gateway.api.common_schemas import FeatureMetadataSchema
+    from feature_gateway.api.feature_schemas import FeatureMetadataSchema
     from feature_gateway.services.transfer import export_features
 
     rows = FeatureMetadataSchema(many=True).dump(export_features(_gateway().database))
@@ -106,11 +106,26 @@ def openapi_command(output: str) -> None:
         click.echo(f"OpenAPI document written to {output}", err=True)
 
 
+@click.command("lifecycle-diagram")
+@click.option("--fenced", is_flag=True, help="As the Markdown block the docs hold")
+def lifecycle_diagram_command(fenced: bool) -> None:
+    """Print the workflow as a Mermaid state diagram, generated from the lifecycle table."""
+    from feature_gateway.domain.lifecycle_diagram import fenced_diagram, mermaid_diagram
+
+    sys.stdout.write(fenced_diagram() if fenced else mermaid_diagram())
+
+
 def register_cli(app: Flask) -> None:
     from feature_gateway.cli_tokens import tokens_group
 
-    commands = (migrate_command, import_command, export_command, openapi_command, tokens_group)
-    for command in commands:
+    for command in (
+        migrate_command,
+        import_command,
+        export_command,
+        openapi_command,
+        lifecycle_diagram_command,
+        tokens_group,
+    ):
         app.cli.add_command(command)
 
 

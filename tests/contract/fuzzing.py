@@ -30,7 +30,8 @@ from schemathesis import Case, GenerationMode, HookContext
 from schemathesis.engine import Status, events, from_schema
 
 from feature_gateway.api import examples
-from feature_gateway.api.common_schemas import ROLE_HEADER, SQL_SELECT_FORMAT
+from feature_gateway.api.role_schemas import ROLE_HEADER
+from feature_gateway.api.schema_fields import SQL_SELECT_FORMAT
 
 DEFAULT_MAX_EXAMPLES = 100
 DEFAULT_SEED = 20_260_101
@@ -65,6 +66,19 @@ def map_case(context: HookContext, case: Case) -> Case:
     ):
         case.headers.setdefault(ROLE_HEADER, "developer")  # a case-insensitive mapping
     return case
+
+
+def _map_case_sending(headers: dict[str, str]) -> Any:
+    """``map_case``, plus ``headers`` on every request (a client's credentials)."""
+
+    def hook(context: HookContext, case: Case) -> Case:
+        case = map_case(context, case)
+        for name, value in headers.items():
+            case.headers.setdefault(name, value)
+        return case
+
+    hook.__name__ = map_case.__name__  # Schemathesis knows its hooks by name
+    return hook
 
 
 def _valid_entity_columns(entities: dict[str, Any]) -> dict[str, Any]:
@@ -175,11 +189,10 @@ def run_fuzzing(app: Flask, backend: str, headers: dict[str, str] | None = None)
             **({"max-time": max_time} if max_time else {}),
             "generation": {"max-examples": max_examples, "database": "none"},
             "cache": {"enabled": False},
-            **({"headers": headers} if headers else {}),
         }
     )
     schema = schemathesis.openapi.from_wsgi("/openapi.json", app, config=config)
-    schema.hook(map_case)
+    schema.hook(_map_case_sending(headers or {}))
     report = FuzzReport(backend, seed, max_examples)
     for operation in schema.get_all_operations():
         report.stats[operation.ok().label] = OperationStats()

@@ -11,8 +11,8 @@ from feature_gateway.api.docs import (
     register_docs_assets,
 )
 from feature_gateway.api.features.routes import blp as features_blp
+from feature_gateway.api.framework_adapter import OrjsonProvider
 from feature_gateway.api.health.routes import blp as health_blp
-from feature_gateway.api.json_provider import OrjsonProvider
 from feature_gateway.api.ops.routes import blp as ops_blp
 from feature_gateway.api.problems import GatewayApi, register_error_handlers
 from feature_gateway.api.request_hooks import register_request_hooks

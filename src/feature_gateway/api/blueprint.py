@@ -5,14 +5,16 @@ On top of flask-smorest's ``Blueprint`` it
 - answers unknown or repeated query parameters with 422, as unknown body fields are;
 - parses JSON bodies with orjson, which is faster and strict: a lone surrogate escape
   (``"\\ud800"``, which no database can store: it was a 500), ``NaN`` or ``Infinity`` is
-  malformed JSON (400), as the standard library's parser would not say;
+  malformed JSON (400), as the standard library's parser would not say (the hook for it is
+  in ``api.framework_adapter``, with every other private one);
 - names each operation (``operationId``) after its view function, so generated clients
   get stable method names;
 - documents the ``X-User-Role`` header on every GET and DELETE operation whose query takes
   ``user_role``: ``api.roles`` reads the role from either;
 - in token mode loads request bodies with the identity fields (``user_role``, the actor
   names) optional, as the token says who the caller is, and binds the actor names to the
-  token's principal before the schema sees them (``api.roles.bind_actor_fields``);
+  token's principal before the schema sees them (``api.roles.bind_actor_fields``; both
+  through webargs' documented ``use_args`` schema factories and ``pre_load``);
 - documents an endpoint's problem+json error responses with one decorator, ``problems``.
 """
 
@@ -24,19 +26,17 @@ from typing import Any, TypeVar, cast
 
 import flask
 import marshmallow as ma
-import orjson
-from flask_smorest import Blueprint
-from webargs import core
-from webargs.flaskparser import FlaskParser, is_json_request
+from webargs.flaskparser import FlaskParser
 
-from feature_gateway.api.common_schemas import RoleHeaderSchema
+from feature_gateway.api.framework_adapter import DocCallbacksBlueprint, OrjsonBodyParser
+from feature_gateway.api.role_schemas import RoleHeaderSchema
 from feature_gateway.api.roles import bind_actor_fields, identity_fields_optional
 from feature_gateway.domain.identity import IDENTITY_FIELDS
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class StrictJsonParser(FlaskParser):
+class StrictJsonParser(OrjsonBodyParser):
     # webargs ignores unknown query parameters by default; we answer them with 422 like
     # unknown body fields, so a typo in a filter never silently returns everything.
     DEFAULT_UNKNOWN_BY_LOCATION: dict[str, Any] = {
@@ -69,17 +69,6 @@ class StrictJsonParser(FlaskParser):
             return bind_actor_fields(location_data, schema)
         return location_data
 
-    def _raw_load_json(self, req: flask.Request) -> Any:
-        if not is_json_request(req):
-            return core.missing
-        body = req.get_data(cache=True)
-        if not body:
-            return core.missing  # then required fields are reported missing (422)
-        try:
-            return orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            self._handle_invalid_json_error(exc, req)  # aborts with 400
-
 
 class _IdentityAwareSchemas:
     """webargs schema factory: one instance of the schema per auth mode, built once.
@@ -103,12 +92,13 @@ class _IdentityAwareSchemas:
         return schema
 
 
-class ApiBlueprint(Blueprint):  # type: ignore[misc]
+class ApiBlueprint(DocCallbacksBlueprint):
     ARGUMENTS_PARSER = StrictJsonParser()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._prepare_doc_cbks += [self._prepare_role_header_doc, _sort_responses]
+        self.add_doc_callback(self._prepare_role_header_doc)
+        self.add_doc_callback(_sort_responses)
 
     def route(self, rule: str, **options: Any) -> Callable[[F], F]:
         register = super().route(rule, **options)

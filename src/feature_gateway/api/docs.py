@@ -15,7 +15,8 @@ from flask import Blueprint, Flask, Response, send_from_directory
 from marshmallow import Schema
 from swagger_ui_bundle import swagger_ui_path
 
-from feature_gateway.api.common_schemas import ROLE_HEADER, StrictSchema
+from feature_gateway.api.role_schemas import ROLE_HEADER
+from feature_gateway.api.schema_fields import StrictSchema
 from feature_gateway.domain.identity import IDENTITY_FIELDS, ROLE_FIELD
 from feature_gateway.domain.lifecycle import WORKFLOW_ROLES, Role
 

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from feature_gateway.domain.feature_fields import FIELD_NAMES
+from feature_gateway.domain.lifecycle import CREATED_STATUS
+
 FEATURE_NAME = "driver_hourly_stats:conv_rate:1"
 _SEED_TIME = 1751429485000
 
@@ -61,39 +64,18 @@ FIX = {
 }
 
 # The seed's example response, with every field of the row as the service returns it.
-_UNSET = dict.fromkeys(
-    (
-        "submitted_by",
-        "submitted_time",
-        "tested_by",
-        "tested_time",
-        "test_result",
-        "test_notes",
-        "approved_by",
-        "approved_time",
-        "approval_notes",
-        "rejected_by",
-        "rejected_time",
-        "rejection_reason",
-        "deployed_by",
-        "deployed_time",
-        "fixed_by",
-        "fixed_time",
-        "fix_description",
-        "deleted_by",
-        "deleted_time",
-        "deletion_reason",
-    )
-)
+_CREATED_FIELDS: dict[str, Any] = {
+    **{k: v for k, v in CREATE.items() if k != "user_role"},
+    "status": CREATED_STATUS.value,
+    "revision": 1,
+    "created_time": _SEED_TIME,
+    "updated_time": _SEED_TIME,
+    "last_updated_by": CREATE["created_by"],
+}
 CREATED: dict[str, Any] = {
     "message": "Feature created successfully",
     "metadata": {
-        **{k: v for k, v in CREATE.items() if k != "user_role"},
-        "status": "DRAFT",
-        "revision": 1,
-        "created_time": _SEED_TIME,
-        "updated_time": _SEED_TIME,
-        "last_updated_by": "dev",
-        **_UNSET,
+        **_CREATED_FIELDS,
+        **{name: None for name in FIELD_NAMES if name not in _CREATED_FIELDS},
     },
 }

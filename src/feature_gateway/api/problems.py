@@ -9,10 +9,11 @@ from typing import Any
 
 import orjson
 from flask import Flask, Response, current_app, g
-from flask_smorest import Api
 from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException
 
+from feature_gateway.api.framework_adapter import OwnErrorResponsesApi
+from feature_gateway.domain.lifecycle import STATES
 from feature_gateway.errors import GatewayError, ValidationError, http_status_for
 
 PROBLEM_MIMETYPE = "application/problem+json"
@@ -59,6 +60,10 @@ class ProblemSchema(Schema):
     )
 
 
+# The stored states in which a feature can no longer be changed (DEPLOYED, DELETED).
+_FINAL = " or ".join(
+    s for s, state in STATES.items() if not state.editable and not state.transient
+)
 # How each error status is described in the API document, whichever endpoint returns it.
 PROBLEM_DESCRIPTIONS = {
     400: "The request body is not valid JSON",
@@ -66,7 +71,7 @@ PROBLEM_DESCRIPTIONS = {
     403: "The caller's role may not perform this action",
     404: "No feature has this name (token endpoints: no token has this id)",
     409: "The request conflicts with the feature's state: duplicate name, a transition not "
-    "allowed from the current status, a DEPLOYED or DELETED feature, or a concurrent change",
+    f"allowed from the current status, a {_FINAL} feature, or a concurrent change",
     413: "The request body is larger than the service accepts",
     415: "The request body is not sent as application/json",
     422: "A field or parameter is missing or invalid, or no valid role was given",
@@ -169,7 +174,7 @@ def _slug(title: str) -> str:
     return "urn:feature-gateway:problem:" + title.lower().replace(" ", "-")
 
 
-class GatewayApi(Api):  # type: ignore[misc]
+class GatewayApi(OwnErrorResponsesApi):
     """flask-smorest's Api with its HTTP error payload replaced by problem+json.
 
     Error responses are documented per endpoint (``ApiBlueprint.problems``) rather than as a
@@ -180,19 +185,16 @@ class GatewayApi(Api):  # type: ignore[misc]
     ERROR_SCHEMA = ProblemSchema
     DEFAULT_ERROR_RESPONSE_NAME = None
 
-    def _register_responses(self) -> None:
+    def error_responses(self) -> dict[str, dict[str, Any]]:
         # Replaces flask-smorest's, which documents errors as application/json.
-        for status in HTTPStatus:
-            if status >= 400:
-                response = {
-                    "description": PROBLEM_DESCRIPTIONS.get(status, status.phrase),
-                    "content": {PROBLEM_MIMETYPE: {"schema": self.ERROR_SCHEMA}},
-                }
-                self.spec.components.response(status.name, response, lazy=True)
-
-    def _register_pagination_header(self) -> None:
-        """Nothing to register: pages are in the body (limit, offset, total_count), never in
-        flask-smorest's X-Pagination header, whose schema would sit unused in the document."""
+        return {
+            status.name: {
+                "description": PROBLEM_DESCRIPTIONS.get(status, status.phrase),
+                "content": {PROBLEM_MIMETYPE: {"schema": self.ERROR_SCHEMA}},
+            }
+            for status in HTTPStatus
+            if status >= 400
+        }
 
     def handle_http_exception(self, error: HTTPException) -> Response:
         status = error.code or 500

@@ -20,8 +20,8 @@ from typing import Any
 from flask import current_app, g, request
 
 from feature_gateway.api.access import is_public
-from feature_gateway.api.common_schemas import ROLE_HEADER
 from feature_gateway.api.context import database, settings
+from feature_gateway.api.role_schemas import ROLE_HEADER
 from feature_gateway.domain.identity import ACTOR_FIELDS, Principal, same_person
 from feature_gateway.domain.lifecycle import PERMISSIONS, WORKFLOW_ROLES, Action, Role
 from feature_gateway.errors import (

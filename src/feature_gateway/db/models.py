@@ -1,67 +1,94 @@
-"""The two tables: features (one row per feature name) and its append-only audit trail."""
+"""The two tables: features (one row per feature name) and its append-only audit trail.
+
+The features table's columns are the field table's (``domain.feature_fields``), typed by
+each field's kind, plus what only storage needs (``id``, ``canonical_name``).
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, false
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeEngine
 
 from feature_gateway.db.base import Base
+from feature_gateway.domain.feature_fields import FEATURE_FIELDS, Field, Kind
 
 ACTOR = String(255)
 
+COLUMN_TYPES: dict[Kind, TypeEngine[Any]] = {
+    Kind.NAME: String(255),
+    Kind.CHOICE: String(32),
+    Kind.STATUS: String(32),
+    Kind.QUERY: Text(),
+    Kind.DESCRIPTION: Text(),
+    Kind.ACTOR: ACTOR,
+    Kind.NOTE: Text(),
+    Kind.TIME: BigInteger(),  # epoch ms, as the API speaks them: no time-zone conversions
+    Kind.REVISION: Integer(),
+}
 
-class Feature(Base):
-    __tablename__ = "features"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    feature_name: Mapped[str] = mapped_column(String(255), unique=True)
+def _column(field: Field) -> Column[Any]:
+    return Column(
+        field.name,
+        COLUMN_TYPES[field.kind],
+        nullable=field.nullable,
+        unique=field.kind is Kind.NAME,
+    )
+
+
+FEATURES_TABLE = Table(
+    "features",
+    Base.metadata,
+    Column("id", Integer, primary_key=True),
+    *(_column(field) for field in FEATURE_FIELDS),
     # The name with its version spelled one way (domain.names.canonical_feature_name), so
     # that "view:f:1" and "view:f:v1" cannot both exist. Set by FeatureRepository.add;
     # nullable so that code predating it keeps working during a rolling upgrade.
-    canonical_name: Mapped[str | None] = mapped_column(String(255), unique=True)
-    feature_type: Mapped[str] = mapped_column(String(32))
-    feature_data_type: Mapped[str] = mapped_column(String(32))
-    query: Mapped[str] = mapped_column(Text)
-    description: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(32))
-    # Epoch milliseconds, as the API speaks them; no time-zone conversions anywhere.
-    created_time: Mapped[int] = mapped_column(BigInteger)
-    updated_time: Mapped[int] = mapped_column(BigInteger)
-    created_by: Mapped[str] = mapped_column(ACTOR)
-    last_updated_by: Mapped[str | None] = mapped_column(ACTOR)
-    submitted_by: Mapped[str | None] = mapped_column(ACTOR)
-    submitted_time: Mapped[int | None] = mapped_column(BigInteger)
-    tested_by: Mapped[str | None] = mapped_column(ACTOR)
-    tested_time: Mapped[int | None] = mapped_column(BigInteger)
-    test_result: Mapped[str | None] = mapped_column(String(32))
-    test_notes: Mapped[str | None] = mapped_column(Text)
-    approved_by: Mapped[str | None] = mapped_column(ACTOR)
-    approved_time: Mapped[int | None] = mapped_column(BigInteger)
-    approval_notes: Mapped[str | None] = mapped_column(Text)
-    rejected_by: Mapped[str | None] = mapped_column(ACTOR)
-    rejected_time: Mapped[int | None] = mapped_column(BigInteger)
-    rejection_reason: Mapped[str | None] = mapped_column(Text)
-    deployed_by: Mapped[str | None] = mapped_column(ACTOR)
-    deployed_time: Mapped[int | None] = mapped_column(BigInteger)
-    fixed_by: Mapped[str | None] = mapped_column(ACTOR)
-    fixed_time: Mapped[int | None] = mapped_column(BigInteger)
-    fix_description: Mapped[str | None] = mapped_column(Text)
-    deleted_by: Mapped[str | None] = mapped_column(ACTOR)
-    deleted_time: Mapped[int | None] = mapped_column(BigInteger)
-    deletion_reason: Mapped[str | None] = mapped_column(Text)
+    Column("canonical_name", String(255), unique=True),
+    Index("ix_features_status_feature_name", "status", "feature_name"),
+    Index("ix_features_feature_type", "feature_type"),
+    Index("ix_features_feature_data_type", "feature_data_type"),
+    Index("ix_features_created_by", "created_by"),
+    Index("ix_features_created_time", "created_time"),
+    Index("ix_features_updated_time", "updated_time"),
+)
+
+
+class Feature(Base):
+    """A feature row; every column of ``FEATURES_TABLE`` is an attribute."""
+
+    __table__ = FEATURES_TABLE
     # Optimistic concurrency: every UPDATE is "... WHERE revision = <the one we read>",
     # so of two racing writers one matches no row and is answered 409.
-    revision: Mapped[int] = mapped_column(Integer)
+    __mapper_args__ = {"version_id_col": FEATURES_TABLE.c.revision}
 
-    __mapper_args__ = {"version_id_col": revision}
-    __table_args__ = (
-        Index("ix_features_status_feature_name", "status", "feature_name"),
-        Index("ix_features_feature_type", "feature_type"),
-        Index("ix_features_feature_data_type", "feature_data_type"),
-        Index("ix_features_created_by", "created_by"),
-        Index("ix_features_created_time", "created_time"),
-        Index("ix_features_updated_time", "updated_time"),
-    )
+    if TYPE_CHECKING:  # for mypy: the attributes code names; the columns come from above
+        id: Mapped[int]
+        feature_name: Mapped[str]
+        canonical_name: Mapped[str | None]
+        feature_type: Mapped[str]
+        feature_data_type: Mapped[str]
+        description: Mapped[str]
+        status: Mapped[str]
+        revision: Mapped[int]
+        created_by: Mapped[str]
+        created_time: Mapped[int]
+        updated_time: Mapped[int]
+        last_updated_by: Mapped[str | None]
 
 
 class AuditEntry(Base):

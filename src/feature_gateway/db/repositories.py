@@ -9,12 +9,16 @@ from sqlalchemy import ColumnElement, UnaryExpression, func, select
 from sqlalchemy.orm import Session
 
 from feature_gateway.db.engine import SQLITE_FOLD_CASE
-from feature_gateway.db.models import AuditEntry, Feature
-from feature_gateway.domain.lifecycle import Status
+from feature_gateway.db.models import FEATURES_TABLE, AuditEntry, Feature
+from feature_gateway.domain.feature_fields import FIELD_NAMES
+from feature_gateway.domain.lifecycle import SERVED_STATES, Status
 from feature_gateway.domain.listing import FeatureQuery
 from feature_gateway.domain.names import canonical_feature_name, is_valid_feature_name
 
 _LIKE_ESCAPE = "\\"
+_FIELD_COLUMNS = tuple(FEATURES_TABLE.c[name] for name in FIELD_NAMES)
+# One state today: "= 'DEPLOYED'" as before, and an IN list once more states are served.
+_SERVED = sorted(SERVED_STATES)
 
 
 def _contains_pattern(text: str) -> str:
@@ -53,21 +57,23 @@ class FeatureRepository:
         self.session.add(feature)
 
     def list_page(self, query: FeatureQuery) -> tuple[list[dict[str, Any]], int]:
+        """One page of features as field name → value (the field table's fields), and the
+        count of all matches."""
         conditions = self._conditions(query)
         return self._page(conditions, query.sort, query.limit, query.offset)
 
-    def deployed_names(self) -> list[str]:
+    def served_names(self) -> list[str]:
         return list(
             self.session.scalars(
                 select(Feature.feature_name)
-                .where(Feature.status == Status.DEPLOYED)
+                .where(Feature.status.in_(_SERVED))
                 .order_by(Feature.feature_name)
             )
         )
 
-    def deployed_types(self, names: Collection[str]) -> dict[str, tuple[str, str, str]]:
+    def served_types(self, names: Collection[str]) -> dict[str, tuple[str, str, str]]:
         """Requested name → (stored name, feature_type, feature_data_type) of those of
-        ``names`` that are deployed, whichever way their versions are spelled.
+        ``names`` that are served, whichever way their versions are spelled.
 
         One indexed query for a whole batch request (the unique name indexes serve IN).
         """
@@ -78,7 +84,7 @@ class FeatureRepository:
             Feature.feature_type,
             Feature.feature_data_type,
         ).where(
-            Feature.status == Status.DEPLOYED,
+            Feature.status.in_(_SERVED),
             Feature.feature_name.in_(wanted) | Feature.canonical_name.in_(set(wanted.values())),
         )
         by_name: dict[str, tuple[str, str, str]] = {}
@@ -91,28 +97,26 @@ class FeatureRepository:
             if name in by_name or canonical in by_name
         }
 
-    def all_in_name_order(self) -> Sequence[Feature]:
-        return self.session.scalars(select(Feature).order_by(Feature.feature_name)).all()
+    def all_in_name_order(self) -> list[dict[str, Any]]:
+        statement = select(*_FIELD_COLUMNS).order_by(Feature.feature_name)
+        return [dict(row._mapping) for row in self.session.execute(statement)]
 
     def _page(
         self, conditions: list[ColumnElement[bool]], sort: str, limit: int, offset: int
     ) -> tuple[list[dict[str, Any]], int]:
-        """One page of plain rows (column name → value), and the count of all matches.
-
-        Pages are only ever read, so they skip ORM identity tracking: building 100 mapped
-        objects cost more than the queries themselves.
-        """
+        """Pages are only ever read, so they skip ORM identity tracking: building 100
+        mapped objects cost more than the queries themselves."""
         total = (
             self.session.scalar(select(func.count()).select_from(Feature).where(*conditions)) or 0
         )
         statement = (
-            select(Feature.__table__)
+            select(*_FIELD_COLUMNS)
             .where(*conditions)
             .order_by(*_order_by(sort))
             .limit(limit)
             .offset(offset)
         )
-        return [row._asdict() for row in self.session.execute(statement)], total
+        return [dict(row._mapping) for row in self.session.execute(statement)], total
 
     def _conditions(self, query: FeatureQuery) -> list[ColumnElement[bool]]:
         conditions: list[ColumnElement[bool]] = []

@@ -1,4 +1,9 @@
-"""One use case = one transaction: the unit of work opens it, the service commits it."""
+"""One use case = one transaction: the unit of work opens it, the service commits it.
+
+``UnitOfWork.commit`` is the only commit path: it commits and then publishes what the use
+case recorded (its status changes, to the log and the metrics), so nothing is published for
+a change that did not commit, and nothing committed goes unpublished.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
+from feature_gateway import observability
 from feature_gateway.db.definition_changes import DefinitionChangeRepository
 from feature_gateway.db.engine import SQLITE_BEGIN
 from feature_gateway.db.models import Feature
@@ -54,6 +60,20 @@ class UnitOfWork:
             raise DatabaseUnavailableError() from exc
 
     def commit(self) -> None:
+        """Commit, then publish the status changes this unit of work recorded."""
+        self._commit_session()
+        for entry in self.audit.appended:
+            observability.status_changed(
+                feature_name=entry.feature.feature_name,
+                from_status=entry.from_status,
+                to_status=entry.to_status,
+                trigger=entry.trigger,
+                actor=entry.actor,
+                actor_role=entry.actor_role,
+            )
+        self.audit.appended.clear()
+
+    def _commit_session(self) -> None:
         pending = [
             o.feature_name for o in self.session.dirty | self.session.new if isinstance(o, Feature)
         ]

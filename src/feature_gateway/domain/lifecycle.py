@@ -1,11 +1,16 @@
 """The feature lifecycle: states, triggers, which role may fire what, and what is editable.
 
-These tables are the source of truth; the workflow service feeds them to a
-``transitions`` state machine, and the API documents them.
+``STATES`` and ``TRIGGERS`` are the one declaration of the workflow. The ``transitions``
+machine (``TRANSITIONS``), the 409 details (``source_states``), the roles table
+(``PERMISSIONS``), the workflow endpoints and the Mermaid diagram
+(``domain.lifecycle_diagram``) are all derived from them; which row columns a trigger stamps
+is said by the field table (``domain.feature_fields``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -62,86 +67,177 @@ class Action(StrEnum):
     MANAGE_TOKENS = "manage API tokens"
 
 
-ALL_ROLES = frozenset(Role)
-# The roles a request may claim in trust mode: the workflow's own (the seed's three).
-WORKFLOW_ROLES = ALL_ROLES - {Role.ADMIN}
-PERMISSIONS: dict[Action, frozenset[Role]] = {
-    Action.CREATE: frozenset({Role.DEVELOPER}),
-    Action.READ: ALL_ROLES,
-    Action.UPDATE: frozenset({Role.DEVELOPER}),
-    Action.DELETE: frozenset({Role.DEVELOPER}),
-    Action.SUBMIT: frozenset({Role.DEVELOPER}),
-    Action.TEST: frozenset({Role.EXTERNAL_TESTING_SYSTEM}),
-    Action.APPROVE: frozenset({Role.APPROVER}),
-    Action.REJECT: frozenset({Role.APPROVER}),
-    Action.FIX: frozenset({Role.DEVELOPER}),
-    Action.MANAGE_TOKENS: frozenset({Role.ADMIN}),
+@dataclass(frozen=True)
+class State:
+    """What a feature in this state is: every flag is stated, none is implied by another."""
+
+    served: bool = False  # POST /features answers its values
+    editable: bool = False  # update may change its fields
+    deletable: bool = False  # delete may be fired from it
+    terminal: bool = False  # no trigger leaves it
+    transient: bool = False  # exists only inside one request; never stored
+
+
+STATES: dict[Status, State] = {
+    Status.DRAFT: State(editable=True, deletable=True),
+    Status.READY_FOR_TESTING: State(editable=True, deletable=True),
+    Status.TEST_SUCCEEDED: State(editable=True, deletable=True),
+    Status.TEST_FAILED: State(editable=True, deletable=True),
+    # Only inside the approve request (approve, then deploy, one transaction).
+    Status.APPROVED: State(transient=True),
+    Status.REJECTED: State(editable=True, deletable=True),
+    Status.DEPLOYED: State(served=True, terminal=True),
+    Status.DELETED: State(terminal=True),
 }
 
-TERMINAL_STATES = frozenset({Status.DEPLOYED, Status.DELETED})
-# APPROVED exists only inside the approve request (approve, then deploy, one transaction):
-# no stored feature is ever in it, so no other trigger starts from it.
-TRANSIENT_STATES = frozenset({Status.APPROVED})
-EDITABLE_STATES = frozenset(Status) - TERMINAL_STATES - TRANSIENT_STATES
-# Changing one of these invalidates any test result or approval given to the old value.
-CRITICAL_FIELDS = ("query", "feature_type", "feature_data_type")
-UPDATABLE_FIELDS = ("description", *CRITICAL_FIELDS)
 
-TEST_RESULTS = (Status.TEST_SUCCEEDED, Status.TEST_FAILED)
+def _states_where(flag: Callable[[State], bool]) -> frozenset[Status]:
+    return frozenset(status for status, state in STATES.items() if flag(state))
+
+
+EDITABLE_STATES = _states_where(lambda s: s.editable)
+DELETABLE_STATES = _states_where(lambda s: s.deletable)
+SERVED_STATES = _states_where(lambda s: s.served)
+TERMINAL_STATES = _states_where(lambda s: s.terminal)
+STORED_STATES = _states_where(lambda s: not s.transient)
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """One lifecycle trigger. Its name is also the audit trail's ``trigger``.
+
+    ``action`` is what a caller asks for when firing it through its endpoint (None: it is
+    only ever fired by the service, as part of another use case). A trigger with several
+    destinations goes to the one named by the request field ``dest_field``. ``then`` is
+    fired right after, in the same transaction, by the same actor. ``reason`` is the audit
+    reason when the service fires it. The row columns it stamps (actor, time, note, and
+    values from its request) are the fields whose ``stamped_by`` names it
+    (``domain.feature_fields``); ``stamps=False`` for a trigger with no columns of its own.
+    """
+
+    name: str
+    sources: frozenset[Status]
+    dests: tuple[Status, ...]
+    roles: frozenset[Role] = frozenset()
+    action: Action | None = None
+    dest_field: str | None = None
+    then: str | None = None
+    reason: str | None = None
+    stamps: bool = True
+
+
+_DEVELOPER = frozenset({Role.DEVELOPER})
+_APPROVER = frozenset({Role.APPROVER})
+
+# "create" and "import" are audit-trail triggers too, written by the services that insert
+# rows, since there is no prior state for a machine to leave.
+CREATION_TRIGGERS = ("create", "import")
+CREATED_STATUS = Status.DRAFT
 RESET_REASON = "critical field changed"
 
-
-def _test_passed(event: Any) -> bool:
-    return bool(event.kwargs.get("test_result") == Status.TEST_SUCCEEDED)
-
-
-# Trigger names double as audit-trail trigger names; "create" and "import" are written by
-# the services that insert rows, since there is no prior state for a machine to leave.
-TRANSITIONS: list[dict[str, Any]] = [
-    {"trigger": "submit", "source": Status.DRAFT, "dest": Status.READY_FOR_TESTING},
-    {
-        "trigger": "test",
-        "source": Status.READY_FOR_TESTING,
-        "dest": Status.TEST_SUCCEEDED,
-        "conditions": [_test_passed],
-    },
-    {
-        "trigger": "test",
-        "source": Status.READY_FOR_TESTING,
-        "dest": Status.TEST_FAILED,
-        "unless": [_test_passed],
-    },
-    {"trigger": "approve", "source": Status.TEST_SUCCEEDED, "dest": Status.APPROVED},
-    {"trigger": "deploy", "source": Status.APPROVED, "dest": Status.DEPLOYED},
-    {"trigger": "reject", "source": Status.TEST_SUCCEEDED, "dest": Status.REJECTED},
-    {"trigger": "fix", "source": [Status.TEST_FAILED, Status.REJECTED], "dest": Status.DRAFT},
-    {
-        "trigger": "reset",
-        "source": sorted(EDITABLE_STATES - {Status.DRAFT}),
-        "dest": Status.DRAFT,
-    },
-    {"trigger": "delete", "source": sorted(EDITABLE_STATES), "dest": Status.DELETED},
-]
-
-
-# Which row columns keep the latest actor, time and note of each trigger (SPEC §2).
-# "reset" and "create" are stamped by the update and create use cases themselves.
-TRIGGER_STAMPS: dict[str, tuple[str, str, str | None]] = {
-    "submit": ("submitted_by", "submitted_time", None),
-    "test": ("tested_by", "tested_time", "test_notes"),
-    "approve": ("approved_by", "approved_time", "approval_notes"),
-    "deploy": ("deployed_by", "deployed_time", None),
-    "reject": ("rejected_by", "rejected_time", "rejection_reason"),
-    "fix": ("fixed_by", "fixed_time", "fix_description"),
-    "delete": ("deleted_by", "deleted_time", "deletion_reason"),
+TRIGGERS: dict[str, Trigger] = {
+    t.name: t
+    for t in (
+        Trigger(
+            "submit",
+            frozenset({Status.DRAFT}),
+            (Status.READY_FOR_TESTING,),
+            _DEVELOPER,
+            Action.SUBMIT,
+        ),
+        Trigger(
+            "test",
+            frozenset({Status.READY_FOR_TESTING}),
+            (Status.TEST_SUCCEEDED, Status.TEST_FAILED),
+            frozenset({Role.EXTERNAL_TESTING_SYSTEM}),
+            Action.TEST,
+            dest_field="test_result",
+        ),
+        Trigger(
+            "approve",
+            frozenset({Status.TEST_SUCCEEDED}),
+            (Status.APPROVED,),
+            _APPROVER,
+            Action.APPROVE,
+            then="deploy",
+        ),
+        Trigger("deploy", frozenset({Status.APPROVED}), (Status.DEPLOYED,)),
+        Trigger(
+            "reject",
+            frozenset({Status.TEST_SUCCEEDED}),
+            (Status.REJECTED,),
+            _APPROVER,
+            Action.REJECT,
+        ),
+        Trigger(
+            "fix",
+            frozenset({Status.TEST_FAILED, Status.REJECTED}),
+            (Status.DRAFT,),
+            _DEVELOPER,
+            Action.FIX,
+        ),
+        # Fired by update when a critical field of a feature past DRAFT changes.
+        Trigger(
+            "reset",
+            EDITABLE_STATES - {Status.DRAFT},
+            (Status.DRAFT,),
+            reason=RESET_REASON,
+            stamps=False,
+        ),
+        Trigger("delete", DELETABLE_STATES, (Status.DELETED,), _DEVELOPER, Action.DELETE),
+    )
 }
+
+# Who may do what: the triggers' roles, plus the actions that are not triggers. Admin reads
+# and manages tokens, and fires no trigger (SPEC §7: there is no admin bypass).
+PERMISSIONS: dict[Action, frozenset[Role]] = {
+    Action.CREATE: _DEVELOPER,
+    Action.READ: frozenset(Role),
+    Action.UPDATE: _DEVELOPER,
+    Action.MANAGE_TOKENS: frozenset({Role.ADMIN}),
+    **{t.action: t.roles for t in TRIGGERS.values() if t.action is not None},
+}
+# The roles a request may claim in trust mode: the workflow's own (the seed's three).
+WORKFLOW_ROLES = frozenset(Role) - {Role.ADMIN}
+
+TEST_RESULTS = TRIGGERS["test"].dests
+
+
+def _goes_to(dest_field: str, dest: Status) -> Callable[[Any], bool]:
+    def condition(event: Any) -> bool:
+        return bool(event.kwargs.get("fields", {}).get(dest_field) == dest)
+
+    condition.__name__ = f"{dest_field}_is_{dest.lower()}"
+    return condition
+
+
+def _machine_transitions(trigger: Trigger) -> list[dict[str, Any]]:
+    sources = sorted(trigger.sources)
+    if trigger.dest_field is None:
+        return [{"trigger": trigger.name, "source": sources, "dest": trigger.dests[0]}]
+    return [
+        {
+            "trigger": trigger.name,
+            "source": sources,
+            "dest": dest,
+            "conditions": [_goes_to(trigger.dest_field, dest)],
+        }
+        for dest in trigger.dests
+    ]
+
+
+# The table in the form a ``transitions`` Machine takes.
+TRANSITIONS: list[dict[str, Any]] = [
+    transition for trigger in TRIGGERS.values() for transition in _machine_transitions(trigger)
+]
 
 
 def source_states(trigger: str) -> list[str]:
     """The states ``trigger`` may be fired from, for error messages and docs."""
-    found: set[str] = set()
-    for transition in TRANSITIONS:
-        if transition["trigger"] == trigger:
-            source = transition["source"]
-            found.update(source if isinstance(source, list) else [source])
-    return sorted(found)
+    found = TRIGGERS.get(trigger)
+    return sorted(found.sources) if found is not None else []
+
+
+def fired_by_callers() -> list[Trigger]:
+    """The triggers a caller fires through an endpoint of its own, in table order."""
+    return [t for t in TRIGGERS.values() if t.action is not None]

@@ -1,13 +1,39 @@
-"""Helpers shared by the use cases: loading a feature, writing the audit trail, committing."""
+"""Helpers shared by the use cases: loading a feature, writing the audit trail, and the one
+shape in which every use case hands a feature (or an audit entry) to its caller."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
+from typing import Any
 
-from feature_gateway import observability
 from feature_gateway.db.models import AuditEntry, Feature
 from feature_gateway.db.unit_of_work import UnitOfWork
+from feature_gateway.domain.feature_fields import FIELD_NAMES
 from feature_gateway.errors import ConcurrentModificationError, FeatureNotFoundError
+
+# A feature as every use case returns it: each field of the field table → its value.
+FeatureData = dict[str, Any]
+# An audit entry as the history returns it: each column but the keys → its value.
+AuditData = dict[str, Any]
+_AUDIT_COLUMNS = tuple(
+    column.key for column in AuditEntry.__table__.columns if column.key not in ("id", "feature_id")
+)
+
+
+def feature_data(row: Feature) -> FeatureData:
+    """The feature's fields, read from the row (AttributeError if the row lacks one)."""
+    return {name: getattr(row, name) for name in FIELD_NAMES}
+
+
+def audit_data(entry: AuditEntry) -> AuditData:
+    return {name: getattr(entry, name) for name in _AUDIT_COLUMNS}
+
+
+def check_known_fields(given: Iterable[str], known: Collection[str], use_case: str) -> None:
+    """Refuse fields a use case does not handle: silently dropping them would lose data."""
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise TypeError(f"{use_case} does not handle the fields {', '.join(unknown)}")
 
 
 def record_status_change(
@@ -33,24 +59,6 @@ def record_status_change(
             timestamp=timestamp,
         )
     )
-
-
-def commit(uow: UnitOfWork) -> None:
-    """Commit the use case, then report its status changes.
-
-    Reported only after the commit: a change whose transaction lost a race (409) or failed
-    never happened, so it is neither counted nor logged.
-    """
-    uow.commit()
-    for entry in uow.audit.appended:
-        observability.status_changed(
-            feature_name=entry.feature.feature_name,
-            from_status=entry.from_status,
-            to_status=entry.to_status,
-            trigger=entry.trigger,
-            actor=entry.actor,
-            actor_role=entry.actor_role,
-        )
 
 
 def load_feature(

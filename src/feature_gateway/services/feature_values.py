@@ -35,7 +35,7 @@ def get_online_features(
         raise ValidationError("The request is too large: " + " ".join(messages), violations)
     event_timestamp = now_ms() if request.event_timestamp is None else request.event_timestamp
     with database.reading() as uow:
-        rows = uow.features.deployed_types(request.features)
+        rows = uow.features.served_types(request.features)
     # Values are keyed by the stored name: both spellings of a version get the same values.
     deployed = {
         requested: FeatureSpec(stored, kind, data_type)
@@ -47,4 +47,4 @@ def get_online_features(
 def available_features(database: Database) -> list[str]:
     """Names of the features being served, in name order."""
     with database.reading() as uow:
-        return uow.features.deployed_names()
+        return uow.features.served_names()

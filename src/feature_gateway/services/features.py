@@ -6,54 +6,53 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from feature_gateway.db.models import AuditEntry, Feature
+from feature_gateway.db.models import Feature
 from feature_gateway.db.unit_of_work import Database
+from feature_gateway.domain.feature_fields import CREATE_FIELDS, CRITICAL_FIELDS, EDITABLE_FIELDS
 from feature_gateway.domain.lifecycle import (
-    CRITICAL_FIELDS,
-    RESET_REASON,
-    TERMINAL_STATES,
-    UPDATABLE_FIELDS,
+    CREATED_STATUS,
+    EDITABLE_STATES,
     Status,
 )
 from feature_gateway.domain.listing import FeatureQuery
 from feature_gateway.errors import FeatureAlreadyExistsError, FeatureImmutableError
 from feature_gateway.services.clock import now_ms
-from feature_gateway.services.common import commit, load_feature, record_status_change
+from feature_gateway.services.common import (
+    AuditData,
+    FeatureData,
+    audit_data,
+    check_known_fields,
+    feature_data,
+    load_feature,
+    record_status_change,
+)
 from feature_gateway.services.workflow import FeatureLifecycle
 
 
 @dataclass(frozen=True)
-class NewFeature:
-    feature_name: str
-    feature_type: str
-    feature_data_type: str
-    query: str
-    description: str
-    created_by: str
-
-
-@dataclass(frozen=True)
 class Page:
-    items: Sequence[Mapping[str, Any]]  # read-only rows: column name → value
+    items: Sequence[FeatureData]
     total_count: int
     limit: int
     offset: int
 
 
-def create_feature(database: Database, new: NewFeature, *, role: str) -> Feature:
+def create_feature(database: Database, fields: Mapping[str, Any], *, role: str) -> FeatureData:
+    """Define a feature from the create request's ``fields`` (status DRAFT)."""
+    check_known_fields(fields, CREATE_FIELDS, "create_feature")
     with database.writing() as uow:
-        existing = uow.features.get(new.feature_name)
+        existing = uow.features.get(fields["feature_name"])
         if existing is not None:
             raise FeatureAlreadyExistsError(
-                new.feature_name, existing.status, stored_as=existing.feature_name
+                fields["feature_name"], existing.status, stored_as=existing.feature_name
             )
         now = now_ms()
         feature = Feature(
-            **vars(new),
-            status=Status.DRAFT.value,
+            **fields,
+            status=CREATED_STATUS.value,
             created_time=now,
             updated_time=now,
-            last_updated_by=new.created_by,
+            last_updated_by=fields["created_by"],
         )
         uow.features.add(feature)
         record_status_change(
@@ -61,18 +60,18 @@ def create_feature(database: Database, new: NewFeature, *, role: str) -> Feature
             feature,
             from_status=None,
             trigger="create",
-            actor=new.created_by,
+            actor=feature.created_by,
             actor_role=role,
             reason=None,
             timestamp=now,
         )
-        commit(uow)
-        return feature
+        uow.commit()
+        return feature_data(feature)
 
 
-def get_feature(database: Database, feature_name: str) -> Feature:
+def get_feature(database: Database, feature_name: str) -> FeatureData:
     with database.reading() as uow:
-        return load_feature(uow, feature_name)
+        return feature_data(load_feature(uow, feature_name))
 
 
 def list_features(database: Database, query: FeatureQuery) -> Page:
@@ -81,43 +80,42 @@ def list_features(database: Database, query: FeatureQuery) -> Page:
         return Page(items, total, query.limit, query.offset)
 
 
-def feature_history(database: Database, feature_name: str) -> Sequence[AuditEntry]:
+def feature_history(database: Database, feature_name: str) -> list[AuditData]:
     with database.reading() as uow:
-        return uow.audit.for_feature(load_feature(uow, feature_name))
+        entries = uow.audit.for_feature(load_feature(uow, feature_name))
+        return [audit_data(entry) for entry in entries]
 
 
 def update_feature(
     database: Database,
     feature_name: str,
-    changes: Mapping[str, str],
+    changes: Mapping[str, Any],
     *,
     last_updated_by: str,
     role: str,
     expected_revisions: Collection[int] | None = None,
-) -> Feature:
+) -> FeatureData:
     """Edit a feature; a changed query or type sends it back to DRAFT (audited as reset).
 
     Values equal to the stored ones are not changes: sending the whole record back
-    unchanged neither bumps the revision nor resets the status.
+    unchanged neither bumps the revision nor resets the status. A field that is not
+    editable is refused (TypeError), never dropped.
     """
+    check_known_fields(changes, EDITABLE_FIELDS, "update_feature")
     with database.writing() as uow:
         feature = load_feature(uow, feature_name, expected_revisions)
-        if feature.status in TERMINAL_STATES:
+        if feature.status not in EDITABLE_STATES:
             raise FeatureImmutableError(feature_name, feature.status)
         changed = {
-            field: value
-            for field, value in changes.items()
-            if field in UPDATABLE_FIELDS and getattr(feature, field) != value
+            field: value for field, value in changes.items() if getattr(feature, field) != value
         }
         if not changed:
-            return feature
+            return feature_data(feature)
         now = now_ms()
         for field, value in changed.items():
             setattr(feature, field, value)
         feature.last_updated_by, feature.updated_time = last_updated_by, now
         if feature.status != Status.DRAFT and not changed.keys().isdisjoint(CRITICAL_FIELDS):
-            FeatureLifecycle(uow, feature, role, now).fire(
-                "reset", actor=last_updated_by, reason=RESET_REASON
-            )
-        commit(uow)
-        return feature
+            FeatureLifecycle(uow, feature, role, now).fire("reset", actor=last_updated_by)
+        uow.commit()
+        return feature_data(feature)

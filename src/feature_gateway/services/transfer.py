@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from feature_gateway.db.models import Feature
-from feature_gateway.db.unit_of_work import Database
+from feature_gateway.db.unit_of_work import Database, UnitOfWork
 from feature_gateway.services.clock import now_ms
-from feature_gateway.services.common import commit, record_status_change
+from feature_gateway.services.common import FeatureData, record_status_change
 
 IMPORT_ACTOR_ROLE = None  # imports are an operator action, not one of the API roles
 
@@ -38,26 +38,34 @@ def import_features(
             if uow.features.get(name) is not None:  # this run's rows are flushed too
                 skipped.append(name)
                 continue
-            values = {k: v for k, v in record.items() if k != "revision"}
-            values["created_time"] = values.get("created_time") or now
-            values["updated_time"] = values.get("updated_time") or values["created_time"]
-            feature = Feature(**values)
-            uow.features.add(feature)
-            record_status_change(
-                uow,
-                feature,
-                from_status=None,
-                trigger="import",
-                actor=feature.created_by,
-                actor_role=IMPORT_ACTOR_ROLE,
-                reason=f"imported from {source}",
-                timestamp=now,
-            )
+            add_imported_feature(uow, record, source=source, now=now)
             imported.append(name)
-        commit(uow)
+        uow.commit()
     return ImportReport(imported, skipped)
 
 
-def export_features(database: Database) -> Sequence[Feature]:
+def add_imported_feature(
+    uow: UnitOfWork, record: Mapping[str, Any], *, source: str, now: int
+) -> None:
+    """Insert one record (a loaded FeatureRecordSchema) with its ``import`` audit row; the
+    caller commits. Missing times are ``now``."""
+    values = {k: v for k, v in record.items() if k != "revision"}
+    values["created_time"] = values.get("created_time") or now
+    values["updated_time"] = values.get("updated_time") or values["created_time"]
+    feature = Feature(**values)
+    uow.features.add(feature)
+    record_status_change(
+        uow,
+        feature,
+        from_status=None,
+        trigger="import",
+        actor=feature.created_by,
+        actor_role=IMPORT_ACTOR_ROLE,
+        reason=f"imported from {source}",
+        timestamp=now,
+    )
+
+
+def export_features(database: Database) -> list[FeatureData]:
     with database.reading() as uow:
         return uow.features.all_in_name_order()

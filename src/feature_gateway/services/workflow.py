@@ -1,8 +1,13 @@
-"""Workflow use cases: each fires lifecycle triggers on one feature in one transaction."""
+"""Workflow use cases: fire lifecycle triggers on one feature in one transaction.
+
+``fire_trigger`` serves every trigger a caller may fire; what it accepts, stamps and audits
+follows from the lifecycle table (``domain.lifecycle``) and the field table
+(``domain.feature_fields``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,20 +15,22 @@ from transitions import Machine, MachineError
 
 from feature_gateway.db.models import Feature
 from feature_gateway.db.unit_of_work import Database, UnitOfWork
-from feature_gateway.domain.lifecycle import (
-    TRANSITIONS,
-    TRIGGER_STAMPS,
-    Status,
-    source_states,
-)
+from feature_gateway.domain.feature_fields import TRIGGER_STAMPS
+from feature_gateway.domain.lifecycle import TRANSITIONS, TRIGGERS, Status, source_states
 from feature_gateway.errors import InvalidTransitionError
 from feature_gateway.services.clock import now_ms
-from feature_gateway.services.common import commit, load_feature, record_status_change
+from feature_gateway.services.common import (
+    FeatureData,
+    check_known_fields,
+    feature_data,
+    load_feature,
+    record_status_change,
+)
 
 
 @dataclass(frozen=True)
 class TransitionResult:
-    feature: Feature
+    feature: FeatureData
     previous_status: str
     new_status: str
 
@@ -48,18 +55,16 @@ class FeatureLifecycle:
             after_state_change=[self._on_state_change],
         )
 
-    def fire(
-        self,
-        trigger: str,
-        *,
-        actor: str,
-        reason: str | None = None,
-        test_result: str | None = None,
-    ) -> None:
-        """Fire ``trigger`` (409 if the current state does not allow it) and stamp the row."""
+    def fire(self, trigger: str, *, actor: str, fields: Mapping[str, Any] | None = None) -> None:
+        """Fire ``trigger`` (409 if the current state does not allow it) and stamp the row
+        with the actor, the time and the request's ``fields`` the trigger stamps."""
+        fields = fields or {}
+        stamps = TRIGGER_STAMPS.get(trigger)
+        note = fields.get(stamps.note) if stamps and stamps.note else None
+        reason = note if note is not None else TRIGGERS[trigger].reason
         try:
             self.machine.events[trigger].trigger(
-                self.feature, actor=actor, reason=reason, test_result=test_result
+                self.feature, actor=actor, reason=reason, fields=fields
             )
         except MachineError as exc:
             raise InvalidTransitionError(
@@ -70,14 +75,12 @@ class FeatureLifecycle:
             ) from exc
         feature = self.feature
         feature.status, feature.updated_time = str(feature.status), self.now
-        if trigger in TRIGGER_STAMPS:
-            actor_field, time_field, note_field = TRIGGER_STAMPS[trigger]
-            setattr(feature, actor_field, actor)
-            setattr(feature, time_field, self.now)
-            if note_field is not None:
-                setattr(feature, note_field, reason)
-        if test_result is not None:
-            feature.test_result = test_result
+        if stamps is not None:
+            setattr(feature, stamps.actor, actor)
+            setattr(feature, stamps.time, self.now)
+            for name in (stamps.note, *stamps.values):
+                if name is not None:
+                    setattr(feature, name, fields.get(name))
 
     def _on_state_change(self, event: Any) -> None:
         record_status_change(
@@ -92,132 +95,28 @@ class FeatureLifecycle:
         )
 
 
-def _transition(
+def fire_trigger(
     database: Database,
+    trigger: str,
     feature_name: str,
+    fields: Mapping[str, Any],
+    *,
     role: str,
-    *steps: tuple[str, str, str | None],
-    test_result: str | None = None,
     expected_revisions: Collection[int] | None = None,
 ) -> TransitionResult:
-    """Fire each (trigger, actor, note) step on one feature, in one transaction."""
+    """Fire ``trigger`` on one feature with its request's ``fields`` (its actor, note and
+    values), then the triggers that follow it (approve, then deploy), in one transaction."""
+    stamps = TRIGGER_STAMPS[trigger]
+    check_known_fields(fields, stamps.request_fields, f"the {trigger} trigger")
+    actor = fields[stamps.actor]
     with database.writing() as uow:
         feature = load_feature(uow, feature_name, expected_revisions)
         previous = str(feature.status)
         lifecycle = FeatureLifecycle(uow, feature, role, now_ms())
-        for trigger, actor, note in steps:
-            lifecycle.fire(trigger, actor=actor, reason=note, test_result=test_result)
-        commit(uow)
-        return TransitionResult(feature, previous, str(feature.status))
-
-
-def submit_feature(
-    database: Database,
-    feature_name: str,
-    *,
-    submitted_by: str,
-    role: str,
-    expected_revisions: Collection[int] | None = None,
-) -> TransitionResult:
-    return _transition(
-        database,
-        feature_name,
-        role,
-        ("submit", submitted_by, None),
-        expected_revisions=expected_revisions,
-    )
-
-
-def record_test_result(
-    database: Database,
-    feature_name: str,
-    *,
-    test_result: str,
-    tested_by: str,
-    role: str,
-    test_notes: str | None = None,
-    expected_revisions: Collection[int] | None = None,
-) -> TransitionResult:
-    return _transition(
-        database,
-        feature_name,
-        role,
-        ("test", tested_by, test_notes),
-        test_result=test_result,
-        expected_revisions=expected_revisions,
-    )
-
-
-def approve_feature(
-    database: Database,
-    feature_name: str,
-    *,
-    approved_by: str,
-    role: str,
-    approval_notes: str | None = None,
-    expected_revisions: Collection[int] | None = None,
-) -> TransitionResult:
-    """Approve and deploy in one transaction: APPROVED is transient, DEPLOYED is final."""
-    return _transition(
-        database,
-        feature_name,
-        role,
-        ("approve", approved_by, approval_notes),
-        ("deploy", approved_by, None),
-        expected_revisions=expected_revisions,
-    )
-
-
-def reject_feature(
-    database: Database,
-    feature_name: str,
-    *,
-    rejected_by: str,
-    role: str,
-    rejection_reason: str,
-    expected_revisions: Collection[int] | None = None,
-) -> TransitionResult:
-    return _transition(
-        database,
-        feature_name,
-        role,
-        ("reject", rejected_by, rejection_reason),
-        expected_revisions=expected_revisions,
-    )
-
-
-def fix_feature(
-    database: Database,
-    feature_name: str,
-    *,
-    fixed_by: str,
-    role: str,
-    fix_description: str,
-    expected_revisions: Collection[int] | None = None,
-) -> TransitionResult:
-    return _transition(
-        database,
-        feature_name,
-        role,
-        ("fix", fixed_by, fix_description),
-        expected_revisions=expected_revisions,
-    )
-
-
-def delete_feature(
-    database: Database,
-    feature_name: str,
-    *,
-    deleted_by: str,
-    role: str,
-    deletion_reason: str,
-    expected_revisions: Collection[int] | None = None,
-) -> TransitionResult:
-    """Soft delete: the row stays, marked DELETED, and its name can never be reused."""
-    return _transition(
-        database,
-        feature_name,
-        role,
-        ("delete", deleted_by, deletion_reason),
-        expected_revisions=expected_revisions,
-    )
+        lifecycle.fire(trigger, actor=actor, fields=fields)
+        follower = TRIGGERS[trigger].then
+        while follower is not None:
+            lifecycle.fire(follower, actor=actor)
+            follower = TRIGGERS[follower].then
+        uow.commit()
+        return TransitionResult(feature_data(feature), previous, str(feature.status))

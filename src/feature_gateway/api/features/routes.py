@@ -6,17 +6,10 @@ from typing import Any
 
 from feature_gateway.api import examples
 from feature_gateway.api.blueprint import ApiBlueprint
-from feature_gateway.api.common_schemas import (
-    FEATURE_NAME_PATH_PARAMETER,
-    FeatureEnvelopeSchema,
-    FeatureMessageSchema,
-    FeatureRefSchema,
-    RoleQuerySchema,
-)
 from feature_gateway.api.context import checked_feature_name, database
+from feature_gateway.api.feature_schemas import FeatureEnvelopeSchema, FeatureMessageSchema
 from feature_gateway.api.features.schemas import (
     CreateFeatureSchema,
-    DeleteFeatureSchema,
     DeployedFeaturesSchema,
     DeployedQuerySchema,
     FeaturePageSchema,
@@ -27,10 +20,14 @@ from feature_gateway.api.features.schemas import (
 )
 from feature_gateway.api.problems import Problems
 from feature_gateway.api.revisions import IF_MATCH_PARAMETER, Reply, etag, expected_revisions
+from feature_gateway.api.role_schemas import FeatureRefSchema, RoleQuerySchema
 from feature_gateway.api.roles import require_role
+from feature_gateway.api.schema_fields import FEATURE_NAME_PATH_PARAMETER
+from feature_gateway.api.workflow.endpoints import DELETE_ENDPOINT
+from feature_gateway.api.workflow.routes import register_trigger_endpoint
 from feature_gateway.domain.lifecycle import Action, Status
 from feature_gateway.domain.listing import FeatureQuery
-from feature_gateway.services import features, workflow
+from feature_gateway.services import features
 
 blp = ApiBlueprint("features", __name__, description="Define, read, list and edit features")
 
@@ -42,8 +39,9 @@ blp = ApiBlueprint("features", __name__, description="Define, read, list and edi
 def create_feature_metadata(args: dict[str, Any]) -> Reply:
     """Define a new feature (status DRAFT)."""
     role = require_role(Action.CREATE, args.pop("user_role", None))
-    feature = features.create_feature(database(), features.NewFeature(**args), role=role)
-    return {"message": "Feature created successfully", "feature": feature}, etag(feature.revision)
+    feature = features.create_feature(database(), args, role=role)
+    payload = {"message": "Feature created successfully", "feature": feature}
+    return payload, etag(feature["revision"])
 
 
 @blp.route("/get_feature_metadata", methods=["POST"])
@@ -54,7 +52,7 @@ def get_feature_metadata(args: dict[str, Any]) -> Reply:
     """Read one feature by name; its ETag is its revision (see If-Match)."""
     require_role(Action.READ, args.get("user_role"))
     feature = features.get_feature(database(), args["feature_name"])
-    return {"feature": feature}, etag(feature.revision)
+    return {"feature": feature}, etag(feature["revision"])
 
 
 @blp.route(
@@ -69,7 +67,7 @@ def get_feature_metadata_by_path(args: dict[str, Any], feature_name: str) -> Rep
     """Read one feature by name; its ETag is its revision (see If-Match)."""
     require_role(Action.READ, args.get("user_role"))
     feature = features.get_feature(database(), checked_feature_name(feature_name))
-    return {"feature": feature}, etag(feature.revision)
+    return {"feature": feature}, etag(feature["revision"])
 
 
 def _list(args: dict[str, Any]) -> features.Page:
@@ -122,21 +120,11 @@ def update_feature_metadata(args: dict[str, Any]) -> Reply:
         role=role,
         expected_revisions=expected_revisions(),
     )
-    return {"message": "Feature updated successfully", "feature": feature}, etag(feature.revision)
+    payload = {"message": "Feature updated successfully", "feature": feature}
+    return payload, etag(feature["revision"])
 
 
-@blp.route("/delete_feature_metadata", methods=["POST"], parameters=[IF_MATCH_PARAMETER])
-@blp.arguments(DeleteFeatureSchema, example=examples.DELETE)
-@blp.response(200, FeatureMessageSchema)
-@blp.problems(Problems.CHANGE)
-def delete_feature_metadata(args: dict[str, Any]) -> Reply:
-    """Soft-delete a feature (status DELETED); its name cannot be reused."""
-    role = require_role(Action.DELETE, args.pop("user_role", None))
-    result = workflow.delete_feature(
-        database(), role=role, expected_revisions=expected_revisions(), **args
-    )
-    payload = {"message": "Feature deleted successfully", "feature": result.feature}
-    return payload, etag(result.feature.revision)
+register_trigger_endpoint(blp, DELETE_ENDPOINT, FeatureMessageSchema, with_statuses=False)
 
 
 def _history(feature_name: str, declared_role: str | None) -> dict[str, Any]:

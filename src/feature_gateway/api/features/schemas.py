@@ -7,63 +7,50 @@ from typing import Any, ClassVar
 
 from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 
-from feature_gateway.api.common_schemas import (
-    MAX_DESCRIPTION_LENGTH,
-    Actor,
-    Choice,
+from feature_gateway.api.feature_schemas import (
     FeatureMetadataSchema,
-    FeatureName,
-    FeatureRefSchema,
-    JsonBoolean,
+    FeatureRecordSchema,
+    request_schema,
+)
+from feature_gateway.api.framework_adapter import DirectDumpSchema
+from feature_gateway.api.page_schemas import (
     PageBodyFields,
+    PageFields,
     PageQueryFields,
-    Query,
-    QueryBoolean,
-    QueryInteger,
-    RoleBodySchema,
-    ScalarRowSchema,
-    StrictSchema,
-    Text,
-    UserRole,
-    no_nul,
     page_limit,
 )
-from feature_gateway.domain.lifecycle import (
-    TEST_RESULTS,
-    TRANSIENT_STATES,
-    UPDATABLE_FIELDS,
-    DataType,
-    FeatureType,
-    Status,
+from feature_gateway.api.role_schemas import FeatureRefSchema, RoleBodySchema, UserRole
+from feature_gateway.api.schema_fields import (
+    Actor,
+    Choice,
+    JsonBoolean,
+    QueryBoolean,
+    QueryInteger,
+    StrictSchema,
+    no_nul,
 )
+from feature_gateway.api.workflow.endpoints import WORKFLOW_ENDPOINTS
+from feature_gateway.domain.feature_fields import CREATE_FIELDS, EDITABLE_FIELDS
+from feature_gateway.domain.lifecycle import DataType, FeatureType, Status
 from feature_gateway.domain.listing import MAX_PAGE_SIZE, SORT_ORDERS
 from feature_gateway.domain.text import NUL_FREE_TEXT_PATTERN
 
+__all__ = ["FeatureRecordSchema"]  # the import format, read by the CLI
 
-class CreateFeatureSchema(FeatureRefSchema):
-    feature_type = Choice(FeatureType, required=True)
-    feature_data_type = Choice(DataType, required=True)
-    query = Query(required=True)
-    description = Text(MAX_DESCRIPTION_LENGTH, required=True)
-    created_by = Actor(required=True)
-
+CreateFeatureSchema = request_schema(FeatureRefSchema, CREATE_FIELDS, "CreateFeatureSchema")
 
 _STATUS_NOT_EDITABLE = (
     "status cannot be set through update; use the workflow endpoints "
-    "(ready_test, test, approve, reject, fix)."
+    f"({', '.join(endpoint.short_name for endpoint in WORKFLOW_ENDPOINTS)})."
 )
 
 
-class UpdateFeatureSchema(FeatureRefSchema):
+class _UpdateRules(FeatureRefSchema):
     OPENAPI_RULES: ClassVar[dict[str, Any]] = {
-        "anyOf": [{"required": [field]} for field in UPDATABLE_FIELDS],
+        "anyOf": [{"required": [field]} for field in EDITABLE_FIELDS],
     }
 
     last_updated_by = Actor(required=True)
-    description = Text(MAX_DESCRIPTION_LENGTH)
-    query = Query()
-    feature_type = Choice(FeatureType)
-    feature_data_type = Choice(DataType)
 
     @pre_load
     def _status_is_not_editable(self, data: Any, **_: Any) -> Any:
@@ -74,15 +61,15 @@ class UpdateFeatureSchema(FeatureRefSchema):
 
     @validates_schema
     def _something_to_update(self, data: dict[str, Any], **_: Any) -> None:
-        if not any(field in data for field in UPDATABLE_FIELDS):
+        if not any(field in data for field in EDITABLE_FIELDS):
             raise ValidationError(
-                f"Nothing to update: send at least one of {', '.join(UPDATABLE_FIELDS)}."
+                f"Nothing to update: send at least one of {', '.join(EDITABLE_FIELDS)}."
             )
 
 
-class DeleteFeatureSchema(FeatureRefSchema):
-    deleted_by = Actor(required=True)
-    deletion_reason = Text(MAX_DESCRIPTION_LENGTH, required=True)
+UpdateFeatureSchema = request_schema(
+    _UpdateRules, EDITABLE_FIELDS, "UpdateFeatureSchema", required=False
+)
 
 
 class _ListFilterFields(StrictSchema):
@@ -126,22 +113,16 @@ class DeployedQuerySchema(PageQueryFields):
     user_role = UserRole()
 
 
-class _PageFields(Schema):
-    total_count = fields.Integer(required=True, metadata={"description": "All matches"})
-    limit = fields.Integer(required=True)
-    offset = fields.Integer(required=True)
-
-
-class FeaturePageSchema(_PageFields):
+class FeaturePageSchema(PageFields):
     items = fields.List(fields.Nested(FeatureMetadataSchema), data_key="metadata", required=True)
 
 
-class DeployedFeaturesSchema(_PageFields):
+class DeployedFeaturesSchema(PageFields):
     # The seed's key for this list.
     items = fields.List(fields.Nested(FeatureMetadataSchema), data_key="features", required=True)
 
 
-class AuditEntrySchema(ScalarRowSchema):
+class AuditEntrySchema(DirectDumpSchema):
     from_status = Choice(
         Status,
         required=True,
@@ -161,42 +142,3 @@ class AuditEntrySchema(ScalarRowSchema):
 class HistorySchema(Schema):
     feature_name = fields.String(required=True)
     history = fields.List(fields.Nested(AuditEntrySchema), required=True)
-
-
-class FeatureRecordSchema(StrictSchema):
-    """One feature in the import/export file (``data/feature_metadata.json``)."""
-
-    feature_name = FeatureName(required=True)
-    feature_type = Choice(FeatureType, required=True)
-    feature_data_type = Choice(DataType, required=True)
-    query = Query(required=True)
-    description = Text(MAX_DESCRIPTION_LENGTH, required=True)
-    # APPROVED lasts only inside an approve request; a stored row is never in it.
-    status = Choice(
-        [s for s in Status if s not in TRANSIENT_STATES], load_default=Status.DRAFT.value
-    )
-    created_by = Actor(required=True)
-    revision = fields.Integer(load_only=True)  # exported for information; never imported
-    created_time = fields.Integer(allow_none=True)
-    updated_time = fields.Integer(allow_none=True)
-    last_updated_by = Actor(allow_none=True)
-    submitted_by = Actor(allow_none=True)
-    submitted_time = fields.Integer(allow_none=True)
-    tested_by = Actor(allow_none=True)
-    tested_time = fields.Integer(allow_none=True)
-    test_result = Choice(TEST_RESULTS, allow_none=True)
-    test_notes = fields.String(allow_none=True)
-    approved_by = Actor(allow_none=True)
-    approved_time = fields.Integer(allow_none=True)
-    approval_notes = fields.String(allow_none=True)
-    rejected_by = Actor(allow_none=True)
-    rejected_time = fields.Integer(allow_none=True)
-    rejection_reason = fields.String(allow_none=True)
-    deployed_by = Actor(allow_none=True)
-    deployed_time = fields.Integer(allow_none=True)
-    fixed_by = Actor(allow_none=True)
-    fixed_time = fields.Integer(allow_none=True)
-    fix_description = fields.String(allow_none=True)
-    deleted_by = Actor(allow_none=True)
-    deleted_time = fields.Integer(allow_none=True)
-    deletion_reason = fields.String(allow_none=True)

@@ -11,10 +11,10 @@ from typing import Any
 
 from feature_gateway.api.access import token_mode_only
 from feature_gateway.api.blueprint import ApiBlueprint
-from feature_gateway.api.common_schemas import RoleQuerySchema
 from feature_gateway.api.context import database
 from feature_gateway.api.problems import Problems
 from feature_gateway.api.revisions import Reply
+from feature_gateway.api.role_schemas import RoleQuerySchema
 from feature_gateway.api.roles import principal, require_role
 from feature_gateway.api.tokens.schemas import (
     CREATE_EXAMPLE,

@@ -6,14 +6,14 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from feature_gateway.api.common_schemas import (
+from feature_gateway.api.role_schemas import UserRole
+from feature_gateway.api.schema_fields import (
     MAX_NOTE_LENGTH,
     Actor,
     Choice,
     JsonInteger,
     StrictSchema,
     Text,
-    UserRole,
 )
 from feature_gateway.domain.lifecycle import Role
 from feature_gateway.domain.tokens import TOKEN_ID_PATTERN, TOKEN_PATTERN

@@ -14,9 +14,9 @@ from flask import Response, current_app
 
 from feature_gateway.api import examples
 from feature_gateway.api.blueprint import ApiBlueprint
-from feature_gateway.api.common_schemas import RoleQuerySchema
 from feature_gateway.api.context import database, value_limits
 from feature_gateway.api.problems import Problems
+from feature_gateway.api.role_schemas import RoleQuerySchema
 from feature_gateway.api.roles import caller_role
 from feature_gateway.api.values.schemas import (
     AvailableFeaturesSchema,

@@ -8,7 +8,8 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from feature_gateway.api.common_schemas import FeatureName, StrictSchema, UserRole
+from feature_gateway.api.role_schemas import UserRole
+from feature_gateway.api.schema_fields import FeatureName, StrictSchema
 from feature_gateway.domain.value_requests import (
     ENTITY_KEY_RULE,
     MAX_EVENT_TIMESTAMP,

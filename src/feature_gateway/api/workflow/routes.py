@@ -1,87 +1,64 @@
-"""Workflow endpoints: each moves a feature along its lifecycle and is audited."""
+"""Workflow endpoints: each fires one lifecycle trigger on a feature and is audited.
+
+One view per trigger in ``WORKFLOW_ENDPOINTS``, all made by ``register_trigger_endpoint``
+(which also makes the features blueprint's delete).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from feature_gateway.api import examples
+from marshmallow import Schema
+
 from feature_gateway.api.blueprint import ApiBlueprint
 from feature_gateway.api.context import database
+from feature_gateway.api.feature_schemas import trigger_request_schema
 from feature_gateway.api.problems import Problems
 from feature_gateway.api.revisions import IF_MATCH_PARAMETER, Reply, etag, expected_revisions
 from feature_gateway.api.roles import require_role
-from feature_gateway.api.workflow.schemas import (
-    ApproveSchema,
-    FixSchema,
-    RejectSchema,
-    SubmitSchema,
-    TestResultSchema,
-    TransitionResponseSchema,
-)
-from feature_gateway.domain.lifecycle import Action
+from feature_gateway.api.workflow.endpoints import WORKFLOW_ENDPOINTS, TriggerEndpoint
+from feature_gateway.api.workflow.schemas import TransitionResponseSchema
+from feature_gateway.domain.lifecycle import TRIGGERS
 from feature_gateway.services import workflow
 
 blp = ApiBlueprint("workflow", __name__, description="Move features through the lifecycle")
 
 
-def _run(
-    action: Action,
-    use_case: Callable[..., workflow.TransitionResult],
-    args: dict[str, Any],
-    message: str,
-) -> Reply:
-    role = require_role(action, args.pop("user_role", None))
-    result = use_case(database(), role=role, expected_revisions=expected_revisions(), **args)
-    payload = {
-        "message": message,
-        "feature": result.feature,
-        "previous_status": result.previous_status,
-        "new_status": result.new_status,
-    }
-    return payload, etag(result.feature.revision)
+def register_trigger_endpoint(
+    blueprint: ApiBlueprint,
+    endpoint: TriggerEndpoint,
+    response_schema: type[Schema],
+    *,
+    with_statuses: bool,
+) -> None:
+    """Declare the POST endpoint firing ``endpoint.trigger`` on ``blueprint``."""
+    action = TRIGGERS[endpoint.trigger].action
+    if action is None:
+        raise ValueError(f"{endpoint.trigger} is fired by the service, not by callers")
+
+    def view(args: dict[str, Any]) -> Reply:
+        role = require_role(action, args.pop("user_role", None))
+        result = workflow.fire_trigger(
+            database(),
+            endpoint.trigger,
+            args.pop("feature_name"),
+            args,
+            role=role,
+            expected_revisions=expected_revisions(),
+        )
+        payload: dict[str, Any] = {"message": endpoint.message, "feature": result.feature}
+        if with_statuses:
+            payload.update(previous_status=result.previous_status, new_status=result.new_status)
+        return payload, etag(result.feature["revision"])
+
+    view.__name__ = view.__qualname__ = endpoint.view_name
+    view.__doc__ = endpoint.summary
+    request_schema = trigger_request_schema(endpoint.trigger, endpoint.schema_name)
+    decorated = blueprint.problems(Problems.CHANGE)(view)
+    decorated = blueprint.response(200, response_schema)(decorated)
+    decorated = blueprint.arguments(request_schema, example=endpoint.example)(decorated)
+    blueprint.route(endpoint.path, methods=["POST"], parameters=[IF_MATCH_PARAMETER])(decorated)
 
 
-@blp.route("/ready_test_feature_metadata", methods=["POST"], parameters=[IF_MATCH_PARAMETER])
-@blp.arguments(SubmitSchema, example=examples.READY_TEST)
-@blp.response(200, TransitionResponseSchema)
-@blp.problems(Problems.CHANGE)
-def ready_test_feature_metadata(args: dict[str, Any]) -> Reply:
-    """Submit a DRAFT feature for testing."""
-    return _run(Action.SUBMIT, workflow.submit_feature, args, "Feature submitted for testing")
-
-
-@blp.route("/test_feature_metadata", methods=["POST"], parameters=[IF_MATCH_PARAMETER])
-@blp.arguments(TestResultSchema, example=examples.TEST)
-@blp.response(200, TransitionResponseSchema)
-@blp.problems(Problems.CHANGE)
-def test_feature_metadata(args: dict[str, Any]) -> Reply:
-    """Record the external testing system's result."""
-    return _run(Action.TEST, workflow.record_test_result, args, "Test result recorded")
-
-
-@blp.route("/approve_feature_metadata", methods=["POST"], parameters=[IF_MATCH_PARAMETER])
-@blp.arguments(ApproveSchema, example=examples.APPROVE)
-@blp.response(200, TransitionResponseSchema)
-@blp.problems(Problems.CHANGE)
-def approve_feature_metadata(args: dict[str, Any]) -> Reply:
-    """Approve a tested feature and deploy it (TEST_SUCCEEDED → DEPLOYED)."""
-    return _run(Action.APPROVE, workflow.approve_feature, args, "Feature approved and deployed")
-
-
-@blp.route("/reject_feature_metadata", methods=["POST"], parameters=[IF_MATCH_PARAMETER])
-@blp.arguments(RejectSchema, example=examples.REJECT)
-@blp.response(200, TransitionResponseSchema)
-@blp.problems(Problems.CHANGE)
-def reject_feature_metadata(args: dict[str, Any]) -> Reply:
-    """Reject a tested feature."""
-    return _run(Action.REJECT, workflow.reject_feature, args, "Feature rejected")
-
-
-@blp.route("/fix_feature_metadata", methods=["POST"], parameters=[IF_MATCH_PARAMETER])
-@blp.arguments(FixSchema, example=examples.FIX)
-@blp.response(200, TransitionResponseSchema)
-@blp.problems(Problems.CHANGE)
-def fix_feature_metadata(args: dict[str, Any]) -> Reply:
-    """Send a failed or rejected feature back to DRAFT."""
-    return _run(Action.FIX, workflow.fix_feature, args, "Feature returned to DRAFT")
+for _endpoint in WORKFLOW_ENDPOINTS:
+    register_trigger_endpoint(blp, _endpoint, TransitionResponseSchema, with_statuses=True)

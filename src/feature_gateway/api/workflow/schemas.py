@@ -1,41 +1,14 @@
-"""Request and response shapes of the workflow (status transition) endpoints."""
+"""Response shape of the workflow (status transition) endpoints.
+
+Their request shapes are built from the trigger each endpoint fires
+(``api.feature_schemas.trigger_request_schema``).
+"""
 
 from __future__ import annotations
 
-from feature_gateway.api.common_schemas import (
-    MAX_NOTE_LENGTH,
-    Actor,
-    Choice,
-    FeatureMessageSchema,
-    FeatureRefSchema,
-    Text,
-)
-from feature_gateway.domain.lifecycle import TEST_RESULTS, Status
-
-
-class SubmitSchema(FeatureRefSchema):
-    submitted_by = Actor(required=True)
-
-
-class TestResultSchema(FeatureRefSchema):
-    test_result = Choice(TEST_RESULTS, required=True)
-    tested_by = Actor(required=True)
-    test_notes = Text(MAX_NOTE_LENGTH)
-
-
-class ApproveSchema(FeatureRefSchema):
-    approved_by = Actor(required=True)
-    approval_notes = Text(MAX_NOTE_LENGTH)
-
-
-class RejectSchema(FeatureRefSchema):
-    rejected_by = Actor(required=True)
-    rejection_reason = Text(MAX_NOTE_LENGTH, required=True)
-
-
-class FixSchema(FeatureRefSchema):
-    fixed_by = Actor(required=True)
-    fix_description = Text(MAX_NOTE_LENGTH, required=True)
+from feature_gateway.api.feature_schemas import FeatureMessageSchema
+from feature_gateway.api.schema_fields import Choice
+from feature_gateway.domain.lifecycle import Status
 
 
 class TransitionResponseSchema(FeatureMessageSchema):

@@ -1,0 +1,127 @@
+"""Every override of a private hook of Flask, flask-smorest, webargs or marshmallow.
+
+Everywhere else the service uses the libraries' documented hooks only. What is bent here
+was read in the versions in ``CHECKED_AGAINST``; ``tests/unit/test_framework_adapter.py``
+fails when an installed version leaves them (re-read the hooks, then update the table), and
+``tests/unit/test_declarations.py`` fails when a private hook is overridden anywhere else.
+
+- ``OrjsonBodyParser``: webargs parses JSON bodies with the standard library; orjson is
+  faster and strict (a lone surrogate escape, ``NaN`` or ``Infinity`` is malformed: 400).
+- ``DocCallbacksBlueprint``: flask-smorest has no public way to post-process each
+  operation's document; its own callbacks sit in ``Blueprint._prepare_doc_cbks``.
+- ``OwnErrorResponsesApi``: flask-smorest registers its error responses as
+  application/json and an ``X-Pagination`` header component the service does not use.
+- ``DirectDumpSchema``: marshmallow's per-field dispatch cost ~3 µs a field, most of a
+  100-feature page's time; rows whose values are already JSON scalars are copied instead.
+- ``OrjsonProvider``: Flask's JSON responses written by orjson (batch values dominate
+  latency); ``response`` reuses the provider's own argument handling.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, cast
+
+import flask
+import orjson
+from flask import Flask, Response
+from flask.json.provider import JSONProvider
+from flask_smorest import Api, Blueprint
+from marshmallow import Schema, fields
+from webargs import core
+from webargs.flaskparser import FlaskParser, is_json_request
+
+CHECKED_AGAINST = {
+    "flask": "3.1",
+    "flask-smorest": "0.47",
+    "webargs": "8.7",
+    "marshmallow": "4.4",
+}
+
+DocCallback = Callable[..., dict[str, Any]]
+
+
+class OrjsonBodyParser(FlaskParser):
+    """``FlaskParser`` reading JSON bodies with orjson."""
+
+    def _raw_load_json(self, req: flask.Request) -> Any:
+        if not is_json_request(req):
+            return core.missing
+        body = req.get_data(cache=True)
+        if not body:
+            return core.missing  # then required fields are reported missing (422)
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            self._handle_invalid_json_error(exc, req)  # aborts with 400
+
+
+class DocCallbacksBlueprint(Blueprint):  # type: ignore[misc]
+    """A flask-smorest ``Blueprint`` that runs extra callbacks over each operation's doc.
+
+    A callback is called as flask-smorest calls its own:
+    ``callback(doc, doc_info, api=..., app=..., spec=..., method=..., **kwargs) -> doc``.
+    """
+
+    def add_doc_callback(self, callback: DocCallback) -> None:
+        self._prepare_doc_cbks.append(callback)
+
+
+class OwnErrorResponsesApi(Api):  # type: ignore[misc]
+    """A flask-smorest ``Api`` whose error response components come from
+    ``error_responses()`` and which registers no pagination header component."""
+
+    def error_responses(self) -> Mapping[str, dict[str, Any]]:
+        """Response component name → response (OpenAPI), for every error status."""
+        raise NotImplementedError
+
+    def _register_responses(self) -> None:
+        for name, response in self.error_responses().items():
+            self.spec.components.response(name, response, lazy=True)
+
+    def _register_pagination_header(self) -> None:
+        """Pages are in the body (limit, offset, total_count), never in flask-smorest's
+        X-Pagination header, whose schema would sit unused in the document."""
+
+
+_SCALAR_FIELDS = (fields.String, fields.Integer, fields.Boolean)
+
+
+class DirectDumpSchema(Schema):
+    """A response schema over mappings whose values are already JSON scalars.
+
+    Every declared field must be a plain string, integer or boolean, so dumping is copying:
+    the declared fields still define the names, keys and OpenAPI document, only the copy is
+    direct. A mapping without a declared attribute is an error (KeyError), never a null.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        plan = []
+        for name, field in self.dump_fields.items():
+            if not isinstance(field, _SCALAR_FIELDS):
+                raise TypeError(f"{type(self).__name__}.{name} is not a scalar field")
+            plan.append((field.data_key or name, field.attribute or name))
+        self._copy_plan = tuple(plan)
+
+    def _serialize(self, obj: Any, *, many: bool = False) -> Any:
+        if many and obj is not None:
+            return [self._serialize(item) for item in obj]
+        if not isinstance(obj, Mapping):
+            raise TypeError(f"{type(self).__name__} dumps mappings, not {type(obj).__name__}")
+        return {key: obj[attribute] for key, attribute in self._copy_plan}
+
+
+class OrjsonProvider(JSONProvider):
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        option = orjson.OPT_INDENT_2 if kwargs.get("indent") else 0
+        return orjson.dumps(obj, option=option | orjson.OPT_NON_STR_KEYS).decode()
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        return orjson.loads(s)
+
+    def response(self, *args: Any, **kwargs: Any) -> Response:
+        obj = self._prepare_response_obj(args, kwargs)
+        body = orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS)
+        app = cast(Flask, self._app)  # this provider is only ever given to a Flask app
+        return app.response_class(body, mimetype="application/json")

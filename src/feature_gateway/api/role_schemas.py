@@ -1,0 +1,53 @@
+"""Where a request says which role it acts as: the ``user_role`` field, parameter or header.
+
+The value is checked by ``api.roles`` (the single place that may be swapped for
+authentication), not by these schemas.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import EXCLUDE, Schema, fields
+
+from feature_gateway.api.schema_fields import FeatureName, StrictSchema
+from feature_gateway.domain.lifecycle import Role
+
+ROLE_HEADER = "X-User-Role"
+
+
+def UserRole(**kwargs: Any) -> fields.String:
+    metadata = {
+        "description": "Acting role",
+        "enum": [r.value for r in Role],
+        "example": Role.DEVELOPER.value,
+        **kwargs.pop("metadata", {}),
+    }
+    return fields.String(metadata=metadata, **kwargs)
+
+
+class RoleBodySchema(StrictSchema):
+    user_role = UserRole(required=True)
+
+
+class FeatureRefSchema(RoleBodySchema):
+    feature_name = FeatureName(required=True)
+
+
+class RoleQuerySchema(StrictSchema):
+    user_role = UserRole()
+
+
+class RoleHeaderSchema(Schema):
+    """The role header GET endpoints accept instead of the query parameter (documentation)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    user_role = UserRole(
+        data_key=ROLE_HEADER,
+        metadata={
+            "description": "Acting role, used when the user_role query parameter is not "
+            "given (which wins if both are)"
+        },
+    )

@@ -1,0 +1,159 @@
+"""The field types every request schema is built from, and the strict schema base.
+
+Every constraint a field enforces is also stated in its OpenAPI schema (pattern, length,
+range, enum), so that a request the document calls valid is one the service accepts; the
+only rule JSON Schema cannot state, that a query is one read-only SQL statement, is named by
+the ``sql-select`` format instead.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+from feature_gateway.domain.names import (
+    FEATURE_NAME_PORTABLE_PATTERN,
+    INVALID_FEATURE_NAME,
+    MAX_FEATURE_NAME_LENGTH,
+    is_valid_feature_name,
+)
+from feature_gateway.domain.sql_check import UnsafeQueryError, check_read_only_query
+from feature_gateway.domain.text import NON_BLANK_TEXT_PATTERN, has_nul, is_blank
+
+MAX_ACTOR_LENGTH = 255
+MAX_DESCRIPTION_LENGTH = 10_000
+MAX_QUERY_LENGTH = 100_000
+MAX_NOTE_LENGTH = 10_000
+SQL_SELECT_FORMAT = "sql-select"
+
+
+class StrictSchema(Schema):
+    """Unknown fields are an error, never silently dropped."""
+
+    class Meta:
+        unknown = RAISE
+
+
+def no_nul(value: str) -> None:
+    if has_nul(value):
+        raise ValidationError("Must not contain the NUL character (U+0000).")
+
+
+def _not_blank(value: str) -> None:
+    if is_blank(value):
+        raise ValidationError("Must not be blank.")
+
+
+def _valid_feature_name(value: str) -> None:
+    if not is_valid_feature_name(value):
+        raise ValidationError(INVALID_FEATURE_NAME)
+
+
+def _read_only_query(value: str) -> None:
+    try:
+        check_read_only_query(value)
+    except UnsafeQueryError as exc:
+        raise ValidationError(str(exc)) from None
+
+
+_NAME_DESCRIPTION = "`<view>:<feature>:<version>`"
+_NAME_EXAMPLE = "driver_hourly_stats:conv_rate:1"
+_NAME_RULES = {"pattern": FEATURE_NAME_PORTABLE_PATTERN, "maxLength": MAX_FEATURE_NAME_LENGTH}
+
+
+def FeatureName(**kwargs: Any) -> fields.String:
+    return fields.String(
+        validate=_valid_feature_name,
+        metadata={"description": _NAME_DESCRIPTION, "example": _NAME_EXAMPLE, **_NAME_RULES},
+        **kwargs,
+    )
+
+
+# The name as a path segment (GET endpoints); checked by api.context.checked_feature_name.
+FEATURE_NAME_PATH_PARAMETER: dict[str, Any] = {
+    "in": "path",
+    "name": "feature_name",
+    "required": True,
+    "description": _NAME_DESCRIPTION,
+    "example": _NAME_EXAMPLE,
+    "schema": {"type": "string", **_NAME_RULES},
+}
+
+
+def Text(max_length: int, **kwargs: Any) -> fields.String:
+    """Free text: not blank, no NUL, at most ``max_length`` characters."""
+    metadata = {"pattern": NON_BLANK_TEXT_PATTERN, **kwargs.pop("metadata", {})}
+    return fields.String(
+        validate=[no_nul, _not_blank, validate.Length(max=max_length)],
+        metadata=metadata,
+        **kwargs,
+    )
+
+
+def Actor(**kwargs: Any) -> fields.String:
+    metadata = {
+        "description": "Who performs the action",
+        "example": "dev",
+        **kwargs.pop("metadata", {}),
+    }
+    return Text(MAX_ACTOR_LENGTH, metadata=metadata, **kwargs)
+
+
+def Choice(values: Iterable[str], **kwargs: Any) -> fields.String:
+    return fields.String(validate=validate.OneOf([str(v) for v in values]), **kwargs)
+
+
+def Query(**kwargs: Any) -> fields.String:
+    return fields.String(
+        validate=[no_nul, _not_blank, validate.Length(max=MAX_QUERY_LENGTH), _read_only_query],
+        metadata={
+            "description": "One read-only SQL statement (SELECT or WITH ... SELECT); "
+            "it is stored, never executed",
+            "format": SQL_SELECT_FORMAT,
+            "pattern": NON_BLANK_TEXT_PATTERN,
+            "example": "SELECT conv_rate FROM driver_hourly_stats WHERE driver_id = ?",
+        },
+        **kwargs,
+    )
+
+
+class JsonInteger(fields.Integer):
+    """A JSON integer, never coerced: 10.5, 1e2, "10" and true are errors, not 10 or 1."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+_DECIMAL_INTEGER = re.compile(r"-?[0-9]+")
+
+
+class QueryInteger(fields.Integer):
+    """An integer in a query string: ASCII digits only (int() takes "1_0" and Arabic digits)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if not isinstance(value, str) or not _DECIMAL_INTEGER.fullmatch(value):
+            raise self.make_error("invalid", input=value)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class JsonBoolean(fields.Boolean):
+    """A JSON boolean: true or false, not 1 or "yes"."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> bool:
+        if value is True or value is False:
+            return value
+        raise self.make_error("invalid", input=value)
+
+
+class QueryBoolean(fields.Boolean):
+    """A boolean in a query string, spelled as OpenAPI serialises it: true or false."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> bool:
+        if value in ("true", "false"):
+            return bool(value == "true")
+        raise self.make_error("invalid", input=value)

@@ -1,0 +1,100 @@
+"""Private hooks of Flask, flask-smorest, webargs and marshmallow are bent in one module,
+``api.framework_adapter``, and only in the library versions it was checked against."""
+
+import ast
+import importlib
+import inspect
+import pkgutil
+from importlib.metadata import version
+from pathlib import Path
+
+import pytest
+from marshmallow import fields
+
+import feature_gateway
+from feature_gateway.api import framework_adapter
+
+ADAPTER = framework_adapter.__name__
+PACKAGE_ROOT = Path(feature_gateway.__file__).parent
+# Documented extension points that happen to start with an underscore.
+DOCUMENTED_FIELD_HOOKS = {"_serialize", "_deserialize"}  # marshmallow: custom fields
+DOCUMENTED_PRIVATE_LOOKING = {"_mapping", "_asdict"}  # SQLAlchemy: Row's public API
+
+
+def _modules() -> list[object]:
+    names = [
+        info.name for info in pkgutil.walk_packages([str(PACKAGE_ROOT)], prefix="feature_gateway.")
+    ]
+    return [importlib.import_module(name) for name in names]
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
+def _library_overrides() -> list[str]:
+    """Our classes' methods that override a private attribute of a library base class."""
+    found = []
+    for module in _modules():
+        for cls in vars(module).values():
+            if not inspect.isclass(cls) or cls.__module__ != module.__name__:
+                continue
+            for name, value in vars(cls).items():
+                function = getattr(value, "__func__", value)
+                if not _private(name) or getattr(function, "__module__", None) != cls.__module__:
+                    continue  # not a method written here (e.g. what Enum or a metaclass adds)
+                if issubclass(cls, fields.Field) and name in DOCUMENTED_FIELD_HOOKS:
+                    continue
+                if any(
+                    name in vars(base) and not base.__module__.startswith("feature_gateway")
+                    for base in cls.__mro__[1:]
+                ):
+                    found.append(f"{cls.__module__}.{cls.__qualname__}.{name}")
+    return found
+
+
+def test_private_library_hooks_are_overridden_only_in_the_adapter_module():
+    outside = [name for name in _library_overrides() if not name.startswith(ADAPTER + ".")]
+    assert outside == []
+    assert _library_overrides(), "the adapter overrides hooks; the check must see them"
+
+
+def _names_defined_in(tree: ast.AST) -> set[str]:
+    defined = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            defined.add(node.name)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            defined.add(node.id)
+        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+            defined.add(node.attr)
+        elif isinstance(node, ast.alias):
+            defined.add(node.asname or node.name)
+    return defined
+
+
+def test_private_library_attributes_are_used_only_in_the_adapter_module():
+    adapter = Path(framework_adapter.__file__)
+    trees = {
+        path: ast.parse(path.read_text()) for path in PACKAGE_ROOT.rglob("*.py") if path != adapter
+    }
+    # What the adapter defines are library hooks too, so they count as the library's.
+    ours = set().union(*(_names_defined_in(tree) for tree in trees.values()))
+    uses = [
+        f"{path.relative_to(PACKAGE_ROOT)}:{node.lineno} .{node.attr}"
+        for path, tree in trees.items()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and _private(node.attr)
+        and node.attr not in ours | DOCUMENTED_PRIVATE_LOOKING
+    ]
+    assert uses == []
+
+
+@pytest.mark.parametrize("distribution", sorted(framework_adapter.CHECKED_AGAINST))
+def test_the_installed_libraries_are_the_versions_the_adapter_was_checked_against(distribution):
+    installed = ".".join(version(distribution).split(".")[:2])
+    assert installed == framework_adapter.CHECKED_AGAINST[distribution], (
+        f"{distribution} {installed}: re-read the hooks in {ADAPTER} against it, then "
+        "update CHECKED_AGAINST"
+    )
