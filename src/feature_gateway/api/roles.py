@@ -66,6 +66,11 @@ def principal() -> Principal | None:
     return g.get("principal")  # type: ignore[no-any-return]
 
 
+def authenticated() -> bool:
+    """Whether this request's actor is a verified principal: what the audit trail records."""
+    return principal() is not None
+
+
 def identity_fields_optional() -> bool:
     """With a token the actor and role fields may be left out (SPEC §7)."""
     return settings().token_mode

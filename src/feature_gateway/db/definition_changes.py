@@ -7,10 +7,10 @@ field (``query``, ``feature_type``, ``feature_data_type``), append-only, with wh
 from __future__ import annotations
 
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from feature_gateway.db.base import Base
-from feature_gateway.db.models import ACTOR
+from feature_gateway.db.models import ACTOR, Feature
 
 
 class DefinitionChange(Base):
@@ -22,6 +22,8 @@ class DefinitionChange(Base):
     changed_time: Mapped[int] = mapped_column(BigInteger)
     # The definition fields changed, comma-separated; null for rows the migration inferred.
     changed_fields: Mapped[str | None] = mapped_column(String(255))
+
+    feature: Mapped[Feature] = relationship(lazy="raise")
 
     __table_args__ = (Index("ix_feature_definition_changes_feature_id", "feature_id"),)
 

@@ -89,6 +89,8 @@ class Feature(Base):
         created_time: Mapped[int]
         updated_time: Mapped[int]
         last_updated_by: Mapped[str | None]
+        submitted_by: Mapped[str | None]
+        tested_by: Mapped[str | None]
 
 
 class AuditEntry(Base):

@@ -15,6 +15,7 @@ from transitions import Machine, MachineError
 
 from feature_gateway.db.models import Feature
 from feature_gateway.db.unit_of_work import Database, UnitOfWork
+from feature_gateway.domain.duties import FeatureDuties, check_separation, is_separated
 from feature_gateway.domain.feature_fields import TRIGGER_STAMPS
 from feature_gateway.domain.lifecycle import TRANSITIONS, TRIGGERS, Status, source_states
 from feature_gateway.errors import InvalidTransitionError
@@ -42,8 +43,17 @@ class FeatureLifecycle:
     the same unit of work, so no transition can happen without its audit entry.
     """
 
-    def __init__(self, uow: UnitOfWork, feature: Feature, role: str | None, now: int) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        feature: Feature,
+        role: str | None,
+        now: int,
+        *,
+        authenticated: bool = False,
+    ) -> None:
         self.uow, self.feature, self.role, self.now = uow, feature, role, now
+        self.authenticated = authenticated
         self.machine = Machine(
             model=feature,
             states=list(Status),
@@ -92,6 +102,7 @@ class FeatureLifecycle:
             actor_role=self.role,
             reason=event.kwargs.get("reason"),
             timestamp=self.now,
+            authenticated=self.authenticated,
         )
 
 
@@ -102,17 +113,22 @@ def fire_trigger(
     fields: Mapping[str, Any],
     *,
     role: str,
+    authenticated: bool = False,
     expected_revisions: Collection[int] | None = None,
 ) -> TransitionResult:
     """Fire ``trigger`` on one feature with its request's ``fields`` (its actor, note and
-    values), then the triggers that follow it (approve, then deploy), in one transaction."""
+    values), then the triggers that follow it (approve, then deploy), in one transaction.
+
+    Separation of duties is checked first, whoever asks (403 when the actor played a part
+    the trigger excludes); ``authenticated`` says the actor is a verified principal."""
     stamps = TRIGGER_STAMPS[trigger]
     check_known_fields(fields, stamps.request_fields, f"the {trigger} trigger")
     actor = fields[stamps.actor]
     with database.writing() as uow:
         feature = load_feature(uow, feature_name, expected_revisions)
         previous = str(feature.status)
-        lifecycle = FeatureLifecycle(uow, feature, role, now_ms())
+        _check_separation_of_duties(uow, feature, trigger, actor)
+        lifecycle = FeatureLifecycle(uow, feature, role, now_ms(), authenticated=authenticated)
         lifecycle.fire(trigger, actor=actor, fields=fields)
         follower = TRIGGERS[trigger].then
         while follower is not None:
@@ -120,3 +136,19 @@ def fire_trigger(
             follower = TRIGGERS[follower].then
         uow.commit()
         return TransitionResult(feature_data(feature), previous, str(feature.status))
+
+
+def _check_separation_of_duties(
+    uow: UnitOfWork, feature: Feature, trigger: str, actor: str
+) -> None:
+    """Before a separated trigger fires from a state that allows it (from any other, the
+    machine's 409 says more): who played which part, from the row and the changes table."""
+    if not is_separated(trigger) or feature.status not in TRIGGERS[trigger].sources:
+        return
+    duties = FeatureDuties(
+        creator=feature.created_by,
+        definition_changers=uow.definition_changes.changers(feature.id),
+        submitter=feature.submitted_by,
+        tester=feature.tested_by,
+    )
+    check_separation(trigger, actor, duties)
