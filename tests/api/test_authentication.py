@@ -1,6 +1,7 @@
 """Token mode, request by request (SPEC §7): 401 first, then the role the token allows."""
 
 import json
+import logging
 
 import pytest
 from sqlalchemy import text
@@ -237,3 +238,26 @@ def test_last_used_time_is_written_at_most_once_a_minute(token_client, issue_tok
     )
     token_client.get("/get_all_feature_metadata", headers=bearer(token))
     assert _last_used(connection, token) >= first
+
+
+def test_the_access_line_names_the_principal_and_never_the_token(
+    token_client, issue_token, caplog
+):
+    token = issue_token("developer", principal="alice")
+    with caplog.at_level(logging.INFO, logger="feature_gateway.access"):
+        token_client.get("/get_all_feature_metadata", headers=bearer(token))
+    [record] = [r for r in caplog.records if r.name == "feature_gateway.access"]
+    assert (record.principal, record.role) == ("alice", "developer")
+    assert token.rsplit("_", 1)[1] not in str(record.__dict__)
+
+
+def test_trust_mode_warns_at_start_and_token_mode_does_not(database, migrated_database, caplog):
+    from feature_gateway import create_app
+
+    for mode in ("trust", "token"):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="feature_gateway"):
+            create_app({"database": database, "database_url": migrated_database.url,
+                        "auth_mode": mode})  # fmt: skip
+        warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert any("AUTH_MODE=trust" in w for w in warnings) == (mode == "trust")

@@ -124,7 +124,9 @@ def test_each_documented_status_is_reachable_in_token_mode(
             name = "fresh_view:fresh_feature:1"
         else:
             name = make_feature(needs or "DRAFT")["feature_name"]
-        responses = list(_requests(status, operation, name, authorized, token_app, make_feature))
+        responses = list(
+            _requests(status, operation, name, authorized, token_app, make_feature, issue_token)
+        )
         matching = [r for r in responses if r.status_code == status]
         assert matching, (
             f"{operation.label}: expected {status}, got "
@@ -145,11 +147,18 @@ def _requests(
     authorized: FlaskClient,
     app: Flask,
     make_feature: Callable[..., dict[str, Any]],
+    issue: Callable[..., str],
 ) -> Any:
     if status == 401:
         return [TokenCaller(app.test_client(), operation, name).send()]
     caller = TokenCaller(authorized, operation, name)
-    return _provoke(status, caller, app, lambda s: make_feature(s)["feature_name"])
+    requests = list(_provoke(status, caller, app, lambda s: make_feature(s)["feature_name"]))
+    if status == 403:  # naming a role the token does not carry: refused even for reads
+        developer = app.test_client()
+        developer.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {issue('developer')}"
+        named = TokenCaller(developer, operation, name)
+        requests.append(named.send(body=named.body(user_role="approver")))
+    return requests
 
 
 def test_with_the_database_down_a_token_cannot_be_checked_and_the_answer_is_503(

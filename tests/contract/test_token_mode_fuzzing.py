@@ -49,7 +49,7 @@ def test_no_input_breaks_the_service_in_token_mode(
     token = tokens.create_token(
         database, principal="fuzzer", roles=EVERY_ROLE, created_by="test"
     ).token
-    report = run_fuzzing(token_fuzz_app, backend, headers={"Authorization": f"Bearer {token}"})
+    report = run_fuzzing(token_fuzz_app, backend, bearer_token=token)
 
     contract = Contract(token_fuzz_app.test_client().get("/openapi.json").get_json())
     documented = {op.label: op.statuses for op in contract.operations()}

@@ -6,6 +6,10 @@ to decide whether a request must authenticate; ``AccessDocPlugin`` reads the sam
 write the document: in token mode a bearer security scheme, the 401 response on every
 protected operation and ``security: []`` on the public ones; in trust mode no security at
 all, and the token operations with only the refusals trust mode gives.
+
+``api.problems.Problems`` lists each operation's statuses as trust mode answers them; what
+token mode adds to every protected operation (401, and 403 for a role the token does not
+carry) is added here.
 """
 
 from __future__ import annotations
@@ -81,7 +85,9 @@ class AccessDocPlugin(BasePlugin):
         if is_public(self.app, endpoint):
             operation["security"] = []
             return
-        responses = {**operation["responses"], 401: "UNAUTHORIZED"}
+        # 401 without a valid token; 403 wherever a role or an actor can be named, which
+        # the token may not carry or may not be (reads included).
+        responses = {**operation["responses"], 401: "UNAUTHORIZED", 403: "FORBIDDEN"}
         operation["responses"] = dict(sorted(responses.items(), key=lambda item: str(item[0])))
         # The token says who acts: the examples leave the role and the actor names out.
         for media in operation.get("requestBody", {}).get("content", {}).values():

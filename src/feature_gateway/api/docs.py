@@ -40,6 +40,10 @@ must be known; `/health`, `/livez` and `/metrics` ignore roles.
 
 {{authentication}}
 
+**Separation of duties** (both modes): the tester may not be the feature's creator, anyone
+who changed its definition or its submitter; the approver (or rejecter) none of them, nor
+the tester. Refusals are 403 naming the rule and the person.
+
 **Errors.** Every error is an RFC 9457 problem (`application/problem+json`) with `type`,
 `title`, `status` and a human-readable `detail`; validation errors add `errors`, the messages
 for each invalid field. Each operation lists the error statuses it can return.
@@ -59,9 +63,7 @@ _VERIFIED_IDENTITIES = """\
 button above), else 401. The token says who you are and which roles you may act in:
 `user_role` may be left out (the token's role that may perform the action is used) and so
 may the actor fields (`created_by`, `approved_by`, ...); when given, they must be one of the
-token's roles and your own name (else 403). Separation of duties applies in both modes: the
-tester and the approver may not be the creator, a definition changer or the submitter, and
-the approver not the tester either."""
+token's roles and your own name (else 403)."""
 
 
 def docs_config(*, token_mode: bool = False) -> dict[str, Any]:

@@ -68,7 +68,8 @@ _FINAL = " or ".join(
 PROBLEM_DESCRIPTIONS = {
     400: "The request body is not valid JSON",
     401: "No valid API token: send `Authorization: Bearer <token>` (token mode)",
-    403: "The caller's role may not perform this action",
+    403: "The caller may not do this: its role may not, the token does not carry the role "
+    "named, an actor field names someone else, or separation of duties forbids it",
     404: "No feature has this name (token endpoints: no token has this id)",
     409: "The request conflicts with the feature's state: duplicate name, a transition not "
     f"allowed from the current status, a {_FINAL} feature, or a concurrent change",

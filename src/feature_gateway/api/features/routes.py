@@ -39,9 +39,7 @@ blp = ApiBlueprint("features", __name__, description="Define, read, list and edi
 def create_feature_metadata(args: dict[str, Any]) -> Reply:
     """Define a new feature (status DRAFT)."""
     role = require_role(Action.CREATE, args.pop("user_role", None))
-    feature = features.create_feature(
-        database(), args, role=role, authenticated=authenticated()
-    )
+    feature = features.create_feature(database(), args, role=role, authenticated=authenticated())
     payload = {"message": "Feature created successfully", "feature": feature}
     return payload, etag(feature["revision"])
 
