@@ -158,12 +158,19 @@ def test_each_operation_reports_503_when_the_database_is_unreachable(
         never_touch_the_database
     )
     try:
-        for operation in operations:
-            response = Caller(client, operation, "some_view:some_feature:1").send()
-            assert response.status_code == 503, (operation.label, response.get_json())
-            errors = contract.response_errors(
-                operation, 503, response.content_type, response.get_json()
-            )
-            assert not errors, errors
+        assert_each_answers_503(
+            contract, [Caller(client, o, "some_view:some_feature:1") for o in operations]
+        )
     finally:
         app.extensions["feature_gateway"].database.bind.dispose()
+
+
+def assert_each_answers_503(contract: Contract, callers: list[Caller]) -> None:
+    """Each caller's request is answered 503 with the body the document promises."""
+    for caller in callers:
+        response = caller.send()
+        assert response.status_code == 503, (caller.operation.label, response.get_json())
+        errors = contract.response_errors(
+            caller.operation, 503, response.content_type, response.get_json()
+        )
+        assert not errors, errors
