@@ -8,7 +8,7 @@ LINTED := src tests migrations bench gunicorn.conf.py wsgi.py
 export DATABASE_URL ?= sqlite:///$(CURDIR)/data/feature_gateway.db
 
 .PHONY: install migrate import-sample run test test-fast test-fuzz test-browser test-deploy \
-	bench openapi lint security format clean
+	bench bench-auth openapi lint security format clean
 
 $(BIN)/activate: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,10 @@ test-browser: install
 bench: install
 	$(BIN)/python -m bench.core
 	$(BIN)/python bench/feature_values.py
+
+# What token mode costs per request (read by name, create), trust vs token; needs wrk.
+bench-auth: install
+	$(BIN)/python -m bench.auth
 
 openapi: install
 	$(BIN)/feature-gateway openapi -o openapi.json

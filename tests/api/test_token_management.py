@@ -108,6 +108,7 @@ def test_only_admin_manages_tokens(token_client, issue_token, role):
         ({"roles": ["developer"]}, "principal"),
         ({"principal": "c", "roles": ["developer"], "expires_time": 1_000}, "expires_time"),
         ({"principal": "c", "roles": ["developer"], "expires_time": "soon"}, "expires_time"),
+        ({"principal": "c", "roles": ["developer"], "expires_time": 2**63}, "expires_time"),
         ({"principal": "c", "roles": ["developer"], "secret": "x"}, "secret"),
     ],
 )

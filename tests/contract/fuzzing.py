@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,16 @@ def map_case(context: HookContext, case: Case) -> Case:
         and isinstance(body.get("entities"), dict)
     ):
         body["entities"] = _valid_entity_columns(body["entities"])
+    if (
+        case.method == "POST"
+        and case.path == "/tokens"
+        and case.meta is not None
+        and case.meta.generation.mode == GenerationMode.POSITIVE
+        and isinstance(body, dict)
+        and isinstance(body.get("expires_time"), int)
+    ):
+        # "In the future" is the one rule of an expiry that JSON Schema cannot state.
+        body["expires_time"] = time.time_ns() // 1_000_000 + 60_000 + body["expires_time"]
     names = {parameter.name for parameter in case.operation.iter_parameters()}
     token_mode = "security" in case.operation.schema.raw_schema  # the token says the role
     if (
@@ -69,13 +80,15 @@ def map_case(context: HookContext, case: Case) -> Case:
     return case
 
 
-def _map_case_with_token(token: str) -> Any:
-    """``map_case``, and the bearer token on every request, as a client sends it (in place
-    of the random credentials Schemathesis makes up for the document's bearer scheme)."""
+def _map_case_with_token(token: Callable[[], str]) -> Any:
+    """``map_case``, and a valid bearer token on every request, as a client sends it (in
+    place of the random credentials Schemathesis makes up for the document's bearer scheme).
+    ``token`` is asked each time: fuzzing ``DELETE /tokens/{id}`` revokes tokens, its own too.
+    """
 
     def hook(context: HookContext, case: Case) -> Case:
         case = map_case(context, case)
-        case.headers["Authorization"] = f"Bearer {token}"
+        case.headers["Authorization"] = f"Bearer {token()}"
         return case
 
     hook.__name__ = map_case.__name__  # Schemathesis knows its hooks by name
@@ -179,8 +192,10 @@ def seed_features(app: Flask) -> None:
         assert response.status_code in (200, 201), response.get_json()
 
 
-def run_fuzzing(app: Flask, backend: str, bearer_token: str | None = None) -> FuzzReport:
-    """Fuzz every operation; with ``bearer_token``, every request carries it.
+def run_fuzzing(
+    app: Flask, backend: str, bearer_token: Callable[[], str] | None = None
+) -> FuzzReport:
+    """Fuzz every operation; with ``bearer_token``, every request carries the token it gives.
 
     The token goes in through the ``map_case`` hook, not Schemathesis' ``auth`` setting:
     with that, Schemathesis 4.32's WSGI transport hands ``max_redirects`` to werkzeug, which

@@ -45,10 +45,22 @@ def test_no_input_breaks_the_service_in_token_mode(
 ) -> None:
     backend = token_fuzz_app.config["FUZZ_BACKEND"]
     database = token_fuzz_app.extensions["feature_gateway"].database
-    token = tokens.create_token(
-        database, principal="fuzzer", roles=EVERY_ROLE, created_by="test"
-    ).token
-    report = run_fuzzing(token_fuzz_app, backend, bearer_token=token)
+    current: list[str] = []
+
+    def valid_token() -> str:
+        """The fuzzer's token; a new one once fuzzing has revoked it."""
+        if current:
+            with database.reading() as uow:
+                row = uow.tokens.credentials(current[-1].split("_")[1])
+            if row is not None and row.revoked_time is None:
+                return current[-1]
+        issued = tokens.create_token(
+            database, principal="fuzzer", roles=EVERY_ROLE, created_by="test"
+        )
+        current.append(issued.token)
+        return issued.token
+
+    report = run_fuzzing(token_fuzz_app, backend, bearer_token=valid_token)
 
     contract = Contract(token_fuzz_app.test_client().get("/openapi.json").get_json())
     documented = publish_report(report, contract, f"schemathesis-token-{backend}", capsys)

@@ -22,6 +22,8 @@ _ID = "[0-9a-f]{16}"
 # Written so that Python and ECMA-262 (JSON Schema in the API document) read it alike.
 TOKEN_PATTERN = re.compile(f"{TOKEN_PREFIX}({_ID})_[A-Za-z0-9_-]{{43}}")
 TOKEN_ID_PATTERN = f"^{_ID}$"
+# The latest expiry a token may have: 9999-12-31T23:59:59.999Z (and well inside a BIGINT).
+MAX_EXPIRES_TIME = 253_402_300_799_999
 # last_used_time is refreshed at most this often: no write on every request.
 LAST_USED_REFRESH_MS = 60_000
 

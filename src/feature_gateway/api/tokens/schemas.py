@@ -16,7 +16,7 @@ from feature_gateway.api.schema_fields import (
     Text,
 )
 from feature_gateway.domain.lifecycle import Role
-from feature_gateway.domain.tokens import TOKEN_ID_PATTERN, TOKEN_PATTERN
+from feature_gateway.domain.tokens import MAX_EXPIRES_TIME, TOKEN_ID_PATTERN, TOKEN_PATTERN
 
 _TIME = {"description": "Epoch milliseconds"}
 
@@ -32,7 +32,7 @@ class TokenCreateSchema(StrictSchema):
         metadata={"description": "Roles the token may act in (one or more)"},
     )
     expires_time = JsonInteger(
-        validate=validate.Range(min=1),
+        validate=validate.Range(min=1, max=MAX_EXPIRES_TIME),
         metadata={"description": "When the token stops working (epoch ms, in the future)"},
     )
     description = Text(MAX_NOTE_LENGTH, metadata={"description": "What the token is for"})
