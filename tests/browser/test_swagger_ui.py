@@ -165,4 +165,5 @@ def test_in_token_mode_swagger_ui_offers_authorize_and_marks_protected_operation
         assert response.status == 200
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(f"{base_url}/tokens", timeout=10)
+    refused.value.close()
     assert refused.value.code == 401
