@@ -17,8 +17,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from feature_gateway.api.role_schemas import ROLE_HEADER
 from feature_gateway.api.schema_fields import StrictSchema
-from feature_gateway.domain.identity import IDENTITY_FIELDS, ROLE_FIELD
-from feature_gateway.domain.lifecycle import WORKFLOW_ROLES, Role
+from feature_gateway.domain.identity import IDENTITY_FIELDS, ROLE_FIELD, claimable_roles
 
 DOCS_PATH = "/docs"
 DOCS_ASSETS_PATH = "/docs/static"
@@ -130,8 +129,7 @@ def _role_enum(converter: _ConverterWithSchemaRules, field: Any, **_: Any) -> di
     """The roles a request may name: the workflow's in trust mode, admin too with a token."""
     if field.name != ROLE_FIELD:
         return {}
-    roles = Role if converter.token_mode else WORKFLOW_ROLES
-    return {"enum": [role.value for role in Role if role in roles]}
+    return {"enum": claimable_roles(token_mode=converter.token_mode)}
 
 
 class MarshmallowPluginWithSchemaRules(MarshmallowPlugin):

@@ -14,7 +14,7 @@ writes, the principal), and hand them to the services.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from flask import current_app, g, request
@@ -22,8 +22,13 @@ from flask import current_app, g, request
 from feature_gateway.api.access import is_public
 from feature_gateway.api.context import database, settings
 from feature_gateway.api.role_schemas import ROLE_HEADER
-from feature_gateway.domain.identity import ACTOR_FIELDS, Principal, same_person
-from feature_gateway.domain.lifecycle import PERMISSIONS, WORKFLOW_ROLES, Action, Role
+from feature_gateway.domain.identity import (
+    ACTOR_FIELDS,
+    Principal,
+    claimable_roles,
+    same_person,
+)
+from feature_gateway.domain.lifecycle import PERMISSIONS, Action, Role
 from feature_gateway.errors import (
     ActingAsAnotherPrincipalError,
     AuthenticationError,
@@ -157,7 +162,7 @@ def _inferred_role(action: Action) -> Role:
 def _known_role(raw: str | None, where: str = "user_role") -> Role | None:
     if raw is None:
         return None
-    known = _claimable_roles()
+    known = claimable_roles(token_mode=settings().token_mode)
     if raw not in known:
         names = ", ".join(known)
         raise RoleRequiredError(
@@ -165,8 +170,3 @@ def _known_role(raw: str | None, where: str = "user_role") -> Role | None:
             {where: [f"Must be one of: {names}."]},
         )
     return Role(raw)
-
-
-def _claimable_roles() -> Iterable[str]:
-    roles = Role if settings().token_mode else WORKFLOW_ROLES
-    return [role.value for role in Role if role in roles]

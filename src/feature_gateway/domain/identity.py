@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from feature_gateway.domain.lifecycle import Role
+from feature_gateway.domain.lifecycle import WORKFLOW_ROLES, Role
 
 # The request fields naming who performs an action. In token mode each is optional and,
 # when given, must name the principal: what is stored is the principal.
@@ -35,6 +35,13 @@ class Principal:
     name: str
     roles: frozenset[Role]
     authenticated: bool
+
+
+def claimable_roles(*, token_mode: bool) -> list[str]:
+    """The roles a request may name, in declaration order: with a token every role (the
+    token decides which it has), without one the workflow's (nobody can claim admin)."""
+    roles = Role if token_mode else WORKFLOW_ROLES
+    return [role.value for role in Role if role in roles]
 
 
 def same_person(one: str | None, other: str | None) -> bool:
