@@ -49,28 +49,15 @@ def map_case(context: HookContext, case: Case) -> Case:
     so, as a client sends its credentials with every call, a GET that carries neither gets
     the header. Cases that give either, valid or not, are sent as generated.
     """
-    body = case.body
-    if (
-        case.method == "POST"
-        and case.path == "/features"
-        and case.meta is not None
-        and case.meta.generation.mode == GenerationMode.POSITIVE
-        and isinstance(body, dict)
-        and isinstance(body.get("entities"), dict)
-    ):
-        body["entities"] = _valid_entity_columns(body["entities"])
-    if (
-        case.method == "POST"
-        and case.path == "/tokens"
-        and case.meta is not None
-        and case.meta.generation.mode == GenerationMode.POSITIVE
-        and isinstance(body, dict)
-        and isinstance(body.get("expires_time"), int)
-    ):
+    values = _valid_body_to(case, "/features")
+    if values is not None and isinstance(values.get("entities"), dict):
+        values["entities"] = _valid_entity_columns(values["entities"])
+    token = _valid_body_to(case, "/tokens")
+    if token is not None and isinstance(token.get("expires_time"), int):
         # "In the future" is the one rule of an expiry that JSON Schema cannot state: the
         # generated value is moved into (now, MAX_EXPIRES_TIME].
         soon = time.time_ns() // 1_000_000 + 60_000
-        body["expires_time"] = soon + body["expires_time"] % (MAX_EXPIRES_TIME - soon)
+        token["expires_time"] = soon + token["expires_time"] % (MAX_EXPIRES_TIME - soon)
     names = {parameter.name for parameter in case.operation.iter_parameters()}
     token_mode = "security" in case.operation.schema.raw_schema  # the token says the role
     if (
@@ -81,6 +68,15 @@ def map_case(context: HookContext, case: Case) -> Case:
     ):
         case.headers.setdefault(ROLE_HEADER, "developer")  # a case-insensitive mapping
     return case
+
+
+def _valid_body_to(case: Case, path: str) -> dict[str, Any] | None:
+    """The JSON object a case POSTs to ``path`` when it is meant to be valid, else None."""
+    body = case.body
+    positive = case.meta is not None and case.meta.generation.mode == GenerationMode.POSITIVE
+    if case.method == "POST" and case.path == path and positive and isinstance(body, dict):
+        return body
+    return None
 
 
 def _map_case_with_token(token: Callable[[], str]) -> Any:
