@@ -6,6 +6,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Callable
 
 from flask import Flask, Response, g, has_request_context, request
 from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
@@ -28,7 +29,9 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
-def register_request_hooks(app: Flask, max_body_bytes: int) -> None:
+def register_request_hooks(
+    app: Flask, max_body_bytes: int, authenticate: Callable[[], None]
+) -> None:
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
 
     @app.before_request
@@ -37,6 +40,8 @@ def register_request_hooks(app: Flask, max_body_bytes: int) -> None:
         IN_PROGRESS.inc()
         supplied = request.headers.get(REQUEST_ID_HEADER, "")
         g.request_id = supplied if _REQUEST_ID_PATTERN.fullmatch(supplied) else uuid.uuid4().hex
+        # Who the caller is comes first: without a valid token, 401 whatever the body is.
+        authenticate()
         # webargs would turn a non-JSON body into a 422 "missing field"; say what is wrong.
         if request.method in _BODY_METHODS and request.url_rule is not None:
             if not request.is_json:
@@ -48,6 +53,8 @@ def register_request_hooks(app: Flask, max_body_bytes: int) -> None:
         request_id = g.get("request_id")
         if request_id:
             response.headers[REQUEST_ID_HEADER] = request_id
+        # Browsers must not guess another type than the one sent (JSON shown as HTML).
+        response.headers["X-Content-Type-Options"] = "nosniff"
         started = g.get("started")
         if started is None:
             return response
@@ -65,6 +72,7 @@ def register_request_hooks(app: Flask, max_body_bytes: int) -> None:
                     "duration_ms": round(duration_s * 1000, 2),
                     "request_id": request_id,
                     "role": g.get("role"),
+                    "principal": getattr(g.get("principal"), "name", None),
                     "remote_addr": request.remote_addr,
                 },
             )
