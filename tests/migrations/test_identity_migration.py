@@ -4,7 +4,7 @@ are inferred from what the database knows, and downgrading removes only what it 
 from alembic import command
 from sqlalchemy import create_engine, text
 
-from tests.migrations.test_migrations import _rows, config_for, empty_database  # noqa: F401
+from tests.migrations.test_migrations import rows, config_for, empty_database  # noqa: F401
 
 
 def _feature(connection, name, created_by, last_updated_by):
@@ -45,18 +45,18 @@ def test_0003_marks_old_entries_unauthenticated_and_infers_definition_changers(
             _feature(connection, "v:edited:1", "alice", "Carol")
             _feature(connection, "v:own:1", "alice", "ALICE")
         command.upgrade(config, "0003")
-        assert _rows(engine, "SELECT DISTINCT authenticated FROM feature_audit") in (
+        assert rows(engine, "SELECT DISTINCT authenticated FROM feature_audit") in (
             [(False,)],
             [(0,)],
         )
-        assert _rows(
+        assert rows(
             engine,
             "SELECT f.feature_name, c.changed_by, c.changed_time"
             " FROM feature_definition_changes c JOIN features f ON f.id = c.feature_id"
             " ORDER BY f.feature_name",
         ) == [("v:edited:1", "Carol", 5), ("v:reset:1", "bob", 2)]
         command.downgrade(config, "0002")
-        assert _rows(engine, "SELECT count(*) FROM feature_audit") == [(2,)]
+        assert rows(engine, "SELECT count(*) FROM feature_audit") == [(2,)]
         command.upgrade(config, "head")
     finally:
         engine.dispose()
