@@ -8,7 +8,12 @@ from alembic import context
 from sqlalchemy import Connection
 
 from feature_gateway.config import Settings
-from feature_gateway.db import catalog_models, models  # noqa: F401  (registers the tables)
+from feature_gateway.db import (  # noqa: F401  (registers the tables)
+    catalog_models,
+    definition_changes,
+    models,
+    tokens,
+)
 from feature_gateway.db.base import Base
 from feature_gateway.db.engine import make_engine
 

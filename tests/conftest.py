@@ -22,6 +22,7 @@ from feature_gateway.cli import alembic_config
 from feature_gateway.config import Settings
 from feature_gateway.db.engine import make_engine
 from feature_gateway.db.unit_of_work import Database
+from feature_gateway.services import tokens
 from tests.databases import BACKENDS, FreshDatabase, require_backend
 
 # The seed README's create payload, as the OpenAPI document shows it.
@@ -80,6 +81,41 @@ def app(database: Database, migrated_database: FreshDatabase) -> Flask:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture
+def token_app(database: Database, migrated_database: FreshDatabase) -> Flask:
+    """The app in token mode (SPEC §7), on the same database as ``app``."""
+    return create_app(
+        {
+            "database": database,
+            "database_url": migrated_database.url,
+            "auth_mode": "token",
+            "TESTING": True,
+        }
+    )
+
+
+@pytest.fixture
+def token_client(token_app: Flask) -> FlaskClient:
+    return token_app.test_client()
+
+
+@pytest.fixture
+def issue_token(database: Database) -> Callable[..., str]:
+    """Issue an API token straight through the service: ``issue_token("developer")``."""
+
+    def issue(*roles: str, principal: str = "alice", **options: Any) -> str:
+        created = tokens.create_token(
+            database, principal=principal, roles=roles, created_by="test", **options
+        )
+        return created.token
+
+    return issue
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 def _expect(response: Any, status: int) -> dict[str, Any]:

@@ -86,7 +86,8 @@ class LiveServer:
             with urllib.request.urlopen(req, timeout=30) as response:
                 return response.status, response.read()
         except urllib.error.HTTPError as error:
-            return error.code, error.read()
+            with error:  # it holds the connection: closed here, not whenever GC runs
+                return error.code, error.read()
 
     def stop(self) -> None:
         self.process.terminate()

@@ -60,7 +60,13 @@ def build_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.config.update({k: v for k, v in overrides.items() if k.isupper()})
     database = overrides.get("database") or Database(make_engine(settings))
     app.extensions[EXTENSION] = Gateway(settings, database)
-    register_api(app, max_body_bytes=settings.max_body_bytes)
+    register_api(app, max_body_bytes=settings.max_body_bytes, token_mode=settings.token_mode)
+    if not settings.token_mode:
+        logging.getLogger("feature_gateway").warning(
+            "AUTH_MODE=trust: roles and actor names are taken as each request claims them, "
+            "unverified; set AUTH_MODE=token for API tokens (see docs/identity.md)",
+            extra={"auth_mode": settings.auth_mode},
+        )
     if settings.trusted_proxy_count:
         # Only the last N hops of X-Forwarded-For/-Proto were written by our own proxies;
         # anything further left came from the client and is ignored.

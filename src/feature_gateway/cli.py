@@ -1,5 +1,5 @@
 """Operator commands: migrate, import/export features, print the OpenAPI document and the
-lifecycle diagram.
+lifecycle diagram, manage API tokens (``tokens``, in ``cli_tokens``).
 
 Run as ``feature-gateway <command>`` (or ``flask --app wsgi <command>``).
 """
@@ -116,12 +116,15 @@ def lifecycle_diagram_command(fenced: bool) -> None:
 
 
 def register_cli(app: Flask) -> None:
+    from feature_gateway.cli_tokens import tokens_group
+
     for command in (
         migrate_command,
         import_command,
         export_command,
         openapi_command,
         lifecycle_diagram_command,
+        tokens_group,
     ):
         app.cli.add_command(command)
 

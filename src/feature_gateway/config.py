@@ -12,6 +12,10 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'data' / 'feature_gateway.db'}"
 
 
+# AUTH_MODE: "trust" takes the role and actor names a request claims (the seed's behaviour,
+# for the embedded quick start); "token" requires an API token on every request (SPEC §7).
+AUTH_MODES = ("trust", "token")
+
 # Counts where 0 is meaningful: no trusted proxy, no connections beyond the pool.
 _MAY_BE_ZERO = frozenset({"trusted_proxy_count", "db_max_overflow"})
 
@@ -24,6 +28,7 @@ class ConfigError(ValueError):
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     log_level: str = "INFO"
+    auth_mode: str = "trust"
     max_body_bytes: int = 2 * 1024 * 1024
     max_features_per_request: int = 1_000
     max_entity_rows_per_request: int = 10_000
@@ -82,11 +87,19 @@ class Settings:
                 raise ConfigError(f"{field.name.upper()} must be positive, got {value}")
         if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ConfigError(f"LOG_LEVEL must be a logging level name, got {self.log_level!r}")
+        if self.auth_mode not in AUTH_MODES:
+            raise ConfigError(
+                f"AUTH_MODE must be one of {', '.join(AUTH_MODES)}, got {self.auth_mode!r}"
+            )
         metrics_dir = self.prometheus_multiproc_dir
         if metrics_dir and not (os.path.isdir(metrics_dir) and os.access(metrics_dir, os.W_OK)):
             raise ConfigError(
                 f"PROMETHEUS_MULTIPROC_DIR must be a writable directory, got {metrics_dir!r}"
             )
+
+    @property
+    def token_mode(self) -> bool:
+        return self.auth_mode == "token"
 
     @property
     def is_sqlite(self) -> bool:

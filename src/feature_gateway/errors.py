@@ -12,6 +12,9 @@ from collections.abc import Iterable, Mapping
 class GatewayError(Exception):
     """Base of every error the service reports to a client."""
 
+    # Response headers the error needs (e.g. WWW-Authenticate on a 401).
+    headers: Mapping[str, str] = {}
+
     def __init__(self, detail: str, errors: Mapping[str, list[str]] | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
@@ -30,7 +33,26 @@ class RoleRequiredError(ValidationError):
     """No role, or one that is not a known role, where a role is required (422)."""
 
 
-class ForbiddenError(GatewayError):
+# The realm of the bearer tokens, named in every WWW-Authenticate challenge.
+AUTH_REALM = "feature-gateway"
+
+
+class AuthenticationError(GatewayError):
+    """No valid API token where one is required (401, SPEC §7; challenge as in RFC 6750)."""
+
+    def __init__(self, detail: str, *, token_sent: bool) -> None:
+        super().__init__(detail)
+        challenge = f'Bearer realm="{AUTH_REALM}"'
+        if token_sent:
+            challenge += ', error="invalid_token"'
+        self.headers = {"WWW-Authenticate": challenge}
+
+
+class PermissionDeniedError(GatewayError):
+    """The caller is known but may not do this (403)."""
+
+
+class ForbiddenError(PermissionDeniedError):
     def __init__(self, role: str, action: str, allowed: Iterable[str]) -> None:
         self.role, self.action, self.allowed = role, action, sorted(allowed)
         super().__init__(
@@ -38,10 +60,61 @@ class ForbiddenError(GatewayError):
         )
 
 
+class TokenManagementDisabledError(PermissionDeniedError):
+    def __init__(self) -> None:
+        super().__init__(
+            "API tokens cannot be managed over HTTP in trust mode (AUTH_MODE=trust), where "
+            "anyone may claim any role; use the command line instead: "
+            "feature-gateway tokens create|list|revoke."
+        )
+
+
+class RoleNotGrantedError(PermissionDeniedError):
+    def __init__(self, principal: str, role: str, granted: Iterable[str]) -> None:
+        self.principal, self.role = principal, role
+        super().__init__(
+            f"The token of {principal} does not carry the role '{role}'; "
+            f"it carries: {', '.join(sorted(granted))}."
+        )
+
+
+class NoRoleMayActError(PermissionDeniedError):
+    def __init__(
+        self, principal: str, action: str, granted: Iterable[str], allowed: Iterable[str]
+    ) -> None:
+        self.principal, self.action = principal, action
+        super().__init__(
+            f"The token of {principal} carries no role that may {action} "
+            f"(it carries: {', '.join(sorted(granted))}; allowed roles: "
+            f"{', '.join(sorted(allowed))})."
+        )
+
+
+class ActingAsAnotherPrincipalError(PermissionDeniedError):
+    def __init__(self, principal: str, field: str, named: str) -> None:
+        self.principal, self.field, self.named = principal, field, named
+        super().__init__(
+            f"Acting as another principal: the token is {principal}'s, but {field} names "
+            f"{named!r}. Leave {field} out, or give your own name."
+        )
+
+
+class SeparationOfDutiesError(PermissionDeniedError):
+    def __init__(self, player: str, part: str, actor: str, trigger: str) -> None:
+        self.player, self.actor, self.trigger = player, actor, trigger
+        super().__init__(f"Separation of duties: {player} {part}, so {actor} cannot {trigger} it.")
+
+
 class FeatureNotFoundError(GatewayError):
     def __init__(self, feature_name: str) -> None:
         self.feature_name = feature_name
         super().__init__(f"Feature '{feature_name}' does not exist.")
+
+
+class TokenNotFoundError(GatewayError):
+    def __init__(self, token_id: str) -> None:
+        self.token_id = token_id
+        super().__init__(f"Token '{token_id}' does not exist.")
 
 
 class ConflictError(GatewayError):
@@ -114,8 +187,10 @@ class DatabaseUnavailableError(GatewayError):
 # The one mapping from domain errors to HTTP: (status, problem title). Most specific first.
 HTTP_STATUS: list[tuple[type[GatewayError], int, str]] = [
     (ValidationError, 422, "Unprocessable Content"),
-    (ForbiddenError, 403, "Forbidden"),
+    (AuthenticationError, 401, "Unauthorized"),
+    (PermissionDeniedError, 403, "Forbidden"),
     (FeatureNotFoundError, 404, "Feature Not Found"),
+    (TokenNotFoundError, 404, "Token Not Found"),
     (FeatureAlreadyExistsError, 409, "Feature Already Exists"),
     (InvalidTransitionError, 409, "Invalid Status Transition"),
     (FeatureImmutableError, 409, "Feature Immutable"),

@@ -11,6 +11,8 @@ from __future__ import annotations
 import shutil
 import subprocess
 import threading
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -127,3 +129,41 @@ def test_a_screenshot_of_the_docs_page_is_kept(
         f"{base_url}/docs",
     )
     assert screenshot.stat().st_size > 20_000  # a blank page is a few kB
+
+
+@pytest.fixture(scope="module")
+def served_in_token_mode(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Flask]]:
+    url = f"sqlite:///{tmp_path_factory.mktemp('browser-token') / 'docs.db'}"
+    migrate(url)
+    app = create_app({"database_url": url, "log_level": "WARNING", "auth_mode": "token"})
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", app
+    server.shutdown()
+    thread.join(timeout=10)
+    app.extensions["feature_gateway"].database.bind.dispose()
+
+
+def test_in_token_mode_swagger_ui_offers_authorize_and_marks_protected_operations(
+    chromium: str, served_in_token_mode: tuple[str, Flask], tmp_path: Path
+) -> None:
+    from feature_gateway.services import tokens
+
+    base_url, app = served_in_token_mode
+    dom = run_chromium(chromium, tmp_path / "profile-token", "--dump-dom", f"{base_url}/docs")
+    assert "Failed to load API definition" not in dom
+    assert 'class="btn authorize' in dom  # the Authorize button of the bearer scheme
+    assert dom.count("authorization__btn") >= 20  # a lock on every protected operation
+    # What Authorize makes Swagger UI send, against the same running service.
+    database = app.extensions["feature_gateway"].database
+    token = tokens.create_token(database, principal="ui", roles=["admin"], created_by="t").token
+    request = urllib.request.Request(
+        f"{base_url}/tokens", headers={"Authorization": f"Bearer {token}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"{base_url}/tokens", timeout=10)
+    refused.value.close()
+    assert refused.value.code == 401

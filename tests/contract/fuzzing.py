@@ -20,7 +20,9 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import schemathesis
@@ -32,6 +34,7 @@ from schemathesis.engine import Status, events, from_schema
 from feature_gateway.api import examples
 from feature_gateway.api.role_schemas import ROLE_HEADER
 from feature_gateway.api.schema_fields import SQL_SELECT_FORMAT
+from feature_gateway.domain.tokens import MAX_EXPIRES_TIME
 
 DEFAULT_MAX_EXAMPLES = 100
 DEFAULT_SEED = 20_260_101
@@ -50,16 +53,16 @@ def map_case(context: HookContext, case: Case) -> Case:
     so, as a client sends its credentials with every call, a GET that carries neither gets
     the header. Cases that give either, valid or not, are sent as generated.
     """
+    values = _valid_body_to(case, "/features")
+    if values is not None and isinstance(values.get("entities"), dict):
+        values["entities"] = _valid_entity_columns(values["entities"])
+    token = _valid_body_to(case, "/tokens")
+    if token is not None and isinstance(token.get("expires_time"), int):
+        # "In the future" is the one rule of an expiry that JSON Schema cannot state: the
+        # generated value is moved into (now, MAX_EXPIRES_TIME].
+        soon = time.time_ns() // 1_000_000 + 60_000
+        token["expires_time"] = soon + token["expires_time"] % (MAX_EXPIRES_TIME - soon)
     body = case.body
-    if (
-        case.method == "POST"
-        and case.path == "/features"
-        and case.meta is not None
-        and case.meta.generation.mode == GenerationMode.POSITIVE
-        and isinstance(body, dict)
-        and isinstance(body.get("entities"), dict)
-    ):
-        body["entities"] = _valid_entity_columns(body["entities"])
     positive = case.meta is not None and case.meta.generation.mode == GenerationMode.POSITIVE
     if positive and isinstance(body, dict) and isinstance(body.get("tags"), dict):
         body["tags"] = _valid_tag_keys(body["tags"])
@@ -71,9 +74,39 @@ def map_case(context: HookContext, case: Case) -> Case:
         # Without it the diff needs a previous_version, which the seeded features lack.
         case.query = {**(case.query or {}), "against": examples.FEATURE_NAME}
     names = {parameter.name for parameter in case.operation.iter_parameters()}
-    if case.method == "GET" and "user_role" in names and "user_role" not in (case.query or {}):
+    token_mode = "security" in case.operation.schema.raw_schema  # the token says the role
+    if (
+        case.method == "GET"
+        and not token_mode
+        and "user_role" in names
+        and "user_role" not in (case.query or {})
+    ):
         case.headers.setdefault(ROLE_HEADER, "developer")  # a case-insensitive mapping
     return case
+
+
+def _valid_body_to(case: Case, path: str) -> dict[str, Any] | None:
+    """The JSON object a case POSTs to ``path`` when it is meant to be valid, else None."""
+    body = case.body
+    positive = case.meta is not None and case.meta.generation.mode == GenerationMode.POSITIVE
+    if case.method == "POST" and case.path == path and positive and isinstance(body, dict):
+        return body
+    return None
+
+
+def _map_case_with_token(token: Callable[[], str]) -> Any:
+    """``map_case``, and a valid bearer token on every request, as a client sends it (in
+    place of the random credentials Schemathesis makes up for the document's bearer scheme).
+    ``token`` is asked each time: fuzzing ``DELETE /tokens/{id}`` revokes tokens, its own too.
+    """
+
+    def hook(context: HookContext, case: Case) -> Case:
+        case = map_case(context, case)
+        case.headers["Authorization"] = f"Bearer {token()}"
+        return case
+
+    hook.__name__ = map_case.__name__  # Schemathesis knows its hooks by name
+    return hook
 
 
 def _valid_entity_columns(entities: dict[str, Any]) -> dict[str, Any]:
@@ -179,7 +212,16 @@ def seed_features(app: Flask) -> None:
         assert response.status_code in (200, 201), response.get_json()
 
 
-def run_fuzzing(app: Flask, backend: str) -> FuzzReport:
+def run_fuzzing(
+    app: Flask, backend: str, bearer_token: Callable[[], str] | None = None
+) -> FuzzReport:
+    """Fuzz every operation; with ``bearer_token``, every request carries the token it gives.
+
+    The token goes in through the ``map_case`` hook, not Schemathesis' ``auth`` setting:
+    with that, Schemathesis 4.32's WSGI transport hands ``max_redirects`` to werkzeug, which
+    fails every request. Its ``ignored_auth`` check (which needs that setting) is off; the
+    contract tests send every operation without a token instead (test_token_mode_contract).
+    """
     max_examples, seed, max_time = _settings()
     _register_formats()
     config = schemathesis.Config.from_dict(
@@ -189,10 +231,11 @@ def run_fuzzing(app: Flask, backend: str) -> FuzzReport:
             **({"max-time": max_time} if max_time else {}),
             "generation": {"max-examples": max_examples, "database": "none"},
             "cache": {"enabled": False},
+            **({"checks": {"ignored_auth": {"enabled": False}}} if bearer_token else {}),
         }
     )
     schema = schemathesis.openapi.from_wsgi("/openapi.json", app, config=config)
-    schema.hook(map_case)
+    schema.hook(_map_case_with_token(bearer_token) if bearer_token else map_case)
     report = FuzzReport(backend, seed, max_examples)
     for operation in schema.get_all_operations():
         report.stats[operation.ok().label] = OperationStats()
@@ -235,3 +278,19 @@ def _record(report: FuzzReport, event: Any) -> None:
         report.failures += [
             f"[run] {failure.title}: {failure.message}" for failure in event.failures
         ]
+
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+
+
+def publish_report(
+    report: FuzzReport, contract: Any, name: str, capsys: Any
+) -> dict[str, set[int]]:
+    """Print the summary and keep it in artifacts/<name>.txt; the documented statuses."""
+    documented = {op.label: op.statuses for op in contract.operations()}
+    summary = report.summary(documented)
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / f"{name}.txt").write_text(summary + "\n", encoding="utf-8")
+    with capsys.disabled():
+        print(f"\n{summary}")
+    return documented

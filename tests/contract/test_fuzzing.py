@@ -14,11 +14,9 @@ from flask import Flask
 
 from feature_gateway import create_app
 from tests.conftest import migrate
-from tests.contract.fuzzing import run_fuzzing, seed_features
+from tests.contract.fuzzing import publish_report, run_fuzzing, seed_features
 from tests.contract.openapi_contract import Contract
 from tests.databases import BACKENDS, FreshDatabase, require_backend
-
-ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
 
 @pytest.fixture(params=BACKENDS)
@@ -46,12 +44,7 @@ def test_no_input_breaks_the_service_or_its_documented_contract(
     seed_features(fuzz_app)
     report = run_fuzzing(fuzz_app, backend)
 
-    documented = {op.label: op.statuses for op in contract.operations()}
-    summary = report.summary(documented)
-    ARTIFACTS.mkdir(exist_ok=True)
-    (ARTIFACTS / f"schemathesis-{backend}.txt").write_text(summary + "\n", encoding="utf-8")
-    with capsys.disabled():
-        print(f"\n{summary}")
+    documented = publish_report(report, contract, f"schemathesis-{backend}", capsys)
 
     assert set(report.stats) == set(documented), "Schemathesis did not see every operation"
     assert all(stats.cases > 0 for stats in report.stats.values()), "an operation went untested"

@@ -24,7 +24,14 @@ def config_for(url):
     return config
 
 
-SCHEMA_TABLES = {"features", "feature_audit", "feature_tags", "feature_changes"}
+SCHEMA_TABLES = {
+    "features",
+    "feature_audit",
+    "api_tokens",
+    "feature_definition_changes",
+    "feature_tags",
+    "feature_changes",
+}
 
 
 def tables(url):

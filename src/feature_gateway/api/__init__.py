@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from feature_gateway.api.access import AccessDocPlugin
 from feature_gateway.api.catalog.routes import blp as catalog_blp
 from feature_gateway.api.docs import (
     MarshmallowPluginWithSchemaRules,
@@ -16,21 +17,35 @@ from feature_gateway.api.health.routes import blp as health_blp
 from feature_gateway.api.ops.routes import blp as ops_blp
 from feature_gateway.api.problems import GatewayApi, register_error_handlers
 from feature_gateway.api.request_hooks import register_request_hooks
+from feature_gateway.api.roles import authenticate_request
+from feature_gateway.api.tokens.routes import blp as tokens_blp
 from feature_gateway.api.values.routes import blp as values_blp
 from feature_gateway.api.workflow.routes import blp as workflow_blp
 
-BLUEPRINTS = (health_blp, ops_blp, features_blp, workflow_blp, catalog_blp, values_blp)
+BLUEPRINTS = (
+    health_blp,
+    ops_blp,
+    features_blp,
+    workflow_blp,
+    catalog_blp,
+    values_blp,
+    tokens_blp,
+)
 
 
-def register_api(app: Flask, *, max_body_bytes: int) -> GatewayApi:
+def register_api(app: Flask, *, max_body_bytes: int, token_mode: bool) -> GatewayApi:
     app.json = OrjsonProvider(app)
-    for key, value in docs_config().items():
+    for key, value in docs_config(token_mode=token_mode).items():
         app.config.setdefault(key, value)
-    api = GatewayApi(app, spec_kwargs={"marshmallow_plugin": MarshmallowPluginWithSchemaRules()})
+    spec_kwargs = {
+        "marshmallow_plugin": MarshmallowPluginWithSchemaRules(token_mode=token_mode),
+        "extra_plugins": [AccessDocPlugin(app, token_mode=token_mode)],
+    }
+    api = GatewayApi(app, spec_kwargs=spec_kwargs)
     app.extensions["gateway_api"] = api
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     register_docs_assets(app)
-    register_request_hooks(app, max_body_bytes)
+    register_request_hooks(app, max_body_bytes, authenticate_request)
     register_error_handlers(app)
     return api

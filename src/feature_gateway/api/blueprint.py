@@ -9,8 +9,12 @@ On top of flask-smorest's ``Blueprint`` it
   in ``api.framework_adapter``, with every other private one);
 - names each operation (``operationId``) after its view function, so generated clients
   get stable method names;
-- documents the ``X-User-Role`` header on every GET operation whose query takes
+- documents the ``X-User-Role`` header on every GET and DELETE operation whose query takes
   ``user_role``: ``api.roles`` reads the role from either;
+- in token mode loads request bodies with the identity fields (``user_role``, the actor
+  names) optional, as the token says who the caller is, and binds the actor names to the
+  token's principal before the schema sees them (``api.roles.bind_actor_fields``; both
+  through webargs' documented ``use_args`` schema factories and ``pre_load``);
 - documents an endpoint's problem+json error responses with one decorator, ``problems``.
 """
 
@@ -26,6 +30,8 @@ from webargs.flaskparser import FlaskParser
 
 from feature_gateway.api.framework_adapter import DocCallbacksBlueprint, OrjsonBodyParser
 from feature_gateway.api.role_schemas import RoleHeaderSchema
+from feature_gateway.api.roles import bind_actor_fields, identity_fields_optional
+from feature_gateway.domain.identity import IDENTITY_FIELDS
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -50,6 +56,40 @@ class StrictJsonParser(OrjsonBodyParser):
         if repeated:
             raise ma.ValidationError({name: ["Give this parameter once."] for name in repeated})
         return super().load_querystring(req, schema)
+
+    def use_args(self, argmap: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(argmap, type) and issubclass(argmap, ma.Schema):
+            argmap = _IdentityAwareSchemas(argmap)
+        return super().use_args(argmap, *args, **kwargs)
+
+    def pre_load(
+        self, location_data: Any, *, schema: ma.Schema, req: flask.Request, location: str
+    ) -> Any:
+        if location == "json" and isinstance(location_data, Mapping):
+            return bind_actor_fields(location_data, schema)
+        return location_data
+
+
+class _IdentityAwareSchemas:
+    """webargs schema factory: one instance of the schema per auth mode, built once.
+
+    With a token the identity fields may be left out (marshmallow's ``partial``); webargs
+    would otherwise build a new instance of a schema class for every request.
+    """
+
+    def __init__(self, schema_class: type[ma.Schema]) -> None:
+        self.schema_class = schema_class
+        self._by_mode: dict[bool, ma.Schema] = {}
+
+    def __call__(self, _request: flask.Request) -> ma.Schema:
+        optional = identity_fields_optional()
+        schema = self._by_mode.get(optional)
+        if schema is None:
+            schema = self.schema_class()
+            if optional:
+                schema = self.schema_class(partial=tuple(IDENTITY_FIELDS & set(schema.fields)))
+            self._by_mode[optional] = schema
+        return schema
 
 
 class ApiBlueprint(DocCallbacksBlueprint):
@@ -99,7 +139,7 @@ class ApiBlueprint(DocCallbacksBlueprint):
     def _prepare_role_header_doc(
         doc: dict[str, Any], doc_info: Mapping[str, Any], *, method: str, **_: Any
     ) -> dict[str, Any]:
-        if method == "get" and any(
+        if method in ("get", "delete") and any(
             parameter.get("in") == "query" and "user_role" in _fields(parameter["schema"])
             for parameter in doc.get("parameters", [])
             if isinstance(parameter, Mapping)

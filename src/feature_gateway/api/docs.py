@@ -16,6 +16,8 @@ from marshmallow import Schema
 from swagger_ui_bundle import swagger_ui_path
 
 from feature_gateway.api.role_schemas import ROLE_HEADER
+from feature_gateway.api.schema_fields import StrictSchema
+from feature_gateway.domain.identity import IDENTITY_FIELDS, ROLE_FIELD, claimable_roles
 
 DOCS_PATH = "/docs"
 DOCS_ASSETS_PATH = "/docs/static"
@@ -35,6 +37,12 @@ unknown role is answered 422, a role that may not perform the action 403. The se
 endpoints (`POST /features`, `GET /features/available`) need no role, but one that is given
 must be known; `/health`, `/livez` and `/metrics` ignore roles.
 
+{{authentication}}
+
+**Separation of duties** (both modes): the tester may not be the feature's creator, anyone
+who changed its definition or its submitter; the approver (or rejecter) none of them, nor
+the tester. Refusals are 403 naming the rule and the person.
+
 **Errors.** Every error is an RFC 9457 problem (`application/problem+json`) with `type`,
 `title`, `status` and a human-readable `detail`; validation errors add `errors`, the messages
 for each invalid field. Each operation lists the error statuses it can return.
@@ -43,8 +51,33 @@ for each invalid field. Each operation lists the error statuses it can return.
 """
 
 
-def docs_config() -> dict[str, Any]:
+_CLAIMED_IDENTITIES = """\
+**Authentication.** This service runs in trust mode (`AUTH_MODE=trust`): the role and the
+actor names (`created_by`, `approved_by`, ...) are what each request claims, and nothing
+verifies them."""
+
+_VERIFIED_IDENTITIES = """\
+**Authentication.** This service runs in token mode (`AUTH_MODE=token`): every operation but
+`/health`, `/livez` and `/metrics` needs `Authorization: Bearer <token>` (the *Authorize*
+button above), else 401. The token says who you are and which roles you may act in:
+`user_role` may be left out (the token's role that may perform the action is used) and so
+may the actor fields (`created_by`, `approved_by`, ...); when given, they must be one of the
+token's roles and your own name (else 403)."""
+
+
+def docs_config(*, token_mode: bool = False) -> dict[str, Any]:
     """flask-smorest settings for the document at /openapi.json and Swagger UI at /docs."""
+    description = DESCRIPTION.replace(
+        "{authentication}", _VERIFIED_IDENTITIES if token_mode else _CLAIMED_IDENTITIES
+    )
+    security: dict[str, Any] = {}
+    if token_mode:
+        from feature_gateway.api.access import BEARER_SCHEME, SECURITY_SCHEMES
+
+        security = {
+            "components": {"securitySchemes": SECURITY_SCHEMES},
+            "security": [{BEARER_SCHEME: []}],
+        }
     return {
         "API_TITLE": "Feature Metadata Gateway",
         "OPENAPI_VERSION": "3.0.3",
@@ -60,25 +93,58 @@ def docs_config() -> dict[str, Any]:
         },
         "API_SPEC_OPTIONS": {
             "info": {
-                "description": DESCRIPTION,
+                "description": description,
                 "license": {"name": "MIT", "url": "https://opensource.org/licenses/MIT"},
             },
+            **security,
         },
     }
 
 
 class _ConverterWithSchemaRules(OpenAPIConverter):
     """Adds a schema's ``OPENAPI_RULES``: what its ``validates_schema`` methods enforce across
-    fields, which no single field's JSON schema can state (e.g. "at least one of")."""
+    fields, which no single field's JSON schema can state (e.g. "at least one of").
+
+    In token mode the identity fields of request bodies (role and actor names) are optional,
+    as the parser loads them (``api.roles.identity_fields_optional``).
+    """
+
+    token_mode = False
 
     def schema2jsonschema(self, schema: type[Schema] | Schema) -> dict[str, Any]:
         json_schema: dict[str, Any] = super().schema2jsonschema(schema)  # type: ignore[no-untyped-call]
         json_schema.update(getattr(schema, "OPENAPI_RULES", {}))
+        is_request = isinstance(schema, StrictSchema) or (
+            isinstance(schema, type) and issubclass(schema, StrictSchema)
+        )
+        if self.token_mode and is_request and "required" in json_schema:
+            required = [f for f in json_schema["required"] if f not in IDENTITY_FIELDS]
+            json_schema["required"] = required
+            if not required:
+                del json_schema["required"]
         return json_schema
+
+
+def _role_enum(converter: _ConverterWithSchemaRules, field: Any, **_: Any) -> dict[str, Any]:
+    """The roles a request may name: the workflow's in trust mode, admin too with a token."""
+    if field.name != ROLE_FIELD:
+        return {}
+    return {"enum": claimable_roles(token_mode=converter.token_mode)}
 
 
 class MarshmallowPluginWithSchemaRules(MarshmallowPlugin):
     Converter = _ConverterWithSchemaRules
+
+    def __init__(self, *args: Any, token_mode: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.token_mode = token_mode
+
+    def init_spec(self, spec: Any) -> None:
+        super().init_spec(spec)
+        if not isinstance(self.converter, _ConverterWithSchemaRules):
+            raise TypeError("MarshmallowPlugin made a converter of another class")
+        self.converter.token_mode = self.token_mode
+        self.converter.add_attribute_function(_role_enum)  # type: ignore[no-untyped-call]
 
 
 def register_docs_assets(app: Flask) -> None:

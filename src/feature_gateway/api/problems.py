@@ -67,8 +67,10 @@ _FINAL = " or ".join(
 # How each error status is described in the API document, whichever endpoint returns it.
 PROBLEM_DESCRIPTIONS = {
     400: "The request body is not valid JSON",
-    403: "The caller's role may not perform this action",
-    404: "No feature has this name",
+    401: "No valid API token: send `Authorization: Bearer <token>` (token mode)",
+    403: "The caller may not do this: its role may not, the token does not carry the role "
+    "named, an actor field names someone else, or separation of duties forbids it",
+    404: "No feature has this name (token endpoints: no token has this id)",
     409: "The request conflicts with the feature's state: duplicate name, a transition not "
     f"allowed from the current status, a {_FINAL} feature, or a concurrent change",
     413: "The request body is larger than the service accepts",
@@ -94,6 +96,11 @@ class Problems:
     READ_BY_PATH = (404, 422, 503)  # GET of one feature, name in the path
     LIST_BY_QUERY = (422, 503)  # GET list, filters in the query
     VALUES = (*_JSON_BODY, 503)  # POST /features: no role needed, unknown names are data
+    # Token management (admin; in trust mode 403 whatever the role). 401 is added to every
+    # protected operation in token mode by api.access.
+    TOKEN_CREATE = (*_JSON_BODY, 403, 503)
+    TOKEN_LIST = (403, 422, 503)
+    TOKEN_REVOKE = (403, 404, 422, 503)
 
 
 # Detail sentences for HTTP-level errors whose werkzeug text is written for HTML pages.
@@ -220,7 +227,12 @@ def register_error_handlers(app: Flask) -> None:
         if status >= 500:
             logger.warning("request failed: %s", error.detail, exc_info=error.__cause__)
         return problem_response(
-            status, title, error.detail, errors=error.errors, problem_type=_slug(title)
+            status,
+            title,
+            error.detail,
+            errors=error.errors,
+            problem_type=_slug(title),
+            headers=error.headers,
         )
 
     @app.errorhandler(Exception)

@@ -6,6 +6,7 @@ import logging
 import re
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Response, g, has_request_context, request
@@ -30,7 +31,9 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
-def register_request_hooks(app: Flask, max_body_bytes: int) -> None:
+def register_request_hooks(
+    app: Flask, max_body_bytes: int, authenticate: Callable[[], None]
+) -> None:
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
 
     @app.before_request
@@ -40,6 +43,8 @@ def register_request_hooks(app: Flask, max_body_bytes: int) -> None:
         supplied = request.environ.get(_REQUEST_ID_ENVIRON, "")
         valid = supplied and _REQUEST_ID_PATTERN.fullmatch(supplied)
         g.request_id = supplied if valid else secrets.token_hex(16)
+        # Who the caller is comes first: without a valid token, 401 whatever the body is.
+        authenticate()
         # webargs would turn a non-JSON body into a 422 "missing field"; say what is wrong.
         if request.method in _BODY_METHODS and request.url_rule is not None:
             if not request.is_json:
@@ -48,6 +53,8 @@ def register_request_hooks(app: Flask, max_body_bytes: int) -> None:
 
     @app.after_request
     def _finish(response: Response) -> Response:
+        # Browsers must not guess another type than the one sent (JSON shown as HTML).
+        response.headers["X-Content-Type-Options"] = "nosniff"
         # Flask runs this for every response, error responses included, so the request
         # ends here (or when a streamed body is complete), with no teardown hook of its own.
         started = g.pop("started", None)
@@ -72,6 +79,7 @@ def _access_fields(status: int) -> dict[str, Any]:
         "duration_ms": 0.0,
         "request_id": g.request_id,
         "role": g.get("role"),
+        "principal": getattr(g.get("principal"), "name", None),
         "remote_addr": request.remote_addr,
     }
 

@@ -1,63 +1,172 @@
-"""The single place that decides who the caller is and whether they may act.
+"""The single place that decides who the caller is and which role they act in.
 
-Today the role is self-declared: the ``user_role`` body field on POST, the ``user_role``
-query parameter or ``X-User-Role`` header on GET. Real authentication (API tokens bound to
-a principal and its roles) replaces ``caller_role`` and nothing else.
+Nothing else reads credentials or role headers: the views get a role from here (and, for
+writes, the principal), and hand them to the services.
+
+- ``AUTH_MODE=trust``: the role is what the request claims, the ``user_role`` body field on
+  POST, the ``user_role`` query parameter or ``X-User-Role`` header otherwise; the actor
+  names are the request's ``*_by`` fields. Only the workflow roles can be claimed.
+- ``AUTH_MODE=token``: ``authenticate_request`` (run before anything else looks at the
+  request) turns ``Authorization: Bearer <token>`` into a Principal, or answers 401. A role
+  given in the request must be one of the token's; without one, the token's role that may
+  perform the action is used.
 """
 
 from __future__ import annotations
 
-from flask import g, request
+from collections.abc import Mapping
+from typing import Any
 
+from flask import current_app, g, request
+
+from feature_gateway.api.access import is_public
+from feature_gateway.api.context import database, settings
 from feature_gateway.api.role_schemas import ROLE_HEADER
+from feature_gateway.domain.identity import (
+    ACTOR_FIELDS,
+    Principal,
+    claimable_roles,
+    same_person,
+)
 from feature_gateway.domain.lifecycle import PERMISSIONS, Action, Role
-from feature_gateway.errors import ForbiddenError, RoleRequiredError
+from feature_gateway.errors import (
+    ActingAsAnotherPrincipalError,
+    AuthenticationError,
+    ForbiddenError,
+    NoRoleMayActError,
+    RoleNotGrantedError,
+    RoleRequiredError,
+    TokenManagementDisabledError,
+)
+from feature_gateway.services import tokens
+from feature_gateway.services.clock import now_ms
 
-_ROLE_NAMES = ", ".join(r.value for r in Role)
+# Actions that only a verified principal may take: in trust mode anyone could claim them.
+TOKEN_MODE_ACTIONS = frozenset({Action.MANAGE_TOKENS})
+# Methods whose role may also come from the X-User-Role header (they carry no JSON body).
+_HEADER_ROLE_METHODS = frozenset({"GET", "HEAD", "DELETE"})
+
+
+def authenticate_request() -> None:
+    """Token mode: 401 unless the request carries a valid bearer token (public views and
+    unknown paths excepted). Runs before the body is looked at: 401 comes before 400/415."""
+    g.principal = None
+    if (
+        not settings().token_mode
+        or request.url_rule is None
+        or is_public(current_app, request.endpoint)
+    ):
+        return
+    credentials = request.authorization
+    if credentials is None or credentials.type != "bearer":
+        raise AuthenticationError(
+            "An API token is required: send it as 'Authorization: Bearer <token>'.",
+            token_sent=False,
+        )
+    g.principal = tokens.authenticate(database(), credentials.token, now_ms())
+
+
+def principal() -> Principal | None:
+    """The verified principal of this request (token mode), None in trust mode."""
+    return g.get("principal")  # type: ignore[no-any-return]
+
+
+def authenticated() -> bool:
+    """Whether this request's actor is a verified principal: what the audit trail records."""
+    return principal() is not None
+
+
+def identity_fields_optional() -> bool:
+    """With a token the actor and role fields may be left out (SPEC §7)."""
+    return settings().token_mode
+
+
+def bind_actor_fields(body: Mapping[str, Any], schema: Any) -> Mapping[str, Any]:
+    """With a token, the actor names of a write (``created_by``, ``approved_by``, ...) are
+    the principal's: one left out is filled in, one naming someone else is 403.
+
+    Only the actor fields a schema requires are bound: ``created_by`` as a list filter
+    names whose features to list, not who is acting.
+    """
+    verified = principal()
+    if verified is None:
+        return body
+    bound = dict(body)
+    for name in ACTOR_FIELDS:
+        field = schema.fields.get(name)
+        if field is None or not field.required:
+            continue
+        given = bound.get(name)
+        if isinstance(given, str) and not same_person(given, verified.name):
+            raise ActingAsAnotherPrincipalError(verified.name, name, given)
+        if given is None or isinstance(given, str):
+            bound[name] = verified.name  # anything else is left for the schema to refuse
+    return bound
 
 
 def caller_role(declared: str | None) -> Role | None:
-    """The role the caller acts as, or None when they gave none; unknown roles are refused.
+    """The role the caller names, or None when they gave none; unknown roles are 422, and
+    with a token a role it does not carry is 403.
 
-    On GET the role comes from the ``user_role`` query parameter or, without it, from the
-    header; a header that names no known role is refused even when the query wins.
+    Without a JSON body the role comes from the ``user_role`` query parameter or, without
+    it, from the header; a header that names no known role is refused even when the query
+    wins.
     """
     role = _known_role(declared)
-    if request.method == "GET":
-        header = request.headers.get(ROLE_HEADER)
-        header_role = _known_role(header, ROLE_HEADER)
+    if request.method in _HEADER_ROLE_METHODS:
+        header_role = _known_role(request.headers.get(ROLE_HEADER), ROLE_HEADER)
         role = role or header_role
+    verified = principal()
+    if role is not None and verified is not None and role not in verified.roles:
+        raise RoleNotGrantedError(verified.name, role.value, verified.roles)
     if role is not None:
         g.role = role.value  # for the access log
     return role
 
 
-def _known_role(raw: str | None, where: str = "user_role") -> Role | None:
-    if raw is None:
-        return None
-    try:
-        return Role(raw)
-    except ValueError:
-        raise RoleRequiredError(
-            f"Unknown role {raw!r}; {where} must be one of: {_ROLE_NAMES}.",
-            {where: [f"Must be one of: {_ROLE_NAMES}."]},
-        ) from None
-
-
 def require_role(action: Action, declared: str | None) -> Role:
-    """The caller's role if it may perform ``action``; 422 without a role, 403 if not allowed."""
-    role = caller_role(declared)
-    if role is None:
+    """The role the caller acts in for ``action``: 422 without a role (trust mode), 403 if
+    that role may not perform it."""
+    if action in TOKEN_MODE_ACTIONS and not settings().token_mode:
+        caller_role(declared)  # a role that does not exist is still a 422
+        raise TokenManagementDisabledError()
+    role = caller_role(declared) or _inferred_role(action)
+    allowed = PERMISSIONS[action]
+    if role not in allowed:
+        raise ForbiddenError(role.value, action.value, (r.value for r in allowed))
+    return role
+
+
+def _inferred_role(action: Action) -> Role:
+    verified = principal()
+    if verified is None:
         where = (
-            "the user_role field"
-            if request.method != "GET"
-            else (f"the user_role query parameter or the {ROLE_HEADER} header")
+            f"the user_role query parameter or the {ROLE_HEADER} header"
+            if request.method in _HEADER_ROLE_METHODS
+            else "the user_role field"
         )
         raise RoleRequiredError(
             f"A role is required to {action.value}: send it in {where}.",
             {"user_role": ["Missing data for required field."]},
         )
     allowed = PERMISSIONS[action]
-    if role not in allowed:
-        raise ForbiddenError(role.value, action.value, (r.value for r in allowed))
-    return role
+    for role in Role:  # the declaration order decides when several roles may act
+        if role in verified.roles and role in allowed:
+            g.role = role.value
+            return role
+    raise NoRoleMayActError(
+        verified.name, action.value, verified.roles, (r.value for r in allowed)
+    )
+
+
+def _known_role(raw: str | None, where: str = "user_role") -> Role | None:
+    if raw is None:
+        return None
+    known = claimable_roles(token_mode=settings().token_mode)
+    if raw not in known:
+        names = ", ".join(known)
+        raise RoleRequiredError(
+            f"Unknown role {raw!r}; {where} must be one of: {names}.",
+            {where: [f"Must be one of: {names}."]},
+        )
+    return Role(raw)

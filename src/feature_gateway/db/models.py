@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     ForeignKey,
     Index,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -107,6 +109,8 @@ class Feature(Base):
         replaced_by: Mapped[str | None]
         family_name: Mapped[str | None]
         version_key: Mapped[str | None]
+        submitted_by: Mapped[str | None]
+        tested_by: Mapped[str | None]
 
 
 class AuditEntry(Base):
@@ -123,6 +127,8 @@ class AuditEntry(Base):
     actor_role: Mapped[str | None] = mapped_column(String(64))
     reason: Mapped[str | None] = mapped_column(Text)
     timestamp: Mapped[int] = mapped_column(BigInteger)
+    # True when the actor was a verified principal (token mode), false for a claimed name.
+    authenticated: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
     feature: Mapped[Feature] = relationship(lazy="raise")
 

@@ -18,9 +18,11 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from feature_gateway import observability
 from feature_gateway.db.catalog_repositories import ChangeLogRepository, VersionRepository
+from feature_gateway.db.definition_changes import DefinitionChangeRepository
 from feature_gateway.db.engine import SQLITE_BEGIN
 from feature_gateway.db.models import Feature
 from feature_gateway.db.repositories import AuditRepository, FeatureLookup, FeatureRepository
+from feature_gateway.db.tokens import TokenRepository
 from feature_gateway.errors import (
     ConcurrentModificationError,
     DatabaseUnavailableError,
@@ -91,6 +93,8 @@ class UnitOfWork:
     audit: AuditRepository
     changes: ChangeLogRepository
     versions: VersionRepository
+    tokens: TokenRepository
+    definition_changes: DefinitionChangeRepository
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._session_factory = session_factory
@@ -101,6 +105,8 @@ class UnitOfWork:
         self.audit = AuditRepository(self.session)
         self.changes = ChangeLogRepository(self.session)
         self.versions = VersionRepository(self.session)
+        self.tokens = TokenRepository(self.session)
+        self.definition_changes = DefinitionChangeRepository(self.session)
         return self
 
     def __exit__(

@@ -49,6 +49,9 @@ class Role(StrEnum):
     DEVELOPER = "developer"
     APPROVER = "approver"
     EXTERNAL_TESTING_SYSTEM = "external_testing_system"
+    # Only an API token can carry it (SPEC §7): it manages tokens and reads, and may fire
+    # no workflow trigger. In trust mode nobody can claim it.
+    ADMIN = "admin"
 
 
 class Action(StrEnum):
@@ -65,6 +68,7 @@ class Action(StrEnum):
     FIX = "fix features"
     DEPRECATE = "deprecate features"
     RETIRE = "retire features"
+    MANAGE_TOKENS = "manage API tokens"
 
 
 @dataclass(frozen=True)
@@ -206,13 +210,17 @@ TRIGGERS: dict[str, Trigger] = {
     )
 }
 
-# Who may do what: the triggers' roles, plus the actions that are not triggers.
+# Who may do what: the triggers' roles, plus the actions that are not triggers. Admin reads
+# and manages tokens, and fires no trigger (SPEC §7: there is no admin bypass).
 PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.CREATE: _DEVELOPER,
     Action.READ: frozenset(Role),
     Action.UPDATE: _DEVELOPER,
+    Action.MANAGE_TOKENS: frozenset({Role.ADMIN}),
     **{t.action: t.roles for t in TRIGGERS.values() if t.action is not None},
 }
+# The roles a request may claim in trust mode: the workflow's own (the seed's three).
+WORKFLOW_ROLES = frozenset(Role) - {Role.ADMIN}
 
 TEST_RESULTS = TRIGGERS["test"].dests
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from feature_gateway.db.catalog_models import FeatureChange
+from feature_gateway.db.definition_changes import DefinitionChange
 from feature_gateway.db.models import Feature
 from feature_gateway.db.unit_of_work import Database
 from feature_gateway.domain.changes import (
@@ -16,6 +17,7 @@ from feature_gateway.domain.changes import (
     definition_diff,
     unified_query_diff,
 )
+from feature_gateway.domain.feature_fields import CRITICAL_FIELDS
 from feature_gateway.domain.lifecycle import CREATED_STATUS
 from feature_gateway.domain.names import FEATURE_NAME_RULE
 from feature_gateway.domain.versions import family_name, next_version_name, version_number
@@ -54,10 +56,14 @@ class Diff:
     query_diff: str
 
 
-def create_feature_version(database: Database, new: NewVersion, *, role: str) -> FeatureData:
+def create_feature_version(
+    database: Database, new: NewVersion, *, role: str, authenticated: bool = False
+) -> FeatureData:
     """A new DRAFT, numbered after the family's highest version, copied from the named one
     with the given fields replaced. Two racing calls never get the same number (each
-    gets its own, or 409 if a version of that number appeared by another way meanwhile)."""
+    gets its own, or 409 if a version of that number appeared by another way meanwhile).
+    A version whose query or types differ from its source's records its creator as a
+    definition changer too (separation of duties, SPEC §7)."""
     check_known_fields(new.replaced, VERSIONED_FIELDS, "create_feature_version")
     with database.writing() as uow:
         source = load_feature(uow, new.feature_name)
@@ -76,12 +82,25 @@ def create_feature_version(database: Database, new: NewVersion, *, role: str) ->
         uow.features.add(feature)
         uow.changes.track(
             feature, ChangeAction.CREATE_VERSION, actor=new.created_by, actor_role=role,
-            timestamp=now, new=True,
+            timestamp=now, authenticated=authenticated, new=True,
         )  # fmt: skip
         record_status_change(
             uow, feature, from_status=None, trigger="create", actor=new.created_by,
             actor_role=role, reason=f"new version of {source.feature_name}", timestamp=now,
+            authenticated=authenticated,
         )  # fmt: skip
+        definition = sorted(
+            name for name in CRITICAL_FIELDS if getattr(feature, name) != getattr(source, name)
+        )
+        if definition:
+            uow.definition_changes.append(
+                DefinitionChange(
+                    feature=feature,
+                    changed_by=new.created_by,
+                    changed_time=now,
+                    changed_fields=",".join(definition),
+                )
+            )
         uow.commit()
         return feature_data(feature)
 

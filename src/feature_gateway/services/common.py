@@ -46,7 +46,10 @@ def record_status_change(
     actor_role: str | None,
     reason: str | None,
     timestamp: int,
+    authenticated: bool,
 ) -> None:
+    """Append the audit row of a status change; ``authenticated``: the actor was a verified
+    principal (token mode), not a claimed name."""
     uow.audit.append(
         AuditEntry(
             feature=feature,
@@ -57,6 +60,7 @@ def record_status_change(
             actor_role=actor_role,
             reason=reason,
             timestamp=timestamp,
+            authenticated=authenticated,
         )
     )
 

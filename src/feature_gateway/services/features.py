@@ -6,6 +6,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from feature_gateway.db.definition_changes import DefinitionChange
 from feature_gateway.db.models import Feature
 from feature_gateway.db.unit_of_work import Database
 from feature_gateway.domain.changes import ChangeAction
@@ -42,7 +43,9 @@ class Page:
     offset: int
 
 
-def create_feature(database: Database, fields: Mapping[str, Any], *, role: str) -> FeatureData:
+def create_feature(
+    database: Database, fields: Mapping[str, Any], *, role: str, authenticated: bool = False
+) -> FeatureData:
     """Define a feature from the create request's ``fields`` (status DRAFT)."""
     check_known_fields(fields, CREATE_FIELDS, "create_feature")
     with database.writing() as uow:
@@ -66,7 +69,7 @@ def create_feature(database: Database, fields: Mapping[str, Any], *, role: str) 
         uow.features.add(feature)
         uow.changes.track(
             feature, ChangeAction.CREATE, actor=feature.created_by, actor_role=role,
-            timestamp=now, new=True,
+            timestamp=now, authenticated=authenticated, new=True,
         )  # fmt: skip
         record_status_change(
             uow,
@@ -77,6 +80,7 @@ def create_feature(database: Database, fields: Mapping[str, Any], *, role: str) 
             actor_role=role,
             reason=None,
             timestamp=now,
+            authenticated=authenticated,
         )
         uow.commit()
         return feature_data(feature)
@@ -110,13 +114,15 @@ def update_feature(
     *,
     last_updated_by: str,
     role: str,
+    authenticated: bool = False,
     expected_revisions: Collection[int] | None = None,
 ) -> FeatureData:
     """Edit a feature; a changed query or type sends it back to DRAFT (audited as reset).
 
     Values equal to the stored ones are not changes: sending the whole record back
     unchanged neither bumps the revision nor resets the status. A field that is not
-    editable is refused (TypeError), never dropped.
+    editable is refused (TypeError), never dropped. Who changes the definition is recorded
+    (in any status): separation of duties keeps them from testing and approving it.
     """
     check_known_fields(changes, EDITABLE_FIELDS, "update_feature")
     with database.writing() as uow:
@@ -130,12 +136,24 @@ def update_feature(
             return feature_data(feature)
         now = now_ms()
         uow.changes.track(
-            feature, ChangeAction.UPDATE, actor=last_updated_by, actor_role=role, timestamp=now
-        )
+            feature, ChangeAction.UPDATE, actor=last_updated_by, actor_role=role,
+            timestamp=now, authenticated=authenticated,
+        )  # fmt: skip
         for field, value in changed.items():
             setattr(feature, field, value)
         feature.last_updated_by, feature.updated_time = last_updated_by, now
-        if feature.status != Status.DRAFT and not changed.keys().isdisjoint(CRITICAL_FIELDS):
-            FeatureLifecycle(uow, feature, role, now).fire("reset", actor=last_updated_by)
+        definition = sorted(changed.keys() & set(CRITICAL_FIELDS))
+        if definition:
+            uow.definition_changes.append(
+                DefinitionChange(
+                    feature=feature,
+                    changed_by=last_updated_by,
+                    changed_time=now,
+                    changed_fields=",".join(definition),
+                )
+            )
+        if feature.status != Status.DRAFT and definition:
+            lifecycle = FeatureLifecycle(uow, feature, role, now, authenticated=authenticated)
+            lifecycle.fire("reset", actor=last_updated_by)
         uow.commit()
         return feature_data(feature)

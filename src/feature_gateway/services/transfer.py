@@ -70,6 +70,7 @@ def add_imported_feature(
         actor_role=IMPORT_ACTOR_ROLE,
         reason=f"imported from {source}",
         timestamp=now,
+        authenticated=False,  # the file says who did what; nothing verified it
     )
 
 

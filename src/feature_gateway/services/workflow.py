@@ -15,6 +15,7 @@ from transitions import Machine, MachineError
 
 from feature_gateway.db.models import Feature
 from feature_gateway.db.unit_of_work import Database, UnitOfWork
+from feature_gateway.domain.duties import FeatureDuties, check_separation, is_separated
 from feature_gateway.domain.feature_fields import FIELDS_BY_NAME, TRIGGER_STAMPS, Kind
 from feature_gateway.domain.lifecycle import TRANSITIONS, TRIGGERS, Status, source_states
 from feature_gateway.errors import InvalidTransitionError, ValidationError
@@ -42,8 +43,17 @@ class FeatureLifecycle:
     the same unit of work, so no transition can happen without its audit entry.
     """
 
-    def __init__(self, uow: UnitOfWork, feature: Feature, role: str | None, now: int) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        feature: Feature,
+        role: str | None,
+        now: int,
+        *,
+        authenticated: bool = False,
+    ) -> None:
         self.uow, self.feature, self.role, self.now = uow, feature, role, now
+        self.authenticated = authenticated
         self.machine = Machine(
             model=feature,
             states=list(Status),
@@ -92,6 +102,7 @@ class FeatureLifecycle:
             actor_role=self.role,
             reason=event.kwargs.get("reason"),
             timestamp=self.now,
+            authenticated=self.authenticated,
         )
 
 
@@ -102,10 +113,14 @@ def fire_trigger(
     fields: Mapping[str, Any],
     *,
     role: str,
+    authenticated: bool = False,
     expected_revisions: Collection[int] | None = None,
 ) -> TransitionResult:
     """Fire ``trigger`` on one feature with its request's ``fields`` (its actor, note and
-    values), then the triggers that follow it (approve, then deploy), in one transaction."""
+    values), then the triggers that follow it (approve, then deploy), in one transaction.
+
+    Separation of duties is checked first, whoever asks (403 when the actor played a part
+    the trigger excludes); ``authenticated`` says the actor is a verified principal."""
     stamps = TRIGGER_STAMPS[trigger]
     check_known_fields(fields, stamps.request_fields, f"the {trigger} trigger")
     actor = fields[stamps.actor]
@@ -113,10 +128,18 @@ def fire_trigger(
         feature = load_feature(uow, feature_name, expected_revisions)
         fields = {**fields, **_references(uow, feature, trigger, fields)}
         previous = str(feature.status)
+        _check_separation_of_duties(uow, feature, trigger, actor)
         now = now_ms()
         # One change-log entry for the request, named after the trigger the caller fired.
-        uow.changes.track(feature, trigger, actor=actor, actor_role=role, timestamp=now)
-        lifecycle = FeatureLifecycle(uow, feature, role, now)
+        uow.changes.track(
+            feature,
+            trigger,
+            actor=actor,
+            actor_role=role,
+            timestamp=now,
+            authenticated=authenticated,
+        )
+        lifecycle = FeatureLifecycle(uow, feature, role, now, authenticated=authenticated)
         lifecycle.fire(trigger, actor=actor, fields=fields)
         follower = TRIGGERS[trigger].then
         while follower is not None:
@@ -144,3 +167,19 @@ def _references(
             )
         checked[name] = other.feature_name
     return checked
+
+
+def _check_separation_of_duties(
+    uow: UnitOfWork, feature: Feature, trigger: str, actor: str
+) -> None:
+    """Before a separated trigger fires from a state that allows it (from any other, the
+    machine's 409 says more): who played which part, from the row and the changes table."""
+    if not is_separated(trigger) or feature.status not in TRIGGERS[trigger].sources:
+        return
+    duties = FeatureDuties(
+        creator=feature.created_by,
+        definition_changers=uow.definition_changes.changers(feature.id),
+        submitter=feature.submitted_by,
+        tester=feature.tested_by,
+    )
+    check_separation(trigger, actor, duties)

@@ -18,7 +18,7 @@ from feature_gateway.api.feature_schemas import FeatureMessageSchema
 from feature_gateway.api.problems import Problems
 from feature_gateway.api.revisions import Reply, etag
 from feature_gateway.api.role_schemas import RoleQuerySchema
-from feature_gateway.api.roles import require_role
+from feature_gateway.api.roles import authenticated, require_role
 from feature_gateway.api.schema_fields import FEATURE_NAME_PATH_PARAMETER
 from feature_gateway.domain.lifecycle import Action
 from feature_gateway.services import catalog
@@ -36,7 +36,9 @@ def create_feature_version(args: dict[str, Any]) -> Reply:
     role = require_role(Action.CREATE, args.pop("user_role", None))
     source, created_by = args.pop("feature_name"), args.pop("created_by")
     new = catalog.NewVersion(source, created_by, replaced=args)
-    feature = catalog.create_feature_version(database(), new, role=role)
+    feature = catalog.create_feature_version(
+        database(), new, role=role, authenticated=authenticated()
+    )
     return {"message": "Feature version created", "feature": feature}, etag(feature["revision"])
 
 

@@ -21,7 +21,7 @@ from feature_gateway.api.features.schemas import (
 from feature_gateway.api.problems import Problems
 from feature_gateway.api.revisions import IF_MATCH_PARAMETER, Reply, etag, expected_revisions
 from feature_gateway.api.role_schemas import FeatureRefSchema, RoleQuerySchema
-from feature_gateway.api.roles import require_role
+from feature_gateway.api.roles import authenticated, require_role
 from feature_gateway.api.schema_fields import FEATURE_NAME_PATH_PARAMETER
 from feature_gateway.api.workflow.endpoints import DELETE_ENDPOINT
 from feature_gateway.api.workflow.routes import register_trigger_endpoint
@@ -39,7 +39,7 @@ blp = ApiBlueprint("features", __name__, description="Define, read, list and edi
 def create_feature_metadata(args: dict[str, Any]) -> Reply:
     """Define a new feature (status DRAFT)."""
     role = require_role(Action.CREATE, args.pop("user_role", None))
-    feature = features.create_feature(database(), args, role=role)
+    feature = features.create_feature(database(), args, role=role, authenticated=authenticated())
     payload = {"message": "Feature created successfully", "feature": feature}
     return payload, etag(feature["revision"])
 
@@ -118,6 +118,7 @@ def update_feature_metadata(args: dict[str, Any]) -> Reply:
         args,
         last_updated_by=actor,
         role=role,
+        authenticated=authenticated(),
         expected_revisions=expected_revisions(),
     )
     payload = {"message": "Feature updated successfully", "feature": feature}

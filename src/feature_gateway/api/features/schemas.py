@@ -165,6 +165,13 @@ class AuditEntrySchema(DirectDumpSchema):
     )
     reason = fields.String(required=True, allow_none=True)
     timestamp = fields.Integer(required=True, metadata={"description": "Epoch milliseconds"})
+    authenticated = fields.Boolean(
+        required=True,
+        metadata={
+            "description": "true: the actor was a verified principal (token mode); false: "
+            "the name was claimed (trust mode, imports)"
+        },
+    )
 
 
 class HistorySchema(Schema):

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import functools
+
 import orjson
 from flask import Response, current_app
 from marshmallow import Schema, fields
 
 from feature_gateway import __version__
+from feature_gateway.api.access import public
 from feature_gateway.api.blueprint import ApiBlueprint
-from feature_gateway.api.context import database
+from feature_gateway.api.context import database, settings
+from feature_gateway.config import AUTH_MODES
 from feature_gateway.services.health import database_is_reachable
 
 blp = ApiBlueprint("health", __name__, description="Service health")
@@ -18,21 +22,32 @@ class HealthSchema(Schema):
     status = fields.String(required=True, metadata={"enum": ["healthy", "unhealthy"]})
     version = fields.String(required=True, metadata={"example": __version__})
     database = fields.String(required=True, metadata={"enum": ["ok", "unavailable"]})
+    auth = fields.String(
+        required=True,
+        metadata={
+            "enum": list(AUTH_MODES),
+            "description": "AUTH_MODE: trust (claimed identities) or token (API tokens)",
+        },
+    )
 
 
-# The only two bodies there are, in HealthSchema's shape (the contract tests check every
-# answer against it): written once, instead of dumped through the schema per probe.
-_HEALTHY = orjson.dumps({"status": "healthy", "version": __version__, "database": "ok"})
-_UNHEALTHY = orjson.dumps(
-    {"status": "unhealthy", "version": __version__, "database": "unavailable"}
-)
+# The only bodies there are, in HealthSchema's shape (the contract tests check every
+# answer against it): written once per auth mode, instead of dumped per probe.
+@functools.lru_cache(maxsize=4)
+def _bodies(auth_mode: str) -> tuple[bytes, bytes]:
+    common = {"version": __version__, "auth": auth_mode}
+    healthy = orjson.dumps({"status": "healthy", "database": "ok", **common})
+    unhealthy = orjson.dumps({"status": "unhealthy", "database": "unavailable", **common})
+    return healthy, unhealthy
 
 
+@public
 @blp.route("/health", methods=["GET"])
 @blp.response(200, HealthSchema)
 @blp.alt_response(503, schema=HealthSchema, description="The database cannot be reached")
 def health() -> Response:
     """Healthy when the database answers a trivial query."""
+    healthy, unhealthy = _bodies(settings().auth_mode)
     if database_is_reachable(database()):
-        return current_app.response_class(_HEALTHY, status=200, mimetype="application/json")
-    return current_app.response_class(_UNHEALTHY, status=503, mimetype="application/json")
+        return current_app.response_class(healthy, status=200, mimetype="application/json")
+    return current_app.response_class(unhealthy, status=503, mimetype="application/json")

@@ -8,6 +8,7 @@ from flask import Response
 from marshmallow import Schema, fields
 
 from feature_gateway import __version__
+from feature_gateway.api.access import public
 from feature_gateway.api.blueprint import ApiBlueprint
 from feature_gateway.api.context import settings
 from feature_gateway.api.ops.metrics import exposition
@@ -20,6 +21,7 @@ class LivenessSchema(Schema):
     version = fields.String()
 
 
+@public
 @blp.route("/livez", methods=["GET"])
 @blp.response(200, LivenessSchema)
 def livez() -> dict[str, Any]:
@@ -27,6 +29,7 @@ def livez() -> dict[str, Any]:
     return {"status": "alive", "version": __version__}
 
 
+@public
 @blp.route("/metrics", methods=["GET"])
 @blp.doc(
     summary="Prometheus metrics",

@@ -15,7 +15,7 @@ from feature_gateway.api.context import database
 from feature_gateway.api.feature_schemas import trigger_request_schema
 from feature_gateway.api.problems import Problems
 from feature_gateway.api.revisions import IF_MATCH_PARAMETER, Reply, etag, expected_revisions
-from feature_gateway.api.roles import require_role
+from feature_gateway.api.roles import authenticated, require_role
 from feature_gateway.api.workflow.endpoints import WORKFLOW_ENDPOINTS, TriggerEndpoint
 from feature_gateway.api.workflow.schemas import TransitionResponseSchema
 from feature_gateway.domain.lifecycle import TRIGGERS
@@ -44,6 +44,7 @@ def register_trigger_endpoint(
             args.pop("feature_name"),
             args,
             role=role,
+            authenticated=authenticated(),
             expected_revisions=expected_revisions(),
         )
         payload: dict[str, Any] = {"message": endpoint.message, "feature": result.feature}

@@ -1,0 +1,193 @@
+"""What token mode (SPEC §7) costs per request: read by name and create, trust vs token.
+
+Run: ``.venv/bin/python -m bench.auth`` (needs wrk: ``apt-get install wrk``). One SQLite
+database with 10,000 features (10 % deployed) served by ``gunicorn -w 2`` three times in
+the same run: a bare Flask endpoint (the ceiling), the service in trust mode, the service
+in token mode. Each is loaded with ``wrk -t1 -c16`` on loopback; the server CPU per
+request is the workers' user+system time over the run divided by the requests served.
+The token check is one primary-key lookup; it also times that check in process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+from bench.common import Gunicorn, migrated_sqlite, seed_features, wrk
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+READ_LUA = """
+wrk.method = "GET"
+wrk.path = "%(path)s"
+%(auth)s
+"""
+CREATE_LUA = """
+counter = 0
+request = function()
+  counter = counter + 1
+  local body = string.format('{"feature_name": "wrk_PREFIX:f_%%d:1", "feature_type": "batch",'
+    .. ' "feature_data_type": "float", "query": "SELECT x FROM t WHERE id = ?",'
+    .. ' "description": "load test"%(identity)s}', counter)
+  local headers = {["Content-Type"] = "application/json"}
+  %(auth)s
+  return wrk.format("POST", "/create_feature_metadata", headers, body)
+end
+"""
+TRUST_IDENTITY = ', "created_by": "wrk", "user_role": "developer"'
+
+
+def workers_cpu_s(server: Gunicorn) -> float:
+    children = subprocess.run(
+        ["pgrep", "-P", str(server.process.pid)], capture_output=True, text=True
+    ).stdout.split()
+    total = 0
+    for pid in children:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+    return total / CLOCK_TICKS
+
+
+def wait_until_answering(server: Gunicorn, path: str, timeout_s: float = 60) -> None:
+    """Both workers import the app after the socket opens; wait for real answers."""
+    deadline = time.monotonic() + timeout_s
+    answered = 0
+    while answered < 10:  # a few answers: both workers are up
+        try:
+            with urllib.request.urlopen(server.url + path, timeout=5):
+                answered += 1
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{server.url}{path} never answered") from None
+            time.sleep(0.2)
+
+
+def measure(server: Gunicorn, script: str, seconds: int, tmp: Path) -> dict[str, float]:
+    """One wrk run after a warm-up; each run gets its own copy of the script with a fresh
+    prefix, so that creates never repeat a name."""
+
+    def fresh() -> Path:
+        path = tmp / f"{uuid.uuid4().hex}.lua"
+        path.write_text(script.replace("PREFIX", uuid.uuid4().hex[:8]))
+        return path
+
+    wrk(server.url, 2, script=fresh())  # warm-up
+    before = workers_cpu_s(server)
+    figures = wrk(server.url, seconds, script=fresh())
+    cpu = workers_cpu_s(server) - before
+    figures["cpu_us"] = cpu / (figures["rps"] * seconds) * 1e6
+    return figures
+
+
+def issue_developer_token(url: str) -> str:
+    from feature_gateway.config import Settings
+    from feature_gateway.db.engine import make_engine
+    from feature_gateway.db.unit_of_work import Database
+    from feature_gateway.services import tokens
+
+    engine = make_engine(Settings(database_url=url))
+    try:
+        database = Database(engine)
+        return tokens.create_token(
+            database, principal="wrk", roles=["developer"], created_by="bench"
+        ).token
+    finally:
+        engine.dispose()
+
+
+def token_check_us(url: str, token: str, calls: int = 5_000) -> float:
+    """The median cost of authenticating one request in process (the primary-key lookup)."""
+    from feature_gateway.config import Settings
+    from feature_gateway.db.engine import make_engine
+    from feature_gateway.db.unit_of_work import Database
+    from feature_gateway.services import tokens
+    from feature_gateway.services.clock import now_ms
+
+    engine = make_engine(Settings(database_url=url))
+    try:
+        database = Database(engine)
+        now = now_ms()  # within the minute: no last_used_time write is timed
+        tokens.authenticate(database, token, now)
+        timings = []
+        for _ in range(calls):
+            started = time.perf_counter()
+            tokens.authenticate(database, token, now)
+            timings.append(time.perf_counter() - started)
+        return statistics.median(timings) * 1e6
+    finally:
+        engine.dispose()
+
+
+def scripts(token: str, name: str) -> dict[str, tuple[str, str]]:
+    """Per mode, the wrk scripts reading ``name`` and creating features."""
+    auth = f'"Bearer {token}"'
+    return {
+        "trust": (
+            READ_LUA % {"path": f"/get_feature_metadata/{name}?user_role=developer", "auth": ""},
+            CREATE_LUA % {"identity": TRUST_IDENTITY, "auth": ""},
+        ),
+        "token": (
+            READ_LUA % {"path": f"/get_feature_metadata/{name}",
+                        "auth": f'wrk.headers["Authorization"] = {auth}'},
+            CREATE_LUA % {"identity": "", "auth": f'headers["Authorization"] = {auth}'},
+        ),
+    }  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=5, help="duration of each wrk run")
+    args = parser.parse_args()
+    rows: list[tuple[str, dict[str, float]]] = []
+    with tempfile.TemporaryDirectory() as work:
+        tmp = Path(work)
+        url = migrated_sqlite(tmp / "auth.db")
+        names = seed_features(tmp / "auth.db", 10_000)
+        token = issue_developer_token(url)
+        bare = Gunicorn("bench.bare_app:app", {})
+        try:
+            wait_until_answering(bare, "/bare")
+            bare_lua = READ_LUA % {"path": "/bare", "auth": ""}
+            rows.append(
+                ("bare Flask endpoint (ceiling)", measure(bare, bare_lua, args.seconds, tmp))
+            )
+        finally:
+            bare.stop()
+        for mode, (read, create) in scripts(token, names[5003]).items():
+            server = Gunicorn("wsgi:app", {"DATABASE_URL": url, "AUTH_MODE": mode})
+            try:
+                wait_until_answering(server, "/health")
+                for label, script in ((f"read one feature by name, {mode}", read),
+                                      (f"create, {mode}", create)):  # fmt: skip
+                    rows.append((label, measure(server, script, args.seconds, tmp)))
+            finally:
+                server.stop()
+        in_process = token_check_us(url, token)
+    report(rows, in_process)
+
+
+def report(rows: list[tuple[str, dict[str, float]]], in_process_us: float) -> None:
+    bare = rows[0][1]["rps"]
+    print(f"{'scenario':34} {'req/s':>8} {'of bare':>8} {'p50 ms':>8} {'p99 ms':>8} "
+          f"{'CPU µs/req':>10} {'non-2xx':>8}")  # fmt: skip
+    for label, f in rows:
+        print(f"{label:34} {f['rps']:8.0f} {f['rps'] / bare:8.0%} {f['p50_ms']:8.2f} "
+              f"{f['p99_ms']:8.2f} {f['cpu_us']:10.0f} {f['non_2xx']:8.0f}")  # fmt: skip
+    figures = dict(rows)
+    for action in ("read one feature by name", "create"):
+        trust, token = figures[f"{action}, trust"], figures[f"{action}, token"]
+        print(f"token mode, {action}: +{token['cpu_us'] - trust['cpu_us']:.0f} µs server CPU "
+              f"per request, {token['rps'] / trust['rps']:.0%} of trust mode's req/s")  # fmt: skip
+    print(f"token check in process (authenticate, one primary-key lookup): "
+          f"median {in_process_us:.0f} µs")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

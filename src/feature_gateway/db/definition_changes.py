@@ -1,0 +1,45 @@
+"""Who ever changed a feature's definition: what separation of duties needs (SPEC §7).
+
+The feature row keeps only its latest editor; this table keeps every change of a definition
+field (``query``, ``feature_type``, ``feature_data_type``), append-only, with who made it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from feature_gateway.db.base import Base
+from feature_gateway.db.models import ACTOR, Feature
+
+
+class DefinitionChange(Base):
+    __tablename__ = "feature_definition_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    feature_id: Mapped[int] = mapped_column(ForeignKey("features.id", ondelete="RESTRICT"))
+    changed_by: Mapped[str] = mapped_column(ACTOR)
+    changed_time: Mapped[int] = mapped_column(BigInteger)
+    # The definition fields changed, comma-separated; null for rows the migration inferred.
+    changed_fields: Mapped[str | None] = mapped_column(String(255))
+
+    feature: Mapped[Feature] = relationship(lazy="raise")
+
+    __table_args__ = (Index("ix_feature_definition_changes_feature_id", "feature_id"),)
+
+
+class DefinitionChangeRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def append(self, change: DefinitionChange) -> None:
+        self.session.add(change)
+
+    def changers(self, feature_id: int) -> tuple[str, ...]:
+        """Everyone who ever changed the feature's definition, each once, oldest first."""
+        names = self.session.scalars(
+            select(DefinitionChange.changed_by)
+            .where(DefinitionChange.feature_id == feature_id)
+            .order_by(DefinitionChange.id)
+        )
+        return tuple(dict.fromkeys(names))
