@@ -110,10 +110,8 @@ class ApiBlueprint(DocCallbacksBlueprint):
 
     # flask-smorest has no type hints: these restate its decorators' types for mypy.
     def arguments(self, schema: Any, *args: Any, **kwargs: Any) -> Callable[[F], F]:
-        # webargs instantiates a schema class on every request (marshmallow copies every
-        # declared field to do so); an instance made here once is used by all of them.
-        if isinstance(schema, type):
-            schema = schema()
+        # A schema class stays a class: the parser's _IdentityAwareSchemas builds one
+        # instance per auth mode, once (webargs would build one per request).
         return cast(Callable[[F], F], super().arguments(schema, *args, **kwargs))
 
     def response(self, *args: Any, **kwargs: Any) -> Callable[[F], F]:
