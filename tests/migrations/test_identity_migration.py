@@ -4,7 +4,7 @@ are inferred from what the database knows, and downgrading removes only what it 
 from alembic import command
 from sqlalchemy import create_engine, text
 
-from tests.migrations.test_migrations import rows, config_for, empty_database  # noqa: F401
+from tests.migrations.test_migrations import config_for, empty_database, rows  # noqa: F401
 
 
 def _feature(connection, name, created_by, last_updated_by):
