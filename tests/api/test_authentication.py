@@ -148,6 +148,20 @@ def test_an_actor_field_naming_the_principal_in_another_case_is_the_principal(
     assert response.get_json()["metadata"]["created_by"] == "alice"
 
 
+@pytest.mark.parametrize("given", [None, 7, ["alice"]])
+def test_an_actor_field_given_as_a_non_string_is_422_even_with_a_token(
+    token_client, issue_token, connection, given
+):
+    # Leaving the field out means "the principal"; null or another type is a bad request,
+    # as it is without a token (the OpenAPI document declares a string).
+    token = issue_token("developer", principal="alice")
+    response = token_client.post(CREATE, json={**NEW, "created_by": given}, headers=bearer(token))
+    assert response.status_code == 422, response.get_json()
+    assert "created_by" in response.get_json()["errors"]
+    count = connection.execute(text("SELECT count(*) FROM features")).scalar()
+    assert count == 0
+
+
 def test_acting_as_another_principal_is_403_and_creates_nothing(
     token_client, issue_token, connection
 ):

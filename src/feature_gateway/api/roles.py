@@ -99,8 +99,10 @@ def bind_actor_fields(body: Mapping[str, Any], schema: Any) -> Mapping[str, Any]
         given = bound.get(name)
         if isinstance(given, str) and not same_person(given, verified.name):
             raise ActingAsAnotherPrincipalError(verified.name, name, given)
-        if given is None or isinstance(given, str):
-            bound[name] = verified.name  # anything else is left for the schema to refuse
+        # Left out: the principal's name. An explicit null or a non-string is left for
+        # the schema to refuse, as without a token.
+        if name not in bound or isinstance(given, str):
+            bound[name] = verified.name
     return bound
 
 
