@@ -129,7 +129,21 @@ def register_cli(app: Flask) -> None:
         app.cli.add_command(command)
 
 
-def main() -> None:
-    from feature_gateway import create_app
+class StartError(click.ClickException):
+    """The command cannot start: one line on stderr, exit 2, no traceback."""
 
-    FlaskGroup(create_app=lambda: create_app()).main()
+    exit_code = 2
+
+
+def _create_app() -> Flask:
+    from feature_gateway import create_app
+    from feature_gateway.config import ConfigError
+
+    try:
+        return create_app()
+    except ConfigError as exc:  # an operator's typo deserves a sentence, not a traceback
+        raise StartError(str(exc)) from exc
+
+
+def main() -> None:
+    FlaskGroup(create_app=_create_app).main()
