@@ -1,5 +1,6 @@
 """Operator commands: migrate, import/export features, print the OpenAPI document and the
-lifecycle diagram, manage API tokens (``tokens``, in ``cli_tokens``).
+lifecycle diagram, manage API tokens (``tokens``, in ``cli_tokens``), verify the audit
+trail (``audit verify``, in ``cli_audit``).
 
 Run as ``feature-gateway <command>`` (or ``flask --app wsgi <command>``).
 """
@@ -116,6 +117,7 @@ def lifecycle_diagram_command(fenced: bool) -> None:
 
 
 def register_cli(app: Flask) -> None:
+    from feature_gateway.cli_audit import audit_group
     from feature_gateway.cli_tokens import tokens_group
 
     for command in (
@@ -125,6 +127,7 @@ def register_cli(app: Flask) -> None:
         openapi_command,
         lifecycle_diagram_command,
         tokens_group,
+        audit_group,
     ):
         app.cli.add_command(command)
 
