@@ -10,6 +10,8 @@ actions; nothing here reads a database.
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -123,6 +125,7 @@ DEPLOYED_STATE = TRIGGERS[_chain("approve")[-1]].dests[0]
 ONCE_DEPLOYED_STATES = _reachable_from(DEPLOYED_STATE)
 
 
+@functools.cache
 def allowed_transition(from_status: str | None, trigger: str, to_status: str) -> bool:
     """Whether the lifecycle table lets ``trigger`` take a feature from one state to the
     other; creations come from no state: create to DRAFT, import to any stored state."""
@@ -139,6 +142,7 @@ def allowed_transition(from_status: str | None, trigger: str, to_status: str) ->
     )
 
 
+@functools.cache
 def triggers_of_change(action: str, previous: str | None, new: str) -> tuple[str, ...] | None:
     """The history triggers the write logged as ``action`` fired, in order (None: no write
     logged as ``action`` can change the status that way)."""
@@ -163,6 +167,16 @@ def check_feature(
     changes: Sequence[ChangeRecord],
 ) -> list[Break]:
     """Every break in one feature's history and change log, checked against its row."""
+    return _check(feature, history, changes)[0]
+
+
+# (history entry, change-log entry) index pairs that must carry the same timestamp.
+_Pairs = tuple[tuple[int, int], ...]
+
+
+def _check(
+    feature: FeatureRecord, history: Sequence[HistoryRecord], changes: Sequence[ChangeRecord]
+) -> tuple[list[Break], _Pairs]:
     found: list[Break] = []
 
     def report(table: str, entry_id: int | None, problem: str) -> None:
@@ -172,9 +186,50 @@ def check_feature(
     _check_history(feature, history, report)
     _check_deployment(feature, history, report)
     _check_changes(feature, changes, report)
-    if not found:  # the two agree only if each is whole; else the cross-check adds noise
-        _check_agreement(history, changes, report)
-    return found
+    if found:  # the two agree only if each is whole; else the cross-check adds noise
+        return found, ()
+    return found, _check_agreement(history, changes, report)
+
+
+_HISTORY_SHAPE = operator.attrgetter("from_status", "trigger", "to_status")
+_CHANGE_SHAPE = operator.attrgetter("revision", "action", "previous_status", "new_status")
+
+
+class TrailChecker:
+    """``check_feature`` for a whole catalog, remembering the trail shapes found whole.
+
+    Whether a trail is whole depends on its entries' statuses, triggers, actions and
+    revisions (its shape) and on the timestamps of the entries one write made. Most
+    features share a few shapes (the workflow's paths), so a shape seen whole before only
+    needs its timestamps compared; anything else gets the full check.
+    """
+
+    MAX_SHAPES = 10_000
+
+    def __init__(self) -> None:
+        self._whole: dict[tuple[object, ...], _Pairs] = {}
+
+    def check(
+        self,
+        feature: FeatureRecord,
+        history: Sequence[HistoryRecord],
+        changes: Sequence[ChangeRecord],
+    ) -> list[Break]:
+        shape = (
+            feature.status,
+            feature.revision,
+            tuple(map(_HISTORY_SHAPE, history)),
+            tuple(map(_CHANGE_SHAPE, changes)),
+        )
+        pairs = self._whole.get(shape)
+        if pairs is not None:
+            times = [entry.timestamp for entry in history]
+            if all(times[h] == changes[c].timestamp for h, c in pairs):
+                return []
+        found, pairs = _check(feature, history, changes)
+        if not found and len(self._whole) < self.MAX_SHAPES:
+            self._whole[shape] = pairs
+        return found
 
 
 class _Report(Protocol):
@@ -301,22 +356,22 @@ def _check_changes(
 
 def _check_agreement(
     history: Sequence[HistoryRecord], changes: Sequence[ChangeRecord], report: _Report
-) -> None:
+) -> _Pairs:
     """Each write's history entries, in order: the ones its change-log entry implies, at
-    the same time; no history entry left over, none missing."""
-    entries = iter(history)
-    for change in changes:
-        for trigger in (
-            triggers_of_change(change.action, change.previous_status, change.new_status) or ()
-        ):
-            entry = next(entries, None)
-            if entry is None:
+    the same time; no history entry left over, none missing. Returns which entries pair."""
+    pairs: list[tuple[int, int]] = []
+    for c, change in enumerate(changes):
+        fired = triggers_of_change(change.action, change.previous_status, change.new_status)
+        for trigger in fired or ():
+            h = len(pairs)
+            if h == len(history):
                 report(
                     CHANGE_LOG,
                     change.id,
                     f"{change.action} fired {trigger}, but the history has no entry for it",
                 )
-                return
+                return ()
+            entry = history[h]
             if entry.trigger != trigger or entry.timestamp != change.timestamp:
                 report(
                     HISTORY,
@@ -325,11 +380,14 @@ def _check_agreement(
                     f"#{change.id} ({change.action} at {change.timestamp}, which fires "
                     f"{trigger})",
                 )
-                return
-    left_over = next(entries, None)
-    if left_over is not None:
+                return ()
+            pairs.append((h, c))
+    if len(pairs) < len(history):
+        left_over = history[len(pairs)]
         report(
             HISTORY,
             left_over.id,
             f"{left_over.trigger} has no change-log entry for the write that fired it",
         )
+        return ()
+    return tuple(pairs)
