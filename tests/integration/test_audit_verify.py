@@ -4,6 +4,7 @@ when the database cannot be read. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from feature_gateway.api.context import EXTENSION
 from feature_gateway.config import PROJECT_ROOT, Settings
 from feature_gateway.db.engine import make_engine
 from tests.conftest import _STEPS as WORKFLOW_STEPS
-from tests.conftest import migrate
+from tests.conftest import SEED_FEATURE, migrate
 from tests.databases import FreshDatabase, require_backend
 from tests.deploy.support import app_environment
 
@@ -340,3 +341,44 @@ def test_an_unreachable_database_is_one_line_and_exit_2_without_a_traceback():
     assert line.startswith("Error: cannot read the database postgresql+psycopg://postgres:***@")
     assert "Connection refused" in line or "connection failed" in line
     assert "secret" not in done.stderr
+
+
+def test_verify_reads_committed_data_through_its_own_engine(backend, tmp_path):
+    """As an operator runs it: the app's own engine (on PostgreSQL a read-only
+    REPEATABLE READ snapshot), after writes committed by the service."""
+    fresh = FreshDatabase(backend, tmp_path)
+    try:
+        migrate(fresh.url)
+        app = create_app({"database_url": fresh.url, "log_level": "WARNING", "TESTING": True})
+        client = app.test_client()
+        assert client.post("/create_feature_metadata", json=SEED_FEATURE).status_code == 201
+        result = app.test_cli_runner().invoke(args=["audit", "verify", "--json"])
+        app.extensions[EXTENSION].database.bind.dispose()
+    finally:
+        fresh.drop()
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert (report["features"], report["history_entries"], report["change_entries"]) == (1, 1, 1)
+
+
+def test_entries_of_a_feature_that_does_not_exist_are_breaks(tmp_path):
+    """Only possible with foreign keys off (SQLite without the service's PRAGMA)."""
+    import sqlite3
+
+    fresh = FreshDatabase("sqlite", tmp_path)
+    migrate(fresh.url)
+    app = create_app({"database_url": fresh.url, "log_level": "WARNING", "TESTING": True})
+    assert app.test_client().post("/create_feature_metadata", json=SEED_FEATURE).status_code == 201
+    with contextlib.closing(sqlite3.connect(fresh.url.removeprefix("sqlite:///"))) as raw:
+        raw.execute("PRAGMA foreign_keys=OFF")
+        raw.execute(
+            "INSERT INTO feature_audit (feature_id, from_status, to_status, trigger, actor,"
+            " timestamp, authenticated) VALUES (999, NULL, 'DRAFT', 'create', 'x', 1, 0)"
+        )
+        raw.commit()
+    result = app.test_cli_runner().invoke(args=["audit", "verify", "--json"])
+    app.extensions[EXTENSION].database.bind.dispose()
+    assert result.exit_code == 1
+    [found] = json.loads(result.stdout)["breaks"]
+    assert (found["feature_id"], found["feature"], found["table"]) == (999, None, "feature_audit")
+    assert found["problem"] == "entry of a feature that does not exist"
