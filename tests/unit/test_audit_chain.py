@@ -8,11 +8,10 @@ import pytest
 
 from feature_gateway.domain.audit_chain import (
     ONCE_DEPLOYED_STATES,
-    TrailChecker,
     allowed_transition,
-    check_feature,
     triggers_of_change,
 )
+from feature_gateway.domain.audit_checks import TrailChecker, check_feature
 from feature_gateway.domain.lifecycle import TRIGGERS, Status
 
 
