@@ -7,7 +7,7 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy import Connection
 
-from feature_gateway.config import Settings
+from feature_gateway.config import Settings, normalize_database_url
 from feature_gateway.db import (  # noqa: F401  (registers the tables)
     catalog_models,
     definition_changes,
@@ -25,7 +25,9 @@ target_metadata = Base.metadata
 
 
 def _database_url() -> str:
-    return str(config.attributes.get("database_url") or Settings.from_env().database_url)
+    """The URL the CLI hands over, else DATABASE_URL; either read as the app reads it."""
+    given = config.attributes.get("database_url")
+    return normalize_database_url(str(given)) if given else Settings.from_env().database_url
 
 
 def _configure(connection: Connection) -> None:

@@ -1,5 +1,6 @@
 """Operator commands: migrate, import/export features, print the OpenAPI document and the
-lifecycle diagram, manage API tokens (``tokens``, in ``cli_tokens``).
+lifecycle diagram, manage API tokens (``tokens``, in ``cli_tokens``), verify the audit
+trail (``audit verify``, in ``cli_audit``).
 
 Run as ``feature-gateway <command>`` (or ``flask --app wsgi <command>``).
 """
@@ -116,6 +117,7 @@ def lifecycle_diagram_command(fenced: bool) -> None:
 
 
 def register_cli(app: Flask) -> None:
+    from feature_gateway.cli_audit import audit_group
     from feature_gateway.cli_tokens import tokens_group
 
     for command in (
@@ -125,11 +127,26 @@ def register_cli(app: Flask) -> None:
         openapi_command,
         lifecycle_diagram_command,
         tokens_group,
+        audit_group,
     ):
         app.cli.add_command(command)
 
 
-def main() -> None:
-    from feature_gateway import create_app
+class StartError(click.ClickException):
+    """The command cannot start: one line on stderr, exit 2, no traceback."""
 
-    FlaskGroup(create_app=lambda: create_app()).main()
+    exit_code = 2
+
+
+def _create_app() -> Flask:
+    from feature_gateway import create_app
+    from feature_gateway.config import ConfigError
+
+    try:
+        return create_app()
+    except ConfigError as exc:  # an operator's typo deserves a sentence, not a traceback
+        raise StartError(str(exc)) from exc
+
+
+def main() -> None:
+    FlaskGroup(create_app=_create_app).main()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -22,6 +23,50 @@ _MAY_BE_ZERO = frozenset({"trusted_proxy_count", "db_max_overflow"})
 
 class ConfigError(ValueError):
     """An environment variable holds a value the service cannot use."""
+
+
+# The URL schemes platforms hand out for PostgreSQL (Heroku, Render, Fly, RDS consoles...)
+# and what they mean here: PostgreSQL through psycopg 3, the one driver installed. Without
+# the rewrite SQLAlchemy reads a bare "postgresql://" as psycopg2's, which is not installed.
+POSTGRES_SCHEMES = ("postgres", "postgresql", "postgresql+psycopg")
+POSTGRES_DRIVER_URL_SCHEME = "postgresql+psycopg"
+SQLITE_SCHEMES = ("sqlite", "sqlite+pysqlite")
+_ACCEPTED_URLS = "sqlite:///<path>, postgresql://…, postgres://… or postgresql+psycopg://…"
+
+
+def normalize_database_url(url: str) -> str:
+    """``DATABASE_URL`` as SQLAlchemy must be given it: ``postgres://`` and
+    ``postgresql://`` become ``postgresql+psycopg://``; SQLite URLs are left as they are.
+
+    The one place the app, the CLI and ``alembic`` (migrations/env.py) read the URL
+    through; anything that is not a SQLite or PostgreSQL URL is a ConfigError, so a typo
+    fails at start instead of at the first request.
+    """
+    scheme, separator, rest = url.strip().partition("://")
+    scheme = scheme.lower()
+    if not separator:
+        raise ConfigError(
+            f"DATABASE_URL must be a database URL ({_ACCEPTED_URLS}), got {_masked(url)!r}"
+        )
+    if scheme in SQLITE_SCHEMES:
+        return url.strip()
+    if scheme in POSTGRES_SCHEMES:
+        return f"{POSTGRES_DRIVER_URL_SCHEME}://{rest}"
+    backend = scheme.split("+", 1)[0]
+    if backend in ("postgres", "postgresql"):
+        raise ConfigError(
+            f"DATABASE_URL names the PostgreSQL driver {scheme.split('+', 1)[1]!r}; the "
+            f"service talks to PostgreSQL through psycopg 3: use {_ACCEPTED_URLS}"
+        )
+    raise ConfigError(
+        f"DATABASE_URL must be a SQLite or PostgreSQL URL ({_ACCEPTED_URLS}), "
+        f"got one for {scheme!r}"
+    )
+
+
+def _masked(url: str) -> str:
+    """The URL with any password replaced, for error messages and logs."""
+    return re.sub(r"^((?:[^:/@]+://)?[^:/@]*:)[^@/]*@", r"\1***@", url)
 
 
 @dataclass(frozen=True)
@@ -47,6 +92,10 @@ class Settings:
     # prometheus_client's own variable: set, every worker writes its metrics to files there
     # and /metrics adds up all workers (gunicorn.conf.py sets it). Empty: one process.
     prometheus_multiproc_dir: str = ""
+
+    def __post_init__(self) -> None:
+        # Frozen: the one normalised spelling is stored, whichever way the URL came in.
+        object.__setattr__(self, "database_url", normalize_database_url(self.database_url))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -1,6 +1,6 @@
 import pytest
 
-from feature_gateway.config import ConfigError, Settings
+from feature_gateway.config import ConfigError, Settings, normalize_database_url
 
 
 def test_settings_come_from_upper_cased_environment_variables():
@@ -37,3 +37,54 @@ def test_zero_overflow_and_zero_proxies_are_allowed_but_not_negative():
     assert (settings.db_max_overflow, settings.trusted_proxy_count) == (0, 0)
     with pytest.raises(ConfigError, match="DB_MAX_OVERFLOW must not be negative"):
         Settings.from_env({"DB_MAX_OVERFLOW": "-1"})
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        "postgres://u:p@db:5432/x",
+        "postgresql://u:p@db:5432/x",
+        "postgresql+psycopg://u:p@db:5432/x",
+        "POSTGRES://u:p@db:5432/x",
+    ],
+)
+def test_every_postgresql_spelling_platforms_hand_out_means_psycopg_3(given):
+    assert normalize_database_url(given) == "postgresql+psycopg://u:p@db:5432/x"
+    assert Settings.from_env({"DATABASE_URL": given}).database_url == (
+        "postgresql+psycopg://u:p@db:5432/x"
+    )
+
+
+def test_overrides_are_normalised_like_the_environment():
+    settings = Settings.from_env({}).with_overrides({"database_url": "postgres://db/x"})
+    assert settings.database_url == "postgresql+psycopg://db/x"
+    assert not settings.is_sqlite
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["sqlite:////srv/data/x.db", "sqlite:///relative.db", "sqlite://", "sqlite+pysqlite:///x"],
+)
+def test_sqlite_urls_are_left_as_they_are(url):
+    assert normalize_database_url(url) == url
+    assert Settings.from_env({"DATABASE_URL": url}).is_sqlite
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://example.com/db", "must be a SQLite or PostgreSQL URL"),
+        ("mysql://root@localhost/x", "got one for 'mysql'"),
+        ("just-a-word", "must be a database URL"),
+        ("postgresql+psycopg2://db/x", "through psycopg 3"),
+    ],
+)
+def test_a_url_that_is_not_a_usable_database_fails_at_start(url, message):
+    with pytest.raises(ConfigError, match=message):
+        Settings.from_env({"DATABASE_URL": url})
+
+
+def test_the_error_for_a_bad_url_does_not_show_its_password():
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({"DATABASE_URL": "user:secret@db/x"})
+    assert "secret" not in str(raised.value)

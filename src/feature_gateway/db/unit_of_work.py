@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from feature_gateway import observability
+from feature_gateway.db.audit_trails import AuditTrailReader
 from feature_gateway.db.catalog_repositories import ChangeLogRepository, VersionRepository
 from feature_gateway.db.definition_changes import DefinitionChangeRepository
 from feature_gateway.db.engine import SQLITE_BEGIN
@@ -95,6 +96,7 @@ class UnitOfWork:
     versions: VersionRepository
     tokens: TokenRepository
     definition_changes: DefinitionChangeRepository
+    trails: AuditTrailReader
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._session_factory = session_factory
@@ -107,6 +109,7 @@ class UnitOfWork:
         self.versions = VersionRepository(self.session)
         self.tokens = TokenRepository(self.session)
         self.definition_changes = DefinitionChangeRepository(self.session)
+        self.trails = AuditTrailReader(self.session)
         return self
 
     def __exit__(
@@ -171,10 +174,22 @@ class Database:
         if isinstance(bind, Engine) and bind.dialect.name == "sqlite":
             writer_bind = bind.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
         self._reader = sessionmaker(bind, expire_on_commit=False, **options)  # type: ignore[call-overload]
+        snapshot_bind = bind
+        if isinstance(bind, Engine) and bind.dialect.name == "postgresql":
+            # Several statements that must see one state of the database. (A SQLite read
+            # transaction is a snapshot already; a test's Connection is its own.)
+            snapshot_bind = bind.execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True
+            )
+        self._snapshot = sessionmaker(snapshot_bind, expire_on_commit=False, **options)  # type: ignore[call-overload]
         self._writer = sessionmaker(writer_bind, expire_on_commit=False, **options)  # type: ignore[call-overload]
 
     def reading(self) -> UnitOfWork:
         return UnitOfWork(self._reader)
+
+    def snapshot(self) -> UnitOfWork:
+        """A read-only unit of work whose statements all see the same committed state."""
+        return UnitOfWork(self._snapshot)
 
     def writing(self) -> UnitOfWork:
         return UnitOfWork(self._writer)
