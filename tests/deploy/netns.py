@@ -56,7 +56,7 @@ def _free_subnet(ip: str) -> int:
 def host_network(count: int) -> Iterator[HostNetwork]:
     if os.geteuid() != 0:
         _unavailable("they need root (ip netns add); CI runs as root")
-    ip = find_binary("ip", required_in_ci=True)
+    ip = find_binary("ip", required_in_ci=True, package="iproute2")
     tag = str(os.getpid() % 100000)
     third = _free_subnet(ip)
     network = HostNetwork(

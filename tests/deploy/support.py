@@ -35,7 +35,9 @@ def under_ci() -> bool:
     return os.environ.get("CI", "").lower() == "true"
 
 
-def find_binary(name: str, *extra_globs: str, required_in_ci: bool = False) -> str:
+def find_binary(
+    name: str, *extra_globs: str, required_in_ci: bool = False, package: str | None = None
+) -> str:
     """The path of an executable, else a skip (or, for a CI requirement, a failure)."""
     candidates = [shutil.which(name), "/usr/sbin/" + name]
     for pattern in extra_globs:
@@ -45,7 +47,7 @@ def find_binary(name: str, *extra_globs: str, required_in_ci: bool = False) -> s
             return candidate
     message = f"{name} is not installed"
     if required_in_ci and under_ci():
-        pytest.fail(f"{message}; CI must install it (apt-get install -y {name})")
+        pytest.fail(f"{message}; CI must install it (apt-get install -y {package or name})")
     pytest.skip(f"{message}; install it to run this test")
 
 
@@ -126,6 +128,15 @@ def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: f
             process.wait(timeout=5)
             raise
     return int(process.returncode)
+
+
+def process_gone(pid: int) -> bool:
+    """Whether the process has ended (a zombie waiting for whoever inherited it counts)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
 
 
 def app_environment(**overrides: str) -> dict[str, str]:
@@ -349,14 +360,20 @@ class PrivatePostgres:
 
 @contextmanager
 def private_postgres(
-    listen: Sequence[str] = ("127.0.0.1",), trusted_networks: Sequence[str] = ()
+    listen: Sequence[str] = ("127.0.0.1",),
+    trusted_networks: Sequence[str] = (),
+    *,
+    required_in_ci: bool = False,
 ) -> Iterator[PrivatePostgres]:
     """initdb + pg_ctl into a temporary folder, on a free port; skipped without the binaries.
 
     initdb refuses to run as root, so as root the server runs as the ``postgres`` user.
-    ``trusted_networks`` (CIDR) may connect without a password, besides loopback.
+    ``trusted_networks`` (CIDR) may connect without a password, besides loopback. With
+    ``required_in_ci``, missing binaries fail the run under CI=true instead of skipping.
     """
-    pg_ctl = find_binary("pg_ctl", PG_BIN_GLOB + "pg_ctl")
+    pg_ctl = find_binary(
+        "pg_ctl", PG_BIN_GLOB + "pg_ctl", required_in_ci=required_in_ci, package="postgresql"
+    )
     initdb = str(Path(pg_ctl).with_name("initdb"))
     if not os.access(initdb, os.X_OK):
         pytest.skip(f"initdb is not installed beside {pg_ctl}")

@@ -290,6 +290,7 @@ class LedgerCheck:
     unexpected: list[str] = field(default_factory=list)  # applied twice, or never asked for
     unknown_applied: int = 0
     unknown_not_applied: int = 0
+    existing: int = 0  # features the database holds
 
 
 STEP_BY_NAME = {step.name: step for step in STEPS}
@@ -323,7 +324,7 @@ def _read_back(port: int, host: str, name: str) -> tuple[str | None, list[str]]:
 
 def _check(port: int, host: str, record: FeatureRecord) -> LedgerCheck:
     status, triggers = _read_back(port, host, record.name)
-    check = LedgerCheck()
+    check = LedgerCheck(existing=int(status is not None))
     done = [STEP_BY_NAME[name] for name in record.acknowledged]
     expected = [trigger for step in done for trigger in step.triggers]
     expected_status = done[-1].status_after if done else None
@@ -355,19 +356,19 @@ def verify_ledger(
             total.unexpected += check.unexpected
             total.unknown_applied += check.unknown_applied
             total.unknown_not_applied += check.unknown_not_applied
+            total.existing += check.existing
     return total
 
 
 @dataclass
 class ChainCheck:
-    available: bool
-    breaks: int
-    output: str
+    features: int
+    breaks: list[dict[str, Any]]
 
 
 def verify_audit_chains(database_url: str) -> ChainCheck:
-    """``feature-gateway audit verify`` on the database: exit 0 whole, exit 1 breaks."""
-    command = [str(Path(sys.executable).with_name("feature-gateway")), "audit", "verify"]
+    """``feature-gateway audit verify --json`` on the database: exit 0 whole, exit 1 breaks."""
+    command = [str(Path(sys.executable).with_name("feature-gateway")), "audit", "verify", "--json"]
     done = subprocess.run(
         command,
         env=app_environment(DATABASE_URL=database_url),
@@ -376,11 +377,7 @@ def verify_audit_chains(database_url: str) -> ChainCheck:
         timeout=300,
         check=False,
     )
-    output = done.stdout + done.stderr
-    if done.returncode == 2 and "No such command 'audit'" in output:
-        return ChainCheck(False, 0, "feature-gateway has no `audit verify` on this branch")
-    if done.returncode == 0:
-        return ChainCheck(True, 0, output)
-    assert done.returncode == 1, f"audit verify failed to run ({done.returncode}):\n{output}"
-    breaks = [line for line in done.stdout.splitlines() if line.strip()]
-    return ChainCheck(True, max(1, len(breaks)), output)
+    assert done.returncode in (0, 1), f"audit verify could not run:\n{done.stdout}{done.stderr}"
+    report = json.loads(done.stdout)
+    assert report["whole"] == (done.returncode == 0), done.stdout
+    return ChainCheck(int(report["features"]), list(report["breaks"]))
