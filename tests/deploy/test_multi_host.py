@@ -43,6 +43,9 @@ WORKERS_PER_HOST = 2
 CLIENT_THREADS = 6
 BEFORE_KILL_S = 4.0
 AFTER_KILL_S = 6.0
+# How long the claim of a killed request holds its key (60 s by default): short, so that
+# the retries of requests killed with host 1 are applied within the test.
+LEASE_S = 3
 
 
 @pytest.fixture
@@ -83,6 +86,7 @@ def test_a_host_killed_mid_load_loses_no_acknowledged_write_and_breaks_no_audit_
                         port=8000,
                         netns=host.namespace,
                         TRUSTED_PROXY_COUNT="1",
+                        IDEMPOTENCY_LEASE_S=str(LEASE_S),
                     )
                 )
             )

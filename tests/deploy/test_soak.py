@@ -51,6 +51,9 @@ CYCLE_SECONDS = knob("SOAK_CYCLE_SECONDS", SECONDS)
 THREADS = int(knob("SOAK_THREADS", 6))
 WORKERS = int(knob("SOAK_WORKERS", 4))
 BACKENDS = os.environ.get("SOAK_BACKENDS", "postgresql").split(",")
+# How long the claim of a killed request holds its key (60 s by default): short, so that
+# a retry of a request killed with its worker is taken over within the retry time.
+LEASE_S = 3
 # Where in each cycle each failure comes, as a share of the cycle.
 KILL_WORKER_AT, KILL_MASTER_AT, RESTART_POSTGRES_AT = 0.15, 0.4, 0.7
 
@@ -73,7 +76,13 @@ class Host:
         run_dir = self.work_dir / f"gunicorn-{self.incarnations}"
         run_dir.mkdir()
         server = self._stack.enter_context(
-            gunicorn(self.database_url, run_dir, workers=WORKERS, port=self.port)
+            gunicorn(
+                self.database_url,
+                run_dir,
+                workers=WORKERS,
+                port=self.port,
+                IDEMPOTENCY_LEASE_S=str(LEASE_S),
+            )
         )
         self.port = server.port
         return server
