@@ -78,7 +78,9 @@ class IdempotencyRepository:
             statement = sqlite.insert(_TABLE).on_conflict_do_nothing()
         else:  # pragma: no cover - the service runs on these two
             raise NotImplementedError(dialect)
-        return self.connection.execute(statement.values(**values)).rowcount == 1
+        # RETURNING says whether a row went in (rowcount is -1 for it with psycopg).
+        inserted = statement.values(**values).returning(_C.scope)
+        return self.connection.execute(inserted).first() is not None
 
     def replace_claim(
         self,
@@ -96,7 +98,9 @@ class IdempotencyRepository:
             statement = statement.where(_C.claim_token == if_token, _C.completed_time.is_(None))
         if if_expired_at is not None:
             statement = statement.where(_C.expires_time <= if_expired_at)
-        return self.connection.execute(statement.values(**values)).rowcount == 1
+        # RETURNING says whether a row went in (rowcount is -1 for it with psycopg).
+        inserted = statement.values(**values).returning(_C.scope)
+        return self.connection.execute(inserted).first() is not None
 
     def complete(
         self,
