@@ -139,12 +139,13 @@ def test_a_load_through_worker_and_master_kills_and_database_restarts_loses_noth
     events: Counter[str] = Counter()
     try:
         assert host.port is not None
-        idempotent = supports_idempotency(host.port)
+        assert supports_idempotency(
+            host.port
+        ), "the writes are not documented with Idempotency-Key"
         load = WorkflowLoad(
             host.port,
             threads=THREADS,
             prefix="soak",
-            idempotent=idempotent,
             retry_for=30,
             drop_every=10,
         ).start()
@@ -198,7 +199,7 @@ def test_a_load_through_worker_and_master_kills_and_database_restarts_loses_noth
             "retries": figures.retries,
             "replays": figures.replays,
             "dropped responses": figures.dropped_responses,
-            "idempotency": "on" if idempotent else "not on this branch",
+            "dropped 2xx replayed": f"{figures.replayed_successes}/{figures.dropped_successes}",
             **dict(sorted(events.items())),
             "answers": dict(sorted(figures.answers.items())),
         },
@@ -207,9 +208,11 @@ def test_a_load_through_worker_and_master_kills_and_database_restarts_loses_noth
     assert ledger.lost == []
     assert ledger.unexpected == []
     assert refused == []
+    assert figures.unknown_outcomes == 0  # every write was answered, if only on a retry
     assert chains.features == ledger.existing
     assert chains.breaks == []
     assert figures.acknowledged_writes > 50
-    if idempotent:
-        assert figures.dropped_responses > 0
-        assert figures.replays >= figures.dropped_responses
+    # Every success the client threw away was retried with its key and answered from the
+    # store, by whichever worker (or gunicorn) the retry reached.
+    assert figures.dropped_successes > 0
+    assert figures.replayed_successes == figures.dropped_successes

@@ -2,10 +2,11 @@
 
 Each client thread takes features of its own through create → ready_test → test → approve,
 one request at a time, so what every write should have done is known exactly. Every write
-carries an ``Idempotency-Key`` (SPEC §11). Against a service that honours it, a write whose
-outcome the client cannot know (the connection broke, a proxy answered 502/504, the service
-503, or the response was dropped on purpose) is sent again with the same key until it is
-answered; without it, such a write is an unknown outcome and its feature is left there.
+carries an ``Idempotency-Key`` (SPEC §11), and a write whose outcome the client cannot know
+(the connection broke, a proxy answered 502/504, the service 503, the response was dropped
+on purpose) is sent again with the same key until it is answered: it is applied once, or
+answered with the first attempt's stored response. A write still unanswered when its retry
+time is up is an unknown outcome, and its feature is left there.
 
 Afterwards ``verify_ledger`` reads every feature back through the API (no acknowledged write
 may be missing, nothing may be applied twice) and ``verify_audit_chains`` runs
@@ -17,7 +18,9 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import select
+import socket
 import subprocess
 import sys
 import threading
@@ -101,15 +104,24 @@ class Figures:
     acknowledged_writes: int = 0
     retries: int = 0
     dropped_responses: int = 0  # responses the client threw away on purpose, then retried
+    dropped_successes: int = 0  # of those, the 2xx ones: their retry must be a replay
+    replayed_successes: int = 0  # retries of those answered from the store, same status
     replays: int = 0  # answers with Idempotent-Replayed: true
     unknown_outcomes: int = 0
     answers: Counter[int] = field(default_factory=Counter)  # status of every answer
 
     def add(self, other: Figures) -> None:
-        for name in ("requests", "acknowledged_writes", "retries", "dropped_responses"):
+        for name in (
+            "requests",
+            "acknowledged_writes",
+            "retries",
+            "dropped_responses",
+            "dropped_successes",
+            "replayed_successes",
+            "replays",
+            "unknown_outcomes",
+        ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.replays += other.replays
-        self.unknown_outcomes += other.unknown_outcomes
         self.answers.update(other.answers)
 
 
@@ -129,15 +141,13 @@ class Client:
         port: int,
         host: str,
         *,
-        idempotent: bool,
         retry_for: float,
         drop_every: int,
         figures: Figures,
     ) -> None:
         self.port, self.host = port, host
-        self.idempotent = idempotent
         self.retry_for = retry_for
-        self.drop_every = drop_every if idempotent else 0
+        self.drop_every = drop_every
         self.figures = figures
         self._writes = 0
 
@@ -148,6 +158,7 @@ class Client:
         drop = self.drop_every > 0 and self._writes % self.drop_every == 0
         deadline = time.monotonic() + self.retry_for
         uncertain = False  # an earlier attempt may have been applied
+        dropped_status: int | None = None
         pause = 0.05
         while True:
             self.figures.requests += 1
@@ -155,9 +166,11 @@ class Client:
             try:
                 if drop:
                     drop = False
-                    self._send_and_drop(path, body, key)
-                    self.figures.dropped_responses += 1
                     uncertain = True
+                    dropped_status = self._send_and_drop(path, body, key)
+                    self.figures.dropped_responses += 1
+                    if dropped_status is not None and 200 <= dropped_status < 300:
+                        self.figures.dropped_successes += 1
                 else:
                     reply = call(
                         self.port,
@@ -176,20 +189,27 @@ class Client:
                 self.figures.answers[reply.status] += 1
                 if reply.headers.get(REPLAYED) == "true":
                     self.figures.replays += 1
+                    if reply.status == dropped_status and 200 <= reply.status < 300:
+                        self.figures.replayed_successes += 1
                 if reply.status in UNCERTAIN_STATUSES:
                     uncertain = True
-                elif not (reply.status == 409 and uncertain and self.idempotent):
+                elif not (reply.status == 409 and uncertain):
                     return reply
-                # A 409 after an attempt that may be in flight: the first is still running.
-            if (uncertain and not self.idempotent) or time.monotonic() > deadline:
+                # A 409 after an attempt that may be in flight: the first is still running,
+                # or it was killed and its claim holds the key until its lease runs out.
+            if time.monotonic() > deadline:
                 self.figures.unknown_outcomes += 1
                 return None
             self.figures.retries += 1
             time.sleep(pause)
             pause = min(pause * 2, 0.5)
 
-    def _send_and_drop(self, path: str, body: dict[str, Any], key: str) -> None:
-        """Send a write, wait until its answer arrives, and close without reading it."""
+    def _send_and_drop(self, path: str, body: dict[str, Any], key: str) -> int | None:
+        """Send a write, wait until its answer arrives, and close without reading it.
+
+        The status line is peeked at (it stays unread), so that a retry of a write that
+        succeeded can be told to owe a replay; None when no answer came.
+        """
         connection = http.client.HTTPConnection(self.host, self.port, timeout=15)
         try:
             connection.request(
@@ -200,8 +220,11 @@ class Client:
             )
             assert connection.sock is not None
             select.select([connection.sock], [], [], 15)
+            head = connection.sock.recv(16, socket.MSG_PEEK)
         finally:
             connection.close()
+        match = re.match(rb"HTTP/1\.[01] (\d{3})", head)
+        return int(match.group(1)) if match else None
 
 
 class WorkflowLoad:
@@ -214,12 +237,11 @@ class WorkflowLoad:
         host: str = "127.0.0.1",
         threads: int,
         prefix: str,
-        idempotent: bool,
         retry_for: float = 30,
         drop_every: int = 0,
     ) -> None:
         self.port, self.host, self.prefix = port, host, prefix
-        self.idempotent, self.retry_for, self.drop_every = idempotent, retry_for, drop_every
+        self.retry_for, self.drop_every = retry_for, drop_every
         self._stop = threading.Event()
         self._records: list[list[FeatureRecord]] = [[] for _ in range(threads)]
         self._figures = [Figures() for _ in range(threads)]
@@ -259,7 +281,6 @@ class WorkflowLoad:
         client = Client(
             self.port,
             self.host,
-            idempotent=self.idempotent,
             retry_for=self.retry_for,
             drop_every=self.drop_every,
             figures=figures,
