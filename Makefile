@@ -8,7 +8,7 @@ LINTED := src tests migrations bench gunicorn.conf.py wsgi.py
 export DATABASE_URL ?= sqlite:///$(CURDIR)/data/feature_gateway.db
 
 .PHONY: install migrate import-sample port-free run reset test test-fast test-fuzz test-browser \
-	test-deploy bench bench-quick bench-values bench-auth openapi lint security format clean
+	test-deploy soak bench bench-quick bench-values bench-auth openapi lint security format clean
 
 $(BIN)/activate: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -84,6 +84,16 @@ openapi: install
 # PostgreSQL server binaries; see docs/development.md, "Deployment tests").
 test-deploy: install
 	$(BIN)/python -m pytest tests/deploy -v
+
+# The long soak (make test runs a 20 s one): load through worker and master kills and
+# PostgreSQL restarts, on PostgreSQL then SQLite; figures at the end. See docs/development.md.
+SOAK_SECONDS ?= 300
+SOAK_CYCLE_SECONDS ?= 60
+SOAK_BACKENDS ?= postgresql,sqlite
+soak: install
+	SOAK_SECONDS=$(SOAK_SECONDS) SOAK_CYCLE_SECONDS=$(SOAK_CYCLE_SECONDS) \
+	SOAK_BACKENDS=$(SOAK_BACKENDS) $(BIN)/python -m pytest -p no:cacheprovider \
+		tests/deploy/test_soak.py -v
 
 lint: install
 	$(BIN)/ruff check $(LINTED)

@@ -11,6 +11,7 @@ from feature_gateway.config import Settings, normalize_database_url
 from feature_gateway.db import (  # noqa: F401  (registers the tables)
     catalog_models,
     definition_changes,
+    idempotency,
     models,
     tokens,
 )

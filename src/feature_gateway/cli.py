@@ -116,6 +116,23 @@ def lifecycle_diagram_command(fenced: bool) -> None:
     sys.stdout.write(fenced_diagram() if fenced else mermaid_diagram())
 
 
+@click.group("idempotency")
+def idempotency_group() -> None:
+    """Stored responses of writes sent with an Idempotency-Key."""
+
+
+@idempotency_group.command("purge")
+@with_appcontext
+def idempotency_purge_command() -> None:
+    """Delete expired idempotency keys (writes also delete some as they go; schedule this
+    where few keyed writes arrive, e.g. daily)."""
+    from feature_gateway.services.clock import now_ms
+    from feature_gateway.services.idempotency import purge
+
+    removed = purge(_gateway().database, now_ms())
+    click.echo(f"removed {removed} expired idempotency keys")
+
+
 def register_cli(app: Flask) -> None:
     from feature_gateway.cli_audit import audit_group
     from feature_gateway.cli_tokens import tokens_group
@@ -128,6 +145,7 @@ def register_cli(app: Flask) -> None:
         lifecycle_diagram_command,
         tokens_group,
         audit_group,
+        idempotency_group,
     ):
         app.cli.add_command(command)
 

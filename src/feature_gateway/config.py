@@ -89,6 +89,11 @@ class Settings:
     # How many reverse proxies (nginx, a load balancer) stand in front of the service and
     # append to X-Forwarded-For/-Proto; 0 ignores those headers (clients can forge them).
     trusted_proxy_count: int = 0
+    # Idempotency-Key (SPEC §11): how long a write's response is kept for replays, and how
+    # long an unfinished first request holds its key before a retry may take it over
+    # (longer than gunicorn's worker timeout, so that only a dead request loses its key).
+    idempotency_ttl_s: int = 86_400
+    idempotency_lease_s: int = 60
     # prometheus_client's own variable: set, every worker writes its metrics to files there
     # and /metrics adds up all workers (gunicorn.conf.py sets it). Empty: one process.
     prometheus_multiproc_dir: str = ""

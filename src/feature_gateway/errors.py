@@ -179,6 +179,48 @@ class ConcurrentModificationError(ConflictError):
         super().__init__(detail)
 
 
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
+
+
+class IdempotencyKeyReusedError(GatewayError):
+    """An Idempotency-Key sent again with another request than the first (422)."""
+
+    def __init__(self, key: str, first_method: str, first_path: str, same_path: bool) -> None:
+        self.key = key
+        what = "another body or other headers" if same_path else "another endpoint"
+        message = (
+            f"This key was first used for {first_method} {first_path}; this request differs "
+            f"({what}). Use a new key for a new request."
+        )
+        super().__init__(
+            f"Idempotency-Key {key!r} was already used for a different request: {message}",
+            {IDEMPOTENCY_KEY_HEADER: [message]},
+        )
+
+
+class RequestInFlightError(ConflictError):
+    """The first request with this Idempotency-Key has not finished yet (409)."""
+
+    def __init__(self, key: str, retry_after_s: int) -> None:
+        self.key = key
+        super().__init__(
+            f"A request with Idempotency-Key {key!r} is still being processed; retry in a "
+            "moment to get its response."
+        )
+        self.headers = {"Retry-After": str(retry_after_s)}
+
+
+class IdempotencyClaimLostError(ConflictError):
+    """A keyed request outlived its lease and a retry took its key over (409)."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(
+            f"The request with Idempotency-Key {key!r} took too long and a retry took the key "
+            "over; this attempt changed nothing. Retry to get the retry's response."
+        )
+
+
 class DatabaseUnavailableError(GatewayError):
     def __init__(self, detail: str = "The database is unavailable; try again shortly.") -> None:
         super().__init__(detail)
@@ -206,6 +248,7 @@ class DatabaseStorageFullError(DatabaseUnavailableError):
 # The one mapping from domain errors to HTTP: (status, problem title). Most specific first.
 HTTP_STATUS: list[tuple[type[GatewayError], int, str]] = [
     (ValidationError, 422, "Unprocessable Content"),
+    (IdempotencyKeyReusedError, 422, "Idempotency Key Reused"),
     (AuthenticationError, 401, "Unauthorized"),
     (PermissionDeniedError, 403, "Forbidden"),
     (FeatureNotFoundError, 404, "Feature Not Found"),
@@ -214,6 +257,8 @@ HTTP_STATUS: list[tuple[type[GatewayError], int, str]] = [
     (InvalidTransitionError, 409, "Invalid Status Transition"),
     (FeatureImmutableError, 409, "Feature Immutable"),
     (ConcurrentModificationError, 409, "Concurrent Modification"),
+    (RequestInFlightError, 409, "Request In Flight"),
+    (IdempotencyClaimLostError, 409, "Idempotency Key Taken Over"),
     (ConflictError, 409, "Conflict"),
     (DatabaseStorageFullError, 503, "Service Unavailable"),
     (DatabaseUnavailableError, 503, "Service Unavailable"),

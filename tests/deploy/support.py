@@ -6,15 +6,18 @@ context manager exits, and every output goes to a file, never to a pipe that cou
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import http.client
 import json
 import os
+import pwd
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -32,7 +35,9 @@ def under_ci() -> bool:
     return os.environ.get("CI", "").lower() == "true"
 
 
-def find_binary(name: str, *extra_globs: str, required_in_ci: bool = False) -> str:
+def find_binary(
+    name: str, *extra_globs: str, required_in_ci: bool = False, package: str | None = None
+) -> str:
     """The path of an executable, else a skip (or, for a CI requirement, a failure)."""
     candidates = [shutil.which(name), "/usr/sbin/" + name]
     for pattern in extra_globs:
@@ -42,7 +47,7 @@ def find_binary(name: str, *extra_globs: str, required_in_ci: bool = False) -> s
             return candidate
     message = f"{name} is not installed"
     if required_in_ci and under_ci():
-        pytest.fail(f"{message}; CI must install it (apt-get install -y {name})")
+        pytest.fail(f"{message}; CI must install it (apt-get install -y {package or name})")
     pytest.skip(f"{message}; install it to run this test")
 
 
@@ -72,8 +77,9 @@ def call(
     raw_body: bytes | None = None,
     timeout: float = 10,
     source_ip: str | None = None,
+    host: str = "127.0.0.1",
 ) -> Reply:
-    """One HTTP request on a new connection to 127.0.0.1:port (from ``source_ip``)."""
+    """One HTTP request on a new connection to host:port (from ``source_ip``)."""
     body = raw_body if raw_body is not None else None
     all_headers = dict(headers or {})
     if payload is not None:
@@ -81,9 +87,7 @@ def call(
     if body is not None:
         all_headers.setdefault("Content-Type", "application/json")
     source = (source_ip, 0) if source_ip else None
-    connection = http.client.HTTPConnection(
-        "127.0.0.1", port, timeout=timeout, source_address=source
-    )
+    connection = http.client.HTTPConnection(host, port, timeout=timeout, source_address=source)
     try:
         connection.request(method, path, body=body, headers=all_headers)
         response = connection.getresponse()
@@ -101,10 +105,12 @@ def wait_until(check: Callable[[], bool], *, timeout: float, what: str) -> None:
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
-def answers(port: int, path: str, status: int = 200) -> Callable[[], bool]:
+def answers(
+    port: int, path: str, status: int = 200, host: str = "127.0.0.1"
+) -> Callable[[], bool]:
     def check() -> bool:
         try:
-            return call(port, "GET", path, timeout=2).status == status
+            return call(port, "GET", path, timeout=2, host=host).status == status
         except OSError:
             return False
 
@@ -122,6 +128,15 @@ def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: f
             process.wait(timeout=5)
             raise
     return int(process.returncode)
+
+
+def process_gone(pid: int) -> bool:
+    """Whether the process has ended (a zombie waiting for whoever inherited it counts)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
 
 
 def app_environment(**overrides: str) -> dict[str, str]:
@@ -152,6 +167,7 @@ class Gunicorn:
     port: int
     log_path: Path
     metrics_dir: Path
+    host: str = "127.0.0.1"
 
     def log_lines(self) -> list[dict[str, Any]]:
         lines = []
@@ -167,41 +183,80 @@ class Gunicorn:
             if line["message"].startswith("Booting worker with pid")
         ]
 
+    def worker_pids_alive(self) -> list[int]:
+        """The master's children now (gunicorn's workers), read from /proc."""
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        try:
+            return [int(pid) for pid in children.read_text().split()]
+        except OSError:  # the master is gone
+            return []
+
+    def kill_all(self) -> None:
+        """kill -9 of the master and every worker at once (they share a process group)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
 
 @contextmanager
-def gunicorn(database_url: str, work_dir: Path, *, workers: int, **env: str) -> Iterator[Gunicorn]:
-    """gunicorn with the project's gunicorn.conf.py, as every deployment starts it."""
-    port = free_port()
+def gunicorn(
+    database_url: str,
+    work_dir: Path,
+    *,
+    workers: int,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    netns: str | None = None,
+    **env: str,
+) -> Iterator[Gunicorn]:
+    """gunicorn with the project's gunicorn.conf.py, as every deployment starts it.
+
+    ``netns`` runs it inside that network namespace (``ip netns exec``, which execs, so the
+    process is still gunicorn's master); it gets a process group of its own either way.
+    """
+    port = port or free_port()
     metrics_dir = work_dir / "metrics"
     metrics_dir.mkdir()
     log_path = work_dir / "gunicorn.log"
     environment = app_environment(
         DATABASE_URL=database_url,
-        GUNICORN_BIND=f"127.0.0.1:{port}",
+        GUNICORN_BIND=f"{host}:{port}",
         WEB_CONCURRENCY=str(workers),
         PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
         **env,
     )
+    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]
+    if netns:
+        command = [find_binary("ip"), "netns", "exec", netns, *command]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
+            command,
             cwd=PROJECT_ROOT,
             env=environment,
             stdout=log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
-    server = Gunicorn(process, port, log_path, metrics_dir)
+    server = Gunicorn(process, port, log_path, metrics_dir, host)
     try:
-        wait_until(answers(port, "/livez"), timeout=30, what="gunicorn to answer /livez")
+        wait_until(
+            answers(port, "/livez", host=host), timeout=30, what=f"gunicorn on {host} to answer"
+        )
         yield server
     finally:
-        stop(process)
+        try:
+            stop(process)
+        finally:  # workers a killed master left behind, if any
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
 
 
-def nginx_config(template: str, *, listen_port: int, upstream_port: int, work_dir: Path) -> str:
-    """deploy/nginx.conf pointed at this test's gunicorn, port and log directory."""
+def nginx_config(
+    template: str, *, listen_port: int, upstreams: Sequence[str], work_dir: Path
+) -> str:
+    """deploy/nginx.conf pointed at this test's gunicorns ("host:port"), port and logs."""
     replacements = {
-        "server app:8000;": f"server 127.0.0.1:{upstream_port};",
+        "server app:8000;": "\n    ".join(f"server {upstream};" for upstream in upstreams),
         "listen 80;": f"listen 127.0.0.1:{listen_port};",
         "/var/log/nginx/": f"{work_dir}/",
     }
@@ -212,11 +267,11 @@ def nginx_config(template: str, *, listen_port: int, upstream_port: int, work_di
 
 
 @contextmanager
-def nginx(binary: str, upstream_port: int, work_dir: Path) -> Iterator[int]:
+def nginx(binary: str, upstreams: Sequence[str], work_dir: Path) -> Iterator[int]:
     """nginx in the foreground with deploy/nginx.conf as its only site; yields its port."""
     port = free_port()
     template = (PROJECT_ROOT / "deploy" / "nginx.conf").read_text(encoding="utf-8")
-    site = nginx_config(template, listen_port=port, upstream_port=upstream_port, work_dir=work_dir)
+    site = nginx_config(template, listen_port=port, upstreams=upstreams, work_dir=work_dir)
     # Workers drop root privileges (to nobody): they must be able to reach this folder.
     work_dir.chmod(0o755)
     (work_dir / "site.conf").write_text(site, encoding="utf-8")
@@ -258,3 +313,95 @@ http {{
         yield port
     finally:
         stop(process, signal.SIGQUIT)  # nginx's graceful shutdown
+
+
+PG_BIN_GLOB = "/usr/lib/postgresql/*/bin/"
+
+
+@dataclass
+class PrivatePostgres:
+    """A PostgreSQL server of the test's own, to stop, start and restart at will."""
+
+    pg_ctl: str
+    data_dir: Path
+    port: int
+    as_user: Sequence[str]
+    listen: Sequence[str] = ("127.0.0.1",)
+
+    @property
+    def url(self) -> str:
+        return self.url_at(self.listen[0])
+
+    def url_at(self, address: str) -> str:
+        return f"postgresql+psycopg://postgres@{address}:{self.port}/postgres"
+
+    def _pg_ctl(self, *args: str) -> None:
+        subprocess.run(
+            [*self.as_user, self.pg_ctl, "-D", str(self.data_dir), "-w", "-t", "30", *args],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+
+    def start(self) -> None:
+        options = (
+            f"-p {self.port} -k {self.data_dir} -c listen_addresses={','.join(self.listen)}"
+            " -c fsync=off"
+        )
+        self._pg_ctl("-o", options, "-l", str(self.data_dir / "server.log"), "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        self._pg_ctl("-m", mode, "stop")
+
+    def restart(self, mode: str = "fast") -> None:
+        self.stop(mode)
+        self.start()
+
+
+@contextmanager
+def private_postgres(
+    listen: Sequence[str] = ("127.0.0.1",),
+    trusted_networks: Sequence[str] = (),
+    *,
+    required_in_ci: bool = False,
+) -> Iterator[PrivatePostgres]:
+    """initdb + pg_ctl into a temporary folder, on a free port; skipped without the binaries.
+
+    initdb refuses to run as root, so as root the server runs as the ``postgres`` user.
+    ``trusted_networks`` (CIDR) may connect without a password, besides loopback. With
+    ``required_in_ci``, missing binaries fail the run under CI=true instead of skipping.
+    """
+    pg_ctl = find_binary(
+        "pg_ctl", PG_BIN_GLOB + "pg_ctl", required_in_ci=required_in_ci, package="postgresql"
+    )
+    initdb = str(Path(pg_ctl).with_name("initdb"))
+    if not os.access(initdb, os.X_OK):
+        pytest.skip(f"initdb is not installed beside {pg_ctl}")
+    as_user: list[str] = []
+    top = Path(tempfile.mkdtemp(prefix="fmg-pg-"))
+    if os.geteuid() == 0:
+        try:
+            account = pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root and there is no postgres user to run initdb as")
+        as_user = [find_binary("runuser"), "-u", "postgres", "--"]
+        os.chown(top, account.pw_uid, account.pw_gid)
+    data_dir = top / "data"
+    try:
+        subprocess.run(
+            [*as_user, initdb, "-D", str(data_dir), "-U", "postgres", "--auth=trust", "--no-sync"],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        with open(data_dir / "pg_hba.conf", "a", encoding="utf-8") as hba:
+            hba.writelines(f"host all all {network} trust\n" for network in trusted_networks)
+        server = PrivatePostgres(pg_ctl, data_dir, free_port(), as_user, tuple(listen))
+        server.start()
+        try:
+            yield server
+        finally:
+            with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
+                server.stop("immediate")
+    finally:
+        shutil.rmtree(top, ignore_errors=True)

@@ -54,7 +54,7 @@ def stack(work_dir: Path) -> Iterator[tuple[Gunicorn, int]]:
         run_migrations(database.url, work_dir)
         with (
             gunicorn(database.url, work_dir, workers=WORKERS, TRUSTED_PROXY_COUNT="1") as server,
-            nginx(nginx_binary, server.port, work_dir / "nginx") as port,
+            nginx(nginx_binary, [f"127.0.0.1:{server.port}"], work_dir / "nginx") as port,
         ):
             yield server, port
     finally:

@@ -1,99 +1,36 @@
 """gunicorn keeps serving across a PostgreSQL restart, without being restarted itself.
 
-The test runs its own PostgreSQL (initdb + pg_ctl into a temporary folder, on a free
-port) so that it can stop and start it. initdb refuses to run as root, so as root the
-server runs as the ``postgres`` user. Skipped when the PostgreSQL server binaries are
-not installed.
+The test runs its own PostgreSQL (support.private_postgres: initdb + pg_ctl into a
+temporary folder, on a free port) so that it can stop and start it. Skipped when the
+PostgreSQL server binaries are not installed.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import pwd
-import shutil
-import subprocess
-import tempfile
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 
 from tests.conftest import SEED_FEATURE
 from tests.deploy.support import (
     Gunicorn,
+    PrivatePostgres,
     Reply,
     answers,
     call,
-    find_binary,
-    free_port,
     gunicorn,
+    private_postgres,
     run_migrations,
     wait_until,
 )
 
-PG_BIN_GLOB = "/usr/lib/postgresql/*/bin/"
 WORKERS = 2
-
-
-@dataclass
-class PrivatePostgres:
-    pg_ctl: str
-    data_dir: Path
-    port: int
-    as_user: Sequence[str]
-
-    @property
-    def url(self) -> str:
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
-
-    def _pg_ctl(self, *args: str) -> None:
-        subprocess.run(
-            [*self.as_user, self.pg_ctl, "-D", str(self.data_dir), "-w", "-t", "30", *args],
-            check=True,
-            capture_output=True,
-            timeout=60,
-        )
-
-    def start(self) -> None:
-        options = f"-p {self.port} -k {self.data_dir} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._pg_ctl("-o", options, "-l", str(self.data_dir / "server.log"), "start")
-
-    def stop(self, mode: str = "fast") -> None:
-        self._pg_ctl("-m", mode, "stop")
 
 
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[PrivatePostgres]:
-    pg_ctl = find_binary("pg_ctl", PG_BIN_GLOB + "pg_ctl")
-    initdb = str(Path(pg_ctl).with_name("initdb"))
-    if not os.access(initdb, os.X_OK):
-        pytest.skip(f"initdb is not installed beside {pg_ctl}")
-    as_user: list[str] = []
-    top = Path(tempfile.mkdtemp(prefix="fmg-pg-"))
-    if os.geteuid() == 0:
-        try:
-            account = pwd.getpwnam("postgres")
-        except KeyError:
-            pytest.skip("running as root and there is no postgres user to run initdb as")
-        as_user = [find_binary("runuser"), "-u", "postgres", "--"]
-        os.chown(top, account.pw_uid, account.pw_gid)
-    data_dir = top / "data"
-    subprocess.run(
-        [*as_user, initdb, "-D", str(data_dir), "-U", "postgres", "--auth=trust", "--no-sync"],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    server = PrivatePostgres(pg_ctl, data_dir, free_port(), as_user)
-    server.start()
-    try:
+    with private_postgres() as server:
         yield server
-    finally:
-        with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
-            server.stop("immediate")
-        shutil.rmtree(top, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

@@ -31,6 +31,7 @@ SCHEMA_TABLES = {
     "feature_definition_changes",
     "feature_tags",
     "feature_changes",
+    "idempotency_keys",
 }
 
 

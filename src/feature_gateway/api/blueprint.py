@@ -15,7 +15,10 @@ On top of flask-smorest's ``Blueprint`` it
   names) optional, as the token says who the caller is, and binds the actor names to the
   token's principal before the schema sees them (``api.roles.bind_actor_fields``; both
   through webargs' documented ``use_args`` schema factories and ``pre_load``);
-- documents an endpoint's problem+json error responses with one decorator, ``problems``.
+- documents an endpoint's problem+json error responses with one decorator, ``problems``;
+- makes every POST a keyed write (``Idempotency-Key``, ``api.idempotency``: the header
+  documented, 409 and 422 among its responses) unless the route says ``reads_only=True``,
+  so a new writing endpoint cannot be left out.
 """
 
 from __future__ import annotations
@@ -29,11 +32,18 @@ import marshmallow as ma
 from webargs.flaskparser import FlaskParser
 
 from feature_gateway.api.framework_adapter import DocCallbacksBlueprint, OrjsonBodyParser
+from feature_gateway.api.idempotency import (
+    IDEMPOTENCY_KEY_PARAMETER,
+    IDEMPOTENCY_STATUSES,
+    idempotent,
+)
 from feature_gateway.api.role_schemas import RoleHeaderSchema
 from feature_gateway.api.roles import bind_actor_fields, identity_fields_optional
 from feature_gateway.domain.identity import IDENTITY_FIELDS
 
 F = TypeVar("F", bound=Callable[..., Any])
+# The mark on a keyed write's doc info (flask-smorest's ``_apidoc``), read by a doc callback.
+_KEYED = "idempotency_key"
 
 
 class StrictJsonParser(OrjsonBodyParser):
@@ -98,15 +108,29 @@ class ApiBlueprint(DocCallbacksBlueprint):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.add_doc_callback(self._prepare_role_header_doc)
+        self.add_doc_callback(_prepare_idempotency_doc)
         self.add_doc_callback(_sort_responses)
 
-    def route(self, rule: str, **options: Any) -> Callable[[F], F]:
+    def route(self, rule: str, *, reads_only: bool = False, **options: Any) -> Callable[[F], F]:
+        """Register a view; a POST is a keyed write unless it ``reads_only``."""
+        keyed = "POST" in options.get("methods", ()) and not reads_only
         register = super().route(rule, **options)
 
         def decorator(view: F) -> F:
-            return cast(F, register(self.doc(operationId=view.__name__)(view)))
+            name = view.__name__
+            if keyed:
+                view = self._keyed(view)
+            return cast(F, register(self.doc(operationId=name)(view)))
 
         return decorator
+
+    def _keyed(self, view: F) -> F:
+        documented = getattr(view, "_apidoc", {}).get("response", {}).get("responses", {})
+        missing = [s for s in IDEMPOTENCY_STATUSES if s not in documented]
+        view = self.problems(missing)(view) if missing else view
+        wrapped = idempotent(view)
+        wrapped._apidoc = {**getattr(view, "_apidoc", {}), _KEYED: True}  # type: ignore[attr-defined]
+        return wrapped
 
     # flask-smorest has no type hints: these restate its decorators' types for mypy.
     def arguments(self, schema: Any, *args: Any, **kwargs: Any) -> Callable[[F], F]:
@@ -146,6 +170,14 @@ class ApiBlueprint(DocCallbacksBlueprint):
                 {"in": "header", "required": False, "schema": RoleHeaderSchema}
             )
         return doc
+
+
+def _prepare_idempotency_doc(
+    doc: dict[str, Any], doc_info: Mapping[str, Any], **_: Any
+) -> dict[str, Any]:
+    if doc_info.get(_KEYED):
+        doc.setdefault("parameters", []).append(IDEMPOTENCY_KEY_PARAMETER)
+    return doc
 
 
 def _sort_responses(doc: dict[str, Any], _doc_info: Mapping[str, Any], **_: Any) -> dict[str, Any]:

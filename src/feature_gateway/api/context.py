@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app
+from flask import current_app, g
 
 from feature_gateway.config import Settings
 from feature_gateway.db.unit_of_work import Database
@@ -11,6 +11,8 @@ from feature_gateway.domain.value_requests import RequestLimits
 from feature_gateway.errors import ValidationError
 
 EXTENSION = "feature_gateway"
+# Where api.idempotency puts the Database of the request's transaction, in ``flask.g``.
+REQUEST_DATABASE = "request_database"
 
 
 def settings() -> Settings:
@@ -18,6 +20,11 @@ def settings() -> Settings:
 
 
 def database() -> Database:
+    """The database the request works on: inside a keyed write (``api.idempotency``) the
+    request's own transaction, which its units of work join."""
+    joined = g.get(REQUEST_DATABASE)
+    if joined is not None:
+        return joined  # type: ignore[no-any-return]
     return current_app.extensions[EXTENSION].database  # type: ignore[no-any-return]
 
 

@@ -8,8 +8,9 @@ a change that did not commit, and nothing committed goes unpublished.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, PoolProxiedConnection
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
@@ -21,8 +22,12 @@ from feature_gateway.db.audit_trails import AuditTrailReader
 from feature_gateway.db.catalog_repositories import ChangeLogRepository, VersionRepository
 from feature_gateway.db.definition_changes import DefinitionChangeRepository
 from feature_gateway.db.engine import SQLITE_BEGIN
-from feature_gateway.db.models import Feature
-from feature_gateway.db.repositories import AuditRepository, FeatureLookup, FeatureRepository
+from feature_gateway.db.models import AuditEntry, Feature
+from feature_gateway.db.repositories import (
+    AuditRepository,
+    FeatureLookup,
+    FeatureRepository,
+)
 from feature_gateway.db.tokens import TokenRepository
 from feature_gateway.errors import (
     ConcurrentModificationError,
@@ -30,6 +35,9 @@ from feature_gateway.errors import (
     DatabaseUnavailableError,
     FeatureAlreadyExistsError,
 )
+
+if TYPE_CHECKING:
+    from feature_gateway.db.transactions import RequestTransaction
 
 # SQLite's result code and PostgreSQL's SQLSTATE for "no room left to write".
 _SQLITE_FULL = 13
@@ -106,6 +114,24 @@ class Lookup:
             raise unavailable(exc) from exc
 
 
+# What a unit of work hands its committed status changes to: ``publish`` right away, or a
+# request transaction (``db.transactions``) that publishes them once it has committed.
+OnCommit = Callable[[Sequence[AuditEntry]], None]
+
+
+def publish(entries: Sequence[AuditEntry]) -> None:
+    """Log and count the status changes of a committed transaction."""
+    for entry in entries:
+        observability.status_changed(
+            feature_name=entry.feature.feature_name,
+            from_status=entry.from_status,
+            to_status=entry.to_status,
+            trigger=entry.trigger,
+            actor=entry.actor,
+            actor_role=entry.actor_role,
+        )
+
+
 class UnitOfWork:
     features: FeatureRepository
     audit: AuditRepository
@@ -115,8 +141,11 @@ class UnitOfWork:
     definition_changes: DefinitionChangeRepository
     trails: AuditTrailReader
 
-    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+    def __init__(
+        self, session_factory: sessionmaker[Session], on_commit: OnCommit = publish
+    ) -> None:
         self._session_factory = session_factory
+        self._on_commit = on_commit
 
     def __enter__(self) -> UnitOfWork:
         self.session = self._session_factory()
@@ -146,16 +175,9 @@ class UnitOfWork:
     def commit(self) -> None:
         """Commit, then publish the status changes this unit of work recorded."""
         self._commit_session()
-        for entry in self.audit.appended:
-            observability.status_changed(
-                feature_name=entry.feature.feature_name,
-                from_status=entry.from_status,
-                to_status=entry.to_status,
-                trigger=entry.trigger,
-                actor=entry.actor,
-                actor_role=entry.actor_role,
-            )
+        entries = list(self.audit.appended)
         self.audit.appended.clear()
+        self._on_commit(entries)
 
     def _commit_session(self) -> None:
         pending = [
@@ -184,12 +206,20 @@ def _is_unique_violation(exc: IntegrityError) -> bool:
 class Database:
     """The engine plus the session factories the units of work are made from."""
 
-    def __init__(self, bind: Engine | Connection, *, external_transaction: bool = False) -> None:
+    def __init__(
+        self,
+        bind: Engine | Connection,
+        *,
+        external_transaction: bool = False,
+        on_commit: OnCommit = publish,
+    ) -> None:
         self.bind = bind
+        self._on_commit = on_commit
         options = {"join_transaction_mode": "create_savepoint"} if external_transaction else {}
         writer_bind = bind
         if isinstance(bind, Engine) and bind.dialect.name == "sqlite":
             writer_bind = bind.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
+        self.writer_bind = writer_bind
         self._reader = sessionmaker(bind, expire_on_commit=False, **options)  # type: ignore[call-overload]
         snapshot_bind = bind
         if isinstance(bind, Engine) and bind.dialect.name == "postgresql":
@@ -202,14 +232,27 @@ class Database:
         self._writer = sessionmaker(writer_bind, expire_on_commit=False, **options)  # type: ignore[call-overload]
 
     def reading(self) -> UnitOfWork:
-        return UnitOfWork(self._reader)
+        return UnitOfWork(self._reader, self._on_commit)
 
     def snapshot(self) -> UnitOfWork:
         """A read-only unit of work whose statements all see the same committed state."""
         return UnitOfWork(self._snapshot)
 
     def writing(self) -> UnitOfWork:
-        return UnitOfWork(self._writer)
+        return UnitOfWork(self._writer, self._on_commit)
+
+    def own_transaction(self) -> contextlib.AbstractContextManager[Connection]:
+        """A short write transaction of its own, committed when the block ends without an
+        error (a savepoint when the database is itself bound to a connection, as in tests)."""
+        from feature_gateway.db.transactions import own_transaction
+
+        return own_transaction(self)
+
+    def request_transaction(self) -> contextlib.AbstractContextManager[RequestTransaction]:
+        """One transaction around a whole request (see ``db.transactions``)."""
+        from feature_gateway.db.transactions import request_transaction
+
+        return request_transaction(self)
 
     def looking_up(self) -> Lookup:
         return Lookup(self.bind)

@@ -24,7 +24,7 @@ from feature_gateway.domain.lifecycle import Action
 from feature_gateway.services import catalog
 
 blp = ApiBlueprint("catalog", __name__, description="Versions, change log and diff of features")
-_BY_NAME = {"parameters": [FEATURE_NAME_PATH_PARAMETER], "methods": ["GET"]}
+_BY_NAME: dict[str, Any] = {"parameters": [FEATURE_NAME_PATH_PARAMETER], "methods": ["GET"]}
 
 
 @blp.route("/create_feature_version", methods=["POST"])

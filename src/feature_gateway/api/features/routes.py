@@ -44,7 +44,7 @@ def create_feature_metadata(args: dict[str, Any]) -> Reply:
     return payload, etag(feature["revision"])
 
 
-@blp.route("/get_feature_metadata", methods=["POST"])
+@blp.route("/get_feature_metadata", methods=["POST"], reads_only=True)
 @blp.arguments(FeatureRefSchema, example=examples.GET)
 @blp.response(200, FeatureEnvelopeSchema)
 @blp.problems(Problems.READ)
@@ -75,7 +75,7 @@ def _list(args: dict[str, Any]) -> features.Page:
     return features.list_features(database(), FeatureQuery(**args))
 
 
-@blp.route("/get_all_feature_metadata", methods=["POST"])
+@blp.route("/get_all_feature_metadata", methods=["POST"], reads_only=True)
 @blp.arguments(ListFiltersSchema, example=examples.LIST)
 @blp.response(200, FeaturePageSchema)
 @blp.problems(Problems.LIST)
@@ -145,7 +145,7 @@ def feature_history(args: dict[str, Any], feature_name: str) -> dict[str, Any]:
     return _history(checked_feature_name(feature_name), args.get("user_role"))
 
 
-@blp.route("/get_feature_history", methods=["POST"])
+@blp.route("/get_feature_history", methods=["POST"], reads_only=True)
 @blp.arguments(FeatureRefSchema, example=examples.GET)
 @blp.response(200, HistorySchema)
 @blp.problems(Problems.READ)

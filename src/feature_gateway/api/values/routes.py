@@ -34,7 +34,7 @@ blp = ApiBlueprint("values", __name__, description="Serve simulated values of de
 CHUNK_BYTES = 256 * 1024
 
 
-@blp.route("/features", methods=["POST"])
+@blp.route("/features", methods=["POST"], reads_only=True)
 @blp.arguments(FeatureValuesRequestSchema, example=examples.FEATURES)
 @blp.response(200, FeatureValuesResponseSchema)
 @blp.problems(Problems.VALUES)

@@ -1,0 +1,59 @@
+"""Idempotency keys (SPEC §11): which keys are valid, and when two requests are the same.
+
+A client sends a write with an ``Idempotency-Key``; a repeat with the same key and the same
+request gets the first one's stored response. "The same request" is decided by a
+fingerprint over everything that gives the request its meaning.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+MAX_KEY_LENGTH = 255
+# Printable ASCII, space included (HTTP strips it at either end): what a header carries
+# unencoded, and what a log line or a JSON detail shows as it is.
+_KEY = re.compile(rf"[\x20-\x7e]{{1,{MAX_KEY_LENGTH}}}")
+INVALID_KEY = f"Must be 1 to {MAX_KEY_LENGTH} printable ASCII characters."
+
+
+def is_valid_key(key: str) -> bool:
+    return _KEY.fullmatch(key) is not None
+
+
+@dataclass(frozen=True)
+class RequestIdentity:
+    """What makes a keyed request the one it is."""
+
+    scope: str  # whose key it is: '' in trust mode, the principal in token mode
+    key: str
+    method: str
+    path: str
+    fingerprint: str
+
+
+def fingerprint(
+    method: str,
+    path: str,
+    body: Any,
+    *,
+    query: Iterable[tuple[str, str]] = (),
+    headers: Iterable[tuple[str, str | None]] = (),
+) -> str:
+    """SHA-256 over the method, the path, the query, the body as canonical JSON (keys
+    sorted, no whitespace: the same object however it was spelled) and the headers that
+    change what the request means (e.g. If-Match)."""
+    document = {
+        "method": method.upper(),
+        "path": path,
+        "query": sorted(query),
+        "body": body,
+        "headers": sorted((name.lower(), value) for name, value in headers if value is not None),
+    }
+    canonical = orjson.dumps(document, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    return hashlib.sha256(canonical).hexdigest()
