@@ -1,5 +1,6 @@
 """Operator commands: migrate, import/export features, print the OpenAPI document and the
-lifecycle diagram, manage API tokens (``tokens``, in ``cli_tokens``).
+lifecycle diagram, manage API tokens (``tokens``, in ``cli_tokens``), run the webhook
+worker and manage webhooks (``webhooks``, in ``cli_webhooks``).
 
 Run as ``feature-gateway <command>`` (or ``flask --app wsgi <command>``).
 """
@@ -117,6 +118,7 @@ def lifecycle_diagram_command(fenced: bool) -> None:
 
 def register_cli(app: Flask) -> None:
     from feature_gateway.cli_tokens import tokens_group
+    from feature_gateway.cli_webhooks import webhooks_group
 
     for command in (
         migrate_command,
@@ -125,6 +127,7 @@ def register_cli(app: Flask) -> None:
         openapi_command,
         lifecycle_diagram_command,
         tokens_group,
+        webhooks_group,
     ):
         app.cli.add_command(command)
 
