@@ -31,6 +31,23 @@ class DeliveryPage:
     total_count: int
 
 
+@dataclass(frozen=True)
+class DeliveryStats:
+    by_state: dict[str, int]
+    pending: int
+    oldest_pending_age_s: float
+
+
+def delivery_stats(database: Database, now: int | None = None) -> DeliveryStats:
+    """The outbox's figures for /metrics: two aggregate queries over indexed columns."""
+    now = now_ms() if now is None else now
+    with database.reading() as uow:
+        by_state = uow.deliveries.counts_by_state()
+        pending, oldest = uow.deliveries.queue_state(now)
+    age = 0.0 if oldest is None else max(now - oldest, 0) / 1000
+    return DeliveryStats(by_state, pending, age)
+
+
 def create_webhook(
     database: Database,
     *,
