@@ -28,7 +28,7 @@ from tests.live_server import LiveServer
 
 pytestmark = pytest.mark.slow
 WRITERS = 8
-FEATURES_PER_WRITER = 4
+FEATURES_PER_WRITER = 3
 READ = "user_role=external_testing_system"
 STEPS = [
     ("/ready_test_feature_metadata", {"submitted_by": "dev", "user_role": "developer"}),
