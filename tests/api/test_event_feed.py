@@ -40,7 +40,10 @@ def test_an_event_is_its_change_log_entry_plus_id_type_name_and_statuses(client,
         assert event["feature_name"] == name
         assert event["id"].startswith("evt_")
     assert (events[0]["previous_status"], events[0]["new_status"]) == (None, "DRAFT")
-    assert (events[1]["previous_status"], events[1]["new_status"]) == ("DRAFT", "READY_FOR_TESTING")
+    assert (events[1]["previous_status"], events[1]["new_status"]) == (
+        "DRAFT",
+        "READY_FOR_TESTING",
+    )
     assert len({e["id"] for e in events}) == 2
 
 
