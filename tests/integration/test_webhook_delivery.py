@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import text
 from standardwebhooks.webhooks import Webhook as StandardWebhook
+from standardwebhooks.webhooks import WebhookVerificationError
 
 from feature_gateway.config import Settings
 from feature_gateway.db.models import Feature
@@ -74,13 +75,13 @@ def test_an_event_is_delivered_signed_as_standard_webhooks_say(
     verified = StandardWebhook(created.secret).verify(request.body, request.headers)
     assert verified["feature_name"] == feature["feature_name"]
     # ...and refuses it for another body or another secret.
-    with pytest.raises(Exception, match="(?i)signature"):
+    with pytest.raises(WebhookVerificationError):
         StandardWebhook(created.secret).verify(request.body + b" ", request.headers)
     other = webhooks.create_webhook(
         database, url=receiver.url, event_types=["feature.retire"], created_by="x",
         allow_loopback=True,
     )  # fmt: skip
-    with pytest.raises(Exception, match="(?i)signature"):
+    with pytest.raises(WebhookVerificationError):
         StandardWebhook(other.secret).verify(request.body, request.headers)
     timestamp = int(request.headers["webhook-timestamp"])
     assert request.headers["webhook-signature"] == signature(
