@@ -31,6 +31,8 @@ SCHEMA_TABLES = {
     "feature_definition_changes",
     "feature_tags",
     "feature_changes",
+    "webhooks",
+    "webhook_deliveries",
 }
 
 
