@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 SAMPLE_DATA := data/feature_metadata.json
-LINTED := src tests migrations bench gunicorn.conf.py wsgi.py
+LINTED := src tests migrations bench examples gunicorn.conf.py wsgi.py
 export DATABASE_URL ?= sqlite:///$(CURDIR)/data/feature_gateway.db
 
 .PHONY: install migrate import-sample port-free run reset test test-fast test-fuzz test-browser \
