@@ -217,3 +217,27 @@ def test_deleting_a_webhook_cancels_its_deliveries_and_queues_no_more(
     assert token_client.get(f"/webhooks/{webhook_id}", headers=admin).status_code == 404
     make_feature()
     assert connection.execute(text("SELECT count(*) FROM webhook_deliveries")).scalar_one() == 0
+
+
+def test_metrics_show_the_outbox_by_state_its_depth_and_oldest_age(
+    token_client, admin, make_feature, connection
+):
+    webhook_id = create(token_client, admin, event_types=["*"])["webhook"]["webhook_id"]
+    make_feature("READY_FOR_TESTING")  # two pending deliveries
+    connection.execute(
+        text("UPDATE webhook_deliveries SET state = 'delivered' WHERE delivery_id = "
+             "(SELECT min(delivery_id) FROM webhook_deliveries WHERE webhook_id = :id)"),
+        {"id": webhook_id},
+    )  # fmt: skip
+    connection.execute(text("UPDATE webhook_deliveries SET created_time = created_time - 60000"))
+    body = token_client.get("/metrics").get_data(as_text=True)
+    lines = dict(
+        line.rsplit(" ", 1)
+        for line in body.splitlines()
+        if line.startswith("feature_gateway_webhook")
+    )
+    assert float(lines['feature_gateway_webhook_deliveries{state="pending"}']) == 1
+    assert float(lines['feature_gateway_webhook_deliveries{state="delivered"}']) == 1
+    assert float(lines['feature_gateway_webhook_deliveries{state="failed"}']) == 0
+    assert float(lines["feature_gateway_webhook_queue_depth"]) == 1
+    assert 60 <= float(lines["feature_gateway_webhook_oldest_pending_age_seconds"]) < 120

@@ -266,3 +266,29 @@ def test_each_attempt_logs_one_json_line_without_secret_or_body(
         assert created.secret.removeprefix("whsec_") not in text_of
         assert body not in text_of and "SELECT" not in text_of
         assert record.webhook_id == created.webhook.webhook_id
+
+
+def test_a_worker_outlives_a_database_outage_and_once_mode_reports_it(tmp_path):
+    import threading
+
+    from feature_gateway.db.engine import make_engine
+    from feature_gateway.db.unit_of_work import Database
+    from feature_gateway.errors import DatabaseUnavailableError
+
+    missing = Settings(database_url=f"sqlite:///{tmp_path}/no-such-dir/db.sqlite",
+                       webhook_poll_interval_s=0.05)  # fmt: skip
+    engine = make_engine(missing)
+    try:
+        worker = Worker(Database(engine), missing)
+        with pytest.raises(DatabaseUnavailableError):
+            worker.run(once=True)
+        result = []
+        thread = threading.Thread(target=lambda: result.append(worker.run()))
+        thread.start()
+        time.sleep(0.3)
+        assert thread.is_alive()  # still trying, not crashed
+        worker.stop()
+        thread.join(timeout=5)
+        assert result == [0]
+    finally:
+        engine.dispose()

@@ -35,6 +35,7 @@ from feature_gateway.domain.webhook_targets import (
     ip_literal,
 )
 from feature_gateway.domain.webhooks import GONE, DeliveryState, retry_delay_s, signature
+from feature_gateway.errors import DatabaseUnavailableError
 from feature_gateway.services.clock import now_ms
 from feature_gateway.services.events import event_data
 
@@ -90,14 +91,21 @@ class Worker:
         started = now_ms()
         attempts = 0
         while not self.stopping.is_set():
-            claimed = self.claim(due_by=started if once else now_ms())
-            if claimed is None:
+            try:
+                claimed = self.claim(due_by=started if once else now_ms())
+                if claimed is not None:
+                    self.attempt(claimed)
+                    attempts += 1
+                    continue
+            except DatabaseUnavailableError:
+                # Keep going: the deliveries wait in the database, which comes back; an
+                # attempt whose outcome could not be stored is retried after its lease.
+                log.warning("database unavailable; retrying", extra={"event": "webhook_db_down"})
                 if once:
-                    break
-                self.stopping.wait(self.settings.webhook_poll_interval_s)
-                continue
-            self.attempt(claimed)
-            attempts += 1
+                    raise
+            if once:
+                break
+            self.stopping.wait(self.settings.webhook_poll_interval_s)
         return attempts
 
     def stop(self) -> None:
@@ -154,6 +162,8 @@ class Worker:
         check_addresses([a for a in addresses if a is not None], allow_loopback=allow)
 
     def _record(self, claimed: Claimed, outcome: Outcome, duration_ms: float) -> None:
+        """Store the outcome under the claim. If the database is down meanwhile it is not
+        stored: the lease expires and the delivery is attempted again (at least once)."""
         now = now_ms()
         values: dict[str, Any] = {
             "last_status_code": outcome.status_code,
