@@ -4,11 +4,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 SAMPLE_DATA := data/feature_metadata.json
-LINTED := src tests migrations bench gunicorn.conf.py wsgi.py
+LINTED := src tests migrations bench examples gunicorn.conf.py wsgi.py
 export DATABASE_URL ?= sqlite:///$(CURDIR)/data/feature_gateway.db
 
 .PHONY: install migrate import-sample port-free run reset test test-fast test-fuzz test-browser \
-	test-deploy soak bench bench-quick bench-values bench-auth openapi lint security format clean
+	test-deploy soak bench bench-quick bench-values bench-auth bench-webhooks openapi lint security \
+	format clean webhooks testing-system
 
 $(BIN)/activate: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +39,16 @@ port-free:
 
 run: port-free import-sample
 	GUNICORN_BIND=0.0.0.0:$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+
+# The webhook delivery worker beside `make run` (another terminal), until Ctrl-C; see
+# docs/webhooks.md. WEBHOOK_ALLOW_LOOPBACK=true for receivers on this machine.
+webhooks: migrate
+	$(BIN)/feature-gateway webhooks deliver
+
+# The reference external testing system (examples/testing_system.py) beside `make run`:
+# follows the event feed and records test results; needs a token (TESTING_SYSTEM_TOKEN).
+testing-system: install
+	$(BIN)/python examples/testing_system.py --url http://127.0.0.1:$(PORT)
 
 # Deletes the local SQLite database, nothing else (.venv stays): the next `make run` migrates
 # a fresh one and imports the sample data again.
@@ -76,6 +87,10 @@ bench-values: install
 # What token mode costs per request (read by name, create), trust vs token; needs wrk.
 bench-auth: install
 	$(BIN)/python -m bench.auth
+
+# Event feed and webhook figures (docs/performance.md, "Events and webhooks").
+bench-webhooks: install
+	$(BIN)/python -m bench.webhooks
 
 openapi: install
 	$(BIN)/feature-gateway openapi -o openapi.json

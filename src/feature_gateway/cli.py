@@ -1,6 +1,7 @@
 """Operator commands: migrate, import/export features, print the OpenAPI document and the
 lifecycle diagram, manage API tokens (``tokens``, in ``cli_tokens``), verify the audit
-trail (``audit verify``, in ``cli_audit``).
+trail (``audit verify``, in ``cli_audit``), run the webhook worker and manage webhooks
+(``webhooks``, in ``cli_webhooks``).
 
 Run as ``feature-gateway <command>`` (or ``flask --app wsgi <command>``).
 """
@@ -136,6 +137,7 @@ def idempotency_purge_command() -> None:
 def register_cli(app: Flask) -> None:
     from feature_gateway.cli_audit import audit_group
     from feature_gateway.cli_tokens import tokens_group
+    from feature_gateway.cli_webhooks import webhooks_group
 
     for command in (
         migrate_command,
@@ -146,6 +148,7 @@ def register_cli(app: Flask) -> None:
         tokens_group,
         audit_group,
         idempotency_group,
+        webhooks_group,
     ):
         app.cli.add_command(command)
 

@@ -97,6 +97,13 @@ class Settings:
     # prometheus_client's own variable: set, every worker writes its metrics to files there
     # and /metrics adds up all workers (gunicorn.conf.py sets it). Empty: one process.
     prometheus_multiproc_dir: str = ""
+    # Webhooks (SPEC §9). Loopback targets are for development and tests only.
+    webhook_allow_loopback: bool = False
+    webhook_timeout_s: float = 10.0
+    webhook_retry_base_s: float = 10.0
+    webhook_max_attempts: int = 8
+    # How long an idle delivery worker sleeps before it looks for due deliveries again.
+    webhook_poll_interval_s: float = 1.0
 
     def __post_init__(self) -> None:
         # Frozen: the one normalised spelling is stored, whichever way the URL came in.
@@ -117,6 +124,10 @@ class Settings:
                     raise ConfigError(
                         f"{field.name.upper()} must be an integer, got {raw!r}"
                     ) from exc
+            elif field.type == "float":
+                values[field.name] = _number(field.name, raw)
+            elif field.type == "bool":
+                values[field.name] = _boolean(field.name, raw)
             else:
                 values[field.name] = raw
         settings = cls(**values)
@@ -132,7 +143,7 @@ class Settings:
     def validate(self) -> None:
         for field in fields(self):
             value = getattr(self, field.name)
-            if field.type != "int":
+            if field.type not in ("int", "float"):
                 continue
             if field.name in _MAY_BE_ZERO:
                 if value < 0:
@@ -152,9 +163,37 @@ class Settings:
             )
 
     @property
+    def webhook_lease_ms(self) -> int:
+        """How long a delivery worker's claim on an attempt lasts: past it, another worker
+        may retry the delivery (the first one is presumed dead). Twice the timeout, plus a
+        second for the DNS lookup and the bookkeeping."""
+        return int((2 * self.webhook_timeout_s + 1) * 1000)
+
+    @property
     def token_mode(self) -> bool:
         return self.auth_mode == "token"
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+_TRUE, _FALSE = frozenset({"true", "1", "yes"}), frozenset({"false", "0", "no"})
+
+
+def _number(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name.upper()} must be a number, got {raw!r}") from exc
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ConfigError(f"{name.upper()} must be a finite number, got {raw!r}")
+    return value
+
+
+def _boolean(name: str, raw: str) -> bool:
+    if raw.lower() in _TRUE:
+        return True
+    if raw.lower() in _FALSE:
+        return False
+    raise ConfigError(f"{name.upper()} must be true or false, got {raw!r}")

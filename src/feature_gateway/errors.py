@@ -69,6 +69,15 @@ class TokenManagementDisabledError(PermissionDeniedError):
         )
 
 
+class WebhookManagementDisabledError(PermissionDeniedError):
+    def __init__(self) -> None:
+        super().__init__(
+            "Webhooks cannot be managed over HTTP in trust mode (AUTH_MODE=trust), where "
+            "anyone may claim any role; use the command line instead: "
+            "feature-gateway webhooks create|list|delete."
+        )
+
+
 class RoleNotGrantedError(PermissionDeniedError):
     def __init__(self, principal: str, role: str, granted: Iterable[str]) -> None:
         self.principal, self.role = principal, role
@@ -115,6 +124,18 @@ class TokenNotFoundError(GatewayError):
     def __init__(self, token_id: str) -> None:
         self.token_id = token_id
         super().__init__(f"Token '{token_id}' does not exist.")
+
+
+class WebhookNotFoundError(GatewayError):
+    def __init__(self, webhook_id: str) -> None:
+        self.webhook_id = webhook_id
+        super().__init__(f"Webhook '{webhook_id}' does not exist.")
+
+
+class DeliveryNotFoundError(GatewayError):
+    def __init__(self, webhook_id: str, delivery_id: int) -> None:
+        self.webhook_id, self.delivery_id = webhook_id, delivery_id
+        super().__init__(f"Webhook '{webhook_id}' has no delivery {delivery_id}.")
 
 
 class ConflictError(GatewayError):
@@ -253,6 +274,8 @@ HTTP_STATUS: list[tuple[type[GatewayError], int, str]] = [
     (PermissionDeniedError, 403, "Forbidden"),
     (FeatureNotFoundError, 404, "Feature Not Found"),
     (TokenNotFoundError, 404, "Token Not Found"),
+    (WebhookNotFoundError, 404, "Webhook Not Found"),
+    (DeliveryNotFoundError, 404, "Delivery Not Found"),
     (FeatureAlreadyExistsError, 409, "Feature Already Exists"),
     (InvalidTransitionError, 409, "Invalid Status Transition"),
     (FeatureImmutableError, 409, "Feature Immutable"),

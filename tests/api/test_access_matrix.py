@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from feature_gateway.services import webhooks
 from tests.conftest import bearer
 
 ROLES = ("developer", "approver", "external_testing_system", "admin")
@@ -36,6 +37,7 @@ class Action:
 
 
 DEV = frozenset({"developer"})
+ADMIN = frozenset({"admin"})
 ACTIONS = {
     "create": Action("POST", "/create_feature_metadata",
                      {"feature_name": "matrix_view:new_{n}:1", "feature_type": "batch",
@@ -92,6 +94,19 @@ ACTIONS = {
                           token_mode_only=True),
     "revoke token": Action("DELETE", "/tokens/{token_id}", None, frozenset({"admin"}),
                            needs=None, token_mode_only=True),
+    "events": Action("GET", "/events", None, ANY, needs=None),
+    "create webhook": Action("POST", "/webhooks",
+                             {"url": "https://hooks.example.com/{n}", "event_types": ["*"]},
+                             ADMIN, needs=None, success=201, token_mode_only=True),
+    "list webhooks": Action("GET", "/webhooks", None, ADMIN, needs=None, token_mode_only=True),
+    "get webhook": Action("GET", "/webhooks/{webhook_id}", None, ADMIN, needs=None,
+                          token_mode_only=True),
+    "delete webhook": Action("DELETE", "/webhooks/{webhook_id}", None, ADMIN, needs=None,
+                             token_mode_only=True),
+    "list deliveries": Action("GET", "/webhooks/{webhook_id}/deliveries", None, ADMIN,
+                              needs=None, token_mode_only=True),
+    "redeliver": Action("POST", "/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
+                        {}, ADMIN, needs=None, success=202, token_mode_only=True),
 }  # fmt: skip
 
 
@@ -127,13 +142,24 @@ def _fill(value: Any, names: dict[str, str]) -> Any:
     return value
 
 
+def _webhook_with_a_delivery(database, make_feature) -> tuple[str, str]:
+    created = webhooks.create_webhook(
+        database, url="https://hooks.example.com/m", event_types=["*"], created_by="root",
+        allow_loopback=False,
+    )  # fmt: skip
+    make_feature()  # its create event is queued for the webhook
+    webhook_id = created.webhook.webhook_id
+    page = webhooks.list_deliveries(database, webhook_id, state=None, limit=1, offset=0)
+    return webhook_id, str(page.deliveries[0].delivery_id)
+
+
 @pytest.mark.parametrize(
     ("name", "mode", "role", "explicit"),
     CASES,
     ids=[f"{n}-{m}-{r}{'-declared' if e else ''}" for n, m, r, e in CASES],
 )
 def test_each_role_may_do_exactly_what_it_is_allowed_in_each_mode(
-    name, mode, role, explicit, client, token_client, make_feature, issue_token
+    name, mode, role, explicit, client, token_client, make_feature, issue_token, database
 ):
     action = ACTIONS[name]
     names = {"n": f"{mode}_{role}_{int(explicit)}", "token_id": "0123456789abcdef"}
@@ -141,6 +167,10 @@ def test_each_role_may_do_exactly_what_it_is_allowed_in_each_mode(
         names["name"] = make_feature(action.needs)["feature_name"]
     if "{token_id}" in action.path:
         names["token_id"] = issue_token("developer", principal="spare").split("_")[1]
+    if "{webhook_id}" in action.path:
+        names["webhook_id"], names["delivery_id"] = _webhook_with_a_delivery(
+            database, make_feature
+        )
     body, query, headers = _fill(action.body, names), _fill(action.extra, names), {}
     declared = role if (mode == "trust" and role != NONE) or explicit else None
     if mode == "trust":

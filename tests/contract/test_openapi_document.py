@@ -136,7 +136,8 @@ def test_every_example_is_valid_against_its_schema(contract: Contract, direction
 def test_every_operation_with_a_body_shows_an_example(contract: Contract) -> None:
     for operation in contract.operations():
         if "requestBody" in operation.spec:
-            assert operation.body_example, operation.label
+            # {} is an example too, for a body whose every field is optional (redeliver)
+            assert operation.body_example is not None, operation.label
 
 
 def test_the_create_example_is_the_seed_payload(contract: Contract) -> None:

@@ -17,6 +17,7 @@ from flask.testing import FlaskClient
 from openapi_spec_validator import validate
 
 from feature_gateway import create_app
+from feature_gateway.services import webhooks
 from tests.contract.openapi_contract import Contract, Operation
 from tests.contract.test_documented_statuses import (
     RACE_ONLY,
@@ -160,6 +161,8 @@ def _requests(
     if status == 401:
         return [TokenCaller(app.test_client(), operation, name).send()]
     caller = TokenCaller(authorized, operation, name)
+    if "{webhook_id}" in operation.path and status != 404:
+        caller.ids = _webhook_with_a_delivery(app, make_feature)
     requests = list(_provoke(status, caller, app, lambda s: make_feature(s)["feature_name"]))
     if status == 403:  # naming a role the token does not carry: refused even for reads
         developer = app.test_client()
@@ -167,6 +170,21 @@ def _requests(
         named = TokenCaller(developer, operation, name)
         requests.append(named.send(body=named.body(user_role="approver")))
     return requests
+
+
+def _webhook_with_a_delivery(
+    app: Flask, make_feature: Callable[..., dict[str, Any]]
+) -> dict[str, str]:
+    database = app.extensions["feature_gateway"].database
+    created = webhooks.create_webhook(
+        database, url="https://hooks.example.com/c", event_types=["*"], created_by="root",
+        allow_loopback=False,
+    )  # fmt: skip
+    make_feature()
+    webhook_id = created.webhook.webhook_id
+    page = webhooks.list_deliveries(database, webhook_id, state=None, limit=1, offset=0)
+    (delivery,) = page.deliveries
+    return {"webhook_id": webhook_id, "delivery_id": str(delivery.delivery_id)}
 
 
 def test_with_the_database_down_a_token_cannot_be_checked_and_the_answer_is_503(

@@ -58,7 +58,9 @@ def test_every_documented_example_succeeds_on_the_sample_data_in_swagger_ui_orde
         sent.append(operation.label)
         if not any(status.startswith("2") for status in operation.spec["responses"]):
             # Token management in trust mode: documented as refused, and refused (403).
-            path = re.sub(r"\{[^}]+\}", "0123456789abcdef", operation.path)
+            # (an int converter's parameter needs digits to reach the view at all)
+            path = operation.path.replace("{delivery_id}", "1")
+            path = re.sub(r"\{[^}]+\}", "0123456789abcdef", path)
             refused = client.open(path=path, method=operation.method, json=operation.body_example)
             assert refused.status_code == 403, (operation.label, refused.get_json())
             continue

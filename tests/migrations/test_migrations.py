@@ -32,6 +32,8 @@ SCHEMA_TABLES = {
     "feature_tags",
     "feature_changes",
     "idempotency_keys",
+    "webhooks",
+    "webhook_deliveries",
 }
 
 

@@ -25,6 +25,11 @@ def test_the_default_database_is_a_sqlite_file_under_data():
         ({"MAX_FEATURES_PER_REQUEST": "0"}, "must be positive"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
         ({"TRUSTED_PROXY_COUNT": "-1"}, "TRUSTED_PROXY_COUNT"),
+        ({"WEBHOOK_ALLOW_LOOPBACK": "maybe"}, "WEBHOOK_ALLOW_LOOPBACK must be true or false"),
+        ({"WEBHOOK_TIMEOUT_S": "soon"}, "WEBHOOK_TIMEOUT_S must be a number"),
+        ({"WEBHOOK_TIMEOUT_S": "nan"}, "WEBHOOK_TIMEOUT_S must be a finite number"),
+        ({"WEBHOOK_RETRY_BASE_S": "0"}, "must be positive"),
+        ({"WEBHOOK_MAX_ATTEMPTS": "0"}, "must be positive"),
     ],
 )
 def test_unusable_values_fail_at_start_with_a_clear_message(env, message):
@@ -88,3 +93,16 @@ def test_the_error_for_a_bad_url_does_not_show_its_password():
     with pytest.raises(ConfigError) as raised:
         Settings.from_env({"DATABASE_URL": "user:secret@db/x"})
     assert "secret" not in str(raised.value)
+
+
+def test_webhook_settings_read_booleans_and_fractions_of_seconds():
+    settings = Settings.from_env(
+        {"WEBHOOK_ALLOW_LOOPBACK": "TRUE", "WEBHOOK_TIMEOUT_S": "2.5", "WEBHOOK_MAX_ATTEMPTS": "3"}
+    )
+    assert settings.webhook_allow_loopback is True
+    assert (settings.webhook_timeout_s, settings.webhook_max_attempts) == (2.5, 3)
+    assert settings.webhook_lease_ms == 6_000  # twice the timeout, plus a second
+    defaults = Settings.from_env({"WEBHOOK_ALLOW_LOOPBACK": "false"})
+    assert defaults.webhook_allow_loopback is False
+    assert (defaults.webhook_timeout_s, defaults.webhook_retry_base_s) == (10, 10)
+    assert defaults.webhook_max_attempts == 8

@@ -11,6 +11,7 @@ from feature_gateway.api.docs import (
     docs_config,
     register_docs_assets,
 )
+from feature_gateway.api.events.routes import blp as events_blp
 from feature_gateway.api.features.routes import blp as features_blp
 from feature_gateway.api.framework_adapter import OrjsonProvider
 from feature_gateway.api.health.routes import blp as health_blp
@@ -20,6 +21,7 @@ from feature_gateway.api.request_hooks import register_request_hooks
 from feature_gateway.api.roles import authenticate_request
 from feature_gateway.api.tokens.routes import blp as tokens_blp
 from feature_gateway.api.values.routes import blp as values_blp
+from feature_gateway.api.webhooks.routes import blp as webhooks_blp
 from feature_gateway.api.workflow.routes import blp as workflow_blp
 
 BLUEPRINTS = (
@@ -30,6 +32,8 @@ BLUEPRINTS = (
     catalog_blp,
     values_blp,
     tokens_blp,
+    events_blp,
+    webhooks_blp,
 )
 
 

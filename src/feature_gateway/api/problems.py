@@ -101,6 +101,11 @@ class Problems:
     TOKEN_CREATE = (*_JSON_BODY, 403, 503)
     TOKEN_LIST = (403, 422, 503)
     TOKEN_REVOKE = (403, 404, 422, 503)
+    # Webhook management: the same, plus a POST naming a webhook and a delivery.
+    WEBHOOK_CREATE = TOKEN_CREATE
+    WEBHOOK_LIST = TOKEN_LIST
+    WEBHOOK_ONE = TOKEN_REVOKE
+    WEBHOOK_REDELIVER = (*_JSON_BODY, 403, 404, 503)
 
 
 # Detail sentences for HTTP-level errors whose werkzeug text is written for HTML pages.

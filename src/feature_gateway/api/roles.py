@@ -14,7 +14,7 @@ writes, the principal), and hand them to the services.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import current_app, g, request
@@ -33,16 +33,22 @@ from feature_gateway.errors import (
     ActingAsAnotherPrincipalError,
     AuthenticationError,
     ForbiddenError,
+    GatewayError,
     NoRoleMayActError,
     RoleNotGrantedError,
     RoleRequiredError,
     TokenManagementDisabledError,
+    WebhookManagementDisabledError,
 )
 from feature_gateway.services import tokens
 from feature_gateway.services.clock import now_ms
 
-# Actions that only a verified principal may take: in trust mode anyone could claim them.
-TOKEN_MODE_ACTIONS = frozenset({Action.MANAGE_TOKENS})
+# Actions that only a verified principal may take: in trust mode anyone could claim them,
+# so they are refused with the error naming the command line that does the same.
+TOKEN_MODE_ACTIONS: dict[Action, Callable[[], GatewayError]] = {
+    Action.MANAGE_TOKENS: TokenManagementDisabledError,
+    Action.MANAGE_WEBHOOKS: WebhookManagementDisabledError,
+}
 # Methods whose role may also come from the X-User-Role header (they carry no JSON body).
 _HEADER_ROLE_METHODS = frozenset({"GET", "HEAD", "DELETE"})
 
@@ -131,7 +137,7 @@ def require_role(action: Action, declared: str | None) -> Role:
     that role may not perform it."""
     if action in TOKEN_MODE_ACTIONS and not settings().token_mode:
         caller_role(declared)  # a role that does not exist is still a 422
-        raise TokenManagementDisabledError()
+        raise TOKEN_MODE_ACTIONS[action]()
     role = caller_role(declared) or _inferred_role(action)
     allowed = PERMISSIONS[action]
     if role not in allowed:

@@ -7,7 +7,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, delete, event, func, insert, inspect, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    delete,
+    event,
+    func,
+    insert,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.orm import Session
 
 from feature_gateway.db.catalog_models import FeatureChange, FeatureTag
@@ -58,6 +68,10 @@ def time_conditions(query: FeatureQuery) -> list[ColumnElement[bool]]:
     return conditions
 
 
+# The advisory lock serialising change-log appends on PostgreSQL: b"fmg_log" as a number.
+LOG_LOCK_KEY = int.from_bytes(b"fmg_log", "big")
+
+
 @dataclass
 class _Tracked:
     feature: Feature
@@ -102,8 +116,10 @@ class ChangeLogRepository:
             values["tags"] = dict(values["tags"])  # the row's own dict may be replaced later
         return values
 
-    def write_tracked(self) -> None:
-        """Append the entries of the tracked features, to be flushed with them."""
+    def write_tracked(self) -> list[FeatureChange]:
+        """Append the entries of the tracked features, to be flushed with them; returns
+        them. Call ``lock_for_append`` first: it decides the order readers see them in."""
+        written: list[FeatureChange] = []
         for tracked in self.tracked:
             feature = tracked.feature
             after = self.snapshot(feature)
@@ -123,8 +139,41 @@ class ChangeLogRepository:
                 fields=changed_fields(tracked.before, after, FIELD_NAMES),
             )
             self.session.add(entry)
-            self.appended.append(entry)
+            written.append(entry)
+        self.appended.extend(written)
         self.tracked.clear()
+        return written
+
+    def lock_for_append(self) -> None:
+        """Make change-log ids commit-ordered, so the event feed never skips (SPEC §9).
+
+        PostgreSQL hands out ids from a sequence when a row is inserted, not when its
+        transaction commits: a reader that saw id 8 committed may later find id 7 commit,
+        behind its cursor. This transaction-level advisory lock, taken right before the
+        entries are inserted and held until commit, makes the id assignment and the commit
+        of one writer happen before the next writer's: whenever a reader sees an entry,
+        every entry with a smaller id has committed (or rolled back) already. The lock
+        covers only the end of a write (insert entries, outbox rows, COMMIT); what the use
+        case did before runs concurrently. SQLite needs nothing: its writers hold the
+        database's write lock from BEGIN IMMEDIATE to COMMIT, one at a time.
+        """
+        if self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOG_LOCK_KEY})
+
+    def feed(
+        self,
+        after: int,
+        limit: int,
+        actions: Sequence[str] | None = None,
+        feature_name: str | None = None,
+    ) -> Sequence[FeatureChange]:
+        """Entries after position ``after``, oldest first: one index range scan."""
+        query = select(FeatureChange).where(FeatureChange.id > after)
+        if actions:
+            query = query.where(FeatureChange.action.in_(actions))
+        if feature_name is not None:
+            query = query.where(FeatureChange.feature_name == feature_name)
+        return self.session.scalars(query.order_by(FeatureChange.id).limit(limit)).all()
 
     def for_feature(self, feature_id: int) -> Sequence[FeatureChange]:
         return self.session.scalars(

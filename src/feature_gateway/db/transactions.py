@@ -18,8 +18,7 @@ from sqlalchemy import Connection, Engine, Transaction
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from feature_gateway.db.models import AuditEntry
-from feature_gateway.db.unit_of_work import Database, publish
-from feature_gateway.errors import DatabaseUnavailableError
+from feature_gateway.db.unit_of_work import Database, publish, unavailable
 
 
 class RequestTransaction:
@@ -106,4 +105,4 @@ def _unavailable_on_connection_errors() -> Iterator[None]:
     try:
         yield
     except (OperationalError, InterfaceError) as exc:
-        raise DatabaseUnavailableError() from exc
+        raise unavailable(exc) from exc  # storage full or unreachable, as everywhere

@@ -29,6 +29,7 @@ from feature_gateway.db.repositories import (
     FeatureRepository,
 )
 from feature_gateway.db.tokens import TokenRepository
+from feature_gateway.db.webhooks import DeliveryRepository, WebhookRepository
 from feature_gateway.errors import (
     ConcurrentModificationError,
     DatabaseStorageFullError,
@@ -140,6 +141,8 @@ class UnitOfWork:
     tokens: TokenRepository
     definition_changes: DefinitionChangeRepository
     trails: AuditTrailReader
+    webhooks: WebhookRepository
+    deliveries: DeliveryRepository
 
     def __init__(
         self, session_factory: sessionmaker[Session], on_commit: OnCommit = publish
@@ -156,6 +159,8 @@ class UnitOfWork:
         self.tokens = TokenRepository(self.session)
         self.definition_changes = DefinitionChangeRepository(self.session)
         self.trails = AuditTrailReader(self.session)
+        self.webhooks = WebhookRepository(self.session)
+        self.deliveries = DeliveryRepository(self.session)
         return self
 
     def __exit__(
@@ -179,12 +184,29 @@ class UnitOfWork:
         self.audit.appended.clear()
         self._on_commit(entries)
 
+    def _write_change_log(self) -> None:
+        """The change log and its outbox rows, in this transaction (SPEC §8, §9).
+
+        The change itself is flushed first, so that the log lock (``lock_for_append``) is
+        held only for the entries, the outbox rows and the commit. The webhooks are read
+        before the lock for the same reason; the outbox has a delivery for each active
+        webhook matching an entry, and none for a change that does not commit.
+        """
+        self.session.flush()
+        subscriptions = self.deliveries.active_subscriptions()
+        self.changes.lock_for_append()
+        entries = self.changes.write_tracked()
+        if subscriptions:
+            self.session.flush()  # the entries' ids, which the deliveries refer to
+            self.deliveries.enqueue(entries, subscriptions)
+
     def _commit_session(self) -> None:
         pending = [
             o.feature_name for o in self.session.dirty | self.session.new if isinstance(o, Feature)
         ]
         try:
-            self.changes.write_tracked()  # the change log, flushed with the change itself
+            if self.changes.tracked:
+                self._write_change_log()
             self.session.commit()
         except StaleDataError as exc:
             raise ConcurrentModificationError(", ".join(pending) or "?") from exc

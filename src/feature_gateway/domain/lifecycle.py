@@ -69,6 +69,7 @@ class Action(StrEnum):
     DEPRECATE = "deprecate features"
     RETIRE = "retire features"
     MANAGE_TOKENS = "manage API tokens"
+    MANAGE_WEBHOOKS = "manage webhooks"
 
 
 @dataclass(frozen=True)
@@ -217,6 +218,7 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.READ: frozenset(Role),
     Action.UPDATE: _DEVELOPER,
     Action.MANAGE_TOKENS: frozenset({Role.ADMIN}),
+    Action.MANAGE_WEBHOOKS: frozenset({Role.ADMIN}),
     **{t.action: t.roles for t in TRIGGERS.values() if t.action is not None},
 }
 # The roles a request may claim in trust mode: the workflow's own (the seed's three).

@@ -6,6 +6,7 @@ and a fixed set of methods, so the number of series stays bounded whatever clien
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client import (
@@ -17,7 +18,11 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
+
+from feature_gateway.domain.webhooks import DeliveryState
+from feature_gateway.services.webhooks import DeliveryStats
 
 UNMATCHED_ENDPOINT = "<unmatched>"  # 404s and 405s: no URL rule matched
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -56,6 +61,40 @@ def observe_request(method: str, endpoint: str | None, status: int, seconds: flo
         series = _SERIES[key] = (REQUESTS.labels(*labels), LATENCY.labels(*labels))
     series[0].inc()
     series[1].observe(seconds)
+
+
+class _DeliveryCollector:
+    """The webhook outbox, read from the database at scrape time: every worker process and
+    host sees the same figures, whichever API worker answers the scrape."""
+
+    def __init__(self, stats: DeliveryStats) -> None:
+        self.stats = stats
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        by_state = GaugeMetricFamily(
+            "feature_gateway_webhook_deliveries",
+            "Webhook deliveries stored, by state (pending, delivered, failed).",
+            labels=["state"],
+        )
+        for state in DeliveryState:
+            by_state.add_metric([state.value], self.stats.by_state.get(state.value, 0))
+        yield by_state
+        yield GaugeMetricFamily(
+            "feature_gateway_webhook_queue_depth",
+            "Webhook deliveries waiting to be sent (state pending).",
+            value=self.stats.pending,
+        )
+        yield GaugeMetricFamily(
+            "feature_gateway_webhook_oldest_pending_age_seconds",
+            "Age of the oldest pending webhook delivery; 0 when none is pending.",
+            value=self.stats.oldest_pending_age_s,
+        )
+
+
+def delivery_exposition(stats: DeliveryStats) -> bytes:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_DeliveryCollector(stats))
+    return generate_latest(registry)
 
 
 def exposition(multiproc_dir: str) -> tuple[bytes, str]:

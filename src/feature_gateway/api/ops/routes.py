@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from flask import Response
@@ -10,8 +11,10 @@ from marshmallow import Schema, fields
 from feature_gateway import __version__
 from feature_gateway.api.access import public
 from feature_gateway.api.blueprint import ApiBlueprint
-from feature_gateway.api.context import settings
-from feature_gateway.api.ops.metrics import exposition
+from feature_gateway.api.context import database, settings
+from feature_gateway.api.ops.metrics import delivery_exposition, exposition
+from feature_gateway.errors import DatabaseUnavailableError
+from feature_gateway.services import webhooks
 
 blp = ApiBlueprint("ops", __name__, description="Liveness and metrics")
 
@@ -41,6 +44,9 @@ def livez() -> dict[str, Any]:
     },
 )
 def metrics() -> Response:
-    """Request counts and latencies, status changes; summed over all gunicorn workers."""
+    """Request counts and latencies, status changes; summed over all gunicorn workers.
+    The webhook outbox's figures are read from the database (left out while it is down)."""
     body, content_type = exposition(settings().prometheus_multiproc_dir)
+    with contextlib.suppress(DatabaseUnavailableError):
+        body += delivery_exposition(webhooks.delivery_stats(database()))
     return Response(body, content_type=content_type)

@@ -1,0 +1,66 @@
+"""Request and response shapes of the event feed (SPEC §9)."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from feature_gateway.api.catalog.schemas import ChangeEntrySchema
+from feature_gateway.api.catalog_fields import CommaSeparated, choices_pattern
+from feature_gateway.api.role_schemas import UserRole
+from feature_gateway.api.schema_fields import FeatureName, QueryInteger, StrictSchema
+from feature_gateway.domain.events import DEFAULT_PAGE, EVENT_ID_PATTERN, EVENT_TYPES, MAX_PAGE
+from feature_gateway.domain.lifecycle import Status
+
+CURSOR_PATTERN = "^[A-Za-z0-9_-]{1,64}$"
+_CURSOR = {"description": "Opaque: pass a next_cursor unchanged", "pattern": CURSOR_PATTERN}
+
+
+def EventType(**kwargs: object) -> fields.String:
+    return fields.String(validate=validate.OneOf(EVENT_TYPES), **kwargs)  # type: ignore[arg-type]
+
+
+class EventsQuerySchema(StrictSchema):
+    after = fields.String(
+        metadata={**_CURSOR, "description": "Continue after this cursor (a next_cursor); "
+                  "without it the feed starts at the beginning"},
+    )  # fmt: skip
+    limit = QueryInteger(
+        load_default=DEFAULT_PAGE,
+        validate=validate.Range(min=1, max=MAX_PAGE),
+        metadata={"description": "Most events to return"},
+    )
+    type = CommaSeparated(
+        EventType(),
+        choices_pattern(EVENT_TYPES),
+        metadata={"description": "Only events of these types (comma-separated)"},
+    )
+    feature_name = FeatureName(metadata={"description": "Only events of this feature"})
+    user_role = UserRole()
+
+
+class EventSchema(ChangeEntrySchema):
+    id = fields.String(
+        required=True,
+        metadata={"description": "Unique and opaque; the webhook-id of its webhook "
+                  "deliveries", "pattern": EVENT_ID_PATTERN},
+    )  # fmt: skip
+    type = EventType(required=True, metadata={"description": '"feature." + action'})
+    feature_name = fields.String(required=True)
+    previous_status = fields.String(
+        required=True,
+        allow_none=True,
+        validate=validate.OneOf([s.value for s in Status]),
+        metadata={"description": "null for a feature's first entry"},
+    )
+    new_status = fields.String(required=True, validate=validate.OneOf([s.value for s in Status]))
+
+
+class EventsSchema(Schema):
+    events = fields.List(
+        fields.Nested(EventSchema), required=True, metadata={"description": "In commit order"}
+    )
+    next_cursor = fields.String(
+        required=True,
+        metadata={**_CURSOR, "description": "Ask with after=this next; the given cursor "
+                  "when nothing is new"},
+    )  # fmt: skip

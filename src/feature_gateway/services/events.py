@@ -1,0 +1,78 @@
+"""The event feed (SPEC §9): the change log of every feature, in commit order.
+
+Following ``next_cursor`` sees every event exactly once: change-log ids are assigned in
+commit order (``ChangeLogRepository.lock_for_append``), so an entry that is not visible yet
+always gets a larger id than every visible one, and a cursor never passes over it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from feature_gateway.db.catalog_models import FeatureChange
+from feature_gateway.db.unit_of_work import Database
+from feature_gateway.domain.events import (
+    START_POSITION,
+    InvalidCursorError,
+    action_of,
+    decode_cursor,
+    encode_cursor,
+    event_id,
+    event_type,
+)
+from feature_gateway.errors import ValidationError
+
+EventData = dict[str, Any]
+_ENTRY_COLUMNS = (
+    "revision", "action", "actor", "actor_role", "authenticated", "timestamp", "fields",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FeedPage:
+    events: list[EventData]
+    next_cursor: str
+
+
+def event_data(entry: FeatureChange) -> EventData:
+    """The event of one change-log entry, as the feed and the webhooks send it."""
+    return {
+        "id": event_id(entry.id),
+        "type": event_type(entry.action),
+        "feature_name": entry.feature_name,
+        "previous_status": entry.previous_status,
+        "new_status": entry.new_status,
+        **{column: getattr(entry, column) for column in _ENTRY_COLUMNS},
+    }
+
+
+def read_events(
+    database: Database,
+    *,
+    after: str | None,
+    limit: int,
+    types: Sequence[str] = (),
+    feature_name: str | None = None,
+) -> FeedPage:
+    """The next ``limit`` events after the cursor (from the start without one)."""
+    position = START_POSITION if after is None else _position(after)
+    actions = [action_of(name) for name in types]
+    with database.reading() as uow:
+        entries = uow.changes.feed(position, limit, actions, feature_name)
+        events = [event_data(entry) for entry in entries]
+    if entries:
+        next_cursor = encode_cursor(entries[-1].id)
+    else:
+        next_cursor = after if after is not None else encode_cursor(position)
+    return FeedPage(events, next_cursor)
+
+
+def _position(cursor: str) -> int:
+    try:
+        return decode_cursor(cursor)
+    except InvalidCursorError:
+        raise ValidationError.for_field(
+            "after", "Not a cursor this service handed out: pass a next_cursor unchanged."
+        ) from None

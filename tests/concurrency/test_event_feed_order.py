@@ -1,0 +1,181 @@
+"""The event feed never skips (SPEC §9): many writers on a real ``gunicorn -w 4``, one
+follower polling ``next_cursor`` meanwhile; at the end the follower has seen every entry of
+every feature's change log exactly once, in commit (id) order. On PostgreSQL ids are handed
+out before commit, so without the change-log lock (``lock_for_append``) a late-committing
+entry would fall behind the follower's cursor: the deterministic test below shows the
+hazard itself, on two transactions committing out of order.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from feature_gateway.config import Settings
+from feature_gateway.db.catalog_repositories import ChangeLogRepository
+from feature_gateway.db.engine import make_engine
+from tests.conftest import SEED_FEATURE, migrate
+from tests.databases import BACKENDS, FreshDatabase, require_backend
+from tests.live_server import LiveServer
+
+pytestmark = pytest.mark.slow
+WRITERS = 8
+FEATURES_PER_WRITER = 3
+READ = "user_role=external_testing_system"
+STEPS = [
+    ("/ready_test_feature_metadata", {"submitted_by": "dev", "user_role": "developer"}),
+    ("/update_feature_metadata", {"description": "d2", "last_updated_by": "dev",
+                                  "user_role": "developer"}),
+    ("/test_feature_metadata", {"test_result": "TEST_SUCCEEDED", "tested_by": "qa",
+                                "user_role": "external_testing_system"}),
+    ("/approve_feature_metadata", {"approved_by": "boss", "user_role": "approver"}),
+]  # fmt: skip
+
+
+@pytest.fixture(params=BACKENDS)
+def fresh(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FreshDatabase]:
+    require_backend(request.param)
+    database = FreshDatabase(request.param, tmp_path)
+    migrate(database.url)
+    yield database
+    database.drop()
+
+
+def _write_features(server: LiveServer, writer: int) -> list[str]:
+    names = []
+    for n in range(FEATURES_PER_WRITER):
+        name = f"feed_w{writer}:f{n}:1"
+        status, body = server.request(
+            "POST", "/create_feature_metadata", {**SEED_FEATURE, "feature_name": name}
+        )
+        assert status == 201, body
+        for path, payload in STEPS:
+            status, body = server.request("POST", path, {"feature_name": name, **payload})
+            assert status == 200, body
+        names.append(name)
+    return names
+
+
+def _follow(server: LiveServer, done: threading.Event, seen: list[dict[str, Any]]) -> None:
+    """Poll the feed with next_cursor until the writers are done and nothing is new."""
+    cursor = None
+    while True:
+        finished = done.is_set()
+        after = f"&after={cursor}" if cursor else ""
+        status, page = server.request("GET", f"/events?{READ}&limit=7{after}")
+        assert status == 200, page
+        seen += page["events"]
+        cursor = page["next_cursor"]
+        if finished and not page["events"]:
+            return
+
+
+def test_a_follower_sees_every_change_once_in_order_while_many_write(
+    fresh: FreshDatabase, tmp_path: Path
+) -> None:
+    server = LiveServer(fresh.url, workers=4, log_path=tmp_path / "gunicorn.log")
+    try:
+        done, seen = threading.Event(), []  # type: ignore[var-annotated]
+        follower = threading.Thread(target=_follow, args=(server, done, seen))
+        follower.start()
+        with ThreadPoolExecutor(WRITERS) as pool:
+            names = [n for ns in pool.map(lambda w: _write_features(server, w), range(WRITERS))
+                     for n in ns]  # fmt: skip
+        done.set()
+        follower.join(timeout=60)
+        assert not follower.is_alive()
+        logged = []
+        for name in names:
+            status, body = server.request("GET", f"/features/{name}/changes?{READ}")
+            assert status == 200
+            logged += [(name, entry["revision"]) for entry in body["changes"]]
+    finally:
+        server.stop()
+    assert len(logged) == WRITERS * FEATURES_PER_WRITER * (1 + len(STEPS))
+    followed = [(event["feature_name"], event["revision"]) for event in seen]
+    assert len(followed) == len(set(followed)), "an event was seen twice"
+    assert sorted(followed) == sorted(logged), "an event was missed"
+    positions = [int(event["id"].removeprefix("evt_")) for event in seen]
+    assert positions == sorted(positions)
+
+
+@pytest.fixture
+def postgres(tmp_path: Path) -> Iterator[Any]:
+    require_backend("postgresql")
+    database = FreshDatabase("postgresql", tmp_path)
+    migrate(database.url)
+    engine = make_engine(Settings(database_url=database.url))
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO features (feature_name, canonical_name, feature_type,"
+                " feature_data_type, query, description, status, created_time, updated_time,"
+                " created_by, last_updated_by, revision, tags)"
+                " VALUES ('v:f:1', 'v:f:1', 'batch', 'float', 'SELECT 1', 'd', 'DRAFT', 1, 1,"
+                " 'dev', 'dev', 1, '{}')"
+            )
+        )
+    yield engine
+    engine.dispose()
+    database.drop()
+
+
+_INSERT = text(
+    "INSERT INTO feature_changes (feature_id, feature_name, revision, action, actor,"
+    " authenticated, timestamp, new_status, fields)"
+    " SELECT id, feature_name, 1, 'update', 'dev', false, 1, 'DRAFT', '{}' FROM features"
+    " RETURNING id"
+)
+_AFTER = text("SELECT id FROM feature_changes WHERE id > :after ORDER BY id")
+
+
+def test_without_the_log_lock_a_late_commit_falls_behind_a_naive_cursor(postgres: Any) -> None:
+    with postgres.connect() as early, postgres.connect() as late, postgres.connect() as reader:
+        early_id = early.execute(_INSERT).scalar_one()  # gets its id first...
+        late_id = late.execute(_INSERT).scalar_one()
+        late.commit()  # ...but commits last
+        seen = [row.id for row in reader.execute(_AFTER, {"after": 0})]
+        reader.commit()
+        assert seen == [late_id]
+        early.commit()
+        after_cursor = [row.id for row in reader.execute(_AFTER, {"after": late_id})]
+        assert early_id < late_id and after_cursor == []  # skipped for good
+
+
+def test_with_the_log_lock_a_second_writer_waits_so_ids_follow_commit_order(
+    postgres: Any,
+) -> None:
+    early = Session(postgres)
+    ChangeLogRepository(early).lock_for_append()
+    early_id = early.execute(_INSERT).scalar_one()
+    got: dict[str, Any] = {}
+
+    def late_writer() -> None:
+        with Session(postgres) as late:
+            ChangeLogRepository(late).lock_for_append()  # blocks until early commits
+            got["locked_at"] = time.monotonic()
+            got["id"] = late.execute(_INSERT).scalar_one()
+            late.commit()
+
+    thread = threading.Thread(target=late_writer)
+    thread.start()
+    time.sleep(0.5)
+    assert "locked_at" not in got, "the second writer got the lock while the first held it"
+    with postgres.connect() as reader:
+        assert [row.id for row in reader.execute(_AFTER, {"after": 0})] == []
+    committed_at = time.monotonic()
+    early.commit()
+    early.close()
+    thread.join(timeout=10)
+    assert got["locked_at"] >= committed_at
+    assert got["id"] > early_id
+    with postgres.connect() as reader:
+        assert [row.id for row in reader.execute(_AFTER, {"after": 0})] == [early_id, got["id"]]

@@ -1,0 +1,77 @@
+"""A webhook receiver on loopback for tests: a threaded ``http.server`` that records every
+request and answers as it is told (a status, after an optional sleep)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass(frozen=True)
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+class Receiver:
+    def __init__(self) -> None:
+        self.received: list[Received] = []
+        self.answers: list[tuple[int, float]] = []  # (status, sleep_s), used up in order
+        self.default: tuple[int, float] = (200, 0.0)
+        self.arrived = threading.Event()
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                with receiver._lock:
+                    receiver.received.append(
+                        Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                    )
+                    status, sleep_s = (
+                        receiver.answers.pop(0) if receiver.answers else receiver.default
+                    )
+                receiver.arrived.set()
+                time.sleep(sleep_s)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                except OSError:
+                    pass  # the sender gave up (timeout) or died
+
+            def log_message(self, *_args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def ids(self) -> list[str]:
+        with self._lock:
+            return [r.headers["webhook-id"] for r in self.received]
+
+    def wait_for(self, count: int, timeout_s: float = 20) -> None:
+        deadline = time.monotonic() + timeout_s
+        while len(self.received) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{len(self.received)} requests arrived, not {count}")
+            time.sleep(0.02)
+
+
+@contextmanager
+def receiving() -> Iterator[Receiver]:
+    receiver = Receiver()
+    receiver._thread.start()
+    try:
+        yield receiver
+    finally:
+        receiver.server.shutdown()
+        receiver.server.server_close()
