@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
+from dataclasses import field as dataclass_field
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,9 @@ DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'data' / 'feature_gateway.db'
 # AUTH_MODE: "trust" takes the role and actor names a request claims (the seed's behaviour,
 # for the embedded quick start); "token" requires an API token on every request (SPEC §7).
 AUTH_MODES = ("trust", "token")
+
+# Shorter keys can be guessed; token_urlsafe(32) gives 43 characters.
+MIN_SECRET_KEY_LENGTH = 32
 
 # Counts where 0 is meaningful: no trusted proxy, no connections beyond the pool.
 _MAY_BE_ZERO = frozenset({"trusted_proxy_count", "db_max_overflow"})
@@ -47,6 +51,9 @@ class Settings:
     # prometheus_client's own variable: set, every worker writes its metrics to files there
     # and /metrics adds up all workers (gunicorn.conf.py sets it). Empty: one process.
     prometheus_multiproc_dir: str = ""
+    # Signs the review console's session cookies (and its CSRF tokens). Required in token
+    # mode, where a session stands for a verified principal; never shown by repr().
+    secret_key: str = dataclass_field(default="", repr=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -90,6 +97,13 @@ class Settings:
         if self.auth_mode not in AUTH_MODES:
             raise ConfigError(
                 f"AUTH_MODE must be one of {', '.join(AUTH_MODES)}, got {self.auth_mode!r}"
+            )
+        if self.token_mode and len(self.secret_key.strip()) < MIN_SECRET_KEY_LENGTH:
+            raise ConfigError(
+                "SECRET_KEY is required with AUTH_MODE=token: the review console signs its "
+                f"session cookies with it. Set it to a random string of at least "
+                f"{MIN_SECRET_KEY_LENGTH} characters, the same on every worker and host, e.g. "
+                "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
             )
         metrics_dir = self.prometheus_multiproc_dir
         if metrics_dir and not (os.path.isdir(metrics_dir) and os.access(metrics_dir, os.W_OK)):
