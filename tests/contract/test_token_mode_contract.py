@@ -17,6 +17,7 @@ from flask.testing import FlaskClient
 from openapi_spec_validator import validate
 
 from feature_gateway import create_app
+from tests.conftest import TEST_SECRET_KEY
 from tests.contract.openapi_contract import Contract, Operation
 from tests.contract.test_documented_statuses import (
     RACE_ONLY,
@@ -176,6 +177,7 @@ def test_with_the_database_down_a_token_cannot_be_checked_and_the_answer_is_503(
         {
             "database_url": f"sqlite:///{tmp_path}/missing-dir/db.sqlite",
             "auth_mode": "token",
+            "secret_key": TEST_SECRET_KEY,
             "TESTING": True,
         }
     )
