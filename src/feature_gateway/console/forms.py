@@ -40,7 +40,7 @@ class TokenSignInForm(FlaskForm):
 
 class TrustSignInForm(FlaskForm):
     role = SelectField(
-        "Role", choices=[(r, label(r)) for r in claimable_roles(token_mode=False)]
+        "Role", choices=claimable_roles(token_mode=False)
     )
     name = StringField("Your name", validators=[InputRequired()])
     next = HiddenField()
