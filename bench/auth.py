@@ -10,10 +10,9 @@ The token check is one primary-key lookup; it also times that check in process.
 
 from __future__ import annotations
 
-import secrets
-
 import argparse
 import os
+import secrets
 import statistics
 import subprocess
 import tempfile

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from dataclasses import field as dataclass_field
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 

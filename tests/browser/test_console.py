@@ -43,15 +43,25 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
     binary = next((shutil.which(name) for name in CHROMIUM if shutil.which(name)), None)
     driver_path = shutil.which(DRIVER)
     if binary is None or driver_path is None:
-        pytest.skip("Chromium and its driver are not installed (apt-get install chromium chromium-driver)")
+        pytest.skip(
+            "Chromium and its driver are not installed (apt-get install chromium chromium-driver)"
+        )
     options = webdriver.ChromeOptions()
     options.binary_location = binary
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--no-first-run", "--disable-background-networking", "--disable-sync",
-                     "--disable-component-update", f"--window-size={LAPTOP[0]},{LAPTOP[1]}",
-                     f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
-                     # Only the service is reachable: a page that needed anything remote breaks.
-                     "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"):  # fmt: skip
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-sync",
+        "--disable-component-update",
+        f"--window-size={LAPTOP[0]},{LAPTOP[1]}",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
+        # Only the service is reachable: a page that needed anything remote breaks.
+        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+    ):
         options.add_argument(argument)
     driver = webdriver.Chrome(options=options, service=Service(executable_path=driver_path))
     driver.set_page_load_timeout(30)
@@ -77,11 +87,14 @@ def trust_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServe
 
 @pytest.fixture(scope="module")
 def token_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, str]]:
-    server, url = _server(tmp_path_factory.mktemp("console-token"),
-                          {"AUTH_MODE": "token", "SECRET_KEY": TEST_SECRET_KEY})  # fmt: skip
+    server, url = _server(
+        tmp_path_factory.mktemp("console-token"),
+        {"AUTH_MODE": "token", "SECRET_KEY": TEST_SECRET_KEY},
+    )
     database = Database(make_engine(Settings(database_url=url)))
-    token = tokens.create_token(database, principal="tara", roles=["approver"],
-                                created_by="test").token  # fmt: skip
+    token = tokens.create_token(
+        database, principal="tara", roles=["approver"], created_by="test"
+    ).token
     database.bind.dispose()
     yield server, token
     server.stop()
@@ -95,17 +108,32 @@ def _api(server: LiveServer, path: str, body: dict[str, Any], status: int = 200)
 
 def _tested_feature(server: LiveServer, name: str, author: str, **fields: Any) -> None:
     """A feature by ``author``, submitted by them and passed by qa: TEST_SUCCEEDED."""
-    _api(server, "/create_feature_metadata",
-         {**SEED_FEATURE, "feature_name": name, "created_by": author, **fields}, 201)  # fmt: skip
+    _api(
+        server,
+        "/create_feature_metadata",
+        {**SEED_FEATURE, "feature_name": name, "created_by": author, **fields},
+        201,
+    )
     _walk_to_tested(server, name, author)
 
 
 def _walk_to_tested(server: LiveServer, name: str, author: str) -> None:
-    _api(server, "/ready_test_feature_metadata",
-         {"feature_name": name, "submitted_by": author, "user_role": "developer"})  # fmt: skip
-    _api(server, "/test_feature_metadata", {
-        "feature_name": name, "test_result": "TEST_SUCCEEDED", "tested_by": "qa",
-        "user_role": "external_testing_system", "test_notes": "row counts match"})  # fmt: skip
+    _api(
+        server,
+        "/ready_test_feature_metadata",
+        {"feature_name": name, "submitted_by": author, "user_role": "developer"},
+    )
+    _api(
+        server,
+        "/test_feature_metadata",
+        {
+            "feature_name": name,
+            "test_result": "TEST_SUCCEEDED",
+            "tested_by": "qa",
+            "user_role": "external_testing_system",
+            "test_notes": "row counts match",
+        },
+    )
 
 
 def _open(browser: WebDriver, server: LiveServer, path: str) -> None:
@@ -149,12 +177,23 @@ def test_an_approver_finds_reads_and_approves_a_feature_and_sees_it_deployed(
     server = trust_server
     first = "trips:acceptance_rate:1"
     _tested_feature(server, first, "dev", description="Share of offered trips accepted")
-    _api(server, "/approve_feature_metadata",
-         {"feature_name": first, "approved_by": "boss", "user_role": "approver"})  # fmt: skip
-    second = _api(server, "/create_feature_version", {
-        "feature_name": first, "created_by": "dev", "user_role": "developer",
-        "query": "SELECT acceptance_rate FROM trips\nWHERE city = ?",
-        "description": "Share of offered trips accepted, per city"}, 201)["feature_name"]  # fmt: skip
+    _api(
+        server,
+        "/approve_feature_metadata",
+        {"feature_name": first, "approved_by": "boss", "user_role": "approver"},
+    )
+    second = _api(
+        server,
+        "/create_feature_version",
+        {
+            "feature_name": first,
+            "created_by": "dev",
+            "user_role": "developer",
+            "query": "SELECT acceptance_rate FROM trips\nWHERE city = ?",
+            "description": "Share of offered trips accepted, per city",
+        },
+        201,
+    )["feature_name"]
     _walk_to_tested(server, second, "dev")
 
     _sign_in_trust(browser, server, "approver", "carol")
@@ -174,7 +213,8 @@ def test_an_approver_finds_reads_and_approves_a_feature_and_sees_it_deployed(
     added = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "pre.diff .diff-add")]
     assert "+WHERE city = ?" in added
     colour = browser.find_element(By.CSS_SELECTOR, "pre.diff .diff-add").value_of_css_property(
-        "background-color")
+        "background-color"
+    )
     assert colour not in ("rgba(0, 0, 0, 0)", "transparent")  # the stylesheet is applied
     timeline = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "ol.timeline strong")]
     assert timeline == ["create", "submit", "test"]
@@ -186,7 +226,8 @@ def test_an_approver_finds_reads_and_approves_a_feature_and_sees_it_deployed(
         "var w = document.documentElement.clientWidth, wide = [];"
         "document.querySelectorAll('body *').forEach(function (e) {"
         "  if (e.getBoundingClientRect().right > w + 1) wide.push(e.tagName + '.' + e.className);"
-        "}); return wide;")
+        "}); return wide;"
+    )
     browser.set_window_size(*LAPTOP)
     assert overflow == [], "the feature page scrolls sideways at phone width"
 
@@ -208,8 +249,9 @@ def test_the_author_is_refused_approving_their_own_feature(
     _sign_in_trust(browser, trust_server, "approver", "alice")
     _open(browser, trust_server, f"/console/features/{name}")
     _submit(browser, "approve")
-    assert ("Refused: Separation of duties: alice created this feature, so alice cannot "
-            "approve it.") in _flashes(browser)  # fmt: skip
+    assert (
+        "Refused: Separation of duties: alice created this feature, so alice cannot " "approve it."
+    ) in _flashes(browser)
     assert browser.find_element(By.CSS_SELECTOR, "p.summary .status").text == "TEST_SUCCEEDED"
     _shot(browser, "separation-of-duties")
     _sign_out(browser)
@@ -222,9 +264,16 @@ def test_a_page_left_open_while_someone_else_changes_the_feature_refuses_the_app
     _tested_feature(trust_server, name, "dev")
     _sign_in_trust(browser, trust_server, "approver", "carol")
     _open(browser, trust_server, f"/console/features/{name}")
-    _api(trust_server, "/update_feature_metadata", {  # someone else, meanwhile
-        "feature_name": name, "description": "changed meanwhile", "last_updated_by": "dev",
-        "user_role": "developer"})  # fmt: skip
+    _api(
+        trust_server,
+        "/update_feature_metadata",
+        {  # someone else, meanwhile
+            "feature_name": name,
+            "description": "changed meanwhile",
+            "last_updated_by": "dev",
+            "user_role": "developer",
+        },
+    )
     _submit(browser, "approve")
     assert any("changed since you loaded it — reload" in m for m in _flashes(browser))
     assert "changed meanwhile" in _text(browser)  # the page now shows what changed
@@ -237,9 +286,11 @@ class _ForeignSite:
     """Another site's page with a form posting to the console without a CSRF token."""
 
     def __init__(self, action: str, revision: str) -> None:
-        body = (f'<!doctype html><form method="post" action="{action}">'
-                f'<input type="hidden" name="revision" value="{revision}">'
-                '<button type="submit" id="go">Win a prize</button></form>').encode()  # fmt: skip
+        body = (
+            f'<!doctype html><form method="post" action="{action}">'
+            f'<input type="hidden" name="revision" value="{revision}">'
+            '<button type="submit" id="go">Win a prize</button></form>'
+        ).encode()
 
         class Page(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
@@ -269,10 +320,14 @@ def test_a_post_without_the_csrf_token_is_refused(
     name = "trips:forged:1"
     _tested_feature(trust_server, name, "dev")
     _sign_in_trust(browser, trust_server, "approver", "carol")
-    revision = str(_api(trust_server, "/get_feature_metadata",
-                        {"feature_name": name, "user_role": "approver"})["revision"])  # fmt: skip
-    foreign = _ForeignSite(f"{trust_server.base_url}/console/features/{name}/actions/approve",
-                           revision)  # fmt: skip
+    revision = str(
+        _api(
+            trust_server, "/get_feature_metadata", {"feature_name": name, "user_role": "approver"}
+        )["revision"]
+    )
+    foreign = _ForeignSite(
+        f"{trust_server.base_url}/console/features/{name}/actions/approve", revision
+    )
     try:
         browser.get(foreign.url)
         browser.find_element(By.ID, "go").click()
@@ -280,8 +335,9 @@ def test_a_post_without_the_csrf_token_is_refused(
         _shot(browser, "csrf-refused")
     finally:
         foreign.close()
-    status = _api(trust_server, "/get_feature_metadata",
-                  {"feature_name": name, "user_role": "approver"})["status"]  # fmt: skip
+    status = _api(
+        trust_server, "/get_feature_metadata", {"feature_name": name, "user_role": "approver"}
+    )["status"]
     assert status == "TEST_SUCCEEDED"
 
 

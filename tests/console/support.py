@@ -43,7 +43,7 @@ def post_form(
     html = page(client, from_page)
     assert action in form_actions(html), f"{action} is not offered on {from_page}"
     body = {"csrf_token": csrf_token(html), **(data or {})}
-    if "revision" not in body and 'name="revision"' in html[html.index(f'action="{action}"'):]:
+    if "revision" not in body and 'name="revision"' in html[html.index(f'action="{action}"') :]:
         body["revision"] = revision_of(html, action)
     return client.post(action, data=body)
 

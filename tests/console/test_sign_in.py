@@ -77,9 +77,17 @@ def test_over_https_the_session_cookie_is_secure(app):
     assert "secure" in [a.strip().lower() for a in _session_cookie(response).split(";")]
 
 
-def test_behind_a_trusted_proxy_forwarded_https_makes_the_cookie_secure(database, migrated_database):
-    app = create_app({"database": database, "database_url": migrated_database.url,
-                      "trusted_proxy_count": 1, "TESTING": True})  # fmt: skip
+def test_behind_a_trusted_proxy_forwarded_https_makes_the_cookie_secure(
+    database, migrated_database
+):
+    app = create_app(
+        {
+            "database": database,
+            "database_url": migrated_database.url,
+            "trusted_proxy_count": 1,
+            "TESTING": True,
+        }
+    )
     client = app.test_client()
     forwarded = {"X-Forwarded-Proto": "https", "Referer": "https://localhost/console/sign-in"}
     html = client.get("/console/sign-in", headers=forwarded).get_data(True)
@@ -104,13 +112,27 @@ def test_a_blank_claimed_name_is_refused_with_the_api_rule(client):
 def test_after_sign_in_the_console_returns_to_the_page_asked_for_but_never_off_site(client):
     html = page(client, "/console/sign-in?next=/console/features?status=DRAFT")
     token = csrf_token(html)
-    ok = client.post("/console/sign-in", data={"csrf_token": token, "role": "developer",
-                                               "name": "a", "next": "/console/features?status=DRAFT"})  # fmt: skip
+    ok = client.post(
+        "/console/sign-in",
+        data={
+            "csrf_token": token,
+            "role": "developer",
+            "name": "a",
+            "next": "/console/features?status=DRAFT",
+        },
+    )
     assert ok.headers["Location"] == "/console/features?status=DRAFT"
     for target in ("https://evil.example/", "//evil.example/console/", "/docs", "/console/\\evil"):
         html = page(client, "/console/sign-in")
-        response = client.post("/console/sign-in", data={
-            "csrf_token": csrf_token(html), "role": "developer", "name": "a", "next": target})  # fmt: skip
+        response = client.post(
+            "/console/sign-in",
+            data={
+                "csrf_token": csrf_token(html),
+                "role": "developer",
+                "name": "a",
+                "next": target,
+            },
+        )
         assert response.headers["Location"] == "/console/queue", target
 
 
@@ -172,8 +194,14 @@ def test_a_token_revoked_after_sign_in_ends_the_session_on_the_next_page(
 def test_an_expired_token_cannot_sign_in(token_client, issue_token, database):
     from feature_gateway.services.clock import now_ms
 
-    token = tokens.create_token(database, principal="old", roles=["approver"],
-                                created_by="t", expires_time=now_ms() + 1, now=now_ms() - 10).token  # fmt: skip
+    token = tokens.create_token(
+        database,
+        principal="old",
+        roles=["approver"],
+        created_by="t",
+        expires_time=now_ms() + 1,
+        now=now_ms() - 10,
+    ).token
     import time
 
     time.sleep(0.01)

@@ -39,9 +39,7 @@ class TokenSignInForm(FlaskForm):
 
 
 class TrustSignInForm(FlaskForm):
-    role = SelectField(
-        "Role", choices=claimable_roles(token_mode=False)
-    )
+    role = SelectField("Role", choices=claimable_roles(token_mode=False))
     name = StringField("Your name", validators=[InputRequired()])
     next = HiddenField()
 
@@ -72,7 +70,7 @@ def _trigger_form(trigger: str) -> type[RevisionForm]:
     form: type[RevisionForm] = type(
         f"{trigger.capitalize()}Form", (RevisionForm,), {n: _input(n) for n in inputs}
     )
-    form.input_names = tuple(inputs)  # type: ignore[attr-defined]
+    form.input_names = tuple(inputs)
     return form
 
 

@@ -17,13 +17,13 @@ from typing import Any, TypeVar, cast
 from flask import flash, g, redirect, request, session, url_for
 
 from feature_gateway.api.context import database, settings
+from feature_gateway.console.session import SESSION_LIFETIME
 from feature_gateway.domain.identity import Principal, same_person
 from feature_gateway.domain.lifecycle import PERMISSIONS, WORKFLOW_ROLES, Action, Role
 from feature_gateway.domain.tokens import token_id_of
 from feature_gateway.errors import AuthenticationError
 from feature_gateway.services import tokens
 from feature_gateway.services.clock import now_ms
-from feature_gateway.console.session import SESSION_LIFETIME
 
 F = TypeVar("F", bound=Callable[..., Any])
 _LIFETIME_MS = int(SESSION_LIFETIME.total_seconds() * 1000)
@@ -48,6 +48,14 @@ class ConsoleUser:
 
 def current_user() -> ConsoleUser | None:
     return cast("ConsoleUser | None", g.get("console_user"))
+
+
+def signed_in_user() -> ConsoleUser:
+    """The signed-in person, in a view behind ``signed_in``."""
+    user = current_user()
+    if user is None:
+        raise RuntimeError("signed_in_user() called outside a @signed_in view")
+    return user
 
 
 def load_user() -> None:
@@ -105,7 +113,10 @@ def sign_in_with_token(token: str) -> ConsoleUser:
     session keeping its id."""
     now = now_ms()
     principal = tokens.authenticate(database(), token, now)
-    _start_session(now, {_TOKEN_ID: token_id_of(token)})
+    token_id = token_id_of(token)
+    if token_id is None:  # authenticate refuses such a token first
+        raise AuthenticationError("The bearer token is malformed.", token_sent=True)
+    _start_session(now, {_TOKEN_ID: token_id})
     roles = tuple(role for role in Role if role in principal.roles)
     return ConsoleUser(principal.name, roles, authenticated=True)
 
@@ -147,4 +158,3 @@ def safe_next(target: str | None) -> str:
     if "\\" in target or any(ord(c) < 32 for c in target):
         return default
     return target
-

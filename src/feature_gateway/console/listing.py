@@ -47,7 +47,7 @@ def feature_query(args: MultiDict[str, str]) -> FeatureQuery:
     try:
         loaded = _SCHEMA.load(given)
     except SchemaError as exc:
-        messages = exc.normalized_messages()
+        messages = exc.messages_dict
         detail = "; ".join(f"{field}: {' '.join(map(str, m))}" for field, m in messages.items())
         raise ValidationError(f"The search has invalid filters: {detail}", messages) from exc
     return FeatureQuery(**loaded)
@@ -68,9 +68,7 @@ def _epoch_ms(name: str, value: str) -> str:
 
 def page_link_args(args: Mapping[str, Any], offset: int) -> MultiDict[str, str]:
     """The same search, at another offset (the previous and next page links)."""
-    kept = MultiDict(
-        [(k, v) for k in args for v in _values(args, k) if k != "offset" and v != ""]
-    )
+    kept = MultiDict([(k, v) for k in args for v in _values(args, k) if k != "offset" and v != ""])
     kept["offset"] = str(offset)
     return kept
 
@@ -103,7 +101,9 @@ QUEUES = {
     queue.role: queue
     for queue in (
         Queue(Role.APPROVER, "Waiting for approval", (Status.TEST_SUCCEEDED,)),
-        Queue(Role.EXTERNAL_TESTING_SYSTEM, "Waiting for a test result", (Status.READY_FOR_TESTING,)),
+        Queue(
+            Role.EXTERNAL_TESTING_SYSTEM, "Waiting for a test result", (Status.READY_FOR_TESTING,)
+        ),
         Queue(
             Role.DEVELOPER,
             "Your features to submit or fix",

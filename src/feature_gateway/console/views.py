@@ -107,7 +107,9 @@ def sign_in() -> Any:
             if isinstance(form, TokenSignInForm):
                 user = identity.sign_in_with_token(form.token.data.strip())
             else:
-                user = identity.sign_in_as_claimed(_claimed_name(form.name.data), Role(form.role.data))
+                user = identity.sign_in_as_claimed(
+                    _claimed_name(form.name.data), Role(form.role.data)
+                )
         except (AuthenticationError, ValidationError) as refused:
             flash(_sign_in_problem(refused), "error")
         else:
@@ -120,13 +122,16 @@ def sign_in() -> Any:
 
 
 def _claimed_name(raw: str) -> str:
-    from feature_gateway.api.schema_fields import Actor
     from marshmallow import ValidationError as SchemaError
+
+    from feature_gateway.api.schema_fields import Actor
 
     try:
         return str(Actor().deserialize(raw))
     except SchemaError as exc:
-        raise ValidationError.for_field("name", f"Your name: {' '.join(map(str, exc.messages))}") from exc
+        raise ValidationError.for_field(
+            "name", f"Your name: {' '.join(map(str, exc.messages))}"
+        ) from exc
 
 
 def _sign_in_problem(refused: GatewayError) -> str:
@@ -180,8 +185,7 @@ def _list_page(items: Any, page: Any, problem: str | None) -> str:
 @blueprint.get("/queue")
 @signed_in
 def queue() -> str:
-    user = current_user()
-    assert user is not None
+    user = identity.signed_in_user()
     sections = []
     for role in user.roles:
         waiting = QUEUES.get(role)
@@ -197,8 +201,7 @@ def feature(feature_name: str) -> str:
     if not is_valid_feature_name(feature_name):
         abort(404)
     shown = pages.feature_page(feature_name)
-    user = current_user()
-    assert user is not None
+    user = identity.signed_in_user()
     offers = actions.offers(user, shown.feature["status"])
     forms: dict[str, RevisionForm] = {}
     for offer in offers:
@@ -236,8 +239,7 @@ def fire(feature_name: str, trigger: str) -> Response:
     if revision is None:
         return redirect(back)
     inputs = {name: _text(form[name].data) for name in input_names(form)}
-    user = current_user()
-    assert user is not None
+    user = identity.signed_in_user()
     try:
         result = actions.fire(user, trigger, feature_name, inputs, revision)
     except ConcurrentModificationError:
@@ -259,9 +261,12 @@ def new_version(feature_name: str) -> Response:
     revision = _revision(form)
     if revision is None:
         return redirect(back)
-    inputs = {name: _text(form[name].data) for name in form.data if name not in ("revision", "csrf_token")}
-    user = current_user()
-    assert user is not None
+    inputs = {
+        name: _text(form[name].data)
+        for name in form.data
+        if name not in ("revision", "csrf_token")
+    }
+    user = identity.signed_in_user()
     try:
         created = actions.new_version(user, feature_name, inputs, revision)
     except ConcurrentModificationError:
@@ -308,7 +313,10 @@ def _csrf_refused(error: CSRFError) -> tuple[str, int]:
 
 @blueprint.errorhandler(FeatureNotFoundError)
 def _feature_not_found(error: FeatureNotFoundError) -> tuple[str, int]:
-    return render_template("console/error.html", title="No such feature", message=error.detail), 404
+    return (
+        render_template("console/error.html", title="No such feature", message=error.detail),
+        404,
+    )
 
 
 @blueprint.errorhandler(DatabaseUnavailableError)
