@@ -29,6 +29,9 @@ webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
+from selenium.webdriver.remote.webelement import WebElement  # noqa: E402
+from selenium.webdriver.support import expected_conditions  # noqa: E402
+from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
@@ -156,19 +159,30 @@ def _shot(browser: WebDriver, name: str, size: tuple[int, int] = LAPTOP) -> None
     browser.set_window_size(*LAPTOP)
 
 
+def _click_and_wait(browser: WebDriver, element: WebElement) -> None:
+    """Click a button that submits a form, and wait until the next page has replaced this
+    one (a page still on screen would be read as the answer)."""
+    page = browser.find_element(By.TAG_NAME, "html")
+    element.click()
+    WebDriverWait(browser, 20).until(expected_conditions.staleness_of(page))
+
+
 def _sign_in_trust(browser: WebDriver, server: LiveServer, role: str, name: str) -> None:
     _open(browser, server, "/console/sign-in")
     browser.find_element(By.ID, "role").send_keys(role)
     browser.find_element(By.ID, "name").send_keys(name)
-    browser.find_element(By.CSS_SELECTOR, "form.card button[type=submit]").click()
+    _click_and_wait(
+        browser, browser.find_element(By.CSS_SELECTOR, "form.card button[type=submit]")
+    )
 
 
 def _sign_out(browser: WebDriver) -> None:
-    browser.find_element(By.CSS_SELECTOR, "header form button").click()
+    _click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "header form button"))
 
 
 def _submit(browser: WebDriver, trigger: str) -> None:
-    browser.find_element(By.CSS_SELECTOR, f"form.action-{trigger} button[type=submit]").click()
+    button = browser.find_element(By.CSS_SELECTOR, f"form.action-{trigger} button[type=submit]")
+    _click_and_wait(browser, button)
 
 
 def test_an_approver_finds_reads_and_approves_a_feature_and_sees_it_deployed(
@@ -204,12 +218,12 @@ def test_an_approver_finds_reads_and_approves_a_feature_and_sees_it_deployed(
 
     _open(browser, server, "/console/features")
     browser.find_element(By.ID, "search").send_keys("per city")
-    browser.find_element(By.CSS_SELECTOR, "form.filters button[type=submit]").click()
+    _click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "form.filters button"))
     listed = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "table.features td a")]
     assert listed == [second]
     _shot(browser, "list")
 
-    browser.find_element(By.LINK_TEXT, second).click()
+    _click_and_wait(browser, browser.find_element(By.LINK_TEXT, second))
     added = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "pre.diff .diff-add")]
     assert "+WHERE city = ?" in added
     colour = browser.find_element(By.CSS_SELECTOR, "pre.diff .diff-add").value_of_css_property(
@@ -330,7 +344,7 @@ def test_a_post_without_the_csrf_token_is_refused(
     )
     try:
         browser.get(foreign.url)
-        browser.find_element(By.ID, "go").click()
+        _click_and_wait(browser, browser.find_element(By.ID, "go"))
         assert "did not carry a valid CSRF token" in _text(browser)
         _shot(browser, "csrf-refused")
     finally:
@@ -350,7 +364,9 @@ def test_in_token_mode_a_pasted_token_signs_in_and_sign_out_ends_the_session(
     assert "anyone can act as anyone" not in _text(browser)
     _shot(browser, "sign-in-token")
     browser.find_element(By.ID, "token").send_keys(token)
-    browser.find_element(By.CSS_SELECTOR, "form.card button[type=submit]").click()
+    _click_and_wait(
+        browser, browser.find_element(By.CSS_SELECTOR, "form.card button[type=submit]")
+    )
     assert "Signed in as tara (approver)." in _flashes(browser)
     assert browser.current_url == server.base_url + "/console/queue"
     assert token not in browser.page_source
