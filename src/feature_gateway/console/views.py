@@ -4,17 +4,18 @@ and the actions on it. Each POST answers with a redirect and a flash message
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_wtf.csrf import CSRFError, CSRFProtect
-from werkzeug.exceptions import HTTPException
+from flask_wtf.csrf import CSRFProtect
+from marshmallow import ValidationError as SchemaError
 from werkzeug.wrappers import Response
 
 from feature_gateway.api.access import CONSOLE_BLUEPRINT
 from feature_gateway.api.context import database, settings
+from feature_gateway.api.schema_fields import Actor
 from feature_gateway.console import actions, identity, pages
+from feature_gateway.console.errors import register_error_pages
 from feature_gateway.console.forms import (
     TRIGGER_FORMS,
     NewVersionForm,
@@ -35,14 +36,12 @@ from feature_gateway.console.listing import (
     page_link_args,
 )
 from feature_gateway.domain.feature_fields import FIELDS_BY_NAME
-from feature_gateway.domain.lifecycle import DataType, FeatureType, Role, Status
+from feature_gateway.domain.lifecycle import STORED_STATES, DataType, FeatureType, Role, Status
 from feature_gateway.domain.listing import SORT_ORDERS
 from feature_gateway.domain.names import is_valid_feature_name
 from feature_gateway.errors import (
     AuthenticationError,
     ConcurrentModificationError,
-    DatabaseUnavailableError,
-    FeatureNotFoundError,
     GatewayError,
     ValidationError,
 )
@@ -56,7 +55,6 @@ blueprint = Blueprint(
     static_folder="static",
 )
 csrf = CSRFProtect()
-logger = logging.getLogger("feature_gateway.console")
 STALE = "This feature changed since you loaded it — reload the page and check it again."
 QUEUE_LIMIT = 100
 
@@ -122,10 +120,7 @@ def sign_in() -> Any:
 
 
 def _claimed_name(raw: str) -> str:
-    from marshmallow import ValidationError as SchemaError
-
-    from feature_gateway.api.schema_fields import Actor
-
+    """The name typed at sign-in, held to the API's rule for actor names."""
     try:
         return str(Actor().deserialize(raw))
     except SchemaError as exc:
@@ -172,7 +167,7 @@ def _list_page(items: Any, page: Any, problem: str | None) -> str:
         page=page,
         problem=problem,
         args=request.args,
-        statuses=list(Status),
+        statuses=[status for status in Status if status in STORED_STATES],
         feature_types=list(FeatureType),
         data_types=list(DataType),
         sorts=SORT_ORDERS,
@@ -301,38 +296,4 @@ def not_found(unknown: str) -> Any:
     abort(404)
 
 
-@blueprint.errorhandler(CSRFError)
-def _csrf_refused(error: CSRFError) -> tuple[str, int]:
-    message = (
-        "The form was refused: it did not carry a valid CSRF token (the page may be older "
-        "than your session, or the form was sent from another site). Reload the page and "
-        "try again."
-    )
-    return render_template("console/error.html", title="Form refused", message=message), 400
-
-
-@blueprint.errorhandler(FeatureNotFoundError)
-def _feature_not_found(error: FeatureNotFoundError) -> tuple[str, int]:
-    return (
-        render_template("console/error.html", title="No such feature", message=error.detail),
-        404,
-    )
-
-
-@blueprint.errorhandler(DatabaseUnavailableError)
-def _database_unavailable(error: DatabaseUnavailableError) -> tuple[str, int]:
-    return render_template("console/error.html", title="Unavailable", message=error.detail), 503
-
-
-@blueprint.errorhandler(HTTPException)
-def _http_error(error: HTTPException) -> tuple[str, int]:
-    status = error.code or 500
-    message = "No page exists at this address." if status == 404 else str(error.description)
-    return render_template("console/error.html", title=error.name, message=message), status
-
-
-@blueprint.errorhandler(Exception)
-def _unexpected(error: Exception) -> tuple[str, int]:
-    logger.exception("console page failed")
-    message = "The page could not be shown; the error has been logged."
-    return render_template("console/error.html", title="Error", message=message), 500
+register_error_pages(blueprint)
