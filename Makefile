@@ -67,7 +67,8 @@ test-fast: install
 test-fuzz: install
 	$(BIN)/python -m pytest -m fuzz tests/contract
 
-# Swagger UI in headless Chromium (apt-get install chromium); screenshot in artifacts/.
+# Swagger UI and the review console in headless Chromium (apt-get install chromium
+# chromium-driver); screenshots in artifacts/.
 test-browser: install
 	$(BIN)/python -m pytest -m browser tests/browser
 

@@ -64,6 +64,13 @@ preload_app = False
 # not imported here, so a HUP still starts workers with a newly deployed release of it; a
 # new release of these libraries takes a restart.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# The review console signs its sessions with SECRET_KEY, which token mode requires. In
+# trust mode without one, the master picks one for this run: its workers inherit it, so a
+# session signed by one worker is read by the others (it ends when the server restarts).
+if os.environ.get("AUTH_MODE", "trust") == "trust" and not os.environ.get("SECRET_KEY"):
+    import secrets
+
+    os.environ["SECRET_KEY"] = secrets.token_urlsafe(32)
 PRELOADED_LIBRARIES = (
     "numpy",
     "sqlglot",
@@ -79,6 +86,8 @@ PRELOADED_LIBRARIES = (
     "orjson",
     "sqlite3",
     "swagger_ui_bundle",
+    "flask_wtf",
+    "wtforms",
 )
 for _library in PRELOADED_LIBRARIES:
     importlib.import_module(_library)

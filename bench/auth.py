@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import statistics
 import subprocess
 import tempfile
@@ -161,7 +162,9 @@ def main() -> None:
         finally:
             bare.stop()
         for mode, (read, create) in scripts(token, names[5003]).items():
-            server = Gunicorn("wsgi:app", {"DATABASE_URL": url, "AUTH_MODE": mode})
+            # Token mode needs SECRET_KEY (the console's sessions); a fresh one per run.
+            env = {"DATABASE_URL": url, "AUTH_MODE": mode, "SECRET_KEY": secrets.token_urlsafe(32)}
+            server = Gunicorn("wsgi:app", env)
             try:
                 wait_until_answering(server, "/health")
                 for label, script in ((f"read one feature by name, {mode}", read),

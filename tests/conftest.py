@@ -25,6 +25,8 @@ from feature_gateway.db.unit_of_work import Database
 from feature_gateway.services import tokens
 from tests.databases import BACKENDS, FreshDatabase, require_backend
 
+# Token mode refuses to start without SECRET_KEY (the review console signs its sessions).
+TEST_SECRET_KEY = "test-only-secret-key-for-the-console-sessions"
 # The seed README's create payload, as the OpenAPI document shows it.
 SEED_FEATURE = dict(examples.CREATE)
 
@@ -91,6 +93,7 @@ def token_app(database: Database, migrated_database: FreshDatabase) -> Flask:
             "database": database,
             "database_url": migrated_database.url,
             "auth_mode": "token",
+            "secret_key": TEST_SECRET_KEY,
             "TESTING": True,
         }
     )

@@ -16,6 +16,7 @@ from feature_gateway.api import register_api
 from feature_gateway.api.context import EXTENSION
 from feature_gateway.api.request_hooks import RequestIdFilter
 from feature_gateway.config import Settings
+from feature_gateway.console import register_console
 from feature_gateway.db.engine import make_engine
 from feature_gateway.db.unit_of_work import Database
 from feature_gateway.observability import json_formatter
@@ -61,6 +62,7 @@ def build_app(overrides: dict[str, Any] | None = None) -> Flask:
     database = overrides.get("database") or Database(make_engine(settings))
     app.extensions[EXTENSION] = Gateway(settings, database)
     register_api(app, max_body_bytes=settings.max_body_bytes, token_mode=settings.token_mode)
+    register_console(app, settings)
     if not settings.token_mode:
         logging.getLogger("feature_gateway").warning(
             "AUTH_MODE=trust: roles and actor names are taken as each request claims them, "

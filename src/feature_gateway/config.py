@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,9 @@ DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'data' / 'feature_gateway.db'
 # AUTH_MODE: "trust" takes the role and actor names a request claims (the seed's behaviour,
 # for the embedded quick start); "token" requires an API token on every request (SPEC §7).
 AUTH_MODES = ("trust", "token")
+
+# Shorter keys can be guessed; token_urlsafe(32) gives 43 characters.
+MIN_SECRET_KEY_LENGTH = 32
 
 # Counts where 0 is meaningful: no trusted proxy, no connections beyond the pool.
 _MAY_BE_ZERO = frozenset({"trusted_proxy_count", "db_max_overflow"})
@@ -105,6 +110,10 @@ class Settings:
     # How long an idle delivery worker sleeps before it looks for due deliveries again.
     webhook_poll_interval_s: float = 1.0
 
+    # Signs the review console's session cookies (and its CSRF tokens). Required in token
+    # mode, where a session stands for a verified principal; never shown by repr().
+    secret_key: str = dataclass_field(default="", repr=False)
+
     def __post_init__(self) -> None:
         # Frozen: the one normalised spelling is stored, whichever way the URL came in.
         object.__setattr__(self, "database_url", normalize_database_url(self.database_url))
@@ -155,6 +164,13 @@ class Settings:
         if self.auth_mode not in AUTH_MODES:
             raise ConfigError(
                 f"AUTH_MODE must be one of {', '.join(AUTH_MODES)}, got {self.auth_mode!r}"
+            )
+        if self.token_mode and len(self.secret_key.strip()) < MIN_SECRET_KEY_LENGTH:
+            raise ConfigError(
+                "SECRET_KEY is required with AUTH_MODE=token: the review console signs its "
+                f"session cookies with it. Set it to a random string of at least "
+                f"{MIN_SECRET_KEY_LENGTH} characters, the same on every worker and host, e.g. "
+                "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
             )
         metrics_dir = self.prometheus_multiproc_dir
         if metrics_dir and not (os.path.isdir(metrics_dir) and os.access(metrics_dir, os.W_OK)):

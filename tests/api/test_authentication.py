@@ -6,7 +6,7 @@ import logging
 import pytest
 from sqlalchemy import text
 
-from tests.conftest import SEED_FEATURE, bearer
+from tests.conftest import SEED_FEATURE, TEST_SECRET_KEY, bearer
 
 CHALLENGE = 'Bearer realm="feature-gateway"'
 INVALID_TOKEN = 'Bearer realm="feature-gateway", error="invalid_token"'
@@ -272,6 +272,6 @@ def test_trust_mode_warns_at_start_and_token_mode_does_not(database, migrated_da
         caplog.clear()
         with caplog.at_level(logging.WARNING, logger="feature_gateway"):
             create_app({"database": database, "database_url": migrated_database.url,
-                        "auth_mode": mode})  # fmt: skip
+                        "auth_mode": mode, "secret_key": TEST_SECRET_KEY})  # fmt: skip
         warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
         assert any("AUTH_MODE=trust" in w for w in warnings) == (mode == "trust")

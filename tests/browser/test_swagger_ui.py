@@ -22,7 +22,7 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from feature_gateway import create_app
-from tests.conftest import migrate
+from tests.conftest import TEST_SECRET_KEY, migrate
 
 pytestmark = pytest.mark.browser
 
@@ -135,7 +135,10 @@ def test_a_screenshot_of_the_docs_page_is_kept(
 def served_in_token_mode(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Flask]]:
     url = f"sqlite:///{tmp_path_factory.mktemp('browser-token') / 'docs.db'}"
     migrate(url)
-    app = create_app({"database_url": url, "log_level": "WARNING", "auth_mode": "token"})
+    app = create_app(
+        {"database_url": url, "log_level": "WARNING", "auth_mode": "token",
+         "secret_key": TEST_SECRET_KEY}
+    )  # fmt: skip
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -22,6 +22,7 @@ from alembic import command
 
 from feature_gateway.cli import alembic_config
 from feature_gateway.config import PROJECT_ROOT
+from tests.conftest import TEST_SECRET_KEY
 from tests.databases import FreshDatabase, require_backend
 from tests.live_server import LiveServer
 
@@ -56,6 +57,7 @@ class Host:
             log_path=log_path,
             extra_env={
                 "AUTH_MODE": "token",
+                "SECRET_KEY": TEST_SECRET_KEY,
                 "LOG_LEVEL": "DEBUG",
                 "GUNICORN_CMD_ARGS": f"--config {config}",
             },

@@ -10,6 +10,7 @@ import re
 
 from flask import Flask
 
+from feature_gateway.api.access import is_console
 from feature_gateway.api.docs import DOCUMENTATION_ENDPOINTS
 from tests.contract.openapi_contract import Contract
 
@@ -20,6 +21,8 @@ IMPLICIT_METHODS = {"HEAD", "OPTIONS"}
 #   api-docs.openapi_swagger_ui  /docs, the Swagger UI page that renders it
 #   docs-assets.asset            /docs/static/<filename>, Swagger UI's JavaScript and CSS
 EXCLUDED = DOCUMENTATION_ENDPOINTS
+# and every endpoint of the review console (is_console): HTML pages and form posts for
+# people (docs/console.md), not operations of the JSON API.
 
 _CONVERTER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
@@ -27,7 +30,7 @@ _CONVERTER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 def served_operations(app: Flask) -> set[tuple[str, str]]:
     operations = set()
     for rule in app.url_map.iter_rules():
-        if rule.endpoint in EXCLUDED:
+        if rule.endpoint in EXCLUDED or is_console(rule.endpoint):
             continue
         path = _CONVERTER.sub(r"{\1}", rule.rule)
         for method in (rule.methods or set()) - IMPLICIT_METHODS:

@@ -18,6 +18,7 @@ from openapi_spec_validator import validate
 
 from feature_gateway import create_app
 from feature_gateway.services import webhooks
+from tests.conftest import TEST_SECRET_KEY
 from tests.contract.openapi_contract import Contract, Operation
 from tests.contract.test_documented_statuses import (
     RACE_ONLY,
@@ -194,6 +195,7 @@ def test_with_the_database_down_a_token_cannot_be_checked_and_the_answer_is_503(
         {
             "database_url": f"sqlite:///{tmp_path}/missing-dir/db.sqlite",
             "auth_mode": "token",
+            "secret_key": TEST_SECRET_KEY,
             "TESTING": True,
         }
     )

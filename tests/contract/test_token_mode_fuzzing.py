@@ -14,7 +14,7 @@ from flask import Flask
 
 from feature_gateway import create_app
 from feature_gateway.services import tokens
-from tests.conftest import migrate
+from tests.conftest import TEST_SECRET_KEY, migrate
 from tests.contract.fuzzing import publish_report, run_fuzzing, seed_features
 from tests.contract.openapi_contract import Contract
 from tests.databases import BACKENDS, FreshDatabase, require_backend
@@ -31,7 +31,10 @@ def token_fuzz_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[F
         seeding = create_app({"database_url": fresh.url, "log_level": "WARNING"})
         seed_features(seeding)  # by dev and qa, in trust mode: the fuzzer may approve them
         seeding.extensions["feature_gateway"].database.bind.dispose()
-        app = create_app({"database_url": fresh.url, "log_level": "WARNING", "auth_mode": "token"})
+        app = create_app(
+            {"database_url": fresh.url, "log_level": "WARNING", "auth_mode": "token",
+             "secret_key": TEST_SECRET_KEY}
+        )  # fmt: skip
         app.config["FUZZ_BACKEND"] = request.param
         yield app
         app.extensions["feature_gateway"].database.bind.dispose()

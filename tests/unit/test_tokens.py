@@ -88,7 +88,7 @@ def test_people_are_the_same_whatever_the_case():
 def test_auth_mode_defaults_to_trust_and_accepts_token():
     assert Settings.from_env({}).auth_mode == "trust"
     assert not Settings.from_env({}).token_mode
-    assert Settings.from_env({"AUTH_MODE": "token"}).token_mode
+    assert Settings.from_env({"AUTH_MODE": "token", "SECRET_KEY": "k" * 32}).token_mode
 
 
 @pytest.mark.parametrize("value", ["TOKEN", "none", "oauth"])

@@ -33,6 +33,9 @@ SECURITY_SCHEMES = {
         "description": "An API token (`feature-gateway tokens create`, or `POST /tokens`).",
     }
 }
+# The review console (SPEC §10) authenticates with its own signed session cookie and takes
+# HTML form posts: neither the bearer-token check nor the JSON-body check applies to it.
+CONSOLE_BLUEPRINT = "console"
 _PUBLIC = "_access_public"
 _REFUSED_IN_TRUST_MODE = "_access_refused_in_trust_mode"
 # What a token operation can answer in trust mode: request errors, then the 403 naming the CLI.
@@ -51,8 +54,13 @@ def token_mode_only(view: F) -> F:
     return view
 
 
+def is_console(endpoint: str | None) -> bool:
+    """A page of the review console, which signs its users in itself."""
+    return endpoint is not None and endpoint.partition(".")[0] == CONSOLE_BLUEPRINT
+
+
 def is_public(app: Flask, endpoint: str | None) -> bool:
-    if endpoint in DOCUMENTATION_ENDPOINTS:
+    if endpoint in DOCUMENTATION_ENDPOINTS or is_console(endpoint):
         return True
     return bool(getattr(app.view_functions.get(endpoint or ""), _PUBLIC, False))
 

@@ -12,6 +12,7 @@ from typing import Any
 from flask import Flask, Response, g, has_request_context, request
 from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 
+from feature_gateway.api.access import is_console
 from feature_gateway.api.ops.metrics import IN_PROGRESS, observe_request
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -47,6 +48,8 @@ def register_request_hooks(
         authenticate()
         # webargs would turn a non-JSON body into a 422 "missing field"; say what is wrong.
         if request.method in _BODY_METHODS and request.url_rule is not None:
+            if is_console(request.endpoint):  # HTML forms; MAX_CONTENT_LENGTH still applies
+                return
             if not request.is_json:
                 raise UnsupportedMediaType()
             _check_body_size(max_body_bytes)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,16 +57,22 @@ class Diff:
 
 
 def create_feature_version(
-    database: Database, new: NewVersion, *, role: str, authenticated: bool = False
+    database: Database,
+    new: NewVersion,
+    *,
+    role: str,
+    authenticated: bool = False,
+    expected_revisions: Collection[int] | None = None,
 ) -> FeatureData:
     """A new DRAFT, numbered after the family's highest version, copied from the named one
     with the given fields replaced. Two racing calls never get the same number (each
     gets its own, or 409 if a version of that number appeared by another way meanwhile).
     A version whose query or types differ from its source's records its creator as a
-    definition changer too (separation of duties, SPEC §7)."""
+    definition changer too (separation of duties, SPEC §7). With ``expected_revisions``
+    the source must still be at one of them (409 otherwise): a copy of what was read."""
     check_known_fields(new.replaced, VERSIONED_FIELDS, "create_feature_version")
     with database.writing() as uow:
-        source = load_feature(uow, new.feature_name)
+        source = load_feature(uow, new.feature_name, expected_revisions)
         family = family_name(source.feature_name)
         highest = max(
             uow.versions.highest_number_locked(family), version_number(source.feature_name)

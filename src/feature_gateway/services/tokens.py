@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from feature_gateway.db.tokens import ROLE_SEPARATOR, ApiToken
 from feature_gateway.db.unit_of_work import Database
@@ -100,6 +101,22 @@ def authenticate(database: Database, token: str | None, now: int) -> Principal:
         row = uow.tokens.credentials(token_id)
     if row is None or not token_matches(token, row.token_hash):
         raise AuthenticationError("The bearer token is not valid.", token_sent=True)
+    return _principal_of(database, token_id, row, now)
+
+
+def authenticate_session(database: Database, token_id: str, now: int) -> Principal:
+    """The principal of a token verified once already (the review console keeps the
+    token's id in its session, never the token): AuthenticationError (401) when the token
+    has since been revoked, has expired or no longer exists. One primary-key lookup, as for
+    a request with the token itself, so a revocation ends console sessions at once too."""
+    with database.reading() as uow:
+        row = uow.tokens.credentials(token_id)
+    if row is None:
+        raise AuthenticationError("The API token no longer exists.", token_sent=True)
+    return _principal_of(database, token_id, row, now)
+
+
+def _principal_of(database: Database, token_id: str, row: Any, now: int) -> Principal:
     if row.revoked_time is not None:
         raise AuthenticationError("The bearer token has been revoked.", token_sent=True)
     if is_expired(row.expires_time, now):

@@ -1,0 +1,36 @@
+"""The review console (SPEC §10): server-rendered pages for the people in the workflow.
+
+A Flask blueprint at ``/console/`` on the same services as the API (``services.features``,
+``services.workflow.fire_trigger``, ``services.catalog``), so every rule (roles,
+separation of duties, revisions, 409s) is the API's own. Sessions are signed cookies
+(``console.session``); every form carries a CSRF token (Flask-WTF's ``CSRFProtect``,
+applied to the console only: the JSON API is never subject to it).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from flask import Flask
+
+from feature_gateway.config import Settings
+from feature_gateway.console.session import configure_sessions
+from feature_gateway.console.views import blueprint, csrf
+
+
+def register_console(app: Flask, settings: Settings) -> None:
+    secret_key = settings.secret_key
+    if not secret_key:  # trust mode only: token mode refuses to start without one
+        secret_key = secrets.token_urlsafe(32)
+        logging.getLogger("feature_gateway").warning(
+            "SECRET_KEY is not set: the review console signs its sessions with a key of this "
+            "process, so they end when it restarts and are not shared by other processes; "
+            "set SECRET_KEY (see docs/console.md)"
+        )
+    app.config["SECRET_KEY"] = secret_key
+    configure_sessions(app)
+    # Forms are checked by the console's own hook (views.protect_forms), not app-wide.
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    csrf.init_app(app)
+    app.register_blueprint(blueprint)

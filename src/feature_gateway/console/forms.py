@@ -1,0 +1,108 @@
+"""The console's forms (Flask-WTF: each renders and checks its CSRF token).
+
+The action forms are built from the lifecycle and field tables: a trigger's form asks for
+exactly the fields its API request takes besides the actor (``TRIGGER_STAMPS``), each as
+its kind calls for, so a field added to a trigger appears in its form. What is valid is
+decided by the API's own request schema (``console.actions``), not by these forms.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    Field,
+    HiddenField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import InputRequired, Optional
+
+from feature_gateway.domain.changes import VERSIONED_FIELDS
+from feature_gateway.domain.feature_fields import FIELDS_BY_NAME, TRIGGER_STAMPS, Kind
+from feature_gateway.domain.identity import claimable_roles
+from feature_gateway.domain.lifecycle import TRIGGERS
+
+
+def label(field_name: str) -> str:
+    """``rejection_reason`` → "Rejection reason"."""
+    return field_name.replace("_", " ").capitalize()
+
+
+class TokenSignInForm(FlaskForm):
+    # A password input: the browser never shows it, and the page never sends it back.
+    token = PasswordField("API token", validators=[InputRequired()])
+    next = HiddenField()
+
+
+class TrustSignInForm(FlaskForm):
+    role = SelectField("Role", choices=claimable_roles(token_mode=False))
+    name = StringField("Your name", validators=[InputRequired()])
+    next = HiddenField()
+
+
+class PlainForm(FlaskForm):
+    """A form that is only a button (sign-out): its CSRF token is all it carries."""
+
+
+class RevisionForm(FlaskForm):
+    # The revision of the feature as the page showed it: the action applies to it or not
+    # at all (If-Match semantics).
+    revision = HiddenField(validators=[InputRequired()])
+
+
+def _input(name: str) -> Field:
+    field = FIELDS_BY_NAME[name]
+    validators = [InputRequired() if field.required else Optional()]
+    if field.kind is Kind.CHOICE:
+        return SelectField(label(name), choices=list(field.choices), validators=validators)
+    if field.kind in (Kind.NOTE, Kind.DESCRIPTION, Kind.QUERY):
+        return TextAreaField(label(name), validators=validators)
+    return StringField(label(name), validators=validators)
+
+
+def _trigger_form(trigger: str) -> type[RevisionForm]:
+    stamps = TRIGGER_STAMPS[trigger]
+    inputs = [name for name in (*stamps.values, stamps.note) if name is not None]
+    form: type[RevisionForm] = type(
+        f"{trigger.capitalize()}Form", (RevisionForm,), {n: _input(n) for n in inputs}
+    )
+    form.input_names = tuple(inputs)
+    return form
+
+
+# One form class per trigger a caller fires (delete and retire included).
+TRIGGER_FORMS: dict[str, type[RevisionForm]] = {
+    name: _trigger_form(name) for name, trigger in TRIGGERS.items() if trigger.action is not None
+}
+
+
+def input_names(form: RevisionForm) -> tuple[str, ...]:
+    return getattr(type(form), "input_names", ())
+
+
+def _version_input(name: str) -> Field:
+    field = FIELDS_BY_NAME[name]
+    if field.kind is Kind.CHOICE:
+        return SelectField(label(name), choices=list(field.choices))
+    if field.kind in (Kind.DESCRIPTION, Kind.QUERY):
+        return TextAreaField(label(name), validators=[InputRequired()])
+    return StringField(label(name), validators=[Optional()])
+
+
+# A new version: every versioned field but the tags (copied as they are), prefilled with
+# the source's values.
+VERSION_INPUTS = tuple(
+    name for name in VERSIONED_FIELDS if FIELDS_BY_NAME[name].kind is not Kind.TAGS
+)
+NewVersionForm: type[RevisionForm] = type(
+    "NewVersionForm", (RevisionForm,), {n: _version_input(n) for n in VERSION_INPUTS}
+)
+
+
+def prefilled_version_form(feature: dict[str, Any]) -> RevisionForm:
+    data = {name: feature.get(name) or "" for name in VERSION_INPUTS}
+    return NewVersionForm(formdata=None, data={**data, "revision": feature["revision"]})

@@ -1,0 +1,160 @@
+"""Who is signed in to the console, kept in its session and checked on every request.
+
+- Token mode: a person pastes an API token; it is verified by the tokens service, and the
+  session keeps the token's id (never the token). Each request looks the token up again,
+  so a revoked or expired token ends the session on its next page.
+- Trust mode: a person picks a role and types a name, as a trust-mode API request claims
+  them; nothing is verified (the pages say so).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any, TypeVar, cast
+
+from flask import flash, g, redirect, request, session, url_for
+
+from feature_gateway.api.context import database, settings
+from feature_gateway.console.session import SESSION_LIFETIME
+from feature_gateway.domain.identity import Principal, same_person
+from feature_gateway.domain.lifecycle import PERMISSIONS, WORKFLOW_ROLES, Action, Role
+from feature_gateway.domain.tokens import token_id_of
+from feature_gateway.errors import AuthenticationError
+from feature_gateway.services import tokens
+from feature_gateway.services.clock import now_ms
+
+F = TypeVar("F", bound=Callable[..., Any])
+_LIFETIME_MS = int(SESSION_LIFETIME.total_seconds() * 1000)
+# The session's keys: who (token mode: the token's id; trust mode: name and role), since when.
+_TOKEN_ID, _NAME, _ROLE, _SINCE = "token_id", "name", "role", "since"
+
+
+@dataclass(frozen=True)
+class ConsoleUser:
+    name: str
+    roles: tuple[Role, ...]  # in declaration order, as the API picks among a token's roles
+    authenticated: bool  # a verified principal (token mode), not a claimed name
+
+    def role_for(self, action: Action) -> Role | None:
+        """The role this person acts in for ``action`` (the first of theirs that may)."""
+        allowed = PERMISSIONS[action]
+        return next((role for role in self.roles if role in allowed), None)
+
+    def is_person(self, name: str | None) -> bool:
+        return same_person(self.name, name)
+
+
+def current_user() -> ConsoleUser | None:
+    return cast("ConsoleUser | None", g.get("console_user"))
+
+
+def signed_in_user() -> ConsoleUser:
+    """The signed-in person, in a view behind ``signed_in``."""
+    user = current_user()
+    if user is None:
+        raise RuntimeError("signed_in_user() called outside a @signed_in view")
+    return user
+
+
+def load_user() -> None:
+    """Run before every console request: the signed-in person, or None (and a session
+    whose token was revoked, expired or deleted, or that is older than 8 hours, ends)."""
+    g.console_user = None
+    since = session.get(_SINCE)
+    if not isinstance(since, int):
+        return
+    now = now_ms()
+    if now - since > _LIFETIME_MS:
+        _end_session("Your session has expired after 8 hours; sign in again.")
+        return
+    if settings().token_mode:
+        user = _token_user(session.get(_TOKEN_ID), now)
+    else:
+        user = _trust_user(session.get(_NAME), session.get(_ROLE))
+    g.console_user = user
+    if user is not None:
+        # The access line names who acted (api.request_hooks reads g.principal).
+        g.principal = Principal(user.name, frozenset(user.roles), user.authenticated)
+
+
+def _token_user(token_id: Any, now: int) -> ConsoleUser | None:
+    if not isinstance(token_id, str):
+        return None
+    try:
+        principal = tokens.authenticate_session(database(), token_id, now)
+    except AuthenticationError as refused:
+        _end_session(f"Signed out: {_token_problem(refused.detail)}")
+        return None
+    roles = tuple(role for role in Role if role in principal.roles)
+    return ConsoleUser(principal.name, roles, authenticated=True)
+
+
+def _token_problem(detail: str) -> str:
+    for subject in ("The bearer token", "The API token"):
+        detail = detail.replace(subject, "your API token")
+    return detail
+
+
+def _trust_user(name: Any, role: Any) -> ConsoleUser | None:
+    if not isinstance(name, str) or role not in {r.value for r in WORKFLOW_ROLES}:
+        return None
+    return ConsoleUser(name, (Role(role),), authenticated=False)
+
+
+def _end_session(message: str) -> None:
+    session.clear()
+    flash(message, "error")
+
+
+def sign_in_with_token(token: str) -> ConsoleUser:
+    """Verify a pasted API token (AuthenticationError if it is not valid) and start a
+    session keeping its id."""
+    now = now_ms()
+    principal = tokens.authenticate(database(), token, now)
+    token_id = token_id_of(token)
+    if token_id is None:  # authenticate refuses such a token first
+        raise AuthenticationError("The bearer token is malformed.", token_sent=True)
+    _start_session(now, {_TOKEN_ID: token_id})
+    roles = tuple(role for role in Role if role in principal.roles)
+    return ConsoleUser(principal.name, roles, authenticated=True)
+
+
+def sign_in_as_claimed(name: str, role: Role) -> ConsoleUser:
+    _start_session(now_ms(), {_NAME: name, _ROLE: role.value})
+    return ConsoleUser(name, (role,), authenticated=False)
+
+
+def _start_session(now: int, identity: dict[str, str]) -> None:
+    # A fresh session (and so a fresh CSRF token): nothing of the one before carries over.
+    session.clear()
+    session.update(identity)
+    session[_SINCE] = now
+    session.permanent = True  # the cookie lasts the session's lifetime, not the browser's
+
+
+def sign_out() -> None:
+    session.clear()
+
+
+def signed_in(view: F) -> F:
+    """The view needs a signed-in person; others are sent to the sign-in page and back."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if current_user() is None:
+            return redirect(url_for("console.sign_in", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+
+    return cast(F, wrapper)
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after signing in: a console path only (never another site)."""
+    default = url_for("console.queue")
+    if not target or not target.startswith("/console/") or target.startswith("//"):
+        return default
+    if "\\" in target or any(ord(c) < 32 for c in target):
+        return default
+    return target

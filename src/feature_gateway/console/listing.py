@@ -1,0 +1,114 @@
+"""The feature list's filters as the console's search form sends them, and the queues.
+
+The query string is read by the API's own list schema (``ListFiltersQuerySchema``), so the
+console's filters, sorts and page bounds are the API's (SPEC §8). The form adds what a
+browser needs: a multiple choice arrives as repeated parameters (joined with commas, as
+the API takes them), a date as ``YYYY-MM-DD`` (turned into epoch milliseconds, UTC).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from marshmallow import ValidationError as SchemaError
+from werkzeug.datastructures import MultiDict
+
+from feature_gateway.api.features.schemas import ListFiltersQuerySchema
+from feature_gateway.domain.lifecycle import Role, Status
+from feature_gateway.domain.listing import FeatureQuery
+from feature_gateway.errors import ValidationError
+
+CONSOLE_PAGE_SIZE = 50
+PAGE_SIZES = (25, 50, 100, 200)
+DATE_FILTERS = ("created_after", "created_before", "updated_after", "updated_before")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_SCHEMA = ListFiltersQuerySchema()
+# The API's query parameters the search form may send (the role is the signed-in one's).
+FILTER_PARAMETERS = tuple(
+    field.data_key or name for name, field in _SCHEMA.fields.items() if name != "user_role"
+)
+
+
+def feature_query(args: MultiDict[str, str]) -> FeatureQuery:
+    """The list query the search form asks for; ValidationError (422) naming what is not."""
+    given: dict[str, str] = {}
+    for name in FILTER_PARAMETERS:
+        values = [v.strip() for v in args.getlist(name) if v.strip()]
+        if values:
+            given[name] = ",".join(values)
+    for name in DATE_FILTERS:
+        if name in given:
+            given[name] = _epoch_ms(name, given[name])
+    given.setdefault("limit", str(CONSOLE_PAGE_SIZE))
+    try:
+        loaded = _SCHEMA.load(given)
+    except SchemaError as exc:
+        messages = exc.messages_dict
+        detail = "; ".join(f"{field}: {' '.join(map(str, m))}" for field, m in messages.items())
+        raise ValidationError(f"The search has invalid filters: {detail}", messages) from exc
+    return FeatureQuery(**loaded)
+
+
+def _epoch_ms(name: str, value: str) -> str:
+    if _DATE.fullmatch(value):
+        try:
+            day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
+        except ValueError:
+            pass
+        else:
+            return str(int(day.timestamp() * 1000))
+    if value.isascii() and value.isdigit():
+        return value  # epoch milliseconds, as the API takes them
+    raise ValidationError.for_field(name, f"{name}: give a date as YYYY-MM-DD.")
+
+
+def page_link_args(args: Mapping[str, Any], offset: int) -> MultiDict[str, str]:
+    """The same search, at another offset (the previous and next page links)."""
+    kept = MultiDict([(k, v) for k in args for v in _values(args, k) if k != "offset" and v != ""])
+    kept["offset"] = str(offset)
+    return kept
+
+
+def _values(args: Mapping[str, Any], key: str) -> list[str]:
+    getlist = getattr(args, "getlist", None)
+    return list(getlist(key)) if getlist else [args[key]]
+
+
+@dataclass(frozen=True)
+class Queue:
+    """What waits for one role (SPEC §10): features in these states, or, for developers,
+    their own."""
+
+    role: Role
+    title: str
+    statuses: tuple[Status, ...]
+    own_only: bool = False
+
+    def query(self, person: str, limit: int) -> FeatureQuery:
+        return FeatureQuery(
+            status=tuple(self.statuses),
+            created_by=person if self.own_only else None,
+            sort="updated_time",  # whatever has waited longest first
+            limit=limit,
+        )
+
+
+QUEUES = {
+    queue.role: queue
+    for queue in (
+        Queue(Role.APPROVER, "Waiting for approval", (Status.TEST_SUCCEEDED,)),
+        Queue(
+            Role.EXTERNAL_TESTING_SYSTEM, "Waiting for a test result", (Status.READY_FOR_TESTING,)
+        ),
+        Queue(
+            Role.DEVELOPER,
+            "Your features to submit or fix",
+            (Status.DRAFT, Status.TEST_FAILED, Status.REJECTED),
+            own_only=True,
+        ),
+    )
+}
