@@ -37,7 +37,7 @@ blp = ApiBlueprint("webhooks", __name__, description="Webhooks (role admin, toke
 
 NO_STORE = {"Cache-Control": "no-store"}  # a secret, or where one may be sent
 _NO_STORE_DOC = {"Cache-Control": {"schema": {"type": "string", "enum": ["no-store"]}}}
-_ONE = {"parameters": [WEBHOOK_ID_PATH_PARAMETER]}
+_ONE: dict[str, Any] = {"parameters": [WEBHOOK_ID_PATH_PARAMETER]}
 
 
 def _acting_admin(declared: str | None) -> str:
