@@ -8,7 +8,7 @@ LINTED := src tests migrations bench gunicorn.conf.py wsgi.py
 export DATABASE_URL ?= sqlite:///$(CURDIR)/data/feature_gateway.db
 
 .PHONY: install migrate import-sample port-free run reset test test-fast test-fuzz test-browser \
-	test-deploy bench bench-quick bench-values bench-auth openapi lint security format clean
+	test-deploy bench bench-quick bench-values bench-auth bench-idempotency openapi lint security format clean
 
 $(BIN)/activate: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -76,6 +76,11 @@ bench-values: install
 # What token mode costs per request (read by name, create), trust vs token; needs wrk.
 bench-auth: install
 	$(BIN)/python -m bench.auth
+
+# What an Idempotency-Key costs: create with and without a key, and a replay (SQLite; add
+# ARGS="--postgres postgresql+psycopg://postgres@127.0.0.1:5432/<empty db>" for PostgreSQL).
+bench-idempotency: install
+	$(BIN)/python -m bench.idempotency $(ARGS)
 
 openapi: install
 	$(BIN)/feature-gateway openapi -o openapi.json
