@@ -8,8 +8,8 @@ LINTED := src tests migrations bench examples gunicorn.conf.py wsgi.py
 export DATABASE_URL ?= sqlite:///$(CURDIR)/data/feature_gateway.db
 
 .PHONY: install migrate import-sample port-free run reset test test-fast test-fuzz test-browser \
-	test-deploy soak bench bench-quick bench-values bench-auth bench-webhooks openapi lint security \
-	format clean webhooks testing-system
+	test-deploy soak bench bench-quick bench-values bench-auth bench-webhooks bench-idempotency openapi \
+	lint security format clean webhooks testing-system
 
 $(BIN)/activate: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -92,6 +92,11 @@ bench-auth: install
 # Event feed and webhook figures (docs/performance.md, "Events and webhooks").
 bench-webhooks: install
 	$(BIN)/python -m bench.webhooks
+
+# What an Idempotency-Key costs: create with and without a key, and a replay (SQLite; add
+# ARGS="--postgres postgresql+psycopg://postgres@127.0.0.1:5432/<empty db>" for PostgreSQL).
+bench-idempotency: install
+	$(BIN)/python -m bench.idempotency $(ARGS)
 
 openapi: install
 	$(BIN)/feature-gateway openapi -o openapi.json

@@ -301,3 +301,20 @@ def test_a_replayed_token_creation_never_shows_or_stores_the_secret(
     assert again.get_json()["title"] == "Response Not Replayable"
     assert secret not in again.get_data(as_text=True)
     assert counts(connection) == before  # no second token
+
+
+def test_the_purge_command_removes_expired_keys_and_says_how_many(app, client, connection):
+    for i in range(2):
+        client.post(
+            "/create_feature_metadata",
+            json=new_feature(f"idem_view:c{i}:1"),
+            headers=keyed(f"c{i}"),
+        )
+    connection.execute(
+        text("UPDATE idempotency_keys SET expires_time = 1 WHERE idempotency_key = 'c0'")
+    )
+    result = app.test_cli_runner().invoke(args=["idempotency", "purge"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().endswith("removed 1 expired idempotency keys")
+    keys = connection.execute(text("SELECT idempotency_key FROM idempotency_keys")).scalars()
+    assert list(keys) == ["c1"]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,7 +35,9 @@ from schemathesis.engine import Status, events, from_schema
 from feature_gateway.api import examples
 from feature_gateway.api.role_schemas import ROLE_HEADER
 from feature_gateway.api.schema_fields import SQL_SELECT_FORMAT
+from feature_gateway.domain.idempotency import is_valid_key
 from feature_gateway.domain.tokens import MAX_EXPIRES_TIME
+from feature_gateway.errors import IDEMPOTENCY_KEY_HEADER
 
 DEFAULT_MAX_EXAMPLES = 100
 DEFAULT_SEED = 20_260_101
@@ -73,6 +76,12 @@ def map_case(context: HookContext, case: Case) -> Case:
     if positive and case.path.endswith("/diff") and "against" not in (case.query or {}):
         # Without it the diff needs a previous_version, which the seeded features lack.
         case.query = {**(case.query or {}), "against": examples.FEATURE_NAME}
+    key = (case.headers or {}).get(IDEMPOTENCY_KEY_HEADER)
+    if positive and isinstance(key, str) and is_valid_key(key.strip()):
+        # A client uses a new key per intended change; Schemathesis draws few distinct
+        # values, so its valid cases would reuse one key for different requests (422, as
+        # documented, but then "valid data rejected"). Reuse is tested in tests/api.
+        case.headers[IDEMPOTENCY_KEY_HEADER] = f"fuzz-{uuid.uuid4().hex}"
     names = {parameter.name for parameter in case.operation.iter_parameters()}
     token_mode = "security" in case.operation.schema.raw_schema  # the token says the role
     if (

@@ -31,7 +31,12 @@ import flask
 import marshmallow as ma
 from webargs.flaskparser import FlaskParser
 
-from feature_gateway.api.framework_adapter import DocCallbacksBlueprint, OrjsonBodyParser
+from feature_gateway.api.framework_adapter import (
+    DocCallbacksBlueprint,
+    OrjsonBodyParser,
+    documented_statuses,
+    mark_operation,
+)
 from feature_gateway.api.idempotency import (
     IDEMPOTENCY_KEY_PARAMETER,
     IDEMPOTENCY_STATUSES,
@@ -125,11 +130,10 @@ class ApiBlueprint(DocCallbacksBlueprint):
         return decorator
 
     def _keyed(self, view: F) -> F:
-        documented = getattr(view, "_apidoc", {}).get("response", {}).get("responses", {})
-        missing = [s for s in IDEMPOTENCY_STATUSES if s not in documented]
+        missing = [s for s in IDEMPOTENCY_STATUSES if s not in documented_statuses(view)]
         view = self.problems(missing)(view) if missing else view
         wrapped = idempotent(view)
-        wrapped._apidoc = {**getattr(view, "_apidoc", {}), _KEYED: True}  # type: ignore[attr-defined]
+        mark_operation(wrapped, view, _KEYED)
         return wrapped
 
     # flask-smorest has no type hints: these restate its decorators' types for mypy.

@@ -9,6 +9,9 @@ fails when an installed version leaves them (re-read the hooks, then update the 
   faster and strict (a lone surrogate escape, ``NaN`` or ``Infinity`` is malformed: 400).
 - ``DocCallbacksBlueprint``: flask-smorest has no public way to post-process each
   operation's document; its own callbacks sit in ``Blueprint._prepare_doc_cbks``.
+- ``documented_statuses`` and ``mark_operation``: flask-smorest keeps what its decorators
+  document in a view's ``_apidoc`` and hands it to the doc callbacks; ``ApiBlueprint`` reads
+  the statuses documented so far and marks keyed writes there for its own doc callback.
 - ``OwnErrorResponsesApi``: flask-smorest registers its error responses as
   application/json and an ``X-Pagination`` header component the service does not use.
 - ``DirectDumpSchema``: marshmallow's per-field dispatch cost ~3 µs a field, most of a
@@ -65,6 +68,18 @@ class DocCallbacksBlueprint(Blueprint):  # type: ignore[misc]
 
     def add_doc_callback(self, callback: DocCallback) -> None:
         self._prepare_doc_cbks.append(callback)
+
+
+def documented_statuses(view: Callable[..., Any]) -> set[int]:
+    """The response statuses flask-smorest's decorators have documented on ``view``."""
+    responses = getattr(view, "_apidoc", {}).get("response", {}).get("responses", {})
+    return {int(status) for status in responses}
+
+
+def mark_operation(wrapper: Callable[..., Any], view: Callable[..., Any], mark: str) -> None:
+    """Give ``wrapper`` the doc info of ``view`` plus ``mark``, which the doc callbacks
+    then find in their ``doc_info`` argument (flask-smorest ignores keys it does not use)."""
+    wrapper._apidoc = {**getattr(view, "_apidoc", {}), mark: True}  # type: ignore[attr-defined]
 
 
 class OwnErrorResponsesApi(Api):  # type: ignore[misc]

@@ -32,6 +32,7 @@ from feature_gateway.api.role_schemas import ROLE_HEADER
 from feature_gateway.api.roles import principal
 from feature_gateway.domain.idempotency import (
     INVALID_KEY,
+    KEY_PATTERN,
     MAX_KEY_LENGTH,
     RequestIdentity,
     fingerprint,
@@ -62,7 +63,7 @@ IDEMPOTENCY_KEY_PARAMETER: dict[str, Any] = {
     f"in token mode, to everyone in trust mode. 1 to {MAX_KEY_LENGTH} printable ASCII "
     "characters.",
     "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH,
-               "pattern": f"^[\\x20-\\x7e]{{1,{MAX_KEY_LENGTH}}}$"},
+               "pattern": f"^{KEY_PATTERN}$"},
 }  # fmt: skip
 IDEMPOTENCY_STATUSES = (409, 422)
 

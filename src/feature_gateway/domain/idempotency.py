@@ -16,10 +16,14 @@ from typing import Any
 import orjson
 
 MAX_KEY_LENGTH = 255
-# Printable ASCII, space included (HTTP strips it at either end): what a header carries
-# unencoded, and what a log line or a JSON detail shows as it is.
-_KEY = re.compile(rf"[\x20-\x7e]{{1,{MAX_KEY_LENGTH}}}")
-INVALID_KEY = f"Must be 1 to {MAX_KEY_LENGTH} printable ASCII characters."
+# Printable ASCII: what a header carries unencoded, and what a log line or a JSON detail
+# shows as it is. Spaces only inside: HTTP strips them at either end of a header value.
+KEY_PATTERN = rf"[\x21-\x7e](?:[\x20-\x7e]{{0,{MAX_KEY_LENGTH - 2}}}[\x21-\x7e])?"
+_KEY = re.compile(KEY_PATTERN)
+INVALID_KEY = (
+    f"Must be 1 to {MAX_KEY_LENGTH} printable ASCII characters, not starting or ending "
+    "with a space."
+)
 
 
 def is_valid_key(key: str) -> bool:
