@@ -222,8 +222,27 @@ class IdempotencyClaimLostError(ConflictError):
 
 
 class DatabaseUnavailableError(GatewayError):
+    def __init__(self, detail: str = "The database is unavailable; try again shortly.") -> None:
+        super().__init__(detail)
+
+
+# Seconds a client is told to wait before retrying a write refused for lack of storage.
+STORAGE_FULL_RETRY_AFTER_S = 30
+
+
+class DatabaseStorageFullError(DatabaseUnavailableError):
+    """The database has no room left to write (SQLite's disk, PostgreSQL's DiskFull).
+
+    Nothing was written: the transaction was rolled back. Reads still work, and writes work
+    again by themselves once an operator frees space."""
+
+    headers = {"Retry-After": str(STORAGE_FULL_RETRY_AFTER_S)}
+
     def __init__(self) -> None:
-        super().__init__("The database is unavailable; try again shortly.")
+        super().__init__(
+            "The database storage is full, so nothing was written; reads still work. "
+            "Try the write again later."
+        )
 
 
 # The one mapping from domain errors to HTTP: (status, problem title). Most specific first.
@@ -241,6 +260,7 @@ HTTP_STATUS: list[tuple[type[GatewayError], int, str]] = [
     (RequestInFlightError, 409, "Request In Flight"),
     (IdempotencyClaimLostError, 409, "Idempotency Key Taken Over"),
     (ConflictError, 409, "Conflict"),
+    (DatabaseStorageFullError, 503, "Service Unavailable"),
     (DatabaseUnavailableError, 503, "Service Unavailable"),
     (GatewayError, 400, "Bad Request"),
 ]

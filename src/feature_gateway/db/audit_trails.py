@@ -59,7 +59,8 @@ class AuditTrailReader:
         return self._stream(_CHANGES)
 
     def _stream(self, statement: Select[Any]) -> Iterator[Row[Any]]:
-        result = self.session.execute(
+        # Core, not the ORM: plain rows, without the ORM's per-row loading.
+        result = self.session.connection().execute(
             statement, execution_options={"yield_per": BATCH_ROWS, "stream_results": True}
         )
         for partition in result.partitions():

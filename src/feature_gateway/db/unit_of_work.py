@@ -31,12 +31,29 @@ from feature_gateway.db.repositories import (
 from feature_gateway.db.tokens import TokenRepository
 from feature_gateway.errors import (
     ConcurrentModificationError,
+    DatabaseStorageFullError,
     DatabaseUnavailableError,
     FeatureAlreadyExistsError,
 )
 
 if TYPE_CHECKING:
     from feature_gateway.db.transactions import RequestTransaction
+
+# SQLite's result code and PostgreSQL's SQLSTATE for "no room left to write".
+_SQLITE_FULL = 13
+_POSTGRES_DISK_FULL = "53100"
+
+
+def unavailable(exc: BaseException | None) -> DatabaseUnavailableError:
+    """The 503 a driver error means: the database's storage is full, or it is unavailable.
+
+    The one place that tells them apart, so every read and write path answers alike."""
+    orig = getattr(exc, "orig", exc)
+    code = getattr(orig, "sqlite_errorcode", None)
+    full = (code is not None and code & 0xFF == _SQLITE_FULL) or (
+        getattr(orig, "sqlstate", None) == _POSTGRES_DISK_FULL
+    )
+    return DatabaseStorageFullError() if full else DatabaseUnavailableError()
 
 
 class Lookup:
@@ -60,7 +77,7 @@ class Lookup:
             try:
                 self._pooled = self._bind.raw_connection()
             except (DBAPIError, *self._dbapi_errors) as exc:
-                raise DatabaseUnavailableError() from exc
+                raise unavailable(exc) from exc
             connection = self._pooled.driver_connection
             # pysqlite is in autocommit already: only the "begin" event (engine.py) starts
             # transactions, and it does not run here.
@@ -94,7 +111,7 @@ class Lookup:
                     self._bind.dialect.reset_isolation_level(self._pooled.dbapi_connection)  # type: ignore[arg-type]
                 self._pooled.close()
         if broken:
-            raise DatabaseUnavailableError() from exc
+            raise unavailable(exc) from exc
 
 
 # What a unit of work hands its committed status changes to: ``publish`` right away, or a
@@ -153,7 +170,7 @@ class UnitOfWork:
         with contextlib.suppress(DBAPIError):
             self.session.close()
         if isinstance(exc, OperationalError | InterfaceError):
-            raise DatabaseUnavailableError() from exc
+            raise unavailable(exc) from exc
 
     def commit(self) -> None:
         """Commit, then publish the status changes this unit of work recorded."""
@@ -248,4 +265,4 @@ class Database:
             with self.looking_up() as lookup:
                 lookup.ping()
         except (DBAPIError, dialect.loaded_dbapi.Error) as exc:
-            raise DatabaseUnavailableError() from exc
+            raise unavailable(exc) from exc

@@ -8,13 +8,16 @@ are breaks too.
 
 from __future__ import annotations
 
+import itertools
+import operator
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from feature_gateway.db.unit_of_work import Database
-from feature_gateway.domain.audit_chain import CHANGE_LOG, HISTORY, Break, check_feature
+from feature_gateway.domain.audit_chain import CHANGE_LOG, HISTORY, Break
+from feature_gateway.domain.audit_checks import TrailChecker
 
 
 @dataclass
@@ -46,29 +49,32 @@ class AuditReport:
 
 
 class _Grouped:
-    """One stream of (feature_id, ...) rows, handed out a feature at a time."""
+    """One stream of rows ordered by feature id, handed out a feature at a time."""
 
     def __init__(self, rows: Iterator[Any]) -> None:
-        self._rows = rows
-        self._next = next(rows, None)
+        self._groups = itertools.groupby(rows, key=operator.itemgetter(0))  # feature_id
+        self._pending = self._next_group()
         self.count = 0
 
+    def _next_group(self) -> tuple[int, list[Any]] | None:
+        found = next(self._groups, None)
+        return None if found is None else (found[0], list(found[1]))
+
     def take(self, feature_id: int) -> list[Any]:
-        taken = []
-        while self._next is not None and self._next.feature_id == feature_id:
-            taken.append(self._next)
-            self._next = next(self._rows, None)
+        """The feature's rows; the caller has taken the orphans before it already."""
+        if self._pending is None or self._pending[0] != feature_id:
+            return []
+        taken = self._pending[1]
+        self._pending = self._next_group()
         self.count += len(taken)
         return taken
 
     def orphans_before(self, feature_id: int | None) -> list[Any]:
         """Rows of feature ids below ``feature_id`` (None: all left), which have no row."""
-        orphans = []
-        while self._next is not None and (
-            feature_id is None or self._next.feature_id < feature_id
-        ):
-            orphans.append(self._next)
-            self._next = next(self._rows, None)
+        orphans: list[Any] = []
+        while self._pending is not None and (feature_id is None or self._pending[0] < feature_id):
+            orphans.extend(self._pending[1])
+            self._pending = self._next_group()
         self.count += len(orphans)
         return orphans
 
@@ -76,6 +82,7 @@ class _Grouped:
 def verify_audit_trails(database: Database) -> AuditReport:
     started = time.monotonic()
     report = AuditReport()
+    checker = TrailChecker()
     with database.snapshot() as uow:
         history = _Grouped(uow.trails.history())
         changes = _Grouped(uow.trails.changes())
@@ -83,7 +90,7 @@ def verify_audit_trails(database: Database) -> AuditReport:
             _orphans(report, history, changes, feature.id)
             report.features += 1
             report.breaks.extend(
-                check_feature(feature, history.take(feature.id), changes.take(feature.id))
+                checker.check(feature, history.take(feature.id), changes.take(feature.id))
             )
         _orphans(report, history, changes, None)
     report.history_entries, report.change_entries = history.count, changes.count
