@@ -1,8 +1,6 @@
 """The event feed (SPEC §9): every change-log entry of every feature, in commit order,
 paged with an opaque cursor; filters by type and feature; invalid input is 422."""
 
-import base64
-
 import pytest
 
 from tests.conftest import bearer
@@ -105,14 +103,10 @@ def test_limit_outside_1_to_1000_is_422(client, query):
     assert "limit" in feed(client, query, status=422)["errors"]
 
 
-def _cursor(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
 @pytest.mark.parametrize(
     "cursor",
-    ["nonsense", "1", _cursor(b"c1:"), _cursor(b"c1:-1"), _cursor(b"c2:5"), _cursor(b"c1:5x"),
-     _cursor(b"c1:" + b"9" * 30), _cursor(b"c1:05"), "YzE6MQ==", "a" * 65, "%00", ""],
+    ["nonsense", "1", "8000000000000000", "ffffffffffffffff", "000000000000000g",
+     "00000000000000001", "000000000000001", "000000000000000A", "%00", "", "0x00000000000001"],
 )  # fmt: skip
 def test_a_cursor_the_service_did_not_hand_out_is_422(client, make_feature, cursor):
     make_feature()

@@ -129,6 +129,10 @@ def test_unknown_or_malformed_webhook_ids(token_client, admin):
     assert token_client.get("/webhooks/wh_0123456789abcdef", headers=admin).status_code == 404
     assert token_client.get("/webhooks/nope", headers=admin).status_code == 422
     assert token_client.delete("/webhooks/wh_0123456789abcdef", headers=admin).status_code == 404
+    webhook_id = create(token_client, admin)["webhook"]["webhook_id"]
+    for delivery_id, status in (("-1", 422), ("x", 422), ("0", 422), ("9" * 20, 422), ("7", 404)):
+        path = f"/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"
+        assert token_client.post(path, json={}, headers=admin).status_code == status, delivery_id
 
 
 def _deliveries(http, admin, webhook_id, query=""):

@@ -135,15 +135,15 @@ def test_a_worker_killed_mid_attempt_is_replaced_and_the_event_still_delivered(
 
 def test_two_workers_at_once_never_send_one_attempt_twice(setup: Setup) -> None:
     hooks = [setup.subscribe("/a"), setup.subscribe("/b")]
-    setup.make_features(15)  # 30 events, 60 deliveries
+    setup.make_features(10)  # 20 events, 40 deliveries
     setup.receiver.default = (200, 0.01)
     setup.start_worker()
     setup.start_worker()
     for webhook_id in hooks:
-        setup.wait_delivered(webhook_id, 30)
+        setup.wait_delivered(webhook_id, 20)
     time.sleep(0.3)  # anything sent twice would have arrived by now
     sent = [(r.path, r.headers["webhook-id"]) for r in setup.receiver.received]
-    assert len(sent) == 60 and len(set(sent)) == 60
+    assert len(sent) == 40 and len(set(sent)) == 40
     for webhook_id in hooks:
         assert {attempts for _, attempts in setup.states(webhook_id)} == {1}
     for worker in setup.workers:
@@ -152,7 +152,7 @@ def test_two_workers_at_once_never_send_one_attempt_twice(setup: Setup) -> None:
     busy = [
         p.read_text().count('"outcome":"delivered"') for p in setup.tmp_path.glob("worker*.log")
     ]
-    assert sum(busy) == 60
+    assert sum(busy) == 40
 
 
 def test_sigterm_finishes_and_records_the_attempt_in_flight(setup: Setup) -> None:

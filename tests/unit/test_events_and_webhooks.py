@@ -31,10 +31,12 @@ from feature_gateway.domain.webhooks import (
 def test_a_cursor_decodes_to_the_position_it_was_made_from(position):
     cursor = encode_cursor(position)
     assert decode_cursor(cursor) == position
-    assert cursor.isascii() and "=" not in cursor
+    assert len(cursor) == 16
 
 
-@pytest.mark.parametrize("cursor", ["", "!!", "YzE6", encode_cursor(1) + "=", "MQ", "YzE6LTE"])
+@pytest.mark.parametrize(
+    "cursor", ["", "!!", "8000000000000000", encode_cursor(1) + "0", "ABCDEF0123456789", "1"]
+)
 def test_anything_else_is_not_a_cursor(cursor):
     with pytest.raises(InvalidCursorError):
         decode_cursor(cursor)

@@ -2,14 +2,11 @@
 
 An event is a change-log entry (SPEC §8) seen across features; its type is
 ``"feature." + action``. Its id and the feed's cursor both carry the entry's position in the
-log, but clients must treat them as opaque: the cursor is versioned so that its encoding
-can change without breaking clients that follow ``next_cursor``.
+log, but clients must treat them as opaque (pass ``next_cursor`` back unchanged).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 
 from feature_gateway.domain.changes import ChangeAction
@@ -22,9 +19,10 @@ EVENT_ID_PATTERN = f"^{EVENT_ID_PREFIX}[0-9]+$"
 
 DEFAULT_PAGE = 100
 MAX_PAGE = 1_000
-_CURSOR_VERSION = "c1:"
-_MAX_POSITION = 2**63 - 1  # a BIGINT
-_CURSOR = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# A cursor is 16 hex digits, the first at most 7: every string of that shape is a position
+# (0 to the largest BIGINT), so the pattern the API document states is the whole rule.
+CURSOR_PATTERN = "^[0-7][0-9a-f]{15}$"
+_CURSOR = re.compile(CURSOR_PATTERN)
 START_POSITION = 0  # before the first entry: ids start at 1
 
 
@@ -49,25 +47,14 @@ def event_id(position: int) -> str:
 
 def encode_cursor(position: int) -> str:
     """The cursor that continues after the entry at ``position``."""
-    raw = f"{_CURSOR_VERSION}{position}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return f"{position:016x}"
 
 
 def decode_cursor(cursor: str) -> int:
     """The position a cursor continues after; InvalidCursorError for anything else."""
     if not _CURSOR.fullmatch(cursor):
         raise InvalidCursorError(cursor)
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
-    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-        raise InvalidCursorError(cursor) from exc
-    digits = raw.removeprefix(_CURSOR_VERSION)
-    if digits == raw or not digits.isdigit() or not digits.isascii():
-        raise InvalidCursorError(cursor)
-    position = int(digits)
-    if position > _MAX_POSITION or encode_cursor(position) != cursor:  # one spelling each
-        raise InvalidCursorError(cursor)
-    return position
+    return int(cursor, 16)
 
 
 def matches(event_types: tuple[str, ...] | list[str], type_name: str) -> bool:

@@ -8,10 +8,15 @@ from feature_gateway.api.catalog.schemas import ChangeEntrySchema
 from feature_gateway.api.catalog_fields import CommaSeparated, choices_pattern
 from feature_gateway.api.role_schemas import UserRole
 from feature_gateway.api.schema_fields import FeatureName, QueryInteger, StrictSchema
-from feature_gateway.domain.events import DEFAULT_PAGE, EVENT_ID_PATTERN, EVENT_TYPES, MAX_PAGE
+from feature_gateway.domain.events import (
+    CURSOR_PATTERN,
+    DEFAULT_PAGE,
+    EVENT_ID_PATTERN,
+    EVENT_TYPES,
+    MAX_PAGE,
+)
 from feature_gateway.domain.lifecycle import Status
 
-CURSOR_PATTERN = "^[A-Za-z0-9_-]{1,64}$"
 _CURSOR = {"description": "Opaque: pass a next_cursor unchanged", "pattern": CURSOR_PATTERN}
 
 

@@ -119,12 +119,14 @@ WEBHOOK_ID_PATH_PARAMETER: dict[str, Any] = {
     "description": "The webhook's id",
     "schema": {"type": "string", "pattern": WEBHOOK_ID_PATTERN},
 }
+DELIVERY_ID_PATTERN = "^[1-9][0-9]{0,18}$"
+MAX_DELIVERY_ID = 2**63 - 1
 DELIVERY_ID_PATH_PARAMETER: dict[str, Any] = {
     "in": "path",
     "name": "delivery_id",
     "required": True,
     "description": "The delivery's id",
-    "schema": {"type": "integer", "minimum": 1},
+    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_DELIVERY_ID},
 }
 CREATE_EXAMPLE = {
     "url": "https://deploy.example.com/hooks/feature-gateway",
