@@ -49,6 +49,20 @@ def timed(client: FlaskClient, path: str, requests: int) -> tuple[float, float]:
     return statistics.median(samples), percentile(samples, 0.95)
 
 
+def timed_sequence(client: FlaskClient, paths: list[str], requests: int) -> tuple[float, float]:
+    """The time of requesting every one of ``paths`` in turn."""
+    samples = []
+    for i in range(requests + 10):
+        started = time.perf_counter()
+        for path in paths:
+            response = client.get(path)
+            if response.status_code != 200:
+                raise SystemExit(f"{path}: {response.status_code}")
+        if i >= 10:
+            samples.append((time.perf_counter() - started) * 1000)
+    return statistics.median(samples), percentile(samples, 0.95)
+
+
 def reviewed_feature(client: FlaskClient, source: str) -> str:
     """A second version of a deployed feature, tested: diff, timeline and change log."""
 
@@ -100,14 +114,23 @@ def main() -> None:
             ("list page, first 50 by name", client, "/console/features"),
             ("list page, owner filter, 50", client, owner),
             ("list page, search + status, 50", client, search),
+            ("  the same list from the JSON API", client,
+             "/get_all_feature_metadata?user_role=approver&limit=50&search=number+99&status=DRAFT"),
             ("approver queue", client, "/console/queue"),
             ("feature page (v2: diff, timeline, changes)", client, f"/console/features/{feature}"),
+            ("  its five reads from the JSON API, in turn", client, ""),
         ]  # fmt: skip
         print(f"review console, {args.features:,} features, SQLite, in-process test client, "
               f"{args.requests} requests each; load average {load_average()}")  # fmt: skip
         print(f"{'page':<46} {'median ms':>10} {'p95 ms':>8}")
+        reads = [f"/{kind}/{feature}?user_role=approver" for kind in ("get_feature_metadata",)]
+        reads += [f"/features/{feature}/{kind}?user_role=approver"
+                  for kind in ("history", "changes", "versions", "diff")]  # fmt: skip
         for label, on, path in pages:
-            median, p95 = timed(on, path, args.requests)
+            if path:
+                median, p95 = timed(on, path, args.requests)
+            else:  # the API calls a client would make to show the same page
+                median, p95 = timed_sequence(on, reads, args.requests)
             print(f"{label:<46} {median:>10.2f} {p95:>8.2f}")
         app.extensions["feature_gateway"].database.bind.dispose()
 

@@ -220,3 +220,19 @@ def test_token_mode_refuses_to_start_without_a_secret_key():
 def test_the_secret_key_is_never_shown_by_the_settings_repr():
     settings = Settings.from_env({"AUTH_MODE": "token", "SECRET_KEY": "s3cr3t" * 8})
     assert "s3cr3t" not in repr(settings)
+
+
+def test_a_session_ends_8_hours_after_sign_in_even_if_it_was_used_meanwhile(client, monkeypatch):
+    from feature_gateway.console import identity
+    from feature_gateway.services.clock import now_ms
+
+    signed_in_at = now_ms()
+    sign_in_trust(client, "developer", "alice")
+    monkeypatch.setattr(identity, "now_ms", lambda: signed_in_at + 8 * 3600 * 1000 - 60_000)
+    assert client.get("/console/queue").status_code == 200
+    monkeypatch.setattr(identity, "now_ms", lambda: signed_in_at + 8 * 3600 * 1000 + 60_000)
+    response = client.get("/console/queue")
+    assert response.status_code == 302
+    assert "Your session has expired after 8 hours; sign in again." in flashes(
+        page(client, "/console/sign-in")
+    )

@@ -190,7 +190,7 @@ def queue() -> str:
     return render_template("console/queue.html", sections=sections)
 
 
-@blueprint.get("/features/<path:feature_name>")
+@blueprint.get("/features/<feature_name>")
 @signed_in
 def feature(feature_name: str) -> str:
     if not is_valid_feature_name(feature_name):
@@ -222,7 +222,7 @@ def feature(feature_name: str) -> str:
     )
 
 
-@blueprint.post("/features/<path:feature_name>/actions/<trigger>")
+@blueprint.post("/features/<feature_name>/actions/<trigger>")
 @signed_in
 def fire(feature_name: str, trigger: str) -> Response:
     form_class = TRIGGER_FORMS.get(trigger)
@@ -246,7 +246,7 @@ def fire(feature_name: str, trigger: str) -> Response:
     return redirect(back)
 
 
-@blueprint.post("/features/<path:feature_name>/versions")
+@blueprint.post("/features/<feature_name>/versions")
 @signed_in
 def new_version(feature_name: str) -> Response:
     if not is_valid_feature_name(feature_name):
