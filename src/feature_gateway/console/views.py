@@ -239,7 +239,7 @@ def fire(feature_name: str, trigger: str) -> Response:
         result = actions.fire(user, trigger, feature_name, inputs, revision)
     except ConcurrentModificationError:
         flash(STALE, "error")
-    except (ValidationError, GatewayError) as refused:
+    except GatewayError as refused:
         _flash_refusal(refused)
     else:
         flash(f"{actions.title(trigger)}: {feature_name} is now {result.new_status}.", "ok")
