@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Sequence
 
-from sqlalchemy import Connection, Engine, Transaction
+from sqlalchemy import Connection, Transaction
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from feature_gateway.db.models import AuditEntry
@@ -90,7 +90,6 @@ def _connection(database: Database) -> Iterator[Connection]:
     if isinstance(bind, Connection):
         yield bind
         return
-    assert isinstance(bind, Engine)
     with _unavailable_on_connection_errors():
         connection = bind.connect()
     try:
