@@ -65,12 +65,12 @@ test-fast: install
 	$(BIN)/python -m pytest -m "not fuzz"
 
 test-fuzz: install
-	$(BIN)/python -m pytest -m fuzz tests/contract
+	FUZZ_MAX_EXAMPLES=$${FUZZ_MAX_EXAMPLES:-100} $(BIN)/python -m pytest -m fuzz tests/contract
 
 # Swagger UI and the review console in headless Chromium (apt-get install chromium
 # chromium-driver); screenshots in artifacts/.
 test-browser: install
-	$(BIN)/python -m pytest -m browser tests/browser
+	$(BIN)/python -m pytest -n 0 -m browser tests/browser
 
 # The SPEC §6 figures; needs wrk (apt-get install wrk). See docs/performance.md.
 bench: install
