@@ -11,8 +11,9 @@ The database is a fresh one per run (a SQLite file or a new PostgreSQL database)
 few seeded features; requests share it, so its size is bounded by the number of examples.
 Runs are reproducible: a fixed seed, no Hypothesis example database, no Schemathesis cache.
 
-Environment knobs: FUZZ_MAX_EXAMPLES (default 25 in the suite; `make test-fuzz` uses 100), FUZZ_SEED, and FUZZ_MAX_TIME (seconds;
-unset by default) to keep fuzzing in rounds until that much time is spent.
+Environment knobs: FUZZ_MAX_EXAMPLES (default 25 in the suite; `make test-fuzz` uses
+100), FUZZ_SEED, and FUZZ_MAX_TIME (seconds; unset by default) to keep fuzzing in rounds
+until that much time is spent.
 """
 
 from __future__ import annotations
