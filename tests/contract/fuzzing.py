@@ -36,6 +36,7 @@ from schemathesis.engine import Status, events, from_schema
 from feature_gateway.api import examples
 from feature_gateway.api.role_schemas import ROLE_HEADER
 from feature_gateway.api.schema_fields import SQL_SELECT_FORMAT
+from feature_gateway.api.webhooks.schemas import WEBHOOK_URL_FORMAT
 from feature_gateway.domain.idempotency import is_valid_key
 from feature_gateway.domain.tokens import MAX_EXPIRES_TIME
 from feature_gateway.errors import IDEMPOTENCY_KEY_HEADER
@@ -151,6 +152,15 @@ def _register_formats() -> None:
     )
     with_select = select.map(lambda inner: f"WITH w AS ({inner}) SELECT * FROM w")
     schemathesis.openapi.format(SQL_SELECT_FORMAT, st.one_of(select, with_select))
+    # A webhook target the service accepts: http(s), a public name, an optional port.
+    url = st.builds(
+        lambda scheme, host, port, path: f"{scheme}://h-{host}.example.com{port}/{path}",
+        st.sampled_from(["http", "https"]),
+        word,
+        st.sampled_from(["", ":8080", ":443"]),
+        word,
+    )
+    schemathesis.openapi.format(WEBHOOK_URL_FORMAT, url)
 
 
 @dataclass

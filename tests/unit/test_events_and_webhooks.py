@@ -49,12 +49,13 @@ def test_event_types_are_feature_dot_each_change_action():
     assert not matches(["feature.approve"], "feature.submit")
 
 
-def test_event_types_are_deduplicated_ordered_and_star_stands_alone():
+def test_event_types_are_deduplicated_ordered_and_star_means_all():
     assert normalised_event_types(["feature.test", "feature.create", "feature.test"]) == [
         "feature.create", "feature.test",
     ]  # fmt: skip
     assert normalised_event_types(["*", "*"]) == ["*"]
-    for bad in ([], ["*", "feature.test"], ["feature.deploy"]):
+    assert normalised_event_types(["feature.test", "*"]) == ["*"]
+    for bad in ([], ["feature.deploy"], ["*", "feature.deploy"]):
         with pytest.raises(ValueError):
             normalised_event_types(bad)
 

@@ -57,22 +57,21 @@ def signature(secret: str, webhook_id: str, timestamp: int, body: bytes) -> str:
 
 
 def normalised_event_types(event_types: Sequence[str]) -> list[str]:
-    """Known event types, each once, in declaration order; or ``["*"]`` alone.
+    """Known event types, each once, in declaration order; or ``["*"]`` alone when ``*``
+    is among them (it means every type, the others included).
 
-    ValueError (with the message for the client) for unknown types or ``*`` mixed in.
+    ValueError (with the message for the client) for no types or unknown ones.
     """
     wanted = list(dict.fromkeys(event_types))
     if not wanted:
         raise ValueError('Give one or more event types, or ["*"] for all.')
-    if ALL_EVENT_TYPES in wanted:
-        if len(wanted) > 1:
-            raise ValueError('"*" means every event type: give it alone.')
-        return [ALL_EVENT_TYPES]
-    unknown = [name for name in wanted if name not in EVENT_TYPES]
+    unknown = [name for name in wanted if name not in (*EVENT_TYPES, ALL_EVENT_TYPES)]
     if unknown:
         raise ValueError(
             f"Unknown event types: {', '.join(unknown)}; known: {', '.join(EVENT_TYPES)}."
         )
+    if ALL_EVENT_TYPES in wanted:
+        return [ALL_EVENT_TYPES]
     return [name for name in EVENT_TYPES if name in wanted]
 
 

@@ -18,6 +18,9 @@ from feature_gateway.domain.webhooks import (
 )
 
 _TIME = {"description": "Epoch milliseconds"}
+# What JSON Schema cannot state of a target (no loopback, no link-local, a valid port):
+# a format of its own, as the SQL query has (the fuzzer generates valid ones for it).
+WEBHOOK_URL_FORMAT = "webhook-url"
 _TYPES = (*EVENT_TYPES, ALL_EVENT_TYPES)
 MAX_EVENT_TYPES = len(_TYPES)
 
@@ -28,13 +31,17 @@ class WebhookCreateSchema(StrictSchema):
         validate=validate.Length(min=1, max=MAX_URL_LENGTH),
         metadata={"description": "http(s) URL the events are POSTed to; no credentials, "
                   "no link-local or (unless allowed) loopback target",
+                  "format": WEBHOOK_URL_FORMAT,
                   "example": "https://deploy.example.com/hooks/feature-gateway"},
     )  # fmt: skip
     event_types = fields.List(
         Choice(_TYPES),
         required=True,
         validate=validate.Length(min=1, max=MAX_EVENT_TYPES),
-        metadata={"description": 'Event types to receive, or ["*"] for every type'},
+        metadata={
+            "description": 'Event types to receive, or ["*"] for every type (given '
+            "with others, it still means every type)"
+        },
     )
     description = Text(MAX_NOTE_LENGTH, metadata={"description": "What the webhook is for"})
     user_role = UserRole()
