@@ -303,6 +303,24 @@ def test_a_replayed_token_creation_never_shows_or_stores_the_secret(
     assert counts(connection) == before  # no second token
 
 
+def test_a_replayed_webhook_creation_never_shows_or_stores_the_secret(
+    token_client, issue_token, connection
+):
+    admin = bearer(issue_token("admin", principal="root"))
+    body = {"url": "https://203.0.113.10/hook", "event_types": ["*"]}
+    first = token_client.post("/webhooks", json=body, headers={**admin, KEY: "hook-1"})
+    assert first.status_code == 201, first.get_json()
+    secret = first.get_json()["secret"]
+    stored = connection.execute(text("SELECT response_body FROM idempotency_keys")).scalar_one()
+    assert secret.encode() not in bytes(stored)
+    again = token_client.post("/webhooks", json=body, headers={**admin, KEY: "hook-1"})
+    assert (again.status_code, again.headers[REPLAYED]) == (409, "true")
+    assert again.get_json()["title"] == "Response Not Replayable"
+    assert secret not in again.get_data(as_text=True)
+    count = connection.execute(text("SELECT count(*) FROM webhooks")).scalar_one()
+    assert count == 1  # no second webhook
+
+
 def test_the_purge_command_removes_expired_keys_and_says_how_many(app, client, connection):
     for i in range(2):
         client.post(

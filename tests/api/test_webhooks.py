@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from feature_gateway import create_app
 from feature_gateway.domain.webhooks import SECRET_PREFIX
-from tests.conftest import bearer
+from tests.conftest import TEST_SECRET_KEY, bearer
 
 WEBHOOK_FIELDS = {
     "webhook_id", "url", "event_types", "description", "created_time", "created_by", "active",
@@ -30,7 +30,7 @@ def admin(issue_token):
 def loopback_client(database, migrated_database):
     app: Flask = create_app({
         "database": database, "database_url": migrated_database.url, "auth_mode": "token",
-        "webhook_allow_loopback": True, "TESTING": True,
+        "webhook_allow_loopback": True, "secret_key": TEST_SECRET_KEY, "TESTING": True,
     })  # fmt: skip
     return app.test_client()
 

@@ -33,8 +33,14 @@ from tests.contract.test_documented_statuses import (
 
 EVERY_ROLE = ("developer", "approver", "external_testing_system", "admin")
 # Documented in token mode only and provoked by two requests, not one: the test that shows it.
-# (POST /tokens conflicts only on a reused Idempotency-Key: a replay, or while in flight.)
-TWO_REQUESTS = {("create_token", 409): "tests/api/test_idempotency.py"}
+# (POST /tokens and POST /webhooks conflict only on a reused Idempotency-Key: a replay of
+# their secret-carrying answer, or while the first is in flight.)
+TWO_REQUESTS = {
+    ("create_token", 409): "tests/api/test_idempotency.py",
+    ("create_webhook", 409): "tests/api/test_idempotency.py",
+    # Its only 409 is a keyed request still in flight, the same for every keyed write.
+    ("redeliver", 409): "tests/concurrency/test_idempotency_in_flight.py",
+}
 PUBLIC = {"GET /health", "GET /livez", "GET /metrics"}
 ABSENT_TOKEN_ID = "0123456789abcdef"
 

@@ -16,7 +16,7 @@ from feature_gateway.config import PROJECT_ROOT, Settings
 from feature_gateway.db.engine import make_engine
 from feature_gateway.db.unit_of_work import Database
 from feature_gateway.services import tokens
-from tests.conftest import SEED_FEATURE, migrate
+from tests.conftest import SEED_FEATURE, TEST_SECRET_KEY, migrate
 from tests.live_server import LiveServer
 
 pytestmark = pytest.mark.slow
@@ -29,7 +29,7 @@ def server(tmp_path: Path) -> Iterator[tuple[LiveServer, Database]]:
     migrate(url)
     engine = make_engine(Settings(database_url=url))
     live = LiveServer(url, workers=1, log_path=tmp_path / "gunicorn.log",
-                      extra_env={"AUTH_MODE": "token"})  # fmt: skip
+                      extra_env={"AUTH_MODE": "token", "SECRET_KEY": TEST_SECRET_KEY})  # fmt: skip
     try:
         yield live, Database(engine)
     finally:
