@@ -336,3 +336,23 @@ def test_the_purge_command_removes_expired_keys_and_says_how_many(app, client, c
     assert result.output.strip().endswith("removed 1 expired idempotency keys")
     keys = connection.execute(text("SELECT idempotency_key FROM idempotency_keys")).scalars()
     assert list(keys) == ["c1"]
+
+
+def test_a_connection_lost_while_storing_the_response_is_503_and_changes_nothing(
+    client, connection, monkeypatch
+):
+    # The database going away between the change and its stored response (a PostgreSQL
+    # restart, seen in the soak test) must answer like any lost connection: 503, not 500.
+    from sqlalchemy.exc import OperationalError
+
+    from feature_gateway.db.idempotency import IdempotencyRepository
+
+    def connection_lost(*_args, **_kwargs):
+        raise OperationalError("UPDATE idempotency_keys", {}, Exception("server closed"))
+
+    monkeypatch.setattr(IdempotencyRepository, "complete", connection_lost)
+    before = counts(connection)
+    response = client.post("/create_feature_metadata", json=new_feature(), headers=keyed("lost"))
+    assert response.status_code == 503, response.get_json()
+    assert response.get_json()["detail"].startswith("The database is unavailable")
+    assert counts(connection) == before

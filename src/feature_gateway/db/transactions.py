@@ -54,7 +54,10 @@ def request_transaction(database: Database) -> Iterator[RequestTransaction]:
             transaction = connection.begin()
         request = RequestTransaction(connection, transaction)
         try:
-            yield request
+            # Statements run straight on the connection (the stored response) fail like a
+            # unit of work's: a connection lost mid-request is a 503, never a 500.
+            with _unavailable_on_connection_errors():
+                yield request
         finally:
             if not request.committed:
                 with contextlib.suppress(OperationalError, InterfaceError):
