@@ -33,6 +33,7 @@ from tests.deploy.support import (
 )
 from tests.deploy.workload import (
     WorkflowLoad,
+    resilience_figures,
     supports_idempotency,
     verify_audit_chains,
     verify_ledger,
@@ -118,20 +119,7 @@ def test_a_host_killed_mid_load_loses_no_acknowledged_write_and_breaks_no_audit_
     refused = [record.refused for record in load.records if record.refused]
     report_figures(
         "multi-host (2 hosts x 2 workers, nginx, host 1 killed -9)",
-        {
-            "requests": figures.requests,
-            "acknowledged writes": figures.acknowledged_writes,
-            "lost": len(ledger.lost),
-            "features checked by audit verify": chains.features,
-            "chain breaks": len(chains.breaks),
-            "unknown outcomes": figures.unknown_outcomes,
-            "of which applied": ledger.unknown_applied,
-            "retries": figures.retries,
-            "replays": figures.replays,
-            "dropped responses": figures.dropped_responses,
-            "dropped 2xx replayed": f"{figures.replayed_successes}/{figures.dropped_successes}",
-            "answers": dict(sorted(figures.answers.items())),
-        },
+        resilience_figures(figures, ledger, chains),
     )
 
     assert all(process_gone(pid) for pid in victim_pids), "kill -9 left a process of host 1"

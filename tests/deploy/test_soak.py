@@ -35,6 +35,7 @@ from tests.deploy.support import (
 )
 from tests.deploy.workload import (
     WorkflowLoad,
+    resilience_figures,
     supports_idempotency,
     verify_audit_chains,
     verify_ledger,
@@ -188,21 +189,7 @@ def test_a_load_through_worker_and_master_kills_and_database_restarts_loses_noth
     backend = "postgresql" if postgres is not None else "sqlite"
     report_figures(
         f"soak ({backend}, gunicorn -w {WORKERS}, {SECONDS:.0f} s, {THREADS} clients)",
-        {
-            "requests": figures.requests,
-            "acknowledged writes": figures.acknowledged_writes,
-            "lost": len(ledger.lost),
-            "chain breaks": len(chains.breaks),
-            "features checked by audit verify": chains.features,
-            "unknown outcomes": figures.unknown_outcomes,
-            "of which applied": ledger.unknown_applied,
-            "retries": figures.retries,
-            "replays": figures.replays,
-            "dropped responses": figures.dropped_responses,
-            "dropped 2xx replayed": f"{figures.replayed_successes}/{figures.dropped_successes}",
-            **dict(sorted(events.items())),
-            "answers": dict(sorted(figures.answers.items())),
-        },
+        resilience_figures(figures, ledger, chains, **dict(sorted(events.items()))),
     )
 
     assert ledger.lost == []

@@ -402,3 +402,24 @@ def verify_audit_chains(database_url: str) -> ChainCheck:
     report = json.loads(done.stdout)
     assert report["whole"] == (done.returncode == 0), done.stdout
     return ChainCheck(int(report["features"]), list(report["breaks"]))
+
+
+def resilience_figures(
+    figures: Figures, ledger: LedgerCheck, chains: ChainCheck, **extra: Any
+) -> dict[str, Any]:
+    """The figures every resilience test prints, in one order; ``extra`` before the answers."""
+    return {
+        "requests": figures.requests,
+        "acknowledged writes": figures.acknowledged_writes,
+        "lost": len(ledger.lost),
+        "chain breaks": len(chains.breaks),
+        "features checked by audit verify": chains.features,
+        "unknown outcomes": figures.unknown_outcomes,
+        "of which applied": ledger.unknown_applied,
+        "retries": figures.retries,
+        "replays": figures.replays,
+        "dropped responses": figures.dropped_responses,
+        "dropped 2xx replayed": f"{figures.replayed_successes}/{figures.dropped_successes}",
+        **extra,
+        "answers": dict(sorted(figures.answers.items())),
+    }
