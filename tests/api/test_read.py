@@ -106,6 +106,32 @@ def test_pages_report_the_total_count_of_all_matches(client, make_feature):
     assert paged == created[:4]
 
 
+def test_a_page_past_the_last_match_is_empty_and_still_counts_every_match(client, make_feature):
+    for _ in range(3):
+        make_feature()
+    body = client.get("/get_all_feature_metadata?user_role=developer&offset=7").get_json()
+    assert (body["metadata"], body["total_count"], body["offset"]) == ([], 3, 7)
+    none = client.get("/get_all_feature_metadata?user_role=developer&created_by=nobody")
+    assert (none.get_json()["metadata"], none.get_json()["total_count"]) == ([], 0)
+
+
+def test_lists_of_the_same_shape_with_other_values_answer_for_their_own_values(
+    client, make_feature
+):
+    # Same filters, other values: the statement compiled for the first must take the
+    # second's values, not keep the first's.
+    by_owner = {owner: make_feature(created_by=owner)["feature_name"] for owner in ("ann", "bo")}
+    make_feature(feature_type="real-time")
+    for owner, name in [*by_owner.items(), *reversed(by_owner.items())]:
+        listed = names(
+            client.get(f"/get_all_feature_metadata?user_role=developer&created_by={owner}")
+        )
+        assert listed == [name]
+    for wanted in ("real-time", "batch", "real-time"):
+        listed = client.get(f"/get_all_feature_metadata?user_role=developer&feature_type={wanted}")
+        assert {m["feature_type"] for m in listed.get_json()["metadata"]} == {wanted}
+
+
 def test_sorting_by_creation_time_descending_puts_the_newest_first(client, make_feature):
     created = [make_feature()["feature_name"] for _ in range(3)]
     listed = names(client.get("/get_all_feature_metadata?user_role=developer&sort=-created_time"))

@@ -123,7 +123,7 @@ FeatureRecordSchema: Any = StrictSchema.from_dict(
 )
 
 
-class FeatureEnvelopeSchema(Schema):
+class FeatureEnvelopeSchema(DirectDumpSchema):
     feature = fields.Nested(FeatureMetadataSchema, data_key="metadata", required=True)
 
 

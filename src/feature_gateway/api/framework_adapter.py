@@ -15,7 +15,8 @@ fails when an installed version leaves them (re-read the hooks, then update the 
 - ``OwnErrorResponsesApi``: flask-smorest registers its error responses as
   application/json and an ``X-Pagination`` header component the service does not use.
 - ``DirectDumpSchema``: marshmallow's per-field dispatch cost ~3 µs a field, most of a
-  100-feature page's time; rows whose values are already JSON scalars are copied instead.
+  100-feature page's time; rows whose values are already JSON scalars are copied instead,
+  and a page or envelope of them takes the rows as they are.
 - ``OrjsonProvider``: Flask's JSON responses written by orjson (batch values dominate
   latency); ``response`` reuses the provider's own argument handling.
 """
@@ -104,29 +105,48 @@ _SCALAR_FIELDS = (fields.String, fields.Integer, fields.Boolean, fields.Dict)
 
 
 class DirectDumpSchema(Schema):
-    """A response schema over mappings whose values are already JSON scalars.
+    """A response schema whose dump is a copy, without marshmallow's per-field dispatch.
 
-    Every declared field must be a plain string, integer or boolean, or an object of them
-    (a JSON column, e.g. tags), so dumping is copying:
-    the declared fields still define the names, keys and OpenAPI document, only the copy is
-    direct. A mapping without a declared attribute is an error (KeyError), never a null.
+    Every declared field must be
+
+    - a plain string, integer or boolean, or an object of them (a JSON column, e.g. tags):
+      the value is copied;
+    - or a ``Nested`` field, or a ``List`` of one, of a ``DirectDumpSchema`` whose keys are
+      its attributes (``passes_through``): the value is taken as it is, a mapping already
+      in the nested schema's shape. That is what the repositories hand out (the field
+      table's names, ``domain.feature_fields``); ``tests/unit/test_declarations.py`` checks
+      every producer against the schema, and the contract tests every response.
+
+    The declared fields still define the names, keys and OpenAPI document, only the copy is
+    direct. A mapping or object without a declared attribute is an error (KeyError or
+    AttributeError), never a null.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         plan = []
         for name, field in self.dump_fields.items():
-            if not isinstance(field, _SCALAR_FIELDS):
-                raise TypeError(f"{type(self).__name__}.{name} is not a scalar field")
+            if not isinstance(field, _SCALAR_FIELDS) and not _passed_through(field):
+                raise TypeError(f"{type(self).__name__}.{name} is neither scalar nor direct")
             plan.append((field.data_key or name, field.attribute or name))
         self._copy_plan = tuple(plan)
+        self.passes_through = all(key == attribute for key, attribute in plan)
 
     def _serialize(self, obj: Any, *, many: bool = False) -> Any:
         if many and obj is not None:
             return [self._serialize(item) for item in obj]
-        if not isinstance(obj, Mapping):
-            raise TypeError(f"{type(self).__name__} dumps mappings, not {type(obj).__name__}")
-        return {key: obj[attribute] for key, attribute in self._copy_plan}
+        if isinstance(obj, Mapping):
+            return {key: obj[attribute] for key, attribute in self._copy_plan}
+        return {key: getattr(obj, attribute) for key, attribute in self._copy_plan}
+
+
+def _passed_through(field: fields.Field[Any]) -> bool:
+    if isinstance(field, fields.List):
+        field = field.inner
+    if not isinstance(field, fields.Nested):
+        return False
+    nested = field.schema
+    return isinstance(nested, DirectDumpSchema) and nested.passes_through and not field.many
 
 
 class OrjsonProvider(JSONProvider):

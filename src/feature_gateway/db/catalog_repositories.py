@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
     Connection,
     delete,
     event,
@@ -24,8 +23,6 @@ from feature_gateway.db.catalog_models import FeatureChange, FeatureTag
 from feature_gateway.db.models import Feature
 from feature_gateway.domain.changes import changed_fields
 from feature_gateway.domain.feature_fields import FIELD_NAMES
-from feature_gateway.domain.listing import FeatureQuery
-from feature_gateway.domain.tags import TagFilter
 from feature_gateway.domain.versions import number_of_key
 
 
@@ -37,35 +34,6 @@ def replace_tags(connection: Connection, feature_id: int, tags: Mapping[str, str
             insert(FeatureTag),
             [{"feature_id": feature_id, "key": k, "value": v} for k, v in tags.items()],
         )
-
-
-def tag_conditions(feature_id: Any, wanted: TagFilter) -> list[ColumnElement[bool]]:
-    """One condition per wanted pair (all must hold); a ``None`` value means "has the key".
-
-    Each is ``id IN (ids with that tag)``, answered by the (key, value, feature_id) index
-    alone, so its cost follows the number of tagged features, not the size of the table.
-    """
-    conditions: list[ColumnElement[bool]] = []
-    for key, value in wanted:
-        tagged = select(FeatureTag.feature_id).where(FeatureTag.key == key)
-        if value is not None:
-            tagged = tagged.where(FeatureTag.value == value)
-        conditions.append(feature_id.in_(tagged))
-    return conditions
-
-
-def time_conditions(query: FeatureQuery) -> list[ColumnElement[bool]]:
-    """created/updated after (inclusive) and before (exclusive) the given epoch ms."""
-    conditions: list[ColumnElement[bool]] = []
-    for column, after, before in (
-        (Feature.created_time, query.created_after, query.created_before),
-        (Feature.updated_time, query.updated_after, query.updated_before),
-    ):
-        if after is not None:
-            conditions.append(column >= after)
-        if before is not None:
-            conditions.append(column < before)
-    return conditions
 
 
 # The advisory lock serialising change-log appends on PostgreSQL: b"fmg_log" as a number.

@@ -71,9 +71,10 @@ FEATURES_TABLE = Table(
     Column("family_name", String(255)),
     Column("version_key", String(255)),
     Index("ix_features_status_feature_name", "status", "feature_name"),
-    Index("ix_features_feature_type", "feature_type"),
-    Index("ix_features_feature_data_type", "feature_data_type"),
-    Index("ix_features_created_by", "created_by"),
+    # An equality filter and the default order: a filtered page is one index range.
+    Index("ix_features_feature_type_feature_name", "feature_type", "feature_name"),
+    Index("ix_features_feature_data_type_feature_name", "feature_data_type", "feature_name"),
+    Index("ix_features_created_by_feature_name", "created_by", "feature_name"),
     Index("ix_features_created_time", "created_time"),
     Index("ix_features_updated_time", "updated_time"),
     Index("ix_features_owner_feature_name", "owner", "feature_name"),

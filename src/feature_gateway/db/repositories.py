@@ -2,50 +2,35 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Dialect, Select, UnaryExpression, bindparam, func, select
+from sqlalchemy import Dialect, Select, bindparam, select
 from sqlalchemy.orm import Session
 
-from feature_gateway.db.catalog_repositories import tag_conditions, time_conditions
-from feature_gateway.db.engine import SQLITE_FOLD_CASE
+from feature_gateway.db.feature_pages import FIELD_COLUMNS, compiled_once, feature_rows, read_page
 from feature_gateway.db.models import FEATURES_TABLE, AuditEntry, Feature
-from feature_gateway.domain.feature_fields import FIELD_NAMES
-from feature_gateway.domain.lifecycle import SERVED_STATES, Status
+from feature_gateway.domain.lifecycle import SERVED_STATES
 from feature_gateway.domain.listing import FeatureQuery
 from feature_gateway.domain.names import canonical_feature_name, is_valid_feature_name
 from feature_gateway.domain.versions import family_name, version_key, version_number
 
-_LIKE_ESCAPE = "\\"
-_FIELD_COLUMNS = tuple(FEATURES_TABLE.c[name] for name in FIELD_NAMES)
 _SERVED = sorted(SERVED_STATES)
 # Built once: a read by name is the most frequent query, and building the statement cost
 # as much as running it.
-_FIELDS_BY_NAME = select(*_FIELD_COLUMNS).where(FEATURES_TABLE.c.feature_name == bindparam("n"))
-_FIELDS_BY_CANONICAL_NAME = select(*_FIELD_COLUMNS).where(
+_FIELDS_BY_NAME = select(*FIELD_COLUMNS).where(FEATURES_TABLE.c.feature_name == bindparam("n"))
+_FIELDS_BY_CANONICAL_NAME = select(*FIELD_COLUMNS).where(
     FEATURES_TABLE.c.canonical_name == bindparam("n")
 )
 
 
-def _contains_pattern(text: str) -> str:
-    """A LIKE pattern matching ``text`` literally anywhere ('%' and '_' are not wildcards)."""
-    escaped = (
-        text.replace(_LIKE_ESCAPE, _LIKE_ESCAPE * 2)
-        .replace("%", _LIKE_ESCAPE + "%")
-        .replace("_", _LIKE_ESCAPE + "_")
-    )
-    return f"%{escaped}%"
-
-
 class FeatureLookup:
-    """Reads of one feature that change nothing, run by the driver on a pooled connection.
+    """Reads of features that change nothing, run by the driver on a pooled connection.
 
-    The statements are SQLAlchemy's, compiled once per dialect. Executing them through a
-    ``Connection`` (a cache-key walk and a result wrapper per execution) cost five times
-    what the driver takes for the same indexed SELECT, and a read is little else
-    (docs/performance.md).
+    The statements are SQLAlchemy's, compiled once per dialect (a list page's once per
+    shape, ``db.feature_pages``). Executing them through a ``Connection`` (a cache-key walk
+    and a result wrapper per execution) cost five times what the driver takes for the same
+    indexed SELECT, and a read is little else (docs/performance.md).
     """
 
     def __init__(self, dbapi_connection: Any, dialect: Dialect) -> None:
@@ -59,38 +44,20 @@ class FeatureLookup:
             found = self._one(_FIELDS_BY_CANONICAL_NAME, canonical_feature_name(feature_name))
         return found
 
+    def page(self, query: FeatureQuery) -> tuple[list[dict[str, Any]], int]:
+        """One page of features as field name → value, and the count of all matches, read
+        by one statement (so they agree)."""
+        return read_page(self._connection.cursor, self._dialect, query)
+
     def _one(self, statement: Select[Any], value: str) -> dict[str, Any] | None:
-        sql, positional, processors = _compiled(statement, self._dialect)
+        compiled = compiled_once(statement, self._dialect)
         cursor = self._connection.cursor()
         try:
-            cursor.execute(sql, (value,) if positional else {"n": value})
+            cursor.execute(compiled.sql, compiled.parameters({"n": value}))
             row = cursor.fetchone()
         finally:
             cursor.close()
-        if row is None:
-            return None
-        return {
-            name: raw if process is None else process(raw)
-            for name, raw, process in zip(FIELD_NAMES, row, processors, strict=True)
-        }
-
-
-ResultProcessor = Callable[[Any], Any] | None
-
-
-@functools.lru_cache(maxsize=8)
-def _compiled(
-    statement: Select[Any], dialect: Dialect
-) -> tuple[str, bool, tuple[ResultProcessor, ...]]:
-    """The SQL of a statement with its one parameter ``n``, whether it is positional, and
-    each column type's conversion of what the driver returns (a JSON column's text, for
-    one), as SQLAlchemy would apply it."""
-    compiled = statement.compile(dialect=dialect)
-    processors = tuple(
-        column.type.dialect_impl(dialect).result_processor(dialect, None)
-        for column in statement.selected_columns
-    )
-    return compiled.string, bool(compiled.positional), processors
+        return None if row is None else feature_rows([row], compiled.processors)[0]
 
 
 class FeatureRepository:
@@ -119,12 +86,6 @@ class FeatureRepository:
         feature.family_name = family_name(feature.feature_name)
         feature.version_key = version_key(version_number(feature.feature_name))
         self.session.add(feature)
-
-    def list_page(self, query: FeatureQuery) -> tuple[list[dict[str, Any]], int]:
-        """One page of features as field name → value (the field table's fields), and the
-        count of all matches."""
-        conditions = self._conditions(query)
-        return self._page(conditions, query.sort, query.limit, query.offset)
 
     def served_names(self) -> list[tuple[str, str]]:
         """(name, status) of every served feature, in name order."""
@@ -162,71 +123,8 @@ class FeatureRepository:
         }
 
     def all_in_name_order(self) -> list[dict[str, Any]]:
-        statement = select(*_FIELD_COLUMNS).order_by(Feature.feature_name)
+        statement = select(*FIELD_COLUMNS).order_by(Feature.feature_name)
         return [dict(row._mapping) for row in self.session.execute(statement)]
-
-    def _page(
-        self, conditions: list[ColumnElement[bool]], sort: str, limit: int, offset: int
-    ) -> tuple[list[dict[str, Any]], int]:
-        """Pages are only ever read: both statements run on the session's connection as plain
-        SQL expressions, so their rows skip the ORM's result processing (building 100 mapped
-        objects, or even ORM-wrapped rows, cost more than the queries themselves)."""
-        connection = self.session.connection()
-        count = select(func.count()).select_from(FEATURES_TABLE).where(*conditions)
-        total = connection.scalar(count) or 0
-        statement = (
-            select(*_FIELD_COLUMNS)
-            .where(*conditions)
-            .order_by(*_order_by(sort))
-            .limit(limit)
-            .offset(offset)
-        )
-        rows = connection.execute(statement).all()  # one fetchall, not a fetchone per row
-        return [dict(zip(FIELD_NAMES, row, strict=True)) for row in rows], total
-
-    def _conditions(self, query: FeatureQuery) -> list[ColumnElement[bool]]:
-        conditions: list[ColumnElement[bool]] = []
-        if query.status:
-            conditions.append(Feature.status.in_(query.status))
-        elif not query.include_deleted:
-            conditions.append(Feature.status != Status.DELETED)
-        for column, wanted in (
-            (Feature.feature_type, query.feature_type),
-            (Feature.feature_data_type, query.feature_data_type),
-            (Feature.owner, query.owner),
-        ):
-            if wanted:
-                conditions.append(column.in_(wanted))
-        if query.created_by is not None:
-            conditions.append(Feature.created_by == query.created_by)
-        conditions += time_conditions(query) + tag_conditions(Feature.id, query.tags)
-        if query.search:
-            pattern = _contains_pattern(query.search)
-            conditions.append(
-                self._matches(Feature.feature_name, pattern)
-                | self._matches(Feature.description, pattern)
-            )
-        return conditions
-
-    def _matches(self, column: Any, pattern: str) -> ColumnElement[bool]:
-        """Case-insensitive LIKE. SQLite folds ASCII only, so a pattern with other letters
-        goes through the Unicode-aware function the engine registers (slower: a Python
-        call per row, hence only when needed)."""
-        if not pattern.isascii() and self.session.get_bind().dialect.name == "sqlite":
-            folded = getattr(func, SQLITE_FOLD_CASE)
-            return folded(column).like(folded(pattern), escape=_LIKE_ESCAPE)  # type: ignore[no-any-return]
-        return column.ilike(pattern, escape=_LIKE_ESCAPE)  # type: ignore[no-any-return]
-
-
-def _order_by(sort: str) -> tuple[UnaryExpression[Any], ...]:
-    descending = sort.startswith("-")
-    column = getattr(Feature, sort.lstrip("-"))
-    primary = column.desc() if descending else column.asc()
-    # The name is unique, so it makes every order total and pages stable.
-    if column is Feature.feature_name:
-        return (primary,)
-    tiebreak = Feature.feature_name.desc() if descending else Feature.feature_name.asc()
-    return (primary, tiebreak)
 
 
 class AuditRepository:

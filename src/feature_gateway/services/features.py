@@ -96,9 +96,10 @@ def get_feature(database: Database, feature_name: str) -> FeatureData:
 
 
 def list_features(database: Database, query: FeatureQuery) -> Page:
-    with database.reading() as uow:
-        items, total = uow.features.list_page(query)
-        return Page(items, total, query.limit, query.offset)
+    """One statement, outside any transaction (``Database.looking_up``)."""
+    with database.looking_up() as lookup:
+        items, total = lookup.features.page(query)
+    return Page(items, total, query.limit, query.offset)
 
 
 def feature_history(database: Database, feature_name: str) -> list[AuditData]:

@@ -141,11 +141,11 @@ class DeployedQuerySchema(PageQueryFields):
     user_role = UserRole()
 
 
-class FeaturePageSchema(PageFields):
+class FeaturePageSchema(DirectDumpSchema, PageFields):
     items = fields.List(fields.Nested(FeatureMetadataSchema), data_key="metadata", required=True)
 
 
-class DeployedFeaturesSchema(PageFields):
+class DeployedFeaturesSchema(DirectDumpSchema, PageFields):
     # The seed's key for this list.
     items = fields.List(fields.Nested(FeatureMetadataSchema), data_key="features", required=True)
 
