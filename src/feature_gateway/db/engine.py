@@ -1,9 +1,14 @@
-"""Engine creation and the per-dialect connection settings the service relies on."""
+"""Engine creation and the per-dialect connection settings the service relies on.
+
+JSON columns (tags) are read with orjson: the standard library's parser was most of a
+list page's conversion of rows (the column is written by SQLAlchemy's default, a JSON
+object of strings, which both parse alike)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
@@ -20,6 +25,7 @@ def make_engine(settings: Settings) -> Engine:
     if url.get_backend_name() == "sqlite":
         engine = create_engine(
             url,
+            json_deserializer=orjson.loads,
             connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000},
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
@@ -32,6 +38,7 @@ def make_engine(settings: Settings) -> Engine:
         connect_args["connect_timeout"] = settings.db_connect_timeout_s
     return create_engine(
         url,
+        json_deserializer=orjson.loads,
         connect_args=connect_args,
         # Each checkout first tests its connection; after a PostgreSQL restart the stale
         # ones are replaced instead of failing a request, so workers need no restart.

@@ -6,17 +6,13 @@ pooled connection in autocommit (``unit_of_work.Lookup``), like a read by name.
 
 Every value of a list query is a named parameter, so the SQL depends only on which
 filters are given (and how many values each has), the sort and the dialect: that is the
-key it is compiled under, once. Going through a ``Connection`` instead (a cache-key walk
-of the statement, then a result wrapper) cost more than the query itself
-(docs/performance.md).
+key it is compiled under, once (``db.compiled``).
 """
 
 from __future__ import annotations
 
-import functools
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -32,6 +28,12 @@ from sqlalchemy import (
 )
 
 from feature_gateway.db.catalog_models import FeatureTag
+from feature_gateway.db.compiled import (
+    CompiledStatement,
+    ResultProcessor,
+    compile_statement,
+    fetch_all,
+)
 from feature_gateway.db.engine import SQLITE_FOLD_CASE
 from feature_gateway.db.models import FEATURES_TABLE
 from feature_gateway.domain.feature_fields import FIELD_NAMES
@@ -43,45 +45,6 @@ FIELD_COLUMNS = tuple(FEATURES_TABLE.c[name] for name in FIELD_NAMES)
 _COLUMNS = FEATURES_TABLE.c
 # Distinct shapes a process keeps compiled; far more than clients use, and bounded.
 _MAX_SHAPES = 512
-
-ResultProcessor = Callable[[Any], Any] | None
-
-
-@dataclass(frozen=True)
-class CompiledStatement:
-    """SQL as the driver takes it, the parameter names in the order of a positional
-    driver's placeholders (None: the driver takes them by name), and each selected
-    column's conversion of what the driver returns (a JSON column's text, for one)."""
-
-    sql: str
-    positions: tuple[str, ...] | None
-    processors: tuple[ResultProcessor, ...]
-
-    def parameters(self, values: dict[str, Any]) -> Any:
-        if self.positions is None:
-            return values
-        return [values[name] for name in self.positions]
-
-
-def compile_statement(statement: Select[Any], dialect: Dialect) -> CompiledStatement:
-    """Compile for the driver; every parameter must be named (none given as a literal
-    value, which the compiled SQL would then hold for every later query of its shape)."""
-    compiled = statement.compile(dialect=dialect)
-    anonymous = [bind.key for bind in compiled.binds.values() if bind.value is not None]
-    if anonymous:
-        raise ValueError(f"statement has parameters with values, not names: {anonymous}")
-    processors = tuple(
-        column.type.dialect_impl(dialect).result_processor(dialect, None)
-        for column in statement.selected_columns
-    )
-    positions = tuple(compiled.positiontup or ()) if compiled.positional else None
-    return CompiledStatement(compiled.string, positions, processors)
-
-
-@functools.lru_cache(maxsize=8)
-def compiled_once(statement: Select[Any], dialect: Dialect) -> CompiledStatement:
-    """A statement built once at import (a read by name), compiled once per dialect."""
-    return compile_statement(statement, dialect)
 
 
 class _Parameters:
@@ -217,25 +180,14 @@ def read_page(
     conditions, values = page_conditions(query, dialect.name)
     shape = (dialect.name, tuple(values), query.sort)
     page = _SHAPES.get(("page", *shape), dialect, lambda: _page_statement(conditions, query.sort))
-    rows = _fetch(cursor_of, page, {**values, "limit": query.limit, "offset": query.offset})
+    rows = fetch_all(cursor_of, page, {**values, "limit": query.limit, "offset": query.offset})
     if rows:
         return feature_rows(rows, page.processors, start=1), rows[0][0]
     if query.offset == 0:
         return [], 0
     # Past the last match: the count alone (no row carried it).
     count = _SHAPES.get(("count", *shape), dialect, lambda: _count_statement(conditions))
-    return [], _fetch(cursor_of, count, values)[0][0]
-
-
-def _fetch(
-    cursor_of: Callable[[], Any], statement: CompiledStatement, values: dict[str, Any]
-) -> list[Any]:
-    cursor = cursor_of()
-    try:
-        cursor.execute(statement.sql, statement.parameters(values))
-        return list(cursor.fetchall())
-    finally:
-        cursor.close()
+    return [], fetch_all(cursor_of, count, values)[0][0]
 
 
 def feature_rows(

@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import Dialect, Select, bindparam, select
 from sqlalchemy.orm import Session
 
-from feature_gateway.db.feature_pages import FIELD_COLUMNS, compiled_once, feature_rows, read_page
+from feature_gateway.db.compiled import compiled_once, in_session
+from feature_gateway.db.feature_pages import FIELD_COLUMNS, feature_rows, read_page
 from feature_gateway.db.models import FEATURES_TABLE, AuditEntry, Feature
 from feature_gateway.domain.lifecycle import SERVED_STATES
 from feature_gateway.domain.listing import FeatureQuery
@@ -20,6 +21,11 @@ _SERVED = sorted(SERVED_STATES)
 # as much as running it.
 _FIELDS_BY_NAME = select(*FIELD_COLUMNS).where(FEATURES_TABLE.c.feature_name == bindparam("n"))
 _FIELDS_BY_CANONICAL_NAME = select(*FIELD_COLUMNS).where(
+    FEATURES_TABLE.c.canonical_name == bindparam("n")
+)
+_STORED_NAME = FEATURES_TABLE.c.feature_name, FEATURES_TABLE.c.status
+_STORED_BY_NAME = select(*_STORED_NAME).where(FEATURES_TABLE.c.feature_name == bindparam("n"))
+_STORED_BY_CANONICAL_NAME = select(*_STORED_NAME).where(
     FEATURES_TABLE.c.canonical_name == bindparam("n")
 )
 
@@ -80,6 +86,15 @@ class FeatureRepository:
         return self.session.scalars(
             select(Feature).where(Feature.canonical_name == canonical)
         ).one_or_none()
+
+    def stored_as(self, feature_name: str) -> tuple[str, str] | None:
+        """(stored name, status) of the feature ``get`` would find, without loading it: what
+        a create needs to know before it adds the name."""
+        found = in_session(self.session, _STORED_BY_NAME, {"n": feature_name})
+        if not found and is_valid_feature_name(feature_name):
+            canonical = canonical_feature_name(feature_name)
+            found = in_session(self.session, _STORED_BY_CANONICAL_NAME, {"n": canonical})
+        return (found[0][0], found[0][1]) if found else None
 
     def add(self, feature: Feature) -> None:
         feature.canonical_name = canonical_feature_name(feature.feature_name)

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from feature_gateway.db.base import Base
 from feature_gateway.db.catalog_models import LOG_ID, FeatureChange
+from feature_gateway.db.compiled import in_session
 from feature_gateway.db.models import ACTOR
 from feature_gateway.domain.events import event_id, event_type, matches
 from feature_gateway.domain.webhooks import DeliveryState
@@ -134,15 +135,18 @@ class WebhookRepository:
         )
 
 
+_ACTIVE_SUBSCRIPTIONS = select(Webhook.webhook_id, Webhook.type_names).where(
+    Webhook.active.is_(True)
+)
+
+
 class DeliveryRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
     def active_subscriptions(self) -> list[tuple[str, list[str]]]:
         """(webhook_id, event_types) of every active webhook: what the outbox matches."""
-        rows = self.session.execute(
-            select(Webhook.webhook_id, Webhook.type_names).where(Webhook.active.is_(True))
-        )
+        rows = in_session(self.session, _ACTIVE_SUBSCRIPTIONS, {})  # on every write
         return [(webhook_id, names.split(TYPE_SEPARATOR)) for webhook_id, names in rows]
 
     def enqueue(

@@ -71,7 +71,7 @@ STRING_LABELS = tuple(f"value_{i:03d}" for i in range(STRING_VARIANTS))  # value
 BOOLEAN_BIT = 63  # the key's top bit
 # Feature columns are computed this many values at a time: a 1,000,000-value request then
 # holds a few MB of arrays at once instead of a few hundred (docs/performance.md).
-BLOCK_VALUES = 65_536
+BLOCK_VALUES = 16_384
 
 U64Array = npt.NDArray[np.uint64]
 _U64_GOLDEN_GAMMA = np.uint64(_GOLDEN_GAMMA)

@@ -49,11 +49,10 @@ def create_feature(
     """Define a feature from the create request's ``fields`` (status DRAFT)."""
     check_known_fields(fields, CREATE_FIELDS, "create_feature")
     with database.writing() as uow:
-        existing = uow.features.get(fields["feature_name"])
+        existing = uow.features.stored_as(fields["feature_name"])
         if existing is not None:
-            raise FeatureAlreadyExistsError(
-                fields["feature_name"], existing.status, stored_as=existing.feature_name
-            )
+            stored_name, status = existing
+            raise FeatureAlreadyExistsError(fields["feature_name"], status, stored_as=stored_name)
         now = now_ms()
         feature = Feature(
             **{

@@ -31,7 +31,7 @@ from feature_gateway.services import feature_values
 blp = ApiBlueprint("values", __name__, description="Serve simulated values of deployed features")
 # Bodies are sent in pieces of about this size: a few per 1,000 x 1,000 request, and a
 # 10 x 100 answer (25 kB) in one piece with a Content-Length.
-CHUNK_BYTES = 256 * 1024
+CHUNK_BYTES = 64 * 1024
 
 
 @blp.route("/features", methods=["POST"], reads_only=True)
