@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import Dialect, Select, bindparam, select
+import orjson
+from sqlalchemy import ARRAY, Dialect, Select, String, any_, bindparam, func, select
 from sqlalchemy.orm import Session
 
-from feature_gateway.db.compiled import compiled_once, in_session
+from feature_gateway.db.compiled import compiled_once, fetch_all, in_session
 from feature_gateway.db.feature_pages import FIELD_COLUMNS, feature_rows, read_page
 from feature_gateway.db.models import FEATURES_TABLE, AuditEntry, Feature
 from feature_gateway.domain.lifecycle import SERVED_STATES
@@ -17,6 +19,7 @@ from feature_gateway.domain.names import canonical_feature_name, is_valid_featur
 from feature_gateway.domain.versions import family_name, version_key, version_number
 
 _SERVED = sorted(SERVED_STATES)
+_SERVED_VALUES = {f"served_{i}": status for i, status in enumerate(_SERVED)}
 # Built once: a read by name is the most frequent query, and building the statement cost
 # as much as running it.
 _FIELDS_BY_NAME = select(*FIELD_COLUMNS).where(FEATURES_TABLE.c.feature_name == bindparam("n"))
@@ -28,6 +31,31 @@ _STORED_BY_NAME = select(*_STORED_NAME).where(FEATURES_TABLE.c.feature_name == b
 _STORED_BY_CANONICAL_NAME = select(*_STORED_NAME).where(
     FEATURES_TABLE.c.canonical_name == bindparam("n")
 )
+
+
+@functools.cache
+def _served_types_statement(dialect_name: str) -> Select[Any]:
+    """The served features among a list of names (``names``) and canonical spellings
+    (``canonical_names``), each list one parameter."""
+    columns = FEATURES_TABLE.c
+    if dialect_name == "postgresql":
+        names = any_(bindparam("names", type_=ARRAY(String)))
+        canonical_names = any_(bindparam("canonical_names", type_=ARRAY(String)))
+        by_name = (columns.feature_name == names) | (columns.canonical_name == canonical_names)
+    else:  # SQLite: the lists as JSON arrays, read by its table-valued json_each
+
+        def listed(key: str) -> Any:
+            return select(func.json_each(bindparam(key)).table_valued("value").c.value)
+
+        by_name = columns.feature_name.in_(listed("names")) | columns.canonical_name.in_(
+            listed("canonical_names")
+        )
+    return select(
+        columns.feature_name,
+        columns.canonical_name,
+        columns.feature_type,
+        columns.feature_data_type,
+    ).where(columns.status.in_([bindparam(key) for key in _SERVED_VALUES]), by_name)
 
 
 class FeatureLookup:
@@ -49,6 +77,32 @@ class FeatureLookup:
         if found is None and is_valid_feature_name(feature_name):
             found = self._one(_FIELDS_BY_CANONICAL_NAME, canonical_feature_name(feature_name))
         return found
+
+    def served_types(self, names: Collection[str]) -> dict[str, tuple[str, str, str]]:
+        """Requested name → (stored name, feature_type, feature_data_type) of those of
+        ``names`` that are served, whichever way their versions are spelled.
+
+        One indexed query for a whole batch request (the unique name indexes serve it),
+        whatever its size: the names are one parameter, an array (a JSON array on SQLite),
+        so the statement is compiled once."""
+        wanted = {name: canonical_feature_name(name) for name in names}
+        compiled = compiled_once(_served_types_statement(self._dialect.name), self._dialect)
+        lists = {"names": list(wanted), "canonical_names": list(set(wanted.values()))}
+        values: dict[str, Any] = dict(lists)
+        if self._dialect.name == "sqlite":
+            values = {key: orjson.dumps(names).decode() for key, names in lists.items()}
+        values.update(_SERVED_VALUES)
+        by_name: dict[str, tuple[str, str, str]] = {}
+        for stored, canonical, feature_type, data_type in fetch_all(
+            self._connection.cursor, compiled, values
+        ):
+            by_name[stored] = (stored, feature_type, data_type)
+            by_name.setdefault(canonical or stored, by_name[stored])
+        return {
+            name: by_name.get(name) or by_name[canonical]
+            for name, canonical in wanted.items()
+            if name in by_name or canonical in by_name
+        }
 
     def page(self, query: FeatureQuery) -> tuple[list[dict[str, Any]], int]:
         """One page of features as field name → value, and the count of all matches, read
@@ -110,32 +164,6 @@ class FeatureRepository:
             .order_by(Feature.feature_name)
         )
         return [(name, status) for name, status in self.session.execute(statement)]
-
-    def served_types(self, names: Collection[str]) -> dict[str, tuple[str, str, str]]:
-        """Requested name → (stored name, feature_type, feature_data_type) of those of
-        ``names`` that are served, whichever way their versions are spelled.
-
-        One indexed query for a whole batch request (the unique name indexes serve IN).
-        """
-        wanted = {name: canonical_feature_name(name) for name in names}
-        statement = select(
-            Feature.feature_name,
-            Feature.canonical_name,
-            Feature.feature_type,
-            Feature.feature_data_type,
-        ).where(
-            Feature.status.in_(_SERVED),
-            Feature.feature_name.in_(wanted) | Feature.canonical_name.in_(set(wanted.values())),
-        )
-        by_name: dict[str, tuple[str, str, str]] = {}
-        for stored, canonical, feature_type, data_type in self.session.execute(statement):
-            by_name[stored] = (stored, feature_type, data_type)
-            by_name.setdefault(canonical or stored, by_name[stored])
-        return {
-            name: by_name.get(name) or by_name[canonical]
-            for name, canonical in wanted.items()
-            if name in by_name or canonical in by_name
-        }
 
     def all_in_name_order(self) -> list[dict[str, Any]]:
         statement = select(*FIELD_COLUMNS).order_by(Feature.feature_name)

@@ -39,8 +39,8 @@ def get_online_features(
         messages = [message for field in violations.values() for message in field]
         raise ValidationError("The request is too large: " + " ".join(messages), violations)
     event_timestamp = now_ms() if request.event_timestamp is None else request.event_timestamp
-    with database.reading() as uow:
-        rows = uow.features.served_types(request.features)
+    with database.looking_up() as lookup:  # one statement, no transaction around it
+        rows = lookup.features.served_types(request.features)
     # Values are keyed by the stored name: both spellings of a version get the same values.
     deployed = {
         requested: FeatureSpec(stored, kind, data_type)
