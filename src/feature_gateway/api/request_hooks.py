@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, Response, g, has_request_context, request
+from flask import Flask, Request, Response, g, has_request_context, request
 from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 
 from feature_gateway.api.access import is_console
@@ -39,11 +39,12 @@ def register_request_hooks(
 
     @app.before_request
     def _start() -> None:
-        g.started = time.perf_counter()
+        context = g._get_current_object()
+        context.started = time.perf_counter()
         IN_PROGRESS.inc()
         supplied = request.environ.get(_REQUEST_ID_ENVIRON, "")
         valid = supplied and _REQUEST_ID_PATTERN.fullmatch(supplied)
-        g.request_id = supplied if valid else secrets.token_hex(16)
+        context.request_id = supplied if valid else secrets.token_hex(16)
         # Who the caller is comes first: without a valid token, 401 whatever the body is.
         authenticate()
         # webargs would turn a non-JSON body into a 422 "missing field"; say what is wrong.
@@ -74,16 +75,20 @@ def register_request_hooks(
 
 def _access_fields(status: int) -> dict[str, Any]:
     """What the access line says of the request, read while its context is there."""
+    # The objects behind the proxies, looked up once: every proxy access is a lookup.
+    current: Request = request._get_current_object()  # type: ignore[attr-defined]
+    context = g._get_current_object()
+    rule = current.url_rule
     return {
-        "method": request.method,
-        "path": request.path,
-        "endpoint": request.url_rule.rule if request.url_rule is not None else None,
+        "method": current.method,
+        "path": current.path,
+        "endpoint": rule.rule if rule is not None else None,
         "status": status,
         "duration_ms": 0.0,
-        "request_id": g.request_id,
-        "role": g.get("role"),
-        "principal": getattr(g.get("principal"), "name", None),
-        "remote_addr": request.remote_addr,
+        "request_id": context.request_id,
+        "role": context.get("role"),
+        "principal": getattr(context.get("principal"), "name", None),
+        "remote_addr": current.remote_addr,
     }
 
 
