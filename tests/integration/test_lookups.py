@@ -12,11 +12,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from feature_gateway.api.feature_schemas import FeatureMetadataSchema
 from feature_gateway.config import Settings
+from feature_gateway.db import feature_pages
 from feature_gateway.db.engine import make_engine
 from feature_gateway.db.repositories import FeatureLookup
 from feature_gateway.db.unit_of_work import Database
+from feature_gateway.domain.feature_fields import FIELD_NAMES
+from feature_gateway.domain.listing import FeatureQuery
 from feature_gateway.services import features
+from feature_gateway.services.common import feature_data, load_feature
 from tests.conftest import SEED_FEATURE, migrate
 from tests.databases import FreshDatabase
 
@@ -76,3 +81,54 @@ def test_the_connection_a_lookup_used_still_runs_transactions_afterwards(engine_
     history = features.feature_history(engine_database, "look:before:1")
     assert [entry["trigger"] for entry in history] == ["create"]
     assert features.get_feature(engine_database, "look:after:1")["status"] == "DRAFT"
+
+
+def test_a_page_and_its_count_are_read_by_one_statement(engine_database, monkeypatch):
+    for i in range(3):
+        _create(engine_database, f"look:page_{i}:1")
+    statements: list[str] = []
+    run = feature_pages.fetch_all
+
+    def spy(cursor_of, statement, values):
+        statements.append(statement.sql)
+        return run(cursor_of, statement, values)
+
+    monkeypatch.setattr(feature_pages, "fetch_all", spy)
+    page = features.list_features(engine_database, FeatureQuery(limit=2))
+    past_the_end = features.list_features(engine_database, FeatureQuery(limit=2, offset=5))
+
+    assert [item["feature_name"] for item in page.items] == ["look:page_0:1", "look:page_1:1"]
+    assert (page.total_count, past_the_end.total_count, past_the_end.items) == (3, 3, [])
+    # The page's rows carry the count; only a page past the last match asks for it alone.
+    assert len(statements) == 3 and "count(*)" in statements[0].lower()
+
+
+def test_every_read_of_a_feature_hands_out_exactly_the_response_schemas_fields(
+    engine_database,
+):
+    # Feature pages and envelopes pass these mappings to the client as they are
+    # (DirectDumpSchema), so each producer must give the schema's fields, no more.
+    _create(engine_database, "look:shape:1")
+    created = features.get_feature(engine_database, "look:shape:1")
+    listed = features.list_features(engine_database, FeatureQuery()).items[0]
+    with engine_database.writing() as uow:
+        row = feature_data(load_feature(uow, "look:shape:1"))
+    schema_fields = tuple(FeatureMetadataSchema().fields)
+    assert schema_fields == FIELD_NAMES
+    for produced in (created, listed, row):
+        assert tuple(produced) == schema_fields
+    assert created == listed == row
+
+
+def test_served_types_take_any_number_of_names_in_one_statement(engine_database):
+    _create(engine_database, "look:served:1")
+    with engine_database.writing() as uow:
+        uow.session.execute(
+            text("UPDATE features SET status = 'DEPLOYED' WHERE feature_name = 'look:served:1'")
+        )
+        uow.commit()
+    asked = ["look:served:v1", *(f"look:absent_{i}:1" for i in range(999))]
+    with engine_database.looking_up() as lookup:
+        served = lookup.features.served_types(asked)
+        assert lookup.features.served_types([]) == {}
+    assert served == {"look:served:v1": ("look:served:1", "batch", "float")}

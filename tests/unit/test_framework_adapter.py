@@ -18,7 +18,8 @@ ADAPTER = framework_adapter.__name__
 PACKAGE_ROOT = Path(feature_gateway.__file__).parent
 # Documented extension points that happen to start with an underscore.
 DOCUMENTED_FIELD_HOOKS = {"_serialize", "_deserialize"}  # marshmallow: custom fields
-DOCUMENTED_PRIVATE_LOOKING = {"_mapping", "_asdict"}  # SQLAlchemy: Row's public API
+# SQLAlchemy: Row's public API; Flask's "Notes On Proxies": the object behind a proxy.
+DOCUMENTED_PRIVATE_LOOKING = {"_mapping", "_asdict", "_get_current_object"}
 
 
 def _modules() -> list[object]:
@@ -98,3 +99,24 @@ def test_the_installed_libraries_are_the_versions_the_adapter_was_checked_agains
         f"{distribution} {installed}: re-read the hooks in {ADAPTER} against it, then "
         "update CHECKED_AGAINST"
     )
+
+
+def test_a_direct_schema_refuses_a_nested_schema_it_would_have_to_dump():
+    # A page may take its items as they are only if they are in the item schema's shape.
+    renamed = framework_adapter.DirectDumpSchema.from_dict(
+        {"name": fields.String(data_key="title")}, name="Renamed"
+    )
+    refused = framework_adapter.DirectDumpSchema.from_dict(
+        {"items": fields.List(fields.Nested(renamed))}, name="Refused"
+    )
+    with pytest.raises(TypeError, match="neither scalar nor direct"):
+        refused()
+    same = framework_adapter.DirectDumpSchema.from_dict({"name": fields.String()}, name="Same")
+    page = framework_adapter.DirectDumpSchema.from_dict(
+        {"items": fields.List(fields.Nested(same), data_key="rows"), "total": fields.Integer()},
+        name="Page",
+    )
+    item = {"name": "a"}
+    dumped = page().dump({"items": [item], "total": 1})
+    assert dumped == {"rows": [item], "total": 1}
+    assert dumped["rows"][0] is item  # passed through, not copied

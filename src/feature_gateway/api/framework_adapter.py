@@ -114,7 +114,7 @@ class DirectDumpSchema(Schema):
     - or a ``Nested`` field, or a ``List`` of one, of a ``DirectDumpSchema`` whose keys are
       its attributes (``passes_through``): the value is taken as it is, a mapping already
       in the nested schema's shape. That is what the repositories hand out (the field
-      table's names, ``domain.feature_fields``); ``tests/unit/test_declarations.py`` checks
+      table's names, ``domain.feature_fields``); ``tests/integration/test_lookups.py`` checks
       every producer against the schema, and the contract tests every response.
 
     The declared fields still define the names, keys and OpenAPI document, only the copy is
