@@ -75,14 +75,17 @@ def page_conditions(query: FeatureQuery, dialect_name: str) -> tuple[list[Any], 
             conditions.append(_COLUMNS[name].in_(given.each(name, wanted)))
     if query.created_by is not None:
         conditions.append(_COLUMNS.created_by == given("created_by", query.created_by))
-    for name in ("created_after", "updated_after"):
-        if getattr(query, name) is not None:
-            column = _COLUMNS[name.replace("_after", "_time")]
-            conditions.append(column >= given(name, getattr(query, name)))
-    for name in ("created_before", "updated_before"):
-        if getattr(query, name) is not None:
-            column = _COLUMNS[name.replace("_before", "_time")]
-            conditions.append(column < given(name, getattr(query, name)))
+    # Time bounds: after is inclusive, before exclusive.
+    for name, column, inclusive in (
+        ("created_after", _COLUMNS.created_time, True),
+        ("created_before", _COLUMNS.created_time, False),
+        ("updated_after", _COLUMNS.updated_time, True),
+        ("updated_before", _COLUMNS.updated_time, False),
+    ):
+        bound = getattr(query, name)
+        if bound is not None:
+            param = given(name, bound)
+            conditions.append(column >= param if inclusive else column < param)
     for i, (key, value) in enumerate(query.tags):
         # Each is ``id IN (ids with that tag)``, answered by the (key, value, feature_id)
         # index alone, so its cost follows the number of tagged features, not the table.
@@ -121,7 +124,7 @@ def _contains_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-def order_by(sort: str) -> tuple[UnaryExpression[Any], ...]:
+def _order_by(sort: str) -> tuple[UnaryExpression[Any], ...]:
     descending = sort.startswith("-")
     column = _COLUMNS[sort.lstrip("-")]
     primary = column.desc() if descending else column.asc()
@@ -142,7 +145,7 @@ def _page_statement(conditions: list[Any], sort: str) -> Select[Any]:
     return (
         select(total.label("total_count"), *FIELD_COLUMNS)
         .where(*conditions)
-        .order_by(*order_by(sort))
+        .order_by(*_order_by(sort))
         .limit(bindparam("limit"))
         .offset(bindparam("offset"))
     )
