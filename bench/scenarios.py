@@ -109,22 +109,26 @@ class Client:
         self.connection.close()
 
 
+def lifecycle_steps(name: str) -> list[tuple[str, dict[str, Any]]]:
+    """The requests of one lifecycle of a new feature: create, ready_test, test, approve."""
+    return [
+        ("/create_feature_metadata", {"feature_name": name, "feature_type": "batch",
+         "feature_data_type": "float", "query": "SELECT 1", "description": "lifecycle",
+         "created_by": "dev", "user_role": "developer"}),
+        ("/ready_test_feature_metadata", {"feature_name": name, "submitted_by": "dev",
+         "user_role": "developer"}),
+        ("/test_feature_metadata", {"feature_name": name, "test_result": "TEST_SUCCEEDED",
+         "tested_by": "qa", "user_role": "external_testing_system"}),
+        ("/approve_feature_metadata", {"feature_name": name, "approved_by": "boss",
+         "user_role": "approver"}),
+    ]  # fmt: skip
+
+
 def lifecycle_ms(url: str, runs: int) -> list[float]:
     """Wall ms of create, ready_test, test, approve in a row, for ``runs`` new features."""
     client, timings = Client(url), []
     for i in range(runs):
-        name = f"life_{uuid.uuid4().hex[:8]}:f_{i}:1"
-        steps = [
-            ("/create_feature_metadata", {"feature_name": name, "feature_type": "batch",
-             "feature_data_type": "float", "query": "SELECT 1", "description": "lifecycle",
-             "created_by": "dev", "user_role": "developer"}),
-            ("/ready_test_feature_metadata", {"feature_name": name, "submitted_by": "dev",
-             "user_role": "developer"}),
-            ("/test_feature_metadata", {"feature_name": name, "test_result": "TEST_SUCCEEDED",
-             "tested_by": "qa", "user_role": "external_testing_system"}),
-            ("/approve_feature_metadata", {"feature_name": name, "approved_by": "boss",
-             "user_role": "approver"}),
-        ]  # fmt: skip
+        steps = lifecycle_steps(f"life_{uuid.uuid4().hex[:8]}:f_{i}:1")
         started = time.perf_counter()
         for path, body in steps:
             status, _ = client.post(path, body)
