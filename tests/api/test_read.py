@@ -212,3 +212,10 @@ def test_a_query_parameter_given_twice_is_422(client):
     )
     assert response.status_code == 422
     assert response.get_json()["errors"] == {"status": ["Give this parameter once."]}
+
+
+def test_a_parameter_named_unlike_its_field_given_twice_is_422_not_half_read(client):
+    # ``tag`` fills the field ``tags``; its second value must not be silently dropped.
+    response = client.get("/get_all_feature_metadata?user_role=developer&tag=team:x&tag=env:y")
+    assert response.status_code == 422
+    assert response.get_json()["errors"] == {"tag": ["Give this parameter once."]}

@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from feature_gateway.api.feature_schemas import FeatureMetadataSchema
 from feature_gateway.config import Settings
@@ -20,10 +21,11 @@ from feature_gateway.db.repositories import FeatureLookup
 from feature_gateway.db.unit_of_work import Database
 from feature_gateway.domain.feature_fields import FIELD_NAMES
 from feature_gateway.domain.listing import FeatureQuery
+from feature_gateway.errors import DatabaseUnavailableError
 from feature_gateway.services import features
 from feature_gateway.services.common import feature_data, load_feature
 from tests.conftest import SEED_FEATURE, migrate
-from tests.databases import FreshDatabase
+from tests.databases import FreshDatabase, require_backend
 
 
 @pytest.fixture
@@ -51,14 +53,14 @@ def test_a_lookup_runs_outside_any_transaction_and_hands_its_connection_back_as_
     with engine_database.bind.raw_connection() as pooled:  # the pool's one connection
         driver = pooled.driver_connection
     seen: list[bool] = []
-    run = FeatureLookup._one
+    run = FeatureLookup._fields
 
-    def spy(self, statement, value):
+    def spy(self, canonical, name):
         # SQLite: no BEGIN was sent; PostgreSQL: autocommit, so psycopg sends none either.
         seen.append(driver.autocommit if hasattr(driver, "info") else not driver.in_transaction)
-        return run(self, statement, value)
+        return run(self, canonical, name)
 
-    monkeypatch.setattr(FeatureLookup, "_one", spy)
+    monkeypatch.setattr(FeatureLookup, "_fields", spy)
 
     found = features.get_feature(engine_database, "look:up:v1")  # found by its other spelling
 
@@ -127,8 +129,48 @@ def test_served_types_take_any_number_of_names_in_one_statement(engine_database)
             text("UPDATE features SET status = 'DEPLOYED' WHERE feature_name = 'look:served:1'")
         )
         uow.commit()
-    asked = ["look:served:v1", *(f"look:absent_{i}:1" for i in range(999))]
+    _create(engine_database, "look:draft:1")  # stored but not served
+    asked = ["look:served:v1", "look:draft:1", *(f"look:absent_{i}:1" for i in range(998))]
     with engine_database.looking_up() as lookup:
         served = lookup.features.served_types(asked)
         assert lookup.features.served_types([]) == {}
     assert served == {"look:served:v1": ("look:served:1", "batch", "float")}
+
+
+def test_a_connection_lost_before_a_use_cases_first_statement_is_unavailable_not_a_crash(
+    tmp_path,
+):
+    # The server drops the connection right after the pool's pre-ping (a PostgreSQL
+    # restart at the wrong moment): reads and writes whose first statement runs on the
+    # driver directly must still be "unavailable" (503), and the pool must recover.
+    require_backend("postgresql")
+    fresh = FreshDatabase("postgresql", tmp_path)
+    migrate(fresh.url)
+    engine = make_engine(Settings(database_url=fresh.url, db_pool_size=1, db_max_overflow=0))
+    database = Database(engine)
+    drop_next = {"connection": False}
+
+    @event.listens_for(engine, "checkout")
+    def _drop(dbapi_connection, _record, _proxy):
+        if drop_next["connection"]:
+            drop_next["connection"] = False
+            with psycopg.connect(fresh.url.replace("+psycopg", ""), autocommit=True) as admin:
+                pid = dbapi_connection.info.backend_pid
+                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+    try:
+        _create(database, "lost:warm:1")
+        use_cases = {
+            "create": lambda: _create(database, "lost:new:1"),
+            "read": lambda: features.get_feature(database, "lost:warm:1"),
+            "list": lambda: features.list_features(database, FeatureQuery()),
+        }
+        for name, use_case in use_cases.items():
+            drop_next["connection"] = True
+            with pytest.raises(DatabaseUnavailableError):
+                use_case()
+            assert features.get_feature(database, "lost:warm:1")["status"] == "DRAFT", name
+        assert features.list_features(database, FeatureQuery()).total_count == 1
+    finally:
+        engine.dispose()
+        fresh.drop()

@@ -12,7 +12,9 @@ from feature_gateway.db.models import FEATURES_TABLE
 name_column = FEATURES_TABLE.c.feature_name
 
 
-@pytest.mark.parametrize("dialect", [sqlite.dialect(), postgresql.dialect()], ids=str)
+@pytest.mark.parametrize(
+    "dialect", [sqlite.dialect(), postgresql.dialect()], ids=["sqlite", "postgresql"]
+)
 def test_a_statement_with_a_value_in_it_is_refused(dialect):
     # Compiled once and reused, it would answer every later query with this value.
     with pytest.raises(ValueError, match="parameters with values"):

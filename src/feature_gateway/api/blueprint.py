@@ -63,13 +63,13 @@ class StrictJsonParser(OrjsonBodyParser):
     def load_querystring(self, req: flask.Request, schema: ma.Schema) -> Any:
         """Query parameters; a parameter given twice is refused rather than half-read."""
         # Unknown names are left to the schema, which reports them as unknown.
-        # Only what was given is looked at (a list filter has some twenty fields).
+        # Only what was given is looked at (a list filter has some twenty fields), by the
+        # name it is given under (``tag`` for the field ``tags``).
+        by_key = {field.data_key or name: field for name, field in schema.fields.items()}
         repeated = sorted(
             name
             for name, values in req.args.lists()
-            if len(values) > 1
-            and name in schema.fields
-            and not isinstance(schema.fields[name], ma.fields.List)
+            if len(values) > 1 and name in by_key and not isinstance(by_key[name], ma.fields.List)
         )
         if repeated:
             raise ma.ValidationError({name: ["Give this parameter once."] for name in repeated})

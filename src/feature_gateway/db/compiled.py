@@ -69,9 +69,18 @@ def fetch_all(
 
 
 def in_session(session: Session, statement: Select[Any], values: dict[str, Any]) -> list[Any]:
-    """The rows of a statement built once, run on the session's connection, inside its
-    transaction (begun if it was not). Pending changes are not flushed first: only for
-    statements whose rows the use case has not changed."""
+    """The rows of a statement built once, as the driver returns them (no column type
+    conversions), run on the session's connection inside its transaction (begun if it was
+    not). Pending changes are not flushed first: only for statements whose rows the use
+    case has not changed.
+
+    ``exec_driver_sql`` skips the compiling but not SQLAlchemy's handling of driver errors:
+    a lost connection is still invalidated and raised as SQLAlchemy's ``OperationalError``,
+    which the unit of work answers with 503.
+    """
     connection = session.connection()
     compiled = compiled_once(statement, connection.dialect)
-    return fetch_all(connection.connection.driver_connection.cursor, compiled, values)  # type: ignore[union-attr]
+    parameters = compiled.parameters(values)
+    if isinstance(parameters, list):
+        parameters = tuple(parameters)  # a list would be read as several parameter sets
+    return list(connection.exec_driver_sql(compiled.sql, parameters))

@@ -67,7 +67,7 @@ def _sqlite_events(engine: Engine, busy_timeout_ms: int) -> None:
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
-        # SQLite's lower() and LIKE fold ASCII only; FeatureRepository uses this for
+        # SQLite's lower() and LIKE fold ASCII only; list searches (db.feature_pages) use this for
         # searches with other letters, so "Ä" matches "ä" as with PostgreSQL's ILIKE.
         dbapi_connection.create_function(SQLITE_FOLD_CASE, 1, _fold_case, deterministic=True)
 

@@ -11,12 +11,13 @@ key it is compiled under, once (``db.compiled``).
 
 from __future__ import annotations
 
+import functools
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import (
-    BindParameter,
     ColumnElement,
     Dialect,
     Select,
@@ -47,71 +48,98 @@ _COLUMNS = FEATURES_TABLE.c
 _MAX_SHAPES = 512
 
 
+Condition = Callable[[], ColumnElement[bool]]
+
+
 class _Parameters:
     """Names each value of a query as it is used; the names in order are its shape."""
 
     def __init__(self) -> None:
         self.values: dict[str, Any] = {}
 
-    def __call__(self, name: str, value: Any) -> BindParameter[Any]:
+    def __call__(self, name: str, value: Any) -> str:
         self.values[name] = value
-        return bindparam(name)
+        return name
 
-    def each(self, name: str, values: Sequence[Any]) -> list[BindParameter[Any]]:
+    def each(self, name: str, values: Sequence[Any]) -> list[str]:
         return [self(f"{name}_{i}", value) for i, value in enumerate(values)]
 
 
-def page_conditions(query: FeatureQuery, dialect_name: str) -> tuple[list[Any], dict[str, Any]]:
-    """The WHERE conditions of a list query, and the values of their named parameters."""
+def page_conditions(
+    query: FeatureQuery, dialect_name: str
+) -> tuple[Callable[[], list[ColumnElement[bool]]], dict[str, Any]]:
+    """How to build the WHERE conditions of a list query, and the values of their named
+    parameters. The values are named at once, as they are the key of the compiled
+    statement; the conditions are built only when it has to be compiled (building them
+    cost 15-90 µs a request)."""
     given = _Parameters()
-    conditions: list[ColumnElement[bool]] = []
+    conditions: list[Condition] = []
     if query.status:
-        conditions.append(_COLUMNS.status.in_(given.each("status", query.status)))
+        status = given.each("status", query.status)
+        conditions.append(functools.partial(_any_of, _COLUMNS.status, status))
     elif not query.include_deleted:
-        conditions.append(_COLUMNS.status != given("not_status", Status.DELETED.value))
+        not_status = given("not_status", Status.DELETED.value)
+        conditions.append(lambda: _COLUMNS.status != bindparam(not_status))
     for name in ("feature_type", "feature_data_type", "owner"):
-        wanted = getattr(query, name)
-        if wanted:
-            conditions.append(_COLUMNS[name].in_(given.each(name, wanted)))
+        if getattr(query, name):
+            wanted = given.each(name, getattr(query, name))
+            conditions.append(functools.partial(_any_of, _COLUMNS[name], wanted))
     if query.created_by is not None:
-        conditions.append(_COLUMNS.created_by == given("created_by", query.created_by))
-    # Time bounds: after is inclusive, before exclusive.
+        created_by = given("created_by", query.created_by)
+        conditions.append(lambda: _COLUMNS.created_by == bindparam(created_by))
     for name, column, inclusive in (
         ("created_after", _COLUMNS.created_time, True),
         ("created_before", _COLUMNS.created_time, False),
         ("updated_after", _COLUMNS.updated_time, True),
         ("updated_before", _COLUMNS.updated_time, False),
     ):
-        bound = getattr(query, name)
-        if bound is not None:
-            param = given(name, bound)
-            conditions.append(column >= param if inclusive else column < param)
+        if getattr(query, name) is not None:
+            bound = given(name, getattr(query, name))
+            conditions.append(functools.partial(_within, column, bound, inclusive))
     for i, (key, value) in enumerate(query.tags):
-        # Each is ``id IN (ids with that tag)``, answered by the (key, value, feature_id)
-        # index alone, so its cost follows the number of tagged features, not the table.
-        tagged = select(FeatureTag.feature_id).where(FeatureTag.key == given(f"tag_{i}", key))
-        if value is not None:
-            tagged = tagged.where(FeatureTag.value == given(f"tag_{i}_value", value))
-        conditions.append(_COLUMNS.id.in_(tagged))
+        tag = (given(f"tag_{i}", key), None if value is None else given(f"tag_{i}_value", value))
+        conditions.append(functools.partial(_tagged, *tag))
     if query.search:
         conditions.append(_search(given, query.search, dialect_name))
-    return conditions, given.values
+    return lambda: [condition() for condition in conditions], given.values
 
 
-def _search(given: _Parameters, text: str, dialect_name: str) -> ColumnElement[bool]:
+def _any_of(column: Any, names: list[str]) -> ColumnElement[bool]:
+    return column.in_([bindparam(name) for name in names])  # type: ignore[no-any-return]
+
+
+def _within(column: Any, name: str, inclusive: bool) -> ColumnElement[bool]:
+    """``after`` bounds are inclusive, ``before`` bounds exclusive."""
+    bound: Any = bindparam(name)
+    return column >= bound if inclusive else column < bound  # type: ignore[no-any-return]
+
+
+def _tagged(key: str, value: str | None) -> ColumnElement[bool]:
+    """``id IN (ids with that tag)``, answered by the (key, value, feature_id) index alone,
+    so its cost follows the number of tagged features, not the size of the table."""
+    tagged = select(FeatureTag.feature_id).where(FeatureTag.key == bindparam(key))
+    if value is not None:
+        tagged = tagged.where(FeatureTag.value == bindparam(value))
+    return _COLUMNS.id.in_(tagged)
+
+
+def _search(given: _Parameters, text: str, dialect_name: str) -> Condition:
     """Case-insensitive LIKE of the name or description. SQLite folds ASCII only, so a
     pattern with other letters goes through the Unicode-aware function the engine
     registers (slower: a Python call per row, hence only when needed)."""
     pattern = _contains_pattern(text)
     columns: tuple[Any, ...] = (_COLUMNS.feature_name, _COLUMNS.description)
     if not pattern.isascii() and dialect_name == "sqlite":
-        fold = getattr(func, SQLITE_FOLD_CASE)
-        wanted = fold(given("search_folded", pattern))
-        matches = [fold(column).like(wanted, escape=_LIKE_ESCAPE) for column in columns]
-    else:
-        wanted = given("search", pattern)
-        matches = [column.ilike(wanted, escape=_LIKE_ESCAPE) for column in columns]
-    return or_(*matches)
+        folded = given("search_folded", pattern)
+
+        def fold_matches() -> ColumnElement[bool]:
+            fold = getattr(func, SQLITE_FOLD_CASE)
+            pattern = fold(bindparam(folded))
+            return or_(*(fold(c).like(pattern, escape=_LIKE_ESCAPE) for c in columns))
+
+        return fold_matches
+    wanted = given("search", pattern)
+    return lambda: or_(*(c.ilike(bindparam(wanted), escape=_LIKE_ESCAPE) for c in columns))
 
 
 def _contains_pattern(text: str) -> str:
@@ -152,22 +180,26 @@ def _page_statement(conditions: list[Any], sort: str) -> Select[Any]:
 
 
 class _Shapes:
-    """The compiled statements by (dialect, statement, parameter names, sort)."""
+    """The compiled statements by (statement, dialect, parameter names, sort), the least
+    recently used dropped first beyond ``_MAX_SHAPES``."""
 
     def __init__(self) -> None:
-        self._compiled: dict[tuple[Any, ...], CompiledStatement] = {}
-        self._lock = threading.Lock()
+        self._compiled: OrderedDict[tuple[Any, ...], CompiledStatement] = OrderedDict()
+        self._lock = threading.Lock()  # gthread workers: one cache, several threads
 
     def get(
         self, key: tuple[Any, ...], dialect: Dialect, build: Callable[[], Select[Any]]
     ) -> CompiledStatement:
-        found = self._compiled.get(key)
-        if found is None:
-            found = compile_statement(build(), dialect)
-            with self._lock:
-                if len(self._compiled) >= _MAX_SHAPES:
-                    self._compiled.clear()
-                self._compiled[key] = found
+        with self._lock:
+            found = self._compiled.get(key)
+            if found is not None:
+                self._compiled.move_to_end(key)
+                return found
+        found = compile_statement(build(), dialect)  # outside the lock: it takes ~1-3 ms
+        with self._lock:
+            self._compiled[key] = found
+            if len(self._compiled) > _MAX_SHAPES:
+                self._compiled.popitem(last=False)
         return found
 
 
@@ -181,15 +213,18 @@ def read_page(
 
     ``cursor_of`` gives a new DBAPI cursor of the connection to read on."""
     conditions, values = page_conditions(query, dialect.name)
-    shape = (dialect.name, tuple(values), query.sort)
-    page = _SHAPES.get(("page", *shape), dialect, lambda: _page_statement(conditions, query.sort))
+    # The dialect itself, not its name: the SQL depends on its driver and settings.
+    shape = (dialect, tuple(values), query.sort)
+    page = _SHAPES.get(
+        ("page", *shape), dialect, lambda: _page_statement(conditions(), query.sort)
+    )
     rows = fetch_all(cursor_of, page, {**values, "limit": query.limit, "offset": query.offset})
     if rows:
         return feature_rows(rows, page.processors, start=1), rows[0][0]
-    if query.offset == 0:
+    if query.offset == 0 and query.limit > 0:
         return [], 0
-    # Past the last match: the count alone (no row carried it).
-    count = _SHAPES.get(("count", *shape), dialect, lambda: _count_statement(conditions))
+    # Past the last match (or a page of none): the count alone, as no row carried it.
+    count = _SHAPES.get(("count", *shape), dialect, lambda: _count_statement(conditions()))
     return [], fetch_all(cursor_of, count, values)[0][0]
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Collection, Sequence
-from typing import Any
+from collections.abc import Callable, Collection, Sequence
+from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import ARRAY, Dialect, Select, String, any_, bindparam, func, select
@@ -19,24 +19,41 @@ from feature_gateway.domain.names import canonical_feature_name, is_valid_featur
 from feature_gateway.domain.versions import family_name, version_key, version_number
 
 _SERVED = sorted(SERVED_STATES)
-_SERVED_VALUES = {f"served_{i}": status for i, status in enumerate(_SERVED)}
+_BY_NAME = FEATURES_TABLE.c.feature_name == bindparam("n")
+_BY_CANONICAL_NAME = FEATURES_TABLE.c.canonical_name == bindparam("n")
 # Built once: a read by name is the most frequent query, and building the statement cost
 # as much as running it.
-_FIELDS_BY_NAME = select(*FIELD_COLUMNS).where(FEATURES_TABLE.c.feature_name == bindparam("n"))
-_FIELDS_BY_CANONICAL_NAME = select(*FIELD_COLUMNS).where(
-    FEATURES_TABLE.c.canonical_name == bindparam("n")
-)
-_STORED_NAME = FEATURES_TABLE.c.feature_name, FEATURES_TABLE.c.status
-_STORED_BY_NAME = select(*_STORED_NAME).where(FEATURES_TABLE.c.feature_name == bindparam("n"))
-_STORED_BY_CANONICAL_NAME = select(*_STORED_NAME).where(
-    FEATURES_TABLE.c.canonical_name == bindparam("n")
-)
+_FIELDS = {canonical: select(*FIELD_COLUMNS).where(by) for canonical, by in
+           ((False, _BY_NAME), (True, _BY_CANONICAL_NAME))}  # fmt: skip
+_STORED_AS = {
+    canonical: select(FEATURES_TABLE.c.feature_name, FEATURES_TABLE.c.status).where(by)
+    for canonical, by in ((False, _BY_NAME), (True, _BY_CANONICAL_NAME))
+}
+
+T = TypeVar("T")
+
+
+def by_either_spelling(feature_name: str, find: Callable[[bool, str], T | None]) -> T | None:
+    """What ``find(canonical, name)`` finds under the exact name or else, for a valid name,
+    under its canonical spelling (``view:f:1`` finds ``view:f:v1``).
+
+    The exact name first: that is nearly every call, and one index lookup. Rows written by
+    code predating canonical names (a rolling upgrade) have none and are found so.
+    """
+    found = find(False, feature_name)
+    if found is None and is_valid_feature_name(feature_name):
+        found = find(True, canonical_feature_name(feature_name))
+    return found
 
 
 @functools.cache
 def _served_types_statement(dialect_name: str) -> Select[Any]:
-    """The served features among a list of names (``names``) and canonical spellings
-    (``canonical_names``), each list one parameter."""
+    """The features among a list of names (``names``) and canonical spellings
+    (``canonical_names``), each list one parameter; the caller keeps the served ones.
+
+    Only the names are in the WHERE clause, so that they choose the unique name indexes:
+    with the status there too, SQLite without statistics (no ANALYZE) read every served
+    feature through the status index instead, its cost growing with the catalog."""
     columns = FEATURES_TABLE.c
     if dialect_name == "postgresql":
         names = any_(bindparam("names", type_=ARRAY(String)))
@@ -55,7 +72,8 @@ def _served_types_statement(dialect_name: str) -> Select[Any]:
         columns.canonical_name,
         columns.feature_type,
         columns.feature_data_type,
-    ).where(columns.status.in_([bindparam(key) for key in _SERVED_VALUES]), by_name)
+        columns.status,
+    ).where(by_name)
 
 
 class FeatureLookup:
@@ -73,31 +91,27 @@ class FeatureLookup:
 
     def find(self, feature_name: str) -> dict[str, Any] | None:
         """The feature as field name → value, found as ``FeatureRepository.get`` finds it."""
-        found = self._one(_FIELDS_BY_NAME, feature_name)
-        if found is None and is_valid_feature_name(feature_name):
-            found = self._one(_FIELDS_BY_CANONICAL_NAME, canonical_feature_name(feature_name))
-        return found
+        return by_either_spelling(feature_name, self._fields)
 
     def served_types(self, names: Collection[str]) -> dict[str, tuple[str, str, str]]:
         """Requested name → (stored name, feature_type, feature_data_type) of those of
         ``names`` that are served, whichever way their versions are spelled.
 
-        One indexed query for a whole batch request (the unique name indexes serve it),
-        whatever its size: the names are one parameter, an array (a JSON array on SQLite),
-        so the statement is compiled once."""
+        One indexed query for a whole batch request, whatever its size: the names are one
+        parameter, an array (a JSON array on SQLite), so the statement is compiled once."""
         wanted = {name: canonical_feature_name(name) for name in names}
         compiled = compiled_once(_served_types_statement(self._dialect.name), self._dialect)
         lists = {"names": list(wanted), "canonical_names": list(set(wanted.values()))}
         values: dict[str, Any] = dict(lists)
         if self._dialect.name == "sqlite":
             values = {key: orjson.dumps(names).decode() for key, names in lists.items()}
-        values.update(_SERVED_VALUES)
         by_name: dict[str, tuple[str, str, str]] = {}
-        for stored, canonical, feature_type, data_type in fetch_all(
+        for stored, canonical, feature_type, data_type, status in fetch_all(
             self._connection.cursor, compiled, values
         ):
-            by_name[stored] = (stored, feature_type, data_type)
-            by_name.setdefault(canonical or stored, by_name[stored])
+            if status in SERVED_STATES:
+                by_name[stored] = (stored, feature_type, data_type)
+                by_name.setdefault(canonical or stored, by_name[stored])
         return {
             name: by_name.get(name) or by_name[canonical]
             for name, canonical in wanted.items()
@@ -109,15 +123,10 @@ class FeatureLookup:
         by one statement (so they agree)."""
         return read_page(self._connection.cursor, self._dialect, query)
 
-    def _one(self, statement: Select[Any], value: str) -> dict[str, Any] | None:
-        compiled = compiled_once(statement, self._dialect)
-        cursor = self._connection.cursor()
-        try:
-            cursor.execute(compiled.sql, compiled.parameters({"n": value}))
-            row = cursor.fetchone()
-        finally:
-            cursor.close()
-        return None if row is None else feature_rows([row], compiled.processors)[0]
+    def _fields(self, canonical: bool, name: str) -> dict[str, Any] | None:
+        compiled = compiled_once(_FIELDS[canonical], self._dialect)
+        rows = fetch_all(self._connection.cursor, compiled, {"n": name})
+        return feature_rows(rows, compiled.processors)[0] if rows else None
 
 
 class FeatureRepository:
@@ -125,30 +134,22 @@ class FeatureRepository:
         self.session = session
 
     def get(self, feature_name: str) -> Feature | None:
-        """The feature stored for this version, whichever way its version is spelled
-        (``view:f:1`` finds ``view:f:v1``).
-
-        The exact name first: that is nearly every call, and one index lookup. Rows written
-        by code predating canonical names (a rolling upgrade) have none and are found so.
-        """
-        found = self.session.scalars(
-            select(Feature).where(Feature.feature_name == feature_name)
-        ).one_or_none()
-        if found is not None or not is_valid_feature_name(feature_name):
-            return found
-        canonical = canonical_feature_name(feature_name)
-        return self.session.scalars(
-            select(Feature).where(Feature.canonical_name == canonical)
-        ).one_or_none()
+        """The feature stored for this version, whichever way its version is spelled."""
+        return by_either_spelling(feature_name, self._loaded)
 
     def stored_as(self, feature_name: str) -> tuple[str, str] | None:
         """(stored name, status) of the feature ``get`` would find, without loading it: what
         a create needs to know before it adds the name."""
-        found = in_session(self.session, _STORED_BY_NAME, {"n": feature_name})
-        if not found and is_valid_feature_name(feature_name):
-            canonical = canonical_feature_name(feature_name)
-            found = in_session(self.session, _STORED_BY_CANONICAL_NAME, {"n": canonical})
-        return (found[0][0], found[0][1]) if found else None
+
+        def stored(canonical: bool, name: str) -> tuple[str, str] | None:
+            rows = in_session(self.session, _STORED_AS[canonical], {"n": name})
+            return (rows[0][0], rows[0][1]) if rows else None
+
+        return by_either_spelling(feature_name, stored)
+
+    def _loaded(self, canonical: bool, name: str) -> Feature | None:
+        column = Feature.canonical_name if canonical else Feature.feature_name
+        return self.session.scalars(select(Feature).where(column == name)).one_or_none()
 
     def add(self, feature: Feature) -> None:
         feature.canonical_name = canonical_feature_name(feature.feature_name)

@@ -70,7 +70,7 @@ STRING_VARIANTS = 1_000
 STRING_LABELS = tuple(f"value_{i:03d}" for i in range(STRING_VARIANTS))  # value_000 .. 999
 BOOLEAN_BIT = 63  # the key's top bit
 # Feature columns are computed this many values at a time: a 1,000,000-value request then
-# holds a few MB of arrays at once instead of a few hundred (docs/performance.md).
+# holds about a MB of arrays at once instead of a few hundred (docs/performance.md).
 BLOCK_VALUES = 16_384
 
 U64Array = npt.NDArray[np.uint64]

@@ -29,8 +29,9 @@ from feature_gateway.domain.values import OnlineFeatures
 from feature_gateway.services import feature_values
 
 blp = ApiBlueprint("values", __name__, description="Serve simulated values of deployed features")
-# Bodies are sent in pieces of about this size: a few per 1,000 x 1,000 request, and a
-# 10 x 100 answer (25 kB) in one piece with a Content-Length.
+# Bodies are sent in pieces of about this size (a 1,000 x 1,000 answer, ~30 MB, in some
+# 450): a worker holds one piece at a time. An answer that fits in one (10 x 100 is 25 kB)
+# is sent whole, with a Content-Length.
 CHUNK_BYTES = 64 * 1024
 
 
