@@ -60,7 +60,7 @@ reset:
 test: install
 	$(BIN)/python -m pytest
 
-# Everything but the Schemathesis fuzzing (about a minute less).
+# Everything but the Schemathesis fuzzing (about half the time).
 test-fast: install
 	$(BIN)/python -m pytest -m "not fuzz"
 

@@ -7,6 +7,8 @@ commits become savepoint releases.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -18,6 +20,8 @@ from sqlalchemy import Connection, Engine, text
 
 from feature_gateway import create_app
 from feature_gateway.api import examples
+from feature_gateway.api.context import EXTENSION
+from feature_gateway.app import configure_logging
 from feature_gateway.cli import alembic_config
 from feature_gateway.config import Settings
 from feature_gateway.db.engine import make_engine
@@ -73,11 +77,53 @@ def database(connection: Connection) -> Database:
     return Database(connection, external_transaction=True)
 
 
+@pytest.fixture(scope="session")
+def _apps() -> Iterator[dict[tuple[str, str], Flask]]:
+    """The apps built so far, by database URL and auth mode (see ``_bound``)."""
+    built: dict[tuple[str, str], Flask] = {}
+    yield built
+    for app in built.values():
+        app.extensions[EXTENSION].database.bind.dispose()  # its own engine, never used
+
+
+def _shared_app(apps: dict[tuple[str, str], Flask], database_url: str, auth_mode: str) -> Flask:
+    app = apps.get((database_url, auth_mode))
+    if app is None:
+        token = (
+            {"auth_mode": "token", "secret_key": TEST_SECRET_KEY} if auth_mode == "token" else {}
+        )
+        app = create_app({"database_url": database_url, "TESTING": True, **token})
+        apps[(database_url, auth_mode)] = app
+    return app
+
+
+@contextlib.contextmanager
+def _bound(app: Flask, database: Database) -> Iterator[Flask]:
+    """The shared app working on this test's database (its rolled-back transaction).
+
+    Building the app costs about 50 ms (flask-smorest writes the OpenAPI document, werkzeug
+    compiles the routes), more than most tests; so one app per database and auth mode is
+    built once a session, and each test binds it to its own ``database``: views read the
+    database from ``app.extensions`` on every request (``api.context``), nothing else keeps
+    it. The log level is set again, as a freshly built app would, since a test may build
+    its own app with another. A test that changes the app itself (adds a route, wraps
+    ``wsgi_app``) builds its own with ``create_app``.
+    """
+    shared = app.extensions[EXTENSION]
+    app.extensions[EXTENSION] = dataclasses.replace(shared, database=database)
+    configure_logging(shared.settings.log_level)
+    try:
+        yield app
+    finally:
+        app.extensions[EXTENSION] = shared
+
+
 @pytest.fixture
-def app(database: Database, migrated_database: FreshDatabase) -> Flask:
-    return create_app(
-        {"database": database, "database_url": migrated_database.url, "TESTING": True}
-    )
+def app(
+    database: Database, migrated_database: FreshDatabase, _apps: dict[tuple[str, str], Flask]
+) -> Iterator[Flask]:
+    with _bound(_shared_app(_apps, migrated_database.url, "trust"), database) as app:
+        yield app
 
 
 @pytest.fixture
@@ -86,17 +132,12 @@ def client(app: Flask) -> FlaskClient:
 
 
 @pytest.fixture
-def token_app(database: Database, migrated_database: FreshDatabase) -> Flask:
+def token_app(
+    database: Database, migrated_database: FreshDatabase, _apps: dict[tuple[str, str], Flask]
+) -> Iterator[Flask]:
     """The app in token mode (SPEC §7), on the same database as ``app``."""
-    return create_app(
-        {
-            "database": database,
-            "database_url": migrated_database.url,
-            "auth_mode": "token",
-            "secret_key": TEST_SECRET_KEY,
-            "TESTING": True,
-        }
-    )
+    with _bound(_shared_app(_apps, migrated_database.url, "token"), database) as app:
+        yield app
 
 
 @pytest.fixture
