@@ -29,7 +29,11 @@ PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("before_request (request id, body checks, in-progress gauge)", ("._start (",)),
     ("teardown (in-progress gauge)", ("._done (",)),
     ("after_request: the rest", ("._finish (",)),
-    ("database (SQLAlchemy, driver)", ("sqlalchemy/", "psycopg/", "sqlite3/")),
+    # The service's own db/ package too: its hot reads call the driver directly.
+    (
+        "database (db/, SQLAlchemy, driver)",
+        ("feature_gateway/db/", "sqlalchemy/", "psycopg/", "sqlite3/"),
+    ),
     ("view and services (feature_gateway)", ("feature_gateway/",)),
     ("flask-smorest, webargs, marshmallow", ("flask_smorest/", "webargs/", "marshmallow/")),
     ("Flask, werkzeug (context, routing, response)", ("flask/", "werkzeug/")),
