@@ -50,7 +50,7 @@ def compile_statement(statement: Select[Any], dialect: Dialect) -> CompiledState
     return CompiledStatement(compiled.string, positions, processors)
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=64)  # a handful of statements for each engine's dialect
 def compiled_once(statement: Select[Any], dialect: Dialect) -> CompiledStatement:
     """A statement built once at import (a read by name), compiled once per dialect."""
     return compile_statement(statement, dialect)
