@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -26,11 +26,14 @@ from tests.conftest import SEED_FEATURE, TEST_SECRET_KEY, migrate
 from tests.live_server import LiveServer
 
 webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.common.exceptions import (  # noqa: E402
+    StaleElementReferenceException,
+    WebDriverException,
+)
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
 from selenium.webdriver.remote.webelement import WebElement  # noqa: E402
-from selenium.webdriver.support import expected_conditions  # noqa: E402
 from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
 
 pytestmark = pytest.mark.browser
@@ -164,7 +167,26 @@ def _click_and_wait(browser: WebDriver, element: WebElement) -> None:
     one (a page still on screen would be read as the answer)."""
     page = browser.find_element(By.TAG_NAME, "html")
     element.click()
-    WebDriverWait(browser, 20).until(expected_conditions.staleness_of(page))
+    WebDriverWait(browser, 20).until(_replaced(page))
+
+
+def _replaced(page: WebElement) -> Callable[[WebDriver], bool]:
+    """``staleness_of``, also for the other answer ChromeDriver gives while the new page
+    is coming in: the old node "does not belong to the document" (a WebDriverException
+    instead of a stale element; seen in CI), which says the same."""
+
+    def gone(_browser: WebDriver) -> bool:
+        try:
+            page.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as exc:
+            if "does not belong to the document" not in (exc.msg or ""):
+                raise
+            return True
+        return False
+
+    return gone
 
 
 def _sign_in_trust(browser: WebDriver, server: LiveServer, role: str, name: str) -> None:
