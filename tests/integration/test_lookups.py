@@ -174,3 +174,27 @@ def test_a_connection_lost_before_a_use_cases_first_statement_is_unavailable_not
     finally:
         engine.dispose()
         fresh.drop()
+
+
+def test_pages_stay_right_when_compiled_shapes_are_evicted(engine_database, monkeypatch):
+    # More shapes than the cache keeps: each query must still run its own SQL.
+    monkeypatch.setattr(feature_pages, "_MAX_SHAPES", 2)
+    monkeypatch.setattr(feature_pages, "_SHAPES", feature_pages._Shapes())
+    for owner in ("ann", "bo"):
+        _create(engine_database, f"look:{owner}_only:1")
+        with engine_database.writing() as uow:
+            uow.session.execute(
+                text("UPDATE features SET owner = :o WHERE feature_name = :n"),
+                {"o": owner, "n": f"look:{owner}_only:1"},
+            )
+            uow.commit()
+    queries = {
+        FeatureQuery(owner=("ann",)): 1,
+        FeatureQuery(owner=("ann", "bo")): 2,
+        FeatureQuery(owner=("ann",), sort="-created_time"): 1,
+        FeatureQuery(search="bo_only"): 1,
+        FeatureQuery(): 2,
+    }
+    for _ in range(3):
+        for query, expected in queries.items():
+            assert features.list_features(engine_database, query).total_count == expected
