@@ -48,6 +48,12 @@ def public(view: F) -> F:
     return view
 
 
+# What the admin endpoints answer with: a token or webhook secret, or where one may be
+# sent, is for the admin who asked; no shared cache may keep it.
+NO_STORE = {"Cache-Control": "no-store"}
+NO_STORE_DOC = {"Cache-Control": {"schema": {"type": "string", "enum": ["no-store"]}}}
+
+
 def token_mode_only(view: F) -> F:
     """Works in token mode only; in trust mode it refuses (403) whatever the request."""
     setattr(view, _REFUSED_IN_TRUST_MODE, True)

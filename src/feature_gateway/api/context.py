@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import current_app, g
 
 from feature_gateway.config import Settings
@@ -36,6 +38,13 @@ def value_limits() -> RequestLimits:
         max_rows=configured.max_entity_rows_per_request,
         max_values=configured.max_values_per_request,
     )
+
+
+def checked_path_id(field: str, value: str, pattern: str, rule: str) -> str:
+    """An id taken from a URL path, held to its pattern (422 naming ``field`` otherwise)."""
+    if not re.fullmatch(pattern, value):
+        raise ValidationError.for_field(field, rule)
+    return value
 
 
 def checked_feature_name(name: str) -> str:

@@ -145,6 +145,16 @@ def require_role(action: Action, declared: str | None) -> Role:
     return role
 
 
+def acting_admin(action: Action, declared: str | None) -> str:
+    """The verified principal acting for one of ``TOKEN_MODE_ACTIONS`` (an admin's): 403
+    in trust mode, 403 for another role."""
+    require_role(action, declared)
+    verified = principal()
+    if verified is None:  # cannot happen: require_role refuses these actions in trust mode
+        raise TOKEN_MODE_ACTIONS[action]()
+    return verified.name
+
+
 def _inferred_role(action: Action) -> Role:
     verified = principal()
     if verified is None:

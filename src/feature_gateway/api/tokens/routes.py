@@ -6,16 +6,15 @@ tokens that a later switch to token mode would honour.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from feature_gateway.api.access import token_mode_only
+from feature_gateway.api.access import NO_STORE, NO_STORE_DOC, token_mode_only
 from feature_gateway.api.blueprint import ApiBlueprint
-from feature_gateway.api.context import database
+from feature_gateway.api.context import checked_path_id, database
 from feature_gateway.api.problems import Problems
 from feature_gateway.api.revisions import Reply
 from feature_gateway.api.role_schemas import RoleQuerySchema
-from feature_gateway.api.roles import principal, require_role
+from feature_gateway.api.roles import acting_admin
 from feature_gateway.api.tokens.schemas import (
     CREATE_EXAMPLE,
     TOKEN_ID_PATH_PARAMETER,
@@ -26,32 +25,19 @@ from feature_gateway.api.tokens.schemas import (
 )
 from feature_gateway.domain.lifecycle import Action
 from feature_gateway.domain.tokens import TOKEN_ID_PATTERN
-from feature_gateway.errors import TokenManagementDisabledError, ValidationError
 from feature_gateway.services import tokens
 
 blp = ApiBlueprint("tokens", __name__, description="API tokens (role admin, token mode)")
-
-# Token metadata is for the admin who asked; no shared cache may keep it, let alone a token.
-NO_STORE = {"Cache-Control": "no-store"}
-_NO_STORE_DOC = {"Cache-Control": {"schema": {"type": "string", "enum": ["no-store"]}}}
-
-
-def _acting_admin(declared: str | None) -> str:
-    require_role(Action.MANAGE_TOKENS, declared)
-    verified = principal()
-    if verified is None:  # cannot happen: require_role refuses token management in trust mode
-        raise TokenManagementDisabledError()
-    return verified.name
 
 
 @token_mode_only
 @blp.route("/tokens", methods=["POST"])
 @blp.arguments(TokenCreateSchema, example=CREATE_EXAMPLE)
-@blp.response(201, IssuedTokenSchema, headers=_NO_STORE_DOC)
+@blp.response(201, IssuedTokenSchema, headers=NO_STORE_DOC)
 @blp.problems(Problems.TOKEN_CREATE)
 def create_token(args: dict[str, Any]) -> Reply:
     """Issue a token; the response is the only time it is shown."""
-    admin = _acting_admin(args.pop("user_role", None))
+    admin = acting_admin(Action.MANAGE_TOKENS, args.pop("user_role", None))
     issued = tokens.create_token(database(), created_by=admin, **args)
     return {"token": issued.token, "metadata": issued.metadata}, NO_STORE
 
@@ -59,22 +45,23 @@ def create_token(args: dict[str, Any]) -> Reply:
 @token_mode_only
 @blp.route("/tokens", methods=["GET"])
 @blp.arguments(RoleQuerySchema, location="query")
-@blp.response(200, TokenListSchema, headers=_NO_STORE_DOC)
+@blp.response(200, TokenListSchema, headers=NO_STORE_DOC)
 @blp.problems(Problems.TOKEN_LIST)
 def list_tokens(args: dict[str, Any]) -> Reply:
     """Every token's metadata, oldest first (never a token itself)."""
-    _acting_admin(args.get("user_role"))
+    acting_admin(Action.MANAGE_TOKENS, args.get("user_role"))
     return {"tokens": tokens.list_tokens(database())}, NO_STORE
 
 
 @token_mode_only
 @blp.route("/tokens/<token_id>", methods=["DELETE"], parameters=[TOKEN_ID_PATH_PARAMETER])
 @blp.arguments(RoleQuerySchema, location="query")
-@blp.response(200, TokenEnvelopeSchema, headers=_NO_STORE_DOC)
+@blp.response(200, TokenEnvelopeSchema, headers=NO_STORE_DOC)
 @blp.problems(Problems.TOKEN_REVOKE)
 def revoke_token(args: dict[str, Any], token_id: str) -> Reply:
     """Revoke a token: refused from its next request on, on every worker. Idempotent."""
-    _acting_admin(args.get("user_role"))
-    if not re.fullmatch(TOKEN_ID_PATTERN, token_id):
-        raise ValidationError.for_field("token_id", "Must be 16 lower-case hex digits.")
+    acting_admin(Action.MANAGE_TOKENS, args.get("user_role"))
+    token_id = checked_path_id(
+        "token_id", token_id, TOKEN_ID_PATTERN, "Must be 16 lower-case hex digits."
+    )
     return {"metadata": tokens.revoke_token(database(), token_id)}, NO_STORE

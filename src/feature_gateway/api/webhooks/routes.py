@@ -9,13 +9,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from feature_gateway.api.access import token_mode_only
+from feature_gateway.api.access import NO_STORE, NO_STORE_DOC, token_mode_only
 from feature_gateway.api.blueprint import ApiBlueprint
-from feature_gateway.api.context import database, settings
+from feature_gateway.api.context import checked_path_id, database, settings
 from feature_gateway.api.problems import Problems
 from feature_gateway.api.revisions import Reply
 from feature_gateway.api.role_schemas import RoleQuerySchema
-from feature_gateway.api.roles import principal, require_role
+from feature_gateway.api.roles import acting_admin
 from feature_gateway.api.webhooks.schemas import (
     CREATE_EXAMPLE,
     DELIVERY_ID_PATH_PARAMETER,
@@ -33,29 +33,19 @@ from feature_gateway.api.webhooks.schemas import (
 )
 from feature_gateway.domain.lifecycle import Action
 from feature_gateway.domain.webhooks import WEBHOOK_ID_PATTERN
-from feature_gateway.errors import ValidationError, WebhookManagementDisabledError
+from feature_gateway.errors import ValidationError
 from feature_gateway.services import webhooks
 
 blp = ApiBlueprint("webhooks", __name__, description="Webhooks (role admin, token mode)")
 
-NO_STORE = {"Cache-Control": "no-store"}  # a secret, or where one may be sent
-_NO_STORE_DOC = {"Cache-Control": {"schema": {"type": "string", "enum": ["no-store"]}}}
 _ONE: dict[str, Any] = {"parameters": [WEBHOOK_ID_PATH_PARAMETER]}
 _DELIVERY: dict[str, Any] = {"parameters": [WEBHOOK_ID_PATH_PARAMETER, DELIVERY_ID_PATH_PARAMETER]}
 
 
-def _acting_admin(declared: str | None) -> str:
-    require_role(Action.MANAGE_WEBHOOKS, declared)
-    verified = principal()
-    if verified is None:  # cannot happen: require_role refuses in trust mode
-        raise WebhookManagementDisabledError()
-    return verified.name
-
-
 def _checked_id(webhook_id: str) -> str:
-    if not re.fullmatch(WEBHOOK_ID_PATTERN, webhook_id):
-        raise ValidationError.for_field("webhook_id", "Must be wh_ and 16 lower-case hex digits.")
-    return webhook_id
+    return checked_path_id(
+        "webhook_id", webhook_id, WEBHOOK_ID_PATTERN, "Must be wh_ and 16 lower-case hex digits."
+    )
 
 
 def _checked_delivery_id(delivery_id: str) -> int:
@@ -71,11 +61,11 @@ def _checked_delivery_id(delivery_id: str) -> int:
 @token_mode_only
 @blp.route("/webhooks", methods=["POST"])
 @blp.arguments(WebhookCreateSchema, example=CREATE_EXAMPLE)
-@blp.response(201, NewWebhookSchema, headers=_NO_STORE_DOC)
+@blp.response(201, NewWebhookSchema, headers=NO_STORE_DOC)
 @blp.problems(Problems.WEBHOOK_CREATE)
 def create_webhook(args: dict[str, Any]) -> Reply:
     """Subscribe a URL to events; the response is the only time the secret is shown."""
-    admin = _acting_admin(args.pop("user_role", None))
+    admin = acting_admin(Action.MANAGE_WEBHOOKS, args.pop("user_role", None))
     created = webhooks.create_webhook(
         database(), created_by=admin, allow_loopback=settings().webhook_allow_loopback, **args
     )
@@ -85,44 +75,44 @@ def create_webhook(args: dict[str, Any]) -> Reply:
 @token_mode_only
 @blp.route("/webhooks", methods=["GET"])
 @blp.arguments(RoleQuerySchema, location="query")
-@blp.response(200, WebhookListSchema, headers=_NO_STORE_DOC)
+@blp.response(200, WebhookListSchema, headers=NO_STORE_DOC)
 @blp.problems(Problems.WEBHOOK_LIST)
 def list_webhooks(args: dict[str, Any]) -> Reply:
     """Every webhook, oldest first (never a secret)."""
-    _acting_admin(args.get("user_role"))
+    acting_admin(Action.MANAGE_WEBHOOKS, args.get("user_role"))
     return {"webhooks": webhooks.list_webhooks(database())}, NO_STORE
 
 
 @token_mode_only
 @blp.route("/webhooks/<webhook_id>", methods=["GET"], **_ONE)
 @blp.arguments(RoleQuerySchema, location="query")
-@blp.response(200, WebhookEnvelopeSchema, headers=_NO_STORE_DOC)
+@blp.response(200, WebhookEnvelopeSchema, headers=NO_STORE_DOC)
 @blp.problems(Problems.WEBHOOK_ONE)
 def get_webhook(args: dict[str, Any], webhook_id: str) -> Reply:
     """One webhook (never its secret)."""
-    _acting_admin(args.get("user_role"))
+    acting_admin(Action.MANAGE_WEBHOOKS, args.get("user_role"))
     return {"webhook": webhooks.get_webhook(database(), _checked_id(webhook_id))}, NO_STORE
 
 
 @token_mode_only
 @blp.route("/webhooks/<webhook_id>", methods=["DELETE"], **_ONE)
 @blp.arguments(RoleQuerySchema, location="query")
-@blp.response(200, WebhookEnvelopeSchema, headers=_NO_STORE_DOC)
+@blp.response(200, WebhookEnvelopeSchema, headers=NO_STORE_DOC)
 @blp.problems(Problems.WEBHOOK_ONE)
 def delete_webhook(args: dict[str, Any], webhook_id: str) -> Reply:
     """Unsubscribe: nothing more is sent, pending deliveries are cancelled."""
-    _acting_admin(args.get("user_role"))
+    acting_admin(Action.MANAGE_WEBHOOKS, args.get("user_role"))
     return {"webhook": webhooks.delete_webhook(database(), _checked_id(webhook_id))}, NO_STORE
 
 
 @token_mode_only
 @blp.route("/webhooks/<webhook_id>/deliveries", methods=["GET"], **_ONE)
 @blp.arguments(DeliveriesQuerySchema, location="query")
-@blp.response(200, DeliveryListSchema, headers=_NO_STORE_DOC)
+@blp.response(200, DeliveryListSchema, headers=NO_STORE_DOC)
 @blp.problems(Problems.WEBHOOK_ONE)
 def list_deliveries(args: dict[str, Any], webhook_id: str) -> Reply:
     """The webhook's deliveries, newest first, optionally of one state."""
-    _acting_admin(args.get("user_role"))
+    acting_admin(Action.MANAGE_WEBHOOKS, args.get("user_role"))
     page = webhooks.list_deliveries(
         database(), _checked_id(webhook_id), state=args.get("state"),
         limit=args["limit"], offset=args["offset"],
@@ -135,11 +125,11 @@ def list_deliveries(args: dict[str, Any], webhook_id: str) -> Reply:
     "/webhooks/<webhook_id>/deliveries/<delivery_id>/redeliver", methods=["POST"], **_DELIVERY
 )
 @blp.arguments(RedeliverBodySchema, example={})
-@blp.response(202, RedeliverySchema, headers=_NO_STORE_DOC)
+@blp.response(202, RedeliverySchema, headers=NO_STORE_DOC)
 @blp.problems(Problems.WEBHOOK_REDELIVER)
 def redeliver(args: dict[str, Any], webhook_id: str, delivery_id: str) -> Reply:
     """Send the delivery again soon (state pending, attempts from zero)."""
-    _acting_admin(args.get("user_role"))
+    acting_admin(Action.MANAGE_WEBHOOKS, args.get("user_role"))
     delivery = webhooks.redeliver(
         database(), _checked_id(webhook_id), _checked_delivery_id(delivery_id)
     )
