@@ -18,13 +18,8 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 from marshmallow import ValidationError
 
+from feature_gateway.cli_context import current_gateway
 from feature_gateway.config import PROJECT_ROOT
-
-
-def _gateway() -> Any:
-    from feature_gateway.api.context import EXTENSION
-
-    return current_app.extensions[EXTENSION]
 
 
 def alembic_config(database_url: str) -> Any:
@@ -43,7 +38,7 @@ def migrate_command(revision: str) -> None:
     """Apply database migrations (alembic upgrade)."""
     from alembic import command
 
-    command.upgrade(alembic_config(_gateway().settings.database_url), revision)
+    command.upgrade(alembic_config(current_gateway().settings.database_url), revision)
     click.echo(f"database at revision {revision}")
 
 
@@ -69,7 +64,7 @@ def import_command(path: Path) -> None:
         raise click.ClickException(
             f"{path} has invalid records, nothing imported: {json.dumps(exc.messages)}"
         ) from exc
-    report = import_features(_gateway().database, records, source=path.name)
+    report = import_features(current_gateway().database, records, source=path.name)
     click.echo(
         f"imported {len(report.imported)} features, skipped {len(report.skipped)} "
         "already present"
@@ -85,7 +80,7 @@ def export_command(path: str) -> None:
     from feature_gateway.api.feature_schemas import FeatureMetadataSchema
     from feature_gateway.services.transfer import export_features
 
-    rows = FeatureMetadataSchema(many=True).dump(export_features(_gateway().database))
+    rows = FeatureMetadataSchema(many=True).dump(export_features(current_gateway().database))
     text = json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
     if path == "-":
         sys.stdout.write(text)
@@ -130,7 +125,7 @@ def idempotency_purge_command() -> None:
     from feature_gateway.services.clock import now_ms
     from feature_gateway.services.idempotency import purge
 
-    removed = purge(_gateway().database, now_ms())
+    removed = purge(current_gateway().database, now_ms())
     click.echo(f"removed {removed} expired idempotency keys")
 
 

@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from feature_gateway.cli_context import current_gateway
 
 EXIT_WHOLE, EXIT_BROKEN, EXIT_CANNOT_CHECK = 0, 1, 2
 
@@ -36,11 +37,10 @@ def audit_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout")
 def verify_command(as_json: bool) -> None:
     """Check every feature's history and change log against its row; exit 1 on a break."""
-    from feature_gateway.api.context import EXTENSION
     from feature_gateway.errors import DatabaseUnavailableError
     from feature_gateway.services.audit import verify_audit_trails
 
-    gateway = current_app.extensions[EXTENSION]
+    gateway = current_gateway()
     url = gateway.settings.database_url
     _require_sqlite_file(url)
     try:

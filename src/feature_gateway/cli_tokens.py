@@ -11,21 +11,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 from marshmallow import ValidationError
 
+from feature_gateway.cli_context import current_gateway
 from feature_gateway.domain.lifecycle import Role
 
 # Who "created_by" names for tokens made here: an operator at the machine, not a principal.
 CLI_ACTOR = "cli"
 _DAY_MS = 86_400_000
-
-
-def _database() -> Any:
-    from feature_gateway.api.context import EXTENSION
-
-    return current_app.extensions[EXTENSION].database
 
 
 @click.group("tokens")
@@ -64,7 +58,9 @@ def create_command(
         checked = TokenCreateSchema().load(request)
     except ValidationError as exc:
         raise click.ClickException(f"invalid token request: {json.dumps(exc.messages)}") from exc
-    issued = tokens.create_token(_database(), created_by=CLI_ACTOR, now=now, **checked)
+    issued = tokens.create_token(
+        current_gateway().database, created_by=CLI_ACTOR, now=now, **checked
+    )
     meta = issued.metadata
     click.echo(
         f"token {meta.token_id} for {meta.principal} (roles: {', '.join(meta.roles)}); "
@@ -82,7 +78,7 @@ def list_command(as_json: bool) -> None:
     from feature_gateway.api.tokens.schemas import TokenMetadataSchema
     from feature_gateway.services import tokens
 
-    rows = TokenMetadataSchema(many=True).dump(tokens.list_tokens(_database()))
+    rows = TokenMetadataSchema(many=True).dump(tokens.list_tokens(current_gateway().database))
     if as_json:
         click.echo(json.dumps({"tokens": rows}, indent=2, ensure_ascii=False))
         return
@@ -104,7 +100,7 @@ def revoke_command(token_id: str) -> None:
     from feature_gateway.services import tokens
 
     try:
-        token = tokens.revoke_token(_database(), token_id)
+        token = tokens.revoke_token(current_gateway().database, token_id)
     except TokenNotFoundError as exc:
         raise click.ClickException(exc.detail) from exc
     revoked = _cell(token.revoked_time)

@@ -9,18 +9,12 @@ from types import FrameType
 from typing import Any
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
+from feature_gateway.cli_context import current_gateway
 from feature_gateway.domain.events import ALL_EVENT_TYPES, EVENT_TYPES
 
 CLI_ACTOR = "cli"
-
-
-def _gateway() -> Any:
-    from feature_gateway.api.context import EXTENSION
-
-    return current_app.extensions[EXTENSION]
 
 
 @click.group("webhooks")
@@ -40,7 +34,7 @@ def deliver_command(once: bool, metrics_port: int | None) -> None:
     """Send queued webhook deliveries until SIGTERM (finishing the attempt in flight)."""
     from feature_gateway.services.webhook_worker import Worker
 
-    gateway = _gateway()
+    gateway = current_gateway()
     worker = Worker(gateway.database, gateway.settings)
     if metrics_port is not None:
         from prometheus_client import start_http_server
@@ -74,7 +68,7 @@ def create_command(url: str, event_types: tuple[str, ...], description: str | No
     from feature_gateway.errors import ValidationError
     from feature_gateway.services import webhooks
 
-    gateway = _gateway()
+    gateway = current_gateway()
     try:
         created = webhooks.create_webhook(
             gateway.database, url=url, event_types=event_types, description=description,
@@ -98,7 +92,7 @@ def list_command(as_json: bool) -> None:
     rows: list[dict[str, Any]] = [
         {"webhook_id": w.webhook_id, "url": w.url, "event_types": w.event_types,
          "active": w.active, "description": w.description, "created_time": w.created_time}
-        for w in webhooks.list_webhooks(_gateway().database)
+        for w in webhooks.list_webhooks(current_gateway().database)
     ]  # fmt: skip
     if as_json:
         click.echo(json.dumps({"webhooks": rows}, indent=2))
@@ -117,7 +111,7 @@ def delete_command(webhook_id: str) -> None:
     from feature_gateway.services import webhooks
 
     try:
-        webhooks.delete_webhook(_gateway().database, webhook_id)
+        webhooks.delete_webhook(current_gateway().database, webhook_id)
     except WebhookNotFoundError as exc:
         raise click.ClickException(exc.detail) from exc
     click.echo(f"webhook {webhook_id} deleted")
