@@ -4,7 +4,8 @@ and the actions on it. Each POST answers with a redirect and a flash message
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFProtect
@@ -46,6 +47,8 @@ from feature_gateway.errors import (
     ValidationError,
 )
 from feature_gateway.services import features
+
+T = TypeVar("T")
 
 blueprint = Blueprint(
     CONSOLE_BLUEPRINT,
@@ -235,13 +238,8 @@ def fire(feature_name: str, trigger: str) -> Response:
         return redirect(back)
     inputs = {name: _text(form[name].data) for name in input_names(form)}
     user = identity.signed_in_user()
-    try:
-        result = actions.fire(user, trigger, feature_name, inputs, revision)
-    except ConcurrentModificationError:
-        flash(STALE, "error")
-    except GatewayError as refused:
-        _flash_refusal(refused)
-    else:
+    result = _attempted(lambda: actions.fire(user, trigger, feature_name, inputs, revision))
+    if result is not None:
         flash(f"{actions.title(trigger)}: {feature_name} is now {result.new_status}.", "ok")
     return redirect(back)
 
@@ -262,16 +260,11 @@ def new_version(feature_name: str) -> Response:
         if name not in ("revision", "csrf_token")
     }
     user = identity.signed_in_user()
-    try:
-        created = actions.new_version(user, feature_name, inputs, revision)
-    except ConcurrentModificationError:
-        flash(STALE, "error")
-    except GatewayError as refused:
-        _flash_refusal(refused)
-    else:
-        flash(f"Version {created['feature_name']} created (DRAFT).", "ok")
-        return redirect(url_for("console.feature", feature_name=created["feature_name"]))
-    return redirect(back)
+    created = _attempted(lambda: actions.new_version(user, feature_name, inputs, revision))
+    if created is None:
+        return redirect(back)
+    flash(f"Version {created['feature_name']} created (DRAFT).", "ok")
+    return redirect(url_for("console.feature", feature_name=created["feature_name"]))
 
 
 def _revision(form: RevisionForm) -> int | None:
@@ -285,6 +278,17 @@ def _revision(form: RevisionForm) -> int | None:
 def _text(value: Any) -> Any:
     # Browsers send text areas with CRLF line ends; the API stores what a client sends.
     return value.replace("\r\n", "\n") if isinstance(value, str) else value
+
+
+def _attempted(action: Callable[[], T]) -> T | None:
+    """What ``action`` returns, or None with the refusal flashed for the next page."""
+    try:
+        return action()
+    except ConcurrentModificationError:
+        flash(STALE, "error")
+    except GatewayError as refused:
+        _flash_refusal(refused)
+    return None
 
 
 def _flash_refusal(refused: GatewayError) -> None:
