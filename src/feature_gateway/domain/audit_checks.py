@@ -25,7 +25,7 @@ from feature_gateway.domain.audit_chain import (
     allowed_transition,
     triggers_of_change,
 )
-from feature_gateway.domain.lifecycle import CREATED_STATUS, STORED_STATES
+from feature_gateway.domain.lifecycle import CREATED_STATUS, CREATION_TRIGGERS, STORED_STATES
 
 
 def check_feature(
@@ -115,7 +115,7 @@ def _check_history(
         report(HISTORY, None, "no history entries: not even its create or import")
         return
     first = history[0]
-    if first.trigger not in ("create", "import"):
+    if first.trigger not in CREATION_TRIGGERS:
         report(
             HISTORY,
             first.id,
@@ -124,7 +124,7 @@ def _check_history(
         )
     previous: HistoryRecord | None = None
     for entry in history:
-        if previous is not None and entry.trigger in ("create", "import"):
+        if previous is not None and entry.trigger in CREATION_TRIGGERS:
             report(HISTORY, entry.id, f"a second creation entry ({entry.trigger})")
         elif previous is not None and entry.from_status != previous.to_status:
             report(
