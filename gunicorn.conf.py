@@ -67,7 +67,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 # The review console signs its sessions with SECRET_KEY, which token mode requires. In
 # trust mode without one, the master picks one for this run: its workers inherit it, so a
 # session signed by one worker is read by the others (it ends when the server restarts).
-if os.environ.get("AUTH_MODE", "trust") == "trust" and not os.environ.get("SECRET_KEY"):
+if (os.environ.get("AUTH_MODE") or "trust") == "trust" and not os.environ.get("SECRET_KEY"):
     import secrets
 
     os.environ["SECRET_KEY"] = secrets.token_urlsafe(32)

@@ -283,7 +283,6 @@ HTTP_STATUS: list[tuple[type[GatewayError], int, str]] = [
     (RequestInFlightError, 409, "Request In Flight"),
     (IdempotencyClaimLostError, 409, "Idempotency Key Taken Over"),
     (ConflictError, 409, "Conflict"),
-    (DatabaseStorageFullError, 503, "Service Unavailable"),
     (DatabaseUnavailableError, 503, "Service Unavailable"),
     (GatewayError, 400, "Bad Request"),
 ]

@@ -64,12 +64,16 @@ class StrictJsonParser(OrjsonBodyParser):
         """Query parameters; a parameter given twice is refused rather than half-read."""
         # Unknown names are left to the schema, which reports them as unknown.
         # Only what was given is looked at (a list filter has some twenty fields), by the
-        # name it is given under (``tag`` for the field ``tags``).
-        by_key = {field.data_key or name: field for name, field in schema.fields.items()}
+        # name it is given under (``tag`` for the field ``tags``); the fields by that name
+        # only when some parameter is given twice at all.
+        given_twice = [name for name, values in req.args.lists() if len(values) > 1]
+        by_key = (
+            {f.data_key or name: f for name, f in schema.fields.items()} if given_twice else {}
+        )
         repeated = sorted(
             name
-            for name, values in req.args.lists()
-            if len(values) > 1 and name in by_key and not isinstance(by_key[name], ma.fields.List)
+            for name in given_twice
+            if name in by_key and not isinstance(by_key[name], ma.fields.List)
         )
         if repeated:
             raise ma.ValidationError({name: ["Give this parameter once."] for name in repeated})

@@ -7,7 +7,7 @@ from marshmallow import Schema, fields, validate
 from feature_gateway.api.catalog.schemas import ChangeEntrySchema
 from feature_gateway.api.catalog_fields import CommaSeparated, choices_pattern
 from feature_gateway.api.role_schemas import UserRole
-from feature_gateway.api.schema_fields import FeatureName, QueryInteger, StrictSchema
+from feature_gateway.api.schema_fields import Choice, FeatureName, QueryInteger, StrictSchema
 from feature_gateway.domain.events import (
     CURSOR_PATTERN,
     DEFAULT_PAGE,
@@ -18,10 +18,6 @@ from feature_gateway.domain.events import (
 from feature_gateway.domain.lifecycle import Status
 
 _CURSOR = {"description": "Opaque: pass a next_cursor unchanged", "pattern": CURSOR_PATTERN}
-
-
-def EventType(**kwargs: object) -> fields.String:
-    return fields.String(validate=validate.OneOf(EVENT_TYPES), **kwargs)  # type: ignore[arg-type]
 
 
 class EventsQuerySchema(StrictSchema):
@@ -35,7 +31,7 @@ class EventsQuerySchema(StrictSchema):
         metadata={"description": "Most events to return"},
     )
     type = CommaSeparated(
-        EventType(),
+        Choice(EVENT_TYPES),
         choices_pattern(EVENT_TYPES),
         metadata={"description": "Only events of these types (comma-separated)"},
     )
@@ -49,15 +45,15 @@ class EventSchema(ChangeEntrySchema):
         metadata={"description": "Unique and opaque; the webhook-id of its webhook "
                   "deliveries", "pattern": EVENT_ID_PATTERN},
     )  # fmt: skip
-    type = EventType(required=True, metadata={"description": '"feature." + action'})
+    type = Choice(EVENT_TYPES, required=True, metadata={"description": '"feature." + action'})
     feature_name = fields.String(required=True)
-    previous_status = fields.String(
+    previous_status = Choice(
+        Status,
         required=True,
         allow_none=True,
-        validate=validate.OneOf([s.value for s in Status]),
         metadata={"description": "null for a feature's first entry"},
     )
-    new_status = fields.String(required=True, validate=validate.OneOf([s.value for s in Status]))
+    new_status = Choice(Status, required=True)
 
 
 class EventsSchema(Schema):
