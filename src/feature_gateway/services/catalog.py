@@ -6,7 +6,6 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from feature_gateway.db.catalog_models import FeatureChange
 from feature_gateway.db.definition_changes import DefinitionChange
 from feature_gateway.db.models import Feature
 from feature_gateway.db.unit_of_work import Database
@@ -24,15 +23,14 @@ from feature_gateway.domain.versions import family_name, next_version_name, vers
 from feature_gateway.errors import ConflictError, FeatureNotFoundError, ValidationError
 from feature_gateway.services.clock import now_ms
 from feature_gateway.services.common import (
+    ChangeData,
     FeatureData,
+    change_data,
     check_known_fields,
     feature_data,
     load_feature,
     record_status_change,
 )
-
-# A change-log entry as the change log returns it: each column but the keys → its value.
-ChangeData = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -144,9 +142,7 @@ def feature_changes(database: Database, feature_name: str) -> tuple[str, list[Ch
     with database.reading() as uow:
         feature = load_feature(uow, feature_name)
         entries = uow.changes.for_feature(feature.id)
-        return feature.feature_name, [
-            {column: getattr(entry, column) for column in _CHANGE_COLUMNS} for entry in entries
-        ]
+        return feature.feature_name, [change_data(entry) for entry in entries]
 
 
 def feature_diff(database: Database, feature_name: str, against: str | None) -> Diff:
@@ -169,11 +165,6 @@ def feature_diff(database: Database, feature_name: str, against: str | None) -> 
             other.query, this.query, against_name=other.feature_name, this_name=this.feature_name
         ),
     )
-
-
-_CHANGE_COLUMNS = tuple(
-    c.key for c in FeatureChange.__table__.columns if c.key not in ("id", "feature_id")
-)
 
 
 def _versioned(feature: Feature) -> dict[str, Any]:

@@ -1,11 +1,13 @@
 """Helpers shared by the use cases: loading a feature, writing the audit trail, and the one
-shape in which every use case hands a feature (or an audit entry) to its caller."""
+shape in which every use case hands a feature (or an audit or change-log entry) to its
+caller."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from typing import Any
 
+from feature_gateway.db.catalog_models import FeatureChange
 from feature_gateway.db.models import AuditEntry, Feature
 from feature_gateway.db.unit_of_work import UnitOfWork
 from feature_gateway.domain.feature_fields import FIELD_NAMES
@@ -18,6 +20,11 @@ AuditData = dict[str, Any]
 _AUDIT_COLUMNS = tuple(
     column.key for column in AuditEntry.__table__.columns if column.key not in ("id", "feature_id")
 )
+# A change-log entry as the change log and the events return it: each column but the keys.
+ChangeData = dict[str, Any]
+_CHANGE_COLUMNS = tuple(
+    c.key for c in FeatureChange.__table__.columns if c.key not in ("id", "feature_id")
+)
 
 
 def feature_data(row: Feature) -> FeatureData:
@@ -27,6 +34,10 @@ def feature_data(row: Feature) -> FeatureData:
 
 def audit_data(entry: AuditEntry) -> AuditData:
     return {name: getattr(entry, name) for name in _AUDIT_COLUMNS}
+
+
+def change_data(entry: FeatureChange) -> ChangeData:
+    return {name: getattr(entry, name) for name in _CHANGE_COLUMNS}
 
 
 def check_known_fields(given: Iterable[str], known: Collection[str], use_case: str) -> None:

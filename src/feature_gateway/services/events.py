@@ -23,11 +23,9 @@ from feature_gateway.domain.events import (
     event_type,
 )
 from feature_gateway.errors import ValidationError
+from feature_gateway.services.common import change_data
 
 EventData = dict[str, Any]
-_ENTRY_COLUMNS = (
-    "revision", "action", "actor", "actor_role", "authenticated", "timestamp", "fields",
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -38,14 +36,7 @@ class FeedPage:
 
 def event_data(entry: FeatureChange) -> EventData:
     """The event of one change-log entry, as the feed and the webhooks send it."""
-    return {
-        "id": event_id(entry.id),
-        "type": event_type(entry.action),
-        "feature_name": entry.feature_name,
-        "previous_status": entry.previous_status,
-        "new_status": entry.new_status,
-        **{column: getattr(entry, column) for column in _ENTRY_COLUMNS},
-    }
+    return {"id": event_id(entry.id), "type": event_type(entry.action), **change_data(entry)}
 
 
 def read_events(

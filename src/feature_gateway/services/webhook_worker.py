@@ -27,7 +27,7 @@ from feature_gateway import __version__
 from feature_gateway.config import Settings
 from feature_gateway.db.unit_of_work import Database
 from feature_gateway.db.webhooks import MAX_ERROR_LENGTH, Claimed
-from feature_gateway.domain.events import event_id
+from feature_gateway.domain.events import event_id, event_type
 from feature_gateway.domain.webhook_targets import (
     TargetRefusedError,
     check_addresses,
@@ -196,7 +196,7 @@ class Worker:
                 "delivery_id": claimed.delivery_id,
                 "webhook_id": claimed.webhook_id,
                 "event_id": event_id(claimed.change.id),
-                "event_type": f"feature.{claimed.change.action}",
+                "event_type": event_type(claimed.change.action),
                 "attempt": claimed.attempts,
                 "outcome": label,
                 "status_code": outcome.status_code,
