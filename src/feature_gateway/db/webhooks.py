@@ -272,17 +272,11 @@ class DeliveryRepository:
         if self.session.get_bind().dialect.name == "postgresql":
             self.session.execute(text("SET LOCAL synchronous_commit TO OFF"))
 
-    def queue_state(self, now: int) -> tuple[int, int | None]:
-        """(pending deliveries, created_time of the oldest pending one)."""
-        count, oldest = self.session.execute(
-            select(func.count(), func.min(WebhookDelivery.created_time)).where(
-                WebhookDelivery.state == DeliveryState.PENDING.value
-            )
-        ).one()
-        return int(count), oldest
-
-    def counts_by_state(self) -> dict[str, int]:
+    def by_state(self) -> dict[str, tuple[int, int]]:
+        """State → (deliveries in it, created_time of the oldest): one aggregate query."""
         rows = self.session.execute(
-            select(WebhookDelivery.state, func.count()).group_by(WebhookDelivery.state)
+            select(
+                WebhookDelivery.state, func.count(), func.min(WebhookDelivery.created_time)
+            ).group_by(WebhookDelivery.state)
         )
-        return {state: int(count) for state, count in rows}
+        return {state: (int(count), oldest) for state, count, oldest in rows}
