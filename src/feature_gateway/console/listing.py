@@ -9,10 +9,8 @@ the API takes them), a date as ``YYYY-MM-DD`` (turned into epoch milliseconds, U
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from marshmallow import ValidationError as SchemaError
 from werkzeug.datastructures import MultiDict
@@ -66,16 +64,11 @@ def _epoch_ms(name: str, value: str) -> str:
     raise ValidationError.for_field(name, f"{name}: give a date as YYYY-MM-DD.")
 
 
-def page_link_args(args: Mapping[str, Any], offset: int) -> MultiDict[str, str]:
+def page_link_args(args: MultiDict[str, str], offset: int) -> MultiDict[str, str]:
     """The same search, at another offset (the previous and next page links)."""
-    kept = MultiDict([(k, v) for k in args for v in _values(args, k) if k != "offset" and v != ""])
+    kept = MultiDict([(k, v) for k, v in args.items(multi=True) if k != "offset" and v != ""])
     kept["offset"] = str(offset)
     return kept
-
-
-def _values(args: Mapping[str, Any], key: str) -> list[str]:
-    getlist = getattr(args, "getlist", None)
-    return list(getlist(key)) if getlist else [args[key]]
 
 
 @dataclass(frozen=True)
