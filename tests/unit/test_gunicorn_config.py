@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from typing import Any
@@ -12,19 +13,20 @@ from feature_gateway.config import PROJECT_ROOT
 # Runs the file as gunicorn's master does, in a fresh interpreter (it sets environment
 # variables and freezes the garbage collector, which must not leak into the tests).
 _MASTER = """
-import json, sys
+import json, os, sys
 exec(open("gunicorn.conf.py").read())
 print(json.dumps({
     "modules": sorted(sys.modules),
     "access": logger_class.access(object(), None, None, None, None),
+    "secret_key_set": bool(os.environ.get("SECRET_KEY")),
 }))
 """
 
 
-def _as_the_master() -> dict[str, Any]:
+def _as_the_master(env: dict[str, str] | None = None) -> dict[str, Any]:
     out = subprocess.run(
         [sys.executable, "-c", _MASTER], cwd=PROJECT_ROOT, capture_output=True, text=True,
-        check=True,
+        check=True, env=env,
     ).stdout  # fmt: skip
     return dict(json.loads(out))
 
@@ -40,3 +42,11 @@ def test_the_master_imports_the_heavy_libraries_but_not_the_service() -> None:
 def test_gunicorns_own_access_log_is_left_to_the_app() -> None:
     # Called with no request or response at all: it does not look at them.
     assert _as_the_master()["access"] is None
+
+
+def test_an_empty_auth_mode_is_trust_mode_and_gets_one_console_key_for_all_workers() -> None:
+    # As Settings reads it: an empty AUTH_MODE is the default, trust. Without a key the
+    # master picks one its workers inherit, or each worker would sign sessions its own way.
+    env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
+    assert _as_the_master({**env, "AUTH_MODE": ""})["secret_key_set"] is True
+    assert _as_the_master({**env, "AUTH_MODE": "token"})["secret_key_set"] is False
