@@ -35,6 +35,15 @@ TEST_SECRET_KEY = "test-only-secret-key-for-the-console-sessions"
 SEED_FEATURE = dict(examples.CREATE)
 
 
+def token_secret(token: str) -> str:
+    """The secret part of an API token, ``fmg_<id>_<secret>``: all after the id (it may
+    hold "_" itself, so the piece after the last "_" can be a few letters that turn up in
+    any text)."""
+    secret = token.split("_", 2)[2]
+    assert len(secret) == 43, token
+    return secret
+
+
 def migrate(url: str, revision: str = "head") -> None:
     config = alembic_config(url)
     config.attributes["configure_logger"] = False
