@@ -30,7 +30,14 @@ def webhooks_group() -> None:
     type=click.IntRange(1, 65535),
     help="Serve this worker's attempt counters for Prometheus on this port",
 )
-def deliver_command(once: bool, metrics_port: int | None) -> None:
+@click.option(
+    "--metrics-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="The address the metrics port listens on (unauthenticated: 0.0.0.0 only where "
+    "the network keeps strangers out, e.g. a container's own port)",
+)
+def deliver_command(once: bool, metrics_port: int | None, metrics_host: str) -> None:
     """Send queued webhook deliveries until SIGTERM (finishing the attempt in flight)."""
     from feature_gateway.services.webhook_worker import Worker
 
@@ -39,7 +46,12 @@ def deliver_command(once: bool, metrics_port: int | None) -> None:
     if metrics_port is not None:
         from prometheus_client import start_http_server
 
-        start_http_server(metrics_port, addr="0.0.0.0")  # nosec B104 - a container's port
+        try:
+            start_http_server(metrics_port, addr=metrics_host)
+        except OSError as exc:
+            raise click.ClickException(
+                f"cannot serve metrics on {metrics_host}:{metrics_port}: {exc}"
+            ) from None
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
         click.echo(f"signal {signum}: stopping after the attempt in flight", err=True)

@@ -46,6 +46,43 @@ def test_the_github_workflow_runs_the_make_steps_of_ci_run_in_order():
     ]  # fmt: skip
 
 
+def test_the_github_workflow_audits_the_installed_dependencies_with_pip_audit():
+    [job] = _yaml(WORKFLOW)["jobs"].values()
+    runs = [step.get("run", "") for step in job["steps"]]
+    [audit] = [index for index, run in enumerate(runs) if "pip-audit " in run]
+    assert runs.index("make install") < audit  # it audits what was installed
+    command = runs[audit]
+    assert ".venv/bin/pip freeze --exclude-editable" in command
+    assert "--strict" in command and "--requirement" in command
+
+
+def _nosec_lines() -> list[tuple[str, str, str]]:
+    """(path, test id, the comment line above) of every bandit suppression in src."""
+    found = []
+    for path in sorted((PROJECT_ROOT / "src").rglob("*.py")):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for number, line in enumerate(lines):
+            if "nosec" in line:
+                [test_id] = re.findall(r"# nosec (B\d+)$", line) or [line]
+                relative = str(path.relative_to(PROJECT_ROOT))
+                found.append((relative, test_id, lines[number - 1].strip()))
+    return found
+
+
+def test_every_bandit_suppression_names_its_test_says_why_and_is_listed_in_the_docs():
+    found = _nosec_lines()
+    for path, test_id, above in found:
+        assert re.fullmatch(r"B\d+", test_id), f"{path}: a nosec without one test id"
+        assert above.startswith("#") and len(above) > 20, f"{path}: no reason above {test_id}"
+    identity = (PROJECT_ROOT / "docs" / "identity.md").read_text(encoding="utf-8")
+    listed = re.findall(r"^  - `(src/[^`]+)`, (B\d+):", identity, flags=re.MULTILINE)
+    assert sorted(listed) == sorted((path, test_id) for path, test_id, _ in found)
+    assert f"there are {_NUMBER_WORDS[len(found)]}" in identity
+
+
+_NUMBER_WORDS = ["none", "one", "two", "three", "four", "five", "six", "seven", "eight"]
+
+
 def test_the_github_workflow_tests_against_a_postgresql_service_with_ci_true():
     [job] = _yaml(WORKFLOW)["jobs"].values()
     assert job["services"]["postgres"]["image"].startswith("postgres:")

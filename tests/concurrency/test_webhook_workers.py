@@ -230,21 +230,19 @@ def test_a_webhook_url_the_client_cannot_parse_is_a_failed_attempt_and_the_worke
 
 def test_a_receiver_dripping_its_answer_is_cut_off_at_the_deadline(setup: Setup) -> None:
     webhook_id = setup.subscribe()
-    setup.make_features(1)
+    setup.make_features(1)  # two events: the first one's receiver drips
     # The status line and headers a byte every 0.2 s: about 8 s in all, each pause far
     # shorter than the 1 s timeout, the whole answer far longer than the 3 s lease.
     setup.receiver.answers = [Answer(200, drip_s=0.2)]
-    started = time.monotonic()
     worker = setup.start_worker(timeout_s=1, WEBHOOK_RETRY_BASE_S="60")
     deadline = time.monotonic() + 30
-    while not any(d.attempts and d.claim is None for d in setup.deliveries(webhook_id)):
+    while not all(d.attempts and d.claim is None for d in setup.deliveries(webhook_id)):
         assert time.monotonic() < deadline, setup.log_text()[-2000:]
         time.sleep(0.05)
-    cut_after = time.monotonic() - started
-    dripped = next(d for d in setup.deliveries(webhook_id) if d.attempts and d.claim is None)
+    dripped, then = sorted(setup.deliveries(webhook_id), key=lambda d: d.delivery_id)
+    assert (then.state, then.attempts) == ("delivered", 1)  # and the worker went on
     assert (dripped.state, dripped.attempts) == ("pending", 1)  # a failed attempt, not delivered
     assert "timed out" in dripped.last_error and dripped.delivered_time is None
-    assert cut_after < 6, cut_after  # the process start, then 1 s: far from the drip's 8 s
     durations = [
         json.loads(line)["duration_ms"]
         for line in setup.log_text().splitlines() if '"webhook_attempt"' in line
