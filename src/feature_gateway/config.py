@@ -22,6 +22,10 @@ AUTH_MODES = ("trust", "token")
 # Shorter keys can be guessed; token_urlsafe(32) gives 43 characters.
 MIN_SECRET_KEY_LENGTH = 32
 
+# A webhook attempt's whole deadline (WEBHOOK_TIMEOUT_S) at most: the claim's lease is
+# derived from it (webhook_lease_ms) and must stay a time a timer and the database can hold.
+MAX_WEBHOOK_TIMEOUT_S = 3_600
+
 # Counts where 0 is meaningful: no trusted proxy, no connections beyond the pool.
 _MAY_BE_ZERO = frozenset({"trusted_proxy_count", "db_max_overflow"})
 
@@ -159,6 +163,11 @@ class Settings:
                     raise ConfigError(f"{field.name.upper()} must not be negative, got {value}")
             elif value <= 0:
                 raise ConfigError(f"{field.name.upper()} must be positive, got {value}")
+        if self.webhook_timeout_s > MAX_WEBHOOK_TIMEOUT_S:
+            raise ConfigError(
+                f"WEBHOOK_TIMEOUT_S must be at most {MAX_WEBHOOK_TIMEOUT_S} seconds (one "
+                f"webhook attempt's whole deadline), got {self.webhook_timeout_s:g}"
+            )
         if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ConfigError(f"LOG_LEVEL must be a logging level name, got {self.log_level!r}")
         if self.auth_mode not in AUTH_MODES:
@@ -182,7 +191,9 @@ class Settings:
     def webhook_lease_ms(self) -> int:
         """How long a delivery worker's claim on an attempt lasts: past it, another worker
         may retry the delivery (the first one is presumed dead). Twice the timeout, plus a
-        second for the DNS lookup and the bookkeeping."""
+        second, for the DNS lookup and the bookkeeping: always longer than the attempt's
+        deadline (``WEBHOOK_TIMEOUT_S``, which the worker enforces), so a live worker's
+        claim never expires under it."""
         return int((2 * self.webhook_timeout_s + 1) * 1000)
 
     @property

@@ -28,6 +28,7 @@ def test_the_default_database_is_a_sqlite_file_under_data():
         ({"WEBHOOK_ALLOW_LOOPBACK": "maybe"}, "WEBHOOK_ALLOW_LOOPBACK must be true or false"),
         ({"WEBHOOK_TIMEOUT_S": "soon"}, "WEBHOOK_TIMEOUT_S must be a number"),
         ({"WEBHOOK_TIMEOUT_S": "nan"}, "WEBHOOK_TIMEOUT_S must be a finite number"),
+        ({"WEBHOOK_TIMEOUT_S": "1e308"}, "WEBHOOK_TIMEOUT_S must be at most 3600 seconds"),
         ({"WEBHOOK_RETRY_BASE_S": "0"}, "must be positive"),
         ({"WEBHOOK_MAX_ATTEMPTS": "0"}, "must be positive"),
     ],
@@ -106,3 +107,9 @@ def test_webhook_settings_read_booleans_and_fractions_of_seconds():
     assert defaults.webhook_allow_loopback is False
     assert (defaults.webhook_timeout_s, defaults.webhook_retry_base_s) == (10, 10)
     assert defaults.webhook_max_attempts == 8
+
+
+@pytest.mark.parametrize("timeout_s", ["0.001", "1", "10", "3600"])
+def test_a_claims_lease_outlasts_its_attempts_deadline_by_more_than_a_second(timeout_s):
+    settings = Settings.from_env({"WEBHOOK_TIMEOUT_S": timeout_s})
+    assert settings.webhook_lease_ms > settings.webhook_timeout_s * 1000 + 1000
