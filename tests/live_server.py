@@ -29,8 +29,9 @@ class LiveServer:
         workers: int,
         log_path: Path,
         extra_env: dict[str, str] | None = None,
+        port: int | None = None,
     ) -> None:
-        self.port = free_port()
+        self.port = port or free_port()  # a given port: a restart where clients still point
         self.base_url = f"http://127.0.0.1:{self.port}"
         env = {
             **os.environ,

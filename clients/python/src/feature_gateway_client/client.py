@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import replace
 from types import TracebackType
+from typing import Self
 
 import httpx
 
@@ -39,11 +41,11 @@ class Client(Operations):
             http = httpx.Client(base_url=base_url, headers=headers, follow_redirects=False)
         super().__init__(http, Identity(token, role, actor), retry or RetryPolicy(), owns)
 
-    def acting_as(self, *, role: str | None = None, actor: str | None = None) -> Client:
+    def acting_as(self, *, role: str | None = None, actor: str | None = None) -> Self:
         """The same client (connections shared) claiming another role and name (trust mode)."""
-        other = Client.__new__(Client)
-        identity = replace(self._identity, role=role, actor=actor)
-        Operations.__init__(other, self._http, identity, self._retry, False)
+        other = copy.copy(self)
+        other._identity = replace(self._identity, role=role, actor=actor)
+        other._owns_http = False  # closed by this one
         return other
 
     def events(
@@ -66,7 +68,7 @@ class Client(Operations):
             poll_interval_s=poll_interval_s,
         )  # fmt: skip
 
-    def __enter__(self) -> Client:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
