@@ -89,6 +89,10 @@ class Identity:
     role: str | None = None
     actor: str | None = None
 
+    @property
+    def refreshable(self) -> bool:
+        return callable(self.token)
+
     def authorization(self) -> dict[str, str]:
         if self.token is None:
             return {}
@@ -182,11 +186,7 @@ class Transport:
                 failure: httpx.Response | Exception = exc
                 retry_after = None
             else:
-                if (
-                    response.status_code == 401
-                    and callable(self._identity.token)
-                    and not refreshed
-                ):
+                if response.status_code == 401 and self._identity.refreshable and not refreshed:
                     refreshed = True  # the token source is asked again: a fresh JWT
                     continue
                 if response.is_success or not _retried(response):
