@@ -129,7 +129,7 @@ lint: install
 	$(BIN)/black --check $(LINTED)
 	$(BIN)/isort --check-only $(LINTED)
 	$(BIN)/mypy src
-	$(BIN)/mypy --strict $(CLIENT)/src $(CLIENT)/examples
+	$(BIN)/mypy --strict $(CLIENT)/src $(CLIENT)/examples examples
 
 # Security scan of the service's code: no finding of any severity may remain; each one
 # judged a false positive is suppressed where it is, with the reason (# nosec Bxxx).
