@@ -4,17 +4,20 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 SAMPLE_DATA := data/feature_metadata.json
-LINTED := src tests migrations bench examples gunicorn.conf.py wsgi.py
+LINTED := src tests migrations bench examples clients/python gunicorn.conf.py wsgi.py
+# The Python client (clients/python): installed into .venv beside the service, for its tests.
+CLIENT := clients/python
 export DATABASE_URL ?= sqlite:///$(CURDIR)/data/feature_gateway.db
 
 .PHONY: install migrate import-sample port-free run reset test test-fast test-fuzz test-browser \
 	test-deploy soak bench bench-quick bench-values bench-auth bench-webhooks bench-idempotency openapi \
-	lint security format clean webhooks testing-system
+	client lint security format clean webhooks testing-system
 
-$(BIN)/activate: setup.cfg pyproject.toml
+$(BIN)/activate: setup.cfg pyproject.toml $(CLIENT)/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[test]"
+	$(BIN)/pip install --quiet -e ./$(CLIENT)
 	touch $(BIN)/activate
 
 install: $(BIN)/activate
@@ -101,6 +104,11 @@ bench-idempotency: install
 openapi: install
 	$(BIN)/feature-gateway openapi -o openapi.json
 
+# Regenerates the Python client's models and methods from the OpenAPI document (after an API
+# change; tests/client/test_generated.py fails until this is run). See docs/client.md.
+client: install
+	$(BIN)/python $(CLIENT)/codegen/generate.py
+
 # nginx → gunicorn → PostgreSQL, and the PostgreSQL-restart test (needs nginx and the
 # PostgreSQL server binaries; see docs/development.md, "Deployment tests").
 test-deploy: install
@@ -121,6 +129,7 @@ lint: install
 	$(BIN)/black --check $(LINTED)
 	$(BIN)/isort --check-only $(LINTED)
 	$(BIN)/mypy src
+	$(BIN)/mypy --strict $(CLIENT)/src $(CLIENT)/examples examples
 
 # Security scan of the service's code: no finding of any severity may remain; each one
 # judged a false positive is suppressed where it is, with the reason (# nosec Bxxx).

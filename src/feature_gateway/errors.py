@@ -271,6 +271,8 @@ HTTP_STATUS: list[tuple[type[GatewayError], int, str]] = [
     (ValidationError, 422, "Unprocessable Content"),
     (IdempotencyKeyReusedError, 422, "Idempotency Key Reused"),
     (AuthenticationError, 401, "Unauthorized"),
+    # Its own type, so that a client tells "not you, for this feature" from "not your role".
+    (SeparationOfDutiesError, 403, "Separation of Duties"),
     (PermissionDeniedError, 403, "Forbidden"),
     (FeatureNotFoundError, 404, "Feature Not Found"),
     (TokenNotFoundError, 404, "Token Not Found"),

@@ -112,6 +112,9 @@ def test_each_rule_refuses_its_player_in_any_case_and_changes_nothing(
     assert response.get_json()["detail"] == (
         f"Separation of duties: {PEOPLE[part]} {PART[part]}, so {offender} cannot {trigger} it."
     )
+    # Its own problem type: a client tells it from a role's 403 without reading the sentence.
+    assert response.get_json()["type"] == "urn:feature-gateway:problem:separation-of-duties"
+    assert response.get_json()["title"] == "Separation of Duties"
     assert _state(connection) == before
     assert _ok(caller.act(trigger, "frank"))["metadata"]["status"] != before[0][0]
 
