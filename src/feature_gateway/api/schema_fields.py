@@ -21,7 +21,13 @@ from feature_gateway.domain.names import (
     is_valid_feature_name,
 )
 from feature_gateway.domain.sql_check import UnsafeQueryError, check_read_only_query
-from feature_gateway.domain.text import NON_BLANK_TEXT_PATTERN, has_nul, is_blank
+from feature_gateway.domain.text import (
+    NAME_PATTERN,
+    NON_BLANK_TEXT_PATTERN,
+    has_nul,
+    is_blank,
+    name_problem,
+)
 from feature_gateway.errors import MAX_ERROR_MESSAGES
 
 MAX_ACTOR_LENGTH = 255
@@ -110,12 +116,28 @@ def Text(max_length: int, **kwargs: Any) -> fields.String:
     )
 
 
+def _name(value: str) -> None:
+    problem = name_problem(value)
+    if problem is not None:
+        raise ValidationError(problem)
+
+
+_ACTOR_METADATA = {"description": "Who performs the action", "example": "dev"}
+
+
 def Actor(**kwargs: Any) -> fields.String:
-    metadata = {
-        "description": "Who performs the action",
-        "example": "dev",
-        **kwargs.pop("metadata", {}),
-    }
+    """A person's name as given to be stored or compared (actors, principals, owners): the
+    name rule of SPEC §2 (no white space at either end, no control or format characters)."""
+    metadata = {**_ACTOR_METADATA, **kwargs.pop("metadata", {}), "pattern": NAME_PATTERN}
+    return fields.String(
+        validate=[_name, validate.Length(max=MAX_ACTOR_LENGTH)], metadata=metadata, **kwargs
+    )
+
+
+def RecordedActor(**kwargs: Any) -> fields.String:
+    """A person's name as stored before the name rule (import files, list filters): any
+    non-blank text, so that names recorded earlier can still be imported and found."""
+    metadata = {**_ACTOR_METADATA, **kwargs.pop("metadata", {})}
     return Text(MAX_ACTOR_LENGTH, metadata=metadata, **kwargs)
 
 
