@@ -87,6 +87,7 @@ class Settings:
     max_features_per_request: int = 1_000
     max_entity_rows_per_request: int = 10_000
     max_values_per_request: int = 1_000_000
+    max_entity_columns_per_request: int = 20
     # Both below gunicorn's 30 s worker timeout: a request waiting for a lock or a
     # connection gets a 503 before its worker is killed.
     sqlite_busy_timeout_ms: int = 10_000

@@ -8,6 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+# An error body stays small whatever the request (SPEC §3): it lists at most this many
+# messages and says how many more there were; a request breaking a rule this many times over
+# is refused with one message before each breach is looked at.
+MAX_ERROR_MESSAGES = 50
+
 
 class GatewayError(Exception):
     """Base of every error the service reports to a client."""

@@ -21,6 +21,7 @@ from feature_gateway.api.schema_fields import (
     Choice,
     FeatureName,
     Query,
+    RecordedActor,
     StrictSchema,
     Text,
 )
@@ -90,6 +91,9 @@ def _record_field(field: Field) -> fields.Field[Any]:
         return fields.Integer(allow_none=True)  # the importer fills in missing times
     if field.kind is Kind.NOTE:
         return fields.String(allow_none=True)
+    if field.kind is Kind.ACTOR:  # names exported before the name rule still import
+        nullable = field.nullable
+        return RecordedActor(allow_none=nullable, required=not nullable)
     if field.nullable or field.kind is Kind.TAGS:  # the importer fills in missing tags
         return request_field(field, allow_none=True)
     return request_field(field, required=True)

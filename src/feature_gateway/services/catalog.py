@@ -66,7 +66,8 @@ def create_feature_version(
     with the given fields replaced. Two racing calls never get the same number (each
     gets its own, or 409 if a version of that number appeared by another way meanwhile).
     A version whose query or types differ from its source's records its creator as a
-    definition changer too (separation of duties, SPEC §7). With ``expected_revisions``
+    definition changer too; one that copies them unchanged inherits the source's creator and
+    definition changers as its own (separation of duties, SPEC §7). With ``expected_revisions``
     the source must still be at one of them (409 otherwise): a copy of what was read."""
     check_known_fields(new.replaced, VERSIONED_FIELDS, "create_feature_version")
     with database.writing() as uow:
@@ -105,6 +106,8 @@ def create_feature_version(
                     changed_fields=",".join(definition),
                 )
             )
+        else:
+            uow.definition_changes.inherit(feature, source, now)
         uow.commit()
         return feature_data(feature)
 

@@ -9,7 +9,6 @@ from feature_gateway.db.unit_of_work import Database
 from feature_gateway.domain.lifecycle import Status
 from feature_gateway.domain.value_requests import RequestLimits
 from feature_gateway.domain.values import FeatureSpec, OnlineFeatures, simulate_columns
-from feature_gateway.errors import ValidationError
 from feature_gateway.services.clock import now_ms
 
 
@@ -34,10 +33,7 @@ def get_online_features(
     The columns are computed as the caller iterates them (after the transaction has
     ended): a response can be written block by block instead of being held whole.
     """
-    violations = limits.violations(len(request.features), request.n_rows)
-    if violations:
-        messages = [message for field in violations.values() for message in field]
-        raise ValidationError("The request is too large: " + " ".join(messages), violations)
+    limits.check(len(request.features), request.n_rows, len(request.entities))
     event_timestamp = now_ms() if request.event_timestamp is None else request.event_timestamp
     with database.looking_up() as lookup:  # one statement, no transaction around it
         rows = lookup.features.served_types(request.features)
