@@ -37,8 +37,19 @@ port-free:
 	@$(PYTHON) -c 'import socket, sys; socket.create_server(("0.0.0.0", int(sys.argv[1])))' "$(PORT)" 2>/dev/null \
 		|| { echo "Port $(PORT) is already in use (another make run?). Stop that server, or pick another port: make run PORT=$$(($(PORT) + 1))" >&2; exit 1; }
 
+# In token mode without a SECRET_KEY, a key for this run (console sessions end when it stops;
+# a deployment sets its own, docs/deployment.md). Then where to go, and gunicorn.
 run: port-free import-sample
-	GUNICORN_BIND=0.0.0.0:$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+	@if [ "$$AUTH_MODE" = token ] && [ -z "$$SECRET_KEY" ]; then \
+		echo "AUTH_MODE=token without SECRET_KEY: the console signs its sessions with a key of this run (set SECRET_KEY to keep them across restarts)"; \
+		SECRET_KEY=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(32))'); \
+		export SECRET_KEY; \
+	fi; \
+	printf '%s\n' "Serving on http://localhost:$(PORT)/ until Ctrl-C:" \
+		"  review console   http://localhost:$(PORT)/console/" \
+		"  API, Swagger UI  http://localhost:$(PORT)/docs" \
+		"  health           http://localhost:$(PORT)/health"; \
+	GUNICORN_BIND=0.0.0.0:$(PORT) exec $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
 # The webhook delivery worker beside `make run` (another terminal), until Ctrl-C; see
 # docs/webhooks.md. WEBHOOK_ALLOW_LOOPBACK=true for receivers on this machine.

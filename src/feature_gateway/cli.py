@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 from flask import Flask, current_app
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
 from marshmallow import ValidationError
 
 from feature_gateway.cli_context import current_gateway
@@ -155,14 +155,20 @@ class StartError(click.ClickException):
 
 
 def _create_app() -> Flask:
-    from feature_gateway import create_app
+    from feature_gateway.app import build_app
     from feature_gateway.config import ConfigError
 
     try:
-        return create_app()
+        # A command serves nothing: no console key needed, no server's warnings said.
+        return build_app(serving=False)
     except ConfigError as exc:  # an operator's typo deserves a sentence, not a traceback
         raise StartError(str(exc)) from exc
 
 
 def main() -> None:
-    FlaskGroup(create_app=_create_app).main()
+    # Not Flask's `run`: it would serve with the settings of a command (see _create_app);
+    # the service is served by gunicorn (gunicorn.conf.py).
+    group = FlaskGroup(create_app=_create_app, add_default_commands=False)
+    group.add_command(shell_command)
+    group.add_command(routes_command)
+    group.main()
