@@ -18,7 +18,7 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
 from marshmallow import ValidationError
 
-from feature_gateway.cli_context import current_gateway
+from feature_gateway.cli_context import StartError, current_gateway, with_database
 from feature_gateway.config import PROJECT_ROOT
 
 
@@ -43,7 +43,7 @@ def migrate_command(revision: str) -> None:
 
 
 @click.command("import-features")
-@with_appcontext
+@with_database
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_command(path: Path) -> None:
     """Import features from a JSON file; names already stored are skipped."""
@@ -73,7 +73,7 @@ def import_command(path: Path) -> None:
 
 
 @click.command("export-features")
-@with_appcontext
+@with_database
 @click.argument("path", type=click.Path(dir_okay=False, allow_dash=True), default="-")
 def export_command(path: str) -> None:
     """Write every feature (deleted ones too) as JSON, in the import format."""
@@ -118,7 +118,7 @@ def idempotency_group() -> None:
 
 
 @idempotency_group.command("purge")
-@with_appcontext
+@with_database
 def idempotency_purge_command() -> None:
     """Delete expired idempotency keys (writes also delete some as they go; schedule this
     where few keyed writes arrive, e.g. daily)."""
@@ -146,12 +146,6 @@ def register_cli(app: Flask) -> None:
         webhooks_group,
     ):
         app.cli.add_command(command)
-
-
-class StartError(click.ClickException):
-    """The command cannot start: one line on stderr, exit 2, no traceback."""
-
-    exit_code = 2
 
 
 def _create_app() -> Flask:
