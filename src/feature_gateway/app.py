@@ -20,6 +20,7 @@ from feature_gateway.config import Settings
 from feature_gateway.console import register_console
 from feature_gateway.db.engine import make_engine
 from feature_gateway.db.unit_of_work import Database
+from feature_gateway.front_door import register_front_door
 from feature_gateway.observability import json_formatter
 from feature_gateway.serving import STARTUP_SAID, require_serving, startup_warnings
 
@@ -70,6 +71,7 @@ def build_app(overrides: dict[str, Any] | None = None, *, serving: bool = True) 
     app.extensions[EXTENSION] = Gateway(settings, database)
     register_api(app, max_body_bytes=settings.max_body_bytes, token_mode=settings.token_mode)
     register_console(app, settings)
+    register_front_door(app)
     if serving and not os.environ.get(STARTUP_SAID):  # gunicorn's master said them already
         logger = logging.getLogger("feature_gateway")
         for level, message in startup_warnings(settings):
