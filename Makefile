@@ -11,11 +11,22 @@ export DATABASE_URL ?= sqlite:///$(CURDIR)/data/feature_gateway.db
 	test-deploy soak bench bench-quick bench-values bench-auth bench-webhooks bench-idempotency openapi \
 	lint security format clean webhooks testing-system
 
+# The shared install step, safe to run twice at once (`make run` in one shell, `make test` in
+# another, on a fresh clone): one install at a time, under a lock (fcntl, through python3,
+# which every machine that runs this has); whoever waited finds the work done ($(INSTALLED):
+# a complete install, newer than setup.cfg and pyproject.toml) and does nothing.
+INSTALLED := $(VENV)/.installed
+LOCKED = $(PYTHON) -c 'import fcntl, subprocess, sys; lock = open(sys.argv[1], "a"); \
+	fcntl.flock(lock, fcntl.LOCK_EX); sys.exit(subprocess.call(sys.argv[2:]))' $(VENV).lock
+
 $(BIN)/activate: setup.cfg pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[test]"
-	touch $(BIN)/activate
+	@$(LOCKED) sh -c 'if [ $(INSTALLED) -nt setup.cfg ] && [ $(INSTALLED) -nt pyproject.toml ]; then \
+			echo "$(VENV) is installed (by another make meanwhile)"; exit 0; fi; \
+		set -ex; \
+		$(PYTHON) -m venv $(VENV); \
+		$(BIN)/pip install --quiet --upgrade pip; \
+		$(BIN)/pip install --quiet -e ".[test]"; \
+		touch $(INSTALLED) $(BIN)/activate'
 
 install: $(BIN)/activate
 
@@ -61,12 +72,18 @@ webhooks: migrate
 testing-system: install
 	$(BIN)/python examples/testing_system.py --url http://127.0.0.1:$(PORT)
 
-# Deletes the local SQLite database, nothing else (.venv stays): the next `make run` migrates
-# a fresh one and imports the sample data again.
+# Deletes the local SQLite database DATABASE_URL names (a file under data/, by default
+# data/feature_gateway.db) and nothing else (.venv stays): the next `make run` migrates a
+# fresh one and imports the sample data again. Any other DATABASE_URL (PostgreSQL, a file
+# elsewhere): nothing is deleted, and it says so.
 reset:
-	rm -f data/*.db data/*.db-*
-	@case "$$DATABASE_URL" in sqlite:///$(CURDIR)/data/*) ;; \
-		*) echo "DATABASE_URL is not a file under data/: that database was left as it is." >&2 ;; esac
+	@case "$$DATABASE_URL" in \
+		sqlite:///$(CURDIR)/data/*) \
+			database="$${DATABASE_URL#sqlite:///}"; \
+			rm -f "$$database" "$$database-wal" "$$database-shm" "$$database-journal"; \
+			echo "deleted $$database";; \
+		*) echo "DATABASE_URL does not name a SQLite file under data/: nothing was deleted, that database was left as it is (to back it up or start again, see docs/operations.md)." >&2;; \
+	esac
 
 test: install
 	$(BIN)/python -m pytest
@@ -144,4 +161,4 @@ format: install
 	$(BIN)/black $(LINTED)
 
 clean: reset
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(VENV).lock build *.egg-info

@@ -46,7 +46,11 @@ def migrate_command(revision: str) -> None:
 @with_database
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_command(path: Path) -> None:
-    """Import features from a JSON file; names already stored are skipped."""
+    """Import features from a JSON file; names already stored are skipped.
+
+    Each feature starts a new history at an `import` entry: restoring an export this way
+    loses the history and change log. To restore a database, use its backup (sqlite3
+    .backup, pg_dump: docs/operations.md, "Backups")."""
     from feature_gateway.api.features.schemas import FeatureRecordSchema
     from feature_gateway.services.transfer import import_features
 
@@ -76,7 +80,11 @@ def import_command(path: Path) -> None:
 @with_database
 @click.argument("path", type=click.Path(dir_okay=False, allow_dash=True), default="-")
 def export_command(path: str) -> None:
-    """Write every feature (deleted ones too) as JSON, in the import format."""
+    """Write every feature (deleted ones too) as JSON, in the import format.
+
+    Not a backup: each feature as it is now, without its history, change log, tokens or
+    webhooks. Back up the database itself (sqlite3 .backup, pg_dump: docs/operations.md,
+    "Backups")."""
     from feature_gateway.api.feature_schemas import FeatureMetadataSchema
     from feature_gateway.services.transfer import export_features
 

@@ -100,3 +100,60 @@ def test_the_readmes_token_recipe_works_as_written_and_make_run_says_where_to_go
         assert f"http://localhost:{served.port}/{where}" in output
     assert ("a key of this run" in output) == (not secret_key)
     assert "Traceback" not in output
+
+
+def test_make_reset_with_a_postgresql_url_deletes_nothing_and_says_so(tmp_path: Path) -> None:
+    make = find_binary("make", required_in_ci=True)
+    checkout = tmp_path / "checkout"
+    (checkout / "data").mkdir(parents=True)
+    shutil.copy(PROJECT_ROOT / "Makefile", checkout / "Makefile")
+    local = checkout / "data" / "feature_gateway.db"
+    local.write_text("x")
+    env = {**os.environ, "DATABASE_URL": "postgresql://gateway:pw@db.internal:5432/features"}
+    ran = subprocess.run([make, "reset"], cwd=checkout, env=env, capture_output=True, text=True,
+                         timeout=60)  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    assert local.exists()  # not the database DATABASE_URL names: left alone
+    assert "nothing was deleted, that database was left as it is" in ran.stderr
+    assert "pw" not in ran.stdout + ran.stderr
+
+
+# Stands in for python3 in a copy of the Makefile: `-m venv DIR` makes a venv whose pip takes
+# a second and refuses to run beside another pip of that venv (as two real ones would break
+# each other); anything else (the Makefile's lock) is run by the real interpreter.
+FAKE_PYTHON = """#!/bin/sh
+if [ "$1" = "-m" ] && [ "$2" = "venv" ]; then
+    mkdir -p "$3/bin"
+    cat > "$3/bin/pip" <<'PIP'
+#!/bin/sh
+venv=$(dirname "$(dirname "$0")")
+mkdir "$venv/pip-running" 2>/dev/null || { echo "two installs at once" >&2; exit 1; }
+echo "pip $*" >> "$venv/pip.log"
+sleep 1
+rmdir "$venv/pip-running"
+PIP
+    chmod +x "$3/bin/pip"
+    touch "$3/bin/activate"
+    exit 0
+fi
+exec PYTHON "$@"
+"""
+
+
+def test_two_make_installs_at_once_on_a_fresh_clone_both_succeed_and_install_once(
+    tmp_path: Path,
+) -> None:
+    make = find_binary("make", required_in_ci=True)
+    for name in ("Makefile", "setup.cfg", "pyproject.toml"):
+        shutil.copy(PROJECT_ROOT / name, tmp_path / name)
+    fake = tmp_path / "python3"
+    fake.write_text(FAKE_PYTHON.replace("PYTHON", sys.executable))
+    fake.chmod(0o755)
+    command = [make, "--no-print-directory", "install", f"PYTHON={fake}"]
+    both = [subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True) for _ in range(2)]  # fmt: skip
+    outputs = [process.communicate(timeout=60)[0] for process in both]
+    assert [process.returncode for process in both] == [0, 0], outputs
+    log = (tmp_path / ".venv" / "pip.log").read_text().splitlines()
+    assert log == ["pip install --quiet --upgrade pip", "pip install --quiet -e .[test]"]
+    assert sum("is installed (by another make meanwhile)" in out for out in outputs) == 1
