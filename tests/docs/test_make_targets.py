@@ -157,3 +157,19 @@ def test_two_make_installs_at_once_on_a_fresh_clone_both_succeed_and_install_onc
     log = (tmp_path / ".venv" / "pip.log").read_text().splitlines()
     assert log == ["pip install --quiet --upgrade pip", "pip install --quiet -e .[test]"]
     assert sum("is installed (by another make meanwhile)" in out for out in outputs) == 1
+
+
+def test_a_run_that_fuzzes_says_first_where_its_time_goes_and_how_to_skip_it() -> None:
+    def header(*args: str) -> str:
+        ran = subprocess.run(
+            [sys.executable, "-m", "pytest", "--co", "-n", "0", "-p", "no:randomly", *args,
+             "tests/contract/test_fuzzing.py"],
+            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        return ran.stdout.split("collected", 1)[0]
+
+    said = header()
+    assert "fuzzing: the Schemathesis runs (marker fuzz" in said
+    assert "the whole suite takes about 4-7 min on 2 cores" in said
+    assert "(make test-fast) leaves them out" in said
+    assert "Schemathesis runs" not in header("-m", "not fuzz")
