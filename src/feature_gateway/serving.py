@@ -41,7 +41,7 @@ def startup_warnings(settings: Settings) -> list[tuple[int, str]]:
     if settings.trusted_proxy_count:
         said.append((logging.CRITICAL, _unauthenticated_behind(settings.trusted_proxy_count)))
     if not settings.secret_key:
-        said.append((logging.WARNING, NO_SECRET_KEY_WARNING))
+        said.append((logging.WARNING, PER_PROCESS_CONSOLE_KEY_WARNING))
     return said
 
 
@@ -49,7 +49,7 @@ TRUST_MODE_WARNING = (
     "AUTH_MODE=trust: roles and actor names are taken as each request claims them, "
     "unverified; set AUTH_MODE=token for API tokens (see docs/identity.md)"
 )
-NO_SECRET_KEY_WARNING = (
+PER_PROCESS_CONSOLE_KEY_WARNING = (
     "SECRET_KEY is not set: the review console signs its sessions with a key of this "
     "process, so they end when it restarts and are not shared by other processes; "
     "set SECRET_KEY (see docs/console.md)"
