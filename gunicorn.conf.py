@@ -166,16 +166,17 @@ from prometheus_client import multiprocess  # noqa: E402
 
 
 def on_starting(server: Any) -> None:
-    """Check the service's settings and say its warnings, once for all workers; then start
-    the metrics from zero (files left by an earlier run would be counted again)."""
+    """Start the metrics from zero (files left by an earlier run would be counted again);
+    then check the service's settings (the metrics folder among them) and say its warnings,
+    once for all workers."""
+    os.makedirs(METRICS_DIR, exist_ok=True)
+    for path in glob.glob(os.path.join(METRICS_DIR, "*.db")):
+        os.remove(path)
     try:
         _check_the_service(server)
     except RuntimeError:
         on_exit(server)
         raise
-    os.makedirs(METRICS_DIR, exist_ok=True)
-    for path in glob.glob(os.path.join(METRICS_DIR, "*.db")):
-        os.remove(path)
 
 
 def _check_the_service(server: Any) -> None:

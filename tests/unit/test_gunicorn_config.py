@@ -79,3 +79,13 @@ def test_the_master_says_the_warnings_at_start_and_forgets_the_service_again() -
     assert started["marked"] == "1"  # the workers inherit it and say nothing again
     # A HUP must still start workers with a newly deployed release of the service.
     assert [m for m in started["modules"] if m.split(".")[0] == "feature_gateway"] == []
+
+
+def test_a_metrics_folder_the_operator_names_is_made_before_the_settings_are_checked(
+    tmp_path,
+) -> None:
+    folder = tmp_path / "not-yet" / "metrics"
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(folder), "AUTH_MODE": "trust"}
+    subprocess.run([sys.executable, "-c", _STARTING], cwd=PROJECT_ROOT, env=env,
+                   capture_output=True, text=True, check=True)  # fmt: skip
+    assert folder.is_dir()
