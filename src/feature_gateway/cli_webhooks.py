@@ -9,9 +9,8 @@ from types import FrameType
 from typing import Any
 
 import click
-from flask.cli import with_appcontext
 
-from feature_gateway.cli_context import current_gateway
+from feature_gateway.cli_context import current_gateway, with_database
 from feature_gateway.domain.events import ALL_EVENT_TYPES, EVENT_TYPES
 
 CLI_ACTOR = "cli"
@@ -23,7 +22,7 @@ def webhooks_group() -> None:
 
 
 @webhooks_group.command("deliver")
-@with_appcontext
+@with_database
 @click.option("--once", is_flag=True, help="Send what is due now, then exit")
 @click.option(
     "--metrics-port",
@@ -64,7 +63,7 @@ def deliver_command(once: bool, metrics_port: int | None, metrics_host: str) -> 
 
 
 @webhooks_group.command("create")
-@with_appcontext
+@with_database
 @click.option("--url", required=True, help="http(s) URL the events are POSTed to")
 @click.option(
     "--event-type",
@@ -95,7 +94,7 @@ def create_command(url: str, event_types: tuple[str, ...], description: str | No
 
 
 @webhooks_group.command("list")
-@with_appcontext
+@with_database
 @click.option("--json", "as_json", is_flag=True, help="One JSON document")
 def list_command(as_json: bool) -> None:
     """Every webhook (never a secret)."""
@@ -115,7 +114,7 @@ def list_command(as_json: bool) -> None:
 
 
 @webhooks_group.command("delete")
-@with_appcontext
+@with_database
 @click.argument("webhook_id")
 def delete_command(webhook_id: str) -> None:
     """Delete a webhook; its pending deliveries are cancelled."""

@@ -115,8 +115,9 @@ class Settings:
     # How long an idle delivery worker sleeps before it looks for due deliveries again.
     webhook_poll_interval_s: float = 1.0
 
-    # Signs the review console's session cookies (and its CSRF tokens). Required in token
-    # mode, where a session stands for a verified principal; never shown by repr().
+    # Signs the review console's session cookies (and its CSRF tokens). Required to serve in
+    # token mode, where a session stands for a verified principal (``serving``); the CLI and
+    # the migrations do without. Never shown by repr().
     secret_key: str = dataclass_field(default="", repr=False)
 
     def __post_init__(self) -> None:
@@ -174,13 +175,6 @@ class Settings:
         if self.auth_mode not in AUTH_MODES:
             raise ConfigError(
                 f"AUTH_MODE must be one of {', '.join(AUTH_MODES)}, got {self.auth_mode!r}"
-            )
-        if self.token_mode and len(self.secret_key.strip()) < MIN_SECRET_KEY_LENGTH:
-            raise ConfigError(
-                "SECRET_KEY is required with AUTH_MODE=token: the review console signs its "
-                f"session cookies with it. Set it to a random string of at least "
-                f"{MIN_SECRET_KEY_LENGTH} characters, the same on every worker and host, e.g. "
-                "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
             )
         metrics_dir = self.prometheus_multiproc_dir
         if metrics_dir and not (os.path.isdir(metrics_dir) and os.access(metrics_dir, os.W_OK)):

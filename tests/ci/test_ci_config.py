@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -102,3 +103,26 @@ def test_the_pre_commit_config_is_valid_and_runs_the_linters():
     config = load_config(str(PROJECT_ROOT / ".pre-commit-config.yaml"))
     hooks = {hook["id"] for repo in config["repos"] for hook in repo["hooks"]}
     assert hooks >= {"ruff", "black", "isort", "mypy"}
+
+
+def _final_stage_environment(dockerfile: Path) -> dict[str, str]:
+    """The ENV of the last stage (the default target), continuation lines joined."""
+    text = dockerfile.read_text(encoding="utf-8").replace("\\\n", " ")
+    last_stage = re.split(r"^FROM ", text, flags=re.M)[-1]
+    env: dict[str, str] = {}
+    for line in re.findall(r"^ENV (.*)$", last_stage, flags=re.M):
+        env.update(word.split("=", 1) for word in shlex.split(line))
+    return env
+
+
+def test_the_docker_image_serves_in_token_mode_unless_told_otherwise():
+    assert _final_stage_environment(PROJECT_ROOT / "Dockerfile")["AUTH_MODE"] == "token"
+
+
+def test_every_served_compose_service_is_in_token_mode_and_requires_a_secret_key():
+    compose = _yaml(PROJECT_ROOT / "docker-compose.yaml")
+    served = {name: s for name, s in compose["services"].items() if s.get("expose")}
+    assert list(served) == ["app"]
+    for service in served.values():
+        assert service["environment"]["AUTH_MODE"] == "token"
+        assert service["environment"]["SECRET_KEY"].startswith("${SECRET_KEY:?")

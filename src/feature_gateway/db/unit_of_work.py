@@ -20,6 +20,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from feature_gateway import observability
 from feature_gateway.db.audit_trails import AuditTrailReader
 from feature_gateway.db.catalog_repositories import ChangeLogRepository, VersionRepository
+from feature_gateway.db.console_sessions import ConsoleSessionRepository
 from feature_gateway.db.definition_changes import DefinitionChangeRepository
 from feature_gateway.db.engine import SQLITE_BEGIN
 from feature_gateway.db.models import AuditEntry, Feature
@@ -143,6 +144,7 @@ class UnitOfWork:
     trails: AuditTrailReader
     webhooks: WebhookRepository
     deliveries: DeliveryRepository
+    console_sessions: ConsoleSessionRepository
 
     def __init__(
         self, session_factory: sessionmaker[Session], on_commit: OnCommit = publish
@@ -161,6 +163,7 @@ class UnitOfWork:
         self.trails = AuditTrailReader(self.session)
         self.webhooks = WebhookRepository(self.session)
         self.deliveries = DeliveryRepository(self.session)
+        self.console_sessions = ConsoleSessionRepository(self.session)
         return self
 
     def __exit__(
