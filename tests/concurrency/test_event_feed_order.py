@@ -19,11 +19,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from feature_gateway.config import Settings
 from feature_gateway.db.catalog_repositories import ChangeLogRepository
 from feature_gateway.db.engine import make_engine
 from tests.conftest import SEED_FEATURE, migrate
-from tests.databases import BACKENDS, FreshDatabase, require_backend
+from tests.databases import BACKENDS, FreshDatabase, require_backend, settings_for
 from tests.live_server import LiveServer
 
 pytestmark = pytest.mark.slow
@@ -131,7 +130,7 @@ def postgres(tmp_path: Path) -> Iterator[Any]:
     require_backend("postgresql")
     database = FreshDatabase("postgresql", tmp_path)
     migrate(database.url)
-    engine = make_engine(Settings(database_url=database.url))
+    engine = make_engine(settings_for(database.url))
     with engine.begin() as connection:
         connection.execute(
             text(
