@@ -335,3 +335,40 @@ def test_the_event_feed_followed_from_the_replica_never_skips(server: Gunicorn) 
     assert after["replica"] - before["replica"] >= 0.9 * (
         sum(after.values()) - sum(before.values())
     )
+
+
+def reads_per_second(port: int, name: str, seconds: float = 3.0, threads: int = 8) -> float:
+    """Reads by name from ``threads`` client threads for ``seconds`` (all must be 200)."""
+    deadline, counts = time.monotonic() + seconds, []
+
+    def read() -> int:
+        n = 0
+        while time.monotonic() < deadline:
+            reply = call(port, "GET", f"/get_feature_metadata/{name}?{READ}")
+            assert reply.status == 200, reply.body
+            n += 1
+        return n
+
+    with ThreadPoolExecutor(threads) as pool:
+        counts = list(pool.map(lambda _: read(), range(threads)))
+    return round(sum(counts) / seconds)
+
+
+def test_read_throughput_with_and_without_the_replica_as_a_sanity_figure(
+    topology: Topology,
+    server: Gunicorn,
+    tmp_path_factory: pytest.TempPathFactory,
+    report_figures: Callable[[str, Mapping[str, object]], None],
+) -> None:
+    """Only a sanity check, reported and not asserted: the two servers, gunicorn and the
+    client share this machine's cores, so a replica adds no capacity here."""
+    name = "throughput:feature:1"
+    create(server, name)
+    with_replica = reads_per_second(server.port, name)
+    work_dir = tmp_path_factory.mktemp("primary-only")
+    url = topology.bouncer.url("postgres")
+    with gunicorn(url, work_dir, workers=WORKERS, DATABASE_POOLER="transaction") as alone:
+        primary_only = reads_per_second(alone.port, name)
+    report_figures("read throughput (reads/s, 8 client threads, gunicorn -w 2)", {
+        "with the replica": with_replica, "primary only": primary_only,
+    })  # fmt: skip
