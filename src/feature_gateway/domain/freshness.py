@@ -26,7 +26,10 @@ class Freshness:
     feature_name: str | None = None
 
     def of(self, feature_name: str) -> Freshness:
-        """This freshness, for a read of the feature named so."""
+        """This freshness, for a read of the feature named so (the name matters only to a
+        revision: without one, the same freshness, made at no cost on the hot path)."""
+        if self.revision is None:
+            return self
         return replace(self, feature_name=feature_name)
 
     @property
