@@ -129,6 +129,11 @@ def describe(server: Gunicorn, name: str, text: str) -> str:
     return reply.headers["ETag"]
 
 
+def readable(server: Gunicorn, name: str) -> Callable[[], bool]:
+    """Whether a read of ``name`` finds it (the replica may not have it yet)."""
+    return lambda: call(server.port, "GET", f"/get_feature_metadata/{name}?{READ}").status == 200
+
+
 def description(server: Gunicorn, name: str, **headers: str) -> str:
     reply = call(server.port, "GET", f"/get_feature_metadata/{name}?{READ}", headers=headers)
     assert reply.status == 200, reply.body
@@ -242,13 +247,7 @@ def test_a_write_then_a_read_with_x_read_after_sees_the_write(server: Gunicorn) 
         assert (held.status, held.body, held.headers["ETag"]) == (304, b"", written)
     after = served(server)
     # Each read went to the replica when it had the write already, else to the primary.
-    assert (
-        after["replica"]
-        - before["replica"]
-        + after["primary/revision"]
-        - before["primary/revision"]
-        == 60
-    )
+    assert sum(after.values()) - sum(before.values()) == 60
 
 
 def test_the_replica_stopped_mid_load_costs_no_request_and_its_reads_go_to_the_primary(
@@ -279,20 +278,22 @@ def test_replay_paused_beyond_the_bound_sends_reads_to_the_primary_and_none_is_o
 ) -> None:
     name = "paused:feature:1"
     create(server, name)
-    wait_until(lambda: description(server, name) == SEED_FEATURE["description"], timeout=10,
-               what="the replica to have the feature")  # fmt: skip
+    wait_until(readable(server, name), timeout=10, what="the replica to have the feature")
     before = served(server)
     on_replica(topology, "SELECT pg_wal_replay_pause()")
     try:
         describe(server, name, "written while replay is paused")
         written_at = time.monotonic()
-        stale_reads: list[float] = []  # how long after the write each stale read was served
-        while description(server, name) != "written while replay is paused":
-            stale_reads.append(time.monotonic() - written_at)
+        stale_reads: list[float] = []  # how long after the write each stale read was asked
+        while True:
+            asked_at = time.monotonic()
+            if description(server, name) == "written while replay is paused":
+                break
+            stale_reads.append(asked_at - written_at)
             time.sleep(0.05)
-        assert time.monotonic() - written_at <= MAX_LAG_S + CHECK_S
-        # No stale read after the bound (plus one request's time to answer).
-        assert all(age <= MAX_LAG_S + 0.25 for age in stale_reads), stale_reads
+        assert time.monotonic() - written_at <= MAX_LAG_S + CHECK_S + 1
+        # No stale read asked for after the bound (served no earlier than it was asked).
+        assert all(age <= MAX_LAG_S + 0.05 for age in stale_reads), stale_reads
         paused = health(server)
         assert paused["replica"] == "lagging" and paused["replica_lag_s"] > MAX_LAG_S - CHECK_S
         for _ in range(10):
@@ -364,6 +365,7 @@ def test_read_throughput_with_and_without_the_replica_as_a_sanity_figure(
     client share this machine's cores, so a replica adds no capacity here."""
     name = "throughput:feature:1"
     create(server, name)
+    wait_until(readable(server, name), timeout=10, what="the replica to have the feature")
     with_replica = reads_per_second(server.port, name)
     work_dir = tmp_path_factory.mktemp("primary-only")
     url = topology.bouncer.url("postgres")
