@@ -235,6 +235,24 @@ def test_reads_land_on_the_replica_and_writes_on_the_primary(
     })  # fmt: skip
 
 
+def test_a_replica_of_an_idle_primary_is_not_lagging(topology: Topology, server: Gunicorn) -> None:
+    """Without writes the last replayed commit grows old (pg_last_xact_replay_timestamp);
+    a replica that has replayed all the primary wrote is still current."""
+    name = "idle:feature:1"
+    create(server, name)
+    wait_until(readable(server, name), timeout=10, what="the replica to have the feature")
+    time.sleep(MAX_LAG_S + 2 * CHECK_S)  # nothing written meanwhile
+    with psycopg.connect(topology.replica.url.replace("+psycopg", "")) as replica:
+        row = replica.execute(
+            "SELECT EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())"
+        ).fetchone()
+    assert row is not None and float(row[0]) > MAX_LAG_S  # by that measure alone: lagging
+    before = served(server)
+    assert (health(server)["replica"], health(server)["replica_lag_s"]) == ("ok", 0.0)
+    description(server, name)
+    assert served(server)["replica"] == before["replica"] + 1
+
+
 def test_a_write_then_a_read_with_x_read_after_sees_the_write(server: Gunicorn) -> None:
     name = "ryw:feature:1"
     create(server, name)

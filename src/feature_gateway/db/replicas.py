@@ -100,10 +100,11 @@ class ReadReplica:
         now = self._clock()
         last = self._last
         if now - last.at >= self._check_every_s and self._measuring.acquire(blocking=False):
-            try:
-                last = self._record(Measurement(self._measure_lag(), self._clock()))
+            try:  # dated from before the primary's position was read: its age is not flattered
+                last = self._record(Measurement(self._measure_lag(), now))
             finally:
                 self._measuring.release()
+            now = self._clock()
         return last.state(now, self.max_lag_s), last.lag_s
 
     def mark_down(self) -> None:
