@@ -285,8 +285,12 @@ def test_the_replica_stopped_mid_load_costs_no_request_and_its_reads_go_to_the_p
     finally:
         topology.replica.start()
     wait_until(lambda: health(server)["replica"] == "ok", timeout=30, what="the replica back")
-    description(server, "outage:f0:1")
-    assert served(server)["replica"] > during["replica"]  # its reads are back on it
+
+    def back_on_the_replica() -> bool:  # a worker tries it again at its next check
+        description(server, "outage:f0:1")
+        return served(server)["replica"] > during["replica"]
+
+    wait_until(back_on_the_replica, timeout=15, what="reads to go to the replica again")
 
 
 def test_replay_paused_beyond_the_bound_sends_reads_to_the_primary_and_none_is_older(
