@@ -24,11 +24,10 @@ from feature_gateway.api import examples
 from feature_gateway.api.context import EXTENSION
 from feature_gateway.app import configure_logging
 from feature_gateway.cli import alembic_config
-from feature_gateway.config import Settings
 from feature_gateway.db.engine import make_engine
 from feature_gateway.db.unit_of_work import Database
 from feature_gateway.services import tokens
-from tests.databases import BACKENDS, FreshDatabase, require_backend
+from tests.databases import BACKENDS, FreshDatabase, require_backend, settings_for
 
 # Token mode refuses to start without SECRET_KEY (the review console signs its sessions).
 TEST_SECRET_KEY = "test-only-secret-key-for-the-console-sessions"
@@ -88,7 +87,7 @@ def migrated_database(
 
 @pytest.fixture(scope="session")
 def engine(migrated_database: FreshDatabase) -> Iterator[Engine]:
-    engine = make_engine(Settings(database_url=migrated_database.url))
+    engine = make_engine(settings_for(migrated_database.url))
     yield engine
     engine.dispose()
 

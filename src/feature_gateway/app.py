@@ -19,6 +19,7 @@ from feature_gateway.api.request_hooks import RequestIdFilter
 from feature_gateway.config import Settings
 from feature_gateway.console import register_console
 from feature_gateway.db.engine import make_engine
+from feature_gateway.db.replicas import read_replica
 from feature_gateway.db.unit_of_work import Database
 from feature_gateway.front_door import register_front_door
 from feature_gateway.observability import json_formatter
@@ -67,7 +68,7 @@ def build_app(overrides: dict[str, Any] | None = None, *, serving: bool = True) 
     app = GatewayFlask("feature_gateway", static_folder=None)  # no static files but /docs assets
     app.config["API_VERSION"] = __version__
     app.config.update({k: v for k, v in overrides.items() if k.isupper()})
-    database = overrides.get("database") or Database(make_engine(settings))
+    database = overrides.get("database") or _database(settings)
     app.extensions[EXTENSION] = Gateway(settings, database)
     register_api(app, max_body_bytes=settings.max_body_bytes, token_mode=settings.token_mode)
     register_console(app, settings)
@@ -85,6 +86,12 @@ def build_app(overrides: dict[str, Any] | None = None, *, serving: bool = True) 
 
     register_cli(app)
     return app
+
+
+def _database(settings: Settings) -> Database:
+    """The primary's engine, and the read replica's when there is one (SPEC §15)."""
+    engine = make_engine(settings)
+    return Database(engine, replica=read_replica(settings, engine))
 
 
 def configure_logging(level: str) -> None:

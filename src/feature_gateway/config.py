@@ -25,6 +25,10 @@ MIN_SECRET_KEY_LENGTH = 32
 # A webhook attempt's whole deadline (WEBHOOK_TIMEOUT_S) at most: the claim's lease is
 # derived from it (webhook_lease_ms) and must stay a time a timer and the database can hold.
 MAX_WEBHOOK_TIMEOUT_S = 3_600
+# DATABASE_POOLER: what stands between the service and PostgreSQL. "transaction" (PgBouncer's
+# transaction pooling) hands each transaction to any server connection, so nothing may
+# outlive a transaction on one: psycopg's prepared statements are turned off (SPEC §15).
+DATABASE_POOLERS = ("none", "session", "transaction")
 
 # Counts where 0 is meaningful: no trusted proxy, no connections beyond the pool.
 _MAY_BE_ZERO = frozenset({"trusted_proxy_count", "db_max_overflow"})
@@ -43,7 +47,7 @@ SQLITE_SCHEMES = ("sqlite", "sqlite+pysqlite")
 _ACCEPTED_URLS = "sqlite:///<path>, postgresql://…, postgres://… or postgresql+psycopg://…"
 
 
-def normalize_database_url(url: str) -> str:
+def normalize_database_url(url: str, name: str = "DATABASE_URL") -> str:
     """``DATABASE_URL`` as SQLAlchemy must be given it: ``postgres://`` and
     ``postgresql://`` become ``postgresql+psycopg://``; SQLite URLs are left as they are.
 
@@ -55,7 +59,7 @@ def normalize_database_url(url: str) -> str:
     scheme = scheme.lower()
     if not separator:
         raise ConfigError(
-            f"DATABASE_URL must be a database URL ({_ACCEPTED_URLS}), got {_masked(url)!r}"
+            f"{name} must be a database URL ({_ACCEPTED_URLS}), got {_masked(url)!r}"
         )
     if scheme in SQLITE_SCHEMES:
         return url.strip()
@@ -64,12 +68,11 @@ def normalize_database_url(url: str) -> str:
     backend = scheme.split("+", 1)[0]
     if backend in ("postgres", "postgresql"):
         raise ConfigError(
-            f"DATABASE_URL names the PostgreSQL driver {scheme.split('+', 1)[1]!r}; the "
+            f"{name} names the PostgreSQL driver {scheme.split('+', 1)[1]!r}; the "
             f"service talks to PostgreSQL through psycopg 3: use {_ACCEPTED_URLS}"
         )
     raise ConfigError(
-        f"DATABASE_URL must be a SQLite or PostgreSQL URL ({_ACCEPTED_URLS}), "
-        f"got one for {scheme!r}"
+        f"{name} must be a SQLite or PostgreSQL URL ({_ACCEPTED_URLS}), " f"got one for {scheme!r}"
     )
 
 
@@ -96,6 +99,13 @@ class Settings:
     db_pool_timeout_s: int = 10
     # Bounds how long a request (and /health) waits for an unreachable PostgreSQL host.
     db_connect_timeout_s: int = 5
+    # Reads from a streaming replica (SPEC §15, db.replicas): the replica's URL (PostgreSQL
+    # only, and only beside a PostgreSQL primary); how far behind the primary a read served
+    # there may be, in seconds; how often each process measures that.
+    database_read_url: str = ""
+    read_max_lag_s: float = 5.0
+    read_lag_check_s: float = 1.0
+    database_pooler: str = "none"
     # How many reverse proxies (nginx, a load balancer) stand in front of the service and
     # append to X-Forwarded-For/-Proto; 0 ignores those headers (clients can forge them).
     trusted_proxy_count: int = 0
@@ -123,6 +133,9 @@ class Settings:
     def __post_init__(self) -> None:
         # Frozen: the one normalised spelling is stored, whichever way the URL came in.
         object.__setattr__(self, "database_url", normalize_database_url(self.database_url))
+        if self.database_read_url:
+            read_url = normalize_database_url(self.database_read_url, name="DATABASE_READ_URL")
+            object.__setattr__(self, "database_read_url", read_url)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -176,10 +189,36 @@ class Settings:
             raise ConfigError(
                 f"AUTH_MODE must be one of {', '.join(AUTH_MODES)}, got {self.auth_mode!r}"
             )
+        self._validate_database_topology()
         metrics_dir = self.prometheus_multiproc_dir
         if metrics_dir and not (os.path.isdir(metrics_dir) and os.access(metrics_dir, os.W_OK)):
             raise ConfigError(
                 f"PROMETHEUS_MULTIPROC_DIR must be a writable directory, got {metrics_dir!r}"
+            )
+
+    def _validate_database_topology(self) -> None:
+        if self.database_pooler not in DATABASE_POOLERS:
+            raise ConfigError(
+                f"DATABASE_POOLER must be one of {', '.join(DATABASE_POOLERS)}, "
+                f"got {self.database_pooler!r}"
+            )
+        if not self.database_read_url:
+            return
+        if not self.database_read_url.startswith(POSTGRES_DRIVER_URL_SCHEME):
+            raise ConfigError(
+                "DATABASE_READ_URL must be a PostgreSQL URL (a streaming replica of the "
+                "primary); SQLite has no replicas: leave DATABASE_READ_URL unset"
+            )
+        if self.is_sqlite:
+            raise ConfigError(
+                "DATABASE_READ_URL names a PostgreSQL replica, but DATABASE_URL is SQLite: "
+                "reads can go to a replica of a PostgreSQL primary only"
+            )
+        if self.read_lag_check_s >= self.read_max_lag_s:
+            raise ConfigError(
+                f"READ_LAG_CHECK_S ({self.read_lag_check_s:g}) must be shorter than "
+                f"READ_MAX_LAG_S ({self.read_max_lag_s:g}): a measurement ages by that much "
+                "before the next one"
             )
 
     @property
@@ -198,6 +237,10 @@ class Settings:
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def transaction_pooling(self) -> bool:
+        return self.database_pooler == "transaction"
 
 
 _TRUE, _FALSE = frozenset({"true", "1", "yes"}), frozenset({"false", "0", "no"})

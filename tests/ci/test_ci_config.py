@@ -90,7 +90,9 @@ def test_the_github_workflow_tests_against_a_postgresql_service_with_ci_true():
     assert job["env"]["CI"] == "true"
     assert job["env"]["TEST_PG_HOST"] == "postgres"
     installed = next(s["run"] for s in job["steps"] if "apt-get install" in s.get("run", ""))
-    assert {"nginx", "chromium", "chromium-driver"} <= set(installed.split())
+    assert {"nginx", "chromium", "chromium-driver", "postgresql", "pgbouncer"} <= set(
+        installed.split()
+    )
 
 
 def test_docker_compose_is_valid_and_runs_the_app_in_token_mode():

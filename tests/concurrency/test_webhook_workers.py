@@ -22,7 +22,7 @@ import pytest
 
 from feature_gateway import create_app
 from feature_gateway.api.context import EXTENSION
-from feature_gateway.config import PROJECT_ROOT, Settings
+from feature_gateway.config import PROJECT_ROOT
 from feature_gateway.db.engine import make_engine
 from feature_gateway.db.unit_of_work import Database
 from feature_gateway.db.webhooks import Webhook
@@ -30,7 +30,7 @@ from feature_gateway.domain.webhooks import new_secret, new_webhook_id
 from feature_gateway.services import webhooks
 from feature_gateway.services.clock import now_ms
 from tests.conftest import SEED_FEATURE, migrate
-from tests.databases import BACKENDS, FreshDatabase, require_backend
+from tests.databases import BACKENDS, FreshDatabase, require_backend, settings_for
 from tests.webhook_receiver import Answer, Receiver, receiving
 
 pytestmark = pytest.mark.slow
@@ -40,7 +40,7 @@ SUBMIT = {"submitted_by": "dev", "user_role": "developer"}
 class Setup:
     def __init__(self, url: str, receiver: Receiver, tmp_path: Path) -> None:
         self.url, self.receiver, self.tmp_path = url, receiver, tmp_path
-        self.engine = make_engine(Settings(database_url=url))
+        self.engine = make_engine(settings_for(url))
         self.database = Database(self.engine)
         self.app = create_app({"database_url": url})
         self.client = self.app.test_client()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection, Engine, PoolProxiedConnection
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
@@ -24,6 +24,7 @@ from feature_gateway.db.console_sessions import ConsoleSessionRepository
 from feature_gateway.db.definition_changes import DefinitionChangeRepository
 from feature_gateway.db.engine import SQLITE_BEGIN
 from feature_gateway.db.models import AuditEntry, Feature
+from feature_gateway.db.replicas import ReadReplica, route_read
 from feature_gateway.db.repositories import (
     AuditRepository,
     FeatureLookup,
@@ -31,6 +32,7 @@ from feature_gateway.db.repositories import (
 )
 from feature_gateway.db.tokens import TokenRepository
 from feature_gateway.db.webhooks import DeliveryRepository, WebhookRepository
+from feature_gateway.domain.freshness import WITHIN_LAG, Freshness
 from feature_gateway.errors import (
     ConcurrentModificationError,
     DatabaseStorageFullError,
@@ -41,6 +43,7 @@ from feature_gateway.errors import (
 if TYPE_CHECKING:
     from feature_gateway.db.transactions import RequestTransaction
 
+T = TypeVar("T")
 # SQLite's result code and PostgreSQL's SQLSTATE for "no room left to write".
 _SQLITE_FULL = 13
 _POSTGRES_DISK_FULL = "53100"
@@ -229,7 +232,11 @@ def _is_unique_violation(exc: IntegrityError) -> bool:
 
 
 class Database:
-    """The engine plus the session factories the units of work are made from."""
+    """The engine plus the session factories the units of work are made from.
+
+    Every scope is the primary's but ``replicated_lookup`` and ``replicated_read``, which a
+    read replica may serve (``db.replicas``); bound to a connection (a request's
+    transaction, a test's) there is no replica: everything is read in that transaction."""
 
     def __init__(
         self,
@@ -237,8 +244,12 @@ class Database:
         *,
         external_transaction: bool = False,
         on_commit: OnCommit = publish,
+        replica: ReadReplica | None = None,
     ) -> None:
         self.bind = bind
+        self.replica = replica if isinstance(bind, Engine) else None
+        if self.replica is not None:
+            self._replica_reader = sessionmaker(self.replica.engine, expire_on_commit=False)
         self._on_commit = on_commit
         options = {"join_transaction_mode": "create_savepoint"} if external_transaction else {}
         writer_bind = bind
@@ -281,6 +292,30 @@ class Database:
 
     def looking_up(self) -> Lookup:
         return Lookup(self.bind)
+
+    def replicated_lookup(
+        self, read: Callable[[Lookup], T], freshness: Freshness = WITHIN_LAG
+    ) -> T:
+        """``read`` on a ``looking_up`` lookup, of the replica when it may serve it: for the
+        reads SPEC §15 lists, which need no write's transaction."""
+        replica = self.replica
+        return route_read(
+            replica, freshness, lambda: Lookup(replica.engine), self.looking_up, read  # type: ignore[union-attr]
+        )
+
+    def replicated_read(
+        self, read: Callable[[UnitOfWork], T], freshness: Freshness = WITHIN_LAG
+    ) -> T:
+        """``read`` in a ``reading`` unit of work, of the replica when it may serve it (as
+        ``replicated_lookup``); ``read`` may run twice (again on the primary when the
+        replica fails mid-read), so it only reads."""
+        return route_read(
+            self.replica,
+            freshness,
+            lambda: UnitOfWork(self._replica_reader),
+            self.reading,
+            read,
+        )
 
     def ping(self) -> None:
         """Raise DatabaseUnavailableError unless the database answers a trivial query:

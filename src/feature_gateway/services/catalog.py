@@ -8,7 +8,7 @@ from typing import Any
 
 from feature_gateway.db.definition_changes import DefinitionChange
 from feature_gateway.db.models import Feature
-from feature_gateway.db.unit_of_work import Database
+from feature_gateway.db.unit_of_work import Database, UnitOfWork
 from feature_gateway.domain.changes import (
     VERSIONED_FIELDS,
     ChangeAction,
@@ -17,6 +17,7 @@ from feature_gateway.domain.changes import (
     unified_query_diff,
 )
 from feature_gateway.domain.feature_fields import CRITICAL_FIELDS
+from feature_gateway.domain.freshness import WITHIN_LAG, Freshness
 from feature_gateway.domain.lifecycle import CREATED_STATUS
 from feature_gateway.domain.names import FEATURE_NAME_RULE
 from feature_gateway.domain.versions import family_name, next_version_name, version_number
@@ -130,27 +131,41 @@ def _new_version(source: Feature, new: NewVersion, name: str, now: int) -> Featu
     )
 
 
-def feature_versions(database: Database, name: str) -> Versions:
+def feature_versions(database: Database, name: str, freshness: Freshness = WITHIN_LAG) -> Versions:
     """Every version of the view and feature of ``name`` (which need not exist itself)."""
     family = family_name(name)
-    with database.reading() as uow:
-        versions = [feature_data(row) for row in uow.versions.of_family(family)]
+
+    def read(uow: UnitOfWork) -> list[FeatureData]:
+        return [feature_data(row) for row in uow.versions.of_family(family)]
+
+    versions = database.replicated_read(read, freshness.of(name))
     if not versions:
         raise FeatureNotFoundError(family)
     return Versions(family, versions)
 
 
-def feature_changes(database: Database, feature_name: str) -> tuple[str, list[ChangeData]]:
+def feature_changes(
+    database: Database, feature_name: str, freshness: Freshness = WITHIN_LAG
+) -> tuple[str, list[ChangeData]]:
     """The feature's stored name and its change log, oldest first."""
-    with database.reading() as uow:
+
+    def read(uow: UnitOfWork) -> tuple[str, list[ChangeData]]:
         feature = load_feature(uow, feature_name)
         entries = uow.changes.for_feature(feature.id)
         return feature.feature_name, [change_data(entry) for entry in entries]
 
+    return database.replicated_read(read, freshness.of(feature_name))
 
-def feature_diff(database: Database, feature_name: str, against: str | None) -> Diff:
+
+def feature_diff(
+    database: Database,
+    feature_name: str,
+    against: str | None,
+    freshness: Freshness = WITHIN_LAG,
+) -> Diff:
     """How ``feature_name`` differs from ``against`` (default: its previous version)."""
-    with database.reading() as uow:
+
+    def read(uow: UnitOfWork) -> tuple[Feature, Feature]:
         this = load_feature(uow, feature_name)
         other_name = against or this.previous_version
         if other_name is None:
@@ -159,7 +174,9 @@ def feature_diff(database: Database, feature_name: str, against: str | None) -> 
                 f"Feature '{this.feature_name}' was not made from another version: name "
                 f"the version to compare with ({FEATURE_NAME_RULE}).",
             )
-        other = load_feature(uow, other_name)
+        return this, load_feature(uow, other_name)
+
+    this, other = database.replicated_read(read, freshness.of(feature_name))
     return Diff(
         this.feature_name,
         other.feature_name,

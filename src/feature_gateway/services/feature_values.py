@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from feature_gateway.db.unit_of_work import Database
+from feature_gateway.domain.freshness import WITHIN_LAG, Freshness
 from feature_gateway.domain.lifecycle import Status
 from feature_gateway.domain.value_requests import RequestLimits
 from feature_gateway.domain.values import FeatureSpec, OnlineFeatures, simulate_columns
@@ -26,7 +27,11 @@ class ValuesRequest:
 
 
 def get_online_features(
-    database: Database, request: ValuesRequest, *, limits: RequestLimits
+    database: Database,
+    request: ValuesRequest,
+    *,
+    limits: RequestLimits,
+    freshness: Freshness = WITHIN_LAG,
 ) -> OnlineFeatures:
     """Values for every (feature, row); unknown or undeployed features come back NOT_FOUND.
 
@@ -35,8 +40,9 @@ def get_online_features(
     """
     limits.check(len(request.features), request.n_rows, len(request.entities))
     event_timestamp = now_ms() if request.event_timestamp is None else request.event_timestamp
-    with database.looking_up() as lookup:  # one statement, no transaction around it
-        rows = lookup.features.served_types(request.features)
+    rows = database.replicated_lookup(  # one statement, no transaction around it
+        lambda lookup: lookup.features.served_types(request.features), freshness
+    )
     # Values are keyed by the stored name: both spellings of a version get the same values.
     deployed = {
         requested: FeatureSpec(stored, kind, data_type)
@@ -52,9 +58,8 @@ class Available:
     deprecated: list[str]  # those of them that are deprecated
 
 
-def available_features(database: Database) -> Available:
+def available_features(database: Database, freshness: Freshness = WITHIN_LAG) -> Available:
     """Names of the features being served, in name order, and which are deprecated."""
-    with database.reading() as uow:
-        served = uow.features.served_names()
+    served = database.replicated_read(lambda uow: uow.features.served_names(), freshness)
     deprecated = [name for name, status in served if status == Status.DEPRECATED]
     return Available([name for name, _ in served], deprecated)
