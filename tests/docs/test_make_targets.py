@@ -144,7 +144,8 @@ def test_two_make_installs_at_once_on_a_fresh_clone_both_succeed_and_install_onc
     tmp_path: Path,
 ) -> None:
     make = find_binary("make", required_in_ci=True)
-    for name in ("Makefile", "setup.cfg", "pyproject.toml"):
+    for name in ("Makefile", "setup.cfg", "pyproject.toml", "clients/python/pyproject.toml"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(PROJECT_ROOT / name, tmp_path / name)
     fake = tmp_path / "python3"
     fake.write_text(FAKE_PYTHON.replace("PYTHON", sys.executable))
@@ -155,7 +156,11 @@ def test_two_make_installs_at_once_on_a_fresh_clone_both_succeed_and_install_onc
     outputs = [process.communicate(timeout=60)[0] for process in both]
     assert [process.returncode for process in both] == [0, 0], outputs
     log = (tmp_path / ".venv" / "pip.log").read_text().splitlines()
-    assert log == ["pip install --quiet --upgrade pip", "pip install --quiet -e .[test]"]
+    assert log == [
+        "pip install --quiet --upgrade pip",
+        "pip install --quiet -e .[test]",
+        "pip install --quiet -e ./clients/python",
+    ]
     assert sum("is installed (by another make meanwhile)" in out for out in outputs) == 1
 
 

@@ -241,7 +241,9 @@ class Operations(Transport):
     """The service's operations, each one method (see ``Client``)."""
 
     def health(self) -> Health:
-        """Healthy when the database answers a trivial query. (GET /health)"""
+        """Healthy when the database answers a trivial query (the primary: a replica that is
+        down or lagging only sends its reads to the primary). (GET /health)
+        """
         return self._call(
             OPERATIONS["health"],
             Health,
@@ -291,7 +293,7 @@ class Operations(Transport):
         )
 
     def get_feature_metadata(
-        self, *, feature_name: str, user_role: Role | None = None
+        self, *, feature_name: str, x_read_after: str | None = None, user_role: Role | None = None
     ) -> FeatureEnvelope:
         """Read one feature by name; its ETag is its revision (see If-Match). (POST
         /get_feature_metadata)
@@ -299,20 +301,27 @@ class Operations(Transport):
         return self._call(
             OPERATIONS["get_feature_metadata"],
             FeatureEnvelope,
+            headers={"X-Read-After": x_read_after},
             body={"user_role": user_role, "feature_name": feature_name},
         )
 
     def get_feature_metadata_by_path(
-        self, *, feature_name: str, user_role: Role | None = None
+        self,
+        *,
+        feature_name: str,
+        user_role: Role | None = None,
+        if_none_match: str | None = None,
+        x_read_after: str | None = None,
     ) -> FeatureEnvelope:
-        """Read one feature by name; its ETag is its revision (see If-Match). (GET
-        /get_feature_metadata/{feature_name})
+        """Read one feature by name; its ETag is its revision (see If-Match, If-None-Match).
+        (GET /get_feature_metadata/{feature_name})
         """
         return self._call(
             OPERATIONS["get_feature_metadata_by_path"],
             FeatureEnvelope,
             path={"feature_name": feature_name},
             query={"user_role": user_role},
+            headers={"If-None-Match": if_none_match, "X-Read-After": x_read_after},
         )
 
     def list_feature_metadata_by_query(
@@ -334,6 +343,7 @@ class Operations(Transport):
         created_before: int | None = None,
         updated_after: int | None = None,
         updated_before: int | None = None,
+        x_read_after: str | None = None,
     ) -> FeaturePage:
         """List features with filters, sorting and pagination. (GET /get_all_feature_metadata)"""
         return self._call(
@@ -357,11 +367,13 @@ class Operations(Transport):
                 "updated_after": updated_after,
                 "updated_before": updated_before,
             },
+            headers={"X-Read-After": x_read_after},
         )
 
     def list_feature_metadata(
         self,
         *,
+        x_read_after: str | None = None,
         created_by: str | None = None,
         search: str | None = None,
         sort: Sort | None = None,
@@ -383,6 +395,7 @@ class Operations(Transport):
         return self._call(
             OPERATIONS["list_feature_metadata"],
             FeaturePage,
+            headers={"X-Read-After": x_read_after},
             body={
                 "created_by": created_by,
                 "search": search,
@@ -404,13 +417,19 @@ class Operations(Transport):
         )
 
     def get_deployed_features(
-        self, *, limit: int | None = None, offset: int | None = None, user_role: Role | None = None
+        self,
+        *,
+        limit: int | None = None,
+        offset: int | None = None,
+        user_role: Role | None = None,
+        x_read_after: str | None = None,
     ) -> DeployedFeatures:
         """List deployed features. (GET /get_deployed_features)"""
         return self._call(
             OPERATIONS["get_deployed_features"],
             DeployedFeatures,
             query={"limit": limit, "offset": offset, "user_role": user_role},
+            headers={"X-Read-After": x_read_after},
         )
 
     def update_feature_metadata(
@@ -471,7 +490,9 @@ class Operations(Transport):
             if_match=if_match,
         )
 
-    def feature_history(self, *, feature_name: str, user_role: Role | None = None) -> History:
+    def feature_history(
+        self, *, feature_name: str, user_role: Role | None = None, x_read_after: str | None = None
+    ) -> History:
         """The audit trail of a feature's status changes, oldest first. (GET
         /features/{feature_name}/history)
         """
@@ -480,15 +501,19 @@ class Operations(Transport):
             History,
             path={"feature_name": feature_name},
             query={"user_role": user_role},
+            headers={"X-Read-After": x_read_after},
         )
 
-    def get_feature_history(self, *, feature_name: str, user_role: Role | None = None) -> History:
+    def get_feature_history(
+        self, *, feature_name: str, x_read_after: str | None = None, user_role: Role | None = None
+    ) -> History:
         """The audit trail of a feature's status changes, oldest first. (POST
         /get_feature_history)
         """
         return self._call(
             OPERATIONS["get_feature_history"],
             History,
+            headers={"X-Read-After": x_read_after},
             body={"user_role": user_role, "feature_name": feature_name},
         )
 
@@ -686,7 +711,9 @@ class Operations(Transport):
             },
         )
 
-    def feature_versions(self, *, feature_name: str, user_role: Role | None = None) -> Versions:
+    def feature_versions(
+        self, *, feature_name: str, user_role: Role | None = None, x_read_after: str | None = None
+    ) -> Versions:
         """Every version of this view and feature, any status, by version number. (GET
         /features/{feature_name}/versions)
         """
@@ -695,9 +722,12 @@ class Operations(Transport):
             Versions,
             path={"feature_name": feature_name},
             query={"user_role": user_role},
+            headers={"X-Read-After": x_read_after},
         )
 
-    def feature_changes(self, *, feature_name: str, user_role: Role | None = None) -> Changes:
+    def feature_changes(
+        self, *, feature_name: str, user_role: Role | None = None, x_read_after: str | None = None
+    ) -> Changes:
         """The change log: one entry per successful write, field by field, oldest first. (GET
         /features/{feature_name}/changes)
         """
@@ -706,10 +736,16 @@ class Operations(Transport):
             Changes,
             path={"feature_name": feature_name},
             query={"user_role": user_role},
+            headers={"X-Read-After": x_read_after},
         )
 
     def feature_diff(
-        self, *, feature_name: str, user_role: Role | None = None, against: str | None = None
+        self,
+        *,
+        feature_name: str,
+        user_role: Role | None = None,
+        against: str | None = None,
+        x_read_after: str | None = None,
     ) -> Diff:
         """How this version differs from another (default: the one it was made from). (GET
         /features/{feature_name}/diff)
@@ -719,6 +755,7 @@ class Operations(Transport):
             Diff,
             path={"feature_name": feature_name},
             query={"user_role": user_role, "against": against},
+            headers={"X-Read-After": x_read_after},
         )
 
     def get_online_features(
@@ -726,6 +763,7 @@ class Operations(Transport):
         *,
         features: list[str],
         entities: dict[str, list[str | int]],
+        x_read_after: str | None = None,
         event_timestamp: int | None = None,
         user_role: Role | None = None,
     ) -> FeatureValuesResponse:
@@ -735,6 +773,7 @@ class Operations(Transport):
         return self._call(
             OPERATIONS["get_online_features"],
             FeatureValuesResponse,
+            headers={"X-Read-After": x_read_after},
             body={
                 "features": features,
                 "entities": entities,
@@ -743,12 +782,17 @@ class Operations(Transport):
             },
         )
 
-    def available_features(self, *, user_role: Role | None = None) -> AvailableFeatures:
+    def available_features(
+        self, *, user_role: Role | None = None, x_read_after: str | None = None
+    ) -> AvailableFeatures:
         """Names of the features POST /features serves: deployed and deprecated ones. (GET
         /features/available)
         """
         return self._call(
-            OPERATIONS["available_features"], AvailableFeatures, query={"user_role": user_role}
+            OPERATIONS["available_features"],
+            AvailableFeatures,
+            query={"user_role": user_role},
+            headers={"X-Read-After": x_read_after},
         )
 
     def list_tokens(self, *, user_role: Role | None = None) -> TokenList:
@@ -796,6 +840,7 @@ class Operations(Transport):
         type: str | None = None,
         feature_name: str | None = None,
         user_role: Role | None = None,
+        x_read_after: str | None = None,
     ) -> Events:
         """Events after a cursor, oldest first: follow next_cursor to see each exactly once.
         (GET /events)
@@ -810,6 +855,7 @@ class Operations(Transport):
                 "feature_name": feature_name,
                 "user_role": user_role,
             },
+            headers={"X-Read-After": x_read_after},
         )
 
     def list_webhooks(self, *, user_role: Role | None = None) -> WebhookList:

@@ -43,6 +43,7 @@ FeatureMetadataTestResult = Literal["TEST_SUCCEEDED", "TEST_FAILED"]
 FeatureType = Literal["batch", "real-time", "compute-first"]
 HealthStatus = Literal["healthy", "unhealthy"]
 LivenessStatus = Literal["alive"]
+Replica = Literal["ok", "lagging", "down"]
 Role = Literal["developer", "approver", "external_testing_system", "admin"]
 Sort = Literal[
     "feature_name",
@@ -93,6 +94,7 @@ class Problem:
     status: int
     detail: str
     errors: dict[str, Any] | None = None
+    errors_omitted: int | None = None
     request_id: str | None = None
 
 
@@ -104,6 +106,8 @@ class Health:
     version: str
     database: Database
     auth: Auth
+    replica: Replica | None = None
+    replica_lag_s: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
