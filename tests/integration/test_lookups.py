@@ -22,7 +22,7 @@ from feature_gateway.domain.feature_fields import FIELD_NAMES
 from feature_gateway.domain.listing import FeatureQuery
 from feature_gateway.errors import DatabaseUnavailableError
 from feature_gateway.services import features
-from feature_gateway.services.common import feature_data, load_feature
+from feature_gateway.services.rows import feature_data, load_feature
 from tests.conftest import SEED_FEATURE, migrate
 from tests.databases import FreshDatabase, require_backend, settings_for
 

@@ -40,6 +40,7 @@ SQL_TYPES = {
     Kind.QUERY: Text,
     Kind.DESCRIPTION: Text,
     Kind.ACTOR: String,
+    Kind.TEAM: String,
     Kind.NOTE: Text,
     Kind.TIME: BigInteger,
     Kind.REVISION: Integer,

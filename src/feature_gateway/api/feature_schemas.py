@@ -71,7 +71,7 @@ def request_field(field: Field, **options: Any) -> fields.Field[Any]:
         return Query(**options)
     if field.kind is Kind.DESCRIPTION:
         return Text(MAX_DESCRIPTION_LENGTH, **options)
-    if field.kind is Kind.ACTOR:
+    if field.kind in (Kind.ACTOR, Kind.TEAM):
         return Actor(**options)
     if field.kind is Kind.NOTE:
         return Text(MAX_NOTE_LENGTH, **options)
@@ -91,7 +91,7 @@ def _record_field(field: Field) -> fields.Field[Any]:
         return fields.Integer(allow_none=True)  # the importer fills in missing times
     if field.kind is Kind.NOTE:
         return fields.String(allow_none=True)
-    if field.kind is Kind.ACTOR:  # names exported before the name rule still import
+    if field.kind in (Kind.ACTOR, Kind.TEAM):  # names exported before the name rule import
         nullable = field.nullable
         return RecordedActor(allow_none=nullable, required=not nullable)
     if field.nullable or field.kind is Kind.TAGS:  # the importer fills in missing tags

@@ -37,6 +37,7 @@ COLUMN_TYPES: dict[Kind, TypeEngine[Any]] = {
     Kind.QUERY: Text(),
     Kind.DESCRIPTION: Text(),
     Kind.ACTOR: ACTOR,
+    Kind.TEAM: ACTOR,
     Kind.NOTE: Text(),
     Kind.TIME: BigInteger(),  # epoch ms, as the API speaks them: no time-zone conversions
     Kind.REVISION: Integer(),

@@ -24,6 +24,7 @@ from feature_gateway.db.console_sessions import ConsoleSessionRepository
 from feature_gateway.db.definition_changes import DefinitionChangeRepository
 from feature_gateway.db.engine import SQLITE_BEGIN
 from feature_gateway.db.models import AuditEntry, Feature
+from feature_gateway.db.recording import Recorder
 from feature_gateway.db.replicas import ReadReplica, route_read
 from feature_gateway.db.repositories import (
     AuditRepository,
@@ -148,6 +149,9 @@ class UnitOfWork:
     webhooks: WebhookRepository
     deliveries: DeliveryRepository
     console_sessions: ConsoleSessionRepository
+    # What a use case says it does (a feature added, changed, its status moved); the logs
+    # that follow from it are written by the recorder and at commit (``db.recording``).
+    record: Recorder
 
     def __init__(
         self, session_factory: sessionmaker[Session], on_commit: OnCommit = publish
@@ -167,6 +171,7 @@ class UnitOfWork:
         self.webhooks = WebhookRepository(self.session)
         self.deliveries = DeliveryRepository(self.session)
         self.console_sessions = ConsoleSessionRepository(self.session)
+        self.record = Recorder(self.features, self.audit, self.changes, self.definition_changes)
         return self
 
     def __exit__(

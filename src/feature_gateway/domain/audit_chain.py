@@ -15,12 +15,13 @@ import functools
 from dataclasses import dataclass
 from typing import Protocol
 
-from feature_gateway.domain.changes import ChangeAction
 from feature_gateway.domain.lifecycle import (
     CREATED_STATUS,
+    CREATION_TRIGGER,
     STORED_STATES,
     TRIGGERS,
     Status,
+    Write,
 )
 
 HISTORY = "feature_audit"
@@ -87,12 +88,7 @@ class Break:
         }
 
 
-# The history triggers written when a row is inserted, by the change-log action that did it.
-CREATION_TRIGGER = {
-    ChangeAction.CREATE: "create",
-    ChangeAction.CREATE_VERSION: "create",
-    ChangeAction.IMPORT: "import",
-}
+# The change-log actions that insert a row (each writes its history trigger with it).
 CREATION_ACTIONS = frozenset(CREATION_TRIGGER)
 # An update that changes a critical field of a feature past DRAFT fires this trigger.
 UPDATE_TRIGGER = "reset"
@@ -146,9 +142,9 @@ def triggers_of_change(action: str, previous: str | None, new: str) -> tuple[str
     """The history triggers the write logged as ``action`` fired, in order (None: no write
     logged as ``action`` can change the status that way)."""
     if action in CREATION_TRIGGER:
-        trigger = CREATION_TRIGGER[ChangeAction(action)]
+        trigger = CREATION_TRIGGER[Write(action)]
         return (trigger,) if allowed_transition(None, trigger, new) else None
-    if action == ChangeAction.UPDATE:
+    if action == Write.UPDATE:
         if previous == new:
             return ()
         return (UPDATE_TRIGGER,) if allowed_transition(previous, UPDATE_TRIGGER, new) else None

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from feature_gateway.domain.feature_fields import EDITABLE_FIELDS
+from feature_gateway.domain.lifecycle import Trigger, Write, fired_by_callers
 
 # These change on every write; listing them in every entry would say nothing.
 NOT_LOGGED_FIELDS = frozenset({"updated_time", "revision"})
@@ -23,21 +24,17 @@ VERSIONED_FIELDS = EDITABLE_FIELDS
 FieldChanges = dict[str, dict[str, Any]]
 
 
-class ChangeAction(StrEnum):
-    """What a successful write did; one change-log entry each."""
+def change_actions(fired_by_callers: Iterable[Trigger]) -> dict[str, str]:
+    """What a successful write can do, member name to value: the writes that are no trigger
+    (create, import, create_version, update), then each trigger a caller fires, in the
+    lifecycle table's order. The triggers only ever fired by the service (deploy, reset)
+    are part of the write that fired them, logged under its action."""
+    writes = {write.name: write.value for write in Write}
+    return writes | {trigger.name.upper(): trigger.name for trigger in fired_by_callers}
 
-    CREATE = "create"
-    IMPORT = "import"
-    CREATE_VERSION = "create_version"
-    UPDATE = "update"
-    SUBMIT = "submit"
-    TEST = "test"
-    APPROVE = "approve"
-    REJECT = "reject"
-    FIX = "fix"
-    DELETE = "delete"
-    DEPRECATE = "deprecate"
-    RETIRE = "retire"
+
+# What a successful write did; one change-log entry each, and one event type each.
+ChangeAction = StrEnum("ChangeAction", change_actions(fired_by_callers()))  # type: ignore[misc]
 
 
 def changed_fields(

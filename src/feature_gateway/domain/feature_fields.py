@@ -2,14 +2,18 @@
 
 ``FEATURE_FIELDS`` is the one list of what a feature carries (SPEC §2). The model's columns
 (``db.models``), the response and request schemas and the import format
-(``api.feature_schemas``), the API examples and the editable and critical sets below are all
-derived from it; ``tests/unit/test_declarations.py`` checks what is derived against it.
+(``api.feature_schemas``), the API examples, the editable and critical sets, the defaults of
+a new row, what each trigger stamps and the actor fields (bound to the principal in token
+mode) below are all derived from it; ``tests/unit/test_declarations.py`` checks what is
+derived against it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from feature_gateway.domain.lifecycle import (
     TEST_RESULTS,
@@ -17,6 +21,8 @@ from feature_gateway.domain.lifecycle import (
     DataType,
     FeatureType,
     Status,
+    Trigger,
+    Write,
 )
 
 
@@ -28,7 +34,10 @@ class Kind(StrEnum):
     STATUS = "lifecycle status"
     QUERY = "read-only SQL statement"
     DESCRIPTION = "description text"
+    # Who performs the write that stamps it: in token mode, always the principal.
     ACTOR = "actor name"
+    # A team or person a request names, who answers for the feature: never who acts.
+    TEAM = "team or person name"
     NOTE = "note or reason"
     TIME = "epoch milliseconds"
     REVISION = "revision counter"
@@ -42,10 +51,13 @@ class Field:
 
     ``definition``: part of what is tested and approved (a critical field: changing it
     resets the feature to DRAFT). ``editable``: update may change it. ``at_create``: taken
-    from the create request. ``stamped_by``: the trigger that sets it (its actor, time,
-    note or a value from its request). ``required``: when taken from a request (create or
-    the stamping trigger), whether the request must give it. ``description``/``example``:
-    for the response schema in the API document.
+    from the create request. ``stamped_by``: the write that sets it, a trigger (its actor,
+    time, note or a value from its request) or create or update (their actor); every
+    ``Kind.ACTOR`` field names the one write it is the actor of. ``required``: when taken
+    from a request (create or the stamping trigger), whether the request must give it.
+    ``default_from``/``default``: what a new row holds when no value is given, another
+    field's value or a new value. ``description``/``example``: for the response schema in
+    the API document.
     """
 
     name: str
@@ -57,6 +69,8 @@ class Field:
     at_create: bool = False
     stamped_by: str | None = None
     required: bool = True
+    default_from: str | None = None
+    default: Callable[[], Any] | None = None
     description: str | None = None
     example: str | int | None = None
 
@@ -87,8 +101,9 @@ FEATURE_FIELDS: tuple[Field, ...] = (
     Field("revision", Kind.REVISION, nullable=False, description="Increases on every change"),
     Field("created_time", Kind.TIME, nullable=False),
     Field("updated_time", Kind.TIME, nullable=False),
-    Field("created_by", Kind.ACTOR, nullable=False, at_create=True),
-    Field("last_updated_by", Kind.ACTOR),  # stamped by create and update
+    Field("created_by", Kind.ACTOR, nullable=False, at_create=True, stamped_by=Write.CREATE),
+    # Set to created_by by the writes that create a feature, as the update before any.
+    Field("last_updated_by", Kind.ACTOR, stamped_by=Write.UPDATE),
     _stamp("submitted_by", Kind.ACTOR, "submit"),
     _stamp("submitted_time", Kind.TIME, "submit"),
     _stamp("tested_by", Kind.ACTOR, "test"),
@@ -110,13 +125,14 @@ FEATURE_FIELDS: tuple[Field, ...] = (
     _stamp("deleted_time", Kind.TIME, "delete"),
     _stamp("deletion_reason", Kind.NOTE, "delete"),
     # The catalog (SPEC §8). owner is nullable only for rows written by code predating it
-    # during a rolling upgrade: create sets it (created_by unless given).
+    # during a rolling upgrade: every new row has one (created_by unless given).
     Field(
         "owner",
-        Kind.ACTOR,
+        Kind.TEAM,
         editable=True,
         at_create=True,
         required=False,
+        default_from="created_by",
         description="The team or person responsible; created_by unless given",
         example="pricing-team",
     ),
@@ -127,6 +143,7 @@ FEATURE_FIELDS: tuple[Field, ...] = (
         editable=True,
         at_create=True,
         required=False,
+        default=dict,
         description="Labels {key: value}; update replaces them all",
     ),
     Field(
@@ -174,8 +191,10 @@ class Stamps:
         return (*self.values, self.actor, *([self.note] if self.note else []))
 
 
-def _stamps_of(trigger: str) -> Stamps:
-    stamped = [f for f in FEATURE_FIELDS if f.stamped_by == trigger]
+def _stamps_of(trigger: str, fields: Iterable[Field] | None = None) -> Stamps:
+    stamped = [
+        f for f in (FEATURE_FIELDS if fields is None else fields) if f.stamped_by == trigger
+    ]
     by_kind = {kind: [f.name for f in stamped if f.kind == kind] for kind in Kind}
     actor, time, note = by_kind[Kind.ACTOR], by_kind[Kind.TIME], by_kind[Kind.NOTE]
     if len(actor) != 1 or len(time) != 1 or len(note) > 1:
@@ -187,11 +206,52 @@ def _stamps_of(trigger: str) -> Stamps:
     return Stamps(actor[0], time[0], note[0] if note else None, values)
 
 
+def trigger_stamps(fields: Iterable[Field], triggers: Mapping[str, Trigger]) -> dict[str, Stamps]:
+    """What each trigger stamps, from the fields naming it; ValueError for a trigger
+    without its actor and time, and for a field stamped by no write there is."""
+    fields = tuple(fields)
+    stamps = {name: _stamps_of(name, fields) for name, t in triggers.items() if t.stamps}
+    unknown = {f.stamped_by for f in fields if f.stamped_by} - set(stamps) - set(Write)
+    if unknown:
+        raise ValueError(f"fields are stamped by triggers that stamp nothing: {sorted(unknown)}")
+    return stamps
+
+
+def actor_fields(fields: Iterable[Field]) -> tuple[str, ...]:
+    """The fields naming who performs a write: each trigger's actor, create's and update's.
+
+    Every ``Kind.ACTOR`` field is one, and must name the write it is the actor of
+    (ValueError otherwise): a trigger's stamps take their actor from these only, so a new
+    trigger's actor field is one of them, and is bound to the principal, by construction.
+    """
+    actors = tuple(f for f in fields if f.kind is Kind.ACTOR)
+    unstamped = [f.name for f in actors if f.stamped_by is None]
+    if unstamped:
+        raise ValueError(
+            f"actor fields must name the write whose actor they are (stamped_by): {unstamped}"
+        )
+    return tuple(f.name for f in actors)
+
+
+def with_defaults(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The values of a new row, each field the request left unset (or empty) that the table
+    gives a default filled in; a row never shares a mapping with its caller."""
+    row = dict(values)
+    for field in FEATURE_FIELDS:
+        if not row.get(field.name):
+            if field.default_from is not None:
+                row[field.name] = row.get(field.default_from)
+            elif field.default is not None:
+                row[field.name] = field.default()
+        if isinstance(row.get(field.name), dict):
+            row[field.name] = dict(row[field.name])
+    return row
+
+
 # Built at import, so a trigger without a stamp rule (or a field naming an unknown
-# trigger) fails every test run, not just the request that fires it.
-TRIGGER_STAMPS: dict[str, Stamps] = {
-    name: _stamps_of(name) for name, trigger in TRIGGERS.items() if trigger.stamps
-}
-_unknown = {f.stamped_by for f in FEATURE_FIELDS if f.stamped_by} - set(TRIGGER_STAMPS)
-if _unknown:
-    raise ValueError(f"fields are stamped by triggers that stamp nothing: {sorted(_unknown)}")
+# trigger, or an actor field naming no write) fails every test run, not just the request
+# that fires it.
+TRIGGER_STAMPS: dict[str, Stamps] = trigger_stamps(FEATURE_FIELDS, TRIGGERS)
+# The request fields naming who performs an action: in token mode each is optional and,
+# when given, must name the principal (``api.roles.bind_actor_fields``).
+ACTOR_FIELDS = actor_fields(FEATURE_FIELDS)

@@ -10,22 +10,9 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
+from feature_gateway.domain.feature_fields import ACTOR_FIELDS as ACTOR_FIELDS
 from feature_gateway.domain.lifecycle import WORKFLOW_ROLES, Role
 
-# The request fields naming who performs an action. In token mode each is optional and,
-# when given, must name the principal: what is stored is the principal.
-ACTOR_FIELDS = (
-    "created_by",
-    "last_updated_by",
-    "submitted_by",
-    "tested_by",
-    "approved_by",
-    "rejected_by",
-    "fixed_by",
-    "deleted_by",
-    "deprecated_by",
-    "retired_by",
-)
 ROLE_FIELD = "user_role"
 # Required in trust mode (they are all the service knows of the caller); optional with a
 # token, which says who the caller is and which roles it may act in.

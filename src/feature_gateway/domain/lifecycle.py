@@ -138,9 +138,21 @@ class Trigger:
 _DEVELOPER = frozenset({Role.DEVELOPER})
 _APPROVER = frozenset({Role.APPROVER})
 
-# "create" and "import" are audit-trail triggers too, written by the services that insert
-# rows, since there is no prior state for a machine to leave.
-CREATION_TRIGGERS = ("create", "import")
+
+class Write(StrEnum):
+    """The writes that are not a trigger of the table below. With the triggers a caller
+    fires they are what a write can do: the change log's actions (``domain.changes``)."""
+
+    CREATE = "create"
+    IMPORT = "import"
+    CREATE_VERSION = "create_version"
+    UPDATE = "update"
+
+
+# The audit-trail trigger of the row each inserting write adds: there is no prior state for
+# a machine to leave, so the row is written with the insert (``db.recording``).
+CREATION_TRIGGER = {Write.CREATE: "create", Write.CREATE_VERSION: "create", Write.IMPORT: "import"}
+CREATION_TRIGGERS = tuple(dict.fromkeys(CREATION_TRIGGER.values()))
 CREATED_STATUS = Status.DRAFT
 RESET_REASON = "critical field changed"
 

@@ -6,31 +6,29 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from feature_gateway.db.definition_changes import DefinitionChange
 from feature_gateway.db.models import Feature
+from feature_gateway.db.recording import Acting
 from feature_gateway.db.unit_of_work import Database, UnitOfWork
 from feature_gateway.domain.changes import (
     VERSIONED_FIELDS,
-    ChangeAction,
     FieldChanges,
     definition_diff,
     unified_query_diff,
 )
-from feature_gateway.domain.feature_fields import CRITICAL_FIELDS
 from feature_gateway.domain.freshness import WITHIN_LAG, Freshness
-from feature_gateway.domain.lifecycle import CREATED_STATUS
+from feature_gateway.domain.lifecycle import Write
 from feature_gateway.domain.names import FEATURE_NAME_RULE
 from feature_gateway.domain.versions import family_name, next_version_name, version_number
 from feature_gateway.errors import ConflictError, FeatureNotFoundError, ValidationError
 from feature_gateway.services.clock import now_ms
-from feature_gateway.services.common import (
+from feature_gateway.services.rows import (
     ChangeData,
     FeatureData,
     change_data,
     check_known_fields,
     feature_data,
     load_feature,
-    record_status_change,
+    new_draft,
 )
 
 
@@ -83,52 +81,18 @@ def create_feature_version(
                 f"Feature '{family}' has a version numbered {highest}: no higher version "
                 "number fits in a feature name."
             )
-        now = now_ms()
-        feature = _new_version(source, new, name, now)
-        uow.features.add(feature)
-        uow.changes.track(
-            feature, ChangeAction.CREATE_VERSION, actor=new.created_by, actor_role=role,
-            timestamp=now, authenticated=authenticated, new=True,
-        )  # fmt: skip
-        record_status_change(
-            uow, feature, from_status=None, trigger="create", actor=new.created_by,
-            actor_role=role, reason=f"new version of {source.feature_name}", timestamp=now,
-            authenticated=authenticated,
-        )  # fmt: skip
-        definition = sorted(
-            name for name in CRITICAL_FIELDS if getattr(feature, name) != getattr(source, name)
+        acting = Acting(new.created_by, role, now_ms(), authenticated)
+        copied = {field: getattr(source, field) for field in VERSIONED_FIELDS} | dict(new.replaced)
+        values = {**copied, "feature_name": name, "previous_version": source.feature_name}
+        feature = uow.record.add_feature(
+            new_draft(values, created_by=acting.actor, now=acting.timestamp),
+            Write.CREATE_VERSION,
+            acting,
+            reason=f"new version of {source.feature_name}",
+            copied_from=source,
         )
-        if definition:
-            uow.definition_changes.append(
-                DefinitionChange(
-                    feature=feature,
-                    changed_by=new.created_by,
-                    changed_time=now,
-                    changed_fields=",".join(definition),
-                )
-            )
-        else:
-            uow.definition_changes.inherit(feature, source, now)
         uow.commit()
         return feature_data(feature)
-
-
-def _new_version(source: Feature, new: NewVersion, name: str, now: int) -> Feature:
-    """The row of the new version: the source's versioned fields with the given ones
-    replacing them; an owner the source lacks (a row from before owners) is its creator."""
-    values = {field: getattr(source, field) for field in VERSIONED_FIELDS} | dict(new.replaced)
-    values["owner"] = values["owner"] or new.created_by
-    values["tags"] = dict(values["tags"] or {})
-    return Feature(
-        **values,
-        feature_name=name,
-        previous_version=source.feature_name,
-        status=CREATED_STATUS.value,
-        created_time=now,
-        updated_time=now,
-        created_by=new.created_by,
-        last_updated_by=new.created_by,
-    )
 
 
 def feature_versions(database: Database, name: str, freshness: Freshness = WITHIN_LAG) -> Versions:

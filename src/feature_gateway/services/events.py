@@ -24,7 +24,7 @@ from feature_gateway.domain.events import (
 )
 from feature_gateway.domain.freshness import WITHIN_LAG, Freshness
 from feature_gateway.errors import ValidationError
-from feature_gateway.services.common import change_data
+from feature_gateway.services.rows import change_data
 
 EventData = dict[str, Any]
 

@@ -6,17 +6,11 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from feature_gateway.db.definition_changes import DefinitionChange
-from feature_gateway.db.models import Feature
+from feature_gateway.db.recording import Acting
 from feature_gateway.db.unit_of_work import Database, UnitOfWork
-from feature_gateway.domain.changes import ChangeAction
 from feature_gateway.domain.feature_fields import CREATE_FIELDS, CRITICAL_FIELDS, EDITABLE_FIELDS
 from feature_gateway.domain.freshness import WITHIN_LAG, Freshness
-from feature_gateway.domain.lifecycle import (
-    CREATED_STATUS,
-    EDITABLE_STATES,
-    Status,
-)
+from feature_gateway.domain.lifecycle import EDITABLE_STATES, Status, Write
 from feature_gateway.domain.listing import FeatureQuery
 from feature_gateway.errors import (
     FeatureAlreadyExistsError,
@@ -24,14 +18,14 @@ from feature_gateway.errors import (
     FeatureNotFoundError,
 )
 from feature_gateway.services.clock import now_ms
-from feature_gateway.services.common import (
+from feature_gateway.services.rows import (
     AuditData,
     FeatureData,
     audit_data,
     check_known_fields,
     feature_data,
     load_feature,
-    record_status_change,
+    new_draft,
 )
 from feature_gateway.services.workflow import FeatureLifecycle
 
@@ -54,34 +48,9 @@ def create_feature(
         if existing is not None:
             stored_name, status = existing
             raise FeatureAlreadyExistsError(fields["feature_name"], status, stored_as=stored_name)
-        now = now_ms()
-        feature = Feature(
-            **{
-                **fields,
-                "owner": fields.get("owner") or fields["created_by"],
-                "tags": dict(fields.get("tags") or {}),
-            },
-            status=CREATED_STATUS.value,
-            created_time=now,
-            updated_time=now,
-            last_updated_by=fields["created_by"],
-        )
-        uow.features.add(feature)
-        uow.changes.track(
-            feature, ChangeAction.CREATE, actor=feature.created_by, actor_role=role,
-            timestamp=now, authenticated=authenticated, new=True,
-        )  # fmt: skip
-        record_status_change(
-            uow,
-            feature,
-            from_status=None,
-            trigger="create",
-            actor=feature.created_by,
-            actor_role=role,
-            reason=None,
-            timestamp=now,
-            authenticated=authenticated,
-        )
+        acting = Acting(fields["created_by"], role, now_ms(), authenticated)
+        draft = new_draft(fields, created_by=acting.actor, now=acting.timestamp)
+        feature = uow.record.add_feature(draft, Write.CREATE, acting)
         uow.commit()
         return feature_data(feature)
 
@@ -147,26 +116,10 @@ def update_feature(
         }
         if not changed:
             return feature_data(feature)
-        now = now_ms()
-        uow.changes.track(
-            feature, ChangeAction.UPDATE, actor=last_updated_by, actor_role=role,
-            timestamp=now, authenticated=authenticated,
-        )  # fmt: skip
-        for field, value in changed.items():
-            setattr(feature, field, value)
-        feature.last_updated_by, feature.updated_time = last_updated_by, now
-        definition = sorted(changed.keys() & set(CRITICAL_FIELDS))
-        if definition:
-            uow.definition_changes.append(
-                DefinitionChange(
-                    feature=feature,
-                    changed_by=last_updated_by,
-                    changed_time=now,
-                    changed_fields=",".join(definition),
-                )
-            )
-        if feature.status != Status.DRAFT and definition:
-            lifecycle = FeatureLifecycle(uow, feature, role, now, authenticated=authenticated)
-            lifecycle.fire("reset", actor=last_updated_by)
+        acting = Acting(last_updated_by, role, now_ms(), authenticated)
+        uow.record.change(feature, Write.UPDATE, acting, changed)
+        feature.last_updated_by, feature.updated_time = last_updated_by, acting.timestamp
+        if feature.status != Status.DRAFT and not changed.keys().isdisjoint(CRITICAL_FIELDS):
+            FeatureLifecycle(uow, feature, acting).fire("reset")
         uow.commit()
         return feature_data(feature)

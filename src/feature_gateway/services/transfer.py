@@ -6,11 +6,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from feature_gateway.db.models import Feature
+from feature_gateway.db.recording import Acting
 from feature_gateway.db.unit_of_work import Database, UnitOfWork
-from feature_gateway.domain.changes import ChangeAction
+from feature_gateway.domain.lifecycle import Write
 from feature_gateway.services.clock import now_ms
-from feature_gateway.services.common import FeatureData, record_status_change
+from feature_gateway.services.rows import FeatureData
 
 IMPORT_ACTOR_ROLE = None  # imports are an operator action, not one of the API roles
 
@@ -53,25 +53,9 @@ def add_imported_feature(
     values = {k: v for k, v in record.items() if k != "revision"}
     values["created_time"] = values.get("created_time") or now
     values["updated_time"] = values.get("updated_time") or values["created_time"]
-    values["owner"] = values.get("owner") or values["created_by"]
-    values["tags"] = dict(values.get("tags") or {})
-    feature = Feature(**values)
-    uow.features.add(feature)
-    uow.changes.track(
-        feature, ChangeAction.IMPORT, actor=feature.created_by, actor_role=IMPORT_ACTOR_ROLE,
-        timestamp=now, new=True,
-    )  # fmt: skip
-    record_status_change(
-        uow,
-        feature,
-        from_status=None,
-        trigger="import",
-        actor=feature.created_by,
-        actor_role=IMPORT_ACTOR_ROLE,
-        reason=f"imported from {source}",
-        timestamp=now,
-        authenticated=False,  # the file says who did what; nothing verified it
-    )
+    # The file says who did what; nothing verified it.
+    acting = Acting(values["created_by"], IMPORT_ACTOR_ROLE, now, authenticated=False)
+    uow.record.add_feature(values, Write.IMPORT, acting, reason=f"imported from {source}")
 
 
 def export_features(database: Database) -> list[FeatureData]:

@@ -14,18 +14,18 @@ from typing import Any
 from transitions import Machine, MachineError
 
 from feature_gateway.db.models import Feature
+from feature_gateway.db.recording import Acting
 from feature_gateway.db.unit_of_work import Database, UnitOfWork
 from feature_gateway.domain.duties import FeatureDuties, check_separation, is_separated
 from feature_gateway.domain.feature_fields import FIELDS_BY_NAME, TRIGGER_STAMPS, Kind
 from feature_gateway.domain.lifecycle import TRANSITIONS, TRIGGERS, Status, source_states
 from feature_gateway.errors import InvalidTransitionError, ValidationError
 from feature_gateway.services.clock import now_ms
-from feature_gateway.services.common import (
+from feature_gateway.services.rows import (
     FeatureData,
     check_known_fields,
     feature_data,
     load_feature,
-    record_status_change,
 )
 
 
@@ -39,21 +39,13 @@ class TransitionResult:
 class FeatureLifecycle:
     """A ``transitions`` machine bound to one loaded row, for one operation.
 
-    Every state change goes through ``_on_state_change``, which appends the audit row to
-    the same unit of work, so no transition can happen without its audit entry.
+    Every state change goes through ``_on_state_change``, which tells the unit of work's
+    recorder, so no transition can happen without its audit entry. ``acting``: who fires
+    the triggers, and when.
     """
 
-    def __init__(
-        self,
-        uow: UnitOfWork,
-        feature: Feature,
-        role: str | None,
-        now: int,
-        *,
-        authenticated: bool = False,
-    ) -> None:
-        self.uow, self.feature, self.role, self.now = uow, feature, role, now
-        self.authenticated = authenticated
+    def __init__(self, uow: UnitOfWork, feature: Feature, acting: Acting) -> None:
+        self.uow, self.feature, self.acting = uow, feature, acting
         self.machine = Machine(
             model=feature,
             states=list(Status),
@@ -65,7 +57,7 @@ class FeatureLifecycle:
             after_state_change=[self._on_state_change],
         )
 
-    def fire(self, trigger: str, *, actor: str, fields: Mapping[str, Any] | None = None) -> None:
+    def fire(self, trigger: str, fields: Mapping[str, Any] | None = None) -> None:
         """Fire ``trigger`` (409 if the current state does not allow it) and stamp the row
         with the actor, the time and the request's ``fields`` the trigger stamps."""
         fields = fields or {}
@@ -73,9 +65,7 @@ class FeatureLifecycle:
         note = fields.get(stamps.note) if stamps and stamps.note else None
         reason = note if note is not None else TRIGGERS[trigger].reason
         try:
-            self.machine.events[trigger].trigger(
-                self.feature, actor=actor, reason=reason, fields=fields
-            )
+            self.machine.events[trigger].trigger(self.feature, reason=reason, fields=fields)
         except MachineError as exc:
             raise InvalidTransitionError(
                 self.feature.feature_name,
@@ -83,26 +73,22 @@ class FeatureLifecycle:
                 str(self.feature.status),
                 source_states(trigger),
             ) from exc
-        feature = self.feature
-        feature.status, feature.updated_time = str(feature.status), self.now
+        feature, now = self.feature, self.acting.timestamp
+        feature.status, feature.updated_time = str(feature.status), now
         if stamps is not None:
-            setattr(feature, stamps.actor, actor)
-            setattr(feature, stamps.time, self.now)
+            setattr(feature, stamps.actor, self.acting.actor)
+            setattr(feature, stamps.time, now)
             for name in (stamps.note, *stamps.values):
                 if name is not None:
                     setattr(feature, name, fields.get(name))
 
     def _on_state_change(self, event: Any) -> None:
-        record_status_change(
-            self.uow,
+        self.uow.record.status_change(
             self.feature,
             from_status=event.transition.source,
             trigger=event.event.name,
-            actor=event.kwargs["actor"],
-            actor_role=self.role,
             reason=event.kwargs.get("reason"),
-            timestamp=self.now,
-            authenticated=self.authenticated,
+            acting=self.acting,
         )
 
 
@@ -129,21 +115,14 @@ def fire_trigger(
         fields = {**fields, **_references(uow, feature, trigger, fields)}
         previous = str(feature.status)
         _check_separation_of_duties(uow, feature, trigger, actor)
-        now = now_ms()
+        acting = Acting(actor, role, now_ms(), authenticated)
         # One change-log entry for the request, named after the trigger the caller fired.
-        uow.changes.track(
-            feature,
-            trigger,
-            actor=actor,
-            actor_role=role,
-            timestamp=now,
-            authenticated=authenticated,
-        )
-        lifecycle = FeatureLifecycle(uow, feature, role, now, authenticated=authenticated)
-        lifecycle.fire(trigger, actor=actor, fields=fields)
+        uow.record.change(feature, trigger, acting)
+        lifecycle = FeatureLifecycle(uow, feature, acting)
+        lifecycle.fire(trigger, fields)
         follower = TRIGGERS[trigger].then
         while follower is not None:
-            lifecycle.fire(follower, actor=actor)
+            lifecycle.fire(follower)
             follower = TRIGGERS[follower].then
         uow.commit()
         return TransitionResult(feature_data(feature), previous, str(feature.status))

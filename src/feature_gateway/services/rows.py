@@ -1,16 +1,18 @@
-"""Helpers shared by the use cases: loading a feature, writing the audit trail, and the one
-shape in which every use case hands a feature (or an audit or change-log entry) to its
-caller."""
+"""Feature rows in the use cases: loading one (at the revision the caller read), the fields
+a use case takes, what a new draft is stamped with, and the one shape in which every use
+case hands a feature (or an audit or change-log entry) to its caller. What a write records
+is the unit of work's (``db.recording``)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from feature_gateway.db.catalog_models import FeatureChange
 from feature_gateway.db.models import AuditEntry, Feature
 from feature_gateway.db.unit_of_work import UnitOfWork
 from feature_gateway.domain.feature_fields import FIELD_NAMES
+from feature_gateway.domain.lifecycle import CREATED_STATUS
 from feature_gateway.errors import ConcurrentModificationError, FeatureNotFoundError
 
 # A feature as every use case returns it: each field of the field table → its value.
@@ -47,33 +49,17 @@ def check_known_fields(given: Iterable[str], known: Collection[str], use_case: s
         raise TypeError(f"{use_case} does not handle the fields {', '.join(unknown)}")
 
 
-def record_status_change(
-    uow: UnitOfWork,
-    feature: Feature,
-    *,
-    from_status: str | None,
-    trigger: str,
-    actor: str,
-    actor_role: str | None,
-    reason: str | None,
-    timestamp: int,
-    authenticated: bool,
-) -> None:
-    """Append the audit row of a status change; ``authenticated``: the actor was a verified
-    principal (token mode), not a claimed name."""
-    uow.audit.append(
-        AuditEntry(
-            feature=feature,
-            from_status=None if from_status is None else str(from_status),
-            to_status=str(feature.status),
-            trigger=trigger,
-            actor=actor,
-            actor_role=actor_role,
-            reason=reason,
-            timestamp=timestamp,
-            authenticated=authenticated,
-        )
-    )
+def new_draft(values: Mapping[str, Any], *, created_by: str, now: int) -> dict[str, Any]:
+    """``values`` of a feature someone creates now (create, a new version): a DRAFT whose
+    creator is its last updater too."""
+    return {
+        **values,
+        "status": CREATED_STATUS.value,
+        "created_time": now,
+        "updated_time": now,
+        "created_by": created_by,
+        "last_updated_by": created_by,
+    }
 
 
 def load_feature(

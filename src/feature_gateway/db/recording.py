@@ -1,0 +1,150 @@
+"""What a write records: a use case says what it does, the unit of work writes every log
+that follows from it.
+
+A use case tells its unit of work's ``record`` one of three things: a feature is added
+(``add_feature``), a feature is changed (``change``), or the lifecycle machine moved a
+feature from one status to another (``status_change``, called by the machine's callback).
+From that, in the same transaction, it writes:
+
+- the row itself, with the defaults the field table gives (``with_defaults``);
+- the history (``feature_audit``): the creation row of an added feature, one row for each
+  status change;
+- the definition changes (``feature_definition_changes``): who changed a critical field,
+  or, for a version copying its source's definition unchanged, the source's authors;
+- the change log (``feature_changes``), one entry per tracked feature, and its outbox rows,
+  both written when the unit of work commits (``ChangeLogRepository.write_tracked``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from feature_gateway.db.catalog_repositories import ChangeLogRepository
+from feature_gateway.db.definition_changes import DefinitionChange, DefinitionChangeRepository
+from feature_gateway.db.models import AuditEntry, Feature
+from feature_gateway.db.repositories import AuditRepository, FeatureRepository
+from feature_gateway.domain.feature_fields import CRITICAL_FIELDS, with_defaults
+from feature_gateway.domain.lifecycle import CREATION_TRIGGER, Write
+
+
+@dataclass(frozen=True)
+class Acting:
+    """Who performs a write, in which role, when, and whether the name was verified (a
+    token's principal) or only claimed (trust mode, imports)."""
+
+    actor: str
+    role: str | None
+    timestamp: int
+    authenticated: bool = False
+
+
+class Recorder:
+    """The one way a write is recorded; ``UnitOfWork.record``."""
+
+    def __init__(
+        self,
+        features: FeatureRepository,
+        audit: AuditRepository,
+        changes: ChangeLogRepository,
+        definition_changes: DefinitionChangeRepository,
+    ) -> None:
+        self._features, self._audit = features, audit
+        self._changes, self._definition_changes = changes, definition_changes
+
+    def add_feature(
+        self,
+        values: Mapping[str, Any],
+        write: Write,
+        acting: Acting,
+        *,
+        reason: str | None = None,
+        copied_from: Feature | None = None,
+    ) -> Feature:
+        """Insert a feature row from ``values`` (the field table's defaults filled in) for
+        ``write`` (create, create_version or import), with its change-log entry and its
+        creation row in the history. ``copied_from``: the version it was made from, whose
+        definition authors it inherits when it copies that definition unchanged."""
+        feature = Feature(**with_defaults(values))
+        self._features.add(feature)
+        self._track(feature, write, acting, new=True)
+        self._append_history(feature, None, CREATION_TRIGGER[write], reason, acting)
+        if copied_from is not None:
+            changed = sorted(f for f in CRITICAL_FIELDS if _differs(feature, copied_from, f))
+            if changed:
+                self._definition_changed(feature, changed, acting)
+            else:
+                self._definition_changes.inherit(feature, copied_from, acting.timestamp)
+        return feature
+
+    def change(
+        self,
+        feature: Feature,
+        action: str,
+        acting: Acting,
+        changed: Mapping[str, Any] | None = None,
+    ) -> None:
+        """``feature`` is about to change by ``action`` (update, or the trigger a caller
+        fires): its change-log entry compares it at commit with what it is now. The
+        ``changed`` fields are set on it; a changed critical field is a definition change."""
+        self._track(feature, action, acting)
+        for name, value in (changed or {}).items():
+            setattr(feature, name, value)
+        definition = sorted(set(changed or ()) & set(CRITICAL_FIELDS))
+        if definition:
+            self._definition_changed(feature, definition, acting)
+
+    def status_change(
+        self,
+        feature: Feature,
+        *,
+        from_status: str | None,
+        trigger: str,
+        reason: str | None,
+        acting: Acting,
+    ) -> None:
+        """The machine moved ``feature`` from ``from_status`` to its status by ``trigger``."""
+        self._append_history(feature, from_status, trigger, reason, acting)
+
+    def _track(self, feature: Feature, action: str, acting: Acting, *, new: bool = False) -> None:
+        self._changes.track(
+            feature, action, actor=acting.actor, actor_role=acting.role,
+            timestamp=acting.timestamp, authenticated=acting.authenticated, new=new,
+        )  # fmt: skip
+
+    def _append_history(
+        self,
+        feature: Feature,
+        from_status: str | None,
+        trigger: str,
+        reason: str | None,
+        acting: Acting,
+    ) -> None:
+        self._audit.append(
+            AuditEntry(
+                feature=feature,
+                from_status=None if from_status is None else str(from_status),
+                to_status=str(feature.status),
+                trigger=trigger,
+                actor=acting.actor,
+                actor_role=acting.role,
+                reason=reason,
+                timestamp=acting.timestamp,
+                authenticated=acting.authenticated,
+            )
+        )
+
+    def _definition_changed(self, feature: Feature, names: list[str], acting: Acting) -> None:
+        self._definition_changes.append(
+            DefinitionChange(
+                feature=feature,
+                changed_by=acting.actor,
+                changed_time=acting.timestamp,
+                changed_fields=",".join(names),
+            )
+        )
+
+
+def _differs(feature: Feature, other: Feature, name: str) -> bool:
+    return bool(getattr(feature, name) != getattr(other, name))
