@@ -5,6 +5,9 @@ schema missing a field, a trigger without a stamp rule or an endpoint, a state m
 the diagram or from the state table.
 """
 
+import ast
+import inspect
+
 import pytest
 from sqlalchemy import JSON, BigInteger, Integer, String, Text
 
@@ -12,8 +15,10 @@ from feature_gateway.api import examples
 from feature_gateway.api.feature_schemas import FeatureMetadataSchema, FeatureRecordSchema
 from feature_gateway.api.features.schemas import CreateFeatureSchema, UpdateFeatureSchema
 from feature_gateway.api.workflow.endpoints import TRIGGER_ENDPOINTS
+from feature_gateway.db import models
 from feature_gateway.db.models import FEATURES_TABLE
 from feature_gateway.domain import feature_fields
+from feature_gateway.domain.changes import ChangeAction, change_actions
 from feature_gateway.domain.feature_fields import (
     CREATE_FIELDS,
     CRITICAL_FIELDS,
@@ -23,11 +28,16 @@ from feature_gateway.domain.feature_fields import (
     TRIGGER_STAMPS,
     Kind,
 )
+from feature_gateway.domain.identity import ACTOR_FIELDS, IDENTITY_FIELDS
 from feature_gateway.domain.lifecycle import (
     CREATED_STATUS,
     STATES,
     TRIGGERS,
+    Action,
+    Role,
     Status,
+    Trigger,
+    Write,
     fired_by_callers,
 )
 from feature_gateway.domain.lifecycle_diagram import mermaid_diagram
@@ -130,3 +140,98 @@ def test_the_diagram_shows_every_state_and_every_transition():
 def test_each_trigger_a_caller_fires_has_exactly_one_endpoint_and_no_other_has_one():
     endpoint_triggers = [endpoint.trigger for endpoint in TRIGGER_ENDPOINTS]
     assert sorted(endpoint_triggers) == sorted(t.name for t in fired_by_callers())
+
+
+# The trigger trial: a trigger added as docs/architecture.md says (its entry in TRIGGERS,
+# its stamp fields in the field table), built through the same derivations as the real ones.
+REINSTATE = Trigger(
+    "reinstate",
+    frozenset({Status.DEPRECATED}),
+    (Status.DEPLOYED,),
+    frozenset({Role.APPROVER}),
+    Action.DEPRECATE,
+)
+REINSTATE_STAMPS = (
+    feature_fields._stamp("reinstated_by", Kind.ACTOR, "reinstate"),
+    feature_fields._stamp("reinstated_time", Kind.TIME, "reinstate"),
+)
+
+
+def test_a_new_triggers_actor_field_is_an_actor_field_bound_to_the_principal():
+    fields = (*FEATURE_FIELDS, *REINSTATE_STAMPS)
+    stamps = feature_fields.trigger_stamps(fields, {**TRIGGERS, "reinstate": REINSTATE})
+    assert stamps["reinstate"].actor == "reinstated_by"
+    assert "reinstated_by" in feature_fields.actor_fields(fields)
+
+
+def test_a_new_trigger_whose_actor_is_not_declared_an_actor_is_refused():
+    as_team = (
+        feature_fields.Field("reinstated_by", Kind.TEAM, stamped_by="reinstate"),
+        REINSTATE_STAMPS[1],
+    )
+    with pytest.raises(ValueError, match="trigger 'reinstate' must stamp one actor"):
+        feature_fields.trigger_stamps(
+            (*FEATURE_FIELDS, *as_team), {**TRIGGERS, "reinstate": REINSTATE}
+        )
+
+
+def test_an_actor_field_naming_no_write_is_refused():
+    unstamped = feature_fields.Field("reviewed_by", Kind.ACTOR)
+    with pytest.raises(ValueError, match=r"must name the write .*\['reviewed_by'\]"):
+        feature_fields.actor_fields((*FEATURE_FIELDS, unstamped))
+
+
+def test_a_new_trigger_a_caller_fires_is_a_change_log_action_and_an_event_type():
+    actions = change_actions([*fired_by_callers(), REINSTATE])
+    assert list(actions.values())[-1] == "reinstate"
+    assert list(actions.values())[:-1] == list(ChangeAction)
+
+
+def test_every_actor_a_write_stamps_is_bound_and_no_other_field_is():
+    stamped_actors = {stamps.actor for stamps in TRIGGER_STAMPS.values()}
+    assert stamped_actors | {"created_by", "last_updated_by"} == set(ACTOR_FIELDS)
+    assert set(ACTOR_FIELDS) <= IDENTITY_FIELDS
+    for field in FEATURE_FIELDS:
+        assert (field.kind is Kind.ACTOR) == (field.name in ACTOR_FIELDS), field.name
+    assert "owner" not in ACTOR_FIELDS  # names who answers for a feature, not who acts
+
+
+def test_the_change_actions_are_the_writes_then_the_triggers_a_caller_fires():
+    expected = [*Write, *(t.name for t in fired_by_callers())]
+    assert list(ChangeAction) == expected
+    assert {t.name for t in TRIGGERS.values() if t.action is None}.isdisjoint(ChangeAction)
+
+
+def test_a_new_row_gets_the_defaults_the_field_table_declares():
+    given = {"created_by": "dev", "tags": None}
+    assert feature_fields.with_defaults(given) == {"created_by": "dev", "owner": "dev", "tags": {}}
+    tags = {"team": "pricing"}
+    row = feature_fields.with_defaults({"created_by": "dev", "owner": "ops", "tags": tags})
+    assert row["owner"] == "ops" and row["tags"] == tags and row["tags"] is not tags
+    for field in FEATURE_FIELDS:
+        assert field.default_from is None or field.default_from in FIELD_NAMES, field.name
+
+
+def _type_checking_annotations() -> dict[str, str]:
+    """The attribute annotations ``db/models.py`` gives ``Feature`` for mypy, as written."""
+    tree = ast.parse(inspect.getsource(models))
+    feature = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Feature")
+    block = next(n for n in feature.body if isinstance(n, ast.If))
+    assert ast.unparse(block.test) == "TYPE_CHECKING"
+    return {
+        statement.target.id: ast.unparse(statement.annotation)
+        for statement in block.body
+        if isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name)
+    }
+
+
+def test_the_models_annotations_for_mypy_agree_with_the_columns():
+    annotations = _type_checking_annotations()
+    assert annotations
+    for name, annotation in annotations.items():
+        column = FEATURES_TABLE.c[name]
+        python_type = column.type.python_type.__name__
+        if python_type == "dict":
+            python_type = "dict[str, str]"
+        optional = " | None" if column.nullable else ""
+        assert annotation == f"Mapped[{python_type}{optional}]", name
