@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import html as html_lib
+import re
 
+from feature_gateway.console.listing import DATE_FILTERS, FILTER_PARAMETERS
 from tests.console.support import feature_path, flashes, page, sign_in_token, sign_in_trust
 
 
@@ -247,3 +249,14 @@ def test_a_flash_message_is_shown_once(client):
     sign_in_trust(client, "developer", "alice")
     assert flashes(page(client, "/console/queue")) == ["Signed in as alice (developer)."]
     assert flashes(page(client, "/console/queue")) == []
+
+
+def test_the_search_form_has_a_control_for_every_list_filter_and_page_size(client):
+    sign_in_trust(client, "developer", "alice")
+    html = page(client, "/console/features")
+    start = html.index('role="search"')
+    form = html[start : html.index("</form>", start)]
+    controls = set(re.findall(r'<(?:input|select)[^>]* name="([^"]+)"', form))
+    # offset is the paging links' (a form would start over at the first page)
+    assert controls == set(FILTER_PARAMETERS) - {"offset"}
+    assert {"status", "tag", *DATE_FILTERS} <= controls

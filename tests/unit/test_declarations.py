@@ -13,10 +13,17 @@ from sqlalchemy import JSON, BigInteger, Integer, String, Text
 
 from feature_gateway.api import examples
 from feature_gateway.api.feature_schemas import FeatureMetadataSchema, FeatureRecordSchema
-from feature_gateway.api.features.schemas import CreateFeatureSchema, UpdateFeatureSchema
+from feature_gateway.api.features.schemas import (
+    CreateFeatureSchema,
+    ListFiltersQuerySchema,
+    ListFiltersSchema,
+    UpdateFeatureSchema,
+)
 from feature_gateway.api.workflow.endpoints import TRIGGER_ENDPOINTS
 from feature_gateway.db import models
-from feature_gateway.db.models import FEATURES_TABLE
+from feature_gateway.db.base import Base
+from feature_gateway.db.feature_pages import page_conditions
+from feature_gateway.db.models import FEATURES_TABLE, filter_index
 from feature_gateway.domain import feature_fields
 from feature_gateway.domain.changes import ChangeAction, change_actions
 from feature_gateway.domain.feature_fields import (
@@ -41,6 +48,7 @@ from feature_gateway.domain.lifecycle import (
     fired_by_callers,
 )
 from feature_gateway.domain.lifecycle_diagram import mermaid_diagram
+from feature_gateway.domain.listing import LIST_FILTERS, FeatureQuery, FilterKind
 
 STORAGE_ONLY_COLUMNS = {"id", "canonical_name", "family_name", "version_key"}
 SQL_TYPES = {
@@ -235,3 +243,45 @@ def test_the_models_annotations_for_mypy_agree_with_the_columns():
             python_type = "dict[str, str]"
         optional = " | None" if column.nullable else ""
         assert annotation == f"Mapped[{python_type}{optional}]", name
+
+
+@pytest.mark.parametrize("list_filter", LIST_FILTERS, ids=lambda f: f.name)
+def test_each_list_filter_has_the_index_it_needs(list_filter):
+    # The models' indexes are checked against the migrations by `alembic check`.
+    needed = filter_index(list_filter)
+    if needed is None:
+        assert list_filter.kind in (FilterKind.SEARCH, FilterKind.FLAG)
+        return
+    table, columns = needed
+    indexes = [tuple(c.name for c in i.columns) for i in Base.metadata.tables[table].indexes]
+    assert any(index[: len(columns)] == columns for index in indexes), (table, columns)
+
+
+def _sample(list_filter):
+    return {
+        FilterKind.FLAG: True,
+        FilterKind.ANY_OF: (list_filter.choices or ("pricing-team",))[:1],
+        FilterKind.TAGS: (("team", None),),
+        FilterKind.AT_OR_AFTER: 1,
+        FilterKind.BEFORE: 1,
+        FilterKind.EQUALS: "dev",
+        FilterKind.SEARCH: "conv",
+    }[list_filter.kind]
+
+
+@pytest.mark.parametrize("list_filter", LIST_FILTERS, ids=lambda f: f.name)
+def test_each_list_filter_given_changes_the_statement_and_reads_its_column(list_filter):
+    assert list_filter.column is None or list_filter.column in FIELD_NAMES
+    _, unfiltered = page_conditions(FeatureQuery(), "sqlite")
+    query = FeatureQuery(**{list_filter.name: _sample(list_filter)})
+    build, values = page_conditions(query, "sqlite")
+    assert values != unfiltered
+    if list_filter.column is not None:
+        sql = " AND ".join(str(condition) for condition in build())
+        assert f"features.{list_filter.column}" in sql
+
+
+def test_both_list_schemas_take_every_filter_and_the_page_and_sort():
+    query_fields = set(FeatureQuery.__dataclass_fields__)
+    for schema in (ListFiltersSchema(), ListFiltersQuerySchema()):
+        assert set(schema.fields) - {"user_role"} == query_fields

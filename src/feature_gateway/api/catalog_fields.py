@@ -210,17 +210,9 @@ def _documented(inner: fields.Field[Any]) -> dict[str, Any]:
 MAX_EPOCH_MS = 2**63 - 1  # the largest BIGINT: a bound past it would fail in the database
 
 
-_TIME_BOUNDS = {
-    "created_after": "Only features created at or after this time",
-    "created_before": "Only features created before this time",
-    "updated_after": "Only features last changed at or after this time",
-    "updated_before": "Only features last changed before this time",
-}
-
-
-def time_bound(integer: type[fields.Integer], name: str) -> fields.Integer:
-    """The filter ``name`` (created/updated after/before), epoch milliseconds."""
+def time_bound(integer: type[fields.Integer], description: str) -> fields.Integer:
+    """A time filter (created/updated after/before), epoch milliseconds."""
     return integer(
         validate=validate.Range(min=0, max=MAX_EPOCH_MS),
-        metadata={"description": f"{_TIME_BOUNDS[name]} (epoch milliseconds)"},
+        metadata={"description": f"{description} (epoch milliseconds)"},
     )

@@ -17,12 +17,13 @@ from werkzeug.datastructures import MultiDict
 
 from feature_gateway.api.features.schemas import ListFiltersQuerySchema
 from feature_gateway.domain.lifecycle import Role, Status
-from feature_gateway.domain.listing import FeatureQuery
+from feature_gateway.domain.listing import LIST_FILTERS, FeatureQuery
 from feature_gateway.errors import ValidationError
 
 CONSOLE_PAGE_SIZE = 50
 PAGE_SIZES = (25, 50, 100, 200)
-DATE_FILTERS = ("created_after", "created_before", "updated_after", "updated_before")
+# The time bounds of the filter table, which the form takes as dates.
+DATE_FILTERS = tuple(f.name for f in LIST_FILTERS if f.on_time)
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _SCHEMA = ListFiltersQuerySchema()
 # The API's query parameters the search form may send (the role is the signed-in one's).

@@ -39,7 +39,7 @@ from feature_gateway.db.engine import SQLITE_FOLD_CASE
 from feature_gateway.db.models import FEATURES_TABLE
 from feature_gateway.domain.feature_fields import FIELD_NAMES
 from feature_gateway.domain.lifecycle import Status
-from feature_gateway.domain.listing import FeatureQuery
+from feature_gateway.domain.listing import LIST_FILTERS, FeatureQuery, Filter, FilterKind
 
 _LIKE_ESCAPE = "\\"
 FIELD_COLUMNS = tuple(FEATURES_TABLE.c[name] for name in FIELD_NAMES)
@@ -69,43 +69,54 @@ def page_conditions(
     query: FeatureQuery, dialect_name: str
 ) -> tuple[Callable[[], list[ColumnElement[bool]]], dict[str, Any]]:
     """How to build the WHERE conditions of a list query, and the values of their named
-    parameters. The values are named at once, as they are the key of the compiled
-    statement; the conditions are built only when it has to be compiled (building them
-    cost 15-90 µs a request)."""
+    parameters: one condition for each filter of the table that is given, in table order.
+    The values are named at once, as they are the key of the compiled statement; the
+    conditions are built only when it has to be compiled (building them cost 15-90 µs a
+    request)."""
     given = _Parameters()
     conditions: list[Condition] = []
-    if query.status:
-        status = given.each("status", query.status)
-        conditions.append(functools.partial(_any_of, _COLUMNS.status, status))
-    elif not query.include_deleted:
-        not_status = given("not_status", Status.DELETED.value)
-        conditions.append(lambda: _COLUMNS.status != bindparam(not_status))
-    for name in ("feature_type", "feature_data_type", "owner"):
-        if getattr(query, name):
-            wanted = given.each(name, getattr(query, name))
-            conditions.append(functools.partial(_any_of, _COLUMNS[name], wanted))
-    if query.created_by is not None:
-        created_by = given("created_by", query.created_by)
-        conditions.append(lambda: _COLUMNS.created_by == bindparam(created_by))
-    for name, column, inclusive in (
-        ("created_after", _COLUMNS.created_time, True),
-        ("created_before", _COLUMNS.created_time, False),
-        ("updated_after", _COLUMNS.updated_time, True),
-        ("updated_before", _COLUMNS.updated_time, False),
-    ):
-        if getattr(query, name) is not None:
-            bound = given(name, getattr(query, name))
-            conditions.append(functools.partial(_within, column, bound, inclusive))
-    for i, (key, value) in enumerate(query.tags):
-        tag = (given(f"tag_{i}", key), None if value is None else given(f"tag_{i}_value", value))
-        conditions.append(functools.partial(_tagged, *tag))
-    if query.search:
-        conditions.append(_search(given, query.search, dialect_name))
+    for list_filter in LIST_FILTERS:
+        value = getattr(query, list_filter.name)
+        if list_filter.kind is FilterKind.FLAG:
+            # Unless asked for (or named by a status filter), DELETED features are hidden.
+            if not value and not query.status:
+                not_status = given("not_status", Status.DELETED.value)
+                conditions.append(functools.partial(_not_equal, _COLUMNS.status, not_status))
+        elif list_filter.kind is FilterKind.SEARCH:
+            if value:
+                conditions.append(_search(given, value, dialect_name))
+        elif value is not None and value != ():
+            conditions.extend(_conditions(given, list_filter, value))
     return lambda: [condition() for condition in conditions], given.values
+
+
+def _conditions(given: _Parameters, list_filter: Filter, value: Any) -> list[Condition]:
+    name, kind = list_filter.name, list_filter.kind
+    column: Any = None if list_filter.column is None else _COLUMNS[list_filter.column]
+    if kind is FilterKind.ANY_OF:
+        return [functools.partial(_any_of, column, given.each(name, value))]
+    if kind is FilterKind.EQUALS:
+        equal = given(name, value)
+        return [lambda: column == bindparam(equal)]
+    if kind in (FilterKind.AT_OR_AFTER, FilterKind.BEFORE):
+        inclusive = kind is FilterKind.AT_OR_AFTER
+        return [functools.partial(_within, column, given(name, value), inclusive)]
+    if kind is FilterKind.TAGS:
+        return [
+            functools.partial(
+                _tagged, given(f"tag_{i}", key), None if v is None else given(f"tag_{i}_value", v)
+            )
+            for i, (key, v) in enumerate(value)
+        ]
+    raise ValueError(f"no condition for the {kind} filter {name}")
 
 
 def _any_of(column: Any, names: list[str]) -> ColumnElement[bool]:
     return column.in_([bindparam(name) for name in names])  # type: ignore[no-any-return]
+
+
+def _not_equal(column: Any, name: str) -> ColumnElement[bool]:
+    return column != bindparam(name)  # type: ignore[no-any-return]
 
 
 def _within(column: Any, name: str, inclusive: bool) -> ColumnElement[bool]:

@@ -27,6 +27,7 @@ from sqlalchemy.types import TypeEngine
 
 from feature_gateway.db.base import Base
 from feature_gateway.domain.feature_fields import FEATURE_FIELDS, Field, Kind
+from feature_gateway.domain.listing import LIST_FILTERS, Filter, FilterKind
 
 ACTOR = String(255)
 
@@ -46,6 +47,20 @@ COLUMN_TYPES: dict[Kind, TypeEngine[Any]] = {
 }
 # Rows inserted by code predating a column (a rolling upgrade) get these.
 SERVER_DEFAULTS = {Kind.TAGS: text("'{}'")}
+
+
+def filter_index(list_filter: Filter) -> tuple[str, tuple[str, ...]] | None:
+    """The table and the leading columns of the index a list filter needs (none: a search
+    reads every row, as a substring can be anywhere; the flag only widens the list)."""
+    column = list_filter.column
+    if list_filter.kind in (FilterKind.ANY_OF, FilterKind.EQUALS):
+        # The filter and the default order: a filtered page is one range of the index.
+        return "features", (str(column), "feature_name")
+    if list_filter.kind in (FilterKind.AT_OR_AFTER, FilterKind.BEFORE):
+        return "features", (str(column),)  # the same index serves the sort by the column
+    if list_filter.kind is FilterKind.TAGS:
+        return "feature_tags", ("key", "value", "feature_id")  # db.catalog_models
+    return None
 
 
 def _column(field: Field) -> Column[Any]:
@@ -71,14 +86,11 @@ FEATURES_TABLE = Table(
     # by FeatureRepository.add: the versions of a feature are one index range.
     Column("family_name", String(255)),
     Column("version_key", String(255)),
-    Index("ix_features_status_feature_name", "status", "feature_name"),
-    # An equality filter and the default order: a filtered page is one index range.
-    Index("ix_features_feature_type_feature_name", "feature_type", "feature_name"),
-    Index("ix_features_feature_data_type_feature_name", "feature_data_type", "feature_name"),
-    Index("ix_features_created_by_feature_name", "created_by", "feature_name"),
-    Index("ix_features_created_time", "created_time"),
-    Index("ix_features_updated_time", "updated_time"),
-    Index("ix_features_owner_feature_name", "owner", "feature_name"),
+    *(
+        Index(f"ix_features_{'_'.join(columns)}", *columns)
+        for table, columns in dict.fromkeys(filter(None, map(filter_index, LIST_FILTERS)))
+        if table == "features"
+    ),
     Index("ix_features_family_name_version_key", "family_name", "version_key"),
 )
 

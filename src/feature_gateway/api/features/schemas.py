@@ -43,8 +43,14 @@ from feature_gateway.api.schema_fields import (
 )
 from feature_gateway.api.workflow.endpoints import WORKFLOW_ENDPOINTS
 from feature_gateway.domain.feature_fields import CREATE_FIELDS, EDITABLE_FIELDS
-from feature_gateway.domain.lifecycle import DataType, FeatureType, Status
-from feature_gateway.domain.listing import MAX_PAGE_SIZE, SORT_ORDERS
+from feature_gateway.domain.lifecycle import Status
+from feature_gateway.domain.listing import (
+    LIST_FILTERS,
+    MAX_PAGE_SIZE,
+    SORT_ORDERS,
+    Filter,
+    FilterKind,
+)
 from feature_gateway.domain.text import NUL_FREE_TEXT_PATTERN
 
 __all__ = ["FeatureRecordSchema"]  # the import format, read by the CLI
@@ -84,55 +90,73 @@ UpdateFeatureSchema = request_schema(
 )
 
 
-class _ListFilterFields(StrictSchema):
-    created_by = RecordedActor(metadata={"description": "Only features created by this actor"})
-    search = fields.String(
-        validate=[no_nul, validate.Length(min=1, max=255)],
-        metadata={
-            "description": "Case-insensitive substring of the name or description; "
-            "% and _ match themselves",
-            "pattern": NUL_FREE_TEXT_PATTERN,
-        },
-    )
-    sort = fields.String(load_default="feature_name", validate=validate.OneOf(SORT_ORDERS))
-
-
+# The filters whose field is the same in a body and a query string come first, with sort.
+_SAME_IN_BODY_AND_QUERY = (FilterKind.EQUALS, FilterKind.SEARCH)
 _ANY_OF = "; one value or several: any of them matches"
-_STATUS_FILTER = "Only features in this status (DELETED ones included when asked for)" + _ANY_OF
-_OWNER_FILTER = "Only features owned by this team or person" + _ANY_OF
 
 
-class ListFiltersSchema(RoleBodySchema, PageBodyFields, _ListFilterFields):
+def _same_field(list_filter: Filter) -> fields.Field[Any]:
+    description = {"description": list_filter.description}
+    if list_filter.kind is FilterKind.SEARCH:
+        return fields.String(
+            validate=[no_nul, validate.Length(min=1, max=255)],
+            metadata={**description, "pattern": NUL_FREE_TEXT_PATTERN},
+        )
+    return RecordedActor(metadata=description)  # an actor or owner name
+
+
+def _filter_field(list_filter: Filter, *, body: bool) -> fields.Field[Any]:
+    """The field of ``list_filter`` in a JSON body, or else in a query string."""
+    kind, choices = list_filter.kind, list_filter.choices
+    if kind in _SAME_IN_BODY_AND_QUERY:
+        return _same_field(list_filter)
+    if kind is FilterKind.FLAG:
+        return (JsonBoolean if body else QueryBoolean)(load_default=False)
+    if kind is FilterKind.TAGS:
+        return TagFilterBody() if body else TagFilterQuery(data_key="tag")
+    if list_filter.on_time:
+        integer = JsonInteger if body else QueryInteger
+        return time_bound(integer, list_filter.description or list_filter.name)
+    description = list_filter.description
+    options = {"metadata": {"description": description + _ANY_OF}} if description else {}
+    if body:
+        return OneOrMany(Choice(choices) if choices else RecordedActor(), **options)
+    if choices:
+        return CommaSeparated(Choice(choices), choices_pattern(choices), **options)
+    return CommaSeparated(FILTER_NAME, NAMES_PATTERN, **options)
+
+
+def _filter_fields(*, body: bool) -> dict[str, fields.Field[Any]]:
+    return {
+        f.name: _filter_field(f, body=body)
+        for f in LIST_FILTERS
+        if f.kind not in _SAME_IN_BODY_AND_QUERY
+    }
+
+
+_ListFilterFields = StrictSchema.from_dict(
+    {
+        **{f.name: _same_field(f) for f in LIST_FILTERS if f.kind in _SAME_IN_BODY_AND_QUERY},
+        "sort": fields.String(load_default="feature_name", validate=validate.OneOf(SORT_ORDERS)),
+    },
+    name="ListFilterFields",
+)
+
+
+class _ListBody(RoleBodySchema, PageBodyFields, _ListFilterFields):  # type: ignore[misc,valid-type]
     """The list filters as a JSON body (POST)."""
 
-    include_deleted = JsonBoolean(load_default=False)
-    status = OneOrMany(Choice(Status), metadata={"description": _STATUS_FILTER})
-    feature_type = OneOrMany(Choice(FeatureType))
-    feature_data_type = OneOrMany(Choice(DataType))
-    owner = OneOrMany(RecordedActor(), metadata={"description": _OWNER_FILTER})
-    tags = TagFilterBody()
-    created_after = time_bound(JsonInteger, "created_after")
-    created_before = time_bound(JsonInteger, "created_before")
-    updated_after = time_bound(JsonInteger, "updated_after")
-    updated_before = time_bound(JsonInteger, "updated_before")
 
-
-class ListFiltersQuerySchema(PageQueryFields, _ListFilterFields):
+class _ListQuery(PageQueryFields, _ListFilterFields):  # type: ignore[misc,valid-type]
     """The list filters as query parameters (GET); several values are comma-separated."""
 
     user_role = UserRole()
-    include_deleted = QueryBoolean(load_default=False)
-    status = CommaSeparated(
-        Choice(Status), choices_pattern(Status), metadata={"description": _STATUS_FILTER}
-    )
-    feature_type = CommaSeparated(Choice(FeatureType), choices_pattern(FeatureType))
-    feature_data_type = CommaSeparated(Choice(DataType), choices_pattern(DataType))
-    owner = CommaSeparated(FILTER_NAME, NAMES_PATTERN, metadata={"description": _OWNER_FILTER})
-    tags = TagFilterQuery(data_key="tag")
-    created_after = time_bound(QueryInteger, "created_after")
-    created_before = time_bound(QueryInteger, "created_before")
-    updated_after = time_bound(QueryInteger, "updated_after")
-    updated_before = time_bound(QueryInteger, "updated_before")
+
+
+ListFiltersSchema = _ListBody.from_dict(_filter_fields(body=True), name="ListFiltersSchema")
+ListFiltersQuerySchema = _ListQuery.from_dict(
+    _filter_fields(body=False), name="ListFiltersQuerySchema"
+)
 
 
 class DeployedQuerySchema(PageQueryFields):
