@@ -69,7 +69,13 @@ class Recorder:
         feature = Feature(**with_defaults(values))
         self._features.add(feature)
         self._track(feature, write, acting, new=True)
-        self._append_history(feature, None, CREATION_TRIGGER[write], reason, acting)
+        self.status_change(
+            feature,
+            from_status=None,
+            trigger=CREATION_TRIGGER[write],
+            reason=reason,
+            acting=acting,
+        )
         if copied_from is not None:
             changed = sorted(f for f in CRITICAL_FIELDS if _differs(feature, copied_from, f))
             if changed:
@@ -104,23 +110,8 @@ class Recorder:
         reason: str | None,
         acting: Acting,
     ) -> None:
-        """The machine moved ``feature`` from ``from_status`` to its status by ``trigger``."""
-        self._append_history(feature, from_status, trigger, reason, acting)
-
-    def _track(self, feature: Feature, action: str, acting: Acting, *, new: bool = False) -> None:
-        self._changes.track(
-            feature, action, actor=acting.actor, actor_role=acting.role,
-            timestamp=acting.timestamp, authenticated=acting.authenticated, new=new,
-        )  # fmt: skip
-
-    def _append_history(
-        self,
-        feature: Feature,
-        from_status: str | None,
-        trigger: str,
-        reason: str | None,
-        acting: Acting,
-    ) -> None:
+        """``feature`` went from ``from_status`` (None: it is new) to its status by ``trigger``:
+        its history entry. Called by the lifecycle machine, and for the row a write adds."""
         self._audit.append(
             AuditEntry(
                 feature=feature,
@@ -134,6 +125,12 @@ class Recorder:
                 authenticated=acting.authenticated,
             )
         )
+
+    def _track(self, feature: Feature, action: str, acting: Acting, *, new: bool = False) -> None:
+        self._changes.track(
+            feature, action, actor=acting.actor, actor_role=acting.role,
+            timestamp=acting.timestamp, authenticated=acting.authenticated, new=new,
+        )  # fmt: skip
 
     def _definition_changed(self, feature: Feature, names: list[str], acting: Acting) -> None:
         self._definition_changes.append(
