@@ -6,6 +6,7 @@ each field's kind, plus what only storage needs (``id``, ``canonical_name``).
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
@@ -23,6 +24,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.types import TypeEngine
 
 from feature_gateway.db.base import Base
@@ -45,8 +47,16 @@ COLUMN_TYPES: dict[Kind, TypeEngine[Any]] = {
     Kind.TAGS: JSON(),  # the served copy; db.catalog_models.FeatureTag indexes them
     Kind.REFERENCE: String(255),
 }
-# Rows inserted by code predating a column (a rolling upgrade) get these.
-SERVER_DEFAULTS = {Kind.TAGS: text("'{}'")}
+
+
+def _server_default(field: Field) -> TextClause | None:
+    """The field's default for a new row (the field table's), also as the column's default:
+    rows inserted by code predating the column (a rolling upgrade) get it."""
+    if field.default is None:
+        return None
+    if field.kind is not Kind.TAGS:
+        raise ValueError(f"{field.name}: only a JSON column's default is written as SQL")
+    return text(f"'{json.dumps(field.default())}'")
 
 
 def filter_index(list_filter: Filter) -> tuple[str, tuple[str, ...]] | None:
@@ -69,7 +79,7 @@ def _column(field: Field) -> Column[Any]:
         COLUMN_TYPES[field.kind],
         nullable=field.nullable,
         unique=field.kind is Kind.NAME,
-        server_default=SERVER_DEFAULTS.get(field.kind),
+        server_default=_server_default(field),
     )
 
 
