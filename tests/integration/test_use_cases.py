@@ -3,11 +3,12 @@ commit path that publishes what it committed."""
 
 import pytest
 from prometheus_client import REGISTRY
+from sqlalchemy import text
 
 from feature_gateway.domain.feature_fields import FIELD_NAMES
 from feature_gateway.domain.listing import FeatureQuery
 from feature_gateway.errors import FeatureNotFoundError
-from feature_gateway.services import features, transfer, workflow
+from feature_gateway.services import catalog, features, transfer, workflow
 from tests.conftest import SEED_FEATURE
 
 NEW = {k: v for k, v in SEED_FEATURE.items() if k != "user_role"}
@@ -96,3 +97,37 @@ def test_a_unit_of_work_left_without_commit_publishes_nothing(database):
     assert status_changes("import", "DRAFT") == before
     with pytest.raises(FeatureNotFoundError):
         features.get_feature(database, NAME)
+
+
+def test_create_new_version_and_import_each_record_a_row_its_defaults_history_and_change(
+    database, connection
+):
+    created = features.create_feature(database, NEW, role="developer")
+    version = catalog.create_feature_version(
+        database, catalog.NewVersion(NAME, "ann"), role="developer"
+    )
+    imported_name = "imported:feature:1"
+    transfer.import_features(
+        database, [{**NEW, "feature_name": imported_name, "status": "DRAFT"}], source="f.json"
+    )
+    rows = connection.execute(
+        text(
+            "SELECT f.feature_name, f.owner, a.trigger, a.actor, a.reason, c.action"
+            " FROM features f JOIN feature_audit a ON a.feature_id = f.id"
+            " JOIN feature_changes c ON c.feature_id = f.id ORDER BY f.id"
+        )
+    ).all()
+    assert [tuple(row) for row in rows] == [
+        (NAME, "dev", "create", "dev", None, "create"),
+        (
+            version["feature_name"],
+            "dev",
+            "create",
+            "ann",
+            f"new version of {NAME}",
+            "create_version",
+        ),
+        (imported_name, "dev", "import", "dev", "imported from f.json", "import"),
+    ]
+    assert created["tags"] == version["tags"] == {}
+    assert features.get_feature(database, imported_name)["tags"] == {}
