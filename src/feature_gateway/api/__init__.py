@@ -20,6 +20,7 @@ from feature_gateway.api.problems import GatewayApi, register_error_handlers
 from feature_gateway.api.request_hooks import register_request_hooks
 from feature_gateway.api.roles import authenticate_request
 from feature_gateway.api.tokens.routes import blp as tokens_blp
+from feature_gateway.api.values.feast_routes import blp as feast_blp
 from feature_gateway.api.values.routes import blp as values_blp
 from feature_gateway.api.webhooks.routes import blp as webhooks_blp
 from feature_gateway.api.workflow.routes import blp as workflow_blp
@@ -31,6 +32,7 @@ BLUEPRINTS = (
     workflow_blp,
     catalog_blp,
     values_blp,
+    feast_blp,
     tokens_blp,
     events_blp,
     webhooks_blp,

@@ -11,6 +11,7 @@ from feature_gateway.db.unit_of_work import Database
 from feature_gateway.domain.names import INVALID_FEATURE_NAME, is_valid_feature_name
 from feature_gateway.domain.value_requests import RequestLimits
 from feature_gateway.errors import ValidationError
+from feature_gateway.services.feature_values import ReadCounter
 
 EXTENSION = "feature_gateway"
 # Where api.idempotency puts the Database of the request's transaction, in ``flask.g``.
@@ -38,6 +39,11 @@ def value_limits() -> RequestLimits:
         max_rows=configured.max_entity_rows_per_request,
         max_values=configured.max_values_per_request,
     )
+
+
+def read_counter() -> ReadCounter | None:
+    """What counts this request's reads of served features (SPEC §13), None when off."""
+    return None
 
 
 def checked_path_id(field: str, value: str, pattern: str, rule: str) -> str:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from feature_gateway.db.unit_of_work import Database
+from feature_gateway.domain.feature_refs import FeatureRef
 from feature_gateway.domain.lifecycle import Status
 from feature_gateway.domain.value_requests import RequestLimits
 from feature_gateway.domain.values import FeatureSpec, OnlineFeatures, simulate_columns
@@ -26,28 +27,92 @@ class ValuesRequest:
         return len(next(iter(self.entities.values())))
 
 
+@dataclass(frozen=True)
+class RefsRequest:
+    """A validated Feast request (SPEC §13): unique refs, as ``ValuesRequest``'s keys."""
+
+    refs: Sequence[FeatureRef]
+    entities: Mapping[str, Sequence[str | int]]
+
+
+@dataclass(frozen=True)
+class ServedRefs:
+    """The values of a refs request, keyed by ref, and the version each served ref read."""
+
+    features: OnlineFeatures
+    versions: Mapping[str, FeatureSpec]  # ref → the served version it names
+
+
+# Who reads (SPEC §13): given the stored names of the served features of a request.
+ReadCounter = Callable[[Collection[str]], None]
+
+
 def get_online_features(
-    database: Database, request: ValuesRequest, *, limits: RequestLimits
+    database: Database,
+    request: ValuesRequest,
+    *,
+    limits: RequestLimits,
+    count_reads: ReadCounter | None = None,
 ) -> OnlineFeatures:
     """Values for every (feature, row); unknown or undeployed features come back NOT_FOUND.
 
     The columns are computed as the caller iterates them (after the transaction has
     ended): a response can be written block by block instead of being held whole.
     """
-    violations = limits.violations(len(request.features), request.n_rows)
-    if violations:
-        messages = [message for field in violations.values() for message in field]
-        raise ValidationError("The request is too large: " + " ".join(messages), violations)
+    _check_limits(limits, len(request.features), request.n_rows)
     event_timestamp = now_ms() if request.event_timestamp is None else request.event_timestamp
     with database.looking_up() as lookup:  # one statement, no transaction around it
         rows = lookup.features.served_types(request.features)
     # Values are keyed by the stored name: both spellings of a version get the same values.
+    deployed = {requested: FeatureSpec(*row) for requested, row in rows.items()}
+    return _simulated(request.features, deployed, request.entities, event_timestamp, count_reads)
+
+
+def get_online_features_by_refs(
+    database: Database,
+    request: RefsRequest,
+    *,
+    limits: RequestLimits,
+    count_reads: ReadCounter | None = None,
+) -> ServedRefs:
+    """``get_online_features`` for Feast's refs: the same values for the same feature, rows
+    and time, at the time of the request."""
+    entities = request.entities
+    _check_limits(limits, len(request.refs), len(next(iter(entities.values()))))
+    pinned = {ref.ref: ref.full_name for ref in request.refs if ref.full_name is not None}
+    families = {ref.ref: ref.family for ref in request.refs if ref.full_name is None}
+    with database.looking_up() as lookup:  # a statement for each kind of ref asked for
+        by_name = lookup.features.served_types(pinned.values()) if pinned else {}
+        latest = lookup.features.latest_served_types(families.values()) if families else {}
     deployed = {
-        requested: FeatureSpec(stored, kind, data_type)
-        for requested, (stored, kind, data_type) in rows.items()
+        ref: FeatureSpec(*by_name[name]) for ref, name in pinned.items() if name in by_name
     }
-    columns = simulate_columns(request.features, deployed, request.entities, event_timestamp)
-    return OnlineFeatures([*request.entities, *request.features], columns)
+    deployed.update(
+        (ref, FeatureSpec(*latest[family])) for ref, family in families.items() if family in latest
+    )
+    keys = [ref.ref for ref in request.refs]
+    features = _simulated(keys, deployed, entities, now_ms(), count_reads)
+    return ServedRefs(features, deployed)
+
+
+def _check_limits(limits: RequestLimits, n_features: int, n_rows: int) -> None:
+    violations = limits.violations(n_features, n_rows)
+    if violations:
+        messages = [message for field in violations.values() for message in field]
+        raise ValidationError("The request is too large: " + " ".join(messages), violations)
+
+
+def _simulated(
+    keys: Sequence[str],
+    deployed: Mapping[str, FeatureSpec],
+    entities: Mapping[str, Sequence[str | int]],
+    event_timestamp: int,
+    count_reads: ReadCounter | None,
+) -> OnlineFeatures:
+    if count_reads is not None and deployed:
+        count_reads({spec.name for spec in deployed.values()})
+    columns = simulate_columns(keys, deployed, entities, event_timestamp)
+    return OnlineFeatures([*entities, *keys], columns)
 
 
 @dataclass(frozen=True)

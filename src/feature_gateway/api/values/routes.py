@@ -7,7 +7,7 @@ given, must be a known one.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -25,7 +25,7 @@ from feature_gateway.api.values.schemas import (
     FeatureValuesRequestSchema,
     FeatureValuesResponseSchema,
 )
-from feature_gateway.domain.values import OnlineFeatures
+from feature_gateway.domain.values import Column, OnlineFeatures
 from feature_gateway.services import feature_values
 
 blp = ApiBlueprint("values", __name__, description="Serve simulated values of deployed features")
@@ -58,10 +58,21 @@ def render_online_features(result: OnlineFeatures) -> Response:
     the 92 ms spent on 100 features x 1,000 rows; the columns already have their final
     shape and types, so orjson writes them as they are, numpy arrays included. The schema
     documents the response in the OpenAPI document, and the API tests load every body
-    through it. A body larger than one chunk is streamed chunk by chunk as the columns are
-    computed, so a worker never holds it whole; a smaller one is sent with its length.
+    through it.
     """
-    chunks = _body_chunks(result)
+    return columns_response({"feature_names": result.feature_names}, result.columns)
+
+
+def columns_response(
+    metadata: dict[str, Any],
+    columns: Iterable[Column],
+    timestamps: Callable[[Sequence[int]], Sequence[Any]] | None = None,
+) -> Response:
+    """``{"metadata": ..., "results": [column...]}``, each column's event timestamps as
+    ``timestamps`` writes them (epoch ms as they are by default). A body larger than one
+    chunk is streamed chunk by chunk as the columns are computed, so a worker never holds
+    it whole; a smaller one is sent with its length."""
+    chunks = _body_chunks(metadata, columns, timestamps)
     first = next(chunks)
     second = next(chunks, None)
     if second is None:
@@ -71,13 +82,17 @@ def render_online_features(result: OnlineFeatures) -> Response:
     )
 
 
-def _body_chunks(result: OnlineFeatures) -> Iterator[bytes]:
+def _body_chunks(
+    metadata: dict[str, Any],
+    columns: Iterable[Column],
+    timestamps: Callable[[Sequence[int]], Sequence[Any]] | None,
+) -> Iterator[bytes]:
     """The JSON body in pieces of at least CHUNK_BYTES (but the last)."""
-    names = orjson.dumps(result.feature_names)
-    pending, size = [b'{"metadata":{"feature_names":', names, b'},"results":['], 0
-    for index, c in enumerate(result.columns):
+    pending, size = [b'{"metadata":', orjson.dumps(metadata), b',"results":['], 0
+    for index, c in enumerate(columns):
+        times = c.event_timestamps if timestamps is None else timestamps(c.event_timestamps)
         column = orjson.dumps(
-            {"values": c.values, "statuses": c.statuses, "event_timestamps": c.event_timestamps},
+            {"values": c.values, "statuses": c.statuses, "event_timestamps": times},
             option=orjson.OPT_SERIALIZE_NUMPY,
             default=_as_list,
         )

@@ -19,7 +19,7 @@ from feature_gateway.domain.value_requests import (
 from feature_gateway.domain.values import NOT_FOUND, PRESENT
 
 
-def _unique(names: list[str]) -> None:
+def unique_names(names: list[str]) -> None:
     if len(set(names)) != len(names):
         repeated = sorted(name for name, count in Counter(names).items() if count > 1)
         raise ValidationError(
@@ -76,38 +76,38 @@ class EpochMillis(fields.Integer):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
+# The entity key columns as the API document describes them (both serving endpoints).
+ENTITIES_DOCUMENTATION: dict[str, Any] = {
+    "description": "Entity key columns, all of the same length (rows). Column names match "
+    "[A-Za-z_][A-Za-z0-9_]* (at most 255 characters); values are strings or 64-bit integers",
+    "type": "object",
+    "minProperties": 1,
+    "additionalProperties": {
+        "type": "array",
+        "minItems": 1,
+        "items": {
+            "anyOf": [
+                {"type": "string"},
+                {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1},
+            ]
+        },
+    },
+    "example": {"driver_id": ["D001", "D002"]},
+}
+
+
 class FeatureValuesRequestSchema(StrictSchema):
     features = fields.List(
         FeatureName(),
         required=True,
-        validate=[validate.Length(min=1, error="At least one feature is required."), _unique],
+        validate=[validate.Length(min=1, error="At least one feature is required."), unique_names],
         metadata={
             "description": "Feature names, each once; each is a column of the response, in "
             "this order. At most MAX_FEATURES_PER_REQUEST (default 1,000)",
             "uniqueItems": True,
         },
     )
-    entities = EntityColumns(
-        required=True,
-        metadata={
-            "description": "Entity key columns, all of the same length (rows). Column names "
-            "match [A-Za-z_][A-Za-z0-9_]* (at most 255 characters); values are strings or "
-            "64-bit integers",
-            "type": "object",
-            "minProperties": 1,
-            "additionalProperties": {
-                "type": "array",
-                "minItems": 1,
-                "items": {
-                    "anyOf": [
-                        {"type": "string"},
-                        {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1},
-                    ]
-                },
-            },
-            "example": {"driver_id": ["D001", "D002"]},
-        },
-    )
+    entities = EntityColumns(required=True, metadata=ENTITIES_DOCUMENTATION)
     event_timestamp = EpochMillis(
         load_default=None,
         allow_none=True,
