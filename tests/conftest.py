@@ -119,11 +119,13 @@ def _bound(app: Flask, database: Database) -> Iterator[Flask]:
     ``wsgi_app``) builds its own with ``create_app``.
     """
     shared = app.extensions[EXTENSION]
+    shared.usage.discard()  # read counts of an earlier test, on its rolled-back database
     app.extensions[EXTENSION] = dataclasses.replace(shared, database=database)
     configure_logging(shared.settings.log_level)
     try:
         yield app
     finally:
+        shared.usage.discard()
         app.extensions[EXTENSION] = shared
 
 
@@ -165,6 +167,13 @@ def issue_token(database: Database) -> Callable[..., str]:
         return created.token
 
     return issue
+
+
+@pytest.fixture
+def flush_usage(database: Database, _apps: dict[tuple[str, str], Flask]) -> Callable[[], int]:
+    """Write the read counts of this test's requests (trust and token mode), as a worker's
+    flusher would; returns the rows written."""
+    return lambda: sum(app.extensions[EXTENSION].usage.flush(database) for app in _apps.values())
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -20,6 +20,7 @@ from feature_gateway.console import register_console
 from feature_gateway.db.engine import make_engine
 from feature_gateway.db.unit_of_work import Database
 from feature_gateway.observability import json_formatter
+from feature_gateway.services.usage import UsageCounter
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class Gateway:
 
     settings: Settings
     database: Database
+    usage: UsageCounter  # this process's read counts (SPEC §13)
 
 
 class GatewayFlask(Flask):
@@ -60,7 +62,8 @@ def build_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.config["API_VERSION"] = __version__
     app.config.update({k: v for k, v in overrides.items() if k.isupper()})
     database = overrides.get("database") or Database(make_engine(settings))
-    app.extensions[EXTENSION] = Gateway(settings, database)
+    usage = UsageCounter(settings.usage_flush_s)
+    app.extensions[EXTENSION] = Gateway(settings, database, usage)
     register_api(app, max_body_bytes=settings.max_body_bytes, token_mode=settings.token_mode)
     register_console(app, settings)
     if not settings.token_mode:

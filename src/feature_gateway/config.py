@@ -11,6 +11,8 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
+from feature_gateway.domain.usage import DEFAULT_QUIET_DAYS
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'data' / 'feature_gateway.db'}"
 
@@ -109,6 +111,14 @@ class Settings:
     webhook_max_attempts: int = 8
     # How long an idle delivery worker sleeps before it looks for due deliveries again.
     webhook_poll_interval_s: float = 1.0
+
+    # Who reads what (SPEC §13): each worker adds its read counts to the database this
+    # often (and when it stops); a worker killed outright loses at most this interval's.
+    # Off, no read is counted (and the retirement guard sees none).
+    usage_counting: bool = True
+    usage_flush_s: float = 10.0
+    # Retiring a feature read this recently is refused unless forced (SPEC §13).
+    retire_quiet_days: int = DEFAULT_QUIET_DAYS
 
     # Signs the review console's session cookies (and its CSRF tokens). Required in token
     # mode, where a session stands for a verified principal; never shown by repr().

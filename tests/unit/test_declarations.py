@@ -6,7 +6,7 @@ the diagram or from the state table.
 """
 
 import pytest
-from sqlalchemy import JSON, BigInteger, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Integer, String, Text
 
 from feature_gateway.api import examples
 from feature_gateway.api.feature_schemas import FeatureMetadataSchema, FeatureRecordSchema
@@ -45,6 +45,7 @@ SQL_TYPES = {
     Kind.REVISION: Integer,
     Kind.TAGS: JSON,
     Kind.REFERENCE: String,
+    Kind.FORCED: Boolean,
 }
 
 

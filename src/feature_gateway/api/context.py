@@ -11,6 +11,7 @@ from feature_gateway.db.unit_of_work import Database
 from feature_gateway.domain.names import INVALID_FEATURE_NAME, is_valid_feature_name
 from feature_gateway.domain.value_requests import RequestLimits
 from feature_gateway.errors import ValidationError
+from feature_gateway.services.clock import now_ms
 from feature_gateway.services.feature_values import ReadCounter
 
 EXTENSION = "feature_gateway"
@@ -41,9 +42,15 @@ def value_limits() -> RequestLimits:
     )
 
 
-def read_counter() -> ReadCounter | None:
-    """What counts this request's reads of served features (SPEC §13), None when off."""
-    return None
+def read_counter(consumer: str) -> ReadCounter | None:
+    """What counts this request's reads of served features as ``consumer``'s (SPEC §13):
+    the process's counter, or None when counting is off."""
+    gateway = current_app.extensions[EXTENSION]
+    if not gateway.settings.usage_counting:
+        return None
+    usage, at = gateway.usage, now_ms()
+    usage.flush_regularly(gateway.database)  # started once per process
+    return lambda feature_names: usage.count(feature_names, consumer, at)
 
 
 def checked_path_id(field: str, value: str, pattern: str, rule: str) -> str:

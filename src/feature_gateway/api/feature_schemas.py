@@ -20,6 +20,7 @@ from feature_gateway.api.schema_fields import (
     Actor,
     Choice,
     FeatureName,
+    JsonBoolean,
     Query,
     StrictSchema,
     Text,
@@ -27,6 +28,7 @@ from feature_gateway.api.schema_fields import (
 from feature_gateway.domain.feature_fields import (
     FEATURE_FIELDS,
     FIELDS_BY_NAME,
+    FORCE_REQUEST_FIELD,
     TRIGGER_STAMPS,
     Field,
     Kind,
@@ -55,6 +57,8 @@ def response_field(field: Field) -> fields.Field[Any]:
         return fields.Integer(**options)
     if field.kind is Kind.TAGS:
         return fields.Dict(keys=fields.String(), values=fields.String(), **options)
+    if field.kind is Kind.FORCED:
+        return fields.Boolean(**options)
     return fields.String(**options)
 
 
@@ -74,6 +78,14 @@ def request_field(field: Field, **options: Any) -> fields.Field[Any]:
         return Actor(**options)
     if field.kind is Kind.NOTE:
         return Text(MAX_NOTE_LENGTH, **options)
+    if field.kind is Kind.FORCED:
+        description = "true: fire the trigger even though its guard refuses (give the reason)"
+        return JsonBoolean(
+            data_key=FORCE_REQUEST_FIELD,
+            load_default=False,
+            metadata={"description": description},
+            **options,
+        )
     raise ValueError(f"{field.name} ({field.kind}) is never given in a request")
 
 
@@ -90,6 +102,8 @@ def _record_field(field: Field) -> fields.Field[Any]:
         return fields.Integer(allow_none=True)  # the importer fills in missing times
     if field.kind is Kind.NOTE:
         return fields.String(allow_none=True)
+    if field.kind is Kind.FORCED:
+        return fields.Boolean(allow_none=True)
     if field.nullable or field.kind is Kind.TAGS:  # the importer fills in missing tags
         return request_field(field, allow_none=True)
     return request_field(field, required=True)

@@ -29,6 +29,7 @@ from feature_gateway.domain.identity import (
     same_person,
 )
 from feature_gateway.domain.lifecycle import PERMISSIONS, Action, Role
+from feature_gateway.domain.usage import ANONYMOUS
 from feature_gateway.errors import (
     ActingAsAnotherPrincipalError,
     AuthenticationError,
@@ -75,6 +76,12 @@ def authenticate_request() -> None:
 def principal() -> Principal | None:
     """The verified principal of this request (token mode), None in trust mode."""
     return g.get("principal")  # type: ignore[no-any-return]
+
+
+def consumer() -> str:
+    """Whose read this request is (SPEC §13): the principal, "anonymous" in trust mode."""
+    verified = principal()
+    return ANONYMOUS if verified is None else verified.name
 
 
 def authenticated() -> bool:

@@ -16,7 +16,7 @@ from typing import Any
 from marshmallow import ValidationError as SchemaError
 
 from feature_gateway.api.catalog.schemas import CreateVersionSchema
-from feature_gateway.api.context import database
+from feature_gateway.api.context import database, settings
 from feature_gateway.api.feature_schemas import trigger_request_schema
 from feature_gateway.api.workflow.endpoints import TRIGGER_ENDPOINTS
 from feature_gateway.console.forms import TRIGGER_FORMS, label
@@ -126,6 +126,7 @@ def fire(
         role=role.value,
         authenticated=user.authenticated,
         expected_revisions={revision},
+        quiet_days=settings().retire_quiet_days,
     )
 
 

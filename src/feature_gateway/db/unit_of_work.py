@@ -29,6 +29,7 @@ from feature_gateway.db.repositories import (
     FeatureRepository,
 )
 from feature_gateway.db.tokens import TokenRepository
+from feature_gateway.db.usage import UsageRepository
 from feature_gateway.db.webhooks import DeliveryRepository, WebhookRepository
 from feature_gateway.errors import (
     ConcurrentModificationError,
@@ -143,6 +144,7 @@ class UnitOfWork:
     trails: AuditTrailReader
     webhooks: WebhookRepository
     deliveries: DeliveryRepository
+    usage: UsageRepository
 
     def __init__(
         self, session_factory: sessionmaker[Session], on_commit: OnCommit = publish
@@ -161,6 +163,7 @@ class UnitOfWork:
         self.trails = AuditTrailReader(self.session)
         self.webhooks = WebhookRepository(self.session)
         self.deliveries = DeliveryRepository(self.session)
+        self.usage = UsageRepository(self.session)
         return self
 
     def __exit__(

@@ -58,9 +58,11 @@ def record_status_change(
     reason: str | None,
     timestamp: int,
     authenticated: bool,
+    forced: bool = False,
 ) -> None:
     """Append the audit row of a status change; ``authenticated``: the actor was a verified
-    principal (token mode), not a claimed name."""
+    principal (token mode), not a claimed name; ``forced``: the request overrode the
+    trigger's guard."""
     uow.audit.append(
         AuditEntry(
             feature=feature,
@@ -72,6 +74,7 @@ def record_status_change(
             reason=reason,
             timestamp=timestamp,
             authenticated=authenticated,
+            forced=forced,
         )
     )
 

@@ -1,4 +1,5 @@
-"""Catalog endpoints: the versions of a feature, a new version, the change log, the diff."""
+"""Catalog endpoints: the versions of a feature, a new version, the change log, the diff,
+who reads it."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from feature_gateway.api.catalog.schemas import (
     CreateVersionSchema,
     DiffQuerySchema,
     DiffSchema,
+    UsageQuerySchema,
+    UsageSchema,
     VersionsSchema,
 )
 from feature_gateway.api.context import checked_feature_name, database
@@ -21,7 +24,7 @@ from feature_gateway.api.role_schemas import RoleQuerySchema
 from feature_gateway.api.roles import authenticated, require_role
 from feature_gateway.api.schema_fields import FEATURE_NAME_PATH_PARAMETER
 from feature_gateway.domain.lifecycle import Action
-from feature_gateway.services import catalog
+from feature_gateway.services import catalog, usage
 
 blp = ApiBlueprint("catalog", __name__, description="Versions, change log and diff of features")
 _BY_NAME: dict[str, Any] = {"parameters": [FEATURE_NAME_PATH_PARAMETER], "methods": ["GET"]}
@@ -73,3 +76,13 @@ def feature_diff(args: dict[str, Any], feature_name: str) -> catalog.Diff:
     require_role(Action.READ, args.get("user_role"))
     name = checked_feature_name(feature_name)
     return catalog.feature_diff(database(), name, args.get("against"))
+
+
+@blp.route("/features/<feature_name>/usage", **_BY_NAME)
+@blp.arguments(UsageQuerySchema, location="query")
+@blp.response(200, UsageSchema)
+@blp.problems(Problems.READ_BY_PATH)
+def feature_usage(args: dict[str, Any], feature_name: str) -> usage.FeatureUsageReport:
+    """Who read this feature over the last days, and how often (SPEC §13)."""
+    require_role(Action.READ, args.get("user_role"))
+    return usage.feature_usage(database(), checked_feature_name(feature_name), args["days"])

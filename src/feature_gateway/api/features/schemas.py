@@ -172,6 +172,13 @@ class AuditEntrySchema(DirectDumpSchema):
             "the name was claimed (trust mode, imports)"
         },
     )
+    forced = fields.Boolean(
+        required=True,
+        metadata={
+            "description": "true: the request overrode the trigger's guard (a retirement "
+            'of a feature read in the quiet period, with "force")'
+        },
+    )
 
 
 class HistorySchema(Schema):

@@ -16,10 +16,10 @@ from flask import Response, current_app
 
 from feature_gateway.api import examples
 from feature_gateway.api.blueprint import ApiBlueprint
-from feature_gateway.api.context import database, value_limits
+from feature_gateway.api.context import database, read_counter, value_limits
 from feature_gateway.api.problems import Problems
 from feature_gateway.api.role_schemas import RoleQuerySchema
-from feature_gateway.api.roles import caller_role
+from feature_gateway.api.roles import caller_role, consumer
 from feature_gateway.api.values.schemas import (
     AvailableFeaturesSchema,
     FeatureValuesRequestSchema,
@@ -46,7 +46,9 @@ def get_online_features(args: dict[str, Any]) -> Response:
     """
     caller_role(args.pop("user_role", None))
     request = feature_values.ValuesRequest(**args)
-    result = feature_values.get_online_features(database(), request, limits=value_limits())
+    result = feature_values.get_online_features(
+        database(), request, limits=value_limits(), count_reads=read_counter(consumer())
+    )
     return render_online_features(result)
 
 

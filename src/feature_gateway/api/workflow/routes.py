@@ -11,7 +11,7 @@ from typing import Any
 from marshmallow import Schema
 
 from feature_gateway.api.blueprint import ApiBlueprint
-from feature_gateway.api.context import database
+from feature_gateway.api.context import database, settings
 from feature_gateway.api.feature_schemas import trigger_request_schema
 from feature_gateway.api.problems import Problems
 from feature_gateway.api.revisions import IF_MATCH_PARAMETER, Reply, etag, expected_revisions
@@ -46,6 +46,7 @@ def register_trigger_endpoint(
             role=role,
             authenticated=authenticated(),
             expected_revisions=expected_revisions(),
+            quiet_days=settings().retire_quiet_days,
         )
         payload: dict[str, Any] = {"message": endpoint.message, "feature": result.feature}
         if with_statuses:
