@@ -183,7 +183,7 @@ def _references(
 
 def _guarded(
     uow: UnitOfWork, feature: Feature, trigger: str, fields: Mapping[str, Any], since: int
-) -> dict[str, bool]:
+) -> dict[str, bool | None]:
     """The guard of a trigger that stamps a forced flag (retire): 409 naming who read the
     feature since ``since``, unless the request forces it, which needs a reason (422). The
     flag stamped: true when the guard was overridden (forcing an unread feature is not)."""
