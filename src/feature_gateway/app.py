@@ -83,6 +83,14 @@ def build_app(overrides: dict[str, Any] | None = None) -> Flask:
     return app
 
 
+def on_worker_exit(app: Flask) -> None:
+    """What a worker does on its way out (gunicorn's ``worker_exit`` hook): write the read
+    counts it has not flushed yet (SPEC §13)."""
+    gateway = app.extensions.get(EXTENSION)
+    if isinstance(gateway, Gateway):
+        gateway.usage.stop()
+
+
 def configure_logging(level: str) -> None:
     """JSON lines on stderr for everything under the ``feature_gateway`` logger."""
     logger = logging.getLogger("feature_gateway")
