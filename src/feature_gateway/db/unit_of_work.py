@@ -28,6 +28,7 @@ from feature_gateway.db.repositories import (
     FeatureLookup,
     FeatureRepository,
 )
+from feature_gateway.db.served_at import ServedAtRepository
 from feature_gateway.db.tokens import TokenRepository
 from feature_gateway.db.usage import UsageRepository
 from feature_gateway.db.webhooks import DeliveryRepository, WebhookRepository
@@ -145,6 +146,7 @@ class UnitOfWork:
     webhooks: WebhookRepository
     deliveries: DeliveryRepository
     usage: UsageRepository
+    served_at: ServedAtRepository
 
     def __init__(
         self, session_factory: sessionmaker[Session], on_commit: OnCommit = publish
@@ -164,6 +166,7 @@ class UnitOfWork:
         self.webhooks = WebhookRepository(self.session)
         self.deliveries = DeliveryRepository(self.session)
         self.usage = UsageRepository(self.session)
+        self.served_at = ServedAtRepository(self.session)
         return self
 
     def __exit__(

@@ -13,11 +13,12 @@ from feature_gateway.domain.changes import (
     VERSIONED_FIELDS,
     ChangeAction,
     FieldChanges,
+    as_it_was,
     definition_diff,
     unified_query_diff,
 )
 from feature_gateway.domain.feature_fields import CRITICAL_FIELDS
-from feature_gateway.domain.lifecycle import CREATED_STATUS
+from feature_gateway.domain.lifecycle import CREATED_STATUS, SERVED_STATES
 from feature_gateway.domain.names import FEATURE_NAME_RULE
 from feature_gateway.domain.versions import family_name, next_version_name, version_number
 from feature_gateway.errors import ConflictError, FeatureNotFoundError, ValidationError
@@ -31,6 +32,7 @@ from feature_gateway.services.common import (
     load_feature,
     record_status_change,
 )
+from feature_gateway.services.features import Page
 
 
 @dataclass(frozen=True)
@@ -169,3 +171,21 @@ def feature_diff(database: Database, feature_name: str, against: str | None) -> 
 
 def _versioned(feature: Feature) -> dict[str, Any]:
     return {name: getattr(feature, name) for name in VERSIONED_FIELDS}
+
+
+def served_at(database: Database, at: int, limit: int, offset: int) -> Page:
+    """The features served (DEPLOYED or DEPRECATED) at ``at``, each as it was then: its
+    fields at its latest revision at or before ``at``, from the change log (SPEC §13)."""
+    if at > now_ms():
+        raise ValidationError.for_field("at", "Must not be in the future: nobody knows yet.")
+    with database.snapshot() as uow:
+        rows, total = uow.served_at.page(at, limit, offset)
+        ids = [row.pop("id") for row in rows]
+        later = uow.served_at.changes_after(ids, at)
+        times = uow.served_at.last_change_times(list(later), at) if later else {}
+    items = []
+    for feature_id, row in zip(ids, rows, strict=True):
+        then = as_it_was(row, later.get(feature_id, []), times.get(feature_id))
+        if then is not None and then["status"] in SERVED_STATES:
+            items.append(then)
+    return Page(items, total, limit, offset)

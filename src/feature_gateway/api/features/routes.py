@@ -27,7 +27,7 @@ from feature_gateway.api.workflow.endpoints import DELETE_ENDPOINT
 from feature_gateway.api.workflow.routes import register_trigger_endpoint
 from feature_gateway.domain.lifecycle import Action, Status
 from feature_gateway.domain.listing import FeatureQuery
-from feature_gateway.services import features
+from feature_gateway.services import catalog, features
 
 blp = ApiBlueprint("features", __name__, description="Define, read, list and edit features")
 
@@ -98,8 +98,10 @@ def list_feature_metadata_by_query(args: dict[str, Any]) -> features.Page:
 @blp.response(200, DeployedFeaturesSchema)
 @blp.problems(Problems.LIST_BY_QUERY)
 def get_deployed_features(args: dict[str, Any]) -> features.Page:
-    """List deployed features."""
+    """List deployed features; with ``at``, the features served at that time as they were."""
     require_role(Action.READ, args.get("user_role"))
+    if args.get("at") is not None:
+        return catalog.served_at(database(), args["at"], args["limit"], args["offset"])
     query = FeatureQuery(status=(Status.DEPLOYED,), limit=args["limit"], offset=args["offset"])
     return features.list_features(database(), query)
 

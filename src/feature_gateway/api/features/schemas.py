@@ -139,6 +139,13 @@ class DeployedQuerySchema(PageQueryFields):
     # default page is the largest one (total_count tells when there are more).
     limit = page_limit(QueryInteger, default=MAX_PAGE_SIZE)
     user_role = UserRole()
+    at = QueryInteger(
+        validate=validate.Range(min=0),
+        metadata={
+            "description": "Epoch ms, not in the future: the features served then (DEPLOYED "
+            "or DEPRECATED), each as it was then (from the change log)"
+        },
+    )
 
 
 class FeaturePageSchema(DirectDumpSchema, PageFields):
