@@ -8,7 +8,7 @@ LINTED := src tests migrations bench examples gunicorn.conf.py wsgi.py
 export DATABASE_URL ?= sqlite:///$(CURDIR)/data/feature_gateway.db
 
 .PHONY: install migrate import-sample port-free run reset test test-fast test-fuzz test-browser \
-	test-deploy soak bench bench-quick bench-values bench-auth bench-webhooks bench-idempotency openapi \
+	test-deploy feast-venv soak bench bench-quick bench-values bench-auth bench-webhooks bench-idempotency openapi \
 	lint security format clean webhooks testing-system
 
 $(BIN)/activate: setup.cfg pyproject.toml
@@ -98,6 +98,20 @@ bench-webhooks: install
 bench-idempotency: install
 	$(BIN)/python -m bench.idempotency $(ARGS)
 
+# Feast's own client, in a virtualenv of its own (heavy; never a dependency of the service),
+# for the test that reads values through it (tests/docs/test_feast_client.py, which runs
+# this target when the virtualenv is missing). The stamp names the version: a new pin
+# installs again.
+FEAST_VERSION ?= 0.67.0
+FEAST_VENV ?= .feast-venv
+$(FEAST_VENV)/.feast-$(FEAST_VERSION):
+	$(PYTHON) -m venv $(FEAST_VENV)
+	$(FEAST_VENV)/bin/pip install --quiet --upgrade pip
+	$(FEAST_VENV)/bin/pip install --quiet "feast==$(FEAST_VERSION)"
+	touch $@
+
+feast-venv: $(FEAST_VENV)/.feast-$(FEAST_VERSION)
+
 openapi: install
 	$(BIN)/feature-gateway openapi -o openapi.json
 
@@ -133,4 +147,4 @@ format: install
 	$(BIN)/black $(LINTED)
 
 clean: reset
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(FEAST_VENV) build *.egg-info
