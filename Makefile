@@ -8,7 +8,7 @@ LINTED := src tests migrations bench examples gunicorn.conf.py wsgi.py
 export DATABASE_URL ?= sqlite:///$(CURDIR)/data/feature_gateway.db
 
 .PHONY: install migrate import-sample port-free run reset test test-fast test-fuzz test-browser \
-	test-deploy feast-venv soak bench bench-quick bench-values bench-auth bench-webhooks bench-idempotency openapi \
+	test-deploy feast-venv soak bench bench-quick bench-values bench-serving bench-auth bench-webhooks bench-idempotency openapi \
 	lint security format clean webhooks testing-system
 
 $(BIN)/activate: setup.cfg pyproject.toml
@@ -84,6 +84,11 @@ bench-quick: install
 # POST /features in detail: in-process build and serialise times, three request shapes.
 bench-values: install
 	$(BIN)/python bench/feature_values.py
+
+# Both serving endpoints (POST /features, POST /get-online-features), with and without read
+# counting, beside the bare app (docs/performance.md, "Serving"); needs wrk.
+bench-serving: install
+	$(BIN)/python -m bench.serving
 
 # What token mode costs per request (read by name, create), trust vs token; needs wrk.
 bench-auth: install
