@@ -22,9 +22,10 @@ from feature_gateway.domain.names import MAX_FEATURE_NAME_LENGTH
 
 _IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
 _NUMBER = r"[1-9][0-9]*"
+# A version is pinned one way or the other, never both.
 REF_PATTERN = re.compile(
-    rf"(?P<view>{_IDENTIFIER})(?:@v(?P<pinned>{_NUMBER}))?:(?P<feature>{_IDENTIFIER})"
-    rf"(?::v?(?P<version>{_NUMBER}))?"
+    rf"(?P<view>{_IDENTIFIER})(?:@v(?P<pinned>{_NUMBER}):(?P<pinned_feature>{_IDENTIFIER})"
+    rf"|:(?P<feature>{_IDENTIFIER})(?::v?(?P<version>{_NUMBER}))?)"
 )
 REF_RULE = (
     "a feature reference is 'view:feature' (its served version with the highest number), "
@@ -34,7 +35,7 @@ REF_RULE = (
 )
 INVALID_REF = f"Invalid feature reference: {REF_RULE}."
 # The same rule for JSON Schema (ECMA-262 reads it alike); the length limit is stated apart.
-REF_PORTABLE_PATTERN = rf"^{_IDENTIFIER}(@v{_NUMBER})?:{_IDENTIFIER}(:v?{_NUMBER})?$"
+REF_PORTABLE_PATTERN = rf"^{_IDENTIFIER}(@v{_NUMBER}:{_IDENTIFIER}|:{_IDENTIFIER}(:v?{_NUMBER})?)$"
 
 
 @dataclass(frozen=True)
@@ -62,14 +63,15 @@ class FeatureRef:
 
 
 def parse_ref(ref: str) -> FeatureRef | None:
-    """The feature a ref names, or None when it is not a ref (both pins at once included)."""
+    """The feature a ref names, or None when it is not a ref."""
     if len(ref) > MAX_FEATURE_NAME_LENGTH:
         return None
     match = REF_PATTERN.fullmatch(ref)
-    if match is None or (match["pinned"] and match["version"]):
+    if match is None:
         return None
     number = match["pinned"] or match["version"]
-    return FeatureRef(ref, match["view"], match["feature"], int(number) if number else None)
+    feature = match["pinned_feature"] or match["feature"]
+    return FeatureRef(ref, match["view"], feature, int(number) if number else None)
 
 
 def column_collisions(

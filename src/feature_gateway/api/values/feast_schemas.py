@@ -4,9 +4,10 @@ and ``infra/online_stores/remote.py`` (what its client sends and reads)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from feature_gateway.api.schema_fields import JsonBoolean, StrictSchema
 from feature_gateway.api.values.schemas import (
@@ -31,10 +32,6 @@ FEATURE_SERVICES_UNSUPPORTED = (
 def _valid_ref(value: str) -> None:
     if parse_ref(value) is None:
         raise ValidationError(INVALID_REF)
-
-
-def _no_feature_service(value: Any) -> None:
-    raise ValidationError(FEATURE_SERVICES_UNSUPPORTED)
 
 
 class OnlineFeaturesRequestSchema(StrictSchema):
@@ -74,11 +71,13 @@ class OnlineFeaturesRequestSchema(StrictSchema):
             "each served feature"
         },
     )
-    feature_service = fields.Raw(
-        load_only=True,
-        validate=_no_feature_service,
-        metadata={"description": "Not supported: a request naming one is answered 422"},
-    )
+
+    @pre_load
+    def _no_feature_service(self, data: Any, **_: Any) -> Any:
+        # Any unknown field is a 422; Feast's feature_service gets one saying what to do.
+        if isinstance(data, Mapping) and "feature_service" in data:
+            raise ValidationError(FEATURE_SERVICES_UNSUPPORTED, "feature_service")
+        return data
 
     @validates_schema(skip_on_field_errors=True)
     def _one_name_per_column(self, data: dict[str, Any], **_: Any) -> None:
