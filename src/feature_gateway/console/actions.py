@@ -108,14 +108,20 @@ def fire(
     if action is None:
         raise ValueError(f"{trigger} is fired by the service, not by callers")
     role = _role(user, action)
-    given = {name: value for name, value in inputs.items() if value not in (None, "")}
+    schema = _SCHEMAS[trigger]
+    # Each input under the name the API's request gives it (a forced flag is "force").
+    given = {
+        schema.fields[name].data_key or name: value
+        for name, value in inputs.items()
+        if value not in (None, "")
+    }
     payload = {
         "feature_name": feature_name,
         "user_role": role.value,
         TRIGGER_STAMPS[trigger].actor: user.name,
         **given,
     }
-    args = _load(_SCHEMAS[trigger], payload)
+    args = _load(schema, payload)
     name = args.pop("feature_name")
     args.pop("user_role")
     return workflow.fire_trigger(
