@@ -24,8 +24,9 @@ AUTH_MODES = ("trust", "token")
 # Shorter keys can be guessed; token_urlsafe(32) gives 43 characters.
 MIN_SECRET_KEY_LENGTH = 32
 
-# Counts where 0 is meaningful: no trusted proxy, no connections beyond the pool.
-_MAY_BE_ZERO = frozenset({"trusted_proxy_count", "db_max_overflow"})
+# Counts where 0 is meaningful: no trusted proxy, no connections beyond the pool, no
+# retirement guard.
+_MAY_BE_ZERO = frozenset({"trusted_proxy_count", "db_max_overflow", "retire_quiet_days"})
 
 
 class ConfigError(ValueError):

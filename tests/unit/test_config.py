@@ -106,3 +106,19 @@ def test_webhook_settings_read_booleans_and_fractions_of_seconds():
     assert defaults.webhook_allow_loopback is False
     assert (defaults.webhook_timeout_s, defaults.webhook_retry_base_s) == (10, 10)
     assert defaults.webhook_max_attempts == 8
+
+
+def test_serving_settings_are_read_from_the_environment_and_checked():
+    settings = Settings.from_env(
+        {"USAGE_FLUSH_S": "2.5", "USAGE_COUNTING": "false", "RETIRE_QUIET_DAYS": "0"}
+    )
+    assert (settings.usage_flush_s, settings.usage_counting, settings.retire_quiet_days) == (
+        2.5,
+        False,
+        0,
+    )
+    assert (Settings().usage_flush_s, Settings().usage_counting) == (10.0, True)
+    assert Settings().retire_quiet_days == 7
+    for bad in ({"USAGE_FLUSH_S": "0"}, {"RETIRE_QUIET_DAYS": "-1"}, {"USAGE_COUNTING": "x"}):
+        with pytest.raises(ConfigError):
+            Settings.from_env(bad)
