@@ -4,6 +4,7 @@
 #   docker build --target test -t feature-metadata-gateway-test .
 # Migrations are a separate one-shot step, never run by the workers:
 #   docker run --rm -e DATABASE_URL=... feature-metadata-gateway alembic upgrade head
+# The image runs in token mode (AUTH_MODE=token): serving needs -e SECRET_KEY=... as well.
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS base
@@ -46,7 +47,10 @@ COPY migrations ./migrations
 # The default SQLite database (when DATABASE_URL is not set) lives in data/.
 RUN mkdir -p /app/data && chown gateway:gateway /app/data
 USER gateway
-ENV GUNICORN_BIND=0.0.0.0:8000
+# Token mode unless told otherwise: an image run as it is never serves unauthenticated. It
+# serves only with a SECRET_KEY (-e SECRET_KEY=...); migrations and the CLI need none.
+ENV GUNICORN_BIND=0.0.0.0:8000 \
+    AUTH_MODE=token
 EXPOSE 8000
 # Liveness only (/livez never touches the database): a database outage must not get
 # every app container replaced. Load balancers use /health for readiness.

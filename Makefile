@@ -4,18 +4,33 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 SAMPLE_DATA := data/feature_metadata.json
-LINTED := src tests migrations bench examples gunicorn.conf.py wsgi.py
+LINTED := src tests migrations bench examples clients/python gunicorn.conf.py wsgi.py
+# The Python client (clients/python): installed into .venv beside the service, for its tests.
+CLIENT := clients/python
 export DATABASE_URL ?= sqlite:///$(CURDIR)/data/feature_gateway.db
 
 .PHONY: install migrate import-sample port-free run reset test test-fast test-fuzz test-browser \
 	test-deploy feast-venv soak bench bench-quick bench-values bench-serving bench-auth bench-webhooks bench-idempotency openapi \
-	lint security format clean webhooks testing-system
+	client lint security format clean webhooks testing-system
 
-$(BIN)/activate: setup.cfg pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[test]"
-	touch $(BIN)/activate
+# The shared install step, safe to run twice at once (`make run` in one shell, `make test` in
+# another, on a fresh clone): one install at a time, under a lock (fcntl, through python3,
+# which every machine that runs this has); whoever waited finds the work done ($(INSTALLED):
+# a complete install, newer than setup.cfg and both pyproject.toml files) and does nothing.
+INSTALLED := $(VENV)/.installed
+LOCKED = $(PYTHON) -c 'import fcntl, subprocess, sys; lock = open(sys.argv[1], "a"); \
+	fcntl.flock(lock, fcntl.LOCK_EX); sys.exit(subprocess.call(sys.argv[2:]))' $(VENV).lock
+
+$(BIN)/activate: setup.cfg pyproject.toml $(CLIENT)/pyproject.toml
+	@$(LOCKED) sh -c 'if [ $(INSTALLED) -nt setup.cfg ] && [ $(INSTALLED) -nt pyproject.toml ] \
+			&& [ $(INSTALLED) -nt $(CLIENT)/pyproject.toml ]; then \
+			echo "$(VENV) is installed (by another make meanwhile)"; exit 0; fi; \
+		set -ex; \
+		$(PYTHON) -m venv $(VENV); \
+		$(BIN)/pip install --quiet --upgrade pip; \
+		$(BIN)/pip install --quiet -e ".[test]"; \
+		$(BIN)/pip install --quiet -e ./$(CLIENT); \
+		touch $(INSTALLED) $(BIN)/activate'
 
 install: $(BIN)/activate
 
@@ -37,8 +52,19 @@ port-free:
 	@$(PYTHON) -c 'import socket, sys; socket.create_server(("0.0.0.0", int(sys.argv[1])))' "$(PORT)" 2>/dev/null \
 		|| { echo "Port $(PORT) is already in use (another make run?). Stop that server, or pick another port: make run PORT=$$(($(PORT) + 1))" >&2; exit 1; }
 
+# In token mode without a SECRET_KEY, a key for this run (console sessions end when it stops;
+# a deployment sets its own, docs/deployment.md). Then where to go, and gunicorn.
 run: port-free import-sample
-	GUNICORN_BIND=0.0.0.0:$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+	@if [ "$$AUTH_MODE" = token ] && [ -z "$$SECRET_KEY" ]; then \
+		echo "AUTH_MODE=token without SECRET_KEY: the console signs its sessions with a key of this run (set SECRET_KEY to keep them across restarts)"; \
+		SECRET_KEY=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(32))'); \
+		export SECRET_KEY; \
+	fi; \
+	printf '%s\n' "Serving on http://localhost:$(PORT)/ until Ctrl-C:" \
+		"  review console   http://localhost:$(PORT)/console/" \
+		"  API, Swagger UI  http://localhost:$(PORT)/docs" \
+		"  health           http://localhost:$(PORT)/health"; \
+	GUNICORN_BIND=0.0.0.0:$(PORT) exec $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
 # The webhook delivery worker beside `make run` (another terminal), until Ctrl-C; see
 # docs/webhooks.md. WEBHOOK_ALLOW_LOOPBACK=true for receivers on this machine.
@@ -50,12 +76,18 @@ webhooks: migrate
 testing-system: install
 	$(BIN)/python examples/testing_system.py --url http://127.0.0.1:$(PORT)
 
-# Deletes the local SQLite database, nothing else (.venv stays): the next `make run` migrates
-# a fresh one and imports the sample data again.
+# Deletes the local SQLite database DATABASE_URL names (a file under data/, by default
+# data/feature_gateway.db) and nothing else (.venv stays): the next `make run` migrates a
+# fresh one and imports the sample data again. Any other DATABASE_URL (PostgreSQL, a file
+# elsewhere): nothing is deleted, and it says so.
 reset:
-	rm -f data/*.db data/*.db-*
-	@case "$$DATABASE_URL" in sqlite:///$(CURDIR)/data/*) ;; \
-		*) echo "DATABASE_URL is not a file under data/: that database was left as it is." >&2 ;; esac
+	@case "$$DATABASE_URL" in \
+		sqlite:///$(CURDIR)/data/*) \
+			database="$${DATABASE_URL#sqlite:///}"; \
+			rm -f "$$database" "$$database-wal" "$$database-shm" "$$database-journal"; \
+			echo "deleted $$database";; \
+		*) echo "DATABASE_URL does not name a SQLite file under data/: nothing was deleted, that database was left as it is (to back it up or start again, see docs/operations.md)." >&2;; \
+	esac
 
 test: install
 	$(BIN)/python -m pytest
@@ -120,6 +152,11 @@ feast-venv: $(FEAST_VENV)/.feast-$(FEAST_VERSION)
 openapi: install
 	$(BIN)/feature-gateway openapi -o openapi.json
 
+# Regenerates the Python client's models and methods from the OpenAPI document (after an API
+# change; tests/client/test_generated.py fails until this is run). See docs/client.md.
+client: install
+	$(BIN)/python $(CLIENT)/codegen/generate.py
+
 # nginx → gunicorn → PostgreSQL, and the PostgreSQL-restart test (needs nginx and the
 # PostgreSQL server binaries; see docs/development.md, "Deployment tests").
 test-deploy: install
@@ -140,6 +177,7 @@ lint: install
 	$(BIN)/black --check $(LINTED)
 	$(BIN)/isort --check-only $(LINTED)
 	$(BIN)/mypy src
+	$(BIN)/mypy --strict $(CLIENT)/src $(CLIENT)/examples examples
 
 # Security scan of the service's code: no finding of any severity may remain; each one
 # judged a false positive is suppressed where it is, with the reason (# nosec Bxxx).
@@ -152,4 +190,4 @@ format: install
 	$(BIN)/black $(LINTED)
 
 clean: reset
-	rm -rf $(VENV) $(FEAST_VENV) build *.egg-info
+	rm -rf $(VENV) $(VENV).lock $(FEAST_VENV) build *.egg-info

@@ -13,6 +13,7 @@ import glob
 import importlib
 import os
 import shutil
+import sys
 import tempfile
 from typing import Any
 
@@ -165,10 +166,42 @@ from prometheus_client import multiprocess  # noqa: E402
 
 
 def on_starting(server: Any) -> None:
-    """Start from zero: files left by an earlier run would be counted again."""
+    """Start the metrics from zero (files left by an earlier run would be counted again);
+    then check the service's settings (the metrics folder among them) and say its warnings,
+    once for all workers."""
     os.makedirs(METRICS_DIR, exist_ok=True)
     for path in glob.glob(os.path.join(METRICS_DIR, "*.db")):
         os.remove(path)
+    try:
+        _check_the_service(server)
+    except RuntimeError:
+        on_exit(server)
+        raise
+
+
+def _check_the_service(server: Any) -> None:
+    """The service's own checks (feature_gateway.serving), made here once instead of in
+    every worker: a setting it cannot serve with stops gunicorn with one line ("Error: ..."),
+    not a traceback per worker, and each warning is logged once, not once per worker.
+
+    The service's modules imported for this are forgotten again, so that a HUP still starts
+    workers with a newly deployed release of them.
+    """
+    before = set(sys.modules)
+    try:
+        serving = importlib.import_module("feature_gateway.serving")
+        try:
+            settings = serving.Settings.from_env()
+            serving.require_serving(settings)
+        except serving.ConfigError as exc:
+            raise RuntimeError(str(exc)) from None  # gunicorn prints it and exits 1
+        for level, message in serving.startup_warnings(settings):
+            server.log.log(level, message)
+        os.environ[serving.STARTUP_SAID] = "1"  # the workers inherit it and stay quiet
+    finally:
+        for name in set(sys.modules) - before:
+            if name.split(".")[0] == "feature_gateway":
+                del sys.modules[name]
 
 
 def child_exit(server: Any, worker: Any) -> None:

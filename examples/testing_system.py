@@ -14,8 +14,9 @@ Run it beside the service (token mode), with a token carrying the role
     TESTING_SYSTEM_TOKEN=fmg_... python examples/testing_system.py --url http://127.0.0.1:8000
 
 ``--once`` handles what is in the feed now and exits; ``--cursor-file`` keeps its place
-across runs (without it, it starts at the beginning and skips features no longer waiting).
-It is a stand-alone script: it uses only the public API, httpx and sqlglot.
+across runs, after every event (without it, it starts at the beginning and skips features
+no longer waiting). It uses the Python client (``pip install ./clients/python``), which
+retries safely, follows the feed and sends If-Match, and sqlglot.
 """
 
 from __future__ import annotations
@@ -24,13 +25,14 @@ import argparse
 import logging
 import os
 import sys
-import time
 from pathlib import Path
-from typing import Any
 
-import httpx
 import sqlglot
 from sqlglot import exp
+
+from feature_gateway_client import Client, Conflict, Forbidden
+from feature_gateway_client.models import Event
+from feature_gateway_client.models import FeatureMetadataTestResult as TestResult
 
 log = logging.getLogger("testing_system")
 WAITING = "READY_FOR_TESTING"
@@ -55,14 +57,14 @@ def check_query(query: str) -> tuple[bool, str]:
 
 def _is_star(column: exp.Expression) -> bool:
     """``*`` or ``t.*`` as a selected column (``count(*)`` is fine: it names no column)."""
-    column = column.unalias()
-    return isinstance(column, exp.Star) or (
-        isinstance(column, exp.Column) and isinstance(column.this, exp.Star)
+    bare = column.unalias()
+    return isinstance(bare, exp.Star) or (
+        isinstance(bare, exp.Column) and isinstance(bare.this, exp.Star)
     )
 
 
 class TestingSystem:
-    def __init__(self, client: httpx.Client, cursor_file: Path | None = None) -> None:
+    def __init__(self, client: Client, cursor_file: Path | None = None) -> None:
         self.client, self.cursor_file = client, cursor_file
         self.cursor: str | None = None
         if cursor_file is not None and cursor_file.exists():
@@ -71,46 +73,35 @@ class TestingSystem:
     def run(self, *, once: bool, poll_interval_s: float) -> int:
         """Follow the feed; returns how many results were recorded."""
         recorded = 0
-        while True:
-            page = self._page()
-            for event in page["events"]:
-                recorded += self.handle(event)
-            self._save(page["next_cursor"])
-            if not page["events"]:
-                if once:
-                    return recorded
-                time.sleep(poll_interval_s)
+        stream = self.client.events(
+            after=self.cursor, types=["feature.submit"], follow=not once,
+            poll_interval_s=poll_interval_s,
+        )  # fmt: skip
+        for event in stream:
+            recorded += self.handle(event)
+            self._save(stream.cursor)
+        self._save(stream.cursor)
+        return recorded
 
-    def _page(self) -> dict[str, Any]:
-        params = {"type": "feature.submit", "limit": "100"}
-        if self.cursor:
-            params["after"] = self.cursor
-        response = self.client.get("/events", params=params)
-        response.raise_for_status()
-        return response.json()  # type: ignore[no-any-return]
-
-    def _save(self, cursor: str) -> None:
-        self.cursor = cursor
-        if self.cursor_file is not None:
+    def _save(self, cursor: str | None) -> None:
+        if cursor and self.cursor_file is not None:
             self.cursor_file.write_text(cursor + "\n")
 
-    def handle(self, event: dict[str, Any]) -> int:
-        name = event["feature_name"]
-        feature = self.client.get(f"/get_feature_metadata/{name}").json()["metadata"]
-        if feature["status"] != WAITING or feature["revision"] != event["revision"]:
+    def handle(self, event: Event) -> int:
+        name = event.feature_name
+        feature = self.client.get_feature_metadata_by_path(feature_name=name).metadata
+        if feature.status != WAITING or feature.revision != event.revision:
             log.info("skipping %s: no longer waiting for this test round", name)
             return 0
-        passed, notes = check_query(feature["query"])
-        result = "TEST_SUCCEEDED" if passed else "TEST_FAILED"
-        response = self.client.post(
-            "/test_feature_metadata",
-            json={"feature_name": name, "test_result": result, "test_notes": notes},
-            headers={"If-Match": f'"{feature["revision"]}"'},  # what we checked, or 409
-        )
-        if response.status_code in (403, 409):  # separation of duties, or changed meanwhile
-            log.warning("not recorded for %s: %s", name, response.json()["detail"])
+        passed, notes = check_query(feature.query)
+        result: TestResult = "TEST_SUCCEEDED" if passed else "TEST_FAILED"
+        try:  # If-Match: the revision checked here, or 409 if it changed meanwhile
+            self.client.test_feature_metadata(
+                feature_name=name, test_result=result, test_notes=notes, if_match=feature
+            )
+        except (Forbidden, Conflict) as refused:  # separation of duties, or changed meanwhile
+            log.warning("not recorded for %s: %s", name, refused.detail)
             return 0
-        response.raise_for_status()
         log.info("%s: %s (%s)", name, result, notes)
         return 1
 
@@ -126,8 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     if not token:
         parser.error("set TESTING_SYSTEM_TOKEN to an API token with role external_testing_system")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    headers = {"Authorization": f"Bearer {token}"}
-    with httpx.Client(base_url=args.url, headers=headers, timeout=10) as client:
+    with Client(args.url, token=token) as client:
         recorded = TestingSystem(client, args.cursor_file).run(
             once=args.once, poll_interval_s=args.poll_interval
         )

@@ -10,6 +10,7 @@ from sqlalchemy import Connection
 from feature_gateway.config import Settings, normalize_database_url
 from feature_gateway.db import (  # noqa: F401  (registers the tables)
     catalog_models,
+    console_sessions,
     definition_changes,
     idempotency,
     models,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -23,16 +24,34 @@ from feature_gateway.api import examples
 from feature_gateway.api.context import EXTENSION
 from feature_gateway.app import configure_logging
 from feature_gateway.cli import alembic_config
-from feature_gateway.config import Settings
 from feature_gateway.db.engine import make_engine
 from feature_gateway.db.unit_of_work import Database
 from feature_gateway.services import tokens
-from tests.databases import BACKENDS, FreshDatabase, require_backend
+from tests.databases import BACKENDS, FreshDatabase, require_backend, settings_for
 
 # Token mode refuses to start without SECRET_KEY (the review console signs its sessions).
 TEST_SECRET_KEY = "test-only-secret-key-for-the-console-sessions"
 # The seed README's create payload, as the OpenAPI document shows it.
 SEED_FEATURE = dict(examples.CREATE)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """Say before a run that fuzzes where its time will go (docs/development.md, "Tests"):
+    a newcomer's `make test` otherwise sits for minutes on a few tests."""
+    whole_suite = config.args_source == pytest.Config.ArgsSource.TESTPATHS
+    if "not fuzz" in (config.option.markexpr or "") or not (
+        whole_suite or any("contract" in arg for arg in config.args)
+    ):
+        return []
+    from tests.contract.fuzzing import DEFAULT_MAX_EXAMPLES
+
+    examples = int(os.environ.get("FUZZ_MAX_EXAMPLES", DEFAULT_MAX_EXAMPLES))
+    each = "about 1-1.5 min each on 2 cores" if examples == DEFAULT_MAX_EXAMPLES else "longer"
+    return [
+        f"fuzzing: the Schemathesis runs (marker fuzz, one per database and auth mode, "
+        f"FUZZ_MAX_EXAMPLES={examples}) are the slowest tests, {each}; the whole suite takes "
+        "about 4-7 min on 2 cores; -m 'not fuzz' (make test-fast) leaves them out"
+    ]
 
 
 def token_secret(token: str) -> str:
@@ -68,7 +87,7 @@ def migrated_database(
 
 @pytest.fixture(scope="session")
 def engine(migrated_database: FreshDatabase) -> Iterator[Engine]:
-    engine = make_engine(Settings(database_url=migrated_database.url))
+    engine = make_engine(settings_for(migrated_database.url))
     yield engine
     engine.dispose()
 

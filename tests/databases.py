@@ -10,13 +10,20 @@ import os
 import socket
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from feature_gateway.config import Settings
 
 PG_HOST = os.environ.get("TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("TEST_PG_PORT", "5432"))
 PG_USER = os.environ.get("TEST_PG_USER", "postgres")
 PG_ADMIN_DB = os.environ.get("TEST_PG_DB", "test")
+# DATABASE_POOLER=transaction when TEST_PG_PORT is a PgBouncer in transaction pooling
+# (tests/deploy/test_pgbouncer.py runs PostgreSQL tests so): engines the tests make
+# themselves then follow it as the app's do.
+PG_POOLER = os.environ.get("DATABASE_POOLER") or "none"
 BACKENDS = ("sqlite", "postgresql")
 
 
@@ -34,6 +41,11 @@ def require_backend(backend: str) -> None:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"{message}; CI requires the PostgreSQL tests to run")
         pytest.skip(message)
+
+
+def settings_for(database_url: str, **settings: Any) -> Settings:
+    """The app's settings for a test database (and the pooler in front of it, if any)."""
+    return Settings(**{"database_url": database_url, "database_pooler": PG_POOLER, **settings})
 
 
 def postgres_url(database: str) -> str:

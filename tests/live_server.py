@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -29,8 +31,9 @@ class LiveServer:
         workers: int,
         log_path: Path,
         extra_env: dict[str, str] | None = None,
+        port: int | None = None,
     ) -> None:
-        self.port = free_port()
+        self.port = port or free_port()  # a given port: a restart where clients still point
         self.base_url = f"http://127.0.0.1:{self.port}"
         env = {
             **os.environ,
@@ -89,6 +92,20 @@ class LiveServer:
             with error:  # it holds the connection: closed here, not whenever GC runs
                 return error.code, error.read()
 
+    def kill(self) -> None:
+        """SIGKILL to the master and its workers at once: a crash, no graceful shutdown."""
+        master = self.process.pid
+        workers = [int(stat.parent.name) for stat in Path("/proc").glob("[0-9]*/stat")
+                   if _stat_field(stat, 1) == str(master)]  # fmt: skip
+        for pid in [master, *workers]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+        for pid in workers:  # gone, or a zombie that holds no socket
+            while _stat_field(Path(f"/proc/{pid}/stat"), 0) not in (None, "Z"):
+                time.sleep(0.05)
+        self._log.close()
+
     def stop(self) -> None:
         self.process.terminate()
         try:
@@ -97,3 +114,11 @@ class LiveServer:
             self.process.kill()
             self.process.wait(timeout=5)
         self._log.close()
+
+
+def _stat_field(stat: Path, index: int) -> str | None:
+    """A field of /proc/<pid>/stat after the command name (0: state, 1: parent pid)."""
+    try:
+        return stat.read_text().rpartition(")")[2].split()[index]
+    except (OSError, IndexError):
+        return None

@@ -1,5 +1,6 @@
 """A webhook receiver on loopback for tests: a threaded ``http.server`` that records every
-request and answers as it is told (a status, after an optional sleep)."""
+request and answers as it is told (a status, after an optional sleep, optionally dripped
+byte by byte)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import NamedTuple
 
 
 @dataclass(frozen=True)
@@ -18,11 +20,20 @@ class Received:
     body: bytes
 
 
+class Answer(NamedTuple):
+    status: int = 200
+    sleep_s: float = 0.0
+    # > 0: the status line and headers are written one byte at a time, this long apart
+    # (each pause shorter than a read timeout, the whole answer far longer).
+    drip_s: float = 0.0
+
+
 class Receiver:
     def __init__(self) -> None:
         self.received: list[Received] = []
-        self.answers: list[tuple[int, float]] = []  # (status, sleep_s), used up in order
-        self.default: tuple[int, float] = (200, 0.0)
+        # Answer(status, sleep_s, drip_s) or (status, sleep_s), used up in order.
+        self.answers: list[tuple[int, float] | Answer] = []
+        self.default: tuple[int, float] | Answer = Answer()
         self.arrived = threading.Event()
         self._lock = threading.Lock()
         receiver = self
@@ -34,17 +45,28 @@ class Receiver:
                     receiver.received.append(
                         Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                     )
-                    status, sleep_s = (
-                        receiver.answers.pop(0) if receiver.answers else receiver.default
+                    answer = Answer(
+                        *(receiver.answers.pop(0) if receiver.answers else receiver.default)
                     )
                 receiver.arrived.set()
-                time.sleep(sleep_s)
+                time.sleep(answer.sleep_s)
                 try:
-                    self.send_response(status)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
+                    if answer.drip_s:
+                        self._drip(answer)
+                    else:
+                        self.send_response(answer.status)
+                        self.send_header("Content-Length", "0")
+                        self.end_headers()
                 except OSError:
                     pass  # the sender gave up (timeout) or died
+
+            def _drip(self, answer: Answer) -> None:
+                head = f"HTTP/1.1 {answer.status} OK\r\nContent-Length: 0\r\n\r\n".encode()
+                for index in range(len(head)):
+                    self.wfile.write(head[index : index + 1])
+                    self.wfile.flush()
+                    time.sleep(answer.drip_s)
+                self.close_connection = True
 
             def log_message(self, *_args: object) -> None:
                 pass

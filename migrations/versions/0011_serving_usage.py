@@ -1,7 +1,7 @@
 """serving (SPEC §13): read counts, forced retirements, what was deployed when
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-06
 
 - ``feature_usage``: read counts per feature, UTC day and consumer, added to by every
@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011"
-down_revision: str | None = "0009"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,9 +19,12 @@ from feature_gateway.api.request_hooks import RequestIdFilter
 from feature_gateway.config import Settings
 from feature_gateway.console import register_console
 from feature_gateway.db.engine import make_engine
+from feature_gateway.db.replicas import read_replica
 from feature_gateway.db.unit_of_work import Database
+from feature_gateway.front_door import register_front_door
 from feature_gateway.observability import json_formatter
 from feature_gateway.services.usage import UsageCounter
+from feature_gateway.serving import STARTUP_SAID, require_serving, startup_warnings
 
 
 @dataclass(frozen=True)
@@ -54,24 +58,28 @@ class GatewayFlask(Flask):
         return synchronous
 
 
-def build_app(overrides: dict[str, Any] | None = None) -> Flask:
+def build_app(overrides: dict[str, Any] | None = None, *, serving: bool = True) -> Flask:
+    """The app; ``serving=False`` for the CLI, which serves no request: it needs no console
+    signing key and says nothing about how a server would answer (``feature_gateway.serving``).
+    """
     overrides = dict(overrides or {})
     settings = Settings.from_env().with_overrides(overrides)
+    if serving:
+        require_serving(settings)
     configure_logging(settings.log_level)
     app = GatewayFlask("feature_gateway", static_folder=None)  # no static files but /docs assets
     app.config["API_VERSION"] = __version__
     app.config.update({k: v for k, v in overrides.items() if k.isupper()})
-    database = overrides.get("database") or Database(make_engine(settings))
+    database = overrides.get("database") or _database(settings)
     usage = UsageCounter(settings.usage_flush_s)
     app.extensions[EXTENSION] = Gateway(settings, database, usage)
     register_api(app, max_body_bytes=settings.max_body_bytes, token_mode=settings.token_mode)
     register_console(app, settings)
-    if not settings.token_mode:
-        logging.getLogger("feature_gateway").warning(
-            "AUTH_MODE=trust: roles and actor names are taken as each request claims them, "
-            "unverified; set AUTH_MODE=token for API tokens (see docs/identity.md)",
-            extra={"auth_mode": settings.auth_mode},
-        )
+    register_front_door(app)
+    if serving and not os.environ.get(STARTUP_SAID):  # gunicorn's master said them already
+        logger = logging.getLogger("feature_gateway")
+        for level, message in startup_warnings(settings):
+            logger.log(level, message, extra={"auth_mode": settings.auth_mode})
     if settings.trusted_proxy_count:
         # Only the last N hops of X-Forwarded-For/-Proto were written by our own proxies;
         # anything further left came from the client and is ignored.
@@ -89,6 +97,12 @@ def on_worker_exit(app: Flask) -> None:
     gateway = app.extensions.get(EXTENSION)
     if isinstance(gateway, Gateway):
         gateway.usage.stop()
+
+
+def _database(settings: Settings) -> Database:
+    """The primary's engine, and the read replica's when there is one (SPEC §15)."""
+    engine = make_engine(settings)
+    return Database(engine, replica=read_replica(settings, engine))
 
 
 def configure_logging(level: str) -> None:

@@ -15,10 +15,10 @@ from typing import Any
 
 import click
 from flask import Flask, current_app
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
 from marshmallow import ValidationError
 
-from feature_gateway.cli_context import current_gateway
+from feature_gateway.cli_context import StartError, current_gateway, with_database
 from feature_gateway.config import PROJECT_ROOT
 
 
@@ -43,10 +43,14 @@ def migrate_command(revision: str) -> None:
 
 
 @click.command("import-features")
-@with_appcontext
+@with_database
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_command(path: Path) -> None:
-    """Import features from a JSON file; names already stored are skipped."""
+    """Import features from a JSON file; names already stored are skipped.
+
+    Each feature starts a new history at an `import` entry: restoring an export this way
+    loses the history and change log. To restore a database, use its backup (sqlite3
+    .backup, pg_dump: docs/operations.md, "Backups")."""
     from feature_gateway.api.features.schemas import FeatureRecordSchema
     from feature_gateway.services.transfer import import_features
 
@@ -73,10 +77,14 @@ def import_command(path: Path) -> None:
 
 
 @click.command("export-features")
-@with_appcontext
+@with_database
 @click.argument("path", type=click.Path(dir_okay=False, allow_dash=True), default="-")
 def export_command(path: str) -> None:
-    """Write every feature (deleted ones too) as JSON, in the import format."""
+    """Write every feature (deleted ones too) as JSON, in the import format.
+
+    Not a backup: each feature as it is now, without its history, change log, tokens or
+    webhooks. Back up the database itself (sqlite3 .backup, pg_dump: docs/operations.md,
+    "Backups")."""
     from feature_gateway.api.feature_schemas import FeatureMetadataSchema
     from feature_gateway.services.transfer import export_features
 
@@ -118,7 +126,7 @@ def idempotency_group() -> None:
 
 
 @idempotency_group.command("purge")
-@with_appcontext
+@with_database
 def idempotency_purge_command() -> None:
     """Delete expired idempotency keys (writes also delete some as they go; schedule this
     where few keyed writes arrive, e.g. daily)."""
@@ -148,21 +156,21 @@ def register_cli(app: Flask) -> None:
         app.cli.add_command(command)
 
 
-class StartError(click.ClickException):
-    """The command cannot start: one line on stderr, exit 2, no traceback."""
-
-    exit_code = 2
-
-
 def _create_app() -> Flask:
-    from feature_gateway import create_app
+    from feature_gateway.app import build_app
     from feature_gateway.config import ConfigError
 
     try:
-        return create_app()
+        # A command serves nothing: no console key needed, no server's warnings said.
+        return build_app(serving=False)
     except ConfigError as exc:  # an operator's typo deserves a sentence, not a traceback
         raise StartError(str(exc)) from exc
 
 
 def main() -> None:
-    FlaskGroup(create_app=_create_app).main()
+    # Not Flask's `run`: it would serve with the settings of a command (see _create_app);
+    # the service is served by gunicorn (gunicorn.conf.py).
+    group = FlaskGroup(create_app=_create_app, add_default_commands=False)
+    group.add_command(shell_command)
+    group.add_command(routes_command)
+    group.main()

@@ -11,10 +11,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import click
-from flask.cli import with_appcontext
 from marshmallow import ValidationError
 
-from feature_gateway.cli_context import current_gateway
+from feature_gateway.cli_context import current_gateway, with_database
 from feature_gateway.domain.lifecycle import Role
 
 # Who "created_by" names for tokens made here: an operator at the machine, not a principal.
@@ -28,7 +27,7 @@ def tokens_group() -> None:
 
 
 @tokens_group.command("create")
-@with_appcontext
+@with_database
 @click.option("--principal", required=True, help="Who the token identifies")
 @click.option(
     "--role",
@@ -71,7 +70,7 @@ def create_command(
 
 
 @tokens_group.command("list")
-@with_appcontext
+@with_database
 @click.option("--json", "as_json", is_flag=True, help="JSON, as GET /tokens returns it")
 def list_command(as_json: bool) -> None:
     """Every token's metadata, oldest first; never a token itself."""
@@ -92,7 +91,7 @@ def list_command(as_json: bool) -> None:
 
 
 @tokens_group.command("revoke")
-@with_appcontext
+@with_database
 @click.argument("token_id")
 def revoke_command(token_id: str) -> None:
     """Revoke a token: refused from its next request on. Revoking twice changes nothing."""

@@ -9,9 +9,8 @@ from types import FrameType
 from typing import Any
 
 import click
-from flask.cli import with_appcontext
 
-from feature_gateway.cli_context import current_gateway
+from feature_gateway.cli_context import current_gateway, with_database
 from feature_gateway.domain.events import ALL_EVENT_TYPES, EVENT_TYPES
 
 CLI_ACTOR = "cli"
@@ -23,14 +22,21 @@ def webhooks_group() -> None:
 
 
 @webhooks_group.command("deliver")
-@with_appcontext
+@with_database
 @click.option("--once", is_flag=True, help="Send what is due now, then exit")
 @click.option(
     "--metrics-port",
     type=click.IntRange(1, 65535),
     help="Serve this worker's attempt counters for Prometheus on this port",
 )
-def deliver_command(once: bool, metrics_port: int | None) -> None:
+@click.option(
+    "--metrics-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="The address the metrics port listens on (unauthenticated: 0.0.0.0 only where "
+    "the network keeps strangers out, e.g. a container's own port)",
+)
+def deliver_command(once: bool, metrics_port: int | None, metrics_host: str) -> None:
     """Send queued webhook deliveries until SIGTERM (finishing the attempt in flight)."""
     from feature_gateway.services.webhook_worker import Worker
 
@@ -39,7 +45,12 @@ def deliver_command(once: bool, metrics_port: int | None) -> None:
     if metrics_port is not None:
         from prometheus_client import start_http_server
 
-        start_http_server(metrics_port, addr="0.0.0.0")  # nosec B104 - a container's port
+        try:
+            start_http_server(metrics_port, addr=metrics_host)
+        except OSError as exc:
+            raise click.ClickException(
+                f"cannot serve metrics on {metrics_host}:{metrics_port}: {exc}"
+            ) from None
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
         click.echo(f"signal {signum}: stopping after the attempt in flight", err=True)
@@ -52,7 +63,7 @@ def deliver_command(once: bool, metrics_port: int | None) -> None:
 
 
 @webhooks_group.command("create")
-@with_appcontext
+@with_database
 @click.option("--url", required=True, help="http(s) URL the events are POSTed to")
 @click.option(
     "--event-type",
@@ -83,7 +94,7 @@ def create_command(url: str, event_types: tuple[str, ...], description: str | No
 
 
 @webhooks_group.command("list")
-@with_appcontext
+@with_database
 @click.option("--json", "as_json", is_flag=True, help="One JSON document")
 def list_command(as_json: bool) -> None:
     """Every webhook (never a secret)."""
@@ -103,7 +114,7 @@ def list_command(as_json: bool) -> None:
 
 
 @webhooks_group.command("delete")
-@with_appcontext
+@with_database
 @click.argument("webhook_id")
 def delete_command(webhook_id: str) -> None:
     """Delete a webhook; its pending deliveries are cancelled."""

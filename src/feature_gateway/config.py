@@ -24,6 +24,14 @@ AUTH_MODES = ("trust", "token")
 # Shorter keys can be guessed; token_urlsafe(32) gives 43 characters.
 MIN_SECRET_KEY_LENGTH = 32
 
+# A webhook attempt's whole deadline (WEBHOOK_TIMEOUT_S) at most: the claim's lease is
+# derived from it (webhook_lease_ms) and must stay a time a timer and the database can hold.
+MAX_WEBHOOK_TIMEOUT_S = 3_600
+# DATABASE_POOLER: what stands between the service and PostgreSQL. "transaction" (PgBouncer's
+# transaction pooling) hands each transaction to any server connection, so nothing may
+# outlive a transaction on one: psycopg's prepared statements are turned off (SPEC §15).
+DATABASE_POOLERS = ("none", "session", "transaction")
+
 # Counts where 0 is meaningful: no trusted proxy, no connections beyond the pool, no
 # retirement guard.
 _MAY_BE_ZERO = frozenset({"trusted_proxy_count", "db_max_overflow", "retire_quiet_days"})
@@ -42,7 +50,7 @@ SQLITE_SCHEMES = ("sqlite", "sqlite+pysqlite")
 _ACCEPTED_URLS = "sqlite:///<path>, postgresql://…, postgres://… or postgresql+psycopg://…"
 
 
-def normalize_database_url(url: str) -> str:
+def normalize_database_url(url: str, name: str = "DATABASE_URL") -> str:
     """``DATABASE_URL`` as SQLAlchemy must be given it: ``postgres://`` and
     ``postgresql://`` become ``postgresql+psycopg://``; SQLite URLs are left as they are.
 
@@ -54,7 +62,7 @@ def normalize_database_url(url: str) -> str:
     scheme = scheme.lower()
     if not separator:
         raise ConfigError(
-            f"DATABASE_URL must be a database URL ({_ACCEPTED_URLS}), got {_masked(url)!r}"
+            f"{name} must be a database URL ({_ACCEPTED_URLS}), got {_masked(url)!r}"
         )
     if scheme in SQLITE_SCHEMES:
         return url.strip()
@@ -63,12 +71,11 @@ def normalize_database_url(url: str) -> str:
     backend = scheme.split("+", 1)[0]
     if backend in ("postgres", "postgresql"):
         raise ConfigError(
-            f"DATABASE_URL names the PostgreSQL driver {scheme.split('+', 1)[1]!r}; the "
+            f"{name} names the PostgreSQL driver {scheme.split('+', 1)[1]!r}; the "
             f"service talks to PostgreSQL through psycopg 3: use {_ACCEPTED_URLS}"
         )
     raise ConfigError(
-        f"DATABASE_URL must be a SQLite or PostgreSQL URL ({_ACCEPTED_URLS}), "
-        f"got one for {scheme!r}"
+        f"{name} must be a SQLite or PostgreSQL URL ({_ACCEPTED_URLS}), " f"got one for {scheme!r}"
     )
 
 
@@ -86,6 +93,7 @@ class Settings:
     max_features_per_request: int = 1_000
     max_entity_rows_per_request: int = 10_000
     max_values_per_request: int = 1_000_000
+    max_entity_columns_per_request: int = 20
     # Both below gunicorn's 30 s worker timeout: a request waiting for a lock or a
     # connection gets a 503 before its worker is killed.
     sqlite_busy_timeout_ms: int = 10_000
@@ -94,6 +102,13 @@ class Settings:
     db_pool_timeout_s: int = 10
     # Bounds how long a request (and /health) waits for an unreachable PostgreSQL host.
     db_connect_timeout_s: int = 5
+    # Reads from a streaming replica (SPEC §15, db.replicas): the replica's URL (PostgreSQL
+    # only, and only beside a PostgreSQL primary); how far behind the primary a read served
+    # there may be, in seconds; how often each process measures that.
+    database_read_url: str = ""
+    read_max_lag_s: float = 5.0
+    read_lag_check_s: float = 1.0
+    database_pooler: str = "none"
     # How many reverse proxies (nginx, a load balancer) stand in front of the service and
     # append to X-Forwarded-For/-Proto; 0 ignores those headers (clients can forge them).
     trusted_proxy_count: int = 0
@@ -121,13 +136,17 @@ class Settings:
     # Retiring a feature read this recently is refused unless forced (SPEC §13).
     retire_quiet_days: int = DEFAULT_QUIET_DAYS
 
-    # Signs the review console's session cookies (and its CSRF tokens). Required in token
-    # mode, where a session stands for a verified principal; never shown by repr().
+    # Signs the review console's session cookies (and its CSRF tokens). Required to serve in
+    # token mode, where a session stands for a verified principal (``serving``); the CLI and
+    # the migrations do without. Never shown by repr().
     secret_key: str = dataclass_field(default="", repr=False)
 
     def __post_init__(self) -> None:
         # Frozen: the one normalised spelling is stored, whichever way the URL came in.
         object.__setattr__(self, "database_url", normalize_database_url(self.database_url))
+        if self.database_read_url:
+            read_url = normalize_database_url(self.database_read_url, name="DATABASE_READ_URL")
+            object.__setattr__(self, "database_read_url", read_url)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -170,30 +189,56 @@ class Settings:
                     raise ConfigError(f"{field.name.upper()} must not be negative, got {value}")
             elif value <= 0:
                 raise ConfigError(f"{field.name.upper()} must be positive, got {value}")
+        if self.webhook_timeout_s > MAX_WEBHOOK_TIMEOUT_S:
+            raise ConfigError(
+                f"WEBHOOK_TIMEOUT_S must be at most {MAX_WEBHOOK_TIMEOUT_S} seconds (one "
+                f"webhook attempt's whole deadline), got {self.webhook_timeout_s:g}"
+            )
         if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ConfigError(f"LOG_LEVEL must be a logging level name, got {self.log_level!r}")
         if self.auth_mode not in AUTH_MODES:
             raise ConfigError(
                 f"AUTH_MODE must be one of {', '.join(AUTH_MODES)}, got {self.auth_mode!r}"
             )
-        if self.token_mode and len(self.secret_key.strip()) < MIN_SECRET_KEY_LENGTH:
-            raise ConfigError(
-                "SECRET_KEY is required with AUTH_MODE=token: the review console signs its "
-                f"session cookies with it. Set it to a random string of at least "
-                f"{MIN_SECRET_KEY_LENGTH} characters, the same on every worker and host, e.g. "
-                "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
-            )
+        self._validate_database_topology()
         metrics_dir = self.prometheus_multiproc_dir
         if metrics_dir and not (os.path.isdir(metrics_dir) and os.access(metrics_dir, os.W_OK)):
             raise ConfigError(
                 f"PROMETHEUS_MULTIPROC_DIR must be a writable directory, got {metrics_dir!r}"
             )
 
+    def _validate_database_topology(self) -> None:
+        if self.database_pooler not in DATABASE_POOLERS:
+            raise ConfigError(
+                f"DATABASE_POOLER must be one of {', '.join(DATABASE_POOLERS)}, "
+                f"got {self.database_pooler!r}"
+            )
+        if not self.database_read_url:
+            return
+        if not self.database_read_url.startswith(POSTGRES_DRIVER_URL_SCHEME):
+            raise ConfigError(
+                "DATABASE_READ_URL must be a PostgreSQL URL (a streaming replica of the "
+                "primary); SQLite has no replicas: leave DATABASE_READ_URL unset"
+            )
+        if self.is_sqlite:
+            raise ConfigError(
+                "DATABASE_READ_URL names a PostgreSQL replica, but DATABASE_URL is SQLite: "
+                "reads can go to a replica of a PostgreSQL primary only"
+            )
+        if self.read_lag_check_s >= self.read_max_lag_s:
+            raise ConfigError(
+                f"READ_LAG_CHECK_S ({self.read_lag_check_s:g}) must be shorter than "
+                f"READ_MAX_LAG_S ({self.read_max_lag_s:g}): a measurement ages by that much "
+                "before the next one"
+            )
+
     @property
     def webhook_lease_ms(self) -> int:
         """How long a delivery worker's claim on an attempt lasts: past it, another worker
         may retry the delivery (the first one is presumed dead). Twice the timeout, plus a
-        second for the DNS lookup and the bookkeeping."""
+        second, for the DNS lookup and the bookkeeping: always longer than the attempt's
+        deadline (``WEBHOOK_TIMEOUT_S``, which the worker enforces), so a live worker's
+        claim never expires under it."""
         return int((2 * self.webhook_timeout_s + 1) * 1000)
 
     @property
@@ -203,6 +248,10 @@ class Settings:
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def transaction_pooling(self) -> bool:
+        return self.database_pooler == "transaction"
 
 
 _TRUE, _FALSE = frozenset({"true", "1", "yes"}), frozenset({"false", "0", "no"})

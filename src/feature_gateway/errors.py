@@ -11,6 +11,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from feature_gateway.domain.feature_refs import rfc3339
 from feature_gateway.domain.usage import ConsumerUsage, readers_sentence
 
+# An error body stays small whatever the request (SPEC §3): it lists at most this many
+# messages and says how many more there were; a request breaking a rule this many times over
+# is refused with one message before each breach is looked at.
+MAX_ERROR_MESSAGES = 50
+
 
 class GatewayError(Exception):
     """Base of every error the service reports to a client."""
@@ -290,6 +295,8 @@ HTTP_STATUS: list[tuple[type[GatewayError], int, str]] = [
     (ValidationError, 422, "Unprocessable Content"),
     (IdempotencyKeyReusedError, 422, "Idempotency Key Reused"),
     (AuthenticationError, 401, "Unauthorized"),
+    # Its own type, so that a client tells "not you, for this feature" from "not your role".
+    (SeparationOfDutiesError, 403, "Separation of Duties"),
     (PermissionDeniedError, 403, "Forbidden"),
     (FeatureNotFoundError, 404, "Feature Not Found"),
     (TokenNotFoundError, 404, "Token Not Found"),

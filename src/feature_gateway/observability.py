@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 import orjson
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 events_log = logging.getLogger("feature_gateway.events")
 
@@ -25,6 +25,41 @@ STATUS_CHANGES = Counter(
     "Committed feature status changes, by lifecycle trigger and resulting status.",
     ["trigger", "to_status"],
 )
+
+# Reads a replica may serve (SPEC §15, db.replicas), counted only when one is configured.
+READS = Counter(
+    "feature_gateway_replicable_reads_total",
+    "Reads a replica may serve, by the server that served them (replica, primary) and why "
+    "(replica; on the primary: latest, revision, lagging, down, failed).",
+    ["server", "reason"],
+)
+# The most recent measurement of any live worker: each measures on its own, once a second.
+REPLICA_LAG = Gauge(
+    "feature_gateway_replica_lag_seconds",
+    "How far the read replica is behind the primary, as last measured (+Inf: unknown).",
+    multiprocess_mode="livemostrecent",
+)
+REPLICA_UP = Gauge(
+    "feature_gateway_replica_up",
+    "1 when the read replica answered its last lag measurement, else 0.",
+    multiprocess_mode="livemostrecent",
+)
+
+
+_READ_SERIES: dict[tuple[str, str], Any] = {}
+
+
+def read_served(server: str, reason: str) -> None:
+    series = _READ_SERIES.get((server, reason))
+    if series is None:  # labels() validates and locks on every call: made once per series
+        series = _READ_SERIES[(server, reason)] = READS.labels(server=server, reason=reason)
+    series.inc()
+
+
+def replica_measured(lag_s: float | None) -> None:
+    """Record a measurement of the replica's lag; None: it did not answer."""
+    REPLICA_UP.set(0 if lag_s is None else 1)
+    REPLICA_LAG.set(float("inf") if lag_s is None else lag_s)
 
 
 # What every LogRecord carries; anything else on a record came from ``extra``.

@@ -88,7 +88,12 @@ def test_a_new_version_with_another_query_records_its_maker_as_definition_change
             " WHERE f.feature_name LIKE 'identity_catalog:%' ORDER BY d.id"
         )
     ).all()
-    assert [tuple(r) for r in rows] == [("identity_catalog:feature:3", "erin", "query")]
+    # The unchanged copy (2) inherits its source's author (SPEC §7); the changed one (3) is
+    # erin's own.
+    assert [tuple(r) for r in rows] == [
+        ("identity_catalog:feature:2", "bob", None),
+        ("identity_catalog:feature:3", "erin", "query"),
+    ]
 
 
 def test_deprecate_and_retire_are_for_approvers_and_never_admin(

@@ -108,6 +108,7 @@ def small_client(database, migrated_database) -> FlaskClient:
             "max_features_per_request": 3,
             "max_entity_rows_per_request": 4,
             "max_values_per_request": 6,
+            "max_entity_columns_per_request": 2,
         }
     )
     return app.test_client()
@@ -155,3 +156,24 @@ def test_available_features_accepts_a_valid_role_and_refuses_an_unknown_one(clie
     )
     _problem(client.get("/features/available?user_role=admin"))
     _problem(client.get("/features/available", headers={"X-User-Role": "root"}))
+
+
+def test_more_entity_key_columns_than_configured_are_refused_before_any_is_checked(
+    small_client,
+):
+    # The third column is malformed too: the limit is the one message.
+    body = {"features": ["limits:f0:1"], "entities": {"a": [1], "b": [1], "not ok": [None]}}
+    problem = _problem(small_client.post("/features", json=body))
+    assert problem["errors"] == {"entities": ["At most 2 entity key columns per request, got 3."]}
+
+
+@pytest.mark.parametrize(("columns", "status"), [(20, 200), (21, 422)])
+def test_a_request_holds_twenty_entity_key_columns_by_default(client, columns, status):
+    # Each key column is echoed in the answer: 90 of them made a 1.8 MB request a 24 MB answer.
+    entities = {f"key_{i}": ["D1", "D2"] for i in range(columns)}
+    response = client.post("/features", json={"features": [_NAME], "entities": entities})
+    assert response.status_code == status, response.get_data(as_text=True)
+    if status == 422:
+        assert _problem(response)["errors"] == {
+            "entities": ["At most 20 entity key columns per request, got 21."]
+        }

@@ -95,10 +95,63 @@ def test_a_refused_target_is_422_naming_the_url(token_client, admin, url):
     assert "url" in body["errors"]
 
 
+# Each was accepted (201) and then ended the delivery worker at its first attempt: the
+# delivery client could not parse it (SPEC §9: one parser for creation and delivery).
+UNPARSABLE_URLS = [
+    "http://010.0.0.1/", "http://192.168.01.1/", "http://\uff11\uff12\uff17.\uff10.\uff10.\uff11/",
+    "http://a..b.example/", f"http://{'a' * 64}.example/", "http://.example.com/",
+    "http://xn--zz.example.com/", f"http://{'a.' * 126}example/",
+]  # fmt: skip
+# Numbers the resolver reads as an IPv4 address however they are written (127.1,
+# 0x7f.1, 2130706433 are all 127.0.0.1): only the dotted-quad form is a target.
+NUMERIC_HOSTS = ["http://127.1/", "http://0x7f.0.0.1/", "http://2130706433/", "http://1.2.3.4.5/"]
+
+
+@pytest.mark.parametrize("url", UNPARSABLE_URLS + NUMERIC_HOSTS)
+def test_a_url_the_delivery_client_cannot_parse_is_422_at_creation(
+    token_client, loopback_client, admin, url
+):
+    for http in (token_client, loopback_client):
+        body = create(http, admin, status=422, url=url)
+        assert "url" in body["errors"]
+
+
+# SPEC §9: refused always, with or without WEBHOOK_ALLOW_LOOPBACK; an IPv6 address that
+# embeds an IPv4 one is judged by the IPv4 address.
+ALWAYS_REFUSED = [
+    "http://[fd00:ec2::254]/", "http://100.100.100.200/", "http://0.0.0.0/",
+    "http://0.1.2.3/", "http://100.64.0.1/", "http://100.127.255.254/",
+    "http://255.255.255.255/", "http://224.0.0.1/", "http://[ff02::1]/", "http://240.0.0.1/",
+    "http://[::]/", "http://[64:ff9b::a9fe:a9fe]/", "http://[2002:a9fe:a9fe::1]/",
+    "http://[::169.254.169.254]/", "http://[64:ff9b::6464:64c8]/", "http://[::ffff:0.0.0.0]/",
+    "http://[2002:6440:1::]/", "http://[::ffff:100.100.100.200]/",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("url", ALWAYS_REFUSED)
+def test_metadata_reserved_and_embedding_targets_are_refused_even_with_loopback_allowed(
+    token_client, loopback_client, admin, url
+):
+    for http in (token_client, loopback_client):
+        body = create(http, admin, status=422, url=url)
+        assert "url" in body["errors"]
+
+
+@pytest.mark.parametrize(
+    ("url", "status"),
+    [("http://[64:ff9b::7f00:1]/", 422), ("http://[2002:7f00:1::]/", 422),
+     ("http://[::127.0.0.1]/", 422), ("http://[64:ff9b::a00:1]/", 201),
+     ("http://[2002:a00:1::]/", 201), ("http://[fd00:ec2::253]/", 201)],
+)  # fmt: skip
+def test_an_embedded_ipv4_address_is_judged_as_that_address(token_client, admin, url, status):
+    create(token_client, admin, status=status, url=url)
+
+
 @pytest.mark.parametrize(
     ("url", "status"),
     [("http://127.0.0.1:8080/in", 201), ("http://localhost:9/in", 201), ("http://[::1]/", 201),
-     ("http://169.254.169.254/", 422), ("http://[fe80::1%25eth0]/", 422)],
+     ("http://169.254.169.254/", 422), ("http://[fe80::1%25eth0]/", 422),
+     ("http://[::127.0.0.1]/", 201), ("http://[64:ff9b::7f00:1]/", 201)],
 )  # fmt: skip
 def test_loopback_is_allowed_when_configured_but_link_local_never(
     loopback_client, admin, url, status

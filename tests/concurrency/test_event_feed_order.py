@@ -13,17 +13,16 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from feature_gateway.config import Settings
 from feature_gateway.db.catalog_repositories import ChangeLogRepository
 from feature_gateway.db.engine import make_engine
 from tests.conftest import SEED_FEATURE, migrate
-from tests.databases import BACKENDS, FreshDatabase, require_backend
+from tests.databases import BACKENDS, FreshDatabase, require_backend, settings_for
 from tests.live_server import LiveServer
 
 pytestmark = pytest.mark.slow
@@ -78,27 +77,35 @@ def _follow(server: LiveServer, done: threading.Event, seen: list[dict[str, Any]
             return
 
 
-def test_a_follower_sees_every_change_once_in_order_while_many_write(
-    fresh: FreshDatabase, tmp_path: Path
-) -> None:
-    server = LiveServer(fresh.url, workers=4, log_path=tmp_path / "gunicorn.log")
+class Server(Protocol):
+    def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any: ...
+
+
+def follow_while_writing(server: Server) -> tuple[list[dict[str, Any]], list[tuple[str, int]]]:
+    """WRITERS threads take features through the workflow while one follows the feed;
+    returns the events followed and, read afterwards, every feature's change log."""
+    done, seen = threading.Event(), []  # type: ignore[var-annotated]
+    follower = threading.Thread(target=_follow, args=(server, done, seen))
+    follower.start()
     try:
-        done, seen = threading.Event(), []  # type: ignore[var-annotated]
-        follower = threading.Thread(target=_follow, args=(server, done, seen))
-        follower.start()
         with ThreadPoolExecutor(WRITERS) as pool:
             names = [n for ns in pool.map(lambda w: _write_features(server, w), range(WRITERS))
                      for n in ns]  # fmt: skip
+    finally:
         done.set()
         follower.join(timeout=60)
-        assert not follower.is_alive()
-        logged = []
-        for name in names:
-            status, body = server.request("GET", f"/features/{name}/changes?{READ}")
-            assert status == 200
-            logged += [(name, entry["revision"]) for entry in body["changes"]]
-    finally:
-        server.stop()
+    assert not follower.is_alive()
+    logged = []
+    for name in names:
+        status, body = server.request("GET", f"/features/{name}/changes?{READ}")
+        assert status == 200
+        logged += [(name, entry["revision"]) for entry in body["changes"]]
+    return seen, logged
+
+
+def assert_each_seen_once_in_order(
+    seen: list[dict[str, Any]], logged: list[tuple[str, int]]
+) -> None:
     assert len(logged) == WRITERS * FEATURES_PER_WRITER * (1 + len(STEPS))
     followed = [(event["feature_name"], event["revision"]) for event in seen]
     assert len(followed) == len(set(followed)), "an event was seen twice"
@@ -107,12 +114,23 @@ def test_a_follower_sees_every_change_once_in_order_while_many_write(
     assert positions == sorted(positions)
 
 
+def test_a_follower_sees_every_change_once_in_order_while_many_write(
+    fresh: FreshDatabase, tmp_path: Path
+) -> None:
+    server = LiveServer(fresh.url, workers=4, log_path=tmp_path / "gunicorn.log")
+    try:
+        seen, logged = follow_while_writing(server)
+    finally:
+        server.stop()
+    assert_each_seen_once_in_order(seen, logged)
+
+
 @pytest.fixture
 def postgres(tmp_path: Path) -> Iterator[Any]:
     require_backend("postgresql")
     database = FreshDatabase("postgresql", tmp_path)
     migrate(database.url)
-    engine = make_engine(Settings(database_url=database.url))
+    engine = make_engine(settings_for(database.url))
     with engine.begin() as connection:
         connection.execute(
             text(

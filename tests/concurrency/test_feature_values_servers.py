@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 
 from feature_gateway.api.features.schemas import FeatureRecordSchema
-from feature_gateway.config import Settings
 from feature_gateway.db.engine import make_engine
 from feature_gateway.db.unit_of_work import Database
 from feature_gateway.domain.values import FeatureSpec, simulated_value
 from feature_gateway.services.transfer import import_features
 from tests.conftest import migrate
+from tests.databases import settings_for
 from tests.live_server import LiveServer
 from tests.metrics_text import sample_total
 
@@ -56,7 +56,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     migrate(url)
     records = [_record(s.name, s.feature_type, s.data_type, "DEPLOYED") for s in SPECS]
     records.append(_record(PENDING, "batch", "float", "TEST_SUCCEEDED"))
-    engine = make_engine(Settings(database_url=url))
+    engine = make_engine(settings_for(url))
     try:
         import_features(
             Database(engine), FeatureRecordSchema(many=True).load(records), source="test"

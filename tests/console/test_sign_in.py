@@ -7,6 +7,9 @@ import html as html_lib
 import zlib
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import text
 
 from feature_gateway import create_app
 from feature_gateway.config import ConfigError, Settings
@@ -147,6 +150,84 @@ def test_signing_out_ends_the_session(client):
     assert client.get("/console/queue").status_code == 302
 
 
+def _copy_of_the_cookie(client: FlaskClient) -> str:
+    cookie = client.get_cookie("fmg_console", path="/console")
+    assert cookie is not None
+    return cookie.value
+
+
+def _browser_with(app: Flask, cookie: str) -> FlaskClient:
+    """Another browser, holding a copy of someone's console cookie."""
+    other = app.test_client()
+    other.set_cookie("fmg_console", cookie, path="/console")
+    return other
+
+
+def _sign_out(client: FlaskClient) -> None:
+    html = page(client, "/console/queue")
+    response = client.post("/console/sign-out", data={"csrf_token": csrf_token(html)})
+    assert response.status_code == 302
+
+
+def _refused(copy: FlaskClient) -> None:
+    response = copy.get("/console/queue")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/console/sign-in")
+    assert "This session has ended (signed out); sign in again." in flashes(
+        page(copy, "/console/sign-in")
+    )
+
+
+def test_in_trust_mode_a_copy_of_the_cookie_taken_before_sign_out_is_refused_after_it(
+    app, client, connection
+):
+    sign_in_trust(client, "approver", "carol")
+    page(client, "/console/queue")
+    copy = _browser_with(app, _copy_of_the_cookie(client))
+    assert copy.get("/console/queue").status_code == 200  # the copy works while signed in
+    _sign_out(client)
+    _refused(copy)
+    assert connection.execute(text("SELECT count(*) FROM console_sessions")).scalar() == 0
+
+
+def test_in_token_mode_a_copy_of_the_cookie_taken_before_sign_out_is_refused_after_it(
+    token_app, token_client, issue_token, connection
+):
+    sign_in_token(token_client, issue_token("approver", principal="carol"))
+    page(token_client, "/console/queue")
+    copy = _browser_with(token_app, _copy_of_the_cookie(token_client))
+    assert copy.get("/console/queue").status_code == 200
+    _sign_out(token_client)
+    _refused(copy)
+    assert connection.execute(text("SELECT count(*) FROM console_sessions")).scalar() == 0
+
+
+def test_signing_in_again_ends_the_session_before_it(app, client):
+    sign_in_trust(client, "developer", "alice")
+    page(client, "/console/queue")
+    before = _browser_with(app, _copy_of_the_cookie(client))
+    sign_in_trust(client, "approver", "carol")
+    assert client.get("/console/queue").status_code == 200
+    _refused(before)
+
+
+def test_a_session_is_one_row_on_the_server_and_expired_rows_are_purged_at_sign_in(
+    client, connection
+):
+    from feature_gateway.services.clock import now_ms
+
+    connection.execute(
+        text("INSERT INTO console_sessions (session_id, principal, created_time, expires_time)"
+             " VALUES ('old', 'bob', :created, :expired)"),
+        {"created": now_ms() - 9 * 3600_000, "expired": now_ms() - 3600_000},
+    )  # fmt: skip
+    sign_in_trust(client, "developer", "alice")
+    rows = connection.execute(
+        text("SELECT principal, expires_time - created_time FROM console_sessions")
+    ).all()
+    assert [tuple(row) for row in rows] == [("alice", 8 * 3600_000)]
+
+
 def test_in_token_mode_the_sign_in_page_asks_for_a_token_without_a_banner(token_client):
     html = page(token_client, "/console/sign-in")
     assert '<label for="token">API token</label>' in html
@@ -210,12 +291,22 @@ def test_an_expired_token_cannot_sign_in(token_client, issue_token, database):
     assert "expired" in html
 
 
-def test_token_mode_refuses_to_start_without_a_secret_key():
-    with pytest.raises(ConfigError, match="SECRET_KEY is required with AUTH_MODE=token"):
-        Settings.from_env({"AUTH_MODE": "token"})
+def test_token_mode_refuses_to_serve_without_a_secret_key(database, migrated_database):
+    token_mode = {
+        "database": database,
+        "database_url": migrated_database.url,
+        "auth_mode": "token",
+    }
+    with pytest.raises(ConfigError, match="SECRET_KEY is required to serve with AUTH_MODE=token"):
+        create_app(token_mode)
     with pytest.raises(ConfigError, match="at least 32 characters"):
-        Settings.from_env({"AUTH_MODE": "token", "SECRET_KEY": "short"})
-    assert Settings.from_env({"AUTH_MODE": "token", "SECRET_KEY": "k" * 32}).token_mode
+        create_app({**token_mode, "secret_key": "short"})
+    assert create_app({**token_mode, "secret_key": "k" * 32}).extensions
+
+
+def test_token_mode_settings_without_a_secret_key_are_valid_for_the_cli_and_migrations():
+    # Only serving the console needs the key (feature_gateway.serving).
+    assert Settings.from_env({"AUTH_MODE": "token"}).token_mode
 
 
 def test_the_secret_key_is_never_shown_by_the_settings_repr():

@@ -84,6 +84,8 @@ class Contract:
                 f"(documented: {sorted(operation.statuses)})"
             ]
         content = self.resolve(responses[str(status)]).get("content", {})
+        if not content and not body:
+            return []  # documented without a body (304 Not Modified), and sent without one
         media_type = (content_type or "").split(";")[0].strip()
         if media_type not in content:
             return [

@@ -31,7 +31,7 @@ TRUST_MODE_TOKEN_OPERATIONS = {
 }  # fmt: skip
 # Webhook and delivery ids in paths, unless a test puts real ones in (Caller.ids).
 ABSENT_IDS = {"webhook_id": "wh_0123456789abcdef", "delivery_id": "999999"}
-TESTED_STATUSES = (200, 201, 400, 403, 404, 409, 413, 415, 422, 503)
+TESTED_STATUSES = (200, 201, 304, 400, 403, 404, 409, 413, 415, 422, 503)
 # The status a feature must be in for each operation to succeed (DRAFT when not listed);
 # None: the operation needs a name that does not exist yet.
 SUCCESS_NEEDS: dict[str, str | None] = {
@@ -71,6 +71,7 @@ class Caller:
         content_type: str = "application/json",
         query: dict[str, str] | None = None,
         name: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> TestResponse:
         path = self.operation.path.replace("{feature_name}", name or self.name)
         for key, value in self.ids.items():
@@ -80,6 +81,7 @@ class Caller:
                 path,
                 method=self.operation.method.upper(),
                 query_string=query if query is not None else self.query(),
+                headers=headers,
             )
         data = raw if raw is not None else json.dumps(body if body is not None else self.body())
         return self.client.post(path, data=data, content_type=content_type)
@@ -103,6 +105,8 @@ def _provoke(
     post = caller.operation.method == "post"
     if status in (200, 201):
         yield caller.send()
+    elif status == 304:  # a GET with the ETag of the copy the client holds
+        yield caller.send(headers={"If-None-Match": caller.send().headers["ETag"]})
     elif status == 400:
         yield caller.send(raw=b'{"feature_name": ')
     elif status == 413:

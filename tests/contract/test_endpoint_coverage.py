@@ -20,6 +20,7 @@ IMPLICIT_METHODS = {"HEAD", "OPTIONS"}
 #   api-docs.openapi_json        /openapi.json, the document itself
 #   api-docs.openapi_swagger_ui  /docs, the Swagger UI page that renders it
 #   docs-assets.asset            /docs/static/<filename>, Swagger UI's JavaScript and CSS
+#   front-door.index             /, links to the console and the documentation
 EXCLUDED = DOCUMENTATION_ENDPOINTS
 # and every endpoint of the review console (is_console): HTML pages and form posts for
 # people (docs/console.md), not operations of the JSON API.

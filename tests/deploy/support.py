@@ -359,17 +359,39 @@ class PrivatePostgres:
 
 
 @contextmanager
+def _server_home(prefix: str) -> Iterator[tuple[Path, list[str]]]:
+    """A temporary folder for a server's files, and the command prefix to run it with.
+
+    initdb and pgbouncer refuse to run as root, so as root they run as the ``postgres``
+    user, who then owns the folder."""
+    as_user: list[str] = []
+    top = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        if os.geteuid() == 0:
+            try:
+                account = pwd.getpwnam("postgres")
+            except KeyError:
+                pytest.skip("running as root and there is no postgres user to run servers as")
+            as_user = [find_binary("runuser"), "-u", "postgres", "--"]
+            os.chown(top, account.pw_uid, account.pw_gid)
+        yield top, as_user
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+
+
+@contextmanager
 def private_postgres(
     listen: Sequence[str] = ("127.0.0.1",),
     trusted_networks: Sequence[str] = (),
     *,
     required_in_ci: bool = False,
+    settings: Sequence[str] = (),
 ) -> Iterator[PrivatePostgres]:
     """initdb + pg_ctl into a temporary folder, on a free port; skipped without the binaries.
 
-    initdb refuses to run as root, so as root the server runs as the ``postgres`` user.
-    ``trusted_networks`` (CIDR) may connect without a password, besides loopback. With
-    ``required_in_ci``, missing binaries fail the run under CI=true instead of skipping.
+    ``trusted_networks`` (CIDR) may connect without a password, besides loopback (which may
+    also replicate). With ``required_in_ci``, missing binaries fail the run under CI=true
+    instead of skipping. ``settings`` are ``name = value`` lines for postgresql.conf.
     """
     pg_ctl = find_binary(
         "pg_ctl", PG_BIN_GLOB + "pg_ctl", required_in_ci=required_in_ci, package="postgresql"
@@ -377,17 +399,8 @@ def private_postgres(
     initdb = str(Path(pg_ctl).with_name("initdb"))
     if not os.access(initdb, os.X_OK):
         pytest.skip(f"initdb is not installed beside {pg_ctl}")
-    as_user: list[str] = []
-    top = Path(tempfile.mkdtemp(prefix="fmg-pg-"))
-    if os.geteuid() == 0:
-        try:
-            account = pwd.getpwnam("postgres")
-        except KeyError:
-            pytest.skip("running as root and there is no postgres user to run initdb as")
-        as_user = [find_binary("runuser"), "-u", "postgres", "--"]
-        os.chown(top, account.pw_uid, account.pw_gid)
-    data_dir = top / "data"
-    try:
+    with _server_home("fmg-pg-") as (top, as_user):
+        data_dir = top / "data"
         subprocess.run(
             [*as_user, initdb, "-D", str(data_dir), "-U", "postgres", "--auth=trust", "--no-sync"],
             check=True,
@@ -396,12 +409,95 @@ def private_postgres(
         )
         with open(data_dir / "pg_hba.conf", "a", encoding="utf-8") as hba:
             hba.writelines(f"host all all {network} trust\n" for network in trusted_networks)
+        with open(data_dir / "postgresql.conf", "a", encoding="utf-8") as conf:
+            conf.writelines(f"{line}\n" for line in settings)
         server = PrivatePostgres(pg_ctl, data_dir, free_port(), as_user, tuple(listen))
-        server.start()
-        try:
+        with _running(server):
             yield server
-        finally:
-            with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
-                server.stop("immediate")
+
+
+@contextmanager
+def _running(server: PrivatePostgres) -> Iterator[PrivatePostgres]:
+    server.start()
+    try:
+        yield server
     finally:
-        shutil.rmtree(top, ignore_errors=True)
+        with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
+            server.stop("immediate")
+
+
+@contextmanager
+def streaming_replica(primary: PrivatePostgres) -> Iterator[PrivatePostgres]:
+    """A hot standby of ``primary`` on a port of its own: ``pg_basebackup -R`` (which
+    writes the primary's address into the copy and marks it a standby), then started."""
+    pg_basebackup = str(Path(primary.pg_ctl).resolve().with_name("pg_basebackup"))
+    with _server_home("fmg-replica-") as (top, as_user):
+        data_dir = top / "data"
+        subprocess.run(
+            [*as_user, pg_basebackup, "-h", primary.listen[0], "-p", str(primary.port),
+             "-U", "postgres", "-D", str(data_dir), "-R", "-X", "stream", "-c", "fast",
+             "--no-sync"],
+            check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+        server = PrivatePostgres(primary.pg_ctl, data_dir, free_port(), as_user, primary.listen)
+        with _running(server):
+            yield server
+
+
+@dataclass
+class PgBouncer:
+    port: int
+    log_path: Path
+
+    def url(self, database: str) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+
+@contextmanager
+def pgbouncer(
+    host: str, port: int, *, pool_mode: str = "transaction", pool_size: int = 20
+) -> Iterator[PgBouncer]:
+    """Debian's PgBouncer on a free port, in front of every database of ``host:port``
+    (trusting user postgres, as the test servers do); mandatory under CI=true."""
+    binary = find_binary("pgbouncer", required_in_ci=True)
+    with _server_home("fmg-pgbouncer-") as (top, as_user):
+        listen_port = free_port()
+        (top / "users.txt").write_text('"postgres" ""\n', encoding="utf-8")
+        config = top / "pgbouncer.ini"
+        config.write_text(
+            f"""[databases]
+* = host={host} port={port}
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = {listen_port}
+unix_socket_dir =
+auth_type = trust
+auth_file = {top}/users.txt
+pool_mode = {pool_mode}
+default_pool_size = {pool_size}
+max_client_conn = 500
+logfile = {top}/pgbouncer.log
+pidfile = {top}/pgbouncer.pid
+""",
+            encoding="utf-8",
+        )
+        command = [binary, str(config)]
+        if as_user:  # root: PgBouncer switches to the user owning its files itself
+            command[1:1] = ["-u", "postgres"]
+            for path in top.iterdir():
+                shutil.chown(path, user="postgres")
+        with open(top / "pgbouncer.out", "wb") as out:
+            process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            wait_until(lambda: _accepts(listen_port), timeout=15, what="pgbouncer to listen")
+            yield PgBouncer(listen_port, top / "pgbouncer.log")
+        finally:
+            stop(process)
+
+
+def _accepts(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False

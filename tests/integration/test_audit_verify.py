@@ -16,11 +16,11 @@ from sqlalchemy import Engine, text
 
 from feature_gateway import create_app
 from feature_gateway.api.context import EXTENSION
-from feature_gateway.config import PROJECT_ROOT, Settings
+from feature_gateway.config import PROJECT_ROOT
 from feature_gateway.db.engine import make_engine
 from tests.conftest import _STEPS as WORKFLOW_STEPS
 from tests.conftest import SEED_FEATURE, migrate
-from tests.databases import FreshDatabase, require_backend
+from tests.databases import FreshDatabase, require_backend, settings_for
 from tests.deploy.support import app_environment
 
 SAMPLE = PROJECT_ROOT / "data" / "feature_metadata.json"
@@ -40,7 +40,7 @@ def migrated_database(
 
 @pytest.fixture(scope="module")
 def engine(migrated_database: FreshDatabase) -> Iterator[Engine]:
-    engine = make_engine(Settings(database_url=migrated_database.url))
+    engine = make_engine(settings_for(migrated_database.url))
     yield engine
     engine.dispose()
 

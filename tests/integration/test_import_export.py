@@ -200,3 +200,16 @@ def test_catalog_fields_survive_an_export_and_import(cli, client, make_feature, 
         {k: v for k, v in r.items() if k != "revision"} for r in tagged
     ]
     assert {r["status"] for r in exported} == {"DEPLOYED", "DRAFT", "RETIRED"}
+
+
+def test_export_and_import_say_where_they_are_offered_that_they_are_no_backup(cli):
+    exported = cli.invoke(args=["export-features", "--help"]).output
+    imported = cli.invoke(args=["import-features", "--help"]).output
+    assert "Not a backup" in exported and "history" in exported
+    assert "loses the history and change log" in " ".join(imported.split())
+    for help_text in (exported, imported):
+        assert "sqlite3 .backup, pg_dump" in " ".join(help_text.split())
+    operations = (PROJECT_ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    backups = operations.split("## Backups", 1)[1].split("\n## ", 1)[0]
+    assert ".backup" in backups and "pg_dump" in backups
+    assert "`export-features` is not a backup" in backups

@@ -14,7 +14,6 @@ import pytest
 from sqlalchemy import event, text
 
 from feature_gateway.api.feature_schemas import FeatureMetadataSchema
-from feature_gateway.config import Settings
 from feature_gateway.db import feature_pages
 from feature_gateway.db.engine import make_engine
 from feature_gateway.db.repositories import FeatureLookup
@@ -25,7 +24,7 @@ from feature_gateway.errors import DatabaseUnavailableError
 from feature_gateway.services import features
 from feature_gateway.services.common import feature_data, load_feature
 from tests.conftest import SEED_FEATURE, migrate
-from tests.databases import FreshDatabase, require_backend
+from tests.databases import FreshDatabase, require_backend, settings_for
 
 
 @pytest.fixture
@@ -33,7 +32,7 @@ def engine_database(backend: str, tmp_path: Path) -> Iterator[Database]:
     fresh = FreshDatabase(backend, tmp_path)
     migrate(fresh.url)
     # One pooled connection: every use case below runs on the same one, one after another.
-    engine = make_engine(Settings(database_url=fresh.url, db_pool_size=1, db_max_overflow=0))
+    engine = make_engine(settings_for(fresh.url, db_pool_size=1, db_max_overflow=0))
     try:
         yield Database(engine)
     finally:
@@ -146,7 +145,7 @@ def test_a_connection_lost_before_a_use_cases_first_statement_is_unavailable_not
     require_backend("postgresql")
     fresh = FreshDatabase("postgresql", tmp_path)
     migrate(fresh.url)
-    engine = make_engine(Settings(database_url=fresh.url, db_pool_size=1, db_max_overflow=0))
+    engine = make_engine(settings_for(fresh.url, db_pool_size=1, db_max_overflow=0))
     database = Database(engine)
     drop_next = {"connection": False}
 

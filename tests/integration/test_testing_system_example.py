@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from feature_gateway.config import PROJECT_ROOT, Settings
+from feature_gateway.config import PROJECT_ROOT
 from feature_gateway.db.engine import make_engine
 from feature_gateway.db.unit_of_work import Database
 from feature_gateway.services import tokens
 from tests.conftest import SEED_FEATURE, TEST_SECRET_KEY, migrate
+from tests.databases import settings_for
 from tests.live_server import LiveServer
 
 pytestmark = pytest.mark.slow
@@ -27,7 +28,7 @@ EXAMPLE = PROJECT_ROOT / "examples" / "testing_system.py"
 def server(tmp_path: Path) -> Iterator[tuple[LiveServer, Database]]:
     url = f"sqlite:///{tmp_path / 'example.db'}"
     migrate(url)
-    engine = make_engine(Settings(database_url=url))
+    engine = make_engine(settings_for(url))
     live = LiveServer(url, workers=1, log_path=tmp_path / "gunicorn.log",
                       extra_env={"AUTH_MODE": "token", "SECRET_KEY": TEST_SECRET_KEY})  # fmt: skip
     try:

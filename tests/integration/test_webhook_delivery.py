@@ -236,6 +236,48 @@ def test_a_name_resolving_to_a_refused_address_is_not_contacted(
     assert receiver.received == []
 
 
+@pytest.mark.parametrize(
+    "resolved",
+    ["fd00:ec2::254", "100.100.100.200", "0.0.0.0", "0.1.2.3", "100.64.0.1", "224.0.0.1",
+     "255.255.255.255", "ff02::1", "::", "64:ff9b::a9fe:a9fe", "2002:a9fe:a9fe::",
+     "::169.254.169.254", "::ffff:100.100.100.200"],
+)  # fmt: skip
+def test_a_name_resolving_to_an_always_refused_address_is_not_contacted_even_on_loopback(
+    database, receiver, make_feature, resolved
+):
+    created = webhooks.create_webhook(
+        database, url="http://hooks.example.com/in", event_types=["*"], created_by="root",
+        allow_loopback=False,
+    )  # fmt: skip
+    make_feature()
+    run(database, resolver=lambda host, port: [resolved])  # loopback allowed
+    (row,) = deliveries(database, created.webhook.webhook_id)
+    assert (row.state, row.attempts, row.last_status_code) == ("pending", 1, None)
+    assert row.last_error.startswith("target refused: ") and "never" in row.last_error
+    assert receiver.received == []
+
+
+def test_an_exception_out_of_one_attempt_is_that_attempts_failure_and_the_worker_goes_on(
+    database, receiver, subscribe, make_feature
+):
+    created = subscribe()
+    make_feature("READY_FOR_TESTING")  # two events
+
+    def resolver(host, port):
+        raise UnicodeError("label empty or too long")
+
+    broken = webhooks.create_webhook(
+        database, url="http://hooks.example.com/in", event_types=["*"], created_by="root",
+        allow_loopback=False,
+    )  # fmt: skip
+    make_feature("READY_FOR_TESTING")  # two more, for both webhooks
+    assert run(database, resolver=resolver) == 6
+    assert [d.state for d in deliveries(database, created.webhook.webhook_id)] == ["delivered"] * 4
+    for row in deliveries(database, broken.webhook.webhook_id):
+        assert (row.state, row.attempts) == ("pending", 1)
+        assert row.last_error == "UnicodeError: label empty or too long"
+
+
 def test_loopback_resolved_at_delivery_is_refused_unless_allowed(database, make_feature):
     created = webhooks.create_webhook(
         database, url="http://hooks.example.com/in", event_types=["*"], created_by="root",

@@ -34,6 +34,7 @@ SCHEMA_TABLES = {
     "idempotency_keys",
     "webhooks",
     "webhook_deliveries",
+    "console_sessions",
     "feature_usage",
 }
 

@@ -28,6 +28,7 @@ def test_the_default_database_is_a_sqlite_file_under_data():
         ({"WEBHOOK_ALLOW_LOOPBACK": "maybe"}, "WEBHOOK_ALLOW_LOOPBACK must be true or false"),
         ({"WEBHOOK_TIMEOUT_S": "soon"}, "WEBHOOK_TIMEOUT_S must be a number"),
         ({"WEBHOOK_TIMEOUT_S": "nan"}, "WEBHOOK_TIMEOUT_S must be a finite number"),
+        ({"WEBHOOK_TIMEOUT_S": "1e308"}, "WEBHOOK_TIMEOUT_S must be at most 3600 seconds"),
         ({"WEBHOOK_RETRY_BASE_S": "0"}, "must be positive"),
         ({"WEBHOOK_MAX_ATTEMPTS": "0"}, "must be positive"),
     ],
@@ -122,3 +123,48 @@ def test_serving_settings_are_read_from_the_environment_and_checked():
     for bad in ({"USAGE_FLUSH_S": "0"}, {"RETIRE_QUIET_DAYS": "-1"}, {"USAGE_COUNTING": "x"}):
         with pytest.raises(ConfigError):
             Settings.from_env(bad)
+
+
+@pytest.mark.parametrize("timeout_s", ["0.001", "1", "10", "3600"])
+def test_a_claims_lease_outlasts_its_attempts_deadline_by_more_than_a_second(timeout_s):
+    settings = Settings.from_env({"WEBHOOK_TIMEOUT_S": timeout_s})
+    assert settings.webhook_lease_ms > settings.webhook_timeout_s * 1000 + 1000
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"DATABASE_URL": "postgresql://db/x", "DATABASE_READ_URL": "sqlite:///r.db"},
+            "DATABASE_READ_URL must be a PostgreSQL URL",
+        ),
+        (
+            {"DATABASE_READ_URL": "postgresql://replica/x"},
+            "DATABASE_READ_URL names a PostgreSQL replica, but DATABASE_URL is SQLite",
+        ),
+        (
+            {"DATABASE_URL": "postgresql://db/x", "DATABASE_READ_URL": "mysql://r/x"},
+            "DATABASE_READ_URL must be a SQLite or PostgreSQL URL",
+        ),
+        (
+            {"DATABASE_URL": "postgresql://db/x", "DATABASE_READ_URL": "postgresql://r/x",
+             "READ_LAG_CHECK_S": "5"},
+            "READ_LAG_CHECK_S .* must be shorter than READ_MAX_LAG_S",
+        ),
+        ({"READ_MAX_LAG_S": "0"}, "READ_MAX_LAG_S must be positive"),
+        ({"DATABASE_POOLER": "pgbouncer"}, "DATABASE_POOLER must be one of none, session"),
+    ],
+)  # fmt: skip
+def test_a_read_url_the_service_cannot_use_is_refused_at_start(env, message):
+    with pytest.raises(ConfigError, match=message):
+        Settings.from_env(env)
+
+
+def test_a_read_url_is_spelled_like_the_primary_s_and_the_lag_bound_defaults_to_5_s():
+    settings = Settings.from_env(
+        {"DATABASE_URL": "postgres://db/x", "DATABASE_READ_URL": "postgres://replica/x"}
+    )
+    assert settings.database_read_url == "postgresql+psycopg://replica/x"
+    assert (settings.read_max_lag_s, settings.read_lag_check_s) == (5.0, 1.0)
+    assert not settings.transaction_pooling
+    assert Settings.from_env({"DATABASE_POOLER": "transaction"}).transaction_pooling

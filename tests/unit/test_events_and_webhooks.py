@@ -17,7 +17,12 @@ from feature_gateway.domain.events import (
     encode_cursor,
     matches,
 )
-from feature_gateway.domain.webhook_targets import TargetRefusedError, check_addresses, check_url
+from feature_gateway.domain.webhook_targets import (
+    TargetRefusedError,
+    check_addresses,
+    embedded_ipv4,
+    parse_target,
+)
 from feature_gateway.domain.webhooks import (
     SECRET_PREFIX,
     new_secret,
@@ -66,14 +71,28 @@ def test_event_types_are_deduplicated_ordered_and_star_means_all():
      "http://10.0.0.5/in", "http://[2001:db8::1]/"],
 )  # fmt: skip
 def test_public_and_private_network_targets_are_allowed(url):
-    assert check_url(url, allow_loopback=False)
+    assert parse_target(url, allow_loopback=False)
+
+
+def test_a_target_is_the_url_as_the_delivery_client_reads_it():
+    target = parse_target("HTTPS://Bücher.Example:8443/in?x=1", allow_loopback=False)
+    assert str(target.url) == "https://xn--bcher-kva.example:8443/in?x=1"
+    assert (target.host, target.port, target.address) == ("xn--bcher-kva.example", 8443, None)
+    literal = parse_target("http://[2001:db8::1]/", allow_loopback=False)
+    assert (literal.host, literal.port, str(literal.address)) == ("2001:db8::1", 80, "2001:db8::1")
 
 
 @pytest.mark.parametrize(
     ("address", "loopback_allowed"),
     [("169.254.169.254", False), ("169.254.0.1", True), ("fe80::1", True),
      ("::ffff:169.254.169.254", True), ("127.0.0.1", False), ("127.8.9.10", False),
-     ("::1", False), ("0.0.0.0", False), ("::ffff:127.0.0.1", False)],
+     ("::1", False), ("0.0.0.0", False), ("::ffff:127.0.0.1", False), ("0.0.0.0", True),
+     ("0.255.1.2", True), ("::", True), ("100.64.0.0", True), ("100.127.255.255", True),
+     ("100.100.100.200", True), ("fd00:ec2::254", True), ("224.0.0.251", True),
+     ("ff05::2", True), ("255.255.255.255", True), ("240.1.2.3", True), ("100::1", True),
+     ("64:ff9b::a9fe:a9fe", True), ("64:ff9b::7f00:1", False), ("2002:a9fe:a9fe::", True),
+     ("2002:6464:64c8:1::5", True), ("::a9fe:a9fe", True), ("::7f00:1", False),
+     ("::ffff:100.100.100.200", True), ("fe80::1%eth0", True), ("2001:db8::1%eth0", True)],
 )  # fmt: skip
 def test_refused_addresses(address, loopback_allowed):
     with pytest.raises(TargetRefusedError):
@@ -89,9 +108,29 @@ def test_one_refused_address_among_good_ones_refuses_the_name():
 
 def test_loopback_is_allowed_only_when_configured():
     check_addresses([ipaddress.ip_address("127.0.0.1")], allow_loopback=True)
-    assert check_url("http://localhost:8000/x", allow_loopback=True) == "localhost"
+    assert parse_target("http://localhost:8000/x", allow_loopback=True).host == "localhost"
     with pytest.raises(TargetRefusedError, match="WEBHOOK_ALLOW_LOOPBACK"):
-        check_url("http://localhost:8000/x", allow_loopback=False)
+        parse_target("http://localhost:8000/x", allow_loopback=False)
+
+
+@pytest.mark.parametrize(
+    ("address", "carried"),
+    [("::ffff:1.2.3.4", "1.2.3.4"), ("::1.2.3.4", "1.2.3.4"), ("64:ff9b::1.2.3.4", "1.2.3.4"),
+     ("2002:102:304:5::6", "1.2.3.4"), ("::", None), ("::1", None), ("2001:db8::1", None),
+     ("64:ff9b:1::1.2.3.4", None)],
+)  # fmt: skip
+def test_the_ipv4_address_an_ipv6_address_embeds(address, carried):
+    found = embedded_ipv4(ipaddress.IPv6Address(address))
+    assert (None if found is None else str(found)) == carried
+
+
+def test_an_embedded_ipv4_address_is_judged_as_that_address_and_named():
+    for allowed in ("64:ff9b::a00:1", "2002:a00:1::", "::ffff:10.0.0.1", "::10.0.0.1"):
+        check_addresses([ipaddress.ip_address(allowed)], allow_loopback=False)
+    with pytest.raises(
+        TargetRefusedError, match=r"embedding 169\.254\.169\.254\) is a link-local"
+    ):
+        check_addresses([ipaddress.ip_address("2002:a9fe:a9fe::")], allow_loopback=True)
 
 
 def test_a_secret_is_whsec_and_base64_of_32_random_bytes():

@@ -50,3 +50,42 @@ def test_an_empty_auth_mode_is_trust_mode_and_gets_one_console_key_for_all_worke
     env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
     assert _as_the_master({**env, "AUTH_MODE": ""})["secret_key_set"] is True
     assert _as_the_master({**env, "AUTH_MODE": "token"})["secret_key_set"] is False
+
+
+# The master's start hook with a stand-in for gunicorn's arbiter (only its log is used).
+_STARTING = """
+import json, os, sys
+exec(open("gunicorn.conf.py").read())
+class Log:
+    said = []
+    def log(self, level, message):
+        self.said.append([level, message])
+class Server:
+    log = Log()
+on_starting(Server())
+on_exit(Server())
+print(json.dumps({"modules": sorted(sys.modules), "said": Server.log.said,
+                  "marked": os.environ.get("FEATURE_GATEWAY_STARTUP_SAID")}))
+"""
+
+
+def test_the_master_says_the_warnings_at_start_and_forgets_the_service_again() -> None:
+    env = {**os.environ, "AUTH_MODE": "trust", "TRUSTED_PROXY_COUNT": "1"}
+    out = subprocess.run([sys.executable, "-c", _STARTING], cwd=PROJECT_ROOT, env=env,
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    started = json.loads(out)
+    levels = [level for level, _ in started["said"]]
+    assert levels == [30, 50]  # the trust-mode WARNING, the CRITICAL one behind a proxy
+    assert started["marked"] == "1"  # the workers inherit it and say nothing again
+    # A HUP must still start workers with a newly deployed release of the service.
+    assert [m for m in started["modules"] if m.split(".")[0] == "feature_gateway"] == []
+
+
+def test_a_metrics_folder_the_operator_names_is_made_before_the_settings_are_checked(
+    tmp_path,
+) -> None:
+    folder = tmp_path / "not-yet" / "metrics"
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(folder), "AUTH_MODE": "trust"}
+    subprocess.run([sys.executable, "-c", _STARTING], cwd=PROJECT_ROOT, env=env,
+                   capture_output=True, text=True, check=True)  # fmt: skip
+    assert folder.is_dir()

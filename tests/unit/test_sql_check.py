@@ -16,6 +16,7 @@ from feature_gateway.domain.sql_check import UnsafeQueryError, check_read_only_q
         "SELECT x FROM t -- DELETE FROM t",
         "SELECT x FROM t; -- a trailing note",
         "SELECT x FROM t; /* a trailing note */",
+        "SELECT '/* in a string */' AS a /* a comment */ -- a line comment with /*",
     ],
 )
 def test_single_read_only_statements_are_accepted(sql):
@@ -40,6 +41,9 @@ def test_single_read_only_statements_are_accepted(sql):
         ("SELEC conv_rate FROM t", "not valid SQL"),
         ("", "empty"),
         ("   ;  ", "empty"),
+        ("SELECT 1 /* /* */ ; DROP TABLE t; /* */ */", "contains '/\\*'"),
+        ("SELECT " + "(" * 50 + "1" + ")" * 50, "too deeply"),
+        ("SELECT " + "NOT " * 2_000 + "1", "too deeply"),
     ],
 )
 def test_anything_but_one_read_only_statement_is_rejected_with_a_reason(sql, reason):

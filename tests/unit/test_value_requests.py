@@ -36,7 +36,8 @@ def test_entity_values_are_strings_or_64_bit_integers():
 
 
 def test_limits_report_every_violation():
-    limits = RequestLimits(max_features=10, max_rows=100, max_values=500)
-    assert limits.violations(10, 50) == {}
-    assert set(limits.violations(11, 101)) == {"features", "entities", "_schema"}
-    assert list(limits.violations(6, 100)) == ["_schema"]
+    limits = RequestLimits(max_features=10, max_rows=100, max_values=500, max_columns=3)
+    assert limits.violations(10, 50, 3) == {}
+    assert set(limits.violations(11, 101, 1)) == {"features", "entities", "_schema"}
+    assert list(limits.violations(6, 100, 1)) == ["_schema"]
+    assert len(limits.violations(1, 101, 4)["entities"]) == 2

@@ -18,7 +18,9 @@ On top of flask-smorest's ``Blueprint`` it
 - documents an endpoint's problem+json error responses with one decorator, ``problems``;
 - makes every POST a keyed write (``Idempotency-Key``, ``api.idempotency``: the header
   documented, 409 and 422 among its responses) unless the route says ``reads_only=True``,
-  so a new writing endpoint cannot be left out.
+  so a new writing endpoint cannot be left out;
+- documents ``X-Read-After`` on the reads a replica may serve (``replicated=True``; the view
+  passes ``api.revisions.read_freshness()`` to its service, SPEC §15).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from feature_gateway.api.idempotency import (
     IDEMPOTENCY_STATUSES,
     idempotent,
 )
+from feature_gateway.api.revisions import READ_AFTER_PARAMETER
 from feature_gateway.api.role_schemas import RoleHeaderSchema
 from feature_gateway.api.roles import bind_actor_fields, identity_fields_optional
 from feature_gateway.domain.identity import IDENTITY_FIELDS
@@ -123,9 +126,14 @@ class ApiBlueprint(DocCallbacksBlueprint):
         self.add_doc_callback(_prepare_idempotency_doc)
         self.add_doc_callback(_sort_responses)
 
-    def route(self, rule: str, *, reads_only: bool = False, **options: Any) -> Callable[[F], F]:
-        """Register a view; a POST is a keyed write unless it ``reads_only``."""
-        keyed = "POST" in options.get("methods", ()) and not reads_only
+    def route(
+        self, rule: str, *, reads_only: bool = False, replicated: bool = False, **options: Any
+    ) -> Callable[[F], F]:
+        """Register a view; a POST is a keyed write unless it ``reads_only``; a read a
+        replica may serve is ``replicated`` (and so ``reads_only``)."""
+        keyed = "POST" in options.get("methods", ()) and not (reads_only or replicated)
+        if replicated:
+            options["parameters"] = [*options.get("parameters", ()), READ_AFTER_PARAMETER]
         register = super().route(rule, **options)
 
         def decorator(view: F) -> F:

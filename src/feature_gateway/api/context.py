@@ -39,6 +39,7 @@ def value_limits() -> RequestLimits:
         max_features=configured.max_features_per_request,
         max_rows=configured.max_entity_rows_per_request,
         max_values=configured.max_values_per_request,
+        max_columns=configured.max_entity_columns_per_request,
     )
 
 

@@ -21,10 +21,14 @@ from feature_gateway.domain.identity import IDENTITY_FIELDS, ROLE_FIELD, claimab
 
 DOCS_PATH = "/docs"
 DOCS_ASSETS_PATH = "/docs/static"
-# Routes that serve the documentation itself rather than API operations.
+# The front door at / (feature_gateway.front_door): links to the console and these docs.
+FRONT_DOOR_ENDPOINT = "front-door.index"
+# Routes that serve the documentation itself (or lead to it) rather than API operations:
+# public in token mode, and not in the API document.
 DOCUMENTATION_ENDPOINTS = frozenset(
-    {"api-docs.openapi_json", "api-docs.openapi_swagger_ui", "docs-assets.asset"}
-)
+    {"api-docs.openapi_json", "api-docs.openapi_swagger_ui", "docs-assets.asset",
+     FRONT_DOOR_ENDPOINT}
+)  # fmt: skip
 
 DESCRIPTION = f"""\
 System of record for ML feature metadata: definitions, the governance workflow

@@ -22,6 +22,7 @@ from feature_gateway.api.schema_fields import (
     FeatureName,
     JsonBoolean,
     Query,
+    RecordedActor,
     StrictSchema,
     Text,
 )
@@ -104,6 +105,9 @@ def _record_field(field: Field) -> fields.Field[Any]:
         return fields.String(allow_none=True)
     if field.kind is Kind.FORCED:
         return fields.Boolean(allow_none=True)
+    if field.kind is Kind.ACTOR:  # names exported before the name rule still import
+        nullable = field.nullable
+        return RecordedActor(allow_none=nullable, required=not nullable)
     if field.nullable or field.kind is Kind.TAGS:  # the importer fills in missing tags
         return request_field(field, allow_none=True)
     return request_field(field, required=True)

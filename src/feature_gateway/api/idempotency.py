@@ -38,6 +38,7 @@ from feature_gateway.domain.idempotency import (
     fingerprint,
     is_valid_key,
 )
+from feature_gateway.domain.identity import folded
 from feature_gateway.errors import IDEMPOTENCY_KEY_HEADER, ValidationError
 from feature_gateway.services import idempotency
 from feature_gateway.services.clock import now_ms
@@ -98,7 +99,7 @@ def _identity(raw: str) -> RequestIdentity | None:
         return None
     caller = principal()
     return RequestIdentity(
-        scope=caller.name.casefold() if caller is not None else "",
+        scope=folded(caller.name) if caller is not None else "",
         key=key,
         method=request.method,
         path=request.path,

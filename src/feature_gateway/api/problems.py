@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import logging
 from collections.abc import Mapping
 from http import HTTPStatus
@@ -14,9 +15,16 @@ from werkzeug.exceptions import HTTPException
 
 from feature_gateway.api.framework_adapter import OwnErrorResponsesApi
 from feature_gateway.domain.lifecycle import STATES
-from feature_gateway.errors import GatewayError, ValidationError, http_status_for
+from feature_gateway.errors import (
+    MAX_ERROR_MESSAGES,
+    GatewayError,
+    ValidationError,
+    http_status_for,
+)
 
 PROBLEM_MIMETYPE = "application/problem+json"
+# How many invalid fields the 422 detail sentence names.
+_NAMED_FIELDS = 10
 logger = logging.getLogger("feature_gateway.errors")
 
 
@@ -51,9 +59,17 @@ class ProblemSchema(Schema):
         keys=fields.String(),
         values=fields.Raw(),
         metadata={
-            "description": "Validation errors: the messages for each invalid field, by field name",
+            "description": "Validation errors: the messages for each invalid field, by field "
+            f"name; at most {MAX_ERROR_MESSAGES} messages (see `errors_omitted`)",
             "example": {"feature_name": ["Missing data for required field."]},
         },
+    )
+    errors_omitted = fields.Integer(
+        metadata={
+            "description": f"How many messages were left out of `errors` past the first "
+            f"{MAX_ERROR_MESSAGES}; absent when none was",
+            "example": 1200,
+        }
     )
     request_id = fields.String(
         metadata={"description": "The request id, also sent as the X-Request-ID header"}
@@ -135,7 +151,10 @@ def problem_response(
         "detail": detail,
     }
     if errors:
-        body["errors"] = errors
+        budget = _Budget(MAX_ERROR_MESSAGES)
+        body["errors"] = budget.take(errors)
+        if budget.omitted:
+            body["errors_omitted"] = budget.omitted
     request_id = g.get("request_id")
     if request_id:
         body["request_id"] = request_id
@@ -165,6 +184,30 @@ def _stringify_keys(value: Any) -> Any:
     return value
 
 
+class _Budget:
+    """Keeps the first ``limit`` messages of nested errors in their shape; counts the rest."""
+
+    def __init__(self, limit: int) -> None:
+        self.left = limit
+        self.omitted = 0
+
+    def take(self, errors: Any) -> Any:
+        if isinstance(errors, Mapping):
+            kept = {key: self.take(inner) for key, inner in errors.items()}
+            return {key: inner for key, inner in kept.items() if inner not in _NOTHING}
+        if isinstance(errors, (list, tuple)):
+            return [inner for inner in map(self.take, errors) if inner not in _NOTHING]
+        if self.left:
+            self.left -= 1
+            return errors
+        self.omitted += 1
+        return None
+
+
+# What a container of messages becomes when all its messages were left out.
+_NOTHING: tuple[Any, ...] = (None, {}, [])
+
+
 def _validation_detail(errors: Mapping[str, Any]) -> str:
     if "_schema" in errors and len(errors) == 1:
         first = errors["_schema"]
@@ -172,8 +215,10 @@ def _validation_detail(errors: Mapping[str, Any]) -> str:
         if message == "Invalid input type.":  # marshmallow's words for "not an object"
             return "The request body must be a JSON object."
         return message or "The request is invalid."
-    fields = ", ".join(sorted(errors))
-    return f"The request has invalid or missing fields: {fields}."
+    names = heapq.nsmallest(_NAMED_FIELDS, errors)
+    more = len(errors) - len(names)
+    listed = ", ".join(names) + (f" and {more:,} more" if more else "")
+    return f"The request has invalid or missing fields: {listed}."
 
 
 def _slug(title: str) -> str:

@@ -1,9 +1,15 @@
-"""Optimistic concurrency over HTTP: ``ETag`` carries a feature's revision, ``If-Match``
-makes a write conditional on it.
+"""Revisions over HTTP: ``ETag`` carries a feature's revision, ``If-Match`` makes a write
+conditional on it, and ``X-Read-After`` or ``If-None-Match`` makes a read see it.
 
 Without ``If-Match`` a write applies to whatever revision it finds (two racing writers
 still end in one success and one 409 when their transactions overlap). With it, a client
 that read revision 3 gets 409 instead of overwriting a change it never saw.
+
+A read a replica may serve (SPEC §15, ``domain.freshness``) is served where the revision
+``X-Read-After`` names is visible: a client reads its own write by sending the ETag the
+write answered with. ``If-None-Match`` on a GET of a feature names the copy the client
+holds: that revision is visible wherever the read is served, and 304 answers it while the
+feature is still at that revision.
 """
 
 from __future__ import annotations
@@ -11,39 +17,81 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import request
+from flask import Response, request
 
+from feature_gateway.domain.freshness import WITHIN_LAG, Freshness
 from feature_gateway.errors import ValidationError
 
 IF_MATCH = "If-Match"
+READ_AFTER = "X-Read-After"
+IF_NONE_MATCH = "If-None-Match"
 # What a view returns when it sends an ETag: the body and the headers.
 Reply = tuple[dict[str, Any], dict[str, str]]
 # An ETag as sent back ("3", W/"3": weak tags too, as a compressing proxy may weaken it),
 # or, for hand-written requests, the bare revision (3).
 _ETAG = re.compile(r'\s*(?:W/)?("?)([0-9]{1,18})\1\s*')
 
+_ETAG_LIST_PATTERN = r'^\s*(\*|(W/)?("[0-9]{1,18}"|[0-9]{1,18})(\s*,\s*(W/)?"[0-9]{1,18}")*)\s*$'
 IF_MATCH_PARAMETER: dict[str, Any] = {
     "in": "header",
     "name": IF_MATCH,
     "required": False,
     "description": 'The ETag of the feature as last read (e.g. `"3"`, its revision): the '
     "change is made only if the feature is still at that revision, else 409.",
-    "schema": {
-        "type": "string",
-        "pattern": r'^\s*(\*|(W/)?("[0-9]{1,18}"|[0-9]{1,18})(\s*,\s*(W/)?"[0-9]{1,18}")*)\s*$',
-    },
+    "schema": {"type": "string", "pattern": _ETAG_LIST_PATTERN},
+}
+READ_AFTER_PARAMETER: dict[str, Any] = {
+    "in": "header",
+    "name": READ_AFTER,
+    "required": False,
+    "description": 'Read your own write: the ETag a write answered with (e.g. `"3"`, a '
+    "revision). The read is served where that revision of the feature it reads is visible "
+    "(a read replica that has it, else the primary); a read of no one feature (a list, "
+    "values, the event feed without feature_name) is then served by the primary.",
+    "schema": {"type": "string", "pattern": r'^\s*(W/)?("[0-9]{1,18}"|[0-9]{1,18})\s*$'},
+}
+IF_NONE_MATCH_PARAMETER: dict[str, Any] = {
+    "in": "header",
+    "name": IF_NONE_MATCH,
+    "required": False,
+    "description": 'The ETag of the copy held (e.g. `"3"`): 304 without a body while the '
+    "feature is at that revision, else 200 with it, read where that revision is visible.",
+    "schema": {"type": "string", "pattern": _ETAG_LIST_PATTERN},
 }
 
 
 def expected_revisions() -> frozenset[int] | None:
     """The revisions ``If-Match`` accepts; None when absent or ``*`` (any revision)."""
-    raw = request.headers.get(IF_MATCH)
-    if raw is None or raw.strip() == "*":
+    return _revisions(IF_MATCH)
+
+
+def read_freshness() -> Freshness:
+    """What a read must see: the revision ``X-Read-After`` names, or on a GET the newest
+    that ``If-None-Match`` names (the client holds it); anything within the lag bound
+    without either."""
+    revisions = set(_revisions(READ_AFTER, many=False) or ())
+    if request.method == "GET":
+        revisions |= _revisions(IF_NONE_MATCH) or set()
+    return Freshness(revision=max(revisions)) if revisions else WITHIN_LAG
+
+
+def not_modified(revision: int) -> Response | None:
+    """304 when a GET's ``If-None-Match`` names the revision the feature is at."""
+    if request.method != "GET" or revision not in (_revisions(IF_NONE_MATCH) or ()):
         return None
-    matches = [_ETAG.fullmatch(tag) for tag in raw.split(",")]
+    return Response(status=304, headers=etag(revision))
+
+
+def _revisions(header: str, *, many: bool = True) -> frozenset[int] | None:
+    """The revisions a header names as ETags; None when absent or ``*`` (any revision)."""
+    raw = request.headers.get(header)
+    if raw is None or (many and raw.strip() == "*"):
+        return None
+    matches = [_ETAG.fullmatch(tag) for tag in (raw.split(",") if many else [raw])]
     if not all(matches):
+        example = '"3"' if many else '"3" (or 3)'
         raise ValidationError.for_field(
-            IF_MATCH, 'Must be the ETag of the feature as returned, e.g. "3".'
+            header, f"Must be the ETag of the feature as returned, e.g. {example}."
         )
     return frozenset(int(m.group(2)) for m in matches if m)
 

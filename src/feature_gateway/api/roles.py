@@ -29,6 +29,7 @@ from feature_gateway.domain.identity import (
     same_person,
 )
 from feature_gateway.domain.lifecycle import PERMISSIONS, Action, Role
+from feature_gateway.domain.text import name_problem
 from feature_gateway.domain.usage import ANONYMOUS
 from feature_gateway.errors import (
     ActingAsAnotherPrincipalError,
@@ -39,6 +40,7 @@ from feature_gateway.errors import (
     RoleNotGrantedError,
     RoleRequiredError,
     TokenManagementDisabledError,
+    ValidationError,
     WebhookManagementDisabledError,
 )
 from feature_gateway.services import tokens
@@ -110,6 +112,9 @@ def bind_actor_fields(body: Mapping[str, Any], schema: Any) -> Mapping[str, Any]
         if field is None or not field.required:
             continue
         given = bound.get(name)
+        problem = name_problem(given) if isinstance(given, str) else None
+        if problem is not None:  # the name rule first, as without a token
+            raise ValidationError.for_field(name, problem)
         if isinstance(given, str) and not same_person(given, verified.name):
             raise ActingAsAnotherPrincipalError(verified.name, name, given)
         # Left out: the principal's name. An explicit null or a non-string is left for

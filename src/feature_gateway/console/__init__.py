@@ -9,7 +9,6 @@ applied to the console only: the JSON API is never subject to it).
 
 from __future__ import annotations
 
-import logging
 import secrets
 
 from flask import Flask
@@ -20,15 +19,9 @@ from feature_gateway.console.views import blueprint, csrf
 
 
 def register_console(app: Flask, settings: Settings) -> None:
-    secret_key = settings.secret_key
-    if not secret_key:  # trust mode only: token mode refuses to start without one
-        secret_key = secrets.token_urlsafe(32)
-        logging.getLogger("feature_gateway").warning(
-            "SECRET_KEY is not set: the review console signs its sessions with a key of this "
-            "process, so they end when it restarts and are not shared by other processes; "
-            "set SECRET_KEY (see docs/console.md)"
-        )
-    app.config["SECRET_KEY"] = secret_key
+    # Without a key (trust mode, or a CLI command, which serves no page) sessions are signed
+    # with one of this process; a server says so when it starts (feature_gateway.serving).
+    app.config["SECRET_KEY"] = settings.secret_key or secrets.token_urlsafe(32)
     configure_sessions(app)
     # Forms are checked by the console's own hook (views.protect_forms), not app-wide.
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False

@@ -5,6 +5,10 @@
   so a revoked or expired token ends the session on its next page.
 - Trust mode: a person picks a role and types a name, as a trust-mode API request claims
   them; nothing is verified (the pages say so).
+
+In both modes the session also lives on the server (``services.console_sessions``): the
+cookie names it, every request checks it is live, and signing out ends it, so a copy of the
+cookie taken before sign-out no longer works anywhere.
 """
 
 from __future__ import annotations
@@ -22,13 +26,14 @@ from feature_gateway.domain.identity import Principal, same_person
 from feature_gateway.domain.lifecycle import PERMISSIONS, WORKFLOW_ROLES, Action, Role
 from feature_gateway.domain.tokens import token_id_of
 from feature_gateway.errors import AuthenticationError
-from feature_gateway.services import tokens
+from feature_gateway.services import console_sessions, tokens
 from feature_gateway.services.clock import now_ms
 
 F = TypeVar("F", bound=Callable[..., Any])
 _LIFETIME_MS = int(SESSION_LIFETIME.total_seconds() * 1000)
-# The session's keys: who (token mode: the token's id; trust mode: name and role), since when.
-_TOKEN_ID, _NAME, _ROLE, _SINCE = "token_id", "name", "role", "since"
+# The session's keys: its id on the server; who (token mode: the token's id; trust mode: name
+# and role); since when.
+_SESSION_ID, _TOKEN_ID, _NAME, _ROLE, _SINCE = "sid", "token_id", "name", "role", "since"
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,12 @@ def load_user() -> None:
     if now - since > _LIFETIME_MS:
         _end_session("Your session has expired after 8 hours; sign in again.")
         return
+    session_id = session.get(_SESSION_ID)
+    if not isinstance(session_id, str) or not console_sessions.session_is_live(
+        database(), session_id, now
+    ):
+        _end_session("This session has ended (signed out); sign in again.")
+        return
     if settings().token_mode:
         user = _token_user(session.get(_TOKEN_ID), now)
     else:
@@ -104,8 +115,16 @@ def _trust_user(name: Any, role: Any) -> ConsoleUser | None:
 
 
 def _end_session(message: str) -> None:
-    session.clear()
+    _forget_session()
     flash(message, "error")
+
+
+def _forget_session() -> None:
+    """End the session on the server (if it still lives there) and clear the cookie."""
+    session_id = session.get(_SESSION_ID)
+    if isinstance(session_id, str):
+        console_sessions.end_session(database(), session_id)
+    session.clear()
 
 
 def sign_in_with_token(token: str) -> ConsoleUser:
@@ -116,26 +135,29 @@ def sign_in_with_token(token: str) -> ConsoleUser:
     token_id = token_id_of(token)
     if token_id is None:  # authenticate refuses such a token first
         raise AuthenticationError("The bearer token is malformed.", token_sent=True)
-    _start_session(now, {_TOKEN_ID: token_id})
+    _start_session(now, principal.name, {_TOKEN_ID: token_id})
     roles = tuple(role for role in Role if role in principal.roles)
     return ConsoleUser(principal.name, roles, authenticated=True)
 
 
 def sign_in_as_claimed(name: str, role: Role) -> ConsoleUser:
-    _start_session(now_ms(), {_NAME: name, _ROLE: role.value})
+    _start_session(now_ms(), name, {_NAME: name, _ROLE: role.value})
     return ConsoleUser(name, (role,), authenticated=False)
 
 
-def _start_session(now: int, identity: dict[str, str]) -> None:
+def _start_session(now: int, principal: str, identity: dict[str, str]) -> None:
     # A fresh session (and so a fresh CSRF token): nothing of the one before carries over.
-    session.clear()
+    _forget_session()
+    session[_SESSION_ID] = console_sessions.start_session(
+        database(), principal=principal, now=now, lifetime_ms=_LIFETIME_MS
+    )
     session.update(identity)
     session[_SINCE] = now
     session.permanent = True  # the cookie lasts the session's lifetime, not the browser's
 
 
 def sign_out() -> None:
-    session.clear()
+    _forget_session()
 
 
 def signed_in(view: F) -> F:

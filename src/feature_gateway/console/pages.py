@@ -8,6 +8,7 @@ from typing import Any
 
 from feature_gateway.api.context import database
 from feature_gateway.domain.feature_fields import FEATURE_FIELDS, Kind
+from feature_gateway.domain.freshness import LATEST
 from feature_gateway.domain.usage import DEFAULT_USAGE_DAYS
 from feature_gateway.services import catalog, features, usage
 from feature_gateway.services.catalog import Diff
@@ -56,19 +57,21 @@ def ago(then_ms: int, now_ms: int) -> str:
 
 
 def feature_page(name: str) -> FeaturePage:
-    """Everything the page shows; FeatureNotFoundError (404) for an unknown name."""
+    """Everything the page shows; FeatureNotFoundError (404) for an unknown name. Read on
+    the primary (LATEST): a person acts on what the page shows, right after their own
+    action redirected them to it."""
     db = database()
-    feature = features.get_feature(db, name)
+    feature = features.get_feature(db, name, LATEST)
     stored = feature["feature_name"]
-    _, changes = catalog.feature_changes(db, stored)
-    diff = catalog.feature_diff(db, stored, None) if feature["previous_version"] else None
+    _, changes = catalog.feature_changes(db, stored, LATEST)
+    diff = catalog.feature_diff(db, stored, None, LATEST) if feature["previous_version"] else None
     return FeaturePage(
         feature=feature,
-        history=features.feature_history(db, stored),
+        history=features.feature_history(db, stored, LATEST),
         changes=changes,
-        versions=list(catalog.feature_versions(db, stored).versions),
+        versions=list(catalog.feature_versions(db, stored, LATEST).versions),
         diff=diff,
-        usage=usage.feature_usage(db, stored, USAGE_DAYS),
+        usage=usage.feature_usage(db, stored, USAGE_DAYS, LATEST),
         now=now_ms(),
     )
 

@@ -37,6 +37,7 @@ from feature_gateway.console.listing import (
     page_link_args,
 )
 from feature_gateway.domain.feature_fields import FIELDS_BY_NAME
+from feature_gateway.domain.freshness import LATEST
 from feature_gateway.domain.lifecycle import STORED_STATES, DataType, FeatureType, Role, Status
 from feature_gateway.domain.listing import SORT_ORDERS
 from feature_gateway.domain.names import is_valid_feature_name
@@ -153,7 +154,7 @@ def feature_list() -> Any:
         query = feature_query(request.args)
     except ValidationError as invalid:
         return _list_page([], None, invalid.detail), 422
-    page = features.list_features(database(), query)
+    page = features.list_features(database(), query, LATEST)  # see pages.feature_page
     return _list_page(page.items, page, None)
 
 
@@ -188,7 +189,8 @@ def queue() -> str:
     for role in user.roles:
         waiting = QUEUES.get(role)
         if waiting is not None:
-            page = features.list_features(database(), waiting.query(user.name, QUEUE_LIMIT))
+            query = waiting.query(user.name, QUEUE_LIMIT)
+            page = features.list_features(database(), query, LATEST)
             sections.append((waiting, page))
     return render_template("console/queue.html", sections=sections)
 

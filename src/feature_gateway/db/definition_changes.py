@@ -1,7 +1,8 @@
 """Who ever changed a feature's definition: what separation of duties needs (SPEC §7).
 
 The feature row keeps only its latest editor; this table keeps every change of a definition
-field (``query``, ``feature_type``, ``feature_data_type``), append-only, with who made it.
+field (``query``, ``feature_type``, ``feature_data_type``), append-only, with who made it, and
+the authors a new version inherits with a definition it copies unchanged.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ class DefinitionChange(Base):
     feature_id: Mapped[int] = mapped_column(ForeignKey("features.id", ondelete="RESTRICT"))
     changed_by: Mapped[str] = mapped_column(ACTOR)
     changed_time: Mapped[int] = mapped_column(BigInteger)
-    # The definition fields changed, comma-separated; null for rows the migration inferred.
+    # The definition fields changed, comma-separated; null for rows the migration inferred
+    # and for the authors a version inherited from its source (``inherit``).
     changed_fields: Mapped[str | None] = mapped_column(String(255))
 
     feature: Mapped[Feature] = relationship(lazy="raise")
@@ -43,3 +45,11 @@ class DefinitionChangeRepository:
             .order_by(DefinitionChange.id)
         )
         return tuple(dict.fromkeys(names))
+
+    def inherit(self, feature: Feature, source: Feature, when: int) -> None:
+        """Make ``source``'s creator and definition changers definition changers of
+        ``feature``, a version that copies its definition unchanged (SPEC §7). Recorded when
+        the copy is made, so a chain of copies carries them on, and a later change of the
+        source's definition does not reach back into the copy."""
+        for name in dict.fromkeys((source.created_by, *self.changers(source.id))):
+            self.append(DefinitionChange(feature=feature, changed_by=name, changed_time=when))

@@ -20,8 +20,10 @@ SQLITE_BEGIN = "sqlite_begin"
 SQLITE_FOLD_CASE = "fold_case"
 
 
-def make_engine(settings: Settings) -> Engine:
-    url = make_url(settings.database_url)
+def make_engine(settings: Settings, database_url: str | None = None) -> Engine:
+    """The engine of ``DATABASE_URL``, or of another URL (the replica's) with the same
+    settings."""
+    url = make_url(database_url or settings.database_url)
     if url.get_backend_name() == "sqlite":
         engine = create_engine(
             url,
@@ -36,6 +38,11 @@ def make_engine(settings: Settings) -> Engine:
     connect_args: dict[str, Any] = {}
     if url.get_backend_name() == "postgresql":
         connect_args["connect_timeout"] = settings.db_connect_timeout_s
+        if settings.transaction_pooling:
+            # psycopg prepares a statement on the server after its fifth run on a
+            # connection; behind PgBouncer's transaction pooling the next run may land on
+            # another server connection, where it does not exist (PgBouncer < 1.21).
+            connect_args["prepare_threshold"] = None
     return create_engine(
         url,
         json_deserializer=orjson.loads,

@@ -29,6 +29,11 @@ _STORED_AS = {
     canonical: select(FEATURES_TABLE.c.feature_name, FEATURES_TABLE.c.status).where(by)
     for canonical, by in ((False, _BY_NAME), (True, _BY_CANONICAL_NAME))
 }
+# A feature's revision: whether a replica has the one a read must see (db.replicas).
+_REVISION = {
+    canonical: select(FEATURES_TABLE.c.revision).where(by)
+    for canonical, by in ((False, _BY_NAME), (True, _BY_CANONICAL_NAME))
+}
 
 T = TypeVar("T")
 
@@ -108,6 +113,16 @@ class FeatureLookup:
         """The feature as field name → value, found as ``FeatureRepository.get`` finds it."""
         return by_either_spelling(feature_name, self._fields)
 
+    def revision_of(self, feature_name: str) -> int | None:
+        """The revision of the feature ``find`` would find; None when there is none."""
+
+        def revision(canonical: bool, name: str) -> int | None:
+            compiled = compiled_once(_REVISION[canonical], self._dialect)
+            rows = fetch_all(self._connection.cursor, compiled, {"n": name})
+            return int(rows[0][0]) if rows else None
+
+        return by_either_spelling(feature_name, revision)
+
     def served_types(self, names: Collection[str]) -> dict[str, tuple[str, str, str]]:
         """Requested name → (stored name, feature_type, feature_data_type) of those of
         ``names`` that are served, whichever way their versions are spelled.
@@ -172,6 +187,15 @@ class FeatureRepository:
             return (rows[0][0], rows[0][1]) if rows else None
 
         return by_either_spelling(feature_name, stored)
+
+    def revision_of(self, feature_name: str) -> int | None:
+        """The revision of the feature ``get`` would find, without loading it."""
+
+        def revision(canonical: bool, name: str) -> int | None:
+            rows = in_session(self.session, _REVISION[canonical], {"n": name})
+            return int(rows[0][0]) if rows else None
+
+        return by_either_spelling(feature_name, revision)
 
     def _loaded(self, canonical: bool, name: str) -> Feature | None:
         column = Feature.canonical_name if canonical else Feature.feature_name

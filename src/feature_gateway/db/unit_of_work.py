@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection, Engine, PoolProxiedConnection
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
@@ -20,9 +20,11 @@ from sqlalchemy.orm.exc import StaleDataError
 from feature_gateway import observability
 from feature_gateway.db.audit_trails import AuditTrailReader
 from feature_gateway.db.catalog_repositories import ChangeLogRepository, VersionRepository
+from feature_gateway.db.console_sessions import ConsoleSessionRepository
 from feature_gateway.db.definition_changes import DefinitionChangeRepository
 from feature_gateway.db.engine import SQLITE_BEGIN
 from feature_gateway.db.models import AuditEntry, Feature
+from feature_gateway.db.replicas import ReadReplica, route_read
 from feature_gateway.db.repositories import (
     AuditRepository,
     FeatureLookup,
@@ -32,6 +34,7 @@ from feature_gateway.db.served_at import ServedAtRepository
 from feature_gateway.db.tokens import TokenRepository
 from feature_gateway.db.usage import UsageRepository
 from feature_gateway.db.webhooks import DeliveryRepository, WebhookRepository
+from feature_gateway.domain.freshness import WITHIN_LAG, Freshness
 from feature_gateway.errors import (
     ConcurrentModificationError,
     DatabaseStorageFullError,
@@ -42,6 +45,7 @@ from feature_gateway.errors import (
 if TYPE_CHECKING:
     from feature_gateway.db.transactions import RequestTransaction
 
+T = TypeVar("T")
 # SQLite's result code and PostgreSQL's SQLSTATE for "no room left to write".
 _SQLITE_FULL = 13
 _POSTGRES_DISK_FULL = "53100"
@@ -147,6 +151,7 @@ class UnitOfWork:
     deliveries: DeliveryRepository
     usage: UsageRepository
     served_at: ServedAtRepository
+    console_sessions: ConsoleSessionRepository
 
     def __init__(
         self, session_factory: sessionmaker[Session], on_commit: OnCommit = publish
@@ -167,6 +172,7 @@ class UnitOfWork:
         self.deliveries = DeliveryRepository(self.session)
         self.usage = UsageRepository(self.session)
         self.served_at = ServedAtRepository(self.session)
+        self.console_sessions = ConsoleSessionRepository(self.session)
         return self
 
     def __exit__(
@@ -231,8 +237,21 @@ def _is_unique_violation(exc: IntegrityError) -> bool:
     return "UNIQUE constraint failed" in str(exc.orig)  # sqlite3
 
 
+def _snapshot_bind(bind: Engine | Connection) -> Engine | Connection:
+    """Where several statements must see one state of the database: on PostgreSQL (the
+    primary or a hot standby) a read-only REPEATABLE READ transaction. A SQLite read
+    transaction is a snapshot already; a test's Connection is its own."""
+    if isinstance(bind, Engine) and bind.dialect.name == "postgresql":
+        return bind.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+    return bind
+
+
 class Database:
-    """The engine plus the session factories the units of work are made from."""
+    """The engine plus the session factories the units of work are made from.
+
+    Every scope is the primary's but ``replicated_lookup`` and ``replicated_read``, which a
+    read replica may serve (``db.replicas``); bound to a connection (a request's
+    transaction, a test's) there is no replica: everything is read in that transaction."""
 
     def __init__(
         self,
@@ -240,8 +259,18 @@ class Database:
         *,
         external_transaction: bool = False,
         on_commit: OnCommit = publish,
+        replica: ReadReplica | None = None,
     ) -> None:
         self.bind = bind
+        self.replica = replica if isinstance(bind, Engine) else None
+        # The replica's sessions for replicated_read, without and with ``snapshot``.
+        self._replica_readers: dict[bool, sessionmaker[Session]] = {}
+        if self.replica is not None:
+            engine = self.replica.engine
+            self._replica_readers = {
+                False: sessionmaker(engine, expire_on_commit=False),
+                True: sessionmaker(_snapshot_bind(engine), expire_on_commit=False),
+            }
         self._on_commit = on_commit
         options = {"join_transaction_mode": "create_savepoint"} if external_transaction else {}
         writer_bind = bind
@@ -249,14 +278,7 @@ class Database:
             writer_bind = bind.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
         self.writer_bind = writer_bind
         self._reader = sessionmaker(bind, expire_on_commit=False, **options)  # type: ignore[call-overload]
-        snapshot_bind = bind
-        if isinstance(bind, Engine) and bind.dialect.name == "postgresql":
-            # Several statements that must see one state of the database. (A SQLite read
-            # transaction is a snapshot already; a test's Connection is its own.)
-            snapshot_bind = bind.execution_options(
-                isolation_level="REPEATABLE READ", postgresql_readonly=True
-            )
-        self._snapshot = sessionmaker(snapshot_bind, expire_on_commit=False, **options)  # type: ignore[call-overload]
+        self._snapshot = sessionmaker(_snapshot_bind(bind), expire_on_commit=False, **options)  # type: ignore[call-overload]
         self._writer = sessionmaker(writer_bind, expire_on_commit=False, **options)  # type: ignore[call-overload]
 
     def reading(self) -> UnitOfWork:
@@ -284,6 +306,34 @@ class Database:
 
     def looking_up(self) -> Lookup:
         return Lookup(self.bind)
+
+    def replicated_lookup(
+        self, read: Callable[[Lookup], T], freshness: Freshness = WITHIN_LAG
+    ) -> T:
+        """``read`` on a ``looking_up`` lookup, of the replica when it may serve it: for the
+        reads SPEC §15 lists, which need no write's transaction."""
+        replica = self.replica
+        return route_read(
+            replica, freshness, lambda: Lookup(replica.engine), self.looking_up, read  # type: ignore[union-attr]
+        )
+
+    def replicated_read(
+        self,
+        read: Callable[[UnitOfWork], T],
+        freshness: Freshness = WITHIN_LAG,
+        *,
+        snapshot: bool = False,
+    ) -> T:
+        """``read`` in a ``reading`` unit of work (a ``snapshot`` one with ``snapshot``), of
+        the replica when it may serve it (as ``replicated_lookup``); ``read`` may run twice
+        (again on the primary when the replica fails mid-read), so it only reads."""
+        return route_read(
+            self.replica,
+            freshness,
+            lambda: UnitOfWork(self._replica_readers[snapshot]),
+            self.snapshot if snapshot else self.reading,
+            read,
+        )
 
     def ping(self) -> None:
         """Raise DatabaseUnavailableError unless the database answers a trivial query:

@@ -2,7 +2,7 @@
 
 Pure rules over who did what to the feature; the workflow service gathers the people
 (``FeatureDuties``) and calls ``check_separation`` before it fires a trigger. Names are
-compared case-insensitively, as people are (``domain.identity.same_person``).
+compared as people are: ``domain.identity.same_person`` (case, width and look-alikes).
 """
 
 from __future__ import annotations

@@ -6,7 +6,9 @@ is false); in token mode it is the name and roles an API token was issued to.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 from feature_gateway.domain.lifecycle import WORKFLOW_ROLES, Role
 
@@ -45,5 +47,37 @@ def claimable_roles(*, token_mode: bool) -> list[str]:
 
 
 def same_person(one: str | None, other: str | None) -> bool:
-    """Names of people are compared case-insensitively ("Alice" is "alice")."""
-    return one is not None and other is not None and one.casefold() == other.casefold()
+    """Whether two names name the same person (SPEC §2): equal after NFKC normalisation and
+    case folding ("Alice" is "alice", and so is it in fullwidth letters), or confusable with
+    each other by their Unicode TR39 skeletons (Cyrillic U+0430 for Latin "a", "1" for "l"). Every
+    rule that compares people asks this, and nothing else."""
+    if one is None or other is None:
+        return False
+    return one == other or not _likenesses(one).isdisjoint(_likenesses(other))
+
+
+def folded(name: str) -> str:
+    """The name as NFKC case folding writes it: two names equal so are the same person."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
+
+
+@lru_cache(maxsize=4096)
+def _likenesses(name: str) -> frozenset[str]:
+    """The forms two names are compared in; they name one person when any form is shared.
+
+    The skeleton is taken of the name as written and as folded: TR39 maps some capitals and
+    lower-case letters apart ("I" to "l"), so "ALICE" meets "alice" with a Cyrillic "a" only
+    folded.
+    Cached: a handful of names (creator, changers, submitter, tester) recur in every check.
+    """
+    fold = folded(name)
+    return frozenset({fold, _skeleton(name), _skeleton(fold)})
+
+
+def _skeleton(name: str) -> str:
+    # Imported on first use, not at start: its tables add about 4.5 MB to a worker, which a
+    # worker that only serves feature values never needs (SPEC §6 memory budget).
+    from disarm import skeleton_key
+
+    # "tr39": also 1 = l and 0 = O, as an identifier skeleton has them.
+    return skeleton_key(name, digit_policy="tr39")

@@ -4,12 +4,21 @@ The query is stored, never executed, but a feature store that accepts DDL or DML
 "feature definition" invites someone downstream to run it. A real parser (sqlglot) is
 used because prefixes lie: ``WITH d AS (DELETE ... RETURNING *) SELECT ...`` starts like
 a read and is not one.
+
+Two things are refused before the parser sees them, because readers disagree on them or the
+parser cannot take them (SPEC §2): a block comment that contains ``/*`` (PostgreSQL nests
+block comments, SQLite and MySQL do not, so ``/* /* */ ; DROP TABLE t; /* */ */`` is one
+comment to one engine and a DROP to another), and brackets nested deeper than
+``MAX_NESTING_DEPTH`` (the parser recurses per level and would run out of stack).
 """
 
 from __future__ import annotations
 
-import sqlglot
-from sqlglot import exp
+import re
+from collections.abc import Iterator, Sequence
+
+from sqlglot import Token, TokenType, exp
+from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import SqlglotError
 
 _READ_ONLY_ROOTS = (exp.Select, exp.SetOperation, exp.Subquery)
@@ -26,6 +35,18 @@ _WRITES = (
     exp.Alter,
     exp.Copy,
 )
+# sqlglot's own dialect, the one ``sqlglot.parse`` reads without ``read=``.
+_DIALECT = Dialect.get_or_raise(None)
+
+# Far beyond what people write, and well inside what the parser can recurse through in a
+# request (about 40 levels of function calls with Python's default recursion limit).
+MAX_NESTING_DEPTH = 25
+_OPENING = frozenset({TokenType.L_PAREN, TokenType.L_BRACKET, TokenType.L_BRACE})
+_CLOSING = frozenset({TokenType.R_PAREN, TokenType.R_BRACKET, TokenType.R_BRACE})
+
+# The comments in text that holds only white space and comments, read as engines that do
+# not nest them read it: a block comment ends at the first "*/".
+_COMMENT = re.compile(r"--[^\r\n]*|/\*(?P<block>.*?)\*/", re.DOTALL)
 
 
 class UnsafeQueryError(ValueError):
@@ -35,14 +56,26 @@ class UnsafeQueryError(ValueError):
 def check_read_only_query(sql: str) -> None:
     """Raise ``UnsafeQueryError`` unless ``sql`` is one read-only SELECT statement."""
     try:
+        tokens = _DIALECT.tokenize(sql)
+        _check_comments(sql, tokens)
+        _check_nesting(tokens)
         # sqlglot yields None for empty statements and a Semicolon node for a comment after
         # the last ";": neither is a statement.
         statements = [
-            s for s in sqlglot.parse(sql) if s is not None and not isinstance(s, exp.Semicolon)
+            s
+            for s in _DIALECT.parser().parse(tokens, sql)
+            if s is not None and not isinstance(s, exp.Semicolon)
         ]
     except SqlglotError as exc:
         first_line = str(exc).splitlines()[0] if str(exc) else "syntax error"
-        raise UnsafeQueryError(f"Query is not valid SQL: {first_line}") from exc
+        raise UnsafeQueryError(f"Query is not valid SQL: {first_line}") from None
+    except RecursionError:
+        # Nesting that is not brackets (NOT NOT NOT ..., CASE in CASE): the same answer.
+        raise UnsafeQueryError(_too_deep("expressions")) from None
+    _check_statements(statements)
+
+
+def _check_statements(statements: Sequence[exp.Expr]) -> None:
     if not statements:
         raise UnsafeQueryError("Query is empty; it must be one SELECT statement.")
     if len(statements) > 1:
@@ -55,6 +88,46 @@ def check_read_only_query(sql: str) -> None:
     write = next(statement.find_all(*_WRITES), None)
     if write is not None:
         raise UnsafeQueryError(f"Query must be read-only; it contains {_kind(write)}.")
+
+
+def _check_comments(sql: str, tokens: Sequence[Token]) -> None:
+    for text in _commentary(sql, tokens):
+        for comment in _COMMENT.finditer(text):
+            if "/*" in (comment.group("block") or ""):
+                raise UnsafeQueryError(
+                    "Query has a block comment that contains '/*': database engines disagree "
+                    "on whether block comments nest, so it may hide a statement."
+                )
+
+
+def _commentary(sql: str, tokens: Sequence[Token]) -> Iterator[str]:
+    """The text between tokens (white space and comments), and optimizer hints (comments
+    the tokenizer keeps as tokens); string literals and quoted names are left out."""
+    end = 0
+    for token in tokens:
+        yield sql[end : token.start]
+        if token.token_type is TokenType.HINT:
+            yield sql[token.start : token.end + 1]
+        end = token.end + 1
+    yield sql[end:]
+
+
+def _check_nesting(tokens: Sequence[Token]) -> None:
+    depth = 0
+    for token in tokens:
+        if token.token_type in _OPENING:
+            depth += 1
+            if depth > MAX_NESTING_DEPTH:
+                raise UnsafeQueryError(_too_deep("brackets"))
+        elif token.token_type in _CLOSING:
+            depth -= 1
+
+
+def _too_deep(what: str) -> str:
+    return (
+        f"Query nests {what} too deeply to be checked: at most {MAX_NESTING_DEPTH} levels "
+        "of brackets, subqueries or nested expressions."
+    )
 
 
 def _kind(node: exp.Expr) -> str:

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from feature_gateway.errors import ValidationError
+
 # Entity key columns are identifiers (join keys); values are strings or 64-bit integers.
 ENTITY_KEY_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 MAX_ENTITY_KEY_LENGTH = 255
@@ -23,24 +25,36 @@ class RequestLimits:
     max_features: int
     max_rows: int
     max_values: int
+    max_columns: int
 
-    def violations(self, n_features: int, n_rows: int) -> dict[str, list[str]]:
+    def violations(self, n_features: int, n_rows: int, n_columns: int) -> dict[str, list[str]]:
         """Field → messages for every limit the request breaks; empty when it fits."""
         found: dict[str, list[str]] = {}
         if n_features > self.max_features:
             found["features"] = [
                 f"At most {self.max_features:,} features per request, got {n_features:,}."
             ]
-        if n_rows > self.max_rows:
+        if n_columns > self.max_columns:
             found["entities"] = [
-                f"At most {self.max_rows:,} entity rows per request, got {n_rows:,}."
+                f"At most {self.max_columns:,} entity key columns per request, got {n_columns:,}."
             ]
+        if n_rows > self.max_rows:
+            found.setdefault("entities", []).append(
+                f"At most {self.max_rows:,} entity rows per request, got {n_rows:,}."
+            )
         if n_features * n_rows > self.max_values:
             found.setdefault("_schema", []).append(
                 f"At most {self.max_values:,} values (features times entity rows) per "
                 f"request, got {n_features:,} * {n_rows:,} = {n_features * n_rows:,}."
             )
         return found
+
+    def check(self, n_features: int, n_rows: int, n_columns: int) -> None:
+        """ValidationError (422) naming every limit the request breaks."""
+        violations = self.violations(n_features, n_rows, n_columns)
+        if violations:
+            messages = [message for field in violations.values() for message in field]
+            raise ValidationError("The request is too large: " + " ".join(messages), violations)
 
 
 def is_valid_entity_key(column: str) -> bool:

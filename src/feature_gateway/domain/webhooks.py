@@ -19,7 +19,8 @@ from enum import StrEnum
 
 from feature_gateway.domain.events import ALL_EVENT_TYPES, EVENT_TYPES
 
-SECRET_PREFIX = "whsec_"  # nosec B105 - a public prefix, not a password
+# The public prefix of every secret (Standard Webhooks'); bandit takes it for a password.
+SECRET_PREFIX = "whsec_"  # nosec B105
 _SECRET_BYTES = 32  # SPEC: at least 24
 WEBHOOK_ID_PREFIX = "wh_"
 WEBHOOK_ID_PATTERN = f"^{WEBHOOK_ID_PREFIX}[0-9a-f]{{16}}$"
@@ -79,5 +80,6 @@ def retry_delay_s(attempts: int, base_s: float, rng: random.Random | None = None
     """How long after its ``attempts``-th failed attempt a delivery is tried again:
     ``base * 2**(attempts - 1)``, with jitter."""
     nominal: float = base_s * 2 ** max(attempts - 1, 0)
-    factor: float = (rng or random).uniform(1 - JITTER, 1 + JITTER)  # nosec B311 - not crypto
+    # Jitter, guessable without harm; bandit takes any use of random for cryptography.
+    factor: float = (rng or random).uniform(1 - JITTER, 1 + JITTER)  # nosec B311
     return nominal * factor

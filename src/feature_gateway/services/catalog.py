@@ -8,7 +8,7 @@ from typing import Any
 
 from feature_gateway.db.definition_changes import DefinitionChange
 from feature_gateway.db.models import Feature
-from feature_gateway.db.unit_of_work import Database
+from feature_gateway.db.unit_of_work import Database, UnitOfWork
 from feature_gateway.domain.changes import (
     VERSIONED_FIELDS,
     ChangeAction,
@@ -18,6 +18,7 @@ from feature_gateway.domain.changes import (
     unified_query_diff,
 )
 from feature_gateway.domain.feature_fields import CRITICAL_FIELDS
+from feature_gateway.domain.freshness import WITHIN_LAG, Freshness
 from feature_gateway.domain.lifecycle import CREATED_STATUS, SERVED_STATES
 from feature_gateway.domain.names import FEATURE_NAME_RULE
 from feature_gateway.domain.versions import family_name, next_version_name, version_number
@@ -68,7 +69,8 @@ def create_feature_version(
     with the given fields replaced. Two racing calls never get the same number (each
     gets its own, or 409 if a version of that number appeared by another way meanwhile).
     A version whose query or types differ from its source's records its creator as a
-    definition changer too (separation of duties, SPEC §7). With ``expected_revisions``
+    definition changer too; one that copies them unchanged inherits the source's creator and
+    definition changers as its own (separation of duties, SPEC §7). With ``expected_revisions``
     the source must still be at one of them (409 otherwise): a copy of what was read."""
     check_known_fields(new.replaced, VERSIONED_FIELDS, "create_feature_version")
     with database.writing() as uow:
@@ -107,6 +109,8 @@ def create_feature_version(
                     changed_fields=",".join(definition),
                 )
             )
+        else:
+            uow.definition_changes.inherit(feature, source, now)
         uow.commit()
         return feature_data(feature)
 
@@ -129,27 +133,41 @@ def _new_version(source: Feature, new: NewVersion, name: str, now: int) -> Featu
     )
 
 
-def feature_versions(database: Database, name: str) -> Versions:
+def feature_versions(database: Database, name: str, freshness: Freshness = WITHIN_LAG) -> Versions:
     """Every version of the view and feature of ``name`` (which need not exist itself)."""
     family = family_name(name)
-    with database.reading() as uow:
-        versions = [feature_data(row) for row in uow.versions.of_family(family)]
+
+    def read(uow: UnitOfWork) -> list[FeatureData]:
+        return [feature_data(row) for row in uow.versions.of_family(family)]
+
+    versions = database.replicated_read(read, freshness.of(name))
     if not versions:
         raise FeatureNotFoundError(family)
     return Versions(family, versions)
 
 
-def feature_changes(database: Database, feature_name: str) -> tuple[str, list[ChangeData]]:
+def feature_changes(
+    database: Database, feature_name: str, freshness: Freshness = WITHIN_LAG
+) -> tuple[str, list[ChangeData]]:
     """The feature's stored name and its change log, oldest first."""
-    with database.reading() as uow:
+
+    def read(uow: UnitOfWork) -> tuple[str, list[ChangeData]]:
         feature = load_feature(uow, feature_name)
         entries = uow.changes.for_feature(feature.id)
         return feature.feature_name, [change_data(entry) for entry in entries]
 
+    return database.replicated_read(read, freshness.of(feature_name))
 
-def feature_diff(database: Database, feature_name: str, against: str | None) -> Diff:
+
+def feature_diff(
+    database: Database,
+    feature_name: str,
+    against: str | None,
+    freshness: Freshness = WITHIN_LAG,
+) -> Diff:
     """How ``feature_name`` differs from ``against`` (default: its previous version)."""
-    with database.reading() as uow:
+
+    def read(uow: UnitOfWork) -> tuple[Feature, Feature]:
         this = load_feature(uow, feature_name)
         other_name = against or this.previous_version
         if other_name is None:
@@ -158,7 +176,9 @@ def feature_diff(database: Database, feature_name: str, against: str | None) -> 
                 f"Feature '{this.feature_name}' was not made from another version: name "
                 f"the version to compare with ({FEATURE_NAME_RULE}).",
             )
-        other = load_feature(uow, other_name)
+        return this, load_feature(uow, other_name)
+
+    this, other = database.replicated_read(read, freshness.of(feature_name))
     return Diff(
         this.feature_name,
         other.feature_name,
@@ -173,19 +193,26 @@ def _versioned(feature: Feature) -> dict[str, Any]:
     return {name: getattr(feature, name) for name in VERSIONED_FIELDS}
 
 
-def served_at(database: Database, at: int, limit: int, offset: int) -> Page:
+def served_at(
+    database: Database, at: int, limit: int, offset: int, freshness: Freshness = WITHIN_LAG
+) -> Page:
     """The features served (DEPLOYED or DEPRECATED) at ``at``, each as it was then: its
-    fields at its latest revision at or before ``at``, from the change log (SPEC §13)."""
+    fields at its latest revision at or before ``at``, from the change log (SPEC §13). One
+    snapshot (the page's rows and their later changes agree), on a replica when one may
+    serve it."""
     if at > now_ms():
         raise ValidationError.for_field("at", "Must not be in the future: nobody knows yet.")
-    with database.snapshot() as uow:
+
+    def read(uow: UnitOfWork) -> Page:
         rows, total = uow.served_at.page(at, limit, offset)
         ids = [row.pop("id") for row in rows]
         later = uow.served_at.changes_after(ids, at)
         times = uow.served_at.last_change_times(list(later), at) if later else {}
-    items = []
-    for feature_id, row in zip(ids, rows, strict=True):
-        then = as_it_was(row, later.get(feature_id, []), times.get(feature_id))
-        if then is not None and then["status"] in SERVED_STATES:
-            items.append(then)
-    return Page(items, total, limit, offset)
+        items = []
+        for feature_id, row in zip(ids, rows, strict=True):
+            then = as_it_was(row, later.get(feature_id, []), times.get(feature_id))
+            if then is not None and then["status"] in SERVED_STATES:
+                items.append(then)
+        return Page(items, total, limit, offset)
+
+    return database.replicated_read(read, freshness, snapshot=True)

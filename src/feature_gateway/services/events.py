@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from feature_gateway.db.catalog_models import FeatureChange
-from feature_gateway.db.unit_of_work import Database
+from feature_gateway.db.unit_of_work import Database, UnitOfWork
 from feature_gateway.domain.events import (
     START_POSITION,
     InvalidCursorError,
@@ -22,6 +22,7 @@ from feature_gateway.domain.events import (
     event_id,
     event_type,
 )
+from feature_gateway.domain.freshness import WITHIN_LAG, Freshness
 from feature_gateway.errors import ValidationError
 from feature_gateway.services.common import change_data
 
@@ -46,13 +47,22 @@ def read_events(
     limit: int,
     types: Sequence[str] = (),
     feature_name: str | None = None,
+    freshness: Freshness = WITHIN_LAG,
 ) -> FeedPage:
-    """The next ``limit`` events after the cursor (from the start without one)."""
+    """The next ``limit`` events after the cursor (from the start without one).
+
+    A replica may serve it: it replays commits in the primary's order, and change-log ids
+    follow commit order, so it never shows an entry before one with a smaller id either."""
     position = START_POSITION if after is None else _position(after)
     actions = [action_of(name) for name in types]
-    with database.reading() as uow:
+
+    def read(uow: UnitOfWork) -> tuple[Sequence[FeatureChange], list[EventData]]:
         entries = uow.changes.feed(position, limit, actions, feature_name)
-        events = [event_data(entry) for entry in entries]
+        return entries, [event_data(entry) for entry in entries]
+
+    if feature_name is not None:
+        freshness = freshness.of(feature_name)
+    entries, events = database.replicated_read(read, freshness)
     if entries:
         next_cursor = encode_cursor(entries[-1].id)
     else:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-from feature_gateway.db.unit_of_work import Database
+from feature_gateway.db.unit_of_work import Database, Lookup
 from feature_gateway.domain.feature_refs import FeatureRef
+from feature_gateway.domain.freshness import WITHIN_LAG, Freshness
 from feature_gateway.domain.lifecycle import Status
 from feature_gateway.domain.value_requests import RequestLimits
 from feature_gateway.domain.values import FeatureSpec, OnlineFeatures, simulate_columns
-from feature_gateway.errors import ValidationError
 from feature_gateway.services.clock import now_ms
 
 
@@ -45,6 +45,8 @@ class ServedRefs:
 
 # Who reads (SPEC §13): given the stored names of the served features of a request.
 ReadCounter = Callable[[Collection[str]], None]
+# A served feature as the lookups give it: (stored name, kind, data type).
+_Row = tuple[str, str, str]
 
 
 def get_online_features(
@@ -53,16 +55,18 @@ def get_online_features(
     *,
     limits: RequestLimits,
     count_reads: ReadCounter | None = None,
+    freshness: Freshness = WITHIN_LAG,
 ) -> OnlineFeatures:
     """Values for every (feature, row); unknown or undeployed features come back NOT_FOUND.
 
     The columns are computed as the caller iterates them (after the transaction has
     ended): a response can be written block by block instead of being held whole.
     """
-    _check_limits(limits, len(request.features), request.n_rows)
+    limits.check(len(request.features), request.n_rows, len(request.entities))
     event_timestamp = now_ms() if request.event_timestamp is None else request.event_timestamp
-    with database.looking_up() as lookup:  # one statement, no transaction around it
-        rows = lookup.features.served_types(request.features)
+    rows = database.replicated_lookup(  # one statement, no transaction around it
+        lambda lookup: lookup.features.served_types(request.features), freshness
+    )
     # Values are keyed by the stored name: both spellings of a version get the same values.
     deployed = {requested: FeatureSpec(*row) for requested, row in rows.items()}
     return _simulated(request.features, deployed, request.entities, event_timestamp, count_reads)
@@ -74,16 +78,22 @@ def get_online_features_by_refs(
     *,
     limits: RequestLimits,
     count_reads: ReadCounter | None = None,
+    freshness: Freshness = WITHIN_LAG,
 ) -> ServedRefs:
     """``get_online_features`` for Feast's refs: the same values for the same feature, rows
-    and time, at the time of the request."""
+    and time, at the time of the request (within the same limits, on the same servers)."""
     entities = request.entities
-    _check_limits(limits, len(request.refs), len(next(iter(entities.values()))))
+    limits.check(len(request.refs), len(next(iter(entities.values()))), len(entities))
     pinned = {ref.ref: ref.full_name for ref in request.refs if ref.full_name is not None}
     families = {ref.ref: ref.family for ref in request.refs if ref.full_name is None}
-    with database.looking_up() as lookup:  # a statement for each kind of ref asked for
+
+    def lookups(lookup: Lookup) -> tuple[dict[str, _Row], dict[str, _Row]]:
+        # A statement for each kind of ref asked for; each ref is resolved by one of them.
         by_name = lookup.features.served_types(pinned.values()) if pinned else {}
         latest = lookup.features.latest_served_types(families.values()) if families else {}
+        return by_name, latest
+
+    by_name, latest = database.replicated_lookup(lookups, freshness)
     deployed = {
         ref: FeatureSpec(*by_name[name]) for ref, name in pinned.items() if name in by_name
     }
@@ -93,13 +103,6 @@ def get_online_features_by_refs(
     keys = [ref.ref for ref in request.refs]
     features = _simulated(keys, deployed, entities, now_ms(), count_reads)
     return ServedRefs(features, deployed)
-
-
-def _check_limits(limits: RequestLimits, n_features: int, n_rows: int) -> None:
-    violations = limits.violations(n_features, n_rows)
-    if violations:
-        messages = [message for field in violations.values() for message in field]
-        raise ValidationError("The request is too large: " + " ".join(messages), violations)
 
 
 def _simulated(
@@ -121,9 +124,8 @@ class Available:
     deprecated: list[str]  # those of them that are deprecated
 
 
-def available_features(database: Database) -> Available:
+def available_features(database: Database, freshness: Freshness = WITHIN_LAG) -> Available:
     """Names of the features being served, in name order, and which are deprecated."""
-    with database.reading() as uow:
-        served = uow.features.served_names()
+    served = database.replicated_read(lambda uow: uow.features.served_names(), freshness)
     deprecated = [name for name, status in served if status == Status.DEPRECATED]
     return Available([name for name, _ in served], deprecated)

@@ -8,9 +8,10 @@ from typing import Any
 
 from feature_gateway.db.definition_changes import DefinitionChange
 from feature_gateway.db.models import Feature
-from feature_gateway.db.unit_of_work import Database
+from feature_gateway.db.unit_of_work import Database, UnitOfWork
 from feature_gateway.domain.changes import ChangeAction
 from feature_gateway.domain.feature_fields import CREATE_FIELDS, CRITICAL_FIELDS, EDITABLE_FIELDS
+from feature_gateway.domain.freshness import WITHIN_LAG, Freshness
 from feature_gateway.domain.lifecycle import (
     CREATED_STATUS,
     EDITABLE_STATES,
@@ -85,26 +86,38 @@ def create_feature(
         return feature_data(feature)
 
 
-def get_feature(database: Database, feature_name: str) -> FeatureData:
-    """One indexed SELECT, outside any transaction (``Database.looking_up``)."""
-    with database.looking_up() as lookup:
-        found = lookup.features.find(feature_name)
+def get_feature(
+    database: Database, feature_name: str, freshness: Freshness = WITHIN_LAG
+) -> FeatureData:
+    """One indexed SELECT, outside any transaction (``Database.looking_up``), on a replica
+    when one may serve it."""
+    found = database.replicated_lookup(
+        lambda lookup: lookup.features.find(feature_name), freshness.of(feature_name)
+    )
     if found is None:
         raise FeatureNotFoundError(feature_name)
     return found
 
 
-def list_features(database: Database, query: FeatureQuery) -> Page:
-    """One statement, outside any transaction (``Database.looking_up``)."""
-    with database.looking_up() as lookup:
-        items, total = lookup.features.page(query)
+def list_features(
+    database: Database, query: FeatureQuery, freshness: Freshness = WITHIN_LAG
+) -> Page:
+    """One statement, outside any transaction (``Database.looking_up``), on a replica when
+    one may serve it."""
+    items, total = database.replicated_lookup(
+        lambda lookup: lookup.features.page(query), freshness
+    )
     return Page(items, total, query.limit, query.offset)
 
 
-def feature_history(database: Database, feature_name: str) -> list[AuditData]:
-    with database.reading() as uow:
+def feature_history(
+    database: Database, feature_name: str, freshness: Freshness = WITHIN_LAG
+) -> list[AuditData]:
+    def read(uow: UnitOfWork) -> list[AuditData]:
         entries = uow.audit.for_feature(load_feature(uow, feature_name))
         return [audit_data(entry) for entry in entries]
+
+    return database.replicated_read(read, freshness.of(feature_name))
 
 
 def update_feature(

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from feature_gateway.db.unit_of_work import Database
+from feature_gateway.db.unit_of_work import Database, UnitOfWork
+from feature_gateway.domain.freshness import WITHIN_LAG, Freshness
 from feature_gateway.domain.usage import ConsumerUsage, first_day_of, utc_day
 from feature_gateway.services.clock import now_ms
 from feature_gateway.services.common import load_feature
@@ -129,11 +130,18 @@ class FeatureUsageReport:
     consumers: list[ConsumerUsage]
 
 
-def feature_usage(database: Database, feature_name: str, days: int) -> FeatureUsageReport:
+def feature_usage(
+    database: Database, feature_name: str, days: int, freshness: Freshness = WITHIN_LAG
+) -> FeatureUsageReport:
     """Each consumer's reads of the feature over the last ``days`` UTC days, today included
-    (what the workers have flushed: up to ``USAGE_FLUSH_S`` behind)."""
-    with database.reading() as uow:
+    (what the workers have flushed: up to ``USAGE_FLUSH_S`` behind), on a replica when one
+    may serve it."""
+    since = first_day_of(days, now_ms())
+
+    def read(uow: UnitOfWork) -> tuple[str, list[ConsumerUsage]]:
         feature = load_feature(uow, feature_name)
-        consumers = uow.usage.by_consumer(feature.feature_name, first_day_of(days, now_ms()))
+        return feature.feature_name, uow.usage.by_consumer(feature.feature_name, since)
+
+    stored, consumers = database.replicated_read(read, freshness.of(feature_name))
     total = sum(consumer.reads for consumer in consumers)
-    return FeatureUsageReport(feature.feature_name, days, total, consumers)
+    return FeatureUsageReport(stored, days, total, consumers)

@@ -3,7 +3,10 @@ slow receiver never slows the API.
 
 One attempt at a time per worker: claim one due delivery (a short write transaction that
 moves its ``next_attempt_time`` past the attempt's lease), check where its URL resolves to,
-POST the signed event, record the outcome under the claim (a second short transaction).
+POST the signed event within one deadline shorter than the lease, record the outcome under
+the claim (a second short transaction). Whatever goes wrong in one attempt (its URL, its
+receiver, the resolver) is that attempt's failure, recorded and retried: it never ends the
+worker (SPEC §9).
 Several workers may run against one database: each claim is one worker's (``FOR UPDATE
 SKIP LOCKED`` on PostgreSQL, the write lock on SQLite), and a killed worker's claim expires
 with its lease, after which another worker retries (delivery is at least once).
@@ -29,15 +32,17 @@ from feature_gateway.db.unit_of_work import Database
 from feature_gateway.db.webhooks import MAX_ERROR_LENGTH, Claimed
 from feature_gateway.domain.events import event_id, event_type
 from feature_gateway.domain.webhook_targets import (
+    Target,
     TargetRefusedError,
     check_addresses,
-    check_url,
     ip_literal,
+    parse_target,
 )
 from feature_gateway.domain.webhooks import GONE, DeliveryState, retry_delay_s, signature
 from feature_gateway.errors import DatabaseUnavailableError
 from feature_gateway.services.clock import now_ms
 from feature_gateway.services.events import event_data
+from feature_gateway.services.webhook_deadline import AttemptDeadline
 
 log = logging.getLogger("feature_gateway.webhooks")
 
@@ -81,6 +86,9 @@ class Worker:
             follow_redirects=False,  # a redirect is an answer, not a 2xx: a failed attempt
             trust_env=False,  # no proxy from the environment between us and the check
             headers={"User-Agent": USER_AGENT},
+            # A fresh connection per attempt: the deadline finds the socket it must be
+            # able to shut down when that connection is made (webhook_deadline).
+            limits=httpx.Limits(max_keepalive_connections=0),
         )
         self.stopping = threading.Event()
 
@@ -103,6 +111,10 @@ class Worker:
                 log.warning("database unavailable; retrying", extra={"event": "webhook_db_down"})
                 if once:
                     raise
+            except Exception:  # a defect of ours, not one delivery's: logged, and we go on
+                log.exception("webhook worker error", extra={"event": "webhook_worker_error"})
+                if once:
+                    raise
             if once:
                 break
             self.stopping.wait(self.settings.webhook_poll_interval_s)
@@ -120,19 +132,36 @@ class Worker:
         return claimed[0] if claimed else None
 
     def attempt(self, claimed: Claimed) -> Outcome:
-        body = orjson.dumps(event_data(claimed.change))
         started = time.perf_counter()
-        outcome = self._send(claimed, body)
+        try:
+            outcome = self._send(claimed)
+        except Exception as exc:  # SPEC §9: nothing about one delivery ends the worker
+            log.warning("webhook attempt raised", exc_info=True,
+                        extra={"event": "webhook_attempt_error"})  # fmt: skip
+            outcome = Outcome(None, _described(exc))
         self._record(claimed, outcome, round((time.perf_counter() - started) * 1000, 2))
         return outcome
 
-    def _send(self, claimed: Claimed, body: bytes) -> Outcome:
-        try:
-            self._check_target(claimed.url)
-        except TargetRefusedError as exc:
-            return Outcome(None, f"target refused: {exc}")
-        except OSError as exc:
-            return Outcome(None, f"DNS lookup failed: {exc}")
+    def _send(self, claimed: Claimed) -> Outcome:
+        timeout_s = self.settings.webhook_timeout_s
+        with AttemptDeadline(timeout_s) as deadline:
+            try:
+                target = self._check_target(claimed.url)
+            except TargetRefusedError as exc:
+                return Outcome(None, f"target refused: {exc}")
+            except OSError as exc:
+                return Outcome(None, f"DNS lookup failed: {exc}")
+            if not deadline.remaining():
+                return Outcome(None, f"timed out after {timeout_s:g} s (DNS lookup)")
+            try:
+                return self._post(claimed, target, deadline)
+            except httpx.HTTPError as exc:
+                if deadline.passed or isinstance(exc, httpx.TimeoutException):
+                    return Outcome(None, f"timed out after {timeout_s:g} s")
+                return Outcome(None, _described(exc))
+
+    def _post(self, claimed: Claimed, target: Target, deadline: AttemptDeadline) -> Outcome:
+        body = orjson.dumps(event_data(claimed.change))
         webhook_id = event_id(claimed.change.id)
         timestamp = int(time.time())
         headers = {
@@ -141,25 +170,25 @@ class Worker:
             "webhook-timestamp": str(timestamp),
             "webhook-signature": signature(claimed.secret, webhook_id, timestamp, body),
         }
-        try:
-            # Streamed and closed unread: a receiver's answer is its status code.
-            with self.client.stream("POST", claimed.url, content=body, headers=headers) as reply:
-                code = reply.status_code
-                return Outcome(code, None if reply.is_success else f"HTTP {code}")
-        except httpx.TimeoutException:
-            return Outcome(None, f"timed out after {self.settings.webhook_timeout_s:g} s")
-        except httpx.HTTPError as exc:
-            return Outcome(None, f"{type(exc).__name__}: {exc}"[:MAX_ERROR_LENGTH])
+        # Streamed and closed unread: a receiver's answer is its status code.
+        with self.client.stream(
+            "POST", target.url, content=body, headers=headers,
+            timeout=deadline.timeout(), extensions=deadline.extensions,
+        ) as reply:  # fmt: skip
+            code = reply.status_code
+            return Outcome(code, None if reply.is_success else f"HTTP {code}")
 
-    def _check_target(self, url: str) -> None:
+    def _check_target(self, url: str) -> Target:
         """The URL's checks again, then every address its host resolves to now (SPEC §9)."""
         allow = self.settings.webhook_allow_loopback
-        host = check_url(url, allow_loopback=allow)
-        if ip_literal(host) is not None:
-            return
-        port = httpx.URL(url).port or (443 if url.lower().startswith("https") else 80)
-        addresses = [ip_literal(address) for address in self.resolver(host, port)]
-        check_addresses([a for a in addresses if a is not None], allow_loopback=allow)
+        target = parse_target(url, allow_loopback=allow)
+        if target.address is None:
+            found = [ip_literal(text) for text in self.resolver(target.host, target.port)]
+            addresses = [address for address in found if address is not None]
+            if not found or len(addresses) < len(found):
+                raise TargetRefusedError("The name resolved to no address, or to a non-address.")
+            check_addresses(addresses, allow_loopback=allow)
+        return target
 
     def _record(self, claimed: Claimed, outcome: Outcome, duration_ms: float) -> None:
         """Store the outcome under the claim. If the database is down meanwhile it is not
@@ -167,7 +196,7 @@ class Worker:
         now = now_ms()
         values: dict[str, Any] = {
             "last_status_code": outcome.status_code,
-            "last_error": outcome.error,
+            "last_error": outcome.error and outcome.error[:MAX_ERROR_LENGTH],
         }
         gone = outcome.status_code == GONE
         if outcome.delivered:
@@ -205,3 +234,7 @@ class Worker:
                 "recorded": recorded,  # false: the claim expired meanwhile, another retried
             },
         )
+
+
+def _described(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"

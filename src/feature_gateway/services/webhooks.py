@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from feature_gateway.db.unit_of_work import Database
 from feature_gateway.db.webhooks import Webhook, WebhookDelivery
-from feature_gateway.domain.webhook_targets import TargetRefusedError, check_url
+from feature_gateway.domain.webhook_targets import TargetRefusedError, parse_target
 from feature_gateway.domain.webhooks import (
     DeliveryState,
     new_secret,
@@ -61,7 +61,7 @@ def create_webhook(
     description: str | None = None,
 ) -> NewWebhook:
     try:
-        check_url(url, allow_loopback=allow_loopback)
+        parse_target(url, allow_loopback=allow_loopback)
     except TargetRefusedError as exc:
         raise ValidationError.for_field("url", str(exc)) from None
     try:

@@ -19,7 +19,7 @@ from feature_gateway.api.catalog.schemas import (
 from feature_gateway.api.context import checked_feature_name, database
 from feature_gateway.api.feature_schemas import FeatureMessageSchema
 from feature_gateway.api.problems import Problems
-from feature_gateway.api.revisions import Reply, etag
+from feature_gateway.api.revisions import Reply, etag, read_freshness
 from feature_gateway.api.role_schemas import RoleQuerySchema
 from feature_gateway.api.roles import authenticated, require_role
 from feature_gateway.api.schema_fields import FEATURE_NAME_PATH_PARAMETER
@@ -27,7 +27,11 @@ from feature_gateway.domain.lifecycle import Action
 from feature_gateway.services import catalog, usage
 
 blp = ApiBlueprint("catalog", __name__, description="Versions, change log and diff of features")
-_BY_NAME: dict[str, Any] = {"parameters": [FEATURE_NAME_PATH_PARAMETER], "methods": ["GET"]}
+_BY_NAME: dict[str, Any] = {
+    "parameters": [FEATURE_NAME_PATH_PARAMETER],
+    "methods": ["GET"],
+    "replicated": True,
+}
 
 
 @blp.route("/create_feature_version", methods=["POST"])
@@ -52,7 +56,8 @@ def create_feature_version(args: dict[str, Any]) -> Reply:
 def feature_versions(args: dict[str, Any], feature_name: str) -> dict[str, Any]:
     """Every version of this view and feature, any status, by version number."""
     require_role(Action.READ, args.get("user_role"))
-    found = catalog.feature_versions(database(), checked_feature_name(feature_name))
+    name = checked_feature_name(feature_name)
+    found = catalog.feature_versions(database(), name, read_freshness())
     return {"feature": found.family, "versions": found.versions}
 
 
@@ -63,7 +68,8 @@ def feature_versions(args: dict[str, Any], feature_name: str) -> dict[str, Any]:
 def feature_changes(args: dict[str, Any], feature_name: str) -> dict[str, Any]:
     """The change log: one entry per successful write, field by field, oldest first."""
     require_role(Action.READ, args.get("user_role"))
-    name, entries = catalog.feature_changes(database(), checked_feature_name(feature_name))
+    name = checked_feature_name(feature_name)
+    name, entries = catalog.feature_changes(database(), name, read_freshness())
     return {"feature_name": name, "changes": entries}
 
 
@@ -75,7 +81,7 @@ def feature_diff(args: dict[str, Any], feature_name: str) -> catalog.Diff:
     """How this version differs from another (default: the one it was made from)."""
     require_role(Action.READ, args.get("user_role"))
     name = checked_feature_name(feature_name)
-    return catalog.feature_diff(database(), name, args.get("against"))
+    return catalog.feature_diff(database(), name, args.get("against"), read_freshness())
 
 
 @blp.route("/features/<feature_name>/usage", **_BY_NAME)
@@ -85,4 +91,5 @@ def feature_diff(args: dict[str, Any], feature_name: str) -> catalog.Diff:
 def feature_usage(args: dict[str, Any], feature_name: str) -> usage.FeatureUsageReport:
     """Who read this feature over the last days, and how often (SPEC §13)."""
     require_role(Action.READ, args.get("user_role"))
-    return usage.feature_usage(database(), checked_feature_name(feature_name), args["days"])
+    name = checked_feature_name(feature_name)
+    return usage.feature_usage(database(), name, args["days"], read_freshness())

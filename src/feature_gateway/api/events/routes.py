@@ -8,6 +8,7 @@ from feature_gateway.api.blueprint import ApiBlueprint
 from feature_gateway.api.context import database
 from feature_gateway.api.events.schemas import EventsQuerySchema, EventsSchema
 from feature_gateway.api.problems import Problems
+from feature_gateway.api.revisions import read_freshness
 from feature_gateway.api.roles import require_role
 from feature_gateway.domain.lifecycle import Action
 from feature_gateway.services import events
@@ -16,7 +17,7 @@ from feature_gateway.services.events import FeedPage
 blp = ApiBlueprint("events", __name__, description="The event feed")
 
 
-@blp.route("/events", methods=["GET"])
+@blp.route("/events", methods=["GET"], replicated=True)
 @blp.arguments(EventsQuerySchema, location="query")
 @blp.response(200, EventsSchema)
 @blp.problems(Problems.LIST_BY_QUERY)
@@ -29,4 +30,5 @@ def list_events(args: dict[str, Any]) -> FeedPage:
         limit=args["limit"],
         types=args.get("type", ()),
         feature_name=args.get("feature_name"),
+        freshness=read_freshness(),
     )

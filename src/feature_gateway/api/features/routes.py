@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Response
+
 from feature_gateway.api import examples
 from feature_gateway.api.blueprint import ApiBlueprint
 from feature_gateway.api.context import checked_feature_name, database
@@ -19,7 +21,15 @@ from feature_gateway.api.features.schemas import (
     UpdateFeatureSchema,
 )
 from feature_gateway.api.problems import Problems
-from feature_gateway.api.revisions import IF_MATCH_PARAMETER, Reply, etag, expected_revisions
+from feature_gateway.api.revisions import (
+    IF_MATCH_PARAMETER,
+    IF_NONE_MATCH_PARAMETER,
+    Reply,
+    etag,
+    expected_revisions,
+    not_modified,
+    read_freshness,
+)
 from feature_gateway.api.role_schemas import FeatureRefSchema, RoleQuerySchema
 from feature_gateway.api.roles import authenticated, require_role
 from feature_gateway.api.schema_fields import FEATURE_NAME_PATH_PARAMETER
@@ -44,38 +54,41 @@ def create_feature_metadata(args: dict[str, Any]) -> Reply:
     return payload, etag(feature["revision"])
 
 
-@blp.route("/get_feature_metadata", methods=["POST"], reads_only=True)
+@blp.route("/get_feature_metadata", methods=["POST"], replicated=True)
 @blp.arguments(FeatureRefSchema, example=examples.GET)
 @blp.response(200, FeatureEnvelopeSchema)
 @blp.problems(Problems.READ)
 def get_feature_metadata(args: dict[str, Any]) -> Reply:
     """Read one feature by name; its ETag is its revision (see If-Match)."""
     require_role(Action.READ, args.get("user_role"))
-    feature = features.get_feature(database(), args["feature_name"])
+    feature = features.get_feature(database(), args["feature_name"], read_freshness())
     return {"feature": feature}, etag(feature["revision"])
 
 
 @blp.route(
     "/get_feature_metadata/<feature_name>",
     methods=["GET"],
-    parameters=[FEATURE_NAME_PATH_PARAMETER],
+    parameters=[FEATURE_NAME_PATH_PARAMETER, IF_NONE_MATCH_PARAMETER],
+    replicated=True,
 )
 @blp.arguments(RoleQuerySchema, location="query")
 @blp.response(200, FeatureEnvelopeSchema)
+@blp.alt_response(304, description="Not modified: the feature is at the If-None-Match revision")
 @blp.problems(Problems.READ_BY_PATH)
-def get_feature_metadata_by_path(args: dict[str, Any], feature_name: str) -> Reply:
-    """Read one feature by name; its ETag is its revision (see If-Match)."""
+def get_feature_metadata_by_path(args: dict[str, Any], feature_name: str) -> Reply | Response:
+    """Read one feature by name; its ETag is its revision (see If-Match, If-None-Match)."""
     require_role(Action.READ, args.get("user_role"))
-    feature = features.get_feature(database(), checked_feature_name(feature_name))
-    return {"feature": feature}, etag(feature["revision"])
+    name = checked_feature_name(feature_name)
+    feature = features.get_feature(database(), name, read_freshness())
+    return not_modified(feature["revision"]) or ({"feature": feature}, etag(feature["revision"]))
 
 
 def _list(args: dict[str, Any]) -> features.Page:
     require_role(Action.READ, args.pop("user_role", None))
-    return features.list_features(database(), FeatureQuery(**args))
+    return features.list_features(database(), FeatureQuery(**args), read_freshness())
 
 
-@blp.route("/get_all_feature_metadata", methods=["POST"], reads_only=True)
+@blp.route("/get_all_feature_metadata", methods=["POST"], replicated=True)
 @blp.arguments(ListFiltersSchema, example=examples.LIST)
 @blp.response(200, FeaturePageSchema)
 @blp.problems(Problems.LIST)
@@ -84,7 +97,7 @@ def list_feature_metadata(args: dict[str, Any]) -> features.Page:
     return _list(args)
 
 
-@blp.route("/get_all_feature_metadata", methods=["GET"])
+@blp.route("/get_all_feature_metadata", methods=["GET"], replicated=True)
 @blp.arguments(ListFiltersQuerySchema, location="query")
 @blp.response(200, FeaturePageSchema)
 @blp.problems(Problems.LIST_BY_QUERY)
@@ -93,7 +106,7 @@ def list_feature_metadata_by_query(args: dict[str, Any]) -> features.Page:
     return _list(args)
 
 
-@blp.route("/get_deployed_features", methods=["GET"])
+@blp.route("/get_deployed_features", methods=["GET"], replicated=True)
 @blp.arguments(DeployedQuerySchema, location="query")
 @blp.response(200, DeployedFeaturesSchema)
 @blp.problems(Problems.LIST_BY_QUERY)
@@ -101,9 +114,10 @@ def get_deployed_features(args: dict[str, Any]) -> features.Page:
     """List deployed features; with ``at``, the features served at that time as they were."""
     require_role(Action.READ, args.get("user_role"))
     if args.get("at") is not None:
-        return catalog.served_at(database(), args["at"], args["limit"], args["offset"])
+        at, limit, offset = args["at"], args["limit"], args["offset"]
+        return catalog.served_at(database(), at, limit, offset, read_freshness())
     query = FeatureQuery(status=(Status.DEPLOYED,), limit=args["limit"], offset=args["offset"])
-    return features.list_features(database(), query)
+    return features.list_features(database(), query, read_freshness())
 
 
 @blp.route("/update_feature_metadata", methods=["POST"], parameters=[IF_MATCH_PARAMETER])
@@ -132,12 +146,15 @@ register_trigger_endpoint(blp, DELETE_ENDPOINT, FeatureMessageSchema, with_statu
 
 def _history(feature_name: str, declared_role: str | None) -> dict[str, Any]:
     require_role(Action.READ, declared_role)
-    entries = features.feature_history(database(), feature_name)
+    entries = features.feature_history(database(), feature_name, read_freshness())
     return {"feature_name": feature_name, "history": entries}
 
 
 @blp.route(
-    "/features/<feature_name>/history", methods=["GET"], parameters=[FEATURE_NAME_PATH_PARAMETER]
+    "/features/<feature_name>/history",
+    methods=["GET"],
+    parameters=[FEATURE_NAME_PATH_PARAMETER],
+    replicated=True,
 )
 @blp.arguments(RoleQuerySchema, location="query")
 @blp.response(200, HistorySchema)
@@ -147,7 +164,7 @@ def feature_history(args: dict[str, Any], feature_name: str) -> dict[str, Any]:
     return _history(checked_feature_name(feature_name), args.get("user_role"))
 
 
-@blp.route("/get_feature_history", methods=["POST"], reads_only=True)
+@blp.route("/get_feature_history", methods=["POST"], replicated=True)
 @blp.arguments(FeatureRefSchema, example=examples.GET)
 @blp.response(200, HistorySchema)
 @blp.problems(Problems.READ)

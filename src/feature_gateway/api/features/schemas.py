@@ -37,6 +37,7 @@ from feature_gateway.api.schema_fields import (
     JsonInteger,
     QueryBoolean,
     QueryInteger,
+    RecordedActor,
     StrictSchema,
     no_nul,
 )
@@ -84,7 +85,7 @@ UpdateFeatureSchema = request_schema(
 
 
 class _ListFilterFields(StrictSchema):
-    created_by = Actor(metadata={"description": "Only features created by this actor"})
+    created_by = RecordedActor(metadata={"description": "Only features created by this actor"})
     search = fields.String(
         validate=[no_nul, validate.Length(min=1, max=255)],
         metadata={
@@ -108,7 +109,7 @@ class ListFiltersSchema(RoleBodySchema, PageBodyFields, _ListFilterFields):
     status = OneOrMany(Choice(Status), metadata={"description": _STATUS_FILTER})
     feature_type = OneOrMany(Choice(FeatureType))
     feature_data_type = OneOrMany(Choice(DataType))
-    owner = OneOrMany(Actor(), metadata={"description": _OWNER_FILTER})
+    owner = OneOrMany(RecordedActor(), metadata={"description": _OWNER_FILTER})
     tags = TagFilterBody()
     created_after = time_bound(JsonInteger, "created_after")
     created_before = time_bound(JsonInteger, "created_before")

@@ -13,7 +13,8 @@ from feature_gateway.api.access import public
 from feature_gateway.api.blueprint import ApiBlueprint
 from feature_gateway.api.context import database, settings
 from feature_gateway.config import AUTH_MODES
-from feature_gateway.services.health import database_is_reachable
+from feature_gateway.db.replicas import ReplicaState
+from feature_gateway.services.health import database_is_reachable, replica_health
 
 blp = ApiBlueprint("health", __name__, description="Service health")
 
@@ -29,6 +30,19 @@ class HealthSchema(Schema):
             "description": "AUTH_MODE: trust (claimed identities) or token (API tokens)",
         },
     )
+    replica = fields.String(
+        metadata={
+            "enum": [state.value for state in ReplicaState],
+            "description": "Only with DATABASE_READ_URL: the read replica's state. While it "
+            "is lagging (more than READ_MAX_LAG_S behind) or down, its reads go to the "
+            "primary: the service stays healthy.",
+        }
+    )
+    replica_lag_s = fields.Float(
+        allow_none=True,
+        metadata={"description": "Only with DATABASE_READ_URL: the replica's lag as last "
+                  "measured, in seconds; null while it is down."},
+    )  # fmt: skip
 
 
 # The only bodies there are, in HealthSchema's shape (the contract tests check every
@@ -46,8 +60,13 @@ def _bodies(auth_mode: str) -> tuple[bytes, bytes]:
 @blp.response(200, HealthSchema)
 @blp.alt_response(503, schema=HealthSchema, description="The database cannot be reached")
 def health() -> Response:
-    """Healthy when the database answers a trivial query."""
+    """Healthy when the database answers a trivial query (the primary: a replica that is
+    down or lagging only sends its reads to the primary)."""
     healthy, unhealthy = _bodies(settings().auth_mode)
-    if database_is_reachable(database()):
-        return current_app.response_class(healthy, status=200, mimetype="application/json")
-    return current_app.response_class(unhealthy, status=503, mimetype="application/json")
+    reachable = database_is_reachable(database())
+    body, status = (healthy, 200) if reachable else (unhealthy, 503)
+    replica = replica_health(database())
+    if replica is not None:
+        extra = {"replica": replica.state, "replica_lag_s": replica.lag_s}
+        body = orjson.dumps({**orjson.loads(body), **extra})
+    return current_app.response_class(body, status=status, mimetype="application/json")

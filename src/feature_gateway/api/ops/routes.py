@@ -15,6 +15,7 @@ from feature_gateway.api.context import database, settings
 from feature_gateway.api.ops.metrics import delivery_exposition, exposition
 from feature_gateway.errors import DatabaseUnavailableError
 from feature_gateway.services import webhooks
+from feature_gateway.services.health import replica_health
 
 blp = ApiBlueprint("ops", __name__, description="Liveness and metrics")
 
@@ -44,8 +45,10 @@ def livez() -> dict[str, Any]:
     },
 )
 def metrics() -> Response:
-    """Request counts and latencies, status changes; summed over all gunicorn workers.
-    The webhook outbox's figures are read from the database (left out while it is down)."""
+    """Request counts and latencies, status changes, the read replica's lag and where its
+    reads were served; summed over all gunicorn workers. The webhook outbox's figures are
+    read from the database (left out while it is down)."""
+    replica_health(database())  # measured again when due, for the replica's gauges
     body, content_type = exposition(settings().prometheus_multiproc_dir)
     with contextlib.suppress(DatabaseUnavailableError):
         body += delivery_exposition(webhooks.delivery_stats(database()))

@@ -17,6 +17,7 @@ from feature_gateway.api.access import names_no_role
 from feature_gateway.api.blueprint import ApiBlueprint
 from feature_gateway.api.context import database, read_counter, value_limits
 from feature_gateway.api.problems import Problems
+from feature_gateway.api.revisions import read_freshness
 from feature_gateway.api.roles import consumer
 from feature_gateway.api.values.feast_schemas import (
     OnlineFeaturesRequestSchema,
@@ -37,7 +38,7 @@ EXAMPLE = {
 
 
 @names_no_role
-@blp.route("/get-online-features", methods=["POST"], reads_only=True)
+@blp.route("/get-online-features", methods=["POST"], replicated=True)
 @blp.arguments(OnlineFeaturesRequestSchema, example=EXAMPLE)
 @blp.response(200, OnlineFeaturesResponseSchema)
 @blp.problems(Problems.VALUES)
@@ -49,7 +50,11 @@ def get_online_features_feast(args: dict[str, Any]) -> Response:
     refs = [ref for ref in map(parse_ref, args["features"]) if ref is not None]
     request = feature_values.RefsRequest(refs, args["entities"])
     served = feature_values.get_online_features_by_refs(
-        database(), request, limits=value_limits(), count_reads=read_counter(consumer())
+        database(),
+        request,
+        limits=value_limits(),
+        count_reads=read_counter(consumer()),
+        freshness=read_freshness(),
     )
     names = [ref.column_name(args["full_feature_names"]) for ref in refs]
     metadata: dict[str, Any] = {"feature_names": [*args["entities"], *names]}

@@ -9,10 +9,11 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 
-from feature_gateway.api.schema_fields import JsonBoolean, StrictSchema
+from feature_gateway.api.schema_fields import JsonBoolean
 from feature_gateway.api.values.schemas import (
     ENTITIES_DOCUMENTATION,
     EntityColumns,
+    ValuesRequestSchema,
     unique_names,
 )
 from feature_gateway.domain.feature_refs import (
@@ -34,7 +35,7 @@ def _valid_ref(value: str) -> None:
         raise ValidationError(INVALID_REF)
 
 
-class OnlineFeaturesRequestSchema(StrictSchema):
+class OnlineFeaturesRequestSchema(ValuesRequestSchema):
     features = fields.List(
         fields.String(
             validate=_valid_ref,

@@ -18,6 +18,7 @@ from feature_gateway.api import examples
 from feature_gateway.api.blueprint import ApiBlueprint
 from feature_gateway.api.context import database, read_counter, value_limits
 from feature_gateway.api.problems import Problems
+from feature_gateway.api.revisions import read_freshness
 from feature_gateway.api.role_schemas import RoleQuerySchema
 from feature_gateway.api.roles import caller_role, consumer
 from feature_gateway.api.values.schemas import (
@@ -35,7 +36,7 @@ blp = ApiBlueprint("values", __name__, description="Serve simulated values of de
 CHUNK_BYTES = 64 * 1024
 
 
-@blp.route("/features", methods=["POST"], reads_only=True)
+@blp.route("/features", methods=["POST"], replicated=True)
 @blp.arguments(FeatureValuesRequestSchema, example=examples.FEATURES)
 @blp.response(200, FeatureValuesResponseSchema)
 @blp.problems(Problems.VALUES)
@@ -47,7 +48,11 @@ def get_online_features(args: dict[str, Any]) -> Response:
     caller_role(args.pop("user_role", None))
     request = feature_values.ValuesRequest(**args)
     result = feature_values.get_online_features(
-        database(), request, limits=value_limits(), count_reads=read_counter(consumer())
+        database(),
+        request,
+        limits=value_limits(),
+        count_reads=read_counter(consumer()),
+        freshness=read_freshness(),
     )
     return render_online_features(result)
 
@@ -114,12 +119,12 @@ def _as_list(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-@blp.route("/features/available", methods=["GET"])
+@blp.route("/features/available", methods=["GET"], replicated=True)
 @blp.arguments(RoleQuerySchema, location="query")
 @blp.response(200, AvailableFeaturesSchema)
 @blp.problems(Problems.LIST_BY_QUERY)
 def available_features(args: dict[str, Any]) -> dict[str, Any]:
     """Names of the features POST /features serves: deployed and deprecated ones."""
     caller_role(args.get("user_role"))
-    available = feature_values.available_features(database())
+    available = feature_values.available_features(database(), read_freshness())
     return {"available_features": available.names, "deprecated_features": available.deprecated}

@@ -6,8 +6,9 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
+from feature_gateway.api.context import value_limits
 from feature_gateway.api.role_schemas import UserRole
 from feature_gateway.api.schema_fields import FeatureName, StrictSchema
 from feature_gateway.domain.value_requests import (
@@ -78,8 +79,11 @@ class EpochMillis(fields.Integer):
 
 # The entity key columns as the API document describes them (both serving endpoints).
 ENTITIES_DOCUMENTATION: dict[str, Any] = {
-    "description": "Entity key columns, all of the same length (rows). Column names match "
-    "[A-Za-z_][A-Za-z0-9_]* (at most 255 characters); values are strings or 64-bit integers",
+    "description": "Entity key columns, all of the same length (rows): at most "
+    "MAX_ENTITY_COLUMNS_PER_REQUEST (default 20) columns and "
+    "MAX_ENTITY_ROWS_PER_REQUEST (default 10,000) rows. Column names match "
+    "[A-Za-z_][A-Za-z0-9_]* (at most 255 characters); values are strings or "
+    "64-bit integers",
     "type": "object",
     "minProperties": 1,
     "additionalProperties": {
@@ -96,7 +100,26 @@ ENTITIES_DOCUMENTATION: dict[str, Any] = {
 }
 
 
-class FeatureValuesRequestSchema(StrictSchema):
+class ValuesRequestSchema(StrictSchema):
+    """A request for values (``POST /features``, ``POST /get-online-features``): its size is
+    checked against the same limits (``RequestLimits``) before anything else."""
+
+    @pre_load
+    def _within_limits(self, data: Any, **kwargs: Any) -> Any:
+        """The size limits, before any name or key is checked: a request over them gets one
+        message per limit, not one per item (170,000 bad names were a 44 MB answer)."""
+        if isinstance(data, Mapping):
+            features, entities = data.get("features"), data.get("entities")
+            columns = list(entities.values()) if isinstance(entities, Mapping) else []
+            value_limits().check(
+                len(features) if isinstance(features, list) else 0,
+                max((len(c) for c in columns if isinstance(c, list)), default=0),
+                len(columns),
+            )
+        return data
+
+
+class FeatureValuesRequestSchema(ValuesRequestSchema):
     features = fields.List(
         FeatureName(),
         required=True,
