@@ -14,6 +14,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from feature_gateway.api.values.feast_schemas import OnlineFeaturesResponseSchema
+from feature_gateway.errors import MAX_ERROR_MESSAGES
 from feature_gateway.services.clock import now_ms
 from tests.conftest import bearer
 
@@ -214,6 +215,36 @@ def test_the_value_limits_of_post_features_apply(client):
     rows = {"id": list(range(2_000))}
     problem = _problem(client, {"features": [f"v:f{i}" for i in range(600)], "entities": rows})
     assert "1,000,000 values" in problem["detail"]
+
+
+@pytest.mark.parametrize(("columns", "status"), [(20, 200), (21, 422)])
+def test_a_request_holds_twenty_entity_key_columns_like_post_features(client, columns, status):
+    entities = {f"key_{i}": ["D1", "D2"] for i in range(columns)}
+    response = client.post(
+        "/get-online-features", json={"features": ["drivers:rate"], "entities": entities}
+    )
+    assert response.status_code == status, response.get_data(as_text=True)
+    if status == 422:
+        assert response.get_json()["errors"] == {
+            "entities": ["At most 20 entity key columns per request, got 21."]
+        }
+
+
+def test_more_refs_than_a_request_may_hold_are_one_message_before_any_ref_is_checked(client):
+    # Each of them malformed, and a malformed key column besides: the limit is the message.
+    body = {"features": [f"x{i}" for i in range(100_000)], "entities": {"not ok": [None]}}
+    response = client.post("/get-online-features", json=body)
+    assert response.status_code == 422
+    assert len(response.get_data()) < 16_000
+    assert response.get_json()["errors"] == {
+        "features": ["At most 1,000 features per request, got 100,000."]
+    }
+
+
+def test_past_fifty_messages_the_rest_are_counted_like_post_features(client):
+    problem = _problem(client, {"features": [f"x{i}" for i in range(1_000)], "entities": ENTITIES})
+    assert len(problem["errors"]["features"]) == MAX_ERROR_MESSAGES
+    assert problem["errors_omitted"] == 1_000 - MAX_ERROR_MESSAGES
 
 
 def test_token_mode_needs_a_token_of_any_role(token_client, issue_token, make_feature):
