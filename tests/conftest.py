@@ -21,12 +21,12 @@ from sqlalchemy import Connection, Engine, text
 
 from feature_gateway import create_app
 from feature_gateway.api import examples
-from feature_gateway.api.context import EXTENSION
 from feature_gateway.app import configure_logging
 from feature_gateway.cli import alembic_config
 from feature_gateway.db.engine import make_engine
 from feature_gateway.db.unit_of_work import Database
 from feature_gateway.services import tokens
+from feature_gateway.web.context import EXTENSION
 from tests.databases import BACKENDS, FreshDatabase, require_backend, settings_for
 
 # Token mode refuses to start without SECRET_KEY (the review console signs its sessions).

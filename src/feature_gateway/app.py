@@ -6,7 +6,6 @@ import logging
 import os
 import types
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask
@@ -14,7 +13,6 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from feature_gateway import __version__
 from feature_gateway.api import register_api
-from feature_gateway.api.context import EXTENSION
 from feature_gateway.api.request_hooks import RequestIdFilter
 from feature_gateway.config import Settings
 from feature_gateway.console import register_console
@@ -24,14 +22,7 @@ from feature_gateway.db.unit_of_work import Database
 from feature_gateway.front_door import register_front_door
 from feature_gateway.observability import json_formatter
 from feature_gateway.serving import STARTUP_SAID, require_serving, startup_warnings
-
-
-@dataclass(frozen=True)
-class Gateway:
-    """What the app keeps in ``app.extensions``: built once per process, after fork."""
-
-    settings: Settings
-    database: Database
+from feature_gateway.web.context import EXTENSION, Gateway
 
 
 class GatewayFlask(Flask):

@@ -1,33 +1,14 @@
-"""What views need from the application: settings, the database handle, name checks."""
+"""What API views need besides the app's handles (``web.context``): the configured request
+limits and the checks of ids taken from URL paths."""
 
 from __future__ import annotations
 
 import re
 
-from flask import current_app, g
-
-from feature_gateway.config import Settings
-from feature_gateway.db.unit_of_work import Database
 from feature_gateway.domain.names import INVALID_FEATURE_NAME, is_valid_feature_name
 from feature_gateway.domain.value_requests import RequestLimits
 from feature_gateway.errors import ValidationError
-
-EXTENSION = "feature_gateway"
-# Where api.idempotency puts the Database of the request's transaction, in ``flask.g``.
-REQUEST_DATABASE = "request_database"
-
-
-def settings() -> Settings:
-    return current_app.extensions[EXTENSION].settings  # type: ignore[no-any-return]
-
-
-def database() -> Database:
-    """The database the request works on: inside a keyed write (``api.idempotency``) the
-    request's own transaction, which its units of work join."""
-    joined = g.get(REQUEST_DATABASE)
-    if joined is not None:
-        return joined  # type: ignore[no-any-return]
-    return current_app.extensions[EXTENSION].database  # type: ignore[no-any-return]
+from feature_gateway.web.context import settings
 
 
 def value_limits() -> RequestLimits:

@@ -20,7 +20,6 @@ from typing import Any
 from flask import current_app, g, request
 
 from feature_gateway.api.access import is_public
-from feature_gateway.api.context import database, settings
 from feature_gateway.api.role_schemas import ROLE_HEADER
 from feature_gateway.domain.identity import (
     ACTOR_FIELDS,
@@ -44,6 +43,7 @@ from feature_gateway.errors import (
 )
 from feature_gateway.services import tokens
 from feature_gateway.services.clock import now_ms
+from feature_gateway.web.context import database, settings
 
 # Actions that only a verified principal may take: in trust mode anyone could claim them,
 # so they are refused with the error naming the command line that does the same.

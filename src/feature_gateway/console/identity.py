@@ -20,7 +20,6 @@ from typing import Any, TypeVar, cast
 
 from flask import flash, g, redirect, request, session, url_for
 
-from feature_gateway.api.context import database, settings
 from feature_gateway.console.session import SESSION_LIFETIME
 from feature_gateway.domain.identity import Principal, same_person
 from feature_gateway.domain.lifecycle import PERMISSIONS, WORKFLOW_ROLES, Action, Role
@@ -28,6 +27,7 @@ from feature_gateway.domain.tokens import token_id_of
 from feature_gateway.errors import AuthenticationError
 from feature_gateway.services import console_sessions, tokens
 from feature_gateway.services.clock import now_ms
+from feature_gateway.web.context import database, settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 _LIFETIME_MS = int(SESSION_LIFETIME.total_seconds() * 1000)

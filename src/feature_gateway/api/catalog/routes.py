@@ -13,7 +13,7 @@ from feature_gateway.api.catalog.schemas import (
     DiffSchema,
     VersionsSchema,
 )
-from feature_gateway.api.context import checked_feature_name, database
+from feature_gateway.api.context import checked_feature_name
 from feature_gateway.api.feature_schemas import FeatureMessageSchema
 from feature_gateway.api.problems import Problems
 from feature_gateway.api.revisions import Reply, etag, read_freshness
@@ -22,6 +22,7 @@ from feature_gateway.api.roles import authenticated, require_role
 from feature_gateway.api.schema_fields import FEATURE_NAME_PATH_PARAMETER
 from feature_gateway.domain.lifecycle import Action
 from feature_gateway.services import catalog
+from feature_gateway.web.context import database
 
 blp = ApiBlueprint("catalog", __name__, description="Versions, change log and diff of features")
 _BY_NAME: dict[str, Any] = {

@@ -8,7 +8,7 @@ from flask import Response
 
 from feature_gateway.api import examples
 from feature_gateway.api.blueprint import ApiBlueprint
-from feature_gateway.api.context import checked_feature_name, database
+from feature_gateway.api.context import checked_feature_name
 from feature_gateway.api.feature_schemas import FeatureEnvelopeSchema, FeatureMessageSchema
 from feature_gateway.api.features.schemas import (
     CreateFeatureSchema,
@@ -38,6 +38,7 @@ from feature_gateway.api.workflow.routes import register_trigger_endpoint
 from feature_gateway.domain.lifecycle import Action, Status
 from feature_gateway.domain.listing import FeatureQuery
 from feature_gateway.services import features
+from feature_gateway.web.context import database
 
 blp = ApiBlueprint("features", __name__, description="Define, read, list and edit features")
 

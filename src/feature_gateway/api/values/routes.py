@@ -16,7 +16,7 @@ from flask import Response, current_app
 
 from feature_gateway.api import examples
 from feature_gateway.api.blueprint import ApiBlueprint
-from feature_gateway.api.context import database, value_limits
+from feature_gateway.api.context import value_limits
 from feature_gateway.api.problems import Problems
 from feature_gateway.api.revisions import read_freshness
 from feature_gateway.api.role_schemas import RoleQuerySchema
@@ -28,6 +28,7 @@ from feature_gateway.api.values.schemas import (
 )
 from feature_gateway.domain.values import OnlineFeatures
 from feature_gateway.services import feature_values
+from feature_gateway.web.context import database
 
 blp = ApiBlueprint("values", __name__, description="Serve simulated values of deployed features")
 # Bodies are sent in pieces of about this size (a 1,000 x 1,000 answer, ~30 MB, in some

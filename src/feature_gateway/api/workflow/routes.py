@@ -11,7 +11,6 @@ from typing import Any
 from marshmallow import Schema
 
 from feature_gateway.api.blueprint import ApiBlueprint
-from feature_gateway.api.context import database
 from feature_gateway.api.feature_schemas import trigger_request_schema
 from feature_gateway.api.problems import Problems
 from feature_gateway.api.revisions import IF_MATCH_PARAMETER, Reply, etag, expected_revisions
@@ -20,6 +19,7 @@ from feature_gateway.api.workflow.endpoints import WORKFLOW_ENDPOINTS, TriggerEn
 from feature_gateway.api.workflow.schemas import TransitionResponseSchema
 from feature_gateway.domain.lifecycle import TRIGGERS
 from feature_gateway.services import workflow
+from feature_gateway.web.context import database
 
 blp = ApiBlueprint("workflow", __name__, description="Move features through the lifecycle")
 
