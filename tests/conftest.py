@@ -22,8 +22,8 @@ from sqlalchemy import Connection, Engine, text
 from feature_gateway import create_app
 from feature_gateway.api import examples
 from feature_gateway.app import configure_logging
-from feature_gateway.cli import alembic_config
 from feature_gateway.db.engine import make_engine
+from feature_gateway.db.migrations import alembic_config
 from feature_gateway.db.unit_of_work import Database
 from feature_gateway.services import tokens
 from feature_gateway.web.context import EXTENSION

@@ -14,6 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from feature_gateway import __version__
 from feature_gateway.api import register_api
 from feature_gateway.api.request_hooks import RequestIdFilter
+from feature_gateway.cli_commands import register_cli
 from feature_gateway.config import Settings
 from feature_gateway.console import register_console
 from feature_gateway.db.engine import make_engine
@@ -73,8 +74,6 @@ def build_app(overrides: dict[str, Any] | None = None, *, serving: bool = True) 
         # anything further left came from the client and is ignored.
         n = settings.trusted_proxy_count
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
-    from feature_gateway.cli import register_cli
-
     register_cli(app)
     return app
 

@@ -80,7 +80,7 @@ def _require_migrated(bind: Engine | Connection, url: str) -> None:
     from alembic.script import ScriptDirectory
     from alembic.util import CommandError
 
-    from feature_gateway.cli import alembic_config
+    from feature_gateway.db.migrations import alembic_config
 
     scripts = ScriptDirectory.from_config(alembic_config(url))
     heads = set(scripts.get_heads())
