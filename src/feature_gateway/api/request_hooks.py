@@ -12,8 +12,8 @@ from typing import Any
 from flask import Flask, Request, Response, g, has_request_context, request
 from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 
-from feature_gateway.api.access import is_console
 from feature_gateway.api.ops.metrics import IN_PROGRESS, observe_request
+from feature_gateway.web.access import is_console
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _REQUEST_ID_ENVIRON = "HTTP_X_REQUEST_ID"

@@ -19,7 +19,6 @@ from typing import Any
 
 from flask import current_app, g, request
 
-from feature_gateway.api.access import is_public
 from feature_gateway.api.role_schemas import ROLE_HEADER
 from feature_gateway.domain.identity import (
     ACTOR_FIELDS,
@@ -43,6 +42,7 @@ from feature_gateway.errors import (
 )
 from feature_gateway.services import tokens
 from feature_gateway.services.clock import now_ms
+from feature_gateway.web.access import is_public
 from feature_gateway.web.context import database, settings
 
 # Actions that only a verified principal may take: in trust mode anyone could claim them,
