@@ -13,7 +13,6 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from feature_gateway import __version__
 from feature_gateway.api import register_api
-from feature_gateway.api.request_hooks import RequestIdFilter
 from feature_gateway.cli_commands import register_cli
 from feature_gateway.config import Settings
 from feature_gateway.console import register_console
@@ -23,7 +22,9 @@ from feature_gateway.db.unit_of_work import Database
 from feature_gateway.front_door import register_front_door
 from feature_gateway.observability import json_formatter
 from feature_gateway.serving import STARTUP_SAID, require_serving, startup_warnings
+from feature_gateway.web import register_web
 from feature_gateway.web.context import EXTENSION, Gateway
+from feature_gateway.web.request_hooks import RequestIdFilter
 
 
 class GatewayFlask(Flask):
@@ -62,7 +63,8 @@ def build_app(overrides: dict[str, Any] | None = None, *, serving: bool = True) 
     app.config.update({k: v for k, v in overrides.items() if k.isupper()})
     database = overrides.get("database") or _database(settings)
     app.extensions[EXTENSION] = Gateway(settings, database)
-    register_api(app, max_body_bytes=settings.max_body_bytes, token_mode=settings.token_mode)
+    register_web(app, settings)
+    register_api(app, token_mode=settings.token_mode)
     register_console(app, settings)
     register_front_door(app)
     if serving and not os.environ.get(STARTUP_SAID):  # gunicorn's master said them already

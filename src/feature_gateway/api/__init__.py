@@ -17,8 +17,6 @@ from feature_gateway.api.framework_adapter import OrjsonProvider
 from feature_gateway.api.health.routes import blp as health_blp
 from feature_gateway.api.ops.routes import blp as ops_blp
 from feature_gateway.api.problems import GatewayApi, register_error_handlers
-from feature_gateway.api.request_hooks import register_request_hooks
-from feature_gateway.api.roles import authenticate_request
 from feature_gateway.api.tokens.routes import blp as tokens_blp
 from feature_gateway.api.values.routes import blp as values_blp
 from feature_gateway.api.webhooks.routes import blp as webhooks_blp
@@ -37,7 +35,7 @@ BLUEPRINTS = (
 )
 
 
-def register_api(app: Flask, *, max_body_bytes: int, token_mode: bool) -> GatewayApi:
+def register_api(app: Flask, *, token_mode: bool) -> GatewayApi:
     app.json = OrjsonProvider(app)
     for key, value in docs_config(token_mode=token_mode).items():
         app.config.setdefault(key, value)
@@ -50,6 +48,5 @@ def register_api(app: Flask, *, max_body_bytes: int, token_mode: bool) -> Gatewa
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     register_docs_assets(app)
-    register_request_hooks(app, max_body_bytes, authenticate_request)
     register_error_handlers(app)
     return api

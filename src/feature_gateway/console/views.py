@@ -201,8 +201,7 @@ def feature(feature_name: str) -> str:
     if not is_valid_feature_name(feature_name):
         abort(404)
     shown = pages.feature_page(feature_name)
-    user = identity.signed_in_user()
-    offers = actions.offers(user, shown.feature["status"])
+    offers = actions.offers(shown.feature["status"])
     forms: dict[str, RevisionForm] = {}
     for offer in offers:
         if offer.trigger == actions.NEW_VERSION:

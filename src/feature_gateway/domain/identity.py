@@ -10,7 +10,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-from feature_gateway.domain.lifecycle import WORKFLOW_ROLES, Role
+from feature_gateway.domain.lifecycle import PERMISSIONS, WORKFLOW_ROLES, Action, Role
 
 # The request fields naming who performs an action. In token mode each is optional and,
 # when given, must name the principal: what is stored is the principal.
@@ -37,6 +37,12 @@ class Principal:
     name: str
     roles: frozenset[Role]
     authenticated: bool
+
+    def role_for(self, action: Action) -> Role | None:
+        """The role this principal acts in for ``action`` when none is named: the first of
+        theirs, in the roles' declaration order, that may perform it (None if none may)."""
+        allowed = PERMISSIONS[action]
+        return next((role for role in Role if role in self.roles and role in allowed), None)
 
 
 def claimable_roles(*, token_mode: bool) -> list[str]:

@@ -5,3 +5,15 @@ handles (``context``), who may call without a credential (``access``), who the c
 and which role they act in (``caller``), and the hooks every request passes: its id, the
 body checks, the access log and metrics (``request_hooks``).
 """
+
+from __future__ import annotations
+
+from flask import Flask
+
+from feature_gateway.config import Settings
+from feature_gateway.web.request_hooks import register_request_hooks
+
+
+def register_web(app: Flask, settings: Settings) -> None:
+    """The hooks of every request, registered before either door's own."""
+    register_request_hooks(app, settings.max_body_bytes)

@@ -18,10 +18,11 @@ from feature_gateway.api.feature_schemas import FeatureMessageSchema
 from feature_gateway.api.problems import Problems
 from feature_gateway.api.revisions import Reply, etag, read_freshness
 from feature_gateway.api.role_schemas import RoleQuerySchema
-from feature_gateway.api.roles import authenticated, require_role
+from feature_gateway.api.roles import require_role
 from feature_gateway.api.schema_fields import FEATURE_NAME_PATH_PARAMETER
 from feature_gateway.domain.lifecycle import Action
 from feature_gateway.services import catalog
+from feature_gateway.web.caller import authenticated
 from feature_gateway.web.context import database
 
 blp = ApiBlueprint("catalog", __name__, description="Versions, change log and diff of features")

@@ -31,13 +31,14 @@ from feature_gateway.api.revisions import (
     read_freshness,
 )
 from feature_gateway.api.role_schemas import FeatureRefSchema, RoleQuerySchema
-from feature_gateway.api.roles import authenticated, require_role
+from feature_gateway.api.roles import require_role
 from feature_gateway.api.schema_fields import FEATURE_NAME_PATH_PARAMETER
 from feature_gateway.api.workflow.endpoints import DELETE_ENDPOINT
 from feature_gateway.api.workflow.routes import register_trigger_endpoint
 from feature_gateway.domain.lifecycle import Action, Status
 from feature_gateway.domain.listing import FeatureQuery
 from feature_gateway.services import features
+from feature_gateway.web.caller import authenticated
 from feature_gateway.web.context import database
 
 blp = ApiBlueprint("features", __name__, description="Define, read, list and edit features")
