@@ -13,7 +13,6 @@ from feature_gateway.api.docs import (
 )
 from feature_gateway.api.events.routes import blp as events_blp
 from feature_gateway.api.features.routes import blp as features_blp
-from feature_gateway.api.framework_adapter import OrjsonProvider
 from feature_gateway.api.health.routes import blp as health_blp
 from feature_gateway.api.ops.routes import blp as ops_blp
 from feature_gateway.api.problems import GatewayApi, register_error_handlers
@@ -36,7 +35,6 @@ BLUEPRINTS = (
 
 
 def register_api(app: Flask, *, token_mode: bool) -> GatewayApi:
-    app.json = OrjsonProvider(app)
     for key, value in docs_config(token_mode=token_mode).items():
         app.config.setdefault(key, value)
     spec_kwargs = {

@@ -12,7 +12,6 @@ from typing import Any
 from marshmallow import Schema, fields
 
 from feature_gateway.api.catalog_fields import Tags
-from feature_gateway.api.framework_adapter import DirectDumpSchema
 from feature_gateway.api.role_schemas import FeatureRefSchema
 from feature_gateway.api.schema_fields import (
     MAX_DESCRIPTION_LENGTH,
@@ -33,6 +32,7 @@ from feature_gateway.domain.feature_fields import (
     Kind,
 )
 from feature_gateway.domain.lifecycle import CREATED_STATUS, STORED_STATES, Status
+from feature_gateway.framework_adapter import DirectDumpSchema
 
 _TIME_DESCRIPTION = "Epoch milliseconds"
 # Given by every request on one feature, through FeatureRefSchema.

@@ -22,7 +22,6 @@ from feature_gateway.api.feature_schemas import (
     FeatureRecordSchema,
     request_schema,
 )
-from feature_gateway.api.framework_adapter import DirectDumpSchema
 from feature_gateway.api.page_schemas import (
     PageBodyFields,
     PageFields,
@@ -46,6 +45,7 @@ from feature_gateway.domain.feature_fields import CREATE_FIELDS, EDITABLE_FIELDS
 from feature_gateway.domain.lifecycle import DataType, FeatureType, Status
 from feature_gateway.domain.listing import MAX_PAGE_SIZE, SORT_ORDERS
 from feature_gateway.domain.text import NUL_FREE_TEXT_PATTERN
+from feature_gateway.framework_adapter import DirectDumpSchema
 
 __all__ = ["FeatureRecordSchema"]  # the import format, read by the CLI
 
