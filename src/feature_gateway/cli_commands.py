@@ -76,8 +76,8 @@ def export_command(path: str) -> None:
     Not a backup: each feature as it is now, without its history, change log, tokens or
     webhooks. Back up the database itself (sqlite3 .backup, pg_dump: docs/operations.md,
     "Backups")."""
-    from feature_gateway.api.feature_schemas import FeatureMetadataSchema
     from feature_gateway.services.transfer import export_features
+    from feature_gateway.shapes.feature_schemas import FeatureMetadataSchema
 
     rows = FeatureMetadataSchema(many=True).dump(export_features(current_gateway().database))
     text = json.dumps(rows, indent=2, ensure_ascii=False) + "\n"

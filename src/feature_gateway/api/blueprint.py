@@ -39,7 +39,6 @@ from feature_gateway.api.idempotency import (
     idempotent,
 )
 from feature_gateway.api.revisions import READ_AFTER_PARAMETER
-from feature_gateway.api.role_schemas import RoleHeaderSchema
 from feature_gateway.api.roles import bind_actor_fields, identity_fields_optional
 from feature_gateway.domain.identity import IDENTITY_FIELDS
 from feature_gateway.framework_adapter import (
@@ -48,6 +47,7 @@ from feature_gateway.framework_adapter import (
     documented_statuses,
     mark_operation,
 )
+from feature_gateway.shapes.role_schemas import RoleHeaderSchema
 
 F = TypeVar("F", bound=Callable[..., Any])
 # The mark on a keyed write's doc info (flask-smorest's ``_apidoc``), read by a doc callback.

@@ -16,9 +16,9 @@ from marshmallow import Schema
 from swagger_ui_bundle import swagger_ui_path
 
 from feature_gateway.api.access import BEARER_SCHEME, SECURITY_SCHEMES
-from feature_gateway.api.role_schemas import ROLE_HEADER
-from feature_gateway.api.schema_fields import StrictSchema
 from feature_gateway.domain.identity import IDENTITY_FIELDS, ROLE_FIELD, claimable_roles
+from feature_gateway.shapes.role_schemas import ROLE_HEADER
+from feature_gateway.shapes.schema_fields import StrictSchema
 
 DOCS_PATH = "/docs"
 DOCS_ASSETS_PATH = "/docs/static"

@@ -19,7 +19,6 @@ from typing import Any
 
 from flask import g, request
 
-from feature_gateway.api.role_schemas import ROLE_HEADER
 from feature_gateway.domain.identity import ACTOR_FIELDS, claimable_roles, same_person
 from feature_gateway.domain.lifecycle import PERMISSIONS, Action, Role
 from feature_gateway.domain.text import name_problem
@@ -34,6 +33,7 @@ from feature_gateway.errors import (
     ValidationError,
     WebhookManagementDisabledError,
 )
+from feature_gateway.shapes.role_schemas import ROLE_HEADER
 from feature_gateway.web.caller import principal, role_for
 from feature_gateway.web.context import settings
 

@@ -12,7 +12,6 @@ from flask_wtf.csrf import CSRFProtect
 from marshmallow import ValidationError as SchemaError
 from werkzeug.wrappers import Response
 
-from feature_gateway.api.schema_fields import Actor
 from feature_gateway.console import actions, identity, pages
 from feature_gateway.console.errors import register_error_pages
 from feature_gateway.console.forms import (
@@ -46,6 +45,7 @@ from feature_gateway.errors import (
     ValidationError,
 )
 from feature_gateway.services import features
+from feature_gateway.shapes.schema_fields import Actor
 from feature_gateway.web.access import CONSOLE_BLUEPRINT
 from feature_gateway.web.context import database, settings
 

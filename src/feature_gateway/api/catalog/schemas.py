@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-from feature_gateway.api.feature_schemas import FeatureMetadataSchema, request_schema
-from feature_gateway.api.role_schemas import FeatureRefSchema, UserRole
-from feature_gateway.api.schema_fields import Actor, Choice, FeatureName, StrictSchema
 from feature_gateway.domain.changes import VERSIONED_FIELDS, ChangeAction
+from feature_gateway.shapes.feature_schemas import FeatureMetadataSchema, request_schema
+from feature_gateway.shapes.role_schemas import FeatureRefSchema, UserRole
+from feature_gateway.shapes.schema_fields import Actor, Choice, FeatureName, StrictSchema
 
 
 class _NewVersionRules(FeatureRefSchema):

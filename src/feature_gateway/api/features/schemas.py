@@ -7,7 +7,12 @@ from typing import Any, ClassVar
 
 from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 
-from feature_gateway.api.catalog_fields import (
+from feature_gateway.domain.feature_fields import CREATE_FIELDS, EDITABLE_FIELDS
+from feature_gateway.domain.lifecycle import DataType, FeatureType, Status
+from feature_gateway.domain.listing import MAX_PAGE_SIZE, SORT_ORDERS
+from feature_gateway.domain.text import NUL_FREE_TEXT_PATTERN
+from feature_gateway.framework_adapter import DirectDumpSchema
+from feature_gateway.shapes.catalog_fields import (
     FILTER_NAME,
     NAMES_PATTERN,
     CommaSeparated,
@@ -17,19 +22,19 @@ from feature_gateway.api.catalog_fields import (
     choices_pattern,
     time_bound,
 )
-from feature_gateway.api.feature_schemas import (
+from feature_gateway.shapes.feature_schemas import (
     FeatureMetadataSchema,
     FeatureRecordSchema,
     request_schema,
 )
-from feature_gateway.api.page_schemas import (
+from feature_gateway.shapes.page_schemas import (
     PageBodyFields,
     PageFields,
     PageQueryFields,
     page_limit,
 )
-from feature_gateway.api.role_schemas import FeatureRefSchema, RoleBodySchema, UserRole
-from feature_gateway.api.schema_fields import (
+from feature_gateway.shapes.role_schemas import FeatureRefSchema, RoleBodySchema, UserRole
+from feature_gateway.shapes.schema_fields import (
     Actor,
     Choice,
     JsonBoolean,
@@ -40,12 +45,7 @@ from feature_gateway.api.schema_fields import (
     StrictSchema,
     no_nul,
 )
-from feature_gateway.api.workflow.endpoints import WORKFLOW_ENDPOINTS
-from feature_gateway.domain.feature_fields import CREATE_FIELDS, EDITABLE_FIELDS
-from feature_gateway.domain.lifecycle import DataType, FeatureType, Status
-from feature_gateway.domain.listing import MAX_PAGE_SIZE, SORT_ORDERS
-from feature_gateway.domain.text import NUL_FREE_TEXT_PATTERN
-from feature_gateway.framework_adapter import DirectDumpSchema
+from feature_gateway.shapes.trigger_endpoints import WORKFLOW_ENDPOINTS
 
 __all__ = ["FeatureRecordSchema"]  # the import format, read by the CLI
 

@@ -11,9 +11,18 @@ from typing import Any
 
 from marshmallow import Schema, fields
 
-from feature_gateway.api.catalog_fields import Tags
-from feature_gateway.api.role_schemas import FeatureRefSchema
-from feature_gateway.api.schema_fields import (
+from feature_gateway.domain.feature_fields import (
+    FEATURE_FIELDS,
+    FIELDS_BY_NAME,
+    TRIGGER_STAMPS,
+    Field,
+    Kind,
+)
+from feature_gateway.domain.lifecycle import CREATED_STATUS, STORED_STATES, Status
+from feature_gateway.framework_adapter import DirectDumpSchema
+from feature_gateway.shapes.catalog_fields import Tags
+from feature_gateway.shapes.role_schemas import FeatureRefSchema
+from feature_gateway.shapes.schema_fields import (
     MAX_DESCRIPTION_LENGTH,
     MAX_NOTE_LENGTH,
     Actor,
@@ -24,15 +33,6 @@ from feature_gateway.api.schema_fields import (
     StrictSchema,
     Text,
 )
-from feature_gateway.domain.feature_fields import (
-    FEATURE_FIELDS,
-    FIELDS_BY_NAME,
-    TRIGGER_STAMPS,
-    Field,
-    Kind,
-)
-from feature_gateway.domain.lifecycle import CREATED_STATUS, STORED_STATES, Status
-from feature_gateway.framework_adapter import DirectDumpSchema
 
 _TIME_DESCRIPTION = "Epoch milliseconds"
 # Given by every request on one feature, through FeatureRefSchema.
