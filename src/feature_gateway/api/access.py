@@ -1,9 +1,9 @@
 """How the API document says which operations need an API token (SPEC §7).
 
-Which views need one is decided app-wide (``web.access``: views marked ``@public``, the
-documentation, the console); the token management views are marked ``@token_mode_only``
-here (in trust mode they only ever refuse). ``AccessDocPlugin`` reads the same marks to
-write the document: in token mode a bearer security scheme, the 401 response on every
+Which views need one is decided app-wide (``web.access``: all but the views marked
+``@public`` and the documentation); the token management views are marked
+``@token_mode_only`` here (in trust mode they only ever refuse). ``AccessDocPlugin`` reads
+the same marks to write the document: in token mode a bearer security scheme, the 401 response on every
 protected operation and ``security: []`` on the public ones; in trust mode no security at
 all, and the token operations with only the refusals trust mode gives.
 

@@ -15,14 +15,13 @@ from typing import Any
 
 from marshmallow import ValidationError as SchemaError
 
-from feature_gateway.api.catalog.schemas import CreateVersionSchema
 from feature_gateway.console.forms import TRIGGER_FORMS, label
 from feature_gateway.console.identity import ConsoleUser
 from feature_gateway.domain.feature_fields import TRIGGER_STAMPS
 from feature_gateway.domain.lifecycle import PERMISSIONS, TRIGGERS, Action, Role, Status
 from feature_gateway.errors import ForbiddenError, ValidationError
 from feature_gateway.services import catalog, workflow
-from feature_gateway.shapes.feature_schemas import trigger_request_schema
+from feature_gateway.shapes.feature_schemas import CreateVersionSchema, trigger_request_schema
 from feature_gateway.shapes.trigger_endpoints import TRIGGER_ENDPOINTS
 from feature_gateway.web import caller
 from feature_gateway.web.context import database

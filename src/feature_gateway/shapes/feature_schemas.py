@@ -11,6 +11,7 @@ from typing import Any
 
 from marshmallow import Schema, fields
 
+from feature_gateway.domain.changes import VERSIONED_FIELDS
 from feature_gateway.domain.feature_fields import (
     FEATURE_FIELDS,
     FIELDS_BY_NAME,
@@ -133,3 +134,14 @@ class FeatureEnvelopeSchema(DirectDumpSchema):
 
 class FeatureMessageSchema(FeatureEnvelopeSchema):
     message = fields.String(required=True)
+
+
+class _NewVersionRules(FeatureRefSchema):
+    """``feature_name`` is the version to copy; the fields given replace the copied ones."""
+
+    created_by = Actor(required=True)
+
+
+CreateVersionSchema = request_schema(
+    _NewVersionRules, VERSIONED_FIELDS, "CreateVersionSchema", required=False
+)

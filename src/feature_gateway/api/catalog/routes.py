@@ -7,7 +7,6 @@ from typing import Any
 from feature_gateway.api.blueprint import ApiBlueprint
 from feature_gateway.api.catalog.schemas import (
     ChangesSchema,
-    CreateVersionSchema,
     DiffQuerySchema,
     DiffSchema,
     VersionsSchema,
@@ -19,7 +18,7 @@ from feature_gateway.api.roles import require_role
 from feature_gateway.domain.lifecycle import Action
 from feature_gateway.services import catalog
 from feature_gateway.shapes import examples
-from feature_gateway.shapes.feature_schemas import FeatureMessageSchema
+from feature_gateway.shapes.feature_schemas import CreateVersionSchema, FeatureMessageSchema
 from feature_gateway.shapes.role_schemas import RoleQuerySchema
 from feature_gateway.shapes.schema_fields import FEATURE_NAME_PATH_PARAMETER
 from feature_gateway.web.caller import authenticated

@@ -4,21 +4,10 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-from feature_gateway.domain.changes import VERSIONED_FIELDS, ChangeAction
-from feature_gateway.shapes.feature_schemas import FeatureMetadataSchema, request_schema
-from feature_gateway.shapes.role_schemas import FeatureRefSchema, UserRole
-from feature_gateway.shapes.schema_fields import Actor, Choice, FeatureName, StrictSchema
-
-
-class _NewVersionRules(FeatureRefSchema):
-    """``feature_name`` is the version to copy; the fields given replace the copied ones."""
-
-    created_by = Actor(required=True)
-
-
-CreateVersionSchema = request_schema(
-    _NewVersionRules, VERSIONED_FIELDS, "CreateVersionSchema", required=False
-)
+from feature_gateway.domain.changes import ChangeAction
+from feature_gateway.shapes.feature_schemas import FeatureMetadataSchema
+from feature_gateway.shapes.role_schemas import UserRole
+from feature_gateway.shapes.schema_fields import Choice, FeatureName, StrictSchema
 
 
 class VersionsSchema(Schema):

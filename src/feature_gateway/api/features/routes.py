@@ -14,8 +14,6 @@ from feature_gateway.api.features.schemas import (
     DeployedQuerySchema,
     FeaturePageSchema,
     HistorySchema,
-    ListFiltersQuerySchema,
-    ListFiltersSchema,
     UpdateFeatureSchema,
 )
 from feature_gateway.api.problems import Problems
@@ -35,6 +33,7 @@ from feature_gateway.domain.listing import FeatureQuery
 from feature_gateway.services import features
 from feature_gateway.shapes import examples
 from feature_gateway.shapes.feature_schemas import FeatureEnvelopeSchema, FeatureMessageSchema
+from feature_gateway.shapes.list_filters import ListFiltersQuerySchema, ListFiltersSchema
 from feature_gateway.shapes.role_schemas import FeatureRefSchema, RoleQuerySchema
 from feature_gateway.shapes.schema_fields import FEATURE_NAME_PATH_PARAMETER
 from feature_gateway.shapes.trigger_endpoints import DELETE_ENDPOINT
