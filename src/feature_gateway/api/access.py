@@ -3,9 +3,9 @@
 Which views need one is decided app-wide (``web.access``: all but the views marked
 ``@public`` and the documentation); the token management views are marked
 ``@token_mode_only`` here (in trust mode they only ever refuse). ``AccessDocPlugin`` reads
-the same marks to write the document: in token mode a bearer security scheme, the 401 response on every
-protected operation and ``security: []`` on the public ones; in trust mode no security at
-all, and the token operations with only the refusals trust mode gives.
+the same marks to write the document: in token mode a bearer security scheme, the 401
+response on every protected operation and ``security: []`` on the public ones; in trust
+mode no security at all, and the token operations with only the refusals trust mode gives.
 
 ``api.problems.Problems`` lists each operation's statuses as trust mode answers them; what
 token mode adds to every protected operation (401, and 403 for a role the token does not
