@@ -13,8 +13,8 @@ from flask import Blueprint, Flask, Response, jsonify, render_template, request
 
 from feature_gateway import __version__
 from feature_gateway.api.docs import DOCS_PATH
-from feature_gateway.console.headers import add_security_headers
 from feature_gateway.web.access import FRONT_DOOR_ENDPOINT
+from feature_gateway.web.headers import add_security_headers
 
 blueprint = Blueprint(FRONT_DOOR_ENDPOINT.split(".")[0], __name__, template_folder="templates")
 # What the front door points at, in the order it shows them.

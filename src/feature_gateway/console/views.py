@@ -25,7 +25,6 @@ from feature_gateway.console.forms import (
     label,
     prefilled_version_form,
 )
-from feature_gateway.console.headers import add_security_headers
 from feature_gateway.console.identity import current_user, signed_in
 from feature_gateway.console.listing import (
     PAGE_SIZES,
@@ -48,6 +47,7 @@ from feature_gateway.services import features
 from feature_gateway.shapes.schema_fields import Actor
 from feature_gateway.web.access import CONSOLE_BLUEPRINT
 from feature_gateway.web.context import database, settings
+from feature_gateway.web.headers import add_security_headers
 
 T = TypeVar("T")
 
