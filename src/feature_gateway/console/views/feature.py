@@ -19,7 +19,6 @@ from feature_gateway.console.forms import (
     prefilled_version_form,
 )
 from feature_gateway.console.identity import signed_in
-from feature_gateway.domain.feature_fields import FIELDS_BY_NAME
 from feature_gateway.domain.names import is_valid_feature_name
 from feature_gateway.errors import ConcurrentModificationError, GatewayError
 
@@ -53,8 +52,6 @@ def feature(feature_name: str) -> str:
         format_value=pages.format_value,
         is_time=pages.is_time,
         is_reference=pages.is_reference,
-        input_names=input_names,
-        fields_by_name=FIELDS_BY_NAME,
     )
 
 
