@@ -81,8 +81,9 @@ def _likenesses(name: str) -> frozenset[str]:
 
 
 def _skeleton(name: str) -> str:
-    # Imported on first use, not at start: its tables add about 4.5 MB to a worker, which a
-    # worker that only serves feature values never needs (SPEC §6 memory budget).
+    # Imported on first use, not at start: its tables add to a worker's memory what a worker
+    # that only serves feature values never needs (SPEC §6 memory budget; the figure is in
+    # docs/performance.md, "Figures behind the code").
     from disarm import skeleton_key
 
     # "tr39": also 1 = l and 0 = O, as an identifier skeleton has them.

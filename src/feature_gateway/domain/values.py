@@ -69,8 +69,8 @@ INTEGER_MODULI: dict[str, int] = {
 STRING_VARIANTS = 1_000
 STRING_LABELS = tuple(f"value_{i:03d}" for i in range(STRING_VARIANTS))  # value_000 .. 999
 BOOLEAN_BIT = 63  # the key's top bit
-# Feature columns are computed this many values at a time: a 1,000,000-value request then
-# holds about a MB of arrays at once instead of a few hundred (docs/performance.md).
+# Feature columns are computed this many values at a time, so a large request holds a
+# block's arrays at once, not the whole answer's (docs/performance.md).
 BLOCK_VALUES = 16_384
 
 U64Array = npt.NDArray[np.uint64]

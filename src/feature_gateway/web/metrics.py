@@ -35,7 +35,7 @@ IN_PROGRESS = Gauge(
 
 
 # The labelled children already made, by their labels: ``labels()`` validates and locks on
-# every call, which was half the cost of recording a request. The keys are the bounded
+# every call, most of the cost of recording a request. The keys are the bounded
 # label values, so this holds one entry per series, like the registry itself.
 _SERIES: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
