@@ -1,4 +1,4 @@
-"""The HTTP layer: blueprints, schemas, problem+json errors, the role check, the API docs."""
+"""The JSON API: blueprints, problem+json errors, the role a request names, the API docs."""
 
 from __future__ import annotations
 
