@@ -20,13 +20,13 @@ from flask.testing import FlaskClient
 from sqlalchemy import Connection, Engine, text
 
 from feature_gateway import create_app
-from feature_gateway.api import examples
-from feature_gateway.api.context import EXTENSION
 from feature_gateway.app import configure_logging
-from feature_gateway.cli import alembic_config
 from feature_gateway.db.engine import make_engine
+from feature_gateway.db.migrations import alembic_config
 from feature_gateway.db.unit_of_work import Database
 from feature_gateway.services import tokens
+from feature_gateway.shapes import examples
+from feature_gateway.web.context import EXTENSION
 from tests.databases import BACKENDS, FreshDatabase, require_backend, settings_for
 
 # Token mode refuses to start without SECRET_KEY (the review console signs its sessions).
@@ -132,7 +132,7 @@ def _bound(app: Flask, database: Database) -> Iterator[Flask]:
     Building the app costs about 50 ms (flask-smorest writes the OpenAPI document, werkzeug
     compiles the routes), more than most tests; so one app per database and auth mode is
     built once a session, and each test binds it to its own ``database``: views read the
-    database from ``app.extensions`` on every request (``api.context``), nothing else keeps
+    database from ``app.extensions`` on every request (``web.context``), nothing else keeps
     it. The log level is set again, as a freshly built app would, since a test may build
     its own app with another. A test that changes the app itself (adds a route, wraps
     ``wsgi_app``) builds its own with ``create_app``.

@@ -6,7 +6,6 @@ import logging
 import os
 import types
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask
@@ -14,8 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from feature_gateway import __version__
 from feature_gateway.api import register_api
-from feature_gateway.api.context import EXTENSION
-from feature_gateway.api.request_hooks import RequestIdFilter
+from feature_gateway.cli_commands import register_cli
 from feature_gateway.config import Settings
 from feature_gateway.console import register_console
 from feature_gateway.db.engine import make_engine
@@ -25,15 +23,9 @@ from feature_gateway.front_door import register_front_door
 from feature_gateway.observability import json_formatter
 from feature_gateway.services.usage import UsageCounter
 from feature_gateway.serving import STARTUP_SAID, require_serving, startup_warnings
-
-
-@dataclass(frozen=True)
-class Gateway:
-    """What the app keeps in ``app.extensions``: built once per process, after fork."""
-
-    settings: Settings
-    database: Database
-    usage: UsageCounter  # this process's read counts (SPEC §13)
+from feature_gateway.web import register_web
+from feature_gateway.web.context import EXTENSION, Gateway
+from feature_gateway.web.request_hooks import RequestIdFilter
 
 
 class GatewayFlask(Flask):
@@ -73,7 +65,8 @@ def build_app(overrides: dict[str, Any] | None = None, *, serving: bool = True) 
     database = overrides.get("database") or _database(settings)
     usage = UsageCounter(settings.usage_flush_s)
     app.extensions[EXTENSION] = Gateway(settings, database, usage)
-    register_api(app, max_body_bytes=settings.max_body_bytes, token_mode=settings.token_mode)
+    register_web(app, settings)
+    register_api(app, token_mode=settings.token_mode)
     register_console(app, settings)
     register_front_door(app)
     if serving and not os.environ.get(STARTUP_SAID):  # gunicorn's master said them already
@@ -85,8 +78,6 @@ def build_app(overrides: dict[str, Any] | None = None, *, serving: bool = True) 
         # anything further left came from the client and is ignored.
         n = settings.trusted_proxy_count
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
-    from feature_gateway.cli import register_cli
-
     register_cli(app)
     return app
 

@@ -33,14 +33,14 @@ from hypothesis import strategies as st
 from schemathesis import Case, GenerationMode, HookContext
 from schemathesis.engine import Status, events, from_schema
 
-from feature_gateway.api import examples
-from feature_gateway.api.role_schemas import ROLE_HEADER
-from feature_gateway.api.schema_fields import SQL_SELECT_FORMAT
 from feature_gateway.api.webhooks.schemas import WEBHOOK_URL_FORMAT
 from feature_gateway.domain.feature_refs import parse_ref
 from feature_gateway.domain.idempotency import is_valid_key
 from feature_gateway.domain.tokens import MAX_EXPIRES_TIME
 from feature_gateway.errors import IDEMPOTENCY_KEY_HEADER
+from feature_gateway.shapes import examples
+from feature_gateway.shapes.role_schemas import ROLE_HEADER
+from feature_gateway.shapes.schema_fields import SQL_SELECT_FORMAT
 
 # Schemathesis' coverage phase (every boundary and invalid value of each constraint) runs
 # whatever this says; 25 random examples per operation keep a run to about 40 s.

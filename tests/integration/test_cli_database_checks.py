@@ -13,8 +13,8 @@ from flask import Flask
 from sqlalchemy import create_engine, text
 
 from feature_gateway import create_app
-from feature_gateway.api.context import EXTENSION
 from feature_gateway.config import PROJECT_ROOT
+from feature_gateway.web.context import EXTENSION
 from tests.conftest import migrate
 from tests.databases import BACKENDS, FreshDatabase, require_backend
 from tests.deploy.support import app_environment

@@ -18,7 +18,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from feature_gateway import create_app
-from feature_gateway.api.context import EXTENSION
+from feature_gateway.web.context import EXTENSION
 from tests.conftest import _PATH_TO, _STEPS, SEED_FEATURE, migrate
 from tests.console.support import page, sign_in_trust
 from tests.databases import (

@@ -8,10 +8,7 @@ the diagram or from the state table.
 import pytest
 from sqlalchemy import JSON, BigInteger, Boolean, Integer, String, Text
 
-from feature_gateway.api import examples
-from feature_gateway.api.feature_schemas import FeatureMetadataSchema, FeatureRecordSchema
 from feature_gateway.api.features.schemas import CreateFeatureSchema, UpdateFeatureSchema
-from feature_gateway.api.workflow.endpoints import TRIGGER_ENDPOINTS
 from feature_gateway.db.models import FEATURES_TABLE
 from feature_gateway.domain import feature_fields
 from feature_gateway.domain.feature_fields import (
@@ -31,6 +28,9 @@ from feature_gateway.domain.lifecycle import (
     fired_by_callers,
 )
 from feature_gateway.domain.lifecycle_diagram import mermaid_diagram
+from feature_gateway.shapes import examples
+from feature_gateway.shapes.feature_schemas import FeatureMetadataSchema, FeatureRecordSchema
+from feature_gateway.shapes.trigger_endpoints import TRIGGER_ENDPOINTS
 
 STORAGE_ONLY_COLUMNS = {"id", "canonical_name", "family_name", "version_key"}
 SQL_TYPES = {

@@ -25,11 +25,8 @@ from typing import Any, TypeVar, cast
 import orjson
 from flask import Response, current_app, g, request
 
-from feature_gateway.api.context import REQUEST_DATABASE, database, settings
 from feature_gateway.api.problems import problem_response
 from feature_gateway.api.revisions import IF_MATCH
-from feature_gateway.api.role_schemas import ROLE_HEADER
-from feature_gateway.api.roles import principal
 from feature_gateway.domain.idempotency import (
     INVALID_KEY,
     KEY_PATTERN,
@@ -42,6 +39,9 @@ from feature_gateway.domain.identity import folded
 from feature_gateway.errors import IDEMPOTENCY_KEY_HEADER, ValidationError
 from feature_gateway.services import idempotency
 from feature_gateway.services.clock import now_ms
+from feature_gateway.shapes.role_schemas import ROLE_HEADER
+from feature_gateway.web.caller import principal
+from feature_gateway.web.context import REQUEST_DATABASE, database, settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from feature_gateway.api.context import database
 from feature_gateway.domain.feature_fields import FEATURE_FIELDS, Kind
 from feature_gateway.domain.freshness import LATEST
 from feature_gateway.domain.usage import DEFAULT_USAGE_DAYS
@@ -14,6 +13,7 @@ from feature_gateway.services import catalog, features, usage
 from feature_gateway.services.catalog import Diff
 from feature_gateway.services.clock import now_ms
 from feature_gateway.services.usage import FeatureUsageReport
+from feature_gateway.web.context import database
 
 # The fields the page shows in their own sections rather than in the table of fields.
 SHOWN_APART = frozenset({"feature_name", "query", "description", "tags", "status"})

@@ -5,26 +5,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from feature_gateway.api import examples
 from feature_gateway.api.blueprint import ApiBlueprint
 from feature_gateway.api.catalog.schemas import (
     ChangesSchema,
-    CreateVersionSchema,
     DiffQuerySchema,
     DiffSchema,
     UsageQuerySchema,
     UsageSchema,
     VersionsSchema,
 )
-from feature_gateway.api.context import checked_feature_name, database
-from feature_gateway.api.feature_schemas import FeatureMessageSchema
+from feature_gateway.api.context import checked_feature_name
 from feature_gateway.api.problems import Problems
 from feature_gateway.api.revisions import Reply, etag, read_freshness
-from feature_gateway.api.role_schemas import RoleQuerySchema
-from feature_gateway.api.roles import authenticated, require_role
-from feature_gateway.api.schema_fields import FEATURE_NAME_PATH_PARAMETER
+from feature_gateway.api.roles import require_role
 from feature_gateway.domain.lifecycle import Action
 from feature_gateway.services import catalog, usage
+from feature_gateway.shapes import examples
+from feature_gateway.shapes.feature_schemas import CreateVersionSchema, FeatureMessageSchema
+from feature_gateway.shapes.role_schemas import RoleQuerySchema
+from feature_gateway.shapes.schema_fields import FEATURE_NAME_PATH_PARAMETER
+from feature_gateway.web.caller import authenticated
+from feature_gateway.web.context import database
 
 blp = ApiBlueprint("catalog", __name__, description="Versions, change log and diff of features")
 _BY_NAME: dict[str, Any] = {

@@ -5,28 +5,11 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from feature_gateway.api.feature_schemas import FeatureMetadataSchema, request_schema
-from feature_gateway.api.role_schemas import FeatureRefSchema, UserRole
-from feature_gateway.api.schema_fields import (
-    Actor,
-    Choice,
-    FeatureName,
-    QueryInteger,
-    StrictSchema,
-)
-from feature_gateway.domain.changes import VERSIONED_FIELDS, ChangeAction
+from feature_gateway.domain.changes import ChangeAction
 from feature_gateway.domain.usage import DEFAULT_USAGE_DAYS, MAX_USAGE_DAYS
-
-
-class _NewVersionRules(FeatureRefSchema):
-    """``feature_name`` is the version to copy; the fields given replace the copied ones."""
-
-    created_by = Actor(required=True)
-
-
-CreateVersionSchema = request_schema(
-    _NewVersionRules, VERSIONED_FIELDS, "CreateVersionSchema", required=False
-)
+from feature_gateway.shapes.feature_schemas import FeatureMetadataSchema
+from feature_gateway.shapes.role_schemas import UserRole
+from feature_gateway.shapes.schema_fields import Choice, FeatureName, QueryInteger, StrictSchema
 
 
 class VersionsSchema(Schema):

@@ -6,18 +6,14 @@ from typing import Any
 
 from flask import Response
 
-from feature_gateway.api import examples
 from feature_gateway.api.blueprint import ApiBlueprint
-from feature_gateway.api.context import checked_feature_name, database
-from feature_gateway.api.feature_schemas import FeatureEnvelopeSchema, FeatureMessageSchema
+from feature_gateway.api.context import checked_feature_name
 from feature_gateway.api.features.schemas import (
     CreateFeatureSchema,
     DeployedFeaturesSchema,
     DeployedQuerySchema,
     FeaturePageSchema,
     HistorySchema,
-    ListFiltersQuerySchema,
-    ListFiltersSchema,
     UpdateFeatureSchema,
 )
 from feature_gateway.api.problems import Problems
@@ -30,14 +26,19 @@ from feature_gateway.api.revisions import (
     not_modified,
     read_freshness,
 )
-from feature_gateway.api.role_schemas import FeatureRefSchema, RoleQuerySchema
-from feature_gateway.api.roles import authenticated, require_role
-from feature_gateway.api.schema_fields import FEATURE_NAME_PATH_PARAMETER
-from feature_gateway.api.workflow.endpoints import DELETE_ENDPOINT
+from feature_gateway.api.roles import require_role
 from feature_gateway.api.workflow.routes import register_trigger_endpoint
 from feature_gateway.domain.lifecycle import Action, Status
 from feature_gateway.domain.listing import FeatureQuery
 from feature_gateway.services import catalog, features
+from feature_gateway.shapes import examples
+from feature_gateway.shapes.feature_schemas import FeatureEnvelopeSchema, FeatureMessageSchema
+from feature_gateway.shapes.list_filters import ListFiltersQuerySchema, ListFiltersSchema
+from feature_gateway.shapes.role_schemas import FeatureRefSchema, RoleQuerySchema
+from feature_gateway.shapes.schema_fields import FEATURE_NAME_PATH_PARAMETER
+from feature_gateway.shapes.trigger_endpoints import DELETE_ENDPOINT
+from feature_gateway.web.caller import authenticated
+from feature_gateway.web.context import database
 
 blp = ApiBlueprint("features", __name__, description="Define, read, list and edit features")
 

@@ -10,10 +10,9 @@ from typing import Any
 
 from feature_gateway.api.access import NO_STORE, NO_STORE_DOC, token_mode_only
 from feature_gateway.api.blueprint import ApiBlueprint
-from feature_gateway.api.context import checked_path_id, database
+from feature_gateway.api.context import checked_path_id
 from feature_gateway.api.problems import Problems
 from feature_gateway.api.revisions import Reply
-from feature_gateway.api.role_schemas import RoleQuerySchema
 from feature_gateway.api.roles import acting_admin
 from feature_gateway.api.tokens.schemas import (
     CREATE_EXAMPLE,
@@ -26,6 +25,8 @@ from feature_gateway.api.tokens.schemas import (
 from feature_gateway.domain.lifecycle import Action
 from feature_gateway.domain.tokens import TOKEN_ID_PATTERN
 from feature_gateway.services import tokens
+from feature_gateway.shapes.role_schemas import RoleQuerySchema
+from feature_gateway.web.context import database
 
 blp = ApiBlueprint("tokens", __name__, description="API tokens (role admin, token mode)")
 

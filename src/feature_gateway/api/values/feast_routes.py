@@ -15,7 +15,7 @@ from flask import Response
 
 from feature_gateway.api.access import names_no_role
 from feature_gateway.api.blueprint import ApiBlueprint
-from feature_gateway.api.context import database, read_counter, value_limits
+from feature_gateway.api.context import read_counter, value_limits
 from feature_gateway.api.problems import Problems
 from feature_gateway.api.revisions import read_freshness
 from feature_gateway.api.roles import consumer
@@ -27,6 +27,7 @@ from feature_gateway.api.values.routes import columns_response
 from feature_gateway.domain.feature_refs import FeatureRef, parse_ref, rfc3339
 from feature_gateway.domain.names import parse_feature_name
 from feature_gateway.services import feature_values
+from feature_gateway.web.context import database
 
 blp = ApiBlueprint("feast", __name__, description="Serve values to Feast's own client")
 

@@ -9,7 +9,6 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 
-from feature_gateway.api.schema_fields import JsonBoolean
 from feature_gateway.api.values.schemas import (
     ENTITIES_DOCUMENTATION,
     EntityColumns,
@@ -24,6 +23,7 @@ from feature_gateway.domain.feature_refs import (
 )
 from feature_gateway.domain.names import MAX_FEATURE_NAME_LENGTH
 from feature_gateway.domain.values import NOT_FOUND, PRESENT
+from feature_gateway.shapes.schema_fields import JsonBoolean
 
 FEATURE_SERVICES_UNSUPPORTED = (
     "Feature services are not supported: name the features in 'features' instead."

@@ -14,12 +14,10 @@ import numpy as np
 import orjson
 from flask import Response, current_app
 
-from feature_gateway.api import examples
 from feature_gateway.api.blueprint import ApiBlueprint
-from feature_gateway.api.context import database, read_counter, value_limits
+from feature_gateway.api.context import read_counter, value_limits
 from feature_gateway.api.problems import Problems
 from feature_gateway.api.revisions import read_freshness
-from feature_gateway.api.role_schemas import RoleQuerySchema
 from feature_gateway.api.roles import caller_role, consumer
 from feature_gateway.api.values.schemas import (
     AvailableFeaturesSchema,
@@ -28,6 +26,9 @@ from feature_gateway.api.values.schemas import (
 )
 from feature_gateway.domain.values import Column, OnlineFeatures
 from feature_gateway.services import feature_values
+from feature_gateway.shapes import examples
+from feature_gateway.shapes.role_schemas import RoleQuerySchema
+from feature_gateway.web.context import database
 
 blp = ApiBlueprint("values", __name__, description="Serve simulated values of deployed features")
 # Bodies are sent in pieces of about this size (a 1,000 x 1,000 answer, ~30 MB, in some

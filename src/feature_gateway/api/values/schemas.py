@@ -9,8 +9,6 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
 from feature_gateway.api.context import value_limits
-from feature_gateway.api.role_schemas import UserRole
-from feature_gateway.api.schema_fields import FeatureName, StrictSchema
 from feature_gateway.domain.value_requests import (
     ENTITY_KEY_RULE,
     MAX_EVENT_TIMESTAMP,
@@ -18,6 +16,8 @@ from feature_gateway.domain.value_requests import (
     is_valid_entity_key,
 )
 from feature_gateway.domain.values import NOT_FOUND, PRESENT
+from feature_gateway.shapes.role_schemas import UserRole
+from feature_gateway.shapes.schema_fields import FeatureName, StrictSchema
 
 
 def unique_names(names: list[str]) -> None:

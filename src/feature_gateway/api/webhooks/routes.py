@@ -11,10 +11,9 @@ from typing import Any
 
 from feature_gateway.api.access import NO_STORE, NO_STORE_DOC, token_mode_only
 from feature_gateway.api.blueprint import ApiBlueprint
-from feature_gateway.api.context import checked_path_id, database, settings
+from feature_gateway.api.context import checked_path_id
 from feature_gateway.api.problems import Problems
 from feature_gateway.api.revisions import Reply
-from feature_gateway.api.role_schemas import RoleQuerySchema
 from feature_gateway.api.roles import acting_admin
 from feature_gateway.api.webhooks.schemas import (
     CREATE_EXAMPLE,
@@ -35,6 +34,8 @@ from feature_gateway.domain.lifecycle import Action
 from feature_gateway.domain.webhooks import WEBHOOK_ID_PATTERN
 from feature_gateway.errors import ValidationError
 from feature_gateway.services import webhooks
+from feature_gateway.shapes.role_schemas import RoleQuerySchema
+from feature_gateway.web.context import database, settings
 
 blp = ApiBlueprint("webhooks", __name__, description="Webhooks (role admin, token mode)")
 

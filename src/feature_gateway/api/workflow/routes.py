@@ -11,15 +11,16 @@ from typing import Any
 from marshmallow import Schema
 
 from feature_gateway.api.blueprint import ApiBlueprint
-from feature_gateway.api.context import database, settings
-from feature_gateway.api.feature_schemas import trigger_request_schema
 from feature_gateway.api.problems import Problems
 from feature_gateway.api.revisions import IF_MATCH_PARAMETER, Reply, etag, expected_revisions
-from feature_gateway.api.roles import authenticated, require_role
-from feature_gateway.api.workflow.endpoints import WORKFLOW_ENDPOINTS, TriggerEndpoint
+from feature_gateway.api.roles import require_role
 from feature_gateway.api.workflow.schemas import TransitionResponseSchema
 from feature_gateway.domain.lifecycle import TRIGGERS
 from feature_gateway.services import workflow
+from feature_gateway.shapes.feature_schemas import trigger_request_schema
+from feature_gateway.shapes.trigger_endpoints import WORKFLOW_ENDPOINTS, TriggerEndpoint
+from feature_gateway.web.caller import authenticated
+from feature_gateway.web.context import database, settings
 
 blp = ApiBlueprint("workflow", __name__, description="Move features through the lifecycle")
 

@@ -11,10 +11,20 @@ from typing import Any
 
 from marshmallow import Schema, fields
 
-from feature_gateway.api.catalog_fields import Tags
-from feature_gateway.api.framework_adapter import DirectDumpSchema
-from feature_gateway.api.role_schemas import FeatureRefSchema
-from feature_gateway.api.schema_fields import (
+from feature_gateway.domain.changes import VERSIONED_FIELDS
+from feature_gateway.domain.feature_fields import (
+    FEATURE_FIELDS,
+    FIELDS_BY_NAME,
+    FORCE_REQUEST_FIELD,
+    TRIGGER_STAMPS,
+    Field,
+    Kind,
+)
+from feature_gateway.domain.lifecycle import CREATED_STATUS, STORED_STATES, Status
+from feature_gateway.framework_adapter import DirectDumpSchema
+from feature_gateway.shapes.catalog_fields import Tags
+from feature_gateway.shapes.role_schemas import FeatureRefSchema
+from feature_gateway.shapes.schema_fields import (
     MAX_DESCRIPTION_LENGTH,
     MAX_NOTE_LENGTH,
     Actor,
@@ -26,15 +36,6 @@ from feature_gateway.api.schema_fields import (
     StrictSchema,
     Text,
 )
-from feature_gateway.domain.feature_fields import (
-    FEATURE_FIELDS,
-    FIELDS_BY_NAME,
-    FORCE_REQUEST_FIELD,
-    TRIGGER_STAMPS,
-    Field,
-    Kind,
-)
-from feature_gateway.domain.lifecycle import CREATED_STATUS, STORED_STATES, Status
 
 _TIME_DESCRIPTION = "Epoch milliseconds"
 # Given by every request on one feature, through FeatureRefSchema.
@@ -147,3 +148,14 @@ class FeatureEnvelopeSchema(DirectDumpSchema):
 
 class FeatureMessageSchema(FeatureEnvelopeSchema):
     message = fields.String(required=True)
+
+
+class _NewVersionRules(FeatureRefSchema):
+    """``feature_name`` is the version to copy; the fields given replace the copied ones."""
+
+    created_by = Actor(required=True)
+
+
+CreateVersionSchema = request_schema(
+    _NewVersionRules, VERSIONED_FIELDS, "CreateVersionSchema", required=False
+)
