@@ -25,7 +25,7 @@ from feature_gateway.api.context import EXTENSION
 from feature_gateway.app import configure_logging
 from feature_gateway.cli import alembic_config
 from feature_gateway.db.engine import make_engine
-from feature_gateway.db.unit_of_work import Database
+from feature_gateway.db.scopes import Database
 from feature_gateway.services import tokens
 from tests.databases import BACKENDS, FreshDatabase, require_backend, settings_for
 

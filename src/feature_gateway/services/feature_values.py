@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from feature_gateway.db.unit_of_work import Database
+from feature_gateway.db.scopes import Database
 from feature_gateway.domain.freshness import WITHIN_LAG, Freshness
 from feature_gateway.domain.lifecycle import Status
 from feature_gateway.domain.value_requests import RequestLimits

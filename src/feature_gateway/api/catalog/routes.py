@@ -20,6 +20,7 @@ from feature_gateway.api.revisions import Reply, etag, read_freshness
 from feature_gateway.api.role_schemas import RoleQuerySchema
 from feature_gateway.api.roles import authenticated, require_role
 from feature_gateway.api.schema_fields import FEATURE_NAME_PATH_PARAMETER
+from feature_gateway.db.scopes import Database
 from feature_gateway.domain.lifecycle import Action
 from feature_gateway.services import catalog
 
@@ -35,14 +36,12 @@ _BY_NAME: dict[str, Any] = {
 @blp.arguments(CreateVersionSchema, example=examples.CREATE_VERSION)
 @blp.response(201, FeatureMessageSchema)
 @blp.problems(Problems.CHANGE)
-def create_feature_version(args: dict[str, Any]) -> Reply:
+def create_feature_version(args: dict[str, Any], *, db: Database) -> Reply:
     """Make a new DRAFT version of a feature, numbered after its highest version."""
     role = require_role(Action.CREATE, args.pop("user_role", None))
     source, created_by = args.pop("feature_name"), args.pop("created_by")
     new = catalog.NewVersion(source, created_by, replaced=args)
-    feature = catalog.create_feature_version(
-        database(), new, role=role, authenticated=authenticated()
-    )
+    feature = catalog.create_feature_version(db, new, role=role, authenticated=authenticated())
     return {"message": "Feature version created", "feature": feature}, etag(feature["revision"])
 
 
