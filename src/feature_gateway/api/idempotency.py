@@ -133,8 +133,8 @@ def _policy() -> idempotency.Policy:
 
 
 def _kept(response: Response, key: str) -> idempotency.StoredResponse:
-    """What is stored of ``response`` for replays (a server error is never stored: the
-    service sees its status)."""
+    """What is stored of ``response`` for replays (a server error keeps its status, which
+    the service never stores)."""
     if response.status_code < 500 and "no-store" in response.headers.get("Cache-Control", ""):
         response = problem_response(
             409,
