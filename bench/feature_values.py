@@ -70,7 +70,7 @@ def prepare_database(url: str, n_features: int) -> list[str]:
     from feature_gateway.config import Settings
     from feature_gateway.db.engine import make_engine
     from feature_gateway.db.migrations import alembic_config
-    from feature_gateway.db.unit_of_work import Database
+    from feature_gateway.db.scopes import Database
     from feature_gateway.services.transfer import import_features
 
     config = alembic_config(url)

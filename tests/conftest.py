@@ -23,7 +23,7 @@ from feature_gateway import create_app
 from feature_gateway.app import configure_logging
 from feature_gateway.db.engine import make_engine
 from feature_gateway.db.migrations import alembic_config
-from feature_gateway.db.unit_of_work import Database
+from feature_gateway.db.scopes import Database
 from feature_gateway.services import tokens
 from feature_gateway.shapes import examples
 from feature_gateway.web.context import EXTENSION

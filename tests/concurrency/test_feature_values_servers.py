@@ -15,7 +15,7 @@ import pytest
 
 from feature_gateway.api.features.schemas import FeatureRecordSchema
 from feature_gateway.db.engine import make_engine
-from feature_gateway.db.unit_of_work import Database
+from feature_gateway.db.scopes import Database
 from feature_gateway.domain.values import FeatureSpec
 from feature_gateway.services.transfer import import_features
 from tests.conftest import migrate

@@ -23,7 +23,7 @@ import pytest
 from feature_gateway import create_app
 from feature_gateway.config import PROJECT_ROOT
 from feature_gateway.db.engine import make_engine
-from feature_gateway.db.unit_of_work import Database
+from feature_gateway.db.scopes import Database
 from feature_gateway.db.webhooks import Webhook
 from feature_gateway.domain.webhooks import new_secret, new_webhook_id
 from feature_gateway.services import webhooks

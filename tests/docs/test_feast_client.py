@@ -27,7 +27,7 @@ from markdown_it import MarkdownIt
 from feature_gateway.api.features.schemas import FeatureRecordSchema
 from feature_gateway.config import PROJECT_ROOT, Settings
 from feature_gateway.db.engine import make_engine
-from feature_gateway.db.unit_of_work import Database
+from feature_gateway.db.scopes import Database
 from feature_gateway.services import tokens
 from feature_gateway.services.transfer import import_features
 from tests.conftest import TEST_SECRET_KEY, migrate

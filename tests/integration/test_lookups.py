@@ -16,7 +16,7 @@ from sqlalchemy import event, text
 from feature_gateway.db import feature_pages
 from feature_gateway.db.engine import make_engine
 from feature_gateway.db.repositories import FeatureLookup
-from feature_gateway.db.unit_of_work import Database
+from feature_gateway.db.scopes import Database
 from feature_gateway.domain.feature_fields import FIELD_NAMES
 from feature_gateway.domain.listing import FeatureQuery
 from feature_gateway.errors import DatabaseUnavailableError

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-from feature_gateway.db.unit_of_work import Database, Lookup
+from feature_gateway.db.lookup import Lookup
+from feature_gateway.db.scopes import Database
 from feature_gateway.domain.feature_refs import FeatureRef
 from feature_gateway.domain.freshness import WITHIN_LAG, Freshness
 from feature_gateway.domain.lifecycle import Status

@@ -8,7 +8,8 @@ from typing import Any
 
 from feature_gateway.db.definition_changes import DefinitionChange
 from feature_gateway.db.models import Feature
-from feature_gateway.db.unit_of_work import Database, UnitOfWork
+from feature_gateway.db.scopes import Database
+from feature_gateway.db.unit_of_work import UnitOfWork
 from feature_gateway.domain.changes import ChangeAction
 from feature_gateway.domain.feature_fields import CREATE_FIELDS, CRITICAL_FIELDS, EDITABLE_FIELDS
 from feature_gateway.domain.freshness import WITHIN_LAG, Freshness

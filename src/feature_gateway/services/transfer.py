@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from feature_gateway.db.models import Feature
-from feature_gateway.db.unit_of_work import Database, UnitOfWork
+from feature_gateway.db.scopes import Database
+from feature_gateway.db.unit_of_work import UnitOfWork
 from feature_gateway.domain.changes import ChangeAction
 from feature_gateway.services.clock import now_ms
 from feature_gateway.services.common import FeatureData, record_status_change

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from feature_gateway.db.unit_of_work import Database, UnitOfWork
+from feature_gateway.db.scopes import Database
+from feature_gateway.db.unit_of_work import UnitOfWork
 from feature_gateway.domain.freshness import WITHIN_LAG, Freshness
 from feature_gateway.domain.usage import ConsumerUsage, first_day_of, utc_day
 from feature_gateway.services.clock import now_ms

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import current_app, g
+from flask import current_app
 
 from feature_gateway.config import Settings
-from feature_gateway.db.unit_of_work import Database
+from feature_gateway.db.scopes import Database
 from feature_gateway.services.usage import UsageCounter
 
 EXTENSION = "feature_gateway"
-# Where api.idempotency puts the Database of the request's transaction, in ``flask.g``.
-REQUEST_DATABASE = "request_database"
 
 
 @dataclass(frozen=True)
@@ -34,9 +32,6 @@ def settings() -> Settings:
 
 
 def database() -> Database:
-    """The database the request works on: inside a keyed write (``api.idempotency``) the
-    request's own transaction, which its units of work join."""
-    joined = g.get(REQUEST_DATABASE)
-    if joined is not None:
-        return joined  # type: ignore[no-any-return]
+    """The application's database, the same for every request. (A keyed write's view is
+    handed the one of its request's transaction instead, as ``db``: ``api.idempotency``.)"""
     return current_app.extensions[EXTENSION].database  # type: ignore[no-any-return]

@@ -18,6 +18,7 @@ from feature_gateway.api.context import checked_feature_name
 from feature_gateway.api.problems import Problems
 from feature_gateway.api.revisions import Reply, etag, read_freshness
 from feature_gateway.api.roles import require_role
+from feature_gateway.db.scopes import Database
 from feature_gateway.domain.lifecycle import Action
 from feature_gateway.services import catalog, usage
 from feature_gateway.shapes import examples
@@ -39,14 +40,12 @@ _BY_NAME: dict[str, Any] = {
 @blp.arguments(CreateVersionSchema, example=examples.CREATE_VERSION)
 @blp.response(201, FeatureMessageSchema)
 @blp.problems(Problems.CHANGE)
-def create_feature_version(args: dict[str, Any]) -> Reply:
+def create_feature_version(args: dict[str, Any], *, db: Database) -> Reply:
     """Make a new DRAFT version of a feature, numbered after its highest version."""
     role = require_role(Action.CREATE, args.pop("user_role", None))
     source, created_by = args.pop("feature_name"), args.pop("created_by")
     new = catalog.NewVersion(source, created_by, replaced=args)
-    feature = catalog.create_feature_version(
-        database(), new, role=role, authenticated=authenticated()
-    )
+    feature = catalog.create_feature_version(db, new, role=role, authenticated=authenticated())
     return {"message": "Feature version created", "feature": feature}, etag(feature["revision"])
 
 

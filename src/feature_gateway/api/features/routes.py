@@ -28,6 +28,7 @@ from feature_gateway.api.revisions import (
 )
 from feature_gateway.api.roles import require_role
 from feature_gateway.api.workflow.routes import register_trigger_endpoint
+from feature_gateway.db.scopes import Database
 from feature_gateway.domain.lifecycle import Action, Status
 from feature_gateway.domain.listing import FeatureQuery
 from feature_gateway.services import catalog, features
@@ -47,10 +48,10 @@ blp = ApiBlueprint("features", __name__, description="Define, read, list and edi
 @blp.arguments(CreateFeatureSchema, example=examples.CREATE)
 @blp.response(201, FeatureMessageSchema, example=examples.CREATED)
 @blp.problems(Problems.CREATE)
-def create_feature_metadata(args: dict[str, Any]) -> Reply:
+def create_feature_metadata(args: dict[str, Any], *, db: Database) -> Reply:
     """Define a new feature (status DRAFT)."""
     role = require_role(Action.CREATE, args.pop("user_role", None))
-    feature = features.create_feature(database(), args, role=role, authenticated=authenticated())
+    feature = features.create_feature(db, args, role=role, authenticated=authenticated())
     payload = {"message": "Feature created successfully", "feature": feature}
     return payload, etag(feature["revision"])
 
@@ -125,12 +126,12 @@ def get_deployed_features(args: dict[str, Any]) -> features.Page:
 @blp.arguments(UpdateFeatureSchema, example=examples.UPDATE)
 @blp.response(200, FeatureMessageSchema)
 @blp.problems(Problems.CHANGE)
-def update_feature_metadata(args: dict[str, Any]) -> Reply:
+def update_feature_metadata(args: dict[str, Any], *, db: Database) -> Reply:
     """Edit a feature; changing query or types of a non-DRAFT feature resets it to DRAFT."""
     role = require_role(Action.UPDATE, args.pop("user_role", None))
     name, actor = args.pop("feature_name"), args.pop("last_updated_by")
     feature = features.update_feature(
-        database(),
+        db,
         name,
         args,
         last_updated_by=actor,

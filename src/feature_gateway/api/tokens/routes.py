@@ -22,6 +22,7 @@ from feature_gateway.api.tokens.schemas import (
     TokenEnvelopeSchema,
     TokenListSchema,
 )
+from feature_gateway.db.scopes import Database
 from feature_gateway.domain.lifecycle import Action
 from feature_gateway.domain.tokens import TOKEN_ID_PATTERN
 from feature_gateway.services import tokens
@@ -36,10 +37,10 @@ blp = ApiBlueprint("tokens", __name__, description="API tokens (role admin, toke
 @blp.arguments(TokenCreateSchema, example=CREATE_EXAMPLE)
 @blp.response(201, IssuedTokenSchema, headers=NO_STORE_DOC)
 @blp.problems(Problems.TOKEN_CREATE)
-def create_token(args: dict[str, Any]) -> Reply:
+def create_token(args: dict[str, Any], *, db: Database) -> Reply:
     """Issue a token; the response is the only time it is shown."""
     admin = acting_admin(Action.MANAGE_TOKENS, args.pop("user_role", None))
-    issued = tokens.create_token(database(), created_by=admin, **args)
+    issued = tokens.create_token(db, created_by=admin, **args)
     return {"token": issued.token, "metadata": issued.metadata}, NO_STORE
 
 
