@@ -10,7 +10,7 @@ CLIENT := clients/python
 export DATABASE_URL ?= sqlite:///$(CURDIR)/data/feature_gateway.db
 
 .PHONY: install migrate import-sample port-free run reset test test-fast test-fuzz test-browser \
-	test-deploy soak bench bench-quick bench-values bench-auth bench-webhooks bench-idempotency openapi \
+	test-deploy feast-venv soak bench bench-quick bench-values bench-serving bench-auth bench-webhooks bench-idempotency openapi \
 	client lint security format clean webhooks testing-system
 
 # The shared install step, safe to run twice at once (`make run` in one shell, `make test` in
@@ -117,6 +117,11 @@ bench-quick: install
 bench-values: install
 	$(BIN)/python bench/feature_values.py
 
+# Both serving endpoints (POST /features, POST /get-online-features), with and without read
+# counting, beside the bare app (docs/performance.md, "Serving"); needs wrk.
+bench-serving: install
+	$(BIN)/python -m bench.serving
+
 # What token mode costs per request (read by name, create), trust vs token; needs wrk.
 bench-auth: install
 	$(BIN)/python -m bench.auth
@@ -129,6 +134,20 @@ bench-webhooks: install
 # ARGS="--postgres postgresql+psycopg://postgres@127.0.0.1:5432/<empty db>" for PostgreSQL).
 bench-idempotency: install
 	$(BIN)/python -m bench.idempotency $(ARGS)
+
+# Feast's own client, in a virtualenv of its own (heavy; never a dependency of the service),
+# for the test that reads values through it (tests/docs/test_feast_client.py, which runs
+# this target when the virtualenv is missing). The stamp names the version: a new pin
+# installs again.
+FEAST_VERSION ?= 0.67.0
+FEAST_VENV ?= .feast-venv
+$(FEAST_VENV)/.feast-$(FEAST_VERSION):
+	$(PYTHON) -m venv $(FEAST_VENV)
+	$(FEAST_VENV)/bin/pip install --quiet --upgrade pip
+	$(FEAST_VENV)/bin/pip install --quiet "feast==$(FEAST_VERSION)"
+	touch $@
+
+feast-venv: $(FEAST_VENV)/.feast-$(FEAST_VERSION)
 
 openapi: install
 	$(BIN)/feature-gateway openapi -o openapi.json
@@ -171,4 +190,4 @@ format: install
 	$(BIN)/black $(LINTED)
 
 clean: reset
-	rm -rf $(VENV) $(VENV).lock build *.egg-info
+	rm -rf $(VENV) $(VENV).lock $(FEAST_VENV) build *.egg-info

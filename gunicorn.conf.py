@@ -209,6 +209,18 @@ def child_exit(server: Any, worker: Any) -> None:
     multiprocess.mark_process_dead(worker.pid, METRICS_DIR)
 
 
+def worker_exit(server: Any, worker: Any) -> None:
+    """In the exiting worker, after its last request (a graceful stop, a HUP, a recycle):
+    its read counts not yet flushed go to the database (SPEC §13); a worker killed outright
+    loses at most USAGE_FLUSH_S seconds of them. The package is imported by the worker
+    already (never by the master: see PRELOADED_LIBRARIES)."""
+    app = getattr(worker, "wsgi", None)
+    if app is not None:
+        from feature_gateway.app import on_worker_exit
+
+        on_worker_exit(app)
+
+
 def on_exit(server: Any) -> None:
     """Remove the metrics directory if this file made it (not one given by the operator)."""
     if METRICS_DIR.startswith(_TEMP_METRICS_PREFIX):

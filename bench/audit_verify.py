@@ -27,7 +27,7 @@ from feature_gateway.config import Settings
 from feature_gateway.db.catalog_models import FeatureChange
 from feature_gateway.db.engine import make_engine
 from feature_gateway.db.models import AuditEntry, Feature
-from feature_gateway.db.unit_of_work import Database
+from feature_gateway.db.scopes import Database
 from feature_gateway.services.audit import verify_audit_trails
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -90,7 +90,7 @@ def measure(server: Gunicorn, script: str, seconds: int, tmp: Path) -> dict[str,
 def issue_developer_token(url: str) -> str:
     from feature_gateway.config import Settings
     from feature_gateway.db.engine import make_engine
-    from feature_gateway.db.unit_of_work import Database
+    from feature_gateway.db.scopes import Database
     from feature_gateway.services import tokens
 
     engine = make_engine(Settings(database_url=url))
@@ -107,7 +107,7 @@ def token_check_us(url: str, token: str, calls: int = 5_000) -> float:
     """The median cost of authenticating one request in process (the primary-key lookup)."""
     from feature_gateway.config import Settings
     from feature_gateway.db.engine import make_engine
-    from feature_gateway.db.unit_of_work import Database
+    from feature_gateway.db.scopes import Database
     from feature_gateway.services import tokens
     from feature_gateway.services.clock import now_ms
 

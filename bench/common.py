@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from feature_gateway.domain.names import canonical_feature_name
+from feature_gateway.domain.versions import family_name, version_key
 
 ROOT = Path(__file__).resolve().parents[1]
 T0 = 1_751_429_485_000
@@ -80,18 +81,18 @@ def seed_features(db_path: Path, count: int, deployed_share: float = 0.1) -> lis
     rows = []
     for i in range(count):
         deployed = bool(every) and i % every == 0
+        name = f"bench_view_{i // 100}:feature_{i}:1"
         rows.append((
-            f"bench_view_{i // 100}:feature_{i}:1",
-            canonical_feature_name(f"bench_view_{i // 100}:feature_{i}:1"),
+            name, canonical_feature_name(name), family_name(name), version_key(1),
             types[i % 3], dtypes[i % 8],
             f"SELECT f{i} FROM t WHERE id = ?", f"Benchmark feature number {i}",
             "DEPLOYED" if deployed else "DRAFT", T0 + i, T0 + i, f"dev{i % 20}", 1,
         ))  # fmt: skip
     with sqlite3.connect(db_path) as conn:
         conn.executemany(
-            "INSERT INTO features (feature_name, canonical_name, feature_type,"
-            " feature_data_type, query, description, status, created_time, updated_time,"
-            " created_by, revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO features (feature_name, canonical_name, family_name, version_key,"
+            " feature_type, feature_data_type, query, description, status, created_time,"
+            " updated_time, created_by, revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
         conn.execute(

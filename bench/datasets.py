@@ -61,7 +61,7 @@ def scratch_database(backend: str, folder: Path, pg_admin_url: str) -> Iterator[
 def _migrated(url: str) -> str:
     from alembic import command
 
-    from feature_gateway.cli import alembic_config
+    from feature_gateway.db.migrations import alembic_config
 
     config = alembic_config(url)
     config.attributes["configure_logger"] = False

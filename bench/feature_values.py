@@ -67,10 +67,10 @@ def prepare_database(url: str, n_features: int) -> list[str]:
     from alembic import command
 
     from feature_gateway.api.features.schemas import FeatureRecordSchema
-    from feature_gateway.cli import alembic_config
     from feature_gateway.config import Settings
     from feature_gateway.db.engine import make_engine
-    from feature_gateway.db.unit_of_work import Database
+    from feature_gateway.db.migrations import alembic_config
+    from feature_gateway.db.scopes import Database
     from feature_gateway.services.transfer import import_features
 
     config = alembic_config(url)
@@ -102,9 +102,10 @@ def in_process(url: str, body: dict[str, Any], repeat: int) -> dict[str, float]:
     """Median ms of the use case (now: the query; the columns are lazy) and of writing the
     body (now: computing the columns and serialising them), called directly."""
     from feature_gateway import create_app
-    from feature_gateway.api.context import database, value_limits
+    from feature_gateway.api.context import value_limits
     from feature_gateway.api.values.routes import render_online_features
     from feature_gateway.services.feature_values import ValuesRequest, get_online_features
+    from feature_gateway.web.context import database
 
     app = create_app({"database_url": url, "log_level": "WARNING"})
     build, render = [], []

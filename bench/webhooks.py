@@ -40,7 +40,7 @@ from feature_gateway import create_app
 from feature_gateway.config import Settings
 from feature_gateway.db import catalog_repositories
 from feature_gateway.db.engine import make_engine
-from feature_gateway.db.unit_of_work import Database
+from feature_gateway.db.scopes import Database
 from feature_gateway.services import webhooks
 from tests.conftest import SEED_FEATURE, migrate
 from tests.databases import FreshDatabase, postgres_reachable

@@ -15,6 +15,7 @@ from feature_gateway.db import (  # noqa: F401  (registers the tables)
     idempotency,
     models,
     tokens,
+    usage,
     webhooks,
 )
 from feature_gateway.db.base import Base

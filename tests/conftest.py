@@ -20,13 +20,13 @@ from flask.testing import FlaskClient
 from sqlalchemy import Connection, Engine, text
 
 from feature_gateway import create_app
-from feature_gateway.api import examples
-from feature_gateway.api.context import EXTENSION
 from feature_gateway.app import configure_logging
-from feature_gateway.cli import alembic_config
 from feature_gateway.db.engine import make_engine
-from feature_gateway.db.unit_of_work import Database
+from feature_gateway.db.migrations import alembic_config
+from feature_gateway.db.scopes import Database
 from feature_gateway.services import tokens
+from feature_gateway.shapes import examples
+from feature_gateway.web.context import EXTENSION
 from tests.databases import BACKENDS, FreshDatabase, require_backend, settings_for
 
 # Token mode refuses to start without SECRET_KEY (the review console signs its sessions).
@@ -132,17 +132,19 @@ def _bound(app: Flask, database: Database) -> Iterator[Flask]:
     Building the app costs about 50 ms (flask-smorest writes the OpenAPI document, werkzeug
     compiles the routes), more than most tests; so one app per database and auth mode is
     built once a session, and each test binds it to its own ``database``: views read the
-    database from ``app.extensions`` on every request (``api.context``), nothing else keeps
+    database from ``app.extensions`` on every request (``web.context``), nothing else keeps
     it. The log level is set again, as a freshly built app would, since a test may build
     its own app with another. A test that changes the app itself (adds a route, wraps
     ``wsgi_app``) builds its own with ``create_app``.
     """
     shared = app.extensions[EXTENSION]
+    shared.usage.discard()  # read counts of an earlier test, on its rolled-back database
     app.extensions[EXTENSION] = dataclasses.replace(shared, database=database)
     configure_logging(shared.settings.log_level)
     try:
         yield app
     finally:
+        shared.usage.discard()
         app.extensions[EXTENSION] = shared
 
 
@@ -184,6 +186,13 @@ def issue_token(database: Database) -> Callable[..., str]:
         return created.token
 
     return issue
+
+
+@pytest.fixture
+def flush_usage(database: Database, _apps: dict[tuple[str, str], Flask]) -> Callable[[], int]:
+    """Write the read counts of this test's requests (trust and token mode), as a worker's
+    flusher would; returns the rows written."""
+    return lambda: sum(app.extensions[EXTENSION].usage.flush(database) for app in _apps.values())
 
 
 def bearer(token: str) -> dict[str, str]:

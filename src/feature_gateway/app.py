@@ -6,7 +6,6 @@ import logging
 import os
 import types
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask
@@ -14,24 +13,19 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from feature_gateway import __version__
 from feature_gateway.api import register_api
-from feature_gateway.api.context import EXTENSION
-from feature_gateway.api.request_hooks import RequestIdFilter
+from feature_gateway.cli_commands import register_cli
 from feature_gateway.config import Settings
 from feature_gateway.console import register_console
 from feature_gateway.db.engine import make_engine
 from feature_gateway.db.replicas import read_replica
-from feature_gateway.db.unit_of_work import Database
+from feature_gateway.db.scopes import Database
 from feature_gateway.front_door import register_front_door
 from feature_gateway.observability import json_formatter
+from feature_gateway.services.usage import UsageCounter
 from feature_gateway.serving import STARTUP_SAID, require_serving, startup_warnings
-
-
-@dataclass(frozen=True)
-class Gateway:
-    """What the app keeps in ``app.extensions``: built once per process, after fork."""
-
-    settings: Settings
-    database: Database
+from feature_gateway.web import register_web
+from feature_gateway.web.context import EXTENSION, Gateway
+from feature_gateway.web.request_hooks import RequestIdFilter
 
 
 class GatewayFlask(Flask):
@@ -69,8 +63,10 @@ def build_app(overrides: dict[str, Any] | None = None, *, serving: bool = True) 
     app.config["API_VERSION"] = __version__
     app.config.update({k: v for k, v in overrides.items() if k.isupper()})
     database = overrides.get("database") or _database(settings)
-    app.extensions[EXTENSION] = Gateway(settings, database)
-    register_api(app, max_body_bytes=settings.max_body_bytes, token_mode=settings.token_mode)
+    usage = UsageCounter(settings.usage_flush_s)
+    app.extensions[EXTENSION] = Gateway(settings, database, usage)
+    register_web(app, settings)
+    register_api(app, token_mode=settings.token_mode)
     register_console(app, settings)
     register_front_door(app)
     if serving and not os.environ.get(STARTUP_SAID):  # gunicorn's master said them already
@@ -82,10 +78,16 @@ def build_app(overrides: dict[str, Any] | None = None, *, serving: bool = True) 
         # anything further left came from the client and is ignored.
         n = settings.trusted_proxy_count
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
-    from feature_gateway.cli import register_cli
-
     register_cli(app)
     return app
+
+
+def on_worker_exit(app: Flask) -> None:
+    """What a worker does on its way out (gunicorn's ``worker_exit`` hook): write the read
+    counts it has not flushed yet (SPEC §13)."""
+    gateway = app.extensions.get(EXTENSION)
+    if isinstance(gateway, Gateway):
+        gateway.usage.stop()
 
 
 def _database(settings: Settings) -> Database:

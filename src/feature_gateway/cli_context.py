@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 if TYPE_CHECKING:
-    from feature_gateway.app import Gateway
+    from feature_gateway.web.context import Gateway
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -30,7 +30,7 @@ class StartError(click.ClickException):
 def current_gateway() -> Gateway:
     """The settings and database of the app the command runs in (``with_appcontext``)."""
     # Imported when a command runs, as the CLI's other imports of the app are.
-    from feature_gateway.api.context import EXTENSION
+    from feature_gateway.web.context import EXTENSION
 
     return current_app.extensions[EXTENSION]  # type: ignore[no-any-return]
 
@@ -80,7 +80,7 @@ def _require_migrated(bind: Engine | Connection, url: str) -> None:
     from alembic.script import ScriptDirectory
     from alembic.util import CommandError
 
-    from feature_gateway.cli import alembic_config
+    from feature_gateway.db.migrations import alembic_config
 
     scripts = ScriptDirectory.from_config(alembic_config(url))
     heads = set(scripts.get_heads())

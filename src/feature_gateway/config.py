@@ -11,6 +11,8 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
+from feature_gateway.domain.usage import DEFAULT_QUIET_DAYS
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'data' / 'feature_gateway.db'}"
 
@@ -30,8 +32,9 @@ MAX_WEBHOOK_TIMEOUT_S = 3_600
 # outlive a transaction on one: psycopg's prepared statements are turned off (SPEC §15).
 DATABASE_POOLERS = ("none", "session", "transaction")
 
-# Counts where 0 is meaningful: no trusted proxy, no connections beyond the pool.
-_MAY_BE_ZERO = frozenset({"trusted_proxy_count", "db_max_overflow"})
+# Counts where 0 is meaningful: no trusted proxy, no connections beyond the pool, no
+# retirement guard.
+_MAY_BE_ZERO = frozenset({"trusted_proxy_count", "db_max_overflow", "retire_quiet_days"})
 
 
 class ConfigError(ValueError):
@@ -124,6 +127,14 @@ class Settings:
     webhook_max_attempts: int = 8
     # How long an idle delivery worker sleeps before it looks for due deliveries again.
     webhook_poll_interval_s: float = 1.0
+
+    # Who reads what (SPEC §13): each worker adds its read counts to the database this
+    # often (and when it stops); a worker killed outright loses at most this interval's.
+    # Off, no read is counted (and the retirement guard sees none).
+    usage_counting: bool = True
+    usage_flush_s: float = 10.0
+    # Retiring a feature read this recently is refused unless forced (SPEC §13).
+    retire_quiet_days: int = DEFAULT_QUIET_DAYS
 
     # Signs the review console's session cookies (and its CSRF tokens). Required to serve in
     # token mode, where a session stands for a verified principal (``serving``); the CLI and

@@ -6,7 +6,10 @@ into a problem+json body using ``HTTP_STATUS`` below, so no view ever catches on
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+
+from feature_gateway.domain.feature_refs import rfc3339
+from feature_gateway.domain.usage import ConsumerUsage, readers_sentence
 
 # An error body stays small whatever the request (SPEC §3): it lists at most this many
 # messages and says how many more there were; a request breaking a rule this many times over
@@ -183,6 +186,22 @@ class FeatureImmutableError(ConflictError):
         )
 
 
+class FeatureStillReadError(ConflictError):
+    """A guarded trigger (retire) on a feature read in the quiet period (409, SPEC §13)."""
+
+    def __init__(
+        self, feature_name: str, trigger: str, readers: Sequence[ConsumerUsage], since: int
+    ) -> None:
+        self.feature_name, self.readers = feature_name, list(readers)
+        last = max(self.readers, key=lambda reader: reader.last_read_time)
+        super().__init__(
+            f"Feature '{feature_name}' is still read: since {rfc3339(since)} by "
+            f"{readers_sentence(self.readers)}; last read {rfc3339(last.last_read_time)} by "
+            f"{last.principal}. Move them off it first, or {trigger} it anyway with "
+            '"force": true and a reason.'
+        )
+
+
 class ConcurrentModificationError(ConflictError):
     def __init__(
         self,
@@ -285,6 +304,7 @@ HTTP_STATUS: list[tuple[type[GatewayError], int, str]] = [
     (DeliveryNotFoundError, 404, "Delivery Not Found"),
     (FeatureAlreadyExistsError, 409, "Feature Already Exists"),
     (InvalidTransitionError, 409, "Invalid Status Transition"),
+    (FeatureStillReadError, 409, "Feature Still Read"),
     (FeatureImmutableError, 409, "Feature Immutable"),
     (ConcurrentModificationError, 409, "Concurrent Modification"),
     (RequestInFlightError, 409, "Request In Flight"),

@@ -2,7 +2,7 @@
 
 A browser (one that prefers HTML) gets a small page of links, served with the console's
 stylesheet and security headers (no external asset, no script); any other client gets the
-same links as JSON. Public in token mode, like the documentation (``api.docs``).
+same links as JSON. Public in token mode, like the documentation (``web.access``).
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from typing import Any
 from flask import Blueprint, Flask, Response, jsonify, render_template, request
 
 from feature_gateway import __version__
-from feature_gateway.api.docs import DOCS_PATH, FRONT_DOOR_ENDPOINT
-from feature_gateway.console.headers import add_security_headers
+from feature_gateway.api.docs import DOCS_PATH
+from feature_gateway.web.access import FRONT_DOOR_ENDPOINT
+from feature_gateway.web.headers import add_security_headers
 
 blueprint = Blueprint(FRONT_DOOR_ENDPOINT.split(".")[0], __name__, template_folder="templates")
 # What the front door points at, in the order it shows them.

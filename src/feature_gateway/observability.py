@@ -72,8 +72,7 @@ class JsonLineFormatter(logging.Formatter):
 
     The same line shape as python-json-logger's formatter, which gunicorn.conf.py uses for
     gunicorn's own (rare) lines, at a fraction of its cost on the hot path: orjson, and the
-    time string made once a second. An access line was 61 µs with python-json-logger's
-    JsonFormatter and is about 10 µs so (bench/request_tax.py).
+    time string made once a second (docs/performance.md, "Figures behind the code").
     """
 
     def __init__(self) -> None:

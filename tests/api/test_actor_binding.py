@@ -5,9 +5,9 @@ tables, so a trigger added later is checked here without a line added."""
 import pytest
 from sqlalchemy import text
 
-from feature_gateway.api.workflow.endpoints import TRIGGER_ENDPOINTS
 from feature_gateway.domain.feature_fields import TRIGGER_STAMPS
 from feature_gateway.domain.lifecycle import TRIGGERS
+from feature_gateway.shapes.trigger_endpoints import TRIGGER_ENDPOINTS
 from tests.conftest import bearer
 
 PRINCIPAL = "carol"

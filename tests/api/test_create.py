@@ -11,6 +11,7 @@ ROW_FIELDS = {
     "fix_description", "deleted_by", "deleted_time", "deletion_reason",
     "owner", "tags", "previous_version", "deprecated_by", "deprecated_time",
     "deprecation_reason", "replaced_by", "retired_by", "retired_time", "retirement_reason",
+    "retirement_forced",
 }  # fmt: skip
 
 

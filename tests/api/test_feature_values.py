@@ -11,8 +11,9 @@ from flask.testing import FlaskClient
 
 from feature_gateway.api.values.routes import render_online_features
 from feature_gateway.api.values.schemas import FeatureValuesResponseSchema
-from feature_gateway.domain.values import Column, FeatureSpec, OnlineFeatures, simulated_value
+from feature_gateway.domain.values import Column, FeatureSpec, OnlineFeatures
 from feature_gateway.services.clock import now_ms
+from tests.value_oracle import simulated_value
 
 SEED_REQUEST = {
     "features": ["driver_hourly_stats:conv_rate:1", "driver_hourly_stats:acc_rate:2"],

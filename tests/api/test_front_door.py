@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from feature_gateway.console.headers import SECURITY_HEADERS
+from feature_gateway.web.headers import SECURITY_HEADERS
 
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,*/*;q=0.8"
 

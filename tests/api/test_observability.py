@@ -12,7 +12,8 @@ from flask import Flask, request
 from flask.testing import FlaskClient
 
 from feature_gateway import create_app
-from feature_gateway.db.unit_of_work import Database, UnitOfWork
+from feature_gateway.db.scopes import Database
+from feature_gateway.db.unit_of_work import UnitOfWork
 from feature_gateway.errors import ConcurrentModificationError
 from tests.conftest import SEED_FEATURE
 from tests.databases import FreshDatabase

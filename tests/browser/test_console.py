@@ -20,7 +20,7 @@ import pytest
 
 from feature_gateway.config import Settings
 from feature_gateway.db.engine import make_engine
-from feature_gateway.db.unit_of_work import Database
+from feature_gateway.db.scopes import Database
 from feature_gateway.services import tokens
 from tests.conftest import SEED_FEATURE, TEST_SECRET_KEY, migrate
 from tests.live_server import LiveServer

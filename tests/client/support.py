@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, text
 
 from feature_gateway.config import Settings
 from feature_gateway.db.engine import make_engine
-from feature_gateway.db.unit_of_work import Database
+from feature_gateway.db.scopes import Database
 from feature_gateway.services import tokens
 from tests.conftest import TEST_SECRET_KEY, migrate
 from tests.databases import FreshDatabase

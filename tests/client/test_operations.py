@@ -4,6 +4,7 @@ walk records the operations it called; together they are every operation of the 
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +93,21 @@ def _reads(client: RecordingClient, name: str) -> None:
     assert name in client.available_features().available_features
     values = client.get_online_features(features=[name], entities={"driver_id": ["D1", "D2"]})
     assert values.results is not None and values.results[1].statuses == ["PRESENT"] * 2
+    view_and_feature = name.rsplit(":", 1)[0]  # Feast's ref: the served version, highest
+    feast = client.get_online_features_feast(  # booleans in a body are JSON's
+        features=[view_and_feature],
+        entities={"driver_id": ["D1"]},
+        include_feature_view_version_metadata=True,
+    )
+    assert feast.metadata.feature_names == ["driver_id", "trips_today"]
+    assert feast.metadata.feature_view_metadata == [
+        models.FeatureView(name="client_walk", version=1)
+    ]
+    assert feast.results[1].statuses == ["PRESENT"]
+    then = client.get_deployed_features(at=int(time.time() * 1000)).features
+    assert name in [f.feature_name for f in then]
+    usage = client.feature_usage(feature_name=name, days=7)  # counts flushed: USAGE_FLUSH_S
+    assert (usage.feature_name, usage.days) == (name, 7)
 
 
 def _catalog(client: RecordingClient, name: str) -> None:
@@ -107,7 +123,11 @@ def _catalog(client: RecordingClient, name: str) -> None:
     assert gone.metadata.status == "DELETED"
     approver = client.acting_as(role="approver", actor="carol")
     approver.deprecate_feature_metadata(feature_name=name, deprecation_reason="old")
-    retired = approver.retire_feature_metadata(feature_name=name, retirement_reason="gone")
+    # Read just now (_reads): once a worker has flushed its counts, only a forced retirement
+    # passes the guard.
+    retired = approver.retire_feature_metadata(
+        feature_name=name, retirement_reason="gone", force=True
+    )
     assert retired.new_status == "RETIRED"
 
 

@@ -15,13 +15,14 @@ import pytest
 
 from feature_gateway.api.features.schemas import FeatureRecordSchema
 from feature_gateway.db.engine import make_engine
-from feature_gateway.db.unit_of_work import Database
-from feature_gateway.domain.values import FeatureSpec, simulated_value
+from feature_gateway.db.scopes import Database
+from feature_gateway.domain.values import FeatureSpec
 from feature_gateway.services.transfer import import_features
 from tests.conftest import migrate
 from tests.databases import settings_for
 from tests.live_server import LiveServer
 from tests.metrics_text import sample_total
+from tests.value_oracle import simulated_value
 
 pytestmark = pytest.mark.slow
 

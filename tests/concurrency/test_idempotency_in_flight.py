@@ -15,7 +15,7 @@ from alembic import command
 from sqlalchemy import create_engine, text
 
 from feature_gateway import create_app
-from feature_gateway.cli import alembic_config
+from feature_gateway.db.migrations import alembic_config
 from feature_gateway.services import features
 from tests.conftest import SEED_FEATURE
 from tests.databases import FreshDatabase, require_backend

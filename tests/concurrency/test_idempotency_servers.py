@@ -20,7 +20,7 @@ import pytest
 from alembic import command
 from sqlalchemy import create_engine, text
 
-from feature_gateway.cli import alembic_config
+from feature_gateway.db.migrations import alembic_config
 from tests.concurrency.test_races import make_tested_feature, race
 from tests.conftest import SEED_FEATURE
 from tests.databases import FreshDatabase, require_backend

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from alembic import command
 
-from feature_gateway.cli import alembic_config
+from feature_gateway.db.migrations import alembic_config
 from tests.conftest import SEED_FEATURE
 from tests.databases import FreshDatabase, require_backend
 from tests.live_server import LiveServer

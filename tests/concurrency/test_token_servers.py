@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 from alembic import command
 
-from feature_gateway.cli import alembic_config
 from feature_gateway.config import PROJECT_ROOT
+from feature_gateway.db.migrations import alembic_config
 from tests.conftest import TEST_SECRET_KEY, token_secret
 from tests.databases import FreshDatabase, require_backend
 from tests.live_server import LiveServer

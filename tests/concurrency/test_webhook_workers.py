@@ -21,14 +21,14 @@ from typing import Any
 import pytest
 
 from feature_gateway import create_app
-from feature_gateway.api.context import EXTENSION
 from feature_gateway.config import PROJECT_ROOT
 from feature_gateway.db.engine import make_engine
-from feature_gateway.db.unit_of_work import Database
+from feature_gateway.db.scopes import Database
 from feature_gateway.db.webhooks import Webhook
 from feature_gateway.domain.webhooks import new_secret, new_webhook_id
 from feature_gateway.services import webhooks
 from feature_gateway.services.clock import now_ms
+from feature_gateway.web.context import EXTENSION
 from tests.conftest import SEED_FEATURE, migrate
 from tests.databases import BACKENDS, FreshDatabase, require_backend, settings_for
 from tests.webhook_receiver import Answer, Receiver, receiving

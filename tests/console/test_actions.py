@@ -325,3 +325,35 @@ def test_in_token_mode_an_admin_token_reads_but_is_offered_no_action(
     assert _offered(token_client, feature["feature_name"]) == set()
     html = page(token_client, "/console/queue")
     assert "No review queue for your role" in html
+
+
+def test_retiring_a_feature_still_read_is_refused_until_forced_with_a_reason(
+    client, make_feature, flush_usage
+):
+    name = make_feature("DEPRECATED")["feature_name"]
+    assert (
+        client.post("/features", json={"features": [name], "entities": {"id": [1]}}).status_code
+        == 200
+    )
+    flush_usage()
+    sign_in_trust(client, "approver", "carol")
+    retire = action_path(name, "retire")
+
+    post_form(client, feature_path(name), retire, {"retirement_reason": "moved"})
+    refused = html_lib.unescape(" ".join(flashes(page(client, feature_path(name)))))
+    assert "still read" in refused and "anonymous (1 read)" in refused
+    post_form(client, feature_path(name), retire, {"retirement_forced": "y"})
+    assert "needs a reason" in html_lib.unescape(
+        " ".join(flashes(page(client, feature_path(name))))
+    )
+    post_form(
+        client,
+        feature_path(name),
+        retire,
+        {"retirement_forced": "y", "retirement_reason": "moved"},
+    )
+
+    html = html_lib.unescape(page(client, feature_path(name)))
+    assert f"{name} is now RETIRED" in " ".join(flashes(html))
+    history = client.get(f"/features/{name}/history?user_role=approver").get_json()["history"]
+    assert history[-1]["forced"] is True

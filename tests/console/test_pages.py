@@ -260,3 +260,38 @@ def test_the_search_form_has_a_control_for_every_list_filter_and_page_size(clien
     # offset is the paging links' (a form would start over at the first page)
     assert controls == set(FILTER_PARAMETERS) - {"offset"}
     assert {"status", "tag", *DATE_FILTERS} <= controls
+
+
+def test_the_feature_page_says_who_reads_it_and_when_last(
+    token_client, issue_token, make_feature, flush_usage, client
+):
+    name = make_feature("DEPLOYED")["feature_name"]
+    for principal in ("ranker", "scorer", "pricer"):
+        token = issue_token("developer", principal=principal)
+        body = {"features": [name], "entities": {"id": [1]}}
+        response = token_client.post(
+            "/features", json=body, headers={"Authorization": f"Bearer {token}"}
+        )
+        assert response.status_code == 200
+    flush_usage()
+    unread = make_feature("DEPLOYED")["feature_name"]
+    sign_in_trust(client, "approver", "carol")
+
+    html = html_lib.unescape(page(client, feature_path(name)))
+    quiet = html_lib.unescape(page(client, feature_path(unread)))
+
+    assert "read by 3 consumers, last read just now" in html
+    usage = html[html.index('<table class="usage">') :]
+    assert '<th scope="row">ranker</th><td>1</td>' in usage
+    assert "not read in the last 30 days" in quiet and "Nobody read it" in quiet
+
+
+def test_how_long_ago_is_said_in_the_largest_whole_unit():
+    from feature_gateway.console.pages import ago
+
+    now = 1_751_414_400_000
+    assert ago(now, now) == "just now"
+    assert ago(now - 1_000, now) == "1 second ago"
+    assert ago(now - 150_000, now) == "2 minutes ago"
+    assert ago(now - 3 * 3_600_000 - 5, now) == "3 hours ago"
+    assert ago(now - 86_400_000, now) == "1 day ago"

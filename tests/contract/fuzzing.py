@@ -33,13 +33,14 @@ from hypothesis import strategies as st
 from schemathesis import Case, GenerationMode, HookContext
 from schemathesis.engine import Status, events, from_schema
 
-from feature_gateway.api import examples
-from feature_gateway.api.role_schemas import ROLE_HEADER
-from feature_gateway.api.schema_fields import SQL_SELECT_FORMAT
 from feature_gateway.api.webhooks.schemas import WEBHOOK_URL_FORMAT
+from feature_gateway.domain.feature_refs import parse_ref
 from feature_gateway.domain.idempotency import is_valid_key
 from feature_gateway.domain.tokens import MAX_EXPIRES_TIME
 from feature_gateway.errors import IDEMPOTENCY_KEY_HEADER
+from feature_gateway.shapes import examples
+from feature_gateway.shapes.role_schemas import ROLE_HEADER
+from feature_gateway.shapes.schema_fields import SQL_SELECT_FORMAT
 
 # Schemathesis' coverage phase (every boundary and invalid value of each constraint) runs
 # whatever this says; 25 random examples per operation keep a run to about 40 s.
@@ -60,9 +61,18 @@ def map_case(context: HookContext, case: Case) -> Case:
     so, as a client sends its credentials with every call, a GET that carries neither gets
     the header. Cases that give either, valid or not, are sent as generated.
     """
-    values = _valid_body_to(case, "/features")
-    if values is not None and isinstance(values.get("entities"), dict):
-        values["entities"] = _valid_entity_columns(values["entities"])
+    for serving in ("/features", "/get-online-features"):
+        values = _valid_body_to(case, serving)
+        if values is not None and isinstance(values.get("entities"), dict):
+            values["entities"] = _valid_entity_columns(values["entities"])
+    feast = _valid_body_to(case, "/get-online-features")
+    if feast is not None and isinstance(feast.get("features"), list):
+        feast.update(_distinct_columns(feast))
+    if _is_positive(case) and case.path == "/get_deployed_features":
+        query = case.query or {}
+        if str(query.get("at", "")).isdigit():
+            # "Not in the future" is the rule JSON Schema cannot state: moved into the past.
+            query["at"] = int(query["at"]) % (time.time_ns() // 1_000_000)
     token = _valid_body_to(case, "/tokens")
     if token is not None and isinstance(token.get("expires_time"), int):
         # "In the future" is the one rule of an expiry that JSON Schema cannot state: the
@@ -96,6 +106,24 @@ def map_case(context: HookContext, case: Case) -> Case:
     ):
         case.headers.setdefault(ROLE_HEADER, "developer")  # a case-insensitive mapping
     return case
+
+
+def _is_positive(case: Case) -> bool:
+    return case.meta is not None and case.meta.generation.mode == GenerationMode.POSITIVE
+
+
+def _distinct_columns(body: dict[str, Any]) -> dict[str, Any]:
+    """Feast refs whose columns all have names of their own (the rule no schema states):
+    full feature names, and of the refs naming one column (``v@v1:f``, ``v:f:1``) the first."""
+    keys = body.get("entities") if isinstance(body.get("entities"), dict) else {}
+    seen, kept = set(keys), []
+    for ref in body["features"]:
+        parsed = parse_ref(ref) if isinstance(ref, str) else None
+        column = parsed.column_name(True) if parsed is not None else ref
+        if column not in seen:
+            seen.add(column)
+            kept.append(ref)
+    return {"features": kept or body["features"][:1], "full_feature_names": True}
 
 
 def _valid_body_to(case: Case, path: str) -> dict[str, Any] | None:

@@ -10,13 +10,12 @@ import re
 
 from flask import Flask
 
-from feature_gateway.api.access import is_console
-from feature_gateway.api.docs import DOCUMENTATION_ENDPOINTS
+from feature_gateway.web.access import DOCUMENTATION_ENDPOINTS, is_console
 from tests.contract.openapi_contract import Contract
 
 # HEAD and OPTIONS are answered by Flask for every GET / every route, not API operations.
 IMPLICIT_METHODS = {"HEAD", "OPTIONS"}
-# Endpoints left out on purpose, each with the reason (DOCUMENTATION_ENDPOINTS in api.docs):
+# Endpoints left out on purpose, each with the reason (DOCUMENTATION_ENDPOINTS in web.access):
 #   api-docs.openapi_json        /openapi.json, the document itself
 #   api-docs.openapi_swagger_ui  /docs, the Swagger UI page that renders it
 #   docs-assets.asset            /docs/static/<filename>, Swagger UI's JavaScript and CSS

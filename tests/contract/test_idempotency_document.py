@@ -16,12 +16,18 @@ import pytest
 from flask import Flask
 
 from feature_gateway import create_app
-from feature_gateway.api.access import is_console
 from feature_gateway.api.idempotency import IDEMPOTENCY_KEY_PARAMETER
+from feature_gateway.web.access import is_console
 from tests.conftest import TEST_SECRET_KEY
 
 # The POSTs that read: a retry is safe as it is, so the header is ignored there.
-READS = {"/get_feature_metadata", "/get_all_feature_metadata", "/get_feature_history", "/features"}
+READS = {
+    "/get_feature_metadata",
+    "/get_all_feature_metadata",
+    "/get_feature_history",
+    "/features",
+    "/get-online-features",
+}
 
 
 def _keyed(operation: dict[str, Any]) -> bool:

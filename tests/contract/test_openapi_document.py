@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 from openapi_spec_validator import validate
 
-from feature_gateway.api import examples
+from feature_gateway.shapes import examples
 from tests.conftest import SEED_FEATURE
 from tests.contract.openapi_contract import Contract
 

@@ -20,7 +20,7 @@ import psycopg
 import pytest
 
 from feature_gateway.db.engine import make_engine
-from feature_gateway.db.unit_of_work import Database
+from feature_gateway.db.scopes import Database
 from feature_gateway.services import features
 from tests.conftest import SEED_FEATURE, migrate
 from tests.databases import (

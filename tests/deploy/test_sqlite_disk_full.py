@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from feature_gateway import create_app
-from feature_gateway.api.context import EXTENSION
+from feature_gateway.web.context import EXTENSION
 from tests.conftest import SEED_FEATURE, migrate
 from tests.live_server import LiveServer
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from markdown_it import MarkdownIt
 
-from feature_gateway.api import examples
 from feature_gateway.config import PROJECT_ROOT
+from feature_gateway.shapes import examples
 
 PAGES = [PROJECT_ROOT / "README.md", *sorted((PROJECT_ROOT / "docs").glob("*.md"))]
 SAMPLE = PROJECT_ROOT / "data" / "feature_metadata.json"
@@ -39,7 +39,7 @@ def _created_by_swagger() -> set[str]:
 def test_no_two_places_in_the_docs_create_the_same_feature_nor_one_of_the_sample():
     sources = {page.name: _created_on(page) for page in PAGES}
     sources = {name: created for name, created in sources.items() if created}
-    sources["Swagger UI (api/examples.py)"] = _created_by_swagger()
+    sources["Swagger UI (shapes/examples.py)"] = _created_by_swagger()
     sources["the sample data"] = {r["feature_name"] for r in json.loads(SAMPLE.read_text())}
     assert {"README.md", "api-guide.md", "identity.md"} <= set(sources)
     collisions = {

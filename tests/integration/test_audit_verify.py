@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import Engine, text
 
 from feature_gateway import create_app
-from feature_gateway.api.context import EXTENSION
 from feature_gateway.config import PROJECT_ROOT
 from feature_gateway.db.engine import make_engine
+from feature_gateway.web.context import EXTENSION
 from tests.conftest import _STEPS as WORKFLOW_STEPS
 from tests.conftest import SEED_FEATURE, migrate
 from tests.databases import FreshDatabase, require_backend, settings_for

@@ -13,8 +13,8 @@ from flask import Flask
 from sqlalchemy import create_engine, text
 
 from feature_gateway import create_app
-from feature_gateway.api.context import EXTENSION
 from feature_gateway.config import PROJECT_ROOT
+from feature_gateway.web.context import EXTENSION
 from tests.conftest import migrate
 from tests.databases import BACKENDS, FreshDatabase, require_backend
 from tests.deploy.support import app_environment
@@ -85,16 +85,16 @@ def test_every_command_on_an_empty_database_says_to_migrate(fresh: FreshDatabase
         [line] = output.splitlines()
         assert line.startswith("Error: the database "), (name, line)
         assert line.endswith("is not migrated: it is at no revision (empty), this version "
-                             "needs 0010; run feature-gateway migrate"), (name, line)  # fmt: skip
+                             "needs 0011; run feature-gateway migrate"), (name, line)  # fmt: skip
 
 
 def test_a_command_on_a_database_one_migration_behind_says_to_migrate(
     fresh: FreshDatabase,
 ) -> None:
-    migrate(fresh.url, "0009")
+    migrate(fresh.url, "0010")
     code, output = _run_each(_app(fresh.url), "tokens list")["tokens list"]
     assert code == 2
-    assert "is not migrated: it is at 0009, this version needs 0010; run feature-gateway " \
+    assert "is not migrated: it is at 0010, this version needs 0011; run feature-gateway " \
            "migrate" in output  # fmt: skip
 
 

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from feature_gateway import create_app
-from feature_gateway.api.context import EXTENSION
 from feature_gateway.config import PROJECT_ROOT
+from feature_gateway.web.context import EXTENSION
 from tests.conftest import SEED_FEATURE, migrate
 from tests.databases import (
     PG_HOST,

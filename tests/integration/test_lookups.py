@@ -13,16 +13,16 @@ import psycopg
 import pytest
 from sqlalchemy import event, text
 
-from feature_gateway.api.feature_schemas import FeatureMetadataSchema
 from feature_gateway.db import feature_pages
 from feature_gateway.db.engine import make_engine
 from feature_gateway.db.repositories import FeatureLookup
-from feature_gateway.db.unit_of_work import Database
+from feature_gateway.db.scopes import Database
 from feature_gateway.domain.feature_fields import FIELD_NAMES
 from feature_gateway.domain.listing import FeatureQuery
 from feature_gateway.errors import DatabaseUnavailableError
 from feature_gateway.services import features
 from feature_gateway.services.rows import feature_data, load_feature
+from feature_gateway.shapes.feature_schemas import FeatureMetadataSchema
 from tests.conftest import SEED_FEATURE, migrate
 from tests.databases import FreshDatabase, require_backend, settings_for
 

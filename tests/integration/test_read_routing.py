@@ -9,6 +9,7 @@ tests/deploy/test_read_replicas.py.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,7 +18,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from feature_gateway import create_app
-from feature_gateway.api.context import EXTENSION
+from feature_gateway.web.context import EXTENSION
 from tests.conftest import _PATH_TO, _STEPS, SEED_FEATURE, migrate
 from tests.console.support import page, sign_in_trust
 from tests.databases import (
@@ -50,6 +51,7 @@ class Servers:
 
     def close(self) -> None:
         for app in self.apps:
+            app.extensions[EXTENSION].usage.discard()  # nothing left to flush at exit
             database = app.extensions[EXTENSION].database
             database.bind.dispose()
             if database.replica is not None:
@@ -131,6 +133,20 @@ REPLICA_ANSWERS: dict[str, Any] = {
     "GET /features/available": lambda body: body["available_features"] == [SERVED],
     "GET /events": lambda body: len(body["events"]) == 6,  # 3 creates, submit, test, approve
     "POST /features": lambda body: body["results"][1]["statuses"] == ["PRESENT"],
+    "POST /get-online-features": lambda body: body["results"][1]["statuses"] == ["PRESENT"],
+    f"GET /features/{SERVED}/usage": lambda body: body["feature_name"] == SERVED,
+    "GET /get_deployed_features?at=NOW": lambda body: [
+        feature["feature_name"] for feature in body["features"]
+    ]
+    == [SERVED],
+}
+# The bodies of the POST reads that name no one feature.
+VALUES_BODIES = {
+    "/features": {"features": [SERVED], "entities": {"driver_id": ["D1"]}},
+    "/get-online-features": {
+        "features": ["routing_view:served"],
+        "entities": {"driver_id": ["D1"]},
+    },
 }
 
 
@@ -138,14 +154,14 @@ REPLICA_ANSWERS: dict[str, Any] = {
 def test_the_other_listed_reads_are_served_by_the_replica(
     client: FlaskClient, operation: str
 ) -> None:
-    method, path = operation.split(" ")
+    method, target = operation.split(" ")
+    path, _, at = target.partition("?at=")
     if method == "GET":
-        response = client.get(path, query_string=READ)
+        query = {**READ, "at": int(time.time() * 1000)} if at == "NOW" else READ
+        response = client.get(path, query_string=query)
     else:
         body = {"feature_name": NAME, **READ} if "history" in path else dict(READ)
-        if path == "/features":
-            body = {"features": [SERVED], "entities": {"driver_id": ["D1"]}}
-        response = client.post(path, json=body)
+        response = client.post(path, json=VALUES_BODIES.get(path, body))
     assert response.status_code == 200, response.get_json()
     assert REPLICA_ANSWERS[operation](response.get_json()), response.get_json()
 

@@ -14,7 +14,7 @@ import pytest
 
 from feature_gateway.config import PROJECT_ROOT
 from feature_gateway.db.engine import make_engine
-from feature_gateway.db.unit_of_work import Database
+from feature_gateway.db.scopes import Database
 from feature_gateway.services import tokens
 from tests.conftest import SEED_FEATURE, TEST_SECRET_KEY, migrate
 from tests.databases import settings_for

@@ -315,7 +315,7 @@ def test_a_worker_outlives_a_database_outage_and_once_mode_reports_it(tmp_path):
     import threading
 
     from feature_gateway.db.engine import make_engine
-    from feature_gateway.db.unit_of_work import Database
+    from feature_gateway.db.scopes import Database
     from feature_gateway.errors import DatabaseUnavailableError
 
     missing = Settings(database_url=f"sqlite:///{tmp_path}/no-such-dir/db.sqlite",

@@ -6,7 +6,7 @@ import pytest
 from alembic import command
 from sqlalchemy import create_engine, inspect, text
 
-from feature_gateway.cli import alembic_config
+from feature_gateway.db.migrations import alembic_config
 from tests.databases import FreshDatabase, require_backend
 
 
@@ -35,6 +35,7 @@ SCHEMA_TABLES = {
     "webhooks",
     "webhook_deliveries",
     "console_sessions",
+    "feature_usage",
 }
 
 

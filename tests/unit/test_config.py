@@ -109,6 +109,22 @@ def test_webhook_settings_read_booleans_and_fractions_of_seconds():
     assert defaults.webhook_max_attempts == 8
 
 
+def test_serving_settings_are_read_from_the_environment_and_checked():
+    settings = Settings.from_env(
+        {"USAGE_FLUSH_S": "2.5", "USAGE_COUNTING": "false", "RETIRE_QUIET_DAYS": "0"}
+    )
+    assert (settings.usage_flush_s, settings.usage_counting, settings.retire_quiet_days) == (
+        2.5,
+        False,
+        0,
+    )
+    assert (Settings().usage_flush_s, Settings().usage_counting) == (10.0, True)
+    assert Settings().retire_quiet_days == 7
+    for bad in ({"USAGE_FLUSH_S": "0"}, {"RETIRE_QUIET_DAYS": "-1"}, {"USAGE_COUNTING": "x"}):
+        with pytest.raises(ConfigError):
+            Settings.from_env(bad)
+
+
 @pytest.mark.parametrize("timeout_s", ["0.001", "1", "10", "3600"])
 def test_a_claims_lease_outlasts_its_attempts_deadline_by_more_than_a_second(timeout_s):
     settings = Settings.from_env({"WEBHOOK_TIMEOUT_S": timeout_s})

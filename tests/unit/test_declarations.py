@@ -9,17 +9,9 @@ import ast
 import inspect
 
 import pytest
-from sqlalchemy import JSON, BigInteger, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Integer, String, Text
 
-from feature_gateway.api import examples
-from feature_gateway.api.feature_schemas import FeatureMetadataSchema, FeatureRecordSchema
-from feature_gateway.api.features.schemas import (
-    CreateFeatureSchema,
-    ListFiltersQuerySchema,
-    ListFiltersSchema,
-    UpdateFeatureSchema,
-)
-from feature_gateway.api.workflow.endpoints import TRIGGER_ENDPOINTS
+from feature_gateway.api.features.schemas import CreateFeatureSchema, UpdateFeatureSchema
 from feature_gateway.db import models
 from feature_gateway.db.base import Base
 from feature_gateway.db.feature_pages import page_conditions
@@ -49,6 +41,10 @@ from feature_gateway.domain.lifecycle import (
 )
 from feature_gateway.domain.lifecycle_diagram import mermaid_diagram
 from feature_gateway.domain.listing import LIST_FILTERS, FeatureQuery, FilterKind
+from feature_gateway.shapes import examples
+from feature_gateway.shapes.feature_schemas import FeatureMetadataSchema, FeatureRecordSchema
+from feature_gateway.shapes.list_filters import ListFiltersQuerySchema, ListFiltersSchema
+from feature_gateway.shapes.trigger_endpoints import TRIGGER_ENDPOINTS
 
 STORAGE_ONLY_COLUMNS = {"id", "canonical_name", "family_name", "version_key"}
 SQL_TYPES = {
@@ -64,6 +60,7 @@ SQL_TYPES = {
     Kind.REVISION: Integer,
     Kind.TAGS: JSON,
     Kind.REFERENCE: String,
+    Kind.FORCED: Boolean,
 }
 
 

@@ -1,5 +1,5 @@
 """Private hooks of Flask, flask-smorest, webargs and marshmallow are bent in one module,
-``api.framework_adapter``, and only in the library versions it was checked against."""
+``framework_adapter``, and only in the library versions it was checked against."""
 
 import ast
 import importlib
@@ -12,7 +12,7 @@ import pytest
 from marshmallow import fields
 
 import feature_gateway
-from feature_gateway.api import framework_adapter
+from feature_gateway import framework_adapter
 
 ADAPTER = framework_adapter.__name__
 PACKAGE_ROOT = Path(feature_gateway.__file__).parent

@@ -4,7 +4,7 @@ import re
 
 from click.testing import CliRunner
 
-from feature_gateway.cli import lifecycle_diagram_command
+from feature_gateway.cli_commands import lifecycle_diagram_command
 from feature_gateway.config import PROJECT_ROOT
 from feature_gateway.domain.lifecycle_diagram import (
     DIAGRAM_END,

@@ -15,13 +15,10 @@ from feature_gateway.domain.values import (
     bucket_start,
     digest64,
     feature_seed,
-    mix64,
-    row_seed,
     simulate,
     simulate_columns,
-    simulated_value,
-    typed_value,
 )
+from tests.value_oracle import mix64, row_seed, simulated_value, typed_value
 
 SEED_TS = 1_751_429_485_000
 DATA_TYPES = ("string", "float", "double", "decimal", "integer", "int", "bigint", "boolean")

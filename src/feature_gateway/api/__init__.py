@@ -1,4 +1,4 @@
-"""The HTTP layer: blueprints, schemas, problem+json errors, the role check, the API docs."""
+"""The JSON API: blueprints, problem+json errors, the role a request names, the API docs."""
 
 from __future__ import annotations
 
@@ -13,13 +13,11 @@ from feature_gateway.api.docs import (
 )
 from feature_gateway.api.events.routes import blp as events_blp
 from feature_gateway.api.features.routes import blp as features_blp
-from feature_gateway.api.framework_adapter import OrjsonProvider
 from feature_gateway.api.health.routes import blp as health_blp
 from feature_gateway.api.ops.routes import blp as ops_blp
 from feature_gateway.api.problems import GatewayApi, register_error_handlers
-from feature_gateway.api.request_hooks import register_request_hooks
-from feature_gateway.api.roles import authenticate_request
 from feature_gateway.api.tokens.routes import blp as tokens_blp
+from feature_gateway.api.values.feast_routes import blp as feast_blp
 from feature_gateway.api.values.routes import blp as values_blp
 from feature_gateway.api.webhooks.routes import blp as webhooks_blp
 from feature_gateway.api.workflow.routes import blp as workflow_blp
@@ -31,14 +29,14 @@ BLUEPRINTS = (
     workflow_blp,
     catalog_blp,
     values_blp,
+    feast_blp,
     tokens_blp,
     events_blp,
     webhooks_blp,
 )
 
 
-def register_api(app: Flask, *, max_body_bytes: int, token_mode: bool) -> GatewayApi:
-    app.json = OrjsonProvider(app)
+def register_api(app: Flask, *, token_mode: bool) -> GatewayApi:
     for key, value in docs_config(token_mode=token_mode).items():
         app.config.setdefault(key, value)
     spec_kwargs = {
@@ -50,6 +48,5 @@ def register_api(app: Flask, *, max_body_bytes: int, token_mode: bool) -> Gatewa
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     register_docs_assets(app)
-    register_request_hooks(app, max_body_bytes, authenticate_request)
     register_error_handlers(app)
     return api

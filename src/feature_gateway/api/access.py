@@ -1,11 +1,11 @@
-"""Which endpoints need an API token, and how the API document says so (SPEC §7).
+"""How the API document says which operations need an API token (SPEC §7).
 
-Views are protected unless marked ``@public``; the token management views are marked
-``@token_mode_only`` (in trust mode they only ever refuse). ``api.roles`` reads the marks
-to decide whether a request must authenticate; ``AccessDocPlugin`` reads the same marks to
-write the document: in token mode a bearer security scheme, the 401 response on every
-protected operation and ``security: []`` on the public ones; in trust mode no security at
-all, and the token operations with only the refusals trust mode gives.
+Which views need one is decided app-wide (``web.access``: all but the views marked
+``@public`` and the documentation); the token management views are marked
+``@token_mode_only`` here (in trust mode they only ever refuse). ``AccessDocPlugin`` reads
+the same marks to write the document: in token mode a bearer security scheme, the 401
+response on every protected operation and ``security: []`` on the public ones; in trust
+mode no security at all, and the token operations with only the refusals trust mode gives.
 
 ``api.problems.Problems`` lists each operation's statuses as trust mode answers them; what
 token mode adds to every protected operation (401, and 403 for a role the token does not
@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 from apispec import BasePlugin
 from flask import Flask
 
-from feature_gateway.api.docs import DOCUMENTATION_ENDPOINTS
 from feature_gateway.domain.identity import IDENTITY_FIELDS
+from feature_gateway.web.access import is_public
 
 F = TypeVar("F", bound=Callable[..., Any])
 BEARER_SCHEME = "bearerAuth"
@@ -33,19 +33,10 @@ SECURITY_SCHEMES = {
         "description": "An API token (`feature-gateway tokens create`, or `POST /tokens`).",
     }
 }
-# The review console (SPEC §10) authenticates with its own signed session cookie and takes
-# HTML form posts: neither the bearer-token check nor the JSON-body check applies to it.
-CONSOLE_BLUEPRINT = "console"
-_PUBLIC = "_access_public"
+_NAMES_NO_ROLE = "_access_names_no_role"
 _REFUSED_IN_TRUST_MODE = "_access_refused_in_trust_mode"
 # What a token operation can answer in trust mode: request errors, then the 403 naming the CLI.
 _TRUST_MODE_TOKEN_STATUSES = frozenset({"400", "403", "413", "415", "422"})
-
-
-def public(view: F) -> F:
-    """Answers without a token in token mode (health, liveness, metrics)."""
-    setattr(view, _PUBLIC, True)
-    return view
 
 
 # What the admin endpoints answer with: a token or webhook secret, or where one may be
@@ -54,21 +45,17 @@ NO_STORE = {"Cache-Control": "no-store"}
 NO_STORE_DOC = {"Cache-Control": {"schema": {"type": "string", "enum": ["no-store"]}}}
 
 
+def names_no_role(view: F) -> F:
+    """Takes any valid token and no role in the request (Feast's protocol has no field for
+    one): token mode adds 401 to its document, but no 403."""
+    setattr(view, _NAMES_NO_ROLE, True)
+    return view
+
+
 def token_mode_only(view: F) -> F:
     """Works in token mode only; in trust mode it refuses (403) whatever the request."""
     setattr(view, _REFUSED_IN_TRUST_MODE, True)
     return view
-
-
-def is_console(endpoint: str | None) -> bool:
-    """A page of the review console, which signs its users in itself."""
-    return endpoint is not None and endpoint.partition(".")[0] == CONSOLE_BLUEPRINT
-
-
-def is_public(app: Flask, endpoint: str | None) -> bool:
-    if endpoint in DOCUMENTATION_ENDPOINTS or is_console(endpoint):
-        return True
-    return bool(getattr(app.view_functions.get(endpoint or ""), _PUBLIC, False))
 
 
 def _is_token_mode_only(app: Flask, endpoint: str) -> bool:
@@ -101,7 +88,10 @@ class AccessDocPlugin(BasePlugin):
             return
         # 401 without a valid token; 403 wherever a role or an actor can be named, which
         # the token may not carry or may not be (reads included).
-        responses = {**operation["responses"], 401: "UNAUTHORIZED", 403: "FORBIDDEN"}
+        added = {401: "UNAUTHORIZED", 403: "FORBIDDEN"}
+        if getattr(self.app.view_functions.get(endpoint), _NAMES_NO_ROLE, False):
+            del added[403]
+        responses = {**operation["responses"], **added}
         operation["responses"] = dict(sorted(responses.items(), key=lambda item: str(item[0])))
         # The token says who acts: the examples leave the role and the actor names out.
         for media in operation.get("requestBody", {}).get("content", {}).values():

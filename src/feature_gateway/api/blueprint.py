@@ -6,7 +6,7 @@ On top of flask-smorest's ``Blueprint`` it
 - parses JSON bodies with orjson, which is faster and strict: a lone surrogate escape
   (``"\\ud800"``, which no database can store: it was a 500), ``NaN`` or ``Infinity`` is
   malformed JSON (400), as the standard library's parser would not say (the hook for it is
-  in ``api.framework_adapter``, with every other private one);
+  in ``framework_adapter``, with every other private one);
 - names each operation (``operationId``) after its view function, so generated clients
   get stable method names;
 - documents the ``X-User-Role`` header on every GET and DELETE operation whose query takes
@@ -33,21 +33,21 @@ import flask
 import marshmallow as ma
 from webargs.flaskparser import FlaskParser
 
-from feature_gateway.api.framework_adapter import (
-    DocCallbacksBlueprint,
-    OrjsonBodyParser,
-    documented_statuses,
-    mark_operation,
-)
 from feature_gateway.api.idempotency import (
     IDEMPOTENCY_KEY_PARAMETER,
     IDEMPOTENCY_STATUSES,
     idempotent,
 )
 from feature_gateway.api.revisions import READ_AFTER_PARAMETER
-from feature_gateway.api.role_schemas import RoleHeaderSchema
 from feature_gateway.api.roles import bind_actor_fields, identity_fields_optional
 from feature_gateway.domain.identity import IDENTITY_FIELDS
+from feature_gateway.framework_adapter import (
+    DocCallbacksBlueprint,
+    OrjsonBodyParser,
+    documented_statuses,
+    mark_operation,
+)
+from feature_gateway.shapes.role_schemas import RoleHeaderSchema
 
 F = TypeVar("F", bound=Callable[..., Any])
 # The mark on a keyed write's doc info (flask-smorest's ``_apidoc``), read by a doc callback.

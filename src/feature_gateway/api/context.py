@@ -1,33 +1,16 @@
-"""What views need from the application: settings, the database handle, name checks."""
+"""What API views need besides the app's handles (``web.context``): the configured request
+limits and the checks of ids taken from URL paths."""
 
 from __future__ import annotations
 
 import re
 
-from flask import current_app, g
-
-from feature_gateway.config import Settings
-from feature_gateway.db.unit_of_work import Database
 from feature_gateway.domain.names import INVALID_FEATURE_NAME, is_valid_feature_name
 from feature_gateway.domain.value_requests import RequestLimits
 from feature_gateway.errors import ValidationError
-
-EXTENSION = "feature_gateway"
-# Where api.idempotency puts the Database of the request's transaction, in ``flask.g``.
-REQUEST_DATABASE = "request_database"
-
-
-def settings() -> Settings:
-    return current_app.extensions[EXTENSION].settings  # type: ignore[no-any-return]
-
-
-def database() -> Database:
-    """The database the request works on: inside a keyed write (``api.idempotency``) the
-    request's own transaction, which its units of work join."""
-    joined = g.get(REQUEST_DATABASE)
-    if joined is not None:
-        return joined  # type: ignore[no-any-return]
-    return current_app.extensions[EXTENSION].database  # type: ignore[no-any-return]
+from feature_gateway.services.clock import now_ms
+from feature_gateway.services.feature_values import ReadCounter
+from feature_gateway.web.context import gateway, settings
 
 
 def value_limits() -> RequestLimits:
@@ -39,6 +22,17 @@ def value_limits() -> RequestLimits:
         max_values=configured.max_values_per_request,
         max_columns=configured.max_entity_columns_per_request,
     )
+
+
+def read_counter(consumer: str) -> ReadCounter | None:
+    """What counts this request's reads of served features as ``consumer``'s (SPEC §13):
+    the process's counter, or None when counting is off."""
+    handles = gateway()
+    if not handles.settings.usage_counting:
+        return None
+    usage, at = handles.usage, now_ms()
+    usage.flush_regularly(handles.database)  # started once per process
+    return lambda feature_names: usage.count(feature_names, consumer, at)
 
 
 def checked_path_id(field: str, value: str, pattern: str, rule: str) -> str:

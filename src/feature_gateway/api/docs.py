@@ -15,20 +15,13 @@ from flask import Blueprint, Flask, Response, send_from_directory
 from marshmallow import Schema
 from swagger_ui_bundle import swagger_ui_path
 
-from feature_gateway.api.role_schemas import ROLE_HEADER
-from feature_gateway.api.schema_fields import StrictSchema
+from feature_gateway.api.access import BEARER_SCHEME, SECURITY_SCHEMES
 from feature_gateway.domain.identity import IDENTITY_FIELDS, ROLE_FIELD, claimable_roles
+from feature_gateway.shapes.role_schemas import ROLE_HEADER
+from feature_gateway.shapes.schema_fields import StrictSchema
 
 DOCS_PATH = "/docs"
 DOCS_ASSETS_PATH = "/docs/static"
-# The front door at / (feature_gateway.front_door): links to the console and these docs.
-FRONT_DOOR_ENDPOINT = "front-door.index"
-# Routes that serve the documentation itself (or lead to it) rather than API operations:
-# public in token mode, and not in the API document.
-DOCUMENTATION_ENDPOINTS = frozenset(
-    {"api-docs.openapi_json", "api-docs.openapi_swagger_ui", "docs-assets.asset",
-     FRONT_DOOR_ENDPOINT}
-)  # fmt: skip
 
 DESCRIPTION = f"""\
 System of record for ML feature metadata: definitions, the governance workflow
@@ -76,8 +69,6 @@ def docs_config(*, token_mode: bool = False) -> dict[str, Any]:
     )
     security: dict[str, Any] = {}
     if token_mode:
-        from feature_gateway.api.access import BEARER_SCHEME, SECURITY_SCHEMES
-
         security = {
             "components": {"securitySchemes": SECURITY_SCHEMES},
             "security": [{BEARER_SCHEME: []}],

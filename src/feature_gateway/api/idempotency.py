@@ -2,9 +2,12 @@
 
 ``ApiBlueprint.route`` wraps every POST view with ``idempotent`` unless the route is
 declared ``reads_only=True`` (the POST reads: they change nothing, so a retry is safe as
-it is, and the header is ignored there). With the header, the view runs inside one
-transaction (``db.transactions``) that also stores its response, then commits; a repeat
-gets the stored response with ``Idempotent-Replayed: true``. Without it, nothing changes.
+it is, and the header is ignored there). The view is handed the Database it writes
+through as its ``db`` parameter: the application's without the header; with it, the one of
+the request's transaction, which ``services.idempotency.keyed_write`` opens, stores the
+view's response in and commits; a repeat gets the stored response with
+``Idempotent-Replayed: true``. This module only turns the request into its identity and
+the view's response into what is stored, and a stored response back into a response.
 
 A response marked ``Cache-Control: no-store`` (a new API token: its secret is shown once,
 and only its hash may be kept) is not stored as it is: a replay answers 409, saying the
@@ -19,17 +22,15 @@ and an invalid key (422); those change nothing and a fixed request may use the k
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 import orjson
-from flask import Response, current_app, g, request
+from flask import Response, current_app, request
 
-from feature_gateway.api.context import REQUEST_DATABASE, database, settings
 from feature_gateway.api.problems import problem_response
 from feature_gateway.api.revisions import IF_MATCH
-from feature_gateway.api.role_schemas import ROLE_HEADER
-from feature_gateway.api.roles import principal
 from feature_gateway.domain.idempotency import (
     INVALID_KEY,
     KEY_PATTERN,
@@ -42,6 +43,9 @@ from feature_gateway.domain.identity import folded
 from feature_gateway.errors import IDEMPOTENCY_KEY_HEADER, ValidationError
 from feature_gateway.services import idempotency
 from feature_gateway.services.clock import now_ms
+from feature_gateway.shapes.role_schemas import ROLE_HEADER
+from feature_gateway.web.caller import principal
+from feature_gateway.web.context import database, settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -70,21 +74,29 @@ IDEMPOTENCY_STATUSES = (409, 422)
 
 
 def idempotent(view: F) -> F:
-    """Wrap a writing view: with an Idempotency-Key, process it once and replay it after."""
+    """Wrap a writing view: with an Idempotency-Key, process it once and replay it after.
+
+    The view takes the Database it writes through as ``db`` (a TypeError here otherwise)
+    and reaches for no other, so that its change is the request transaction's.
+    """
+    if "db" not in inspect.signature(view).parameters:
+        raise TypeError(f"{view.__name__}: a keyed write's view takes the Database as db")
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         raw = request.headers.get(IDEMPOTENCY_KEY_HEADER)
-        if raw is None:
-            return view(*args, **kwargs)
-        identity = _identity(raw)
-        if identity is None:  # not JSON: the view answers 400, which is not stored
-            return view(*args, **kwargs)
-        policy = _policy()
-        outcome = idempotency.claim(database(), identity, policy, now_ms())
-        if isinstance(outcome, idempotency.StoredResponse):
-            return _replay(outcome)
-        return _run_claimed(outcome, policy, functools.partial(view, *args, **kwargs))
+        identity = None if raw is None else _identity(raw)
+        if identity is None:  # no key, or not JSON: the view answers 400, which is not stored
+            return view(*args, db=database(), **kwargs)
+        answer = idempotency.keyed_write(
+            database(),
+            identity,
+            _policy(),
+            now_ms,
+            lambda db: _respond(functools.partial(view, *args, db=db, **kwargs)),
+            functools.partial(_kept, key=identity.key),
+        )
+        return _replay(answer) if isinstance(answer, idempotency.StoredResponse) else answer
 
     return cast(F, wrapper)
 
@@ -120,31 +132,10 @@ def _policy() -> idempotency.Policy:
     )
 
 
-def _run_claimed(
-    claimed: idempotency.Claim, policy: idempotency.Policy, view: Callable[[], Any]
-) -> Response:
-    shared = database()
-    try:
-        with shared.request_transaction() as transaction:
-            response = _respond(view, transaction.database)
-            if response.status_code < 500:
-                stored = _kept(response, claimed.request.key)
-                idempotency.complete(transaction, claimed, stored, policy, now_ms())
-                transaction.commit()
-                return response
-    except Exception:
-        # Not stored (the database failed, or the claim was taken over): rolled back. The
-        # release only deletes a claim that is still this request's.
-        idempotency.release(shared, claimed)
-        raise
-    # A failure: its change was rolled back; free the key for a retry now, not after the lease.
-    idempotency.release(shared, claimed)
-    return response
-
-
 def _kept(response: Response, key: str) -> idempotency.StoredResponse:
-    """What is stored of ``response`` for replays."""
-    if "no-store" in response.headers.get("Cache-Control", ""):
+    """What is stored of ``response`` for replays (a server error keeps its status, which
+    the service never stores)."""
+    if response.status_code < 500 and "no-store" in response.headers.get("Cache-Control", ""):
         response = problem_response(
             409,
             "Response Not Replayable",
@@ -157,16 +148,13 @@ def _kept(response: Response, key: str) -> idempotency.StoredResponse:
     return idempotency.StoredResponse(response.status_code, headers, response.get_data())
 
 
-def _respond(view: Callable[[], Any], joined: Any) -> Response:
+def _respond(view: Callable[[], Any]) -> Response:
     """The view's response, error responses included, as Flask would make it: the response
     must exist before the transaction ends, to be stored in it."""
-    g.setdefault(REQUEST_DATABASE, joined)
     try:
         return current_app.make_response(view())
     except Exception as exc:  # answered by the app's own error handlers
         return current_app.make_response(current_app.handle_user_exception(exc))
-    finally:
-        g.pop(REQUEST_DATABASE, None)
 
 
 def _replay(stored: idempotency.StoredResponse) -> Response:

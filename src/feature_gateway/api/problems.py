@@ -13,7 +13,6 @@ from flask import Flask, Response, current_app, g
 from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException
 
-from feature_gateway.api.framework_adapter import OwnErrorResponsesApi
 from feature_gateway.domain.lifecycle import STATES
 from feature_gateway.errors import (
     MAX_ERROR_MESSAGES,
@@ -21,6 +20,7 @@ from feature_gateway.errors import (
     ValidationError,
     http_status_for,
 )
+from feature_gateway.framework_adapter import OwnErrorResponsesApi
 
 PROBLEM_MIMETYPE = "application/problem+json"
 # How many invalid fields the 422 detail sentence names.

@@ -1,15 +1,15 @@
-"""The single place that decides who the caller is and which role they act in.
+"""The role an API request acts in, and its actor fields bound to its caller.
 
-Nothing else reads credentials or role headers: the views get a role from here (and, for
-writes, the principal), and hand them to the services.
+Who the caller is, is decided for both front doors by ``web.caller`` (in token mode, from
+the request's bearer token); nothing else reads credentials. Here the views get the role
+they act in (and, for writes, the actor names bound to the principal), and hand them to
+the services.
 
 - ``AUTH_MODE=trust``: the role is what the request claims, the ``user_role`` body field on
   POST, the ``user_role`` query parameter or ``X-User-Role`` header otherwise; the actor
   names are the request's ``*_by`` fields. Only the workflow roles can be claimed.
-- ``AUTH_MODE=token``: ``authenticate_request`` (run before anything else looks at the
-  request) turns ``Authorization: Bearer <token>`` into a Principal, or answers 401. A role
-  given in the request must be one of the token's; without one, the token's role that may
-  perform the action is used.
+- ``AUTH_MODE=token``: a role given in the request must be one of the token's; without
+  one, the token's role that may perform the action is used (``web.caller.role_for``).
 """
 
 from __future__ import annotations
@@ -17,22 +17,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from flask import current_app, g, request
+from flask import g, request
 
-from feature_gateway.api.access import is_public
-from feature_gateway.api.context import database, settings
-from feature_gateway.api.role_schemas import ROLE_HEADER
-from feature_gateway.domain.identity import (
-    ACTOR_FIELDS,
-    Principal,
-    claimable_roles,
-    same_person,
-)
+from feature_gateway.domain.identity import ACTOR_FIELDS, claimable_roles, same_person
 from feature_gateway.domain.lifecycle import PERMISSIONS, Action, Role
 from feature_gateway.domain.text import name_problem
+from feature_gateway.domain.usage import ANONYMOUS
 from feature_gateway.errors import (
     ActingAsAnotherPrincipalError,
-    AuthenticationError,
     ForbiddenError,
     GatewayError,
     NoRoleMayActError,
@@ -42,8 +34,9 @@ from feature_gateway.errors import (
     ValidationError,
     WebhookManagementDisabledError,
 )
-from feature_gateway.services import tokens
-from feature_gateway.services.clock import now_ms
+from feature_gateway.shapes.role_schemas import ROLE_HEADER
+from feature_gateway.web.caller import principal, role_for
+from feature_gateway.web.context import settings
 
 # Actions that only a verified principal may take: in trust mode anyone could claim them,
 # so they are refused with the error naming the command line that does the same.
@@ -55,33 +48,10 @@ TOKEN_MODE_ACTIONS: dict[Action, Callable[[], GatewayError]] = {
 _HEADER_ROLE_METHODS = frozenset({"GET", "HEAD", "DELETE"})
 
 
-def authenticate_request() -> None:
-    """Token mode: 401 unless the request carries a valid bearer token (public views and
-    unknown paths excepted). Runs before the body is looked at: 401 comes before 400/415."""
-    g.principal = None
-    if (
-        not settings().token_mode
-        or request.url_rule is None
-        or is_public(current_app, request.endpoint)
-    ):
-        return
-    credentials = request.authorization
-    if credentials is None or credentials.type != "bearer":
-        raise AuthenticationError(
-            "An API token is required: send it as 'Authorization: Bearer <token>'.",
-            token_sent=False,
-        )
-    g.principal = tokens.authenticate(database(), credentials.token, now_ms())
-
-
-def principal() -> Principal | None:
-    """The verified principal of this request (token mode), None in trust mode."""
-    return g.get("principal")  # type: ignore[no-any-return]
-
-
-def authenticated() -> bool:
-    """Whether this request's actor is a verified principal: what the audit trail records."""
-    return principal() is not None
+def consumer() -> str:
+    """Whose read this request is (SPEC §13): the principal, "anonymous" in trust mode."""
+    verified = principal()
+    return ANONYMOUS if verified is None else verified.name
 
 
 def identity_fields_optional() -> bool:
@@ -172,14 +142,14 @@ def _inferred_role(action: Action) -> Role:
             f"A role is required to {action.value}: send it in {where}.",
             {"user_role": ["Missing data for required field."]},
         )
-    allowed = PERMISSIONS[action]
-    for role in Role:  # the declaration order decides when several roles may act
-        if role in verified.roles and role in allowed:
-            g.role = role.value
-            return role
-    raise NoRoleMayActError(
-        verified.name, action.value, verified.roles, (r.value for r in allowed)
-    )
+    role = role_for(action)
+    if role is None:
+        allowed = PERMISSIONS[action]
+        raise NoRoleMayActError(
+            verified.name, action.value, verified.roles, (r.value for r in allowed)
+        )
+    g.role = role.value
+    return role
 
 
 def _known_role(raw: str | None, where: str = "user_role") -> Role | None:

@@ -14,8 +14,12 @@ import secrets
 from flask import Flask
 
 from feature_gateway.config import Settings
+from feature_gateway.console.blueprint import blueprint, csrf
 from feature_gateway.console.session import configure_sessions
-from feature_gateway.console.views import blueprint, csrf
+from feature_gateway.console.views import feature, lists, sign_in
+
+# The page groups: each declares its routes on the blueprint as it is imported.
+PAGE_GROUPS = (sign_in, lists, feature)
 
 
 def register_console(app: Flask, settings: Settings) -> None:
@@ -23,7 +27,7 @@ def register_console(app: Flask, settings: Settings) -> None:
     # with one of this process; a server says so when it starts (feature_gateway.serving).
     app.config["SECRET_KEY"] = settings.secret_key or secrets.token_urlsafe(32)
     configure_sessions(app)
-    # Forms are checked by the console's own hook (views.protect_forms), not app-wide.
+    # Forms are checked by the console's own hook (blueprint._protect_forms), not app-wide.
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     csrf.init_app(app)
     app.register_blueprint(blueprint)

@@ -15,16 +15,16 @@ from typing import Any
 
 from marshmallow import ValidationError as SchemaError
 
-from feature_gateway.api.catalog.schemas import CreateVersionSchema
-from feature_gateway.api.context import database
-from feature_gateway.api.feature_schemas import trigger_request_schema
-from feature_gateway.api.workflow.endpoints import TRIGGER_ENDPOINTS
 from feature_gateway.console.forms import TRIGGER_FORMS, label
 from feature_gateway.console.identity import ConsoleUser
 from feature_gateway.domain.feature_fields import TRIGGER_STAMPS
 from feature_gateway.domain.lifecycle import PERMISSIONS, TRIGGERS, Action, Role, Status
 from feature_gateway.errors import ForbiddenError, ValidationError
 from feature_gateway.services import catalog, workflow
+from feature_gateway.shapes.feature_schemas import CreateVersionSchema, trigger_request_schema
+from feature_gateway.shapes.trigger_endpoints import TRIGGER_ENDPOINTS
+from feature_gateway.web import caller
+from feature_gateway.web.context import database, settings
 
 _ENDPOINTS = {endpoint.trigger: endpoint for endpoint in TRIGGER_ENDPOINTS}
 # The API's request schema of each trigger, loaded exactly as its endpoint loads it.
@@ -48,18 +48,18 @@ class Offer:
 NEW_VERSION = "new_version"
 
 
-def offers(user: ConsoleUser, status: str) -> list[Offer]:
-    """The triggers ``user`` may fire on a feature in ``status``, in table order, then a
-    new version (allowed from any status to whoever may create features)."""
+def offers(status: str) -> list[Offer]:
+    """The triggers the signed-in person may fire on a feature in ``status``, in table
+    order, then a new version (allowed from any status to whoever may create features)."""
     found = []
     for name, trigger in TRIGGERS.items():
         if name not in TRIGGER_FORMS or Status(status) not in trigger.sources:
             continue
-        role = None if trigger.action is None else user.role_for(trigger.action)
+        role = None if trigger.action is None else caller.role_for(trigger.action)
         if role is not None:
             endpoint = _ENDPOINTS[name]
             found.append(Offer(name, endpoint.message, endpoint.summary, role))
-    role = user.role_for(Action.CREATE)
+    role = caller.role_for(Action.CREATE)
     if role is not None:
         found.append(
             Offer(NEW_VERSION, "New version", "Make a new DRAFT version of this feature.", role)
@@ -74,7 +74,7 @@ def title(trigger: str) -> str:
 
 def _role(user: ConsoleUser, action: Action) -> Role:
     """The person's role for ``action``; the API's own 403 when they hold none that may."""
-    role = user.role_for(action)
+    role = caller.role_for(action)
     if role is None:
         shown = user.roles[0].value if user.roles else "none"
         raise ForbiddenError(shown, action.value, (r.value for r in PERMISSIONS[action]))
@@ -108,14 +108,20 @@ def fire(
     if action is None:
         raise ValueError(f"{trigger} is fired by the service, not by callers")
     role = _role(user, action)
-    given = {name: value for name, value in inputs.items() if value not in (None, "")}
+    schema = _SCHEMAS[trigger]
+    # Each input under the name the API's request gives it (a forced flag is "force").
+    given = {
+        schema.fields[name].data_key or name: value
+        for name, value in inputs.items()
+        if value not in (None, "")
+    }
     payload = {
         "feature_name": feature_name,
         "user_role": role.value,
         TRIGGER_STAMPS[trigger].actor: user.name,
         **given,
     }
-    args = _load(_SCHEMAS[trigger], payload)
+    args = _load(schema, payload)
     name = args.pop("feature_name")
     args.pop("user_role")
     return workflow.fire_trigger(
@@ -126,6 +132,7 @@ def fire(
         role=role.value,
         authenticated=user.authenticated,
         expected_revisions={revision},
+        quiet_days=settings().retire_quiet_days,
     )
 
 

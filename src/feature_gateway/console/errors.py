@@ -1,5 +1,6 @@
 """The console's error pages: HTML, never the API's problem+json, for anything a console
-request runs into (a refused form, an unknown feature, an unavailable database)."""
+request runs into (a refused form, an unknown feature, an unavailable database); a domain
+error has the status and title of the one table (``errors.HTTP_STATUS``), as in the API."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from flask import Blueprint, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from feature_gateway.errors import DatabaseUnavailableError, FeatureNotFoundError
+from feature_gateway.errors import GatewayError, http_status_for
 
 logger = logging.getLogger("feature_gateway.console")
 
@@ -24,19 +25,12 @@ def register_error_pages(blueprint: Blueprint) -> None:
         )
         return render_template("console/error.html", title="Form refused", message=message), 400
 
-    @blueprint.errorhandler(FeatureNotFoundError)
-    def _feature_not_found(error: FeatureNotFoundError) -> tuple[str, int]:
-        return (
-            render_template("console/error.html", title="No such feature", message=error.detail),
-            404,
-        )
-
-    @blueprint.errorhandler(DatabaseUnavailableError)
-    def _database_unavailable(error: DatabaseUnavailableError) -> tuple[str, int]:
-        return (
-            render_template("console/error.html", title="Unavailable", message=error.detail),
-            503,
-        )
+    @blueprint.errorhandler(GatewayError)
+    def _refused(error: GatewayError) -> tuple[str, int]:
+        # The status and title the API answers with (errors.HTTP_STATUS): an unknown feature
+        # is 404, an unavailable database 503; refused actions are flashed on the page.
+        status, title = http_status_for(error)
+        return render_template("console/error.html", title=title, message=error.detail), status
 
     @blueprint.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> tuple[str, int]:

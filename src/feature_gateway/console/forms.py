@@ -12,6 +12,7 @@ from typing import Any
 
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     Field,
     HiddenField,
     PasswordField,
@@ -22,7 +23,12 @@ from wtforms import (
 from wtforms.validators import InputRequired, Optional
 
 from feature_gateway.domain.changes import VERSIONED_FIELDS
-from feature_gateway.domain.feature_fields import FIELDS_BY_NAME, TRIGGER_STAMPS, Kind
+from feature_gateway.domain.feature_fields import (
+    FIELDS_BY_NAME,
+    FORCE_REQUEST_FIELD,
+    TRIGGER_STAMPS,
+    Kind,
+)
 from feature_gateway.domain.identity import claimable_roles
 from feature_gateway.domain.lifecycle import TRIGGERS
 
@@ -56,6 +62,8 @@ class RevisionForm(FlaskForm):
 
 def _input(name: str) -> Field:
     field = FIELDS_BY_NAME[name]
+    if field.kind is Kind.FORCED:  # a checkbox, named as the request names it
+        return BooleanField(f"{label(FORCE_REQUEST_FIELD)} (give the reason)")
     validators = [InputRequired() if field.required else Optional()]
     if field.kind is Kind.CHOICE:
         return SelectField(label(name), choices=list(field.choices), validators=validators)
@@ -66,7 +74,7 @@ def _input(name: str) -> Field:
 
 def _trigger_form(trigger: str) -> type[RevisionForm]:
     stamps = TRIGGER_STAMPS[trigger]
-    inputs = [name for name in (*stamps.values, stamps.note) if name is not None]
+    inputs = [name for name in (*stamps.values, stamps.note, stamps.forced) if name is not None]
     form: type[RevisionForm] = type(
         f"{trigger.capitalize()}Form", (RevisionForm,), {n: _input(n) for n in inputs}
     )

@@ -18,16 +18,17 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-from flask import flash, g, redirect, request, session, url_for
+from flask import flash, redirect, request, session, url_for
 
-from feature_gateway.api.context import database, settings
 from feature_gateway.console.session import SESSION_LIFETIME
-from feature_gateway.domain.identity import Principal, same_person
-from feature_gateway.domain.lifecycle import PERMISSIONS, WORKFLOW_ROLES, Action, Role
+from feature_gateway.domain.identity import Principal
+from feature_gateway.domain.lifecycle import WORKFLOW_ROLES, Role
 from feature_gateway.domain.tokens import token_id_of
 from feature_gateway.errors import AuthenticationError
 from feature_gateway.services import console_sessions, tokens
 from feature_gateway.services.clock import now_ms
+from feature_gateway.web import caller
+from feature_gateway.web.context import database, settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 _LIFETIME_MS = int(SESSION_LIFETIME.total_seconds() * 1000)
@@ -38,21 +39,23 @@ _SESSION_ID, _TOKEN_ID, _NAME, _ROLE, _SINCE = "sid", "token_id", "name", "role"
 
 @dataclass(frozen=True)
 class ConsoleUser:
+    """The signed-in person as the pages show them; the role they act in for an action is
+    the caller's (``web.caller.role_for``), as for the API."""
+
     name: str
-    roles: tuple[Role, ...]  # in declaration order, as the API picks among a token's roles
+    roles: tuple[Role, ...]  # in declaration order
     authenticated: bool  # a verified principal (token mode), not a claimed name
 
-    def role_for(self, action: Action) -> Role | None:
-        """The role this person acts in for ``action`` (the first of theirs that may)."""
-        allowed = PERMISSIONS[action]
-        return next((role for role in self.roles if role in allowed), None)
-
-    def is_person(self, name: str | None) -> bool:
-        return same_person(self.name, name)
+    @classmethod
+    def of(cls, principal: Principal) -> ConsoleUser:
+        roles = tuple(role for role in Role if role in principal.roles)
+        return cls(principal.name, roles, principal.authenticated)
 
 
 def current_user() -> ConsoleUser | None:
-    return cast("ConsoleUser | None", g.get("console_user"))
+    """The signed-in person: the caller of this console request (``load_user``)."""
+    signed_in = caller.principal()
+    return None if signed_in is None else ConsoleUser.of(signed_in)
 
 
 def signed_in_user() -> ConsoleUser:
@@ -64,9 +67,9 @@ def signed_in_user() -> ConsoleUser:
 
 
 def load_user() -> None:
-    """Run before every console request: the signed-in person, or None (and a session
-    whose token was revoked, expired or deleted, or that is older than 8 hours, ends)."""
-    g.console_user = None
+    """Run before every console request: the signed-in person is the request's caller
+    (``web.caller``), or none is (and a session whose token was revoked, expired or
+    deleted, or that is older than 8 hours, ends)."""
     since = session.get(_SINCE)
     if not isinstance(since, int):
         return
@@ -81,25 +84,19 @@ def load_user() -> None:
         _end_session("This session has ended (signed out); sign in again.")
         return
     if settings().token_mode:
-        user = _token_user(session.get(_TOKEN_ID), now)
+        caller.identify(_token_user(session.get(_TOKEN_ID), now))
     else:
-        user = _trust_user(session.get(_NAME), session.get(_ROLE))
-    g.console_user = user
-    if user is not None:
-        # The access line names who acted (api.request_hooks reads g.principal).
-        g.principal = Principal(user.name, frozenset(user.roles), user.authenticated)
+        caller.identify(_trust_user(session.get(_NAME), session.get(_ROLE)))
 
 
-def _token_user(token_id: Any, now: int) -> ConsoleUser | None:
+def _token_user(token_id: Any, now: int) -> Principal | None:
     if not isinstance(token_id, str):
         return None
     try:
-        principal = tokens.authenticate_session(database(), token_id, now)
+        return tokens.authenticate_session(database(), token_id, now)
     except AuthenticationError as refused:
         _end_session(f"Signed out: {_token_problem(refused.detail)}")
         return None
-    roles = tuple(role for role in Role if role in principal.roles)
-    return ConsoleUser(principal.name, roles, authenticated=True)
 
 
 def _token_problem(detail: str) -> str:
@@ -108,10 +105,10 @@ def _token_problem(detail: str) -> str:
     return detail
 
 
-def _trust_user(name: Any, role: Any) -> ConsoleUser | None:
+def _trust_user(name: Any, role: Any) -> Principal | None:
     if not isinstance(name, str) or role not in {r.value for r in WORKFLOW_ROLES}:
         return None
-    return ConsoleUser(name, (Role(role),), authenticated=False)
+    return Principal(name, frozenset({Role(role)}), authenticated=False)
 
 
 def _end_session(message: str) -> None:
@@ -136,8 +133,7 @@ def sign_in_with_token(token: str) -> ConsoleUser:
     if token_id is None:  # authenticate refuses such a token first
         raise AuthenticationError("The bearer token is malformed.", token_sent=True)
     _start_session(now, principal.name, {_TOKEN_ID: token_id})
-    roles = tuple(role for role in Role if role in principal.roles)
-    return ConsoleUser(principal.name, roles, authenticated=True)
+    return ConsoleUser.of(principal)
 
 
 def sign_in_as_claimed(name: str, role: Role) -> ConsoleUser:

@@ -15,10 +15,10 @@ from datetime import UTC, datetime
 from marshmallow import ValidationError as SchemaError
 from werkzeug.datastructures import MultiDict
 
-from feature_gateway.api.features.schemas import ListFiltersQuerySchema
 from feature_gateway.domain.lifecycle import Role, Status
 from feature_gateway.domain.listing import LIST_FILTERS, FeatureQuery
 from feature_gateway.errors import ValidationError
+from feature_gateway.shapes.list_filters import ListFiltersQuerySchema
 
 CONSOLE_PAGE_SIZE = 50
 PAGE_SIZES = (25, 50, 100, 200)

@@ -6,11 +6,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from feature_gateway.api.context import database
 from feature_gateway.domain.feature_fields import FEATURE_FIELDS, Kind
 from feature_gateway.domain.freshness import LATEST
-from feature_gateway.services import catalog, features
+from feature_gateway.domain.usage import DEFAULT_USAGE_DAYS
+from feature_gateway.services import catalog, features, usage
 from feature_gateway.services.catalog import Diff
+from feature_gateway.services.clock import now_ms
+from feature_gateway.services.usage import FeatureUsageReport
+from feature_gateway.web.context import database
 
 # The fields the page shows in their own sections rather than in the table of fields.
 SHOWN_APART = frozenset({"feature_name", "query", "description", "tags", "status"})
@@ -24,6 +27,33 @@ class FeaturePage:
     changes: list[dict[str, Any]]
     versions: list[dict[str, Any]]
     diff: Diff | None
+    usage: FeatureUsageReport  # the last USAGE_DAYS days
+    now: int
+
+    @property
+    def reads_summary(self) -> str:
+        """ "read by 3 consumers, last read 2 minutes ago", or that nobody read it."""
+        consumers = self.usage.consumers
+        if not consumers:
+            return f"not read in the last {self.usage.days} days"
+        last = max(consumer.last_read_time for consumer in consumers)
+        who = "1 consumer" if len(consumers) == 1 else f"{len(consumers)} consumers"
+        return f"read by {who}, last read {ago(last, self.now)}"
+
+
+# How far back the feature page looks for reads.
+USAGE_DAYS = DEFAULT_USAGE_DAYS
+_UNITS = ((86_400, "day"), (3_600, "hour"), (60, "minute"), (1, "second"))
+
+
+def ago(then_ms: int, now_ms: int) -> str:
+    """``2 minutes ago``: the largest whole unit, rounded down."""
+    seconds = max(0, (now_ms - then_ms) // 1000)
+    if seconds < 1:
+        return "just now"
+    size, unit = next((size, unit) for size, unit in _UNITS if seconds >= size)
+    count = seconds // size
+    return f"{count} {unit}{'s' if count != 1 else ''} ago"
 
 
 def feature_page(name: str) -> FeaturePage:
@@ -41,6 +71,8 @@ def feature_page(name: str) -> FeaturePage:
         changes=changes,
         versions=list(catalog.feature_versions(db, stored, LATEST).versions),
         diff=diff,
+        usage=usage.feature_usage(db, stored, USAGE_DAYS, LATEST),
+        now=now_ms(),
     )
 
 

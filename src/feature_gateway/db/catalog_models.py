@@ -66,6 +66,8 @@ class FeatureChange(Base):
 
     __table_args__ = (
         Index("ix_feature_changes_feature_id_id", "feature_id", "id"),
+        # A feature's entries after a time (GET /get_deployed_features?at=): one range.
+        Index("ix_feature_changes_feature_id_timestamp", "feature_id", "timestamp"),
         # The event feed filtered by feature name (SPEC §9) is a range scan of this index.
         Index("ix_feature_changes_feature_name_id", "feature_name", "id"),
         # SQLite's AUTOINCREMENT: ids only ever grow (without it SQLite may hand out the id

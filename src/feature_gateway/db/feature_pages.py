@@ -2,7 +2,7 @@
 
 A page and its total count come from one statement (the count is a scalar subquery), so
 they agree with each other without a transaction around two statements: it runs on a
-pooled connection in autocommit (``unit_of_work.Lookup``), like a read by name.
+pooled connection in autocommit (``db.lookup.Lookup``), like a read by name.
 
 Every value of a list query is a named parameter, so the SQL depends only on which
 filters are given (and how many values each has), the sort and the dialect: that is the

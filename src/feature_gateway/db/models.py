@@ -46,6 +46,7 @@ COLUMN_TYPES: dict[Kind, TypeEngine[Any]] = {
     Kind.REVISION: Integer(),
     Kind.TAGS: JSON(),  # the served copy; db.catalog_models.FeatureTag indexes them
     Kind.REFERENCE: String(255),
+    Kind.FORCED: Boolean(),
 }
 
 
@@ -102,6 +103,9 @@ FEATURES_TABLE = Table(
         if table == "features"
     ),
     Index("ix_features_family_name_version_key", "family_name", "version_key"),
+    # What was served at a time (GET /get_deployed_features?at=): the features deployed by
+    # then are one range of this index.
+    Index("ix_features_deployed_time", "deployed_time"),
 )
 
 
@@ -153,6 +157,9 @@ class AuditEntry(Base):
     timestamp: Mapped[int] = mapped_column(BigInteger)
     # True when the actor was a verified principal (token mode), false for a claimed name.
     authenticated: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    # True when the request overrode the trigger's guard ("force": a retirement of a
+    # feature read in the quiet period, SPEC §13).
+    forced: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
     feature: Mapped[Feature] = relationship(lazy="raise")
 

@@ -109,9 +109,11 @@ class Recorder:
         trigger: str,
         reason: str | None,
         acting: Acting,
+        forced: bool = False,
     ) -> None:
         """``feature`` went from ``from_status`` (None: it is new) to its status by ``trigger``:
-        its history entry. Called by the lifecycle machine, and for the row a write adds."""
+        its history entry. Called by the lifecycle machine, and for the row a write adds.
+        ``forced``: the request overrode the trigger's guard."""
         self._audit.append(
             AuditEntry(
                 feature=feature,
@@ -123,6 +125,7 @@ class Recorder:
                 reason=reason,
                 timestamp=acting.timestamp,
                 authenticated=acting.authenticated,
+                forced=forced,
             )
         )
 

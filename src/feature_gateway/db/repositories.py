@@ -51,6 +51,24 @@ def by_either_spelling(feature_name: str, find: Callable[[bool, str], T | None])
     return found
 
 
+def _listed(column: Any, key: str, dialect_name: str) -> Any:
+    """``column`` is one of the names in the list parameter ``key``: an array on PostgreSQL,
+    a JSON array on SQLite (read by its table-valued json_each), so that a list of any
+    length is one parameter and the statement is compiled once."""
+    if dialect_name == "postgresql":
+        return column == any_(bindparam(key, type_=ARRAY(String)))
+    return column.in_(select(func.json_each(bindparam(key)).table_valued("value").c.value))
+
+
+def _list_parameters(dialect: Dialect, lists: dict[str, list[str]]) -> dict[str, Any]:
+    if dialect.name == "sqlite":
+        return {key: orjson.dumps(names).decode() for key, names in lists.items()}
+    return dict(lists)
+
+
+_TYPES = (FEATURES_TABLE.c.feature_type, FEATURES_TABLE.c.feature_data_type)
+
+
 @functools.cache
 def _served_types_statement(dialect_name: str) -> Select[Any]:
     """The features among a list of names (``names``) and canonical spellings
@@ -60,25 +78,22 @@ def _served_types_statement(dialect_name: str) -> Select[Any]:
     with the status there too, SQLite without statistics (no ANALYZE) read every served
     feature through the status index instead, its cost growing with the catalog."""
     columns = FEATURES_TABLE.c
-    if dialect_name == "postgresql":
-        names = any_(bindparam("names", type_=ARRAY(String)))
-        canonical_names = any_(bindparam("canonical_names", type_=ARRAY(String)))
-        by_name = (columns.feature_name == names) | (columns.canonical_name == canonical_names)
-    else:  # SQLite: the lists as JSON arrays, read by its table-valued json_each
+    by_name = _listed(columns.feature_name, "names", dialect_name) | _listed(
+        columns.canonical_name, "canonical_names", dialect_name
+    )
+    return select(columns.feature_name, columns.canonical_name, *_TYPES, columns.status).where(
+        by_name
+    )
 
-        def listed(key: str) -> Any:
-            return select(func.json_each(bindparam(key)).table_valued("value").c.value)
 
-        by_name = columns.feature_name.in_(listed("names")) | columns.canonical_name.in_(
-            listed("canonical_names")
-        )
+@functools.cache
+def _family_types_statement(dialect_name: str) -> Select[Any]:
+    """Every version of the families in the list parameter ``families``: one range of the
+    family index each. The caller keeps the served ones (as ``_served_types_statement``)."""
+    columns = FEATURES_TABLE.c
     return select(
-        columns.feature_name,
-        columns.canonical_name,
-        columns.feature_type,
-        columns.feature_data_type,
-        columns.status,
-    ).where(by_name)
+        columns.family_name, columns.version_key, columns.feature_name, *_TYPES, columns.status
+    ).where(_listed(columns.family_name, "families", dialect_name))
 
 
 class FeatureLookup:
@@ -117,9 +132,7 @@ class FeatureLookup:
         wanted = {name: canonical_feature_name(name) for name in names}
         compiled = compiled_once(_served_types_statement(self._dialect.name), self._dialect)
         lists = {"names": list(wanted), "canonical_names": list(set(wanted.values()))}
-        values: dict[str, Any] = dict(lists)
-        if self._dialect.name == "sqlite":
-            values = {key: orjson.dumps(names).decode() for key, names in lists.items()}
+        values = _list_parameters(self._dialect, lists)
         by_name: dict[str, tuple[str, str, str]] = {}
         for stored, canonical, feature_type, data_type, status in fetch_all(
             self._connection.cursor, compiled, values
@@ -132,6 +145,19 @@ class FeatureLookup:
             for name, canonical in wanted.items()
             if name in by_name or canonical in by_name
         }
+
+    def latest_served_types(self, families: Collection[str]) -> dict[str, tuple[str, str, str]]:
+        """Family (``view:feature``) → (stored name, feature_type, feature_data_type) of its
+        served version with the highest number, for those of ``families`` that have one."""
+        compiled = compiled_once(_family_types_statement(self._dialect.name), self._dialect)
+        values = _list_parameters(self._dialect, {"families": sorted(set(families))})
+        latest: dict[str, tuple[str, tuple[str, str, str]]] = {}
+        for family, key, stored, feature_type, data_type, status in fetch_all(
+            self._connection.cursor, compiled, values
+        ):
+            if status in SERVED_STATES and (family not in latest or key > latest[family][0]):
+                latest[family] = (key, (stored, feature_type, data_type))
+        return {family: found for family, (_, found) in latest.items()}
 
     def page(self, query: FeatureQuery) -> tuple[list[dict[str, Any]], int]:
         """One page of features as field name → value, and the count of all matches, read

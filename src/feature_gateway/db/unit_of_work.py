@@ -1,39 +1,50 @@
-"""One use case = one transaction: the unit of work opens it, the service commits it.
+"""The unit of work: one use case's transaction, and the one commit path.
 
-``UnitOfWork.commit`` is the only commit path: it commits and then publishes what the use
-case recorded (its status changes, to the log and the metrics), so nothing is published for
-a change that did not commit, and nothing committed goes unpublished.
+The scopes a unit of work is opened in are listed in ``db.scopes``. Every commit in the
+service is ``UnitOfWork.commit``, and what follows from one is always the same, in order:
+
+1. before the commit, in its transaction: a change-log entry for each change the use case
+   told its recorder of (``record``, ``db.recording``; SPEC §8), written under the log
+   lock so that ids follow
+   commit order, and one webhook delivery per entry and matching active webhook (the
+   outbox, SPEC §9);
+2. the commit: a racing write of the same row is ``ConcurrentModificationError``, a racing
+   create of the same name ``FeatureAlreadyExistsError`` (both 409), and nothing follows;
+3. after it, the status changes the use case recorded (``record.status_change``) are
+   published:
+   logged and counted (``observability.status_changed``). A unit of work inside a keyed
+   write (``db.scopes.KeyedWrite``) commits a savepoint and hands them to the keyed write,
+   which publishes them once it commits.
+
+So nothing is published for a change that did not commit, and nothing committed goes
+unpublished; ``commit`` returns what it wrote and published (``Committed``).
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Connection, Engine, PoolProxiedConnection
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from feature_gateway import observability
 from feature_gateway.db.audit_trails import AuditTrailReader
+from feature_gateway.db.catalog_models import FeatureChange
 from feature_gateway.db.catalog_repositories import ChangeLogRepository, VersionRepository
 from feature_gateway.db.console_sessions import ConsoleSessionRepository
 from feature_gateway.db.definition_changes import DefinitionChangeRepository
-from feature_gateway.db.engine import SQLITE_BEGIN
+from feature_gateway.db.idempotency import IdempotencyRepository
 from feature_gateway.db.models import AuditEntry, Feature
 from feature_gateway.db.recording import Recorder
-from feature_gateway.db.replicas import ReadReplica, route_read
-from feature_gateway.db.repositories import (
-    AuditRepository,
-    FeatureLookup,
-    FeatureRepository,
-)
+from feature_gateway.db.repositories import AuditRepository, FeatureRepository
+from feature_gateway.db.served_at import ServedAtRepository
 from feature_gateway.db.tokens import TokenRepository
+from feature_gateway.db.usage import UsageRepository
 from feature_gateway.db.webhooks import DeliveryRepository, WebhookRepository
-from feature_gateway.domain.freshness import WITHIN_LAG, Freshness
 from feature_gateway.errors import (
     ConcurrentModificationError,
     DatabaseStorageFullError,
@@ -41,10 +52,6 @@ from feature_gateway.errors import (
     FeatureAlreadyExistsError,
 )
 
-if TYPE_CHECKING:
-    from feature_gateway.db.transactions import RequestTransaction
-
-T = TypeVar("T")
 # SQLite's result code and PostgreSQL's SQLSTATE for "no room left to write".
 _SQLITE_FULL = 13
 _POSTGRES_DISK_FULL = "53100"
@@ -62,67 +69,24 @@ def unavailable(exc: BaseException | None) -> DatabaseUnavailableError:
     return DatabaseStorageFullError() if full else DatabaseUnavailableError()
 
 
-class Lookup:
-    """One read that changes nothing, on a pooled connection in autocommit: one statement
-    and no transaction around it, so no BEGIN and ROLLBACK (each a round trip on
-    PostgreSQL). Only for a use case of a single statement, which needs no snapshot."""
+@dataclass(frozen=True)
+class Committed:
+    """What a commit wrote besides the change itself, and the status changes it published."""
 
-    features: FeatureLookup
+    changes: tuple[FeatureChange, ...] = ()  # the change-log entries (SPEC §8)
+    deliveries: int = 0  # the webhook deliveries queued for them: the outbox (SPEC §9)
+    status_changes: tuple[AuditEntry, ...] = ()  # logged and counted once committed
+    # False: handed to the enclosing keyed write, which publishes them when it commits.
+    published: bool = True
 
-    def __init__(self, bind: Engine | Connection) -> None:
-        self._bind = bind
-        self._dbapi_errors = (bind.dialect.loaded_dbapi.OperationalError,
-                              bind.dialect.loaded_dbapi.InterfaceError)  # fmt: skip
-
-    def __enter__(self) -> Lookup:
-        dialect = self._bind.dialect
-        if isinstance(self._bind, Connection):  # tests: inside their outer transaction
-            self._pooled: PoolProxiedConnection | None = None
-            connection = self._bind.connection.driver_connection
-        else:
-            try:
-                self._pooled = self._bind.raw_connection()
-            except (DBAPIError, *self._dbapi_errors) as exc:
-                raise unavailable(exc) from exc
-            connection = self._pooled.driver_connection
-            # pysqlite is in autocommit already: only the "begin" event (engine.py) starts
-            # transactions, and it does not run here.
-            if dialect.name != "sqlite":
-                dialect.set_isolation_level(self._pooled.dbapi_connection, "AUTOCOMMIT")  # type: ignore[arg-type]
-        self._connection: Any = connection
-        self.features = FeatureLookup(connection, dialect)
-        return self
-
-    def ping(self) -> None:
-        """A trivial statement, to see that the database answers."""
-        cursor = self._connection.cursor()
-        try:
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
-        finally:
-            cursor.close()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        broken = isinstance(exc, (OperationalError, InterfaceError, *self._dbapi_errors))
-        if self._pooled is not None:
-            with contextlib.suppress(DBAPIError, *self._dbapi_errors):
-                if broken:
-                    self._pooled.invalidate()  # never hand this connection out again
-                elif self._bind.dialect.name != "sqlite":
-                    self._bind.dialect.reset_isolation_level(self._pooled.dbapi_connection)  # type: ignore[arg-type]
-                self._pooled.close()
-        if broken:
-            raise unavailable(exc) from exc
-
-
-# What a unit of work hands its committed status changes to: ``publish`` right away, or a
-# request transaction (``db.transactions``) that publishes them once it has committed.
-OnCommit = Callable[[Sequence[AuditEntry]], None]
+    @classmethod
+    def of(cls, parts: Sequence[Committed], *, published: bool) -> Committed:
+        return cls(
+            changes=tuple(entry for part in parts for entry in part.changes),
+            deliveries=sum(part.deliveries for part in parts),
+            status_changes=tuple(entry for part in parts for entry in part.status_changes),
+            published=published,
+        )
 
 
 def publish(entries: Sequence[AuditEntry]) -> None:
@@ -139,6 +103,9 @@ def publish(entries: Sequence[AuditEntry]) -> None:
 
 
 class UnitOfWork:
+    """One session and its transaction, with the repositories; rolled back on leaving
+    unless the use case commits. Opened through a ``Database`` scope (``db.scopes``)."""
+
     features: FeatureRepository
     audit: AuditRepository
     changes: ChangeLogRepository
@@ -148,16 +115,24 @@ class UnitOfWork:
     trails: AuditTrailReader
     webhooks: WebhookRepository
     deliveries: DeliveryRepository
+    usage: UsageRepository
+    served_at: ServedAtRepository
     console_sessions: ConsoleSessionRepository
     # What a use case says it does (a feature added, changed, its status moved); the logs
     # that follow from it are written by the recorder and at commit (``db.recording``).
     record: Recorder
 
     def __init__(
-        self, session_factory: sessionmaker[Session], on_commit: OnCommit = publish
+        self,
+        session_factory: sessionmaker[Session],
+        *,
+        writes: bool,
+        enclosing: UnitOfWork | None = None,
     ) -> None:
         self._session_factory = session_factory
-        self._on_commit = on_commit
+        self._writes = writes
+        self._enclosing = enclosing
+        self._handed: list[Committed] = []  # by the units of work inside this one
 
     def __enter__(self) -> UnitOfWork:
         self.session = self._session_factory()
@@ -170,6 +145,8 @@ class UnitOfWork:
         self.trails = AuditTrailReader(self.session)
         self.webhooks = WebhookRepository(self.session)
         self.deliveries = DeliveryRepository(self.session)
+        self.usage = UsageRepository(self.session)
+        self.served_at = ServedAtRepository(self.session)
         self.console_sessions = ConsoleSessionRepository(self.session)
         self.record = Recorder(self.features, self.audit, self.changes, self.definition_changes)
         return self
@@ -188,14 +165,29 @@ class UnitOfWork:
         if isinstance(exc, OperationalError | InterfaceError):
             raise unavailable(exc) from exc
 
-    def commit(self) -> None:
-        """Commit, then publish the status changes this unit of work recorded."""
-        self._commit_session()
-        entries = list(self.audit.appended)
-        self.audit.appended.clear()
-        self._on_commit(entries)
+    @property
+    def idempotency_keys(self) -> IdempotencyRepository:
+        """The keyed writes' stored responses: plain statements on this unit of work's
+        connection (its transaction begins here if it has not yet)."""
+        return IdempotencyRepository(self.session.connection())
 
-    def _write_change_log(self) -> None:
+    def commit(self) -> Committed:
+        """Commit; write the change log and the outbox first, publish the status changes
+        after (see the module). Committing again commits what was recorded since."""
+        if not self._writes:
+            raise TypeError("a unit of work opened for reading never commits: use writing()")
+        changes, deliveries = self._commit_session()
+        own = Committed(changes, deliveries, tuple(self.audit.appended))
+        self.audit.appended.clear()
+        handed, self._handed = self._handed, []
+        committed = Committed.of([*handed, own], published=self._enclosing is None)
+        if self._enclosing is None:
+            publish(committed.status_changes)
+        else:
+            self._enclosing._handed.append(committed)
+        return committed
+
+    def _write_change_log(self) -> tuple[tuple[FeatureChange, ...], int]:
         """The change log and its outbox rows, in this transaction (SPEC §8, §9).
 
         The change itself is flushed first, so that the log lock (``lock_for_append``) is
@@ -207,17 +199,20 @@ class UnitOfWork:
         subscriptions = self.deliveries.active_subscriptions()
         self.changes.lock_for_append()
         entries = self.changes.write_tracked()
+        deliveries = 0
         if subscriptions:
             self.session.flush()  # the entries' ids, which the deliveries refer to
-            self.deliveries.enqueue(entries, subscriptions)
+            deliveries = self.deliveries.enqueue(entries, subscriptions)
+        return tuple(entries), deliveries
 
-    def _commit_session(self) -> None:
+    def _commit_session(self) -> tuple[tuple[FeatureChange, ...], int]:
         pending = [
             o.feature_name for o in self.session.dirty | self.session.new if isinstance(o, Feature)
         ]
+        written: tuple[tuple[FeatureChange, ...], int] = ((), 0)
         try:
             if self.changes.tracked:
-                self._write_change_log()
+                written = self._write_change_log()
             self.session.commit()
         except StaleDataError as exc:
             raise ConcurrentModificationError(", ".join(pending) or "?") from exc
@@ -227,6 +222,7 @@ class UnitOfWork:
             # The unique keys are the name and its canonical spelling: a concurrent create
             # of the same version won the race.
             raise FeatureAlreadyExistsError(", ".join(pending) or "?") from exc
+        return written
 
 
 def _is_unique_violation(exc: IntegrityError) -> bool:
@@ -234,100 +230,3 @@ def _is_unique_violation(exc: IntegrityError) -> bool:
     if sqlstate is not None:
         return bool(sqlstate == "23505")
     return "UNIQUE constraint failed" in str(exc.orig)  # sqlite3
-
-
-class Database:
-    """The engine plus the session factories the units of work are made from.
-
-    Every scope is the primary's but ``replicated_lookup`` and ``replicated_read``, which a
-    read replica may serve (``db.replicas``); bound to a connection (a request's
-    transaction, a test's) there is no replica: everything is read in that transaction."""
-
-    def __init__(
-        self,
-        bind: Engine | Connection,
-        *,
-        external_transaction: bool = False,
-        on_commit: OnCommit = publish,
-        replica: ReadReplica | None = None,
-    ) -> None:
-        self.bind = bind
-        self.replica = replica if isinstance(bind, Engine) else None
-        if self.replica is not None:
-            self._replica_reader = sessionmaker(self.replica.engine, expire_on_commit=False)
-        self._on_commit = on_commit
-        options = {"join_transaction_mode": "create_savepoint"} if external_transaction else {}
-        writer_bind = bind
-        if isinstance(bind, Engine) and bind.dialect.name == "sqlite":
-            writer_bind = bind.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
-        self.writer_bind = writer_bind
-        self._reader = sessionmaker(bind, expire_on_commit=False, **options)  # type: ignore[call-overload]
-        snapshot_bind = bind
-        if isinstance(bind, Engine) and bind.dialect.name == "postgresql":
-            # Several statements that must see one state of the database. (A SQLite read
-            # transaction is a snapshot already; a test's Connection is its own.)
-            snapshot_bind = bind.execution_options(
-                isolation_level="REPEATABLE READ", postgresql_readonly=True
-            )
-        self._snapshot = sessionmaker(snapshot_bind, expire_on_commit=False, **options)  # type: ignore[call-overload]
-        self._writer = sessionmaker(writer_bind, expire_on_commit=False, **options)  # type: ignore[call-overload]
-
-    def reading(self) -> UnitOfWork:
-        return UnitOfWork(self._reader, self._on_commit)
-
-    def snapshot(self) -> UnitOfWork:
-        """A read-only unit of work whose statements all see the same committed state."""
-        return UnitOfWork(self._snapshot)
-
-    def writing(self) -> UnitOfWork:
-        return UnitOfWork(self._writer, self._on_commit)
-
-    def own_transaction(self) -> contextlib.AbstractContextManager[Connection]:
-        """A short write transaction of its own, committed when the block ends without an
-        error (a savepoint when the database is itself bound to a connection, as in tests)."""
-        from feature_gateway.db.transactions import own_transaction
-
-        return own_transaction(self)
-
-    def request_transaction(self) -> contextlib.AbstractContextManager[RequestTransaction]:
-        """One transaction around a whole request (see ``db.transactions``)."""
-        from feature_gateway.db.transactions import request_transaction
-
-        return request_transaction(self)
-
-    def looking_up(self) -> Lookup:
-        return Lookup(self.bind)
-
-    def replicated_lookup(
-        self, read: Callable[[Lookup], T], freshness: Freshness = WITHIN_LAG
-    ) -> T:
-        """``read`` on a ``looking_up`` lookup, of the replica when it may serve it: for the
-        reads SPEC §15 lists, which need no write's transaction."""
-        replica = self.replica
-        return route_read(
-            replica, freshness, lambda: Lookup(replica.engine), self.looking_up, read  # type: ignore[union-attr]
-        )
-
-    def replicated_read(
-        self, read: Callable[[UnitOfWork], T], freshness: Freshness = WITHIN_LAG
-    ) -> T:
-        """``read`` in a ``reading`` unit of work, of the replica when it may serve it (as
-        ``replicated_lookup``); ``read`` may run twice (again on the primary when the
-        replica fails mid-read), so it only reads."""
-        return route_read(
-            self.replica,
-            freshness,
-            lambda: UnitOfWork(self._replica_reader),
-            self.reading,
-            read,
-        )
-
-    def ping(self) -> None:
-        """Raise DatabaseUnavailableError unless the database answers a trivial query:
-        one statement on a pooled connection, no session and no transaction around it."""
-        dialect = self.bind.dialect
-        try:
-            with self.looking_up() as lookup:
-                lookup.ping()
-        except (DBAPIError, dialect.loaded_dbapi.Error) as exc:
-            raise unavailable(exc) from exc

@@ -8,7 +8,8 @@ every write anyway; a diff compares the definition of two versions.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -53,6 +54,30 @@ def changed_fields(
         if old != new:
             changes[field] = {"from": old, "to": new}
     return changes
+
+
+@dataclass(frozen=True)
+class LaterChange:
+    """A change-log entry to undo: the revision it made and its field changes."""
+
+    revision: int
+    fields: FieldChanges
+
+
+def as_it_was(
+    current: Mapping[str, Any], later: Sequence[LaterChange], updated_time: int | None
+) -> dict[str, Any] | None:
+    """The feature before the ``later`` changes (newest first): each changed field back to
+    its ``from`` value, the revision before the oldest of them, and ``updated_time`` the
+    time of that revision. None when the oldest undone is the creation: it did not exist."""
+    state = dict(current)
+    for change in later:
+        for field, values in change.fields.items():
+            state[field] = values["from"]
+    if later:
+        state["revision"] = later[-1].revision - 1
+        state["updated_time"] = updated_time
+    return state if state["revision"] >= 1 else None
 
 
 def definition_diff(against: Mapping[str, Any], this: Mapping[str, Any]) -> FieldChanges:

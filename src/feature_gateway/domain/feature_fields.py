@@ -43,6 +43,14 @@ class Kind(StrEnum):
     REVISION = "revision counter"
     TAGS = "labels {key: value}"
     REFERENCE = "name of another feature"
+    # Set by a trigger whose guard may refuse it (retire: read in the quiet period, SPEC
+    # §13): true when the request overrode the guard with "force". The history and the
+    # change log record it too.
+    FORCED = "whether the trigger overrode its guard"
+
+
+# A request forcing a guarded trigger says so in this field, whatever the stamp is called.
+FORCE_REQUEST_FIELD = "force"
 
 
 @dataclass(frozen=True)
@@ -164,6 +172,14 @@ FEATURE_FIELDS: tuple[Field, ...] = (
     _stamp("retired_by", Kind.ACTOR, "retire"),
     _stamp("retired_time", Kind.TIME, "retire"),
     _stamp("retirement_reason", Kind.NOTE, "retire", required=False),
+    Field(
+        "retirement_forced",
+        Kind.FORCED,
+        stamped_by="retire",
+        required=False,
+        description="true: retired with force although read in the quiet period "
+        "(RETIRE_QUIET_DAYS); null otherwise",
+    ),
 )
 
 FIELDS_BY_NAME = {field.name: field for field in FEATURE_FIELDS}
@@ -176,19 +192,21 @@ CRITICAL_FIELDS = tuple(f.name for f in FEATURE_FIELDS if f.definition)
 
 @dataclass(frozen=True)
 class Stamps:
-    """The row columns one trigger sets: who, when, the note (audit reason), and the other
-    values its request carries (e.g. ``test_result``)."""
+    """The row columns one trigger sets: who, when, the note (audit reason), whether it
+    was forced past its guard, and the other values its request carries (``test_result``)."""
 
     actor: str
     time: str
     note: str | None
     values: tuple[str, ...]
+    forced: str | None = None
 
     @property
     def request_fields(self) -> tuple[str, ...]:
-        """What a request firing the trigger gives: its values (what it decides), who, and
-        the note."""
-        return (*self.values, self.actor, *([self.note] if self.note else []))
+        """What a request firing the trigger gives: its values (what it decides), who, the
+        note, and whether it forces the trigger."""
+        optional = [name for name in (self.note, self.forced) if name]
+        return (*self.values, self.actor, *optional)
 
 
 def _stamps_of(trigger: str, fields: Iterable[Field] | None = None) -> Stamps:
@@ -197,13 +215,16 @@ def _stamps_of(trigger: str, fields: Iterable[Field] | None = None) -> Stamps:
     ]
     by_kind = {kind: [f.name for f in stamped if f.kind == kind] for kind in Kind}
     actor, time, note = by_kind[Kind.ACTOR], by_kind[Kind.TIME], by_kind[Kind.NOTE]
-    if len(actor) != 1 or len(time) != 1 or len(note) > 1:
+    forced = by_kind[Kind.FORCED]
+    if len(actor) != 1 or len(time) != 1 or len(note) > 1 or len(forced) > 1:
         raise ValueError(
-            f"trigger {trigger!r} must stamp one actor and one time field and at most one "
-            f"note; the field table gives actor {actor}, time {time}, note {note}"
+            f"trigger {trigger!r} must stamp one actor and one time field, at most one note "
+            f"and one forced flag; the field table gives actor {actor}, time {time}, note "
+            f"{note}, forced {forced}"
         )
-    values = tuple(f.name for f in stamped if f.kind not in (Kind.ACTOR, Kind.TIME, Kind.NOTE))
-    return Stamps(actor[0], time[0], note[0] if note else None, values)
+    own = (Kind.ACTOR, Kind.TIME, Kind.NOTE, Kind.FORCED)
+    values = tuple(f.name for f in stamped if f.kind not in own)
+    return Stamps(actor[0], time[0], next(iter(note), None), values, next(iter(forced), None))
 
 
 def trigger_stamps(fields: Iterable[Field], triggers: Mapping[str, Trigger]) -> dict[str, Stamps]:

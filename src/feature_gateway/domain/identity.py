@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from feature_gateway.domain.feature_fields import ACTOR_FIELDS as ACTOR_FIELDS
-from feature_gateway.domain.lifecycle import WORKFLOW_ROLES, Role
+from feature_gateway.domain.lifecycle import PERMISSIONS, WORKFLOW_ROLES, Action, Role
 
 ROLE_FIELD = "user_role"
 # Required in trust mode (they are all the service knows of the caller); optional with a
@@ -24,6 +24,12 @@ class Principal:
     name: str
     roles: frozenset[Role]
     authenticated: bool
+
+    def role_for(self, action: Action) -> Role | None:
+        """The role this principal acts in for ``action`` when none is named: the first of
+        theirs, in the roles' declaration order, that may perform it (None if none may)."""
+        allowed = PERMISSIONS[action]
+        return next((role for role in Role if role in self.roles and role in allowed), None)
 
 
 def claimable_roles(*, token_mode: bool) -> list[str]:
@@ -62,8 +68,9 @@ def _likenesses(name: str) -> frozenset[str]:
 
 
 def _skeleton(name: str) -> str:
-    # Imported on first use, not at start: its tables add about 4.5 MB to a worker, which a
-    # worker that only serves feature values never needs (SPEC §6 memory budget).
+    # Imported on first use, not at start: its tables add to a worker's memory what a worker
+    # that only serves feature values never needs (SPEC §6 memory budget; the figure is in
+    # docs/performance.md, "Figures behind the code").
     from disarm import skeleton_key
 
     # "tr39": also 1 = l and 0 = O, as an identifier skeleton has them.

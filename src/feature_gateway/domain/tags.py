@@ -51,7 +51,8 @@ def tag_problems(tags: Mapping[Any, Any]) -> dict[str, str]:
     """Every broken rule of a tag object, keyed by the offending key; empty when valid.
 
     Too many tags is the only problem reported then: the keys of an object of 100,000 tags
-    are not each checked (one message per key made a 1.7 MB request a 17 MB answer)."""
+    are not each checked (one message per key makes the answer ten times the request:
+    docs/performance.md, "Figures behind the code")."""
     if len(tags) > MAX_TAGS:
         return {"_count": f"At most {MAX_TAGS} tags; got {len(tags):,}."}
     problems: dict[str, str] = {}

@@ -69,8 +69,8 @@ INTEGER_MODULI: dict[str, int] = {
 STRING_VARIANTS = 1_000
 STRING_LABELS = tuple(f"value_{i:03d}" for i in range(STRING_VARIANTS))  # value_000 .. 999
 BOOLEAN_BIT = 63  # the key's top bit
-# Feature columns are computed this many values at a time: a 1,000,000-value request then
-# holds about a MB of arrays at once instead of a few hundred (docs/performance.md).
+# Feature columns are computed this many values at a time, so a large request holds a
+# block's arrays at once, not the whole answer's (docs/performance.md).
 BLOCK_VALUES = 16_384
 
 U64Array = npt.NDArray[np.uint64]
@@ -114,61 +114,13 @@ def digest64(tag: bytes, data: bytes) -> int:
     return int.from_bytes(digest, "little")
 
 
-def mix64(x: int) -> int:
-    """splitmix64's finaliser on a Python int (the reference for the vectorised version)."""
-    z = (x + _GOLDEN_GAMMA) & MASK64
-    z = ((z ^ (z >> 30)) * _MIX_1) & MASK64
-    z = ((z ^ (z >> 27)) * _MIX_2) & MASK64
-    return z ^ (z >> 31)
-
-
 def feature_seed(feature_name: str) -> int:
     return digest64(_FEATURE_TAG, feature_name.encode("utf-8", "surrogatepass"))
-
-
-def entity_value_bytes(column: str, value: EntityValue) -> bytes:
-    return column.encode("utf-8", "surrogatepass") + b"\0" + _entity_text(value)
-
-
-def entity_value_seed(column: str, value: EntityValue) -> int:
-    return digest64(_ENTITY_TAG, entity_value_bytes(column, value))
-
-
-def row_seed(row: Mapping[str, EntityValue]) -> int:
-    seed = 0
-    for column in sorted(row):
-        seed = mix64(seed ^ entity_value_seed(column, row[column]))
-    return seed
 
 
 def bucket_start(event_timestamp: int, feature_type: str) -> int:
     size = BUCKET_MS[feature_type]
     return event_timestamp - event_timestamp % size
-
-
-def value_key(spec: FeatureSpec, row: Mapping[str, EntityValue], event_timestamp: int) -> int:
-    start = bucket_start(event_timestamp, spec.feature_type)
-    return mix64(mix64(feature_seed(spec.name) ^ mix64(start)) ^ row_seed(row))
-
-
-def typed_value(key: int, data_type: str) -> Value:
-    if data_type in FLOAT_SCALES:
-        modulus, divisor = FLOAT_SCALES[data_type]
-        return (key % modulus) / divisor
-    if data_type in INTEGER_MODULI:
-        return key % INTEGER_MODULI[data_type]
-    if data_type == DataType.BOOLEAN:
-        return bool(key >> BOOLEAN_BIT)
-    if data_type == DataType.STRING:
-        return STRING_LABELS[key % STRING_VARIANTS]
-    raise ValueError(f"unknown feature data type {data_type!r}")
-
-
-def simulated_value(
-    spec: FeatureSpec, row: Mapping[str, EntityValue], event_timestamp: int
-) -> Value:
-    """The documented definition of one value; the reference the fast path is tested on."""
-    return typed_value(value_key(spec, row, event_timestamp), spec.data_type)
 
 
 def simulate(
@@ -180,7 +132,8 @@ def simulate(
     """Columns for ``features`` by entity rows; names not in ``deployed`` are NOT_FOUND.
 
     Vectorised: each entity row and each feature is hashed once, then every (feature, row)
-    key is mixed at once on uint64 arrays. Equal to ``simulated_value`` for every cell.
+    key is mixed at once on uint64 arrays. Every cell is the one the scheme above defines
+    (``tests/value_oracle.py`` writes it out value by value; the tests hold them equal).
     Numeric and boolean columns are numpy arrays, string columns lists.
     """
     columns = list(simulate_columns(features, deployed, entities, event_timestamp))
@@ -219,7 +172,8 @@ def simulate_columns(
 
 
 def mix64_array(x: U64Array) -> U64Array:
-    """``mix64`` on every element; uint64 arithmetic wraps modulo 2**64 like the reference."""
+    """splitmix64's finaliser (``mix64`` above) on every element; uint64 arithmetic wraps
+    modulo 2**64 as the definition does."""
     z = x + _U64_GOLDEN_GAMMA
     z ^= z >> _U64_30
     z *= _U64_MIX_1
@@ -230,7 +184,7 @@ def mix64_array(x: U64Array) -> U64Array:
 
 
 def row_seeds(entities: Mapping[str, Sequence[EntityValue]]) -> U64Array:
-    """``row_seed`` of every row: one BLAKE2b digest per key value, mixed column by column."""
+    """The row seed of every row: one BLAKE2b digest per key value, mixed column by column."""
     n_rows = len(next(iter(entities.values())))
     seeds = np.zeros(n_rows, dtype=np.uint64)
     for column in sorted(entities):
@@ -278,7 +232,8 @@ def _typed_columns(
 
 
 def _typed_block(keys: U64Array, data_type: str) -> Any:
-    """``typed_value`` on a 2-D block of keys (a row per feature)."""
+    """Each key read as a value of ``data_type`` (the tables above), on a 2-D block of keys
+    (a row per feature)."""
     if data_type in FLOAT_SCALES:
         modulus, divisor = FLOAT_SCALES[data_type]
         return (keys % np.uint64(modulus)).astype(np.float64) / np.float64(divisor)

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from feature_gateway.db.unit_of_work import Database
+from feature_gateway.db.scopes import Database
 from feature_gateway.domain.audit_chain import CHANGE_LOG, HISTORY, Break
 from feature_gateway.domain.audit_checks import TrailChecker
 

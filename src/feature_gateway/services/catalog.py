@@ -8,19 +8,22 @@ from typing import Any
 
 from feature_gateway.db.models import Feature
 from feature_gateway.db.recording import Acting
-from feature_gateway.db.unit_of_work import Database, UnitOfWork
+from feature_gateway.db.scopes import Database
+from feature_gateway.db.unit_of_work import UnitOfWork
 from feature_gateway.domain.changes import (
     VERSIONED_FIELDS,
     FieldChanges,
+    as_it_was,
     definition_diff,
     unified_query_diff,
 )
 from feature_gateway.domain.freshness import WITHIN_LAG, Freshness
-from feature_gateway.domain.lifecycle import Write
+from feature_gateway.domain.lifecycle import SERVED_STATES, Write
 from feature_gateway.domain.names import FEATURE_NAME_RULE
 from feature_gateway.domain.versions import family_name, next_version_name, version_number
 from feature_gateway.errors import ConflictError, FeatureNotFoundError, ValidationError
 from feature_gateway.services.clock import now_ms
+from feature_gateway.services.features import Page
 from feature_gateway.services.rows import (
     ChangeData,
     FeatureData,
@@ -153,3 +156,28 @@ def feature_diff(
 
 def _versioned(feature: Feature) -> dict[str, Any]:
     return {name: getattr(feature, name) for name in VERSIONED_FIELDS}
+
+
+def served_at(
+    database: Database, at: int, limit: int, offset: int, freshness: Freshness = WITHIN_LAG
+) -> Page:
+    """The features served (DEPLOYED or DEPRECATED) at ``at``, each as it was then: its
+    fields at its latest revision at or before ``at``, from the change log (SPEC §13). One
+    snapshot (the page's rows and their later changes agree), on a replica when one may
+    serve it."""
+    if at > now_ms():
+        raise ValidationError.for_field("at", "Must not be in the future: nobody knows yet.")
+
+    def read(uow: UnitOfWork) -> Page:
+        rows, total = uow.served_at.page(at, limit, offset)
+        ids = [row.pop("id") for row in rows]
+        later = uow.served_at.changes_after(ids, at)
+        times = uow.served_at.last_change_times(list(later), at) if later else {}
+        items = []
+        for feature_id, row in zip(ids, rows, strict=True):
+            then = as_it_was(row, later.get(feature_id, []), times.get(feature_id))
+            if then is not None and then["status"] in SERVED_STATES:
+                items.append(then)
+        return Page(items, total, limit, offset)
+
+    return database.replicated_read(read, freshness, snapshot=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import secrets
 
 from feature_gateway.db.console_sessions import ConsoleSession
-from feature_gateway.db.unit_of_work import Database
+from feature_gateway.db.scopes import Database
 
 
 def start_session(database: Database, *, principal: str, now: int, lifetime_ms: int) -> str:

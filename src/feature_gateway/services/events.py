@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from feature_gateway.db.catalog_models import FeatureChange
-from feature_gateway.db.unit_of_work import Database, UnitOfWork
+from feature_gateway.db.scopes import Database
+from feature_gateway.db.unit_of_work import UnitOfWork
 from feature_gateway.domain.events import (
     START_POSITION,
     InvalidCursorError,

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from feature_gateway.db.recording import Acting
-from feature_gateway.db.unit_of_work import Database, UnitOfWork
+from feature_gateway.db.scopes import Database
+from feature_gateway.db.unit_of_work import UnitOfWork
 from feature_gateway.domain.feature_fields import CREATE_FIELDS, CRITICAL_FIELDS, EDITABLE_FIELDS
 from feature_gateway.domain.freshness import WITHIN_LAG, Freshness
 from feature_gateway.domain.lifecycle import EDITABLE_STATES, Status, Write

@@ -1,15 +1,22 @@
-"""Idempotent writes (SPEC §11): claim a key, replay its stored response, complete it.
+"""Keyed writes (SPEC §11): a request sent with an ``Idempotency-Key`` runs once, and its
+answer is replayed to every repeat.
 
-The database decides, never process memory, so the rules hold across workers and hosts:
+``keyed_write`` is the whole use case; the HTTP layer (``api.idempotency``) only turns the
+request into its identity and the view's response into what is stored, and back. The
+database decides, never process memory, so the rules hold across workers and hosts:
 
-- ``claim`` reads the key's row. None (or expired): a claim is inserted and committed in a
-  short transaction of its own before the write starts; of two requests inserting the same
-  key, the primary key lets one through. A completed row answers with its stored response
-  (the same request) or 422 (another request). An in-flight row answers 409, unless its
-  lease ran out (its request crashed or was killed): then a conditional UPDATE takes it over.
-- ``complete`` stores the response in the write's own transaction (``db.transactions``),
-  only if the claim is still this request's: a request that outlived its lease and was
-  taken over is rolled back (409), so a key never applies two changes.
+- ``claim`` reads the key's row (``reading``). None (or expired): a claim is inserted and
+  committed in a short transaction of its own (``writing``) before the write starts; of
+  two requests inserting the same key, the primary key lets one through. A completed row
+  answers with its stored response (the same request) or 422 (another request). An
+  in-flight row answers 409, unless its lease ran out (its request crashed or was killed):
+  then a conditional UPDATE takes it over.
+- The use case then runs in the request's transaction (``Database.keyed_write``), which
+  also stores its response, only if the claim is still this request's: a request that
+  outlived its lease and was taken over is rolled back (409), so a key never applies two
+  changes. Its commit is ``UnitOfWork.commit``: the change, its change log and outbox,
+  and its stored response commit together; then the status changes are published.
+- A server error (5xx) is not stored: rolled back, and the key freed for a retry at once.
 - Expired rows are deleted, a bounded batch at a time, by each claim (no cron needed), and
   by ``purge`` (``feature-gateway idempotency purge``).
 """
@@ -18,12 +25,11 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from feature_gateway.db.idempotency import IdempotencyRepository
-from feature_gateway.db.transactions import RequestTransaction, read_connection
-from feature_gateway.db.unit_of_work import Database
+from feature_gateway.db.scopes import Database, KeyedWrite
 from feature_gateway.domain.idempotency import RequestIdentity
 from feature_gateway.errors import (
     DatabaseUnavailableError,
@@ -36,6 +42,7 @@ from feature_gateway.errors import (
 PURGE_BATCH = 100
 # What a client is told to wait before asking again about a request in flight.
 RETRY_AFTER_S = 1
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,42 @@ class _Lost(Exception):
     """The row changed between reading it and claiming it."""
 
 
+def keyed_write(
+    database: Database,
+    request: RequestIdentity,
+    policy: Policy,
+    clock: Callable[[], int],
+    use_case: Callable[[Database], T],
+    kept: Callable[[T], StoredResponse],
+) -> T | StoredResponse:
+    """Run ``use_case`` once for ``request``'s key, or answer with what its first request
+    stored (see the module).
+
+    ``use_case`` is handed the Database of the request's transaction and returns the
+    answer; ``kept`` says what is stored of it for repeats. Returns that answer, or the
+    stored response of a repeat.
+    """
+    claimed = claim(database, request, policy, clock())
+    if isinstance(claimed, StoredResponse):
+        return claimed
+    try:
+        with database.keyed_write() as transaction:
+            answer = use_case(transaction.database)
+            stored = kept(answer)
+            if stored.status < 500:
+                _store(transaction, claimed, stored, policy, clock())
+                transaction.commit()
+                return answer
+    except Exception:
+        # Not stored (the database failed, or the claim was taken over): rolled back. The
+        # release only deletes a claim that is still this request's.
+        release(database, claimed)
+        raise
+    # A failure: its change was rolled back; free the key for a retry now, not after the lease.
+    release(database, claimed)
+    return answer
+
+
 def claim(
     database: Database, request: RequestIdentity, policy: Policy, now: int
 ) -> Claim | StoredResponse:
@@ -78,8 +121,8 @@ def claim(
 def _claim(
     database: Database, request: RequestIdentity, policy: Policy, now: int
 ) -> Claim | StoredResponse:
-    with read_connection(database) as connection:
-        row = IdempotencyRepository(connection).get(request.scope, request.key)
+    with database.reading() as uow:  # no write lock, on SQLite either
+        row = uow.idempotency_keys.get(request.scope, request.key)
     if row is not None and row.expires_time > now:
         stored = _answer_for(row, request, policy, now)
         if stored is not None:
@@ -97,8 +140,8 @@ def _claim(
         "response_body": None,
         "expires_time": now + policy.ttl_ms,
     }
-    with database.own_transaction() as connection:
-        keys = IdempotencyRepository(connection)
+    with database.writing() as uow:
+        keys = uow.idempotency_keys
         if row is None:
             if not keys.add_claim(
                 {"scope": request.scope, "idempotency_key": request.key, **values}
@@ -110,6 +153,7 @@ def _claim(
         elif not keys.replace_claim(request.scope, request.key, values, if_token=row.claim_token):
             raise _Lost()
         keys.purge_expired(now, PURGE_BATCH)
+        uow.commit()
     return Claim(request, token)
 
 
@@ -127,8 +171,8 @@ def _answer_for(
     return None
 
 
-def complete(
-    transaction: RequestTransaction,
+def _store(
+    transaction: KeyedWrite,
     claimed: Claim,
     response: StoredResponse,
     policy: Policy,
@@ -136,7 +180,7 @@ def complete(
 ) -> None:
     """Store ``response`` for the claimed key in the request's transaction (not committed:
     the caller commits the change and its response together)."""
-    stored = IdempotencyRepository(transaction.connection).complete(
+    stored = transaction.idempotency_keys.complete(
         claimed.request.scope,
         claimed.request.key,
         claimed.token,
@@ -153,18 +197,18 @@ def complete(
 def release(database: Database, claimed: Claim) -> None:
     """Free the key of a request that failed (5xx), so that a retry is not held back by
     the lease. Best effort: when the database is gone, the lease frees it later."""
-    with contextlib.suppress(DatabaseUnavailableError), database.own_transaction() as connection:
-        IdempotencyRepository(connection).release(
-            claimed.request.scope, claimed.request.key, claimed.token
-        )
+    with contextlib.suppress(DatabaseUnavailableError), database.writing() as uow:
+        uow.idempotency_keys.release(claimed.request.scope, claimed.request.key, claimed.token)
+        uow.commit()
 
 
 def purge(database: Database, now: int, batch: int = 1_000) -> int:
     """Delete every expired key, one bounded transaction at a time; returns how many."""
     removed = 0
     while True:
-        with database.own_transaction() as connection:
-            count = IdempotencyRepository(connection).purge_expired(now, batch)
+        with database.writing() as uow:
+            count = uow.idempotency_keys.purge_expired(now, batch)
+            uow.commit()
         removed += count
         if count < batch:
             return removed

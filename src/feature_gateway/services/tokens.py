@@ -10,8 +10,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from feature_gateway.db.scopes import Database
 from feature_gateway.db.tokens import ROLE_SEPARATOR, ApiToken
-from feature_gateway.db.unit_of_work import Database
 from feature_gateway.domain.identity import Principal
 from feature_gateway.domain.lifecycle import Role
 from feature_gateway.domain.tokens import (

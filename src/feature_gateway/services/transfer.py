@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from feature_gateway.db.recording import Acting
-from feature_gateway.db.unit_of_work import Database, UnitOfWork
+from feature_gateway.db.scopes import Database
+from feature_gateway.db.unit_of_work import UnitOfWork
 from feature_gateway.domain.lifecycle import Write
 from feature_gateway.services.clock import now_ms
 from feature_gateway.services.rows import FeatureData

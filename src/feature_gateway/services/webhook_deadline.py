@@ -1,9 +1,9 @@
 """One deadline for a whole webhook attempt (SPEC §9): connect, send, the answer's headers.
 
 httpx's timeouts bound each socket operation, not the exchange: a receiver that answers
-one byte every second, each within the read timeout, holds the attempt as long as it likes
-(the probe held a worker 30 s with a 2 s timeout, past the claim's lease, so a second
-worker sent the same delivery meanwhile). A watchdog timer enforces the total instead: the
+one byte every second, each within the read timeout, holds the attempt as long as it likes,
+past the claim's lease, so that a second worker sends the same delivery meanwhile
+(docs/performance.md, "Figures behind the code"). A watchdog timer enforces the total instead: the
 attempt's socket is shut down when its deadline passes, which ends any read or write in
 flight at once. The socket is found through httpcore's ``trace`` request extension
 (``connection.connect_tcp.complete`` hands over the network stream); the worker's client

@@ -28,7 +28,7 @@ from prometheus_client import Counter
 
 from feature_gateway import __version__
 from feature_gateway.config import Settings
-from feature_gateway.db.unit_of_work import Database
+from feature_gateway.db.scopes import Database
 from feature_gateway.db.webhooks import MAX_ERROR_LENGTH, Claimed
 from feature_gateway.domain.events import event_id, event_type
 from feature_gateway.domain.webhook_targets import (

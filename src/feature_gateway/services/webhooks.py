@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from feature_gateway.db.unit_of_work import Database
+from feature_gateway.db.scopes import Database
 from feature_gateway.db.webhooks import Webhook, WebhookDelivery
 from feature_gateway.domain.webhook_targets import TargetRefusedError, parse_target
 from feature_gateway.domain.webhooks import (

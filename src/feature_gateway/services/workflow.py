@@ -15,11 +15,17 @@ from transitions import Machine, MachineError
 
 from feature_gateway.db.models import Feature
 from feature_gateway.db.recording import Acting
-from feature_gateway.db.unit_of_work import Database, UnitOfWork
+from feature_gateway.db.scopes import Database
+from feature_gateway.db.unit_of_work import UnitOfWork
 from feature_gateway.domain.duties import FeatureDuties, check_separation, is_separated
 from feature_gateway.domain.feature_fields import FIELDS_BY_NAME, TRIGGER_STAMPS, Kind
 from feature_gateway.domain.lifecycle import TRANSITIONS, TRIGGERS, Status, source_states
-from feature_gateway.errors import InvalidTransitionError, ValidationError
+from feature_gateway.domain.usage import DEFAULT_QUIET_DAYS, quiet_since, utc_day
+from feature_gateway.errors import (
+    FeatureStillReadError,
+    InvalidTransitionError,
+    ValidationError,
+)
 from feature_gateway.services.clock import now_ms
 from feature_gateway.services.rows import (
     FeatureData,
@@ -64,8 +70,11 @@ class FeatureLifecycle:
         stamps = TRIGGER_STAMPS.get(trigger)
         note = fields.get(stamps.note) if stamps and stamps.note else None
         reason = note if note is not None else TRIGGERS[trigger].reason
+        forced = bool(stamps and stamps.forced and fields.get(stamps.forced))
         try:
-            self.machine.events[trigger].trigger(self.feature, reason=reason, fields=fields)
+            self.machine.events[trigger].trigger(
+                self.feature, reason=reason, fields=fields, forced=forced
+            )
         except MachineError as exc:
             raise InvalidTransitionError(
                 self.feature.feature_name,
@@ -78,7 +87,7 @@ class FeatureLifecycle:
         if stamps is not None:
             setattr(feature, stamps.actor, self.acting.actor)
             setattr(feature, stamps.time, now)
-            for name in (stamps.note, *stamps.values):
+            for name in (stamps.note, stamps.forced, *stamps.values):
                 if name is not None:
                     setattr(feature, name, fields.get(name))
 
@@ -89,6 +98,7 @@ class FeatureLifecycle:
             trigger=event.event.name,
             reason=event.kwargs.get("reason"),
             acting=self.acting,
+            forced=event.kwargs.get("forced", False),
         )
 
 
@@ -101,12 +111,15 @@ def fire_trigger(
     role: str,
     authenticated: bool = False,
     expected_revisions: Collection[int] | None = None,
+    quiet_days: int = DEFAULT_QUIET_DAYS,
 ) -> TransitionResult:
     """Fire ``trigger`` on one feature with its request's ``fields`` (its actor, note and
     values), then the triggers that follow it (approve, then deploy), in one transaction.
 
     Separation of duties is checked first, whoever asks (403 when the actor played a part
-    the trigger excludes); ``authenticated`` says the actor is a verified principal."""
+    the trigger excludes); ``authenticated`` says the actor is a verified principal. A
+    guarded trigger (retire) is refused for a feature read in the last ``quiet_days`` days
+    unless the request forces it, with a reason (SPEC §13)."""
     stamps = TRIGGER_STAMPS[trigger]
     check_known_fields(fields, stamps.request_fields, f"the {trigger} trigger")
     actor = fields[stamps.actor]
@@ -116,6 +129,8 @@ def fire_trigger(
         previous = str(feature.status)
         _check_separation_of_duties(uow, feature, trigger, actor)
         acting = Acting(actor, role, now_ms(), authenticated)
+        since = quiet_since(acting.timestamp, quiet_days)
+        fields = {**fields, **_guarded(uow, feature, trigger, fields, since)}
         # One change-log entry for the request, named after the trigger the caller fired.
         uow.record.change(feature, trigger, acting)
         lifecycle = FeatureLifecycle(uow, feature, acting)
@@ -146,6 +161,27 @@ def _references(
             )
         checked[name] = other.feature_name
     return checked
+
+
+def _guarded(
+    uow: UnitOfWork, feature: Feature, trigger: str, fields: Mapping[str, Any], since: int
+) -> dict[str, bool | None]:
+    """The guard of a trigger that stamps a forced flag (retire): 409 naming who read the
+    feature since ``since``, unless the request forces it, which needs a reason (422). The
+    flag stamped: true when the guard was overridden (forcing an unread feature is not)."""
+    stamps = TRIGGER_STAMPS[trigger]
+    if stamps.forced is None or feature.status not in TRIGGERS[trigger].sources:
+        return {}
+    forcing = bool(fields.get(stamps.forced))
+    if forcing and stamps.note and not fields.get(stamps.note):
+        raise ValidationError.for_field(
+            stamps.note, f"A forced {trigger} needs a reason: say why it cannot wait."
+        )
+    readers = uow.usage.by_consumer(feature.feature_name, utc_day(since), read_since=since)
+    if readers and not forcing:
+        raise FeatureStillReadError(feature.feature_name, trigger, readers, since)
+    # Stamped only when forced, so an unforced retirement's change-log entry is as before.
+    return {stamps.forced: True if readers else None}
 
 
 def _check_separation_of_duties(

@@ -25,6 +25,7 @@ from feature_gateway_client.models import (
     IssuedToken,
     Liveness,
     NewWebhook,
+    OnlineFeaturesResponse,
     Redelivery,
     Role,
     Sort,
@@ -32,6 +33,7 @@ from feature_gateway_client.models import (
     TokenEnvelope,
     TokenList,
     TransitionResponse,
+    Usage,
     Versions,
     WebhookEnvelope,
     WebhookEventType,
@@ -189,11 +191,17 @@ OPERATIONS: dict[str, Operation] = {
     "feature_diff": Operation(
         "feature_diff", "GET", "/features/{feature_name}/diff", role_field="user_role"
     ),
+    "feature_usage": Operation(
+        "feature_usage", "GET", "/features/{feature_name}/usage", role_field="user_role"
+    ),
     "get_online_features": Operation(
         "get_online_features", "POST", "/features", role_field="user_role", role_in_body=True
     ),
     "available_features": Operation(
         "available_features", "GET", "/features/available", role_field="user_role"
+    ),
+    "get_online_features_feast": Operation(
+        "get_online_features_feast", "POST", "/get-online-features"
     ),
     "list_tokens": Operation("list_tokens", "GET", "/tokens", role_field="user_role"),
     "create_token": Operation(
@@ -422,13 +430,16 @@ class Operations(Transport):
         limit: int | None = None,
         offset: int | None = None,
         user_role: Role | None = None,
+        at: int | None = None,
         x_read_after: str | None = None,
     ) -> DeployedFeatures:
-        """List deployed features. (GET /get_deployed_features)"""
+        """List deployed features; with ``at``, the features served at that time as they were.
+        (GET /get_deployed_features)
+        """
         return self._call(
             OPERATIONS["get_deployed_features"],
             DeployedFeatures,
-            query={"limit": limit, "offset": offset, "user_role": user_role},
+            query={"limit": limit, "offset": offset, "user_role": user_role, "at": at},
             headers={"X-Read-After": x_read_after},
         )
 
@@ -662,6 +673,7 @@ class Operations(Transport):
         user_role: Role | None = None,
         retired_by: str | None = None,
         retirement_reason: str | None = None,
+        force: bool | None = None,
         if_match: Revision | None = None,
     ) -> TransitionResponse:
         """Retire a deprecated feature: no longer served, its name never used again. (POST
@@ -675,6 +687,7 @@ class Operations(Transport):
                 "feature_name": feature_name,
                 "retired_by": retired_by,
                 "retirement_reason": retirement_reason,
+                "force": force,
             },
             if_match=if_match,
         )
@@ -758,6 +771,25 @@ class Operations(Transport):
             headers={"X-Read-After": x_read_after},
         )
 
+    def feature_usage(
+        self,
+        *,
+        feature_name: str,
+        user_role: Role | None = None,
+        days: int | None = None,
+        x_read_after: str | None = None,
+    ) -> Usage:
+        """Who read this feature over the last days, and how often (SPEC §13). (GET
+        /features/{feature_name}/usage)
+        """
+        return self._call(
+            OPERATIONS["feature_usage"],
+            Usage,
+            path={"feature_name": feature_name},
+            query={"user_role": user_role, "days": days},
+            headers={"X-Read-After": x_read_after},
+        )
+
     def get_online_features(
         self,
         *,
@@ -793,6 +825,30 @@ class Operations(Transport):
             AvailableFeatures,
             query={"user_role": user_role},
             headers={"X-Read-After": x_read_after},
+        )
+
+    def get_online_features_feast(
+        self,
+        *,
+        features: list[str],
+        entities: dict[str, list[str | int]],
+        x_read_after: str | None = None,
+        full_feature_names: bool | None = None,
+        include_feature_view_version_metadata: bool | None = None,
+    ) -> OnlineFeaturesResponse:
+        """Values of features for a batch of entity rows, in Feast's feature-server protocol.
+        (POST /get-online-features)
+        """
+        return self._call(
+            OPERATIONS["get_online_features_feast"],
+            OnlineFeaturesResponse,
+            headers={"X-Read-After": x_read_after},
+            body={
+                "features": features,
+                "entities": entities,
+                "full_feature_names": full_feature_names,
+                "include_feature_view_version_metadata": include_feature_view_version_metadata,
+            },
         )
 
     def list_tokens(self, *, user_role: Role | None = None) -> TokenList:

@@ -145,7 +145,7 @@ class Transport:
         params, sent = _present(query), _present(headers)
         content = None
         if operation.role_in_body or body is not None:
-            content = json.dumps(self._with_identity(operation, _present(body))).encode()
+            content = json.dumps(self._with_identity(operation, _given(body))).encode()
             sent["Content-Type"] = "application/json"
         elif operation.role_field and self._identity.role:
             params.setdefault(operation.role_field, self._identity.role)
@@ -201,14 +201,17 @@ class Transport:
             attempt += 1
 
 
+def _given(values: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The fields given (None: not sent); a body's are sent as they are (JSON booleans)."""
+    return {key: value for key, value in (values or {}).items() if value is not None}
+
+
 def _present(values: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The parameters given (None: not sent), as the service reads them."""
-    out: dict[str, Any] = {}
-    for key, value in (values or {}).items():
-        if value is None:
-            continue
-        out[key] = "true" if value is True else "false" if value is False else value
-    return out
+    """The query parameters and headers given, as the service reads them (text)."""
+    return {
+        key: "true" if value is True else "false" if value is False else value
+        for key, value in _given(values).items()
+    }
 
 
 def _retried(response: httpx.Response) -> bool:

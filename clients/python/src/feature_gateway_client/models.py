@@ -163,6 +163,7 @@ class FeatureMetadata:
     retired_by: str | None
     retired_time: int | None
     retirement_reason: str | None
+    retirement_forced: bool | None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -212,6 +213,7 @@ class AuditEntry:
     reason: str | None
     timestamp: int
     authenticated: bool
+    forced: bool
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -280,6 +282,26 @@ class Diff:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class ConsumerUsage:
+    """The ConsumerUsage schema."""
+
+    principal: str
+    reads: int
+    first_read_time: int
+    last_read_time: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Usage:
+    """The Usage schema."""
+
+    feature_name: str
+    days: int
+    reads: int
+    consumers: list[ConsumerUsage]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class FeatureNames:
     """The FeatureNames schema."""
 
@@ -309,6 +331,39 @@ class AvailableFeatures:
 
     available_features: list[str]
     deprecated_features: list[str]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class FeatureView:
+    """The FeatureView schema."""
+
+    name: str
+    version: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class FeastMetadata:
+    """The FeastMetadata schema."""
+
+    feature_names: list[str]
+    feature_view_metadata: list[FeatureView] | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class FeastColumn:
+    """The FeastColumn schema."""
+
+    values: list[Any] | None = None
+    statuses: list[FeatureColumnStatus] | None = None
+    event_timestamps: list[str] | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OnlineFeaturesResponse:
+    """The OnlineFeaturesResponse schema."""
+
+    metadata: FeastMetadata
+    results: list[FeastColumn]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -1,27 +1,32 @@
-"""Catalog endpoints: the versions of a feature, a new version, the change log, the diff."""
+"""Catalog endpoints: the versions of a feature, a new version, the change log, the diff,
+who reads it."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from feature_gateway.api import examples
 from feature_gateway.api.blueprint import ApiBlueprint
 from feature_gateway.api.catalog.schemas import (
     ChangesSchema,
-    CreateVersionSchema,
     DiffQuerySchema,
     DiffSchema,
+    UsageQuerySchema,
+    UsageSchema,
     VersionsSchema,
 )
-from feature_gateway.api.context import checked_feature_name, database
-from feature_gateway.api.feature_schemas import FeatureMessageSchema
+from feature_gateway.api.context import checked_feature_name
 from feature_gateway.api.problems import Problems
 from feature_gateway.api.revisions import Reply, etag, read_freshness
-from feature_gateway.api.role_schemas import RoleQuerySchema
-from feature_gateway.api.roles import authenticated, require_role
-from feature_gateway.api.schema_fields import FEATURE_NAME_PATH_PARAMETER
+from feature_gateway.api.roles import require_role
+from feature_gateway.db.scopes import Database
 from feature_gateway.domain.lifecycle import Action
-from feature_gateway.services import catalog
+from feature_gateway.services import catalog, usage
+from feature_gateway.shapes import examples
+from feature_gateway.shapes.feature_schemas import CreateVersionSchema, FeatureMessageSchema
+from feature_gateway.shapes.role_schemas import RoleQuerySchema
+from feature_gateway.shapes.schema_fields import FEATURE_NAME_PATH_PARAMETER
+from feature_gateway.web.caller import authenticated
+from feature_gateway.web.context import database
 
 blp = ApiBlueprint("catalog", __name__, description="Versions, change log and diff of features")
 _BY_NAME: dict[str, Any] = {
@@ -35,14 +40,12 @@ _BY_NAME: dict[str, Any] = {
 @blp.arguments(CreateVersionSchema, example=examples.CREATE_VERSION)
 @blp.response(201, FeatureMessageSchema)
 @blp.problems(Problems.CHANGE)
-def create_feature_version(args: dict[str, Any]) -> Reply:
+def create_feature_version(args: dict[str, Any], *, db: Database) -> Reply:
     """Make a new DRAFT version of a feature, numbered after its highest version."""
     role = require_role(Action.CREATE, args.pop("user_role", None))
     source, created_by = args.pop("feature_name"), args.pop("created_by")
     new = catalog.NewVersion(source, created_by, replaced=args)
-    feature = catalog.create_feature_version(
-        database(), new, role=role, authenticated=authenticated()
-    )
+    feature = catalog.create_feature_version(db, new, role=role, authenticated=authenticated())
     return {"message": "Feature version created", "feature": feature}, etag(feature["revision"])
 
 
@@ -79,3 +82,14 @@ def feature_diff(args: dict[str, Any], feature_name: str) -> catalog.Diff:
     require_role(Action.READ, args.get("user_role"))
     name = checked_feature_name(feature_name)
     return catalog.feature_diff(database(), name, args.get("against"), read_freshness())
+
+
+@blp.route("/features/<feature_name>/usage", **_BY_NAME)
+@blp.arguments(UsageQuerySchema, location="query")
+@blp.response(200, UsageSchema)
+@blp.problems(Problems.READ_BY_PATH)
+def feature_usage(args: dict[str, Any], feature_name: str) -> usage.FeatureUsageReport:
+    """Who read this feature over the last days, and how often (SPEC §13)."""
+    require_role(Action.READ, args.get("user_role"))
+    name = checked_feature_name(feature_name)
+    return usage.feature_usage(database(), name, args["days"], read_freshness())

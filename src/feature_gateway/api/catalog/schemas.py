@@ -1,24 +1,15 @@
-"""Request and response shapes of the catalog endpoints: versions, change log, diff."""
+"""Request and response shapes of the catalog endpoints: versions, change log, diff,
+usage."""
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
-from feature_gateway.api.feature_schemas import FeatureMetadataSchema, request_schema
-from feature_gateway.api.role_schemas import FeatureRefSchema, UserRole
-from feature_gateway.api.schema_fields import Actor, Choice, FeatureName, StrictSchema
-from feature_gateway.domain.changes import VERSIONED_FIELDS, ChangeAction
-
-
-class _NewVersionRules(FeatureRefSchema):
-    """``feature_name`` is the version to copy; the fields given replace the copied ones."""
-
-    created_by = Actor(required=True)
-
-
-CreateVersionSchema = request_schema(
-    _NewVersionRules, VERSIONED_FIELDS, "CreateVersionSchema", required=False
-)
+from feature_gateway.domain.changes import ChangeAction
+from feature_gateway.domain.usage import DEFAULT_USAGE_DAYS, MAX_USAGE_DAYS
+from feature_gateway.shapes.feature_schemas import FeatureMetadataSchema
+from feature_gateway.shapes.role_schemas import UserRole
+from feature_gateway.shapes.schema_fields import Choice, FeatureName, QueryInteger, StrictSchema
 
 
 class VersionsSchema(Schema):
@@ -86,4 +77,37 @@ class DiffSchema(Schema):
     )
     query_diff = fields.String(
         required=True, metadata={"description": "Unified diff of the two queries, or empty"}
+    )
+
+
+class UsageQuerySchema(StrictSchema):
+    user_role = UserRole()
+    days = QueryInteger(
+        load_default=DEFAULT_USAGE_DAYS,
+        validate=validate.Range(min=1, max=MAX_USAGE_DAYS),
+        metadata={"description": "The last N UTC days, today included"},
+    )
+
+
+class ConsumerUsageSchema(Schema):
+    principal = fields.String(
+        required=True,
+        metadata={"description": "Who read it: a principal (token mode), or 'anonymous'"},
+    )
+    reads = fields.Integer(required=True, metadata={"description": "Requests that read it"})
+    first_read_time = fields.Integer(required=True, metadata={"description": "Epoch ms"})
+    last_read_time = fields.Integer(required=True, metadata={"description": "Epoch ms"})
+
+
+class UsageSchema(Schema):
+    feature_name = fields.String(required=True)
+    days = fields.Integer(required=True)
+    reads = fields.Integer(required=True, metadata={"description": "All consumers' reads"})
+    consumers = fields.List(
+        fields.Nested(ConsumerUsageSchema),
+        required=True,
+        metadata={
+            "description": "The busiest first; counts reach the database every "
+            "USAGE_FLUSH_S seconds"
+        },
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from feature_gateway.api.blueprint import ApiBlueprint
-from feature_gateway.api.context import database
 from feature_gateway.api.events.schemas import EventsQuerySchema, EventsSchema
 from feature_gateway.api.problems import Problems
 from feature_gateway.api.revisions import read_freshness
@@ -13,6 +12,7 @@ from feature_gateway.api.roles import require_role
 from feature_gateway.domain.lifecycle import Action
 from feature_gateway.services import events
 from feature_gateway.services.events import FeedPage
+from feature_gateway.web.context import database
 
 blp = ApiBlueprint("events", __name__, description="The event feed")
 

@@ -5,9 +5,6 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from feature_gateway.api.catalog.schemas import ChangeEntrySchema
-from feature_gateway.api.catalog_fields import CommaSeparated, choices_pattern
-from feature_gateway.api.role_schemas import UserRole
-from feature_gateway.api.schema_fields import Choice, FeatureName, QueryInteger, StrictSchema
 from feature_gateway.domain.events import (
     CURSOR_PATTERN,
     DEFAULT_PAGE,
@@ -16,6 +13,9 @@ from feature_gateway.domain.events import (
     MAX_PAGE,
 )
 from feature_gateway.domain.lifecycle import Status
+from feature_gateway.shapes.catalog_fields import CommaSeparated, choices_pattern
+from feature_gateway.shapes.role_schemas import UserRole
+from feature_gateway.shapes.schema_fields import Choice, FeatureName, QueryInteger, StrictSchema
 
 _CURSOR = {"description": "Opaque: pass a next_cursor unchanged", "pattern": CURSOR_PATTERN}
 

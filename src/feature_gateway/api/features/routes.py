@@ -6,18 +6,14 @@ from typing import Any
 
 from flask import Response
 
-from feature_gateway.api import examples
 from feature_gateway.api.blueprint import ApiBlueprint
-from feature_gateway.api.context import checked_feature_name, database
-from feature_gateway.api.feature_schemas import FeatureEnvelopeSchema, FeatureMessageSchema
+from feature_gateway.api.context import checked_feature_name
 from feature_gateway.api.features.schemas import (
     CreateFeatureSchema,
     DeployedFeaturesSchema,
     DeployedQuerySchema,
     FeaturePageSchema,
     HistorySchema,
-    ListFiltersQuerySchema,
-    ListFiltersSchema,
     UpdateFeatureSchema,
 )
 from feature_gateway.api.problems import Problems
@@ -30,14 +26,20 @@ from feature_gateway.api.revisions import (
     not_modified,
     read_freshness,
 )
-from feature_gateway.api.role_schemas import FeatureRefSchema, RoleQuerySchema
-from feature_gateway.api.roles import authenticated, require_role
-from feature_gateway.api.schema_fields import FEATURE_NAME_PATH_PARAMETER
-from feature_gateway.api.workflow.endpoints import DELETE_ENDPOINT
+from feature_gateway.api.roles import require_role
 from feature_gateway.api.workflow.routes import register_trigger_endpoint
+from feature_gateway.db.scopes import Database
 from feature_gateway.domain.lifecycle import Action, Status
 from feature_gateway.domain.listing import FeatureQuery
-from feature_gateway.services import features
+from feature_gateway.services import catalog, features
+from feature_gateway.shapes import examples
+from feature_gateway.shapes.feature_schemas import FeatureEnvelopeSchema, FeatureMessageSchema
+from feature_gateway.shapes.list_filters import ListFiltersQuerySchema, ListFiltersSchema
+from feature_gateway.shapes.role_schemas import FeatureRefSchema, RoleQuerySchema
+from feature_gateway.shapes.schema_fields import FEATURE_NAME_PATH_PARAMETER
+from feature_gateway.shapes.trigger_endpoints import DELETE_ENDPOINT
+from feature_gateway.web.caller import authenticated
+from feature_gateway.web.context import database
 
 blp = ApiBlueprint("features", __name__, description="Define, read, list and edit features")
 
@@ -46,10 +48,10 @@ blp = ApiBlueprint("features", __name__, description="Define, read, list and edi
 @blp.arguments(CreateFeatureSchema, example=examples.CREATE)
 @blp.response(201, FeatureMessageSchema, example=examples.CREATED)
 @blp.problems(Problems.CREATE)
-def create_feature_metadata(args: dict[str, Any]) -> Reply:
+def create_feature_metadata(args: dict[str, Any], *, db: Database) -> Reply:
     """Define a new feature (status DRAFT)."""
     role = require_role(Action.CREATE, args.pop("user_role", None))
-    feature = features.create_feature(database(), args, role=role, authenticated=authenticated())
+    feature = features.create_feature(db, args, role=role, authenticated=authenticated())
     payload = {"message": "Feature created successfully", "feature": feature}
     return payload, etag(feature["revision"])
 
@@ -111,8 +113,11 @@ def list_feature_metadata_by_query(args: dict[str, Any]) -> features.Page:
 @blp.response(200, DeployedFeaturesSchema)
 @blp.problems(Problems.LIST_BY_QUERY)
 def get_deployed_features(args: dict[str, Any]) -> features.Page:
-    """List deployed features."""
+    """List deployed features; with ``at``, the features served at that time as they were."""
     require_role(Action.READ, args.get("user_role"))
+    if args.get("at") is not None:
+        at, limit, offset = args["at"], args["limit"], args["offset"]
+        return catalog.served_at(database(), at, limit, offset, read_freshness())
     query = FeatureQuery(status=(Status.DEPLOYED,), limit=args["limit"], offset=args["offset"])
     return features.list_features(database(), query, read_freshness())
 
@@ -121,12 +126,12 @@ def get_deployed_features(args: dict[str, Any]) -> features.Page:
 @blp.arguments(UpdateFeatureSchema, example=examples.UPDATE)
 @blp.response(200, FeatureMessageSchema)
 @blp.problems(Problems.CHANGE)
-def update_feature_metadata(args: dict[str, Any]) -> Reply:
+def update_feature_metadata(args: dict[str, Any], *, db: Database) -> Reply:
     """Edit a feature; changing query or types of a non-DRAFT feature resets it to DRAFT."""
     role = require_role(Action.UPDATE, args.pop("user_role", None))
     name, actor = args.pop("feature_name"), args.pop("last_updated_by")
     feature = features.update_feature(
-        database(),
+        db,
         name,
         args,
         last_updated_by=actor,

@@ -9,12 +9,12 @@ from flask import Response, current_app
 from marshmallow import Schema, fields
 
 from feature_gateway import __version__
-from feature_gateway.api.access import public
 from feature_gateway.api.blueprint import ApiBlueprint
-from feature_gateway.api.context import database, settings
 from feature_gateway.config import AUTH_MODES
 from feature_gateway.db.replicas import ReplicaState
 from feature_gateway.services.health import database_is_reachable, replica_health
+from feature_gateway.web.access import public
+from feature_gateway.web.context import database, settings
 
 blp = ApiBlueprint("health", __name__, description="Service health")
 

@@ -1,66 +1,17 @@
-"""HTTP request metrics and their Prometheus exposition.
-
-Labels are the URL rule (``/get_feature_metadata/<feature_name>``), never the raw path,
-and a fixed set of methods, so the number of series stays bounded whatever clients send.
-"""
+"""The Prometheus exposition of ``/metrics``: every metric of the process (the requests'
+in ``web.metrics``, the others in ``observability``), or with a multiprocess directory of
+every worker, and the webhook outbox, read from the database at scrape time."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    REGISTRY,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
-)
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from feature_gateway.domain.webhooks import DeliveryState
 from feature_gateway.services.webhooks import DeliveryStats
-
-UNMATCHED_ENDPOINT = "<unmatched>"  # 404s and 405s: no URL rule matched
-_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-
-REQUESTS = Counter(
-    "feature_gateway_http_requests_total",
-    "HTTP requests answered, by method, endpoint (URL rule) and status code.",
-    ["method", "endpoint", "status"],
-)
-LATENCY = Histogram(
-    "feature_gateway_http_request_duration_seconds",
-    "Time from the start of request handling to the response, in seconds.",
-    ["method", "endpoint", "status"],
-    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
-)
-# "livesum": a dead worker's in-flight count must vanish with it, which is what
-# gunicorn.conf.py's child_exit hook (mark_process_dead) does with its file.
-IN_PROGRESS = Gauge(
-    "feature_gateway_http_requests_in_progress",
-    "Requests being handled right now, summed over the live workers.",
-    multiprocess_mode="livesum",
-)
-
-
-# The labelled children already made, by their labels: ``labels()`` validates and locks on
-# every call, which was half the cost of recording a request. The keys are the bounded
-# label values, so this holds one entry per series, like the registry itself.
-_SERIES: dict[tuple[str, str, int], tuple[Any, Any]] = {}
-
-
-def observe_request(method: str, endpoint: str | None, status: int, seconds: float) -> None:
-    key = (method if method in _METHODS else "OTHER", endpoint or UNMATCHED_ENDPOINT, status)
-    series = _SERIES.get(key)
-    if series is None:
-        labels = (key[0], key[1], str(status))
-        series = _SERIES[key] = (REQUESTS.labels(*labels), LATENCY.labels(*labels))
-    series[0].inc()
-    series[1].observe(seconds)
 
 
 class _DeliveryCollector:

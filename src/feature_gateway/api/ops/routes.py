@@ -9,13 +9,13 @@ from flask import Response
 from marshmallow import Schema, fields
 
 from feature_gateway import __version__
-from feature_gateway.api.access import public
 from feature_gateway.api.blueprint import ApiBlueprint
-from feature_gateway.api.context import database, settings
 from feature_gateway.api.ops.metrics import delivery_exposition, exposition
 from feature_gateway.errors import DatabaseUnavailableError
 from feature_gateway.services import webhooks
 from feature_gateway.services.health import replica_health
+from feature_gateway.web.access import public
+from feature_gateway.web.context import database, settings
 
 blp = ApiBlueprint("ops", __name__, description="Liveness and metrics")
 

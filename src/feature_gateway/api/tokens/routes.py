@@ -10,10 +10,9 @@ from typing import Any
 
 from feature_gateway.api.access import NO_STORE, NO_STORE_DOC, token_mode_only
 from feature_gateway.api.blueprint import ApiBlueprint
-from feature_gateway.api.context import checked_path_id, database
+from feature_gateway.api.context import checked_path_id
 from feature_gateway.api.problems import Problems
 from feature_gateway.api.revisions import Reply
-from feature_gateway.api.role_schemas import RoleQuerySchema
 from feature_gateway.api.roles import acting_admin
 from feature_gateway.api.tokens.schemas import (
     CREATE_EXAMPLE,
@@ -23,9 +22,12 @@ from feature_gateway.api.tokens.schemas import (
     TokenEnvelopeSchema,
     TokenListSchema,
 )
+from feature_gateway.db.scopes import Database
 from feature_gateway.domain.lifecycle import Action
 from feature_gateway.domain.tokens import TOKEN_ID_PATTERN
 from feature_gateway.services import tokens
+from feature_gateway.shapes.role_schemas import RoleQuerySchema
+from feature_gateway.web.context import database
 
 blp = ApiBlueprint("tokens", __name__, description="API tokens (role admin, token mode)")
 
@@ -35,10 +37,10 @@ blp = ApiBlueprint("tokens", __name__, description="API tokens (role admin, toke
 @blp.arguments(TokenCreateSchema, example=CREATE_EXAMPLE)
 @blp.response(201, IssuedTokenSchema, headers=NO_STORE_DOC)
 @blp.problems(Problems.TOKEN_CREATE)
-def create_token(args: dict[str, Any]) -> Reply:
+def create_token(args: dict[str, Any], *, db: Database) -> Reply:
     """Issue a token; the response is the only time it is shown."""
     admin = acting_admin(Action.MANAGE_TOKENS, args.pop("user_role", None))
-    issued = tokens.create_token(database(), created_by=admin, **args)
+    issued = tokens.create_token(db, created_by=admin, **args)
     return {"token": issued.token, "metadata": issued.metadata}, NO_STORE
 
 

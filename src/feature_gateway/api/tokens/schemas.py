@@ -6,8 +6,10 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from feature_gateway.api.role_schemas import UserRole
-from feature_gateway.api.schema_fields import (
+from feature_gateway.domain.lifecycle import Role
+from feature_gateway.domain.tokens import MAX_EXPIRES_TIME, TOKEN_ID_PATTERN, TOKEN_PATTERN
+from feature_gateway.shapes.role_schemas import UserRole
+from feature_gateway.shapes.schema_fields import (
     MAX_NOTE_LENGTH,
     Actor,
     Choice,
@@ -15,8 +17,6 @@ from feature_gateway.api.schema_fields import (
     StrictSchema,
     Text,
 )
-from feature_gateway.domain.lifecycle import Role
-from feature_gateway.domain.tokens import MAX_EXPIRES_TIME, TOKEN_ID_PATTERN, TOKEN_PATTERN
 
 _TIME = {"description": "Epoch milliseconds"}
 

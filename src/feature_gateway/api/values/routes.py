@@ -7,27 +7,28 @@ given, must be a known one.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 import orjson
 from flask import Response, current_app
 
-from feature_gateway.api import examples
 from feature_gateway.api.blueprint import ApiBlueprint
-from feature_gateway.api.context import database, value_limits
+from feature_gateway.api.context import read_counter, value_limits
 from feature_gateway.api.problems import Problems
 from feature_gateway.api.revisions import read_freshness
-from feature_gateway.api.role_schemas import RoleQuerySchema
-from feature_gateway.api.roles import caller_role
+from feature_gateway.api.roles import caller_role, consumer
 from feature_gateway.api.values.schemas import (
     AvailableFeaturesSchema,
     FeatureValuesRequestSchema,
     FeatureValuesResponseSchema,
 )
-from feature_gateway.domain.values import OnlineFeatures
+from feature_gateway.domain.values import Column, OnlineFeatures
 from feature_gateway.services import feature_values
+from feature_gateway.shapes import examples
+from feature_gateway.shapes.role_schemas import RoleQuerySchema
+from feature_gateway.web.context import database
 
 blp = ApiBlueprint("values", __name__, description="Serve simulated values of deployed features")
 # Bodies are sent in pieces of about this size (a 1,000 x 1,000 answer, ~30 MB, in some
@@ -48,7 +49,11 @@ def get_online_features(args: dict[str, Any]) -> Response:
     caller_role(args.pop("user_role", None))
     request = feature_values.ValuesRequest(**args)
     result = feature_values.get_online_features(
-        database(), request, limits=value_limits(), freshness=read_freshness()
+        database(),
+        request,
+        limits=value_limits(),
+        count_reads=read_counter(consumer()),
+        freshness=read_freshness(),
     )
     return render_online_features(result)
 
@@ -61,10 +66,21 @@ def render_online_features(result: OnlineFeatures) -> Response:
     the 92 ms spent on 100 features x 1,000 rows; the columns already have their final
     shape and types, so orjson writes them as they are, numpy arrays included. The schema
     documents the response in the OpenAPI document, and the API tests load every body
-    through it. A body larger than one chunk is streamed chunk by chunk as the columns are
-    computed, so a worker never holds it whole; a smaller one is sent with its length.
+    through it.
     """
-    chunks = _body_chunks(result)
+    return columns_response({"feature_names": result.feature_names}, result.columns)
+
+
+def columns_response(
+    metadata: dict[str, Any],
+    columns: Iterable[Column],
+    timestamps: Callable[[Sequence[int]], Sequence[Any]] | None = None,
+) -> Response:
+    """``{"metadata": ..., "results": [column...]}``, each column's event timestamps as
+    ``timestamps`` writes them (epoch ms as they are by default). A body larger than one
+    chunk is streamed chunk by chunk as the columns are computed, so a worker never holds
+    it whole; a smaller one is sent with its length."""
+    chunks = _body_chunks(metadata, columns, timestamps)
     first = next(chunks)
     second = next(chunks, None)
     if second is None:
@@ -74,13 +90,17 @@ def render_online_features(result: OnlineFeatures) -> Response:
     )
 
 
-def _body_chunks(result: OnlineFeatures) -> Iterator[bytes]:
+def _body_chunks(
+    metadata: dict[str, Any],
+    columns: Iterable[Column],
+    timestamps: Callable[[Sequence[int]], Sequence[Any]] | None,
+) -> Iterator[bytes]:
     """The JSON body in pieces of at least CHUNK_BYTES (but the last)."""
-    names = orjson.dumps(result.feature_names)
-    pending, size = [b'{"metadata":{"feature_names":', names, b'},"results":['], 0
-    for index, c in enumerate(result.columns):
+    pending, size = [b'{"metadata":', orjson.dumps(metadata), b',"results":['], 0
+    for index, c in enumerate(columns):
+        times = c.event_timestamps if timestamps is None else timestamps(c.event_timestamps)
         column = orjson.dumps(
-            {"values": c.values, "statuses": c.statuses, "event_timestamps": c.event_timestamps},
+            {"values": c.values, "statuses": c.statuses, "event_timestamps": times},
             option=orjson.OPT_SERIALIZE_NUMPY,
             default=_as_list,
         )

@@ -9,8 +9,6 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
 from feature_gateway.api.context import value_limits
-from feature_gateway.api.role_schemas import UserRole
-from feature_gateway.api.schema_fields import FeatureName, StrictSchema
 from feature_gateway.domain.value_requests import (
     ENTITY_KEY_RULE,
     MAX_EVENT_TIMESTAMP,
@@ -18,9 +16,11 @@ from feature_gateway.domain.value_requests import (
     is_valid_entity_key,
 )
 from feature_gateway.domain.values import NOT_FOUND, PRESENT
+from feature_gateway.shapes.role_schemas import UserRole
+from feature_gateway.shapes.schema_fields import FeatureName, StrictSchema
 
 
-def _unique(names: list[str]) -> None:
+def unique_names(names: list[str]) -> None:
     if len(set(names)) != len(names):
         repeated = sorted(name for name, count in Counter(names).items() if count > 1)
         raise ValidationError(
@@ -77,50 +77,32 @@ class EpochMillis(fields.Integer):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
-class FeatureValuesRequestSchema(StrictSchema):
-    features = fields.List(
-        FeatureName(),
-        required=True,
-        validate=[validate.Length(min=1, error="At least one feature is required."), _unique],
-        metadata={
-            "description": "Feature names, each once; each is a column of the response, in "
-            "this order. At most MAX_FEATURES_PER_REQUEST (default 1,000)",
-            "uniqueItems": True,
+# The entity key columns as the API document describes them (both serving endpoints).
+ENTITIES_DOCUMENTATION: dict[str, Any] = {
+    "description": "Entity key columns, all of the same length (rows): at most "
+    "MAX_ENTITY_COLUMNS_PER_REQUEST (default 20) columns and "
+    "MAX_ENTITY_ROWS_PER_REQUEST (default 10,000) rows. Column names match "
+    "[A-Za-z_][A-Za-z0-9_]* (at most 255 characters); values are strings or "
+    "64-bit integers",
+    "type": "object",
+    "minProperties": 1,
+    "additionalProperties": {
+        "type": "array",
+        "minItems": 1,
+        "items": {
+            "anyOf": [
+                {"type": "string"},
+                {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1},
+            ]
         },
-    )
-    entities = EntityColumns(
-        required=True,
-        metadata={
-            "description": "Entity key columns, all of the same length (rows): at most "
-            "MAX_ENTITY_COLUMNS_PER_REQUEST (default 20) columns and "
-            "MAX_ENTITY_ROWS_PER_REQUEST (default 10,000) rows. Column names match "
-            "[A-Za-z_][A-Za-z0-9_]* (at most 255 characters); values are strings or "
-            "64-bit integers",
-            "type": "object",
-            "minProperties": 1,
-            "additionalProperties": {
-                "type": "array",
-                "minItems": 1,
-                "items": {
-                    "anyOf": [
-                        {"type": "string"},
-                        {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1},
-                    ]
-                },
-            },
-            "example": {"driver_id": ["D001", "D002"]},
-        },
-    )
-    event_timestamp = EpochMillis(
-        load_default=None,
-        allow_none=True,
-        validate=validate.Range(min=0, max=MAX_EVENT_TIMESTAMP),
-        metadata={
-            "description": "Epoch milliseconds the values are asked for; default now",
-            "example": 1751429485000,
-        },
-    )
-    user_role = UserRole()
+    },
+    "example": {"driver_id": ["D001", "D002"]},
+}
+
+
+class ValuesRequestSchema(StrictSchema):
+    """A request for values (``POST /features``, ``POST /get-online-features``): its size is
+    checked against the same limits (``RequestLimits``) before anything else."""
 
     @pre_load
     def _within_limits(self, data: Any, **kwargs: Any) -> Any:
@@ -135,6 +117,30 @@ class FeatureValuesRequestSchema(StrictSchema):
                 len(columns),
             )
         return data
+
+
+class FeatureValuesRequestSchema(ValuesRequestSchema):
+    features = fields.List(
+        FeatureName(),
+        required=True,
+        validate=[validate.Length(min=1, error="At least one feature is required."), unique_names],
+        metadata={
+            "description": "Feature names, each once; each is a column of the response, in "
+            "this order. At most MAX_FEATURES_PER_REQUEST (default 1,000)",
+            "uniqueItems": True,
+        },
+    )
+    entities = EntityColumns(required=True, metadata=ENTITIES_DOCUMENTATION)
+    event_timestamp = EpochMillis(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Range(min=0, max=MAX_EVENT_TIMESTAMP),
+        metadata={
+            "description": "Epoch milliseconds the values are asked for; default now",
+            "example": 1751429485000,
+        },
+    )
+    user_role = UserRole()
 
 
 class FeatureNamesSchema(Schema):

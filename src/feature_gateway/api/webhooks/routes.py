@@ -11,10 +11,9 @@ from typing import Any
 
 from feature_gateway.api.access import NO_STORE, NO_STORE_DOC, token_mode_only
 from feature_gateway.api.blueprint import ApiBlueprint
-from feature_gateway.api.context import checked_path_id, database, settings
+from feature_gateway.api.context import checked_path_id
 from feature_gateway.api.problems import Problems
 from feature_gateway.api.revisions import Reply
-from feature_gateway.api.role_schemas import RoleQuerySchema
 from feature_gateway.api.roles import acting_admin
 from feature_gateway.api.webhooks.schemas import (
     CREATE_EXAMPLE,
@@ -31,10 +30,13 @@ from feature_gateway.api.webhooks.schemas import (
     WebhookEnvelopeSchema,
     WebhookListSchema,
 )
+from feature_gateway.db.scopes import Database
 from feature_gateway.domain.lifecycle import Action
 from feature_gateway.domain.webhooks import WEBHOOK_ID_PATTERN
 from feature_gateway.errors import ValidationError
 from feature_gateway.services import webhooks
+from feature_gateway.shapes.role_schemas import RoleQuerySchema
+from feature_gateway.web.context import database, settings
 
 blp = ApiBlueprint("webhooks", __name__, description="Webhooks (role admin, token mode)")
 
@@ -63,11 +65,11 @@ def _checked_delivery_id(delivery_id: str) -> int:
 @blp.arguments(WebhookCreateSchema, example=CREATE_EXAMPLE)
 @blp.response(201, NewWebhookSchema, headers=NO_STORE_DOC)
 @blp.problems(Problems.WEBHOOK_CREATE)
-def create_webhook(args: dict[str, Any]) -> Reply:
+def create_webhook(args: dict[str, Any], *, db: Database) -> Reply:
     """Subscribe a URL to events; the response is the only time the secret is shown."""
     admin = acting_admin(Action.MANAGE_WEBHOOKS, args.pop("user_role", None))
     created = webhooks.create_webhook(
-        database(), created_by=admin, allow_loopback=settings().webhook_allow_loopback, **args
+        db, created_by=admin, allow_loopback=settings().webhook_allow_loopback, **args
     )
     return {"webhook": created.webhook, "secret": created.secret}, NO_STORE
 
@@ -127,10 +129,8 @@ def list_deliveries(args: dict[str, Any], webhook_id: str) -> Reply:
 @blp.arguments(RedeliverBodySchema, example={})
 @blp.response(202, RedeliverySchema, headers=NO_STORE_DOC)
 @blp.problems(Problems.WEBHOOK_REDELIVER)
-def redeliver(args: dict[str, Any], webhook_id: str, delivery_id: str) -> Reply:
+def redeliver(args: dict[str, Any], webhook_id: str, delivery_id: str, *, db: Database) -> Reply:
     """Send the delivery again soon (state pending, attempts from zero)."""
     acting_admin(Action.MANAGE_WEBHOOKS, args.get("user_role"))
-    delivery = webhooks.redeliver(
-        database(), _checked_id(webhook_id), _checked_delivery_id(delivery_id)
-    )
+    delivery = webhooks.redeliver(db, _checked_id(webhook_id), _checked_delivery_id(delivery_id))
     return {"delivery": delivery}, NO_STORE

@@ -6,9 +6,6 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from feature_gateway.api.page_schemas import PageQueryFields
-from feature_gateway.api.role_schemas import UserRole
-from feature_gateway.api.schema_fields import MAX_NOTE_LENGTH, Choice, StrictSchema, Text
 from feature_gateway.domain.events import ALL_EVENT_TYPES, EVENT_ID_PATTERN, EVENT_TYPES
 from feature_gateway.domain.webhook_targets import MAX_URL_LENGTH
 from feature_gateway.domain.webhooks import (
@@ -16,6 +13,9 @@ from feature_gateway.domain.webhooks import (
     WEBHOOK_ID_PATTERN,
     DeliveryState,
 )
+from feature_gateway.shapes.page_schemas import PageQueryFields
+from feature_gateway.shapes.role_schemas import UserRole
+from feature_gateway.shapes.schema_fields import MAX_NOTE_LENGTH, Choice, StrictSchema, Text
 
 _TIME = {"description": "Epoch milliseconds"}
 # What JSON Schema cannot state of a target (no loopback, no link-local, a valid port):

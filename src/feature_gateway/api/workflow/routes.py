@@ -11,15 +11,17 @@ from typing import Any
 from marshmallow import Schema
 
 from feature_gateway.api.blueprint import ApiBlueprint
-from feature_gateway.api.context import database
-from feature_gateway.api.feature_schemas import trigger_request_schema
 from feature_gateway.api.problems import Problems
 from feature_gateway.api.revisions import IF_MATCH_PARAMETER, Reply, etag, expected_revisions
-from feature_gateway.api.roles import authenticated, require_role
-from feature_gateway.api.workflow.endpoints import WORKFLOW_ENDPOINTS, TriggerEndpoint
+from feature_gateway.api.roles import require_role
 from feature_gateway.api.workflow.schemas import TransitionResponseSchema
+from feature_gateway.db.scopes import Database
 from feature_gateway.domain.lifecycle import TRIGGERS
 from feature_gateway.services import workflow
+from feature_gateway.shapes.feature_schemas import trigger_request_schema
+from feature_gateway.shapes.trigger_endpoints import WORKFLOW_ENDPOINTS, TriggerEndpoint
+from feature_gateway.web.caller import authenticated
+from feature_gateway.web.context import settings
 
 blp = ApiBlueprint("workflow", __name__, description="Move features through the lifecycle")
 
@@ -36,16 +38,17 @@ def register_trigger_endpoint(
     if action is None:
         raise ValueError(f"{endpoint.trigger} is fired by the service, not by callers")
 
-    def view(args: dict[str, Any]) -> Reply:
+    def view(args: dict[str, Any], *, db: Database) -> Reply:
         role = require_role(action, args.pop("user_role", None))
         result = workflow.fire_trigger(
-            database(),
+            db,
             endpoint.trigger,
             args.pop("feature_name"),
             args,
             role=role,
             authenticated=authenticated(),
             expected_revisions=expected_revisions(),
+            quiet_days=settings().retire_quiet_days,
         )
         payload: dict[str, Any] = {"message": endpoint.message, "feature": result.feature}
         if with_statuses:

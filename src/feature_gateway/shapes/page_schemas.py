@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from feature_gateway.api.schema_fields import JsonInteger, QueryInteger, StrictSchema
 from feature_gateway.domain.listing import DEFAULT_PAGE_SIZE, MAX_OFFSET, MAX_PAGE_SIZE
+from feature_gateway.shapes.schema_fields import JsonInteger, QueryInteger, StrictSchema
 
 
 def page_limit(integer: type[fields.Integer], default: int = DEFAULT_PAGE_SIZE) -> fields.Integer:

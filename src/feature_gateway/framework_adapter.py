@@ -14,9 +14,9 @@ fails when an installed version leaves them (re-read the hooks, then update the 
   the statuses documented so far and marks keyed writes there for its own doc callback.
 - ``OwnErrorResponsesApi``: flask-smorest registers its error responses as
   application/json and an ``X-Pagination`` header component the service does not use.
-- ``DirectDumpSchema``: marshmallow's per-field dispatch cost ~3 µs a field, most of a
-  100-feature page's time; rows whose values are already JSON scalars are copied instead,
-  and a page or envelope of them takes the rows as they are.
+- ``DirectDumpSchema``: marshmallow's per-field dispatch was most of a list page's time
+  (docs/performance.md, "Figures behind the code"); rows whose values are already JSON
+  scalars are copied instead, and a page or envelope of them takes the rows as they are.
 - ``OrjsonProvider``: Flask's JSON responses written by orjson (batch values dominate
   latency); ``response`` reuses the provider's own argument handling.
 """

@@ -1,4 +1,5 @@
-"""Security headers of every console response (SPEC §10)."""
+"""Security headers of every page the service serves: the console's and the front door's
+(SPEC §10)."""
 
 from __future__ import annotations
 

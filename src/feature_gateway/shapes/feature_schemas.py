@@ -11,28 +11,31 @@ from typing import Any
 
 from marshmallow import Schema, fields
 
-from feature_gateway.api.catalog_fields import Tags
-from feature_gateway.api.framework_adapter import DirectDumpSchema
-from feature_gateway.api.role_schemas import FeatureRefSchema
-from feature_gateway.api.schema_fields import (
-    MAX_DESCRIPTION_LENGTH,
-    MAX_NOTE_LENGTH,
-    Actor,
-    Choice,
-    FeatureName,
-    Query,
-    RecordedActor,
-    StrictSchema,
-    Text,
-)
+from feature_gateway.domain.changes import VERSIONED_FIELDS
 from feature_gateway.domain.feature_fields import (
     FEATURE_FIELDS,
     FIELDS_BY_NAME,
+    FORCE_REQUEST_FIELD,
     TRIGGER_STAMPS,
     Field,
     Kind,
 )
 from feature_gateway.domain.lifecycle import CREATED_STATUS, STORED_STATES, Status
+from feature_gateway.framework_adapter import DirectDumpSchema
+from feature_gateway.shapes.catalog_fields import Tags
+from feature_gateway.shapes.role_schemas import FeatureRefSchema
+from feature_gateway.shapes.schema_fields import (
+    MAX_DESCRIPTION_LENGTH,
+    MAX_NOTE_LENGTH,
+    Actor,
+    Choice,
+    FeatureName,
+    JsonBoolean,
+    Query,
+    RecordedActor,
+    StrictSchema,
+    Text,
+)
 
 _TIME_DESCRIPTION = "Epoch milliseconds"
 # Given by every request on one feature, through FeatureRefSchema.
@@ -56,6 +59,8 @@ def response_field(field: Field) -> fields.Field[Any]:
         return fields.Integer(**options)
     if field.kind is Kind.TAGS:
         return fields.Dict(keys=fields.String(), values=fields.String(), **options)
+    if field.kind is Kind.FORCED:
+        return fields.Boolean(**options)
     return fields.String(**options)
 
 
@@ -75,6 +80,14 @@ def request_field(field: Field, **options: Any) -> fields.Field[Any]:
         return Actor(**options)
     if field.kind is Kind.NOTE:
         return Text(MAX_NOTE_LENGTH, **options)
+    if field.kind is Kind.FORCED:
+        description = "true: fire the trigger even though its guard refuses (give the reason)"
+        return JsonBoolean(
+            data_key=FORCE_REQUEST_FIELD,
+            load_default=False,
+            metadata={"description": description},
+            **options,
+        )
     raise ValueError(f"{field.name} ({field.kind}) is never given in a request")
 
 
@@ -91,6 +104,8 @@ def _record_field(field: Field) -> fields.Field[Any]:
         return fields.Integer(allow_none=True)  # the importer fills in missing times
     if field.kind is Kind.NOTE:
         return fields.String(allow_none=True)
+    if field.kind is Kind.FORCED:
+        return fields.Boolean(allow_none=True)
     if field.kind in (Kind.ACTOR, Kind.TEAM):  # names exported before the name rule import
         nullable = field.nullable
         return RecordedActor(allow_none=nullable, required=not nullable)
@@ -133,3 +148,14 @@ class FeatureEnvelopeSchema(DirectDumpSchema):
 
 class FeatureMessageSchema(FeatureEnvelopeSchema):
     message = fields.String(required=True)
+
+
+class _NewVersionRules(FeatureRefSchema):
+    """``feature_name`` is the version to copy; the fields given replace the copied ones."""
+
+    created_by = Actor(required=True)
+
+
+CreateVersionSchema = request_schema(
+    _NewVersionRules, VERSIONED_FIELDS, "CreateVersionSchema", required=False
+)

@@ -1,7 +1,8 @@
 """The endpoint of each trigger a caller fires: its path, documentation and answer.
 
 What the endpoint accepts and does follows from the trigger (``domain.lifecycle``) and the
-fields it stamps (``domain.feature_fields``); this table holds only what HTTP adds.
+fields it stamps (``domain.feature_fields``); this table holds only what HTTP adds. The
+console words its actions in the same summary and message.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from feature_gateway.api import examples
+from feature_gateway.shapes import examples
 
 _SUFFIX = "_feature_metadata"
 

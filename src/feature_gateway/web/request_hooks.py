@@ -1,4 +1,5 @@
-"""Checks every request passes before parsing, request ids, the access log and metrics."""
+"""What every request passes, whichever front door answers it: its id, who the caller is
+(``web.caller``), the body checks before parsing, the access log and metrics."""
 
 from __future__ import annotations
 
@@ -6,14 +7,14 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Request, Response, g, has_request_context, request
 from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 
-from feature_gateway.api.access import is_console
-from feature_gateway.api.ops.metrics import IN_PROGRESS, observe_request
+from feature_gateway.web.access import is_console
+from feature_gateway.web.caller import authenticate_request
+from feature_gateway.web.metrics import IN_PROGRESS, observe_request
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _REQUEST_ID_ENVIRON = "HTTP_X_REQUEST_ID"
@@ -32,9 +33,7 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
-def register_request_hooks(
-    app: Flask, max_body_bytes: int, authenticate: Callable[[], None]
-) -> None:
+def register_request_hooks(app: Flask, max_body_bytes: int) -> None:
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
 
     @app.before_request
@@ -46,7 +45,7 @@ def register_request_hooks(
         valid = supplied and _REQUEST_ID_PATTERN.fullmatch(supplied)
         context.request_id = supplied if valid else secrets.token_hex(16)
         # Who the caller is comes first: without a valid token, 401 whatever the body is.
-        authenticate()
+        authenticate_request()
         # webargs would turn a non-JSON body into a 422 "missing field"; say what is wrong.
         if request.method in _BODY_METHODS and request.url_rule is not None:
             if is_console(request.endpoint):  # HTML forms; MAX_CONTENT_LENGTH still applies

@@ -46,7 +46,7 @@ class StrictSchema(Schema):
     @pre_load
     def _few_unknown_fields(self, data: Any, **kwargs: Any) -> Any:
         """Past MAX_ERROR_MESSAGES unknown fields, one message for them all: marshmallow's
-        one per field took a worker past 130 MB for a 1.7 MB body of them."""
+        one per field grows a worker's memory with the body (docs/performance.md)."""
         if isinstance(data, Mapping) and len(data) > MAX_ERROR_MESSAGES:
             known = {field.data_key or name for name, field in self.load_fields.items()}
             unknown = [key for key in data if key not in known]

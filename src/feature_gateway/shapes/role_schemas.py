@@ -1,7 +1,7 @@
 """Where a request says which role it acts as: the ``user_role`` field, parameter or header.
 
-The value is checked by ``api.roles`` (the single place that may be swapped for
-authentication), not by these schemas.
+The value is checked by ``api.roles`` (against the caller ``web.caller`` knows), not by
+these schemas.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, fields
 
-from feature_gateway.api.schema_fields import FeatureName, StrictSchema
 from feature_gateway.domain.lifecycle import Role
+from feature_gateway.shapes.schema_fields import FeatureName, StrictSchema
 
 ROLE_HEADER = "X-User-Role"
 

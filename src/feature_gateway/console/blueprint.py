@@ -1,0 +1,71 @@
+"""The console's blueprint at ``/console/`` and what every page of it shares: who is signed
+in (``identity``), the CSRF check of every form, the security headers, the context every
+template sees, and the error pages. The pages themselves are in ``console.views``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, redirect, request, url_for
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.wrappers import Response
+
+from feature_gateway.console import identity, pages
+from feature_gateway.console.errors import register_error_pages
+from feature_gateway.console.forms import PlainForm, label
+from feature_gateway.console.identity import current_user
+from feature_gateway.web.access import CONSOLE_BLUEPRINT
+from feature_gateway.web.context import settings
+from feature_gateway.web.headers import add_security_headers
+
+blueprint = Blueprint(
+    CONSOLE_BLUEPRINT,
+    __name__,
+    url_prefix="/console",
+    template_folder="templates",
+    static_folder="static",
+)
+csrf = CSRFProtect()
+
+
+@blueprint.before_request
+def _who_is_signed_in() -> None:
+    identity.load_user()
+
+
+@blueprint.before_request
+def _protect_forms() -> None:
+    if request.method == "POST":
+        csrf.protect()  # CSRFError (400) without a valid token
+
+
+blueprint.after_request(add_security_headers)
+
+
+@blueprint.app_template_filter("console_time")
+def _console_time(ms: int | None) -> str:
+    return pages.format_time(ms)
+
+
+@blueprint.context_processor
+def _page_context() -> dict[str, Any]:
+    return {
+        "user": current_user(),
+        "trust_mode": not settings().token_mode,
+        "sign_out_form": PlainForm(),
+        "label": label,
+    }
+
+
+@blueprint.get("/")
+def home() -> Response:
+    target = "console.queue" if current_user() else "console.sign_in"
+    return redirect(url_for(target))
+
+
+@blueprint.get("/<path:unknown>")
+def not_found(unknown: str) -> Any:
+    abort(404)
+
+
+register_error_pages(blueprint)

@@ -1,0 +1,66 @@
+"""Signing in (a pasted API token, or in trust mode a claimed role and name) and out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+from marshmallow import ValidationError as SchemaError
+from werkzeug.wrappers import Response
+
+from feature_gateway.console import identity
+from feature_gateway.console.blueprint import blueprint
+from feature_gateway.console.forms import TokenSignInForm, TrustSignInForm
+from feature_gateway.domain.lifecycle import Role
+from feature_gateway.errors import AuthenticationError, GatewayError, ValidationError
+from feature_gateway.shapes.schema_fields import Actor
+from feature_gateway.web.context import settings
+
+
+@blueprint.route("/sign-in", methods=["GET", "POST"])
+def sign_in() -> Any:
+    token_mode = settings().token_mode
+    form = TokenSignInForm() if token_mode else TrustSignInForm()
+    if request.method == "GET":
+        form.next.data = request.args.get("next", "")
+    elif form.validate_on_submit():
+        try:
+            if isinstance(form, TokenSignInForm):
+                user = identity.sign_in_with_token(form.token.data.strip())
+            else:
+                user = identity.sign_in_as_claimed(
+                    _claimed_name(form.name.data), Role(form.role.data)
+                )
+        except (AuthenticationError, ValidationError) as refused:
+            flash(_sign_in_problem(refused), "error")
+        else:
+            flash(f"Signed in as {user.name} ({', '.join(r.value for r in user.roles)}).", "ok")
+            return redirect(identity.safe_next(form.next.data))
+        return render_template("console/sign_in.html", form=form), 401
+    else:
+        return render_template("console/sign_in.html", form=form), 422
+    return render_template("console/sign_in.html", form=form)
+
+
+def _claimed_name(raw: str) -> str:
+    """The name typed at sign-in, held to the API's rule for actor names."""
+    try:
+        return str(Actor().deserialize(raw))
+    except SchemaError as exc:
+        raise ValidationError.for_field(
+            "name", f"Your name: {' '.join(map(str, exc.messages))}"
+        ) from exc
+
+
+def _sign_in_problem(refused: GatewayError) -> str:
+    if isinstance(refused, AuthenticationError):
+        # The API's words, without echoing anything of what was pasted.
+        return f"Not signed in: {refused.detail.replace('bearer token', 'API token')}"
+    return refused.detail
+
+
+@blueprint.post("/sign-out")
+def sign_out() -> Response:
+    identity.sign_out()
+    flash("Signed out.", "ok")
+    return redirect(url_for("console.sign_in"))

@@ -1,0 +1,71 @@
+"""One statement that changes nothing, with no transaction around it (``Database.looking_up``)."""
+
+from __future__ import annotations
+
+import contextlib
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import Connection, Engine, PoolProxiedConnection
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+from feature_gateway.db.repositories import FeatureLookup
+from feature_gateway.db.unit_of_work import unavailable
+
+
+class Lookup:
+    """One read that changes nothing, on a pooled connection in autocommit: one statement
+    and no transaction around it, so no BEGIN and ROLLBACK (each a round trip on
+    PostgreSQL). Only for a use case of a single statement, which needs no snapshot."""
+
+    features: FeatureLookup
+
+    def __init__(self, bind: Engine | Connection) -> None:
+        self._bind = bind
+        self._dbapi_errors = (bind.dialect.loaded_dbapi.OperationalError,
+                              bind.dialect.loaded_dbapi.InterfaceError)  # fmt: skip
+
+    def __enter__(self) -> Lookup:
+        dialect = self._bind.dialect
+        if isinstance(self._bind, Connection):  # tests: inside their outer transaction
+            self._pooled: PoolProxiedConnection | None = None
+            connection = self._bind.connection.driver_connection
+        else:
+            try:
+                self._pooled = self._bind.raw_connection()
+            except (DBAPIError, *self._dbapi_errors) as exc:
+                raise unavailable(exc) from exc
+            connection = self._pooled.driver_connection
+            # pysqlite is in autocommit already: only the "begin" event (engine.py) starts
+            # transactions, and it does not run here.
+            if dialect.name != "sqlite":
+                dialect.set_isolation_level(self._pooled.dbapi_connection, "AUTOCOMMIT")  # type: ignore[arg-type]
+        self._connection: Any = connection
+        self.features = FeatureLookup(connection, dialect)
+        return self
+
+    def ping(self) -> None:
+        """A trivial statement, to see that the database answers."""
+        cursor = self._connection.cursor()
+        try:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+        finally:
+            cursor.close()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        broken = isinstance(exc, (OperationalError, InterfaceError, *self._dbapi_errors))
+        if self._pooled is not None:
+            with contextlib.suppress(DBAPIError, *self._dbapi_errors):
+                if broken:
+                    self._pooled.invalidate()  # never hand this connection out again
+                elif self._bind.dialect.name != "sqlite":
+                    self._bind.dialect.reset_isolation_level(self._pooled.dbapi_connection)  # type: ignore[arg-type]
+                self._pooled.close()
+        if broken:
+            raise unavailable(exc) from exc

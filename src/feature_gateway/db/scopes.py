@@ -1,0 +1,177 @@
+"""The transaction scopes: every way the service opens its database, named for when each
+is right. A use case asks the ``Database`` it is handed for one by name; nothing ambient
+(no request global, no decorator further up) chooses a scope for it.
+
+Reading (none of them commits):
+
+- ``looking_up()``: one statement on a pooled connection of the primary in autocommit, no
+  BEGIN and no snapshot (``db.lookup``). For a one-statement read that must see the
+  primary: the health check's ping.
+- ``replicated_lookup(read, freshness)``: ``read`` on such a lookup of the read replica
+  while it may serve it, else of the primary (``db.replicas``). For the one-statement
+  reads SPEC §15 lists: a feature by name, list pages, the lookups of ``POST /features``.
+- ``reading()``: a read transaction on the primary (on SQLite a deferred BEGIN: no write
+  lock). For reads of several statements that must see the primary: authentication, the
+  admin reads, the export, a keyed write's stored answer.
+- ``replicated_read(read, freshness)``: ``read`` in a ``reading`` unit of work of the
+  replica while it may serve it, else of the primary (``read`` may run twice). For the
+  multi-statement reads SPEC §15 lists: history, change log, versions, diff, events.
+- ``snapshot()``: a read-only transaction whose statements all see one committed state
+  (REPEATABLE READ on PostgreSQL). For checks across tables that must agree: ``audit
+  verify``.
+
+Writing (committed by ``UnitOfWork.commit``, the one commit path, ``db.unit_of_work``: the
+change log and the outbox before the commit, the status changes published after it):
+
+- ``writing()``: a write transaction (``BEGIN IMMEDIATE`` on SQLite). For a use case's own
+  write, and each step of a keyed write's bookkeeping (claim, release, purge).
+- ``keyed_write()``: a write transaction held for a whole request (``KeyedWrite``); its
+  ``database`` is bound to it, so every scope of that one is a savepoint inside it, on the
+  primary. For the use case of a request sent with an ``Idempotency-Key`` and its stored
+  response, which commit together: opened by ``services.idempotency`` only.
+
+A ``Database`` bound to a connection (a keyed write's, a test's) has no replica: every
+scope runs in that connection's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, sessionmaker
+
+from feature_gateway.db.engine import SQLITE_BEGIN
+from feature_gateway.db.lookup import Lookup
+from feature_gateway.db.replicas import ReadReplica, route_read
+from feature_gateway.db.unit_of_work import UnitOfWork, unavailable
+from feature_gateway.domain.freshness import WITHIN_LAG, Freshness
+
+T = TypeVar("T")
+
+
+def _snapshot_bind(bind: Engine | Connection) -> Engine | Connection:
+    """Where several statements must see one state of the database: on PostgreSQL (the
+    primary or a hot standby) a read-only REPEATABLE READ transaction. A SQLite read
+    transaction is a snapshot already; a test's Connection is its own."""
+    if isinstance(bind, Engine) and bind.dialect.name == "postgresql":
+        return bind.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+    return bind
+
+
+class Database:
+    """The engine, the session factories, and the scopes (see the module) opened on them."""
+
+    def __init__(
+        self,
+        bind: Engine | Connection,
+        *,
+        external_transaction: bool = False,
+        replica: ReadReplica | None = None,
+        enclosing: UnitOfWork | None = None,
+    ) -> None:
+        self.bind = bind
+        self.replica = replica if isinstance(bind, Engine) else None
+        # The replica's sessions for replicated_read, without and with ``snapshot``.
+        self._replica_readers: dict[bool, sessionmaker[Session]] = {}
+        if self.replica is not None:
+            engine = self.replica.engine
+            self._replica_readers = {
+                False: sessionmaker(engine, expire_on_commit=False),
+                True: sessionmaker(_snapshot_bind(engine), expire_on_commit=False),
+            }
+        self._enclosing = enclosing
+        options = {"join_transaction_mode": "create_savepoint"} if external_transaction else {}
+        writer_bind = bind
+        if isinstance(bind, Engine) and bind.dialect.name == "sqlite":
+            writer_bind = bind.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
+        self._reader = sessionmaker(bind, expire_on_commit=False, **options)  # type: ignore[call-overload]
+        self._snapshot = sessionmaker(_snapshot_bind(bind), expire_on_commit=False, **options)  # type: ignore[call-overload]
+        self._writer = sessionmaker(writer_bind, expire_on_commit=False, **options)  # type: ignore[call-overload]
+
+    def looking_up(self) -> Lookup:
+        """One statement on the primary, no transaction around it."""
+        return Lookup(self.bind)
+
+    def replicated_lookup(
+        self, read: Callable[[Lookup], T], freshness: Freshness = WITHIN_LAG
+    ) -> T:
+        """``read`` on a ``looking_up`` lookup, of the replica when it may serve it: for the
+        reads SPEC §15 lists, which need no write's transaction."""
+        replica = self.replica
+        return route_read(
+            replica, freshness, lambda: Lookup(replica.engine), self.looking_up, read  # type: ignore[union-attr]
+        )
+
+    def reading(self) -> UnitOfWork:
+        """A read transaction on the primary; it never commits."""
+        return self._unit(self._reader, writes=False)
+
+    def replicated_read(
+        self,
+        read: Callable[[UnitOfWork], T],
+        freshness: Freshness = WITHIN_LAG,
+        *,
+        snapshot: bool = False,
+    ) -> T:
+        """``read`` in a ``reading`` unit of work (a ``snapshot`` one with ``snapshot``), of
+        the replica when it may serve it (as ``replicated_lookup``); ``read`` may run twice
+        (again on the primary when the replica fails mid-read), so it only reads."""
+        return route_read(
+            self.replica,
+            freshness,
+            lambda: UnitOfWork(self._replica_readers[snapshot], writes=False),
+            self.snapshot if snapshot else self.reading,
+            read,
+        )
+
+    def snapshot(self) -> UnitOfWork:
+        """A read-only unit of work whose statements all see the same committed state."""
+        return self._unit(self._snapshot, writes=False)
+
+    def writing(self) -> UnitOfWork:
+        """A use case's own write transaction, committed by ``UnitOfWork.commit``."""
+        return self._unit(self._writer, writes=True)
+
+    def keyed_write(self) -> KeyedWrite:
+        """The transaction around a keyed request (``KeyedWrite``)."""
+        return KeyedWrite(self._writer, writes=True, enclosing=self._enclosing)
+
+    def ping(self) -> None:
+        """Raise DatabaseUnavailableError unless the database answers a trivial query:
+        one statement on a pooled connection, no session and no transaction around it."""
+        dialect = self.bind.dialect
+        try:
+            with self.looking_up() as lookup:
+                lookup.ping()
+        except (DBAPIError, dialect.loaded_dbapi.Error) as exc:
+            raise unavailable(exc) from exc
+
+    def _unit(self, factory: sessionmaker[Session], *, writes: bool) -> UnitOfWork:
+        return UnitOfWork(factory, writes=writes, enclosing=self._enclosing)
+
+
+class KeyedWrite(UnitOfWork):
+    """The transaction around a request sent with an ``Idempotency-Key`` (SPEC §11), begun
+    when entered, so that its change and its stored response commit together or not at all.
+
+    Its use case is handed ``database``: every scope of that one joins this transaction as
+    a savepoint (SQLAlchemy's "join a session into an external transaction" recipe, which
+    the tests use too), and its units of work hand their status changes to this one. The
+    response is stored in it (``idempotency_keys``); ``commit`` commits both and then
+    publishes what the use case's units of work recorded.
+    """
+
+    database: Database
+
+    def __enter__(self) -> KeyedWrite:
+        super().__enter__()
+        try:
+            connection = self.session.connection()  # begins the transaction now
+        except BaseException as exc:
+            self.__exit__(type(exc), exc, exc.__traceback__)  # a lost connection is a 503
+            raise
+        self.database = Database(connection, external_transaction=True, enclosing=self)
+        return self

@@ -1,0 +1,93 @@
+"""Feature references as Feast's feature-server protocol spells them (SPEC §13).
+
+A ref names a feature of a view in one of three ways:
+
+- ``view:feature``: the served version of that view and feature with the highest number;
+- ``view@vN:feature``: version N (Feast's syntax for a pinned version);
+- ``view:feature:N`` (or ``:vN``): the full name of version N, as everywhere else.
+
+A ref's column in the response is named ``feature``, or with ``full_feature_names``
+``view__feature``; a pinned ref then keeps its version, ``view@vN__feature``, as Feast
+0.67's own server names it, so that two versions of one feature can be asked for at once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from feature_gateway.domain.names import MAX_FEATURE_NAME_LENGTH
+
+_IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
+_NUMBER = r"[1-9][0-9]*"
+# A version is pinned one way or the other, never both.
+REF_PATTERN = re.compile(
+    rf"(?P<view>{_IDENTIFIER})(?:@v(?P<pinned>{_NUMBER}):(?P<pinned_feature>{_IDENTIFIER})"
+    rf"|:(?P<feature>{_IDENTIFIER})(?::v?(?P<version>{_NUMBER}))?)"
+)
+REF_RULE = (
+    "a feature reference is 'view:feature' (its served version with the highest number), "
+    "'view@vN:feature' (version N) or a full feature name 'view:feature:N', where view and "
+    "feature match [A-Za-z_][A-Za-z0-9_]*, at most "
+    f"{MAX_FEATURE_NAME_LENGTH} characters"
+)
+INVALID_REF = f"Invalid feature reference: {REF_RULE}."
+# The same rule for JSON Schema (ECMA-262 reads it alike); the length limit is stated apart.
+REF_PORTABLE_PATTERN = rf"^{_IDENTIFIER}(@v{_NUMBER}:{_IDENTIFIER}|:{_IDENTIFIER}(:v?{_NUMBER})?)$"
+
+
+@dataclass(frozen=True)
+class FeatureRef:
+    ref: str  # as the request spelled it
+    view: str
+    feature: str
+    version: int | None  # None: the served version with the highest number
+
+    @property
+    def family(self) -> str:
+        """``view:feature``: what every version of the feature shares."""
+        return f"{self.view}:{self.feature}"
+
+    @property
+    def full_name(self) -> str | None:
+        """The feature name of the pinned version; None for an unpinned ref."""
+        return None if self.version is None else f"{self.family}:{self.version}"
+
+    def column_name(self, full_feature_names: bool) -> str:
+        if not full_feature_names:
+            return self.feature
+        pinned = "" if self.version is None else f"@v{self.version}"
+        return f"{self.view}{pinned}__{self.feature}"
+
+
+def parse_ref(ref: str) -> FeatureRef | None:
+    """The feature a ref names, or None when it is not a ref."""
+    if len(ref) > MAX_FEATURE_NAME_LENGTH:
+        return None
+    match = REF_PATTERN.fullmatch(ref)
+    if match is None:
+        return None
+    number = match["pinned"] or match["version"]
+    feature = match["pinned_feature"] or match["feature"]
+    return FeatureRef(ref, match["view"], feature, int(number) if number else None)
+
+
+def column_collisions(
+    entity_keys: Sequence[str], refs: Sequence[FeatureRef], full_feature_names: bool
+) -> list[str]:
+    """The column names more than one column of the response would have, sorted."""
+    seen: set[str] = set()
+    repeated: set[str] = set()
+    for name in (*entity_keys, *(ref.column_name(full_feature_names) for ref in refs)):
+        (repeated if name in seen else seen).add(name)
+    return sorted(repeated)
+
+
+def rfc3339(epoch_ms: int) -> str:
+    """``2025-07-02T00:00:00Z``; with milliseconds (``.123Z``) when there are some, as
+    Feast's server writes protobuf timestamps."""
+    seconds, millis = divmod(epoch_ms, 1000)
+    text = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{text}.{millis:03d}Z" if millis else f"{text}Z"

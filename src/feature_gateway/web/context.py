@@ -1,0 +1,37 @@
+"""What a request handler of either front door needs from the application: the settings
+and the database handle, built once per process and kept in ``app.extensions``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+
+from feature_gateway.config import Settings
+from feature_gateway.db.scopes import Database
+from feature_gateway.services.usage import UsageCounter
+
+EXTENSION = "feature_gateway"
+
+
+@dataclass(frozen=True)
+class Gateway:
+    """What the app keeps in ``app.extensions``: built once per process, after fork."""
+
+    settings: Settings
+    database: Database
+    usage: UsageCounter  # this process's read counts (SPEC §13)
+
+
+def gateway() -> Gateway:
+    return current_app.extensions[EXTENSION]  # type: ignore[no-any-return]
+
+
+def settings() -> Settings:
+    return current_app.extensions[EXTENSION].settings  # type: ignore[no-any-return]
+
+
+def database() -> Database:
+    """The application's database, the same for every request. (A keyed write's view is
+    handed the one of its request's transaction instead, as ``db``: ``api.idempotency``.)"""
+    return current_app.extensions[EXTENSION].database  # type: ignore[no-any-return]

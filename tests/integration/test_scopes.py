@@ -1,0 +1,131 @@
+"""The transaction scopes (``db/scopes.py``) and the one commit path they share: what a
+commit writes and publishes, which scopes may commit, and a keyed write whose use case's
+units of work join its transaction and publish only once it commits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from prometheus_client import REGISTRY
+
+from feature_gateway.db.engine import make_engine
+from feature_gateway.db.scopes import Database
+from feature_gateway.errors import FeatureNotFoundError
+from feature_gateway.services import features, transfer, webhooks
+from tests.conftest import SEED_FEATURE, migrate
+from tests.databases import FreshDatabase, settings_for
+
+NEW = {k: v for k, v in SEED_FEATURE.items() if k != "user_role"}
+NAME = NEW["feature_name"]
+
+
+def imports_published() -> float:
+    labels = {"trigger": "import", "to_status": "DRAFT"}
+    return REGISTRY.get_sample_value("feature_gateway_status_changes_total", labels) or 0.0
+
+
+def _import(uow, name: str = NAME) -> None:
+    record = {**NEW, "feature_name": name, "status": "DRAFT"}
+    transfer.add_imported_feature(uow, record, source="test", now=1)
+
+
+def test_a_commit_returns_the_change_log_entries_deliveries_and_status_changes_it_published(
+    database,
+):
+    webhooks.create_webhook(
+        database, url="https://203.0.113.10/hook", event_types=["*"], created_by="root",
+        allow_loopback=False,
+    )  # fmt: skip
+    before = imports_published()
+    with database.writing() as uow:
+        _import(uow)
+        committed = uow.commit()
+    assert [(entry.feature_name, entry.action) for entry in committed.changes] == [
+        (NAME, "import")
+    ]
+    assert committed.deliveries == 1  # one active webhook matching the one entry
+    assert [(entry.trigger, entry.to_status) for entry in committed.status_changes] == [
+        ("import", "DRAFT")
+    ]
+    assert committed.published
+    assert imports_published() == before + 1
+
+
+def test_a_commit_with_nothing_tracked_writes_no_log_and_publishes_nothing(database):
+    with database.writing() as uow:
+        committed = uow.commit()
+    assert (committed.changes, committed.deliveries, committed.status_changes) == ((), 0, ())
+
+
+@pytest.mark.parametrize("scope", ["reading", "snapshot"])
+def test_a_unit_of_work_opened_for_reading_never_commits(database, scope):
+    before = imports_published()
+    with getattr(database, scope)() as uow:
+        _import(uow)
+        with pytest.raises(TypeError, match="never commits"):
+            uow.commit()
+    assert imports_published() == before
+    with pytest.raises(FeatureNotFoundError):
+        features.get_feature(database, NAME)
+
+
+def test_a_use_case_inside_a_keyed_write_publishes_only_when_the_keyed_write_commits(database):
+    before = imports_published()
+    with database.keyed_write() as keyed:
+        with keyed.database.writing() as uow:
+            _import(uow)
+            inner = uow.commit()
+        assert not inner.published and len(inner.status_changes) == 1
+        assert imports_published() == before  # committed to the keyed write only
+        assert features.get_feature(keyed.database, NAME)["status"] == "DRAFT"
+        outer = keyed.commit()
+    assert outer.published
+    assert [entry.trigger for entry in outer.status_changes] == ["import"]
+    assert [entry.action for entry in outer.changes] == ["import"]
+    assert imports_published() == before + 1
+    assert features.get_feature(database, NAME)["status"] == "DRAFT"
+
+
+def test_a_keyed_write_left_without_commit_keeps_and_publishes_nothing(database):
+    before = imports_published()
+    with database.keyed_write() as keyed, keyed.database.writing() as uow:
+        _import(uow)
+        uow.commit()
+    assert imports_published() == before
+    with pytest.raises(FeatureNotFoundError):
+        features.get_feature(database, NAME)
+
+
+@pytest.fixture
+def engine_database(backend: str, tmp_path: Path) -> Iterator[Database]:
+    """A database of its own on a real engine: no outer transaction joins the scopes."""
+    fresh = FreshDatabase(backend, tmp_path)
+    migrate(fresh.url)
+    engine = make_engine(settings_for(fresh.url))
+    try:
+        yield Database(engine)
+    finally:
+        engine.dispose()
+        fresh.drop()
+
+
+def test_every_scope_of_a_keyed_writes_database_reads_and_writes_inside_its_transaction(
+    engine_database,
+):
+    with engine_database.keyed_write() as keyed:
+        joined = keyed.database
+        with joined.writing() as uow:
+            _import(uow)
+            uow.commit()
+        # One statement without a transaction, the replicated reads and a unit of work:
+        # all see the change, which nothing outside the keyed write sees yet.
+        assert features.get_feature(joined, NAME)["status"] == "DRAFT"
+        assert features.feature_history(joined, NAME)[0]["trigger"] == "import"
+        with joined.reading() as uow:
+            assert uow.features.get(NAME) is not None
+        with engine_database.reading() as outside:
+            assert outside.features.get(NAME) is None
+        keyed.commit()
+    assert features.get_feature(engine_database, NAME)["status"] == "DRAFT"
