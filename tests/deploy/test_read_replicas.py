@@ -253,6 +253,23 @@ def test_a_replica_of_an_idle_primary_is_not_lagging(topology: Topology, server:
     assert served(server)["replica"] == before["replica"] + 1
 
 
+def test_the_reads_of_serving_run_on_the_hot_standby(server: Gunicorn) -> None:
+    """SPEC §13's reads on a real standby: the Feast endpoint's lookups, usage, and what was
+    served at a time (one read-only REPEATABLE READ transaction, which a standby allows)."""
+    name = "standby:served:1"
+    create(server, name)
+    wait_until(readable(server, name), timeout=10, what="the replica to have the feature")
+    before = served(server)
+    feast = call(server.port, "POST", "/get-online-features",
+                 {"features": ["standby:served"], "entities": {"driver_id": ["D1"]}})  # fmt: skip
+    usage = call(server.port, "GET", f"/features/{name}/usage?{READ}")
+    then = call(server.port, "GET", f"/get_deployed_features?{READ}&at={int(time.time() * 1000)}")
+    assert (feast.status, usage.status, then.status) == (200, 200, 200), (feast.body, then.body)
+    assert feast.json()["results"][1]["statuses"] == ["NOT_FOUND"]  # a DRAFT is not served
+    assert usage.json()["feature_name"] == name
+    assert served(server)["replica"] == before["replica"] + 3
+
+
 def test_a_write_then_a_read_with_x_read_after_sees_the_write(server: Gunicorn) -> None:
     name = "ryw:feature:1"
     create(server, name)
