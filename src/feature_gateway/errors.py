@@ -8,9 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from feature_gateway.domain.feature_refs import rfc3339
-from feature_gateway.domain.usage import ConsumerUsage, readers_sentence
-
 # An error body stays small whatever the request (SPEC §3): it lists at most this many
 # messages and says how many more there were; a request breaking a rule this many times over
 # is refused with one message before each breach is looked at.
@@ -187,19 +184,12 @@ class FeatureImmutableError(ConflictError):
 
 
 class FeatureStillReadError(ConflictError):
-    """A guarded trigger (retire) on a feature read in the quiet period (409, SPEC §13)."""
+    """A guarded trigger (retire) on a feature read in the quiet period (409, SPEC §13);
+    ``detail`` names the readers (``domain.usage.still_read_detail``)."""
 
-    def __init__(
-        self, feature_name: str, trigger: str, readers: Sequence[ConsumerUsage], since: int
-    ) -> None:
+    def __init__(self, feature_name: str, readers: Sequence[object], detail: str) -> None:
         self.feature_name, self.readers = feature_name, list(readers)
-        last = max(self.readers, key=lambda reader: reader.last_read_time)
-        super().__init__(
-            f"Feature '{feature_name}' is still read: since {rfc3339(since)} by "
-            f"{readers_sentence(self.readers)}; last read {rfc3339(last.last_read_time)} by "
-            f"{last.principal}. Move them off it first, or {trigger} it anyway with "
-            '"force": true and a reason.'
-        )
+        super().__init__(detail)
 
 
 class ConcurrentModificationError(ConflictError):

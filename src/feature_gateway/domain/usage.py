@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from feature_gateway.domain.feature_refs import rfc3339
+
 DAY_MS = 86_400_000
 # The consumer of a read in trust mode, where nobody is verified: a claimed name would let
 # anyone make a feature look unused, or used, by someone else.
@@ -43,4 +45,17 @@ def readers_sentence(readers: Sequence[ConsumerUsage]) -> str:
     """``ranker (120 reads), scorer (3 reads)``, the busiest first."""
     return ", ".join(
         f"{r.principal} ({r.reads:,} read{'s' if r.reads != 1 else ''})" for r in readers
+    )
+
+
+def still_read_detail(
+    feature_name: str, trigger: str, readers: Sequence[ConsumerUsage], since: int
+) -> str:
+    """Why a guarded trigger is refused: who read the feature since ``since``, and last."""
+    last = max(readers, key=lambda reader: reader.last_read_time)
+    return (
+        f"Feature '{feature_name}' is still read: since {rfc3339(since)} by "
+        f"{readers_sentence(readers)}; last read {rfc3339(last.last_read_time)} by "
+        f"{last.principal}. Move them off it first, or {trigger} it anyway with "
+        '"force": true and a reason.'
     )

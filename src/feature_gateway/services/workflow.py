@@ -20,7 +20,12 @@ from feature_gateway.db.unit_of_work import UnitOfWork
 from feature_gateway.domain.duties import FeatureDuties, check_separation, is_separated
 from feature_gateway.domain.feature_fields import FIELDS_BY_NAME, TRIGGER_STAMPS, Kind
 from feature_gateway.domain.lifecycle import TRANSITIONS, TRIGGERS, Status, source_states
-from feature_gateway.domain.usage import DEFAULT_QUIET_DAYS, quiet_since, utc_day
+from feature_gateway.domain.usage import (
+    DEFAULT_QUIET_DAYS,
+    quiet_since,
+    still_read_detail,
+    utc_day,
+)
 from feature_gateway.errors import (
     FeatureStillReadError,
     InvalidTransitionError,
@@ -179,7 +184,8 @@ def _guarded(
         )
     readers = uow.usage.by_consumer(feature.feature_name, utc_day(since), read_since=since)
     if readers and not forcing:
-        raise FeatureStillReadError(feature.feature_name, trigger, readers, since)
+        detail = still_read_detail(feature.feature_name, trigger, readers, since)
+        raise FeatureStillReadError(feature.feature_name, readers, detail)
     # Stamped only when forced, so an unforced retirement's change-log entry is as before.
     return {stamps.forced: True if readers else None}
 
