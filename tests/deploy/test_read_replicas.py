@@ -268,6 +268,14 @@ def test_the_reads_of_serving_run_on_the_hot_standby(server: Gunicorn) -> None:
     assert feast.json()["results"][1]["statuses"] == ["NOT_FOUND"]  # a DRAFT is not served
     assert usage.json()["feature_name"] == name
     assert served(server)["replica"] == before["replica"] + 3
+    # The snapshot's connection goes back to the pool the other replica reads share: it
+    # must come back usable (its reset may not try to make a standby's session writable).
+    for _ in range(2 * WORKERS):
+        then = call(
+            server.port, "GET", f"/get_deployed_features?{READ}&at={int(time.time() * 1000)}"
+        )
+        history = call(server.port, "GET", f"/features/{name}/history?{READ}")
+        assert (then.status, history.status) == (200, 200), (then.body, history.body)
 
 
 def test_a_write_then_a_read_with_x_read_after_sees_the_write(server: Gunicorn) -> None:

@@ -52,11 +52,16 @@ from feature_gateway.domain.freshness import WITHIN_LAG, Freshness
 T = TypeVar("T")
 
 
-def _snapshot_bind(bind: Engine | Connection) -> Engine | Connection:
-    """Where several statements must see one state of the database: on PostgreSQL (the
-    primary or a hot standby) a read-only REPEATABLE READ transaction. A SQLite read
-    transaction is a snapshot already; a test's Connection is its own."""
+def _snapshot_bind(bind: Engine | Connection, *, standby: bool = False) -> Engine | Connection:
+    """Where several statements must see one state of the database: on PostgreSQL a
+    REPEATABLE READ transaction, read-only on the primary. Not marked read-only on a hot
+    standby, which is read-only anyway: the pool's reset of that mark, ``SET SESSION
+    CHARACTERISTICS AS TRANSACTION READ WRITE``, fails during recovery and would break the
+    connection for every later read. A SQLite read transaction is a snapshot already; a
+    test's Connection is its own."""
     if isinstance(bind, Engine) and bind.dialect.name == "postgresql":
+        if standby:
+            return bind.execution_options(isolation_level="REPEATABLE READ")
         return bind.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
     return bind
 
@@ -80,7 +85,7 @@ class Database:
             engine = self.replica.engine
             self._replica_readers = {
                 False: sessionmaker(engine, expire_on_commit=False),
-                True: sessionmaker(_snapshot_bind(engine), expire_on_commit=False),
+                True: sessionmaker(_snapshot_bind(engine, standby=True), expire_on_commit=False),
             }
         self._enclosing = enclosing
         options = {"join_transaction_mode": "create_savepoint"} if external_transaction else {}
