@@ -71,8 +71,8 @@ def page_conditions(
     """How to build the WHERE conditions of a list query, and the values of their named
     parameters: one condition for each filter of the table that is given, in table order.
     The values are named at once, as they are the key of the compiled statement; the
-    conditions are built only when it has to be compiled (building them cost 15-90 µs a
-    request)."""
+    conditions are built only when it has to be compiled (building them is a measurable part
+    of a page: docs/performance.md, "Figures behind the code")."""
     given = _Parameters()
     conditions: list[Condition] = []
     for list_filter in LIST_FILTERS:
@@ -206,7 +206,7 @@ class _Shapes:
             if found is not None:
                 self._compiled.move_to_end(key)
                 return found
-        found = compile_statement(build(), dialect)  # outside the lock: it takes ~1-3 ms
+        found = compile_statement(build(), dialect)  # outside the lock: compiling is slow
         with self._lock:
             self._compiled[key] = found
             if len(self._compiled) > _MAX_SHAPES:

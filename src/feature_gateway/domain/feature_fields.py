@@ -2,7 +2,7 @@
 
 ``FEATURE_FIELDS`` is the one list of what a feature carries (SPEC §2). The model's columns
 (``db.models``), the response and request schemas and the import format
-(``api.feature_schemas``), the API examples, the editable and critical sets, the defaults of
+(``shapes.feature_schemas``), the API examples, the editable and critical sets, the defaults of
 a new row, what each trigger stamps and the actor fields (bound to the principal in token
 mode) below are all derived from it; ``tests/unit/test_declarations.py`` checks what is
 derived against it.

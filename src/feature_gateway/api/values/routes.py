@@ -31,9 +31,8 @@ from feature_gateway.shapes.role_schemas import RoleQuerySchema
 from feature_gateway.web.context import database
 
 blp = ApiBlueprint("values", __name__, description="Serve simulated values of deployed features")
-# Bodies are sent in pieces of about this size (a 1,000 x 1,000 answer, ~30 MB, in some
-# 450): a worker holds one piece at a time. An answer that fits in one (10 x 100 is 25 kB)
-# is sent whole, with a Content-Length.
+# Bodies are sent in pieces of about this size, so a worker holds one piece of the largest
+# answer at a time; an answer that fits in one is sent whole, with a Content-Length.
 CHUNK_BYTES = 64 * 1024
 
 
@@ -61,11 +60,11 @@ def get_online_features(args: dict[str, Any]) -> Response:
 def render_online_features(result: OnlineFeatures) -> Response:
     """The response body, written by orjson straight from the generator's columns.
 
-    This is the largest response the service sends (up to a million values, about 30 MB).
-    Dumping it through FeatureValuesResponseSchema costs a field call per value, 88 ms of
-    the 92 ms spent on 100 features x 1,000 rows; the columns already have their final
-    shape and types, so orjson writes them as they are, numpy arrays included. The schema
-    documents the response in the OpenAPI document, and the API tests load every body
+    This is the largest response the service sends (up to a million values). Dumping it
+    through FeatureValuesResponseSchema costs a field call per value, most of the time of a
+    large answer (docs/performance.md, "Figures behind the code"); the columns already have
+    their final shape and types, so orjson writes them as they are, numpy arrays included.
+    The schema documents the response in the OpenAPI document, and the API tests load every body
     through it.
     """
     return columns_response({"feature_names": result.feature_names}, result.columns)

@@ -107,7 +107,7 @@ class ValuesRequestSchema(StrictSchema):
     @pre_load
     def _within_limits(self, data: Any, **kwargs: Any) -> Any:
         """The size limits, before any name or key is checked: a request over them gets one
-        message per limit, not one per item (170,000 bad names were a 44 MB answer)."""
+        message per limit, not one per item (docs/performance.md, "Figures behind the code")."""
         if isinstance(data, Mapping):
             features, entities = data.get("features"), data.get("entities")
             columns = list(entities.values()) if isinstance(entities, Mapping) else []
