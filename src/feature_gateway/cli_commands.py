@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import Flask, current_app
@@ -80,11 +81,7 @@ def export_command(path: str) -> None:
     from feature_gateway.shapes.feature_schemas import FeatureMetadataSchema
 
     rows = FeatureMetadataSchema(many=True).dump(export_features(current_gateway().database))
-    text = json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
-    if path == "-":
-        sys.stdout.write(text)
-    else:
-        Path(path).write_text(text, encoding="utf-8")
+    if _write_json(rows, path):
         click.echo(f"exported {len(rows)} features to {path}", err=True)
 
 
@@ -94,12 +91,19 @@ def export_command(path: str) -> None:
 def openapi_command(output: str) -> None:
     """Write the OpenAPI document (the one served at /openapi.json) as JSON."""
     spec = current_app.extensions["gateway_api"].spec.to_dict()
-    text = json.dumps(spec, indent=2, ensure_ascii=False) + "\n"
-    if output == "-":
-        sys.stdout.write(text)
-    else:
-        Path(output).write_text(text, encoding="utf-8")
+    if _write_json(spec, output):
         click.echo(f"OpenAPI document written to {output}", err=True)
+
+
+def _write_json(value: Any, path: str) -> bool:
+    """``value`` as indented JSON to the file ``path``, or to stdout for ``-``; whether a
+    file was written (a command then says so on stderr, keeping stdout the document)."""
+    text = json.dumps(value, indent=2, ensure_ascii=False) + "\n"
+    if path == "-":
+        sys.stdout.write(text)
+        return False
+    Path(path).write_text(text, encoding="utf-8")
+    return True
 
 
 @click.command("lifecycle-diagram")

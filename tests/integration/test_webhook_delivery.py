@@ -226,14 +226,19 @@ def test_410_gone_deactivates_the_webhook_and_stops_its_deliveries(
     assert run(database) == 2
 
 
+def webhook_on_a_name(database) -> webhooks.NewWebhook:
+    """A webhook whose host is a name, for the tests to resolve as they like."""
+    return webhooks.create_webhook(
+        database, url="http://hooks.example.com/in", event_types=["*"], created_by="root",
+        allow_loopback=False,
+    )  # fmt: skip
+
+
 @pytest.mark.parametrize("resolved", [["169.254.169.254"], ["127.0.0.1", "fe80::1"]])
 def test_a_name_resolving_to_a_refused_address_is_not_contacted(
     database, receiver, make_feature, resolved
 ):
-    created = webhooks.create_webhook(
-        database, url="http://hooks.example.com/in", event_types=["*"], created_by="root",
-        allow_loopback=False,
-    )  # fmt: skip
+    created = webhook_on_a_name(database)
     make_feature()
     run(database, resolver=lambda host, port: resolved)
     (row,) = deliveries(database, created.webhook.webhook_id)
@@ -250,10 +255,7 @@ def test_a_name_resolving_to_a_refused_address_is_not_contacted(
 def test_a_name_resolving_to_an_always_refused_address_is_not_contacted_even_on_loopback(
     database, receiver, make_feature, resolved
 ):
-    created = webhooks.create_webhook(
-        database, url="http://hooks.example.com/in", event_types=["*"], created_by="root",
-        allow_loopback=False,
-    )  # fmt: skip
+    created = webhook_on_a_name(database)
     make_feature()
     run(database, resolver=lambda host, port: [resolved])  # loopback allowed
     (row,) = deliveries(database, created.webhook.webhook_id)
@@ -284,10 +286,7 @@ def test_an_exception_out_of_one_attempt_is_that_attempts_failure_and_the_worker
 
 
 def test_loopback_resolved_at_delivery_is_refused_unless_allowed(database, make_feature):
-    created = webhooks.create_webhook(
-        database, url="http://hooks.example.com/in", event_types=["*"], created_by="root",
-        allow_loopback=False,
-    )  # fmt: skip
+    created = webhook_on_a_name(database)
     make_feature()
     run(database, Settings(), resolver=lambda host, port: ["127.0.0.1"])
     (row,) = deliveries(database, created.webhook.webhook_id)
