@@ -131,6 +131,8 @@ def fire(
         args,
         role=role.value,
         authenticated=user.authenticated,
+        groups=caller.groups(),
+        governance=settings().governance,
         expected_revisions={revision},
         quiet_days=settings().retire_quiet_days,
     )
@@ -151,5 +153,7 @@ def new_version(
         catalog.NewVersion(source, created_by, replaced=args),
         role=role.value,
         authenticated=user.authenticated,
+        groups=caller.groups(),
+        governance=settings().governance,
         expected_revisions={revision},
     )

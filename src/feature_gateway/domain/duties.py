@@ -50,12 +50,22 @@ class FeatureDuties:
         return (self.submitter if duty is Duty.SUBMITTER else self.tester,)
 
 
-def check_separation(trigger: str, actor: str, duties: FeatureDuties) -> None:
-    """SeparationOfDutiesError (403) if ``actor`` played a part that excludes ``trigger``."""
+def separation_breach(trigger: str, actor: str, duties: FeatureDuties) -> tuple[str, Duty] | None:
+    """The first part ``actor`` played that excludes ``trigger`` (and who played it, as
+    recorded), or None."""
     for duty in SEPARATED_FROM.get(trigger, ()):
         for player in duties.players(duty):
             if same_person(player, actor):
-                raise SeparationOfDutiesError(str(player), duty.value, actor, trigger)
+                return str(player), duty
+    return None
+
+
+def check_separation(trigger: str, actor: str, duties: FeatureDuties) -> None:
+    """SeparationOfDutiesError (403) if ``actor`` played a part that excludes ``trigger``."""
+    breach = separation_breach(trigger, actor, duties)
+    if breach is not None:
+        player, duty = breach
+        raise SeparationOfDutiesError(player, duty.value, actor, trigger)
 
 
 def is_separated(trigger: str) -> bool:

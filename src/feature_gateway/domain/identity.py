@@ -24,6 +24,8 @@ class Principal:
     name: str
     roles: frozenset[Role]
     authenticated: bool
+    groups: frozenset[str] = frozenset()
+    credential: str | None = None
 
     def role_for(self, action: Action) -> Role | None:
         """The role this principal acts in for ``action`` when none is named: the first of
