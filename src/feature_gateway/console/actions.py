@@ -130,7 +130,7 @@ def fire(
         name,
         args,
         role=role.value,
-        authenticated=user.authenticated,
+        caller=caller.principal(),
         expected_revisions={revision},
         quiet_days=settings().retire_quiet_days,
     )
@@ -150,6 +150,6 @@ def new_version(
         database(),
         catalog.NewVersion(source, created_by, replaced=args),
         role=role.value,
-        authenticated=user.authenticated,
+        caller=caller.principal(),
         expected_revisions={revision},
     )
