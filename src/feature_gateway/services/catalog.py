@@ -18,6 +18,7 @@ from feature_gateway.domain.changes import (
     unified_query_diff,
 )
 from feature_gateway.domain.freshness import WITHIN_LAG, Freshness
+from feature_gateway.domain.identity import Principal
 from feature_gateway.domain.lifecycle import SERVED_STATES, Write
 from feature_gateway.domain.names import FEATURE_NAME_RULE
 from feature_gateway.domain.ownership import OPEN, Governance
@@ -64,8 +65,7 @@ def create_feature_version(
     new: NewVersion,
     *,
     role: str,
-    authenticated: bool = False,
-    groups: Collection[str] = (),
+    caller: Principal | None = None,
     governance: Governance = OPEN,
     expected_revisions: Collection[int] | None = None,
 ) -> FeatureData:
@@ -80,10 +80,10 @@ def create_feature_version(
     (``domain.permissions.why_not``), and its owner, copied or given, must be one they may
     name (``check_owner``)."""
     check_known_fields(new.replaced, VERSIONED_FIELDS, "create_feature_version")
-    caller = acting_caller(new.created_by, role, authenticated=authenticated, groups=groups)
+    acting_as = acting_caller(new.created_by, role, caller)
     with database.writing() as uow:
         source = load_feature(uow, new.feature_name, expected_revisions)
-        check_may_act(uow, caller, NEW_VERSION, source, governance)
+        check_may_act(uow, acting_as, NEW_VERSION, source, governance)
         family = family_name(source.feature_name)
         highest = max(
             uow.versions.highest_number_locked(family), version_number(source.feature_name)
@@ -94,10 +94,10 @@ def create_feature_version(
                 f"Feature '{family}' has a version numbered {highest}: no higher version "
                 "number fits in a feature name."
             )
-        acting = Acting(new.created_by, role, now_ms(), authenticated)
+        acting = Acting.by(new.created_by, role, now_ms(), caller)
         copied = {field: getattr(source, field) for field in VERSIONED_FIELDS} | dict(new.replaced)
         values = {**copied, "feature_name": name, "previous_version": source.feature_name}
-        check_owner(caller, name, values.get("owner") or acting.actor, governance)
+        check_owner(acting_as, name, values.get("owner") or acting.actor, governance)
         feature = uow.record.add_feature(
             new_draft(values, created_by=acting.actor, now=acting.timestamp),
             Write.CREATE_VERSION,

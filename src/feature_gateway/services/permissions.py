@@ -9,7 +9,8 @@ statement) gather. See ``domain.permissions`` for how to call it.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
+from dataclasses import replace
 
 from feature_gateway.db.models import Feature
 from feature_gateway.db.scopes import Database
@@ -22,13 +23,14 @@ from feature_gateway.domain.permissions import REVIEWS, FeatureFacts, owner_refu
 from feature_gateway.services.rows import FeatureData, feature_data, load_feature
 
 
-def acting_caller(
-    actor: str, role: str, *, authenticated: bool, groups: Collection[str]
-) -> Principal:
-    """The caller of a write as the rules see it: the actor (the verified principal, or
-    the name a trust-mode request claims) in the role they act in, with their groups (a
-    token's or the provider's; none in trust mode)."""
-    return Principal(actor, frozenset({Role(role)}), authenticated, frozenset(groups))
+def acting_caller(actor: str, role: str, caller: Principal | None) -> Principal:
+    """Who takes a write, as the rules see them: the actor (the verified principal, or the
+    name a trust-mode request claims) in the role they act in, with the groups of the
+    ``caller`` its front door identified (a token's or the provider's; none in trust mode,
+    where an API request has no caller and the console's claimed person has no groups)."""
+    if caller is None:
+        return Principal(actor, frozenset({Role(role)}), authenticated=False)
+    return replace(caller, name=actor, roles=frozenset({Role(role)}))
 
 
 def check_may_act(

@@ -18,6 +18,7 @@ from feature_gateway.db.recording import Acting
 from feature_gateway.db.scopes import Database
 from feature_gateway.db.unit_of_work import UnitOfWork
 from feature_gateway.domain.feature_fields import FIELDS_BY_NAME, TRIGGER_STAMPS, Kind
+from feature_gateway.domain.identity import Principal
 from feature_gateway.domain.lifecycle import TRANSITIONS, TRIGGERS, Status, source_states
 from feature_gateway.domain.ownership import OPEN, Governance
 from feature_gateway.domain.usage import (
@@ -115,8 +116,7 @@ def fire_trigger(
     fields: Mapping[str, Any],
     *,
     role: str,
-    authenticated: bool = False,
-    groups: Collection[str] = (),
+    caller: Principal | None = None,
     governance: Governance = OPEN,
     expected_revisions: Collection[int] | None = None,
     quiet_days: int = DEFAULT_QUIET_DAYS,
@@ -125,9 +125,10 @@ def fire_trigger(
     values), then the triggers that follow it (approve, then deploy), in one transaction.
 
     Whether the caller may fire it is asked first, whoever asks (``domain.permissions.
-    why_not``: its role, the status, ownership, separation of duties, independent approval;
-    403 or 409 before anything changes); ``authenticated`` says the actor is a verified
-    principal, ``groups`` are theirs (none in trust mode). A
+    why_not``: its role, the status, ownership under ``governance``, separation of duties,
+    independent approval; 403 or 409 before anything changes); ``caller`` is who the front
+    door verified (None: a trust-mode API request, whose actor has no groups), whose
+    credential the entries record. A
     guarded trigger (retire) is refused for a feature read in the last ``quiet_days`` days
     unless the request forces it, with a reason (SPEC §13)."""
     stamps = TRIGGER_STAMPS[trigger]
@@ -137,9 +138,8 @@ def fire_trigger(
         feature = load_feature(uow, feature_name, expected_revisions)
         fields = {**fields, **_references(uow, feature, trigger, fields)}
         previous = str(feature.status)
-        caller = acting_caller(actor, role, authenticated=authenticated, groups=groups)
-        check_may_act(uow, caller, trigger, feature, governance)
-        acting = Acting(actor, role, now_ms(), authenticated)
+        check_may_act(uow, acting_caller(actor, role, caller), trigger, feature, governance)
+        acting = Acting.by(actor, role, now_ms(), caller)
         since = quiet_since(acting.timestamp, quiet_days)
         fields = {**fields, **_guarded(uow, feature, trigger, fields, since)}
         # One change-log entry for the request, named after the trigger the caller fired.

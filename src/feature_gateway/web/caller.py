@@ -9,9 +9,8 @@ Each door learns who calls in its own way and says so here; both then ask here.
 - The console, from its signed session (``console.identity``): the person signed in,
   verified by their API token, or in trust mode as claimed (``identify``).
 
-``principal()`` is who acts, ``groups()`` the groups ownership reads; ``role_for(action)``
-is the role they act in when the request names none (``Principal.role_for``: the first of
-their roles that may).
+``principal()`` is who acts; ``role_for(action)`` is the role they act in when the request
+names none (``Principal.role_for``: the first of their roles that may).
 """
 
 from __future__ import annotations
@@ -62,14 +61,6 @@ def authenticated() -> bool:
     """Whether this request's actor is a verified principal: what the audit trail records."""
     caller = principal()
     return caller is not None and caller.authenticated
-
-
-def groups() -> frozenset[str]:
-    """The caller's groups, what ownership reads (SPEC §12): a verified principal's (its
-    token's or the identity provider's), or those the console's claimed person has (none);
-    none for an API request in trust mode, whose caller is only the names it claims."""
-    caller = principal()
-    return frozenset() if caller is None else caller.groups
 
 
 def role_for(action: Action) -> Role | None:
