@@ -11,6 +11,7 @@ same database; the acts under test go to an app with the settings under test.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -19,11 +20,15 @@ from flask import Flask
 from sqlalchemy import text
 
 from feature_gateway import create_app
+from feature_gateway.domain.lifecycle import Role
 from feature_gateway.domain.ownership import Approval, Governance, Ownership
 from feature_gateway.domain.permissions import NEW_VERSION, OWNER_ACTS, REVIEWS, UPDATE, why_not
 from feature_gateway.services import permissions, tokens
+from feature_gateway.services.identity_provider import IdentityProvider
 from feature_gateway.services.permissions import acting_caller
-from tests.conftest import SEED_FEATURE, TEST_SECRET_KEY, _bound, bearer
+from feature_gateway.web.context import EXTENSION
+from tests.conftest import SEED_FEATURE, TEST_SECRET_KEY, _bound, _shared_app, bearer
+from tests.oidc_issuer import AUDIENCE
 
 # Each owner's act: (path, body, the status a feature must be in, the role it takes).
 OWNER_STEPS: dict[str, tuple[str, dict[str, Any], str, str]] = {
@@ -287,3 +292,82 @@ def test_reads_are_not_bound_by_ownership(governed, make_feature, issue_token):
     for path in (f"/get_feature_metadata/{name}", f"/features/{name}/history",
                  f"/features/{name}/changes"):  # fmt: skip
         assert client.get(path, headers=headers).status_code == 200
+
+
+# The provider's group that gives each role (tests.oidc_issuer.ROLE_MAP).
+ROLE_GROUP = {"developer": "ml-developers", "approver": "ml-approvers",
+              "external_testing_system": "qa-bots"}  # fmt: skip
+
+
+@pytest.fixture
+def sso(database, migrated_database, _apps, oidc_issuer, oidc_clock) -> Callable[..., Any]:
+    """``sso(ownership="enforced")``: a client of the token-mode app with single sign-on on
+    (``oidc_app``'s) and those settings, and a function giving a person a JWT."""
+    opened: list[Any] = []
+    shared = _shared_app(_apps, migrated_database.url, "oidc")
+
+    def client(**governance: str) -> Any:
+        settings = dataclasses.replace(
+            shared.extensions[EXTENSION].settings, oidc_issuer=oidc_issuer.url, **governance
+        )
+        provider = IdentityProvider.from_settings(settings, clock=oidc_clock)
+        context = _bound(shared, database, settings=settings, identity_provider=provider)
+        opened.append(context)
+        return context.__enter__().test_client(), provider
+
+    yield client
+    for context in reversed(opened):
+        context.__exit__(None, None, None)
+
+
+def _jwt_act(client, provider, oidc_issuer, name, groups, act, steps, feature, governance):
+    """``act`` on ``feature`` as ``name`` signed in at the provider, after asking why_not."""
+    path, body, _, role = steps[act]
+    jwt = oidc_issuer.token(preferred_username=name, groups=[*groups, ROLE_GROUP[role]])
+    principal = provider.principal_of(provider.verify(jwt, audience=AUDIENCE))
+    acting = dataclasses.replace(principal, roles=frozenset({Role(role)}))
+    answer = why_not(acting, act, permissions.feature_facts(client.application.extensions[
+        EXTENSION].database, feature), governance)  # fmt: skip
+    response = client.post(path, json={"feature_name": feature, **body}, headers=bearer(jwt))
+    _agrees(answer, response)
+    return response
+
+
+@pytest.mark.parametrize("member", [True, False], ids=["member", "non-member"])
+@pytest.mark.parametrize("act", sorted(OWNER_STEPS))
+def test_the_groups_of_a_jwt_make_its_bearer_a_member_of_the_owner(
+    sso, oidc_issuer, make_feature, connection, act, member
+):
+    client, provider = sso(ownership="enforced")
+    name = make_feature(OWNER_STEPS[act][2], owner="growth")["feature_name"]
+    person, groups = ("carol", ["growth"]) if member else ("dave", ["ml"])
+    before = _state(connection, name)
+    response = _jwt_act(client, provider, oidc_issuer, person, groups, act, OWNER_STEPS, name,
+                        Governance(Ownership.ENFORCED))  # fmt: skip
+    if member:
+        assert response.status_code in (200, 201), response.get_json()
+        return
+    assert response.get_json()["detail"] == (
+        f"Ownership: {name} is owned by growth; dave is not a member of growth."
+    )
+    assert _state(connection, name) == before
+
+
+@pytest.mark.parametrize("act", sorted(REVIEW_STEPS))
+def test_a_jwt_whose_groups_own_the_feature_may_not_review_it(
+    sso, oidc_issuer, make_feature, connection, act
+):
+    client, provider = sso(approval="independent")
+    name = make_feature(REVIEW_STEPS[act][2], owner="growth")["feature_name"]
+    before = _state(connection, name)
+    independent = Governance(approval=Approval.INDEPENDENT)
+    refused = _jwt_act(client, provider, oidc_issuer, "erin", ["growth"], act, REVIEW_STEPS,
+                       name, independent)  # fmt: skip
+    assert refused.get_json()["detail"] == (
+        f"Separation of duties: erin is a member of growth, which owns this feature, so erin "
+        f"cannot {act} it."
+    )
+    assert _state(connection, name) == before
+    done = _jwt_act(client, provider, oidc_issuer, "frank", ["ml"], act, REVIEW_STEPS, name,
+                    independent)  # fmt: skip
+    assert done.status_code == 200
