@@ -26,6 +26,7 @@ from feature_gateway.domain.permissions import NEW_VERSION, OWNER_ACTS, REVIEWS,
 from feature_gateway.services import permissions, tokens
 from feature_gateway.services.identity_provider import IdentityProvider
 from feature_gateway.services.permissions import acting_caller
+from feature_gateway.shapes.trigger_endpoints import TRIGGER_ENDPOINTS
 from feature_gateway.web.context import EXTENSION
 from tests.conftest import SEED_FEATURE, TEST_SECRET_KEY, _bound, _shared_app, bearer
 from tests.oidc_issuer import AUDIENCE
@@ -63,6 +64,11 @@ INDEPENDENT = {"approval": "independent"}
 def test_the_matrix_covers_every_owner_act_and_every_review():
     assert set(OWNER_STEPS) == OWNER_ACTS
     assert set(REVIEW_STEPS) == REVIEWS
+    # Every endpoint that fires a trigger on a feature is in it, with its own trigger.
+    steps = {**OWNER_STEPS, **REVIEW_STEPS}
+    assert {e.trigger: e.path for e in TRIGGER_ENDPOINTS} == {
+        act: path for act, (path, *_) in steps.items() if act not in (UPDATE, NEW_VERSION)
+    }
 
 
 @pytest.fixture
