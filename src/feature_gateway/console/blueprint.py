@@ -15,7 +15,7 @@ from feature_gateway.console.errors import register_error_pages
 from feature_gateway.console.forms import PlainForm, label
 from feature_gateway.console.identity import current_user
 from feature_gateway.web.access import CONSOLE_BLUEPRINT
-from feature_gateway.web.context import settings
+from feature_gateway.web.context import provider_origins, settings
 from feature_gateway.web.headers import add_security_headers
 
 blueprint = Blueprint(
@@ -39,7 +39,10 @@ def _protect_forms() -> None:
         csrf.protect()  # CSRFError (400) without a valid token
 
 
-blueprint.after_request(add_security_headers)
+@blueprint.after_request
+def _security_headers(response: Response) -> Response:
+    # With single sign-on, the sign-out form's redirect goes on to the provider.
+    return add_security_headers(response, form_targets=provider_origins())
 
 
 @blueprint.app_template_filter("console_time")
