@@ -20,15 +20,8 @@ from feature_gateway.config import Settings
 from feature_gateway.db.engine import make_engine
 from feature_gateway.db.scopes import Database
 from feature_gateway.services import tokens
-from tests.browser.test_console import (  # noqa: F401  (browser: the module's Chromium)
-    _click_and_wait,
-    _flashes,
-    _open,
-    _shot,
-    _submit,
-    _text,
-    browser,
-)
+from tests.browser import test_console
+from tests.browser.test_console import _click_and_wait, _flashes, _open, _shot, _submit, _text
 from tests.conftest import SEED_FEATURE, TEST_SECRET_KEY, migrate
 from tests.live_server import LiveServer
 from tests.oidc_provider import CLIENT_ID, CLIENT_SECRET, ROLE_MAP, OidcProvider
@@ -40,6 +33,8 @@ from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
 pytestmark = pytest.mark.browser
 
 FEATURE = "trips:sso_reviewed:1"
+# The console tests' headless Chromium: the fixture named ``browser``, for this module too.
+_CHROMIUM = test_console.browser
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +73,8 @@ def _tested_feature(server: LiveServer, url: str) -> None:
     steps: list[tuple[str, str, dict[str, Any], int]] = [
         (dev, "/create_feature_metadata", {**SEED_FEATURE, "feature_name": FEATURE}, 201),
         (dev, "/ready_test_feature_metadata", {"feature_name": FEATURE}, 200),
-        (qa, "/test_feature_metadata", {"feature_name": FEATURE, "test_result": "TEST_SUCCEEDED"}, 200),
+        (qa, "/test_feature_metadata",
+         {"feature_name": FEATURE, "test_result": "TEST_SUCCEEDED"}, 200),
     ]  # fmt: skip
     for token, path, body, status in steps:
         body.pop("created_by", None)  # the token says who

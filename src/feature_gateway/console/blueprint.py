@@ -5,6 +5,7 @@ template sees, and the error pages. The pages themselves are in ``console.views`
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, redirect, request, url_for
 from flask_wtf.csrf import CSRFProtect
@@ -15,7 +16,7 @@ from feature_gateway.console.errors import register_error_pages
 from feature_gateway.console.forms import PlainForm, label
 from feature_gateway.console.identity import current_user
 from feature_gateway.web.access import CONSOLE_BLUEPRINT
-from feature_gateway.web.context import provider_origins, settings
+from feature_gateway.web.context import oidc_provider, settings
 from feature_gateway.web.headers import add_security_headers
 
 blueprint = Blueprint(
@@ -41,8 +42,24 @@ def _protect_forms() -> None:
 
 @blueprint.after_request
 def _security_headers(response: Response) -> Response:
-    # With single sign-on, the sign-out form's redirect goes on to the provider.
-    return add_security_headers(response, form_targets=provider_origins())
+    return add_security_headers(response, form_targets=_provider_origins())
+
+
+def _provider_origins() -> list[str]:
+    """With single sign-on, where the sign-out form's redirect goes on to: the provider's
+    origin (its issuer's, and its end-session endpoint's once its configuration is known:
+    a page's headers never wait for the provider)."""
+    provider = oidc_provider()
+    if provider is None:
+        return []
+    configuration = provider.cached_configuration() or {}
+    urls = (settings().oidc_issuer, configuration.get("end_session_endpoint"))
+    return [_origin(url) for url in urls if isinstance(url, str) and url]
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 @blueprint.app_template_filter("console_time")

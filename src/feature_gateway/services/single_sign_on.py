@@ -4,9 +4,9 @@ company's OpenID provider, and its sign-out there.
 ``begin_sign_in`` keeps a pending sign-in on the server (``db.oidc_logins``: the ``state``,
 the nonce, the PKCE code verifier) and says where to send the browser; ``finish_sign_in``
 takes it back by the ``state`` the provider returns (once: the row is deleted), exchanges the
-code at the token endpoint and has the provider module (``services.identity_provider``: discovery, keys,
-JWT validation, claims to principal) validate the ID token with the nonce. Every way a sign-in
-can fail is a ``SingleSignOnError`` whose detail the sign-in page shows.
+code at the token endpoint and has the provider module (``services.identity_provider``:
+discovery, keys, JWT validation, claims to principal) validate the ID token with the nonce.
+Every way a sign-in can fail is a ``SingleSignOnError`` whose detail the sign-in page shows.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 
 import httpx
 
-from feature_gateway.db.oidc_logins import PendingSignIn
+from feature_gateway.db.oidc_logins import PendingSignIn, TakenSignIn
 from feature_gateway.db.scopes import Database
 from feature_gateway.domain.identity import Principal
 from feature_gateway.errors import GatewayError, SingleSignOnError
@@ -156,7 +156,7 @@ def end_session_url(provider: Provider, *, id_token: str | None, return_to: str)
     return f"{endpoint}{separator}{urlencode(query)}"
 
 
-def _take(database: Database, state: str) -> Any:
+def _take(database: Database, state: str) -> TakenSignIn | None:
     with database.writing() as uow:
         taken = uow.sign_ins.take(state)
         uow.commit()

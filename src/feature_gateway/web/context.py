@@ -9,9 +9,11 @@ from flask import current_app
 
 from feature_gateway.config import Settings
 from feature_gateway.db.scopes import Database
+from feature_gateway.services.identity_provider import Provider
 from feature_gateway.services.usage import UsageCounter
 
 EXTENSION = "feature_gateway"
+PROVIDER_EXTENSION = "feature_gateway.identity_provider"
 
 
 @dataclass(frozen=True)
@@ -35,3 +37,13 @@ def database() -> Database:
     """The application's database, the same for every request. (A keyed write's view is
     handed the one of its request's transaction instead, as ``db``: ``api.idempotency``.)"""
     return current_app.extensions[EXTENSION].database  # type: ignore[no-any-return]
+
+
+def oidc_provider() -> Provider | None:
+    """The company's OpenID provider (SPEC §12), None when OIDC is off."""
+    if not settings().oidc_enabled:
+        return None
+    provider = current_app.extensions.get(PROVIDER_EXTENSION)
+    if provider is None:
+        provider = current_app.extensions[PROVIDER_EXTENSION] = Provider(settings())
+    return provider

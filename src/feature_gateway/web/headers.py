@@ -4,8 +4,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TypeVar
 
-from flask import Response
+from werkzeug.wrappers import Response
+
+R = TypeVar("R", bound=Response)
 
 # No script at all, styles and images from the service itself, forms posted only to it,
 # never framed (clickjacking), no <base> rewriting links.
@@ -42,7 +45,7 @@ def content_security_policy(form_targets: Iterable[str] = ()) -> str:
     )
 
 
-def add_security_headers(response: Response, form_targets: Iterable[str] = ()) -> Response:
+def add_security_headers(response: R, form_targets: Iterable[str] = ()) -> R:
     response.headers.update(SECURITY_HEADERS)
     response.headers["Content-Security-Policy"] = content_security_policy(form_targets)
     if response.mimetype == "text/html":
