@@ -160,6 +160,10 @@ def test_signing_in_at_the_provider_opens_a_session_with_the_roles_of_the_groups
     assert "Waiting for approval" in html
     [(principal, id_token)] = _sessions(connection)
     assert principal == "alice" and id_token and id_token.count(".") == 2
+    lifetime = connection.execute(
+        text("SELECT expires_time - created_time FROM console_sessions")
+    ).scalar()
+    assert lifetime == 8 * 3600 * 1000
     # The pending sign-in was taken by the callback.
     assert connection.execute(text("SELECT count(*) FROM oidc_sign_ins")).scalar() == 0
 
