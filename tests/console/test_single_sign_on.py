@@ -143,9 +143,10 @@ def test_without_oidc_neither_the_link_nor_the_routes_exist(token_client):
     html = page(token_client, "/console/sign-in")
     assert "single sign-on" not in html
     assert token_client.get("/console/oidc/sign-in").status_code == 404
-    assert "form-action 'self';" in token_client.get("/console/sign-in").headers[
-        "Content-Security-Policy"
-    ]
+    assert (
+        "form-action 'self';"
+        in token_client.get("/console/sign-in").headers["Content-Security-Policy"]
+    )
 
 
 def test_signing_in_at_the_provider_opens_a_session_with_the_roles_of_the_groups(

@@ -24,7 +24,7 @@ from feature_gateway.db.oidc_logins import PendingSignIn, TakenSignIn
 from feature_gateway.db.scopes import Database
 from feature_gateway.domain.identity import Principal
 from feature_gateway.errors import GatewayError, SingleSignOnError
-from feature_gateway.services.identity_provider import Provider
+from feature_gateway.services.identity_provider import Discovery, IdentityProvider
 
 # A browser has this long at the provider (typing a password, a second factor) to come back.
 PENDING_LIFETIME_MS = 10 * 60 * 1000
@@ -50,7 +50,7 @@ class SignedIn:
 
 def begin_sign_in(
     database: Database,
-    provider: Provider,
+    provider: IdentityProvider,
     *,
     client_id: str,
     redirect_uri: str,
@@ -59,7 +59,7 @@ def begin_sign_in(
 ) -> AuthorizationRequest:
     """Start a sign-in: keep it on the server, and where to send the browser (S256 PKCE, a
     fresh ``state`` and ``nonce``). SingleSignOnError when the provider cannot be reached."""
-    endpoint = _endpoint(provider, "authorization_endpoint")
+    endpoint = _discovery(provider).authorization_endpoint
     state, nonce, verifier = (secrets.token_urlsafe(32) for _ in range(3))
     row = PendingSignIn(
         state=state,
@@ -95,7 +95,7 @@ def code_challenge(verifier: str) -> str:
 
 def finish_sign_in(
     database: Database,
-    provider: Provider,
+    provider: IdentityProvider,
     *,
     params: dict[str, str],
     browser_state: str | None,
@@ -140,14 +140,16 @@ def finish_sign_in(
     return SignedIn(principal, id_token, pending.return_to)
 
 
-def end_session_url(provider: Provider, *, id_token: str | None, return_to: str) -> str | None:
+def end_session_url(
+    provider: IdentityProvider, *, id_token: str | None, return_to: str
+) -> str | None:
     """Where to send a browser signing out of a single sign-on session (RP-initiated logout):
     the provider's ``end_session_endpoint``, when it has one and can be reached."""
     try:
-        endpoint = provider.configuration().get("end_session_endpoint")
+        endpoint = provider.discovery().end_session_endpoint
     except GatewayError:
         return None  # signed out here all the same; the provider's session stays
-    if not isinstance(endpoint, str) or not endpoint:
+    if not endpoint:
         return None
     query = {"post_logout_redirect_uri": return_to}
     if id_token:
@@ -163,20 +165,17 @@ def _take(database: Database, state: str) -> TakenSignIn | None:
     return taken
 
 
-def _endpoint(provider: Provider, name: str) -> str:
+def _discovery(provider: IdentityProvider) -> Discovery:
     try:
-        endpoint = provider.configuration().get(name)
-    except GatewayError as unavailable:
+        return provider.discovery()
+    except GatewayError as unavailable:  # IdentityProviderUnavailableError
         raise SingleSignOnError(
             f"The sign-in provider cannot be reached: {unavailable.detail}"
         ) from None
-    if not isinstance(endpoint, str) or not endpoint:
-        raise SingleSignOnError(f"The sign-in provider names no {name} in its configuration.")
-    return endpoint
 
 
 def _exchange(
-    provider: Provider,
+    provider: IdentityProvider,
     *,
     code: str,
     verifier: str,
@@ -185,7 +184,7 @@ def _exchange(
     redirect_uri: str,
 ) -> str:
     """The ID token the token endpoint gives for ``code`` (client_secret_basic)."""
-    endpoint = _endpoint(provider, "token_endpoint")
+    endpoint = _discovery(provider).token_endpoint
     form = {
         "grant_type": "authorization_code",
         "code": code,

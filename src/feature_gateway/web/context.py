@@ -9,11 +9,10 @@ from flask import current_app
 
 from feature_gateway.config import Settings
 from feature_gateway.db.scopes import Database
-from feature_gateway.services.identity_provider import Provider
+from feature_gateway.services.identity_provider import IdentityProvider
 from feature_gateway.services.usage import UsageCounter
 
 EXTENSION = "feature_gateway"
-PROVIDER_EXTENSION = "feature_gateway.identity_provider"
 
 
 @dataclass(frozen=True)
@@ -23,6 +22,8 @@ class Gateway:
     settings: Settings
     database: Database
     usage: UsageCounter  # this process's read counts (SPEC §13)
+    # The OpenID Connect provider, its discovery and keys cached (SPEC §12); None when off.
+    identity_provider: IdentityProvider | None = None
 
 
 def gateway() -> Gateway:
@@ -33,17 +34,13 @@ def settings() -> Settings:
     return current_app.extensions[EXTENSION].settings  # type: ignore[no-any-return]
 
 
+def identity_provider() -> IdentityProvider | None:
+    """The process's OpenID Connect provider (None without OIDC_ISSUER): the API checks
+    JWTs with it, the console's sign-on its ID tokens."""
+    return current_app.extensions[EXTENSION].identity_provider  # type: ignore[no-any-return]
+
+
 def database() -> Database:
     """The application's database, the same for every request. (A keyed write's view is
     handed the one of its request's transaction instead, as ``db``: ``api.idempotency``.)"""
     return current_app.extensions[EXTENSION].database  # type: ignore[no-any-return]
-
-
-def oidc_provider() -> Provider | None:
-    """The company's OpenID provider (SPEC §12), None when OIDC is off."""
-    if not settings().oidc_enabled:
-        return None
-    provider = current_app.extensions.get(PROVIDER_EXTENSION)
-    if provider is None:
-        provider = current_app.extensions[PROVIDER_EXTENSION] = Provider(settings())
-    return provider

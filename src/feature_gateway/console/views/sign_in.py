@@ -12,12 +12,12 @@ from werkzeug.wrappers import Response
 from feature_gateway.console import identity
 from feature_gateway.console.blueprint import blueprint
 from feature_gateway.console.forms import TokenSignInForm, TrustSignInForm
+from feature_gateway.console.views.single_sign_on import external_url
 from feature_gateway.domain.lifecycle import Role
 from feature_gateway.errors import AuthenticationError, GatewayError, ValidationError
-from feature_gateway.shapes.schema_fields import Actor
-from feature_gateway.console.views.single_sign_on import external_url
 from feature_gateway.services import single_sign_on
-from feature_gateway.web.context import oidc_provider, settings
+from feature_gateway.shapes.schema_fields import Actor
+from feature_gateway.web.context import identity_provider, settings
 
 
 @blueprint.route("/sign-in", methods=["GET", "POST"])
@@ -47,7 +47,7 @@ def sign_in() -> Any:
 
 def _page(form: TokenSignInForm | TrustSignInForm) -> str:
     # Beside the token sign-in (service accounts keep it) when OIDC is on (SPEC §12).
-    single_sign_on = oidc_provider() is not None
+    single_sign_on = identity_provider() is not None
     return render_template("console/sign_in.html", form=form, single_sign_on=single_sign_on)
 
 
@@ -72,7 +72,7 @@ def _sign_in_problem(refused: GatewayError) -> str:
 def sign_out() -> Response:
     id_token = identity.sign_out()
     flash("Signed out.", "ok")
-    provider = oidc_provider()
+    provider = identity_provider()
     if id_token is not None and provider is not None:
         # RP-initiated logout: the provider ends its own session, then sends the browser
         # back here. The console's CSP lets this form's redirect go there (form-action).

@@ -17,13 +17,13 @@ from feature_gateway.console.blueprint import blueprint
 from feature_gateway.errors import SingleSignOnError
 from feature_gateway.services import single_sign_on
 from feature_gateway.services.clock import now_ms
-from feature_gateway.web.context import database, oidc_provider, settings
+from feature_gateway.web.context import database, identity_provider, settings
 
 
 @blueprint.get("/oidc/sign-in")
 def oidc_sign_in() -> Response:
     config = settings()
-    provider = oidc_provider()
+    provider = identity_provider()
     if provider is None:
         abort(404)
     try:
@@ -45,7 +45,7 @@ def oidc_sign_in() -> Response:
 @blueprint.get("/oidc/callback")
 def oidc_callback() -> Response:
     config = settings()
-    provider = oidc_provider()
+    provider = identity_provider()
     if provider is None:
         abort(404)
     try:
