@@ -33,8 +33,9 @@ from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
 pytestmark = pytest.mark.browser
 
 FEATURE = "trips:sso_reviewed:1"
-# The console tests' headless Chromium: the fixture named ``browser``, for this module too.
-_CHROMIUM = test_console.browser
+# The console tests' headless Chromium fixture, for this module too (pytest registers a
+# fixture under the name it is found at).
+browser = test_console.browser
 
 
 @pytest.fixture(scope="module")
