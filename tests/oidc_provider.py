@@ -60,6 +60,8 @@ class OidcProvider:
         assert response.status_code == 204, response.text
 
     def stop(self) -> None:
+        if self.process.poll() is not None:
+            return
         self.process.terminate()
         try:
             self.process.wait(timeout=10)

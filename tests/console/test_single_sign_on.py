@@ -273,6 +273,38 @@ def test_an_unreachable_provider_ends_on_the_sign_in_page(database, migrated_dat
         app.extensions[EXTENSION].database.bind.dispose()
 
 
+def test_a_sign_in_left_at_the_provider_for_more_than_10_minutes_is_refused(
+    sso_client, approver, connection
+):
+    callback = _authorize(_start(sso_client), approver)
+    connection.execute(
+        text("UPDATE oidc_sign_ins SET expires_time = created_time + 1 WHERE state = :s"),
+        {"s": _query(callback)["state"]},
+    )
+    assert "unknown, expired or used already" in _refused_with(
+        sso_client, _callback(sso_client, callback)
+    )
+
+
+def test_a_provider_gone_between_the_sign_in_and_the_callback_ends_on_the_sign_in_page(
+    database, migrated_database, tmp_path
+):
+    provider = OidcProvider(tmp_path / "provider.log")
+    app = create_app(
+        {"database_url": migrated_database.url, "TESTING": True} | _sso_settings(provider.issuer)
+    )
+    try:
+        with _bound(app, database) as bound:
+            client = bound.test_client()
+            callback = _authorize(_start(client), "someone")
+            provider.stop()  # its token endpoint no longer answers
+            message = _refused_with(client, _callback(client, callback))
+        assert "token endpoint cannot be reached" in message
+    finally:
+        provider.stop()
+        app.extensions[EXTENSION].database.bind.dispose()
+
+
 def test_signing_out_ends_the_session_on_the_server_and_at_the_providers_end_session(
     sso_app, sso_client, approver, oidc_provider, connection
 ):
