@@ -4,7 +4,8 @@ play the browser (the test client for the console, httpx for the provider's logi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -15,7 +16,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import Connection, text
 
 from feature_gateway import create_app
+from feature_gateway.config import parse_role_map
 from feature_gateway.db.scopes import Database
+from feature_gateway.services.identity_provider import HTTP_TIMEOUT, IdentityProvider
 from feature_gateway.services.single_sign_on import code_challenge
 from feature_gateway.web.context import EXTENSION
 from tests.conftest import TEST_SECRET_KEY, _bound
@@ -38,9 +41,35 @@ def _sso_settings(issuer: str) -> dict[str, Any]:
     }
 
 
+@contextmanager
+def _sso_app_on(database_url: str, issuer: str, **settings: Any) -> Iterator[Flask]:
+    """An app with OIDC on, built for a test or a module; its provider's HTTP client (kept
+    connections to the provider) and its engine are closed afterwards."""
+    with httpx.Client(timeout=HTTP_TIMEOUT, follow_redirects=False) as http:
+        provider = IdentityProvider(issuer, role_map=parse_role_map(ROLE_MAP), client=http)
+        app = create_app(
+            {"database_url": database_url, "TESTING": True, "identity_provider": provider}
+            | _sso_settings(issuer)
+            | settings
+        )
+        try:
+            yield app
+        finally:
+            app.extensions[EXTENSION].database.bind.dispose()
+
+
 @pytest.fixture(scope="module")
-def _sso_apps() -> dict[str, Flask]:
-    return {}
+def _sso_apps() -> Iterator[Callable[[str, str], Flask]]:
+    """One app per database for the module (building one costs ~50 ms), closed with it."""
+    built: dict[str, Flask] = {}
+    with ExitStack() as stack:
+
+        def app_for(database_url: str, issuer: str) -> Flask:
+            if database_url not in built:
+                built[database_url] = stack.enter_context(_sso_app_on(database_url, issuer))
+            return built[database_url]
+
+        yield app_for
 
 
 @pytest.fixture
@@ -48,16 +77,10 @@ def sso_app(
     database: Database,
     migrated_database: FreshDatabase,
     oidc_provider: OidcProvider,
-    _sso_apps: dict[str, Flask],
+    _sso_apps: Callable[[str, str], Flask],
 ) -> Iterator[Flask]:
     """The app in token mode with OIDC on, pointing at the provider; on this test's database."""
-    app = _sso_apps.get(migrated_database.url)
-    if app is None:
-        app = create_app(
-            {"database_url": migrated_database.url, "TESTING": True}
-            | _sso_settings(oidc_provider.issuer)
-        )
-        _sso_apps[migrated_database.url] = app
+    app = _sso_apps(migrated_database.url, oidc_provider.issuer)
     with _bound(app, database) as bound:
         yield bound
 
@@ -191,17 +214,14 @@ def test_the_authorization_request_is_a_code_flow_with_pkce_s256_a_fresh_state_a
 def test_the_redirect_uri_is_under_public_base_url_when_set(
     database, migrated_database, oidc_provider
 ):
-    app = create_app(
-        {"database_url": migrated_database.url, "TESTING": True}
-        | _sso_settings(oidc_provider.issuer)
-        | {"public_base_url": "https://gateway.example/"}
-    )
-    try:
-        with _bound(app, database) as bound:
-            query = _query(_start(bound.test_client()))
-        assert query["redirect_uri"] == "https://gateway.example/console/oidc/callback"
-    finally:
-        app.extensions[EXTENSION].database.bind.dispose()
+    with (
+        _sso_app_on(
+            migrated_database.url, oidc_provider.issuer, public_base_url="https://gateway.example/"
+        ) as app,
+        _bound(app, database) as bound,
+    ):
+        query = _query(_start(bound.test_client()))
+    assert query["redirect_uri"] == "https://gateway.example/console/oidc/callback"
 
 
 def test_a_replayed_state_is_refused_even_with_a_copy_of_the_cookie_from_before_the_callback(
@@ -260,17 +280,11 @@ def test_a_code_the_token_endpoint_refuses_ends_on_the_sign_in_page(sso_client, 
 
 
 def test_an_unreachable_provider_ends_on_the_sign_in_page(database, migrated_database):
-    app = create_app(
-        {"database_url": migrated_database.url, "TESTING": True}
-        | _sso_settings(f"http://127.0.0.1:{free_port()}")  # nothing listens there
-    )
-    try:
-        with _bound(app, database) as bound:
-            client = bound.test_client()
-            response = client.get("/console/oidc/sign-in")
-            assert "cannot be reached" in _refused_with(client, response)
-    finally:
-        app.extensions[EXTENSION].database.bind.dispose()
+    nowhere = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    with _sso_app_on(migrated_database.url, nowhere) as app, _bound(app, database) as bound:
+        client = bound.test_client()
+        response = client.get("/console/oidc/sign-in")
+        assert "cannot be reached" in _refused_with(client, response)
 
 
 def test_a_sign_in_left_at_the_provider_for_more_than_10_minutes_is_refused(
@@ -290,11 +304,11 @@ def test_a_provider_gone_between_the_sign_in_and_the_callback_ends_on_the_sign_i
     database, migrated_database, tmp_path
 ):
     provider = OidcProvider(tmp_path / "provider.log")
-    app = create_app(
-        {"database_url": migrated_database.url, "TESTING": True} | _sso_settings(provider.issuer)
-    )
     try:
-        with _bound(app, database) as bound:
+        with (
+            _sso_app_on(migrated_database.url, provider.issuer) as app,
+            _bound(app, database) as bound,
+        ):
             client = bound.test_client()
             callback = _authorize(_start(client), "someone")
             provider.stop()  # its token endpoint no longer answers
@@ -302,7 +316,6 @@ def test_a_provider_gone_between_the_sign_in_and_the_callback_ends_on_the_sign_i
         assert "token endpoint cannot be reached" in message
     finally:
         provider.stop()
-        app.extensions[EXTENSION].database.bind.dispose()
 
 
 def test_signing_out_ends_the_session_on_the_server_and_at_the_providers_end_session(
