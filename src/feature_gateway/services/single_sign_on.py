@@ -107,6 +107,28 @@ def finish_sign_in(
     """The provider sent the browser back with ``params`` (its callback's query): who signed
     in, or SingleSignOnError. The pending sign-in the ``state`` names is taken first, whatever
     else the callback says, so that no ``state`` is ever good twice."""
+    pending, code = _callback(database, params, browser_state, now)
+    id_token = _exchange(
+        provider,
+        code=code,
+        verifier=pending.code_verifier,
+        client_id=client_id,
+        client_secret=client_secret,
+        redirect_uri=redirect_uri,
+    )
+    try:
+        claims = provider.verify(id_token, audience=client_id, nonce=pending.nonce)
+        principal = provider.principal_of(claims)
+    except GatewayError as refused:
+        raise SingleSignOnError(f"The provider's ID token was refused: {refused.detail}") from None
+    return SignedIn(principal, id_token, pending.return_to)
+
+
+def _callback(
+    database: Database, params: dict[str, str], browser_state: str | None, now: int
+) -> tuple[TakenSignIn, str]:
+    """The pending sign-in the callback's ``state`` names (taken: never good twice), and the
+    code; SingleSignOnError for the provider's error or a callback that is not one."""
     state = params.get("state")
     pending = _take(database, state) if state else None
     error = params.get("error")
@@ -124,20 +146,7 @@ def finish_sign_in(
     code = params.get("code")
     if not code:
         raise SingleSignOnError("The provider sent no authorization code: sign in again.")
-    id_token = _exchange(
-        provider,
-        code=code,
-        verifier=pending.code_verifier,
-        client_id=client_id,
-        client_secret=client_secret,
-        redirect_uri=redirect_uri,
-    )
-    try:
-        claims = provider.verify(id_token, audience=client_id, nonce=pending.nonce)
-        principal = provider.principal_of(claims)
-    except GatewayError as refused:
-        raise SingleSignOnError(f"The provider's ID token was refused: {refused.detail}") from None
-    return SignedIn(principal, id_token, pending.return_to)
+    return pending, code
 
 
 def end_session_url(
