@@ -68,7 +68,7 @@ def build_app(overrides: dict[str, Any] | None = None, *, serving: bool = True) 
     provider = overrides.get("identity_provider") or IdentityProvider.from_settings(settings)
     app.extensions[EXTENSION] = Gateway(settings, database, usage, provider)
     register_web(app, settings)
-    register_api(app, token_mode=settings.token_mode)
+    register_api(app, token_mode=settings.token_mode, sign_on=settings.oidc_enabled)
     register_console(app, settings)
     register_front_door(app)
     if serving and not os.environ.get(STARTUP_SAID):  # gunicorn's master said them already

@@ -88,7 +88,8 @@ def _shown(client, headers):
 def test_entries_made_with_an_api_token_record_the_token(token_client, issue_token, connection):
     token = issue_token("developer", principal="carol")
     headers = bearer(token)
-    assert token_client.post("/create_feature_metadata", json=CREATE, headers=headers).status_code == 201
+    created = token_client.post("/create_feature_metadata", json=CREATE, headers=headers)
+    assert created.status_code == 201
     response = token_client.post("/ready_test_feature_metadata", json=SUBMIT, headers=headers)
     assert response.status_code == 200, response.get_json()
     expected = ("carol", True, f"token:{_token_id(token)}")
@@ -99,9 +100,11 @@ def test_entries_made_with_an_api_token_record_the_token(token_client, issue_tok
 
 def test_entries_made_with_a_jwt_record_the_provider(oidc_client, oidc_issuer, connection):
     headers = bearer(oidc_issuer.token(preferred_username="dana", groups=["ml-developers"]))
-    assert oidc_client.post("/create_feature_metadata", json=CREATE, headers=headers).status_code == 201
+    created = oidc_client.post("/create_feature_metadata", json=CREATE, headers=headers)
+    assert created.status_code == 201
     update = {"feature_name": NAME, "description": "changed"}
-    assert oidc_client.post("/update_feature_metadata", json=update, headers=headers).status_code == 200
+    updated = oidc_client.post("/update_feature_metadata", json=update, headers=headers)
+    assert updated.status_code == 200
     expected = ("dana", True, f"oidc:{oidc_issuer.url}")
     assert _credentials(connection, "feature_audit") == [expected]
     assert _credentials(connection, "feature_changes") == [expected, expected]

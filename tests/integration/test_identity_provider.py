@@ -51,7 +51,8 @@ def test_claims_name_the_principal_its_groups_roles_and_the_provider(oidc_issuer
         groups_claim="roles",
         role_map={"ml": frozenset({Role.DEVELOPER})},
     )
-    claims = provider.verify(oidc_issuer.token(email="ed@example.com", roles=["ml"]), audience=AUDIENCE)
+    token = oidc_issuer.token(email="ed@example.com", roles=["ml"])
+    claims = provider.verify(token, audience=AUDIENCE)
     caller = provider.principal_of(claims)
     assert (caller.name, caller.roles, caller.groups) == (
         "ed@example.com",

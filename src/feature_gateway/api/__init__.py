@@ -38,12 +38,12 @@ BLUEPRINTS = (
 )
 
 
-def register_api(app: Flask, *, token_mode: bool) -> GatewayApi:
+def register_api(app: Flask, *, token_mode: bool, sign_on: bool = False) -> GatewayApi:
     for key, value in docs_config(token_mode=token_mode).items():
         app.config.setdefault(key, value)
     spec_kwargs = {
         "marshmallow_plugin": MarshmallowPluginWithSchemaRules(token_mode=token_mode),
-        "extra_plugins": [AccessDocPlugin(app, token_mode=token_mode)],
+        "extra_plugins": [AccessDocPlugin(app, token_mode=token_mode, sign_on=sign_on)],
     }
     api = GatewayApi(app, spec_kwargs=spec_kwargs)
     app.extensions["gateway_api"] = api

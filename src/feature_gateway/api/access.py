@@ -33,6 +33,7 @@ SECURITY_SCHEMES = {
         "description": "An API token (`feature-gateway tokens create`, or `POST /tokens`).",
     }
 }
+_NAMES_NO_ROLE = "_access_names_no_role"
 _REFUSED_IN_TRUST_MODE = "_access_refused_in_trust_mode"
 # What a token operation can answer in trust mode: request errors, then the 403 naming the CLI.
 _TRUST_MODE_TOKEN_STATUSES = frozenset({"400", "403", "413", "415", "422"})
@@ -42,6 +43,14 @@ _TRUST_MODE_TOKEN_STATUSES = frozenset({"400", "403", "413", "415", "422"})
 # sent, is for the admin who asked; no shared cache may keep it.
 NO_STORE = {"Cache-Control": "no-store"}
 NO_STORE_DOC = {"Cache-Control": {"schema": {"type": "string", "enum": ["no-store"]}}}
+
+
+def names_no_role(view: F) -> F:
+    """Takes any caller with a role and names none (Feast's protocol has no field for one):
+    token mode adds 401 to its document, and 403 only with single sign-on on, where a
+    caller's groups may give no role at all (an API token always carries one)."""
+    setattr(view, _NAMES_NO_ROLE, True)
+    return view
 
 
 def token_mode_only(view: F) -> F:
@@ -57,8 +66,8 @@ def _is_token_mode_only(app: Flask, endpoint: str) -> bool:
 class AccessDocPlugin(BasePlugin):
     """apispec plugin writing each operation's security into the document."""
 
-    def __init__(self, app: Flask, *, token_mode: bool) -> None:
-        self.app, self.token_mode = app, token_mode
+    def __init__(self, app: Flask, *, token_mode: bool, sign_on: bool = False) -> None:
+        self.app, self.token_mode, self.sign_on = app, token_mode, sign_on
 
     def operation_helper(
         self, path: str | None = None, operations: dict[str, Any] | None = None, **kwargs: Any
@@ -79,9 +88,13 @@ class AccessDocPlugin(BasePlugin):
             operation["security"] = []
             return
         # 401 without a valid token; 403 wherever a role or an actor can be named, which
-        # the token may not carry or may not be (reads included), and for a caller with no
-        # role at all (single sign-on: groups that map to none), wherever one is needed.
-        added = {401: "UNAUTHORIZED", 403: "FORBIDDEN"}
+        # the token may not carry or may not be (reads included), or for a caller with no
+        # role at all (single sign-on: groups that map to none); 503 when the token cannot
+        # be checked (its database row, or a JWT's key at an unreachable provider).
+        added = {401: "UNAUTHORIZED", 403: "FORBIDDEN", 503: "SERVICE_UNAVAILABLE"}
+        view = self.app.view_functions.get(endpoint)
+        if getattr(view, _NAMES_NO_ROLE, False) and not self.sign_on:
+            del added[403]
         responses = {**operation["responses"], **added}
         operation["responses"] = dict(sorted(responses.items(), key=lambda item: str(item[0])))
         # The token says who acts: the examples leave the role and the actor names out.

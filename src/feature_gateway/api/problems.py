@@ -124,7 +124,9 @@ class Problems:
     WEBHOOK_LIST = TOKEN_LIST
     WEBHOOK_ONE = TOKEN_REVOKE
     WEBHOOK_REDELIVER = (*_JSON_BODY, 403, 404, 503)
-    WHOAMI = (422, 503)  # an unknown role named; any caller, whatever its roles
+    # An unknown role named; any caller, whatever its roles. Trust mode reads nothing (503
+    # is token mode's, added by api.access with 401 and 403).
+    WHOAMI = (422,)
 
 
 # Detail sentences for HTTP-level errors whose werkzeug text is written for HTML pages.

@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Response
 
+from feature_gateway.api.access import names_no_role
 from feature_gateway.api.blueprint import ApiBlueprint
 from feature_gateway.api.context import read_counter, value_limits
 from feature_gateway.api.problems import Problems
@@ -37,6 +38,7 @@ EXAMPLE = {
 }
 
 
+@names_no_role
 @blp.route("/get-online-features", methods=["POST"], replicated=True)
 @blp.arguments(OnlineFeaturesRequestSchema, example=EXAMPLE)
 @blp.response(200, OnlineFeaturesResponseSchema)
