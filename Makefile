@@ -11,7 +11,7 @@ export DATABASE_URL ?= sqlite:///$(CURDIR)/data/feature_gateway.db
 
 .PHONY: install migrate import-sample port-free run reset test test-fast test-fuzz test-browser \
 	test-deploy feast-venv soak bench bench-quick bench-values bench-serving bench-auth bench-webhooks bench-idempotency openapi \
-	client lint security format clean webhooks testing-system
+	client lint security format clean webhooks testing-system oidc-provider
 
 # The shared install step, safe to run twice at once (`make run` in one shell, `make test` in
 # another, on a fresh clone): one install at a time, under a lock (fcntl, through python3,
@@ -75,6 +75,15 @@ webhooks: migrate
 # follows the event feed and records test results; needs a token (TESTING_SYSTEM_TOKEN).
 testing-system: install
 	$(BIN)/python examples/testing_system.py --url http://127.0.0.1:$(PORT)
+
+# A real OpenID provider to try the console's single sign-on with, until Ctrl-C: the test
+# suite's oidc-provider-mock (any client id and secret; a login form where you type who you
+# are), at http://localhost:$(OIDC_PORT). docs/identity.md, "The console's single sign-on".
+OIDC_PORT ?= 9400
+oidc-provider: install
+	$(BIN)/python -m oidc_provider_mock --host 127.0.0.1 --port $(OIDC_PORT) \
+		--user-claims '{"sub": "alice", "preferred_username": "alice", "groups": ["ml-approvers"]}' \
+		--user-claims '{"sub": "dev", "preferred_username": "dev", "groups": ["ml-developers"]}'
 
 # Deletes the local SQLite database DATABASE_URL names (a file under data/, by default
 # data/feature_gateway.db) and nothing else (.venv stays): the next `make run` migrates a

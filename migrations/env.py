@@ -14,6 +14,7 @@ from feature_gateway.db import (  # noqa: F401  (registers the tables)
     definition_changes,
     idempotency,
     models,
+    oidc_logins,
     tokens,
     usage,
     webhooks,

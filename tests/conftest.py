@@ -30,6 +30,7 @@ from feature_gateway.shapes import examples
 from feature_gateway.web.context import EXTENSION
 from tests.databases import BACKENDS, FreshDatabase, require_backend, settings_for
 from tests.oidc_issuer import AUDIENCE, ROLE_MAP, OidcIssuer
+from tests.oidc_provider import OidcProvider
 
 # Token mode refuses to start without SECRET_KEY (the review console signs its sessions).
 TEST_SECRET_KEY = "test-only-secret-key-for-the-console-sessions"
@@ -187,6 +188,14 @@ def token_app(
 @pytest.fixture
 def token_client(token_app: Flask) -> FlaskClient:
     return token_app.test_client()
+
+
+@pytest.fixture(scope="session")
+def oidc_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcProvider]:
+    """A real OpenID provider on a free loopback port (oidc-provider-mock), for the session."""
+    provider = OidcProvider(tmp_path_factory.mktemp("oidc-provider") / "provider.log")
+    yield provider
+    provider.stop()
 
 
 @pytest.fixture

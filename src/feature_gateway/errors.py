@@ -53,6 +53,12 @@ class AuthenticationError(GatewayError):
         self.headers = {"WWW-Authenticate": challenge}
 
 
+class SingleSignOnError(GatewayError):
+    """A sign-in at the OpenID provider that did not complete (SPEC §12, the console): the
+    provider's error or refused consent, an unknown or replayed ``state``, a refused code or
+    ID token, an unreachable provider. The console shows ``detail`` on its sign-in page."""
+
+
 class PermissionDeniedError(GatewayError):
     """The caller is known but may not do this (403)."""
 
@@ -323,6 +329,7 @@ HTTP_STATUS: list[tuple[type[GatewayError], int, str]] = [
     (ValidationError, 422, "Unprocessable Content"),
     (IdempotencyKeyReusedError, 422, "Idempotency Key Reused"),
     (AuthenticationError, 401, "Unauthorized"),
+    (SingleSignOnError, 401, "Sign-In Refused"),
     # Its own type, so that a client tells "not you, for this feature" from "not your role".
     (IndependentApprovalError, 403, "Separation of Duties"),
     (SeparationOfDutiesError, 403, "Separation of Duties"),

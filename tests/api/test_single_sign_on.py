@@ -242,6 +242,15 @@ def test_a_caller_without_a_mapped_role_is_authenticated_but_403_naming_the_role
         headers=bearer(token),
     )
     assert values.status_code == 403, values.get_json()
+    feast = oidc_client.post(
+        "/get-online-features",
+        json={"features": ["v:f"], "entities": {"id": ["1"]}},
+        headers=bearer(token),
+    )
+    assert feast.status_code == 403, feast.get_json()
+    # With single sign-on the document says so (API tokens always carry a role).
+    document = oidc_client.get("/openapi.json").get_json()
+    assert "403" in document["paths"]["/get-online-features"]["post"]["responses"]
 
 
 def test_a_role_the_groups_do_not_give_is_403(oidc_client, oidc_issuer):

@@ -186,8 +186,13 @@ def test_each_operation_reports_503_when_the_database_is_unreachable(
     client = app.test_client()
     operations = [o for o in contract.operations() if 503 in o.statuses]
     # Liveness and metrics answer from the worker alone, by design (see api/ops); in trust
-    # mode the token operations refuse (403) without reading anything (see api/tokens).
-    never_touch_the_database = {"GET /livez", "GET /metrics"} | TRUST_MODE_TOKEN_OPERATIONS
+    # mode the token operations refuse (403) without reading anything (see api/tokens), and
+    # /whoami only repeats the role the request claims (see api/identity).
+    never_touch_the_database = {
+        "GET /livez",
+        "GET /metrics",
+        "GET /whoami",
+    } | TRUST_MODE_TOKEN_OPERATIONS
     assert {o.label for o in contract.operations()} - {o.label for o in operations} == (
         never_touch_the_database
     )

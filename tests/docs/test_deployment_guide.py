@@ -26,7 +26,8 @@ def _environment_file() -> dict[str, str]:
     [(delimiter, body)] = [m.groups() for b in _blocks("bash") for m in heredoc.finditer(b)]
     written = subprocess.run(["bash", "-c", f"cat <<{delimiter}\n{body}\n{delimiter}\n"],
                              capture_output=True, text=True, check=True).stdout  # fmt: skip
-    return dict(line.split("=", 1) for line in written.splitlines() if line.strip())
+    lines = [line for line in written.splitlines() if line.strip() and not line.startswith("#")]
+    return dict(line.split("=", 1) for line in lines)
 
 
 def test_the_guides_environment_file_serves_in_token_mode_with_a_secret_key() -> None:

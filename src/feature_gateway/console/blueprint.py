@@ -4,7 +4,9 @@ template sees, and the error pages. The pages themselves are in ``console.views`
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, redirect, request, url_for
 from flask_wtf.csrf import CSRFProtect
@@ -14,8 +16,11 @@ from feature_gateway.console import identity, pages
 from feature_gateway.console.errors import register_error_pages
 from feature_gateway.console.forms import PlainForm, label
 from feature_gateway.console.identity import current_user
+from feature_gateway.domain.identity import OIDC_CREDENTIAL
+from feature_gateway.errors import GatewayError
+from feature_gateway.web import caller
 from feature_gateway.web.access import CONSOLE_BLUEPRINT
-from feature_gateway.web.context import settings
+from feature_gateway.web.context import identity_provider, settings
 from feature_gateway.web.headers import add_security_headers
 
 blueprint = Blueprint(
@@ -39,7 +44,30 @@ def _protect_forms() -> None:
         csrf.protect()  # CSRFError (400) without a valid token
 
 
-blueprint.after_request(add_security_headers)
+@blueprint.after_request
+def _security_headers(response: Response) -> Response:
+    return add_security_headers(response, form_targets=_provider_origins())
+
+
+def _provider_origins() -> list[str]:
+    """With single sign-on on: the provider's origin, where the sign-out form's redirect goes
+    on to (RP-initiated logout). For a person signed in there, also the origin of its
+    end-session endpoint, which may differ (discovery: fetched once per process, and only
+    for them; while the provider cannot be reached, their sign-out ends here only)."""
+    provider = identity_provider()
+    if provider is None:
+        return []
+    urls = [provider.issuer]
+    signed_in = caller.principal()
+    if signed_in is not None and (signed_in.credential or "").startswith(OIDC_CREDENTIAL):
+        with suppress(GatewayError):
+            urls.append(provider.discovery().end_session_endpoint or "")
+    return [_origin(url) for url in urls if url]
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 @blueprint.app_template_filter("console_time")

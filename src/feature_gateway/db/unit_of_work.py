@@ -39,6 +39,7 @@ from feature_gateway.db.console_sessions import ConsoleSessionRepository
 from feature_gateway.db.definition_changes import DefinitionChangeRepository
 from feature_gateway.db.idempotency import IdempotencyRepository
 from feature_gateway.db.models import AuditEntry, Feature
+from feature_gateway.db.oidc_logins import PendingSignInRepository
 from feature_gateway.db.recording import Recorder
 from feature_gateway.db.repositories import AuditRepository, FeatureRepository
 from feature_gateway.db.served_at import ServedAtRepository
@@ -118,6 +119,7 @@ class UnitOfWork:
     usage: UsageRepository
     served_at: ServedAtRepository
     console_sessions: ConsoleSessionRepository
+    sign_ins: PendingSignInRepository
     # What a use case says it does (a feature added, changed, its status moved); the logs
     # that follow from it are written by the recorder and at commit (``db.recording``).
     record: Recorder
@@ -148,6 +150,7 @@ class UnitOfWork:
         self.usage = UsageRepository(self.session)
         self.served_at = ServedAtRepository(self.session)
         self.console_sessions = ConsoleSessionRepository(self.session)
+        self.sign_ins = PendingSignInRepository(self.session)
         self.record = Recorder(self.features, self.audit, self.changes, self.definition_changes)
         return self
 

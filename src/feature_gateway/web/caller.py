@@ -10,7 +10,8 @@ Each door learns who calls in its own way and says so here; both then ask here.
   key cannot be fetched). In trust mode an API request has no principal: it names its role
   and its actors in its own fields.
 - The console, from its signed session (``console.identity``): the person signed in,
-  verified by their API token, or in trust mode as claimed (``identify``).
+  verified by their API token or by the company's OpenID provider (single sign-on), or in
+  trust mode as claimed (``identify``).
 
 ``principal()`` is who acts; ``role_for(action)`` is the role they act in when the request
 names none (``Principal.role_for``: the first of their roles that may).

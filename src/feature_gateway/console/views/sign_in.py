@@ -1,4 +1,5 @@
-"""Signing in (a pasted API token, or in trust mode a claimed role and name) and out."""
+"""Signing in (a pasted API token, or in trust mode a claimed role and name) and out; the
+single sign-on at the OpenID provider is in ``views.single_sign_on``."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from werkzeug.wrappers import Response
 from feature_gateway.console import identity
 from feature_gateway.console.blueprint import blueprint
 from feature_gateway.console.forms import TokenSignInForm, TrustSignInForm
+from feature_gateway.console.views.single_sign_on import external_url
 from feature_gateway.domain.lifecycle import Role
 from feature_gateway.errors import AuthenticationError, GatewayError, ValidationError
+from feature_gateway.services import single_sign_on
 from feature_gateway.shapes.schema_fields import Actor
-from feature_gateway.web.context import settings
+from feature_gateway.web.context import identity_provider, settings
 
 
 @blueprint.route("/sign-in", methods=["GET", "POST"])
@@ -36,10 +39,16 @@ def sign_in() -> Any:
         else:
             flash(f"Signed in as {user.name} ({', '.join(r.value for r in user.roles)}).", "ok")
             return redirect(identity.safe_next(form.next.data))
-        return render_template("console/sign_in.html", form=form), 401
+        return _page(form), 401
     else:
-        return render_template("console/sign_in.html", form=form), 422
-    return render_template("console/sign_in.html", form=form)
+        return _page(form), 422
+    return _page(form)
+
+
+def _page(form: TokenSignInForm | TrustSignInForm) -> str:
+    # Beside the token sign-in (service accounts keep it) when OIDC is on (SPEC §12).
+    single_sign_on = identity_provider() is not None
+    return render_template("console/sign_in.html", form=form, single_sign_on=single_sign_on)
 
 
 def _claimed_name(raw: str) -> str:
@@ -61,6 +70,14 @@ def _sign_in_problem(refused: GatewayError) -> str:
 
 @blueprint.post("/sign-out")
 def sign_out() -> Response:
-    identity.sign_out()
+    id_token = identity.sign_out()
     flash("Signed out.", "ok")
+    provider = identity_provider()
+    if id_token is not None and provider is not None:
+        # RP-initiated logout: the provider ends its own session, then sends the browser
+        # back here. The console's CSP lets this form's redirect go there (form-action).
+        back = external_url("console.sign_in")
+        elsewhere = single_sign_on.end_session_url(provider, id_token=id_token, return_to=back)
+        if elsewhere is not None:
+            return redirect(elsewhere)
     return redirect(url_for("console.sign_in"))
