@@ -254,7 +254,7 @@ def test_a_flash_message_is_shown_once(client):
 def test_the_search_form_has_a_control_for_every_list_filter_and_page_size(client):
     sign_in_trust(client, "developer", "alice")
     html = page(client, "/console/features")
-    start = html.index('role="search"')
+    start = html.index('class="card search-form"')
     form = html[start : html.index("</form>", start)]
     controls = set(re.findall(r'<(?:input|select)[^>]* name="([^"]+)"', form))
     # offset is the paging links' (a form would start over at the first page)

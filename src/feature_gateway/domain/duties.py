@@ -50,12 +50,22 @@ class FeatureDuties:
         return (self.submitter if duty is Duty.SUBMITTER else self.tester,)
 
 
-def check_separation(trigger: str, actor: str, duties: FeatureDuties) -> None:
-    """SeparationOfDutiesError (403) if ``actor`` played a part that excludes ``trigger``."""
+def separating_part(trigger: str, actor: str, duties: FeatureDuties) -> tuple[Duty, str] | None:
+    """The first part ``actor`` played that excludes ``trigger``, with the name it was
+    played under; None when ``actor`` may fire it as far as these rules go."""
     for duty in SEPARATED_FROM.get(trigger, ()):
         for player in duties.players(duty):
-            if same_person(player, actor):
-                raise SeparationOfDutiesError(str(player), duty.value, actor, trigger)
+            if player is not None and same_person(player, actor):
+                return duty, player
+    return None
+
+
+def check_separation(trigger: str, actor: str, duties: FeatureDuties) -> None:
+    """SeparationOfDutiesError (403) if ``actor`` played a part that excludes ``trigger``."""
+    part = separating_part(trigger, actor, duties)
+    if part is not None:
+        duty, player = part
+        raise SeparationOfDutiesError(player, duty.value, actor, trigger)
 
 
 def is_separated(trigger: str) -> bool:

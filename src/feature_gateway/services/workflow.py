@@ -7,7 +7,7 @@ follows from the lifecycle table (``domain.lifecycle``) and the field table
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -204,3 +204,21 @@ def _check_separation_of_duties(
         tester=feature.tested_by,
     )
     check_separation(trigger, actor, duties)
+
+
+def feature_duties(database: Database, shown: Sequence[FeatureData]) -> dict[str, FeatureDuties]:
+    """Who played each part in each of the features ``shown`` (rows as a page read them),
+    by name: what a page asks to tell a person whether separation of duties lets them act,
+    before they try. The definition changers of them all in one statement, on the primary."""
+    names = [feature["feature_name"] for feature in shown]
+    with database.reading() as uow:
+        changers = uow.definition_changes.changers_by_name(names)
+    return {
+        feature["feature_name"]: FeatureDuties(
+            creator=feature["created_by"],
+            definition_changers=changers.get(feature["feature_name"], ()),
+            submitter=feature.get("submitted_by"),
+            tester=feature.get("tested_by"),
+        )
+        for feature in shown
+    }

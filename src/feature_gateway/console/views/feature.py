@@ -32,7 +32,8 @@ def feature(feature_name: str) -> str:
     if not is_valid_feature_name(feature_name):
         abort(404)
     shown = pages.feature_page(feature_name)
-    offers = actions.offers(shown.feature["status"])
+    offers, refused = actions.offers(shown.feature)
+    set_fields, unset_fields = pages.set_and_unset(shown.feature)
     forms: dict[str, RevisionForm] = {}
     for offer in offers:
         if offer.trigger == actions.NEW_VERSION:
@@ -46,10 +47,13 @@ def feature(feature_name: str) -> str:
         page=shown,
         f=shown.feature,
         offers=offers,
+        refused=refused,
         forms=forms,
-        table_fields=pages.TABLE_FIELDS,
+        set_fields=set_fields,
+        unset_fields=unset_fields,
         diff_lines=pages.diff_lines(shown.diff.query_diff) if shown.diff else [],
         format_value=pages.format_value,
+        format_field=pages.format_field,
         is_time=pages.is_time,
         is_reference=pages.is_reference,
     )
