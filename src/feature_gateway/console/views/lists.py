@@ -4,8 +4,8 @@ roles. Read on the primary (LATEST), as the feature page is (``console.pages``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlencode
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
@@ -58,8 +58,8 @@ def find() -> Response:
 def feature_list() -> Any:
     canonical = canonical_args(request.args)
     if canonical is not None:  # a search form sends every field, most of them empty
-        query = urlencode(list(canonical.items(multi=True)))
-        return redirect(url_for("console.feature_list") + (f"?{query}" if query else ""))
+        shorter = urlencode(list(canonical.items(multi=True)))
+        return redirect(url_for("console.feature_list") + (f"?{shorter}" if shorter else ""))
     try:
         query = feature_query(request.args)
     except ValidationError as invalid:
