@@ -29,7 +29,8 @@ def _rows(html: str, role: str) -> list[str]:
     table = html[start : html.index("</table>", start)]
     body = table[table.index("<tbody>") :]
     rows = re.findall(r"<tr>(.*?)</tr>", body, re.S)
-    return [re.sub(r"\s+", " ", html_lib.unescape(re.sub(r"<[^>]+>", " ", r))).strip() for r in rows]
+    texts = (html_lib.unescape(re.sub(r"<[^>]+>", " ", row)) for row in rows)
+    return [re.sub(r"\s+", " ", text).strip() for text in texts]
 
 
 def test_the_approver_queue_shows_who_did_what_and_how_long_each_waited_oldest_first(
@@ -68,7 +69,7 @@ def test_a_queue_row_says_why_you_may_not_act_on_it(client, make_feature):
     (row,) = [r for r in rows if r.startswith(mine["feature_name"] + " ")]
     assert "You created this feature: another approver must approve it." in row
     assert "You may" not in row
-    other = [r for r in rows if r.startswith(tested_by_me["feature_name"] + " ")][0]
+    other = next(r for r in rows if r.startswith(tested_by_me["feature_name"] + " "))
     assert "You may approve or reject" in other
     sign_in_trust(client, "approver", "qa")
     rows = _rows(page(client, "/console/queue"), "approver")
@@ -81,9 +82,7 @@ def test_the_testing_queue_refuses_the_submitter_with_the_reason(client, make_fe
     sign_in_trust(client, "external_testing_system", "dev")
     rows = _rows(page(client, "/console/queue"), "external_testing_system")
     (row,) = [r for r in rows if r.startswith(waiting["feature_name"] + " ")]
-    assert (
-        "You created this feature: another testing system must record its test result." in row
-    )
+    assert "You created this feature: another testing system must record its test result." in row
 
 
 def test_the_developer_queue_shows_the_failure_notes_and_the_rejection_reason_inline(
@@ -214,7 +213,8 @@ def test_a_developer_creates_a_feature_from_the_console(client, audit_rows):
     assert "Feature console_made:trips:1 created (DRAFT)." in flashes(html)
     created = client.get("/get_feature_metadata/console_made:trips:1?user_role=developer")
     feature = created.get_json()["metadata"]
-    assert (feature["created_by"], feature["owner"], feature["status"]) == ("dora", "dora", "DRAFT")
+    made = (feature["created_by"], feature["owner"], feature["status"])
+    assert made == ("dora", "dora", "DRAFT")
     assert audit_rows("console_made:trips:1")[0]["actor_role"] == "developer"
 
 
