@@ -11,6 +11,7 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
+from feature_gateway.domain.ownership import Approval, Governance, Ownership
 from feature_gateway.domain.usage import DEFAULT_QUIET_DAYS
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -136,6 +137,12 @@ class Settings:
     # Retiring a feature read this recently is refused unless forced (SPEC §13).
     retire_quiet_days: int = DEFAULT_QUIET_DAYS
 
+    # Ownership and independent approval (SPEC §12, ``domain.ownership``): "open"/"any"
+    # keep the seed's behaviour; "enforced" lets only members of a feature's owner change
+    # it, "independent" keeps them from testing, approving or rejecting it.
+    ownership: str = Ownership.OPEN.value
+    approval: str = Approval.ANY.value
+
     # Signs the review console's session cookies (and its CSRF tokens). Required to serve in
     # token mode, where a session stands for a verified principal (``serving``); the CLI and
     # the migrations do without. Never shown by repr().
@@ -200,6 +207,12 @@ class Settings:
             raise ConfigError(
                 f"AUTH_MODE must be one of {', '.join(AUTH_MODES)}, got {self.auth_mode!r}"
             )
+        for name, choices in (("ownership", Ownership), ("approval", Approval)):
+            if getattr(self, name) not in set(choices):
+                raise ConfigError(
+                    f"{name.upper()} must be one of {', '.join(choices)}, "
+                    f"got {getattr(self, name)!r}"
+                )
         self._validate_database_topology()
         metrics_dir = self.prometheus_multiproc_dir
         if metrics_dir and not (os.path.isdir(metrics_dir) and os.access(metrics_dir, os.W_OK)):
@@ -240,6 +253,11 @@ class Settings:
         deadline (``WEBHOOK_TIMEOUT_S``, which the worker enforces), so a live worker's
         claim never expires under it."""
         return int((2 * self.webhook_timeout_s + 1) * 1000)
+
+    @property
+    def governance(self) -> Governance:
+        """OWNERSHIP and APPROVAL, as the services take them."""
+        return Governance(Ownership(self.ownership), Approval(self.approval))
 
     @property
     def token_mode(self) -> bool:

@@ -119,6 +119,33 @@ class SeparationOfDutiesError(PermissionDeniedError):
         super().__init__(f"Separation of duties: {player} {part}, so {actor} cannot {trigger} it.")
 
 
+class IndependentApprovalError(SeparationOfDutiesError):
+    """APPROVAL=independent (SPEC §12): a member of the feature's owner may not review it."""
+
+    def __init__(self, owner: str, actor: str, trigger: str, *, by_group: bool) -> None:
+        self.player, self.actor, self.trigger, self.owner = owner, actor, trigger, owner
+        part = (
+            f"{actor} is a member of {owner}, which owns this feature"
+            if by_group
+            else f"{owner} owns this feature"
+        )
+        PermissionDeniedError.__init__(
+            self, f"Separation of duties: {part}, so {actor} cannot {trigger} it."
+        )
+
+
+class OwnershipError(PermissionDeniedError):
+    """OWNERSHIP=enforced (SPEC §12): only a member of a feature's owner may change it, and
+    a feature may be given only to an owner its creator (or new owner's giver) belongs to."""
+
+    def __init__(self, feature_name: str, owner: str, actor: str, *, giving: bool) -> None:
+        self.feature_name, self.owner, self.actor = feature_name, owner, actor
+        owned = "cannot be owned by" if giving else "is owned by"
+        super().__init__(
+            f"Ownership: {feature_name} {owned} {owner}; {actor} is not a member of {owner}."
+        )
+
+
 class FeatureNotFoundError(GatewayError):
     def __init__(self, feature_name: str) -> None:
         self.feature_name = feature_name
@@ -286,7 +313,9 @@ HTTP_STATUS: list[tuple[type[GatewayError], int, str]] = [
     (IdempotencyKeyReusedError, 422, "Idempotency Key Reused"),
     (AuthenticationError, 401, "Unauthorized"),
     # Its own type, so that a client tells "not you, for this feature" from "not your role".
+    (IndependentApprovalError, 403, "Separation of Duties"),
     (SeparationOfDutiesError, 403, "Separation of Duties"),
+    (OwnershipError, 403, "Ownership"),
     (PermissionDeniedError, 403, "Forbidden"),
     (FeatureNotFoundError, 404, "Feature Not Found"),
     (TokenNotFoundError, 404, "Token Not Found"),

@@ -121,7 +121,7 @@ def test_the_feature_page_says_why_an_action_is_not_offered_instead_of_offering_
     assert "You submitted this feature for testing: another approver must approve it." in html
     sign_in_trust(client, "developer", "dora")
     html = html_lib.unescape(page(client, feature_path(name)))
-    assert "Needs the approver role; you are signed in as developer." in html
+    assert "<strong>Approve</strong>: You hold no role that may approve features" in html
     sign_in_trust(client, "approver", "carol")
     html = page(client, feature_path(name))
     assert action_path(name, "approve") in form_actions(html)

@@ -19,6 +19,7 @@ from feature_gateway.console import may_act
 from feature_gateway.console.forms import TRIGGER_FORMS, label
 from feature_gateway.console.identity import ConsoleUser
 from feature_gateway.console.may_act import Verdict
+from feature_gateway.domain import permissions
 from feature_gateway.domain.feature_fields import TRIGGER_STAMPS
 from feature_gateway.domain.lifecycle import PERMISSIONS, TRIGGERS, Action, Role
 from feature_gateway.errors import ForbiddenError, ValidationError
@@ -64,20 +65,20 @@ PAGE_TRIGGERS = tuple(
 
 def offers(feature: FeatureData) -> tuple[list[Offer], list[Verdict]]:
     """The triggers the signed-in person may fire on ``feature``, in table order, then a new
-    version (allowed from any status to whoever may create features); and those its status
-    allows that they may not fire, each with why (``console.may_act``)."""
+    version; and the acts its status allows that they may not take, each with why
+    (``console.may_act``; not a new version to whoever holds no role that makes one)."""
     found, refused = [], []
-    for verdict in may_act.verdicts([feature], PAGE_TRIGGERS)[feature["feature_name"]]:
-        if verdict.allowed and verdict.role is not None:
-            endpoint = _ENDPOINTS[verdict.trigger]
-            found.append(Offer(verdict.trigger, endpoint.message, endpoint.summary, verdict.role))
+    acts = (*PAGE_TRIGGERS, permissions.NEW_VERSION)
+    for verdict in may_act.verdicts([feature], acts)[feature["feature_name"]]:
+        if not verdict.allowed or verdict.role is None:
+            if verdict.act in TRIGGERS or verdict.rule is not permissions.Rule.ROLE:
+                refused.append(verdict)
+        elif verdict.act == permissions.NEW_VERSION:
+            summary = "Make a new DRAFT version of this feature."
+            found.append(Offer(NEW_VERSION, "New version", summary, verdict.role))
         else:
-            refused.append(verdict)
-    role = caller.role_for(Action.CREATE)
-    if role is not None:
-        found.append(
-            Offer(NEW_VERSION, "New version", "Make a new DRAFT version of this feature.", role)
-        )
+            endpoint = _ENDPOINTS[verdict.act]
+            found.append(Offer(verdict.act, endpoint.message, endpoint.summary, verdict.role))
     return found, refused
 
 
@@ -145,7 +146,8 @@ def fire(
         name,
         args,
         role=role.value,
-        authenticated=user.authenticated,
+        caller=caller.principal(),
+        governance=settings().governance,
         expected_revisions={revision},
         quiet_days=settings().retire_quiet_days,
     )
@@ -165,7 +167,8 @@ def new_version(
         database(),
         catalog.NewVersion(source, created_by, replaced=args),
         role=role.value,
-        authenticated=user.authenticated,
+        caller=caller.principal(),
+        governance=settings().governance,
         expected_revisions={revision},
     )
 
@@ -179,5 +182,9 @@ def create(user: ConsoleUser, inputs: Mapping[str, Any]) -> dict[str, Any]:
     args = load_request(_CREATE_SCHEMA, payload)
     args.pop("user_role")
     return features.create_feature(
-        database(), args, role=role.value, authenticated=user.authenticated
+        database(),
+        args,
+        role=role.value,
+        caller=caller.principal(),
+        governance=settings().governance,
     )

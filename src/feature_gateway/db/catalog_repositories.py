@@ -48,6 +48,7 @@ class _Tracked:
     actor: str
     actor_role: str | None
     authenticated: bool
+    credential: str | None
     timestamp: int
 
 
@@ -71,11 +72,14 @@ class ChangeLogRepository:
         actor_role: str | None,
         timestamp: int,
         authenticated: bool = False,
+        credential: str | None = None,
         new: bool = False,
     ) -> None:
         before = {} if new else self.snapshot(feature)
         self.tracked.append(
-            _Tracked(feature, before, action, actor, actor_role, authenticated, timestamp)
+            _Tracked(
+                feature, before, action, actor, actor_role, authenticated, credential, timestamp
+            )
         )
 
     def snapshot(self, feature: Feature) -> dict[str, Any]:
@@ -101,6 +105,7 @@ class ChangeLogRepository:
                 actor=tracked.actor,
                 actor_role=tracked.actor_role,
                 authenticated=tracked.authenticated,
+                credential=tracked.credential,
                 timestamp=tracked.timestamp,
                 previous_status=tracked.before.get("status"),
                 new_status=feature.status,

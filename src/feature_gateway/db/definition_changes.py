@@ -48,19 +48,20 @@ class DefinitionChangeRepository:
         )
         return tuple(dict.fromkeys(names))
 
-    def changers_by_name(self, names: Collection[str]) -> dict[str, tuple[str, ...]]:
-        """``changers`` of each of the features ``names`` (as stored), in one statement."""
-        found: dict[str, dict[str, None]] = {name: {} for name in names}
-        if not names:
+    def changers_by_name(self, feature_names: Collection[str]) -> dict[str, tuple[str, ...]]:
+        """``changers`` of many features at once, by feature name (one statement, for a
+        page of features); a feature nobody changed is left out."""
+        found: dict[str, dict[str, None]] = {}
+        if not feature_names:
             return {}
         rows = self.session.execute(
             select(Feature.feature_name, DefinitionChange.changed_by)
-            .join(DefinitionChange.feature)
-            .where(Feature.feature_name.in_(list(names)))
+            .join(Feature, Feature.id == DefinitionChange.feature_id)
+            .where(Feature.feature_name.in_(set(feature_names)))
             .order_by(DefinitionChange.id)
         )
         for name, changed_by in rows:
-            found[name][changed_by] = None
+            found.setdefault(name, {})[changed_by] = None
         return {name: tuple(changers) for name, changers in found.items()}
 
     def inherit(self, feature: Feature, source: Feature, when: int) -> None:

@@ -26,18 +26,30 @@ from feature_gateway.db.definition_changes import DefinitionChange, DefinitionCh
 from feature_gateway.db.models import AuditEntry, Feature
 from feature_gateway.db.repositories import AuditRepository, FeatureRepository
 from feature_gateway.domain.feature_fields import CRITICAL_FIELDS, with_defaults
+from feature_gateway.domain.identity import Principal
 from feature_gateway.domain.lifecycle import CREATION_TRIGGER, Write
 
 
 @dataclass(frozen=True)
 class Acting:
     """Who performs a write, in which role, when, and whether the name was verified (a
-    token's principal) or only claimed (trust mode, imports)."""
+    token's principal, or a person signed in at the provider) or only claimed (trust mode,
+    imports), and by which credential (``Principal.credential``; None when claimed)."""
 
     actor: str
     role: str | None
     timestamp: int
     authenticated: bool = False
+    credential: str | None = None
+
+    @classmethod
+    def by(cls, actor: str, role: str | None, timestamp: int, caller: Principal | None) -> Acting:
+        """``actor`` acting for ``caller`` (None: a trust-mode API request, an import): what
+        the caller's front door verified is what the entries record, never a flag passed on
+        by hand."""
+        if caller is None:
+            return cls(actor, role, timestamp)
+        return cls(actor, role, timestamp, caller.authenticated, caller.credential)
 
 
 class Recorder:
@@ -125,6 +137,7 @@ class Recorder:
                 reason=reason,
                 timestamp=acting.timestamp,
                 authenticated=acting.authenticated,
+                credential=acting.credential,
                 forced=forced,
             )
         )
@@ -132,7 +145,8 @@ class Recorder:
     def _track(self, feature: Feature, action: str, acting: Acting, *, new: bool = False) -> None:
         self._changes.track(
             feature, action, actor=acting.actor, actor_role=acting.role,
-            timestamp=acting.timestamp, authenticated=acting.authenticated, new=new,
+            timestamp=acting.timestamp, authenticated=acting.authenticated,
+            credential=acting.credential, new=new,
         )  # fmt: skip
 
     def _definition_changed(self, feature: Feature, names: list[str], acting: Acting) -> None:

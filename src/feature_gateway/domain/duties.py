@@ -50,21 +50,21 @@ class FeatureDuties:
         return (self.submitter if duty is Duty.SUBMITTER else self.tester,)
 
 
-def separating_part(trigger: str, actor: str, duties: FeatureDuties) -> tuple[Duty, str] | None:
-    """The first part ``actor`` played that excludes ``trigger``, with the name it was
-    played under; None when ``actor`` may fire it as far as these rules go."""
+def separation_breach(trigger: str, actor: str, duties: FeatureDuties) -> tuple[str, Duty] | None:
+    """The first part ``actor`` played that excludes ``trigger`` (and who played it, as
+    recorded), or None."""
     for duty in SEPARATED_FROM.get(trigger, ()):
         for player in duties.players(duty):
-            if player is not None and same_person(player, actor):
-                return duty, player
+            if same_person(player, actor):
+                return str(player), duty
     return None
 
 
 def check_separation(trigger: str, actor: str, duties: FeatureDuties) -> None:
     """SeparationOfDutiesError (403) if ``actor`` played a part that excludes ``trigger``."""
-    part = separating_part(trigger, actor, duties)
-    if part is not None:
-        duty, player = part
+    breach = separation_breach(trigger, actor, duties)
+    if breach is not None:
+        player, duty = breach
         raise SeparationOfDutiesError(player, duty.value, actor, trigger)
 
 

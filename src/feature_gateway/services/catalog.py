@@ -18,12 +18,16 @@ from feature_gateway.domain.changes import (
     unified_query_diff,
 )
 from feature_gateway.domain.freshness import WITHIN_LAG, Freshness
+from feature_gateway.domain.identity import Principal
 from feature_gateway.domain.lifecycle import SERVED_STATES, Write
 from feature_gateway.domain.names import FEATURE_NAME_RULE
+from feature_gateway.domain.ownership import OPEN, Governance
+from feature_gateway.domain.permissions import NEW_VERSION
 from feature_gateway.domain.versions import family_name, next_version_name, version_number
 from feature_gateway.errors import ConflictError, FeatureNotFoundError, ValidationError
 from feature_gateway.services.clock import now_ms
 from feature_gateway.services.features import Page
+from feature_gateway.services.permissions import acting_caller, check_may_act, check_owner
 from feature_gateway.services.rows import (
     ChangeData,
     FeatureData,
@@ -61,7 +65,8 @@ def create_feature_version(
     new: NewVersion,
     *,
     role: str,
-    authenticated: bool = False,
+    caller: Principal | None = None,
+    governance: Governance = OPEN,
     expected_revisions: Collection[int] | None = None,
 ) -> FeatureData:
     """A new DRAFT, numbered after the family's highest version, copied from the named one
@@ -70,10 +75,15 @@ def create_feature_version(
     A version whose query or types differ from its source's records its creator as a
     definition changer too; one that copies them unchanged inherits the source's creator and
     definition changers as its own (separation of duties, SPEC §7). With ``expected_revisions``
-    the source must still be at one of them (409 otherwise): a copy of what was read."""
+    the source must still be at one of them (409 otherwise): a copy of what was read.
+    Whether the caller may make a version of the source is asked first
+    (``domain.permissions.why_not``), and its owner, copied or given, must be one they may
+    name (``check_owner``)."""
     check_known_fields(new.replaced, VERSIONED_FIELDS, "create_feature_version")
+    acting_as = acting_caller(new.created_by, role, caller)
     with database.writing() as uow:
         source = load_feature(uow, new.feature_name, expected_revisions)
+        check_may_act(uow, acting_as, NEW_VERSION, source, governance)
         family = family_name(source.feature_name)
         highest = max(
             uow.versions.highest_number_locked(family), version_number(source.feature_name)
@@ -84,9 +94,10 @@ def create_feature_version(
                 f"Feature '{family}' has a version numbered {highest}: no higher version "
                 "number fits in a feature name."
             )
-        acting = Acting(new.created_by, role, now_ms(), authenticated)
+        acting = Acting.by(new.created_by, role, now_ms(), caller)
         copied = {field: getattr(source, field) for field in VERSIONED_FIELDS} | dict(new.replaced)
         values = {**copied, "feature_name": name, "previous_version": source.feature_name}
+        check_owner(acting_as, name, values.get("owner") or acting.actor, governance)
         feature = uow.record.add_feature(
             new_draft(values, created_by=acting.actor, now=acting.timestamp),
             Write.CREATE_VERSION,

@@ -11,14 +11,14 @@ from feature_gateway.db.scopes import Database
 from feature_gateway.db.unit_of_work import UnitOfWork
 from feature_gateway.domain.feature_fields import CREATE_FIELDS, CRITICAL_FIELDS, EDITABLE_FIELDS
 from feature_gateway.domain.freshness import WITHIN_LAG, Freshness
-from feature_gateway.domain.lifecycle import EDITABLE_STATES, Status, Write
+from feature_gateway.domain.identity import Principal
+from feature_gateway.domain.lifecycle import Status, Write
 from feature_gateway.domain.listing import FeatureQuery
-from feature_gateway.errors import (
-    FeatureAlreadyExistsError,
-    FeatureImmutableError,
-    FeatureNotFoundError,
-)
+from feature_gateway.domain.ownership import OPEN, Governance
+from feature_gateway.domain.permissions import UPDATE
+from feature_gateway.errors import FeatureAlreadyExistsError, FeatureNotFoundError
 from feature_gateway.services.clock import now_ms
+from feature_gateway.services.permissions import acting_caller, check_may_act, check_owner
 from feature_gateway.services.rows import (
     AuditData,
     FeatureData,
@@ -40,16 +40,26 @@ class Page:
 
 
 def create_feature(
-    database: Database, fields: Mapping[str, Any], *, role: str, authenticated: bool = False
+    database: Database,
+    fields: Mapping[str, Any],
+    *,
+    role: str,
+    caller: Principal | None = None,
+    governance: Governance = OPEN,
 ) -> FeatureData:
-    """Define a feature from the create request's ``fields`` (status DRAFT)."""
+    """Define a feature from the create request's ``fields`` (status DRAFT). Under
+    OWNERSHIP=enforced its owner (the creator unless given) must be the creator or one of
+    the ``caller``'s groups (403 before anything is read)."""
     check_known_fields(fields, CREATE_FIELDS, "create_feature")
+    creator = fields["created_by"]
+    acting_as = acting_caller(creator, role, caller)
+    check_owner(acting_as, fields["feature_name"], fields.get("owner") or creator, governance)
     with database.writing() as uow:
         existing = uow.features.stored_as(fields["feature_name"])
         if existing is not None:
             stored_name, status = existing
             raise FeatureAlreadyExistsError(fields["feature_name"], status, stored_as=stored_name)
-        acting = Acting(fields["created_by"], role, now_ms(), authenticated)
+        acting = Acting.by(fields["created_by"], role, now_ms(), caller)
         draft = new_draft(fields, created_by=acting.actor, now=acting.timestamp)
         feature = uow.record.add_feature(draft, Write.CREATE, acting)
         uow.commit()
@@ -97,7 +107,8 @@ def update_feature(
     *,
     last_updated_by: str,
     role: str,
-    authenticated: bool = False,
+    caller: Principal | None = None,
+    governance: Governance = OPEN,
     expected_revisions: Collection[int] | None = None,
 ) -> FeatureData:
     """Edit a feature; a changed query or type sends it back to DRAFT (audited as reset).
@@ -106,18 +117,23 @@ def update_feature(
     unchanged neither bumps the revision nor resets the status. A field that is not
     editable is refused (TypeError), never dropped. Who changes the definition is recorded
     (in any status): separation of duties keeps them from testing and approving it.
+    Whether the caller may update it is asked first (``domain.permissions.why_not``: 409
+    for a feature that is no longer editable, 403 under OWNERSHIP=enforced for a caller
+    outside its owner), and a new owner must be one the caller belongs to.
     """
     check_known_fields(changes, EDITABLE_FIELDS, "update_feature")
+    acting_as = acting_caller(last_updated_by, role, caller)
     with database.writing() as uow:
         feature = load_feature(uow, feature_name, expected_revisions)
-        if feature.status not in EDITABLE_STATES:
-            raise FeatureImmutableError(feature_name, feature.status)
+        check_may_act(uow, acting_as, UPDATE, feature, governance)
         changed = {
             field: value for field, value in changes.items() if getattr(feature, field) != value
         }
         if not changed:
             return feature_data(feature)
-        acting = Acting(last_updated_by, role, now_ms(), authenticated)
+        if "owner" in changed:
+            check_owner(acting_as, feature.feature_name, changed["owner"], governance)
+        acting = Acting.by(last_updated_by, role, now_ms(), caller)
         uow.record.change(feature, Write.UPDATE, acting, changed)
         feature.last_updated_by, feature.updated_time = last_updated_by, acting.timestamp
         if feature.status != Status.DRAFT and not changed.keys().isdisjoint(CRITICAL_FIELDS):

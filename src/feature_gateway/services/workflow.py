@@ -7,7 +7,7 @@ follows from the lifecycle table (``domain.lifecycle``) and the field table
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,9 +17,10 @@ from feature_gateway.db.models import Feature
 from feature_gateway.db.recording import Acting
 from feature_gateway.db.scopes import Database
 from feature_gateway.db.unit_of_work import UnitOfWork
-from feature_gateway.domain.duties import FeatureDuties, check_separation, is_separated
 from feature_gateway.domain.feature_fields import FIELDS_BY_NAME, TRIGGER_STAMPS, Kind
+from feature_gateway.domain.identity import Principal
 from feature_gateway.domain.lifecycle import TRANSITIONS, TRIGGERS, Status, source_states
+from feature_gateway.domain.ownership import OPEN, Governance
 from feature_gateway.domain.usage import (
     DEFAULT_QUIET_DAYS,
     quiet_since,
@@ -32,6 +33,7 @@ from feature_gateway.errors import (
     ValidationError,
 )
 from feature_gateway.services.clock import now_ms
+from feature_gateway.services.permissions import acting_caller, check_may_act
 from feature_gateway.services.rows import (
     FeatureData,
     check_known_fields,
@@ -114,15 +116,19 @@ def fire_trigger(
     fields: Mapping[str, Any],
     *,
     role: str,
-    authenticated: bool = False,
+    caller: Principal | None = None,
+    governance: Governance = OPEN,
     expected_revisions: Collection[int] | None = None,
     quiet_days: int = DEFAULT_QUIET_DAYS,
 ) -> TransitionResult:
     """Fire ``trigger`` on one feature with its request's ``fields`` (its actor, note and
     values), then the triggers that follow it (approve, then deploy), in one transaction.
 
-    Separation of duties is checked first, whoever asks (403 when the actor played a part
-    the trigger excludes); ``authenticated`` says the actor is a verified principal. A
+    Whether the caller may fire it is asked first, whoever asks (``domain.permissions.
+    why_not``: its role, the status, ownership under ``governance``, separation of duties,
+    independent approval; 403 or 409 before anything changes); ``caller`` is who the front
+    door verified (None: a trust-mode API request, whose actor has no groups), whose
+    credential the entries record. A
     guarded trigger (retire) is refused for a feature read in the last ``quiet_days`` days
     unless the request forces it, with a reason (SPEC §13)."""
     stamps = TRIGGER_STAMPS[trigger]
@@ -132,8 +138,8 @@ def fire_trigger(
         feature = load_feature(uow, feature_name, expected_revisions)
         fields = {**fields, **_references(uow, feature, trigger, fields)}
         previous = str(feature.status)
-        _check_separation_of_duties(uow, feature, trigger, actor)
-        acting = Acting(actor, role, now_ms(), authenticated)
+        check_may_act(uow, acting_caller(actor, role, caller), trigger, feature, governance)
+        acting = Acting.by(actor, role, now_ms(), caller)
         since = quiet_since(acting.timestamp, quiet_days)
         fields = {**fields, **_guarded(uow, feature, trigger, fields, since)}
         # One change-log entry for the request, named after the trigger the caller fired.
@@ -188,37 +194,3 @@ def _guarded(
         raise FeatureStillReadError(feature.feature_name, readers, detail)
     # Stamped only when forced, so an unforced retirement's change-log entry is as before.
     return {stamps.forced: True if readers else None}
-
-
-def _check_separation_of_duties(
-    uow: UnitOfWork, feature: Feature, trigger: str, actor: str
-) -> None:
-    """Before a separated trigger fires from a state that allows it (from any other, the
-    machine's 409 says more): who played which part, from the row and the changes table."""
-    if not is_separated(trigger) or feature.status not in TRIGGERS[trigger].sources:
-        return
-    duties = FeatureDuties(
-        creator=feature.created_by,
-        definition_changers=uow.definition_changes.changers(feature.id),
-        submitter=feature.submitted_by,
-        tester=feature.tested_by,
-    )
-    check_separation(trigger, actor, duties)
-
-
-def feature_duties(database: Database, shown: Sequence[FeatureData]) -> dict[str, FeatureDuties]:
-    """Who played each part in each of the features ``shown`` (rows as a page read them),
-    by name: what a page asks to tell a person whether separation of duties lets them act,
-    before they try. The definition changers of them all in one statement, on the primary."""
-    names = [feature["feature_name"] for feature in shown]
-    with database.reading() as uow:
-        changers = uow.definition_changes.changers_by_name(names)
-    return {
-        feature["feature_name"]: FeatureDuties(
-            creator=feature["created_by"],
-            definition_changers=changers.get(feature["feature_name"], ()),
-            submitter=feature.get("submitted_by"),
-            tester=feature.get("tested_by"),
-        )
-        for feature in shown
-    }

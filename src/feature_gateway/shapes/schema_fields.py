@@ -196,3 +196,19 @@ class QueryBoolean(fields.Boolean):
         if value in ("true", "false"):
             return bool(value == "true")
         raise self.make_error("invalid", input=value)
+
+
+def Credential(**kwargs: Any) -> fields.String:
+    """How an audit entry's actor was verified (SPEC §12), as the history, the change log and
+    the events show it."""
+    return fields.String(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": '"token:<token_id>" for an API token, "oidc:<issuer>" for the '
+            "company's OpenID Connect provider (console or JWT); null when the name was "
+            "claimed (trust mode, imports, entries made before single sign-on)",
+            "example": "token:0123456789abcdef",
+        },
+        **kwargs,
+    )

@@ -102,7 +102,7 @@ class QueueRow:
 
     @property
     def may(self) -> list[str]:
-        return [verdict.trigger for verdict in self.verdicts if verdict.allowed]
+        return [verdict.act for verdict in self.verdicts if verdict.allowed]
 
     @property
     def why_not(self) -> str | None:
