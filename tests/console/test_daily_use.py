@@ -4,12 +4,14 @@ search URLs; times formatted everywhere."""
 
 from __future__ import annotations
 
+import dataclasses
 import html as html_lib
 import re
 import time
 
 from feature_gateway.console.views import lists
 from feature_gateway.services.clock import now_ms
+from feature_gateway.web.context import EXTENSION
 from tests.console.support import (
     action_path,
     csrf_token,
@@ -255,3 +257,25 @@ def test_only_a_developer_may_create_and_a_form_without_csrf_is_refused(client):
     sign_in_trust(client, "developer", "dora")
     response = client.post("/console/features/new", data={"feature_name": "x:y:1"})
     assert response.status_code == 400
+
+
+def test_queue_rows_give_the_ownership_and_independent_approval_reasons(client, make_feature, app):
+    teams = make_feature("DRAFT", created_by="dora", owner="growth")
+    own = make_feature("TEST_SUCCEEDED", created_by="alice", owner="carol")
+    # Made under the default governance; then the app enforces ownership and independence.
+    shared = app.extensions[EXTENSION]
+    settings = dataclasses.replace(shared.settings, ownership="enforced", approval="independent")
+    app.extensions[EXTENSION] = dataclasses.replace(shared, settings=settings)
+    try:
+        sign_in_trust(client, "developer", "dora")
+        rows = _rows(page(client, "/console/queue"), "developer")
+        (row,) = [r for r in rows if r.startswith(teams["feature_name"] + " ")]
+        assert "growth owns this feature and you are not a member of growth" in row
+        sign_in_trust(client, "approver", "carol")
+        rows = _rows(page(client, "/console/queue"), "approver")
+        (row,) = [r for r in rows if r.startswith(own["feature_name"] + " ")]
+        assert "You own this feature: another approver must approve it." in row
+        html = html_lib.unescape(page(client, feature_path(own["feature_name"])))
+        assert action_path(own["feature_name"], "approve") not in form_actions(html)
+    finally:
+        app.extensions[EXTENSION] = shared
