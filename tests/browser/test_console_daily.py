@@ -27,6 +27,7 @@ from tests.browser.test_console import (
     browser,
     trust_server,
 )
+from tests.conftest import SEED_FEATURE
 from tests.live_server import LiveServer
 
 webdriver = pytest.importorskip("selenium.webdriver")
@@ -193,8 +194,18 @@ def test_no_console_page_scrolls_sideways_at_a_phones_width(
                 label = path.strip("/").replace("/", "-").split("?")[0].replace(":", "-")
                 _snap(browser, f"{role}-{label}", "390")
             _sign_out(browser)
-        # The filters fold behind one control, and unfold at a tap.
+        # A full page of the list (50 cards) is shorter than the 6,400 px it was as a table.
+        for number in range(50):
+            body = {**SEED_FEATURE, "feature_name": f"phone_page:feature_{number:02}:1"}
+            _api(server, "/create_feature_metadata", body, 201)
         _sign_in_trust(browser, server, "approver", "pat")
+        _open(browser, server, "/console/features?search=phone_page")
+        assert len(browser.find_elements(By.CSS_SELECTOR, "table.features tbody tr")) == 50
+        _snap(browser, "list-page", "390")
+        height = browser.execute_script("return document.documentElement.scrollHeight;")
+        assert height < 6_400, f"50 cards are {height} px tall at 390 px"
+        _fits(browser)
+        # The filters fold behind one control, and unfold at a tap.
         _open(browser, server, "/console/features")
         statuses = browser.find_element(By.CSS_SELECTOR, "fieldset.statuses")
         assert not statuses.is_displayed()
