@@ -89,6 +89,12 @@ TRIGGER_FORMS: dict[str, type[RevisionForm]] = {
 }
 
 
+def form_text(value: Any) -> Any:
+    """A submitted value as a client of the API would send it: browsers send text areas
+    with CRLF line ends, and the API stores what a client sends."""
+    return value.replace("\r\n", "\n") if isinstance(value, str) else value
+
+
 def input_names(form: RevisionForm) -> tuple[str, ...]:
     return getattr(type(form), "input_names", ())
 

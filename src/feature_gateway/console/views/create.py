@@ -9,7 +9,7 @@ from flask import flash, redirect, render_template, request, url_for
 
 from feature_gateway.console import actions, identity
 from feature_gateway.console.blueprint import blueprint
-from feature_gateway.console.forms import CREATE_INPUTS, CreateFeatureForm
+from feature_gateway.console.forms import CREATE_INPUTS, CreateFeatureForm, form_text
 from feature_gateway.console.identity import signed_in
 from feature_gateway.domain.lifecycle import Action
 from feature_gateway.errors import GatewayError, ValidationError, http_status_for
@@ -23,7 +23,7 @@ def create_feature() -> Any:
     may_create = caller.role_for(Action.CREATE) is not None
     if request.method == "GET" or not may_create:
         return _page(form, {}, None, may_create), 200 if may_create else 403
-    inputs = {name: _text(form[name].data) for name in CREATE_INPUTS}
+    inputs = {name: form_text(form[name].data) for name in CREATE_INPUTS}
     try:
         created = actions.create(identity.signed_in_user(), inputs)
     except ValidationError as invalid:
@@ -51,8 +51,3 @@ def _messages(problem: Any) -> list[str]:
     if isinstance(problem, list):
         return [str(m) for m in problem]
     return [] if problem is None else [str(problem)]
-
-
-def _text(value: Any) -> Any:
-    # Browsers send text areas with CRLF line ends; the API stores what a client sends.
-    return value.replace("\r\n", "\n") if isinstance(value, str) else value

@@ -1,5 +1,6 @@
-"""The feature list with its search form, and the review queue of each of the person's
-roles. Read on the primary (LATEST), as the feature page is (``console.pages``)."""
+"""The feature list with its search form, the header's search, and the review queue of
+each of the person's roles. Read on the primary (LATEST), as the feature page is
+(``console.pages``)."""
 
 from __future__ import annotations
 
