@@ -27,7 +27,8 @@ def create_feature() -> Any:
     try:
         created = actions.create(identity.signed_in_user(), inputs)
     except ValidationError as invalid:
-        return _page(form, invalid.errors or {}, invalid.detail, may_create), 422
+        problem = "see the messages by the fields below." if invalid.errors else invalid.detail
+        return _page(form, invalid.errors or {}, problem, may_create), 422
     except GatewayError as refused:
         return _page(form, {}, refused.detail, may_create), http_status_for(refused)[0]
     flash(f"Feature {created['feature_name']} created (DRAFT).", "ok")
