@@ -1,11 +1,15 @@
-"""What token mode (SPEC §7) costs per request: read by name and create, trust vs token.
+"""What token mode (SPEC §7) and single sign-on (SPEC §12) cost per request: read by name
+and create in trust and token mode, and read by name with a JWT from the provider.
 
 Run: ``.venv/bin/python -m bench.auth`` (needs wrk: ``apt-get install wrk``). One SQLite
-database with 10,000 features (10 % deployed) served by ``gunicorn -w 2`` three times in
-the same run: a bare Flask endpoint (the ceiling), the service in trust mode, the service
-in token mode. Each is loaded with ``wrk -t1 -c16`` on loopback; the server CPU per
-request is the workers' user+system time over the run divided by the requests served.
-The token check is one primary-key lookup; it also times that check in process.
+database with 10,000 features (10 % deployed) served by ``gunicorn -w 2`` four times in
+the same run: a bare Flask endpoint (the ceiling), the service in trust mode, in token mode
+(API tokens), and in token mode with OIDC on (a test issuer on loopback, tests.oidc_issuer,
+serving discovery and keys; each worker fetches them once, then checks each JWT's RS256
+signature with the cached key). Each is loaded with ``wrk -t1 -c16`` on loopback; the
+server CPU per request is the workers' user+system time over the run divided by the
+requests served. It also times the token check (one primary-key lookup) and the JWT check
+(signature and claims, key cached) in process.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import uuid
 from pathlib import Path
 
 from bench.common import Gunicorn, migrated_sqlite, seed_features, wrk
+from tests.oidc_issuer import AUDIENCE, ROLE_MAP, OidcIssuer
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -126,8 +131,22 @@ def token_check_us(url: str, token: str, calls: int = 5_000) -> float:
         engine.dispose()
 
 
-def scripts(token: str, name: str) -> dict[str, tuple[str, str]]:
-    """Per mode, the wrk scripts reading ``name`` and creating features."""
+def jwt_check_us(issuer: OidcIssuer, jwt: str, calls: int = 2_000) -> float:
+    """The median cost of authenticating one request with a JWT in process (keys cached)."""
+    from feature_gateway.services.identity_provider import IdentityProvider
+
+    provider = IdentityProvider(issuer.url)
+    provider.principal_of(provider.verify(jwt, audience=AUDIENCE))  # fetches the keys
+    timings = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        provider.principal_of(provider.verify(jwt, audience=AUDIENCE))
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings) * 1e6
+
+
+def scripts(token: str, jwt: str, name: str) -> dict[str, tuple[str, str | None]]:
+    """Per mode, the wrk scripts reading ``name`` and creating features (None: not run)."""
     auth = f'"Bearer {token}"'
     return {
         "trust": (
@@ -139,7 +158,22 @@ def scripts(token: str, name: str) -> dict[str, tuple[str, str]]:
                         "auth": f'wrk.headers["Authorization"] = {auth}'},
             CREATE_LUA % {"identity": "", "auth": f'headers["Authorization"] = {auth}'},
         ),
+        "jwt": (
+            READ_LUA % {"path": f"/get_feature_metadata/{name}",
+                        "auth": f'wrk.headers["Authorization"] = "Bearer {jwt}"'},
+            None,
+        ),
     }  # fmt: skip
+
+
+def server_env(mode: str, url: str, issuer: OidcIssuer) -> dict[str, str]:
+    if mode == "trust":
+        return {"DATABASE_URL": url, "AUTH_MODE": "trust"}
+    # Token mode needs SECRET_KEY (the console's sessions); a fresh one per run.
+    env = {"DATABASE_URL": url, "AUTH_MODE": "token", "SECRET_KEY": secrets.token_urlsafe(32)}
+    if mode == "jwt":
+        env.update(OIDC_ISSUER=issuer.url, OIDC_CLIENT_ID=AUDIENCE, OIDC_ROLE_MAP=ROLE_MAP)
+    return env
 
 
 def main() -> None:
@@ -152,6 +186,10 @@ def main() -> None:
         url = migrated_sqlite(tmp / "auth.db")
         names = seed_features(tmp / "auth.db", 10_000)
         token = issue_developer_token(url)
+        issuer = OidcIssuer()
+        # Valid for the whole run: a developer, as the API token is.
+        hour = issuer.now() + 3600
+        jwt = issuer.token(preferred_username="wrk", groups=["ml-developers"], exp=hour)
         bare = Gunicorn("bench.bare_app:app", {})
         try:
             wait_until_answering(bare, "/bare")
@@ -161,22 +199,24 @@ def main() -> None:
             )
         finally:
             bare.stop()
-        for mode, (read, create) in scripts(token, names[5003]).items():
-            # Token mode needs SECRET_KEY (the console's sessions); a fresh one per run.
-            env = {"DATABASE_URL": url, "AUTH_MODE": mode, "SECRET_KEY": secrets.token_urlsafe(32)}
-            server = Gunicorn("wsgi:app", env)
-            try:
-                wait_until_answering(server, "/health")
-                for label, script in ((f"read one feature by name, {mode}", read),
-                                      (f"create, {mode}", create)):  # fmt: skip
-                    rows.append((label, measure(server, script, args.seconds, tmp)))
-            finally:
-                server.stop()
-        in_process = token_check_us(url, token)
+        try:
+            for mode, (read, create) in scripts(token, jwt, names[5003]).items():
+                server = Gunicorn("wsgi:app", server_env(mode, url, issuer))
+                try:
+                    wait_until_answering(server, "/health")
+                    for label, script in ((f"read one feature by name, {mode}", read),
+                                          (f"create, {mode}", create)):  # fmt: skip
+                        if script is not None:
+                            rows.append((label, measure(server, script, args.seconds, tmp)))
+                finally:
+                    server.stop()
+            in_process = token_check_us(url, token), jwt_check_us(issuer, jwt)
+        finally:
+            issuer.stop()
     report(rows, in_process)
 
 
-def report(rows: list[tuple[str, dict[str, float]]], in_process_us: float) -> None:
+def report(rows: list[tuple[str, dict[str, float]]], in_process_us: tuple[float, float]) -> None:
     bare = rows[0][1]["rps"]
     print(f"{'scenario':34} {'req/s':>8} {'of bare':>8} {'p50 ms':>8} {'p99 ms':>8} "
           f"{'CPU µs/req':>10} {'non-2xx':>8}")  # fmt: skip
@@ -188,8 +228,15 @@ def report(rows: list[tuple[str, dict[str, float]]], in_process_us: float) -> No
         trust, token = figures[f"{action}, trust"], figures[f"{action}, token"]
         print(f"token mode, {action}: +{token['cpu_us'] - trust['cpu_us']:.0f} µs server CPU "
               f"per request, {token['rps'] / trust['rps']:.0%} of trust mode's req/s")  # fmt: skip
+    trust = figures["read one feature by name, trust"]
+    jwt = figures["read one feature by name, jwt"]
+    print(f"JWT, read one feature by name: +{jwt['cpu_us'] - trust['cpu_us']:.0f} µs server CPU "
+          f"per request, {jwt['rps'] / trust['rps']:.0%} of trust mode's req/s")  # fmt: skip
+    token_us, jwt_us = in_process_us
     print(f"token check in process (authenticate, one primary-key lookup): "
-          f"median {in_process_us:.0f} µs")  # fmt: skip
+          f"median {token_us:.0f} µs")  # fmt: skip
+    print(f"JWT check in process (RS256 signature and claims, key cached): "
+          f"median {jwt_us:.0f} µs")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -12,11 +12,13 @@ from feature_gateway_client import (
     Forbidden,
     InvalidTransition,
     NotFound,
+    Ownership,
     SeparationOfDuties,
     Unauthorized,
     ValidationError,
 )
 from feature_gateway_client.client import Client
+from feature_gateway_client.errors import error_for
 from tests.client.support import Service
 
 PROBLEM = "urn:feature-gateway:problem:"
@@ -78,6 +80,14 @@ def test_separation_of_duties_is_its_own_403_apart_from_a_role_refusal(service: 
             feature_name=name, test_result="TEST_SUCCEEDED"
         )
     assert not isinstance(role.value, SeparationOfDuties) and role.value.status == 403
+
+
+def test_an_ownership_refusal_is_its_own_403():
+    detail = "Ownership: v:f:1 is owned by growth; alice is not a member of growth."
+    problem = {"type": PROBLEM + "ownership", "title": "Ownership", "detail": detail}
+    refused = error_for(403, problem)
+    assert isinstance(refused, Ownership) and isinstance(refused, Forbidden)
+    assert not isinstance(refused, SeparationOfDuties) and refused.detail == detail
 
 
 def test_trust_mode_fills_the_role_and_the_actor_field_of_each_write(service: Service):

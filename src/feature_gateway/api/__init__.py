@@ -14,6 +14,7 @@ from feature_gateway.api.docs import (
 from feature_gateway.api.events.routes import blp as events_blp
 from feature_gateway.api.features.routes import blp as features_blp
 from feature_gateway.api.health.routes import blp as health_blp
+from feature_gateway.api.identity.routes import blp as identity_blp
 from feature_gateway.api.ops.routes import blp as ops_blp
 from feature_gateway.api.problems import GatewayApi, register_error_handlers
 from feature_gateway.api.tokens.routes import blp as tokens_blp
@@ -31,17 +32,18 @@ BLUEPRINTS = (
     values_blp,
     feast_blp,
     tokens_blp,
+    identity_blp,
     events_blp,
     webhooks_blp,
 )
 
 
-def register_api(app: Flask, *, token_mode: bool) -> GatewayApi:
+def register_api(app: Flask, *, token_mode: bool, sign_on: bool = False) -> GatewayApi:
     for key, value in docs_config(token_mode=token_mode).items():
         app.config.setdefault(key, value)
     spec_kwargs = {
         "marshmallow_plugin": MarshmallowPluginWithSchemaRules(token_mode=token_mode),
-        "extra_plugins": [AccessDocPlugin(app, token_mode=token_mode)],
+        "extra_plugins": [AccessDocPlugin(app, token_mode=token_mode, sign_on=sign_on)],
     }
     api = GatewayApi(app, spec_kwargs=spec_kwargs)
     app.extensions["gateway_api"] = api

@@ -46,8 +46,9 @@ NO_STORE_DOC = {"Cache-Control": {"schema": {"type": "string", "enum": ["no-stor
 
 
 def names_no_role(view: F) -> F:
-    """Takes any valid token and no role in the request (Feast's protocol has no field for
-    one): token mode adds 401 to its document, but no 403."""
+    """Takes any caller with a role and names none (Feast's protocol has no field for one):
+    token mode adds 401 to its document, and 403 only with single sign-on on, where a
+    caller's groups may give no role at all (an API token always carries one)."""
     setattr(view, _NAMES_NO_ROLE, True)
     return view
 
@@ -65,8 +66,8 @@ def _is_token_mode_only(app: Flask, endpoint: str) -> bool:
 class AccessDocPlugin(BasePlugin):
     """apispec plugin writing each operation's security into the document."""
 
-    def __init__(self, app: Flask, *, token_mode: bool) -> None:
-        self.app, self.token_mode = app, token_mode
+    def __init__(self, app: Flask, *, token_mode: bool, sign_on: bool = False) -> None:
+        self.app, self.token_mode, self.sign_on = app, token_mode, sign_on
 
     def operation_helper(
         self, path: str | None = None, operations: dict[str, Any] | None = None, **kwargs: Any
@@ -87,9 +88,12 @@ class AccessDocPlugin(BasePlugin):
             operation["security"] = []
             return
         # 401 without a valid token; 403 wherever a role or an actor can be named, which
-        # the token may not carry or may not be (reads included).
-        added = {401: "UNAUTHORIZED", 403: "FORBIDDEN"}
-        if getattr(self.app.view_functions.get(endpoint), _NAMES_NO_ROLE, False):
+        # the token may not carry or may not be (reads included), or for a caller with no
+        # role at all (single sign-on: groups that map to none); 503 when the token cannot
+        # be checked (its database row, or a JWT's key at an unreachable provider).
+        added = {401: "UNAUTHORIZED", 403: "FORBIDDEN", 503: "SERVICE_UNAVAILABLE"}
+        view = self.app.view_functions.get(endpoint)
+        if getattr(view, _NAMES_NO_ROLE, False) and not self.sign_on:
             del added[403]
         responses = {**operation["responses"], **added}
         operation["responses"] = dict(sorted(responses.items(), key=lambda item: str(item[0])))

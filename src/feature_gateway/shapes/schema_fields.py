@@ -22,6 +22,7 @@ from feature_gateway.domain.names import (
 )
 from feature_gateway.domain.sql_check import UnsafeQueryError, check_read_only_query
 from feature_gateway.domain.text import (
+    MAX_NAME_LENGTH,
     NAME_PATTERN,
     NON_BLANK_TEXT_PATTERN,
     has_nul,
@@ -30,7 +31,7 @@ from feature_gateway.domain.text import (
 )
 from feature_gateway.errors import MAX_ERROR_MESSAGES
 
-MAX_ACTOR_LENGTH = 255
+MAX_ACTOR_LENGTH = MAX_NAME_LENGTH
 MAX_DESCRIPTION_LENGTH = 10_000
 MAX_QUERY_LENGTH = 100_000
 MAX_NOTE_LENGTH = 10_000

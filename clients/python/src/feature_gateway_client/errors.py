@@ -57,7 +57,13 @@ class Forbidden(ApiError):
 
 class SeparationOfDuties(Forbidden):
     """403: the caller may not act on this feature because of what they already did to it
-    (created it, changed its definition, submitted or tested it)."""
+    (created it, changed its definition, submitted or tested it), or, with
+    ``APPROVAL=independent``, because they are a member of its owner."""
+
+
+class Ownership(Forbidden):
+    """403 (``OWNERSHIP=enforced``): the caller is not a member of the feature's owner, or
+    names an owner they are not a member of."""
 
 
 class NotFound(ApiError):
@@ -122,6 +128,7 @@ _BY_TYPE: dict[str, type[ApiError]] = {
     PROBLEM_PREFIX + slug: kind
     for slug, kind in {
         "separation-of-duties": SeparationOfDuties,
+        "ownership": Ownership,
         "feature-already-exists": AlreadyExists,
         "invalid-status-transition": InvalidTransition,
         "feature-immutable": FeatureImmutable,
