@@ -19,6 +19,7 @@ from tests.console.support import (
     flashes,
     form_actions,
     page,
+    sign_in_token,
     sign_in_trust,
 )
 
@@ -280,3 +281,63 @@ def test_queue_rows_give_the_ownership_and_independent_approval_reasons(client, 
         assert action_path(own["feature_name"], "approve") not in form_actions(html)
     finally:
         app.extensions[EXTENSION] = shared
+
+
+def test_in_token_mode_a_developer_creates_a_feature_for_their_group_and_not_for_another(
+    token_app, token_client, issue_token, connection
+):
+    from sqlalchemy import text
+
+    token = issue_token("developer", principal="Dora", groups=["growth"])
+    shared = token_app.extensions[EXTENSION]
+    settings = dataclasses.replace(shared.settings, ownership="enforced")
+    token_app.extensions[EXTENSION] = dataclasses.replace(shared, settings=settings)
+    try:
+        sign_in_token(token_client, token)
+        form = {
+            "feature_type": "batch",
+            "feature_data_type": "float",
+            "query": "SELECT trips FROM driver_stats",
+            "description": "Trips per driver",
+        }
+        html = page(token_client, "/console/features/new")
+        refused = token_client.post(
+            "/console/features/new",
+            data={
+                **form,
+                "csrf_token": csrf_token(html),
+                "feature_name": "token_made:other:1",
+                "owner": "pricing",
+            },
+        )
+        assert refused.status_code == 403
+        owner_error = re.search(
+            r'id="new-owner-error">(.*?)</p>', refused.get_data(as_text=True), re.S
+        )
+        assert owner_error and "Dora is not a member of pricing" in owner_error.group(1)
+        made = token_client.post(
+            "/console/features/new",
+            data={
+                **form,
+                "csrf_token": csrf_token(html),
+                "feature_name": "token_made:trips:1",
+                "owner": "growth",
+            },
+        )
+        assert made.status_code == 302
+    finally:
+        token_app.extensions[EXTENSION] = shared
+    row = connection.execute(
+        text(
+            "SELECT f.created_by, f.owner, a.authenticated, a.credential FROM features f"
+            " JOIN feature_audit a ON a.feature_id = f.id WHERE f.feature_name = :n"
+        ),
+        {"n": "token_made:trips:1"},
+    ).one()
+    assert tuple(row) == ("Dora", "growth", True, f"token:{token.split('_')[1]}")
+    assert (
+        connection.execute(
+            text("SELECT count(*) FROM features WHERE feature_name = 'token_made:other:1'")
+        ).scalar_one()
+        == 0
+    )

@@ -12,7 +12,12 @@ from feature_gateway.console.blueprint import blueprint
 from feature_gateway.console.forms import CREATE_INPUTS, CreateFeatureForm, form_text
 from feature_gateway.console.identity import signed_in
 from feature_gateway.domain.lifecycle import Action
-from feature_gateway.errors import GatewayError, ValidationError, http_status_for
+from feature_gateway.errors import (
+    GatewayError,
+    OwnershipError,
+    ValidationError,
+    http_status_for,
+)
 from feature_gateway.web import caller
 
 
@@ -29,6 +34,9 @@ def create_feature() -> Any:
     except ValidationError as invalid:
         problem = "see the messages by the fields below." if invalid.errors else invalid.detail
         return _page(form, invalid.errors or {}, problem, may_create), 422
+    except OwnershipError as refused:  # the owner asked for (SPEC §12): said by that field
+        errors = {"owner": [refused.detail]}
+        return _page(form, errors, "see the message by the owner.", may_create), 403
     except GatewayError as refused:
         return _page(form, {}, refused.detail, may_create), http_status_for(refused)[0]
     flash(f"Feature {created['feature_name']} created (DRAFT).", "ok")
