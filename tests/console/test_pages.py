@@ -176,8 +176,13 @@ def test_console_pages_carry_a_strict_content_security_policy_and_no_store(clien
         "/console/features",
         feature_path(feature["feature_name"]),
         "/console/features/nope:nothing:1",
+        "/console/features/new",  # 403 for an approver
+        "/console/find?q=nothing",
+        "/console/features?search=&owner=",
     ):
         _assert_security_headers(client.get(path))
+    sign_in_trust(client, "developer", "dora")
+    _assert_security_headers(client.get("/console/features/new"))
     with client.get("/console/static/console.css") as css:
         assert css.status_code == 200 and css.mimetype == "text/css"
         assert css.headers["Content-Security-Policy"].startswith("default-src 'none'")
