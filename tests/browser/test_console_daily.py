@@ -113,10 +113,10 @@ def test_the_header_search_finds_a_feature_by_name_or_lists_the_matches(
     _tested_feature(trust_server, name, "dev")
     _sign_in_trust(browser, trust_server, "approver", "carol")
     browser.find_element(By.ID, "find").send_keys(name)
-    _click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "form.find button"))
+    _click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "form.find input[type=submit]"))
     assert browser.current_url == f"{trust_server.base_url}/console/features/{name}"
     browser.find_element(By.ID, "find").send_keys(f"search_{width}:need")
-    _click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "form.find button"))
+    _click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "form.find input[type=submit]"))
     assert browser.current_url.startswith(f"{trust_server.base_url}/console/features?search=")
     listed = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "table.features a")]
     assert listed == [name]
