@@ -1,19 +1,21 @@
 """Review console render times (issue 12): the list page and the feature page at 10,000
 features, beside the bare-app figure of the same run.
 
-Run: ``.venv/bin/python -m bench.console [--features 10000] [--requests 200]``. In-process
-(Flask's test client, no network, no gunicorn): what is measured is the app's own work per
-page — session and CSRF, the service reads, Jinja rendering — on SQLite with the catalog's
-owners and tags (``bench.catalog.seeded_database``). Each page is requested ``--requests``
-times after a warm-up; median and p95 in milliseconds are printed. The bare app is a Flask
-endpoint returning a constant JSON body (``bench.bare_app``), the floor of any request;
-``/health`` is this app's cheapest endpoint.
+Run: ``.venv/bin/python -m bench.console [--features 10000] [--requests 200]
+[--waiting 150]``. In-process (Flask's test client, no network, no gunicorn): what is
+measured is the app's own work per page — session and CSRF, the service reads, Jinja
+rendering — on SQLite with the catalog's owners and tags (``bench.catalog.seeded_database``),
+``--waiting`` of them TEST_SUCCEEDED (the approver's queue shows 100). Each page is
+requested ``--requests`` times after a warm-up; median and p95 in milliseconds are printed.
+The bare app is a Flask endpoint returning a constant JSON body (``bench.bare_app``), the
+floor of any request; ``/health`` is this app's cheapest endpoint.
 """
 
 from __future__ import annotations
 
 import argparse
 import re
+import sqlite3
 import statistics
 import tempfile
 import time
@@ -82,6 +84,20 @@ def reviewed_feature(client: FlaskClient, source: str) -> str:
     return name
 
 
+def waiting_for_approval(path: Path, count: int) -> None:
+    """``count`` of the seeded DRAFT features submitted and tested (TEST_SUCCEEDED, as the
+    workflow would leave them): a full approver queue (issue 22: each row says who did
+    what, how long it waited and whether the approver may act)."""
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "UPDATE features SET status = 'TEST_SUCCEEDED', submitted_by = created_by,"
+            " submitted_time = updated_time, tested_by = 'qa', tested_time = updated_time,"
+            " test_result = 'TEST_SUCCEEDED' WHERE id IN (SELECT id FROM features"
+            " WHERE status = 'DRAFT' ORDER BY id DESC LIMIT ?)",
+            (count,),
+        )
+
+
 def sign_in(client: FlaskClient) -> None:
     page = client.get("/console/sign-in").get_data(as_text=True)
     token = _CSRF.search(page)
@@ -97,10 +113,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--features", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--waiting", type=int, default=150, help="features TEST_SUCCEEDED")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "console.db"
         names = seeded_database(ROOT, path, args.features, catalog=True)
+        waiting_for_approval(path, args.waiting)
         app = create_app({"database_url": f"sqlite:///{path}", "log_level": "WARNING"})
         client = app.test_client()
         feature = reviewed_feature(client, names[0])  # names[0] is DEPLOYED
@@ -116,7 +134,7 @@ def main() -> None:
             ("list page, search + status, 50", client, search),
             ("  the same list from the JSON API", client,
              "/get_all_feature_metadata?user_role=approver&limit=50&search=number+99&status=DRAFT"),
-            ("approver queue", client, "/console/queue"),
+            (f"approver queue (100 of {args.waiting + 1} waiting)", client, "/console/queue"),
             ("feature page (v2: diff, timeline, changes)", client, f"/console/features/{feature}"),
             ("  its five reads from the JSON API, in turn", client, ""),
         ]  # fmt: skip

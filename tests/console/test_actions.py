@@ -83,13 +83,20 @@ def test_an_approver_approves_and_the_feature_is_deployed_with_its_audit_rows(
     assert metadata["approval_notes"] == "looks right"
 
 
-def test_the_author_is_refused_approving_their_own_feature_with_the_api_message(
+def test_the_author_is_not_offered_approval_and_a_posted_one_is_refused_with_the_api_message(
     client, make_feature
 ):
     feature = make_feature("TEST_SUCCEEDED", created_by="alice")
     name = feature["feature_name"]
     sign_in_trust(client, "approver", "alice")
-    post_form(client, feature_path(name), action_path(name, "approve"))
+    html = html_lib.unescape(page(client, feature_path(name)))
+    assert action_path(name, "approve") not in form_actions(html)
+    assert "You created this feature: another approver must approve it." in html
+    # A form posted anyway (crafted, or from a page of before) is still the service's to refuse.
+    revision = str(feature["revision"])
+    client.post(
+        action_path(name, "approve"), data={"csrf_token": csrf_token(html), "revision": revision}
+    )
     html = html_lib.unescape(page(client, feature_path(name)))
     assert (
         "Refused: Separation of duties: alice created this feature, so alice cannot " "approve it."

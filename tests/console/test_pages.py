@@ -176,8 +176,13 @@ def test_console_pages_carry_a_strict_content_security_policy_and_no_store(clien
         "/console/features",
         feature_path(feature["feature_name"]),
         "/console/features/nope:nothing:1",
+        "/console/features/new",  # 403 for an approver
+        "/console/find?q=nothing",
+        "/console/features?search=&owner=",
     ):
         _assert_security_headers(client.get(path))
+    sign_in_trust(client, "developer", "dora")
+    _assert_security_headers(client.get("/console/features/new"))
     with client.get("/console/static/console.css") as css:
         assert css.status_code == 200 and css.mimetype == "text/css"
         assert css.headers["Content-Security-Policy"].startswith("default-src 'none'")
@@ -254,7 +259,7 @@ def test_a_flash_message_is_shown_once(client):
 def test_the_search_form_has_a_control_for_every_list_filter_and_page_size(client):
     sign_in_trust(client, "developer", "alice")
     html = page(client, "/console/features")
-    start = html.index('role="search"')
+    start = html.index('class="card search-form"')
     form = html[start : html.index("</form>", start)]
     controls = set(re.findall(r'<(?:input|select)[^>]* name="([^"]+)"', form))
     # offset is the paging links' (a form would start over at the first page)

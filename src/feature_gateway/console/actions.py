@@ -15,13 +15,21 @@ from typing import Any
 
 from marshmallow import ValidationError as SchemaError
 
+from feature_gateway.console import may_act
 from feature_gateway.console.forms import TRIGGER_FORMS, label
 from feature_gateway.console.identity import ConsoleUser
+from feature_gateway.console.may_act import Verdict
+from feature_gateway.domain import permissions
 from feature_gateway.domain.feature_fields import TRIGGER_STAMPS
-from feature_gateway.domain.lifecycle import PERMISSIONS, TRIGGERS, Action, Role, Status
+from feature_gateway.domain.lifecycle import PERMISSIONS, TRIGGERS, Action, Role
 from feature_gateway.errors import ForbiddenError, ValidationError
-from feature_gateway.services import catalog, workflow
-from feature_gateway.shapes.feature_schemas import CreateVersionSchema, trigger_request_schema
+from feature_gateway.services import catalog, features, workflow
+from feature_gateway.services.rows import FeatureData
+from feature_gateway.shapes.feature_schemas import (
+    CreateFeatureSchema,
+    CreateVersionSchema,
+    trigger_request_schema,
+)
 from feature_gateway.shapes.trigger_endpoints import TRIGGER_ENDPOINTS
 from feature_gateway.web import caller
 from feature_gateway.web.context import database, settings
@@ -33,6 +41,7 @@ _SCHEMAS = {
     for trigger in TRIGGER_FORMS
 }
 _NEW_VERSION_SCHEMA = CreateVersionSchema()
+_CREATE_SCHEMA = CreateFeatureSchema()
 
 
 @dataclass(frozen=True)
@@ -48,23 +57,29 @@ class Offer:
 NEW_VERSION = "new_version"
 
 
-def offers(status: str) -> list[Offer]:
-    """The triggers the signed-in person may fire on a feature in ``status``, in table
-    order, then a new version (allowed from any status to whoever may create features)."""
-    found = []
-    for name, trigger in TRIGGERS.items():
-        if name not in TRIGGER_FORMS or Status(status) not in trigger.sources:
-            continue
-        role = None if trigger.action is None else caller.role_for(trigger.action)
-        if role is not None:
-            endpoint = _ENDPOINTS[name]
-            found.append(Offer(name, endpoint.message, endpoint.summary, role))
-    role = caller.role_for(Action.CREATE)
-    if role is not None:
-        found.append(
-            Offer(NEW_VERSION, "New version", "Make a new DRAFT version of this feature.", role)
-        )
-    return found
+# The triggers a person fires from the feature page, in the lifecycle table's order.
+PAGE_TRIGGERS = tuple(
+    name for name, trigger in TRIGGERS.items() if name in TRIGGER_FORMS and trigger.action
+)
+
+
+def offers(feature: FeatureData) -> tuple[list[Offer], list[Verdict]]:
+    """The triggers the signed-in person may fire on ``feature``, in table order, then a new
+    version; and the acts its status allows that they may not take, each with why
+    (``console.may_act``; not a new version to whoever holds no role that makes one)."""
+    found, refused = [], []
+    acts = (*PAGE_TRIGGERS, permissions.NEW_VERSION)
+    for verdict in may_act.verdicts([feature], acts)[feature["feature_name"]]:
+        if not verdict.allowed or verdict.role is None:
+            if verdict.act in TRIGGERS or verdict.rule is not permissions.Rule.ROLE:
+                refused.append(verdict)
+        elif verdict.act == permissions.NEW_VERSION:
+            summary = "Make a new DRAFT version of this feature."
+            found.append(Offer(NEW_VERSION, "New version", summary, verdict.role))
+        else:
+            endpoint = _ENDPOINTS[verdict.act]
+            found.append(Offer(verdict.act, endpoint.message, endpoint.summary, verdict.role))
+    return found, refused
 
 
 def title(trigger: str) -> str:
@@ -81,8 +96,9 @@ def _role(user: ConsoleUser, action: Action) -> Role:
     return role
 
 
-def _load(schema: Any, payload: Mapping[str, Any]) -> dict[str, Any]:
-    """The payload as the API's schema loads it; its messages as a 422 otherwise."""
+def load_request(schema: Any, payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The payload as the API's schema loads it; its messages as a 422 otherwise (by field
+    in ``errors``)."""
     try:
         return dict(schema.load(payload))
     except SchemaError as exc:
@@ -121,7 +137,7 @@ def fire(
         TRIGGER_STAMPS[trigger].actor: user.name,
         **given,
     }
-    args = _load(schema, payload)
+    args = load_request(schema, payload)
     name = args.pop("feature_name")
     args.pop("user_role")
     return workflow.fire_trigger(
@@ -144,7 +160,7 @@ def new_version(
     role = _role(user, Action.CREATE)
     given = {name: value for name, value in inputs.items() if value not in (None, "")}
     payload = {"feature_name": feature_name, "user_role": role.value, "created_by": user.name}
-    args = _load(_NEW_VERSION_SCHEMA, {**payload, **given})
+    args = load_request(_NEW_VERSION_SCHEMA, {**payload, **given})
     args.pop("user_role")
     source, created_by = args.pop("feature_name"), args.pop("created_by")
     return catalog.create_feature_version(
@@ -154,4 +170,21 @@ def new_version(
         caller=caller.principal(),
         governance=settings().governance,
         expected_revisions={revision},
+    )
+
+
+def create(user: ConsoleUser, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """A new DRAFT feature created by ``user`` from the console's form, as the API's create
+    request would make it (its schema's messages by field as a 422 otherwise)."""
+    role = _role(user, Action.CREATE)
+    given = {name: value for name, value in inputs.items() if value not in (None, "")}
+    payload = {**given, "user_role": role.value, "created_by": user.name}
+    args = load_request(_CREATE_SCHEMA, payload)
+    args.pop("user_role")
+    return features.create_feature(
+        database(),
+        args,
+        role=role.value,
+        caller=caller.principal(),
+        governance=settings().governance,
     )

@@ -24,6 +24,7 @@ from wtforms.validators import InputRequired, Optional
 
 from feature_gateway.domain.changes import VERSIONED_FIELDS
 from feature_gateway.domain.feature_fields import (
+    CREATE_FIELDS,
     FIELDS_BY_NAME,
     FORCE_REQUEST_FIELD,
     TRIGGER_STAMPS,
@@ -88,6 +89,12 @@ TRIGGER_FORMS: dict[str, type[RevisionForm]] = {
 }
 
 
+def form_text(value: Any) -> Any:
+    """A submitted value as a client of the API would send it: browsers send text areas
+    with CRLF line ends, and the API stores what a client sends."""
+    return value.replace("\r\n", "\n") if isinstance(value, str) else value
+
+
 def input_names(form: RevisionForm) -> tuple[str, ...]:
     return getattr(type(form), "input_names", ())
 
@@ -114,3 +121,23 @@ NewVersionForm: type[RevisionForm] = type(
 def prefilled_version_form(feature: dict[str, Any]) -> RevisionForm:
     data = {name: feature.get(name) or "" for name in VERSION_INPUTS}
     return NewVersionForm(formdata=None, data={**data, "revision": feature["revision"]})
+
+
+def _create_input(name: str) -> Field:
+    field = FIELDS_BY_NAME[name]
+    if field.kind is Kind.CHOICE:
+        return SelectField(label(name), choices=list(field.choices))
+    if field.kind in (Kind.DESCRIPTION, Kind.QUERY):
+        return TextAreaField(label(name))
+    return StringField(label(name))
+
+
+# A new feature: what the create request takes but the creator (the signed-in person) and
+# the tags (set later through the API). Required or not, and valid or not, is the API's
+# request schema's to say (``console.actions.create``): its messages show by each field.
+CREATE_INPUTS = tuple(
+    name for name in CREATE_FIELDS if FIELDS_BY_NAME[name].kind not in (Kind.ACTOR, Kind.TAGS)
+)
+CreateFeatureForm: type[FlaskForm] = type(
+    "CreateFeatureForm", (FlaskForm,), {n: _create_input(n) for n in CREATE_INPUTS}
+)

@@ -68,8 +68,30 @@ def _epoch_ms(name: str, value: str) -> str:
 def page_link_args(args: MultiDict[str, str], offset: int) -> MultiDict[str, str]:
     """The same search, at another offset (the previous and next page links)."""
     kept = MultiDict([(k, v) for k, v in args.items(multi=True) if k != "offset" and v != ""])
-    kept["offset"] = str(offset)
+    if offset:
+        kept["offset"] = str(offset)
     return kept
+
+
+# What the search form sends for a field left as it was: the URL says nothing of it.
+_FORM_DEFAULTS = {
+    "sort": str(_SCHEMA.fields["sort"].load_default),
+    "limit": str(CONSOLE_PAGE_SIZE),
+    "offset": "0",
+    "include_deleted": "false",
+}
+
+
+def canonical_args(args: MultiDict[str, str]) -> MultiDict[str, str] | None:
+    """The search without its empty and default parameters, when it has any (the list page
+    redirects there, so its URL is short enough to read and share); None when it has none."""
+    given = list(args.items(multi=True))
+    kept = [
+        (name, value)
+        for name, value in given
+        if value.strip() != "" and _FORM_DEFAULTS.get(name) != value
+    ]
+    return None if len(kept) == len(given) else MultiDict(kept)
 
 
 @dataclass(frozen=True)
@@ -80,6 +102,7 @@ class Queue:
     role: Role
     title: str
     statuses: tuple[Status, ...]
+    triggers: tuple[str, ...]  # what the role does to a feature waiting here
     own_only: bool = False
 
     def query(self, person: str, limit: int) -> FeatureQuery:
@@ -94,14 +117,20 @@ class Queue:
 QUEUES = {
     queue.role: queue
     for queue in (
-        Queue(Role.APPROVER, "Waiting for approval", (Status.TEST_SUCCEEDED,)),
         Queue(
-            Role.EXTERNAL_TESTING_SYSTEM, "Waiting for a test result", (Status.READY_FOR_TESTING,)
+            Role.APPROVER, "Waiting for approval", (Status.TEST_SUCCEEDED,), ("approve", "reject")
+        ),
+        Queue(
+            Role.EXTERNAL_TESTING_SYSTEM,
+            "Waiting for a test result",
+            (Status.READY_FOR_TESTING,),
+            ("test",),
         ),
         Queue(
             Role.DEVELOPER,
             "Your features to submit or fix",
             (Status.DRAFT, Status.TEST_FAILED, Status.REJECTED),
+            ("submit", "fix"),
             own_only=True,
         ),
     )

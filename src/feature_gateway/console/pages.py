@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from feature_gateway.domain.feature_fields import FEATURE_FIELDS, Kind
+from feature_gateway.domain.feature_fields import FEATURE_FIELDS, FIELDS_BY_NAME, Field, Kind
 from feature_gateway.domain.freshness import LATEST
 from feature_gateway.domain.usage import DEFAULT_USAGE_DAYS
 from feature_gateway.services import catalog, features, usage
@@ -48,12 +48,18 @@ _UNITS = ((86_400, "day"), (3_600, "hour"), (60, "minute"), (1, "second"))
 
 def ago(then_ms: int, now_ms: int) -> str:
     """``2 minutes ago``: the largest whole unit, rounded down."""
+    since = duration(then_ms, now_ms)
+    return "just now" if since is None else f"{since} ago"
+
+
+def duration(then_ms: int, now_ms: int) -> str | None:
+    """``3 days``: the largest whole unit, rounded down; None under a second."""
     seconds = max(0, (now_ms - then_ms) // 1000)
     if seconds < 1:
-        return "just now"
+        return None
     size, unit = next((size, unit) for size, unit in _UNITS if seconds >= size)
     count = seconds // size
-    return f"{count} {unit}{'s' if count != 1 else ''} ago"
+    return f"{count} {unit}{'s' if count != 1 else ''}"
 
 
 def feature_page(name: str) -> FeaturePage:
@@ -107,6 +113,21 @@ def format_value(value: Any) -> str:
     if isinstance(value, dict):
         return ", ".join(f"{k}={v}" for k, v in sorted(value.items())) or "{}"
     return str(value)
+
+
+def format_field(name: str, value: Any) -> str:
+    """A value of the field ``name`` as a page shows it: times as every time is shown (the
+    change log and the diff hold epoch milliseconds), the rest by ``format_value``."""
+    field = FIELDS_BY_NAME.get(name)
+    if field is not None and field.kind is Kind.TIME and isinstance(value, int):
+        return format_time(value)
+    return format_value(value)
+
+
+def set_and_unset(feature: dict[str, Any]) -> tuple[list[Field], list[Field]]:
+    """The table's fields the feature has a value for, and those it has none for."""
+    shown = [field for field in TABLE_FIELDS if feature.get(field.name) not in (None, {}, "")]
+    return shown, [field for field in TABLE_FIELDS if field not in shown]
 
 
 def is_time(kind: Kind) -> bool:

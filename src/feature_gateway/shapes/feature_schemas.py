@@ -13,6 +13,7 @@ from marshmallow import Schema, fields
 
 from feature_gateway.domain.changes import VERSIONED_FIELDS
 from feature_gateway.domain.feature_fields import (
+    CREATE_FIELDS,
     FEATURE_FIELDS,
     FIELDS_BY_NAME,
     FORCE_REQUEST_FIELD,
@@ -156,6 +157,8 @@ class _NewVersionRules(FeatureRefSchema):
     created_by = Actor(required=True)
 
 
+# The create request (the API's create_feature_metadata, and the console's form for it).
+CreateFeatureSchema = request_schema(FeatureRefSchema, CREATE_FIELDS, "CreateFeatureSchema")
 CreateVersionSchema = request_schema(
     _NewVersionRules, VERSIONED_FIELDS, "CreateVersionSchema", required=False
 )

@@ -7,11 +7,12 @@ from typing import Any, ClassVar
 
 from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 
-from feature_gateway.domain.feature_fields import CREATE_FIELDS, EDITABLE_FIELDS
+from feature_gateway.domain.feature_fields import EDITABLE_FIELDS
 from feature_gateway.domain.lifecycle import Status
 from feature_gateway.domain.listing import MAX_PAGE_SIZE
 from feature_gateway.framework_adapter import DirectDumpSchema
 from feature_gateway.shapes.feature_schemas import (
+    CreateFeatureSchema,
     FeatureMetadataSchema,
     FeatureRecordSchema,
     request_schema,
@@ -30,9 +31,10 @@ from feature_gateway.shapes.schema_fields import (
 )
 from feature_gateway.shapes.trigger_endpoints import WORKFLOW_ENDPOINTS
 
-__all__ = ["FeatureRecordSchema"]  # the import format, read by the CLI
+# Re-exported: the create request (declared with the shapes the console shares) and the
+# import format (read by the CLI).
+__all__ = ["CreateFeatureSchema", "FeatureRecordSchema"]
 
-CreateFeatureSchema = request_schema(FeatureRefSchema, CREATE_FIELDS, "CreateFeatureSchema")
 
 _STATUS_NOT_EDITABLE = (
     "status cannot be set through update; use the workflow endpoints "

@@ -4,7 +4,7 @@ flashed in the API's own words on the page the person comes back to."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from flask import abort, flash, redirect, render_template, url_for
 from werkzeug.wrappers import Response
@@ -15,6 +15,7 @@ from feature_gateway.console.forms import (
     TRIGGER_FORMS,
     NewVersionForm,
     RevisionForm,
+    form_text,
     input_names,
     prefilled_version_form,
 )
@@ -32,7 +33,8 @@ def feature(feature_name: str) -> str:
     if not is_valid_feature_name(feature_name):
         abort(404)
     shown = pages.feature_page(feature_name)
-    offers = actions.offers(shown.feature["status"])
+    offers, refused = actions.offers(shown.feature)
+    set_fields, unset_fields = pages.set_and_unset(shown.feature)
     forms: dict[str, RevisionForm] = {}
     for offer in offers:
         if offer.trigger == actions.NEW_VERSION:
@@ -46,10 +48,13 @@ def feature(feature_name: str) -> str:
         page=shown,
         f=shown.feature,
         offers=offers,
+        refused=refused,
         forms=forms,
-        table_fields=pages.TABLE_FIELDS,
+        set_fields=set_fields,
+        unset_fields=unset_fields,
         diff_lines=pages.diff_lines(shown.diff.query_diff) if shown.diff else [],
         format_value=pages.format_value,
+        format_field=pages.format_field,
         is_time=pages.is_time,
         is_reference=pages.is_reference,
     )
@@ -66,7 +71,7 @@ def fire(feature_name: str, trigger: str) -> Response:
     revision = _revision(form)
     if revision is None:
         return redirect(back)
-    inputs = {name: _text(form[name].data) for name in input_names(form)}
+    inputs = {name: form_text(form[name].data) for name in input_names(form)}
     user = identity.signed_in_user()
     result = _attempted(lambda: actions.fire(user, trigger, feature_name, inputs, revision))
     if result is not None:
@@ -85,7 +90,7 @@ def new_version(feature_name: str) -> Response:
     if revision is None:
         return redirect(back)
     inputs = {
-        name: _text(form[name].data)
+        name: form_text(form[name].data)
         for name in form.data
         if name not in ("revision", "csrf_token")
     }
@@ -103,11 +108,6 @@ def _revision(form: RevisionForm) -> int | None:
         flash("The form did not say which revision you saw; reload the page.", "error")
         return None
     return int(raw)
-
-
-def _text(value: Any) -> Any:
-    # Browsers send text areas with CRLF line ends; the API stores what a client sends.
-    return value.replace("\r\n", "\n") if isinstance(value, str) else value
 
 
 def _attempted(action: Callable[[], T]) -> T | None:
