@@ -100,6 +100,7 @@ ACTIONS = {
     "revoke token": Action("DELETE", "/tokens/{token_id}", None, frozenset({"admin"}),
                            needs=None, token_mode_only=True),
     "events": Action("GET", "/events", None, ANY, needs=None),
+    "whoami": Action("GET", "/whoami", None, ANY, needs=None, role_optional=True),
     "create webhook": Action("POST", "/webhooks",
                              {"url": "https://hooks.example.com/{n}", "event_types": ["*"]},
                              ADMIN, needs=None, success=201, token_mode_only=True),

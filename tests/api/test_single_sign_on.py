@@ -270,3 +270,20 @@ def test_a_groups_claim_that_is_not_a_list_of_names_gives_no_groups(oidc_client,
     mixed = oidc_issuer.token(groups=["ml-developers", " spaced", 7])
     body = oidc_client.get("/whoami", headers=bearer(mixed)).get_json()
     assert (body["roles"], body["groups"]) == (["developer"], ["ml-developers"])
+
+
+@pytest.mark.parametrize(
+    ("variant", "detail"),
+    [
+        ("expired", "it has expired"),
+        ("not-yet-valid", "its 'nbf' is not a time in the past"),
+        ("no-exp", "it lacks the claim(s) exp"),
+        ("wrong-audience", "its claim 'aud' is not what this service accepts"),
+        ("alg-none", "its algorithm 'none' is not one of"),
+        ("missing-principal-claim", "it has no 'preferred_username' claim"),
+    ],
+)
+def test_a_refusal_says_what_is_wrong_with_the_token(oidc_client, oidc_issuer, variant, detail):
+    body = _assert_invalid_token(_list(oidc_client, INVALID[variant](oidc_issuer)))
+    assert body["detail"].startswith("The bearer token is not valid: ")
+    assert detail in body["detail"]

@@ -258,13 +258,13 @@ def _invalid(why: str) -> AuthenticationError:
 
 
 def _claim_problem(error: JoseError) -> str:
-    claim = getattr(error, "claim", None) or str(error.description or error.error)
+    claim = getattr(error, "claim", None) or error.error
     if error.error == "expired_token":
         return "it has expired"
-    if claim in ("nbf", "iat"):
-        return f"its '{claim}' is in the future"
     if error.error == "missing_claim":
-        return f"it lacks the claim {error.description}"
+        return f"it lacks the claim(s) {claim}"
+    if claim in ("nbf", "iat"):
+        return f"its '{claim}' is not a time in the past"
     return f"its claim {claim!r} is not what this service accepts"
 
 
