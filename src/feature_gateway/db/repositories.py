@@ -10,6 +10,7 @@ import orjson
 from sqlalchemy import ARRAY, Dialect, Select, String, any_, bindparam, func, select
 from sqlalchemy.orm import Session
 
+from feature_gateway.db.appended import insert_appended
 from feature_gateway.db.compiled import compiled_once, fetch_all, in_session
 from feature_gateway.db.feature_pages import FIELD_COLUMNS, feature_rows, read_page
 from feature_gateway.db.models import FEATURES_TABLE, AuditEntry, Feature
@@ -225,10 +226,18 @@ class AuditRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
         self.appended: list[AuditEntry] = []  # this unit of work's entries, in order
+        self._unwritten: list[AuditEntry] = []
 
     def append(self, entry: AuditEntry) -> None:
-        self.session.add(entry)
+        """Add an entry, inserted at commit (``write_appended``), not by the session."""
+        self._unwritten.append(entry)
         self.appended.append(entry)
+
+    def write_appended(self) -> None:
+        """Insert the entries appended since the last call; their features are flushed."""
+        entries, self._unwritten = self._unwritten, []
+        if entries:
+            insert_appended(self.session.connection(), entries)
 
     def for_feature(self, feature: Feature) -> Sequence[AuditEntry]:
         return self.session.scalars(

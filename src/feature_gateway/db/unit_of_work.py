@@ -195,13 +195,11 @@ class UnitOfWork:
         before the lock for the same reason; the outbox has a delivery for each active
         webhook matching an entry, and none for a change that does not commit.
         """
-        self.session.flush()
         subscriptions = self.deliveries.active_subscriptions()
         self.changes.lock_for_append()
-        entries = self.changes.write_tracked()
+        entries = self.changes.write_tracked()  # inserted, with their ids
         deliveries = 0
         if subscriptions:
-            self.session.flush()  # the entries' ids, which the deliveries refer to
             deliveries = self.deliveries.enqueue(entries, subscriptions)
         return tuple(entries), deliveries
 
@@ -211,6 +209,10 @@ class UnitOfWork:
         ]
         written: tuple[tuple[FeatureChange, ...], int] = ((), 0)
         try:
+            # The features' rows first, then the append-only rows referring to them, by
+            # Core inserts (``db.appended``): the history, then the change log.
+            self.session.flush()
+            self.audit.write_appended()
             if self.changes.tracked:
                 written = self._write_change_log()
             self.session.commit()
