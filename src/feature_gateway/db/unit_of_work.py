@@ -44,6 +44,7 @@ from feature_gateway.db.repositories import AuditRepository, FeatureRepository
 from feature_gateway.db.served_at import ServedAtRepository
 from feature_gateway.db.tokens import TokenRepository
 from feature_gateway.db.usage import UsageRepository
+from feature_gateway.db.violations import is_unique_violation
 from feature_gateway.db.webhooks import DeliveryRepository, WebhookRepository
 from feature_gateway.errors import (
     ConcurrentModificationError,
@@ -219,16 +220,9 @@ class UnitOfWork:
         except StaleDataError as exc:
             raise ConcurrentModificationError(", ".join(pending) or "?") from exc
         except IntegrityError as exc:
-            if not _is_unique_violation(exc):
+            if not is_unique_violation(exc):
                 raise  # a broken invariant, not the client's doing: a 500 with a log line
             # The unique keys are the name and its canonical spelling: a concurrent create
             # of the same version won the race.
             raise FeatureAlreadyExistsError(", ".join(pending) or "?") from exc
         return written
-
-
-def _is_unique_violation(exc: IntegrityError) -> bool:
-    sqlstate = getattr(exc.orig, "sqlstate", None)  # psycopg
-    if sqlstate is not None:
-        return bool(sqlstate == "23505")
-    return "UNIQUE constraint failed" in str(exc.orig)  # sqlite3
