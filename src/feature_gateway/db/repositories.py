@@ -30,6 +30,11 @@ _STORED_AS = {
     canonical: select(FEATURES_TABLE.c.feature_name, FEATURES_TABLE.c.status).where(by)
     for canonical, by in ((False, _BY_NAME), (True, _BY_CANONICAL_NAME))
 }
+# The row a write loads, built once (as _FIELDS): every write of a feature loads it.
+_LOAD = {
+    False: select(Feature).where(Feature.feature_name == bindparam("n")),
+    True: select(Feature).where(Feature.canonical_name == bindparam("n")),
+}
 # A feature's revision: whether a replica has the one a read must see (db.replicas).
 _REVISION = {
     canonical: select(FEATURES_TABLE.c.revision).where(by)
@@ -199,8 +204,7 @@ class FeatureRepository:
         return by_either_spelling(feature_name, revision)
 
     def _loaded(self, canonical: bool, name: str) -> Feature | None:
-        column = Feature.canonical_name if canonical else Feature.feature_name
-        return self.session.scalars(select(Feature).where(column == name)).one_or_none()
+        return self.session.scalars(_LOAD[canonical], {"n": name}).one_or_none()
 
     def add(self, feature: Feature) -> None:
         feature.canonical_name = canonical_feature_name(feature.feature_name)
