@@ -35,6 +35,9 @@ _LOAD = {
     False: select(Feature).where(Feature.feature_name == bindparam("n")),
     True: select(Feature).where(Feature.canonical_name == bindparam("n")),
 }
+_STORED_AS_EITHER = select(FEATURES_TABLE.c.feature_name, FEATURES_TABLE.c.status).where(
+    _BY_NAME | (FEATURES_TABLE.c.canonical_name == bindparam("c"))
+)
 # A feature's revision: whether a replica has the one a read must see (db.replicas).
 _REVISION = {
     canonical: select(FEATURES_TABLE.c.revision).where(by)
@@ -188,11 +191,15 @@ class FeatureRepository:
         """(stored name, status) of the feature ``get`` would find, without loading it: what
         a create needs to know before it adds the name."""
 
-        def stored(canonical: bool, name: str) -> tuple[str, str] | None:
-            rows = in_session(self.session, _STORED_AS[canonical], {"n": name})
+        if not is_valid_feature_name(feature_name):
+            rows = in_session(self.session, _STORED_AS[False], {"n": feature_name})
             return (rows[0][0], rows[0][1]) if rows else None
-
-        return by_either_spelling(feature_name, stored)
+        # Both spellings in one statement (a create of a new name asked twice): the row
+        # under the exact name first, as ``by_either_spelling`` finds it.
+        values = {"n": feature_name, "c": canonical_feature_name(feature_name)}
+        rows = in_session(self.session, _STORED_AS_EITHER, values)
+        rows.sort(key=lambda row: row[0] != feature_name)
+        return (rows[0][0], rows[0][1]) if rows else None
 
     def revision_of(self, feature_name: str) -> int | None:
         """The revision of the feature ``get`` would find, without loading it."""
