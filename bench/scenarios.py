@@ -42,7 +42,7 @@ def _rotating_script(path: Path, method: str, items: list[str], body_path: str =
     return path
 
 
-def _create_script(path: Path, *, keyed: bool = False) -> Path:
+def create_script(path: Path, *, keyed: bool = False) -> Path:
     """Creates of new names; with ``keyed``, each sent with a new Idempotency-Key."""
     # Each wrk run (warm-up, rounds) makes names of its own: wrk restarts the counter.
     key = ', ["Idempotency-Key"] = "k_" .. prefix .. "_" .. counter' if keyed else ""
@@ -102,10 +102,10 @@ def scenarios(data: Dataset, folder: Path) -> list[Scenario]:
                  _rotating_script(folder / "values.lua", "POST", [values], "/features")),
         Scenario("POST /get-online-features 10 x 100", 0.5, "/", _rotating_script(
             folder / "online.lua", "POST", [online], "/get-online-features")),
-        Scenario("create", 0.3, "/", _create_script(folder / "create.lua")),
+        Scenario("create", 0.3, "/", create_script(folder / "create.lua")),
         # SPEC §11 and issue 26: a keyed create costs at most 1.3 x an unkeyed one.
         Scenario("create, Idempotency-Key", 0.3, "/",
-                 _create_script(folder / "keyed.lua", keyed=True)),
+                 create_script(folder / "keyed.lua", keyed=True)),
     ]  # fmt: skip
 
 
