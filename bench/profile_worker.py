@@ -72,8 +72,11 @@ def shares(folded: Path) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--path", default="/health", help="what to load (GET)")
-    parser.add_argument("--create", action="store_true",
-                        help="load creates of new features instead (bench.scenarios)")
+    parser.add_argument(
+        "--create",
+        action="store_true",
+        help="load creates of new features instead (bench.scenarios)",
+    )
     parser.add_argument("--features", type=int, default=10_000, help="features stored")
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--samples", type=Path, help="also keep py-spy's raw samples here")
