@@ -78,15 +78,29 @@ def insert_appended(connection: Connection, rows: Sequence[Base]) -> None:
     if not rows:
         return
     plan = _plan(inspect(type(rows[0])))
-    values = [_values(plan, row) for row in rows]
-    # An executemany takes the columns of its first parameter set: rows given different
-    # columns go in separate statements, in order.
-    start = 0
-    while start < len(values):
-        end = start + 1
-        while end < len(values) and values[end].keys() == values[start].keys():
-            end += 1
-        ids = connection.execute(plan.statement, values[start:end]).scalars().all()
-        for row, new_id in zip(rows[start:end], ids, strict=True):
-            setattr(row, plan.primary_key, new_id)
-        start = end
+    dialect = connection.dialect
+    for row in rows:
+        values = _values(plan, row)
+        sql, names, processors = _compiled(plan, tuple(values), dialect)
+        given = [values[name] for name in names]
+        converted = [v if p is None else p(v) for v, p in zip(given, processors, strict=True)]
+        parameters: Any = tuple(converted)
+        if not (dialect.positional):
+            parameters = dict(zip(names, converted, strict=True))
+        new_id = connection.exec_driver_sql(sql, parameters).scalar_one()
+        setattr(row, plan.primary_key, new_id)
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(
+    plan: _Plan, keys: tuple[str, ...], dialect: Any
+) -> tuple[str, tuple[str, ...], tuple[Any, ...]]:
+    """The INSERT of one row with these columns, compiled once: its SQL, the parameter
+    names in the driver's order, and each one's conversion (a JSON column's, say)."""
+    compiled = plan.statement.compile(dialect=dialect, column_keys=list(keys))
+    names = tuple(compiled.positiontup or ()) if compiled.positional else keys
+    table = plan.statement.table
+    processors = tuple(
+        table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
+    )
+    return compiled.string, names, processors
