@@ -9,6 +9,12 @@ is read from each object: every mapped column it was given a value for, and the 
 its many-to-one relationships (``feature`` → ``feature_id``) from the related row, flushed
 by then. A column added to a model and set where the object is built is written without
 another edit here; one left unset gets its server default, as with the ORM.
+
+Each row's INSERT is compiled once per set of columns and run by the driver through
+``exec_driver_sql`` (SQLAlchemy's error handling kept), each value converted by its
+column's type as Core would (a JSON column's text): executing the statement through the
+Connection (a cache-key walk and the compiled-parameter handling per row) cost another 3 %
+of a create.
 """
 
 from __future__ import annotations
@@ -56,9 +62,8 @@ def _plan(mapper: Mapper[Any]) -> _Plan:
         columns,
         references,
         mapper.get_property_by_column(key).key,
-        # One statement for one row or many (SQLAlchemy's "insertmanyvalues" on both
-        # databases), the ids in the order of the rows given.
-        insert(table).returning(key, sort_by_parameter_order=True),  # type: ignore[arg-type]
+        # One row a statement, its id returned (a write appends one to three rows).
+        insert(table).returning(key),  # type: ignore[arg-type]
     )
 
 
