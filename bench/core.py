@@ -23,41 +23,74 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench.common import Gunicorn, LoadRun, load_average, load_run, percentile, spread
+from bench.common import ROOT, Gunicorn, LoadRun, load_average, load_run, percentile, spread
 from bench.datasets import PG_ADMIN_URL, Dataset, fill, scratch_database
-from bench.scenarios import lifecycle_ms, scenarios, served_names, values_body, values_ms
+from bench.scenarios import (
+    Scenario,
+    lifecycle_ms,
+    scenarios,
+    served_names,
+    values_body,
+    values_ms,
+)
 
 SIZES = (100, 10_000, 100_000)
 MAX_SIZE_SHAPES = ((1_000, 1_000), (100, 10_000))  # both 1,000,000 values
+# The costs each newer feature adds, measured beside the figure it taxes (issue 26): a
+# second server with the feature switched the other way, loaded in the same rounds.
+# (what the second server does, its settings (the database's URL for "{url}"), the
+# backends it applies to, the scenarios it is loaded with)
+TAXES: tuple[tuple[str, dict[str, str], tuple[str, ...], tuple[str, ...]], ...] = (
+    ("read counting off", {"USAGE_COUNTING": "false"}, ("sqlite", "postgresql"),
+     ("POST /features 10 x 100", "POST /get-online-features 10 x 100")),
+    # A read URL naming the primary itself: the routing's decisions and lag checks, the
+    # reads then served by the primary (no replica on the machine).
+    ("read routing on", {"DATABASE_READ_URL": "{url}"}, ("postgresql",),
+     ("read by name, GET", "filtered list, page of 100")),
+)  # fmt: skip
+# A slot kept for the JWT's signature check (SPEC §12), which another branch adds.
+JWT_SLOT = "JWT validation (SPEC §12): not on this branch (slot: beside read by name and create)"
 
 
 def measure_block(
     data: Dataset, bare: Gunicorn, args: argparse.Namespace, folder: Path
 ) -> dict[str, Any]:
-    app = Gunicorn("wsgi:app", {"DATABASE_URL": data.url}, log=folder / "server.log")
+    def server(env: dict[str, str]) -> Gunicorn:
+        env = {"DATABASE_URL": data.url, **{k: v.format(url=data.url) for k, v in env.items()}}
+        return Gunicorn("wsgi:app", env, log=folder / "server.log", root=args.root)
+
+    backend = "sqlite" if data.url.startswith("sqlite") else "postgresql"
+    servers = {"": server({})}
     try:
-        block = {"rows": len(data.names), "scenarios": _load(app, bare, data, args, folder)}
+        plan = [(s.label, servers[""], s) for s in scenarios(data, folder)]
+        by_label = {s.label: s for _, _, s in plan}
+        for tax, env, backends, taxed in TAXES:
+            if backend in backends and not args.no_taxes:
+                servers[tax] = server(env)
+                plan += [(f"{label} [{tax}]", servers[tax], by_label[label]) for label in taxed]
+        app = servers[""]
+        block = {"rows": len(data.names), "scenarios": _load(plan, bare, args)}
         block.update(_sequential(app, data, args))
         block["worker_peak_rss_mb"] = max(app.worker_memory_mb("VmHWM"))
     finally:
-        app.stop()
+        for running in servers.values():
+            running.stop()
     return block
 
 
 def _load(
-    app: Gunicorn, bare: Gunicorn, data: Dataset, args: argparse.Namespace, folder: Path
+    plan: list[tuple[str, Gunicorn, Scenario]], bare: Gunicorn, args: argparse.Namespace
 ) -> dict[str, Any]:
     """Each scenario under wrk, in rounds, each round after a run of the bare endpoint."""
-    plan = scenarios(data, folder)
-    for scenario in plan:  # warm-up: connections, caches, first-request imports
+    for _, app, scenario in plan:  # warm-up: connections, caches, first-request imports
         load_run(app, scenario.path, args.warmup, script=scenario.script)
-    runs: dict[str, list[tuple[LoadRun, LoadRun]]] = {s.label: [] for s in plan}
+    runs: dict[str, list[tuple[LoadRun, LoadRun]]] = {label: [] for label, _, _ in plan}
     for _ in range(args.rounds):
         baseline = load_run(bare, "/bare", args.seconds)
-        for scenario in plan:
+        for label, app, scenario in plan:
             run = load_run(app, scenario.path, args.seconds, script=scenario.script)
-            runs[scenario.label].append((run, baseline))
-    return {s.label: _summary(s.label, runs[s.label], s.goal) for s in plan}
+            runs[label].append((run, baseline))
+    return {label: _summary(label, runs[label], s.goal) for label, _, s in plan}
 
 
 def _sequential(app: Gunicorn, data: Dataset, args: argparse.Namespace) -> dict[str, Any]:
@@ -126,6 +159,26 @@ def report(backend: str, blocks: list[dict[str, Any]]) -> None:
         print(f"{label:30}{cells} | goal: median <= {goal}")
     peaks = "".join(f" | {b['worker_peak_rss_mb']:36.0f}" for b in blocks)
     print(f"{'worker peak RSS MB (max size)':30}{peaks} | goal: <= 100")
+    _report_costs(blocks)
+
+
+def _report_costs(blocks: list[dict[str, Any]]) -> None:
+    """The keyed create against the create, and each tax: the server CPU per request it
+    adds (or, for a feature switched off, saves) and the ratios with and without."""
+    for b in blocks:
+        figures = b["scenarios"]
+        keyed, plain = figures["create, Idempotency-Key"], figures["create"]
+        print(f"{b['rows']:>7,} features: keyed create / create, server CPU"
+              f" {keyed['cpu_ms'] / plain['cpu_ms']:.2f} (goal <= 1.3), req/s"
+              f" {plain['rps'] / keyed['rps']:.2f}")  # fmt: skip
+        for label, taxed in figures.items():
+            if not label.endswith("]"):
+                continue
+            base = figures[label[: label.rindex(" [")]]
+            print(f"{b['rows']:>7,} features: {label}: x bare {taxed['ratio']:.2f} vs"
+                  f" {base['ratio']:.2f}, server CPU {taxed['cpu_ms'] - base['cpu_ms']:+.3f}"
+                  " ms per request")  # fmt: skip
+    print(JWT_SLOT)
 
 
 def main() -> None:
@@ -139,6 +192,13 @@ def main() -> None:
     parser.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"])
     parser.add_argument("--pg-admin-url", default=PG_ADMIN_URL)
     parser.add_argument("--quick", action="store_true", help="one round of 2 s runs")
+    parser.add_argument("--no-taxes", action="store_true", help="no second servers (TAXES)")
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=ROOT,
+        help="serve another checkout's code (its src/, wsgi.py, gunicorn.conf.py)",
+    )
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
     parser.add_argument("--report", type=Path, help="print the tables of an earlier --json")
     args = parser.parse_args()

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from bench.common import Gunicorn, load_run, process_cpu_s
 from bench.datasets import feature_name, fill, scratch_database
+from bench.scenarios import create_script
 
 # A sample belongs to the first part whose marker is one of its frames (most specific first).
 PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -29,7 +30,17 @@ PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("before_request (request id, body checks, in-progress gauge)", ("._start (",)),
     ("teardown (in-progress gauge)", ("._done (",)),
     ("after_request: the rest", ("._finish (",)),
-    # The service's own db/ package too: its hot reads call the driver directly.
+    # The service's own db/ package too (below): its hot reads call the driver directly.
+    # A write's own parts (most specific first, as above); none of them is in a read.
+    ("commit: the feature row's ORM flush", ("Session.flush (",)),
+    ("commit: history and change-log inserts (db.appended)", ("insert_appended (",)),
+    ("commit: COMMIT", ("Session.commit (",)),
+    ("write: name check, BEGIN IMMEDIATE", ("FeatureRepository.stored_as (",)),
+    ("request: the query's read-only check (sqlglot)", ("check_read_only_query (",)),
+    # A list page's own parts.
+    ("list: rows into field name -> value (feature_rows)", ("feature_rows (",)),
+    ("list: the statement run, rows fetched by the driver", ("fetch_all (",)),
+    ("response: JSON written by orjson", ("OrjsonProvider.response (",)),
     (
         "database (db/, SQLAlchemy, driver)",
         ("feature_gateway/db/", "sqlalchemy/", "psycopg/", "sqlite3/"),
@@ -61,6 +72,11 @@ def shares(folded: Path) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--path", default="/health", help="what to load (GET)")
+    parser.add_argument(
+        "--create",
+        action="store_true",
+        help="load creates of new features instead (bench.scenarios)",
+    )
     parser.add_argument("--features", type=int, default=10_000, help="features stored")
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--samples", type=Path, help="also keep py-spy's raw samples here")
@@ -75,8 +91,11 @@ def main() -> None:
     ):
         fill(url, args.features)
         server = Gunicorn("wsgi:app", {"DATABASE_URL": url}, workers=1)
+        script = create_script(Path(tmp) / "create.lua") if args.create else None
+        if args.create:
+            path = "/create_feature_metadata"
         try:
-            load_run(server, path, 1)  # warm-up
+            load_run(server, path, 1, script=script)  # warm-up
             [worker] = server.workers()
             folded = Path(tmp) / "samples.txt"
             record = [py_spy, "record", "--pid", str(worker), "--rate", "400", "--nonblocking",
@@ -86,14 +105,15 @@ def main() -> None:
                                    kwargs={"capture_output": True, "check": True})  # fmt: skip
             cpu_before = process_cpu_s(worker)
             spy.start()
-            run = load_run(server, path, args.seconds)
+            run = load_run(server, path, args.seconds, script=script)
             spy.join()
             worker_us = (process_cpu_s(worker) - cpu_before) * 1e6 / run.requests
         finally:
             server.stop()
         if args.samples:
             shutil.copy(folded, args.samples)
-        print(f"GET {path}: {run.rps:.0f} req/s, worker CPU {worker_us:.0f} µs/request "
+        method = "POST" if args.create else "GET"
+        print(f"{method} {path}: {run.rps:.0f} req/s, worker CPU {worker_us:.0f} µs/request "
               f"(master and worker: {run.cpu_ms_per_request * 1000:.0f})")  # fmt: skip
         for label, share in shares(folded).items():
             print(f"  {share:6.1%}  {share * worker_us:6.0f} µs  {label}")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.datasets import LIST_OWNER, T0, Dataset
+from feature_gateway.domain.versions import family_name
 
 JSON = {"Content-Type": "application/json"}
 ROTATION = 1_000  # reads rotate over this many names spread across the whole table
@@ -41,8 +42,10 @@ def _rotating_script(path: Path, method: str, items: list[str], body_path: str =
     return path
 
 
-def _create_script(path: Path) -> Path:
+def create_script(path: Path, *, keyed: bool = False) -> Path:
+    """Creates of new names; with ``keyed``, each sent with a new Idempotency-Key."""
     # Each wrk run (warm-up, rounds) makes names of its own: wrk restarts the counter.
+    key = ', ["Idempotency-Key"] = "k_" .. prefix .. "_" .. counter' if keyed else ""
     path.write_text(
         "math.randomseed(os.time() * 1000 + math.floor(os.clock() * 1e6))\n"
         'local counter = 0\nlocal prefix = os.time() .. "_" .. math.random(1, 1000000000)\n'
@@ -52,7 +55,7 @@ def _create_script(path: Path) -> Path:
         '"query": "SELECT x FROM t WHERE id = ?", "description": "load test", '
         '"created_by": "wrk", "user_role": "developer"}\', prefix, counter)\n'
         '  return wrk.format("POST", "/create_feature_metadata", '
-        '{["Content-Type"] = "application/json"}, body)\nend\n'
+        f'{{["Content-Type"] = "application/json"{key}}}, body)\nend\n'
     )
     return path
 
@@ -80,7 +83,15 @@ def scenarios(data: Dataset, folder: Path) -> list[Scenario]:
     post_script = _rotating_script(
         folder / "post.lua", "POST", post_reads, "/get_feature_metadata"
     )
-    values = json.dumps(values_body(served_names(data, 10), 10, 100))
+    values_request = values_body(served_names(data, 10), 10, 100)
+    values = json.dumps(values_request)
+    # The same features by reference (``view:feature``: the latest served version).
+    online = json.dumps(
+        {
+            "features": [family_name(n) for n in values_request["features"]],
+            "entities": values_request["entities"],
+        }
+    )
     listing = f"/get_all_feature_metadata?user_role=developer&created_by={LIST_OWNER}&limit=100"
     return [
         Scenario("/health", 0.8, "/health"),
@@ -89,7 +100,12 @@ def scenarios(data: Dataset, folder: Path) -> list[Scenario]:
         Scenario("filtered list, page of 100", 0.4, listing),
         Scenario("POST /features 10 x 100", 0.5, "/",
                  _rotating_script(folder / "values.lua", "POST", [values], "/features")),
-        Scenario("create", 0.3, "/", _create_script(folder / "create.lua")),
+        Scenario("POST /get-online-features 10 x 100", 0.5, "/", _rotating_script(
+            folder / "online.lua", "POST", [online], "/get-online-features")),
+        Scenario("create", 0.3, "/", create_script(folder / "create.lua")),
+        # SPEC §11 and issue 26: a keyed create costs at most 1.3 x an unkeyed one.
+        Scenario("create, Idempotency-Key", 0.3, "/",
+                 create_script(folder / "keyed.lua", keyed=True)),
     ]  # fmt: skip
 
 

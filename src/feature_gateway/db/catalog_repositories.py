@@ -19,6 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from feature_gateway.db.appended import insert_appended
 from feature_gateway.db.catalog_models import FeatureChange, FeatureTag
 from feature_gateway.db.models import Feature
 from feature_gateway.domain.changes import changed_fields
@@ -55,7 +56,7 @@ class _Tracked:
 class ChangeLogRepository:
     """The change log. A use case ``track``s each feature it is about to change; the unit of
     work's commit calls ``write_tracked``, which compares each feature with its state when
-    tracked and adds one entry per feature, flushed and committed with the change.
+    tracked and inserts one entry per feature (``db.appended``), committed with the change.
     """
 
     def __init__(self, session: Session) -> None:
@@ -89,8 +90,8 @@ class ChangeLogRepository:
         return values
 
     def write_tracked(self) -> list[FeatureChange]:
-        """Append the entries of the tracked features, to be flushed with them; returns
-        them. Call ``lock_for_append`` first: it decides the order readers see them in."""
+        """Insert the entries of the tracked features, flushed by then; returns them, with
+        their ids. Call ``lock_for_append`` first: it decides the order readers see them in."""
         written: list[FeatureChange] = []
         for tracked in self.tracked:
             feature = tracked.feature
@@ -111,8 +112,8 @@ class ChangeLogRepository:
                 new_status=feature.status,
                 fields=changed_fields(tracked.before, after, FIELD_NAMES),
             )
-            self.session.add(entry)
             written.append(entry)
+        insert_appended(self.session.connection(), written)
         self.appended.extend(written)
         self.tracked.clear()
         return written

@@ -10,6 +10,7 @@ import orjson
 from sqlalchemy import ARRAY, Dialect, Select, String, any_, bindparam, func, select
 from sqlalchemy.orm import Session
 
+from feature_gateway.db.appended import insert_appended
 from feature_gateway.db.compiled import compiled_once, fetch_all, in_session
 from feature_gateway.db.feature_pages import FIELD_COLUMNS, feature_rows, read_page
 from feature_gateway.db.models import FEATURES_TABLE, AuditEntry, Feature
@@ -29,6 +30,14 @@ _STORED_AS = {
     canonical: select(FEATURES_TABLE.c.feature_name, FEATURES_TABLE.c.status).where(by)
     for canonical, by in ((False, _BY_NAME), (True, _BY_CANONICAL_NAME))
 }
+# The row a write loads, built once (as _FIELDS): every write of a feature loads it.
+_LOAD = {
+    False: select(Feature).where(Feature.feature_name == bindparam("n")),
+    True: select(Feature).where(Feature.canonical_name == bindparam("n")),
+}
+_STORED_AS_EITHER = select(FEATURES_TABLE.c.feature_name, FEATURES_TABLE.c.status).where(
+    _BY_NAME | (FEATURES_TABLE.c.canonical_name == bindparam("c"))
+)
 # A feature's revision: whether a replica has the one a read must see (db.replicas).
 _REVISION = {
     canonical: select(FEATURES_TABLE.c.revision).where(by)
@@ -182,11 +191,15 @@ class FeatureRepository:
         """(stored name, status) of the feature ``get`` would find, without loading it: what
         a create needs to know before it adds the name."""
 
-        def stored(canonical: bool, name: str) -> tuple[str, str] | None:
-            rows = in_session(self.session, _STORED_AS[canonical], {"n": name})
+        if not is_valid_feature_name(feature_name):
+            rows = in_session(self.session, _STORED_AS[False], {"n": feature_name})
             return (rows[0][0], rows[0][1]) if rows else None
-
-        return by_either_spelling(feature_name, stored)
+        # Both spellings in one statement (a create of a new name asked twice): the row
+        # under the exact name first, as ``by_either_spelling`` finds it.
+        values = {"n": feature_name, "c": canonical_feature_name(feature_name)}
+        rows = in_session(self.session, _STORED_AS_EITHER, values)
+        rows.sort(key=lambda row: row[0] != feature_name)
+        return (rows[0][0], rows[0][1]) if rows else None
 
     def revision_of(self, feature_name: str) -> int | None:
         """The revision of the feature ``get`` would find, without loading it."""
@@ -198,8 +211,7 @@ class FeatureRepository:
         return by_either_spelling(feature_name, revision)
 
     def _loaded(self, canonical: bool, name: str) -> Feature | None:
-        column = Feature.canonical_name if canonical else Feature.feature_name
-        return self.session.scalars(select(Feature).where(column == name)).one_or_none()
+        return self.session.scalars(_LOAD[canonical], {"n": name}).one_or_none()
 
     def add(self, feature: Feature) -> None:
         feature.canonical_name = canonical_feature_name(feature.feature_name)
@@ -225,10 +237,18 @@ class AuditRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
         self.appended: list[AuditEntry] = []  # this unit of work's entries, in order
+        self._unwritten: list[AuditEntry] = []
 
     def append(self, entry: AuditEntry) -> None:
-        self.session.add(entry)
+        """Add an entry, inserted at commit (``write_appended``), not by the session."""
+        self._unwritten.append(entry)
         self.appended.append(entry)
+
+    def write_appended(self) -> None:
+        """Insert the entries appended since the last call; their features are flushed."""
+        entries, self._unwritten = self._unwritten, []
+        if entries:
+            insert_appended(self.session.connection(), entries)
 
     def for_feature(self, feature: Feature) -> Sequence[AuditEntry]:
         return self.session.scalars(

@@ -45,6 +45,7 @@ from feature_gateway.db.repositories import AuditRepository, FeatureRepository
 from feature_gateway.db.served_at import ServedAtRepository
 from feature_gateway.db.tokens import TokenRepository
 from feature_gateway.db.usage import UsageRepository
+from feature_gateway.db.violations import is_unique_violation
 from feature_gateway.db.webhooks import DeliveryRepository, WebhookRepository
 from feature_gateway.errors import (
     ConcurrentModificationError,
@@ -198,13 +199,11 @@ class UnitOfWork:
         before the lock for the same reason; the outbox has a delivery for each active
         webhook matching an entry, and none for a change that does not commit.
         """
-        self.session.flush()
         subscriptions = self.deliveries.active_subscriptions()
         self.changes.lock_for_append()
-        entries = self.changes.write_tracked()
+        entries = self.changes.write_tracked()  # inserted, with their ids
         deliveries = 0
         if subscriptions:
-            self.session.flush()  # the entries' ids, which the deliveries refer to
             deliveries = self.deliveries.enqueue(entries, subscriptions)
         return tuple(entries), deliveries
 
@@ -214,22 +213,19 @@ class UnitOfWork:
         ]
         written: tuple[tuple[FeatureChange, ...], int] = ((), 0)
         try:
+            # The features' rows first, then the append-only rows referring to them, by
+            # Core inserts (``db.appended``): the history, then the change log.
+            self.session.flush()
+            self.audit.write_appended()
             if self.changes.tracked:
                 written = self._write_change_log()
             self.session.commit()
         except StaleDataError as exc:
             raise ConcurrentModificationError(", ".join(pending) or "?") from exc
         except IntegrityError as exc:
-            if not _is_unique_violation(exc):
+            if not is_unique_violation(exc):
                 raise  # a broken invariant, not the client's doing: a 500 with a log line
             # The unique keys are the name and its canonical spelling: a concurrent create
             # of the same version won the race.
             raise FeatureAlreadyExistsError(", ".join(pending) or "?") from exc
         return written
-
-
-def _is_unique_violation(exc: IntegrityError) -> bool:
-    sqlstate = getattr(exc.orig, "sqlstate", None)  # psycopg
-    if sqlstate is not None:
-        return bool(sqlstate == "23505")
-    return "UNIQUE constraint failed" in str(exc.orig)  # sqlite3

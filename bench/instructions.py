@@ -1,0 +1,134 @@
+"""Instructions per request, counted by valgrind's callgrind: a before/after that a loaded
+machine does not move (two runs of the same code agree within about 1 %).
+
+Run: ``.venv/bin/python -m bench.instructions create lifecycle keyed [--backend sqlite]``
+(needs valgrind). For each scenario it runs a fresh interpreter under callgrind with
+instrumentation off, builds the app on a scratch database (``--features``, default 1,000),
+calls it as a WSGI application (as ``bench.request_tax``: no sockets, no gunicorn), warms
+up, switches instrumentation on (``callgrind_control -i on``) and counts ``-n`` requests.
+On PostgreSQL only the service's process is counted, not the server's. To count another
+checkout's code: ``PYTHONPATH=/tmp/old/src .venv/bin/python -m bench.instructions …``
+(with its ``migrations/`` beside its ``src/``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from bench.bare_app import app as bare_app
+from bench.datasets import LIST_OWNER, PG_ADMIN_URL, feature_name, fill, scratch_database
+from bench.request_tax import _start_response, environ
+from bench.scenarios import lifecycle_steps, values_body
+
+# Scenario → requests counted per run (a lifecycle is four).
+DEFAULT_REQUESTS = {"bare": 300, "health": 300, "read": 200, "list": 100, "values": 100,
+                    "create": 50, "keyed": 50, "lifecycle": 20}  # fmt: skip
+
+
+def _requests(app: object, kind: str, size: int) -> Callable[[int], None]:
+    def call(env: dict[str, object], target: object = app) -> None:
+        for _chunk in target(env, _start_response):  # type: ignore[operator]
+            pass
+
+    values = json.dumps(values_body([feature_name(i) for i in range(0, 100, 10)], 10, 100))
+
+    def one(i: int) -> None:
+        name = f"count_{os.getpid()}:f_{i}:1"
+        if kind == "bare":
+            call(environ("GET", "/bare"), bare_app)
+        elif kind == "health":
+            call(environ("GET", "/health"))
+        elif kind == "read":
+            call(environ("GET", f"/get_feature_metadata/{feature_name(size // 2)}",
+                         "user_role=developer"))  # fmt: skip
+        elif kind == "list":
+            call(environ("GET", "/get_all_feature_metadata",
+                         f"user_role=developer&created_by={LIST_OWNER}"))  # fmt: skip
+        elif kind == "values":
+            call(environ("POST", "/features", "", values.encode()))
+        elif kind in ("create", "keyed"):
+            path, body = lifecycle_steps(name)[0]
+            env = environ("POST", path, "", json.dumps(body).encode())
+            if kind == "keyed":
+                env["HTTP_IDEMPOTENCY_KEY"] = f"key-{os.getpid()}-{i}"
+            call(env)
+        elif kind == "lifecycle":
+            for path, body in lifecycle_steps(name):
+                call(environ("POST", path, "", json.dumps(body).encode()))
+        else:
+            raise SystemExit(f"unknown scenario {kind}")
+
+    return one
+
+
+def inner(kind: str, n: int, backend: str, size: int) -> None:
+    """Runs under callgrind: instrumentation is switched on around the counted requests."""
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        scratch_database(backend, Path(tmp), PG_ADMIN_URL) as url,
+    ):
+        fill(url, size)
+        from feature_gateway import create_app
+
+        app = create_app({"database_url": url, "log_level": "INFO"})
+        for handler in logging.getLogger("feature_gateway").handlers:
+            handler.setStream(open(os.devnull, "w"))  # type: ignore[attr-defined]  # noqa: SIM115
+        one = _requests(app, kind, size)
+        for i in range(20):  # warm-up: compiled statements, first-request imports
+            one(-1 - i)
+        subprocess.run(["callgrind_control", "-i", "on", str(os.getpid())],
+                       capture_output=True, check=False)  # fmt: skip
+        time.sleep(3)  # callgrind polls for the command
+        for i in range(n):
+            one(i)
+        sys.stdout.flush()
+        os._exit(0)  # nothing after the loop is counted
+
+
+def count(kind: str, n: int, backend: str, size: int) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = subprocess.run(
+            ["valgrind", "--tool=callgrind", "--instr-atstart=no",
+             f"--callgrind-out-file={tmp}/callgrind.out", sys.executable, "-m",
+             "bench.instructions", "--inner", kind, "-n", str(n), "--backend", backend,
+             "--features", str(size)],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+    found = re.search(r"Collected : (\d+)", out.stderr)
+    if found is None or int(found.group(1)) == 0:
+        raise SystemExit(f"{kind}: callgrind counted nothing:\n{out.stderr[-2000:]}")
+    return int(found.group(1)) / n
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("scenarios", nargs="*", default=["bare", "create", "lifecycle", "keyed"],
+                        help=f"of {', '.join(DEFAULT_REQUESTS)}")  # fmt: skip
+    parser.add_argument("--backend", default="sqlite", choices=["sqlite", "postgresql"])
+    parser.add_argument("--features", type=int, default=1_000)
+    parser.add_argument("-n", type=int, help="requests counted (default: per scenario)")
+    parser.add_argument("--inner", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.inner:
+        inner(args.inner, args.n, args.backend, args.features)
+        return
+    for kind in args.scenarios:
+        n = args.n or DEFAULT_REQUESTS[kind]
+        per_request = count(kind, n, args.backend, args.features)
+        unit = "lifecycle (4 writes)" if kind == "lifecycle" else "request"
+        print(f"{kind:10} {args.backend:10} {per_request / 1e6:8.2f} M instructions per {unit}"
+              f" ({n} counted, {args.features:,} features)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
