@@ -17,9 +17,9 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
-from feature_gateway.db.catalog_models import FeatureChange, FeatureTag
+from feature_gateway.db.catalog_models import FeatureChange, FeatureComment, FeatureTag
 from feature_gateway.db.models import Feature
 from feature_gateway.domain.changes import changed_fields
 from feature_gateway.domain.feature_fields import FIELD_NAMES
@@ -49,6 +49,7 @@ class _Tracked:
     actor_role: str | None
     authenticated: bool
     timestamp: int
+    comment: FeatureComment | None = None
 
 
 class ChangeLogRepository:
@@ -72,10 +73,13 @@ class ChangeLogRepository:
         timestamp: int,
         authenticated: bool = False,
         new: bool = False,
+        comment: FeatureComment | None = None,
     ) -> None:
+        """``comment``: the entry is that comment's, and the feature does not change (its
+        revision stays, as the row is not written)."""
         before = {} if new else self.snapshot(feature)
         self.tracked.append(
-            _Tracked(feature, before, action, actor, actor_role, authenticated, timestamp)
+            _Tracked(feature, before, action, actor, actor_role, authenticated, timestamp, comment)
         )
 
     def snapshot(self, feature: Feature) -> dict[str, Any]:
@@ -96,7 +100,8 @@ class ChangeLogRepository:
                 feature_name=feature.feature_name,
                 # The revision this write's flush gives the row: the mapper's version counter
                 # starts at 1 and adds 1 per UPDATE (SQLAlchemy's default version_id_generator).
-                revision=(tracked.before.get("revision") or 0) + 1,
+                # A comment leaves the row alone: the revision it was written at.
+                revision=(tracked.before.get("revision") or 0) + (tracked.comment is None),
                 action=tracked.action,
                 actor=tracked.actor,
                 actor_role=tracked.actor_role,
@@ -106,6 +111,8 @@ class ChangeLogRepository:
                 new_status=feature.status,
                 fields=changed_fields(tracked.before, after, FIELD_NAMES),
             )
+            if tracked.comment is not None:
+                tracked.comment.change = entry  # inserted with it, so never without it
             self.session.add(entry)
             written.append(entry)
         self.appended.extend(written)
@@ -135,8 +142,13 @@ class ChangeLogRepository:
         actions: Sequence[str] | None = None,
         feature_name: str | None = None,
     ) -> Sequence[FeatureChange]:
-        """Entries after position ``after``, oldest first: one index range scan."""
-        query = select(FeatureChange).where(FeatureChange.id > after)
+        """Entries after position ``after``, oldest first: one index range scan (and the
+        comments of comment entries, joined on their unique index)."""
+        query = (
+            select(FeatureChange)
+            .where(FeatureChange.id > after)
+            .options(joinedload(FeatureChange.comment))
+        )
         if actions:
             query = query.where(FeatureChange.action.in_(actions))
         if feature_name is not None:
