@@ -36,6 +36,7 @@ SCHEMA_TABLES = {
     "webhook_deliveries",
     "console_sessions",
     "feature_usage",
+    "feature_comments",
 }
 
 

@@ -194,7 +194,15 @@ def _check_changes(
         if previous is not None:
             if entry.action in CREATION_ACTIONS:
                 report(CHANGE_LOG, entry.id, f"a second creation entry ({entry.action})")
-            if entry.revision != previous.revision + (entry.action not in UNCHANGING_ACTIONS):
+            unchanging = entry.action in UNCHANGING_ACTIONS
+            if unchanging and entry.revision != previous.revision:
+                report(
+                    CHANGE_LOG,
+                    entry.id,
+                    f"a {entry.action} at revision {entry.revision}, but the entry before "
+                    f"(#{previous.id}) left the feature at revision {previous.revision}",
+                )
+            elif not unchanging and entry.revision != previous.revision + 1:
                 report(
                     CHANGE_LOG,
                     entry.id,
