@@ -4,9 +4,9 @@ every feature's change log exactly once, in commit (id) order. Comments (SPEC §
 events too: writers comment on their features between status changes, and commenters
 comment on features others are moving meanwhile; every comment is seen once, and the audit
 trail is whole (each comment entry at the revision and status of the entry before it).
-On PostgreSQL ids are handed out before commit, so without the change-log lock (``lock_for_append``) a late-committing
-entry would fall behind the follower's cursor: the deterministic test below shows the
-hazard itself, on two transactions committing out of order.
+On PostgreSQL ids are handed out before commit, so without the change-log lock
+(``lock_for_append``) a late-committing entry would fall behind the follower's cursor: the
+deterministic test below shows the hazard itself, on two transactions committing out of order.
 """
 
 from __future__ import annotations
