@@ -16,10 +16,10 @@ from flask import Flask
 from feature_gateway.config import Settings
 from feature_gateway.console.blueprint import blueprint, csrf
 from feature_gateway.console.session import configure_sessions
-from feature_gateway.console.views import feature, lists, sign_in
+from feature_gateway.console.views import comments, feature, lists, sign_in
 
 # The page groups: each declares its routes on the blueprint as it is imported.
-PAGE_GROUPS = (sign_in, lists, feature)
+PAGE_GROUPS = (sign_in, lists, feature, comments)
 
 
 def register_console(app: Flask, settings: Settings) -> None:

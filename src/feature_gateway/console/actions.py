@@ -20,7 +20,8 @@ from feature_gateway.console.identity import ConsoleUser
 from feature_gateway.domain.feature_fields import TRIGGER_STAMPS
 from feature_gateway.domain.lifecycle import PERMISSIONS, TRIGGERS, Action, Role, Status
 from feature_gateway.errors import ForbiddenError, ValidationError
-from feature_gateway.services import catalog, workflow
+from feature_gateway.services import catalog, comments, workflow
+from feature_gateway.shapes.comment_schemas import CreateCommentSchema
 from feature_gateway.shapes.feature_schemas import CreateVersionSchema, trigger_request_schema
 from feature_gateway.shapes.trigger_endpoints import TRIGGER_ENDPOINTS
 from feature_gateway.web import caller
@@ -33,6 +34,7 @@ _SCHEMAS = {
     for trigger in TRIGGER_FORMS
 }
 _NEW_VERSION_SCHEMA = CreateVersionSchema()
+_COMMENT_SCHEMA = CreateCommentSchema()
 
 
 @dataclass(frozen=True)
@@ -152,4 +154,24 @@ def new_version(
         role=role.value,
         authenticated=user.authenticated,
         expected_revisions={revision},
+    )
+
+
+def may_comment() -> bool:
+    """Whether the signed-in person holds a role that may comment (not admin alone)."""
+    return caller.role_for(Action.COMMENT) is not None
+
+
+def comment(user: ConsoleUser, feature_name: str, body: str) -> comments.CommentData:
+    """``user`` comments ``body`` on the feature, checked by the API's request schema."""
+    role = _role(user, Action.COMMENT)
+    payload = {"body": body, "author": user.name, "user_role": role.value}
+    args = _load(_COMMENT_SCHEMA, payload)
+    return comments.add_comment(
+        database(),
+        feature_name,
+        args["body"],
+        author=args["author"],
+        role=role.value,
+        authenticated=user.authenticated,
     )

@@ -9,7 +9,6 @@ from feature_gateway.api.comments.schemas import (
     CommentEnvelopeSchema,
     CommentPageSchema,
     CommentsQuerySchema,
-    CreateCommentSchema,
 )
 from feature_gateway.api.context import checked_feature_name
 from feature_gateway.api.problems import Problems
@@ -19,6 +18,7 @@ from feature_gateway.db.scopes import Database
 from feature_gateway.domain.lifecycle import Action
 from feature_gateway.services import comments
 from feature_gateway.shapes import examples
+from feature_gateway.shapes.comment_schemas import CreateCommentSchema
 from feature_gateway.shapes.schema_fields import FEATURE_NAME_PATH_PARAMETER
 from feature_gateway.web.caller import authenticated
 from feature_gateway.web.context import database

@@ -1,5 +1,6 @@
-"""Request and response shapes of comments on features (SPEC §10); the request's fields
-and their response fields come from the comment's field table (``domain.comments``)."""
+"""Response and query shapes of comments on features (SPEC §10); the request's shape is in
+``shapes.comment_schemas`` (the console loads it too), and both take the comment's fields
+from its field table (``domain.comments``)."""
 
 from __future__ import annotations
 
@@ -8,15 +9,9 @@ from typing import Any
 from marshmallow import Schema, fields
 
 from feature_gateway.domain.comments import COMMENT_FIELDS
-from feature_gateway.shapes.feature_schemas import request_field, response_field
+from feature_gateway.shapes.feature_schemas import response_field
 from feature_gateway.shapes.page_schemas import PageFields, PageQueryFields
-from feature_gateway.shapes.role_schemas import RoleBodySchema, UserRole
-
-# body and author (an actor field: bound to the principal in token mode), and user_role.
-CreateCommentSchema: Any = RoleBodySchema.from_dict(
-    {field.name: request_field(field, required=True) for field in COMMENT_FIELDS},
-    name="CreateCommentSchema",
-)
+from feature_gateway.shapes.role_schemas import UserRole
 
 _AUTHENTICATED = (
     "true when the author was a verified principal, false when the name was claimed (trust mode)"
