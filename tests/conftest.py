@@ -25,9 +25,11 @@ from feature_gateway.db.engine import make_engine
 from feature_gateway.db.migrations import alembic_config
 from feature_gateway.db.scopes import Database
 from feature_gateway.services import tokens
+from feature_gateway.services.identity_provider import IdentityProvider
 from feature_gateway.shapes import examples
 from feature_gateway.web.context import EXTENSION
 from tests.databases import BACKENDS, FreshDatabase, require_backend, settings_for
+from tests.oidc_issuer import AUDIENCE, ROLE_MAP, OidcIssuer
 
 # Token mode refuses to start without SECRET_KEY (the review console signs its sessions).
 TEST_SECRET_KEY = "test-only-secret-key-for-the-console-sessions"
@@ -114,19 +116,31 @@ def _apps() -> Iterator[dict[tuple[str, str], Flask]]:
         app.extensions[EXTENSION].database.bind.dispose()  # its own engine, never used
 
 
+# The settings of each kind of shared app: "oidc" is token mode with single sign-on on, its
+# issuer replaced by each test's (``oidc_app``).
+_MODES: dict[str, dict[str, Any]] = {
+    "trust": {},
+    "token": {"auth_mode": "token", "secret_key": TEST_SECRET_KEY},
+    "oidc": {
+        "auth_mode": "token",
+        "secret_key": TEST_SECRET_KEY,
+        "oidc_issuer": "http://127.0.0.1:9",  # each test binds its own issuer
+        "oidc_client_id": AUDIENCE,
+        "oidc_role_map": ROLE_MAP,
+    },
+}
+
+
 def _shared_app(apps: dict[tuple[str, str], Flask], database_url: str, auth_mode: str) -> Flask:
     app = apps.get((database_url, auth_mode))
     if app is None:
-        token = (
-            {"auth_mode": "token", "secret_key": TEST_SECRET_KEY} if auth_mode == "token" else {}
-        )
-        app = create_app({"database_url": database_url, "TESTING": True, **token})
+        app = create_app({"database_url": database_url, "TESTING": True, **_MODES[auth_mode]})
         apps[(database_url, auth_mode)] = app
     return app
 
 
 @contextlib.contextmanager
-def _bound(app: Flask, database: Database) -> Iterator[Flask]:
+def _bound(app: Flask, database: Database, **replaced: Any) -> Iterator[Flask]:
     """The shared app working on this test's database (its rolled-back transaction).
 
     Building the app costs about 50 ms (flask-smorest writes the OpenAPI document, werkzeug
@@ -139,7 +153,7 @@ def _bound(app: Flask, database: Database) -> Iterator[Flask]:
     """
     shared = app.extensions[EXTENSION]
     shared.usage.discard()  # read counts of an earlier test, on its rolled-back database
-    app.extensions[EXTENSION] = dataclasses.replace(shared, database=database)
+    app.extensions[EXTENSION] = dataclasses.replace(shared, database=database, **replaced)
     configure_logging(shared.settings.log_level)
     try:
         yield app
@@ -173,6 +187,58 @@ def token_app(
 @pytest.fixture
 def token_client(token_app: Flask) -> FlaskClient:
     return token_app.test_client()
+
+
+@pytest.fixture
+def oidc_issuer() -> Iterator[OidcIssuer]:
+    """A test OpenID Connect issuer on loopback (``tests.oidc_issuer``), stopped afterwards."""
+    issuer = OidcIssuer()
+    yield issuer
+    issuer.stop()
+
+
+class ManualClock:
+    """A monotonic clock a test moves by hand: ``clock.advance(31)``."""
+
+    def __init__(self) -> None:
+        self.value = 1_000.0
+
+    def __call__(self) -> float:
+        return self.value
+
+    def advance(self, seconds: float) -> None:
+        self.value += seconds
+
+
+@pytest.fixture
+def oidc_clock() -> ManualClock:
+    """The clock pacing the OIDC app's key refetches (``oidc_app``)."""
+    return ManualClock()
+
+
+@pytest.fixture
+def oidc_app(
+    database: Database,
+    migrated_database: FreshDatabase,
+    _apps: dict[tuple[str, str], Flask],
+    oidc_issuer: OidcIssuer,
+    oidc_clock: ManualClock,
+) -> Iterator[Flask]:
+    """The app in token mode with single sign-on on (SPEC §12), trusting ``oidc_issuer``
+    (audience ``tests.oidc_issuer.AUDIENCE``, role map ``ROLE_MAP``), its key refetches
+    paced by ``oidc_clock``; on the same database as ``app``."""
+    shared = _shared_app(_apps, migrated_database.url, "oidc")
+    settings = dataclasses.replace(
+        shared.extensions[EXTENSION].settings, oidc_issuer=oidc_issuer.url
+    )
+    provider = IdentityProvider.from_settings(settings, clock=oidc_clock)
+    with _bound(shared, database, settings=settings, identity_provider=provider) as app:
+        yield app
+
+
+@pytest.fixture
+def oidc_client(oidc_app: Flask) -> FlaskClient:
+    return oidc_app.test_client()
 
 
 @pytest.fixture

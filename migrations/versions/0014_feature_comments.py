@@ -1,7 +1,7 @@
 """comments on features (SPEC §10)
 
 Revision ID: 0014
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-06
 
 - ``feature_comments``: one row per comment, never updated; ``change_id`` is its change-log
@@ -19,11 +19,13 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0014"
-down_revision: str | None = "0011"
+# 0012: the credential column every audit entry has (i21-identity, merged into this branch).
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 LOG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+_CREDENTIAL_LENGTH = 1024  # db.models.CREDENTIAL_LENGTH when this was written
 
 
 def upgrade() -> None:
@@ -36,6 +38,7 @@ def upgrade() -> None:
         sa.Column("author", sa.String(length=255), nullable=False),
         sa.Column("author_role", sa.String(length=64), nullable=False),
         sa.Column("authenticated", sa.Boolean(), nullable=False),
+        sa.Column("credential", sa.String(length=_CREDENTIAL_LENGTH), nullable=True),
         sa.Column("created_time", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(
             ["feature_id"],

@@ -21,6 +21,7 @@ from feature_gateway.db.replicas import read_replica
 from feature_gateway.db.scopes import Database
 from feature_gateway.front_door import register_front_door
 from feature_gateway.observability import json_formatter
+from feature_gateway.services.identity_provider import IdentityProvider
 from feature_gateway.services.usage import UsageCounter
 from feature_gateway.serving import STARTUP_SAID, require_serving, startup_warnings
 from feature_gateway.web import register_web
@@ -64,7 +65,8 @@ def build_app(overrides: dict[str, Any] | None = None, *, serving: bool = True) 
     app.config.update({k: v for k, v in overrides.items() if k.isupper()})
     database = overrides.get("database") or _database(settings)
     usage = UsageCounter(settings.usage_flush_s)
-    app.extensions[EXTENSION] = Gateway(settings, database, usage)
+    provider = overrides.get("identity_provider") or IdentityProvider.from_settings(settings)
+    app.extensions[EXTENSION] = Gateway(settings, database, usage, provider)
     register_web(app, settings)
     register_api(app, token_mode=settings.token_mode)
     register_console(app, settings)

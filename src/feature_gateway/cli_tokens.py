@@ -37,10 +37,20 @@ def tokens_group() -> None:
     type=click.Choice([role.value for role in Role]),
     help="A role the token may act in; repeat for several",
 )
+@click.option(
+    "--group",
+    "groups",
+    multiple=True,
+    help="A group (team) the token's holder belongs to; repeat for several",
+)
 @click.option("--expires-in-days", type=click.IntRange(min=1), help="Default: never expires")
 @click.option("--description", help="What the token is for")
 def create_command(
-    principal: str, roles: tuple[str, ...], expires_in_days: int | None, description: str | None
+    principal: str,
+    roles: tuple[str, ...],
+    groups: tuple[str, ...],
+    expires_in_days: int | None,
+    description: str | None,
 ) -> None:
     """Issue a token; prints it alone on the last line of stdout (shown only this once)."""
     from feature_gateway.api.tokens.schemas import TokenCreateSchema
@@ -49,6 +59,8 @@ def create_command(
 
     now = now_ms()
     request: dict[str, Any] = {"principal": principal, "roles": list(roles)}
+    if groups:
+        request["groups"] = list(groups)
     if expires_in_days is not None:
         request["expires_time"] = now + expires_in_days * _DAY_MS
     if description is not None:
@@ -62,7 +74,8 @@ def create_command(
     )
     meta = issued.metadata
     click.echo(
-        f"token {meta.token_id} for {meta.principal} (roles: {', '.join(meta.roles)}); "
+        f"token {meta.token_id} for {meta.principal} (roles: {', '.join(meta.roles)}"
+        f"{'; groups: ' + ', '.join(meta.groups) if meta.groups else ''}); "
         "store it now, it is not shown again:",
         err=True,
     )
@@ -81,7 +94,15 @@ def list_command(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"tokens": rows}, indent=2, ensure_ascii=False))
         return
-    columns = ("token_id", "principal", "roles", "created_time", "expires_time", "revoked_time")
+    columns = (
+        "token_id",
+        "principal",
+        "roles",
+        "groups",
+        "created_time",
+        "expires_time",
+        "revoked_time",
+    )
     lines = [columns] + [tuple(_cell(row[c]) for c in columns) for row in rows]
     widths = [max(len(line[i]) for line in lines) for i in range(len(columns))]
     for line in lines:
@@ -107,7 +128,7 @@ def revoke_command(token_id: str) -> None:
 
 
 def _cell(value: Any) -> str:
-    if value is None:
+    if value is None or value == []:
         return "-"
     if isinstance(value, list):
         return ",".join(value)

@@ -8,9 +8,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from dataclasses import fields, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+from feature_gateway.domain.lifecycle import Role
+from feature_gateway.domain.text import name_problem
 from feature_gateway.domain.usage import DEFAULT_QUIET_DAYS
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -141,6 +145,22 @@ class Settings:
     # the migrations do without. Never shown by repr().
     secret_key: str = dataclass_field(default="", repr=False)
 
+    # Single sign-on (SPEC §12), token mode only: on when OIDC_ISSUER is set. The provider's
+    # discovery document and keys are fetched from the issuer (services.identity_provider).
+    oidc_issuer: str = ""
+    # The console's client at the provider (its sign-in); the secret is never shown by repr().
+    oidc_client_id: str = ""
+    oidc_client_secret: str = dataclass_field(default="", repr=False)
+    # What API access tokens must be issued for ("aud"); empty: the client id.
+    oidc_audience: str = ""
+    oidc_principal_claim: str = "preferred_username"
+    oidc_groups_claim: str = "groups"
+    # "group=role,group=role": the roles the provider's groups give (``oidc_roles``).
+    oidc_role_map: str = ""
+    # The service's external URL (the console's redirect URI) when the proxy headers cannot
+    # be trusted; empty: taken from the request.
+    public_base_url: str = ""
+
     def __post_init__(self) -> None:
         # Frozen: the one normalised spelling is stored, whichever way the URL came in.
         object.__setattr__(self, "database_url", normalize_database_url(self.database_url))
@@ -201,11 +221,37 @@ class Settings:
                 f"AUTH_MODE must be one of {', '.join(AUTH_MODES)}, got {self.auth_mode!r}"
             )
         self._validate_database_topology()
+        self._validate_sign_on()
         metrics_dir = self.prometheus_multiproc_dir
         if metrics_dir and not (os.path.isdir(metrics_dir) and os.access(metrics_dir, os.W_OK)):
             raise ConfigError(
                 f"PROMETHEUS_MULTIPROC_DIR must be a writable directory, got {metrics_dir!r}"
             )
+
+    def _validate_sign_on(self) -> None:
+        parse_role_map(self.oidc_role_map)  # a malformed map refuses to start, even unused
+        if self.public_base_url:
+            _check_url("PUBLIC_BASE_URL", self.public_base_url)
+        if not self.oidc_issuer:
+            return
+        if not self.token_mode:
+            raise ConfigError(
+                "OIDC_ISSUER is set but AUTH_MODE is trust: in trust mode every request "
+                "claims its own name and role, so a sign-in at the provider would verify "
+                "nothing and sit beside requests that need none. Set AUTH_MODE=token (with "
+                "SECRET_KEY) to use single sign-on, or unset OIDC_ISSUER"
+            )
+        _check_url("OIDC_ISSUER", self.oidc_issuer)
+        if len(self.oidc_issuer) > MAX_ISSUER_LENGTH:
+            raise ConfigError(f"OIDC_ISSUER must be at most {MAX_ISSUER_LENGTH} characters")
+        if not self.oidc_api_audience:
+            raise ConfigError(
+                "OIDC_ISSUER is set but neither OIDC_AUDIENCE nor OIDC_CLIENT_ID is: API "
+                "access tokens are checked against OIDC_AUDIENCE (default: OIDC_CLIENT_ID)"
+            )
+        for name in ("oidc_principal_claim", "oidc_groups_claim"):
+            if not getattr(self, name).strip():
+                raise ConfigError(f"{name.upper()} must name a claim, got an empty value")
 
     def _validate_database_topology(self) -> None:
         if self.database_pooler not in DATABASE_POOLERS:
@@ -246,6 +292,20 @@ class Settings:
         return self.auth_mode == "token"
 
     @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer)
+
+    @property
+    def oidc_api_audience(self) -> str:
+        """What an API access token's ``aud`` must contain: OIDC_AUDIENCE, else the client."""
+        return self.oidc_audience or self.oidc_client_id
+
+    @cached_property
+    def oidc_roles(self) -> Mapping[str, frozenset[Role]]:
+        """OIDC_ROLE_MAP parsed: each group → the roles it gives (checked at start)."""
+        return parse_role_map(self.oidc_role_map)
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
@@ -255,6 +315,54 @@ class Settings:
 
 
 _TRUE, _FALSE = frozenset({"true", "1", "yes"}), frozenset({"false", "0", "no"})
+
+# An issuer is recorded in every audit entry its callers make ("oidc:<issuer>").
+MAX_ISSUER_LENGTH = 1_000
+_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def parse_role_map(text: str) -> dict[str, frozenset[Role]]:
+    """``"ml-developers=developer,ml-approvers=approver"`` → each group's roles (a group
+    named twice gets both). A pair that is not ``group=role``, a group that breaks the name
+    rule (SPEC §2) or an unknown role is a ConfigError naming it."""
+    roles: dict[str, set[Role]] = {}
+    if not text.strip():
+        return {}
+    known = ", ".join(role.value for role in Role)
+    for pair in text.split(","):
+        group, equals, role = (part.strip() for part in pair.partition("="))
+        if not equals or not group or not role:
+            raise ConfigError(
+                f"OIDC_ROLE_MAP must be group=role pairs separated by commas (e.g. "
+                f"ml-developers=developer,ml-approvers=approver); {pair.strip()!r} is not one"
+            )
+        problem = name_problem(group)
+        if problem is not None:
+            raise ConfigError(f"OIDC_ROLE_MAP: the group {group!r} is not a name: {problem}")
+        if role not in {r.value for r in Role}:
+            raise ConfigError(
+                f"OIDC_ROLE_MAP: {pair.strip()!r} names the unknown role {role!r}; the "
+                f"roles are: {known}"
+            )
+        roles.setdefault(group, set()).add(Role(role))
+    return {group: frozenset(given) for group, given in roles.items()}
+
+
+def _check_url(name: str, url: str) -> None:
+    """An absolute https URL without query or fragment (http only on this machine)."""
+    parts = urlsplit(url)
+    loopback = parts.hostname in _LOOPBACK_HOSTS
+    if (
+        parts.scheme not in ("https", "http")
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        or (parts.scheme == "http" and not loopback)
+    ):
+        raise ConfigError(
+            f"{name} must be an https:// URL without query or fragment (http:// only for "
+            f"localhost), got {url!r}"
+        )
 
 
 def _number(name: str, raw: str) -> float:

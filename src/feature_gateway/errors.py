@@ -88,7 +88,7 @@ class RoleNotGrantedError(PermissionDeniedError):
         self.principal, self.role = principal, role
         super().__init__(
             f"The token of {principal} does not carry the role '{role}'; "
-            f"it carries: {', '.join(sorted(granted))}."
+            f"it carries: {', '.join(sorted(granted)) or 'none'}."
         )
 
 
@@ -97,10 +97,10 @@ class NoRoleMayActError(PermissionDeniedError):
         self, principal: str, action: str, granted: Iterable[str], allowed: Iterable[str]
     ) -> None:
         self.principal, self.action = principal, action
+        carried = ", ".join(sorted(granted)) or "none"
         super().__init__(
             f"The token of {principal} carries no role that may {action} "
-            f"(it carries: {', '.join(sorted(granted))}; allowed roles: "
-            f"{', '.join(sorted(allowed))})."
+            f"(it carries: {carried}; allowed roles: {', '.join(sorted(allowed))})."
         )
 
 
@@ -280,6 +280,17 @@ class DatabaseStorageFullError(DatabaseUnavailableError):
         )
 
 
+class IdentityProviderUnavailableError(GatewayError):
+    """A JWT's key is not cached and the OpenID Connect provider cannot be reached to fetch
+    it (503 with Retry-After, SPEC §12): the caller's token may well be valid, so this is
+    not a 401. API tokens are not affected."""
+
+    def __init__(self, detail: str, retry_after_s: int) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s
+        self.headers = {"Retry-After": str(retry_after_s)}
+
+
 # The one mapping from domain errors to HTTP: (status, problem title). Most specific first.
 HTTP_STATUS: list[tuple[type[GatewayError], int, str]] = [
     (ValidationError, 422, "Unprocessable Content"),
@@ -301,6 +312,7 @@ HTTP_STATUS: list[tuple[type[GatewayError], int, str]] = [
     (IdempotencyClaimLostError, 409, "Idempotency Key Taken Over"),
     (ConflictError, 409, "Conflict"),
     (DatabaseUnavailableError, 503, "Service Unavailable"),
+    (IdentityProviderUnavailableError, 503, "Identity Provider Unavailable"),
     (GatewayError, 400, "Bad Request"),
 ]
 

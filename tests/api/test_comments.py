@@ -51,6 +51,7 @@ def test_a_comment_is_201_with_the_comment_and_listed_afterwards(client, make_fe
         "author": "carol",
         "author_role": "approver",
         "authenticated": False,
+        "credential": None,
         "created_time": created["created_time"],
     }
     page = comments(client, name)
@@ -200,13 +201,14 @@ def test_with_a_token_the_author_is_the_principal_and_verified(
     token_client, make_feature, issue_token, comment_rows
 ):
     name = make_feature()["feature_name"]
-    headers = bearer(issue_token("approver", principal="carol"))
+    token = issue_token("approver", principal="carol")
     created = token_client.post(
-        f"/features/{name}/comments", json={"body": "ship it"}, headers=headers
+        f"/features/{name}/comments", json={"body": "ship it"}, headers=bearer(token)
     )
     assert created.status_code == 201, created.get_json()
     assert created.get_json()["comment"]["author"] == "carol"
     assert created.get_json()["comment"]["authenticated"] is True
+    assert created.get_json()["comment"]["credential"] == f"token:{token.split('_')[1]}"
     assert comment_rows(name) == [("carol", "approver", True, "ship it")]
 
 

@@ -7,7 +7,7 @@ from feature_gateway.domain.tokens import TOKEN_PATTERN
 from tests.conftest import bearer, token_secret
 
 TOKEN_FIELDS = {
-    "token_id", "principal", "roles", "description", "created_time", "created_by",
+    "token_id", "principal", "roles", "groups", "description", "created_time", "created_by",
     "expires_time", "last_used_time", "revoked_time",
 }  # fmt: skip
 NEW_TOKEN = {"principal": "carol", "roles": ["external_testing_system"], "description": "CI"}

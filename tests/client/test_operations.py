@@ -135,6 +135,8 @@ def test_every_trust_mode_operation_answers_typed_results(service: Service, tmp_
     client = _recording(service.url, role="developer")
     assert client.health().status == "healthy" and client.livez().status == "alive"
     assert "feature_gateway_http_requests_total" in client.metrics()
+    me = client.whoami()
+    assert (me.auth, me.principal, me.roles, me.credential) == ("trust", None, ["developer"], None)
     name = "client_walk:trips_today:1"
     _workflow(client, name)
     _reads(client, name)
@@ -146,12 +148,18 @@ def test_every_trust_mode_operation_answers_typed_results(service: Service, tmp_
 
 def test_every_token_mode_operation_answers_typed_results(token_service: Service, tmp_path):
     admin = _recording(token_service.url, token=token_service.token("root", "admin"))
-    issued = admin.create_token(principal="ci", roles=["developer"], description="CI job")
+    issued = admin.create_token(
+        principal="ci", roles=["developer"], groups=["growth"], description="CI job"
+    )
     assert issued.token.startswith("fmg_") and issued.metadata.principal == "ci"
+    assert issued.metadata.groups == ["growth"]
     assert issued.metadata.token_id in [t.token_id for t in admin.list_tokens().tokens]
     hook = admin.create_webhook(url="http://127.0.0.1:9/hook", event_types=["feature.create"])
     assert hook.secret.startswith("whsec_") and hook.webhook.active
     developer = Client(token_service.url, token=issued.token)
+    me = developer.whoami()
+    assert (me.principal, me.roles, me.groups, me.auth) == ("ci", ["developer"], ["growth"], "token")
+    assert me.credential == f"token:{issued.metadata.token_id}"
     developer.create_feature_metadata(feature_name="client_token:f:1", feature_type="batch",
                                       feature_data_type="float", query="SELECT a FROM t",
                                       description="queues a delivery")  # fmt: skip

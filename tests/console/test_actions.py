@@ -302,19 +302,31 @@ def test_in_token_mode_actions_are_recorded_as_the_verified_principal(
 
     feature = make_feature("TEST_SUCCEEDED")
     name = feature["feature_name"]
-    sign_in_token(token_client, issue_token("approver", "admin", principal="Carol"))
+    token = issue_token("approver", "admin", principal="Carol")
+    sign_in_token(token_client, token)
     assert _offered(token_client, name) == {"approve", "reject"}
     post_form(token_client, feature_path(name), action_path(name, "approve"))
     html = page(token_client, feature_path(name))
     assert "is now DEPLOYED" in " ".join(flashes(html))
+    credential = f"token:{token.split('_')[1]}"
     rows = connection.execute(
         text(
-            "SELECT a.actor, a.actor_role, a.authenticated FROM feature_audit a JOIN features f"
-            " ON f.id = a.feature_id WHERE f.feature_name = :n ORDER BY a.id"
+            "SELECT a.actor, a.actor_role, a.authenticated, a.credential FROM feature_audit a"
+            " JOIN features f ON f.id = a.feature_id WHERE f.feature_name = :n ORDER BY a.id"
         ),
         {"n": name},
     ).all()
-    assert [tuple(r) for r in rows[-2:]] == [("Carol", "approver", True)] * 2
+    assert [tuple(r) for r in rows[-2:]] == [("Carol", "approver", True, credential)] * 2
+    changes = connection.execute(
+        text(
+            "SELECT c.credential FROM feature_changes c JOIN features f ON f.id = c.feature_id"
+            " WHERE f.feature_name = :n ORDER BY c.id"
+        ),
+        {"n": name},
+    ).scalars()
+    assert list(changes)[-1] == credential
+    # The timeline says how the entry was verified.
+    assert f"(verified by {credential})" in html
 
 
 def test_in_token_mode_an_admin_token_reads_but_is_offered_no_action(

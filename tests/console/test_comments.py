@@ -116,10 +116,11 @@ def test_in_token_mode_the_comment_is_the_verified_principals(
     token_client, issue_token, make_feature, connection
 ):
     name = make_feature("DEPLOYED")["feature_name"]
-    sign_in_token(token_client, issue_token("developer", principal="Dora"))
+    token = issue_token("developer", principal="Dora")
+    sign_in_token(token_client, token)
     post_form(token_client, feature_path(name), comment_path(name), {"body": "Deployed at last"})
     html = page(token_client, feature_path(name))
-    assert "by Dora as developer (verified)" in html
+    assert f"by Dora as developer (verified by token:{token.split('_')[1]})" in html
     assert stored(connection, name) == [("Dora", "developer", True, "Deployed at last")]
 
 

@@ -50,6 +50,7 @@ def test_a_comment_is_a_feature_comment_event_in_the_feed_carrying_the_comment(
         "actor": "carol",
         "actor_role": "approver",
         "authenticated": False,
+        "credential": None,
         "timestamp": created["created_time"],
         "previous_status": "READY_FOR_TESTING",
         "new_status": "READY_FOR_TESTING",
@@ -82,7 +83,8 @@ def test_a_token_comment_event_names_the_verified_principal(
     token_client, make_feature, issue_token
 ):
     name = make_feature()["feature_name"]
-    headers = bearer(issue_token("external_testing_system", principal="quinn"))
+    token = issue_token("external_testing_system", principal="quinn")
+    headers = bearer(token)
     post_comment(
         token_client, name, "verified remark", headers=headers, author=None, user_role=None
     )
@@ -93,6 +95,7 @@ def test_a_token_comment_event_names_the_verified_principal(
         "external_testing_system",
         True,
     )
+    assert event["credential"] == f"token:{token.split('_')[1]}"
 
 
 def test_a_comment_is_delivered_to_a_webhook_subscribed_to_feature_comment(

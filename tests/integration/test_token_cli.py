@@ -52,6 +52,25 @@ def test_create_takes_several_roles_an_expiry_and_a_description(cli, connection)
     assert row.expires_time - row.created_time == 30 * 86_400_000
 
 
+def test_create_takes_groups_and_list_shows_them(cli):
+    token = _create(
+        cli, "--principal", "ci-bot", "--role", "developer", "--group", "growth", "--group", "ml"
+    )
+    listed = json.loads(cli("list", "--json").stdout)["tokens"]
+    [mine] = [t for t in listed if t["token_id"] == token.split("_")[1]]
+    assert mine["groups"] == ["growth", "ml"]
+    table = cli("list").stdout.splitlines()
+    assert "groups" in table[0]
+    assert any("growth,ml" in line for line in table[1:])
+
+
+def test_create_refuses_a_group_name_that_breaks_the_name_rule(cli, connection):
+    result = cli("create", "--principal", "ci-bot", "--role", "developer", "--group", " growth")
+    assert result.exit_code != 0
+    assert "groups" in result.output
+    assert connection.execute(text("SELECT count(*) FROM api_tokens")).scalar_one() == 0
+
+
 def test_list_never_shows_a_secret(cli):
     token = _create(cli, "--principal", "root", "--role", "admin")
     table = cli("list")

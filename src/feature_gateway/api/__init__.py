@@ -15,6 +15,7 @@ from feature_gateway.api.docs import (
 from feature_gateway.api.events.routes import blp as events_blp
 from feature_gateway.api.features.routes import blp as features_blp
 from feature_gateway.api.health.routes import blp as health_blp
+from feature_gateway.api.identity.routes import blp as identity_blp
 from feature_gateway.api.ops.routes import blp as ops_blp
 from feature_gateway.api.problems import GatewayApi, register_error_handlers
 from feature_gateway.api.tokens.routes import blp as tokens_blp
@@ -33,6 +34,7 @@ BLUEPRINTS = (
     values_blp,
     feast_blp,
     tokens_blp,
+    identity_blp,
     events_blp,
     webhooks_blp,
 )

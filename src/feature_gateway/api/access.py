@@ -33,7 +33,6 @@ SECURITY_SCHEMES = {
         "description": "An API token (`feature-gateway tokens create`, or `POST /tokens`).",
     }
 }
-_NAMES_NO_ROLE = "_access_names_no_role"
 _REFUSED_IN_TRUST_MODE = "_access_refused_in_trust_mode"
 # What a token operation can answer in trust mode: request errors, then the 403 naming the CLI.
 _TRUST_MODE_TOKEN_STATUSES = frozenset({"400", "403", "413", "415", "422"})
@@ -43,13 +42,6 @@ _TRUST_MODE_TOKEN_STATUSES = frozenset({"400", "403", "413", "415", "422"})
 # sent, is for the admin who asked; no shared cache may keep it.
 NO_STORE = {"Cache-Control": "no-store"}
 NO_STORE_DOC = {"Cache-Control": {"schema": {"type": "string", "enum": ["no-store"]}}}
-
-
-def names_no_role(view: F) -> F:
-    """Takes any valid token and no role in the request (Feast's protocol has no field for
-    one): token mode adds 401 to its document, but no 403."""
-    setattr(view, _NAMES_NO_ROLE, True)
-    return view
 
 
 def token_mode_only(view: F) -> F:
@@ -87,10 +79,9 @@ class AccessDocPlugin(BasePlugin):
             operation["security"] = []
             return
         # 401 without a valid token; 403 wherever a role or an actor can be named, which
-        # the token may not carry or may not be (reads included).
+        # the token may not carry or may not be (reads included), and for a caller with no
+        # role at all (single sign-on: groups that map to none), wherever one is needed.
         added = {401: "UNAUTHORIZED", 403: "FORBIDDEN"}
-        if getattr(self.app.view_functions.get(endpoint), _NAMES_NO_ROLE, False):
-            del added[403]
         responses = {**operation["responses"], **added}
         operation["responses"] = dict(sorted(responses.items(), key=lambda item: str(item[0])))
         # The token says who acts: the examples leave the role and the actor names out.

@@ -83,7 +83,8 @@ _FINAL = " or ".join(
 # How each error status is described in the API document, whichever endpoint returns it.
 PROBLEM_DESCRIPTIONS = {
     400: "The request body is not valid JSON",
-    401: "No valid API token: send `Authorization: Bearer <token>` (token mode)",
+    401: "No valid API token (or, with single sign-on, JWT from the identity provider): "
+    "send `Authorization: Bearer <token>` (token mode)",
     403: "The caller may not do this: its role may not, the token does not carry the role "
     "named, an actor field names someone else, or separation of duties forbids it",
     404: "No feature has this name (token endpoints: no token has this id)",
@@ -92,7 +93,8 @@ PROBLEM_DESCRIPTIONS = {
     413: "The request body is larger than the service accepts",
     415: "The request body is not sent as application/json",
     422: "A field or parameter is missing or invalid, or no valid role was given",
-    503: "The database is unavailable; retry later",
+    503: "The database is unavailable, or the identity provider is and a JWT's key is not "
+    "cached (with Retry-After); retry later",
 }
 
 _JSON_BODY = (400, 413, 415, 422)
@@ -125,6 +127,7 @@ class Problems:
     WEBHOOK_LIST = TOKEN_LIST
     WEBHOOK_ONE = TOKEN_REVOKE
     WEBHOOK_REDELIVER = (*_JSON_BODY, 403, 404, 503)
+    WHOAMI = (422, 503)  # an unknown role named; any caller, whatever its roles
 
 
 # Detail sentences for HTTP-level errors whose werkzeug text is written for HTML pages.

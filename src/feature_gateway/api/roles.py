@@ -107,6 +107,17 @@ def caller_role(declared: str | None) -> Role | None:
     return role
 
 
+def require_any_role(declared: str | None = None) -> Role | None:
+    """Serving feature values (``POST /features``, ``GET /features/available``, Feast's
+    endpoint): any role will do, so the role named (if any) is only checked; but a verified
+    caller with no role at all (single sign-on, groups that map to none) is 403."""
+    role = caller_role(declared)
+    verified = principal()
+    if verified is not None and not verified.roles:
+        raise NoRoleMayActError(verified.name, "read feature values", (), (r.value for r in Role))
+    return role
+
+
 def require_role(action: Action, declared: str | None) -> Role:
     """The role the caller acts in for ``action``: 422 without a role (trust mode), 403 if
     that role may not perform it."""

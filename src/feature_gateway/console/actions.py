@@ -132,7 +132,7 @@ def fire(
         name,
         args,
         role=role.value,
-        authenticated=user.authenticated,
+        caller=caller.principal(),
         expected_revisions={revision},
         quiet_days=settings().retire_quiet_days,
     )
@@ -152,7 +152,7 @@ def new_version(
         database(),
         catalog.NewVersion(source, created_by, replaced=args),
         role=role.value,
-        authenticated=user.authenticated,
+        caller=caller.principal(),
         expected_revisions={revision},
     )
 
@@ -173,5 +173,5 @@ def comment(user: ConsoleUser, feature_name: str, body: str) -> comments.Comment
         args["body"],
         author=args["author"],
         role=role.value,
-        authenticated=user.authenticated,
+        caller=caller.principal(),
     )

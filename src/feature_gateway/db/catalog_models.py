@@ -16,7 +16,7 @@ from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, St
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from feature_gateway.db.base import Base
-from feature_gateway.db.models import Feature
+from feature_gateway.db.models import CREDENTIAL_LENGTH, Feature
 from feature_gateway.domain.tags import MAX_TAG_KEY_LENGTH, MAX_TAG_VALUE_LENGTH
 
 # SQLite assigns a rowid alias only to INTEGER PRIMARY KEY; PostgreSQL gets 64 bits.
@@ -57,6 +57,8 @@ class FeatureChange(Base):
     actor_role: Mapped[str | None] = mapped_column(String(64))
     # True when the actor was a verified principal (token mode), false when claimed.
     authenticated: Mapped[bool] = mapped_column(Boolean)
+    # How the actor was verified: "token:<token_id>", "oidc:<issuer>"; null when claimed.
+    credential: Mapped[str | None] = mapped_column(String(CREDENTIAL_LENGTH))
     timestamp: Mapped[int] = mapped_column(BigInteger)
     previous_status: Mapped[str | None] = mapped_column(String(32))
     new_status: Mapped[str] = mapped_column(String(32))
@@ -103,6 +105,9 @@ class FeatureComment(Base):
     author_role: Mapped[str] = mapped_column(String(64))
     # True when the author was a verified principal (token mode), false when claimed.
     authenticated: Mapped[bool] = mapped_column(Boolean)
+    # How the author was verified, as history entries say it ("token:<token_id>"); null
+    # when claimed.
+    credential: Mapped[str | None] = mapped_column(String(CREDENTIAL_LENGTH))
     created_time: Mapped[int] = mapped_column(BigInteger)
 
     feature: Mapped[Feature] = relationship(lazy="raise")

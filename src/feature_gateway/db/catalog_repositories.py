@@ -48,6 +48,7 @@ class _Tracked:
     actor: str
     actor_role: str | None
     authenticated: bool
+    credential: str | None
     timestamp: int
     comment: FeatureComment | None = None
 
@@ -72,15 +73,18 @@ class ChangeLogRepository:
         actor_role: str | None,
         timestamp: int,
         authenticated: bool = False,
+        credential: str | None = None,
         new: bool = False,
         comment: FeatureComment | None = None,
     ) -> None:
         """``comment``: the entry is that comment's, and the feature does not change (its
         revision stays, as the row is not written)."""
         before = {} if new else self.snapshot(feature)
-        self.tracked.append(
-            _Tracked(feature, before, action, actor, actor_role, authenticated, timestamp, comment)
-        )
+        tracked = _Tracked(
+            feature, before, action, actor, actor_role, authenticated, credential, timestamp,
+            comment,
+        )  # fmt: skip
+        self.tracked.append(tracked)
 
     def snapshot(self, feature: Feature) -> dict[str, Any]:
         values = {name: getattr(feature, name) for name in FIELD_NAMES}
@@ -106,6 +110,7 @@ class ChangeLogRepository:
                 actor=tracked.actor,
                 actor_role=tracked.actor_role,
                 authenticated=tracked.authenticated,
+                credential=tracked.credential,
                 timestamp=tracked.timestamp,
                 previous_status=tracked.before.get("status"),
                 new_status=feature.status,

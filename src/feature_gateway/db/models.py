@@ -32,6 +32,8 @@ from feature_gateway.domain.feature_fields import FEATURE_FIELDS, Field, Kind
 from feature_gateway.domain.listing import LIST_FILTERS, Filter, FilterKind
 
 ACTOR = String(255)
+# "token:<token_id>" or "oidc:<issuer>" (an issuer URL is at most 1,000 characters, config).
+CREDENTIAL_LENGTH = 1024
 
 COLUMN_TYPES: dict[Kind, TypeEngine[Any]] = {
     Kind.NAME: String(255),
@@ -157,6 +159,8 @@ class AuditEntry(Base):
     timestamp: Mapped[int] = mapped_column(BigInteger)
     # True when the actor was a verified principal (token mode), false for a claimed name.
     authenticated: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    # How the actor was verified: "token:<token_id>", "oidc:<issuer>"; null when claimed.
+    credential: Mapped[str | None] = mapped_column(String(CREDENTIAL_LENGTH))
     # True when the request overrode the trigger's guard ("force": a retirement of a
     # feature read in the quiet period, SPEC §13).
     forced: Mapped[bool] = mapped_column(Boolean, server_default=false())

@@ -31,18 +31,30 @@ from feature_gateway.db.models import AuditEntry, Feature
 from feature_gateway.db.repositories import AuditRepository, FeatureRepository
 from feature_gateway.domain.comments import COMMENT_ACTION
 from feature_gateway.domain.feature_fields import CRITICAL_FIELDS, with_defaults
+from feature_gateway.domain.identity import Principal
 from feature_gateway.domain.lifecycle import CREATION_TRIGGER, Write
 
 
 @dataclass(frozen=True)
 class Acting:
     """Who performs a write, in which role, when, and whether the name was verified (a
-    token's principal) or only claimed (trust mode, imports)."""
+    token's principal, or a person signed in at the provider) or only claimed (trust mode,
+    imports), and by which credential (``Principal.credential``; None when claimed)."""
 
     actor: str
     role: str | None
     timestamp: int
     authenticated: bool = False
+    credential: str | None = None
+
+    @classmethod
+    def by(cls, actor: str, role: str | None, timestamp: int, caller: Principal | None) -> Acting:
+        """``actor`` acting for ``caller`` (None: a trust-mode API request, an import): what
+        the caller's front door verified is what the entries record, never a flag passed on
+        by hand."""
+        if caller is None:
+            return cls(actor, role, timestamp)
+        return cls(actor, role, timestamp, caller.authenticated, caller.credential)
 
 
 class Recorder:
@@ -116,11 +128,13 @@ class Recorder:
             author=acting.actor,
             author_role=acting.role,
             authenticated=acting.authenticated,
+            credential=acting.credential,
             created_time=acting.timestamp,
         )
         self._changes.track(
             feature, COMMENT_ACTION, actor=acting.actor, actor_role=acting.role,
-            timestamp=acting.timestamp, authenticated=acting.authenticated, comment=comment,
+            timestamp=acting.timestamp, authenticated=acting.authenticated,
+            credential=acting.credential, comment=comment,
         )  # fmt: skip
         return comment
 
@@ -148,6 +162,7 @@ class Recorder:
                 reason=reason,
                 timestamp=acting.timestamp,
                 authenticated=acting.authenticated,
+                credential=acting.credential,
                 forced=forced,
             )
         )
@@ -155,7 +170,8 @@ class Recorder:
     def _track(self, feature: Feature, action: str, acting: Acting, *, new: bool = False) -> None:
         self._changes.track(
             feature, action, actor=acting.actor, actor_role=acting.role,
-            timestamp=acting.timestamp, authenticated=acting.authenticated, new=new,
+            timestamp=acting.timestamp, authenticated=acting.authenticated,
+            credential=acting.credential, new=new,
         )  # fmt: skip
 
     def _definition_changed(self, feature: Feature, names: list[str], acting: Acting) -> None:

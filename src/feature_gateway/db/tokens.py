@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import BigInteger, Index, Row, String, Text, select, update
+from sqlalchemy import JSON, BigInteger, Index, Row, String, Text, select, text, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from feature_gateway.db.base import Base
@@ -21,6 +21,8 @@ class ApiToken(Base):
     principal: Mapped[str] = mapped_column(ACTOR)
     # Role names joined by commas, in a fixed order: a token carries one to four of them.
     role_names: Mapped[str] = mapped_column("roles", String(255))
+    # The teams the token's holder belongs to (SPEC §12): what ownership reads.
+    groups: Mapped[list[str]] = mapped_column(JSON, server_default=text("'[]'"))
     description: Mapped[str | None] = mapped_column(Text)
     created_time: Mapped[int] = mapped_column(BigInteger)
     created_by: Mapped[str] = mapped_column(ACTOR)
@@ -43,6 +45,7 @@ _CREDENTIALS = select(
     ApiToken.token_hash,
     ApiToken.principal,
     ApiToken.role_names,
+    ApiToken.groups,
     ApiToken.expires_time,
     ApiToken.last_used_time,
     ApiToken.revoked_time,
@@ -58,7 +61,7 @@ class TokenRepository:
 
     def credentials(
         self, token_id: str
-    ) -> Row[tuple[str, str, str, int | None, int | None, int | None]] | None:
+    ) -> Row[tuple[str, str, str, list[str], int | None, int | None, int | None]] | None:
         """What authenticating a request needs, as a plain row: the per-request lookup.
 
         One primary-key read without ORM identity tracking, which cost more than the query.

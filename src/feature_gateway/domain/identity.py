@@ -1,7 +1,8 @@
 """Who acts: the principal behind a request, and the request fields bound to it (SPEC §7).
 
 In trust mode a principal is whatever name and role the request claims (``authenticated``
-is false); in token mode it is the name and roles an API token was issued to.
+is false); in token mode it is the name, roles and groups an API token was issued to, or
+that the company's OpenID Connect provider vouches for (SPEC §12). ``credential`` says which.
 """
 
 from __future__ import annotations
@@ -23,11 +24,29 @@ ACTOR_FIELDS = (*FEATURE_ACTOR_FIELDS, *COMMENT_ACTOR_FIELDS)
 IDENTITY_FIELDS = frozenset({ROLE_FIELD, *ACTOR_FIELDS})
 
 
+TOKEN_CREDENTIAL = "token:"
+OIDC_CREDENTIAL = "oidc:"
+
+
+def token_credential(token_id: str) -> str:
+    """What an entry made with an API token records: ``token:<token_id>``."""
+    return f"{TOKEN_CREDENTIAL}{token_id}"
+
+
+def oidc_credential(issuer: str) -> str:
+    """What an entry made by a person signed in at the provider records: ``oidc:<issuer>``."""
+    return f"{OIDC_CREDENTIAL}{issuer}"
+
+
 @dataclass(frozen=True)
 class Principal:
     name: str
     roles: frozenset[Role]
     authenticated: bool
+    # The teams the caller belongs to: an API token's groups, or the provider's groups claim.
+    groups: frozenset[str] = frozenset()
+    # How the name was verified ("token:<token_id>", "oidc:<issuer>"); None when claimed.
+    credential: str | None = None
 
     def role_for(self, action: Action) -> Role | None:
         """The role this principal acts in for ``action`` when none is named: the first of

@@ -25,6 +25,9 @@ NON_BLANK_TEXT_PATTERN = rf"^[^\u0000]*[^\u0000{_WHITESPACE_CLASS}][^\u0000]*$"
 NUL_FREE_TEXT_PATTERN = r"^[^\u0000]*$"
 
 
+# The longest name of a person or a group (the columns that store them hold this many).
+MAX_NAME_LENGTH = 255
+
 # Unicode categories a name may not hold anywhere: control and format characters.
 INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf"})
 

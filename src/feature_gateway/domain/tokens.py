@@ -24,6 +24,8 @@ TOKEN_PATTERN = re.compile(f"{TOKEN_PREFIX}({_ID})_[A-Za-z0-9_-]{{43}}")
 TOKEN_ID_PATTERN = f"^{_ID}$"
 # The latest expiry a token may have: 9999-12-31T23:59:59.999Z (and well inside a BIGINT).
 MAX_EXPIRES_TIME = 253_402_300_799_999
+# Groups one token may carry (SPEC §12): a team or a few, never a directory dump.
+MAX_TOKEN_GROUPS = 64
 # last_used_time is refreshed at most this often: no write on every request.
 LAST_USED_REFRESH_MS = 60_000
 

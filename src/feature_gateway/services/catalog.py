@@ -18,6 +18,7 @@ from feature_gateway.domain.changes import (
     unified_query_diff,
 )
 from feature_gateway.domain.freshness import WITHIN_LAG, Freshness
+from feature_gateway.domain.identity import Principal
 from feature_gateway.domain.lifecycle import SERVED_STATES, Write
 from feature_gateway.domain.names import FEATURE_NAME_RULE
 from feature_gateway.domain.versions import family_name, next_version_name, version_number
@@ -61,7 +62,7 @@ def create_feature_version(
     new: NewVersion,
     *,
     role: str,
-    authenticated: bool = False,
+    caller: Principal | None = None,
     expected_revisions: Collection[int] | None = None,
 ) -> FeatureData:
     """A new DRAFT, numbered after the family's highest version, copied from the named one
@@ -84,7 +85,7 @@ def create_feature_version(
                 f"Feature '{family}' has a version numbered {highest}: no higher version "
                 "number fits in a feature name."
             )
-        acting = Acting(new.created_by, role, now_ms(), authenticated)
+        acting = Acting.by(new.created_by, role, now_ms(), caller)
         copied = {field: getattr(source, field) for field in VERSIONED_FIELDS} | dict(new.replaced)
         values = {**copied, "feature_name": name, "previous_version": source.feature_name}
         feature = uow.record.add_feature(

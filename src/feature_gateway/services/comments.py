@@ -10,6 +10,7 @@ from feature_gateway.db.recording import Acting
 from feature_gateway.db.scopes import Database
 from feature_gateway.db.unit_of_work import UnitOfWork
 from feature_gateway.domain.freshness import WITHIN_LAG, Freshness
+from feature_gateway.domain.identity import Principal
 from feature_gateway.services.clock import now_ms
 from feature_gateway.services.rows import load_feature
 
@@ -33,6 +34,7 @@ def comment_data(comment: FeatureComment, feature_name: str) -> CommentData:
         "author": comment.author,
         "author_role": comment.author_role,
         "authenticated": comment.authenticated,
+        "credential": comment.credential,
         "created_time": comment.created_time,
     }
 
@@ -44,14 +46,15 @@ def add_comment(
     *,
     author: str,
     role: str,
-    authenticated: bool = False,
+    caller: Principal | None = None,
 ) -> CommentData:
-    """``author`` comments on the feature, in any status: a comment row and its
-    ``feature.comment`` event; the feature itself (revision, status, fields) is unchanged."""
+    """``author`` comments on the feature, in any status, for ``caller`` (None: claimed, in
+    trust mode): a comment row and its ``feature.comment`` event; the feature itself
+    (revision, status, fields) is unchanged."""
     with database.writing() as uow:
         feature = load_feature(uow, feature_name)
         uow.features.lock(feature)
-        comment = uow.record.comment(feature, body, Acting(author, role, now_ms(), authenticated))
+        comment = uow.record.comment(feature, body, Acting.by(author, role, now_ms(), caller))
         uow.commit()
         return comment_data(comment, feature.feature_name)
 

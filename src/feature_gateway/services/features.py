@@ -11,6 +11,7 @@ from feature_gateway.db.scopes import Database
 from feature_gateway.db.unit_of_work import UnitOfWork
 from feature_gateway.domain.feature_fields import CREATE_FIELDS, CRITICAL_FIELDS, EDITABLE_FIELDS
 from feature_gateway.domain.freshness import WITHIN_LAG, Freshness
+from feature_gateway.domain.identity import Principal
 from feature_gateway.domain.lifecycle import EDITABLE_STATES, Status, Write
 from feature_gateway.domain.listing import FeatureQuery
 from feature_gateway.errors import (
@@ -40,7 +41,11 @@ class Page:
 
 
 def create_feature(
-    database: Database, fields: Mapping[str, Any], *, role: str, authenticated: bool = False
+    database: Database,
+    fields: Mapping[str, Any],
+    *,
+    role: str,
+    caller: Principal | None = None,
 ) -> FeatureData:
     """Define a feature from the create request's ``fields`` (status DRAFT)."""
     check_known_fields(fields, CREATE_FIELDS, "create_feature")
@@ -49,7 +54,7 @@ def create_feature(
         if existing is not None:
             stored_name, status = existing
             raise FeatureAlreadyExistsError(fields["feature_name"], status, stored_as=stored_name)
-        acting = Acting(fields["created_by"], role, now_ms(), authenticated)
+        acting = Acting.by(fields["created_by"], role, now_ms(), caller)
         draft = new_draft(fields, created_by=acting.actor, now=acting.timestamp)
         feature = uow.record.add_feature(draft, Write.CREATE, acting)
         uow.commit()
@@ -97,7 +102,7 @@ def update_feature(
     *,
     last_updated_by: str,
     role: str,
-    authenticated: bool = False,
+    caller: Principal | None = None,
     expected_revisions: Collection[int] | None = None,
 ) -> FeatureData:
     """Edit a feature; a changed query or type sends it back to DRAFT (audited as reset).
@@ -117,7 +122,7 @@ def update_feature(
         }
         if not changed:
             return feature_data(feature)
-        acting = Acting(last_updated_by, role, now_ms(), authenticated)
+        acting = Acting.by(last_updated_by, role, now_ms(), caller)
         uow.record.change(feature, Write.UPDATE, acting, changed)
         feature.last_updated_by, feature.updated_time = last_updated_by, acting.timestamp
         if feature.status != Status.DRAFT and not changed.keys().isdisjoint(CRITICAL_FIELDS):

@@ -12,7 +12,7 @@ from typing import Any
 
 from feature_gateway.db.scopes import Database
 from feature_gateway.db.tokens import ROLE_SEPARATOR, ApiToken
-from feature_gateway.domain.identity import Principal
+from feature_gateway.domain.identity import Principal, token_credential
 from feature_gateway.domain.lifecycle import Role
 from feature_gateway.domain.tokens import (
     LAST_USED_REFRESH_MS,
@@ -38,6 +38,7 @@ def create_token(
     principal: str,
     roles: Iterable[str],
     created_by: str,
+    groups: Iterable[str] = (),
     expires_time: int | None = None,
     description: str | None = None,
     now: int | None = None,
@@ -56,6 +57,7 @@ def create_token(
         expires_time=expires_time,
     )
     row.roles = ordered_roles(roles)
+    row.groups = list(dict.fromkeys(groups))  # each once, in the order given
     with database.writing() as uow:
         uow.tokens.add(row)
         uow.commit()
@@ -126,4 +128,10 @@ def _principal_of(database: Database, token_id: str, row: Any, now: int) -> Prin
             uow.tokens.mark_used(token_id, now, not_since=now - LAST_USED_REFRESH_MS)
             uow.commit()
     roles = frozenset(Role(name) for name in row.role_names.split(ROLE_SEPARATOR))
-    return Principal(row.principal, roles, authenticated=True)
+    return Principal(
+        row.principal,
+        roles,
+        authenticated=True,
+        groups=frozenset(row.groups or ()),
+        credential=token_credential(token_id),
+    )

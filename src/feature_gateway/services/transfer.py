@@ -55,7 +55,7 @@ def add_imported_feature(
     values["created_time"] = values.get("created_time") or now
     values["updated_time"] = values.get("updated_time") or values["created_time"]
     # The file says who did what; nothing verified it.
-    acting = Acting(values["created_by"], IMPORT_ACTOR_ROLE, now, authenticated=False)
+    acting = Acting(values["created_by"], IMPORT_ACTOR_ROLE, now)
     uow.record.add_feature(values, Write.IMPORT, acting, reason=f"imported from {source}")
 
 

@@ -19,6 +19,7 @@ from feature_gateway.db.scopes import Database
 from feature_gateway.db.unit_of_work import UnitOfWork
 from feature_gateway.domain.duties import FeatureDuties, check_separation, is_separated
 from feature_gateway.domain.feature_fields import FIELDS_BY_NAME, TRIGGER_STAMPS, Kind
+from feature_gateway.domain.identity import Principal
 from feature_gateway.domain.lifecycle import TRANSITIONS, TRIGGERS, Status, source_states
 from feature_gateway.domain.usage import (
     DEFAULT_QUIET_DAYS,
@@ -114,7 +115,7 @@ def fire_trigger(
     fields: Mapping[str, Any],
     *,
     role: str,
-    authenticated: bool = False,
+    caller: Principal | None = None,
     expected_revisions: Collection[int] | None = None,
     quiet_days: int = DEFAULT_QUIET_DAYS,
 ) -> TransitionResult:
@@ -122,7 +123,8 @@ def fire_trigger(
     values), then the triggers that follow it (approve, then deploy), in one transaction.
 
     Separation of duties is checked first, whoever asks (403 when the actor played a part
-    the trigger excludes); ``authenticated`` says the actor is a verified principal. A
+    the trigger excludes); ``caller`` is who the front door verified (None: a trust-mode API
+    request), whose credential the entries record. A
     guarded trigger (retire) is refused for a feature read in the last ``quiet_days`` days
     unless the request forces it, with a reason (SPEC §13)."""
     stamps = TRIGGER_STAMPS[trigger]
@@ -133,7 +135,7 @@ def fire_trigger(
         fields = {**fields, **_references(uow, feature, trigger, fields)}
         previous = str(feature.status)
         _check_separation_of_duties(uow, feature, trigger, actor)
-        acting = Acting(actor, role, now_ms(), authenticated)
+        acting = Acting.by(actor, role, now_ms(), caller)
         since = quiet_since(acting.timestamp, quiet_days)
         fields = {**fields, **_guarded(uow, feature, trigger, fields, since)}
         # One change-log entry for the request, named after the trigger the caller fired.

@@ -118,6 +118,7 @@ COMMENTED = {
         "author": COMMENT["author"],
         "author_role": COMMENT["user_role"],
         "authenticated": False,
+        "credential": None,
         "created_time": _SEED_TIME,
     }
 }

@@ -22,6 +22,7 @@ from feature_gateway.domain.names import (
 )
 from feature_gateway.domain.sql_check import UnsafeQueryError, check_read_only_query
 from feature_gateway.domain.text import (
+    MAX_NAME_LENGTH,
     NAME_PATTERN,
     NON_BLANK_TEXT_PATTERN,
     has_nul,
@@ -30,7 +31,7 @@ from feature_gateway.domain.text import (
 )
 from feature_gateway.errors import MAX_ERROR_MESSAGES
 
-MAX_ACTOR_LENGTH = 255
+MAX_ACTOR_LENGTH = MAX_NAME_LENGTH
 MAX_DESCRIPTION_LENGTH = 10_000
 MAX_QUERY_LENGTH = 100_000
 MAX_NOTE_LENGTH = 10_000
@@ -196,3 +197,19 @@ class QueryBoolean(fields.Boolean):
         if value in ("true", "false"):
             return bool(value == "true")
         raise self.make_error("invalid", input=value)
+
+
+def Credential(**kwargs: Any) -> fields.String:
+    """How an audit entry's actor was verified (SPEC §12), as the history, the change log and
+    the events show it."""
+    return fields.String(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": '"token:<token_id>" for an API token, "oidc:<issuer>" for the '
+            "company's OpenID Connect provider (console or JWT); null when the name was "
+            "claimed (trust mode, imports, entries made before single sign-on)",
+            "example": "token:0123456789abcdef",
+        },
+        **kwargs,
+    )

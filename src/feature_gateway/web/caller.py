@@ -4,8 +4,11 @@ Each door learns who calls in its own way and says so here; both then ask here.
 
 - The API, in token mode, from the request's bearer token: ``authenticate_request`` runs
   before anything looks at the request (public views excepted, ``web.access``) and answers
-  401 without a valid one. In trust mode an API request has no principal: it names its
-  role and its actors in its own fields.
+  401 without a valid one. A bearer value starting ``fmg_`` is an API token (one indexed
+  lookup, whether or not the provider is up); with single sign-on on (SPEC §12) any other
+  is a JWT the provider must have signed (``services.identity_provider``; 503 while its
+  key cannot be fetched). In trust mode an API request has no principal: it names its role
+  and its actors in its own fields.
 - The console, from its signed session (``console.identity``): the person signed in,
   verified by their API token, or in trust mode as claimed (``identify``).
 
@@ -19,11 +22,12 @@ from flask import current_app, g, request
 
 from feature_gateway.domain.identity import Principal
 from feature_gateway.domain.lifecycle import Action, Role
+from feature_gateway.domain.tokens import TOKEN_PREFIX
 from feature_gateway.errors import AuthenticationError
 from feature_gateway.services import tokens
 from feature_gateway.services.clock import now_ms
 from feature_gateway.web.access import is_public
-from feature_gateway.web.context import database, settings
+from feature_gateway.web.context import database, identity_provider, settings
 
 
 def authenticate_request() -> None:
@@ -37,12 +41,23 @@ def authenticate_request() -> None:
     ):
         return
     credentials = request.authorization
+    provider = identity_provider()
     if credentials is None or credentials.type != "bearer":
         raise AuthenticationError(
-            "An API token is required: send it as 'Authorization: Bearer <token>'.",
+            (
+                "An API token is required: send it as 'Authorization: Bearer <token>'."
+                if provider is None
+                else "An API token or a JWT from the identity provider is required: send it as "
+                "'Authorization: Bearer <token>'."
+            ),
             token_sent=False,
         )
-    identify(tokens.authenticate(database(), credentials.token, now_ms()))
+    token = credentials.token
+    if provider is None or token is None or token.startswith(TOKEN_PREFIX):
+        identify(tokens.authenticate(database(), token, now_ms()))
+        return
+    claims = provider.verify(token, audience=settings().oidc_api_audience)
+    identify(provider.principal_of(claims))
 
 
 def identify(caller: Principal | None) -> None:
@@ -55,12 +70,6 @@ def principal() -> Principal | None:
     """Who acts in this request: a verified principal, the console's claimed person (trust
     mode), or None (an API request in trust mode)."""
     return g.get("principal")  # type: ignore[no-any-return]
-
-
-def authenticated() -> bool:
-    """Whether this request's actor is a verified principal: what the audit trail records."""
-    caller = principal()
-    return caller is not None and caller.authenticated
 
 
 def role_for(action: Action) -> Role | None:

@@ -9,6 +9,7 @@ from flask import current_app
 
 from feature_gateway.config import Settings
 from feature_gateway.db.scopes import Database
+from feature_gateway.services.identity_provider import IdentityProvider
 from feature_gateway.services.usage import UsageCounter
 
 EXTENSION = "feature_gateway"
@@ -21,6 +22,8 @@ class Gateway:
     settings: Settings
     database: Database
     usage: UsageCounter  # this process's read counts (SPEC §13)
+    # The OpenID Connect provider, its discovery and keys cached (SPEC §12); None when off.
+    identity_provider: IdentityProvider | None = None
 
 
 def gateway() -> Gateway:
@@ -29,6 +32,12 @@ def gateway() -> Gateway:
 
 def settings() -> Settings:
     return current_app.extensions[EXTENSION].settings  # type: ignore[no-any-return]
+
+
+def identity_provider() -> IdentityProvider | None:
+    """The process's OpenID Connect provider (None without OIDC_ISSUER): the API checks
+    JWTs with it, the console's sign-on its ID tokens."""
+    return current_app.extensions[EXTENSION].identity_provider  # type: ignore[no-any-return]
 
 
 def database() -> Database:

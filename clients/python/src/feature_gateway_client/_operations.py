@@ -38,6 +38,7 @@ from feature_gateway_client.models import (
     WebhookEnvelope,
     WebhookEventType,
     WebhookList,
+    Whoami,
 )
 
 OPERATIONS: dict[str, Operation] = {
@@ -215,6 +216,7 @@ OPERATIONS: dict[str, Operation] = {
     "revoke_token": Operation(
         "revoke_token", "DELETE", "/tokens/{token_id}", role_field="user_role"
     ),
+    "whoami": Operation("whoami", "GET", "/whoami", role_field="user_role"),
     "list_events": Operation("list_events", "GET", "/events", role_field="user_role"),
     "list_webhooks": Operation("list_webhooks", "GET", "/webhooks", role_field="user_role"),
     "create_webhook": Operation(
@@ -860,6 +862,7 @@ class Operations(Transport):
         *,
         principal: str,
         roles: list[Role],
+        groups: list[str] | None = None,
         expires_time: int | None = None,
         description: str | None = None,
         user_role: Role | None = None,
@@ -871,6 +874,7 @@ class Operations(Transport):
             body={
                 "principal": principal,
                 "roles": roles,
+                "groups": groups,
                 "expires_time": expires_time,
                 "description": description,
                 "user_role": user_role,
@@ -887,6 +891,12 @@ class Operations(Transport):
             path={"token_id": token_id},
             query={"user_role": user_role},
         )
+
+    def whoami(self, *, user_role: Role | None = None) -> Whoami:
+        """The caller's name, roles, groups and credential, as the service verified them. (GET
+        /whoami)
+        """
+        return self._call(OPERATIONS["whoami"], Whoami, query={"user_role": user_role})
 
     def list_events(
         self,

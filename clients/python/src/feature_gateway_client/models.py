@@ -213,6 +213,7 @@ class AuditEntry:
     reason: str | None
     timestamp: int
     authenticated: bool
+    credential: str | None
     forced: bool
 
 
@@ -259,6 +260,7 @@ class ChangeEntry:
     actor: str
     actor_role: str | None
     authenticated: bool
+    credential: str | None
     timestamp: int
     fields: dict[str, FieldChange]
 
@@ -373,6 +375,7 @@ class TokenMetadata:
     token_id: str
     principal: str
     roles: list[Role]
+    groups: list[str]
     description: str | None
     created_time: int
     created_by: str
@@ -404,6 +407,17 @@ class TokenEnvelope:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class Whoami:
+    """The Whoami schema."""
+
+    principal: str | None
+    roles: list[Role]
+    groups: list[str]
+    credential: str | None
+    auth: Auth
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Event:
     """The Event schema."""
 
@@ -412,6 +426,7 @@ class Event:
     actor: str
     actor_role: str | None
     authenticated: bool
+    credential: str | None
     timestamp: int
     fields: dict[str, FieldChange]
     id: str

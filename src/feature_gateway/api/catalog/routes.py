@@ -25,7 +25,7 @@ from feature_gateway.shapes import examples
 from feature_gateway.shapes.feature_schemas import CreateVersionSchema, FeatureMessageSchema
 from feature_gateway.shapes.role_schemas import RoleQuerySchema
 from feature_gateway.shapes.schema_fields import FEATURE_NAME_PATH_PARAMETER
-from feature_gateway.web.caller import authenticated
+from feature_gateway.web.caller import principal
 from feature_gateway.web.context import database
 
 blp = ApiBlueprint("catalog", __name__, description="Versions, change log and diff of features")
@@ -45,7 +45,7 @@ def create_feature_version(args: dict[str, Any], *, db: Database) -> Reply:
     role = require_role(Action.CREATE, args.pop("user_role", None))
     source, created_by = args.pop("feature_name"), args.pop("created_by")
     new = catalog.NewVersion(source, created_by, replaced=args)
-    feature = catalog.create_feature_version(db, new, role=role, authenticated=authenticated())
+    feature = catalog.create_feature_version(db, new, role=role, caller=principal())
     return {"message": "Feature version created", "feature": feature}, etag(feature["revision"])
 
 

@@ -9,7 +9,13 @@ from feature_gateway.domain.changes import ChangeAction
 from feature_gateway.domain.usage import DEFAULT_USAGE_DAYS, MAX_USAGE_DAYS
 from feature_gateway.shapes.feature_schemas import FeatureMetadataSchema
 from feature_gateway.shapes.role_schemas import UserRole
-from feature_gateway.shapes.schema_fields import Choice, FeatureName, QueryInteger, StrictSchema
+from feature_gateway.shapes.schema_fields import (
+    Choice,
+    Credential,
+    FeatureName,
+    QueryInteger,
+    StrictSchema,
+)
 
 
 class VersionsSchema(Schema):
@@ -52,6 +58,7 @@ class ChangeEntrySchema(Schema):
         metadata={"description": "true when the actor was a verified principal, false when "
                   "the name was claimed (trust mode)"},
     )  # fmt: skip
+    credential = Credential()
     timestamp = fields.Integer(required=True, metadata={"description": "Epoch milliseconds"})
     fields_ = _field_changes("Every field whose value changed: {field: {from, to}}")
 

@@ -20,7 +20,7 @@ from feature_gateway.services import comments
 from feature_gateway.shapes import examples
 from feature_gateway.shapes.comment_schemas import CreateCommentSchema
 from feature_gateway.shapes.schema_fields import FEATURE_NAME_PATH_PARAMETER
-from feature_gateway.web.caller import authenticated
+from feature_gateway.web.caller import principal
 from feature_gateway.web.context import database
 
 blp = ApiBlueprint("comments", __name__, description="Discuss a feature under review")
@@ -37,7 +37,7 @@ def comment_on_feature(args: dict[str, Any], feature_name: str, *, db: Database)
     role = require_role(Action.COMMENT, args.get("user_role"))
     name = checked_feature_name(feature_name)
     comment = comments.add_comment(
-        db, name, args["body"], author=args["author"], role=role, authenticated=authenticated()
+        db, name, args["body"], author=args["author"], role=role, caller=principal()
     )
     return {"comment": comment}
 

@@ -12,6 +12,7 @@ from feature_gateway.domain.comments import COMMENT_FIELDS
 from feature_gateway.shapes.feature_schemas import response_field
 from feature_gateway.shapes.page_schemas import PageFields, PageQueryFields
 from feature_gateway.shapes.role_schemas import UserRole
+from feature_gateway.shapes.schema_fields import Credential
 
 _AUTHENTICATED = (
     "true when the author was a verified principal, false when the name was claimed (trust mode)"
@@ -28,6 +29,7 @@ CommentSchema: Any = Schema.from_dict(
             required=True, metadata={"description": "The role it was written in"}
         ),
         "authenticated": fields.Boolean(required=True, metadata={"description": _AUTHENTICATED}),
+        "credential": Credential(),
         "created_time": fields.Integer(
             required=True, metadata={"description": "Epoch milliseconds"}
         ),

@@ -38,7 +38,7 @@ from feature_gateway.shapes.list_filters import ListFiltersQuerySchema, ListFilt
 from feature_gateway.shapes.role_schemas import FeatureRefSchema, RoleQuerySchema
 from feature_gateway.shapes.schema_fields import FEATURE_NAME_PATH_PARAMETER
 from feature_gateway.shapes.trigger_endpoints import DELETE_ENDPOINT
-from feature_gateway.web.caller import authenticated
+from feature_gateway.web.caller import principal
 from feature_gateway.web.context import database
 
 blp = ApiBlueprint("features", __name__, description="Define, read, list and edit features")
@@ -51,7 +51,7 @@ blp = ApiBlueprint("features", __name__, description="Define, read, list and edi
 def create_feature_metadata(args: dict[str, Any], *, db: Database) -> Reply:
     """Define a new feature (status DRAFT)."""
     role = require_role(Action.CREATE, args.pop("user_role", None))
-    feature = features.create_feature(db, args, role=role, authenticated=authenticated())
+    feature = features.create_feature(db, args, role=role, caller=principal())
     payload = {"message": "Feature created successfully", "feature": feature}
     return payload, etag(feature["revision"])
 
@@ -136,7 +136,7 @@ def update_feature_metadata(args: dict[str, Any], *, db: Database) -> Reply:
         args,
         last_updated_by=actor,
         role=role,
-        authenticated=authenticated(),
+        caller=principal(),
         expected_revisions=expected_revisions(),
     )
     payload = {"message": "Feature updated successfully", "feature": feature}

@@ -25,6 +25,7 @@ from feature_gateway.shapes.role_schemas import FeatureRefSchema, UserRole
 from feature_gateway.shapes.schema_fields import (
     Actor,
     Choice,
+    Credential,
     QueryInteger,
 )
 from feature_gateway.shapes.trigger_endpoints import WORKFLOW_ENDPOINTS
@@ -111,6 +112,7 @@ class AuditEntrySchema(DirectDumpSchema):
             "the name was claimed (trust mode, imports)"
         },
     )
+    credential = Credential()
     forced = fields.Boolean(
         required=True,
         metadata={

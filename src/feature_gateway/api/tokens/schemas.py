@@ -7,7 +7,12 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from feature_gateway.domain.lifecycle import Role
-from feature_gateway.domain.tokens import MAX_EXPIRES_TIME, TOKEN_ID_PATTERN, TOKEN_PATTERN
+from feature_gateway.domain.tokens import (
+    MAX_EXPIRES_TIME,
+    MAX_TOKEN_GROUPS,
+    TOKEN_ID_PATTERN,
+    TOKEN_PATTERN,
+)
 from feature_gateway.shapes.role_schemas import UserRole
 from feature_gateway.shapes.schema_fields import (
     MAX_NOTE_LENGTH,
@@ -31,6 +36,15 @@ class TokenCreateSchema(StrictSchema):
         validate=validate.Length(min=1),
         metadata={"description": "Roles the token may act in (one or more)"},
     )
+    groups = fields.List(
+        Actor(metadata={"description": "A group's name (the rule of a person's name)"}),
+        validate=validate.Length(max=MAX_TOKEN_GROUPS),
+        metadata={
+            "description": "Teams the token's holder belongs to (ownership reads them); "
+            f"at most {MAX_TOKEN_GROUPS}, each a name as a principal's",
+            "example": ["growth"],
+        },
+    )
     expires_time = JsonInteger(
         validate=validate.Range(min=1, max=MAX_EXPIRES_TIME),
         metadata={"description": "When the token stops working (epoch ms, in the future)"},
@@ -43,6 +57,7 @@ class TokenMetadataSchema(Schema):
     token_id = fields.String(required=True, metadata={"pattern": TOKEN_ID_PATTERN})
     principal = fields.String(required=True)
     roles = fields.List(Choice(Role), required=True)
+    groups = fields.List(fields.String(), required=True)
     description = fields.String(required=True, allow_none=True)
     created_time = fields.Integer(required=True, metadata=_TIME)
     created_by = fields.String(required=True)
@@ -84,5 +99,6 @@ TOKEN_ID_PATH_PARAMETER: dict[str, Any] = {
 CREATE_EXAMPLE = {
     "principal": "alice",
     "roles": ["developer"],
+    "groups": ["growth"],
     "description": "alice's laptop",
 }

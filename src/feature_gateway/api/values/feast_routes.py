@@ -13,12 +13,11 @@ from typing import Any
 
 from flask import Response
 
-from feature_gateway.api.access import names_no_role
 from feature_gateway.api.blueprint import ApiBlueprint
 from feature_gateway.api.context import read_counter, value_limits
 from feature_gateway.api.problems import Problems
 from feature_gateway.api.revisions import read_freshness
-from feature_gateway.api.roles import consumer
+from feature_gateway.api.roles import consumer, require_any_role
 from feature_gateway.api.values.feast_schemas import (
     OnlineFeaturesRequestSchema,
     OnlineFeaturesResponseSchema,
@@ -38,7 +37,6 @@ EXAMPLE = {
 }
 
 
-@names_no_role
 @blp.route("/get-online-features", methods=["POST"], replicated=True)
 @blp.arguments(OnlineFeaturesRequestSchema, example=EXAMPLE)
 @blp.response(200, OnlineFeaturesResponseSchema)
@@ -48,6 +46,7 @@ def get_online_features_feast(args: dict[str, Any]) -> Response:
 
     Unknown and not-served features are answered with null values and status NOT_FOUND.
     """
+    require_any_role()  # Feast's protocol has no field naming one
     refs = [ref for ref in map(parse_ref, args["features"]) if ref is not None]
     request = feature_values.RefsRequest(refs, args["entities"])
     served = feature_values.get_online_features_by_refs(

@@ -18,7 +18,7 @@ from feature_gateway.api.blueprint import ApiBlueprint
 from feature_gateway.api.context import read_counter, value_limits
 from feature_gateway.api.problems import Problems
 from feature_gateway.api.revisions import read_freshness
-from feature_gateway.api.roles import caller_role, consumer
+from feature_gateway.api.roles import consumer, require_any_role
 from feature_gateway.api.values.schemas import (
     AvailableFeaturesSchema,
     FeatureValuesRequestSchema,
@@ -45,7 +45,7 @@ def get_online_features(args: dict[str, Any]) -> Response:
 
     Unknown and not-deployed features are answered with null values and status NOT_FOUND.
     """
-    caller_role(args.pop("user_role", None))
+    require_any_role(args.pop("user_role", None))
     request = feature_values.ValuesRequest(**args)
     result = feature_values.get_online_features(
         database(),
@@ -125,6 +125,6 @@ def _as_list(value: Any) -> Any:
 @blp.problems(Problems.LIST_BY_QUERY)
 def available_features(args: dict[str, Any]) -> dict[str, Any]:
     """Names of the features POST /features serves: deployed and deprecated ones."""
-    caller_role(args.get("user_role"))
+    require_any_role(args.get("user_role"))
     available = feature_values.available_features(database(), read_freshness())
     return {"available_features": available.names, "deprecated_features": available.deprecated}

@@ -20,7 +20,7 @@ from feature_gateway.domain.lifecycle import TRIGGERS
 from feature_gateway.services import workflow
 from feature_gateway.shapes.feature_schemas import trigger_request_schema
 from feature_gateway.shapes.trigger_endpoints import WORKFLOW_ENDPOINTS, TriggerEndpoint
-from feature_gateway.web.caller import authenticated
+from feature_gateway.web.caller import principal
 from feature_gateway.web.context import settings
 
 blp = ApiBlueprint("workflow", __name__, description="Move features through the lifecycle")
@@ -46,7 +46,7 @@ def register_trigger_endpoint(
             args.pop("feature_name"),
             args,
             role=role,
-            authenticated=authenticated(),
+            caller=principal(),
             expected_revisions=expected_revisions(),
             quiet_days=settings().retire_quiet_days,
         )
