@@ -2,6 +2,8 @@
 status; the author is the principal in token mode and a claimed name in trust mode; comments
 are listed oldest first, a page at a time; a comment changes nothing else on the feature."""
 
+import time
+
 import pytest
 from sqlalchemy import text
 
@@ -262,3 +264,14 @@ def test_with_a_token_a_comment_without_a_token_is_401(token_client, make_featur
     response = token_client.post(f"/features/{name}/comments", json={"body": "hi"})
     assert response.status_code == 401
     assert token_client.get(f"/features/{name}/comments").status_code == 401
+
+
+def test_what_was_served_before_a_comment_is_the_feature_as_it_is(client, make_feature):
+    deployed = make_feature("DEPLOYED")
+    time.sleep(0.005)
+    before_comment = int(time.time() * 1000)
+    time.sleep(0.005)
+    comment(client, deployed["feature_name"])
+    served = client.get(f"/get_deployed_features?{READ}&at={before_comment}").get_json()
+    (then,) = [f for f in served["features"] if f["feature_name"] == deployed["feature_name"]]
+    assert then == deployed  # a comment is never undone: it changed nothing
