@@ -10,16 +10,23 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, text
 
 from feature_gateway import create_app
 from feature_gateway.config import PROJECT_ROOT
+from feature_gateway.db.migrations import alembic_config
 from feature_gateway.web.context import EXTENSION
 from tests.conftest import migrate
 from tests.databases import BACKENDS, FreshDatabase, require_backend
 from tests.deploy.support import app_environment
 
 SAMPLE = str(PROJECT_ROOT / "data" / "feature_metadata.json")
+# The newest migration, and the one before it: read from the scripts, not written here,
+# so that a new migration does not change this test.
+_SCRIPTS = ScriptDirectory.from_config(alembic_config("sqlite://"))
+HEAD = _SCRIPTS.get_current_head()
+BEHIND = _SCRIPTS.get_revision(HEAD).down_revision
 # Every command that uses the database, with arguments it would otherwise run with.
 COMMANDS = {
     "tokens create": ["tokens", "create", "--principal", "root", "--role", "admin"],
@@ -85,17 +92,17 @@ def test_every_command_on_an_empty_database_says_to_migrate(fresh: FreshDatabase
         [line] = output.splitlines()
         assert line.startswith("Error: the database "), (name, line)
         assert line.endswith("is not migrated: it is at no revision (empty), this version "
-                             "needs 0011; run feature-gateway migrate"), (name, line)  # fmt: skip
+                             f"needs {HEAD}; run feature-gateway migrate"), (name, line)  # fmt: skip
 
 
 def test_a_command_on_a_database_one_migration_behind_says_to_migrate(
     fresh: FreshDatabase,
 ) -> None:
-    migrate(fresh.url, "0010")
+    migrate(fresh.url, BEHIND)
     code, output = _run_each(_app(fresh.url), "tokens list")["tokens list"]
     assert code == 2
-    assert "is not migrated: it is at 0010, this version needs 0011; run feature-gateway " \
-           "migrate" in output  # fmt: skip
+    assert f"is not migrated: it is at {BEHIND}, this version needs {HEAD}; run " \
+           "feature-gateway migrate" in output  # fmt: skip
 
 
 def test_a_command_on_a_database_a_newer_release_migrated_runs(fresh: FreshDatabase) -> None:
