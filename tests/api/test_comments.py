@@ -275,3 +275,16 @@ def test_what_was_served_before_a_comment_is_the_feature_as_it_is(client, make_f
     served = client.get(f"/get_deployed_features?{READ}&at={before_comment}").get_json()
     (then,) = [f for f in served["features"] if f["feature_name"] == deployed["feature_name"]]
     assert then == deployed  # a comment is never undone: it changed nothing
+
+
+def test_only_the_read_of_comments_documents_x_read_after(client):
+    """The two share a path: the replica's header belongs to the GET alone."""
+    item = client.get("/openapi.json").get_json()["paths"]["/features/{feature_name}/comments"]
+
+    def headers(operation):
+        return {p["name"] for p in [*item.get("parameters", []), *operation.get("parameters", [])]
+                if p.get("in") == "header"}  # fmt: skip
+
+    assert "X-Read-After" in headers(item["get"])
+    assert "X-Read-After" not in headers(item["post"])
+    assert "Idempotency-Key" in headers(item["post"])

@@ -831,7 +831,6 @@ class Operations(Transport):
         *,
         feature_name: str,
         body: str,
-        x_read_after: str | None = None,
         user_role: Role | None = None,
         author: str | None = None,
     ) -> CommentEnvelope:
@@ -843,7 +842,6 @@ class Operations(Transport):
             OPERATIONS["comment_on_feature"],
             CommentEnvelope,
             path={"feature_name": feature_name},
-            headers={"X-Read-After": x_read_after},
             body={"user_role": user_role, "body": body, "author": author},
         )
 
