@@ -54,7 +54,8 @@ def verify_command(as_json: bool) -> None:
             click.echo(f"BREAK feature {name} (id {found.feature_id}), {entry}: {found.problem}")
         counts = (
             f"{report.features} features, {report.history_entries} history entries, "
-            f"{report.change_entries} change-log entries checked in {report.seconds:.1f} s"
+            f"{report.change_entries} change-log entries, {report.comments} comments checked "
+            f"in {report.seconds:.1f} s"
         )
         if report.whole:
             click.echo(f"audit trail whole: {counts}")

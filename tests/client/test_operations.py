@@ -90,6 +90,12 @@ def _reads(client: RecordingClient, name: str) -> None:
     assert client.get_feature_history(feature_name=name).history == history
     changes = client.feature_changes(feature_name=name).changes
     assert changes[1].fields["description"].from_ == "Trips completed today"
+    approver = client.acting_as(role="approver", actor="carol")
+    said = approver.comment_on_feature(feature_name=name, body="Deployed; watch the weekend")
+    assert (said.comment.author, said.comment.author_role) == ("carol", "approver")
+    listed = client.feature_comments(feature_name=name, limit=10)
+    assert [c.body for c in listed.comments] == ["Deployed; watch the weekend"]
+    assert (listed.total_count, listed.limit, listed.offset) == (1, 10, 0)
     assert name in client.available_features().available_features
     values = client.get_online_features(features=[name], entities={"driver_id": ["D1", "D2"]})
     assert values.results is not None and values.results[1].statuses == ["PRESENT"] * 2

@@ -1,9 +1,12 @@
 """The event feed never skips (SPEC §9): many writers on a real ``gunicorn -w 4``, one
 follower polling ``next_cursor`` meanwhile; at the end the follower has seen every entry of
-every feature's change log exactly once, in commit (id) order. On PostgreSQL ids are handed
-out before commit, so without the change-log lock (``lock_for_append``) a late-committing
-entry would fall behind the follower's cursor: the deterministic test below shows the
-hazard itself, on two transactions committing out of order.
+every feature's change log exactly once, in commit (id) order. Comments (SPEC §10) are
+events too: writers comment on their features between status changes, and commenters
+comment on features others are moving meanwhile; every comment is seen once, and the audit
+trail is whole (each comment entry at the revision and status of the entry before it).
+On PostgreSQL ids are handed out before commit, so without the change-log lock
+(``lock_for_append``) a late-committing entry would fall behind the follower's cursor: the
+deterministic test below shows the hazard itself, on two transactions committing out of order.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from sqlalchemy.orm import Session
 
 from feature_gateway.db.catalog_repositories import ChangeLogRepository
 from feature_gateway.db.engine import make_engine
+from feature_gateway.db.scopes import Database
+from feature_gateway.services.audit import verify_audit_trails
 from tests.conftest import SEED_FEATURE, migrate
 from tests.databases import BACKENDS, FreshDatabase, require_backend, settings_for
 from tests.live_server import LiveServer
@@ -28,6 +33,7 @@ from tests.live_server import LiveServer
 pytestmark = pytest.mark.slow
 WRITERS = 8
 FEATURES_PER_WRITER = 3
+COMMENTERS = 2
 READ = "user_role=external_testing_system"
 STEPS = [
     ("/ready_test_feature_metadata", {"submitted_by": "dev", "user_role": "developer"}),
@@ -48,7 +54,13 @@ def fresh(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FreshDatab
     database.drop()
 
 
-def _write_features(server: LiveServer, writer: int) -> list[str]:
+def _comment(server: Server, name: str, body: str) -> None:
+    comment = {"body": body, "author": "rev", "user_role": "approver"}
+    status, answer = server.request("POST", f"/features/{name}/comments", comment)
+    assert status == 201, answer
+
+
+def _write_features(server: Server, writer: int, created: list[str]) -> list[str]:
     names = []
     for n in range(FEATURES_PER_WRITER):
         name = f"feed_w{writer}:f{n}:1"
@@ -56,11 +68,24 @@ def _write_features(server: LiveServer, writer: int) -> list[str]:
             "POST", "/create_feature_metadata", {**SEED_FEATURE, "feature_name": name}
         )
         assert status == 201, body
-        for path, payload in STEPS:
+        created.append(name)
+        for step, (path, payload) in enumerate(STEPS):
             status, body = server.request("POST", path, {"feature_name": name, **payload})
             assert status == 200, body
+            _comment(server, name, f"{name} by its writer after step {step}")
         names.append(name)
     return names
+
+
+def _comment_meanwhile(
+    server: Server, commenter: int, created: list[str], done: threading.Event
+) -> None:
+    """Comment on the features the writers are moving, newest first, until they are done."""
+    n = 0
+    while not done.is_set():
+        if created:
+            n += 1
+            _comment(server, created[-1 - (n + commenter) % len(created)], f"c{commenter}-{n}")
 
 
 def _follow(server: LiveServer, done: threading.Event, seen: list[dict[str, Any]]) -> None:
@@ -81,33 +106,59 @@ class Server(Protocol):
     def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any: ...
 
 
-def follow_while_writing(server: Server) -> tuple[list[dict[str, Any]], list[tuple[str, int]]]:
-    """WRITERS threads take features through the workflow while one follows the feed;
-    returns the events followed and, read afterwards, every feature's change log."""
-    done, seen = threading.Event(), []  # type: ignore[var-annotated]
+# An event as it is known afterwards: a change by its feature and revision, a comment by
+# its feature and comment id (a comment keeps the revision of the change before it).
+Logged = tuple[str, str, int]
+
+
+def _logged(event: dict[str, Any]) -> Logged:
+    if event["type"] == "feature.comment":
+        return (event["feature_name"], "comment", event["comment"]["comment_id"])
+    return (event["feature_name"], "change", event["revision"])
+
+
+def follow_while_writing(server: Server) -> tuple[list[dict[str, Any]], list[Logged]]:
+    """WRITERS threads take features through the workflow (commenting between steps) and
+    COMMENTERS comment on them meanwhile, while one follows the feed; returns the events
+    followed and, read afterwards, every feature's change log and comments."""
+    done, writers_done, seen = threading.Event(), threading.Event(), []  # type: ignore[var-annotated]
+    created: list[str] = []
     follower = threading.Thread(target=_follow, args=(server, done, seen))
     follower.start()
+    commenters = [
+        threading.Thread(target=_comment_meanwhile, args=(server, c, created, writers_done))
+        for c in range(COMMENTERS)
+    ]
+    for commenter in commenters:
+        commenter.start()
     try:
         with ThreadPoolExecutor(WRITERS) as pool:
-            names = [n for ns in pool.map(lambda w: _write_features(server, w), range(WRITERS))
-                     for n in ns]  # fmt: skip
+            writes = pool.map(lambda w: _write_features(server, w, created), range(WRITERS))
+            names = [n for ns in writes for n in ns]
     finally:
+        writers_done.set()
+        for commenter in commenters:
+            commenter.join(timeout=60)
         done.set()
         follower.join(timeout=60)
     assert not follower.is_alive()
-    logged = []
+    logged: list[Logged] = []
     for name in names:
         status, body = server.request("GET", f"/features/{name}/changes?{READ}")
         assert status == 200
-        logged += [(name, entry["revision"]) for entry in body["changes"]]
+        changes = [e for e in body["changes"] if e["action"] != "comment"]
+        logged += [(name, "change", entry["revision"]) for entry in changes]
+        status, body = server.request("GET", f"/features/{name}/comments?{READ}&limit=1000")
+        assert status == 200
+        logged += [(name, "comment", comment["comment_id"]) for comment in body["comments"]]
     return seen, logged
 
 
-def assert_each_seen_once_in_order(
-    seen: list[dict[str, Any]], logged: list[tuple[str, int]]
-) -> None:
-    assert len(logged) == WRITERS * FEATURES_PER_WRITER * (1 + len(STEPS))
-    followed = [(event["feature_name"], event["revision"]) for event in seen]
+def assert_each_seen_once_in_order(seen: list[dict[str, Any]], logged: list[Logged]) -> None:
+    changes = [entry for entry in logged if entry[1] == "change"]
+    assert len(changes) == WRITERS * FEATURES_PER_WRITER * (1 + len(STEPS))
+    assert len(logged) - len(changes) > WRITERS * FEATURES_PER_WRITER * len(STEPS)  # comments
+    followed = [_logged(event) for event in seen]
     assert len(followed) == len(set(followed)), "an event was seen twice"
     assert sorted(followed) == sorted(logged), "an event was missed"
     positions = [int(event["id"].removeprefix("evt_")) for event in seen]
@@ -123,6 +174,13 @@ def test_a_follower_sees_every_change_once_in_order_while_many_write(
     finally:
         server.stop()
     assert_each_seen_once_in_order(seen, logged)
+    engine = make_engine(settings_for(fresh.url))
+    try:
+        report = verify_audit_trails(Database(engine))
+    finally:
+        engine.dispose()
+    assert report.whole, [b.as_dict() for b in report.breaks]
+    assert report.comments == len([entry for entry in logged if entry[1] == "comment"])
 
 
 @pytest.fixture

@@ -53,6 +53,8 @@ SUCCESS_QUERY: dict[str, Callable[[str], dict[str, str]]] = {
 # Documented statuses that no single request provokes, and the test that shows each.
 RACE_ONLY = {
     ("create_feature_version", 409): "tests/concurrency/test_version_races.py",
+    # Its only 409 is a keyed request still in flight, the same for every keyed write.
+    ("comment_on_feature", 409): "tests/concurrency/test_idempotency_in_flight.py",
 }
 
 

@@ -82,6 +82,14 @@ def walk(client, name, *steps):
         assert response.status_code == 200, response.get_json()
 
 
+def comment(client, name, body="a remark"):
+    response = client.post(
+        f"/features/{name}/comments",
+        json={"body": body, "author": "rev", "user_role": "approver"},
+    )
+    assert response.status_code == 201, response.get_json()
+
+
 def update(client, name, **fields):
     body = {"feature_name": name, "last_updated_by": "editor", "user_role": "developer", **fields}
     response = client.post("/update_feature_metadata", json=body)
@@ -110,19 +118,26 @@ def test_a_database_after_every_workflow_path_is_whole(
     walk(client, source, "deprecate")
     imported = app.test_cli_runner().invoke(args=["import-features", str(SAMPLE)])
     assert imported.exit_code == 0, imported.output
+    for commented in (failed_then_fixed, reset, source):  # before and after status changes
+        comment(client, commented)
+    walk(client, failed_then_fixed, "deprecate")
+    comment(client, failed_then_fixed)
 
     result = verify()
     assert result.exit_code == 0, result.output
     features = connection.execute(text("SELECT count(*) FROM features")).scalar()
     history = connection.execute(text("SELECT count(*) FROM feature_audit")).scalar()
     changes = connection.execute(text("SELECT count(*) FROM feature_changes")).scalar()
+    comments = connection.execute(text("SELECT count(*) FROM feature_comments")).scalar()
+    assert comments >= 4
     assert result.stdout.startswith(
         f"audit trail whole: {features} features, {history} history entries, "
-        f"{changes} change-log entries checked in "
+        f"{changes} change-log entries, {comments} comments checked in "
     )
     report = json.loads(verify("--json").stdout)
     assert (report["whole"], report["features"], report["breaks"]) == (True, features, [])
     assert (report["history_entries"], report["change_entries"]) == (history, changes)
+    assert report["comments"] == comments
 
 
 def test_an_empty_database_is_whole(verify, connection):
@@ -281,6 +296,53 @@ def test_each_kind_of_break_is_reported_with_its_feature_entry_and_problem(
     assert f"BREAK feature {name} (id " in text_output.stdout
     assert f"{entry}: {matching[0]['problem']}" in text_output.stdout
     assert text_output.stdout.splitlines()[-1].startswith("audit trail BROKEN: ")
+
+
+# A comment is not a status change: its entry keeps the revision and status of the entry
+# before it, and it and its comment row belong together. Made on a commented DRAFT feature;
+# what verify must say: the table, the entry (by a condition on it) and words of the problem.
+COMMENT_BREAKS = {
+    "comment entry at another revision": (
+        ["UPDATE feature_changes SET revision = 2 WHERE action = 'comment' AND {OF_NAME}"],
+        ("feature_changes", "action = 'comment'"),
+        "a comment at revision 2, but the entry before",
+    ),
+    "comment entry changing the status": (
+        ["UPDATE feature_changes SET new_status = 'DELETED' WHERE action = 'comment' AND"
+         " {OF_NAME}"],
+        ("feature_changes", "action = 'comment'"),
+        "comment cannot take a feature from DRAFT to DELETED",
+    ),
+    "comment removed": (
+        ["DELETE FROM feature_comments WHERE {OF_NAME}"],
+        ("feature_changes", "action = 'comment'"),
+        "a comment entry without its comment",
+    ),
+    "comment moved to another entry": (
+        ["UPDATE feature_comments SET change_id = (SELECT id FROM feature_changes WHERE"
+         " action = 'create' AND {OF_NAME}) WHERE {OF_NAME}"],
+        ("feature_comments", "1 = 1"),
+        "is not a comment entry of this feature",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", COMMENT_BREAKS)
+def test_each_kind_of_comment_break_is_reported(client, kind, make_feature, verify, connection):
+    statements, (table, where), problem = COMMENT_BREAKS[kind]
+    intact = make_feature("DEPLOYED")["feature_name"]
+    comment(client, intact)
+    name = make_feature("DRAFT")["feature_name"]
+    comment(client, name)
+    entry_id = _entry_id(connection, table, name, where)
+    for statement in statements:
+        _sql(connection, statement.replace("{OF_NAME}", OF_NAME), name=name)
+
+    found = breaks_of(verify)
+    assert {b["feature"] for b in found} == {name}, found
+    matching = [b for b in found if problem in b["problem"]]
+    assert matching, found
+    assert (matching[0]["table"], matching[0]["entry_id"]) == (table, entry_id)
 
 
 def test_a_feature_with_no_history_and_no_change_log_is_two_breaks(

@@ -37,6 +37,7 @@ SCHEMA_TABLES = {
     "console_sessions",
     "feature_usage",
     "oidc_sign_ins",
+    "feature_comments",
 }
 
 

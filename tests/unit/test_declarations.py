@@ -18,6 +18,7 @@ from feature_gateway.db.feature_pages import page_conditions
 from feature_gateway.db.models import FEATURES_TABLE, filter_index
 from feature_gateway.domain import feature_fields
 from feature_gateway.domain.changes import ChangeAction, change_actions
+from feature_gateway.domain.comments import COMMENT_FIELDS
 from feature_gateway.domain.feature_fields import (
     CREATE_FIELDS,
     CRITICAL_FIELDS,
@@ -199,7 +200,11 @@ def test_a_new_trigger_a_caller_fires_is_a_change_log_action_and_an_event_type()
 
 def test_every_actor_a_write_stamps_is_bound_and_no_other_field_is():
     stamped_actors = {stamps.actor for stamps in TRIGGER_STAMPS.values()}
-    assert stamped_actors | {"created_by", "last_updated_by"} == set(ACTOR_FIELDS)
+    comment_authors = {f.name for f in COMMENT_FIELDS if f.kind is Kind.ACTOR}
+    assert comment_authors == {"author"}
+    assert stamped_actors | {"created_by", "last_updated_by"} | comment_authors == set(
+        ACTOR_FIELDS
+    )
     assert set(ACTOR_FIELDS) <= IDENTITY_FIELDS
     for field in FEATURE_FIELDS:
         assert (field.kind is Kind.ACTOR) == (field.name in ACTOR_FIELDS), field.name

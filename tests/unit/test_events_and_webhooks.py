@@ -49,7 +49,8 @@ def test_anything_else_is_not_a_cursor(cursor):
 
 def test_event_types_are_feature_dot_each_change_action():
     assert EVENT_TYPES[:3] == ("feature.create", "feature.import", "feature.create_version")
-    assert "feature.approve" in EVENT_TYPES and len(EVENT_TYPES) == 12
+    assert "feature.approve" in EVENT_TYPES and len(EVENT_TYPES) == 13
+    assert "feature.comment" in EVENT_TYPES
     assert matches(["*"], "feature.submit") and matches(["feature.submit"], "feature.submit")
     assert not matches(["feature.approve"], "feature.submit")
 

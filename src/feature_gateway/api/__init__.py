@@ -6,6 +6,7 @@ from flask import Flask
 
 from feature_gateway.api.access import AccessDocPlugin
 from feature_gateway.api.catalog.routes import blp as catalog_blp
+from feature_gateway.api.comments.routes import blp as comments_blp
 from feature_gateway.api.docs import (
     MarshmallowPluginWithSchemaRules,
     docs_config,
@@ -29,6 +30,7 @@ BLUEPRINTS = (
     features_blp,
     workflow_blp,
     catalog_blp,
+    comments_blp,
     values_blp,
     feast_blp,
     tokens_blp,

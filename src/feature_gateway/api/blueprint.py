@@ -50,8 +50,10 @@ from feature_gateway.framework_adapter import (
 from feature_gateway.shapes.role_schemas import RoleHeaderSchema
 
 F = TypeVar("F", bound=Callable[..., Any])
-# The mark on a keyed write's doc info (flask-smorest's ``_apidoc``), read by a doc callback.
+# The marks on a keyed write's and a replicated read's doc info (flask-smorest's
+# ``_apidoc``), read by doc callbacks.
 _KEYED = "idempotency_key"
+_REPLICATED = "read_after"
 
 
 class StrictJsonParser(OrjsonBodyParser):
@@ -124,6 +126,7 @@ class ApiBlueprint(DocCallbacksBlueprint):
         super().__init__(*args, **kwargs)
         self.add_doc_callback(self._prepare_role_header_doc)
         self.add_doc_callback(_prepare_idempotency_doc)
+        self.add_doc_callback(_prepare_read_after_doc)
         self.add_doc_callback(_sort_responses)
 
     def route(
@@ -132,14 +135,15 @@ class ApiBlueprint(DocCallbacksBlueprint):
         """Register a view; a POST is a keyed write unless it ``reads_only``; a read a
         replica may serve is ``replicated`` (and so ``reads_only``)."""
         keyed = "POST" in options.get("methods", ()) and not (reads_only or replicated)
-        if replicated:
-            options["parameters"] = [*options.get("parameters", ()), READ_AFTER_PARAMETER]
         register = super().route(rule, **options)
 
         def decorator(view: F) -> F:
             name = view.__name__
             if keyed:
                 view = self._keyed(view)
+            if replicated:
+                # On the operation, not the path: a write may share the path (comments).
+                mark_operation(view, view, _REPLICATED)
             return cast(F, register(self.doc(operationId=name)(view)))
 
         return decorator
@@ -196,6 +200,14 @@ def _prepare_idempotency_doc(
 ) -> dict[str, Any]:
     if doc_info.get(_KEYED):
         doc.setdefault("parameters", []).append(IDEMPOTENCY_KEY_PARAMETER)
+    return doc
+
+
+def _prepare_read_after_doc(
+    doc: dict[str, Any], doc_info: Mapping[str, Any], **_: Any
+) -> dict[str, Any]:
+    if doc_info.get(_REPLICATED):
+        doc.setdefault("parameters", []).append(READ_AFTER_PARAMETER)
     return doc
 
 

@@ -114,6 +114,9 @@ class Problems:
     READ_BY_PATH = (404, 422, 503)  # GET of one feature, name in the path
     LIST_BY_QUERY = (422, 503)  # GET list, filters in the query
     VALUES = (*_JSON_BODY, 503)  # POST /features: no role needed, unknown names are data
+    # POST naming a feature in the path: every workflow role may comment on any status, so
+    # no 403 (token mode adds it) and no 409 (the keyed write adds its own).
+    COMMENT = (*_JSON_BODY, 404, 503)
     # Token management (admin; in trust mode 403 whatever the role). 401 is added to every
     # protected operation in token mode by api.access.
     TOKEN_CREATE = (*_JSON_BODY, 403, 503)

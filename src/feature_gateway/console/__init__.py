@@ -16,10 +16,17 @@ from flask import Flask
 from feature_gateway.config import Settings
 from feature_gateway.console.blueprint import blueprint, csrf
 from feature_gateway.console.session import configure_sessions
-from feature_gateway.console.views import create, feature, lists, sign_in, single_sign_on
+from feature_gateway.console.views import (
+    comments,
+    create,
+    feature,
+    lists,
+    sign_in,
+    single_sign_on,
+)
 
 # The page groups: each declares its routes on the blueprint as it is imported.
-PAGE_GROUPS = (sign_in, single_sign_on, lists, create, feature)
+PAGE_GROUPS = (sign_in, single_sign_on, lists, create, feature, comments)
 
 
 def register_console(app: Flask, settings: Settings) -> None:

@@ -23,8 +23,9 @@ from feature_gateway.domain import permissions
 from feature_gateway.domain.feature_fields import TRIGGER_STAMPS
 from feature_gateway.domain.lifecycle import PERMISSIONS, TRIGGERS, Action, Role
 from feature_gateway.errors import ForbiddenError, ValidationError
-from feature_gateway.services import catalog, features, workflow
+from feature_gateway.services import catalog, comments, features, workflow
 from feature_gateway.services.rows import FeatureData
+from feature_gateway.shapes.comment_schemas import CreateCommentSchema
 from feature_gateway.shapes.feature_schemas import (
     CreateFeatureSchema,
     CreateVersionSchema,
@@ -42,6 +43,7 @@ _SCHEMAS = {
 }
 _NEW_VERSION_SCHEMA = CreateVersionSchema()
 _CREATE_SCHEMA = CreateFeatureSchema()
+_COMMENT_SCHEMA = CreateCommentSchema()
 
 
 @dataclass(frozen=True)
@@ -187,4 +189,24 @@ def create(user: ConsoleUser, inputs: Mapping[str, Any]) -> dict[str, Any]:
         role=role.value,
         caller=caller.principal(),
         governance=settings().governance,
+    )
+
+
+def may_comment() -> bool:
+    """Whether the signed-in person holds a role that may comment (not admin alone)."""
+    return caller.role_for(Action.COMMENT) is not None
+
+
+def comment(user: ConsoleUser, feature_name: str, body: str) -> comments.CommentData:
+    """``user`` comments ``body`` on the feature, checked by the API's request schema."""
+    role = _role(user, Action.COMMENT)
+    payload = {"body": body, "author": user.name, "user_role": role.value}
+    args = load_request(_COMMENT_SCHEMA, payload)
+    return comments.add_comment(
+        database(),
+        feature_name,
+        args["body"],
+        author=args["author"],
+        role=role.value,
+        caller=caller.principal(),
     )

@@ -55,6 +55,11 @@ class PlainForm(FlaskForm):
     """A form that is only a button (sign-out): its CSRF token is all it carries."""
 
 
+class CommentForm(FlaskForm):
+    # What is valid (1 to 10,000 characters, not blank) is the API schema's to say.
+    body = TextAreaField("Your comment")
+
+
 class RevisionForm(FlaskForm):
     # The revision of the feature as the page showed it: the action applies to it or not
     # at all (If-Match semantics).

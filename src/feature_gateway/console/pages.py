@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from feature_gateway.domain.feature_fields import FEATURE_FIELDS, FIELDS_BY_NAME, Field, Kind
 from feature_gateway.domain.freshness import LATEST
+from feature_gateway.domain.listing import MAX_PAGE_SIZE
 from feature_gateway.domain.usage import DEFAULT_USAGE_DAYS
-from feature_gateway.services import catalog, features, usage
+from feature_gateway.services import catalog, comments, features, usage
 from feature_gateway.services.catalog import Diff
 from feature_gateway.services.clock import now_ms
 from feature_gateway.services.usage import FeatureUsageReport
@@ -29,6 +31,15 @@ class FeaturePage:
     diff: Diff | None
     usage: FeatureUsageReport  # the last USAGE_DAYS days
     now: int
+    comments: comments.CommentPage  # the first MAX_PAGE_SIZE, oldest first
+
+    @property
+    def timeline(self) -> list[tuple[str, dict[str, Any]]]:
+        """The status changes and the comments by time, as ("status" or "comment", entry);
+        at the same millisecond a status change comes first."""
+        changes = (("status", entry) for entry in self.history)
+        remarks = (("comment", entry) for entry in self.comments.comments)
+        return list(heapq.merge(changes, remarks, key=_time))
 
     @property
     def reads_summary(self) -> str:
@@ -79,7 +90,15 @@ def feature_page(name: str) -> FeaturePage:
         diff=diff,
         usage=usage.feature_usage(db, stored, USAGE_DAYS, LATEST),
         now=now_ms(),
+        comments=comments.list_comments(
+            db, stored, limit=MAX_PAGE_SIZE, offset=0, freshness=LATEST
+        ),
     )
+
+
+def _time(item: tuple[str, dict[str, Any]]) -> int:
+    kind, entry = item
+    return int(entry["timestamp"] if kind == "status" else entry["created_time"])
 
 
 def diff_lines(text: str) -> list[tuple[str, str]]:

@@ -1,8 +1,9 @@
 """Reading every feature's audit trail in one pass, for ``audit verify``.
 
-Three streams, each ordered by feature and then by entry id (the primary key and the two
+Four streams, each ordered by feature and then by entry id (the primary key and the three
 ``(feature_id, id)`` indexes answer them without sorting): the feature rows, their history
-(``feature_audit``) and their change log (``feature_changes``). The caller merges them
+(``feature_audit``), their change log (``feature_changes``) and their comments
+(``feature_comments``). The caller merges them
 feature by feature, so the whole table is read once, a batch at a time, with no query per
 feature. Only the columns the checks need are read.
 """
@@ -15,7 +16,7 @@ from typing import Any
 from sqlalchemy import Row, Select, select
 from sqlalchemy.orm import Session
 
-from feature_gateway.db.catalog_models import FeatureChange
+from feature_gateway.db.catalog_models import FeatureChange, FeatureComment
 from feature_gateway.db.models import AuditEntry, Feature
 
 # Rows fetched per round trip; on PostgreSQL each stream is a server-side cursor.
@@ -43,8 +44,13 @@ _CHANGES = select(
 ).order_by(FeatureChange.feature_id, FeatureChange.id)
 
 
+_COMMENTS = select(
+    FeatureComment.feature_id, FeatureComment.id, FeatureComment.change_id
+).order_by(FeatureComment.feature_id, FeatureComment.id)
+
+
 class AuditTrailReader:
-    """The three ordered streams, read in the caller's (snapshot) transaction."""
+    """The four ordered streams, read in the caller's (snapshot) transaction."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -57,6 +63,9 @@ class AuditTrailReader:
 
     def changes(self) -> Iterator[Row[Any]]:
         return self._stream(_CHANGES)
+
+    def comments(self) -> Iterator[Row[Any]]:
+        return self._stream(_COMMENTS)
 
     def _stream(self, statement: Select[Any]) -> Iterator[Row[Any]]:
         # Core, not the ORM: plain rows, without the ORM's per-row loading.

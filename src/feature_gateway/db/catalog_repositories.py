@@ -17,10 +17,10 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from feature_gateway.db.appended import insert_appended
-from feature_gateway.db.catalog_models import FeatureChange, FeatureTag
+from feature_gateway.db.catalog_models import FeatureChange, FeatureComment, FeatureTag
 from feature_gateway.db.models import Feature
 from feature_gateway.domain.changes import changed_fields
 from feature_gateway.domain.feature_fields import FIELD_NAMES
@@ -51,6 +51,7 @@ class _Tracked:
     authenticated: bool
     credential: str | None
     timestamp: int
+    comment: FeatureComment | None = None
 
 
 class ChangeLogRepository:
@@ -75,13 +76,16 @@ class ChangeLogRepository:
         authenticated: bool = False,
         credential: str | None = None,
         new: bool = False,
+        comment: FeatureComment | None = None,
     ) -> None:
+        """``comment``: the entry is that comment's, and the feature does not change (its
+        revision stays, as the row is not written)."""
         before = {} if new else self.snapshot(feature)
-        self.tracked.append(
-            _Tracked(
-                feature, before, action, actor, actor_role, authenticated, credential, timestamp
-            )
-        )
+        tracked = _Tracked(
+            feature, before, action, actor, actor_role, authenticated, credential, timestamp,
+            comment,
+        )  # fmt: skip
+        self.tracked.append(tracked)
 
     def snapshot(self, feature: Feature) -> dict[str, Any]:
         values = {name: getattr(feature, name) for name in FIELD_NAMES}
@@ -93,6 +97,7 @@ class ChangeLogRepository:
         """Insert the entries of the tracked features, flushed by then; returns them, with
         their ids. Call ``lock_for_append`` first: it decides the order readers see them in."""
         written: list[FeatureChange] = []
+        comments: list[FeatureComment] = []
         for tracked in self.tracked:
             feature = tracked.feature
             after = self.snapshot(feature)
@@ -101,7 +106,8 @@ class ChangeLogRepository:
                 feature_name=feature.feature_name,
                 # The revision this write's flush gives the row: the mapper's version counter
                 # starts at 1 and adds 1 per UPDATE (SQLAlchemy's default version_id_generator).
-                revision=(tracked.before.get("revision") or 0) + 1,
+                # A comment leaves the row alone: the revision it was written at.
+                revision=(tracked.before.get("revision") or 0) + (tracked.comment is None),
                 action=tracked.action,
                 actor=tracked.actor,
                 actor_role=tracked.actor_role,
@@ -112,8 +118,13 @@ class ChangeLogRepository:
                 new_status=feature.status,
                 fields=changed_fields(tracked.before, after, FIELD_NAMES),
             )
+            if tracked.comment is not None:
+                tracked.comment.change = entry  # inserted with it, so never without it
+                comments.append(tracked.comment)
             written.append(entry)
         insert_appended(self.session.connection(), written)
+        # After their entries, whose ids they refer to (``change`` → ``change_id``).
+        insert_appended(self.session.connection(), comments)
         self.appended.extend(written)
         self.tracked.clear()
         return written
@@ -141,8 +152,13 @@ class ChangeLogRepository:
         actions: Sequence[str] | None = None,
         feature_name: str | None = None,
     ) -> Sequence[FeatureChange]:
-        """Entries after position ``after``, oldest first: one index range scan."""
-        query = select(FeatureChange).where(FeatureChange.id > after)
+        """Entries after position ``after``, oldest first: one index range scan (and the
+        comments of comment entries, joined on their unique index)."""
+        query = (
+            select(FeatureChange)
+            .where(FeatureChange.id > after)
+            .options(joinedload(FeatureChange.comment))
+        )
         if actions:
             query = query.where(FeatureChange.action.in_(actions))
         if feature_name is not None:

@@ -1,10 +1,11 @@
 """What a write records: a use case says what it does, the unit of work writes every log
 that follows from it.
 
-A use case tells its unit of work's ``record`` one of three things: a feature is added
-(``add_feature``), a feature is changed (``change``), or the lifecycle machine moved a
-feature from one status to another (``status_change``, called by the machine's callback).
-From that, in the same transaction, it writes:
+A use case tells its unit of work's ``record`` one of four things: a feature is added
+(``add_feature``), a feature is changed (``change``), the lifecycle machine moved a
+feature from one status to another (``status_change``, called by the machine's callback),
+or someone commented on a feature (``comment``). From that, in the same transaction, it
+writes:
 
 - the row itself, with the defaults the field table gives (``with_defaults``);
 - the history (``feature_audit``): the creation row of an added feature, one row for each
@@ -12,7 +13,9 @@ From that, in the same transaction, it writes:
 - the definition changes (``feature_definition_changes``): who changed a critical field,
   or, for a version copying its source's definition unchanged, the source's authors;
 - the change log (``feature_changes``), one entry per tracked feature, and its outbox rows,
-  both written when the unit of work commits (``ChangeLogRepository.write_tracked``).
+  both written when the unit of work commits (``ChangeLogRepository.write_tracked``);
+- a comment's row (``feature_comments``), inserted with its change-log entry at commit: the
+  entry is its ``feature.comment`` event, and the feature's row is not written.
 """
 
 from __future__ import annotations
@@ -21,10 +24,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from feature_gateway.db.catalog_models import FeatureComment
 from feature_gateway.db.catalog_repositories import ChangeLogRepository
 from feature_gateway.db.definition_changes import DefinitionChange, DefinitionChangeRepository
 from feature_gateway.db.models import AuditEntry, Feature
 from feature_gateway.db.repositories import AuditRepository, FeatureRepository
+from feature_gateway.domain.comments import COMMENT_ACTION
 from feature_gateway.domain.feature_fields import CRITICAL_FIELDS, with_defaults
 from feature_gateway.domain.identity import Principal
 from feature_gateway.domain.lifecycle import CREATION_TRIGGER, Write
@@ -112,6 +117,26 @@ class Recorder:
         definition = sorted(set(changed or ()) & set(CRITICAL_FIELDS))
         if definition:
             self._definition_changed(feature, definition, acting)
+
+    def comment(self, feature: Feature, body: str, acting: Acting) -> FeatureComment:
+        """``acting.actor`` comments ``body`` on ``feature``: a comment row and its
+        change-log entry (the feature's revision and status as they are, no field
+        changed), both inserted when the unit of work commits. The feature is not written."""
+        comment = FeatureComment(
+            feature=feature,
+            body=body,
+            author=acting.actor,
+            author_role=acting.role,
+            authenticated=acting.authenticated,
+            credential=acting.credential,
+            created_time=acting.timestamp,
+        )
+        self._changes.track(
+            feature, COMMENT_ACTION, actor=acting.actor, actor_role=acting.role,
+            timestamp=acting.timestamp, authenticated=acting.authenticated,
+            credential=acting.credential, comment=comment,
+        )  # fmt: skip
+        return comment
 
     def status_change(
         self,

@@ -20,9 +20,12 @@ from feature_gateway.db.catalog_models import FeatureChange
 from feature_gateway.db.feature_pages import FIELD_COLUMNS
 from feature_gateway.db.models import FEATURES_TABLE
 from feature_gateway.domain.changes import LaterChange
+from feature_gateway.domain.comments import COMMENT_ACTION
 
 _FEATURES = FEATURES_TABLE.c
 _CHANGES = FeatureChange.__table__.c
+# A comment's entry changes nothing (its revision is the one before it): never undone.
+_CHANGED_THE_ROW = _CHANGES.action != COMMENT_ACTION.value
 
 
 def served_at_condition(at: int) -> ColumnElement[bool]:
@@ -66,7 +69,7 @@ class ServedAtRepository:
         """Each feature's change-log entries after ``at``, newest first."""
         statement = (
             select(_CHANGES.feature_id, _CHANGES.revision, _CHANGES.fields)
-            .where(_CHANGES.feature_id.in_(feature_ids), _CHANGES.timestamp > at)
+            .where(_CHANGES.feature_id.in_(feature_ids), _CHANGES.timestamp > at, _CHANGED_THE_ROW)
             .order_by(_CHANGES.id.desc())
         )
         later: dict[int, list[LaterChange]] = {}
@@ -78,7 +81,9 @@ class ServedAtRepository:
         """The time of each feature's last change-log entry at or before ``at``."""
         statement = (
             select(_CHANGES.feature_id, func.max(_CHANGES.timestamp))
-            .where(_CHANGES.feature_id.in_(feature_ids), _CHANGES.timestamp <= at)
+            .where(
+                _CHANGES.feature_id.in_(feature_ids), _CHANGES.timestamp <= at, _CHANGED_THE_ROW
+            )
             .group_by(_CHANGES.feature_id)
         )
         return {feature_id: int(time) for feature_id, time in self.session.execute(statement)}

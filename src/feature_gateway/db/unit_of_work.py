@@ -35,6 +35,7 @@ from feature_gateway import observability
 from feature_gateway.db.audit_trails import AuditTrailReader
 from feature_gateway.db.catalog_models import FeatureChange
 from feature_gateway.db.catalog_repositories import ChangeLogRepository, VersionRepository
+from feature_gateway.db.comments import CommentRepository
 from feature_gateway.db.console_sessions import ConsoleSessionRepository
 from feature_gateway.db.definition_changes import DefinitionChangeRepository
 from feature_gateway.db.idempotency import IdempotencyRepository
@@ -112,6 +113,7 @@ class UnitOfWork:
     audit: AuditRepository
     changes: ChangeLogRepository
     versions: VersionRepository
+    comments: CommentRepository
     tokens: TokenRepository
     definition_changes: DefinitionChangeRepository
     trails: AuditTrailReader
@@ -143,6 +145,7 @@ class UnitOfWork:
         self.audit = AuditRepository(self.session)
         self.changes = ChangeLogRepository(self.session)
         self.versions = VersionRepository(self.session)
+        self.comments = CommentRepository(self.session)
         self.tokens = TokenRepository(self.session)
         self.definition_changes = DefinitionChangeRepository(self.session)
         self.trails = AuditTrailReader(self.session)

@@ -29,7 +29,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, joinedload, mapped_column
 
 from feature_gateway.db.base import Base
 from feature_gateway.db.catalog_models import LOG_ID, FeatureChange
@@ -235,6 +235,7 @@ class DeliveryRepository:
             .join(FeatureChange, FeatureChange.id == WebhookDelivery.change_id)
             .where(WebhookDelivery.delivery_id.in_(ids))
             .order_by(WebhookDelivery.next_attempt_time, WebhookDelivery.delivery_id)
+            .options(joinedload(FeatureChange.comment))  # a comment's event carries it
         )
         for delivery, url, secret, change in rows:
             held = Claimed(

@@ -7,6 +7,11 @@ creation to its row, made only of what the lifecycle table (``domain.lifecycle``
 and the two must tell the same story: each write's change-log entry stands for the history
 entries that write fired. Every rule is derived from the lifecycle table and the change-log
 actions; nothing here reads a database.
+
+A comment (SPEC §10) is not a status change: it fires no history entry, and its change-log
+entry records the feature as it was (the revision and status of the entry before it, no
+field changed). Each comment row must belong to one comment entry of its feature, and each
+comment entry have its row.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from feature_gateway.domain.lifecycle import (
 
 HISTORY = "feature_audit"
 CHANGE_LOG = "feature_changes"
+COMMENTS = "feature_comments"
 ROW = "features"
 
 
@@ -68,6 +74,13 @@ class ChangeRecord(Protocol):
     def timestamp(self) -> int: ...
 
 
+class CommentRecord(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def change_id(self) -> int: ...
+
+
 @dataclass(frozen=True)
 class Break:
     """One thing wrong with one feature's trail: where (table and entry id), and what."""
@@ -92,6 +105,10 @@ class Break:
 CREATION_ACTIONS = frozenset(CREATION_TRIGGER)
 # An update that changes a critical field of a feature past DRAFT fires this trigger.
 UPDATE_TRIGGER = "reset"
+# The change-log actions that record the feature as it is: the row is not written, so the
+# entry keeps the revision and status of the one before it.
+COMMENT_ACTION = Write.COMMENT
+UNCHANGING_ACTIONS = frozenset({COMMENT_ACTION})
 
 
 def _chain(trigger: str) -> tuple[str, ...]:
@@ -144,6 +161,8 @@ def triggers_of_change(action: str, previous: str | None, new: str) -> tuple[str
     if action in CREATION_TRIGGER:
         trigger = CREATION_TRIGGER[Write(action)]
         return (trigger,) if allowed_transition(None, trigger, new) else None
+    if action in UNCHANGING_ACTIONS:
+        return () if previous == new else None
     if action == Write.UPDATE:
         if previous == new:
             return ()

@@ -13,13 +13,17 @@ from typing import Protocol
 from feature_gateway.domain.audit_chain import (
     APPROVED_STATE,
     CHANGE_LOG,
+    COMMENT_ACTION,
+    COMMENTS,
     CREATION_ACTIONS,
     DEPLOYED_STATE,
     HISTORY,
     ONCE_DEPLOYED_STATES,
     ROW,
+    UNCHANGING_ACTIONS,
     Break,
     ChangeRecord,
+    CommentRecord,
     FeatureRecord,
     HistoryRecord,
     allowed_transition,
@@ -190,7 +194,15 @@ def _check_changes(
         if previous is not None:
             if entry.action in CREATION_ACTIONS:
                 report(CHANGE_LOG, entry.id, f"a second creation entry ({entry.action})")
-            if entry.revision != previous.revision + 1:
+            unchanging = entry.action in UNCHANGING_ACTIONS
+            if unchanging and entry.revision != previous.revision:
+                report(
+                    CHANGE_LOG,
+                    entry.id,
+                    f"a {entry.action} at revision {entry.revision}, but the entry before "
+                    f"(#{previous.id}) left the feature at revision {previous.revision}",
+                )
+            elif not unchanging and entry.revision != previous.revision + 1:
                 report(
                     CHANGE_LOG,
                     entry.id,
@@ -219,6 +231,28 @@ def _check_changes(
             f"the change log ends at revision {last.revision}, {last.new_status}, but the "
             f"row is at revision {feature.revision}, {feature.status}",
         )
+
+
+def check_comments(
+    feature: FeatureRecord, changes: Sequence[ChangeRecord], comments: Sequence[CommentRecord]
+) -> list[Break]:
+    """Each comment row belongs to one comment entry of its feature's change log (its
+    event), and each comment entry has its row."""
+    found: list[Break] = []
+    events = {entry.id for entry in changes if entry.action == COMMENT_ACTION}
+    for comment in comments:
+        if comment.change_id not in events:
+            found.append(
+                Break(feature.id, feature.feature_name, COMMENTS, comment.id,
+                      f"its event, change-log entry #{comment.change_id}, is not a comment "
+                      "entry of this feature")
+            )  # fmt: skip
+    for missing in sorted(events - {comment.change_id for comment in comments}):
+        found.append(
+            Break(feature.id, feature.feature_name, CHANGE_LOG, missing,
+                  "a comment entry without its comment")
+        )  # fmt: skip
+    return found
 
 
 def _check_agreement(

@@ -11,10 +11,14 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-from feature_gateway.domain.feature_fields import ACTOR_FIELDS as ACTOR_FIELDS
+from feature_gateway.domain.comments import COMMENT_ACTOR_FIELDS
+from feature_gateway.domain.feature_fields import ACTOR_FIELDS as FEATURE_ACTOR_FIELDS
 from feature_gateway.domain.lifecycle import PERMISSIONS, WORKFLOW_ROLES, Action, Role
 
 ROLE_FIELD = "user_role"
+# Every request field naming who performs a write: the feature's (each trigger's actor,
+# create's and update's) and the comment's author; each derived from a field table.
+ACTOR_FIELDS = (*FEATURE_ACTOR_FIELDS, *COMMENT_ACTOR_FIELDS)
 # Required in trust mode (they are all the service knows of the caller); optional with a
 # token, which says who the caller is and which roles it may act in.
 IDENTITY_FIELDS = frozenset({ROLE_FIELD, *ACTOR_FIELDS})

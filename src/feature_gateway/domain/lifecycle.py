@@ -68,6 +68,7 @@ class Action(StrEnum):
     FIX = "fix features"
     DEPRECATE = "deprecate features"
     RETIRE = "retire features"
+    COMMENT = "comment on features"
     MANAGE_TOKENS = "manage API tokens"
     MANAGE_WEBHOOKS = "manage webhooks"
 
@@ -147,6 +148,9 @@ class Write(StrEnum):
     IMPORT = "import"
     CREATE_VERSION = "create_version"
     UPDATE = "update"
+    # A comment on a feature (SPEC §10): a change-log entry and an event, but the feature
+    # itself is left as it was (no revision, no status change, no history entry).
+    COMMENT = "comment"
 
 
 # The audit-trail trigger of the row each inserting write adds: there is no prior state for
@@ -223,18 +227,21 @@ TRIGGERS: dict[str, Trigger] = {
     )
 }
 
+# The roles a request may claim in trust mode: the workflow's own (the seed's three).
+WORKFLOW_ROLES = frozenset(Role) - {Role.ADMIN}
 # Who may do what: the triggers' roles, plus the actions that are not triggers. Admin reads
-# and manages tokens, and fires no trigger (SPEC §7: there is no admin bypass).
+# and manages tokens, and fires no trigger (SPEC §7: there is no admin bypass). A comment
+# is written into a feature's review record and published as an event, so it is the
+# workflow roles' (SPEC §10 "anyone with a role"): admin may read it, not write it.
 PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.CREATE: _DEVELOPER,
     Action.READ: frozenset(Role),
     Action.UPDATE: _DEVELOPER,
+    Action.COMMENT: WORKFLOW_ROLES,
     Action.MANAGE_TOKENS: frozenset({Role.ADMIN}),
     Action.MANAGE_WEBHOOKS: frozenset({Role.ADMIN}),
     **{t.action: t.roles for t in TRIGGERS.values() if t.action is not None},
 }
-# The roles a request may claim in trust mode: the workflow's own (the seed's three).
-WORKFLOW_ROLES = frozenset(Role) - {Role.ADMIN}
 
 TEST_RESULTS = TRIGGERS["test"].dests
 

@@ -3,7 +3,8 @@
 One snapshot, one pass: the reader streams the features, the history and the change log,
 each ordered by feature; they are merged here feature by feature and each feature is
 checked by the domain rules (``domain.audit_chain``). Entries of a feature id with no row
-are breaks too.
+are breaks too. Comments are not status changes: each must belong to a comment entry of
+its feature's change log (its event), and each such entry have its comment.
 """
 
 from __future__ import annotations
@@ -16,8 +17,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from feature_gateway.db.scopes import Database
-from feature_gateway.domain.audit_chain import CHANGE_LOG, HISTORY, Break
-from feature_gateway.domain.audit_checks import TrailChecker
+from feature_gateway.domain.audit_chain import (
+    CHANGE_LOG,
+    COMMENT_ACTION,
+    COMMENTS,
+    HISTORY,
+    Break,
+)
+from feature_gateway.domain.audit_checks import TrailChecker, check_comments
 
 
 @dataclass
@@ -25,6 +32,7 @@ class AuditReport:
     features: int = 0
     history_entries: int = 0
     change_entries: int = 0
+    comments: int = 0
     breaks: list[Break] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -42,6 +50,7 @@ class AuditReport:
             "features": self.features,
             "history_entries": self.history_entries,
             "change_entries": self.change_entries,
+            "comments": self.comments,
             "broken_features": self.broken_features,
             "breaks": [b.as_dict() for b in self.breaks],
             "seconds": round(self.seconds, 3),
@@ -84,24 +93,29 @@ def verify_audit_trails(database: Database) -> AuditReport:
     report = AuditReport()
     checker = TrailChecker()
     with database.snapshot() as uow:
-        history = _Grouped(uow.trails.history())
-        changes = _Grouped(uow.trails.changes())
+        streams = {
+            HISTORY: _Grouped(uow.trails.history()),
+            CHANGE_LOG: _Grouped(uow.trails.changes()),
+            COMMENTS: _Grouped(uow.trails.comments()),
+        }
+        history, changes, comments = streams.values()
         for feature in uow.trails.features():
-            _orphans(report, history, changes, feature.id)
+            _orphans(report, streams, feature.id)
             report.features += 1
-            report.breaks.extend(
-                checker.check(feature, history.take(feature.id), changes.take(feature.id))
-            )
-        _orphans(report, history, changes, None)
+            its_changes = changes.take(feature.id)
+            report.breaks.extend(checker.check(feature, history.take(feature.id), its_changes))
+            its_comments = comments.take(feature.id)
+            if its_comments or any(c.action == COMMENT_ACTION for c in its_changes):
+                report.breaks.extend(check_comments(feature, its_changes, its_comments))
+        _orphans(report, streams, None)
     report.history_entries, report.change_entries = history.count, changes.count
+    report.comments = comments.count
     report.seconds = time.monotonic() - started
     return report
 
 
-def _orphans(
-    report: AuditReport, history: _Grouped, changes: _Grouped, before: int | None
-) -> None:
-    for table, stream in ((HISTORY, history), (CHANGE_LOG, changes)):
+def _orphans(report: AuditReport, streams: dict[str, _Grouped], before: int | None) -> None:
+    for table, stream in streams.items():
         for row in stream.orphans_before(before):
             report.breaks.append(
                 Break(

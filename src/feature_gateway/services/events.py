@@ -14,6 +14,7 @@ from typing import Any
 from feature_gateway.db.catalog_models import FeatureChange
 from feature_gateway.db.scopes import Database
 from feature_gateway.db.unit_of_work import UnitOfWork
+from feature_gateway.domain.comments import COMMENT_ACTION
 from feature_gateway.domain.events import (
     START_POSITION,
     InvalidCursorError,
@@ -37,8 +38,12 @@ class FeedPage:
 
 
 def event_data(entry: FeatureChange) -> EventData:
-    """The event of one change-log entry, as the feed and the webhooks send it."""
-    return {"id": event_id(entry.id), "type": event_type(entry.action), **change_data(entry)}
+    """The event of one change-log entry, as the feed and the webhooks send it; a comment's
+    carries the comment (its ``comment`` loaded with the entry)."""
+    data = {"id": event_id(entry.id), "type": event_type(entry.action), **change_data(entry)}
+    if entry.action == COMMENT_ACTION and entry.comment is not None:
+        data["comment"] = {"comment_id": entry.comment.id, "body": entry.comment.body}
+    return data
 
 
 def read_events(

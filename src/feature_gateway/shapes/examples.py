@@ -105,3 +105,20 @@ RETIRE = {
     "user_role": "approver",
     "retirement_reason": "No model reads it any more",
 }
+COMMENT = {
+    "body": "The 7-day window hides weekend effects; can we test a 28-day one?",
+    "author": "dev",
+    "user_role": "developer",
+}
+COMMENTED = {
+    "comment": {
+        "comment_id": 1,
+        "feature_name": "driver_hourly_stats:conv_rate:1",
+        "body": COMMENT["body"],
+        "author": COMMENT["author"],
+        "author_role": COMMENT["user_role"],
+        "authenticated": False,
+        "credential": None,
+        "created_time": _SEED_TIME,
+    }
+}

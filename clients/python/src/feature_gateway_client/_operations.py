@@ -8,6 +8,8 @@ from feature_gateway_client._transport import Operation, Revision, Transport
 from feature_gateway_client.models import (
     AvailableFeatures,
     Changes,
+    CommentEnvelope,
+    CommentPage,
     DeliveryList,
     DeployedFeatures,
     Diff,
@@ -194,6 +196,18 @@ OPERATIONS: dict[str, Operation] = {
     ),
     "feature_usage": Operation(
         "feature_usage", "GET", "/features/{feature_name}/usage", role_field="user_role"
+    ),
+    "feature_comments": Operation(
+        "feature_comments", "GET", "/features/{feature_name}/comments", role_field="user_role"
+    ),
+    "comment_on_feature": Operation(
+        "comment_on_feature",
+        "POST",
+        "/features/{feature_name}/comments",
+        idempotency_key=True,
+        role_field="user_role",
+        role_in_body=True,
+        actor_fields=("author",),
     ),
     "get_online_features": Operation(
         "get_online_features", "POST", "/features", role_field="user_role", role_in_body=True
@@ -790,6 +804,45 @@ class Operations(Transport):
             path={"feature_name": feature_name},
             query={"user_role": user_role, "days": days},
             headers={"X-Read-After": x_read_after},
+        )
+
+    def feature_comments(
+        self,
+        *,
+        feature_name: str,
+        limit: int | None = None,
+        offset: int | None = None,
+        user_role: Role | None = None,
+        x_read_after: str | None = None,
+    ) -> CommentPage:
+        """The feature's comments, oldest first, a page at a time. (GET
+        /features/{feature_name}/comments)
+        """
+        return self._call(
+            OPERATIONS["feature_comments"],
+            CommentPage,
+            path={"feature_name": feature_name},
+            query={"limit": limit, "offset": offset, "user_role": user_role},
+            headers={"X-Read-After": x_read_after},
+        )
+
+    def comment_on_feature(
+        self,
+        *,
+        feature_name: str,
+        body: str,
+        user_role: Role | None = None,
+        author: str | None = None,
+    ) -> CommentEnvelope:
+        """Comment on a feature, in any status; published as a feature.comment event. The
+        feature itself does not change (no new revision). (POST
+        /features/{feature_name}/comments)
+        """
+        return self._call(
+            OPERATIONS["comment_on_feature"],
+            CommentEnvelope,
+            path={"feature_name": feature_name},
+            body={"user_role": user_role, "body": body, "author": author},
         )
 
     def get_online_features(

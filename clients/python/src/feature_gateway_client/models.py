@@ -12,6 +12,7 @@ Action = Literal[
     "import",
     "create_version",
     "update",
+    "comment",
     "submit",
     "test",
     "approve",
@@ -59,6 +60,7 @@ Type = Literal[
     "feature.import",
     "feature.create_version",
     "feature.update",
+    "feature.comment",
     "feature.submit",
     "feature.test",
     "feature.approve",
@@ -73,6 +75,7 @@ WebhookEventType = Literal[
     "feature.import",
     "feature.create_version",
     "feature.update",
+    "feature.comment",
     "feature.submit",
     "feature.test",
     "feature.approve",
@@ -304,6 +307,38 @@ class Usage:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class Comment:
+    """The Comment schema."""
+
+    comment_id: int
+    feature_name: str
+    body: str
+    author: str
+    author_role: str
+    authenticated: bool
+    credential: str | None
+    created_time: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CommentPage:
+    """The CommentPage schema."""
+
+    total_count: int
+    limit: int
+    offset: int
+    feature_name: str
+    comments: list[Comment]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CommentEnvelope:
+    """The CommentEnvelope schema."""
+
+    comment: Comment
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class FeatureNames:
     """The FeatureNames schema."""
 
@@ -418,6 +453,14 @@ class Whoami:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class EventComment:
+    """The EventComment schema."""
+
+    comment_id: int
+    body: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Event:
     """The Event schema."""
 
@@ -434,6 +477,7 @@ class Event:
     feature_name: str
     previous_status: FeatureMetadataStatus | None
     new_status: FeatureMetadataStatus
+    comment: Any = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -39,6 +39,13 @@ class EventsQuerySchema(StrictSchema):
     user_role = UserRole()
 
 
+class EventCommentSchema(Schema):
+    comment_id = fields.Integer(
+        required=True, metadata={"description": "As GET comments lists it"}
+    )
+    body = fields.String(required=True)
+
+
 class EventSchema(ChangeEntrySchema):
     id = fields.String(
         required=True,
@@ -54,6 +61,12 @@ class EventSchema(ChangeEntrySchema):
         metadata={"description": "null for a feature's first entry"},
     )
     new_status = Choice(Status, required=True)
+    comment = fields.Nested(
+        EventCommentSchema,
+        metadata={"description": "Only in feature.comment events: the comment (its author is "
+                  "the actor; a comment changes nothing, so the revision and status are the "
+                  "feature's as they were)"},
+    )  # fmt: skip
 
 
 class EventsSchema(Schema):

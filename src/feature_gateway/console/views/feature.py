@@ -13,6 +13,7 @@ from feature_gateway.console import actions, identity, pages
 from feature_gateway.console.blueprint import blueprint
 from feature_gateway.console.forms import (
     TRIGGER_FORMS,
+    CommentForm,
     NewVersionForm,
     RevisionForm,
     form_text,
@@ -57,6 +58,7 @@ def feature(feature_name: str) -> str:
         format_field=pages.format_field,
         is_time=pages.is_time,
         is_reference=pages.is_reference,
+        comment_form=CommentForm(formdata=None) if actions.may_comment() else None,
     )
 
 
@@ -73,7 +75,7 @@ def fire(feature_name: str, trigger: str) -> Response:
         return redirect(back)
     inputs = {name: form_text(form[name].data) for name in input_names(form)}
     user = identity.signed_in_user()
-    result = _attempted(lambda: actions.fire(user, trigger, feature_name, inputs, revision))
+    result = attempted(lambda: actions.fire(user, trigger, feature_name, inputs, revision))
     if result is not None:
         flash(f"{actions.title(trigger)}: {feature_name} is now {result.new_status}.", "ok")
     return redirect(back)
@@ -95,7 +97,7 @@ def new_version(feature_name: str) -> Response:
         if name not in ("revision", "csrf_token")
     }
     user = identity.signed_in_user()
-    created = _attempted(lambda: actions.new_version(user, feature_name, inputs, revision))
+    created = attempted(lambda: actions.new_version(user, feature_name, inputs, revision))
     if created is None:
         return redirect(back)
     flash(f"Version {created['feature_name']} created (DRAFT).", "ok")
@@ -110,8 +112,9 @@ def _revision(form: RevisionForm) -> int | None:
     return int(raw)
 
 
-def _attempted(action: Callable[[], T]) -> T | None:
-    """What ``action`` returns, or None with the refusal flashed for the next page."""
+def attempted(action: Callable[[], T]) -> T | None:
+    """What ``action`` returns, or None with the refusal flashed for the next page (the
+    comment form's too)."""
     try:
         return action()
     except ConcurrentModificationError:
