@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
 import statistics
 import subprocess
 import tempfile
@@ -25,8 +24,15 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-from bench.common import Gunicorn, migrated_sqlite, seed_features, wrk
-from tests.oidc_issuer import AUDIENCE, ROLE_MAP, OidcIssuer
+from bench.common import (
+    Gunicorn,
+    developer_jwt,
+    migrated_sqlite,
+    seed_features,
+    token_mode_env,
+    wrk,
+)
+from tests.oidc_issuer import AUDIENCE, OidcIssuer
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -169,11 +175,7 @@ def scripts(token: str, jwt: str, name: str) -> dict[str, tuple[str, str | None]
 def server_env(mode: str, url: str, issuer: OidcIssuer) -> dict[str, str]:
     if mode == "trust":
         return {"DATABASE_URL": url, "AUTH_MODE": "trust"}
-    # Token mode needs SECRET_KEY (the console's sessions); a fresh one per run.
-    env = {"DATABASE_URL": url, "AUTH_MODE": "token", "SECRET_KEY": secrets.token_urlsafe(32)}
-    if mode == "jwt":
-        env.update(OIDC_ISSUER=issuer.url, OIDC_CLIENT_ID=AUDIENCE, OIDC_ROLE_MAP=ROLE_MAP)
-    return env
+    return {"DATABASE_URL": url, **token_mode_env(issuer if mode == "jwt" else None)}
 
 
 def main() -> None:
@@ -187,9 +189,7 @@ def main() -> None:
         names = seed_features(tmp / "auth.db", 10_000)
         token = issue_developer_token(url)
         issuer = OidcIssuer()
-        # Valid for the whole run: a developer, as the API token is.
-        hour = issuer.now() + 3600
-        jwt = issuer.token(preferred_username="wrk", groups=["ml-developers"], exp=hour)
+        jwt = developer_jwt(issuer)  # valid for the whole run: a developer, as the token is
         bare = Gunicorn("bench.bare_app:app", {})
         try:
             wait_until_answering(bare, "/bare")

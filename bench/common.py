@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
 import socket
 import sqlite3
@@ -23,6 +24,7 @@ from pathlib import Path
 
 from feature_gateway.domain.names import canonical_feature_name
 from feature_gateway.domain.versions import family_name, version_key
+from tests.oidc_issuer import AUDIENCE, ROLE_MAP, OidcIssuer
 
 ROOT = Path(__file__).resolve().parents[1]
 T0 = 1_751_429_485_000
@@ -101,6 +103,23 @@ def seed_features(db_path: Path, count: int, deployed_share: float = 0.1) -> lis
             " FROM features"
         )
     return [r[0] for r in rows]
+
+
+def token_mode_env(issuer: OidcIssuer | None = None) -> dict[str, str]:
+    """Token mode's settings, SECRET_KEY (required: the console's sessions) fresh per call;
+    with ``issuer``, OIDC on: its JWTs for AUDIENCE, groups mapped to roles by ROLE_MAP."""
+    env = {"AUTH_MODE": "token", "SECRET_KEY": secrets.token_urlsafe(32)}
+    if issuer is not None:
+        env.update(OIDC_ISSUER=issuer.url, OIDC_CLIENT_ID=AUDIENCE, OIDC_ROLE_MAP=ROLE_MAP)
+    return env
+
+
+def developer_jwt(issuer: OidcIssuer, valid_s: int = 3600) -> str:
+    """A JWT from ``issuer`` for the principal "wrk" in group ml-developers (the developer
+    role under ROLE_MAP), valid for ``valid_s`` seconds."""
+    return issuer.token(
+        preferred_username="wrk", groups=["ml-developers"], exp=issuer.now() + valid_s
+    )
 
 
 class Gunicorn:

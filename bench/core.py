@@ -23,7 +23,17 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench.common import ROOT, Gunicorn, LoadRun, load_average, load_run, percentile, spread
+from bench.common import (
+    ROOT,
+    Gunicorn,
+    LoadRun,
+    developer_jwt,
+    load_average,
+    load_run,
+    percentile,
+    spread,
+    token_mode_env,
+)
 from bench.datasets import PG_ADMIN_URL, Dataset, fill, scratch_database
 from bench.scenarios import (
     Scenario,
@@ -32,10 +42,13 @@ from bench.scenarios import (
     served_names,
     values_body,
     values_ms,
+    with_bearer,
 )
+from tests.oidc_issuer import OidcIssuer
 
 SIZES = (100, 10_000, 100_000)
 MAX_SIZE_SHAPES = ((1_000, 1_000), (100, 10_000))  # both 1,000,000 values
+JWT_TAX = "JWT, token mode"
 # The costs each newer feature adds, measured beside the figure it taxes (issue 26): a
 # second server with the feature switched the other way, loaded in the same rounds.
 # (what the second server does, its settings (the database's URL for "{url}"), the
@@ -47,13 +60,16 @@ TAXES: tuple[tuple[str, dict[str, str], tuple[str, ...], tuple[str, ...]], ...] 
     # reads then served by the primary (no replica on the machine).
     ("read routing on", {"DATABASE_READ_URL": "{url}"}, ("postgresql",),
      ("read by name, GET", "filtered list, page of 100")),
+    # SPEC §12: token mode with OIDC on (token_mode_env: the bench's issuer), each request
+    # carrying a developer's JWT; the same trust-mode scripts, whose user_role and actor
+    # the JWT's role and principal allow. Its RS256 signature check (key cached) and token
+    # mode's role check.
+    (JWT_TAX, {}, ("sqlite", "postgresql"), ("read by name, GET", "create")),
 )  # fmt: skip
-# A slot kept for the JWT's signature check (SPEC §12), which another branch adds.
-JWT_SLOT = "JWT validation (SPEC §12): not on this branch (slot: beside read by name and create)"
 
 
 def measure_block(
-    data: Dataset, bare: Gunicorn, args: argparse.Namespace, folder: Path
+    data: Dataset, bare: Gunicorn, args: argparse.Namespace, folder: Path, issuer: OidcIssuer
 ) -> dict[str, Any]:
     def server(env: dict[str, str]) -> Gunicorn:
         env = {"DATABASE_URL": data.url, **{k: v.format(url=data.url) for k, v in env.items()}}
@@ -64,10 +80,16 @@ def measure_block(
     try:
         plan = [(s.label, servers[""], s) for s in scenarios(data, folder)]
         by_label = {s.label: s for _, _, s in plan}
+        jwt = developer_jwt(issuer)  # valid for the hour; a block takes minutes
         for tax, env, backends, taxed in TAXES:
             if backend in backends and not args.no_taxes:
-                servers[tax] = server(env)
-                plan += [(f"{label} [{tax}]", servers[tax], by_label[label]) for label in taxed]
+                servers[tax] = server(token_mode_env(issuer) if tax == JWT_TAX else env)
+                for label in taxed:
+                    scenario = by_label[label]
+                    if tax == JWT_TAX:
+                        lua = folder / f"jwt-{len(plan)}.lua"
+                        scenario = with_bearer(scenario, jwt, lua)
+                    plan.append((f"{label} [{tax}]", servers[tax], scenario))
         app = servers[""]
         block = {"rows": len(data.names), "scenarios": _load(plan, bare, args)}
         block.update(_sequential(app, data, args))
@@ -178,7 +200,6 @@ def _report_costs(blocks: list[dict[str, Any]]) -> None:
             print(f"{b['rows']:>7,} features: {label}: x bare {taxed['ratio']:.2f} vs"
                   f" {base['ratio']:.2f}, server CPU {taxed['cpu_ms'] - base['cpu_ms']:+.3f}"
                   " ms per request")  # fmt: skip
-    print(JWT_SLOT)
 
 
 def main() -> None:
@@ -215,17 +236,19 @@ def main() -> None:
     results: dict[str, list[dict[str, Any]]] = {}
     with tempfile.TemporaryDirectory(prefix="fmg-bench-") as tmp:
         folder = Path(tmp)
+        issuer = OidcIssuer()  # discovery and keys for the JWT tax, on loopback
         bare = Gunicorn("bench.bare_app:app", {}, ready_path="/bare")
         try:
             for backend in args.backends:
                 results[backend] = []
                 for size in args.sizes:
                     with scratch_database(backend, folder, args.pg_admin_url) as url:
-                        block = measure_block(fill(url, size), bare, args, folder)
+                        block = measure_block(fill(url, size), bare, args, folder, issuer)
                     results[backend].append(block)
                 report(backend, results[backend])
         finally:
             bare.stop()
+            issuer.stop()
     print(f"\nload average at the end: {load_average()}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")

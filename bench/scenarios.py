@@ -6,7 +6,7 @@ import http.client
 import json
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,22 @@ def create_script(path: Path, *, keyed: bool = False) -> Path:
         f'{{["Content-Type"] = "application/json"{key}}}, body)\nend\n'
     )
     return path
+
+
+def with_bearer(scenario: Scenario, token: str, path: Path) -> Scenario:
+    """The same requests, each with ``Authorization: Bearer <token>``: a prelude to the
+    scenario's script puts it in ``wrk.headers`` (requests formatted without headers of
+    their own) and in the headers ``wrk.format`` is given (the others)."""
+    prelude = (
+        f'local authorization = "Bearer {token}"\n'
+        'wrk.headers["Authorization"] = authorization\n'
+        "local format = wrk.format\n"
+        "wrk.format = function(method, path, headers, body)\n"
+        '  if headers then headers["Authorization"] = authorization end\n'
+        "  return format(method, path, headers, body)\nend\n"
+    )
+    path.write_text(prelude + (scenario.script.read_text() if scenario.script else ""))
+    return replace(scenario, script=path)
 
 
 def values_body(names: list[str], n_features: int, n_rows: int) -> dict[str, Any]:
