@@ -224,6 +224,14 @@ def test_the_redirect_uri_is_under_public_base_url_when_set(
     assert query["redirect_uri"] == "https://gateway.example/console/oidc/callback"
 
 
+def test_a_next_address_longer_than_a_pending_sign_in_keeps_goes_to_the_queue(sso_client):
+    # The pending sign-in keeps where to go after (2048 characters at most): a longer one,
+    # typed or crafted, is no console page worth returning to, and never a 500.
+    sso_client.get("/console/oidc/sign-in?" + urlencode({"next": "/console/" + "a" * 3000}))
+    started = _start(sso_client, "/console/features?search=" + "b" * 3000)
+    assert urlsplit(started).path.endswith("/authorize")  # on to the provider
+
+
 def test_a_replayed_state_is_refused_even_with_a_copy_of_the_cookie_from_before_the_callback(
     sso_app, sso_client, approver, connection
 ):

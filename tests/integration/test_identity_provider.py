@@ -1,7 +1,11 @@
 """The identity provider client the API and the console's sign-on share (SPEC §12): the
 discovery fields, ID tokens' nonce, and the provider's own mistakes reported as 503."""
 
+import threading
+import time
+
 import pytest
+from joserfc.jwk import RSAKey
 
 from feature_gateway.errors import AuthenticationError, IdentityProviderUnavailableError
 from feature_gateway.services.identity_provider import Discovery, IdentityProvider
@@ -75,3 +79,38 @@ def test_an_unreachable_provider_is_503_with_retry_after(oidc_issuer):
     with pytest.raises(IdentityProviderUnavailableError) as refused:
         provider.discovery()
     assert refused.value.headers["Retry-After"] == "30"
+
+
+def test_a_token_with_a_cached_key_does_not_wait_behind_a_slow_key_refetch(oidc_issuer):
+    """An unknown kid (anyone can send one, every 30 s) makes the provider fetch its keys;
+    a caller whose key is cached must not queue behind that fetch while the provider is
+    slow to answer."""
+    clock = [1_000.0]
+    provider = IdentityProvider(oidc_issuer.url, clock=lambda: clock[0])
+    good = oidc_issuer.token()
+    provider.verify(good, audience=AUDIENCE)  # keys cached
+    released = threading.Event()
+    published = oidc_issuer.jwks
+    oidc_issuer.jwks = lambda: (released.wait(10), published())[1]  # type: ignore[method-assign]
+    clock[0] += 31
+    stranger = oidc_issuer.token(key=RSAKey.generate_key(2048, auto_kid=True))
+    refetching = threading.Thread(target=_refused, args=(provider, stranger), daemon=True)
+    refetching.start()
+    while oidc_issuer.jwks_fetches < 2:  # the refetch has reached the provider
+        time.sleep(0.01)
+    answered: list[str] = []
+    cached = threading.Thread(
+        target=lambda: answered.append(provider.verify(good, audience=AUDIENCE)["sub"]),
+        daemon=True,
+    )
+    cached.start()
+    cached.join(timeout=1.5)
+    in_time = list(answered)  # before the provider answers the refetch
+    released.set()
+    refetching.join(timeout=10)
+    assert in_time == ["user-0001"], "the cached key's caller waited for the refetch"
+
+
+def _refused(provider: IdentityProvider, token: str) -> None:
+    with pytest.raises(AuthenticationError):
+        provider.verify(token, audience=AUDIENCE)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 from prometheus_client import REGISTRY
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from feature_gateway.db.engine import make_engine
 from feature_gateway.db.scopes import Database
@@ -129,3 +131,13 @@ def test_every_scope_of_a_keyed_writes_database_reads_and_writes_inside_its_tran
             assert outside.features.get(NAME) is None
         keyed.commit()
     assert features.get_feature(engine_database, NAME)["status"] == "DRAFT"
+
+
+def test_a_failed_statements_error_carries_no_parameter_values(engine_database):
+    # Errors reach the logs (a 500's traceback, a 503's cause): the values bound to a
+    # statement may be a session's ID token or a sign-in's PKCE verifier, never logged.
+    secret = "eyJ-a-bearer-jwt-that-must-not-be-logged"
+    with pytest.raises(DBAPIError) as failed, engine_database.bind.connect() as connection:
+        statement = text("SELECT no_such_column FROM features WHERE query = :q")
+        connection.execute(statement, {"q": secret})
+    assert secret not in str(failed.value)

@@ -31,7 +31,7 @@ from feature_gateway.domain.tokens import token_id_of
 from feature_gateway.errors import AuthenticationError
 from feature_gateway.services import console_sessions, tokens
 from feature_gateway.services.clock import now_ms
-from feature_gateway.services.single_sign_on import SignedIn
+from feature_gateway.services.single_sign_on import RETURN_TO_LENGTH, SignedIn
 from feature_gateway.web import caller
 from feature_gateway.web.context import database, settings
 
@@ -227,9 +227,12 @@ def signed_in(view: F) -> F:
 
 
 def safe_next(target: str | None) -> str:
-    """Where to go after signing in: a console path only (never another site)."""
+    """Where to go after signing in: a console path only (never another site), and no
+    longer than a pending sign-in at the provider keeps."""
     default = url_for("console.queue")
     if not target or not target.startswith("/console/") or target.startswith("//"):
+        return default
+    if len(target) > RETURN_TO_LENGTH:
         return default
     if "\\" in target or any(ord(c) < 32 for c in target):
         return default

@@ -28,6 +28,7 @@ def make_engine(settings: Settings, database_url: str | None = None) -> Engine:
         engine = create_engine(
             url,
             json_deserializer=orjson.loads,
+            hide_parameters=True,  # see below
             connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000},
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
@@ -46,6 +47,9 @@ def make_engine(settings: Settings, database_url: str | None = None) -> Engine:
     return create_engine(
         url,
         json_deserializer=orjson.loads,
+        # A statement's error (logged with a 500's traceback or a 503's cause) names no
+        # bound value: they include ID tokens, PKCE verifiers, webhook secrets.
+        hide_parameters=True,
         connect_args=connect_args,
         # Each checkout first tests its connection; after a PostgreSQL restart the stale
         # ones are replaced instead of failing a request, so workers need no restart.

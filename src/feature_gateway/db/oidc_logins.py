@@ -16,6 +16,10 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from feature_gateway.db.base import Base
 
+# The longest console address a sign-in returns to (``console.identity.safe_next`` sends a
+# longer one to the queue).
+RETURN_TO_LENGTH = 2048
+
 
 class PendingSignIn(Base):
     __tablename__ = "oidc_sign_ins"
@@ -24,7 +28,7 @@ class PendingSignIn(Base):
     nonce: Mapped[str] = mapped_column(String(64))
     code_verifier: Mapped[str] = mapped_column(String(128))
     # The console page to go to once signed in (console.identity.safe_next checked it).
-    return_to: Mapped[str] = mapped_column(String(2048))
+    return_to: Mapped[str] = mapped_column(String(RETURN_TO_LENGTH))
     created_time: Mapped[int] = mapped_column(BigInteger)
     expires_time: Mapped[int] = mapped_column(BigInteger)
 

@@ -140,7 +140,12 @@ class IdentityProvider:
 
     def _key_for(self, kid: str | None, alg: str) -> Key:
         """The cached key the token names, fetching the key set when it is not there (at
-        most once every KEY_REFETCH_INTERVAL_S)."""
+        most once every KEY_REFETCH_INTERVAL_S). A cached key is found without the lock:
+        a caller whose key is known never waits behind a fetch (the key set is replaced
+        whole, never changed in place)."""
+        key = self._cached_key(kid, alg)
+        if key is not None:
+            return key
         with self._lock:
             key = self._cached_key(kid, alg)
             if key is not None:
@@ -173,10 +178,11 @@ class IdentityProvider:
         return key
 
     def _cached_key(self, kid: str | None, alg: str) -> Key | None:
-        if self._keys is None:
+        keys = self._keys  # read once: a refetch may replace it meanwhile
+        if keys is None:
             return None
         try:
-            return self._keys.get_by_kid(kid, {"alg": alg, "use": "sig"})
+            return keys.get_by_kid(kid, {"alg": alg, "use": "sig"})
         except JoseError:
             return None
 

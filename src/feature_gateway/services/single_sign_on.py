@@ -20,6 +20,8 @@ from urllib.parse import urlencode
 
 import httpx
 
+# How long a ``return_to`` may be (``console.identity.safe_next`` keeps to it).
+from feature_gateway.db.oidc_logins import RETURN_TO_LENGTH as RETURN_TO_LENGTH
 from feature_gateway.db.oidc_logins import PendingSignIn, TakenSignIn
 from feature_gateway.db.scopes import Database
 from feature_gateway.domain.identity import Principal

@@ -17,27 +17,23 @@ from feature_gateway.console.blueprint import blueprint
 from feature_gateway.errors import SingleSignOnError
 from feature_gateway.services import single_sign_on
 from feature_gateway.services.clock import now_ms
+from feature_gateway.services.identity_provider import IdentityProvider
 from feature_gateway.web.context import database, identity_provider, settings
 
 
 @blueprint.get("/oidc/sign-in")
 def oidc_sign_in() -> Response:
-    config = settings()
-    provider = identity_provider()
-    if provider is None:
-        abort(404)
     try:
         started = single_sign_on.begin_sign_in(
             database(),
-            provider,
-            client_id=config.oidc_client_id,
+            _provider(),
+            client_id=settings().oidc_client_id,
             redirect_uri=callback_url(),
             return_to=identity.safe_next(request.args.get("next")),
             now=now_ms(),
         )
     except SingleSignOnError as refused:
-        flash(f"Not signed in: {refused.detail}", "error")
-        return redirect(url_for("console.sign_in"))
+        return _not_signed_in(refused)
     identity.remember_sign_in_state(started.state)
     return redirect(started.url)
 
@@ -45,13 +41,10 @@ def oidc_sign_in() -> Response:
 @blueprint.get("/oidc/callback")
 def oidc_callback() -> Response:
     config = settings()
-    provider = identity_provider()
-    if provider is None:
-        abort(404)
     try:
         signed_in = single_sign_on.finish_sign_in(
             database(),
-            provider,
+            _provider(),
             params=request.args.to_dict(),
             browser_state=identity.take_sign_in_state(),
             client_id=config.oidc_client_id,
@@ -60,12 +53,25 @@ def oidc_callback() -> Response:
             now=now_ms(),
         )
     except SingleSignOnError as refused:
-        flash(f"Not signed in: {refused.detail}", "error")
-        return redirect(url_for("console.sign_in"))
+        return _not_signed_in(refused)
     user = identity.sign_in_at_provider(signed_in)
     roles = ", ".join(role.value for role in user.roles) or "no role: ask for a group that has one"
     flash(f"Signed in as {user.name} ({roles}).", "ok")
     return redirect(signed_in.return_to)
+
+
+def _provider() -> IdentityProvider:
+    """The provider to sign in at; 404 when single sign-on is off."""
+    provider = identity_provider()
+    if provider is None:
+        abort(404)
+    return provider
+
+
+def _not_signed_in(refused: SingleSignOnError) -> Response:
+    """Back to the sign-in page, saying why (nobody is signed in)."""
+    flash(f"Not signed in: {refused.detail}", "error")
+    return redirect(url_for("console.sign_in"))
 
 
 def external_url(endpoint: str) -> str:
