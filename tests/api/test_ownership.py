@@ -377,3 +377,24 @@ def test_a_jwt_whose_groups_own_the_feature_may_not_review_it(
     done = _jwt_act(client, provider, oidc_issuer, "frank", ["ml"], act, REVIEW_STEPS, name,
                     independent)  # fmt: skip
     assert done.status_code == 200
+
+
+def test_under_independent_approval_alone_a_team_cannot_hand_its_feature_to_another_to_review_it(
+    governed, make_feature, issue_token, connection
+):
+    # OWNERSHIP=open, APPROVAL=independent: independence reads the owner, so naming an owner
+    # is bound too; else growth names platform as owner and a growth member approves.
+    client = governed("token", approval="independent")
+    alice = Caller(client, "token", issue_token, "alice", ("growth",))
+    name = make_feature("DRAFT", owner="growth")["feature_name"]
+    before = _state(connection, name)
+    handed = alice.post(UPDATE, "/update_feature_metadata",
+                        {"feature_name": name, "owner": "platform"}, "developer")  # fmt: skip
+    assert handed.status_code == 403, handed.get_json()
+    assert handed.get_json()["detail"] == (
+        f"Ownership: {name} cannot be owned by platform; alice is not a member of platform."
+    )
+    assert _state(connection, name) == before
+    created = _create(alice, "handed_view:x:1", owner="platform")
+    assert created.status_code == 403, created.get_json()
+    assert _create(alice, "handed_view:x:2", owner="growth").status_code == 201

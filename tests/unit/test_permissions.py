@@ -193,6 +193,16 @@ def test_an_owner_may_be_named_only_by_a_member_when_ownership_is_enforced():
     )
 
 
+def test_an_owner_may_be_named_only_by_a_member_when_approval_is_independent():
+    # Independence reads the owner: a team naming another as owner would review its own work.
+    carol = person("carol", Role.DEVELOPER, groups=("growth",))
+    assert owner_refusal(carol, NAME, "growth", INDEPENDENT) is None
+    refusal = owner_refusal(carol, NAME, "pricing", INDEPENDENT)
+    assert refusal.detail == (
+        f"Ownership: {NAME} cannot be owned by pricing; carol is not a member of pricing."
+    )
+
+
 def test_refusals_answers_every_act_for_one_row():
     carol = person("carol", Role.DEVELOPER, groups=("growth",))
     answers = refusals(carol, facts("DRAFT"), ENFORCED)

@@ -177,10 +177,12 @@ def owner_refusal(
     caller: Principal, feature_name: str, owner: str, governance: Governance
 ) -> Refusal | None:
     """Whether ``caller`` may make ``owner`` the owner of ``feature_name`` (at create, for a
-    new version, by an update changing it): under OWNERSHIP=enforced only an owner they are
-    a member of, so that nobody hands a feature to a team they are not in (which would also
-    let its own team review it under APPROVAL=independent)."""
-    if not governance.enforced or membership(caller, owner) is not None:
+    new version, by an update changing it): under OWNERSHIP=enforced or APPROVAL=independent
+    only an owner they are a member of. Independence reads the owner, so it is bound under
+    either setting: otherwise a team would name another team as owner and then review its
+    own feature as "outsiders"."""
+    bound = governance.enforced or governance.independent
+    if not bound or membership(caller, owner) is not None:
         return None
     return Refusal(
         Rule.OWNERSHIP,
