@@ -81,6 +81,25 @@ def test_an_unreachable_provider_is_503_with_retry_after(oidc_issuer):
     assert refused.value.headers["Retry-After"] == "30"
 
 
+def test_after_a_failed_discovery_the_provider_is_not_asked_again_for_a_few_seconds(oidc_issuer):
+    # Each visit to the console's sign-in link asks for discovery: while the provider is down
+    # that must not be an outgoing request (and its timeouts) per visit.
+    oidc_issuer.stop()
+    clock = [1_000.0]
+    provider = IdentityProvider(oidc_issuer.url, clock=lambda: clock[0])
+    with pytest.raises(IdentityProviderUnavailableError):
+        provider.discovery()
+    oidc_issuer.start()
+    clock[0] += 2
+    with pytest.raises(IdentityProviderUnavailableError) as paced:
+        provider.discovery()
+    assert paced.value.headers["Retry-After"] == "3"
+    assert oidc_issuer.discovery_fetches == 0
+    clock[0] += 3
+    assert provider.discovery().issuer == oidc_issuer.url
+    assert oidc_issuer.discovery_fetches == 1
+
+
 def test_a_token_with_a_cached_key_does_not_wait_behind_a_slow_key_refetch(oidc_issuer):
     """An unknown kid (anyone can send one, every 30 s) makes the provider fetch its keys;
     a caller whose key is cached must not queue behind that fetch while the provider is

@@ -38,6 +38,10 @@ from feature_gateway.errors import AuthenticationError, IdentityProviderUnavaila
 ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "ES256", "ES384")
 LEEWAY_S = 60
 KEY_REFETCH_INTERVAL_S = 30.0
+# After a failed discovery fetch, how long callers are answered 503 without asking again: each
+# unauthenticated visit to the console's sign-in link would otherwise be an outgoing request
+# (seconds of timeouts, under the lock key refetches also wait for) while the provider is down.
+DISCOVERY_RETRY_S = 5.0
 # Short: a request waits for the provider only when it holds a key the service lacks.
 HTTP_TIMEOUT = httpx.Timeout(3.0, connect=2.0)
 DISCOVERY_PATH = "/.well-known/openid-configuration"
@@ -85,6 +89,7 @@ class IdentityProvider:
         self._keys: KeySet | None = None
         self._last_fetch: float | None = None  # when keys were last asked for (monotonic)
         self._last_fetch_failed = False
+        self._discovery_failed_at: float | None = None  # monotonic
 
     @classmethod
     def from_settings(cls, settings: Settings, **options: Any) -> IdentityProvider | None:
@@ -116,7 +121,18 @@ class IdentityProvider:
         """The discovery document, fetched on first use (503 while it cannot be)."""
         with self._lock:
             if self._discovery is None:
-                self._discovery = self._fetch_discovery()
+                now = self._clock()
+                failed = self._discovery_failed_at
+                if failed is not None and now - failed < DISCOVERY_RETRY_S:
+                    raise self._unavailable(
+                        "it could not be reached a moment ago",
+                        retry_after=DISCOVERY_RETRY_S - (now - failed),
+                    )
+                try:
+                    self._discovery = self._fetch_discovery()
+                except IdentityProviderUnavailableError:
+                    self._discovery_failed_at = now
+                    raise
             return self._discovery
 
     def _fetch_discovery(self) -> Discovery:
