@@ -21,18 +21,22 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
-from joserfc import jws, jwt
-from joserfc.errors import JoseError
-from joserfc.jwk import Key, KeySet
 
 from feature_gateway.config import Settings
 from feature_gateway.domain.identity import Principal, oidc_credential
 from feature_gateway.domain.lifecycle import Role
 from feature_gateway.domain.text import MAX_NAME_LENGTH, name_problem
 from feature_gateway.errors import AuthenticationError, IdentityProviderUnavailableError
+
+# joserfc is imported where a token or a key set is read, never at import: with the
+# cryptography bindings it loads it adds about 11 MB to a worker (docs/performance.md), and
+# a worker without OIDC_ISSUER never reads a JWT.
+if TYPE_CHECKING:
+    from joserfc.errors import JoseError
+    from joserfc.jwk import Key, KeySet
 
 # Asymmetric only (SPEC §12): never "none", never an HMAC algorithm.
 ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "ES256", "ES384")
@@ -85,6 +89,8 @@ class IdentityProvider:
         self._keys: KeySet | None = None
         self._last_fetch: float | None = None  # when keys were last asked for (monotonic)
         self._last_fetch_failed = False
+        # A service with single sign-on on loads joserfc now, not on its first token.
+        import joserfc.jwt  # noqa: F401
 
     @classmethod
     def from_settings(cls, settings: Settings, **options: Any) -> IdentityProvider | None:
@@ -175,12 +181,17 @@ class IdentityProvider:
     def _cached_key(self, kid: str | None, alg: str) -> Key | None:
         if self._keys is None:
             return None
+        from joserfc.errors import JoseError
+
         try:
             return self._keys.get_by_kid(kid, {"alg": alg, "use": "sig"})
         except JoseError:
             return None
 
     def _fetch_keys(self, jwks_uri: str) -> KeySet:
+        from joserfc.errors import JoseError
+        from joserfc.jwk import KeySet
+
         document = self._get_json(jwks_uri, "key set")
         try:
             return KeySet.import_key_set(document)  # type: ignore[arg-type]
@@ -218,6 +229,9 @@ class IdentityProvider:
         issuer, ``aud`` containing ``audience``, ``exp`` in the future and ``nbf``/``iat``
         not in it (``LEEWAY_S`` either way), and ``nonce`` when one is given (an ID token).
         """
+        from joserfc import jwt
+        from joserfc.errors import JoseError
+
         header = _header(token)
         alg = header.get("alg")
         if alg not in ALGORITHMS:
@@ -245,6 +259,9 @@ class IdentityProvider:
 
 
 def _header(token: str) -> Mapping[str, Any]:
+    from joserfc import jws
+    from joserfc.errors import JoseError
+
     if len(token) > MAX_TOKEN_LENGTH:
         raise _invalid("it is too long")
     try:
