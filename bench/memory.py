@@ -53,12 +53,13 @@ def measure(backend: str, size: int, folder: Path, pg_admin_url: str, root: Path
             start = [rollup_mb(pid) for pid in [master, *workers]]
             for kind in ("rss", "pss", "uss"):
                 _line(f"at start: {kind.upper()}", [r[kind] for r in start])
+            everyone = [master, *workers]
             for n_features, n_rows in MAX_SIZE_SHAPES:
                 body = values_body(served_names(data, n_features), n_features, n_rows)
                 _, answer = values_ms(app.url, body, 2)
                 label = f"after {n_features:,} x {n_rows:,} ({answer / 1e6:.0f} MB answer)"
-                _line(f"{label}: peak", [memory_mb(p, "VmHWM") for p in [master, *workers]])
-                _line(f"{'':{len(label)}}  now", [memory_mb(p, "VmRSS") for p in [master, *workers]])
+                _line(f"{label}: peak", [memory_mb(p, "VmHWM") for p in everyone])
+                _line(f"{'':{len(label)}}  now", [memory_mb(p, "VmRSS") for p in everyone])
             peak = max(app.worker_memory_mb("VmHWM"))
         finally:
             app.stop()
