@@ -23,18 +23,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from feature_gateway.config import Settings
 from feature_gateway.domain.identity import Principal, oidc_credential
 from feature_gateway.domain.lifecycle import Role
 from feature_gateway.domain.text import MAX_NAME_LENGTH, name_problem
 from feature_gateway.errors import AuthenticationError, IdentityProviderUnavailableError
 
-# joserfc is imported where a token or a key set is read, never at import: with the
-# cryptography bindings it loads it adds about 11 MB to a worker (docs/performance.md), and
-# a worker without OIDC_ISSUER never reads a JWT.
+# joserfc and httpx are imported where a token or a key set is read, never at import: with
+# the cryptography bindings it loads joserfc adds about 11 MB to a worker, httpx 2 to 5 MB
+# (docs/performance.md), and a worker without OIDC_ISSUER reads no JWT and fetches nothing.
 if TYPE_CHECKING:
+    import httpx
     from joserfc.errors import JoseError
     from joserfc.jwk import Key, KeySet
 
@@ -43,7 +42,8 @@ ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "ES256", "ES384")
 LEEWAY_S = 60
 KEY_REFETCH_INTERVAL_S = 30.0
 # Short: a request waits for the provider only when it holds a key the service lacks.
-HTTP_TIMEOUT = httpx.Timeout(3.0, connect=2.0)
+# (connect, read, write, pool) seconds, as httpx.Timeout reads a tuple.
+HTTP_TIMEOUT = (2.0, 3.0, 3.0, 3.0)
 DISCOVERY_PATH = "/.well-known/openid-configuration"
 # A JWT longer than this is refused unread (headers and claims of a real one are far smaller).
 MAX_TOKEN_LENGTH = 16_384
@@ -82,7 +82,11 @@ class IdentityProvider:
         self.issuer = issuer
         self.principal_claim, self.groups_claim = principal_claim, groups_claim
         self.role_map = dict(role_map or {})
-        self._client = client or httpx.Client(timeout=HTTP_TIMEOUT, follow_redirects=False)
+        if client is None:
+            import httpx
+
+            client = httpx.Client(timeout=HTTP_TIMEOUT, follow_redirects=False)
+        self._client = client
         self._clock, self._now = clock, now
         self._lock = threading.Lock()
         self._discovery: Discovery | None = None
@@ -199,6 +203,8 @@ class IdentityProvider:
             raise self._unavailable("its key set (jwks_uri) holds no usable key") from exc
 
     def _get_json(self, url: str, what: str) -> dict[str, Any]:
+        import httpx
+
         try:
             response = self._client.get(url, headers={"Accept": "application/json"})
             response.raise_for_status()
@@ -286,6 +292,8 @@ def _claim_problem(error: JoseError) -> str:
 
 
 def _reason(error: Exception) -> str:
+    import httpx
+
     if isinstance(error, httpx.HTTPStatusError):
         return f"HTTP {error.response.status_code}"
     return type(error).__name__
