@@ -3,10 +3,12 @@
 Run: ``.venv/bin/python -m bench.memory [--backends sqlite postgresql] [--size 100]``.
 The memory part of ``bench.core`` alone: ``gunicorn -c gunicorn.conf.py -w 2`` on a scratch
 database of ``--size`` features, then the maximum-size ``POST /features`` requests
-(``bench.core.MAX_SIZE_SHAPES``). For the master and each worker it prints RSS at start
-(the app imported and built, one /health answered), then after each shape the peak so far
-(VmHWM, what ``bench.core`` reports) and the resident set now; beside RSS, the PSS and USS
-at start (smaps_rollup): RSS counts in full the pages a worker shares with the master
+(``bench.core.MAX_SIZE_SHAPES``), after ``--load`` seconds of each of ``bench.core``'s
+scenarios under wrk and a few lifecycles, as there (creates, approvals, lists grow a worker
+too). For the master and each worker it prints RSS at start (the app imported and built,
+one /health answered), the peak so far (VmHWM, what ``bench.core`` reports) after each
+step, and after each shape the resident set now; beside RSS, the PSS and USS at start
+(smaps_rollup): RSS counts in full the pages a worker shares with the master
 (copy-on-write after the fork), PSS splits them among the processes sharing them.
 """
 
@@ -17,10 +19,10 @@ import re
 import tempfile
 from pathlib import Path
 
-from bench.common import Gunicorn, memory_mb
+from bench.common import Gunicorn, load_run, memory_mb
 from bench.core import MAX_SIZE_SHAPES
 from bench.datasets import PG_ADMIN_URL, fill, scratch_database
-from bench.scenarios import served_names, values_body, values_ms
+from bench.scenarios import lifecycle_ms, scenarios, served_names, values_body, values_ms
 
 
 def rollup_mb(pid: int) -> dict[str, float]:
@@ -42,7 +44,9 @@ def _line(label: str, values: list[float]) -> None:
     print(f"  {label:44}" + "".join(f" {v:8.1f}" for v in values))
 
 
-def measure(backend: str, size: int, folder: Path, pg_admin_url: str, root: Path) -> float:
+def measure(
+    backend: str, size: int, folder: Path, pg_admin_url: str, root: Path, seconds: int
+) -> float:
     print(f"\n{backend}, {size:,} features: MiB per process (master, then each worker)")
     with scratch_database(backend, folder, pg_admin_url) as url:
         data = fill(url, size)
@@ -54,6 +58,13 @@ def measure(backend: str, size: int, folder: Path, pg_admin_url: str, root: Path
             for kind in ("rss", "pss", "uss"):
                 _line(f"at start: {kind.upper()}", [r[kind] for r in start])
             everyone = [master, *workers]
+            for scenario in scenarios(data, folder) if seconds else []:  # as bench.core's load
+                load_run(app, scenario.path, seconds, script=scenario.script)
+                _line(f"after {scenario.label} ({seconds} s): peak",
+                      [memory_mb(p, "VmHWM") for p in everyone])  # fmt: skip
+            if seconds:
+                lifecycle_ms(app.url, 10)
+                _line("after 10 lifecycles: peak", [memory_mb(p, "VmHWM") for p in everyone])
             for n_features, n_rows in MAX_SIZE_SHAPES:
                 body = values_body(served_names(data, n_features), n_features, n_rows)
                 _, answer = values_ms(app.url, body, 2)
@@ -72,11 +83,14 @@ def main() -> None:
     parser.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"])
     parser.add_argument("--size", type=int, default=100, help="features in the table")
     parser.add_argument("--pg-admin-url", default=PG_ADMIN_URL)
+    parser.add_argument(
+        "--load", type=int, default=2, help="seconds of wrk per scenario first (0: none)"
+    )
     parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parents[1])
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="fmg-memory-") as tmp:
         for backend in args.backends:
-            measure(backend, args.size, Path(tmp), args.pg_admin_url, args.root)
+            measure(backend, args.size, Path(tmp), args.pg_admin_url, args.root, args.load)
 
 
 if __name__ == "__main__":
