@@ -22,9 +22,13 @@ import ipaddress
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-# The delivery client: its parser is the only one that cannot disagree with it.
-import httpx
+# The delivery client: its parser is the only one that cannot disagree with it. Imported
+# where a URL is parsed: a web worker that registers no webhook does without it (2 to 5 MB,
+# docs/performance.md).
+if TYPE_CHECKING:
+    import httpx
 
 ALLOWED_SCHEMES = ("http", "https")
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -76,6 +80,8 @@ def parse_target(url: str, *, allow_loopback: bool) -> Target:
         raise TargetRefusedError(f"The URL is longer than {MAX_URL_LENGTH} characters.")
     if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
         raise TargetRefusedError("The URL contains white space or control characters.")
+    import httpx
+
     try:
         # As the client begins to send: the request reads more of the URL than the parse
         # does (its Host header decodes an xn-- label, which can fail).

@@ -21,18 +21,21 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
-
-import httpx
-from joserfc import jws, jwt
-from joserfc.errors import JoseError
-from joserfc.jwk import Key, KeySet
+from typing import TYPE_CHECKING, Any
 
 from feature_gateway.config import Settings
 from feature_gateway.domain.identity import Principal, oidc_credential
 from feature_gateway.domain.lifecycle import Role
 from feature_gateway.domain.text import MAX_NAME_LENGTH, name_problem
 from feature_gateway.errors import AuthenticationError, IdentityProviderUnavailableError
+
+# joserfc and httpx are imported where a token or a key set is read, never at import: with
+# the cryptography bindings it loads joserfc adds about 11 MB to a worker, httpx 2 to 5 MB
+# (docs/performance.md), and a worker without OIDC_ISSUER reads no JWT and fetches nothing.
+if TYPE_CHECKING:
+    import httpx
+    from joserfc.errors import JoseError
+    from joserfc.jwk import Key, KeySet
 
 # Asymmetric only (SPEC §12): never "none", never an HMAC algorithm.
 ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "ES256", "ES384")
@@ -43,7 +46,8 @@ KEY_REFETCH_INTERVAL_S = 30.0
 # (seconds of timeouts, under the lock key refetches also wait for) while the provider is down.
 DISCOVERY_RETRY_S = 5.0
 # Short: a request waits for the provider only when it holds a key the service lacks.
-HTTP_TIMEOUT = httpx.Timeout(3.0, connect=2.0)
+# (connect, read, write, pool) seconds, as httpx.Timeout reads a tuple.
+HTTP_TIMEOUT = (2.0, 3.0, 3.0, 3.0)
 DISCOVERY_PATH = "/.well-known/openid-configuration"
 # A JWT longer than this is refused unread (headers and claims of a real one are far smaller).
 MAX_TOKEN_LENGTH = 16_384
@@ -82,7 +86,11 @@ class IdentityProvider:
         self.issuer = issuer
         self.principal_claim, self.groups_claim = principal_claim, groups_claim
         self.role_map = dict(role_map or {})
-        self._client = client or httpx.Client(timeout=HTTP_TIMEOUT, follow_redirects=False)
+        if client is None:
+            import httpx
+
+            client = httpx.Client(timeout=HTTP_TIMEOUT, follow_redirects=False)
+        self._client = client
         self._clock, self._now = clock, now
         self._lock = threading.Lock()
         self._discovery: Discovery | None = None
@@ -90,6 +98,8 @@ class IdentityProvider:
         self._last_fetch: float | None = None  # when keys were last asked for (monotonic)
         self._last_fetch_failed = False
         self._discovery_failed_at: float | None = None  # monotonic
+        # A service with single sign-on on loads joserfc now, not on its first token.
+        import joserfc.jwt  # noqa: F401
 
     @classmethod
     def from_settings(cls, settings: Settings, **options: Any) -> IdentityProvider | None:
@@ -197,12 +207,17 @@ class IdentityProvider:
         keys = self._keys  # read once: a refetch may replace it meanwhile
         if keys is None:
             return None
+        from joserfc.errors import JoseError
+
         try:
             return keys.get_by_kid(kid, {"alg": alg, "use": "sig"})
         except JoseError:
             return None
 
     def _fetch_keys(self, jwks_uri: str) -> KeySet:
+        from joserfc.errors import JoseError
+        from joserfc.jwk import KeySet
+
         document = self._get_json(jwks_uri, "key set")
         try:
             return KeySet.import_key_set(document)  # type: ignore[arg-type]
@@ -210,6 +225,8 @@ class IdentityProvider:
             raise self._unavailable("its key set (jwks_uri) holds no usable key") from exc
 
     def _get_json(self, url: str, what: str) -> dict[str, Any]:
+        import httpx
+
         try:
             response = self._client.get(url, headers={"Accept": "application/json"})
             response.raise_for_status()
@@ -240,6 +257,9 @@ class IdentityProvider:
         issuer, ``aud`` containing ``audience``, ``exp`` in the future and ``nbf``/``iat``
         not in it (``LEEWAY_S`` either way), and ``nonce`` when one is given (an ID token).
         """
+        from joserfc import jwt
+        from joserfc.errors import JoseError
+
         header = _header(token)
         alg = header.get("alg")
         if alg not in ALGORITHMS:
@@ -267,6 +287,9 @@ class IdentityProvider:
 
 
 def _header(token: str) -> Mapping[str, Any]:
+    from joserfc import jws
+    from joserfc.errors import JoseError
+
     if len(token) > MAX_TOKEN_LENGTH:
         raise _invalid("it is too long")
     try:
@@ -291,6 +314,8 @@ def _claim_problem(error: JoseError) -> str:
 
 
 def _reason(error: Exception) -> str:
+    import httpx
+
     if isinstance(error, httpx.HTTPStatusError):
         return f"HTTP {error.response.status_code}"
     return type(error).__name__

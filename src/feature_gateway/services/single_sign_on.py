@@ -15,10 +15,8 @@ import base64
 import hashlib
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
-
-import httpx
 
 # How long a ``return_to`` may be (``console.identity.safe_next`` keeps to it).
 from feature_gateway.db.oidc_logins import RETURN_TO_LENGTH as RETURN_TO_LENGTH
@@ -27,6 +25,9 @@ from feature_gateway.db.scopes import Database
 from feature_gateway.domain.identity import Principal
 from feature_gateway.errors import GatewayError, SingleSignOnError
 from feature_gateway.services.identity_provider import Discovery, IdentityProvider
+
+if TYPE_CHECKING:  # imported at the token endpoint only (see identity_provider)
+    import httpx
 
 # A browser has this long at the provider (typing a password, a second factor) to come back.
 PENDING_LIFETIME_MS = 10 * 60 * 1000
@@ -195,6 +196,8 @@ def _exchange(
     redirect_uri: str,
 ) -> str:
     """The ID token the token endpoint gives for ``code`` (client_secret_basic)."""
+    import httpx
+
     endpoint = _discovery(provider).token_endpoint
     form = {
         "grant_type": "authorization_code",
