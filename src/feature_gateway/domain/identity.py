@@ -24,6 +24,7 @@ ACTOR_FIELDS = (*FEATURE_ACTOR_FIELDS, *COMMENT_ACTOR_FIELDS)
 IDENTITY_FIELDS = frozenset({ROLE_FIELD, *ACTOR_FIELDS})
 
 
+# How an audit entry names the credential that verified its actor; bandit takes it for a password.
 TOKEN_CREDENTIAL = "token:"  # nosec B105
 OIDC_CREDENTIAL = "oidc:"
 
