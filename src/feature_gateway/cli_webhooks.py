@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import signal
+import threading
 from types import FrameType
 from typing import Any
 
@@ -54,7 +55,10 @@ def deliver_command(once: bool, metrics_port: int | None, metrics_host: str) -> 
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
         click.echo(f"signal {signum}: stopping after the attempt in flight", err=True)
-        worker.stop()
+        # From another thread: the handler runs in the main thread, which may hold the stop
+        # event's own (non-reentrant) lock inside Event.wait() when the signal lands; setting
+        # it here would then wait for itself forever (a worker that never exits on SIGTERM).
+        threading.Thread(target=worker.stop, name="webhook-worker-stop").start()
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
