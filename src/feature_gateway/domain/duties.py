@@ -1,8 +1,9 @@
 """Separation of duties (SPEC §7): who may not test, approve or reject a feature.
 
-Pure rules over who did what to the feature; the workflow service gathers the people
-(``FeatureDuties``) and calls ``check_separation`` before it fires a trigger. Names are
-compared as people are: ``domain.identity.same_person`` (case, width and look-alikes).
+Pure rules over who did what to the feature (``FeatureDuties``); ``separation_breach``
+is what the one may-I-act answer (``domain.permissions.why_not``) asks for the services
+and the console alike. Names are compared as people are: ``domain.identity.same_person``
+(case, width and look-alikes).
 """
 
 from __future__ import annotations
@@ -66,7 +67,3 @@ def check_separation(trigger: str, actor: str, duties: FeatureDuties) -> None:
     if breach is not None:
         player, duty = breach
         raise SeparationOfDutiesError(player, duty.value, actor, trigger)
-
-
-def is_separated(trigger: str) -> bool:
-    return trigger in SEPARATED_FROM

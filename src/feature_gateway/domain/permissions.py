@@ -50,7 +50,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 from feature_gateway.domain.duties import SEPARATED_FROM, FeatureDuties, separation_breach
 from feature_gateway.domain.identity import Principal
@@ -132,6 +132,11 @@ class FeatureFacts:
     status: str
     owner: str
     duties: FeatureDuties
+
+    # The fields of a feature ``of`` reads.
+    READS: ClassVar[tuple[str, ...]] = (
+        "feature_name", "status", "owner", "created_by", "submitted_by", "tested_by"
+    )  # fmt: skip
 
     @classmethod
     def of(cls, row: Mapping[str, Any], definition_changers: Sequence[str]) -> FeatureFacts:

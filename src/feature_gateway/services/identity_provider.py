@@ -125,6 +125,16 @@ class IdentityProvider:
             role_map=self.role_map,
         )
 
+    def post_form(
+        self, url: str, form: Mapping[str, str], *, auth: tuple[str, str], timeout: float
+    ) -> httpx.Response:
+        """POST ``form`` to one of the provider's endpoints (the console's code exchange)
+        on this provider's client: its connections are kept and reused, and a test's
+        client is the one that carries it."""
+        return self._client.post(
+            url, data=form, auth=auth, headers={"Accept": "application/json"}, timeout=timeout
+        )
+
     # -- discovery and keys ------------------------------------------------------------
 
     def discovery(self) -> Discovery:

@@ -206,12 +206,8 @@ def _exchange(
         "code_verifier": verifier,
     }
     try:
-        response = httpx.post(
-            endpoint,
-            data=form,
-            auth=(client_id, client_secret),
-            headers={"Accept": "application/json"},
-            timeout=TOKEN_ENDPOINT_TIMEOUT_S,
+        response = provider.post_form(
+            endpoint, form, auth=(client_id, client_secret), timeout=TOKEN_ENDPOINT_TIMEOUT_S
         )
     except httpx.HTTPError as failed:
         raise SingleSignOnError(
