@@ -89,3 +89,23 @@ def test_a_metrics_folder_the_operator_names_is_made_before_the_settings_are_che
     subprocess.run([sys.executable, "-c", _STARTING], cwd=PROJECT_ROOT, env=env,
                    capture_output=True, text=True, check=True)  # fmt: skip
     assert folder.is_dir()
+
+
+def _started_modules(database_url: str) -> set[str]:
+    env = {**os.environ, "AUTH_MODE": "trust", "DATABASE_URL": database_url}
+    out = subprocess.run([sys.executable, "-c", _STARTING], cwd=PROJECT_ROOT, env=env,
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    return set(json.loads(out)["modules"])
+
+
+def test_the_master_imports_the_driver_of_the_database_it_serves_and_not_the_other(
+    tmp_path,
+) -> None:
+    # Every library the master imports is counted in each worker's memory (SPEC §6).
+    on_sqlite = _started_modules(f"sqlite:///{tmp_path / 'gateway.db'}")
+    assert {"sqlite3", "sqlalchemy.dialects.sqlite", "disarm"} <= on_sqlite
+    assert not {"psycopg", "sqlalchemy.dialects.postgresql"} & on_sqlite
+
+    on_postgresql = _started_modules("postgres://gateway@127.0.0.1:5432/gateway")
+    assert {"psycopg", "sqlalchemy.dialects.postgresql.psycopg"} <= on_postgresql
+    assert "sqlite3" not in on_postgresql

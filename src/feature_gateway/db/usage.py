@@ -7,11 +7,11 @@ it, so that any number of workers and hosts can flush at once without losing a c
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import BigInteger, Integer, String, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from feature_gateway.db.base import Base
@@ -37,8 +37,13 @@ _KEY = ("feature_name", "day", "consumer")
 # The two spellings of "the smaller/larger of two values" (SQLite's min/max take several).
 _LEAST: dict[str, Any] = {"postgresql": func.least, "sqlite": func.min}
 _GREATEST: dict[str, Any] = {"postgresql": func.greatest, "sqlite": func.max}
-# Both dialects' INSERT … ON CONFLICT DO UPDATE (PostgreSQL 9.5, SQLite 3.24).
-_INSERT: dict[str, Any] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+def _insert(dialect: str) -> Any:
+    """The dialect's INSERT … ON CONFLICT DO UPDATE (PostgreSQL 9.5, SQLite 3.24). Its
+    module imported when asked: importing both dialects at start added the unused one to
+    every worker's memory (2 MB for PostgreSQL's, docs/performance.md)."""
+    return importlib.import_module(f"sqlalchemy.dialects.{dialect}").insert
 
 
 class UsageRepository:
@@ -51,7 +56,7 @@ class UsageRepository:
         earliest first and the latest last read, atomic per row on both databases. Rows
         are written in key order, so that two flushes lock rows in the same order."""
         dialect = self.session.get_bind().dialect.name
-        statement = _INSERT[dialect](FeatureUsage)
+        statement = _insert(dialect)(FeatureUsage)
         new = statement.excluded
         statement = statement.on_conflict_do_update(
             index_elements=list(_KEY),
