@@ -8,6 +8,7 @@ docs/configuration.md); GUNICORN_CMD_ARGS and command-line flags still override 
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import glob
 import importlib
@@ -65,6 +66,27 @@ preload_app = False
 # not imported here, so a HUP still starts workers with a newly deployed release of it; a
 # new release of these libraries takes a restart.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+# glibc's malloc serves a block of 1 MiB or more by mmap, returned when it is freed, and
+# gives back free heap above 2 MiB. Left to itself, it raises both limits to the largest
+# block freed so far (up to 32 MiB, and twice that of heap kept): after one 2 MB body
+# parsed into an 8 MB list, a worker kept its peak for good (issue 26, SPEC §6 memory;
+# docs/performance.md). No request of the hot paths allocates blocks that large, so they
+# run as before. Set here, in the master, for it and every worker it forks.
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+MALLOC_LIMITS = {M_MMAP_THRESHOLD: 1 << 20, M_TRIM_THRESHOLD: 2 << 20}
+
+
+def _set_malloc_limits() -> None:
+    try:
+        mallopt = ctypes.CDLL(None).mallopt  # glibc, musl; other C libraries: left alone
+    except AttributeError:
+        return
+    for parameter, value in MALLOC_LIMITS.items():
+        mallopt(parameter, value)
+
+
+_set_malloc_limits()
 # The review console signs its sessions with SECRET_KEY, which token mode requires. In
 # trust mode without one, the master picks one for this run: its workers inherit it, so a
 # session signed by one worker is read by the others (it ends when the server restarts).

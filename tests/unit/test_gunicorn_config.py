@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import subprocess
 import sys
 from typing import Any
+
+import pytest
 
 from feature_gateway.config import PROJECT_ROOT
 
@@ -109,3 +112,33 @@ def test_the_master_imports_the_driver_of_the_database_it_serves_and_not_the_oth
     on_postgresql = _started_modules("postgres://gateway@127.0.0.1:5432/gateway")
     assert {"psycopg", "sqlalchemy.dialects.postgresql.psycopg"} <= on_postgresql
     assert "sqlite3" not in on_postgresql
+
+
+# After a large block is freed, glibc's malloc would serve the next large ones from its heap
+# and keep them (its limits follow the largest block freed); the master's settings, which
+# its forked workers inherit, keep serving them by mmap.
+_MALLOC = """
+import ctypes, json
+exec(open("gunicorn.conf.py").read())
+class Info(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+        "fordblks", "keepcost")]
+libc = ctypes.CDLL(None)
+libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+libc.mallinfo2.restype = Info
+libc.free(libc.malloc(8 << 20))
+before = libc.mallinfo2().hblks
+block = libc.malloc(3 << 19)
+print(json.dumps({"mapped": libc.mallinfo2().hblks - before}))
+libc.free(block)
+"""
+
+
+def test_the_masters_malloc_serves_large_blocks_by_mmap_even_after_a_larger_one() -> None:
+    if not hasattr(ctypes.CDLL(None), "mallinfo2"):  # not glibc 2.33 or later
+        pytest.skip("glibc's mallinfo2 is needed to see where a block came from")
+    out = subprocess.run([sys.executable, "-c", _MALLOC], cwd=PROJECT_ROOT,
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert json.loads(out)["mapped"] == 1
