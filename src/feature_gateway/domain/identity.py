@@ -92,9 +92,9 @@ def _likenesses(name: str) -> frozenset[str]:
 
 
 def _skeleton(name: str) -> str:
-    # Imported on first use, not at start: its tables add to a worker's memory what a worker
-    # that only serves feature values never needs (SPEC §6 memory budget; the figure is in
-    # docs/performance.md, "Figures behind the code").
+    # Imported on first use, not at start: a command of the CLI rarely needs its tables.
+    # Under gunicorn the master has imported it before forking (gunicorn.conf.py), which
+    # costs a worker less memory than loading it itself (docs/performance.md, issue 26).
     from disarm import skeleton_key
 
     # "tr39": also 1 = l and 0 = O, as an identifier skeleton has them.
