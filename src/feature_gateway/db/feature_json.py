@@ -102,10 +102,15 @@ def _sqlite(column: Column[Any]) -> ColumnElement[Any]:
         true, false = func.json(_sql("true")), func.json(_sql("false"))
         return case((column.is_(None), null()), (column, true), else_=false)
     if kind == "object":
-        # Each pair read and written again: the stored text is Python's json.dumps (with
-        # spaces, non-ASCII escaped), the page's is orjson's.
+        # The stored text is Python's json.dumps (spaces after separators, non-ASCII and
+        # control characters escaped): without a backslash, json() compacts it to orjson's
+        # text; else each pair is read and written again.
         each = func.json_each(column).table_valued("key", "value")
-        return select(func.json_group_object(each.c.key, each.c.value)).scalar_subquery()
+        rewritten = select(func.json_group_object(each.c.key, each.c.value)).scalar_subquery()
+        return case(
+            (func.instr(column, _sql("\\")) == literal_column("0"), func.json(column)),
+            else_=rewritten,
+        )
     return column
 
 
@@ -122,14 +127,14 @@ def _postgresql(column: Column[Any]) -> ColumnElement[Any]:
     if _kind(column) != "object":
         return column
     # A json column is embedded as stored (json.dumps' spaces and escapes): each pair is
-    # read and quoted again, in the stored order. concat() skips the NULL of no pairs.
-    each = (
-        func.json_each_text(column)
-        .table_valued("key", "value", with_ordinality="n")
-        .render_derived("e")
-    )
+    # read and quoted again, in the stored order; concat() skips the NULL of no pairs. No
+    # tags (the text '{}') is the common case, and costs the server nothing more.
+    each = func.json_each_text(column).table_valued("key", "value", with_ordinality="n")
+    each = each.render_derived("e")
     pair = func.concat(
         cast(func.to_json(each.c.key), Text), _sql(":"), cast(func.to_json(each.c.value), Text)
     )
     pairs = func.string_agg(pair, aggregate_order_by(_sql(","), each.c.n))
-    return cast(select(func.concat(_sql("{"), pairs, _sql("}"))).scalar_subquery(), JSON)
+    rewritten = cast(select(func.concat(_sql("{"), pairs, _sql("}"))).scalar_subquery(), JSON)
+    empty = cast(_sql("{}"), JSON)
+    return case((cast(column, Text) == _sql("{}"), empty), else_=rewritten)
