@@ -26,6 +26,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Integer,
+    LargeBinary,
     String,
     Text,
     case,
@@ -47,12 +48,13 @@ _SQLITE_PAIRS_PER_CALL = 60
 
 
 @functools.cache
-def feature_json(dialect_name: str) -> ColumnElement[str]:
-    """A feature row's JSON object as text, for a SELECT from the features table;
-    ``dialect_name`` is ``sqlite`` or ``postgresql``."""
+def feature_json(dialect_name: str) -> ColumnElement[Any]:
+    """A feature row's JSON object, for a SELECT from the features table: as UTF-8 bytes
+    on SQLite (a BLOB, which the driver hands over without decoding), as text on
+    PostgreSQL. ``dialect_name`` is ``sqlite`` or ``postgresql``."""
     columns = [FEATURES_TABLE.c[name] for name in FIELD_NAMES]
     if dialect_name == "sqlite":
-        return sqlite_object(columns).label("feature_json")
+        return cast(sqlite_object(columns), LargeBinary).label("feature_json")
     if dialect_name == "postgresql":
         return _postgresql_object(columns).label("feature_json")
     raise ValueError(f"no JSON for feature rows on {dialect_name}")

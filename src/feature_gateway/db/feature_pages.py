@@ -233,11 +233,13 @@ def read_page(
 
 def read_page_json(
     cursor_of: Callable[[], Any], dialect: Dialect, query: FeatureQuery
-) -> tuple[list[str], int]:
-    """The same page, each feature as its JSON object's text (``db.feature_json``)."""
-    columns = (feature_json(dialect.name),)
-    rows, total, _ = _read(cursor_of, dialect, query, "json", columns)
-    return [row[1] for row in rows], total
+) -> tuple[bytes, int]:
+    """The same page as one JSON array (UTF-8), each feature's object written by the
+    database (``db.feature_json``), and the count of all matches."""
+    rows, total, _ = _read(cursor_of, dialect, query, "json", (feature_json(dialect.name),))
+    if dialect.name == "sqlite":  # bytes (a BLOB): no decoding to str and back
+        return b"[" + b",".join(row[1] for row in rows) + b"]", total
+    return ("[" + ",".join(row[1] for row in rows) + "]").encode(), total
 
 
 def _read(

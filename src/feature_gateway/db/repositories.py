@@ -178,9 +178,9 @@ class FeatureLookup:
         by one statement (so they agree)."""
         return read_page(self._connection.cursor, self._dialect, query)
 
-    def page_json(self, query: FeatureQuery) -> tuple[list[str], int]:
-        """The same page, each feature as the text of its JSON object, written by the
-        database (``db.feature_json``)."""
+    def page_json(self, query: FeatureQuery) -> tuple[bytes, int]:
+        """The same page as one JSON array, each feature's object written by the database
+        (``db.feature_json``)."""
         return read_page_json(self._connection.cursor, self._dialect, query)
 
     def _fields(self, canonical: bool, name: str) -> dict[str, Any] | None:

@@ -98,11 +98,10 @@ def list_features_json(
 ) -> Page:
     """``list_features``, the items as one JSON array written by the database: the bytes
     orjson writes for ``list_features``' items, for a response body."""
-    rows, total = database.replicated_lookup(
+    items, total = database.replicated_lookup(
         lambda lookup: lookup.features.page_json(query), freshness
     )
-    items = orjson.Fragment("[" + ",".join(rows) + "]")
-    return Page(items, total, query.limit, query.offset)
+    return Page(orjson.Fragment(items), total, query.limit, query.offset)
 
 
 def feature_history(
