@@ -12,7 +12,12 @@ from sqlalchemy.orm import Session
 
 from feature_gateway.db.appended import insert_appended
 from feature_gateway.db.compiled import compiled_once, fetch_all, in_session
-from feature_gateway.db.feature_pages import FIELD_COLUMNS, feature_rows, read_page
+from feature_gateway.db.feature_pages import (
+    FIELD_COLUMNS,
+    feature_rows,
+    read_page,
+    read_page_json,
+)
 from feature_gateway.db.models import FEATURES_TABLE, AuditEntry, Feature
 from feature_gateway.domain.lifecycle import SERVED_STATES
 from feature_gateway.domain.listing import FeatureQuery
@@ -172,6 +177,11 @@ class FeatureLookup:
         """One page of features as field name → value, and the count of all matches, read
         by one statement (so they agree)."""
         return read_page(self._connection.cursor, self._dialect, query)
+
+    def page_json(self, query: FeatureQuery) -> tuple[bytes, int]:
+        """The same page as one JSON array, each feature's object written by the database
+        (``db.feature_json``)."""
+        return read_page_json(self._connection.cursor, self._dialect, query)
 
     def _fields(self, canonical: bool, name: str) -> dict[str, Any] | None:
         compiled = compiled_once(_FIELDS[canonical], self._dialect)
