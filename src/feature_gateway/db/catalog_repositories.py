@@ -30,6 +30,11 @@ from feature_gateway.domain.versions import number_of_key
 def replace_tags(connection: Connection, feature_id: int, tags: Mapping[str, str]) -> None:
     """Make the tag index hold exactly ``tags`` for the feature (two statements at most)."""
     connection.execute(delete(FeatureTag).where(FeatureTag.feature_id == feature_id))
+    index_tags(connection, feature_id, tags)
+
+
+def index_tags(connection: Connection, feature_id: int, tags: Mapping[str, str]) -> None:
+    """Add ``tags`` of a feature that has none indexed (a new one) to the tag index."""
     if tags:
         connection.execute(
             insert(FeatureTag),

@@ -27,9 +27,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
 
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.orm.exc import StaleDataError
 
 from feature_gateway import observability
 from feature_gateway.db.audit_trails import AuditTrailReader
@@ -39,21 +38,16 @@ from feature_gateway.db.comments import CommentRepository
 from feature_gateway.db.console_sessions import ConsoleSessionRepository
 from feature_gateway.db.definition_changes import DefinitionChangeRepository
 from feature_gateway.db.idempotency import IdempotencyRepository
-from feature_gateway.db.models import AuditEntry, Feature
+from feature_gateway.db.models import AuditEntry
 from feature_gateway.db.oidc_logins import PendingSignInRepository
 from feature_gateway.db.recording import Recorder
 from feature_gateway.db.repositories import AuditRepository, FeatureRepository
 from feature_gateway.db.served_at import ServedAtRepository
 from feature_gateway.db.tokens import TokenRepository
 from feature_gateway.db.usage import UsageRepository
-from feature_gateway.db.violations import is_unique_violation
+from feature_gateway.db.violations import first_writer_wins
 from feature_gateway.db.webhooks import DeliveryRepository, WebhookRepository
-from feature_gateway.errors import (
-    ConcurrentModificationError,
-    DatabaseStorageFullError,
-    DatabaseUnavailableError,
-    FeatureAlreadyExistsError,
-)
+from feature_gateway.errors import DatabaseStorageFullError, DatabaseUnavailableError
 
 # SQLite's result code and PostgreSQL's SQLSTATE for "no room left to write".
 _SQLITE_FULL = 13
@@ -211,11 +205,11 @@ class UnitOfWork:
         return tuple(entries), deliveries
 
     def _commit_session(self) -> tuple[tuple[FeatureChange, ...], int]:
-        pending = [
-            o.feature_name for o in self.session.dirty | self.session.new if isinstance(o, Feature)
-        ]
+        # The features this write changes, named by a 409 if another writer wins (a new
+        # feature's row is inserted when it is added: ``FeatureRepository.add``).
+        pending = self.features.pending_names()
         written: tuple[tuple[FeatureChange, ...], int] = ((), 0)
-        try:
+        with first_writer_wins(lambda: pending):
             # The features' rows first, then the append-only rows referring to them, by
             # Core inserts (``db.appended``): the history, then the change log.
             self.session.flush()
@@ -223,12 +217,4 @@ class UnitOfWork:
             if self.changes.tracked:
                 written = self._write_change_log()
             self.session.commit()
-        except StaleDataError as exc:
-            raise ConcurrentModificationError(", ".join(pending) or "?") from exc
-        except IntegrityError as exc:
-            if not is_unique_violation(exc):
-                raise  # a broken invariant, not the client's doing: a 500 with a log line
-            # The unique keys are the name and its canonical spelling: a concurrent create
-            # of the same version won the race.
-            raise FeatureAlreadyExistsError(", ".join(pending) or "?") from exc
         return written
