@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from feature_gateway.db.appended import insert_appended
 from feature_gateway.db.compiled import compiled_once, fetch_all, in_session
 from feature_gateway.db.feature_pages import FIELD_COLUMNS, feature_rows, read_page
+from feature_gateway.db.feature_writes import insert_feature, update_feature
 from feature_gateway.db.models import FEATURES_TABLE, AuditEntry, Feature
-from feature_gateway.db.new_features import insert_feature
 from feature_gateway.db.violations import first_writer_wins
 from feature_gateway.domain.lifecycle import SERVED_STATES
 from feature_gateway.domain.listing import FeatureQuery
@@ -227,7 +227,7 @@ class FeatureRepository:
             self.session.refresh(feature, with_for_update=True)
 
     def add(self, feature: Feature) -> None:
-        """Insert a new feature now, in the transaction (``db.new_features``): a name taken
+        """Insert a new feature now, in the transaction (``db.feature_writes``): a name taken
         meanwhile by a concurrent create is ``FeatureAlreadyExistsError``."""
         feature.canonical_name = canonical_feature_name(feature.feature_name)
         feature.family_name = family_name(feature.feature_name)
@@ -235,6 +235,14 @@ class FeatureRepository:
         self._added.append(feature.feature_name)
         with first_writer_wins(self.pending_names):
             insert_feature(self.session, feature)
+
+    def write_changed(self) -> None:
+        """Write the changed features of this unit of work, each by one UPDATE checked
+        against the revision it was loaded at (``db.feature_writes``): StaleDataError when
+        another writer changed one meanwhile."""
+        for row in list(self.session.dirty):
+            if isinstance(row, Feature):
+                update_feature(self.session, row)
 
     def pending_names(self) -> list[str]:
         """The names of the features this unit of work added or changed, unflushed."""

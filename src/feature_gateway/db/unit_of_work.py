@@ -210,8 +210,11 @@ class UnitOfWork:
         pending = self.features.pending_names()
         written: tuple[tuple[FeatureChange, ...], int] = ((), 0)
         with first_writer_wins(lambda: pending):
-            # The features' rows first, then the append-only rows referring to them, by
-            # Core inserts (``db.appended``): the history, then the change log.
+            # The features' rows first (by Core statements, ``db.feature_writes``; the
+            # flush writes other mapped rows: definition changes, tokens, webhooks), then
+            # the append-only rows referring to them, by Core inserts (``db.appended``): the
+            # history, then the change log.
+            self.features.write_changed()
             self.session.flush()
             self.audit.write_appended()
             if self.changes.tracked:
