@@ -28,7 +28,7 @@ def _tags(uow, feature_id: int) -> dict[str, str]:
     rows = uow.session.execute(
         select(FeatureTag.key, FeatureTag.value).where(FeatureTag.feature_id == feature_id)
     )
-    return dict(rows)  # type: ignore[arg-type]
+    return dict(rows.tuples().all())
 
 
 def test_a_new_row_is_at_revision_one_with_its_tags_indexed_and_clean(database):
