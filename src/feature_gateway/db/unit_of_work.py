@@ -196,8 +196,8 @@ class UnitOfWork:
         before the lock for the same reason; the outbox has a delivery for each active
         webhook matching an entry, and none for a change that does not commit.
         """
-        subscriptions = self.deliveries.active_subscriptions()
-        self.changes.lock_for_append()
+        # One statement reads the webhooks, then takes the log lock (``lock_for_append``'s).
+        subscriptions = self.deliveries.active_subscriptions(then_lock=self.changes.append_lock())
         entries = self.changes.write_tracked()  # inserted, with their ids
         deliveries = 0
         if subscriptions:
