@@ -191,12 +191,12 @@ class UnitOfWork:
     def _write_change_log(self) -> tuple[tuple[FeatureChange, ...], int]:
         """The change log and its outbox rows, in this transaction (SPEC §8, §9).
 
-        The change itself is flushed first, so that the log lock (``lock_for_append``) is
-        held only for the entries, the outbox rows and the commit. The webhooks are read
-        before the lock for the same reason; the outbox has a delivery for each active
-        webhook matching an entry, and none for a change that does not commit.
+        The change itself is written first, so that the log lock (``lock_for_append``'s,
+        PostgreSQL) is held only for the entries, the outbox rows and the commit. The
+        webhooks are read before the lock for the same reason, by the statement that then
+        takes it (one round trip); the outbox has a delivery for each active webhook
+        matching an entry, and none for a change that does not commit.
         """
-        # One statement reads the webhooks, then takes the log lock (``lock_for_append``'s).
         subscriptions = self.deliveries.active_subscriptions(then_lock=self.changes.append_lock())
         entries = self.changes.write_tracked()  # inserted, with their ids
         deliveries = 0
