@@ -18,7 +18,9 @@ from feature_gateway.db.feature_pages import (
     read_page,
     read_page_json,
 )
+from feature_gateway.db.feature_writes import insert_feature, update_feature
 from feature_gateway.db.models import FEATURES_TABLE, AuditEntry, Feature
+from feature_gateway.db.violations import first_writer_wins
 from feature_gateway.domain.lifecycle import SERVED_STATES
 from feature_gateway.domain.listing import FeatureQuery
 from feature_gateway.domain.names import canonical_feature_name, is_valid_feature_name
@@ -192,6 +194,7 @@ class FeatureLookup:
 class FeatureRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
+        self._added: list[str] = []  # the names of the features added (inserted at once)
 
     def get(self, feature_name: str) -> Feature | None:
         """The feature stored for this version, whichever way its version is spelled."""
@@ -234,10 +237,27 @@ class FeatureRepository:
             self.session.refresh(feature, with_for_update=True)
 
     def add(self, feature: Feature) -> None:
+        """Insert a new feature now, in the transaction (``db.feature_writes``): a name taken
+        meanwhile by a concurrent create is ``FeatureAlreadyExistsError``."""
         feature.canonical_name = canonical_feature_name(feature.feature_name)
         feature.family_name = family_name(feature.feature_name)
         feature.version_key = version_key(version_number(feature.feature_name))
-        self.session.add(feature)
+        self._added.append(feature.feature_name)
+        with first_writer_wins(self.pending_names):
+            insert_feature(self.session, feature)
+
+    def write_changed(self) -> None:
+        """Write the changed features of this unit of work, each by one UPDATE checked
+        against the revision it was loaded at (``db.feature_writes``): StaleDataError when
+        another writer changed one meanwhile."""
+        for row in list(self.session.dirty):
+            if isinstance(row, Feature):
+                update_feature(self.session, row)
+
+    def pending_names(self) -> list[str]:
+        """The names of the features this unit of work added or changed, unflushed."""
+        changed = [row.feature_name for row in self.session.dirty if isinstance(row, Feature)]
+        return [*changed, *self._added]
 
     def served_names(self) -> list[tuple[str, str]]:
         """(name, status) of every served feature, in name order."""
