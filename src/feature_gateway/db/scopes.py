@@ -25,6 +25,8 @@ change log and the outbox before the commit, the status changes published after 
 
 - ``writing()``: a write transaction (``BEGIN IMMEDIATE`` on SQLite). For a use case's own
   write, and each step of a keyed write's bookkeeping (claim, release, purge).
+- ``claiming()``: a keyed write's bookkeeping outside its transaction (the read of the
+  key, the claim, the release), one autocommit statement each (``db.idempotency_claims``).
 - ``keyed_write()``: a write transaction held for a whole request (``KeyedWrite``); its
   ``database`` is bound to it, so every scope of that one is a savepoint inside it, on the
   primary. For the use case of a request sent with an ``Idempotency-Key`` and its stored
@@ -36,6 +38,7 @@ scope runs in that connection's transaction.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -44,12 +47,17 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from feature_gateway.db.engine import SQLITE_BEGIN
+from feature_gateway.db.idempotency_claims import KeyClaims
 from feature_gateway.db.lookup import Lookup
 from feature_gateway.db.replicas import ReadReplica, route_read
 from feature_gateway.db.unit_of_work import UnitOfWork, unavailable
 from feature_gateway.domain.freshness import WITHIN_LAG, Freshness
 
 T = TypeVar("T")
+# The sessions of a Database bound to a connection in a transaction: savepoints in it.
+_JOINING: sessionmaker[Session] = sessionmaker(
+    expire_on_commit=False, join_transaction_mode="create_savepoint"
+)
 
 
 def _snapshot_bind(bind: Engine | Connection, *, standby: bool = False) -> Engine | Connection:
@@ -88,6 +96,14 @@ class Database:
                 True: sessionmaker(_snapshot_bind(engine, standby=True), expire_on_commit=False),
             }
         self._enclosing = enclosing
+        if isinstance(bind, Connection) and external_transaction:
+            # All three join the connection's transaction alike. A copy of one built at
+            # import: a sessionmaker makes a class of its own, and a keyed write makes a
+            # Database for every request (three classes were a twentieth of its cost).
+            joining = copy.copy(_JOINING)
+            joining.kw = {**_JOINING.kw, "bind": bind}
+            self._reader = self._snapshot = self._writer = joining
+            return
         options = {"join_transaction_mode": "create_savepoint"} if external_transaction else {}
         writer_bind = bind
         if isinstance(bind, Engine) and bind.dialect.name == "sqlite":
@@ -139,6 +155,10 @@ class Database:
     def writing(self) -> UnitOfWork:
         """A use case's own write transaction, committed by ``UnitOfWork.commit``."""
         return self._unit(self._writer, writes=True)
+
+    def claiming(self) -> KeyClaims:
+        """A keyed write's claim statements, each its own transaction, on the primary."""
+        return KeyClaims(self.bind)
 
     def keyed_write(self) -> KeyedWrite:
         """The transaction around a keyed request (``KeyedWrite``)."""
