@@ -37,6 +37,7 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.dml import UpdateBase
 
@@ -115,6 +116,12 @@ _STATEMENTS: dict[str, Any] = {
     .where(*_unfinished_claim())
     .values(**{name: _p(name) for name in _RESPONSE})
     .returning(_C.scope),
+    # PostgreSQL's claim: a clash is told by no row returned, not by an error (which the
+    # server would log for each repeat).
+    "add_new": postgresql.insert(_TABLE)
+    .values(scope=_p("scope"), idempotency_key=_p("idempotency_key"), **_CLAIMED)
+    .on_conflict_do_nothing()
+    .returning(_C.scope),
     "release": delete(_TABLE).where(*_unfinished_claim()),
     "purge": delete(_TABLE)
     .where(tuple_(_C.scope, _C.idempotency_key).in_(_EXPIRED))
@@ -146,8 +153,8 @@ class _Compiled:
     results: tuple[Callable[[Any], Any] | None, ...]
     constants: tuple[tuple[str, Any], ...]  # the compiler's own (SQLite's OFFSET 0)
 
-    def parameters(self, values: dict[str, Any]) -> Any:
-        values.update(self.constants)
+    def parameters(self, given: dict[str, Any]) -> Any:
+        values = {**given, **dict(self.constants)}
         for name, convert in self.binds:
             values[name] = convert(values[name])
         return values if self.names is None else tuple(values[name] for name in self.names)
@@ -193,9 +200,19 @@ class IdempotencyRepository:
         converted = zip(rows[0], compiled.results, strict=True)
         return KeyRow(*(value if p is None else p(value) for value, p in converted))
 
+    @property
+    def inserts_first(self) -> bool:
+        """Whether a claim is tried before the key is read. Not on SQLite: its INSERT waits
+        for the one write lock, which a keyed write holds through its use case, so a repeat
+        of a request in flight would wait for it instead of being told 409 at once. On
+        PostgreSQL an INSERT waits only for a concurrent insert of the same key."""
+        return self.dialect.name == "postgresql"
+
     def add_claim(self, values: dict[str, Any]) -> bool:
         """Insert an in-flight claim; False when the key is already there (a concurrent
         claim: PostgreSQL waits for the other insert's transaction to end, then refuses)."""
+        if self.dialect.name == "postgresql":
+            return bool(self._run("add_new", values))
         try:
             self._run("add", values)
         except Exception as exc:

@@ -124,26 +124,27 @@ def claim(
 def _claim(
     database: Database, request: RequestIdentity, policy: Policy, now: int
 ) -> Claim | StoredResponse:
+    token = secrets.token_hex(16)
+    values: dict[str, Any] = {
+        "fingerprint": request.fingerprint,
+        "method": request.method,
+        "path": request.path,
+        "claim_token": token,
+        "claimed_time": now,
+        "expires_time": now + policy.ttl_ms,
+    }
+    new = {"scope": request.scope, "idempotency_key": request.key, **values}
     with database.claiming() as claims:  # one autocommit statement each: no write lock to read
         keys = claims.keys
+        if keys.inserts_first and keys.add_claim(new):  # a new key: one statement
+            return Claim(request, token)
         row = keys.get(request.scope, request.key)
         if row is not None and row.expires_time > now:
             stored = _answer_for(row, request, policy, now)
             if stored is not None:
                 return stored
-        token = secrets.token_hex(16)
-        values: dict[str, Any] = {
-            "fingerprint": request.fingerprint,
-            "method": request.method,
-            "path": request.path,
-            "claim_token": token,
-            "claimed_time": now,
-            "expires_time": now + policy.ttl_ms,
-        }
         if row is None:
-            claimed = keys.add_claim(
-                {"scope": request.scope, "idempotency_key": request.key, **values}
-            )
+            claimed = keys.add_claim(new)
         elif row.expires_time <= now:
             claimed = keys.replace_claim(request.scope, request.key, values, if_expired_at=now)
         else:
