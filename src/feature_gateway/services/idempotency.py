@@ -5,11 +5,12 @@ answer is replayed to every repeat.
 request into its identity and the view's response into what is stored, and back. The
 database decides, never process memory, so the rules hold across workers and hosts:
 
-- ``claim`` reads the key's row and claims it (``claiming``: one autocommit statement
-  each, no session). None (or expired): a claim is inserted, committed by itself, before
-  the write starts, so that a repeat sees it in flight; of two requests inserting the same
-  key, the primary key lets one through. A completed row
-  answers with its stored response (the same request) or 422 (another request). An
+- ``claim`` reads the key's row and claims it (``KeyedWrite.claims``: one autocommit
+  statement each, no session, on the connection the write then uses). None (or expired):
+  a claim is inserted, committed by itself, before the write starts, so that a repeat sees
+  it in flight; of two requests inserting the same key, the primary key lets one through.
+  A completed row answers with its stored response (the same request) or 422 (another
+  request). An
   in-flight row answers 409, unless its lease ran out (its request crashed or was killed):
   then a conditional UPDATE takes it over.
 - The use case then runs in the request's transaction (``Database.keyed_write``), which
@@ -31,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from feature_gateway.db.idempotency import KeyRow
+from feature_gateway.db.idempotency import IdempotencyRepository, KeyRow
 from feature_gateway.db.scopes import Database, KeyedWrite
 from feature_gateway.domain.idempotency import RequestIdentity
 from feature_gateway.errors import (
@@ -86,12 +87,14 @@ def keyed_write(
     answer; ``kept`` says what is stored of it for repeats. Returns that answer, or the
     stored response of a repeat.
     """
-    claimed = claim(database, request, policy, clock())
-    if isinstance(claimed, StoredResponse):
-        return claimed
+    claimed: Claim | None = None
     try:
-        with database.keyed_write() as transaction:
-            answer = use_case(transaction.database)
+        with database.keyed_write() as transaction:  # one connection: the claim, then the write
+            found = claim(transaction.claims, request, policy, clock())
+            if isinstance(found, StoredResponse):
+                return found
+            claimed = found
+            answer = use_case(transaction.begin())
             stored = kept(answer)
             if stored.status < 500:
                 _store(transaction, claimed, stored, policy, clock())
@@ -100,29 +103,32 @@ def keyed_write(
     except Exception:
         # Not stored (the database failed, or the claim was taken over): rolled back. The
         # release only deletes a claim that is still this request's.
-        release(database, claimed)
+        if claimed is not None:
+            release(database, claimed)
         raise
     # A failure: its change was rolled back; free the key for a retry now, not after the lease.
-    release(database, claimed)
+    if claimed is not None:  # always: only a claimed request gets here
+        release(database, claimed)
     return answer
 
 
 def claim(
-    database: Database, request: RequestIdentity, policy: Policy, now: int
+    keys: IdempotencyRepository, request: RequestIdentity, policy: Policy, now: int
 ) -> Claim | StoredResponse:
-    """Claim ``request``'s key, or answer with the stored response of its first request."""
+    """Claim ``request``'s key, or answer with the stored response of its first request.
+    ``keys`` runs each statement in a transaction of its own (``KeyedWrite.claims``)."""
     try:
-        return _claim(database, request, policy, now)
+        return _claim(keys, request, policy, now)
     except _Lost:
         # Another request claimed the key between our read and our write: read it again.
         try:
-            return _claim(database, request, policy, now)
+            return _claim(keys, request, policy, now)
         except _Lost:
             raise RequestInFlightError(request.key, RETRY_AFTER_S) from None
 
 
 def _claim(
-    database: Database, request: RequestIdentity, policy: Policy, now: int
+    keys: IdempotencyRepository, request: RequestIdentity, policy: Policy, now: int
 ) -> Claim | StoredResponse:
     token = secrets.token_hex(16)
     values: dict[str, Any] = {
@@ -134,25 +140,21 @@ def _claim(
         "expires_time": now + policy.ttl_ms,
     }
     new = {"scope": request.scope, "idempotency_key": request.key, **values}
-    with database.claiming() as claims:  # one autocommit statement each: no write lock to read
-        keys = claims.keys
-        if keys.inserts_first and keys.add_claim(new):  # a new key: one statement
-            return Claim(request, token)
-        row = keys.get(request.scope, request.key)
-        if row is not None and row.expires_time > now:
-            stored = _answer_for(row, request, policy, now)
-            if stored is not None:
-                return stored
-        if row is None:
-            claimed = keys.add_claim(new)
-        elif row.expires_time <= now:
-            claimed = keys.replace_claim(request.scope, request.key, values, if_expired_at=now)
-        else:
-            claimed = keys.replace_claim(
-                request.scope, request.key, values, if_token=row.claim_token
-            )
-        if not claimed:
-            raise _Lost()
+    if keys.inserts_first and keys.add_claim(new):  # a new key: one statement
+        return Claim(request, token)
+    row = keys.get(request.scope, request.key)  # no write lock, on SQLite either
+    if row is not None and row.expires_time > now:
+        stored = _answer_for(row, request, policy, now)
+        if stored is not None:
+            return stored
+    if row is None:
+        claimed = keys.add_claim(new)
+    elif row.expires_time <= now:
+        claimed = keys.replace_claim(request.scope, request.key, values, if_expired_at=now)
+    else:
+        claimed = keys.replace_claim(request.scope, request.key, values, if_token=row.claim_token)
+    if not claimed:
+        raise _Lost()
     return Claim(request, token)
 
 
