@@ -53,7 +53,7 @@ from feature_gateway.db.idempotency import DriverIdempotencyRepository
 from feature_gateway.db.idempotency_claims import KeyClaims
 from feature_gateway.db.lookup import Lookup
 from feature_gateway.db.replicas import ReadReplica, route_read
-from feature_gateway.db.unit_of_work import UnitOfWork, unavailable
+from feature_gateway.db.unit_of_work import Committed, UnitOfWork, unavailable
 from feature_gateway.domain.freshness import WITHIN_LAG, Freshness
 
 T = TypeVar("T")
@@ -196,15 +196,14 @@ class KeyedWrite(UnitOfWork):
 
     One pooled connection for the whole request: first the key's claim, in autocommit
     (``claims``: each statement commits by itself, so a repeat sees the claim in flight);
-    then ``begin`` begins the write's transaction on it (``BEGIN IMMEDIATE`` on SQLite).
-    The use case is handed ``database``: every scope of that one joins this transaction as
-    a savepoint (SQLAlchemy's "join a session into an external transaction" recipe, which
-    the tests use too), and its units of work hand their status changes to this one. The
-    response is stored in it (``idempotency_keys``); ``commit`` commits both and then
-    publishes what the use case's units of work recorded.
+    then the write's transaction on it (``BEGIN IMMEDIATE`` on SQLite), begun by the first
+    use of ``database`` (or ``commit``). The use case is handed ``database``: every scope
+    of that one joins this transaction as a savepoint (SQLAlchemy's "join a session into
+    an external transaction" recipe, which the tests use too), and its units of work hand
+    their status changes to this one. The response is stored in it (``idempotency_keys``);
+    ``commit`` commits both and then publishes what the use case's units of work recorded.
     """
 
-    database: Database
     claims: DriverIdempotencyRepository
 
     def __init__(self, bind: Engine | Connection, *, enclosing: UnitOfWork | None) -> None:
@@ -231,8 +230,19 @@ class KeyedWrite(UnitOfWork):
         self.claims = DriverIdempotencyRepository(pooled.driver_connection, bind.dialect)
         return self
 
-    def begin(self) -> Database:
-        """Begin the write's transaction; the Database its use case is handed."""
+    @property
+    def database(self) -> Database:
+        """The Database of the write's transaction, which begins here at its first use."""
+        if not self._began:
+            self._begin()
+        return self._database
+
+    def commit(self) -> Committed:
+        if not self._began:  # nothing was written: an empty transaction, committed
+            self._begin()
+        return super().commit()
+
+    def _begin(self) -> None:
         if self._autocommit:
             self._autocommit = False
             self._bind.dialect.reset_isolation_level(self._connection.connection.dbapi_connection)  # type: ignore[arg-type]
@@ -240,8 +250,7 @@ class KeyedWrite(UnitOfWork):
         super().__enter__()
         self._began = True
         connection = self.session.connection()  # begins the transaction now
-        self.database = Database(connection, external_transaction=True, enclosing=self)
-        return self.database
+        self._database = Database(connection, external_transaction=True, enclosing=self)
 
     def __exit__(
         self,

@@ -94,7 +94,7 @@ def keyed_write(
             if isinstance(found, StoredResponse):
                 return found
             claimed = found
-            answer = use_case(transaction.begin())
+            answer = use_case(transaction.database)  # the write's transaction begins
             stored = kept(answer)
             if stored.status < 500:
                 _store(transaction, claimed, stored, policy, clock())
