@@ -1,5 +1,6 @@
 """The keyed writes' bookkeeping outside the write's transaction (SPEC §11): the read of a
-key, its claim, the release of a failed request's claim.
+key and its claim (on the keyed write's own connection, ``db.scopes.KeyedWrite.claims``),
+the release of a failed request's claim (here, on a connection of its own).
 
 Each is one statement, on a pooled connection of the primary in autocommit, as a
 ``Lookup``'s read: each statement is its own transaction, no BEGIN, COMMIT or ROLLBACK

@@ -24,9 +24,9 @@ Writing (committed by ``UnitOfWork.commit``, the one commit path, ``db.unit_of_w
 change log and the outbox before the commit, the status changes published after it):
 
 - ``writing()``: a write transaction (``BEGIN IMMEDIATE`` on SQLite). For a use case's own
-  write, and each step of a keyed write's bookkeeping (claim, release, purge).
-- ``claiming()``: a keyed write's bookkeeping outside its transaction (the read of the
-  key, the claim, the release), one autocommit statement each (``db.idempotency_claims``).
+  write, and the purge of expired idempotency keys.
+- ``claiming()``: autocommit statements on ``idempotency_keys``, each its own transaction
+  (``db.idempotency_claims``): the release of a failed keyed write's claim.
 - ``keyed_write()``: a write transaction held for a whole request (``KeyedWrite``); its
   ``database`` is bound to it, so every scope of that one is a savepoint inside it, on the
   primary. For the use case of a request sent with an ``Idempotency-Key`` and its stored
@@ -45,7 +45,7 @@ from types import TracebackType
 from typing import TypeVar
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from feature_gateway.db.engine import SQLITE_BEGIN
@@ -169,7 +169,7 @@ class Database:
         return self._unit(self._writer, writes=True)
 
     def claiming(self) -> KeyClaims:
-        """A keyed write's claim statements, each its own transaction, on the primary."""
+        """Statements on ``idempotency_keys``, each its own transaction, on the primary."""
         return KeyClaims(self.bind)
 
     def keyed_write(self) -> KeyedWrite:
@@ -269,7 +269,9 @@ class KeyedWrite(UnitOfWork):
     def _give_back(self, exc: BaseException | None) -> None:
         if self._connection is self._bind:
             return  # a test's: it stays in its transaction
-        broken = isinstance(exc, (OperationalError, InterfaceError, *self._driver_errors))
+        # A claim statement's error is the driver's own; SQLAlchemy's (the transaction's)
+        # have invalidated a lost connection already.
+        broken = isinstance(exc, self._driver_errors)
         with contextlib.suppress(DBAPIError, *self._driver_errors):
             if broken:
                 self._connection.invalidate()  # never hand this connection out again
