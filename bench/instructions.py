@@ -43,8 +43,7 @@ def _requests(app: object, kind: str, size: int) -> Callable[[int], None]:
     values = json.dumps(values_body([feature_name(i) for i in range(0, 100, 10)], 10, 100))
 
     def one(i: int) -> None:
-        # The warm-up's i are negative: a name's feature part may not hold a minus.
-        name = f"count_{os.getpid()}:f_{i}:1" if i >= 0 else f"count_{os.getpid()}:w_{-i}:1"
+        name = f"count_{os.getpid()}:f_{i}:1"
         if kind == "bare":
             call(environ("GET", "/bare"), bare_app)
         elif kind == "health":
