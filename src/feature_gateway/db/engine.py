@@ -66,7 +66,12 @@ def _plain_savepoints(engine: Engine) -> Engine:
     (``exec_driver_sql``: SQLAlchemy's handling of driver errors kept). SQLAlchemy executes
     its savepoint clauses as statements it compiles anew each time (they are not cached):
     the savepoint of a keyed write's use case cost 7 % of a keyed create (docs/performance.md,
-    "i26-keyed"). The names are SQLAlchemy's own (``sa_savepoint_<n>``), quoted as it would."""
+    "i26-keyed"). The names are SQLAlchemy's own (``sa_savepoint_<n>``), quoted as it would.
+
+    ``do_savepoint``, ``do_rollback_to_savepoint`` and ``do_release_savepoint`` are the
+    ``Dialect`` interface's documented methods, replaced on this engine's dialect instance
+    only; checked against SQLAlchemy 2.0.x (``setup.cfg`` pins ``<2.1``), where the default
+    implementations execute ``SavepointClause`` and friends."""
     dialect = engine.dialect
     quote = dialect.identifier_preparer.quote
 
