@@ -199,9 +199,6 @@ class ApiBlueprint(DocCallbacksBlueprint):
     def response(self, *args: Any, **kwargs: Any) -> Callable[[F], F]:
         return cast(Callable[[F], F], super().response(*args, **kwargs))
 
-    def alt_response(self, *args: Any, **kwargs: Any) -> Callable[[F], F]:
-        return cast(Callable[[F], F], super().alt_response(*args, **kwargs))
-
     def doc(self, *args: Any, **kwargs: Any) -> Callable[[F], F]:
         return cast(Callable[[F], F], super().doc(*args, **kwargs))
 
