@@ -38,7 +38,9 @@ def _end_the_pooled_connection(database: Database, url: str) -> int:
     with database.bind.raw_connection() as pooled:  # the pool's one connection
         pid: int = pooled.driver_connection.info.backend_pid
     with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as admin:
-        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        # Wait (up to 5 s) until the backend has gone, as a restart's stop does: until then
+        # the connection is still alive, and nothing could tell it is ending.
+        admin.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))
     return pid
 
 
