@@ -27,9 +27,12 @@ PING_IDLE_S = 10.0
 _LAST_CHECKOUT = "feature_gateway_last_checkout"
 
 
-def make_engine(settings: Settings, database_url: str | None = None) -> Engine:
+def make_engine(
+    settings: Settings, database_url: str | None = None, *, ping_every_checkout: bool = False
+) -> Engine:
     """The engine of ``DATABASE_URL``, or of another URL (the replica's) with the same
-    settings."""
+    settings; ``ping_every_checkout``: SQLAlchemy's ``pool_pre_ping`` instead of the test
+    when in doubt (``_test_when_in_doubt``)."""
     url = make_url(database_url or settings.database_url)
     if url.get_backend_name() == "sqlite":
         engine = create_engine(
@@ -58,6 +61,7 @@ def make_engine(settings: Settings, database_url: str | None = None) -> Engine:
         # bound value: they include ID tokens, PKCE verifiers, webhook secrets.
         hide_parameters=True,
         connect_args=connect_args,
+        pool_pre_ping=ping_every_checkout,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout_s,
@@ -65,7 +69,8 @@ def make_engine(settings: Settings, database_url: str | None = None) -> Engine:
     # After a PostgreSQL restart the stale connections are replaced instead of failing a
     # request, so workers need no restart: what pool_pre_ping gives, without its round
     # trip on every checkout.
-    _test_when_in_doubt(engine)
+    if not ping_every_checkout:
+        _test_when_in_doubt(engine)
     return engine
 
 
