@@ -32,8 +32,9 @@ from bench.scenarios import lifecycle_steps, values_body
 from feature_gateway.domain.versions import family_name
 
 # Scenario → requests counted per run (a lifecycle is four).
-DEFAULT_REQUESTS = {"bare": 300, "health": 300, "read": 200, "list": 100, "values": 100,
-                    "serving": 100, "create": 50, "keyed": 50, "lifecycle": 20}  # fmt: skip
+DEFAULT_REQUESTS = {"bare": 300, "health": 300, "read": 200, "read_post": 200, "list": 100,
+                    "values": 100, "serving": 100, "create": 50, "keyed": 50,
+                    "lifecycle": 20}  # fmt: skip
 
 
 def _requests(app: object, kind: str, size: int) -> Callable[[int], None]:
@@ -56,6 +57,9 @@ def _requests(app: object, kind: str, size: int) -> Callable[[int], None]:
         elif kind == "read":
             call(environ("GET", f"/get_feature_metadata/{feature_name(size // 2)}",
                          "user_role=developer"))  # fmt: skip
+        elif kind == "read_post":
+            body = {"feature_name": feature_name(size // 2), "user_role": "developer"}
+            call(environ("POST", "/get_feature_metadata", "", json.dumps(body).encode()))
         elif kind == "list":
             call(environ("GET", "/get_all_feature_metadata",
                          f"user_role=developer&created_by={LIST_OWNER}"))  # fmt: skip

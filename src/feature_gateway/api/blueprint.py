@@ -51,6 +51,9 @@ from feature_gateway.framework_adapter import (
 from feature_gateway.shapes.role_schemas import RoleHeaderSchema
 
 F = TypeVar("F", bound=Callable[..., Any])
+# Loaded values a view cannot change in place: a query's load is kept only with these.
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+_QUERY_LOADS_KEPT = 256  # query strings kept per query schema and auth mode
 # The marks on a keyed write's and a replicated read's doc info (flask-smorest's
 # ``_apidoc``), read by doc callbacks.
 _KEYED = "idempotency_key"
@@ -108,6 +111,33 @@ class StrictJsonParser(OrjsonBodyParser):
             argmap = _IdentityAwareSchemas(argmap)
         return super().use_args(argmap, *args, **kwargs)
 
+    def parse(
+        self, argmap: Any, req: Any = None, *, location: str | None = None, **kwargs: Any
+    ) -> Any:
+        """webargs' ``parse``; query parameters loaded once per query string.
+
+        A query schema's load depends on nothing but the query string (the shapes read no
+        request, setting or clock; ``pre_load`` below binds JSON bodies only) and on the
+        schema, one per auth mode: a string seen before is answered with a copy of what it
+        loaded to, the same dict, when its values are plain scalars a view cannot change
+        in place. Refused strings are not kept (each is refused again, in full). Most GETs
+        send the same ``?user_role=…``, whose load by webargs and marshmallow was a sixth
+        of a read by name.
+        """
+        if location != "query" or not isinstance(argmap, _IdentityAwareSchemas):
+            return super().parse(argmap, req, location=location, **kwargs)
+        request = req if req is not None else flask.request
+        loads = argmap.query_loads(identity_fields_optional())
+        query = request.environ.get("QUERY_STRING", "")
+        loaded = loads.get(query)
+        if loaded is None:
+            loaded = super().parse(argmap, req, location=location, **kwargs)
+            if all(type(value) in _SCALARS for value in loaded.values()):
+                if len(loads) >= _QUERY_LOADS_KEPT:
+                    del loads[next(iter(loads))]  # the oldest: a bound on memory, not an LRU
+                loads[query] = loaded
+        return dict(loaded)
+
     def pre_load(
         self, location_data: Any, *, schema: ma.Schema, req: flask.Request, location: str
     ) -> Any:
@@ -126,6 +156,11 @@ class _IdentityAwareSchemas:
     def __init__(self, schema_class: type[ma.Schema]) -> None:
         self.schema_class = schema_class
         self._by_mode: dict[bool, ma.Schema] = {}
+        self._query_loads: dict[bool, dict[str, dict[str, Any]]] = {False: {}, True: {}}
+
+    def query_loads(self, optional: bool) -> dict[str, dict[str, Any]]:
+        """Query string → what the schema of this auth mode loaded it to (``parse``)."""
+        return self._query_loads[optional]
 
     def __call__(self, _request: flask.Request) -> ma.Schema:
         optional = identity_fields_optional()
@@ -182,9 +217,6 @@ class ApiBlueprint(DocCallbacksBlueprint):
 
     def response(self, *args: Any, **kwargs: Any) -> Callable[[F], F]:
         return cast(Callable[[F], F], super().response(*args, **kwargs))
-
-    def alt_response(self, *args: Any, **kwargs: Any) -> Callable[[F], F]:
-        return cast(Callable[[F], F], super().alt_response(*args, **kwargs))
 
     def doc(self, *args: Any, **kwargs: Any) -> Callable[[F], F]:
         return cast(Callable[[F], F], super().doc(*args, **kwargs))
