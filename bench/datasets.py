@@ -19,6 +19,7 @@ from sqlalchemy import create_engine, insert, text
 
 from feature_gateway.db.models import AuditEntry, Feature
 from feature_gateway.domain.names import canonical_feature_name
+from feature_gateway.domain.versions import family_name, version_key, version_number
 
 T0 = 1_751_429_485_000
 LIST_OWNER = "list_owner"
@@ -97,6 +98,10 @@ def _row(i: int, name: str) -> dict[str, object]:
     return {
         "feature_name": name,
         "canonical_name": canonical_feature_name(name),
+        # As FeatureRepository.add sets them: Feast's refs (``view:feature``) find the
+        # features by family; without them the family index held one key, NULL.
+        "family_name": family_name(name),
+        "version_key": version_key(version_number(name)),
         "feature_type": FEATURE_TYPES[i % len(FEATURE_TYPES)],
         "feature_data_type": DATA_TYPES[i % len(DATA_TYPES)],
         "query": f"SELECT f{i} FROM bench_view_{i // 100} WHERE id = ?",

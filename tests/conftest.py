@@ -49,7 +49,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     from tests.contract.fuzzing import DEFAULT_MAX_EXAMPLES
 
     examples = int(os.environ.get("FUZZ_MAX_EXAMPLES", DEFAULT_MAX_EXAMPLES))
-    each = "about 1-1.5 min each on 2 cores" if examples == DEFAULT_MAX_EXAMPLES else "longer"
+    each = "about 1 min each on 2 cores" if examples == DEFAULT_MAX_EXAMPLES else "longer"
     return [
         f"fuzzing: the Schemathesis runs (marker fuzz, one per database and auth mode, "
         f"FUZZ_MAX_EXAMPLES={examples}) are the slowest tests, {each}; the whole suite takes "

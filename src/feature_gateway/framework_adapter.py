@@ -8,7 +8,12 @@ fails when an installed version leaves them (re-read the hooks, then update the 
 - ``OrjsonBodyParser``: webargs parses JSON bodies with the standard library; orjson is
   faster and strict (a lone surrogate escape, ``NaN`` or ``Infinity`` is malformed: 400).
 - ``DocCallbacksBlueprint``: flask-smorest has no public way to post-process each
-  operation's document; its own callbacks sit in ``Blueprint._prepare_doc_cbks``.
+  operation's document; its own callbacks sit in ``Blueprint._prepare_doc_cbks``. Its
+  ``alt_response`` documents a response and wraps the view in a function that only calls
+  it (through ``current_app.ensure_sync``, a proxy lookup): a view documenting four
+  alternative responses paid four such calls per request. The view is handed on as a copy
+  of itself carrying what the wrapper would carry (its attributes, ``__wrapped__`` and the
+  doc), without the call.
 - ``documented_statuses`` and ``mark_operation``: flask-smorest keeps what its decorators
   document in a view's ``_apidoc`` and hands it to the doc callbacks; ``ApiBlueprint`` reads
   the statuses documented so far and marks keyed writes there for its own doc callback.
@@ -23,8 +28,9 @@ fails when an installed version leaves them (re-read the hooks, then update the 
 
 from __future__ import annotations
 
+import types
 from collections.abc import Callable, Mapping
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import flask
 import orjson
@@ -43,6 +49,7 @@ CHECKED_AGAINST = {
 }
 
 DocCallback = Callable[..., dict[str, Any]]
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class OrjsonBodyParser(FlaskParser):
@@ -69,6 +76,29 @@ class DocCallbacksBlueprint(Blueprint):  # type: ignore[misc]
 
     def add_doc_callback(self, callback: DocCallback) -> None:
         self._prepare_doc_cbks.append(callback)
+
+    def alt_response(self, *args: Any, **kwargs: Any) -> Callable[[F], F]:
+        document = super().alt_response(*args, **kwargs)
+        return lambda view: _without_call_layer(document(view), view)
+
+
+def _without_call_layer(documented: F, view: F) -> F:
+    """``view`` as flask-smorest's doc-only wrapper ``documented`` of it presents it, a new
+    function running ``view``'s code directly (the original is left as it was: a view may
+    be decorated in more than one chain). Anything but a plain function stays wrapped."""
+    if (
+        type(view) is not types.FunctionType
+        or getattr(documented, "__wrapped__", None) is not view
+    ):
+        return documented
+    clone = types.FunctionType(
+        view.__code__, view.__globals__, view.__name__, view.__defaults__, view.__closure__
+    )
+    clone.__kwdefaults__ = view.__kwdefaults__
+    for name in ("__module__", "__qualname__", "__doc__", "__annotations__"):
+        setattr(clone, name, getattr(documented, name))
+    clone.__dict__.update(documented.__dict__)  # view's attributes, __wrapped__, _apidoc
+    return cast(F, clone)
 
 
 def documented_statuses(view: Callable[..., Any]) -> set[int]:

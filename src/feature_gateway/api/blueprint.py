@@ -32,6 +32,7 @@ from typing import Any, TypeVar, cast
 import flask
 import marshmallow as ma
 from webargs.flaskparser import FlaskParser
+from webargs.multidictproxy import MultiDictProxy
 
 from feature_gateway.api.idempotency import (
     IDEMPOTENCY_KEY_PARAMETER,
@@ -50,10 +51,15 @@ from feature_gateway.framework_adapter import (
 from feature_gateway.shapes.role_schemas import RoleHeaderSchema
 
 F = TypeVar("F", bound=Callable[..., Any])
+# Loaded values a view cannot change in place: a query's load is kept only with these.
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+_QUERY_LOADS_KEPT = 256  # query strings kept per query schema and auth mode
 # The marks on a keyed write's and a replicated read's doc info (flask-smorest's
 # ``_apidoc``), read by doc callbacks.
 _KEYED = "idempotency_key"
 _REPLICATED = "read_after"
+# Request schemas are built once (``_IdentityAwareSchemas``): their multi-valued names.
+_SEVERAL_BY_SCHEMA: dict[ma.Schema, frozenset[str]] = {}
 
 
 class StrictJsonParser(OrjsonBodyParser):
@@ -82,12 +88,55 @@ class StrictJsonParser(OrjsonBodyParser):
         )
         if repeated:
             raise ma.ValidationError({name: ["Give this parameter once."] for name in repeated})
-        return super().load_querystring(req, schema)
+        if given_twice:
+            return super().load_querystring(req, schema)
+        # Each parameter given once: a plain dict of what webargs' proxy would answer for
+        # each name (a one-item list for a field taking several), read once instead of
+        # through the proxy and werkzeug's MultiDict for every field of the schema (a
+        # list page's schema has twenty).
+        several = self._several(schema)
+        return {name: [value] if name in several else value for name, value in req.args.items()}
+
+    def _several(self, schema: ma.Schema) -> frozenset[str]:
+        """The names under which ``schema``'s fields take several values, as webargs'
+        ``MultiDictProxy`` finds them; once per schema (they are built once)."""
+        found = _SEVERAL_BY_SCHEMA.get(schema)
+        if found is None:
+            proxy = MultiDictProxy({}, schema, known_multi_fields=tuple(self.KNOWN_MULTI_FIELDS))
+            found = _SEVERAL_BY_SCHEMA[schema] = frozenset(proxy.multiple_keys)
+        return found
 
     def use_args(self, argmap: Any, *args: Any, **kwargs: Any) -> Any:
         if isinstance(argmap, type) and issubclass(argmap, ma.Schema):
             argmap = _IdentityAwareSchemas(argmap)
         return super().use_args(argmap, *args, **kwargs)
+
+    def parse(
+        self, argmap: Any, req: Any = None, *, location: str | None = None, **kwargs: Any
+    ) -> Any:
+        """webargs' ``parse``; query parameters loaded once per query string.
+
+        A query schema's load depends on nothing but the query string (the shapes read no
+        request, setting or clock; ``pre_load`` below binds JSON bodies only) and on the
+        schema, one per auth mode: a string seen before is answered with a copy of what it
+        loaded to, the same dict, when its values are plain scalars a view cannot change
+        in place. Refused strings are not kept (each is refused again, in full). Most GETs
+        send the same ``?user_role=…``, whose load by webargs and marshmallow was a sixth
+        of a read by name.
+        """
+        if location != "query" or not isinstance(argmap, _IdentityAwareSchemas):
+            return super().parse(argmap, req, location=location, **kwargs)
+        request = req if req is not None else flask.request
+        loads = argmap.query_loads(identity_fields_optional())
+        query = request.environ.get("QUERY_STRING", "")
+        loaded = loads.get(query)
+        if loaded is None:
+            loaded = super().parse(argmap, req, location=location, **kwargs)
+            if all(type(value) in _SCALARS for value in loaded.values()):
+                if len(loads) >= _QUERY_LOADS_KEPT:
+                    del loads[next(iter(loads))]  # the oldest: a bound on memory, not an LRU
+                loads[query] = loaded
+        return dict(loaded)
 
     def pre_load(
         self, location_data: Any, *, schema: ma.Schema, req: flask.Request, location: str
@@ -107,6 +156,11 @@ class _IdentityAwareSchemas:
     def __init__(self, schema_class: type[ma.Schema]) -> None:
         self.schema_class = schema_class
         self._by_mode: dict[bool, ma.Schema] = {}
+        self._query_loads: dict[bool, dict[str, dict[str, Any]]] = {False: {}, True: {}}
+
+    def query_loads(self, optional: bool) -> dict[str, dict[str, Any]]:
+        """Query string → what the schema of this auth mode loaded it to (``parse``)."""
+        return self._query_loads[optional]
 
     def __call__(self, _request: flask.Request) -> ma.Schema:
         optional = identity_fields_optional()
@@ -163,9 +217,6 @@ class ApiBlueprint(DocCallbacksBlueprint):
 
     def response(self, *args: Any, **kwargs: Any) -> Callable[[F], F]:
         return cast(Callable[[F], F], super().response(*args, **kwargs))
-
-    def alt_response(self, *args: Any, **kwargs: Any) -> Callable[[F], F]:
-        return cast(Callable[[F], F], super().alt_response(*args, **kwargs))
 
     def doc(self, *args: Any, **kwargs: Any) -> Callable[[F], F]:
         return cast(Callable[[F], F], super().doc(*args, **kwargs))

@@ -14,6 +14,7 @@ the services.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -46,6 +47,9 @@ TOKEN_MODE_ACTIONS: dict[Action, Callable[[], GatewayError]] = {
 }
 # Methods whose role may also come from the X-User-Role header (they carry no JSON body).
 _HEADER_ROLE_METHODS = frozenset({"GET", "HEAD", "DELETE"})
+# The header as the WSGI environ holds it (werkzeug's headers object looks it up there,
+# at a cost, on every request).
+_ROLE_HEADER_ENVIRON = "HTTP_" + ROLE_HEADER.upper().replace("-", "_")
 
 
 def consumer() -> str:
@@ -96,8 +100,9 @@ def caller_role(declared: str | None) -> Role | None:
     wins.
     """
     role = _known_role(declared)
-    if request.method in _HEADER_ROLE_METHODS:
-        header_role = _known_role(request.headers.get(ROLE_HEADER), ROLE_HEADER)
+    current = request._get_current_object()  # type: ignore[attr-defined]
+    if current.method in _HEADER_ROLE_METHODS:
+        header_role = _known_role(current.environ.get(_ROLE_HEADER_ENVIRON), ROLE_HEADER)
         role = role or header_role
     verified = principal()
     if role is not None and verified is not None and role not in verified.roles:
@@ -166,11 +171,18 @@ def _inferred_role(action: Action) -> Role:
 def _known_role(raw: str | None, where: str = "user_role") -> Role | None:
     if raw is None:
         return None
-    known = claimable_roles(token_mode=settings().token_mode)
-    if raw not in known:
+    known = _claimable(settings().token_mode)
+    role = known.get(raw)
+    if role is None:
         names = ", ".join(known)
         raise RoleRequiredError(
             f"Unknown role {raw!r}; {where} must be one of: {names}.",
             {where: [f"Must be one of: {names}."]},
         )
-    return Role(raw)
+    return role
+
+
+@functools.cache
+def _claimable(token_mode: bool) -> dict[str, Role]:
+    """``claimable_roles``, name → role, in its order: asked on every request."""
+    return {name: Role(name) for name in claimable_roles(token_mode=token_mode)}

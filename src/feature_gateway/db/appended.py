@@ -87,13 +87,22 @@ def insert_appended(connection: Connection, rows: Sequence[Base]) -> None:
     for row in rows:
         values = _values(plan, row)
         sql, names, processors = _compiled(plan, tuple(values), dialect)
-        given = [values[name] for name in names]
-        converted = [v if p is None else p(v) for v, p in zip(given, processors, strict=True)]
-        parameters: Any = tuple(converted)
-        if not (dialect.positional):
-            parameters = dict(zip(names, converted, strict=True))
+        parameters = driver_parameters(dialect, names, processors, values)
         new_id = connection.exec_driver_sql(sql, parameters).scalar_one()
         setattr(row, plan.primary_key, new_id)
+
+
+def driver_parameters(
+    dialect: Any, names: tuple[str, ...], processors: tuple[Any, ...], values: dict[str, Any]
+) -> Any:
+    """``values`` as the driver takes them for a statement compiled with parameters
+    ``names``: each converted by its ``processors`` entry, in order for a positional driver
+    (a tuple: a list would be read as several parameter sets)."""
+    given = [values[name] for name in names]
+    converted = [v if p is None else p(v) for v, p in zip(given, processors, strict=True)]
+    if dialect.positional:
+        return tuple(converted)
+    return dict(zip(names, converted, strict=True))
 
 
 @functools.lru_cache(maxsize=64)

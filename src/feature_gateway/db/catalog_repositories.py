@@ -30,6 +30,11 @@ from feature_gateway.domain.versions import number_of_key
 def replace_tags(connection: Connection, feature_id: int, tags: Mapping[str, str]) -> None:
     """Make the tag index hold exactly ``tags`` for the feature (two statements at most)."""
     connection.execute(delete(FeatureTag).where(FeatureTag.feature_id == feature_id))
+    index_tags(connection, feature_id, tags)
+
+
+def index_tags(connection: Connection, feature_id: int, tags: Mapping[str, str]) -> None:
+    """Add ``tags`` of a feature that has none indexed (a new one) to the tag index."""
     if tags:
         connection.execute(
             insert(FeatureTag),
@@ -142,8 +147,15 @@ class ChangeLogRepository:
         case did before runs concurrently. SQLite needs nothing: its writers hold the
         database's write lock from BEGIN IMMEDIATE to COMMIT, one at a time.
         """
-        if self.session.get_bind().dialect.name == "postgresql":
-            self.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOG_LOCK_KEY})
+        key = self.append_lock()
+        if key is not None:
+            self.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+    def append_lock(self) -> int | None:
+        """The key of the advisory lock ``lock_for_append`` takes; None: none is needed
+        (SQLite). For a statement that takes it itself (the outbox's read of the webhooks,
+        one round trip less on every write)."""
+        return LOG_LOCK_KEY if self.session.get_bind().dialect.name == "postgresql" else None
 
     def feed(
         self,

@@ -6,11 +6,14 @@ object of strings, which both parse alike)."""
 
 from __future__ import annotations
 
+import select
+import time
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import InvalidatePoolError
 
 from feature_gateway.config import Settings
 
@@ -18,11 +21,18 @@ from feature_gateway.config import Settings
 SQLITE_BEGIN = "sqlite_begin"
 # Name of the Unicode-aware lower() registered on every SQLite connection.
 SQLITE_FOLD_CASE = "fold_case"
+# A PostgreSQL connection idle longer than this is tested with a round trip before use
+# (_test_when_in_doubt); one used more recently only when its socket says the server spoke.
+PING_IDLE_S = 10.0
+_LAST_CHECKOUT = "feature_gateway_last_checkout"
 
 
-def make_engine(settings: Settings, database_url: str | None = None) -> Engine:
+def make_engine(
+    settings: Settings, database_url: str | None = None, *, ping_every_checkout: bool = False
+) -> Engine:
     """The engine of ``DATABASE_URL``, or of another URL (the replica's) with the same
-    settings."""
+    settings; ``ping_every_checkout``: SQLAlchemy's ``pool_pre_ping`` instead of the test
+    when in doubt (``_test_when_in_doubt``)."""
     url = make_url(database_url or settings.database_url)
     if url.get_backend_name() == "sqlite":
         engine = create_engine(
@@ -35,7 +45,7 @@ def make_engine(settings: Settings, database_url: str | None = None) -> Engine:
             pool_timeout=settings.db_pool_timeout_s,
         )
         _sqlite_events(engine, settings.sqlite_busy_timeout_ms)
-        return engine
+        return _plain_savepoints(engine)
     connect_args: dict[str, Any] = {}
     if url.get_backend_name() == "postgresql":
         connect_args["connect_timeout"] = settings.db_connect_timeout_s
@@ -44,20 +54,53 @@ def make_engine(settings: Settings, database_url: str | None = None) -> Engine:
             # connection; behind PgBouncer's transaction pooling the next run may land on
             # another server connection, where it does not exist (PgBouncer < 1.21).
             connect_args["prepare_threshold"] = None
-    return create_engine(
+    engine = create_engine(
         url,
         json_deserializer=orjson.loads,
         # A statement's error (logged with a 500's traceback or a 503's cause) names no
         # bound value: they include ID tokens, PKCE verifiers, webhook secrets.
         hide_parameters=True,
         connect_args=connect_args,
-        # Each checkout first tests its connection; after a PostgreSQL restart the stale
-        # ones are replaced instead of failing a request, so workers need no restart.
-        pool_pre_ping=True,
+        pool_pre_ping=ping_every_checkout,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout_s,
     )
+    # After a PostgreSQL restart the stale connections are replaced instead of failing a
+    # request, so workers need no restart: what pool_pre_ping gives, without its round
+    # trip on every checkout.
+    if not ping_every_checkout:
+        _test_when_in_doubt(engine)
+    return _plain_savepoints(engine)
+
+
+def _plain_savepoints(engine: Engine) -> Engine:
+    """SAVEPOINT, RELEASE SAVEPOINT and ROLLBACK TO SAVEPOINT sent as the SQL they are
+    (``exec_driver_sql``: SQLAlchemy's handling of driver errors kept). SQLAlchemy executes
+    its savepoint clauses as statements it compiles anew each time (they are not cached):
+    the savepoint of a keyed write's use case cost 7 % of a keyed create (docs/performance.md,
+    "i26-keyed"). The names are SQLAlchemy's own (``sa_savepoint_<n>``), quoted as it would.
+
+    ``do_savepoint``, ``do_rollback_to_savepoint`` and ``do_release_savepoint`` are the
+    ``Dialect`` interface's documented methods, replaced on this engine's dialect instance
+    only; checked against SQLAlchemy 2.0.x (``setup.cfg`` pins ``<2.1``), where the default
+    implementations execute ``SavepointClause`` and friends."""
+    dialect = engine.dialect
+    quote = dialect.identifier_preparer.quote
+
+    def do_savepoint(connection: Connection, name: str) -> None:
+        connection.exec_driver_sql(f"SAVEPOINT {quote(name)}")
+
+    def do_rollback_to_savepoint(connection: Connection, name: str) -> None:
+        connection.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {quote(name)}")
+
+    def do_release_savepoint(connection: Connection, name: str) -> None:
+        connection.exec_driver_sql(f"RELEASE SAVEPOINT {quote(name)}")
+
+    dialect.do_savepoint = do_savepoint  # type: ignore[method-assign]
+    dialect.do_rollback_to_savepoint = do_rollback_to_savepoint  # type: ignore[method-assign]
+    dialect.do_release_savepoint = do_release_savepoint  # type: ignore[method-assign]
+    return engine
 
 
 def _sqlite_events(engine: Engine, busy_timeout_ms: int) -> None:
@@ -90,3 +133,53 @@ def _sqlite_events(engine: Engine, busy_timeout_ms: int) -> None:
 
 def _fold_case(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
+
+
+def _test_when_in_doubt(engine: Engine) -> None:
+    """Test a pooled connection on checkout when it may be dead, with the pool's documented
+    hook for it (a ``checkout`` listener raising ``DisconnectionError``).
+
+    ``pool_pre_ping`` tests every checkout, a round trip before each request's own (two for
+    ``/health``). A server that ends a connection (a restart, ``pg_terminate_backend``, an
+    idle timeout) sends its goodbye and closes the socket, which the client's kernel holds
+    as readable before the next request: an idle connection with nothing to read is alive
+    as far as anything can tell without asking. So it is tested when its socket is readable
+    (or cannot be asked), and when it was idle longer than ``PING_IDLE_S``, the time in
+    which a peer could have vanished without a word (a host lost, a NAT's state dropped).
+    A failed test replaces every connection of the pool, as ``pool_pre_ping``'s does.
+    """
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "connect")
+    def _connected(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_LAST_CHECKOUT] = time.monotonic()  # fresh: nothing to test
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        now = time.monotonic()
+        idle_s = now - record.info.get(_LAST_CHECKOUT, 0.0)
+        record.info[_LAST_CHECKOUT] = now
+        if idle_s > PING_IDLE_S or _server_spoke(dbapi_connection):
+            _ping(dialect, dbapi_connection)
+
+
+def _server_spoke(dbapi_connection: Any) -> bool:
+    """Whether an idle connection's socket has something to read (a message or its end):
+    nothing is due on it between requests, so it is tested. No round trip: one poll()."""
+    try:
+        poller = select.poll()
+        poller.register(dbapi_connection.pgconn.socket, select.POLLIN)
+        return bool(poller.poll(0))
+    except Exception:  # closed, broken, no socket (another driver): test it to be sure
+        return True
+
+
+def _ping(dialect: Dialect, dbapi_connection: Any) -> None:
+    """``pool_pre_ping``'s test: a lost connection invalidates the pool (the database may
+    have restarted: every older connection is replaced too), any other error is raised."""
+    try:
+        dialect.do_ping(dbapi_connection)
+    except dialect.loaded_dbapi.Error as exc:
+        if dialect.is_disconnect(exc, dbapi_connection, None):
+            raise InvalidatePoolError(f"connection lost: {exc}") from exc
+        raise

@@ -36,6 +36,7 @@ from feature_gateway.db.compiled import (
     fetch_all,
 )
 from feature_gateway.db.engine import SQLITE_FOLD_CASE
+from feature_gateway.db.feature_json import feature_json
 from feature_gateway.db.models import FEATURES_TABLE
 from feature_gateway.domain.feature_fields import FIELD_NAMES
 from feature_gateway.domain.lifecycle import Status
@@ -178,11 +179,14 @@ def _count_statement(conditions: list[Any]) -> Select[Any]:
     return select(func.count()).select_from(FEATURES_TABLE).where(*conditions)
 
 
-def _page_statement(conditions: list[Any], sort: str) -> Select[Any]:
+def _page_statement(
+    conditions: list[Any], sort: str, columns: Sequence[ColumnElement[Any]]
+) -> Select[Any]:
     # correlate(None): the count is of the whole table's matches, not of the outer row.
     total = _count_statement(conditions).correlate(None).scalar_subquery()
     return (
-        select(total.label("total_count"), *FIELD_COLUMNS)
+        select(total.label("total_count"), *columns)
+        .select_from(FEATURES_TABLE)  # the columns may be SQL text naming no table
         .where(*conditions)
         .order_by(*_order_by(sort))
         .limit(bindparam("limit"))
@@ -223,20 +227,44 @@ def read_page(
     """One page of features as field name → value, and the count of all matches.
 
     ``cursor_of`` gives a new DBAPI cursor of the connection to read on."""
+    rows, total, page = _read(cursor_of, dialect, query, "page", FIELD_COLUMNS)
+    return feature_rows(rows, page.processors, start=1), total
+
+
+def read_page_json(
+    cursor_of: Callable[[], Any], dialect: Dialect, query: FeatureQuery
+) -> tuple[bytes, int]:
+    """The same page as one JSON array (UTF-8), each feature's object written by the
+    database (``db.feature_json``), and the count of all matches."""
+    rows, total, _ = _read(cursor_of, dialect, query, "json", (feature_json(dialect.name),))
+    if dialect.name == "sqlite":  # bytes (a BLOB): no decoding to str and back
+        return b"[" + b",".join(row[1] for row in rows) + b"]", total
+    return ("[" + ",".join(row[1] for row in rows) + "]").encode(), total
+
+
+def _read(
+    cursor_of: Callable[[], Any],
+    dialect: Dialect,
+    query: FeatureQuery,
+    kind: str,
+    columns: Sequence[ColumnElement[Any]],
+) -> tuple[list[Any], int, CompiledStatement]:
+    """The rows of a page (the count first, then ``columns``), the count of all matches
+    and the statement; ``kind`` names ``columns`` in the key it is compiled under."""
     conditions, values = page_conditions(query, dialect.name)
     # The dialect itself, not its name: the SQL depends on its driver and settings.
     shape = (dialect, tuple(values), query.sort)
     page = _SHAPES.get(
-        ("page", *shape), dialect, lambda: _page_statement(conditions(), query.sort)
+        (kind, *shape), dialect, lambda: _page_statement(conditions(), query.sort, columns)
     )
     rows = fetch_all(cursor_of, page, {**values, "limit": query.limit, "offset": query.offset})
     if rows:
-        return feature_rows(rows, page.processors, start=1), rows[0][0]
+        return rows, rows[0][0], page
     if query.offset == 0 and query.limit > 0:
-        return [], 0
+        return [], 0, page
     # Past the last match (or a page of none): the count alone, as no row carried it.
     count = _SHAPES.get(("count", *shape), dialect, lambda: _count_statement(conditions()))
-    return [], fetch_all(cursor_of, count, values)[0][0]
+    return [], fetch_all(cursor_of, count, values)[0][0], page
 
 
 def feature_rows(

@@ -1,36 +1,48 @@
 """The stored responses of writes sent with an ``Idempotency-Key`` (SPEC §11).
 
 One row per (scope, key): claimed before the write starts (``completed_time`` null: in
-flight), then completed with the response in the write's own transaction. Plain Core
-statements on a connection: a claim is one or two statements in a transaction of its own.
+flight), then completed with the response in the write's own transaction.
+
+Every statement here is SQLAlchemy's, built once at import and compiled once per dialect,
+and run by the driver (``exec_driver_sql`` inside a transaction, the DBAPI cursor on the
+claims' autocommit connection, ``db.idempotency_claims``): a keyed write runs four of them,
+and building, caching and compiling them per request cost a keyed create about a tenth of
+its instructions (docs/performance.md, "i26-keyed"). The dialects' ``INSERT … ON CONFLICT``
+is not used: the clash is told by the primary key's unique violation.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Connection,
+    Dialect,
     Index,
     Integer,
     LargeBinary,
-    Row,
     String,
     Table,
     Text,
+    bindparam,
     delete,
     insert,
+    null,
     select,
     tuple_,
     update,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.dml import UpdateBase
 
 from feature_gateway.db.base import Base
-from feature_gateway.db.violations import is_unique_violation
+from feature_gateway.db.violations import is_driver_unique_violation
 
 
 class IdempotencyRecord(Base):
@@ -56,32 +68,155 @@ class IdempotencyRecord(Base):
 
 _TABLE: Table = IdempotencyRecord.__table__  # type: ignore[assignment]
 _C = _TABLE.c
-_INSERT = insert(_TABLE)
+_STORED = ("fingerprint", "method", "path", "claim_token", "claimed_time", "completed_time",
+           "response_status", "response_headers", "response_body", "expires_time")  # fmt: skip
+_CLAIM = ("fingerprint", "method", "path", "claim_token", "claimed_time", "expires_time")
+
+
+def _p(column: str) -> Any:
+    """A named parameter of ``column``'s type (its conversion: a JSON column's text)."""
+    return bindparam(column, type_=_C[column].type)
+
+
+def _this_key() -> tuple[Any, ...]:
+    return (_C.scope == _p("scope"), _C.idempotency_key == _p("idempotency_key"))
+
+
+def _unfinished_claim() -> tuple[Any, ...]:
+    return (*_this_key(), _C.claim_token == _p("claim_token"), _C.completed_time.is_(None))
+
+
+_EXPIRED = (
+    select(_C.scope, _C.idempotency_key)
+    .where(_C.expires_time <= bindparam("now", type_=BigInteger))
+    .order_by(_C.expires_time)
+    .limit(bindparam("batch", type_=Integer))
+)
+_CLAIMED = {name: _p(name) for name in _CLAIM}
+# A row claimed anew has no response.
+_CLEARED = {name: null() for name in _STORED if name not in _CLAIM}
+_RESPONSE = ("completed_time", "expires_time", "response_status", "response_headers",
+             "response_body")  # fmt: skip
+_STATEMENTS: dict[str, Any] = {
+    "get": select(*(_C[name] for name in _STORED)).where(*_this_key()),
+    "add": insert(_TABLE).values(
+        scope=_p("scope"), idempotency_key=_p("idempotency_key"), **_CLAIMED
+    ),
+    # A claim anew of a row still as it was read: of two requests taking it over, one wins.
+    "take_over": update(_TABLE)
+    .where(*_this_key(), _C.claim_token == bindparam("held_by", type_=String))
+    .where(_C.completed_time.is_(None))
+    .values(**_CLAIMED, **_CLEARED)
+    .returning(_C.scope),
+    "renew": update(_TABLE)
+    .where(*_this_key(), _C.expires_time <= bindparam("now", type_=BigInteger))
+    .values(**_CLAIMED, **_CLEARED)
+    .returning(_C.scope),
+    "complete": update(_TABLE)
+    .where(*_unfinished_claim())
+    .values(**{name: _p(name) for name in _RESPONSE})
+    .returning(_C.scope),
+    # PostgreSQL's claim: a clash is told by no row returned, not by an error (which the
+    # server would log for each repeat).
+    "add_new": postgresql.insert(_TABLE)
+    .values(scope=_p("scope"), idempotency_key=_p("idempotency_key"), **_CLAIMED)
+    .on_conflict_do_nothing()
+    .returning(_C.scope),
+    "release": delete(_TABLE).where(*_unfinished_claim()),
+    "purge": delete(_TABLE)
+    .where(tuple_(_C.scope, _C.idempotency_key).in_(_EXPIRED))
+    .returning(_C.scope),
+}
+
+
+@dataclass(frozen=True)
+class KeyRow:
+    """A key's stored row (its columns but the key's own)."""
+
+    fingerprint: str
+    method: str
+    path: str
+    claim_token: str
+    claimed_time: int
+    completed_time: int | None
+    response_status: int | None
+    response_headers: dict[str, str] | None
+    response_body: bytes | None
+    expires_time: int
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    names: tuple[str, ...] | None  # the positional driver's order; None: by name
+    binds: tuple[tuple[str, Callable[[Any], Any]], ...]  # the parameters to convert
+    results: tuple[Callable[[Any], Any] | None, ...]
+    constants: tuple[tuple[str, Any], ...]  # the compiler's own (SQLite's OFFSET 0)
+
+    def parameters(self, given: dict[str, Any]) -> Any:
+        values = {**given, **dict(self.constants)}
+        for name, convert in self.binds:
+            values[name] = convert(values[name])
+        return values if self.names is None else tuple(values[name] for name in self.names)
+
+
+@functools.lru_cache(maxsize=32)  # seven statements for each engine's dialect
+def _compiled(name: str, dialect: Dialect) -> _Compiled:
+    statement = _STATEMENTS[name]
+    compiled = statement.compile(dialect=dialect)
+    binds, constants = [], []
+    for key, bind in compiled.binds.items():
+        if bind.value is not None:
+            constants.append((key, bind.value))
+            continue
+        convert = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        if convert is not None:
+            binds.append((key, convert))
+    columns = () if isinstance(statement, UpdateBase) else statement.selected_columns
+    results = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
+    names = tuple(compiled.positiontup or ()) if compiled.positional else None
+    return _Compiled(compiled.string, names, tuple(binds), results, tuple(constants))
 
 
 class IdempotencyRepository:
-    """The statements on ``idempotency_keys``; never commits."""
+    """The statements on ``idempotency_keys``, on a connection inside a transaction (run
+    through ``exec_driver_sql``: SQLAlchemy's handling of driver errors kept); never commits.
+    ``db.idempotency_claims`` runs the same on an autocommit connection."""
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
+        self.dialect: Dialect = connection.dialect
 
-    def get(self, scope: str, key: str) -> Row[Any] | None:
-        return self.connection.execute(
-            select(_TABLE).where(_C.scope == scope, _C.idempotency_key == key)
-        ).one_or_none()
+    def _run(self, name: str, values: dict[str, Any]) -> list[Any]:
+        compiled = _compiled(name, self.dialect)
+        parameters = compiled.parameters(values)
+        return list(self.connection.exec_driver_sql(compiled.sql, parameters))
+
+    def get(self, scope: str, key: str) -> KeyRow | None:
+        compiled = _compiled("get", self.dialect)
+        rows = self._run("get", {"scope": scope, "idempotency_key": key})
+        if not rows:
+            return None
+        converted = zip(rows[0], compiled.results, strict=True)
+        return KeyRow(*(value if p is None else p(value) for value, p in converted))
+
+    @property
+    def inserts_first(self) -> bool:
+        """Whether a claim is tried before the key is read. Not on SQLite: its INSERT waits
+        for the one write lock, which a keyed write holds through its use case, so a repeat
+        of a request in flight would wait for it instead of being told 409 at once. On
+        PostgreSQL an INSERT waits only for a concurrent insert of the same key."""
+        return self.dialect.name == "postgresql"
 
     def add_claim(self, values: dict[str, Any]) -> bool:
         """Insert an in-flight claim; False when the key is already there (a concurrent
-        claim: PostgreSQL waits for the other insert's transaction to end, then refuses).
-
-        A plain INSERT, the clash told by the primary key's unique violation: the
-        dialects' ``INSERT … ON CONFLICT DO NOTHING`` cannot be cached by SQLAlchemy and was
-        compiled anew for every keyed request (docs/performance.md, "Figures behind the
-        code"). The claim is its transaction's first statement, and a clash ends it."""
+        claim: PostgreSQL waits for the other insert's transaction to end, then refuses)."""
+        if self.dialect.name == "postgresql":
+            return bool(self._run("add_new", values))
         try:
-            self.connection.execute(_INSERT, values)
-        except IntegrityError as exc:
-            if is_unique_violation(exc):
+            self._run("add", values)
+        except Exception as exc:
+            if is_driver_unique_violation(getattr(exc, "orig", exc)):
                 return False
             raise
         return True
@@ -95,16 +230,12 @@ class IdempotencyRepository:
         if_token: str | None = None,
         if_expired_at: int | None = None,
     ) -> bool:
-        """Claim an existing row anew (a lease run out, an expired key), if it is still as
-        it was read: a conditional UPDATE, so of two requests taking it over one wins."""
-        statement = update(_TABLE).where(_C.scope == scope, _C.idempotency_key == key)
+        """Claim an existing row anew (a lease run out: ``if_token``, the token read; an
+        expired key: ``if_expired_at``), if it is still as it was read."""
+        where = {"scope": scope, "idempotency_key": key}
         if if_token is not None:
-            statement = statement.where(_C.claim_token == if_token, _C.completed_time.is_(None))
-        if if_expired_at is not None:
-            statement = statement.where(_C.expires_time <= if_expired_at)
-        # RETURNING says whether a row went in (rowcount is -1 for it with psycopg).
-        inserted = statement.values(**values).returning(_C.scope)
-        return self.connection.execute(inserted).first() is not None
+            return bool(self._run("take_over", {**where, **values, "held_by": if_token}))
+        return bool(self._run("renew", {**where, **values, "now": if_expired_at}))
 
     def complete(
         self,
@@ -119,44 +250,33 @@ class IdempotencyRepository:
         body: bytes,
     ) -> bool:
         """Store the response, if the claim is still this request's."""
-        result = self.connection.execute(
-            update(_TABLE)
-            .where(
-                _C.scope == scope,
-                _C.idempotency_key == key,
-                _C.claim_token == token,
-                _C.completed_time.is_(None),
-            )
-            .values(
-                completed_time=now,
-                expires_time=expires_time,
-                response_status=status,
-                response_headers=headers,
-                response_body=body,
-            )
-        )
-        return result.rowcount == 1
+        values = {"scope": scope, "idempotency_key": key, "claim_token": token,
+                  "completed_time": now, "expires_time": expires_time, "response_status": status,
+                  "response_headers": headers, "response_body": body}  # fmt: skip
+        return bool(self._run("complete", values))
 
     def release(self, scope: str, key: str, token: str) -> None:
         """Drop an in-flight claim whose request failed, so that a retry need not wait."""
-        self.connection.execute(
-            delete(_TABLE).where(
-                _C.scope == scope,
-                _C.idempotency_key == key,
-                _C.claim_token == token,
-                _C.completed_time.is_(None),
-            )
-        )
+        self._run("release", {"scope": scope, "idempotency_key": key, "claim_token": token})
 
     def purge_expired(self, now: int, limit: int) -> int:
         """Delete up to ``limit`` expired rows (oldest first, through the expiry index)."""
-        expired = (
-            select(_C.scope, _C.idempotency_key)
-            .where(_C.expires_time <= now)
-            .order_by(_C.expires_time)
-            .limit(limit)
-        )
-        result = self.connection.execute(
-            delete(_TABLE).where(tuple_(_C.scope, _C.idempotency_key).in_(expired))
-        )
-        return int(result.rowcount)
+        return len(self._run("purge", {"now": now, "batch": limit}))
+
+
+class DriverIdempotencyRepository(IdempotencyRepository):
+    """The same statements on a DBAPI connection in autocommit (``db.idempotency_claims``):
+    each one its own transaction, its errors the driver's."""
+
+    def __init__(self, dbapi_connection: Any, dialect: Dialect) -> None:
+        self._dbapi_connection = dbapi_connection
+        self.dialect = dialect
+
+    def _run(self, name: str, values: dict[str, Any]) -> list[Any]:
+        compiled = _compiled(name, self.dialect)
+        cursor = self._dbapi_connection.cursor()
+        try:
+            cursor.execute(compiled.sql, compiled.parameters(values))
+            return list(cursor.fetchall()) if cursor.description is not None else []
+        finally:
+            cursor.close()

@@ -12,8 +12,15 @@ from sqlalchemy.orm import Session
 
 from feature_gateway.db.appended import insert_appended
 from feature_gateway.db.compiled import compiled_once, fetch_all, in_session
-from feature_gateway.db.feature_pages import FIELD_COLUMNS, feature_rows, read_page
+from feature_gateway.db.feature_pages import (
+    FIELD_COLUMNS,
+    feature_rows,
+    read_page,
+    read_page_json,
+)
+from feature_gateway.db.feature_writes import insert_feature, update_feature
 from feature_gateway.db.models import FEATURES_TABLE, AuditEntry, Feature
+from feature_gateway.db.violations import first_writer_wins
 from feature_gateway.domain.lifecycle import SERVED_STATES
 from feature_gateway.domain.listing import FeatureQuery
 from feature_gateway.domain.names import canonical_feature_name, is_valid_feature_name
@@ -173,6 +180,11 @@ class FeatureLookup:
         by one statement (so they agree)."""
         return read_page(self._connection.cursor, self._dialect, query)
 
+    def page_json(self, query: FeatureQuery) -> tuple[bytes, int]:
+        """The same page as one JSON array, each feature's object written by the database
+        (``db.feature_json``)."""
+        return read_page_json(self._connection.cursor, self._dialect, query)
+
     def _fields(self, canonical: bool, name: str) -> dict[str, Any] | None:
         compiled = compiled_once(_FIELDS[canonical], self._dialect)
         rows = fetch_all(self._connection.cursor, compiled, {"n": name})
@@ -182,6 +194,7 @@ class FeatureLookup:
 class FeatureRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
+        self._added: list[str] = []  # the names of the features added (inserted at once)
 
     def get(self, feature_name: str) -> Feature | None:
         """The feature stored for this version, whichever way its version is spelled."""
@@ -224,10 +237,27 @@ class FeatureRepository:
             self.session.refresh(feature, with_for_update=True)
 
     def add(self, feature: Feature) -> None:
+        """Insert a new feature now, in the transaction (``db.feature_writes``): a name taken
+        meanwhile by a concurrent create is ``FeatureAlreadyExistsError``."""
         feature.canonical_name = canonical_feature_name(feature.feature_name)
         feature.family_name = family_name(feature.feature_name)
         feature.version_key = version_key(version_number(feature.feature_name))
-        self.session.add(feature)
+        self._added.append(feature.feature_name)
+        with first_writer_wins(self.pending_names):
+            insert_feature(self.session, feature)
+
+    def write_changed(self) -> None:
+        """Write the changed features of this unit of work, each by one UPDATE checked
+        against the revision it was loaded at (``db.feature_writes``): StaleDataError when
+        another writer changed one meanwhile."""
+        for row in list(self.session.dirty):
+            if isinstance(row, Feature):
+                update_feature(self.session, row)
+
+    def pending_names(self) -> list[str]:
+        """The names of the features this unit of work added or changed, unflushed."""
+        changed = [row.feature_name for row in self.session.dirty if isinstance(row, Feature)]
+        return [*changed, *self._added]
 
     def served_names(self) -> list[tuple[str, str]]:
         """(name, status) of every served feature, in name order."""

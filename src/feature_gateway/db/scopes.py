@@ -24,7 +24,9 @@ Writing (committed by ``UnitOfWork.commit``, the one commit path, ``db.unit_of_w
 change log and the outbox before the commit, the status changes published after it):
 
 - ``writing()``: a write transaction (``BEGIN IMMEDIATE`` on SQLite). For a use case's own
-  write, and each step of a keyed write's bookkeeping (claim, release, purge).
+  write, and the purge of expired idempotency keys.
+- ``claiming()``: autocommit statements on ``idempotency_keys``, each its own transaction
+  (``db.idempotency_claims``): the release of a failed keyed write's claim.
 - ``keyed_write()``: a write transaction held for a whole request (``KeyedWrite``); its
   ``database`` is bound to it, so every scope of that one is a savepoint inside it, on the
   primary. For the use case of a request sent with an ``Idempotency-Key`` and its stored
@@ -36,7 +38,10 @@ scope runs in that connection's transaction.
 
 from __future__ import annotations
 
+import contextlib
+import copy
 from collections.abc import Callable
+from types import TracebackType
 from typing import TypeVar
 
 from sqlalchemy import Connection, Engine
@@ -44,12 +49,27 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from feature_gateway.db.engine import SQLITE_BEGIN
+from feature_gateway.db.idempotency import DriverIdempotencyRepository
+from feature_gateway.db.idempotency_claims import KeyClaims
 from feature_gateway.db.lookup import Lookup
 from feature_gateway.db.replicas import ReadReplica, route_read
-from feature_gateway.db.unit_of_work import UnitOfWork, unavailable
+from feature_gateway.db.unit_of_work import Committed, UnitOfWork, unavailable
 from feature_gateway.domain.freshness import WITHIN_LAG, Freshness
 
 T = TypeVar("T")
+# The sessions of a Database bound to a connection in a transaction: savepoints in it.
+_JOINING: sessionmaker[Session] = sessionmaker(
+    expire_on_commit=False, join_transaction_mode="create_savepoint"
+)
+
+
+def _joining(connection: Connection) -> sessionmaker[Session]:
+    """Sessions on ``connection``: savepoints of its transaction if it is in one, else its
+    own. A copy of one built at import: a sessionmaker makes a class of its own, and a keyed
+    write binds one for every request (a twentieth of its cost when it made three)."""
+    joining = copy.copy(_JOINING)
+    joining.kw = {**_JOINING.kw, "bind": connection}
+    return joining
 
 
 def _snapshot_bind(bind: Engine | Connection, *, standby: bool = False) -> Engine | Connection:
@@ -88,6 +108,13 @@ class Database:
                 True: sessionmaker(_snapshot_bind(engine, standby=True), expire_on_commit=False),
             }
         self._enclosing = enclosing
+        if isinstance(bind, Connection) and external_transaction:
+            # All three join the connection's transaction alike. A copy of one built at
+            # import: a sessionmaker makes a class of its own, and a keyed write makes a
+            # Database for every request (three classes were a twentieth of its cost).
+            self._reader = self._snapshot = self._writer = _joining(bind)
+            self._writer_bind: Engine | Connection = bind
+            return
         options = {"join_transaction_mode": "create_savepoint"} if external_transaction else {}
         writer_bind = bind
         if isinstance(bind, Engine) and bind.dialect.name == "sqlite":
@@ -95,6 +122,7 @@ class Database:
         self._reader = sessionmaker(bind, expire_on_commit=False, **options)  # type: ignore[call-overload]
         self._snapshot = sessionmaker(_snapshot_bind(bind), expire_on_commit=False, **options)  # type: ignore[call-overload]
         self._writer = sessionmaker(writer_bind, expire_on_commit=False, **options)  # type: ignore[call-overload]
+        self._writer_bind = writer_bind
 
     def looking_up(self) -> Lookup:
         """One statement on the primary, no transaction around it."""
@@ -140,9 +168,13 @@ class Database:
         """A use case's own write transaction, committed by ``UnitOfWork.commit``."""
         return self._unit(self._writer, writes=True)
 
+    def claiming(self) -> KeyClaims:
+        """Statements on ``idempotency_keys``, each its own transaction, on the primary."""
+        return KeyClaims(self.bind)
+
     def keyed_write(self) -> KeyedWrite:
         """The transaction around a keyed request (``KeyedWrite``)."""
-        return KeyedWrite(self._writer, writes=True, enclosing=self._enclosing)
+        return KeyedWrite(self._writer_bind, enclosing=self._enclosing)
 
     def ping(self) -> None:
         """Raise DatabaseUnavailableError unless the database answers a trivial query:
@@ -159,24 +191,90 @@ class Database:
 
 
 class KeyedWrite(UnitOfWork):
-    """The transaction around a request sent with an ``Idempotency-Key`` (SPEC §11), begun
-    when entered, so that its change and its stored response commit together or not at all.
+    """The transaction around a request sent with an ``Idempotency-Key`` (SPEC §11), so that
+    its change and its stored response commit together or not at all.
 
-    Its use case is handed ``database``: every scope of that one joins this transaction as
-    a savepoint (SQLAlchemy's "join a session into an external transaction" recipe, which
-    the tests use too), and its units of work hand their status changes to this one. The
-    response is stored in it (``idempotency_keys``); ``commit`` commits both and then
-    publishes what the use case's units of work recorded.
+    One pooled connection for the whole request: first the key's claim, in autocommit
+    (``claims``: each statement commits by itself, so a repeat sees the claim in flight);
+    then the write's transaction on it (``BEGIN IMMEDIATE`` on SQLite), begun by the first
+    use of ``database`` (or ``commit``). The use case is handed ``database``: every scope
+    of that one joins this transaction as a savepoint (SQLAlchemy's "join a session into
+    an external transaction" recipe, which the tests use too), and its units of work hand
+    their status changes to this one. The response is stored in it (``idempotency_keys``);
+    ``commit`` commits both and then publishes what the use case's units of work recorded.
     """
 
-    database: Database
+    claims: DriverIdempotencyRepository
+
+    def __init__(self, bind: Engine | Connection, *, enclosing: UnitOfWork | None) -> None:
+        super().__init__(_JOINING, writes=True, enclosing=enclosing)
+        self._bind = bind
+        dbapi = bind.dialect.loaded_dbapi
+        self._driver_errors = (dbapi.OperationalError, dbapi.InterfaceError)
+        self._began = self._autocommit = False
 
     def __enter__(self) -> KeyedWrite:
-        super().__enter__()
-        try:
-            connection = self.session.connection()  # begins the transaction now
-        except BaseException as exc:
-            self.__exit__(type(exc), exc, exc.__traceback__)  # a lost connection is a 503
-            raise
-        self.database = Database(connection, external_transaction=True, enclosing=self)
+        bind = self._bind
+        try:  # a test's connection, in its transaction; else one of the pool
+            self._connection = bind if isinstance(bind, Connection) else bind.connect()
+        except DBAPIError as exc:
+            raise unavailable(exc) from exc
+        pooled = self._connection.connection
+        if self._connection is not bind and bind.dialect.name != "sqlite":
+            try:  # pysqlite is in autocommit already (db.engine)
+                bind.dialect.set_isolation_level(pooled.dbapi_connection, "AUTOCOMMIT")  # type: ignore[arg-type]
+            except self._driver_errors as exc:
+                self._give_back(exc)
+                raise unavailable(exc) from exc
+            self._autocommit = True
+        self.claims = DriverIdempotencyRepository(pooled.driver_connection, bind.dialect)
         return self
+
+    @property
+    def database(self) -> Database:
+        """The Database of the write's transaction, which begins here at its first use."""
+        if not self._began:
+            self._begin()
+        return self._database
+
+    def commit(self) -> Committed:
+        if not self._began:  # nothing was written: an empty transaction, committed
+            self._begin()
+        return super().commit()
+
+    def _begin(self) -> None:
+        if self._autocommit:
+            self._autocommit = False
+            self._bind.dialect.reset_isolation_level(self._connection.connection.dbapi_connection)  # type: ignore[arg-type]
+        self._session_factory = _joining(self._connection)
+        super().__enter__()
+        self._began = True
+        connection = self.session.connection()  # begins the transaction now
+        self._database = Database(connection, external_transaction=True, enclosing=self)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if self._began:
+                super().__exit__(exc_type, exc, tb)  # rolled back unless committed
+        finally:
+            self._give_back(exc)
+        if isinstance(exc, self._driver_errors):  # a claim's statement: the driver's own
+            raise unavailable(exc) from exc
+
+    def _give_back(self, exc: BaseException | None) -> None:
+        if self._connection is self._bind:
+            return  # a test's: it stays in its transaction
+        # A claim statement's error is the driver's own; SQLAlchemy's (the transaction's)
+        # have invalidated a lost connection already.
+        broken = isinstance(exc, self._driver_errors)
+        with contextlib.suppress(DBAPIError, *self._driver_errors):
+            if broken:
+                self._connection.invalidate()  # never hand this connection out again
+            elif self._autocommit:
+                self._bind.dialect.reset_isolation_level(self._connection.connection.dbapi_connection)  # type: ignore[arg-type]
+            self._connection.close()

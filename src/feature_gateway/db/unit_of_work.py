@@ -27,9 +27,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
 
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.orm.exc import StaleDataError
 
 from feature_gateway import observability
 from feature_gateway.db.audit_trails import AuditTrailReader
@@ -39,21 +38,16 @@ from feature_gateway.db.comments import CommentRepository
 from feature_gateway.db.console_sessions import ConsoleSessionRepository
 from feature_gateway.db.definition_changes import DefinitionChangeRepository
 from feature_gateway.db.idempotency import IdempotencyRepository
-from feature_gateway.db.models import AuditEntry, Feature
+from feature_gateway.db.models import AuditEntry
 from feature_gateway.db.oidc_logins import PendingSignInRepository
 from feature_gateway.db.recording import Recorder
 from feature_gateway.db.repositories import AuditRepository, FeatureRepository
 from feature_gateway.db.served_at import ServedAtRepository
 from feature_gateway.db.tokens import TokenRepository
 from feature_gateway.db.usage import UsageRepository
-from feature_gateway.db.violations import is_unique_violation
+from feature_gateway.db.violations import first_writer_wins
 from feature_gateway.db.webhooks import DeliveryRepository, WebhookRepository
-from feature_gateway.errors import (
-    ConcurrentModificationError,
-    DatabaseStorageFullError,
-    DatabaseUnavailableError,
-    FeatureAlreadyExistsError,
-)
+from feature_gateway.errors import DatabaseStorageFullError, DatabaseUnavailableError
 
 # SQLite's result code and PostgreSQL's SQLSTATE for "no room left to write".
 _SQLITE_FULL = 13
@@ -197,13 +191,13 @@ class UnitOfWork:
     def _write_change_log(self) -> tuple[tuple[FeatureChange, ...], int]:
         """The change log and its outbox rows, in this transaction (SPEC §8, §9).
 
-        The change itself is flushed first, so that the log lock (``lock_for_append``) is
-        held only for the entries, the outbox rows and the commit. The webhooks are read
-        before the lock for the same reason; the outbox has a delivery for each active
-        webhook matching an entry, and none for a change that does not commit.
+        The change itself is written first, so that the log lock (``lock_for_append``'s,
+        PostgreSQL) is held only for the entries, the outbox rows and the commit. The
+        webhooks are read before the lock for the same reason, by the statement that then
+        takes it (one round trip); the outbox has a delivery for each active webhook
+        matching an entry, and none for a change that does not commit.
         """
-        subscriptions = self.deliveries.active_subscriptions()
-        self.changes.lock_for_append()
+        subscriptions = self.deliveries.active_subscriptions(then_lock=self.changes.append_lock())
         entries = self.changes.write_tracked()  # inserted, with their ids
         deliveries = 0
         if subscriptions:
@@ -211,24 +205,19 @@ class UnitOfWork:
         return tuple(entries), deliveries
 
     def _commit_session(self) -> tuple[tuple[FeatureChange, ...], int]:
-        pending = [
-            o.feature_name for o in self.session.dirty | self.session.new if isinstance(o, Feature)
-        ]
+        # The features this write changes, named by a 409 if another writer wins (a new
+        # feature's row is inserted when it is added: ``FeatureRepository.add``).
+        pending = self.features.pending_names()
         written: tuple[tuple[FeatureChange, ...], int] = ((), 0)
-        try:
-            # The features' rows first, then the append-only rows referring to them, by
-            # Core inserts (``db.appended``): the history, then the change log.
+        with first_writer_wins(lambda: pending):
+            # The features' rows first (by Core statements, ``db.feature_writes``; the
+            # flush writes other mapped rows: definition changes, tokens, webhooks), then
+            # the append-only rows referring to them, by Core inserts (``db.appended``): the
+            # history, then the change log.
+            self.features.write_changed()
             self.session.flush()
             self.audit.write_appended()
             if self.changes.tracked:
                 written = self._write_change_log()
             self.session.commit()
-        except StaleDataError as exc:
-            raise ConcurrentModificationError(", ".join(pending) or "?") from exc
-        except IntegrityError as exc:
-            if not is_unique_violation(exc):
-                raise  # a broken invariant, not the client's doing: a 500 with a log line
-            # The unique keys are the name and its canonical spelling: a concurrent create
-            # of the same version won the race.
-            raise FeatureAlreadyExistsError(", ".join(pending) or "?") from exc
         return written

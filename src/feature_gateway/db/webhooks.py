@@ -22,11 +22,14 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    bindparam,
     delete,
     func,
     insert,
+    null,
     select,
     text,
+    union_all,
     update,
 )
 from sqlalchemy.orm import Mapped, Session, joinedload, mapped_column
@@ -138,16 +141,35 @@ class WebhookRepository:
 _ACTIVE_SUBSCRIPTIONS = select(Webhook.webhook_id, Webhook.type_names).where(
     Webhook.active.is_(True)
 )
+# The same, after a row of NULLs whose subquery takes the transaction-level advisory lock
+# ``key`` (PostgreSQL): the branches of a UNION ALL run in order, and the webhooks are read
+# in the statement's snapshot, taken before the lock is waited for, as when the read and the
+# lock were two statements; one round trip less.
+_LOCK = select(func.pg_advisory_xact_lock(bindparam("key"))).subquery("log_lock")
+_LOCKING = union_all(
+    select(null().label("webhook_id"), null().label("type_names")).select_from(_LOCK),
+    _ACTIVE_SUBSCRIPTIONS,
+).subquery("subscriptions")
+_ACTIVE_SUBSCRIPTIONS_THEN_LOCK = select(_LOCKING.c.webhook_id, _LOCKING.c.type_names)
 
 
 class DeliveryRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def active_subscriptions(self) -> list[tuple[str, list[str]]]:
-        """(webhook_id, event_types) of every active webhook: what the outbox matches."""
-        rows = in_session(self.session, _ACTIVE_SUBSCRIPTIONS, {})  # on every write
-        return [(webhook_id, names.split(TYPE_SEPARATOR)) for webhook_id, names in rows]
+    def active_subscriptions(self, then_lock: int | None = None) -> list[tuple[str, list[str]]]:
+        """(webhook_id, event_types) of every active webhook: what the outbox matches.
+        ``then_lock``: the key of a PostgreSQL advisory lock the same statement takes,
+        held until commit, after the webhooks are read."""
+        if then_lock is None:
+            rows = in_session(self.session, _ACTIVE_SUBSCRIPTIONS, {})  # on every write
+        else:
+            rows = in_session(self.session, _ACTIVE_SUBSCRIPTIONS_THEN_LOCK, {"key": then_lock})
+        return [
+            (webhook_id, names.split(TYPE_SEPARATOR))
+            for webhook_id, names in rows
+            if webhook_id is not None
+        ]
 
     def enqueue(
         self, entries: Sequence[FeatureChange], subscriptions: list[tuple[str, list[str]]]

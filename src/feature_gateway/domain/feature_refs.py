@@ -13,6 +13,7 @@ A ref's column in the response is named ``feature``, or with ``full_feature_name
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -62,8 +63,11 @@ class FeatureRef:
         return f"{self.view}{pinned}__{self.feature}"
 
 
+@functools.lru_cache(maxsize=2048)
 def parse_ref(ref: str) -> FeatureRef | None:
-    """The feature a ref names, or None when it is not a ref."""
+    """The feature a ref names, or None when it is not a ref. A request's refs are parsed
+    by its validation and again by the view, and the same refs come request after request:
+    the answers (frozen) are kept."""
     if len(ref) > MAX_FEATURE_NAME_LENGTH:
         return None
     match = REF_PATTERN.fullmatch(ref)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import NamedTuple
 
@@ -25,8 +26,11 @@ class FeatureNameParts(NamedTuple):
     version: int
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_feature_name(name: str) -> FeatureNameParts | None:
-    """The parts of a well-formed name, or None when the name breaks the rule."""
+    """The parts of a well-formed name, or None when the name breaks the rule. A serving
+    request's names are parsed by its validation, its lookup and its read counting, and
+    come back request after request: the answers (immutable) are kept."""
     if len(name) > MAX_FEATURE_NAME_LENGTH:
         return None
     match = FEATURE_NAME_PATTERN.fullmatch(name)

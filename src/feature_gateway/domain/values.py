@@ -22,6 +22,7 @@ integers built from add, xor, shift and wrapping multiply, so it is the same eve
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -114,6 +115,8 @@ def digest64(tag: bytes, data: bytes) -> int:
     return int.from_bytes(digest, "little")
 
 
+# The same features are asked for request after request: their seeds (an int each) are kept.
+@functools.lru_cache(maxsize=4096)
 def feature_seed(feature_name: str) -> int:
     return digest64(_FEATURE_TAG, feature_name.encode("utf-8", "surrogatepass"))
 
@@ -171,6 +174,21 @@ def simulate_columns(
             yield Column(typed[spec.name], present, times)
 
 
+@functools.lru_cache(maxsize=4096)
+def _feature_key(feature_name: str, start: int) -> int:
+    """``mix64(feature_seed ^ mix64(bucket_start))``: a few features at a time, so on
+    Python ints (numpy's calls cost more on arrays this small), kept while the bucket lasts."""
+    return _mix64(feature_seed(feature_name) ^ _mix64(start & MASK64))
+
+
+def _mix64(x: int) -> int:
+    """``mix64`` on one Python int, masked to 64 bits after each step as uint64 wraps."""
+    z = (x + _GOLDEN_GAMMA) & MASK64
+    z = ((z ^ (z >> 30)) * _MIX_1) & MASK64
+    z = ((z ^ (z >> 27)) * _MIX_2) & MASK64
+    return z ^ (z >> 31)
+
+
 def mix64_array(x: U64Array) -> U64Array:
     """splitmix64's finaliser (``mix64`` above) on every element; uint64 arithmetic wraps
     modulo 2**64 as the definition does."""
@@ -188,46 +206,56 @@ def row_seeds(entities: Mapping[str, Sequence[EntityValue]]) -> U64Array:
     n_rows = len(next(iter(entities.values())))
     seeds = np.zeros(n_rows, dtype=np.uint64)
     for column in sorted(entities):
-        prefix = column.encode("utf-8", "surrogatepass") + b"\0"
-        digests = b"".join(
-            hashlib.blake2b(
-                prefix + _entity_text(value), digest_size=8, person=_ENTITY_TAG
-            ).digest()
-            for value in entities[column]
-        )
+        digests = _value_digests(column, entities[column])
         # Little-endian on every platform, then native uint64 for arithmetic.
         value_seeds = np.frombuffer(digests, dtype="<u8").astype(np.uint64)
         seeds = mix64_array(seeds ^ value_seeds)
     return seeds
 
 
-def _entity_text(value: EntityValue) -> bytes:
-    if type(value) is str:
-        return b"s" + value.encode("utf-8", "surrogatepass")
-    return b"i" + str(value).encode("ascii")
+def _value_digests(column: str, values: Sequence[EntityValue]) -> bytes:
+    """The 8-byte digest of each value of a key column, concatenated. The column's prefix
+    (and the value's type letter) is hashed once, into a state each value's hash copies:
+    half the cost of a new hash object, keyword arguments parsed, per value."""
+    prefix = column.encode("utf-8", "surrogatepass") + b"\0"
+    as_string = hashlib.blake2b(prefix + b"s", digest_size=8, person=_ENTITY_TAG).copy
+    as_integer = hashlib.blake2b(prefix + b"i", digest_size=8, person=_ENTITY_TAG).copy
+    digests = []
+    for value in values:
+        if type(value) is str:
+            state = as_string()
+            state.update(value.encode("utf-8", "surrogatepass"))
+        else:
+            state = as_integer()
+            state.update(str(value).encode("ascii"))
+        digests.append(state.digest())
+    return b"".join(digests)
 
 
 def _typed_columns(
     specs: Sequence[FeatureSpec], rows: U64Array, event_timestamp: int
 ) -> dict[str, Any]:
-    """Feature name → typed values for every row, computed one data type at a time."""
+    """Feature name → typed values for every row, computed one data type at a time.
+
+    The features are put in data-type order first, so that each type's keys are one slice
+    of the key block (a view), not a copy gathered by a list of indexes."""
     if not specs:
         return {}
-    feature_seeds = np.array([feature_seed(spec.name) for spec in specs], dtype=np.uint64)
-    starts = np.array(
-        [bucket_start(event_timestamp, spec.feature_type) & MASK64 for spec in specs],
-        dtype=np.uint64,
-    )
-    feature_keys = mix64_array(feature_seeds ^ mix64_array(starts))
-    keys = mix64_array(feature_keys[:, np.newaxis] ^ rows[np.newaxis, :])
-    by_type: dict[str, list[int]] = {}
-    for index, spec in enumerate(specs):
-        by_type.setdefault(spec.data_type, []).append(index)
+    by_type: dict[str, list[FeatureSpec]] = {}
+    for spec in specs:
+        by_type.setdefault(spec.data_type, []).append(spec)
+    feature_keys = [
+        _feature_key(spec.name, bucket_start(event_timestamp, spec.feature_type))
+        for group in by_type.values()
+        for spec in group
+    ]
+    keys = mix64_array(np.array(feature_keys, dtype=np.uint64)[:, np.newaxis] ^ rows)
     typed: dict[str, Any] = {}
-    for data_type, indexes in by_type.items():
-        block = _typed_block(keys[indexes], data_type)
-        for position, index in enumerate(indexes):
-            typed[specs[index].name] = block[position]
+    first = 0
+    for data_type, group in by_type.items():
+        block = _typed_block(keys[first : first + len(group)], data_type)
+        typed.update(zip((spec.name for spec in group), block, strict=True))
+        first += len(group)
     return typed
 
 

@@ -5,10 +5,12 @@ answer is replayed to every repeat.
 request into its identity and the view's response into what is stored, and back. The
 database decides, never process memory, so the rules hold across workers and hosts:
 
-- ``claim`` reads the key's row (``reading``). None (or expired): a claim is inserted and
-  committed in a short transaction of its own (``writing``) before the write starts; of
-  two requests inserting the same key, the primary key lets one through. A completed row
-  answers with its stored response (the same request) or 422 (another request). An
+- ``claim`` reads the key's row and claims it (``KeyedWrite.claims``: one autocommit
+  statement each, no session, on the connection the write then uses). None (or expired):
+  a claim is inserted, committed by itself, before the write starts, so that a repeat sees
+  it in flight; of two requests inserting the same key, the primary key lets one through.
+  A completed row answers with its stored response (the same request) or 422 (another
+  request). An
   in-flight row answers 409, unless its lease ran out (its request crashed or was killed):
   then a conditional UPDATE takes it over.
 - The use case then runs in the request's transaction (``Database.keyed_write``), which
@@ -17,8 +19,9 @@ database decides, never process memory, so the rules hold across workers and hos
   changes. Its commit is ``UnitOfWork.commit``: the change, its change log and outbox,
   and its stored response commit together; then the status changes are published.
 - A server error (5xx) is not stored: rolled back, and the key freed for a retry at once.
-- Expired rows are deleted, a bounded batch at a time, by each claim (no cron needed), and
-  by ``purge`` (``feature-gateway idempotency purge``).
+- Expired rows are deleted, a bounded batch at a time, by each keyed write's transaction
+  as it stores its response (no cron needed), and by ``purge`` (``feature-gateway
+  idempotency purge``).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from feature_gateway.db.idempotency import IdempotencyRepository, KeyRow
 from feature_gateway.db.scopes import Database, KeyedWrite
 from feature_gateway.domain.idempotency import RequestIdentity
 from feature_gateway.errors import (
@@ -83,12 +87,14 @@ def keyed_write(
     answer; ``kept`` says what is stored of it for repeats. Returns that answer, or the
     stored response of a repeat.
     """
-    claimed = claim(database, request, policy, clock())
-    if isinstance(claimed, StoredResponse):
-        return claimed
+    claimed: Claim | None = None
     try:
-        with database.keyed_write() as transaction:
-            answer = use_case(transaction.database)
+        with database.keyed_write() as transaction:  # one connection: the claim, then the write
+            found = claim(transaction.claims, request, policy, clock())
+            if isinstance(found, StoredResponse):
+                return found
+            claimed = found
+            answer = use_case(transaction.database)  # the write's transaction begins
             stored = kept(answer)
             if stored.status < 500:
                 _store(transaction, claimed, stored, policy, clock())
@@ -97,36 +103,33 @@ def keyed_write(
     except Exception:
         # Not stored (the database failed, or the claim was taken over): rolled back. The
         # release only deletes a claim that is still this request's.
-        release(database, claimed)
+        if claimed is not None:
+            release(database, claimed)
         raise
     # A failure: its change was rolled back; free the key for a retry now, not after the lease.
-    release(database, claimed)
+    if claimed is not None:  # always: only a claimed request gets here
+        release(database, claimed)
     return answer
 
 
 def claim(
-    database: Database, request: RequestIdentity, policy: Policy, now: int
+    keys: IdempotencyRepository, request: RequestIdentity, policy: Policy, now: int
 ) -> Claim | StoredResponse:
-    """Claim ``request``'s key, or answer with the stored response of its first request."""
+    """Claim ``request``'s key, or answer with the stored response of its first request.
+    ``keys`` runs each statement in a transaction of its own (``KeyedWrite.claims``)."""
     try:
-        return _claim(database, request, policy, now)
+        return _claim(keys, request, policy, now)
     except _Lost:
         # Another request claimed the key between our read and our write: read it again.
         try:
-            return _claim(database, request, policy, now)
+            return _claim(keys, request, policy, now)
         except _Lost:
             raise RequestInFlightError(request.key, RETRY_AFTER_S) from None
 
 
 def _claim(
-    database: Database, request: RequestIdentity, policy: Policy, now: int
+    keys: IdempotencyRepository, request: RequestIdentity, policy: Policy, now: int
 ) -> Claim | StoredResponse:
-    with database.reading() as uow:  # no write lock, on SQLite either
-        row = uow.idempotency_keys.get(request.scope, request.key)
-    if row is not None and row.expires_time > now:
-        stored = _answer_for(row, request, policy, now)
-        if stored is not None:
-            return stored
     token = secrets.token_hex(16)
     values: dict[str, Any] = {
         "fingerprint": request.fingerprint,
@@ -134,38 +137,40 @@ def _claim(
         "path": request.path,
         "claim_token": token,
         "claimed_time": now,
-        "completed_time": None,
-        "response_status": None,
-        "response_headers": None,
-        "response_body": None,
         "expires_time": now + policy.ttl_ms,
     }
-    with database.writing() as uow:
-        keys = uow.idempotency_keys
-        if row is None:
-            if not keys.add_claim(
-                {"scope": request.scope, "idempotency_key": request.key, **values}
-            ):
-                raise _Lost()
-        elif row.expires_time <= now:
-            if not keys.replace_claim(request.scope, request.key, values, if_expired_at=now):
-                raise _Lost()
-        elif not keys.replace_claim(request.scope, request.key, values, if_token=row.claim_token):
-            raise _Lost()
-        keys.purge_expired(now, PURGE_BATCH)
-        uow.commit()
+    new = {"scope": request.scope, "idempotency_key": request.key, **values}
+    if keys.inserts_first and keys.add_claim(new):  # a new key: one statement
+        return Claim(request, token)
+    row = keys.get(request.scope, request.key)  # no write lock, on SQLite either
+    if row is not None and row.expires_time > now:
+        stored = _answer_for(row, request, policy, now)
+        if stored is not None:
+            return stored
+    if row is None:
+        claimed = keys.add_claim(new)
+    elif row.expires_time <= now:
+        claimed = keys.replace_claim(request.scope, request.key, values, if_expired_at=now)
+    else:
+        claimed = keys.replace_claim(request.scope, request.key, values, if_token=row.claim_token)
+    if not claimed:
+        raise _Lost()
     return Claim(request, token)
 
 
 def _answer_for(
-    row: Any, request: RequestIdentity, policy: Policy, now: int
+    row: KeyRow, request: RequestIdentity, policy: Policy, now: int
 ) -> StoredResponse | None:
     """The stored response for a live row; None when its lease ran out (take it over)."""
     if row.fingerprint != request.fingerprint:
         same_path = (row.method, row.path) == (request.method, request.path)
         raise IdempotencyKeyReusedError(request.key, row.method, row.path, same_path)
     if row.completed_time is not None:
-        return StoredResponse(row.response_status, dict(row.response_headers), row.response_body)
+        return StoredResponse(
+            row.response_status,  # type: ignore[arg-type]  # a completed row has them all
+            dict(row.response_headers or {}),
+            row.response_body,  # type: ignore[arg-type]
+        )
     if row.claimed_time + policy.lease_ms > now:
         raise RequestInFlightError(request.key, RETRY_AFTER_S)
     return None
@@ -179,8 +184,11 @@ def _store(
     now: int,
 ) -> None:
     """Store ``response`` for the claimed key in the request's transaction (not committed:
-    the caller commits the change and its response together)."""
-    stored = transaction.idempotency_keys.complete(
+    the caller commits the change and its response together), and delete a batch of
+    expired keys in the same transaction (which holds the write lock already)."""
+    keys = transaction.idempotency_keys
+    keys.purge_expired(now, PURGE_BATCH)
+    stored = keys.complete(
         claimed.request.scope,
         claimed.request.key,
         claimed.token,
@@ -197,9 +205,8 @@ def _store(
 def release(database: Database, claimed: Claim) -> None:
     """Free the key of a request that failed (5xx), so that a retry is not held back by
     the lease. Best effort: when the database is gone, the lease frees it later."""
-    with contextlib.suppress(DatabaseUnavailableError), database.writing() as uow:
-        uow.idempotency_keys.release(claimed.request.scope, claimed.request.key, claimed.token)
-        uow.commit()
+    with contextlib.suppress(DatabaseUnavailableError), database.claiming() as claims:
+        claims.keys.release(claimed.request.scope, claimed.request.key, claimed.token)
 
 
 def purge(database: Database, now: int, batch: int = 1_000) -> int:

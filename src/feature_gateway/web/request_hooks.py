@@ -12,6 +12,7 @@ from typing import Any
 from flask import Flask, Request, Response, g, has_request_context, request
 from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 
+from feature_gateway.observability import RecordMaker
 from feature_gateway.web.access import is_console
 from feature_gateway.web.caller import authenticate_request
 from feature_gateway.web.metrics import IN_PROGRESS, observe_request
@@ -22,6 +23,7 @@ _REQUEST_ID_ENVIRON = "HTTP_X_REQUEST_ID"
 _REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 access_log = logging.getLogger("feature_gateway.access")
+_access_records = RecordMaker(access_log, logging.INFO, "request", __file__)
 
 
 class RequestIdFilter(logging.Filter):
@@ -38,19 +40,21 @@ def register_request_hooks(app: Flask, max_body_bytes: int) -> None:
 
     @app.before_request
     def _start() -> None:
+        # The objects behind the proxies, looked up once: every proxy access is a lookup.
         context = g._get_current_object()
+        current: Request = request._get_current_object()  # type: ignore[attr-defined]
         context.started = time.perf_counter()
         IN_PROGRESS.inc()
-        supplied = request.environ.get(_REQUEST_ID_ENVIRON, "")
+        supplied = current.environ.get(_REQUEST_ID_ENVIRON, "")
         valid = supplied and _REQUEST_ID_PATTERN.fullmatch(supplied)
         context.request_id = supplied if valid else secrets.token_hex(16)
         # Who the caller is comes first: without a valid token, 401 whatever the body is.
         authenticate_request()
         # webargs would turn a non-JSON body into a 422 "missing field"; say what is wrong.
-        if request.method in _BODY_METHODS and request.url_rule is not None:
-            if is_console(request.endpoint):  # HTML forms; MAX_CONTENT_LENGTH still applies
+        if current.method in _BODY_METHODS and current.url_rule is not None:
+            if is_console(current.endpoint):  # HTML forms; MAX_CONTENT_LENGTH still applies
                 return
-            if not request.is_json:
+            if not current.is_json:
                 raise UnsupportedMediaType()
             _check_body_size(max_body_bytes)
 
@@ -60,11 +64,12 @@ def register_request_hooks(app: Flask, max_body_bytes: int) -> None:
         response.headers["X-Content-Type-Options"] = "nosniff"
         # Flask runs this for every response, error responses included, so the request
         # ends here (or when a streamed body is complete), with no teardown hook of its own.
-        started = g.pop("started", None)
+        context = g._get_current_object()
+        started = context.pop("started", None)
         if started is None:
             return response
-        response.headers[REQUEST_ID_HEADER] = g.request_id
-        fields = _access_fields(response.status_code)
+        response.headers[REQUEST_ID_HEADER] = context.request_id
+        fields = _access_fields(context, response.status_code)
         if response.is_streamed:  # the body is yet to be computed and sent: count it in
             response.call_on_close(lambda: _request_done(started, fields))
         else:
@@ -72,11 +77,10 @@ def register_request_hooks(app: Flask, max_body_bytes: int) -> None:
         return response
 
 
-def _access_fields(status: int) -> dict[str, Any]:
-    """What the access line says of the request, read while its context is there."""
-    # The objects behind the proxies, looked up once: every proxy access is a lookup.
+def _access_fields(context: Any, status: int) -> dict[str, Any]:
+    """What the access line says of the request (``context``: its ``g``), read while its
+    context is there."""
     current: Request = request._get_current_object()  # type: ignore[attr-defined]
-    context = g._get_current_object()
     rule = current.url_rule
     return {
         "method": current.method,
@@ -100,10 +104,7 @@ def _request_done(started: float, fields: dict[str, Any]) -> None:
         fields["duration_ms"] = round(duration_s * 1000, 2)
         # The record is made and handed over directly: what Logger.info would add is the
         # caller's file and line, a walk up the stack, which the line does not show.
-        record = access_log.makeRecord(
-            access_log.name, logging.INFO, __file__, 0, "request", (), None, extra=fields
-        )
-        access_log.handle(record)
+        access_log.handle(_access_records.make(fields))
 
 
 def _check_body_size(max_body_bytes: int) -> None:

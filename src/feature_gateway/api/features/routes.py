@@ -89,7 +89,7 @@ def get_feature_metadata_by_path(args: dict[str, Any], feature_name: str) -> Rep
 
 def _list(args: dict[str, Any]) -> features.Page:
     require_role(Action.READ, args.pop("user_role", None))
-    return features.list_features(database(), FeatureQuery(**args), read_freshness())
+    return features.list_features_json(database(), FeatureQuery(**args), read_freshness())
 
 
 @blp.route("/get_all_feature_metadata", methods=["POST"], replicated=True)
@@ -121,7 +121,7 @@ def get_deployed_features(args: dict[str, Any]) -> features.Page:
         at, limit, offset = args["at"], args["limit"], args["offset"]
         return catalog.served_at(database(), at, limit, offset, read_freshness())
     query = FeatureQuery(status=(Status.DEPLOYED,), limit=args["limit"], offset=args["offset"])
-    return features.list_features(database(), query, read_freshness())
+    return features.list_features_json(database(), query, read_freshness())
 
 
 @blp.route("/update_feature_metadata", methods=["POST"], parameters=[IF_MATCH_PARAMETER])

@@ -90,8 +90,16 @@ class Rfc3339Columns:
     def __call__(self, times: Sequence[int]) -> list[str]:
         known = self._converted.get(id(times))
         if known is None:
-            texts: dict[int, str] = {}
-            strings = [texts.get(t) or texts.setdefault(t, rfc3339(t)) for t in times]
+            strings = _converted(times)
             # The list is kept with its strings, so its id is not reused while we look.
             known = self._converted[id(times)] = (times, strings)
         return known[1]
+
+
+def _converted(times: Sequence[int]) -> list[str]:
+    """Each time as RFC 3339. The engine's lists hold one time each (a bucket's start, or
+    the request's time), written once then; any other list is converted value by value."""
+    if times and times.count(times[0]) == len(times):
+        return [rfc3339(times[0])] * len(times)
+    texts: dict[int, str] = {}
+    return [texts.get(t) or texts.setdefault(t, rfc3339(t)) for t in times]

@@ -12,6 +12,7 @@ from marshmallow import Schema, ValidationError, fields, pre_load, validate, val
 from feature_gateway.api.values.schemas import (
     ENTITIES_DOCUMENTATION,
     EntityColumns,
+    StringList,
     ValuesRequestSchema,
     unique_names,
 )
@@ -36,7 +37,7 @@ def _valid_ref(value: str) -> None:
 
 
 class OnlineFeaturesRequestSchema(ValuesRequestSchema):
-    features = fields.List(
+    features = StringList(
         fields.String(
             validate=_valid_ref,
             metadata={

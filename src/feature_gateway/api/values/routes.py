@@ -94,15 +94,19 @@ def _body_chunks(
     columns: Iterable[Column],
     timestamps: Callable[[Sequence[int]], Sequence[Any]] | None,
 ) -> Iterator[bytes]:
-    """The JSON body in pieces of at least CHUNK_BYTES (but the last)."""
+    """The JSON body in pieces of at least CHUNK_BYTES (but the last).
+
+    Each column is ``{"values":…,"statuses":…,"event_timestamps":…}`` as orjson writes
+    that dict. The engine shares its status and time lists among the columns, so each
+    shared list is written once per response (``_SharedLists``), only the values each time.
+    """
+    shared = _SharedLists()
     pending, size = [b'{"metadata":', orjson.dumps(metadata), b',"results":['], 0
     for index, c in enumerate(columns):
         times = c.event_timestamps if timestamps is None else timestamps(c.event_timestamps)
-        column = orjson.dumps(
-            {"values": c.values, "statuses": c.statuses, "event_timestamps": times},
-            option=orjson.OPT_SERIALIZE_NUMPY,
-            default=_as_list,
-        )
+        values = orjson.dumps(c.values, option=orjson.OPT_SERIALIZE_NUMPY, default=_as_list)
+        column = b"".join((b'{"values":', values, b',"statuses":', shared.json(c.statuses),
+                           b',"event_timestamps":', shared.json(times), b"}"))  # fmt: skip
         pending += (b",", column) if index else (column,)
         size += len(column)
         if size >= CHUNK_BYTES:
@@ -110,6 +114,23 @@ def _body_chunks(
             pending, size = [], 0
     pending.append(b"]}")
     yield b"".join(pending)
+
+
+class _SharedLists:
+    """Each list's JSON, written once per response: keyed by the list's id, the list kept
+    with it, so the id is not reused by another list while the response is written."""
+
+    def __init__(self) -> None:
+        self._written: dict[int, tuple[Sequence[Any], bytes]] = {}
+
+    def json(self, items: Sequence[Any]) -> bytes:
+        known = self._written.get(id(items))
+        if known is None:
+            known = self._written[id(items)] = (
+                items,
+                orjson.dumps(items, option=orjson.OPT_SERIALIZE_NUMPY, default=_as_list),
+            )
+        return known[1]
 
 
 def _as_list(value: Any) -> Any:

@@ -28,6 +28,30 @@ def unique_names(names: list[str]) -> None:
         )
 
 
+class StringList(fields.List[str]):
+    """``fields.List`` of a plain ``fields.String``: when every item is a string its
+    validators accept, the list is taken in one pass. The generic path (a field call and
+    an error collector per item) cost about 17,000 instructions a name, half of a values
+    request's validation; anything else takes it, so the messages are the same."""
+
+    def __init__(self, inner: fields.String, **kwargs: Any) -> None:
+        if type(inner) is not fields.String:  # another field may convert its items
+            raise TypeError("StringList takes a plain fields.String")
+        super().__init__(inner, **kwargs)
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> list[Any]:
+        if type(value) is list and all(type(item) is str for item in value):
+            checks = self.inner.validators
+            try:
+                if all(check(item) is not False for check in checks for item in value):
+                    return list(value)
+            except ValidationError:
+                pass  # the generic path names the item and its problem
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class EntityColumns(fields.Field[dict[str, list[str | int]]]):
     """``{key column: [values]}``: one or more columns of strings or integers, equal lengths.
 
@@ -120,7 +144,7 @@ class ValuesRequestSchema(StrictSchema):
 
 
 class FeatureValuesRequestSchema(ValuesRequestSchema):
-    features = fields.List(
+    features = StringList(
         FeatureName(),
         required=True,
         validate=[validate.Length(min=1, error="At least one feature is required."), unique_names],

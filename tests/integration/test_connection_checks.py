@@ -1,0 +1,84 @@
+"""A pooled PostgreSQL connection is tested before use only when it may be dead
+(``db.engine``): one the server ended between two requests is replaced, not used.
+
+``tests/deploy/test_postgres_restart.py`` shows the same across a real restart under
+gunicorn; these end one connection with ``pg_terminate_backend``, as a restart ends all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from feature_gateway.db import engine as engine_module
+from feature_gateway.db.engine import make_engine
+from feature_gateway.db.scopes import Database
+from feature_gateway.services import features
+from tests.conftest import SEED_FEATURE, migrate
+from tests.databases import FreshDatabase, require_backend, settings_for
+
+
+@pytest.fixture
+def one_connection(tmp_path: Path) -> Iterator[tuple[Database, str]]:
+    require_backend("postgresql")
+    fresh = FreshDatabase("postgresql", tmp_path)
+    migrate(fresh.url)
+    engine = make_engine(settings_for(fresh.url, db_pool_size=1, db_max_overflow=0))
+    try:
+        yield Database(engine), fresh.url
+    finally:
+        engine.dispose()
+        fresh.drop()
+
+
+def _end_the_pooled_connection(database: Database, url: str) -> int:
+    with database.bind.raw_connection() as pooled:  # the pool's one connection
+        pid: int = pooled.driver_connection.info.backend_pid
+    with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as admin:
+        # Wait (up to 5 s) until the backend has gone, as a restart's stop does: until then
+        # the connection is still alive, and nothing could tell it is ending.
+        admin.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))
+    return pid
+
+
+def _create(database: Database, name: str) -> None:
+    fields = {k: v for k, v in SEED_FEATURE.items() if k != "user_role"}
+    features.create_feature(database, {**fields, "feature_name": name}, role="developer")
+
+
+def test_a_connection_the_server_ended_between_requests_is_replaced_before_use(one_connection):
+    database, url = one_connection
+    _create(database, "ended:read:1")
+    features.get_feature(database, "ended:read:1")  # used a moment ago: not idle
+
+    ended = _end_the_pooled_connection(database, url)
+
+    assert features.get_feature(database, "ended:read:1")["status"] == "DRAFT"
+    _create(database, "ended:write:1")  # a write's unit of work, on the new connection
+    assert database.bind.pool.checkedout() == 0
+    with database.bind.raw_connection() as pooled:
+        assert pooled.driver_connection.info.backend_pid != ended
+
+
+def test_a_connection_idle_past_the_limit_is_tested_even_when_its_socket_is_quiet(
+    one_connection, monkeypatch
+):
+    database, _ = one_connection
+    _create(database, "idle:read:1")
+    tested: list[object] = []
+    ping = engine_module._ping
+
+    def counted(dialect, dbapi_connection):
+        tested.append(dbapi_connection)
+        ping(dialect, dbapi_connection)
+
+    monkeypatch.setattr(engine_module, "_ping", counted)
+    features.get_feature(database, "idle:read:1")
+    assert tested == []  # used a moment ago, nothing to read: no round trip of its own
+
+    monkeypatch.setattr(engine_module, "PING_IDLE_S", -1.0)
+    features.get_feature(database, "idle:read:1")
+    assert len(tested) == 1

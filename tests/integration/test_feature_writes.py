@@ -1,0 +1,91 @@
+"""A feature's row written by Core statements (``db.feature_writes``), as the ORM's flush
+wrote it: a new row at revision 1 with its tags indexed, a change as one UPDATE checked
+against the revision loaded, and the object left clean in the session either way."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import inspect, select, text
+
+from feature_gateway.db.catalog_models import FeatureTag
+from feature_gateway.db.models import FEATURES_TABLE
+from feature_gateway.db.recording import Acting
+from feature_gateway.domain.lifecycle import Write
+from feature_gateway.errors import ConcurrentModificationError, FeatureAlreadyExistsError
+from feature_gateway.services.rows import new_draft
+from tests.conftest import SEED_FEATURE
+
+ACTING = Acting("ann", "developer", 5)
+
+
+def _add(uow, name: str, **fields):
+    values = {k: v for k, v in SEED_FEATURE.items() if k != "user_role"} | fields
+    draft = new_draft({**values, "feature_name": name}, created_by="ann", now=5)
+    return uow.record.add_feature(draft, Write.CREATE, ACTING)
+
+
+def _tags(uow, feature_id: int) -> dict[str, str]:
+    rows = uow.session.execute(
+        select(FeatureTag.key, FeatureTag.value).where(FeatureTag.feature_id == feature_id)
+    )
+    return dict(rows.tuples().all())
+
+
+def test_a_new_row_is_at_revision_one_with_its_tags_indexed_and_clean(database):
+    with database.writing() as uow:
+        feature = _add(uow, "view:written_a:1", tags={"team": "risk"})
+        state = inspect(feature)
+        assert state.persistent and not state.modified
+        assert uow.features.get("view:written_a:1") is feature  # the identity map's
+        uow.commit()
+    with database.reading() as uow:
+        row = uow.session.execute(
+            select(FEATURES_TABLE).where(FEATURES_TABLE.c.id == feature.id)
+        ).one()
+        assert (row.revision, row.approved_by, row.canonical_name) == (1, None, "view:written_a:1")
+        assert _tags(uow, feature.id) == {"team": "risk"}
+
+
+def test_a_change_is_one_update_at_the_next_revision_with_its_tags_reindexed(database):
+    with database.writing() as uow:
+        feature = _add(uow, "view:written_b:1", tags={"team": "risk"})
+        uow.commit()
+    for revision, tags in ((2, {"team": "fraud"}), (3, {"team": "fraud", "tier": "1"})):
+        with database.writing() as uow:
+            feature = uow.features.get("view:written_b:1")
+            uow.record.change(feature, Write.UPDATE, ACTING, {"tags": tags})
+            uow.commit()
+            assert (feature.revision, inspect(feature).modified) == (revision, False)
+            assert _tags(uow, feature.id) == tags
+
+
+def test_setting_the_values_it_has_writes_nothing(database):
+    with database.writing() as uow:
+        feature = _add(uow, "view:written_c:1")
+        uow.commit()
+    with database.writing() as uow:
+        feature = uow.features.get("view:written_c:1")
+        feature.description = str(feature.description)
+        uow.commit()
+        assert feature.revision == 1
+
+
+def test_a_row_another_writer_changed_since_it_was_loaded_is_a_409(database):
+    with database.writing() as uow:
+        _add(uow, "view:written_d:1")
+        uow.commit()
+    with database.writing() as uow:
+        feature = uow.features.get("view:written_d:1")
+        uow.session.execute(  # another writer's UPDATE, as the loaded object never sees it
+            text("UPDATE features SET revision = revision + 1 WHERE id = :id"), {"id": feature.id}
+        )
+        uow.record.change(feature, Write.UPDATE, ACTING, {"description": "mine"})
+        with pytest.raises(ConcurrentModificationError, match="view:written_d:1"):
+            uow.commit()
+
+
+def test_a_name_taken_in_the_same_transaction_is_a_409(database):
+    with database.writing() as uow:
+        _add(uow, "view:written_e:1")
+        with pytest.raises(FeatureAlreadyExistsError, match="view:written_e:1"):
+            _add(uow, "view:written_e:1")
