@@ -36,7 +36,6 @@ from sqlalchemy import (
     null,
     select,
 )
-from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql.elements import ColumnElement
 
 from feature_gateway.db.models import FEATURES_TABLE
@@ -126,6 +125,9 @@ def _postgresql_object(columns: list[Column[Any]]) -> ColumnElement[str]:
 
 
 def _postgresql(column: Column[Any]) -> ColumnElement[Any]:
+    # Imported here: PostgreSQL's dialect at start added it to every SQLite worker's memory.
+    from sqlalchemy.dialects.postgresql import aggregate_order_by
+
     if _kind(column) != "object":
         return column
     # A json column is embedded as stored (json.dumps' spaces and escapes): each pair is

@@ -37,7 +37,6 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.dml import UpdateBase
 
@@ -116,12 +115,6 @@ _STATEMENTS: dict[str, Any] = {
     .where(*_unfinished_claim())
     .values(**{name: _p(name) for name in _RESPONSE})
     .returning(_C.scope),
-    # PostgreSQL's claim: a clash is told by no row returned, not by an error (which the
-    # server would log for each repeat).
-    "add_new": postgresql.insert(_TABLE)
-    .values(scope=_p("scope"), idempotency_key=_p("idempotency_key"), **_CLAIMED)
-    .on_conflict_do_nothing()
-    .returning(_C.scope),
     "release": delete(_TABLE).where(*_unfinished_claim()),
     "purge": delete(_TABLE)
     .where(tuple_(_C.scope, _C.idempotency_key).in_(_EXPIRED))
@@ -160,9 +153,26 @@ class _Compiled:
         return values if self.names is None else tuple(values[name] for name in self.names)
 
 
+def _postgresql_claim() -> Any:
+    """PostgreSQL's claim: a clash is told by no row returned, not by an error (which the
+    server would log for each repeat). Built when first compiled: importing PostgreSQL's
+    dialect at start added it to every SQLite worker's memory (docs/performance.md)."""
+    from sqlalchemy.dialects import postgresql
+
+    return (
+        postgresql.insert(_TABLE)
+        .values(scope=_p("scope"), idempotency_key=_p("idempotency_key"), **_CLAIMED)
+        .on_conflict_do_nothing()
+        .returning(_C.scope)
+    )
+
+
+_BUILT_WHEN_COMPILED = {"add_new": _postgresql_claim}
+
+
 @functools.lru_cache(maxsize=32)  # seven statements for each engine's dialect
 def _compiled(name: str, dialect: Dialect) -> _Compiled:
-    statement = _STATEMENTS[name]
+    statement = _STATEMENTS[name] if name in _STATEMENTS else _BUILT_WHEN_COMPILED[name]()
     compiled = statement.compile(dialect=dialect)
     binds, constants = [], []
     for key, bind in compiled.binds.items():
