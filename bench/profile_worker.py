@@ -32,12 +32,15 @@ PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("after_request: the rest", ("._finish (",)),
     # The service's own db/ package too (below): its hot reads call the driver directly.
     # A write's own parts (most specific first, as above); none of them is in a read.
-    ("commit: the feature row's ORM flush", ("Session.flush (",)),
+    ("write: the feature row's Core INSERT or UPDATE (db.feature_writes)",
+     ("insert_feature (", "update_feature (")),
+    ("commit: the ORM flush (rows the ORM still writes)", ("Session.flush (",)),
     ("commit: history and change-log inserts (db.appended)", ("insert_appended (",)),
     ("commit: COMMIT", ("Session.commit (",)),
     ("write: name check, BEGIN IMMEDIATE", ("FeatureRepository.stored_as (",)),
     ("request: the query's read-only check (sqlglot)", ("check_read_only_query (",)),
     # A list page's own parts.
+    ("list: the page's JSON written by the database, fetched", ("read_page_json (",)),
     ("list: rows into field name -> value (feature_rows)", ("feature_rows (",)),
     ("list: the statement run, rows fetched by the driver", ("fetch_all (",)),
     ("response: JSON written by orjson", ("OrjsonProvider.response (",)),
@@ -63,7 +66,9 @@ def shares(folded: Path) -> dict[str, float]:
     counts: collections.Counter[str] = collections.Counter()
     for line in folded.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
-        if stack:
+        # A frame whose name holds a line break (a lambda's source, say) splits its stack
+        # over two lines: the first ends without a count, the second is counted alone.
+        if stack and count.isdigit():
             counts[part_of(stack)] += int(count)
     total = sum(counts.values()) or 1
     return {label: counts[label] / total for label, _ in (*PARTS, ("other", ()))}
