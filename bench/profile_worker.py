@@ -32,8 +32,10 @@ PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("after_request: the rest", ("._finish (",)),
     # The service's own db/ package too (below): its hot reads call the driver directly.
     # A write's own parts (most specific first, as above); none of them is in a read.
-    ("write: the feature row's Core INSERT or UPDATE (db.feature_writes)",
-     ("insert_feature (", "update_feature (")),
+    (
+        "write: the feature row's Core INSERT or UPDATE (db.feature_writes)",
+        ("insert_feature (", "update_feature ("),
+    ),
     ("commit: the ORM flush (rows the ORM still writes)", ("Session.flush (",)),
     ("commit: history and change-log inserts (db.appended)", ("insert_appended (",)),
     ("commit: COMMIT", ("Session.commit (",)),
