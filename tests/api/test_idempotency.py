@@ -215,6 +215,35 @@ def test_each_keyed_write_deletes_expired_keys(client, connection):
     assert list(keys) == ["fresh"]
 
 
+def test_a_keyed_write_slower_than_the_keys_lifetime_keeps_its_change(
+    client, connection, monkeypatch
+):
+    """Its own claim expires while the use case runs; the purge of expired keys that the
+    write does must not take it (it did: 409 "taken over", the feature rolled back)."""
+    from feature_gateway.api import idempotency as keyed_requests
+    from feature_gateway.services import features
+
+    clock = {"ms": now_ms()}
+    monkeypatch.setattr(keyed_requests, "now_ms", lambda: clock["ms"])
+    real_create = features.create_feature
+
+    def slow_create(*args, **kwargs):
+        clock["ms"] += 25 * 3600 * 1000  # past the 24 h the claim expires in
+        return real_create(*args, **kwargs)
+
+    monkeypatch.setattr(features, "create_feature", slow_create)
+    response = client.post(
+        "/create_feature_metadata", json=new_feature("idem_view:slow:1"), headers=keyed("slow")
+    )
+    assert response.status_code == 201
+    names = connection.execute(text("SELECT feature_name FROM features")).scalars()
+    assert "idem_view:slow:1" in list(names)
+    (completed,) = connection.execute(
+        text("SELECT completed_time FROM idempotency_keys WHERE idempotency_key = 'slow'")
+    ).one()
+    assert completed == clock["ms"]
+
+
 def test_purge_deletes_only_expired_keys(client, connection, database):
     for i in range(3):
         client.post(

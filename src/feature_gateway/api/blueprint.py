@@ -25,6 +25,7 @@ On top of flask-smorest's ``Blueprint`` it
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Mapping
 from http import HTTPStatus
 from typing import Any, TypeVar, cast
@@ -134,7 +135,10 @@ class StrictJsonParser(OrjsonBodyParser):
             loaded = super().parse(argmap, req, location=location, **kwargs)
             if all(type(value) in _SCALARS for value in loaded.values()):
                 if len(loads) >= _QUERY_LOADS_KEPT:
-                    del loads[next(iter(loads))]  # the oldest: a bound on memory, not an LRU
+                    # The oldest: a bound on memory, not an LRU. Under gthread workers
+                    # another thread may have dropped it, or changed the dict, meanwhile.
+                    with contextlib.suppress(KeyError, RuntimeError, StopIteration):
+                        del loads[next(iter(loads))]
                 loads[query] = loaded
         return dict(loaded)
 

@@ -187,7 +187,6 @@ def _store(
     the caller commits the change and its response together), and delete a batch of
     expired keys in the same transaction (which holds the write lock already)."""
     keys = transaction.idempotency_keys
-    keys.purge_expired(now, PURGE_BATCH)
     stored = keys.complete(
         claimed.request.scope,
         claimed.request.key,
@@ -200,6 +199,10 @@ def _store(
     )
     if not stored:
         raise IdempotencyClaimLostError(claimed.request.key)
+    # After completing: this request's own claim may have expired while its use case ran
+    # (a TTL shorter than the request), and the purge would take it; completed, it expires
+    # a TTL from now.
+    keys.purge_expired(now, PURGE_BATCH)
 
 
 def release(database: Database, claimed: Claim) -> None:
