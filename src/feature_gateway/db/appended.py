@@ -29,6 +29,7 @@ from sqlalchemy.orm import Mapper
 from sqlalchemy.orm.interfaces import MANYTOONE
 
 from feature_gateway.db.base import Base
+from feature_gateway.db.compiled import CompiledStatement, compile_for_driver
 
 
 @dataclass(frozen=True)
@@ -86,35 +87,12 @@ def insert_appended(connection: Connection, rows: Sequence[Base]) -> None:
     dialect = connection.dialect
     for row in rows:
         values = _values(plan, row)
-        sql, names, processors = _compiled(plan, tuple(values), dialect)
-        parameters = driver_parameters(dialect, names, processors, values)
-        new_id = connection.exec_driver_sql(sql, parameters).scalar_one()
+        compiled = _compiled(plan, tuple(values), dialect)
+        new_id = connection.exec_driver_sql(compiled.sql, compiled.parameters(values)).scalar_one()
         setattr(row, plan.primary_key, new_id)
 
 
-def driver_parameters(
-    dialect: Any, names: tuple[str, ...], processors: tuple[Any, ...], values: dict[str, Any]
-) -> Any:
-    """``values`` as the driver takes them for a statement compiled with parameters
-    ``names``: each converted by its ``processors`` entry, in order for a positional driver
-    (a tuple: a list would be read as several parameter sets)."""
-    given = [values[name] for name in names]
-    converted = [v if p is None else p(v) for v, p in zip(given, processors, strict=True)]
-    if dialect.positional:
-        return tuple(converted)
-    return dict(zip(names, converted, strict=True))
-
-
 @functools.lru_cache(maxsize=64)
-def _compiled(
-    plan: _Plan, keys: tuple[str, ...], dialect: Any
-) -> tuple[str, tuple[str, ...], tuple[Any, ...]]:
-    """The INSERT of one row with these columns, compiled once: its SQL, the parameter
-    names in the driver's order, and each one's conversion (a JSON column's, say)."""
-    compiled = plan.statement.compile(dialect=dialect, column_keys=list(keys))
-    names = tuple(compiled.positiontup or ()) if compiled.positional else keys
-    table = plan.statement.table
-    processors = tuple(
-        table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
-    )
-    return compiled.string, names, processors
+def _compiled(plan: _Plan, keys: tuple[str, ...], dialect: Any) -> CompiledStatement:
+    """The INSERT of one row with these columns, compiled once."""
+    return compile_for_driver(plan.statement, dialect, keys)

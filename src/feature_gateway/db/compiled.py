@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Dialect, Select
+from sqlalchemy import Dialect, Executable, Select
 from sqlalchemy.orm import Session
 
 ResultProcessor = Callable[[Any], Any] | None
@@ -22,32 +22,66 @@ ResultProcessor = Callable[[Any], Any] | None
 @dataclass(frozen=True)
 class CompiledStatement:
     """SQL as the driver takes it, the parameter names in the order of a positional
-    driver's placeholders (None: the driver takes them by name), and each selected
-    column's conversion of what the driver returns (a JSON column's text, for one)."""
+    driver's placeholders (None: the driver takes them by name), each selected column's
+    conversion of what the driver returns (a JSON column's text, for one), each parameter's
+    conversion of what it is given (its type's bind processor, where it has one), and the
+    values the compiler set itself (SQLite's ``OFFSET 0`` after a ``LIMIT``)."""
 
     sql: str
     positions: tuple[str, ...] | None
     processors: tuple[ResultProcessor, ...]
+    conversions: tuple[tuple[str, Callable[[Any], Any]], ...] = ()
+    constants: tuple[tuple[str, Any], ...] = ()
 
     def parameters(self, values: dict[str, Any]) -> Any:
+        """``values`` as the driver takes them: converted, in order for a positional driver
+        (a tuple: a list would be read as several parameter sets)."""
+        if self.constants or self.conversions:
+            values = {**values, **dict(self.constants)}
+            for name, convert in self.conversions:
+                values[name] = convert(values[name])
         if self.positions is None:
             return values
-        return [values[name] for name in self.positions]
+        return tuple(values[name] for name in self.positions)
+
+
+def compile_for_driver(
+    statement: Executable, dialect: Dialect, column_keys: tuple[str, ...] | None = None
+) -> CompiledStatement:
+    """Compile any statement (a SELECT, or an INSERT, UPDATE or DELETE, with ``column_keys``
+    naming the columns an INSERT or UPDATE is given) for the driver, with the conversions
+    SQLAlchemy would apply to its parameters and, for a SELECT, its columns."""
+    keys = None if column_keys is None else list(column_keys)
+    compiled = statement.compile(dialect=dialect, column_keys=keys)  # type: ignore[attr-defined]
+    conversions, constants = [], []
+    for name, bind in compiled.binds.items():
+        if bind.value is not None and not bind.required:  # an INSERT's columns: required
+            constants.append((name, bind.value))
+            continue
+        convert = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        if convert is not None:
+            conversions.append((name, convert))
+    columns = statement.selected_columns if isinstance(statement, Select) else ()
+    processors = tuple(
+        column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
+    )
+    positions = tuple(compiled.positiontup or ()) if compiled.positional else None
+    return CompiledStatement(
+        compiled.string, positions, processors, tuple(conversions), tuple(constants)
+    )
 
 
 def compile_statement(statement: Select[Any], dialect: Dialect) -> CompiledStatement:
-    """Compile for the driver; every parameter must be named (none given as a literal
-    value, which the compiled SQL would then hold for every later query of its shape)."""
-    compiled = statement.compile(dialect=dialect)
-    anonymous = [bind.key for bind in compiled.binds.values() if bind.value is not None]
-    if anonymous:
+    """Compile a hot read for the driver; every parameter must be named (none given as a
+    literal value, which the compiled SQL would then hold for every later query of its
+    shape). Its values go to the driver as given, unconverted: the reads pass plain strings,
+    numbers and lists, which psycopg and sqlite3 take as they are (the conversions of an
+    ARRAY parameter, say, would be per-request work for nothing)."""
+    compiled = compile_for_driver(statement, dialect)
+    if compiled.constants:
+        anonymous = [name for name, _ in compiled.constants]
         raise ValueError(f"statement has parameters with values, not names: {anonymous}")
-    processors = tuple(
-        column.type.dialect_impl(dialect).result_processor(dialect, None)
-        for column in statement.selected_columns
-    )
-    positions = tuple(compiled.positiontup or ()) if compiled.positional else None
-    return CompiledStatement(compiled.string, positions, processors)
+    return replace(compiled, conversions=())
 
 
 @functools.lru_cache(maxsize=64)  # a handful of statements for each engine's dialect
@@ -80,7 +114,4 @@ def in_session(session: Session, statement: Select[Any], values: dict[str, Any])
     """
     connection = session.connection()
     compiled = compiled_once(statement, connection.dialect)
-    parameters = compiled.parameters(values)
-    if isinstance(parameters, list):
-        parameters = tuple(parameters)  # a list would be read as several parameter sets
-    return list(connection.exec_driver_sql(compiled.sql, parameters))
+    return list(connection.exec_driver_sql(compiled.sql, compiled.parameters(values)))

@@ -38,8 +38,9 @@ from sqlalchemy.orm import Mapper, Session, make_transient, make_transient_to_de
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
-from feature_gateway.db.appended import driver_parameters, insert_appended
+from feature_gateway.db.appended import insert_appended
 from feature_gateway.db.catalog_repositories import index_tags, replace_tags
+from feature_gateway.db.compiled import CompiledStatement, compile_for_driver
 from feature_gateway.db.models import FEATURES_TABLE, Feature
 
 # The UPDATE of a loaded row: its id and the revision (the mapper's version counter,
@@ -130,20 +131,12 @@ def update_feature(session: Session, feature: Feature) -> None:
 
 def _execute(connection: Connection, changed: dict[str, Any], where: dict[str, Any]) -> int:
     """Run the UPDATE of the ``changed`` columns by the driver; the rows it matched."""
-    sql, names, processors = _compiled_update(tuple(changed), connection.dialect)
-    parameters = driver_parameters(connection.dialect, names, processors, {**changed, **where})
-    return int(connection.exec_driver_sql(sql, parameters).rowcount)
+    compiled = _compiled_update(tuple(changed), connection.dialect)
+    parameters = compiled.parameters({**changed, **where})
+    return int(connection.exec_driver_sql(compiled.sql, parameters).rowcount)
 
 
 @functools.lru_cache(maxsize=64)
-def _compiled_update(
-    keys: tuple[str, ...], dialect: Any
-) -> tuple[str, tuple[str, ...], tuple[Any, ...]]:
-    """The UPDATE of these columns compiled once: its SQL, the parameter names in the
-    driver's order, and each one's conversion (as ``db.appended``'s INSERTs)."""
-    compiled = _UPDATE.compile(dialect=dialect, column_keys=list(keys))
-    names = tuple(compiled.positiontup or ()) if compiled.positional else (*keys, "_id", "_loaded")
-    types = {**{k: FEATURES_TABLE.c[k].type for k in keys}, "_id": FEATURES_TABLE.c.id.type,
-             "_loaded": FEATURES_TABLE.c.revision.type}  # fmt: skip
-    processors = tuple(types[n].dialect_impl(dialect).bind_processor(dialect) for n in names)
-    return compiled.string, names, processors
+def _compiled_update(keys: tuple[str, ...], dialect: Any) -> CompiledStatement:
+    """The UPDATE of these columns compiled once."""
+    return compile_for_driver(_UPDATE, dialect, keys)

@@ -14,7 +14,6 @@ is not used: the clash is told by the primary key's unique violation.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,9 +37,9 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.orm import Mapped, mapped_column
-from sqlalchemy.sql.dml import UpdateBase
 
 from feature_gateway.db.base import Base
+from feature_gateway.db.compiled import CompiledStatement, compile_for_driver
 from feature_gateway.db.violations import is_driver_unique_violation
 
 
@@ -138,21 +137,6 @@ class KeyRow:
     expires_time: int
 
 
-@dataclass(frozen=True)
-class _Compiled:
-    sql: str
-    names: tuple[str, ...] | None  # the positional driver's order; None: by name
-    binds: tuple[tuple[str, Callable[[Any], Any]], ...]  # the parameters to convert
-    results: tuple[Callable[[Any], Any] | None, ...]
-    constants: tuple[tuple[str, Any], ...]  # the compiler's own (SQLite's OFFSET 0)
-
-    def parameters(self, given: dict[str, Any]) -> Any:
-        values = {**given, **dict(self.constants)}
-        for name, convert in self.binds:
-            values[name] = convert(values[name])
-        return values if self.names is None else tuple(values[name] for name in self.names)
-
-
 def _postgresql_claim() -> Any:
     """PostgreSQL's claim: a clash is told by no row returned, not by an error (which the
     server would log for each repeat). Built when first compiled: importing PostgreSQL's
@@ -171,21 +155,9 @@ _BUILT_WHEN_COMPILED = {"add_new": _postgresql_claim}
 
 
 @functools.lru_cache(maxsize=32)  # seven statements for each engine's dialect
-def _compiled(name: str, dialect: Dialect) -> _Compiled:
+def _compiled(name: str, dialect: Dialect) -> CompiledStatement:
     statement = _STATEMENTS[name] if name in _STATEMENTS else _BUILT_WHEN_COMPILED[name]()
-    compiled = statement.compile(dialect=dialect)
-    binds, constants = [], []
-    for key, bind in compiled.binds.items():
-        if bind.value is not None:
-            constants.append((key, bind.value))
-            continue
-        convert = bind.type.dialect_impl(dialect).bind_processor(dialect)
-        if convert is not None:
-            binds.append((key, convert))
-    columns = () if isinstance(statement, UpdateBase) else statement.selected_columns
-    results = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
-    names = tuple(compiled.positiontup or ()) if compiled.positional else None
-    return _Compiled(compiled.string, names, tuple(binds), results, tuple(constants))
+    return compile_for_driver(statement, dialect)
 
 
 class IdempotencyRepository:
@@ -207,7 +179,7 @@ class IdempotencyRepository:
         rows = self._run("get", {"scope": scope, "idempotency_key": key})
         if not rows:
             return None
-        converted = zip(rows[0], compiled.results, strict=True)
+        converted = zip(rows[0], compiled.processors, strict=True)
         return KeyRow(*(value if p is None else p(value) for value, p in converted))
 
     @property
