@@ -88,7 +88,9 @@ def insert_appended(connection: Connection, rows: Sequence[Base]) -> None:
     for row in rows:
         values = _values(plan, row)
         compiled = _compiled(plan, tuple(values), dialect)
-        new_id = connection.exec_driver_sql(compiled.sql, compiled.parameters(values)).scalar_one()
+        new_id = connection.exec_driver_sql(
+            compiled.sql, compiled.connection_parameters(values)
+        ).scalar_one()
         setattr(row, plan.primary_key, new_id)
 
 

@@ -34,15 +34,21 @@ class CompiledStatement:
     constants: tuple[tuple[str, Any], ...] = ()
 
     def parameters(self, values: dict[str, Any]) -> Any:
-        """``values`` as the driver takes them: converted, in order for a positional driver
-        (a tuple: a list would be read as several parameter sets)."""
+        """``values`` as the driver's cursor takes them: converted, in order for a
+        positional driver."""
         if self.constants or self.conversions:
             values = {**values, **dict(self.constants)}
             for name, convert in self.conversions:
                 values[name] = convert(values[name])
         if self.positions is None:
             return values
-        return tuple(values[name] for name in self.positions)
+        return [values[name] for name in self.positions]
+
+    def connection_parameters(self, values: dict[str, Any]) -> Any:
+        """``parameters`` for ``Connection.exec_driver_sql``, which reads a list as several
+        parameter sets: a positional driver's as a tuple."""
+        given = self.parameters(values)
+        return tuple(given) if isinstance(given, list) else given
 
 
 def compile_for_driver(
@@ -114,4 +120,4 @@ def in_session(session: Session, statement: Select[Any], values: dict[str, Any])
     """
     connection = session.connection()
     compiled = compiled_once(statement, connection.dialect)
-    return list(connection.exec_driver_sql(compiled.sql, compiled.parameters(values)))
+    return list(connection.exec_driver_sql(compiled.sql, compiled.connection_parameters(values)))

@@ -132,7 +132,7 @@ def update_feature(session: Session, feature: Feature) -> None:
 def _execute(connection: Connection, changed: dict[str, Any], where: dict[str, Any]) -> int:
     """Run the UPDATE of the ``changed`` columns by the driver; the rows it matched."""
     compiled = _compiled_update(tuple(changed), connection.dialect)
-    parameters = compiled.parameters({**changed, **where})
+    parameters = compiled.connection_parameters({**changed, **where})
     return int(connection.exec_driver_sql(compiled.sql, parameters).rowcount)
 
 

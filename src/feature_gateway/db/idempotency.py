@@ -171,7 +171,7 @@ class IdempotencyRepository:
 
     def _run(self, name: str, values: dict[str, Any]) -> list[Any]:
         compiled = _compiled(name, self.dialect)
-        parameters = compiled.parameters(values)
+        parameters = compiled.connection_parameters(values)
         return list(self.connection.exec_driver_sql(compiled.sql, parameters))
 
     def get(self, scope: str, key: str) -> KeyRow | None:
