@@ -51,7 +51,9 @@ def test_the_token_list_has_metadata_only(token_client, admin, issue_token):
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
     tokens = response.get_json()["tokens"]
-    assert [t["principal"] for t in tokens] == ["root", "dave"]
+    # Oldest first; two tokens issued in the same millisecond are ordered by their id.
+    assert sorted(t["principal"] for t in tokens) == ["dave", "root"]
+    assert tokens == sorted(tokens, key=lambda t: (t["created_time"], t["token_id"]))
     assert all(set(t) == TOKEN_FIELDS for t in tokens)
     assert token_secret(issued) not in response.get_data(as_text=True)
     assert "fmg_" not in response.get_data(as_text=True)
