@@ -14,8 +14,11 @@ from sqlalchemy.exc import DBAPIError
 
 from feature_gateway.db.engine import make_engine
 from feature_gateway.db.scopes import Database
+from feature_gateway.domain.idempotency import RequestIdentity
 from feature_gateway.errors import FeatureNotFoundError
 from feature_gateway.services import features, transfer, webhooks
+from feature_gateway.services.clock import now_ms
+from feature_gateway.services.idempotency import Policy, StoredResponse, keyed_write
 from tests.conftest import SEED_FEATURE, migrate
 from tests.databases import FreshDatabase, settings_for
 
@@ -131,6 +134,77 @@ def test_every_scope_of_a_keyed_writes_database_reads_and_writes_inside_its_tran
             assert outside.features.get(NAME) is None
         keyed.commit()
     assert features.get_feature(engine_database, NAME)["status"] == "DRAFT"
+
+
+class Refused(Exception):
+    """A use case's refusal after it wrote (as a 409 raised after its row was inserted)."""
+
+
+REFUSED = "refused_view:f:1"
+REFUSAL = StoredResponse(409, {"Content-Type": "application/problem+json"}, b"refused")
+
+
+def test_a_keyed_writes_use_case_refused_after_writing_keeps_nothing_and_the_write_goes_on(
+    engine_database,
+):
+    # Its first savepoint marks the transaction's start (on PostgreSQL it is not sent, and
+    # a rollback to it is the transaction's): what follows still runs and commits.
+    with engine_database.keyed_write() as keyed:
+        with pytest.raises(Refused), keyed.database.writing() as uow:
+            _import(uow, REFUSED)
+            raise Refused()
+        with pytest.raises(FeatureNotFoundError):  # rolled back, in the transaction too
+            features.get_feature(keyed.database, REFUSED)
+        with keyed.database.writing() as uow:
+            _import(uow)
+            uow.commit()
+        keyed.commit()
+    with pytest.raises(FeatureNotFoundError):
+        features.get_feature(engine_database, REFUSED)
+    assert features.get_feature(engine_database, NAME)["status"] == "DRAFT"
+
+
+def test_a_keyed_writes_unit_of_work_refused_after_another_committed_keeps_the_others_change(
+    engine_database,
+):
+    with engine_database.keyed_write() as keyed:
+        with keyed.database.writing() as uow:
+            _import(uow)
+            uow.commit()
+        with pytest.raises(Refused), keyed.database.writing() as uow:
+            _import(uow, REFUSED)
+            raise Refused()
+        assert features.get_feature(keyed.database, NAME)["status"] == "DRAFT"
+        keyed.commit()
+    assert features.get_feature(engine_database, NAME)["status"] == "DRAFT"
+    with pytest.raises(FeatureNotFoundError):
+        features.get_feature(engine_database, REFUSED)
+
+
+def test_a_keyed_write_refused_after_writing_stores_its_refusal_alone_and_replays_it(
+    engine_database,
+):
+    request = RequestIdentity(
+        scope="", key="k-refused", method="POST", path="/import", fingerprint="f" * 64
+    )
+    policy = Policy(ttl_ms=60_000, lease_ms=10_000)
+    runs: list[int] = []
+
+    def refused(db: Database) -> StoredResponse:
+        runs.append(1)
+        try:
+            with db.writing() as uow:
+                _import(uow, REFUSED)
+                raise Refused()
+        except Refused:
+            return REFUSAL
+
+    first = keyed_write(engine_database, request, policy, now_ms, refused, lambda a: a)
+    again = keyed_write(engine_database, request, policy, now_ms, refused, lambda a: a)
+    assert first == again == REFUSAL
+    assert runs == [1]  # the repeat was answered with what the first stored
+    with pytest.raises(FeatureNotFoundError):
+        features.get_feature(engine_database, REFUSED)
 
 
 def test_a_failed_statements_error_carries_no_parameter_values(engine_database):

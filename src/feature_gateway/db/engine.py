@@ -25,6 +25,9 @@ SQLITE_FOLD_CASE = "fold_case"
 # (_test_when_in_doubt); one used more recently only when its socket says the server spoke.
 PING_IDLE_S = 10.0
 _LAST_CHECKOUT = "feature_gateway_last_checkout"
+# Execution option of a connection whose savepoints at its transaction's start are not
+# sent: its ``UnsentSavepoints`` (set by ``db.scopes.KeyedWrite``, PostgreSQL only).
+UNSENT_SAVEPOINTS = "feature_gateway_unsent_savepoints"
 
 
 def make_engine(
@@ -89,18 +92,67 @@ def _plain_savepoints(engine: Engine) -> Engine:
     quote = dialect.identifier_preparer.quote
 
     def do_savepoint(connection: Connection, name: str) -> None:
-        connection.exec_driver_sql(f"SAVEPOINT {quote(name)}")
+        unsent = connection.get_execution_options().get(UNSENT_SAVEPOINTS)
+        if unsent is None or not unsent.take(connection, name):
+            connection.exec_driver_sql(f"SAVEPOINT {quote(name)}")
 
     def do_rollback_to_savepoint(connection: Connection, name: str) -> None:
-        connection.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {quote(name)}")
+        unsent = connection.get_execution_options().get(UNSENT_SAVEPOINTS)
+        if unsent is not None and name in unsent.names:
+            unsent.roll_back(connection, name)
+        else:
+            connection.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {quote(name)}")
 
     def do_release_savepoint(connection: Connection, name: str) -> None:
-        connection.exec_driver_sql(f"RELEASE SAVEPOINT {quote(name)}")
+        unsent = connection.get_execution_options().get(UNSENT_SAVEPOINTS)
+        if unsent is not None and name in unsent.names:
+            unsent.names.discard(name)
+        else:
+            connection.exec_driver_sql(f"RELEASE SAVEPOINT {quote(name)}")
 
     dialect.do_savepoint = do_savepoint  # type: ignore[method-assign]
     dialect.do_rollback_to_savepoint = do_rollback_to_savepoint  # type: ignore[method-assign]
     dialect.do_release_savepoint = do_release_savepoint  # type: ignore[method-assign]
     return engine
+
+
+class UnsentSavepoints:
+    """The savepoints of a psycopg connection's transaction taken before anything ran in
+    it, which are not sent. psycopg begins a transaction with its first statement, so while
+    it has none open (``IDLE``) a savepoint marks where the transaction will begin: releasing
+    it is nothing, and rolling back to it is rolling the transaction back (nothing to do if
+    nothing ran since), the next statement beginning another. A savepoint taken once a
+    statement ran is sent as usual. A keyed write's use case begins with one (its units of
+    work join the keyed write's transaction as savepoints): two round trips less on
+    PostgreSQL, its SAVEPOINT and RELEASE; a refusal's ROLLBACK TO is a ROLLBACK, and the
+    stored response's UPDATE then begins the transaction again.
+
+    Only for a connection that is the keyed write's own (``db.scopes.KeyedWrite``): a test's
+    connection, in its transaction, keeps every savepoint."""
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+
+    def take(self, connection: Connection, name: str) -> bool:
+        """Whether ``name`` is taken without being sent: nothing ran in the transaction."""
+        from psycopg.pq import TransactionStatus
+
+        driver = connection.connection.driver_connection
+        if driver.autocommit or driver.info.transaction_status != TransactionStatus.IDLE:  # type: ignore[union-attr]
+            return False
+        self.names.add(name)
+        return True
+
+    def roll_back(self, connection: Connection, name: str) -> None:
+        """Roll back to unsent ``name``: the transaction, if a statement began one since.
+        As SQL (``exec_driver_sql``), so that a lost connection is handled as a ROLLBACK
+        TO's would be; psycopg then begins a transaction at the next statement."""
+        from psycopg.pq import TransactionStatus
+
+        self.names.discard(name)
+        driver = connection.connection.driver_connection
+        if driver.info.transaction_status != TransactionStatus.IDLE:  # type: ignore[union-attr]
+            connection.exec_driver_sql("ROLLBACK")
 
 
 def _sqlite_events(engine: Engine, busy_timeout_ms: int) -> None:

@@ -5,10 +5,11 @@ flight), then completed with the response in the write's own transaction.
 
 Every statement here is SQLAlchemy's, built once at import and compiled once per dialect,
 and run by the driver (``exec_driver_sql`` inside a transaction, the DBAPI cursor on the
-claims' autocommit connection, ``db.idempotency_claims``): a keyed write runs four of them,
-and building, caching and compiling them per request cost a keyed create about a tenth of
-its instructions (docs/performance.md, "i26-keyed"). The dialects' ``INSERT … ON CONFLICT``
-is not used: the clash is told by the primary key's unique violation.
+claims' autocommit connection, ``db.idempotency_claims``): a keyed write runs four of them
+(two on PostgreSQL), and building, caching and compiling them per request cost a keyed
+create about a tenth of its instructions (docs/performance.md, "i26-keyed"). SQLite's claim
+is a plain INSERT, a clash told by the primary key's unique violation; PostgreSQL's is an
+``INSERT … ON CONFLICT DO NOTHING`` of ours, compiled once (``_postgresql_claim``).
 """
 
 from __future__ import annotations
@@ -84,17 +85,31 @@ def _unfinished_claim() -> tuple[Any, ...]:
     return (*_this_key(), _C.claim_token == _p("claim_token"), _C.completed_time.is_(None))
 
 
-_EXPIRED = (
-    select(_C.scope, _C.idempotency_key)
-    .where(_C.expires_time <= bindparam("now", type_=BigInteger))
-    .order_by(_C.expires_time)
-    .limit(bindparam("batch", type_=Integer))
-)
+def _expired(*other_than: Any) -> Any:
+    """The keys of up to ``batch`` rows expired at ``now``, oldest first (the expiry index)."""
+    return (
+        select(_C.scope, _C.idempotency_key)
+        .where(_C.expires_time <= bindparam("now", type_=BigInteger), *other_than)
+        .order_by(_C.expires_time)
+        .limit(bindparam("batch", type_=Integer))
+    )
+
+
+def _purge(*other_than: Any) -> Any:
+    return delete(_TABLE).where(tuple_(_C.scope, _C.idempotency_key).in_(_expired(*other_than)))
+
+
 _CLAIMED = {name: _p(name) for name in _CLAIM}
 # A row claimed anew has no response.
 _CLEARED = {name: null() for name in _STORED if name not in _CLAIM}
 _RESPONSE = ("completed_time", "expires_time", "response_status", "response_headers",
              "response_body")  # fmt: skip
+_COMPLETE = (
+    update(_TABLE)
+    .where(*_unfinished_claim())
+    .values(**{name: _p(name) for name in _RESPONSE})
+    .returning(_C.scope)
+)
 _STATEMENTS: dict[str, Any] = {
     "get": select(*(_C[name] for name in _STORED)).where(*_this_key()),
     "add": insert(_TABLE).values(
@@ -110,14 +125,18 @@ _STATEMENTS: dict[str, Any] = {
     .where(*_this_key(), _C.expires_time <= bindparam("now", type_=BigInteger))
     .values(**_CLAIMED, **_CLEARED)
     .returning(_C.scope),
-    "complete": update(_TABLE)
-    .where(*_unfinished_claim())
-    .values(**{name: _p(name) for name in _RESPONSE})
-    .returning(_C.scope),
+    "complete": _COMPLETE,
+    # PostgreSQL's: the purge of expired keys in the same statement, a data-modifying WITH
+    # (one round trip). Its DELETE sees the rows as they were before the statement, this
+    # key's claim too, which is expired when the request outlived the keys' lifetime: it is
+    # left out, or both parts would change one row (see ``IdempotencyRepository.complete``).
+    "complete_and_purge": _COMPLETE.add_cte(
+        _purge(
+            tuple_(_C.scope, _C.idempotency_key) != tuple_(_p("scope"), _p("idempotency_key"))
+        ).cte("purged")
+    ),
     "release": delete(_TABLE).where(*_unfinished_claim()),
-    "purge": delete(_TABLE)
-    .where(tuple_(_C.scope, _C.idempotency_key).in_(_EXPIRED))
-    .returning(_C.scope),
+    "purge": _purge().returning(_C.scope),
 }
 
 
@@ -154,7 +173,7 @@ def _postgresql_claim() -> Any:
 _BUILT_WHEN_COMPILED = {"add_new": _postgresql_claim}
 
 
-@functools.lru_cache(maxsize=32)  # seven statements for each engine's dialect
+@functools.lru_cache(maxsize=32)  # eight statements for each engine's dialect
 def _compiled(name: str, dialect: Dialect) -> CompiledStatement:
     statement = _STATEMENTS[name] if name in _STATEMENTS else _BUILT_WHEN_COMPILED[name]()
     return compile_for_driver(statement, dialect)
@@ -230,12 +249,21 @@ class IdempotencyRepository:
         status: int,
         headers: dict[str, str],
         body: bytes,
+        purge: int = 0,
     ) -> bool:
-        """Store the response, if the claim is still this request's."""
+        """Store the response, if the claim is still this request's; and delete up to
+        ``purge`` expired rows of other keys: after the UPDATE on SQLite (this key's row is
+        then expired no more), in the same statement on PostgreSQL (one round trip), which
+        leaves this key out."""
         values = {"scope": scope, "idempotency_key": key, "claim_token": token,
                   "completed_time": now, "expires_time": expires_time, "response_status": status,
                   "response_headers": headers, "response_body": body}  # fmt: skip
-        return bool(self._run("complete", values))
+        if purge and self.dialect.name == "postgresql":
+            return bool(self._run("complete_and_purge", {**values, "now": now, "batch": purge}))
+        stored = bool(self._run("complete", values))
+        if stored and purge:
+            self.purge_expired(now, purge)
+        return stored
 
     def release(self, scope: str, key: str, token: str) -> None:
         """Drop an in-flight claim whose request failed, so that a retry need not wait."""

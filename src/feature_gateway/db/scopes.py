@@ -48,7 +48,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from feature_gateway.db.engine import SQLITE_BEGIN
+from feature_gateway.db.engine import SQLITE_BEGIN, UNSENT_SAVEPOINTS, UnsentSavepoints
 from feature_gateway.db.idempotency import DriverIdempotencyRepository
 from feature_gateway.db.idempotency_claims import KeyClaims
 from feature_gateway.db.lookup import Lookup
@@ -199,9 +199,11 @@ class KeyedWrite(UnitOfWork):
     then the write's transaction on it (``BEGIN IMMEDIATE`` on SQLite), begun by the first
     use of ``database`` (or ``commit``). The use case is handed ``database``: every scope
     of that one joins this transaction as a savepoint (SQLAlchemy's "join a session into
-    an external transaction" recipe, which the tests use too), and its units of work hand
-    their status changes to this one. The response is stored in it (``idempotency_keys``);
-    ``commit`` commits both and then publishes what the use case's units of work recorded.
+    an external transaction" recipe, which the tests use too; on PostgreSQL a savepoint
+    taken before anything ran is not sent, ``db.engine.UnsentSavepoints``), and its units
+    of work hand their status changes to this one. The response is stored in it
+    (``idempotency_keys``); ``commit`` commits both and then publishes what the use case's
+    units of work recorded.
     """
 
     claims: DriverIdempotencyRepository
@@ -227,6 +229,8 @@ class KeyedWrite(UnitOfWork):
                 self._give_back(exc)
                 raise unavailable(exc) from exc
             self._autocommit = True
+            if bind.dialect.driver == "psycopg":  # the use case's first savepoint unsent
+                self._connection.execution_options(**{UNSENT_SAVEPOINTS: UnsentSavepoints()})
         self.claims = DriverIdempotencyRepository(pooled.driver_connection, bind.dialect)
         return self
 

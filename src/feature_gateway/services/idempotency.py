@@ -185,9 +185,12 @@ def _store(
 ) -> None:
     """Store ``response`` for the claimed key in the request's transaction (not committed:
     the caller commits the change and its response together), and delete a batch of
-    expired keys in the same transaction (which holds the write lock already)."""
-    keys = transaction.idempotency_keys
-    stored = keys.complete(
+    expired keys in the same transaction (which holds the write lock already).
+
+    Never this request's own key: its claim may have expired while its use case ran (a TTL
+    shorter than the request), and the purge would take it (``complete`` purges after
+    completing it, or leaves it out)."""
+    stored = transaction.idempotency_keys.complete(
         claimed.request.scope,
         claimed.request.key,
         claimed.token,
@@ -196,13 +199,10 @@ def _store(
         status=response.status,
         headers=response.headers,
         body=response.body,
+        purge=PURGE_BATCH,
     )
     if not stored:
         raise IdempotencyClaimLostError(claimed.request.key)
-    # After completing: this request's own claim may have expired while its use case ran
-    # (a TTL shorter than the request), and the purge would take it; completed, it expires
-    # a TTL from now.
-    keys.purge_expired(now, PURGE_BATCH)
 
 
 def release(database: Database, claimed: Claim) -> None:
