@@ -104,12 +104,9 @@ _CLAIMED = {name: _p(name) for name in _CLAIM}
 _CLEARED = {name: null() for name in _STORED if name not in _CLAIM}
 _RESPONSE = ("completed_time", "expires_time", "response_status", "response_headers",
              "response_body")  # fmt: skip
-_COMPLETE = (
-    update(_TABLE)
-    .where(*_unfinished_claim())
-    .values(**{name: _p(name) for name in _RESPONSE})
-    .returning(_C.scope)
-)
+# Its row count says whether the claim was still this request's (no RETURNING: SQLAlchemy
+# would build a result's columns for it, a tenth of what the UPDATE costs in process).
+_COMPLETE = update(_TABLE).where(*_unfinished_claim()).values(**{n: _p(n) for n in _RESPONSE})
 _STATEMENTS: dict[str, Any] = {
     "get": select(*(_C[name] for name in _STORED)).where(*_this_key()),
     "add": insert(_TABLE).values(
@@ -193,6 +190,12 @@ class IdempotencyRepository:
         parameters = compiled.connection_parameters(values)
         return list(self.connection.exec_driver_sql(compiled.sql, parameters))
 
+    def _count(self, name: str, values: dict[str, Any]) -> int:
+        """The rows ``name`` (an UPDATE or a DELETE without RETURNING) changed."""
+        compiled = _compiled(name, self.dialect)
+        parameters = compiled.connection_parameters(values)
+        return int(self.connection.exec_driver_sql(compiled.sql, parameters).rowcount)
+
     def get(self, scope: str, key: str) -> KeyRow | None:
         compiled = _compiled("get", self.dialect)
         rows = self._run("get", {"scope": scope, "idempotency_key": key})
@@ -259,8 +262,8 @@ class IdempotencyRepository:
                   "completed_time": now, "expires_time": expires_time, "response_status": status,
                   "response_headers": headers, "response_body": body}  # fmt: skip
         if purge and self.dialect.name == "postgresql":
-            return bool(self._run("complete_and_purge", {**values, "now": now, "batch": purge}))
-        stored = bool(self._run("complete", values))
+            return self._count("complete_and_purge", {**values, "now": now, "batch": purge}) > 0
+        stored = self._count("complete", values) > 0
         if stored and purge:
             self.purge_expired(now, purge)
         return stored
