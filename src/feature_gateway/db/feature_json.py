@@ -104,7 +104,8 @@ _PYTHON_TYPES: dict[str, type] = {"text": str, "number": int, "boolean": bool, "
 
 @functools.cache
 def _field_types() -> tuple[tuple[str, type], ...]:
-    return tuple((c.name, _PYTHON_TYPES[_kind(c)]) for c in _field_columns())
+    # The field table's names: a column's is a str subclass, which orjson takes for no key.
+    return tuple((name, _PYTHON_TYPES[_kind(FEATURES_TABLE.c[name])]) for name in FIELD_NAMES)
 
 
 def stored_json(values: Mapping[str, Any]) -> str | None:

@@ -22,11 +22,12 @@ column added to the table needs no edit. A new row (``insert_feature``):
 
 A changed row (``update_feature``, at commit): the columns whose values differ from those
 loaded, compared as the ORM's flush compares them (each column type's ``compare_values``),
-the next revision and the row's JSON at it, in one UPDATE whose WHERE clause names the revision loaded: a row
-another writer changed meanwhile matches nothing, which is SQLAlchemy's ``StaleDataError``
-(a 409), as with the ORM; changed tags are indexed again (the ``after_update`` hook's work);
-the object is then clean and loaded at its new revision (as after a flush). Nothing
-changed: no statement, the revision stays (as with the ORM).
+the next revision and the row's JSON at it, in one UPDATE whose WHERE clause names the
+revision loaded: a row another writer changed meanwhile matches nothing, which is
+SQLAlchemy's ``StaleDataError`` (a 409), as with the ORM; changed tags are indexed again
+(the ``after_update`` hook's work); the object is then clean and loaded at its new
+revision (as after a flush). Nothing changed: no statement, the revision stays (as with
+the ORM).
 """
 
 from __future__ import annotations
