@@ -76,23 +76,35 @@ def feature_json(dialect_name: str) -> ColumnElement[Any]:
     PostgreSQL. ``dialect_name`` is ``sqlite`` or ``postgresql``."""
     columns = FEATURES_TABLE.c
     current = columns[STORED_JSON_REVISION] == columns.revision
-    item = case((current, columns[STORED_JSON]), else_=_object(dialect_name, _field_columns()))
+    # The object written from the row found again by its id, not from the outer row's
+    # columns: PostgreSQL would otherwise carry all 45 through the page's sort (its
+    # projection comes after it), for a branch nearly never taken.
+    row = FEATURES_TABLE.alias("written")
+    written = select(_object(dialect_name, _field_columns(table=row), row))
+    written = written.where(row.c.id == columns.id).correlate(FEATURES_TABLE).scalar_subquery()
+    item = case((current, columns[STORED_JSON]), else_=written)
     if dialect_name == "sqlite":
         return cast(item, LargeBinary).label("feature_json")
     return item.label("feature_json")
 
 
-def _field_columns(present: frozenset[str] | None = None) -> list[Column[Any]]:
-    """The field table's columns in its order (those of them in ``present``, if given)."""
-    return [FEATURES_TABLE.c[name] for name in FIELD_NAMES if present is None or name in present]
+def _field_columns(
+    present: frozenset[str] | None = None, table: Any = FEATURES_TABLE
+) -> list[Column[Any]]:
+    """The field table's columns of ``table`` (the features table or an alias of it) in its
+    order (those of them in ``present``, if given)."""
+    return [table.c[name] for name in FIELD_NAMES if present is None or name in present]
 
 
-def _object(dialect_name: str, columns: list[Column[Any]]) -> ColumnElement[str]:
-    """The JSON object of ``columns`` of a features row, as text, written by the database."""
+def _object(
+    dialect_name: str, columns: list[Column[Any]], table: Any = FEATURES_TABLE
+) -> ColumnElement[str]:
+    """The JSON object of ``columns`` of a row of ``table``, as text, written by the
+    database."""
     if dialect_name == "sqlite":
         return sqlite_object(columns)
     if dialect_name == "postgresql":
-        return _postgresql_object(columns)
+        return _postgresql_object(columns, table)
     raise ValueError(f"no JSON for feature rows on {dialect_name}")
 
 
@@ -216,10 +228,10 @@ def _sqlite(column: Column[Any]) -> ColumnElement[Any]:
     return column
 
 
-def _postgresql_object(columns: list[Column[Any]]) -> ColumnElement[str]:
+def _postgresql_object(columns: list[Column[Any]], table: Any) -> ColumnElement[str]:
     # row_to_json writes compactly, in the subselect's column order (json_build_object
     # puts spaces around its separators and takes at most 100 arguments).
-    row = select(*(_postgresql(c).label(c.name) for c in columns)).correlate(FEATURES_TABLE)
+    row = select(*(_postgresql(c).label(c.name) for c in columns)).correlate(table)
     fields = row.subquery("r")
     written = select(func.row_to_json(fields.table_valued())).select_from(fields)
     return cast(written.scalar_subquery(), Text)
