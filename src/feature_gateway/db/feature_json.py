@@ -80,9 +80,12 @@ def feature_json(dialect_name: str) -> ColumnElement[Any]:
     # columns: PostgreSQL would otherwise carry all 45 through the page's sort (its
     # projection comes after it), for a branch nearly never taken.
     row = FEATURES_TABLE.alias("written")
-    written = select(_object(dialect_name, _field_columns(table=row), row))
-    written = written.where(row.c.id == columns.id).correlate(FEATURES_TABLE).scalar_subquery()
-    item = case((current, columns[STORED_JSON]), else_=written)
+    written = (
+        select(_object(dialect_name, _field_columns(table=row), row))
+        .where(row.c.id == columns.id)
+        .correlate(FEATURES_TABLE)
+    )
+    item = case((current, columns[STORED_JSON]), else_=written.scalar_subquery())
     if dialect_name == "sqlite":
         return cast(item, LargeBinary).label("feature_json")
     return item.label("feature_json")
