@@ -37,8 +37,10 @@ def test_the_backfill_stores_the_json_the_api_gives_for_every_row(empty_database
     config = config_for(empty_database.url)
     command.upgrade(config, _BEFORE)
     engine = create_engine(empty_database.url)
+    present = _columns(empty_database.url)  # a field added later has no column yet
     with engine.begin() as connection:
-        connection.execute(insert(FEATURES_TABLE), _rows(8))
+        rows = [{k: v for k, v in row.items() if k in present} for row in _rows(8)]
+        connection.execute(insert(FEATURES_TABLE), rows)
     engine.dispose()
 
     command.upgrade(config, "head")
