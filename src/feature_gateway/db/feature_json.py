@@ -77,7 +77,7 @@ def feature_json(dialect_name: str) -> ColumnElement[Any]:
     columns = FEATURES_TABLE.c
     current = columns[STORED_JSON_REVISION] == columns.revision
     # The object written from the row found again by its id, not from the outer row's
-    # columns: PostgreSQL would otherwise carry all 45 through the page's sort (its
+    # columns: PostgreSQL would otherwise carry all 42 fields through the page's sort (its
     # projection comes after it), for a branch nearly never taken.
     row = FEATURES_TABLE.alias("written")
     written = (
