@@ -22,7 +22,14 @@ from typing import Any
 
 from sqlalchemy import create_engine, insert, text
 
-from bench.datasets import PG_ADMIN_URL, T0, _row, feature_name, scratch_database
+from bench.datasets import (
+    PG_ADMIN_URL,
+    T0,
+    _row,
+    feature_name,
+    scratch_database,
+    store_feature_json,
+)
 from feature_gateway.config import Settings
 from feature_gateway.db.catalog_models import FeatureChange
 from feature_gateway.db.engine import make_engine
@@ -97,6 +104,7 @@ def fill(url: str, count: int) -> None:
                 conn.execute(insert(Feature.__table__), features)
                 conn.execute(insert(AuditEntry.__table__), history)
                 conn.execute(insert(FeatureChange.__table__), changes)
+            store_feature_json(conn)
             if engine.dialect.name == "postgresql":  # explicit ids: move the sequence on
                 conn.execute(
                     text("SELECT setval('features_id_seq', (SELECT max(id) FROM features))")

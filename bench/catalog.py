@@ -38,6 +38,7 @@ from io import BytesIO
 from pathlib import Path
 
 from bench.common import ROOT, Gunicorn, seed_features, wrk
+from bench.datasets import store_feature_json_at
 
 MATCHES = 1_000  # features with the filtered tag and owner, whatever the table size
 FILTERED_TAG = ("team", "search")
@@ -101,6 +102,7 @@ def seeded_database(code: Path, path: Path, count: int, *, catalog: bool) -> lis
             "INSERT INTO feature_tags (feature_id, key, value) VALUES (?, ?, ?)", tag_rows
         )
         conn.execute("ANALYZE")
+    store_feature_json_at(f"sqlite:///{path}")  # the owners and tags set above
     return names
 
 

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.datasets import store_feature_json_at
 from feature_gateway.domain.names import canonical_feature_name
 from feature_gateway.domain.versions import family_name, version_key
 from tests.oidc_issuer import AUDIENCE, ROLE_MAP, OidcIssuer
@@ -102,6 +103,7 @@ def seed_features(db_path: Path, count: int, deployed_share: float = 0.1) -> lis
             " timestamp) SELECT id, NULL, status, 'import', created_by, created_time"
             " FROM features"
         )
+    store_feature_json_at(f"sqlite:///{db_path}")
     return [r[0] for r in rows]
 
 

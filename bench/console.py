@@ -26,6 +26,7 @@ from flask.testing import FlaskClient
 from bench.bare_app import app as bare_app
 from bench.catalog import FILTERED_OWNER, seeded_database
 from bench.common import ROOT, load_average, percentile
+from bench.datasets import store_feature_json_at
 from feature_gateway import create_app
 
 _CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
@@ -96,6 +97,7 @@ def waiting_for_approval(path: Path, count: int) -> None:
             " WHERE status = 'DRAFT' ORDER BY id DESC LIMIT ?)",
             (count,),
         )
+    store_feature_json_at(f"sqlite:///{path}")  # the rows changed above
 
 
 def sign_in(client: FlaskClient) -> None:

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import Connection, create_engine, insert, text
 
 from feature_gateway.db.models import AuditEntry, Feature
 from feature_gateway.domain.names import canonical_feature_name
@@ -70,6 +70,29 @@ def _migrated(url: str) -> str:
     return url
 
 
+def store_feature_json(connection: Connection) -> None:
+    """Have the database write every feature row's stored JSON, as migration 0015's
+    backfill does (``db.feature_json``): rows a bench inserts or changes by its own
+    statements have none or a stale one, and the list page would then have the database
+    write theirs on every request. Nothing for code predating it (a ``--root`` checkout's
+    or a ``PYTHONPATH`` "before")."""
+    try:
+        from feature_gateway.db.feature_json import rewrite_stored_json
+    except ImportError:
+        return
+    rewrite_stored_json(connection)
+
+
+def store_feature_json_at(url: str) -> None:
+    """``store_feature_json`` on the database at ``url``, in a transaction of its own."""
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            store_feature_json(conn)
+    finally:
+        engine.dispose()
+
+
 def fill(url: str, count: int, batch: int = 10_000) -> Dataset:
     """``count`` features (every tenth DEPLOYED), one audit row each, then ANALYZE."""
     engine = create_engine(url)
@@ -79,6 +102,7 @@ def fill(url: str, count: int, batch: int = 10_000) -> Dataset:
             for start in range(0, count, batch):
                 rows = [_row(i, names[i]) for i in range(start, min(count, start + batch))]
                 conn.execute(insert(Feature.__table__), rows)
+            store_feature_json(conn)
             audit = AuditEntry.__table__
             conn.execute(
                 text(

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from feature_gateway.db.feature_json import rewrite_stored_json
 from tests.api.test_separation_of_duties import NAME, Token, Trust, _ok
 from tests.conftest import SEED_FEATURE, bearer
 
@@ -103,6 +104,8 @@ def _store_legacy_creator(connection: Any, name: str) -> None:
         text("UPDATE features SET created_by = :c WHERE feature_name = :n"),
         {"c": name, "n": NAME},
     )
+    # As the rows of that release are after migration 0015's backfill.
+    rewrite_stored_json(connection)
 
 
 def test_names_stored_before_the_rule_still_load_and_count_as_their_person(
@@ -117,5 +120,6 @@ def test_names_stored_before_the_rule_still_load_and_count_as_their_person(
         "/get_all_feature_metadata", json={"user_role": "developer", "created_by": "alice\u200b "}
     )
     assert [f["feature_name"] for f in listed.get_json()["metadata"]] == [NAME]
+    assert listed.get_json()["metadata"][0]["created_by"] == "alice\u200b "
     _ok(trust.act("submit", "sam"))
     assert trust.act("test", "alice").status_code == 403

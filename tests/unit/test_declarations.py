@@ -15,7 +15,12 @@ from feature_gateway.api.features.schemas import CreateFeatureSchema, UpdateFeat
 from feature_gateway.db import models
 from feature_gateway.db.base import Base
 from feature_gateway.db.feature_pages import page_conditions
-from feature_gateway.db.models import FEATURES_TABLE, filter_index
+from feature_gateway.db.models import (
+    FEATURES_TABLE,
+    STORED_JSON,
+    STORED_JSON_REVISION,
+    filter_index,
+)
 from feature_gateway.domain import feature_fields
 from feature_gateway.domain.changes import ChangeAction, change_actions
 from feature_gateway.domain.comments import COMMENT_FIELDS
@@ -47,7 +52,14 @@ from feature_gateway.shapes.feature_schemas import FeatureMetadataSchema, Featur
 from feature_gateway.shapes.list_filters import ListFiltersQuerySchema, ListFiltersSchema
 from feature_gateway.shapes.trigger_endpoints import TRIGGER_ENDPOINTS
 
-STORAGE_ONLY_COLUMNS = {"id", "canonical_name", "family_name", "version_key"}
+STORAGE_ONLY_COLUMNS = {
+    "id",
+    "canonical_name",
+    "family_name",
+    "version_key",
+    STORED_JSON,  # the row's fields as JSON (db.feature_json), never a field itself
+    STORED_JSON_REVISION,
+}
 SQL_TYPES = {
     Kind.NAME: String,
     Kind.CHOICE: String,

@@ -11,6 +11,8 @@ column added to the table needs no edit. A new row (``insert_feature``):
 - every column the object was not given is NULL (the ORM names each one), except one with
   a server default, left to the database and loaded on first access (as after the ORM's
   insert);
+- the row's JSON and its revision (``models.STORED_JSON``, ``db.feature_json``), from the
+  values it is inserted with, which the list page serves as they are;
 - the tag index (``db.catalog_repositories``), written in the same transaction, as the
   ``after_insert`` hook does for rows the ORM inserts;
 - the object becomes persistent in the session (``make_transient_to_detached``, then
@@ -20,11 +22,12 @@ column added to the table needs no edit. A new row (``insert_feature``):
 
 A changed row (``update_feature``, at commit): the columns whose values differ from those
 loaded, compared as the ORM's flush compares them (each column type's ``compare_values``),
-and the next revision, in one UPDATE whose WHERE clause names the revision loaded: a row
-another writer changed meanwhile matches nothing, which is SQLAlchemy's ``StaleDataError``
-(a 409), as with the ORM; changed tags are indexed again (the ``after_update`` hook's work);
-the object is then clean and loaded at its new revision (as after a flush). Nothing
-changed: no statement, the revision stays (as with the ORM).
+the next revision and the row's JSON at it, in one UPDATE whose WHERE clause names the
+revision loaded: a row another writer changed meanwhile matches nothing, which is
+SQLAlchemy's ``StaleDataError`` (a 409), as with the ORM; changed tags are indexed again
+(the ``after_update`` hook's work); the object is then clean and loaded at its new
+revision (as after a flush). Nothing changed: no statement, the revision stays (as with
+the ORM).
 """
 
 from __future__ import annotations
@@ -41,7 +44,9 @@ from sqlalchemy.orm.exc import StaleDataError
 from feature_gateway.db.appended import insert_appended
 from feature_gateway.db.catalog_repositories import index_tags, replace_tags
 from feature_gateway.db.compiled import CompiledStatement, compile_for_driver
-from feature_gateway.db.models import FEATURES_TABLE, Feature
+from feature_gateway.db.feature_json import stored_json
+from feature_gateway.db.models import FEATURES_TABLE, STORED_JSON, STORED_JSON_REVISION, Feature
+from feature_gateway.domain.feature_fields import FIELD_NAMES
 
 # The UPDATE of a loaded row: its id and the revision (the mapper's version counter,
 # ``db.models``) it was loaded at in the WHERE clause.
@@ -81,6 +86,8 @@ def insert_feature(session: Session, feature: Feature) -> None:
     given = feature.__dict__
     for attribute, _column in _nullable_unset(mapper):
         given.setdefault(attribute, None)
+    given[STORED_JSON] = written = stored_json(given)
+    given[STORED_JSON_REVISION] = None if written is None else given[revision_key]
     connection = session.connection()
     insert_appended(connection, [feature])
     if feature.tags:
@@ -114,7 +121,9 @@ def update_feature(session: Session, feature: Feature) -> None:
         return
     revision_key, revision_column, generator = _version(mapper)
     was = loaded.get(revision_key, values[revision_key])
-    changed.setdefault(revision_column, generator(was))
+    revision = changed.setdefault(revision_column, generator(was))
+    changed[STORED_JSON] = written = stored_json(_fields(feature, values, revision_key, revision))
+    changed[STORED_JSON_REVISION] = None if written is None else revision
     connection = session.connection()
     if _execute(connection, changed, {"_id": feature.id, "_loaded": was}) != 1:
         raise StaleDataError(f"features row {feature.id} is no longer at revision {was}")
@@ -127,6 +136,17 @@ def update_feature(session: Session, feature: Feature) -> None:
     make_transient(feature)
     make_transient_to_detached(feature)
     session.add(feature)
+
+
+def _fields(
+    feature: Feature, values: dict[str, Any], revision_key: str, revision: int
+) -> dict[str, Any]:
+    """The row's fields once updated: its values (an attribute not loaded read as the ORM
+    reads it), at the new revision."""
+    fields = {name: values[name] if name in values else getattr(feature, name)
+              for name in FIELD_NAMES}  # fmt: skip
+    fields[revision_key] = revision
+    return fields
 
 
 def _execute(connection: Connection, changed: dict[str, Any], where: dict[str, Any]) -> int:

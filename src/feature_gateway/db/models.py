@@ -1,7 +1,8 @@
 """The two tables: features (one row per feature name) and its append-only audit trail.
 
 The features table's columns are the field table's (``domain.feature_fields``), typed by
-each field's kind, plus what only storage needs (``id``, ``canonical_name``).
+each field's kind, plus what only storage needs (``id``, ``canonical_name``, the row's
+stored JSON).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from sqlalchemy import (
     false,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.types import TypeEngine
 
@@ -32,6 +33,8 @@ from feature_gateway.domain.feature_fields import FEATURE_FIELDS, Field, Kind
 from feature_gateway.domain.listing import LIST_FILTERS, Filter, FilterKind
 
 ACTOR = String(255)
+# The features table's columns holding each row's JSON object and its revision.
+STORED_JSON, STORED_JSON_REVISION = "fields_json", "fields_json_revision"
 # "token:<token_id>" or "oidc:<issuer>" (an issuer URL is at most 1,000 characters, config).
 CREDENTIAL_LENGTH = 1024
 
@@ -99,6 +102,14 @@ FEATURES_TABLE = Table(
     # by FeatureRepository.add: the versions of a feature are one index range.
     Column("family_name", String(255)),
     Column("version_key", String(255)),
+    # The row's fields as one JSON object, the bytes orjson writes for them (the list
+    # page's item, joined as stored), and the revision it was written at: written with the
+    # row by ``db.feature_writes``, read only by ``db.feature_json``; where the revision is
+    # not the row's (NULL: a row written by code predating it), the page has the database
+    # write the object instead. Never a field: the API, its document and the change log
+    # know only the field table's.
+    Column(STORED_JSON, Text),
+    Column(STORED_JSON_REVISION, Integer),
     *(
         Index(f"ix_features_{'_'.join(columns)}", *columns)
         for table, columns in dict.fromkeys(filter(None, map(filter_index, LIST_FILTERS)))
@@ -117,7 +128,14 @@ class Feature(Base):
     __table__ = FEATURES_TABLE
     # Optimistic concurrency: every UPDATE is "... WHERE revision = <the one we read>",
     # so of two racing writers one matches no row and is answered 409.
-    __mapper_args__ = {"version_id_col": FEATURES_TABLE.c.revision}
+    # The stored JSON is deferred: a write loading the row never reads it, and writes it
+    # from the row's fields (``db.feature_writes``).
+    __mapper_args__ = {
+        "version_id_col": FEATURES_TABLE.c.revision,
+        "properties": {
+            name: deferred(FEATURES_TABLE.c[name]) for name in (STORED_JSON, STORED_JSON_REVISION)
+        },
+    }
 
     if TYPE_CHECKING:  # for mypy: the attributes code names; the columns come from above
         id: Mapped[int]
