@@ -10,11 +10,11 @@ its many-to-one relationships (``feature`` → ``feature_id``) from the related 
 by then. A column added to a model and set where the object is built is written without
 another edit here; one left unset gets its server default, as with the ORM.
 
-Each row's INSERT is compiled once per set of columns and run by the driver through
-``exec_driver_sql`` (SQLAlchemy's error handling kept), each value converted by its
-column's type as Core would (a JSON column's text): executing the statement through the
-Connection (a cache-key walk and the compiled-parameter handling per row) cost another 3 %
-of a create.
+Each row's INSERT is compiled once per set of columns and run by the driver
+(``db.compiled.on_driver``: SQLAlchemy's handling of a driver error kept), each value
+converted by its column's type as Core would (a JSON column's text): executing the
+statement through the Connection (a cache-key walk and the compiled-parameter handling per
+row) cost another 3 % of a create, ``exec_driver_sql``'s result for each row a few more.
 """
 
 from __future__ import annotations
@@ -29,7 +29,12 @@ from sqlalchemy.orm import Mapper
 from sqlalchemy.orm.interfaces import MANYTOONE
 
 from feature_gateway.db.base import Base
-from feature_gateway.db.compiled import CompiledStatement, compile_for_driver
+from feature_gateway.db.compiled import (
+    CompiledStatement,
+    compile_for_driver,
+    first_value,
+    on_driver,
+)
 
 
 @dataclass(frozen=True)
@@ -88,9 +93,7 @@ def insert_appended(connection: Connection, rows: Sequence[Base]) -> None:
     for row in rows:
         values = _values(plan, row)
         compiled = _compiled(plan, tuple(values), dialect)
-        new_id = connection.exec_driver_sql(
-            compiled.sql, compiled.connection_parameters(values)
-        ).scalar_one()
+        new_id = on_driver(connection, compiled.sql, compiled.parameters(values), first_value)
         setattr(row, plan.primary_key, new_id)
 
 
