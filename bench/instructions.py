@@ -33,8 +33,8 @@ from feature_gateway.domain.versions import family_name
 
 # Scenario → requests counted per run (a lifecycle is four).
 DEFAULT_REQUESTS = {"bare": 300, "health": 300, "read": 200, "read_post": 200, "list": 100,
-                    "values": 100, "serving": 100, "create": 50, "keyed": 50,
-                    "lifecycle": 20}  # fmt: skip
+                    "values": 100, "serving": 100, "create": 50, "create_new_query": 50,
+                    "keyed": 50, "lifecycle": 20}  # fmt: skip
 
 
 def _requests(app: object, kind: str, size: int) -> Callable[[int], None]:
@@ -67,8 +67,10 @@ def _requests(app: object, kind: str, size: int) -> Callable[[int], None]:
             call(environ("POST", "/features", "", values.encode()))
         elif kind == "serving":
             call(environ("POST", "/get-online-features", "", online.encode()))
-        elif kind in ("create", "keyed"):
+        elif kind in ("create", "create_new_query", "keyed"):
             path, body = lifecycle_steps(name)[0]
+            if kind == "create_new_query":  # a query never checked before (domain.sql_check)
+                body["query"] = f"SELECT value_{i} FROM source_{i} WHERE day = :day"
             env = environ("POST", path, "", json.dumps(body).encode())
             if kind == "keyed":
                 env["HTTP_IDEMPOTENCY_KEY"] = f"key-{os.getpid()}-{i}"

@@ -160,6 +160,10 @@ class RecordMaker:
         return record
 
 
+_STATUS_SERIES: dict[tuple[str, str], Any] = {}
+_status_records = RecordMaker(events_log, logging.INFO, "status changed", __file__)
+
+
 def status_changed(
     *,
     feature_name: str,
@@ -169,11 +173,17 @@ def status_changed(
     actor: str,
     actor_role: str | None,
 ) -> None:
-    """Count and log one status change; call only once its transaction has committed."""
-    STATUS_CHANGES.labels(trigger=trigger, to_status=to_status).inc()
-    events_log.info(
-        "status changed",
-        extra={
+    """Count and log one status change; call only once its transaction has committed.
+
+    The record is made as the access line's is (``RecordMaker``) and handed to the logger
+    (its filters, then its handlers, as ``Logger.info`` would): every write logs one."""
+    series = _STATUS_SERIES.get((trigger, to_status))
+    if series is None:  # labels() validates and locks on every call: made once per series
+        series = STATUS_CHANGES.labels(trigger=trigger, to_status=to_status)
+        _STATUS_SERIES[(trigger, to_status)] = series
+    series.inc()
+    if events_log.isEnabledFor(logging.INFO):
+        fields = {
             "event": "status_change",
             "feature_name": feature_name,
             "from_status": from_status,
@@ -181,5 +191,5 @@ def status_changed(
             "trigger": trigger,
             "actor": actor,
             "role": actor_role,
-        },
-    )
+        }
+        events_log.handle(_status_records.make(fields))

@@ -12,11 +12,17 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from feature_gateway.db import engine as engine_module
+from feature_gateway.db.appended import insert_appended, new_row
 from feature_gateway.db.engine import make_engine
+from feature_gateway.db.models import Feature
 from feature_gateway.db.scopes import Database
+from feature_gateway.db.violations import is_unique_violation
+from feature_gateway.errors import DatabaseUnavailableError
 from feature_gateway.services import features
+from feature_gateway.services.rows import feature_data
 from tests.conftest import SEED_FEATURE, migrate
 from tests.databases import FreshDatabase, require_backend, settings_for
 
@@ -82,3 +88,32 @@ def test_a_connection_idle_past_the_limit_is_tested_even_when_its_socket_is_quie
     monkeypatch.setattr(engine_module, "PING_IDLE_S", -1.0)
     features.get_feature(database, "idle:read:1")
     assert len(tested) == 1
+
+
+def test_a_connection_lost_inside_a_write_is_a_503_and_never_used_again(one_connection):
+    # The write's own statements run on the driver's cursor (db.compiled.on_driver): a lost
+    # connection is what SQLAlchemy makes of it, an OperationalError, and is invalidated.
+    database, url = one_connection
+    with pytest.raises(DatabaseUnavailableError), database.writing() as uow:
+        assert uow.features.stored_as("lost:write:1") is None  # the transaction has begun
+        pid = uow.session.connection().connection.driver_connection.info.backend_pid
+        with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))
+        with pytest.raises(OperationalError) as lost:
+            uow.features.stored_as("lost:write:1")
+        assert lost.value.connection_invalidated
+        assert "lost:write:1" not in str(lost.value)  # parameters hidden, as the engine does
+        raise lost.value
+
+    _create(database, "lost:write:1")  # the pool's one connection, replaced
+    with database.bind.raw_connection() as pooled:
+        assert pooled.driver_connection.info.backend_pid != pid
+
+
+def test_a_name_taken_is_sqlalchemys_integrity_error_on_the_drivers_statements(database):
+    _create(database, "taken:twice:1")
+    with database.writing() as uow:
+        row = uow.features.get("taken:twice:1")
+        with pytest.raises(IntegrityError) as clash:
+            insert_appended(uow.session.connection(), [new_row(Feature, feature_data(row))])
+        assert is_unique_violation(clash.value)

@@ -49,3 +49,21 @@ def test_single_read_only_statements_are_accepted(sql):
 def test_anything_but_one_read_only_statement_is_rejected_with_a_reason(sql, reason):
     with pytest.raises(UnsafeQueryError, match=reason):
         check_read_only_query(sql)
+
+
+def test_a_query_checked_again_gets_the_same_verdict():
+    accepted, refused = "SELECT a FROM t WHERE b = 1", "SELECT a FROM t; DELETE FROM t"
+    for _ in range(2):
+        check_read_only_query(accepted)
+        with pytest.raises(UnsafeQueryError, match="exactly one statement"):
+            check_read_only_query(refused)
+
+
+def test_the_remembered_acceptances_are_bounded_and_a_forgotten_one_is_checked_anew():
+    from feature_gateway.domain import sql_check
+
+    for n in range(sql_check.ACCEPTED_MEMORY + 10):
+        check_read_only_query(f"SELECT {n} AS n")
+    assert len(sql_check._accepted) == sql_check.ACCEPTED_MEMORY
+    check_read_only_query("SELECT 0 AS n")  # the oldest, forgotten: parsed again, accepted
+    assert len(sql_check._accepted) == sql_check.ACCEPTED_MEMORY

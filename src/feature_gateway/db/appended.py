@@ -10,26 +10,62 @@ its many-to-one relationships (``feature`` → ``feature_id``) from the related 
 by then. A column added to a model and set where the object is built is written without
 another edit here; one left unset gets its server default, as with the ORM.
 
-Each row's INSERT is compiled once per set of columns and run by the driver through
-``exec_driver_sql`` (SQLAlchemy's error handling kept), each value converted by its
-column's type as Core would (a JSON column's text): executing the statement through the
-Connection (a cache-key walk and the compiled-parameter handling per row) cost another 3 %
-of a create.
+Each row's INSERT is compiled once per set of columns and run by the driver
+(``db.compiled.on_driver``: SQLAlchemy's handling of a driver error kept), each value
+converted by its column's type as Core would (a JSON column's text): executing the
+statement through the Connection (a cache-key walk and the compiled-parameter handling per
+row) cost another 3 % of a create, ``exec_driver_sql``'s result for each row a few more.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Insert, insert, inspect
-from sqlalchemy.orm import Mapper
+from sqlalchemy.orm import Mapper, configure_mappers
+from sqlalchemy.orm.instrumentation import ClassManager
 from sqlalchemy.orm.interfaces import MANYTOONE
 
 from feature_gateway.db.base import Base
-from feature_gateway.db.compiled import CompiledStatement, compile_for_driver
+from feature_gateway.db.compiled import (
+    CompiledStatement,
+    compile_for_driver,
+    first_value,
+    on_driver,
+)
+
+R = TypeVar("R", bound=Base)
+
+
+def new_row(cls: type[R], values: Mapping[str, Any]) -> R:
+    """A new object of the mapped ``cls`` holding ``values``, for a row written here (or by
+    ``db.feature_writes``), never by the ORM's flush: what ``cls(**values)`` makes, without
+    an attribute event for each value (the declarative constructor's per-value ``setattr``
+    was nearly a tenth of a create, for three objects). The object is made as the ORM makes
+    a row it loads (``ClassManager.new_instance``: its state, no ``__init__``) and holds the
+    values in its dict, where ``_values`` reads them and attribute access finds them. Only
+    for objects the session never flushes: a flush would not see a many-to-one given so
+    (no history), so a pending row keeps its constructor. A name that is no mapped
+    attribute is refused as the constructor refuses it."""
+    manager, attributes = _instrumented(cls)
+    unknown = values.keys() - attributes
+    if unknown:
+        raise TypeError(
+            f"{sorted(unknown)[0]!r} is an invalid keyword argument for {cls.__name__}"
+        )
+    row: R = manager.new_instance()
+    row.__dict__.update(values)
+    return row
+
+
+@functools.cache
+def _instrumented(cls: type[Base]) -> tuple[ClassManager[Any], frozenset[str]]:
+    configure_mappers()  # what the constructor's first call would do (its "init" event)
+    mapper: Mapper[Any] = inspect(cls)
+    return mapper.class_manager, frozenset(mapper.attrs.keys())
 
 
 @dataclass(frozen=True)
@@ -88,9 +124,7 @@ def insert_appended(connection: Connection, rows: Sequence[Base]) -> None:
     for row in rows:
         values = _values(plan, row)
         compiled = _compiled(plan, tuple(values), dialect)
-        new_id = connection.exec_driver_sql(
-            compiled.sql, compiled.connection_parameters(values)
-        ).scalar_one()
+        new_id = on_driver(connection, compiled.sql, compiled.parameters(values), first_value)
         setattr(row, plan.primary_key, new_id)
 
 

@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, joinedload
 
-from feature_gateway.db.appended import insert_appended
+from feature_gateway.db.appended import insert_appended, new_row
 from feature_gateway.db.catalog_models import FeatureChange, FeatureComment, FeatureTag
 from feature_gateway.db.models import Feature
 from feature_gateway.domain.changes import changed_fields
@@ -106,23 +106,24 @@ class ChangeLogRepository:
         for tracked in self.tracked:
             feature = tracked.feature
             after = self.snapshot(feature)
-            entry = FeatureChange(
-                feature=feature,
-                feature_name=feature.feature_name,
-                # The revision this write's flush gives the row: the mapper's version counter
-                # starts at 1 and adds 1 per UPDATE (SQLAlchemy's default version_id_generator).
+            values = {
+                "feature": feature,
+                "feature_name": feature.feature_name,
+                # The revision this write gives the row: the mapper's version counter starts
+                # at 1 and adds 1 per UPDATE (SQLAlchemy's default version_id_generator).
                 # A comment leaves the row alone: the revision it was written at.
-                revision=(tracked.before.get("revision") or 0) + (tracked.comment is None),
-                action=tracked.action,
-                actor=tracked.actor,
-                actor_role=tracked.actor_role,
-                authenticated=tracked.authenticated,
-                credential=tracked.credential,
-                timestamp=tracked.timestamp,
-                previous_status=tracked.before.get("status"),
-                new_status=feature.status,
-                fields=changed_fields(tracked.before, after, FIELD_NAMES),
-            )
+                "revision": (tracked.before.get("revision") or 0) + (tracked.comment is None),
+                "action": tracked.action,
+                "actor": tracked.actor,
+                "actor_role": tracked.actor_role,
+                "authenticated": tracked.authenticated,
+                "credential": tracked.credential,
+                "timestamp": tracked.timestamp,
+                "previous_status": tracked.before.get("status"),
+                "new_status": feature.status,
+                "fields": changed_fields(tracked.before, after, FIELD_NAMES),
+            }
+            entry = new_row(FeatureChange, values)
             if tracked.comment is not None:
                 tracked.comment.change = entry  # inserted with it, so never without it
                 comments.append(tracked.comment)

@@ -1,22 +1,27 @@
-"""Statements compiled once and run by the driver, for the hottest reads.
+"""Statements compiled once and run by the driver, for the hottest reads and the writes'
+own statements.
 
 Going through a ``Connection`` (a cache-key walk of the statement, then a result wrapper
 per execution) cost several times what the driver takes for the same indexed SELECT, and
 the hot reads are little else (docs/performance.md). The statements are still
-SQLAlchemy's, compiled by it for the dialect; only their execution is direct.
+SQLAlchemy's, compiled by it for the dialect; only their execution is direct. Inside a
+transaction they run by ``on_driver``, which handles a driver error as SQLAlchemy does.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Dialect, Executable, Select
+from sqlalchemy import Connection, Dialect, Executable, Select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 ResultProcessor = Callable[[Any], Any] | None
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -43,12 +48,6 @@ class CompiledStatement:
         if self.positions is None:
             return values
         return [values[name] for name in self.positions]
-
-    def connection_parameters(self, values: dict[str, Any]) -> Any:
-        """``parameters`` for ``Connection.exec_driver_sql``, which reads a list as several
-        parameter sets: a positional driver's as a tuple."""
-        given = self.parameters(values)
-        return tuple(given) if isinstance(given, list) else given
 
 
 def compile_for_driver(
@@ -112,12 +111,63 @@ def in_session(session: Session, statement: Select[Any], values: dict[str, Any])
     """The rows of a statement built once, as the driver returns them (no column type
     conversions), run on the session's connection inside its transaction (begun if it was
     not). Pending changes are not flushed first: only for statements whose rows the use
-    case has not changed.
-
-    ``exec_driver_sql`` skips the compiling but not SQLAlchemy's handling of driver errors:
-    a lost connection is still invalidated and raised as SQLAlchemy's ``OperationalError``,
-    which the unit of work answers with 503.
-    """
+    case has not changed. Run by ``on_driver``: a driver error is handled as SQLAlchemy's
+    execution handles it."""
     connection = session.connection()
     compiled = compiled_once(statement, connection.dialect)
-    return list(connection.exec_driver_sql(compiled.sql, compiled.connection_parameters(values)))
+    return on_driver(connection, compiled.sql, compiled.parameters(values), _all_rows)
+
+
+def _all_rows(cursor: Any) -> list[Any]:
+    return list(cursor.fetchall())
+
+
+def first_value(cursor: Any) -> Any:
+    """What an ``INSERT … RETURNING id`` of one row returns: the id."""
+    return cursor.fetchone()[0]
+
+
+def row_count(cursor: Any) -> int:
+    """The rows an UPDATE or DELETE matched."""
+    return int(cursor.rowcount)
+
+
+def on_driver(connection: Connection, sql: str, parameters: Any, result: Callable[[Any], T]) -> T:
+    """Run ``sql`` on a cursor of the driver's connection behind ``connection`` (in its
+    transaction, begun if it was not) and return ``result(cursor)``.
+
+    ``Connection.exec_driver_sql`` skips the compiling too, but makes an execution context
+    and a result (its columns described from the cursor's) for every statement: with the
+    session's bookkeeping it was a tenth of a create's CPU (docs/performance.md,
+    "i27-create"). What it does with a driver error is done here by public calls, so every
+    caller sees the same: SQLAlchemy's exception for it (``DBAPIError.instance``: an
+    ``IntegrityError`` for a unique violation, 409 by ``db.violations``; an
+    ``OperationalError`` for a lost connection or a full disk, 503 by the unit of work), the
+    parameters hidden as the engine hides them, and a connection the dialect calls lost
+    invalidated (never handed out again). The pool's other connections are tested when next
+    checked out (``db.engine``), where SQLAlchemy would also have marked them all stale.
+    No ``before_cursor_execute`` or ``handle_error`` event runs for these statements (the
+    service listens to neither).
+    """
+    dialect = connection.dialect
+    pooled = connection.connection
+    cursor = pooled.cursor()
+    try:
+        cursor.execute(sql, parameters)
+        return result(cursor)
+    except dialect.loaded_dbapi.Error as exc:
+        lost = dialect.is_disconnect(exc, pooled.dbapi_connection, cursor)
+        if lost and not connection.invalidated:
+            connection.invalidate(exc)
+        raise DBAPIError.instance(
+            sql,
+            parameters,
+            exc,
+            dialect.loaded_dbapi.Error,
+            hide_parameters=connection.engine.hide_parameters,
+            connection_invalidated=lost,
+            dialect=dialect,
+        ) from exc
+    finally:
+        with contextlib.suppress(Exception):  # a lost connection's cursor may refuse
+            cursor.close()

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import InvalidatePoolError
 
 from feature_gateway.config import Settings
+from feature_gateway.db.compiled import on_driver
 
 # Execution option naming the BEGIN a SQLite transaction starts with (see _sqlite_events).
 SQLITE_BEGIN = "sqlite_begin"
@@ -180,7 +181,11 @@ def _sqlite_events(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         mode = connection.get_execution_options().get(SQLITE_BEGIN, "DEFERRED")
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        on_driver(connection, f"BEGIN {mode}", (), _nothing)
+
+
+def _nothing(_cursor: Any) -> None:
+    return None
 
 
 def _fold_case(value: Any) -> Any:

@@ -43,7 +43,12 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from feature_gateway.db.appended import insert_appended
 from feature_gateway.db.catalog_repositories import index_tags, replace_tags
-from feature_gateway.db.compiled import CompiledStatement, compile_for_driver
+from feature_gateway.db.compiled import (
+    CompiledStatement,
+    compile_for_driver,
+    on_driver,
+    row_count,
+)
 from feature_gateway.db.feature_json import stored_json
 from feature_gateway.db.models import FEATURES_TABLE, STORED_JSON, STORED_JSON_REVISION, Feature
 from feature_gateway.domain.feature_fields import FIELD_NAMES
@@ -152,8 +157,8 @@ def _fields(
 def _execute(connection: Connection, changed: dict[str, Any], where: dict[str, Any]) -> int:
     """Run the UPDATE of the ``changed`` columns by the driver; the rows it matched."""
     compiled = _compiled_update(tuple(changed), connection.dialect)
-    parameters = compiled.connection_parameters({**changed, **where})
-    return int(connection.exec_driver_sql(compiled.sql, parameters).rowcount)
+    parameters = compiled.parameters({**changed, **where})
+    return on_driver(connection, compiled.sql, parameters, row_count)
 
 
 @functools.lru_cache(maxsize=64)

@@ -4,9 +4,9 @@ One row per (scope, key): claimed before the write starts (``completed_time`` nu
 flight), then completed with the response in the write's own transaction.
 
 Every statement here is SQLAlchemy's, built once at import and compiled once per dialect,
-and run by the driver (``exec_driver_sql`` inside a transaction, the DBAPI cursor on the
-claims' autocommit connection, ``db.idempotency_claims``): a keyed write runs four of them
-(two on PostgreSQL), and building, caching and compiling them per request cost a keyed
+and run by the driver (``db.compiled.on_driver`` inside a transaction, the DBAPI cursor on
+the claims' autocommit connection, ``db.idempotency_claims``): a keyed write runs four of
+them (two on PostgreSQL), and building, caching and compiling them per request cost a keyed
 create about a tenth of its instructions (docs/performance.md, "i26-keyed"). SQLite's claim
 is a plain INSERT, a clash told by the primary key's unique violation; PostgreSQL's is an
 ``INSERT … ON CONFLICT DO NOTHING`` of ours, compiled once (``_postgresql_claim``).
@@ -40,7 +40,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from feature_gateway.db.base import Base
-from feature_gateway.db.compiled import CompiledStatement, compile_for_driver
+from feature_gateway.db.compiled import CompiledStatement, compile_for_driver, on_driver, row_count
 from feature_gateway.db.violations import is_driver_unique_violation
 
 
@@ -178,7 +178,7 @@ def _compiled(name: str, dialect: Dialect) -> CompiledStatement:
 
 class IdempotencyRepository:
     """The statements on ``idempotency_keys``, on a connection inside a transaction (run
-    through ``exec_driver_sql``: SQLAlchemy's handling of driver errors kept); never commits.
+    by ``db.compiled.on_driver``: SQLAlchemy's handling of driver errors kept); never commits.
     ``db.idempotency_claims`` runs the same on an autocommit connection."""
 
     def __init__(self, connection: Connection) -> None:
@@ -187,14 +187,13 @@ class IdempotencyRepository:
 
     def _run(self, name: str, values: dict[str, Any]) -> list[Any]:
         compiled = _compiled(name, self.dialect)
-        parameters = compiled.connection_parameters(values)
-        return list(self.connection.exec_driver_sql(compiled.sql, parameters))
+        parameters = compiled.parameters(values)
+        return on_driver(self.connection, compiled.sql, parameters, _rows)
 
     def _count(self, name: str, values: dict[str, Any]) -> int:
         """The rows ``name`` (an UPDATE or a DELETE without RETURNING) changed."""
         compiled = _compiled(name, self.dialect)
-        parameters = compiled.connection_parameters(values)
-        return int(self.connection.exec_driver_sql(compiled.sql, parameters).rowcount)
+        return on_driver(self.connection, compiled.sql, compiled.parameters(values), row_count)
 
     def get(self, scope: str, key: str) -> KeyRow | None:
         compiled = _compiled("get", self.dialect)
@@ -277,6 +276,10 @@ class IdempotencyRepository:
         return len(self._run("purge", {"now": now, "batch": limit}))
 
 
+def _rows(cursor: Any) -> list[Any]:
+    return list(cursor.fetchall()) if cursor.description is not None else []
+
+
 class DriverIdempotencyRepository(IdempotencyRepository):
     """The same statements on a DBAPI connection in autocommit (``db.idempotency_claims``):
     each one its own transaction, its errors the driver's."""
@@ -290,6 +293,6 @@ class DriverIdempotencyRepository(IdempotencyRepository):
         cursor = self._dbapi_connection.cursor()
         try:
             cursor.execute(compiled.sql, compiled.parameters(values))
-            return list(cursor.fetchall()) if cursor.description is not None else []
+            return _rows(cursor)
         finally:
             cursor.close()

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from feature_gateway.db.appended import new_row
 from feature_gateway.db.catalog_models import FeatureComment
 from feature_gateway.db.catalog_repositories import ChangeLogRepository
 from feature_gateway.db.definition_changes import DefinitionChange, DefinitionChangeRepository
@@ -83,7 +84,7 @@ class Recorder:
         ``write`` (create, create_version or import), with its change-log entry and its
         creation row in the history. ``copied_from``: the version it was made from, whose
         definition authors it inherits when it copies that definition unchanged."""
-        feature = Feature(**with_defaults(values))
+        feature = new_row(Feature, with_defaults(values))
         self._features.add(feature)
         self._track(feature, write, acting, new=True)
         self.status_change(
@@ -151,21 +152,20 @@ class Recorder:
         """``feature`` went from ``from_status`` (None: it is new) to its status by ``trigger``:
         its history entry. Called by the lifecycle machine, and for the row a write adds.
         ``forced``: the request overrode the trigger's guard."""
-        self._audit.append(
-            AuditEntry(
-                feature=feature,
-                from_status=None if from_status is None else str(from_status),
-                to_status=str(feature.status),
-                trigger=trigger,
-                actor=acting.actor,
-                actor_role=acting.role,
-                reason=reason,
-                timestamp=acting.timestamp,
-                authenticated=acting.authenticated,
-                credential=acting.credential,
-                forced=forced,
-            )
-        )
+        entry = {
+            "feature": feature,
+            "from_status": None if from_status is None else str(from_status),
+            "to_status": str(feature.status),
+            "trigger": trigger,
+            "actor": acting.actor,
+            "actor_role": acting.role,
+            "reason": reason,
+            "timestamp": acting.timestamp,
+            "authenticated": acting.authenticated,
+            "credential": acting.credential,
+            "forced": forced,
+        }
+        self._audit.append(new_row(AuditEntry, entry))
 
     def _track(self, feature: Feature, action: str, acting: Acting, *, new: bool = False) -> None:
         self._changes.track(

@@ -14,7 +14,10 @@ comment to one engine and a DROP to another), and brackets nested deeper than
 
 from __future__ import annotations
 
+import hashlib
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 
 from sqlglot import Token, TokenType, exp
@@ -49,12 +52,36 @@ _CLOSING = frozenset({TokenType.R_PAREN, TokenType.R_BRACKET, TokenType.R_BRACE}
 _COMMENT = re.compile(r"--[^\r\n]*|/\*(?P<block>.*?)\*/", re.DOTALL)
 
 
+# The queries accepted lately, by a digest of their text, newest last: a query sent again
+# (a retry, an update sending the record back, a client creating features from one
+# template) is not parsed again. Only acceptances are kept: the verdict on a text is the
+# text's alone (the same parser, no settings), but a refusal for nesting too deep for the
+# stack (RecursionError) could depend on where the check was called from. A digest keeps
+# each entry small whatever the query's length (up to 100,000 characters).
+ACCEPTED_MEMORY = 1024
+_accepted: OrderedDict[bytes, None] = OrderedDict()
+_accepted_lock = threading.Lock()
+
+
 class UnsafeQueryError(ValueError):
     """The query is not a single read-only statement; the message says why."""
 
 
 def check_read_only_query(sql: str) -> None:
     """Raise ``UnsafeQueryError`` unless ``sql`` is one read-only SELECT statement."""
+    digest = hashlib.blake2b(sql.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+    with _accepted_lock:
+        if digest in _accepted:
+            _accepted.move_to_end(digest)
+            return
+    _check(sql)
+    with _accepted_lock:
+        _accepted[digest] = None
+        if len(_accepted) > ACCEPTED_MEMORY:
+            _accepted.popitem(last=False)
+
+
+def _check(sql: str) -> None:
     try:
         tokens = _DIALECT.tokenize(sql)
         _check_comments(sql, tokens)
