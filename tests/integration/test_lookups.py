@@ -15,7 +15,7 @@ from sqlalchemy import event, text
 
 from feature_gateway.db import feature_pages
 from feature_gateway.db.engine import make_engine
-from feature_gateway.db.repositories import FeatureLookup
+from feature_gateway.db.repositories import FeatureLookup, _array_literal
 from feature_gateway.db.scopes import Database
 from feature_gateway.domain.feature_fields import FIELD_NAMES
 from feature_gateway.domain.listing import FeatureQuery
@@ -134,6 +134,26 @@ def test_served_types_take_any_number_of_names_in_one_statement(engine_database)
         served = lookup.features.served_types(asked)
         assert lookup.features.served_types([]) == {}
     assert served == {"look:served:v1": ("look:served:1", "batch", "float")}
+
+
+def test_listed_names_stay_the_text_they_are(engine_database):
+    # The list goes to PostgreSQL as the text of an array: quotes, backslashes, commas,
+    # braces, spaces and NULL in a name are that name's characters, not the array's syntax.
+    _create(engine_database, "look:served:1")
+    with engine_database.writing() as uow:
+        uow.session.execute(
+            text("UPDATE features SET status = 'DEPLOYED' WHERE feature_name = 'look:served:1'")
+        )
+        uow.commit()
+    odd = ['a"b', "c\\d", "e,f", "{g}", "h i", "NULL", "null", "", '\\"', "\u00e9\u2603"]
+    with engine_database.looking_up() as lookup:
+        latest = lookup.features.latest_served_types([*odd, "look:served"])
+        assert lookup.features.latest_served_types(odd) == {}
+    assert latest == {"look:served": ("look:served:1", "batch", "float")}
+    if engine_database.bind.dialect.name == "postgresql":
+        with engine_database.bind.connect() as connection:
+            array = text("SELECT CAST(:names AS VARCHAR[])")
+            assert connection.execute(array, {"names": _array_literal(odd)}).scalar() == odd
 
 
 def test_a_connection_lost_before_a_use_cases_first_statement_is_unavailable_not_a_crash(

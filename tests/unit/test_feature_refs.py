@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 
@@ -69,3 +70,15 @@ def test_collisions_name_each_column_name_given_twice():
 )
 def test_timestamps_are_rfc3339_utc_with_milliseconds_only_when_there_are_some(ms, text):
     assert rfc3339(ms) == text
+
+
+@pytest.mark.parametrize(
+    "ms",
+    [0, 999, 86_399_999, 951_782_400_000, 1_751_429_485_123, 253_402_300_799_999, -1,
+     -62_135_596_800_000, -30_610_224_000_000],
+)  # fmt: skip
+def test_timestamps_are_written_as_strftime_wrote_them(ms):
+    # rfc3339 writes the date and time out itself (cheaper): the same text, years 1 to 9999
+    seconds, millis = divmod(ms, 1000)
+    text = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    assert rfc3339(ms) == (f"{text}.{millis:03d}Z" if millis else f"{text}Z")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from feature_gateway.config import Settings
 from feature_gateway.domain.names import INVALID_FEATURE_NAME, is_valid_feature_name
 from feature_gateway.domain.value_requests import RequestLimits
 from feature_gateway.errors import ValidationError
@@ -14,14 +15,24 @@ from feature_gateway.web.context import gateway, settings
 
 
 def value_limits() -> RequestLimits:
-    """The configured size limits of a batch feature values request."""
+    """The configured size limits of a batch feature values request: made once for the
+    process's settings (a values request asks twice), again for another app's."""
+    global _last_limits
     configured = settings()
-    return RequestLimits(
+    last = _last_limits
+    if last is not None and last[0] is configured:
+        return last[1]
+    limits = RequestLimits(
         max_features=configured.max_features_per_request,
         max_rows=configured.max_entity_rows_per_request,
         max_values=configured.max_values_per_request,
         max_columns=configured.max_entity_columns_per_request,
     )
+    _last_limits = (configured, limits)  # the settings kept with them: their id stays theirs
+    return limits
+
+
+_last_limits: tuple[Settings, RequestLimits] | None = None
 
 
 def read_counter(consumer: str) -> ReadCounter | None:

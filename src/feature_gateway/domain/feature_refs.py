@@ -89,9 +89,15 @@ def column_collisions(
     return sorted(repeated)
 
 
+# A Feast answer writes each time bucket's start (a day, a minute or a second long: the same
+# ones request after request) and the request's time: the strings are kept.
+@functools.lru_cache(maxsize=1024)
 def rfc3339(epoch_ms: int) -> str:
     """``2025-07-02T00:00:00Z``; with milliseconds (``.123Z``) when there are some, as
     Feast's server writes protobuf timestamps."""
     seconds, millis = divmod(epoch_ms, 1000)
-    text = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    at = datetime.fromtimestamp(seconds, UTC)
+    # strftime("%Y-%m-%dT%H:%M:%S") written out, at half its cost: the year unpadded as
+    # glibc's %Y writes it (compared over years 1 to 9999)
+    text = f"{at.year}-{at.month:02d}-{at.day:02d}T{at.hour:02d}:{at.minute:02d}:{at.second:02d}"
     return f"{text}.{millis:03d}Z" if millis else f"{text}Z"

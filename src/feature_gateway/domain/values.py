@@ -26,7 +26,7 @@ import functools
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -81,8 +81,10 @@ _U64_27, _U64_30, _U64_31 = np.uint64(27), np.uint64(30), np.uint64(31)
 _STRING_LABEL_ARRAY = np.array(STRING_LABELS, dtype=object)
 
 
-@dataclass(frozen=True)
-class FeatureSpec:
+# FeatureSpec and Column are named tuples: a request makes one per feature and column, and
+# a frozen dataclass's ``__init__`` (an ``object.__setattr__`` per field) cost three times
+# as much (docs/performance.md, "i27-values").
+class FeatureSpec(NamedTuple):
     """What the generator needs to know of a deployed feature."""
 
     name: str
@@ -90,8 +92,7 @@ class FeatureSpec:
     data_type: str
 
 
-@dataclass(frozen=True)
-class Column:
+class Column(NamedTuple):
     """One column of the response; the lists may be shared between columns (read-only)."""
 
     values: Sequence[Any]
@@ -157,21 +158,27 @@ def simulate_columns(
     present, not_found, missing = [PRESENT] * n_rows, [NOT_FOUND] * n_rows, [None] * n_rows
     yield from (Column(values, present, request_times) for values in entities.values())
     rows = row_seeds(entities)
+    starts = _bucket_starts(event_timestamp)
     bucket_times: dict[int, list[int]] = {}  # one list per bucket start, shared
     per_block = max(1, block_values // n_rows)
     for first in range(0, len(features), per_block):
         block = features[first : first + per_block]
-        typed = _typed_columns(
-            [deployed[n] for n in block if n in deployed], rows, event_timestamp
-        )
+        typed = _typed_columns([deployed[n] for n in block if n in deployed], rows, starts)
         for name in block:
             spec = deployed.get(name)
             if spec is None:
                 yield Column(missing, not_found, request_times)
                 continue
-            start = bucket_start(event_timestamp, spec.feature_type)
-            times = bucket_times.setdefault(start, [start] * n_rows)
+            start = starts[spec.feature_type]
+            times = bucket_times.get(start)
+            if times is None:
+                times = bucket_times[start] = [start] * n_rows
             yield Column(typed[spec.name], present, times)
+
+
+def _bucket_starts(event_timestamp: int) -> dict[str, int]:
+    """Feature type → ``bucket_start(event_timestamp, feature_type)``, once per request."""
+    return {kind: event_timestamp - event_timestamp % size for kind, size in BUCKET_MS.items()}
 
 
 @functools.lru_cache(maxsize=4096)
@@ -203,13 +210,16 @@ def mix64_array(x: U64Array) -> U64Array:
 
 def row_seeds(entities: Mapping[str, Sequence[EntityValue]]) -> U64Array:
     """The row seed of every row: one BLAKE2b digest per key value, mixed column by column."""
-    n_rows = len(next(iter(entities.values())))
-    seeds = np.zeros(n_rows, dtype=np.uint64)
+    seeds: U64Array | None = None
     for column in sorted(entities):
         digests = _value_digests(column, entities[column])
-        # Little-endian on every platform, then native uint64 for arithmetic.
-        value_seeds = np.frombuffer(digests, dtype="<u8").astype(np.uint64)
-        seeds = mix64_array(seeds ^ value_seeds)
+        # Little-endian on every platform, then native uint64 for arithmetic (no copy where
+        # they are the same; the array is only read).
+        value_seeds = np.frombuffer(digests, dtype="<u8").astype(np.uint64, copy=False)
+        # The first column's seeds start from 0, and 0 ^ x is x.
+        seeds = mix64_array(value_seeds if seeds is None else seeds ^ value_seeds)
+    if seeds is None:
+        raise ValueError("at least one entity key column is needed")
     return seeds
 
 
@@ -224,18 +234,22 @@ def _value_digests(column: str, values: Sequence[EntityValue]) -> bytes:
     for value in values:
         if type(value) is str:
             state = as_string()
-            state.update(value.encode("utf-8", "surrogatepass"))
+            try:  # plain UTF-8 is the same bytes, and faster, for any text but lone surrogates
+                state.update(value.encode())
+            except UnicodeEncodeError:
+                state.update(value.encode("utf-8", "surrogatepass"))
         else:
             state = as_integer()
-            state.update(str(value).encode("ascii"))
+            state.update(str(value).encode())  # decimal digits: ASCII
         digests.append(state.digest())
     return b"".join(digests)
 
 
 def _typed_columns(
-    specs: Sequence[FeatureSpec], rows: U64Array, event_timestamp: int
+    specs: Sequence[FeatureSpec], rows: U64Array, starts: Mapping[str, int]
 ) -> dict[str, Any]:
-    """Feature name → typed values for every row, computed one data type at a time.
+    """Feature name → typed values for every row, computed one data type at a time
+    (``starts``: each feature type's bucket start, ``_bucket_starts``).
 
     The features are put in data-type order first, so that each type's keys are one slice
     of the key block (a view), not a copy gathered by a list of indexes."""
@@ -243,9 +257,13 @@ def _typed_columns(
         return {}
     by_type: dict[str, list[FeatureSpec]] = {}
     for spec in specs:
-        by_type.setdefault(spec.data_type, []).append(spec)
+        group = by_type.get(spec.data_type)
+        if group is None:
+            by_type[spec.data_type] = [spec]
+        else:
+            group.append(spec)
     feature_keys = [
-        _feature_key(spec.name, bucket_start(event_timestamp, spec.feature_type))
+        _feature_key(spec.name, starts[spec.feature_type])
         for group in by_type.values()
         for spec in group
     ]
@@ -254,22 +272,37 @@ def _typed_columns(
     first = 0
     for data_type, group in by_type.items():
         block = _typed_block(keys[first : first + len(group)], data_type)
-        typed.update(zip((spec.name for spec in group), block, strict=True))
+        # Indexed, not iterated: iterating a 2-D array ends by raising (and formatting) an
+        # IndexError inside numpy.
+        for index, spec in enumerate(group):
+            typed[spec.name] = block[index]
         first += len(group)
     return typed
+
+
+# The moduli and divisors as numpy scalars, made once.
+_FLOAT_SCALES = {
+    data_type: (np.uint64(modulus), np.float64(divisor))
+    for data_type, (modulus, divisor) in FLOAT_SCALES.items()
+}
+_INTEGER_MODULI = {data_type: np.uint64(modulus) for data_type, modulus in INTEGER_MODULI.items()}
+_U64_STRING_VARIANTS = np.uint64(STRING_VARIANTS)
+_U64_BOOLEAN_THRESHOLD = np.uint64(1 << BOOLEAN_BIT)  # the top bit set: at or above it
 
 
 def _typed_block(keys: U64Array, data_type: str) -> Any:
     """Each key read as a value of ``data_type`` (the tables above), on a 2-D block of keys
     (a row per feature)."""
-    if data_type in FLOAT_SCALES:
-        modulus, divisor = FLOAT_SCALES[data_type]
-        return (keys % np.uint64(modulus)).astype(np.float64) / np.float64(divisor)
-    if data_type in INTEGER_MODULI:
-        return keys % np.uint64(INTEGER_MODULI[data_type])
+    scale = _FLOAT_SCALES.get(data_type)
+    if scale is not None:
+        # (Converted first: ``np.true_divide`` of the uint64 remainders by a float64 gives
+        # the same values, through a slower casting loop.)
+        return (keys % scale[0]).astype(np.float64) / scale[1]
+    modulus = _INTEGER_MODULI.get(data_type)
+    if modulus is not None:
+        return keys % modulus
     if data_type == DataType.BOOLEAN:
-        return (keys >> np.uint64(BOOLEAN_BIT)).astype(np.bool_)
+        return keys >= _U64_BOOLEAN_THRESHOLD  # the key's top bit
     if data_type == DataType.STRING:
-        labels = _STRING_LABEL_ARRAY[keys % np.uint64(STRING_VARIANTS)]
-        return [row.tolist() for row in labels]
+        return _STRING_LABEL_ARRAY[keys % _U64_STRING_VARIANTS].tolist()  # a list per row
     raise ValueError(f"unknown feature data type {data_type!r}")

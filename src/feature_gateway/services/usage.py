@@ -49,12 +49,16 @@ class UsageCounter:
         with self._lock:
             counts = self._counts
             for name in feature_names:
-                found = counts.get((name, consumer, day))
+                key = (name, consumer, day)
+                found = counts.get(key)
                 if found is None:
-                    counts[(name, consumer, day)] = [1, at_ms, at_ms]
-                else:
+                    counts[key] = [1, at_ms, at_ms]
+                else:  # comparisons, not min() and max(): two calls a feature fewer
                     found[0] += 1
-                    found[1], found[2] = min(found[1], at_ms), max(found[2], at_ms)
+                    if at_ms < found[1]:
+                        found[1] = at_ms
+                    if at_ms > found[2]:
+                        found[2] = at_ms
 
     def flush(self, database: Database) -> int:
         """Add the counts to the database; returns how many rows that took. Counts that

@@ -126,11 +126,23 @@ class _SharedLists:
     def json(self, items: Sequence[Any]) -> bytes:
         known = self._written.get(id(items))
         if known is None:
-            known = self._written[id(items)] = (
-                items,
-                orjson.dumps(items, option=orjson.OPT_SERIALIZE_NUMPY, default=_as_list),
-            )
+            known = self._written[id(items)] = (items, _list_json(items))
         return known[1]
+
+
+def _list_json(items: Sequence[Any]) -> bytes:
+    """The list as orjson writes it. The engine's status and time lists hold one string or
+    one integer as many times as there are rows: such a list is written as that item's
+    JSON repeated, the same bytes without a conversion per item (orjson took about 110 ns
+    for each epoch-ms integer). Equal items are the same JSON for ``str`` and ``int``
+    alike, the types a column declares for them (a ``bool`` or ``float`` equal to an int
+    would not be: none is put there)."""
+    if type(items) is list and items:
+        first = items[0]
+        if (type(first) is str or type(first) is int) and items.count(first) == len(items):
+            item = orjson.dumps(first)
+            return b"".join((b"[", (item + b",") * (len(items) - 1), item, b"]"))
+    return orjson.dumps(items, option=orjson.OPT_SERIALIZE_NUMPY, default=_as_list)
 
 
 def _as_list(value: Any) -> Any:
