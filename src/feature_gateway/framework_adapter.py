@@ -7,6 +7,9 @@ fails when an installed version leaves them (re-read the hooks, then update the 
 
 - ``OrjsonBodyParser``: webargs parses JSON bodies with the standard library; orjson is
   faster and strict (a lone surrogate escape, ``NaN`` or ``Infinity`` is malformed: 400).
+  A large body goes to a schema that can answer it from its outline
+  (``answered_by_outline``, ``api.body_outline``) as that outline when the schema says
+  so, without being built (webargs' ``load_json``, given the schema).
 - ``DocCallbacksBlueprint``: flask-smorest has no public way to post-process each
   operation's document; its own callbacks sit in ``Blueprint._prepare_doc_cbks``. Its
   ``alt_response`` documents a response and wraps the view in a function that only calls
@@ -41,6 +44,8 @@ from marshmallow import Schema, fields
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 
+from feature_gateway.api.body_outline import outline
+
 CHECKED_AGAINST = {
     "flask": "3.1",
     "flask-smorest": "0.47",
@@ -54,6 +59,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 class OrjsonBodyParser(FlaskParser):
     """``FlaskParser`` reading JSON bodies with orjson."""
+
+    def load_json(self, req: flask.Request, schema: Schema) -> Any:
+        answered_by_outline = getattr(schema, "answered_by_outline", None)
+        if answered_by_outline is not None and is_json_request(req):
+            found = outline(req.get_data(cache=True))
+            if found is not None and answered_by_outline(found):
+                return found
+        return super().load_json(req, schema)
 
     def _raw_load_json(self, req: flask.Request) -> Any:
         if not is_json_request(req):
