@@ -44,7 +44,7 @@ from marshmallow import Schema, fields
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 
-from feature_gateway.api.body_outline import outline
+from feature_gateway.api.body_outline import OUTLINED_FROM_BYTES, outline
 
 CHECKED_AGAINST = {
     "flask": "3.1",
@@ -62,10 +62,12 @@ class OrjsonBodyParser(FlaskParser):
 
     def load_json(self, req: flask.Request, schema: Schema) -> Any:
         answered_by_outline = getattr(schema, "answered_by_outline", None)
-        if answered_by_outline is not None and is_json_request(req):
-            found = outline(req.get_data(cache=True))
-            if found is not None and answered_by_outline(found):
-                return found
+        if answered_by_outline is not None:
+            body = req.get_data(cache=True)
+            if len(body) >= OUTLINED_FROM_BYTES and is_json_request(req):
+                found = outline(body)
+                if found is not None and answered_by_outline(found):
+                    return found
         return super().load_json(req, schema)
 
     def _raw_load_json(self, req: flask.Request) -> Any:

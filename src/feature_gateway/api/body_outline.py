@@ -46,6 +46,7 @@ ORJSON_MAX_DEPTH = 1024
 # below it, what orjson builds is a few MB at most, and the bench's largest valid requests
 # (100 x 10,000 and 1,000 x 1,000) stay on orjson alone.
 OUTLINED_FROM_COMMAS = 16_384
+OUTLINED_FROM_BYTES = 2 * OUTLINED_FROM_COMMAS  # "0," is a value
 # A top-level object with more keys than this is not outlined (its keys are kept).
 MAX_OUTLINED_KEYS = 1_024
 # ijson's C backend hands over the events of one piece at a time, in a list: 4 kB of
@@ -82,7 +83,7 @@ class ObjectOutline:
 def outline(body: bytes, from_commas: int = OUTLINED_FROM_COMMAS) -> Any:
     """The outline of ``body``, or None: not outlined (fewer than ``from_commas`` commas,
     or a body yajl and orjson may read differently, or one orjson refuses)."""
-    if len(body) < 2 * from_commas or body.count(b",") < from_commas:
+    if body.count(b",") < from_commas:
         return None
     if _unlike_orjson(body):
         return None
