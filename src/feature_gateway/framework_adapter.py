@@ -61,21 +61,18 @@ class OrjsonBodyParser(FlaskParser):
     """``FlaskParser`` reading JSON bodies with orjson."""
 
     def load_json(self, req: flask.Request, schema: Schema) -> Any:
-        answered_by_outline = getattr(schema, "answered_by_outline", None)
-        if answered_by_outline is not None:
-            body = req.get_data(cache=True)
-            if len(body) >= OUTLINED_FROM_BYTES and is_json_request(req):
-                found = outline(body)
-                if found is not None and answered_by_outline(found):
-                    return found
-        return super().load_json(req, schema)
-
-    def _raw_load_json(self, req: flask.Request) -> Any:
+        """webargs' JSON loader (its ``_raw_load_json`` hook, and the layer around it that
+        turns the standard library's errors into 400s, written as one)."""
         if not is_json_request(req):
             return core.missing
         body = req.get_data(cache=True)
         if not body:
             return core.missing  # then required fields are reported missing (422)
+        answered_by_outline = getattr(schema, "answered_by_outline", None)
+        if answered_by_outline is not None and len(body) >= OUTLINED_FROM_BYTES:
+            found = outline(body)
+            if found is not None and answered_by_outline(found):
+                return found
         try:
             return orjson.loads(body)
         except orjson.JSONDecodeError as exc:
