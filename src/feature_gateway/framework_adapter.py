@@ -7,6 +7,9 @@ fails when an installed version leaves them (re-read the hooks, then update the 
 
 - ``OrjsonBodyParser``: webargs parses JSON bodies with the standard library; orjson is
   faster and strict (a lone surrogate escape, ``NaN`` or ``Infinity`` is malformed: 400).
+  A large body goes to a schema that can answer it from its outline
+  (``answered_by_outline``, ``api.body_outline``) as that outline when the schema says
+  so, without being built (webargs' ``load_json``, given the schema).
 - ``DocCallbacksBlueprint``: flask-smorest has no public way to post-process each
   operation's document; its own callbacks sit in ``Blueprint._prepare_doc_cbks``. Its
   ``alt_response`` documents a response and wraps the view in a function that only calls
@@ -41,6 +44,8 @@ from marshmallow import Schema, fields
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 
+from feature_gateway.api.body_outline import OUTLINED_FROM_BYTES, outline
+
 CHECKED_AGAINST = {
     "flask": "3.1",
     "flask-smorest": "0.47",
@@ -55,12 +60,19 @@ F = TypeVar("F", bound=Callable[..., Any])
 class OrjsonBodyParser(FlaskParser):
     """``FlaskParser`` reading JSON bodies with orjson."""
 
-    def _raw_load_json(self, req: flask.Request) -> Any:
+    def load_json(self, req: flask.Request, schema: Schema) -> Any:
+        """webargs' JSON loader (its ``_raw_load_json`` hook, and the layer around it that
+        turns the standard library's errors into 400s, written as one)."""
         if not is_json_request(req):
             return core.missing
         body = req.get_data(cache=True)
         if not body:
             return core.missing  # then required fields are reported missing (422)
+        answered_by_outline = getattr(schema, "answered_by_outline", None)
+        if answered_by_outline is not None and len(body) >= OUTLINED_FROM_BYTES:
+            found = outline(body)
+            if found is not None and answered_by_outline(found):
+                return found
         try:
             return orjson.loads(body)
         except orjson.JSONDecodeError as exc:

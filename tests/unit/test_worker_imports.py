@@ -44,3 +44,4 @@ def test_a_worker_without_single_sign_on_loads_no_jwt_library_and_no_http_client
 
     assert "flask" in modules  # the app was built
     assert {"joserfc", "cryptography", "httpx"} & modules == set()
+    assert "ijson" not in modules  # the streaming parser waits for a large body

@@ -8,6 +8,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
+from feature_gateway.api.body_outline import ArrayOutline, ObjectOutline
 from feature_gateway.api.context import value_limits
 from feature_gateway.domain.value_requests import (
     ENTITY_KEY_RULE,
@@ -146,14 +147,34 @@ class ValuesRequestSchema(StrictSchema):
         """The size limits, before any name or key is checked: a request over them gets one
         message per limit, not one per item (docs/performance.md, "Figures behind the code")."""
         if isinstance(data, Mapping):
-            features, entities = data.get("features"), data.get("entities")
-            columns = list(entities.values()) if isinstance(entities, Mapping) else []
-            value_limits().check(
-                len(features) if isinstance(features, list) else 0,
-                max((len(c) for c in columns if isinstance(c, list)), default=0),
-                len(columns),
-            )
+            value_limits().check(*request_size(data))
         return data
+
+    def answered_by_outline(self, outline: Any) -> bool:
+        """Whether loading ``outline`` (``api.body_outline``) answers as loading the body
+        would: a body that is not an object (refused as such, whatever it holds), or one
+        over the limits, refused by ``_within_limits``. What runs before it reads no more
+        than the outline keeps: the top-level keys (the unknown fields' count, Feast's
+        ``feature_service``) and scalar values (the actor fields bound with a token);
+        ``tests/unit/test_body_outline.py`` lists those hooks."""
+        if not isinstance(outline, Mapping):
+            return True
+        return bool(value_limits().violations(*request_size(outline)))
+
+
+def request_size(body: Mapping[str, Any]) -> tuple[int, int, int]:
+    """The features, entity rows and entity key columns of a request's body, parsed or
+    outlined (``api.body_outline``): what the limits are checked against."""
+    features, entities = body.get("features"), body.get("entities")
+    if isinstance(entities, ObjectOutline):
+        rows, n_columns = entities.longest_array, entities.keys
+    else:
+        columns = list(entities.values()) if isinstance(entities, Mapping) else []
+        rows = max((len(c) for c in columns if isinstance(c, list)), default=0)
+        n_columns = len(columns)
+    if isinstance(features, ArrayOutline):
+        return features.length, rows, n_columns
+    return len(features) if isinstance(features, list) else 0, rows, n_columns
 
 
 class FeatureValuesRequestSchema(ValuesRequestSchema):

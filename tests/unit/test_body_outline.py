@@ -1,0 +1,188 @@
+"""A large body's outline (``api.body_outline``): given only for a body orjson parses, with
+the keys and sizes orjson's document has; otherwise None, and the body is parsed as before."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from feature_gateway.api.body_outline import (
+    ORJSON_MAX_DEPTH,
+    ArrayOutline,
+    ObjectOutline,
+    outline,
+)
+from feature_gateway.api.values.feast_schemas import OnlineFeaturesRequestSchema
+from feature_gateway.api.values.schemas import FeatureValuesRequestSchema, request_size
+
+
+def _outlined(body: bytes) -> Any:
+    return outline(body, from_commas=0)
+
+
+def _parsed(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _same(found: Any, document: Any) -> None:
+    """``found`` outlines ``document``: the same top-level keys in order, scalar values,
+    sizes."""
+    if not isinstance(document, dict):
+        if isinstance(document, list):
+            assert found == ArrayOutline(len(document))
+        else:
+            assert found == document
+        return
+    assert list(found) == list(document)
+    assert request_size(found) == request_size(document)
+    for key, value in document.items():
+        if isinstance(value, list):
+            assert found[key] == ArrayOutline(len(value))
+        elif isinstance(value, dict):
+            assert isinstance(found[key], ObjectOutline)
+            assert found[key] == ObjectOutline(
+                len(value), max((len(v) for v in value.values() if isinstance(v, list)), default=0)
+            )
+        else:
+            assert found[key] == value
+
+
+def test_orjson_refuses_nesting_past_the_depth_the_outline_stops_at() -> None:
+    assert orjson.loads(b"[" * ORJSON_MAX_DEPTH + b"]" * ORJSON_MAX_DEPTH)
+    with pytest.raises(orjson.JSONDecodeError):
+        orjson.loads(b"[" * (ORJSON_MAX_DEPTH + 1) + b"]" * (ORJSON_MAX_DEPTH + 1))
+    deepest = b"[" * ORJSON_MAX_DEPTH + b"]" * ORJSON_MAX_DEPTH
+    assert _outlined(deepest) == ArrayOutline(1)
+    assert _outlined(b"[" + deepest + b"]") is None
+
+
+def test_a_million_values_are_counted() -> None:
+    body = orjson.dumps({"features": ["a:b"], "entities": {"id": [0] * 1_000_000, "k": [1]}})
+    assert outline(body) == {
+        "features": ArrayOutline(1),
+        "entities": ObjectOutline(keys=2, longest_array=1_000_000),
+    }
+    assert request_size(outline(body)) == (1, 1_000_000, 2)
+
+
+def test_a_body_with_few_values_is_left_to_orjson() -> None:
+    body = orjson.dumps({"features": ["a:b"], "entities": {"id": ["x" * 100_000]}})
+    assert outline(body) is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'["\\ud800"]',  # a lone first half: yajl reads "?"
+        b'["\\ud83d x"]',
+        b'["\\ud83d\\ud83d\\ude00"]',
+        b'["\\ud83d\\\\ude00"]',  # then an escaped backslash
+        b'["\\ude00"]',
+        b"[1]\x0c",  # form feed and vertical tab are whitespace to yajl only
+        b"[\x0b1]",
+        b"[1e400]",
+        b"[-1e400]",
+        b"[1" + b"0" * 400 + b"]",
+        b"[1,]",
+        b"[1] x",
+        b'["\xed\xa0\x80"]',  # a surrogate in UTF-8
+        b'["\xc0\xaf"]',
+        b"[NaN]",
+        b"[1/*c*/]",
+        b"\xef\xbb\xbf[1]",
+        b'{"a":1,}',
+    ],
+)
+def test_what_orjson_refuses_is_not_outlined(body: bytes) -> None:
+    assert _parsed(body) is None
+    assert _outlined(body) is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'["\\ud83d\\ude00", "\\\\ud800", "\\\\\\ud83d\\ude00"]',
+        b'{"a": "\\ud83d\\ude00"}',
+        b"[18446744073709551615, -9223372036854775808, 1e308, 1e-400, -0.0]",
+        b' \t\r\n{"a": [] }\n',
+    ],
+)
+def test_what_orjson_parses_is_outlined_alike(body: bytes) -> None:
+    _same(_outlined(body), orjson.loads(body))
+
+
+def test_a_key_given_twice_counts_once_at_the_top_and_is_not_outlined_below() -> None:
+    body = b'{"features": [1, 2], "x": 0, "features": [1], "entities": {"id": [1, 2]}}'
+    found = _outlined(body)
+    _same(found, orjson.loads(body))
+    assert list(found) == ["features", "x", "entities"]
+    assert _outlined(b'{"entities": {"id": [1, 2, 3], "id": [1]}}') is None
+
+
+def test_the_hooks_before_the_limits_read_only_what_an_outline_keeps() -> None:
+    # ValuesRequestSchema.answered_by_outline relies on it: a new load hook that runs
+    # before _within_limits must read only top-level keys and scalar values.
+    for schema in (FeatureValuesRequestSchema(), OnlineFeaturesRequestSchema()):
+        hooks = [name for name, *_ in schema._hooks["pre_load"]]
+        assert hooks[: hooks.index("_within_limits")] in (
+            ["_few_unknown_fields"],
+            ["_few_unknown_fields", "_no_feature_service"],
+        )
+
+
+_KEYS = st.sampled_from(["features", "entities", "id", "k", "a", "\u00e9", "\U0001f600"])
+_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=5)
+)
+_JSON = st.recursive(
+    _SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_KEYS, inner, max_size=4),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_JSON)
+def test_any_document_is_outlined_as_orjson_parses_it(document: Any) -> None:
+    body = orjson.dumps(document)
+    _same(_outlined(body), orjson.loads(body))
+
+
+_SEEDS = [
+    b'{"features": ["a:b", "c\\u00e9"], "entities": {"id": [1, -2, 3.5e3, "x\\ud83d\\ude00"]},'
+    b' "t": true, "n": null}',
+    b'[{"a": []}, {}, "\\"\\\\\\/\\b\\f\\n\\r\\t", 0, -0.0e-0]',
+    '{"e": {"k": ["\u00e9\u20ac\U0001f600"], "j": [[1], {"x": 2}]}}'.encode(),
+]
+_BYTES = list(b'[]{}:,"\\ /0123456789-+.eEtrufalsnud\t\n\r\x0b\x0c\x00\x7f\xc3\xa9\xed\xa0\xff')
+
+
+@settings(max_examples=2_000, deadline=None)
+@given(st.randoms(use_true_random=False))
+def test_a_mangled_body_is_outlined_only_if_orjson_parses_it_alike(rnd: random.Random) -> None:
+    body = bytearray(rnd.choice(_SEEDS))
+    for _ in range(rnd.randint(1, 4)):
+        at = rnd.randrange(len(body))
+        kind = rnd.random()
+        if kind < 0.4:
+            body[at] = rnd.choice(_BYTES)
+        elif kind < 0.7:
+            body[at:at] = bytes([rnd.choice(_BYTES)])
+        else:
+            del body[at]
+    found, document = _outlined(bytes(body)), _parsed(bytes(body))
+    if found is not None:
+        assert document is not None, bytes(body)
+        _same(found, document)
