@@ -138,3 +138,19 @@ def test_in_token_mode_an_admin_reads_the_discussion_but_has_no_comment_form(
     assert response.status_code == 302
     assert any("Refused:" in m for m in flashes(page(token_client, feature_path(name))))
     assert stored(connection, name) == []
+
+
+def test_a_form_of_more_parts_than_allowed_is_a_413_page_not_a_500(client, make_feature):
+    # werkzeug refuses a multipart body of over MAX_FORM_PARTS (1,000) parts while the CSRF
+    # check reads it; the error page must not read the rest again (it was a 500: over 2,000
+    # parts, the second reading failed too, inside the error handler).
+    name = make_feature("READY_FOR_TESTING")["feature_name"]
+    sign_in_trust(client, "approver", "carol")
+    part = b'--b\r\nContent-Disposition: form-data; name="c"\r\n\r\n1\r\n'
+    body = part * 2_500 + b"--b--\r\n"
+    response = client.post(
+        comment_path(name), data=body, content_type="multipart/form-data; boundary=b"
+    )
+    assert response.status_code == 413
+    assert response.mimetype == "text/html"
+    assert "Request Entity Too Large" in response.get_data(as_text=True)

@@ -80,7 +80,9 @@ def _page_context() -> dict[str, Any]:
     return {
         "user": current_user(),
         "trust_mode": not settings().token_mode,
-        "sign_out_form": PlainForm(),
+        # Only rendered (its CSRF token), never validated here: not bound to the request's
+        # form, whose reading may be what failed (an error page of a refused body).
+        "sign_out_form": PlainForm(formdata=None),
         "label": label,
     }
 
