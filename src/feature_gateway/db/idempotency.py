@@ -15,8 +15,9 @@ is a plain INSERT, a clash told by the primary key's unique violation; PostgreSQ
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -42,6 +43,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from feature_gateway.db.base import Base
 from feature_gateway.db.compiled import CompiledStatement, compile_for_driver, on_driver, row_count
 from feature_gateway.db.violations import is_driver_unique_violation
+
+T = TypeVar("T")
 
 
 class IdempotencyRecord(Base):
@@ -185,15 +188,17 @@ class IdempotencyRepository:
         self.connection = connection
         self.dialect: Dialect = connection.dialect
 
-    def _run(self, name: str, values: dict[str, Any]) -> list[Any]:
+    def _execute(self, name: str, values: dict[str, Any], result: Callable[[Any], T]) -> T:
+        """``result`` of the cursor that ran statement ``name`` with ``values``."""
         compiled = _compiled(name, self.dialect)
-        parameters = compiled.parameters(values)
-        return on_driver(self.connection, compiled.sql, parameters, _rows)
+        return on_driver(self.connection, compiled.sql, compiled.parameters(values), result)
+
+    def _run(self, name: str, values: dict[str, Any]) -> list[Any]:
+        return self._execute(name, values, _rows)
 
     def _count(self, name: str, values: dict[str, Any]) -> int:
         """The rows ``name`` (an UPDATE or a DELETE without RETURNING) changed."""
-        compiled = _compiled(name, self.dialect)
-        return on_driver(self.connection, compiled.sql, compiled.parameters(values), row_count)
+        return self._execute(name, values, row_count)
 
     def get(self, scope: str, key: str) -> KeyRow | None:
         compiled = _compiled("get", self.dialect)
@@ -288,11 +293,11 @@ class DriverIdempotencyRepository(IdempotencyRepository):
         self._dbapi_connection = dbapi_connection
         self.dialect = dialect
 
-    def _run(self, name: str, values: dict[str, Any]) -> list[Any]:
+    def _execute(self, name: str, values: dict[str, Any], result: Callable[[Any], T]) -> T:
         compiled = _compiled(name, self.dialect)
         cursor = self._dbapi_connection.cursor()
         try:
             cursor.execute(compiled.sql, compiled.parameters(values))
-            return _rows(cursor)
+            return result(cursor)
         finally:
             cursor.close()
