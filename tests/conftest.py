@@ -53,7 +53,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return [
         f"fuzzing: the Schemathesis runs (marker fuzz, one per database and auth mode, "
         f"FUZZ_MAX_EXAMPLES={examples}) are the slowest tests, {each}; the whole suite takes "
-        "about 6-8 min on 2 cores; -m 'not fuzz' (make test-fast) leaves them out"
+        "about 6-12 min on 2 cores; -m 'not fuzz' (make test-fast) leaves them out"
     ]
 
 

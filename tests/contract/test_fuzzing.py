@@ -1,6 +1,6 @@
 """Schemathesis against the app on every operation: zero 5xx, every response as documented.
 
-Marked ``fuzz`` (about 1 min per run on 2 cores at the suite's 15 examples): deselect with
+Marked ``fuzz`` (about 1 min per run on 2 cores at the suite's 10 examples): deselect with
 ``-m "not fuzz"`` for a quick run. The summary is printed and kept in artifacts/.
 """
 

@@ -46,14 +46,15 @@ THROUGH_PGBOUNCER = [
     "tests/concurrency/test_webhook_workers.py",
 ]
 # Left out of the re-run: API tests whose point is who may call what, or which input is
-# refused before any statement runs. They repeat the statements the rest already sends
-# through PgBouncer (the access matrix alone is a third of the API's PostgreSQL tests),
-# and the whole re-run is the suite's slowest test.
+# refused before any statement runs (the large bodies: before the body is even built).
+# They repeat the statements the rest already sends through PgBouncer (the access matrix
+# alone is a third of the API's PostgreSQL tests), and the re-run is the slowest test.
 NOT_THROUGH_PGBOUNCER = [
     "tests/api/test_access_matrix.py",
     "tests/api/test_hostile_input.py",
     "tests/api/test_look_alike_names.py",
     "tests/api/test_feature_values_validation.py",
+    "tests/api/test_large_bodies.py",
 ]
 
 

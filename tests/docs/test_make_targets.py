@@ -175,6 +175,6 @@ def test_a_run_that_fuzzes_says_first_where_its_time_goes_and_how_to_skip_it() -
 
     said = header()
     assert "fuzzing: the Schemathesis runs (marker fuzz" in said
-    assert "the whole suite takes about 6-8 min on 2 cores" in said
+    assert "the whole suite takes about 6-12 min on 2 cores" in said
     assert "(make test-fast) leaves them out" in said
     assert "Schemathesis runs" not in header("-m", "not fuzz")
