@@ -51,6 +51,8 @@ THROUGH_PGBOUNCER = [
 # alone is a third of the API's PostgreSQL tests), and the re-run is the slowest test.
 NOT_THROUGH_PGBOUNCER = [
     "tests/api/test_access_matrix.py",
+    "tests/api/test_roles.py",
+    "tests/api/test_authentication.py",
     "tests/api/test_hostile_input.py",
     "tests/api/test_look_alike_names.py",
     "tests/api/test_feature_values_validation.py",
