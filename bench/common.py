@@ -6,6 +6,7 @@ so the bare Flask app and the service run under the same settings in every run.
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import secrets
@@ -15,14 +16,15 @@ import sqlite3
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.datasets import store_feature_json_at
+from bench.datasets import PG_ADMIN_URL, store_feature_json_at
 from feature_gateway.domain.names import canonical_feature_name
 from feature_gateway.domain.versions import family_name, version_key
 from tests.oidc_issuer import AUDIENCE, ROLE_MAP, OidcIssuer
@@ -277,3 +279,21 @@ def spread(samples: Sequence[float]) -> str:
 
 def load_average() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def run_memory_bench(
+    description: str, measure: Callable[..., object], size: int, load_s: int, load_help: str
+) -> None:
+    """The command line of a bench measuring workers' memory (bench.memory,
+    bench.refused_bodies): ``measure(backend, size, folder, pg_admin_url, root, load_s)``
+    for each database asked for, in one scratch folder."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"])
+    parser.add_argument("--size", type=int, default=size, help="features in the table")
+    parser.add_argument("--pg-admin-url", default=PG_ADMIN_URL)
+    parser.add_argument("--load", type=int, default=load_s, help=load_help)
+    parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parents[1])
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="fmg-memory-") as tmp:
+        for backend in args.backends:
+            measure(backend, args.size, Path(tmp), args.pg_admin_url, args.root, args.load)

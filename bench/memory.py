@@ -14,14 +14,12 @@ step, and after each shape the resident set now; beside RSS, the PSS and USS at 
 
 from __future__ import annotations
 
-import argparse
 import re
-import tempfile
 from pathlib import Path
 
-from bench.common import Gunicorn, load_run, memory_mb
+from bench.common import Gunicorn, load_run, memory_mb, run_memory_bench
 from bench.core import MAX_SIZE_SHAPES
-from bench.datasets import PG_ADMIN_URL, fill, scratch_database
+from bench.datasets import fill, scratch_database
 from bench.scenarios import lifecycle_ms, scenarios, served_names, values_body, values_ms
 
 
@@ -79,18 +77,9 @@ def measure(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"])
-    parser.add_argument("--size", type=int, default=100, help="features in the table")
-    parser.add_argument("--pg-admin-url", default=PG_ADMIN_URL)
-    parser.add_argument(
-        "--load", type=int, default=2, help="seconds of wrk per scenario first (0: none)"
+    run_memory_bench(
+        __doc__.split("\n\n")[0], measure, 100, 2, "seconds of wrk per scenario first (0: none)"
     )
-    parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parents[1])
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="fmg-memory-") as tmp:
-        for backend in args.backends:
-            measure(backend, args.size, Path(tmp), args.pg_admin_url, args.root, args.load)
 
 
 if __name__ == "__main__":

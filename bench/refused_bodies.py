@@ -13,17 +13,15 @@ of them and of the warm-up's.
 
 from __future__ import annotations
 
-import argparse
 import http.client
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import orjson
 
-from bench.common import Gunicorn, load_run, memory_mb
+from bench.common import Gunicorn, load_run, memory_mb, run_memory_bench
 from bench.core import MAX_SIZE_SHAPES
-from bench.datasets import PG_ADMIN_URL, Dataset, fill, scratch_database
+from bench.datasets import Dataset, fill, scratch_database
 from bench.scenarios import lifecycle_ms, scenarios, served_names, values_body, values_ms
 
 JSON = {"Content-Type": "application/json"}
@@ -141,16 +139,7 @@ def measure(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"])
-    parser.add_argument("--size", type=int, default=10_000, help="features in the table")
-    parser.add_argument("--pg-admin-url", default=PG_ADMIN_URL)
-    parser.add_argument("--load", type=int, default=1, help="seconds of wrk per scenario")
-    parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parents[1])
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="fmg-refused-") as tmp:
-        for backend in args.backends:
-            measure(backend, args.size, Path(tmp), args.pg_admin_url, args.root, args.load)
+    run_memory_bench(__doc__.split("\n\n")[0], measure, 10_000, 1, "seconds of wrk per scenario")
 
 
 if __name__ == "__main__":
