@@ -14,9 +14,9 @@ fails when an installed version leaves them (re-read the hooks, then update the 
   operation's document; its own callbacks sit in ``Blueprint._prepare_doc_cbks``. Its
   ``alt_response`` documents a response and wraps the view in a function that only calls
   it (through ``current_app.ensure_sync``, a proxy lookup): a view documenting four
-  alternative responses paid four such calls per request. The view is handed on as a copy
-  of itself carrying what the wrapper would carry (its attributes, ``__wrapped__`` and the
-  doc), without the call.
+  alternative responses paid four such calls per request, and ``doc`` (each operation's
+  ``operationId``) one more. The view is handed on as a copy of itself carrying what the
+  wrapper would carry (its attributes, ``__wrapped__`` and the doc), without the call.
 - ``documented_statuses`` and ``mark_operation``: flask-smorest keeps what its decorators
   document in a view's ``_apidoc`` and hands it to the doc callbacks; ``ApiBlueprint`` reads
   the statuses documented so far and marks keyed writes there for its own doc callback.
@@ -91,6 +91,12 @@ class DocCallbacksBlueprint(Blueprint):  # type: ignore[misc]
 
     def alt_response(self, *args: Any, **kwargs: Any) -> Callable[[F], F]:
         document = super().alt_response(*args, **kwargs)
+        return lambda view: _without_call_layer(document(view), view)
+
+    def doc(self, *args: Any, **kwargs: Any) -> Callable[[F], F]:
+        """flask-smorest's ``doc``, whose wrapper is a call layer like ``alt_response``'s
+        (every operation has one: its ``operationId``, ``api.blueprint``)."""
+        document = super().doc(*args, **kwargs)
         return lambda view: _without_call_layer(document(view), view)
 
 

@@ -1,15 +1,21 @@
 """``observability.RecordMaker``: the access line's records are the records
-``Logger.makeRecord`` makes, only made faster."""
+``Logger.makeRecord`` makes, only made faster; and the line written without a record, when
+the service's own handler is the only one, is the line of that record."""
 
 from __future__ import annotations
 
+import io
+import json
 import logging
 import threading
+import time
 from collections.abc import Iterator
 
+import flask
 import pytest
 
 from feature_gateway.observability import JsonLineFormatter, RecordMaker
+from feature_gateway.web.request_hooks import RequestIdFilter
 
 FIELDS = {"method": "GET", "path": "/livez", "status": 200, "request_id": "r-1", "role": None}
 
@@ -74,3 +80,72 @@ def test_a_record_factory_set_by_someone_else_is_still_used(custom_record_factor
     _, prepared = _made_both_ways()
 
     assert prepared.trace_id == "t-1"  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def service_log() -> Iterator[tuple[logging.Logger, io.StringIO]]:
+    """A logger configured as ``configure_logging`` configures the service's: one
+    StreamHandler writing JSON lines, stamping request ids, into a buffer."""
+    parent = logging.getLogger("feature_gateway.test_direct")
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    handler.setFormatter(JsonLineFormatter())
+    handler.addFilter(RequestIdFilter())
+    parent.addHandler(handler)
+    parent.propagate = False
+    parent.setLevel(logging.INFO)
+    yield logging.getLogger("feature_gateway.test_direct.access"), buffer
+    parent.removeHandler(handler)
+
+
+@pytest.fixture
+def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> float:
+    now = 1_765_000_000.0625
+    monkeypatch.setattr(time, "time", lambda: now)
+    return now
+
+
+def test_a_line_written_directly_is_the_line_of_the_record(service_log, fixed_clock):
+    logger, buffer = service_log
+    maker = RecordMaker(logger, logging.INFO, "request", __file__)
+    maker.log(dict(FIELDS))
+
+    record = logger.makeRecord(
+        logger.name, logging.INFO, __file__, 0, "request", (), None, extra=dict(FIELDS)
+    )
+    assert buffer.getvalue() == JsonLineFormatter().format(record) + "\n"
+    assert json.loads(buffer.getvalue())["time"].endswith(",062")
+
+
+def test_another_handler_or_filter_gets_the_record_itself(service_log, fixed_clock):
+    logger, buffer = service_log
+    maker = RecordMaker(logger, logging.INFO, "request", __file__)
+    seen: list[logging.LogRecord] = []
+
+    logger.addFilter(lambda record: seen.append(record) or True)
+    maker.log(dict(FIELDS))
+    assert [record.getMessage() for record in seen] == ["request"]
+    direct = buffer.getvalue()
+    logger.filters.clear()
+
+    buffer.truncate(0)
+    buffer.seek(0)
+    maker.log(dict(FIELDS))
+    assert buffer.getvalue() == direct  # the same line either way
+
+
+def test_a_line_without_the_request_id_is_stamped_with_it(service_log):
+    logger, buffer = service_log
+    maker = RecordMaker(logger, logging.INFO, "status changed", __file__)
+    with flask.Flask(__name__).test_request_context():
+        flask.g.request_id = "r-2"
+        maker.log({"event": "status_change"})  # no request id: the filter stamps it
+
+    assert json.loads(buffer.getvalue())["request_id"] == "r-2"
+
+
+def test_nothing_is_written_below_the_level(service_log):
+    logger, buffer = service_log
+    RecordMaker(logger, logging.DEBUG, "request", __file__).log(dict(FIELDS))
+
+    assert buffer.getvalue() == ""

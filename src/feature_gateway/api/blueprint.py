@@ -222,9 +222,6 @@ class ApiBlueprint(DocCallbacksBlueprint):
     def response(self, *args: Any, **kwargs: Any) -> Callable[[F], F]:
         return cast(Callable[[F], F], super().response(*args, **kwargs))
 
-    def doc(self, *args: Any, **kwargs: Any) -> Callable[[F], F]:
-        return cast(Callable[[F], F], super().doc(*args, **kwargs))
-
     def problems(self, statuses: Iterable[int]) -> Callable[[F], F]:
         """Document the problem+json responses an endpoint may return (see api.problems)."""
 

@@ -19,4 +19,4 @@ def register_web(app: Flask, settings: Settings) -> None:
     """What every request and response passes, registered before either door's own: the
     request hooks, and JSON written by orjson."""
     app.json = OrjsonProvider(app)
-    register_request_hooks(app, settings.max_body_bytes)
+    register_request_hooks(app, settings.max_body_bytes, token_mode=settings.token_mode)

@@ -19,6 +19,8 @@ names none (``Principal.role_for``: the first of their roles that may).
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import current_app, g, request
 
 from feature_gateway.domain.identity import Principal
@@ -59,6 +61,12 @@ def authenticate_request() -> None:
         return
     claims = provider.verify(token, audience=settings().oidc_api_audience)
     identify(provider.principal_of(claims))
+
+
+def no_caller_yet(context: Any) -> None:
+    """``identify(None)`` on ``context``, the request's ``g`` already looked up: what
+    ``authenticate_request`` does first, and all it does in trust mode."""
+    context.principal = None
 
 
 def identify(caller: Principal | None) -> None:

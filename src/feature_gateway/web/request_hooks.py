@@ -14,7 +14,7 @@ from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 
 from feature_gateway.observability import RecordMaker
 from feature_gateway.web.access import is_console
-from feature_gateway.web.caller import authenticate_request
+from feature_gateway.web.caller import authenticate_request, no_caller_yet
 from feature_gateway.web.metrics import IN_PROGRESS, observe_request
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -29,13 +29,17 @@ _access_records = RecordMaker(access_log, logging.INFO, "request", __file__)
 class RequestIdFilter(logging.Filter):
     """Stamps the current request's id on every log record emitted while handling it."""
 
+    # It only adds this attribute to a record that has none: a record carrying it passes
+    # unchanged (``observability.RecordMaker.log`` writes such lines directly).
+    STAMPS = ("request_id",)
+
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "request_id") and has_request_context():
             record.request_id = g.get("request_id")
         return True
 
 
-def register_request_hooks(app: Flask, max_body_bytes: int) -> None:
+def register_request_hooks(app: Flask, max_body_bytes: int, *, token_mode: bool) -> None:
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
 
     @app.before_request
@@ -49,7 +53,10 @@ def register_request_hooks(app: Flask, max_body_bytes: int) -> None:
         valid = supplied and _REQUEST_ID_PATTERN.fullmatch(supplied)
         context.request_id = supplied if valid else secrets.token_hex(16)
         # Who the caller is comes first: without a valid token, 401 whatever the body is.
-        authenticate_request()
+        if token_mode:
+            authenticate_request()
+        else:  # trust mode: an API request has no principal (the console may name one)
+            no_caller_yet(context)
         # webargs would turn a non-JSON body into a 422 "missing field"; say what is wrong.
         if current.method in _BODY_METHODS and current.url_rule is not None:
             if is_console(current.endpoint):  # HTML forms; MAX_CONTENT_LENGTH still applies
@@ -100,11 +107,10 @@ def _request_done(started: float, fields: dict[str, Any]) -> None:
     duration_s = time.perf_counter() - started
     IN_PROGRESS.dec()
     observe_request(fields["method"], fields["endpoint"], fields["status"], duration_s)
-    if access_log.isEnabledFor(logging.INFO):
-        fields["duration_ms"] = round(duration_s * 1000, 2)
-        # The record is made and handed over directly: what Logger.info would add is the
-        # caller's file and line, a walk up the stack, which the line does not show.
-        access_log.handle(_access_records.make(fields))
+    fields["duration_ms"] = round(duration_s * 1000, 2)
+    # Not Logger.info: what it would add is the caller's file and line, a walk up the stack,
+    # which the line does not show.
+    _access_records.log(fields)
 
 
 def _check_body_size(max_body_bytes: int) -> None:
