@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from feature_gateway.db import engine as engine_module
 from feature_gateway.db.appended import insert_appended, new_row
@@ -117,3 +117,27 @@ def test_a_name_taken_is_sqlalchemys_integrity_error_on_the_drivers_statements(d
         with pytest.raises(IntegrityError) as clash:
             insert_appended(uow.session.connection(), [new_row(Feature, feature_data(row))])
         assert is_unique_violation(clash.value)
+
+
+def test_the_health_check_on_a_connection_lost_unnoticed_is_unavailable_then_recovers(
+    one_connection, monkeypatch
+):
+    """The ping (``SELECT 1`` through libpq) on a connection the checkout test did not
+    doubt: the server's goodbye is read as a lost connection, which is replaced."""
+    database, url = one_connection
+    database.ping()
+    _end_the_pooled_connection(database, url)
+    monkeypatch.setattr(engine_module, "_server_spoke", lambda _connection: False)
+
+    with pytest.raises(DatabaseUnavailableError):
+        database.ping()
+    database.ping()  # a new connection
+
+
+def test_the_health_check_inside_a_failed_transaction_is_unavailable(one_connection):
+    database, _ = one_connection
+    with database.bind.connect() as connection:
+        with pytest.raises(DBAPIError):
+            connection.exec_driver_sql("SELECT 1/0")
+        with pytest.raises(DatabaseUnavailableError):
+            Database(connection).ping()  # the transaction refuses every statement

@@ -46,6 +46,10 @@ class Lookup:
 
     def ping(self) -> None:
         """A trivial statement, to see that the database answers."""
+        pgconn = getattr(self._connection, "pgconn", None)
+        if pgconn is not None:
+            _ping_libpq(pgconn)
+            return
         cursor = self._connection.cursor()
         try:
             cursor.execute("SELECT 1")
@@ -69,3 +73,21 @@ class Lookup:
                 self._pooled.close()
         if broken:
             raise unavailable(exc) from exc
+
+
+def _ping_libpq(pgconn: Any) -> None:
+    """``SELECT 1`` on a psycopg connection through its libpq connection (``Connection.pgconn``,
+    psycopg's documented low-level interface): the same round trip, without the cursor's
+    Python machinery around it, which was half of the client's work for ``/health`` on
+    PostgreSQL (docs/performance.md, "i28-fixed"). A lost connection raises psycopg's
+    ``OperationalError``, as its cursor would (the pooled connection is then replaced)."""
+    import psycopg
+    from psycopg import pq
+
+    result = pgconn.exec_(b"SELECT 1")
+    if result.status == pq.ExecStatus.TUPLES_OK:
+        return
+    message = (result.error_message or pgconn.error_message).decode("utf-8", "replace")
+    if pgconn.status != pq.ConnStatus.OK:
+        raise psycopg.OperationalError(message or "the connection is lost")
+    raise psycopg.DatabaseError(message or f"SELECT 1 answered {result.status.name}")
