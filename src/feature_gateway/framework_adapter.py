@@ -17,6 +17,11 @@ fails when an installed version leaves them (re-read the hooks, then update the 
   alternative responses paid four such calls per request, and ``doc`` (each operation's
   ``operationId``) one more. The view is handed on as a copy of itself carrying what the
   wrapper would carry (its attributes, ``__wrapped__`` and the doc), without the call.
+- ``DocCallbacksBlueprint.response``: flask-smorest's ``response`` wrapper calls the view
+  through ``current_app.ensure_sync`` and keeps each dump in ``g`` for its own ETag feature
+  (unused: ``api.revisions`` sets ETags); the view's answer is made as that wrapper makes
+  it (``unpack_tuple_response``, the schema's dump, ``jsonify``, the status and headers),
+  without the two lookups. The doc is flask-smorest's own.
 - ``documented_statuses`` and ``mark_operation``: flask-smorest keeps what its decorators
   document in a view's ``_apidoc`` and hands it to the doc callbacks; ``ApiBlueprint`` reads
   the statuses documented so far and marks keyed writes there for its own doc callback.
@@ -31,6 +36,8 @@ fails when an installed version leaves them (re-read the hooks, then update the 
 
 from __future__ import annotations
 
+import functools
+import inspect
 import types
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, cast
@@ -40,9 +47,15 @@ import orjson
 from flask import Flask, Response
 from flask.json.provider import JSONProvider
 from flask_smorest import Api, Blueprint
+from flask_smorest.utils import (
+    resolve_schema_instance,
+    set_status_and_headers_in_response,
+    unpack_tuple_response,
+)
 from marshmallow import Schema, fields
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from feature_gateway.api.body_outline import OUTLINED_FROM_BYTES, outline
 
@@ -92,6 +105,42 @@ class DocCallbacksBlueprint(Blueprint):  # type: ignore[misc]
     def alt_response(self, *args: Any, **kwargs: Any) -> Callable[[F], F]:
         document = super().alt_response(*args, **kwargs)
         return lambda view: _without_call_layer(document(view), view)
+
+    def response(self, status_code: Any, schema: Any = None, **kwargs: Any) -> Callable[[F], F]:
+        """flask-smorest's ``response``: documented by it, and answered as its wrapper
+        answers, without the lookups that wrapper makes around the view for what the
+        service does not use (``current_app.ensure_sync`` for a plain function, and the dump
+        kept in ``g`` for flask-smorest's own ETags: ``api.revisions`` sets them)."""
+        document = super().response(status_code, schema, **kwargs)
+        dumper = resolve_schema_instance(schema)
+        prepare = self._prepare_response_content
+
+        def decorator(view: F) -> F:
+            documented = document(view)
+            if (
+                type(view) is not types.FunctionType
+                or inspect.iscoroutinefunction(view)
+                or getattr(documented, "__wrapped__", None) is not view
+            ):
+                return cast(F, documented)
+
+            def respond(*args: Any, **kwargs: Any) -> Response:
+                raw, status, headers = unpack_tuple_response(view(*args, **kwargs))
+                if isinstance(raw, WerkzeugResponse):
+                    set_status_and_headers_in_response(raw, status, headers)
+                    return cast(Response, raw)
+                dump = raw if dumper is None else dumper.dump(raw)
+                response = flask.jsonify(prepare(dump))
+                set_status_and_headers_in_response(response, status, headers)
+                if status is None:
+                    response.status_code = status_code
+                return response
+
+            functools.update_wrapper(respond, view)
+            respond.__dict__.update(documented.__dict__)  # __wrapped__, the doc (_apidoc)
+            return cast(F, respond)
+
+        return decorator
 
     def doc(self, *args: Any, **kwargs: Any) -> Callable[[F], F]:
         """flask-smorest's ``doc``, whose wrapper is a call layer like ``alt_response``'s

@@ -219,9 +219,6 @@ class ApiBlueprint(DocCallbacksBlueprint):
         # instance per auth mode, once (webargs would build one per request).
         return cast(Callable[[F], F], super().arguments(schema, *args, **kwargs))
 
-    def response(self, *args: Any, **kwargs: Any) -> Callable[[F], F]:
-        return cast(Callable[[F], F], super().response(*args, **kwargs))
-
     def problems(self, statuses: Iterable[int]) -> Callable[[F], F]:
         """Document the problem+json responses an endpoint may return (see api.problems)."""
 

@@ -36,7 +36,7 @@ from feature_gateway.errors import (
     WebhookManagementDisabledError,
 )
 from feature_gateway.shapes.role_schemas import ROLE_HEADER
-from feature_gateway.web.caller import principal, role_for
+from feature_gateway.web.caller import principal, principal_of, role_for
 from feature_gateway.web.context import settings
 
 # Actions that only a verified principal may take: in trust mode anyone could claim them,
@@ -99,16 +99,21 @@ def caller_role(declared: str | None) -> Role | None:
     it, from the header; a header that names no known role is refused even when the query
     wins.
     """
-    role = _known_role(declared)
+    # The objects behind the proxies and the roles that may be named, looked up once: every
+    # proxy access is a lookup (a read by name asked for six).
     current = request._get_current_object()  # type: ignore[attr-defined]
+    known = _claimable(settings().token_mode)
+    role = _known_role(declared, known)
     if current.method in _HEADER_ROLE_METHODS:
-        header_role = _known_role(current.environ.get(_ROLE_HEADER_ENVIRON), ROLE_HEADER)
+        header_role = _known_role(current.environ.get(_ROLE_HEADER_ENVIRON), known, ROLE_HEADER)
         role = role or header_role
-    verified = principal()
-    if role is not None and verified is not None and role not in verified.roles:
+    if role is None:
+        return None
+    context = g._get_current_object()
+    verified = principal_of(context)
+    if verified is not None and role not in verified.roles:
         raise RoleNotGrantedError(verified.name, role.value, verified.roles)
-    if role is not None:
-        g.role = role.value  # for the access log
+    context.role = role.value  # for the access log
     return role
 
 
@@ -168,10 +173,9 @@ def _inferred_role(action: Action) -> Role:
     return role
 
 
-def _known_role(raw: str | None, where: str = "user_role") -> Role | None:
+def _known_role(raw: str | None, known: dict[str, Role], where: str = "user_role") -> Role | None:
     if raw is None:
         return None
-    known = _claimable(settings().token_mode)
     role = known.get(raw)
     if role is None:
         names = ", ".join(known)

@@ -78,7 +78,12 @@ def identify(caller: Principal | None) -> None:
 def principal() -> Principal | None:
     """Who acts in this request: a verified principal, the console's claimed person (trust
     mode), or None (an API request in trust mode)."""
-    return g.get("principal")  # type: ignore[no-any-return]
+    return principal_of(g)
+
+
+def principal_of(context: Any) -> Principal | None:
+    """``principal()`` of ``context``, the request's ``g`` already looked up."""
+    return context.get("principal")  # type: ignore[no-any-return]
 
 
 def role_for(action: Action) -> Role | None:
