@@ -14,9 +14,10 @@ fails when an installed version leaves them (re-read the hooks, then update the 
   operation's document; its own callbacks sit in ``Blueprint._prepare_doc_cbks``. Its
   ``alt_response`` documents a response and wraps the view in a function that only calls
   it (through ``current_app.ensure_sync``, a proxy lookup): a view documenting four
-  alternative responses paid four such calls per request, and ``doc`` (each operation's
-  ``operationId``) one more. The view is handed on as a copy of itself carrying what the
-  wrapper would carry (its attributes, ``__wrapped__`` and the doc), without the call.
+  alternative responses paid four such calls per request, ``doc`` (each operation's
+  ``operationId``) and ``arguments`` one more each. The view is handed on as a copy of
+  itself carrying what the wrapper would carry (its attributes, ``__wrapped__`` and the
+  doc), without the call.
 - ``DocCallbacksBlueprint.response``: flask-smorest's ``response`` wrapper calls the view
   through ``current_app.ensure_sync`` and keeps each dump in ``g`` for its own ETag feature
   (unused: ``api.revisions`` sets ETags); the view's answer is made as that wrapper makes
@@ -105,6 +106,45 @@ class DocCallbacksBlueprint(Blueprint):  # type: ignore[misc]
     def alt_response(self, *args: Any, **kwargs: Any) -> Callable[[F], F]:
         document = super().alt_response(*args, **kwargs)
         return lambda view: _without_call_layer(document(view), view)
+
+    def arguments(
+        self,
+        schema: Any,
+        *,
+        location: str = "json",
+        content_type: str | None = None,
+        required: bool = True,
+        description: str | None = None,
+        example: Any = None,
+        examples: Any = None,
+        **kwargs: Any,
+    ) -> Callable[[F], F]:
+        """flask-smorest's ``arguments``: webargs' ``use_args`` around a call layer carrying
+        the doc (like ``alt_response``'s); webargs is handed the view's copy carrying that
+        layer's doc instead, with the same arguments flask-smorest hands it."""
+        document = super().arguments(
+            schema,
+            location=location,
+            content_type=content_type,
+            required=required,
+            description=description,
+            example=example,
+            examples=examples,
+            **kwargs,
+        )
+
+        def decorator(view: F) -> F:
+            parsing = document(view)
+            layer = getattr(parsing, "__wrapped__", None)
+            if (
+                type(view) is not types.FunctionType
+                or getattr(layer, "__wrapped__", None) is not view
+            ):
+                return cast(F, parsing)
+            use_args = self.ARGUMENTS_PARSER.use_args(schema, location=location, **kwargs)
+            return cast(F, use_args(_without_call_layer(cast(F, layer), view)))
+
+        return decorator
 
     def response(self, status_code: Any, schema: Any = None, **kwargs: Any) -> Callable[[F], F]:
         """flask-smorest's ``response``: documented by it, and answered as its wrapper

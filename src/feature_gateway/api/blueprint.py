@@ -213,11 +213,10 @@ class ApiBlueprint(DocCallbacksBlueprint):
         mark_operation(wrapped, view, _KEYED)
         return wrapped
 
-    # flask-smorest has no type hints: these restate its decorators' types for mypy.
     def arguments(self, schema: Any, *args: Any, **kwargs: Any) -> Callable[[F], F]:
         # A schema class stays a class: the parser's _IdentityAwareSchemas builds one
         # instance per auth mode, once (webargs would build one per request).
-        return cast(Callable[[F], F], super().arguments(schema, *args, **kwargs))
+        return super().arguments(schema, *args, **kwargs)
 
     def problems(self, statuses: Iterable[int]) -> Callable[[F], F]:
         """Document the problem+json responses an endpoint may return (see api.problems)."""

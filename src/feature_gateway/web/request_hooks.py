@@ -63,7 +63,7 @@ def register_request_hooks(app: Flask, max_body_bytes: int, *, token_mode: bool)
                 return
             if not current.is_json:
                 raise UnsupportedMediaType()
-            _check_body_size(max_body_bytes)
+            _check_body_size(current, max_body_bytes)
 
     @app.after_request
     def _finish(response: Response) -> Response:
@@ -113,7 +113,7 @@ def _request_done(started: float, fields: dict[str, Any]) -> None:
     _access_records.log(fields)
 
 
-def _check_body_size(max_body_bytes: int) -> None:
+def _check_body_size(current: Request, max_body_bytes: int) -> None:
     """413 for a body over the limit, whether its length is declared or not.
 
     A chunked body has no Content-Length; werkzeug then stops reading at the limit and
@@ -121,10 +121,11 @@ def _check_body_size(max_body_bytes: int) -> None:
     is read here (cached for the parser) with room for one byte more than allowed: a body
     that uses it is over the limit.
     """
-    if request.content_length is not None:
-        if request.content_length > max_body_bytes:
+    declared = current.content_length
+    if declared is not None:
+        if declared > max_body_bytes:
             raise RequestEntityTooLarge()
         return
-    request.max_content_length = max_body_bytes + 1
-    if len(request.get_data(cache=True)) > max_body_bytes:
+    current.max_content_length = max_body_bytes + 1
+    if len(current.get_data(cache=True)) > max_body_bytes:
         raise RequestEntityTooLarge()
