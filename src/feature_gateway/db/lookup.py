@@ -37,9 +37,14 @@ class Lookup:
                 raise unavailable(exc) from exc
             connection = self._pooled.driver_connection
             # pysqlite is in autocommit already: only the "begin" event (engine.py) starts
-            # transactions, and it does not run here.
+            # transactions, and it does not run here. psycopg is put in autocommit for the
+            # statement and back after it, its isolation level (which applies to
+            # transactions only) left as it is: the dialect's set_isolation_level and
+            # reset_isolation_level set both, four of psycopg's setters, each a generator
+            # run by its wait loop (a twelfth of a read by name on PostgreSQL).
             if dialect.name != "sqlite":
-                dialect.set_isolation_level(self._pooled.dbapi_connection, "AUTOCOMMIT")  # type: ignore[arg-type]
+                driver: Any = self._pooled.dbapi_connection
+                driver.autocommit = True
         self._connection: Any = connection
         self.features = FeatureLookup(connection, dialect)
         return self
@@ -69,7 +74,8 @@ class Lookup:
                 if broken:
                     self._pooled.invalidate()  # never hand this connection out again
                 elif self._bind.dialect.name != "sqlite":
-                    self._bind.dialect.reset_isolation_level(self._pooled.dbapi_connection)  # type: ignore[arg-type]
+                    driver: Any = self._pooled.dbapi_connection
+                    driver.autocommit = False
                 self._pooled.close()
         if broken:
             raise unavailable(exc) from exc
