@@ -120,3 +120,24 @@ def test_a_direct_schema_refuses_a_nested_schema_it_would_have_to_dump():
     dumped = page().dump({"items": [item], "total": 1})
     assert dumped == {"rows": [item], "total": 1}
     assert dumped["rows"][0] is item  # passed through, not copied
+
+
+def test_no_request_passes_through_a_flask_smorest_call_layer(tmp_path):
+    """``doc``, ``arguments``, ``response`` and ``alt_response`` document a view without
+    wrapping it in a function of flask-smorest's that only calls it: every function a
+    request runs through, outermost first, is the view's, webargs' or the adapter's."""
+    from feature_gateway import create_app
+
+    app = create_app({"database_url": f"sqlite:///{tmp_path}/unused.db"})
+    smorest = Path(inspect.getfile(importlib.import_module("flask_smorest"))).parent
+    layers = {}
+    for endpoint in ("features.get_feature_metadata_by_path", "features.get_feature_metadata",
+                     "health.health", "features.create_feature_metadata"):  # fmt: skip
+        function = app.view_functions[endpoint]
+        while function is not None:
+            path = Path(function.__code__.co_filename)
+            if path.is_relative_to(smorest):
+                layers.setdefault(endpoint, []).append(f"{path.name}:{function.__name__}")
+            function = getattr(function, "__wrapped__", None)
+
+    assert layers == {}
