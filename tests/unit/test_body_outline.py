@@ -11,14 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feature_gateway.api.body_outline import (
-    ORJSON_MAX_DEPTH,
-    ArrayOutline,
-    ObjectOutline,
-    outline,
-)
+from feature_gateway.api.body_outline import ORJSON_MAX_DEPTH, outline
 from feature_gateway.api.values.feast_schemas import OnlineFeaturesRequestSchema
 from feature_gateway.api.values.schemas import FeatureValuesRequestSchema, request_size
+from feature_gateway.shapes.outlines import ArrayOutline, ObjectOutline
 
 
 def _outlined(body: bytes) -> Any:
