@@ -110,22 +110,23 @@ def _body_chunks(
     pending, size = [b'{"metadata":', orjson.dumps(metadata), b',"results":['], 0
     for index, c in enumerate(columns):
         times = c.event_timestamps if timestamps is None else timestamps(c.event_timestamps)
-        values, statuses, stamps = (
-            _items_json(c.values),
-            shared.json(c.statuses),
-            shared.json(times),
-        )
-        if index:
-            pending.append(b",")
+        values = c.values
+        if type(values) is list and len(values) > LIST_PIECE:
+            values = _long_list_json(values)
+        else:
+            values = orjson.dumps(values, option=orjson.OPT_SERIALIZE_NUMPY, default=_as_list)
+        statuses, stamps = shared.json(c.statuses), shared.json(times)
         if len(values) + len(statuses) + len(stamps) < CHUNK_BYTES:
             column = b"".join((b'{"values":', values, b',"statuses":', statuses,
                                b',"event_timestamps":', stamps, b"}"))  # fmt: skip
-            pending.append(column)
+            pending += (b",", column) if index else (column,)
             size += len(column)
             if size >= CHUNK_BYTES:
                 yield b"".join(pending)
                 pending, size = [], 0
             continue
+        if index:
+            pending.append(b",")
         pending.append(b'{"values":')  # then pieces of their own, the lists as large
         for part in (values, b',"statuses":', statuses, b',"event_timestamps":', stamps):
             if len(part) >= CHUNK_BYTES:
@@ -166,17 +167,16 @@ def _list_json(items: Sequence[Any]) -> bytes:
         if (type(first) is str or type(first) is int) and items.count(first) == len(items):
             item = orjson.dumps(first)
             return b"".join((b"[", (item + b",") * (len(items) - 1), item, b"]"))
-    return _items_json(items)
+        if len(items) > LIST_PIECE:
+            return _long_list_json(items)
+    return orjson.dumps(items, option=orjson.OPT_SERIALIZE_NUMPY, default=_as_list)
 
 
-def _items_json(items: Any) -> bytes:
-    """``items`` (a list or a numpy array) as orjson writes it. A list longer than
-    LIST_PIECE is written a piece at a time, the pieces' items joined by commas as orjson
-    joins them: orjson reserves about 250 bytes for each item of a list it writes (2 MB
-    for 10,000 strings, for a 90 kB answer), a piece's 0.25 MB instead
-    (docs/performance.md, "i28-memory")."""
-    if type(items) is not list or len(items) <= LIST_PIECE:
-        return orjson.dumps(items, option=orjson.OPT_SERIALIZE_NUMPY, default=_as_list)
+def _long_list_json(items: list[Any]) -> bytes:
+    """A list longer than LIST_PIECE as orjson writes it, written a piece at a time, the
+    pieces' items joined by commas as orjson joins them: orjson reserves about 250 bytes
+    for each item of a list it writes (2 MB for 10,000 strings, for a 90 kB answer), a
+    piece's 0.25 MB instead (docs/performance.md, "i28-memory")."""
     pieces = [b"["]
     for start in range(0, len(items), LIST_PIECE):
         piece = orjson.dumps(
