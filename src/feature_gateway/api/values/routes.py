@@ -110,35 +110,36 @@ def _body_chunks(
     pending, size = [b'{"metadata":', orjson.dumps(metadata), b',"results":['], 0
     for index, c in enumerate(columns):
         times = c.event_timestamps if timestamps is None else timestamps(c.event_timestamps)
-        values = c.values
-        if type(values) is list and len(values) > LIST_PIECE:
-            values = _long_list_json(values)
-        else:
-            values = orjson.dumps(values, option=orjson.OPT_SERIALIZE_NUMPY, default=_as_list)
-        statuses, stamps = shared.json(c.statuses), shared.json(times)
-        if len(values) + len(statuses) + len(stamps) < CHUNK_BYTES:
-            column = b"".join((b'{"values":', values, b',"statuses":', statuses,
-                               b',"event_timestamps":', stamps, b"}"))  # fmt: skip
+        if len(c.statuses) <= LIST_PIECE:  # rows: the column joined
+            values = orjson.dumps(c.values, option=orjson.OPT_SERIALIZE_NUMPY, default=_as_list)
+            column = b"".join((b'{"values":', values, b',"statuses":', shared.json(c.statuses),
+                               b',"event_timestamps":', shared.json(times), b"}"))  # fmt: skip
             pending += (b",", column) if index else (column,)
             size += len(column)
-            if size >= CHUNK_BYTES:
-                yield b"".join(pending)
-                pending, size = [], 0
-            continue
-        if index:
-            pending.append(b",")
-        pending.append(b'{"values":')  # then pieces of their own, the lists as large
-        for part in (values, b',"statuses":', statuses, b',"event_timestamps":', stamps):
-            if len(part) >= CHUNK_BYTES:
-                yield b"".join(pending)
-                yield part
-                pending = []
-            else:
-                pending.append(part)
-        pending.append(b"}")
-        size = 0
+        else:  # thousands of rows: each list of CHUNK_BYTES or more a piece of its own
+            if index:
+                pending.append(b",")
+            for part in (b'{"values":', _values_json(c.values), b',"statuses":',
+                         shared.json(c.statuses), b',"event_timestamps":', shared.json(times),
+                         b"}"):  # fmt: skip
+                if len(part) >= CHUNK_BYTES:  # never first: '{"values":' is before it
+                    yield b"".join(pending)
+                    yield part
+                    pending, size = [], 0
+                else:
+                    pending.append(part)
+                    size += len(part)
+        if size >= CHUNK_BYTES:
+            yield b"".join(pending)
+            pending, size = [], 0
     pending.append(b"]}")
     yield b"".join(pending)
+
+
+def _values_json(values: Any) -> bytes:
+    if type(values) is list and len(values) > LIST_PIECE:
+        return _long_list_json(values)
+    return orjson.dumps(values, option=orjson.OPT_SERIALIZE_NUMPY, default=_as_list)
 
 
 class _SharedLists:
