@@ -60,6 +60,9 @@ def refused_requests() -> Iterator[Request]:
     yield "create: tags an array of 1,000,000 (422)", "POST", CREATE, JSON, body
     keyed = {**JSON, "Idempotency-Key": "refused-1"}
     yield "create, keyed: the same (422, stored)", "POST", CREATE, keyed, body
+    tags = b",".join(b'"k%d":"v"' % i for i in range(150_000))
+    body = _create_with(b'"tags":{' + tags + b"}")
+    yield "create: tags an object of 150,000 keys (422)", "POST", CREATE, JSON, body
     body = _create_with(b'"description":"' + b"x" * 2_000_000 + b'"')
     yield "create: a 2 MB description (422)", "POST", CREATE, JSON, body
     unknown = b",".join(b'"u%d":0' % i for i in range(150_000))
@@ -78,6 +81,8 @@ def refused_requests() -> Iterator[Request]:
     body = b"&".join(b"c%d=1" % i for i in range(300_000))[:2_000_000]
     path = "/console/features/refused:f:1/comments"
     yield "console: a 2 MB form of 300,000 fields", "POST", path, form, body
+    body = b"c=" + b"x" * 1_999_998
+    yield "console: a 2 MB form of one field", "POST", path, form, body
     form = {"Content-Type": "multipart/form-data; boundary=b"}
     part = b'--b\r\nContent-Disposition: form-data; name="c"\r\n\r\n1\r\n'
     body = part * (2_000_000 // len(part)) + b"--b--\r\n"

@@ -7,9 +7,8 @@ fails when an installed version leaves them (re-read the hooks, then update the 
 
 - ``OrjsonBodyParser``: webargs parses JSON bodies with the standard library; orjson is
   faster and strict (a lone surrogate escape, ``NaN`` or ``Infinity`` is malformed: 400).
-  A large body goes to a schema that can answer it from its outline
-  (``answered_by_outline``, ``api.body_outline``) as that outline when the schema says
-  so, without being built (webargs' ``load_json``, given the schema).
+  A large body goes to the schema as its outline (``api.body_outline``) when that
+  answers alike, without being built (webargs' ``load_json``, given the schema).
 - ``DocCallbacksBlueprint``: flask-smorest has no public way to post-process each
   operation's document; its own callbacks sit in ``Blueprint._prepare_doc_cbks``. Its
   ``alt_response`` documents a response and wraps the view in a function that only calls
@@ -58,7 +57,7 @@ from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from feature_gateway.api.body_outline import OUTLINED_FROM_BYTES, outline
+from feature_gateway.api.body_outline import OUTLINED_FROM_BYTES, outline_for
 
 CHECKED_AGAINST = {
     "flask": "3.1",
@@ -82,10 +81,9 @@ class OrjsonBodyParser(FlaskParser):
         body = req.get_data(cache=True)
         if not body:
             return core.missing  # then required fields are reported missing (422)
-        answered_by_outline = getattr(schema, "answered_by_outline", None)
-        if answered_by_outline is not None and len(body) >= OUTLINED_FROM_BYTES:
-            found = outline(body)
-            if found is not None and answered_by_outline(found):
+        if len(body) >= OUTLINED_FROM_BYTES:
+            found = outline_for(schema, body)
+            if found is not None:
                 return found
         try:
             return orjson.loads(body)

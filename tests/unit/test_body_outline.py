@@ -12,13 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from feature_gateway.api.body_outline import (
+    MAX_OUTLINED_KEYS,
     ORJSON_MAX_DEPTH,
-    ArrayOutline,
-    ObjectOutline,
+    WideOutline,
     outline,
 )
 from feature_gateway.api.values.feast_schemas import OnlineFeaturesRequestSchema
 from feature_gateway.api.values.schemas import FeatureValuesRequestSchema, request_size
+from feature_gateway.shapes.outlines import ArrayOutline, ObjectOutline
 
 
 def _outlined(body: bytes) -> Any:
@@ -186,3 +187,44 @@ def test_a_mangled_body_is_outlined_only_if_orjson_parses_it_alike(rnd: random.R
     if found is not None:
         assert document is not None, bytes(body)
         _same(found, document)
+
+
+def _feature_request_schemas() -> list[Any]:
+    from feature_gateway.api.features.schemas import UpdateFeatureSchema
+    from feature_gateway.shapes.feature_schemas import (
+        CreateFeatureSchema,
+        CreateVersionSchema,
+        trigger_request_schema,
+    )
+    from feature_gateway.shapes.trigger_endpoints import WORKFLOW_ENDPOINTS
+
+    triggers = [trigger_request_schema(e.trigger, e.schema_name) for e in WORKFLOW_ENDPOINTS]
+    return [CreateFeatureSchema, CreateVersionSchema, UpdateFeatureSchema, *triggers]
+
+
+def test_the_hooks_of_a_features_request_read_only_what_an_outline_keeps() -> None:
+    # body_outline.outline_for relies on it for every schema with outline_answers: the
+    # first hook answers a body of over MAX_ERROR_MESSAGES unknown fields; the others read
+    # top-level keys only; no other hook may read an outlined value.
+    for schema_class in _feature_request_schemas():
+        schema = schema_class()
+        assert schema.outline_answers
+        hooks = {
+            kind: [name for name, *_ in found] for kind, found in schema._hooks.items() if found
+        }
+        assert set(hooks) <= {"pre_load", "validates_schema"}
+        assert hooks["pre_load"][0] == "_few_unknown_fields"
+        assert set(hooks["pre_load"]) <= {"_few_unknown_fields", "_status_is_not_editable"}
+        assert set(hooks.get("validates_schema", [])) <= {"_something_to_update"}
+
+
+def test_a_wide_object_keeps_its_first_keys_and_those_asked_for_and_counts_the_rest() -> None:
+    keys = [f"u{i}" for i in range(3_000)]
+    body = orjson.dumps({**{key: [1, 2] for key in keys}, "late": "x", "later": {"a": [1]}})
+    found = outline(body, from_commas=0, keep=["later"])
+    assert type(found) is WideOutline
+    assert list(found) == [*keys[:MAX_OUTLINED_KEYS], "later"]
+    assert found["later"] == ObjectOutline(keys=1, longest_array=1)
+    assert found.more_keys == 3_000 - MAX_OUTLINED_KEYS + 1  # "late" too
+    repeated = orjson.dumps(dict.fromkeys(keys, 0))[:-1] + b',"u2999":1}'
+    assert outline(repeated, from_commas=0) is None  # a key left out may be given twice

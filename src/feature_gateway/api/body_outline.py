@@ -9,7 +9,9 @@ with a streaming parser (yajl, through ijson's C backend, in 4 kB pieces) that k
 this outline, and hands the outline to the schema in place of the document when the
 schema says its answer follows from it:
 
-- a top-level object: a dict of its keys, in order, each value outlined;
+- a top-level object: a dict of its keys, in order, each value outlined; past
+  ``MAX_OUTLINED_KEYS`` keys only those in ``keep`` (a schema's fields), the others
+  counted: a ``WideOutline``, whose ``more_keys`` says how many distinct keys it left out;
 - an array: ``ArrayOutline`` (how many items it has);
 - an object inside the top-level one: ``ObjectOutline`` (how many keys, the longest array
   among its values);
@@ -33,11 +35,14 @@ import io
 import math
 import re
 from array import array
-from dataclasses import dataclass
+from collections.abc import Collection
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
+from marshmallow import fields as ma_fields
+
+from feature_gateway.shapes.outlines import ArrayOutline, ObjectOutline
 
 # orjson refuses a document nested deeper than this (its documentation: "1024 levels";
 # tests/unit/test_body_outline.py checks it against the installed orjson).
@@ -47,11 +52,13 @@ ORJSON_MAX_DEPTH = 1024
 # (100 x 10,000 and 1,000 x 1,000) stay on orjson alone.
 OUTLINED_FROM_COMMAS = 16_384
 OUTLINED_FROM_BYTES = 2 * OUTLINED_FROM_COMMAS  # "0," is a value
-# A top-level object with more keys than this is not outlined (its keys are kept).
+# A top-level object's keys past this many are counted, not kept (but those asked for).
 MAX_OUTLINED_KEYS = 1_024
 # ijson's C backend hands over the events of one piece at a time, in a list: 4 kB of
 # "0," are 2,000 events (0.1 MB), 64 kB were 32,000 (2 MB).
 _PIECE_BYTES = 4 * 1024
+# Fields whose answer to any array or object is one message, whatever it holds.
+_CONTAINERS_REFUSED = (ma_fields.String, ma_fields.Integer)
 _SCALAR_EVENTS = frozenset({"number", "string", "boolean", "null"})
 # orjson reads an integer beyond 64 bits as a float, and refuses one beyond a double;
 # those past 2 ** 1023 are left to it.
@@ -64,25 +71,19 @@ _NOT_WHITESPACE_TO_ORJSON = (b"\x0b", b"\x0c")
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
-@dataclass(frozen=True, slots=True)
-class ArrayOutline:
-    """An array of ``length`` items."""
+class WideOutline(dict[str, Any]):
+    """A top-level object of more than ``MAX_OUTLINED_KEYS`` keys: its first ones and those
+    asked for, outlined; ``more_keys`` distinct others left out."""
 
-    length: int
-
-
-@dataclass(frozen=True, slots=True)
-class ObjectOutline:
-    """An object of ``keys`` distinct keys whose longest array value has ``longest_array``
-    items (0 without an array value)."""
-
-    keys: int
-    longest_array: int
+    more_keys = 0
 
 
-def outline(body: bytes, from_commas: int = OUTLINED_FROM_COMMAS) -> Any:
+def outline(
+    body: bytes, from_commas: int = OUTLINED_FROM_COMMAS, keep: Collection[str] = ()
+) -> Any:
     """The outline of ``body``, or None: not outlined (fewer than ``from_commas`` commas,
-    or a body yajl and orjson may read differently, or one orjson refuses)."""
+    or a body yajl and orjson may read differently, or one orjson refuses). A top-level
+    key past the first ``MAX_OUTLINED_KEYS`` is kept only if it is in ``keep``."""
     if body.count(b",") < from_commas:
         return None
     if _unlike_orjson(body):
@@ -93,9 +94,59 @@ def outline(body: bytes, from_commas: int = OUTLINED_FROM_COMMAS) -> Any:
 
     events = yajl2_c.basic_parse(io.BytesIO(body), buf_size=_PIECE_BYTES)
     try:
-        return _Outliner().read(events)
+        return _Outliner(keep).read(events)
     except (JSONError, ValueError):  # malformed, or a string that is not UTF-8
         return None
+
+
+def outline_for(schema: Any, body: bytes) -> Any:
+    """The outline of ``body`` to load through ``schema`` in place of the body, or None
+    (parse it). A schema that can tell its answer from an outline says so itself
+    (``answered_by_outline``); a schema of one feature's request (``outline_answers``)
+    is given the outline when what it leaves out cannot change the answer:
+
+    - a body that is not an object (refused as such, whatever it holds);
+    - a ``WideOutline``: over a thousand fields not the schema's, answered by one message
+      before any field is read (``StrictSchema._few_unknown_fields``);
+    - an object whose every array or object (outlined) is the value of a field not the
+      schema's ("Unknown field."), of one refusing any array or object (a string or an
+      integer: "Not a valid string."; ``refuses_containers``), or of one refusing an array
+      and an object of more than ``most_keys`` keys by their count alone (``Tags``).
+
+    What runs before the fields reads no more than an outline keeps (the actor fields
+    bound with a token, the top-level keys: ``tests/unit/test_body_outline.py`` lists the
+    hooks). A body of fewer values than ``OUTLINED_FROM_COMMAS`` is never outlined.
+    """
+    own = getattr(schema, "answered_by_outline", None)
+    if own is None and not getattr(schema, "outline_answers", False):
+        return None
+    found = outline(body, keep=[field.data_key or name for name, field in schema.fields.items()])
+    if found is None:
+        return None
+    if own is not None:
+        return found if own(found) else None
+    return found if _answered_alike(schema, found) else None
+
+
+def _answered_alike(schema: Any, found: Any) -> bool:
+    if not isinstance(found, dict) or type(found) is WideOutline:
+        return True
+    fields = {field.data_key or name: field for name, field in schema.load_fields.items()}
+    for key, value in found.items():
+        if type(value) is ArrayOutline or type(value) is ObjectOutline:
+            field = fields.get(key)
+            if field is not None and not _refused_whatever_it_holds(field, value):
+                return False
+    return True
+
+
+def _refused_whatever_it_holds(field: Any, value: ArrayOutline | ObjectOutline) -> bool:
+    if type(field) in _CONTAINERS_REFUSED or getattr(field, "refuses_containers", False):
+        return True
+    most_keys = getattr(field, "most_keys", None)
+    if most_keys is None:
+        return False
+    return isinstance(value, ArrayOutline) or value.keys > most_keys
 
 
 def _unlike_orjson(body: bytes) -> bool:
@@ -145,11 +196,14 @@ class _Outliner:
     top-level object).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, keep: Collection[str] = ()) -> None:
+        self.keep = keep
+        self.top_keys = array("q")  # the hashes of the top-level object's keys
+        self.left_out = 0  # its keys not kept (``key`` is None while one's value is read)
         self.counts = [0, 0, 0, 0]
         self.arrays = [False, False, False, False]
         self.top: Any = None
-        self.key: str = ""  # the top-level object's key being read
+        self.key: str | None = ""  # the top-level object's key being read
         self.inner_keys = array("q")  # the hashes of the keys of the object at depth 2
         self.longest = 0  # its longest array value
 
@@ -167,13 +221,11 @@ class _Outliner:
                 counts[depth] += 1
                 if depth == 0:
                     self.top = _as_orjson_reads(value)
-                elif depth == 1 and type(self.top) is dict:
+                elif depth == 1 and type(self.top) is dict and self.key is not None:
                     self.top[self.key] = _as_orjson_reads(value)
             elif event == "map_key":
                 if depth == 1:
-                    if len(self.top) >= MAX_OUTLINED_KEYS:
-                        return None
-                    self.key = value
+                    self._top_key(value)
                 elif depth == 2:
                     self.inner_keys.append(hash(value))
             elif event == "start_array" or event == "start_map":
@@ -188,7 +240,22 @@ class _Outliner:
                 if depth <= 3 and not self._closed(depth):
                     return None
                 depth -= 1
+        if self.left_out:
+            if _repeats(self.top_keys):  # a key left out may be given twice: not counted
+                return None
+            wide = WideOutline(self.top)
+            wide.more_keys = self.left_out
+            return wide
         return self.top
+
+    def _top_key(self, key: str) -> None:
+        """The top-level object's next key: kept (its value outlined) or counted."""
+        self.top_keys.append(hash(key))
+        if len(self.top) < MAX_OUTLINED_KEYS or key in self.top or key in self.keep:
+            self.key = key
+        else:
+            self.key = None
+            self.left_out += 1
 
     def _opened(self, depth: int, is_array: bool) -> None:
         self.counts[depth] = 0
@@ -209,7 +276,7 @@ class _Outliner:
         elif depth == 3:
             if is_array and not self.arrays[2]:
                 self.longest = max(self.longest, items)
-        elif type(self.top) is dict:  # depth 2, in the top-level object
+        elif type(self.top) is dict and self.key is not None:  # depth 2, in the top object
             if is_array:
                 self.top[self.key] = ArrayOutline(items)
             elif _repeats(self.inner_keys):

@@ -10,11 +10,12 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, redirect, request, url_for
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from feature_gateway.console import identity, pages
 from feature_gateway.console.errors import register_error_pages
-from feature_gateway.console.forms import PlainForm, label
+from feature_gateway.console.forms import MAX_FORM_BYTES, PlainForm, label
 from feature_gateway.console.identity import current_user
 from feature_gateway.domain.identity import OIDC_CREDENTIAL
 from feature_gateway.errors import GatewayError
@@ -41,7 +42,26 @@ def _who_is_signed_in() -> None:
 @blueprint.before_request
 def _protect_forms() -> None:
     if request.method == "POST":
+        _bound_form()
         csrf.protect()  # CSRFError (400) without a valid token
+
+
+def _bound_form() -> None:
+    """413 for a form larger than any valid console form, or of more fields than werkzeug
+    parses from a multipart one (``max_form_parts``), before the form is parsed.
+
+    werkzeug 3.1 applies ``max_form_memory_size`` and ``max_form_parts`` to multipart forms
+    only, and reads an urlencoded one whole (its documentation); ``max_content_length``
+    limits what it reads. The fields are counted in the body werkzeug then parses (its
+    cached copy): no field of a valid form holds a bare "&"."""
+    request.max_content_length = MAX_FORM_BYTES
+    parts = request.max_form_parts
+    if (
+        parts is not None
+        and request.mimetype == "application/x-www-form-urlencoded"
+        and request.get_data(cache=True).count(b"&") >= parts
+    ):
+        raise RequestEntityTooLarge()
 
 
 @blueprint.after_request

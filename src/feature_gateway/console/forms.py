@@ -20,11 +20,14 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.fields.core import UnboundField
 from wtforms.validators import InputRequired, Optional
 
 from feature_gateway.domain.changes import VERSIONED_FIELDS
+from feature_gateway.domain.comments import COMMENT_FIELDS
 from feature_gateway.domain.feature_fields import (
     CREATE_FIELDS,
+    FEATURE_FIELDS,
     FIELDS_BY_NAME,
     FORCE_REQUEST_FIELD,
     TRIGGER_STAMPS,
@@ -32,6 +35,12 @@ from feature_gateway.domain.feature_fields import (
 )
 from feature_gateway.domain.identity import claimable_roles
 from feature_gateway.domain.lifecycle import TRIGGERS
+from feature_gateway.domain.text import MAX_NAME_LENGTH
+from feature_gateway.shapes.schema_fields import (
+    MAX_DESCRIPTION_LENGTH,
+    MAX_NOTE_LENGTH,
+    MAX_QUERY_LENGTH,
+)
 
 
 def label(field_name: str) -> str:
@@ -146,3 +155,45 @@ CREATE_INPUTS = tuple(
 CreateFeatureForm: type[FlaskForm] = type(
     "CreateFeatureForm", (FlaskForm,), {n: _create_input(n) for n in CREATE_INPUTS}
 )
+
+
+# The most characters a form's field validly holds: its request field's limit for the free
+# texts; any other input (a name, an actor, a choice, a revision, an API token, the CSRF
+# token) at most MAX_NAME_LENGTH.
+_TEXT_LIMITS = {
+    Kind.QUERY: MAX_QUERY_LENGTH,
+    Kind.DESCRIPTION: MAX_DESCRIPTION_LENGTH,
+    Kind.NOTE: MAX_NOTE_LENGTH,
+}
+_MOST_CHARACTERS = {
+    field.name: _TEXT_LIMITS.get(field.kind, MAX_NAME_LENGTH)
+    for field in (*FEATURE_FIELDS, *COMMENT_FIELDS)
+}
+# A character is at most 4 bytes of UTF-8, each sent as "%XX" in a urlencoded form.
+_MOST_BYTES_PER_CHARACTER = 12
+
+
+def _most_bytes(form: type[FlaskForm]) -> int:
+    """The largest valid ``form`` sent urlencoded: each input at its limit, every character
+    of it at its longest, with its name, "=" and "&"."""
+    names = [name for name in dir(form) if isinstance(getattr(form, name), UnboundField)]
+    return sum(
+        len(name) + 2 + _MOST_BYTES_PER_CHARACTER * _MOST_CHARACTERS.get(name, MAX_NAME_LENGTH)
+        for name in (*names, "csrf_token")
+    )
+
+
+CONSOLE_FORMS: tuple[type[FlaskForm], ...] = (
+    TokenSignInForm,
+    TrustSignInForm,
+    PlainForm,
+    CommentForm,
+    *TRIGGER_FORMS.values(),
+    NewVersionForm,
+    CreateFeatureForm,
+)
+# A console form is refused (413) past this size, or past werkzeug's max_form_parts fields
+# (console.blueprint): the largest valid one (a new feature's: its query and description
+# at their limits, 1.3 MB) with a quarter more. werkzeug reads an urlencoded form whole, at
+# about 180 bytes a field: 300,000 fields in 2 MB took a worker 55 MB higher.
+MAX_FORM_BYTES = max(_most_bytes(form) for form in CONSOLE_FORMS) * 5 // 4

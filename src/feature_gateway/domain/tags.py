@@ -47,6 +47,11 @@ def tag_value_problem(value: object) -> str | None:
     return None
 
 
+def too_many_tags(count: int) -> dict[str, str]:
+    """The one problem of an object of ``count`` tags, more than MAX_TAGS (none if not)."""
+    return {"_count": f"At most {MAX_TAGS} tags; got {count:,}."} if count > MAX_TAGS else {}
+
+
 def tag_problems(tags: Mapping[Any, Any]) -> dict[str, str]:
     """Every broken rule of a tag object, keyed by the offending key; empty when valid.
 
@@ -54,7 +59,7 @@ def tag_problems(tags: Mapping[Any, Any]) -> dict[str, str]:
     are not each checked (one message per key makes the answer ten times the request:
     docs/performance.md, "Figures behind the code")."""
     if len(tags) > MAX_TAGS:
-        return {"_count": f"At most {MAX_TAGS} tags; got {len(tags):,}."}
+        return too_many_tags(len(tags))
     problems: dict[str, str] = {}
     for key, value in tags.items():
         if not is_valid_tag_key(key):

@@ -22,6 +22,7 @@ from feature_gateway.domain.tags import (
     parse_tag_filter,
     tag_filter_problems,
     tag_problems,
+    too_many_tags,
 )
 from feature_gateway.domain.text import (
     NON_BLANK_TEXT_PATTERN,
@@ -29,6 +30,7 @@ from feature_gateway.domain.text import (
     has_nul,
     is_blank,
 )
+from feature_gateway.shapes.outlines import ObjectOutline
 
 _TAG_VALUE_SCHEMA = {
     "type": "string",
@@ -50,6 +52,9 @@ def _raise_problems(problems: Mapping[str, str]) -> None:
 class Tags(fields.Dict):
     """A feature's tags in a request: the whole object, checked against the tag rules."""
 
+    # An array, or an object of more keys, is refused whatever it holds (api.body_outline).
+    most_keys = MAX_TAGS
+
     def __init__(self, **kwargs: Any) -> None:
         metadata = {
             "description": _TAGS_DESCRIPTION,
@@ -61,6 +66,8 @@ class Tags(fields.Dict):
         super().__init__(metadata=metadata, **kwargs)
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> dict[str, str]:
+        if isinstance(value, ObjectOutline):  # of more than most_keys keys, outlined
+            _raise_problems(too_many_tags(value.keys))
         if not isinstance(value, Mapping):
             raise self.make_error("invalid")
         _raise_problems(tag_problems(value))

@@ -31,6 +31,9 @@ class RoleBodySchema(StrictSchema):
 
 
 class FeatureRefSchema(RoleBodySchema):
+    # A large body is loaded as its outline where that answers alike (api.body_outline).
+    outline_answers = True
+
     feature_name = FeatureName(required=True)
 
 

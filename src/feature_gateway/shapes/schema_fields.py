@@ -51,10 +51,12 @@ class StrictSchema(Schema):
         if isinstance(data, Mapping) and len(data) > MAX_ERROR_MESSAGES:
             known = {field.data_key or name for name, field in self.load_fields.items()}
             unknown = [key for key in data if key not in known]
-            if len(unknown) > MAX_ERROR_MESSAGES:
+            # An outlined body's keys past the first thousand are counted, not kept.
+            count = len(unknown) + getattr(data, "more_keys", 0)
+            if count > MAX_ERROR_MESSAGES:
                 named = ", ".join(repr(key) for key in unknown[:3])
                 raise ValidationError(
-                    f"{len(unknown):,} fields are not part of this request ({named}, ...)."
+                    f"{count:,} fields are not part of this request ({named}, ...)."
                 )
         return data
 
@@ -183,6 +185,8 @@ class QueryInteger(fields.Integer):
 
 class JsonBoolean(fields.Boolean):
     """A JSON boolean: true or false, not 1 or "yes"."""
+
+    refuses_containers = True  # one message for any array or object (api.body_outline)
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> bool:
         if value is True or value is False:

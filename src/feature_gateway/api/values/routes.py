@@ -34,6 +34,8 @@ blp = ApiBlueprint("values", __name__, description="Serve simulated values of de
 # Bodies are sent in pieces of about this size, so a worker holds one piece of the largest
 # answer at a time; an answer that fits in one is sent whole, with a Content-Length.
 CHUNK_BYTES = 64 * 1024
+# A list longer than this is written by orjson a piece of this many items at a time.
+LIST_PIECE = 1024
 
 
 @blp.route("/features", methods=["POST"], replicated=True)
@@ -94,26 +96,50 @@ def _body_chunks(
     columns: Iterable[Column],
     timestamps: Callable[[Sequence[int]], Sequence[Any]] | None,
 ) -> Iterator[bytes]:
-    """The JSON body in pieces of at least CHUNK_BYTES (but the last).
+    """The JSON body in pieces of at least CHUNK_BYTES, but the last and those around a
+    large column's lists.
 
     Each column is ``{"values":…,"statuses":…,"event_timestamps":…}`` as orjson writes
     that dict. The engine shares its status and time lists among the columns, so each
     shared list is written once per response (``_SharedLists``), only the values each time.
+    A column's list whose JSON is CHUNK_BYTES or more (thousands of rows) is a piece of
+    its own, not copied into one: a column of 10,000 rows is about 450 kB of JSON, which
+    a worker held twice, joined and then in a piece (docs/performance.md, "i28-memory").
     """
     shared = _SharedLists()
     pending, size = [b'{"metadata":', orjson.dumps(metadata), b',"results":['], 0
     for index, c in enumerate(columns):
         times = c.event_timestamps if timestamps is None else timestamps(c.event_timestamps)
-        values = orjson.dumps(c.values, option=orjson.OPT_SERIALIZE_NUMPY, default=_as_list)
-        column = b"".join((b'{"values":', values, b',"statuses":', shared.json(c.statuses),
-                           b',"event_timestamps":', shared.json(times), b"}"))  # fmt: skip
-        pending += (b",", column) if index else (column,)
-        size += len(column)
+        if len(c.statuses) <= LIST_PIECE:  # rows: the column joined
+            values = orjson.dumps(c.values, option=orjson.OPT_SERIALIZE_NUMPY, default=_as_list)
+            column = b"".join((b'{"values":', values, b',"statuses":', shared.json(c.statuses),
+                               b',"event_timestamps":', shared.json(times), b"}"))  # fmt: skip
+            pending += (b",", column) if index else (column,)
+            size += len(column)
+        else:  # thousands of rows: each list of CHUNK_BYTES or more a piece of its own
+            if index:
+                pending.append(b",")
+            for part in (b'{"values":', _values_json(c.values), b',"statuses":',
+                         shared.json(c.statuses), b',"event_timestamps":', shared.json(times),
+                         b"}"):  # fmt: skip
+                if len(part) >= CHUNK_BYTES:  # never first: '{"values":' is before it
+                    yield b"".join(pending)
+                    yield part
+                    pending, size = [], 0
+                else:
+                    pending.append(part)
+                    size += len(part)
         if size >= CHUNK_BYTES:
             yield b"".join(pending)
             pending, size = [], 0
     pending.append(b"]}")
     yield b"".join(pending)
+
+
+def _values_json(values: Any) -> bytes:
+    if type(values) is list and len(values) > LIST_PIECE:
+        return _long_list_json(values)
+    return orjson.dumps(values, option=orjson.OPT_SERIALIZE_NUMPY, default=_as_list)
 
 
 class _SharedLists:
@@ -142,7 +168,24 @@ def _list_json(items: Sequence[Any]) -> bytes:
         if (type(first) is str or type(first) is int) and items.count(first) == len(items):
             item = orjson.dumps(first)
             return b"".join((b"[", (item + b",") * (len(items) - 1), item, b"]"))
+        if len(items) > LIST_PIECE:
+            return _long_list_json(items)
     return orjson.dumps(items, option=orjson.OPT_SERIALIZE_NUMPY, default=_as_list)
+
+
+def _long_list_json(items: list[Any]) -> bytes:
+    """A list longer than LIST_PIECE as orjson writes it, written a piece at a time, the
+    pieces' items joined by commas as orjson joins them: orjson reserves about 250 bytes
+    for each item of a list it writes (2 MB for 10,000 strings, for a 90 kB answer), a
+    piece's 0.25 MB instead (docs/performance.md, "i28-memory")."""
+    pieces = [b"["]
+    for start in range(0, len(items), LIST_PIECE):
+        piece = orjson.dumps(
+            items[start : start + LIST_PIECE], option=orjson.OPT_SERIALIZE_NUMPY, default=_as_list
+        )
+        pieces += (piece[1:-1], b",")
+    pieces[-1] = b"]"
+    return b"".join(pieces)
 
 
 def _as_list(value: Any) -> Any:

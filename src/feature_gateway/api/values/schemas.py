@@ -8,7 +8,6 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
-from feature_gateway.api.body_outline import ArrayOutline, ObjectOutline
 from feature_gateway.api.context import value_limits
 from feature_gateway.domain.value_requests import (
     ENTITY_KEY_RULE,
@@ -17,6 +16,7 @@ from feature_gateway.domain.value_requests import (
     is_valid_entity_key,
 )
 from feature_gateway.domain.values import NOT_FOUND, PRESENT
+from feature_gateway.shapes.outlines import ArrayOutline, ObjectOutline
 from feature_gateway.shapes.role_schemas import UserRole
 from feature_gateway.shapes.schema_fields import FeatureName, StrictSchema
 
