@@ -60,10 +60,13 @@ class FeatureLifecycle:
     def __init__(self, uow: UnitOfWork, feature: Feature, acting: Acting) -> None:
         self.uow, self.feature, self.acting = uow, feature, acting
         self.machine = Machine(
-            model=feature,
+            # The row is handed to each trigger (``fire``), not added to the machine:
+            # ``add_model`` set a method on it for each trigger and state (nothing calls
+            # them) and its status from ``initial``, half the machine's cost.
+            model=None,
             states=list(Status),
             transitions=TRANSITIONS,
-            initial=Status(feature.status),  # without it the row would silently reset
+            initial=Status(feature.status),
             model_attribute="status",
             auto_transitions=False,  # to_<state>() helpers would bypass the workflow
             send_event=True,
