@@ -80,9 +80,12 @@ def _nullable_unset(mapper: Mapper[Any]) -> tuple[tuple[str, str], ...]:
     )
 
 
-def insert_feature(session: Session, feature: Feature) -> None:
+def insert_feature(session: Session, feature: Feature, *, kept: bool = True) -> None:
     """Insert the new ``feature`` (its names' derived columns set) in the session's
-    transaction and make it persistent there, with its id and first revision."""
+    transaction, with its id and first revision, and (``kept``) make it persistent there.
+    Not ``kept``: the object stays out of the session, for a use case that only returns it
+    (a create); making it persistent was a twenty-fifth of a create (docs/performance.md,
+    "i28-create")."""
     mapper: Mapper[Any] = inspect(Feature)
     revision_key, _, generator = _version(mapper)
     setattr(feature, revision_key, generator(None))
@@ -97,8 +100,9 @@ def insert_feature(session: Session, feature: Feature) -> None:
     insert_appended(connection, [feature])
     if feature.tags:
         index_tags(connection, feature.id, feature.tags)
-    make_transient_to_detached(feature)
-    session.add(feature)
+    if kept:
+        make_transient_to_detached(feature)
+        session.add(feature)
 
 
 @functools.cache

@@ -247,15 +247,17 @@ class FeatureRepository:
         if self.session.get_bind().dialect.name == "postgresql":
             self.session.refresh(feature, with_for_update=True)
 
-    def add(self, feature: Feature) -> None:
+    def add(self, feature: Feature, *, kept: bool = True) -> None:
         """Insert a new feature now, in the transaction (``db.feature_writes``): a name taken
-        meanwhile by a concurrent create is ``FeatureAlreadyExistsError``."""
+        meanwhile by a concurrent create is ``FeatureAlreadyExistsError``. ``kept``: the
+        unit of work may use the row again (query it, refer to it, change it), so it is
+        made persistent in the session; False for a use case that only returns it."""
         feature.canonical_name = canonical_feature_name(feature.feature_name)
         feature.family_name = family_name(feature.feature_name)
         feature.version_key = version_key(version_number(feature.feature_name))
         self._added.append(feature.feature_name)
         with first_writer_wins(self.pending_names):
-            insert_feature(self.session, feature)
+            insert_feature(self.session, feature, kept=kept)
 
     def write_changed(self) -> None:
         """Write the changed features of this unit of work, each by one UPDATE checked
