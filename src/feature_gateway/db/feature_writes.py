@@ -114,9 +114,11 @@ def _columns(mapper: Mapper[Any]) -> dict[str, tuple[str, Any]]:
     }
 
 
-def update_feature(session: Session, feature: Feature) -> None:
+def update_feature(session: Session, feature: Feature, *, kept: bool = True) -> None:
     """Write what changed in the loaded ``feature`` (see the module): StaleDataError when
-    another writer changed the row since it was loaded."""
+    another writer changed the row since it was loaded. Not ``kept``: the object is then
+    left out of the session, holding its values at the new revision (the unit of work's
+    last commit, ``UnitOfWork.commit``), instead of made clean in it."""
     mapper: Mapper[Any] = inspect(Feature)
     state, values = inspect(feature), feature.__dict__
     columns = _columns(mapper)
@@ -138,6 +140,10 @@ def update_feature(session: Session, feature: Feature) -> None:
         raise StaleDataError(f"features row {feature.id} is no longer at revision {was}")
     if "tags" in changed:
         replace_tags(connection, feature.id, feature.tags)
+    if not kept:  # out of the session, so that its flush does not write it again
+        values[revision_key] = changed[revision_column]
+        make_transient(feature)
+        return
     # Clean, as loaded at its new revision: out of the session and back in, every value it
     # has now taken as loaded (InstanceState._commit_all, what a flush does, would be a
     # third of the cost, but it is private API: tests/unit/test_framework_adapter.py).

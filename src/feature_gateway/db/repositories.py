@@ -259,13 +259,16 @@ class FeatureRepository:
         with first_writer_wins(self.pending_names):
             insert_feature(self.session, feature, kept=kept)
 
-    def write_changed(self) -> None:
+    def write_changed(self, *, kept: bool = True) -> None:
         """Write the changed features of this unit of work, each by one UPDATE checked
         against the revision it was loaded at (``db.feature_writes``): StaleDataError when
-        another writer changed one meanwhile."""
+        another writer changed one meanwhile. Not ``kept``: each is left out of the
+        session once written (the unit of work's last commit), unless a pending row (a
+        definition change) refers to it, whose flush needs it there."""
+        kept = kept or bool(self.session.new)
         for row in list(self.session.dirty):
             if isinstance(row, Feature):
-                update_feature(self.session, row)
+                update_feature(self.session, row, kept=kept)
 
     def pending_names(self) -> list[str]:
         """The names of the features this unit of work added or changed, unflushed."""

@@ -153,5 +153,5 @@ def update_feature(
         feature.last_updated_by, feature.updated_time = last_updated_by, acting.timestamp
         if feature.status != Status.DRAFT and not changed.keys().isdisjoint(CRITICAL_FIELDS):
             FeatureLifecycle(uow, feature, acting).fire("reset")
-        uow.commit()
+        uow.commit(last=True)
         return feature_data(feature)

@@ -167,7 +167,7 @@ def fire_trigger(
         while follower is not None:
             lifecycle.fire(follower)
             follower = TRIGGERS[follower].then
-        uow.commit()
+        uow.commit(last=True)
         return TransitionResult(feature_data(feature), previous, str(feature.status))
 
 
