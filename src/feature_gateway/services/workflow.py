@@ -56,13 +56,13 @@ def _on_state_change(event: Any) -> None:
 
 
 # The lifecycle machine, built once from the lifecycle table (``domain.lifecycle``) when the
-# module is imported: building one for each operation was a tenth of a trigger's CPU
-# (docs/performance.md, "i28-create"). It holds no row and nothing of one operation: each
-# trigger is handed its row (``FeatureLifecycle.fire``) and the operation, so no model is
-# ever added (``add_model`` would set the row's status from ``initial`` and methods on it;
-# a model list shared by threads is what made a shared machine unsafe), and an unqueued
-# machine runs each trigger on the caller's stack: threads share it, as nothing in it
-# changes once built.
+# module is imported: building one for each operation was about a sixth of a trigger's
+# instructions (docs/performance.md, "i28-create"). It holds no row and nothing of one
+# operation: each trigger is handed its row and its operation (``FeatureLifecycle.fire``),
+# so no model is ever added (``add_model`` would set the row's status from ``initial`` and
+# methods on it; a model list shared by threads is what made a shared machine unsafe), and
+# an unqueued machine runs each trigger on the caller's stack: threads share it, as nothing
+# in it changes once built.
 _MACHINE = Machine(
     model=None,
     states=list(Status),
