@@ -138,7 +138,7 @@ def test_a_change_whose_commit_fails_is_neither_counted_nor_logged(
     feature = make_feature("DRAFT")
     before = metric(client, "feature_gateway_status_changes_total", trigger="submit")
 
-    def lose_the_race(self: UnitOfWork) -> None:
+    def lose_the_race(self: UnitOfWork, **_: object) -> None:  # commit(last=True) too
         raise ConcurrentModificationError(str(feature["feature_name"]))
 
     monkeypatch.setattr(UnitOfWork, "commit", lose_the_race)

@@ -89,3 +89,35 @@ def test_a_name_taken_in_the_same_transaction_is_a_409(database):
         _add(uow, "view:written_e:1")
         with pytest.raises(FeatureAlreadyExistsError, match="view:written_e:1"):
             _add(uow, "view:written_e:1")
+
+
+def test_a_row_added_not_kept_is_written_the_same_and_left_out_of_the_session(database):
+    with database.writing() as uow:
+        values = {k: v for k, v in SEED_FEATURE.items() if k != "user_role"}
+        draft = new_draft({**values, "feature_name": "view:written_f:1"}, created_by="ann", now=5)
+        feature = uow.record.add_feature(draft, Write.CREATE, ACTING, kept=False)
+        assert feature not in uow.session
+        uow.commit()
+    assert (feature.revision, feature.status, feature.id is not None) == (1, "DRAFT", True)
+    with database.reading() as uow:
+        loaded = uow.features.get("view:written_f:1")
+        assert (loaded.id, loaded.revision, loaded.created_by) == (feature.id, 1, "ann")
+        assert len(uow.audit.for_feature(loaded)) == 1  # its creation row
+
+
+def test_a_last_commit_writes_the_change_and_refuses_another_commit(database):
+    with database.writing() as uow:
+        _add(uow, "view:written_g:1")
+        uow.commit()
+    with database.writing() as uow:
+        feature = uow.features.get("view:written_g:1")
+        uow.record.change(feature, Write.UPDATE, ACTING, {"description": "changed"})
+        uow.commit(last=True)
+        assert (feature.revision, feature.description) == (2, "changed")
+        assert feature not in uow.session  # written, then left out: no flush writes it again
+        feature.description = "lost?"
+        with pytest.raises(TypeError, match="committed for the last time"):
+            uow.commit()
+    with database.reading() as uow:
+        loaded = uow.features.get("view:written_g:1")
+        assert (loaded.revision, loaded.description) == (2, "changed")

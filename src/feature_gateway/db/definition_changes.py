@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, select
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, bindparam, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from feature_gateway.db.base import Base
+from feature_gateway.db.compiled import in_session
 from feature_gateway.db.models import ACTOR, Feature
 
 
@@ -32,6 +33,13 @@ class DefinitionChange(Base):
     __table_args__ = (Index("ix_feature_definition_changes_feature_id", "feature_id"),)
 
 
+_CHANGERS = (
+    select(DefinitionChange.changed_by)
+    .where(DefinitionChange.feature_id == bindparam("feature_id"))
+    .order_by(DefinitionChange.id)
+)
+
+
 class DefinitionChangeRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -41,12 +49,12 @@ class DefinitionChangeRepository:
 
     def changers(self, feature_id: int) -> tuple[str, ...]:
         """Everyone who ever changed the feature's definition, each once, oldest first."""
-        names = self.session.scalars(
-            select(DefinitionChange.changed_by)
-            .where(DefinitionChange.feature_id == feature_id)
-            .order_by(DefinitionChange.id)
-        )
-        return tuple(dict.fromkeys(names))
+        # Asked before every review trigger: by the driver (``db.compiled.in_session``),
+        # after the flush the ORM's query would have made first (pending changes of this
+        # unit of work included; nothing to flush in a trigger, which asks before it records).
+        self.session.flush()
+        rows = in_session(self.session, _CHANGERS, {"feature_id": feature_id})
+        return tuple(dict.fromkeys(name for (name,) in rows))
 
     def changers_by_name(self, feature_names: Collection[str]) -> dict[str, tuple[str, ...]]:
         """``changers`` of many features at once, by feature name (one statement, for a

@@ -80,9 +80,12 @@ def _nullable_unset(mapper: Mapper[Any]) -> tuple[tuple[str, str], ...]:
     )
 
 
-def insert_feature(session: Session, feature: Feature) -> None:
+def insert_feature(session: Session, feature: Feature, *, kept: bool = True) -> None:
     """Insert the new ``feature`` (its names' derived columns set) in the session's
-    transaction and make it persistent there, with its id and first revision."""
+    transaction, with its id and first revision, and (``kept``) make it persistent there.
+    Not ``kept``: the object stays out of the session, for a use case that only returns it
+    (a create); making it persistent was a twenty-fifth of a create (docs/performance.md,
+    "i28-create")."""
     mapper: Mapper[Any] = inspect(Feature)
     revision_key, _, generator = _version(mapper)
     setattr(feature, revision_key, generator(None))
@@ -97,8 +100,9 @@ def insert_feature(session: Session, feature: Feature) -> None:
     insert_appended(connection, [feature])
     if feature.tags:
         index_tags(connection, feature.id, feature.tags)
-    make_transient_to_detached(feature)
-    session.add(feature)
+    if kept:
+        make_transient_to_detached(feature)
+        session.add(feature)
 
 
 @functools.cache
@@ -110,9 +114,11 @@ def _columns(mapper: Mapper[Any]) -> dict[str, tuple[str, Any]]:
     }
 
 
-def update_feature(session: Session, feature: Feature) -> None:
+def update_feature(session: Session, feature: Feature, *, kept: bool = True) -> None:
     """Write what changed in the loaded ``feature`` (see the module): StaleDataError when
-    another writer changed the row since it was loaded."""
+    another writer changed the row since it was loaded. Not ``kept``: the object is then
+    left out of the session, holding its values at the new revision (the unit of work's
+    last commit, ``UnitOfWork.commit``), instead of made clean in it."""
     mapper: Mapper[Any] = inspect(Feature)
     state, values = inspect(feature), feature.__dict__
     columns = _columns(mapper)
@@ -134,6 +140,10 @@ def update_feature(session: Session, feature: Feature) -> None:
         raise StaleDataError(f"features row {feature.id} is no longer at revision {was}")
     if "tags" in changed:
         replace_tags(connection, feature.id, feature.tags)
+    if not kept:  # out of the session, so that its flush does not write it again
+        values[revision_key] = changed[revision_column]
+        make_transient(feature)
+        return
     # Clean, as loaded at its new revision: out of the session and back in, every value it
     # has now taken as loaded (InstanceState._commit_all, what a flush does, would be a
     # third of the cost, but it is private API: tests/unit/test_framework_adapter.py).

@@ -79,13 +79,17 @@ class Recorder:
         *,
         reason: str | None = None,
         copied_from: Feature | None = None,
+        kept: bool = True,
     ) -> Feature:
         """Insert a feature row from ``values`` (the field table's defaults filled in) for
         ``write`` (create, create_version or import), with its change-log entry and its
         creation row in the history. ``copied_from``: the version it was made from, whose
-        definition authors it inherits when it copies that definition unchanged."""
+        definition authors it inherits when it copies that definition unchanged. ``kept``
+        False: the use case does nothing more with the row than return it (not made
+        persistent in the session, ``FeatureRepository.add``); not with ``copied_from``,
+        whose definition changes refer to it."""
         feature = new_row(Feature, with_defaults(values))
-        self._features.add(feature)
+        self._features.add(feature, kept=kept or copied_from is not None)
         self._track(feature, write, acting, new=True)
         self.status_change(
             feature,

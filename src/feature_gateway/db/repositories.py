@@ -247,23 +247,28 @@ class FeatureRepository:
         if self.session.get_bind().dialect.name == "postgresql":
             self.session.refresh(feature, with_for_update=True)
 
-    def add(self, feature: Feature) -> None:
+    def add(self, feature: Feature, *, kept: bool = True) -> None:
         """Insert a new feature now, in the transaction (``db.feature_writes``): a name taken
-        meanwhile by a concurrent create is ``FeatureAlreadyExistsError``."""
+        meanwhile by a concurrent create is ``FeatureAlreadyExistsError``. ``kept``: the
+        unit of work may use the row again (query it, refer to it, change it), so it is
+        made persistent in the session; False for a use case that only returns it."""
         feature.canonical_name = canonical_feature_name(feature.feature_name)
         feature.family_name = family_name(feature.feature_name)
         feature.version_key = version_key(version_number(feature.feature_name))
         self._added.append(feature.feature_name)
         with first_writer_wins(self.pending_names):
-            insert_feature(self.session, feature)
+            insert_feature(self.session, feature, kept=kept)
 
-    def write_changed(self) -> None:
+    def write_changed(self, *, kept: bool = True) -> None:
         """Write the changed features of this unit of work, each by one UPDATE checked
         against the revision it was loaded at (``db.feature_writes``): StaleDataError when
-        another writer changed one meanwhile."""
+        another writer changed one meanwhile. Not ``kept``: each is left out of the
+        session once written (the unit of work's last commit), unless a pending row (a
+        definition change) refers to it, whose flush needs it there."""
+        kept = kept or bool(self.session.new)
         for row in list(self.session.dirty):
             if isinstance(row, Feature):
-                update_feature(self.session, row)
+                update_feature(self.session, row, kept=kept)
 
     def pending_names(self) -> list[str]:
         """The names of the features this unit of work added or changed, unflushed."""

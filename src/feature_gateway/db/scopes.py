@@ -241,10 +241,10 @@ class KeyedWrite(UnitOfWork):
             self._begin()
         return self._database
 
-    def commit(self) -> Committed:
+    def commit(self, *, last: bool = False) -> Committed:
         if not self._began:  # nothing was written: an empty transaction, committed
             self._begin()
-        return super().commit()
+        return super().commit(last=last)
 
     def _begin(self) -> None:
         if self._autocommit:

@@ -132,6 +132,7 @@ class UnitOfWork:
         self._writes = writes
         self._enclosing = enclosing
         self._handed: list[Committed] = []  # by the units of work inside this one
+        self._done = False  # committed with ``last``
 
     def __enter__(self) -> UnitOfWork:
         self.session = self._session_factory()
@@ -172,12 +173,21 @@ class UnitOfWork:
         connection (its transaction begins here if it has not yet)."""
         return IdempotencyRepository(self.session.connection())
 
-    def commit(self) -> Committed:
+    def commit(self, *, last: bool = False) -> Committed:
         """Commit; write the change log and the outbox first, publish the status changes
-        after (see the module). Committing again commits what was recorded since."""
+        after (see the module). Committing again commits what was recorded since.
+
+        ``last``: the use case neither commits again nor changes its rows after this
+        commit, only returns their values: a changed feature is left out of the session
+        once written, instead of made clean in it for another change (a twentieth of a
+        trigger's instructions, docs/performance.md, "i28-create"). A commit after it is
+        refused (TypeError), so no change made since can be lost unwritten."""
         if not self._writes:
             raise TypeError("a unit of work opened for reading never commits: use writing()")
-        changes, deliveries = self._commit_session()
+        if self._done:
+            raise TypeError("this unit of work was committed for the last time (last=True)")
+        self._done = last
+        changes, deliveries = self._commit_session(kept=not last)
         own = Committed(changes, deliveries, tuple(self.audit.appended))
         self.audit.appended.clear()
         handed, self._handed = self._handed, []
@@ -204,7 +214,7 @@ class UnitOfWork:
             deliveries = self.deliveries.enqueue(entries, subscriptions)
         return tuple(entries), deliveries
 
-    def _commit_session(self) -> tuple[tuple[FeatureChange, ...], int]:
+    def _commit_session(self, *, kept: bool) -> tuple[tuple[FeatureChange, ...], int]:
         # The features this write changes, named by a 409 if another writer wins (a new
         # feature's row is inserted when it is added: ``FeatureRepository.add``).
         pending = self.features.pending_names()
@@ -214,7 +224,7 @@ class UnitOfWork:
             # flush writes other mapped rows: definition changes, tokens, webhooks), then
             # the append-only rows referring to them, by Core inserts (``db.appended``): the
             # history, then the change log.
-            self.features.write_changed()
+            self.features.write_changed(kept=kept)
             self.session.flush()
             self.audit.write_appended()
             if self.changes.tracked:

@@ -64,7 +64,8 @@ def create_feature(
             raise FeatureAlreadyExistsError(fields["feature_name"], status, stored_as=stored_name)
         acting = Acting.by(fields["created_by"], role, now_ms(), caller)
         draft = new_draft(fields, created_by=acting.actor, now=acting.timestamp)
-        feature = uow.record.add_feature(draft, Write.CREATE, acting)
+        # Nothing more is done with the row than to return it: not kept in the session.
+        feature = uow.record.add_feature(draft, Write.CREATE, acting, kept=False)
         uow.commit()
         return feature_data(feature)
 
@@ -152,5 +153,5 @@ def update_feature(
         feature.last_updated_by, feature.updated_time = last_updated_by, acting.timestamp
         if feature.status != Status.DRAFT and not changed.keys().isdisjoint(CRITICAL_FIELDS):
             FeatureLifecycle(uow, feature, acting).fire("reset")
-        uow.commit()
+        uow.commit(last=True)
         return feature_data(feature)

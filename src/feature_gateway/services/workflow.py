@@ -49,26 +49,43 @@ class TransitionResult:
     new_status: str
 
 
-class FeatureLifecycle:
-    """A ``transitions`` machine bound to one loaded row, for one operation.
+def _on_state_change(event: Any) -> None:
+    """The machine's one callback: the status change reaches the operation that fired the
+    trigger (``FeatureLifecycle``, handed in the event's arguments), whose recorder audits it."""
+    event.kwargs["lifecycle"].on_state_change(event)
 
-    Every state change goes through ``_on_state_change``, which tells the unit of work's
+
+# The lifecycle machine, built once from the lifecycle table (``domain.lifecycle``) when the
+# module is imported: building one for each operation was about a sixth of a trigger's
+# instructions (docs/performance.md, "i28-create"). It holds no row and nothing of one
+# operation: each trigger is handed its row and its operation (``FeatureLifecycle.fire``),
+# so no model is ever added (``add_model`` would set the row's status from ``initial`` and
+# methods on it; a model list shared by threads is what made a shared machine unsafe), and
+# an unqueued machine runs each trigger on the caller's stack: threads share it, as nothing
+# in it changes once built.
+_MACHINE = Machine(
+    model=None,
+    states=list(Status),
+    transitions=TRANSITIONS,
+    initial=None,  # no model is added, so none is ever reset to an initial state
+    model_attribute="status",
+    auto_transitions=False,  # to_<state>() helpers would bypass the workflow
+    send_event=True,
+    after_state_change=[_on_state_change],
+)
+
+
+class FeatureLifecycle:
+    """The lifecycle machine fired on one loaded row, for one operation.
+
+    Every state change goes through ``on_state_change``, which tells the unit of work's
     recorder, so no transition can happen without its audit entry. ``acting``: who fires
     the triggers, and when.
     """
 
     def __init__(self, uow: UnitOfWork, feature: Feature, acting: Acting) -> None:
         self.uow, self.feature, self.acting = uow, feature, acting
-        self.machine = Machine(
-            model=feature,
-            states=list(Status),
-            transitions=TRANSITIONS,
-            initial=Status(feature.status),  # without it the row would silently reset
-            model_attribute="status",
-            auto_transitions=False,  # to_<state>() helpers would bypass the workflow
-            send_event=True,
-            after_state_change=[self._on_state_change],
-        )
+        self.machine = _MACHINE
 
     def fire(self, trigger: str, fields: Mapping[str, Any] | None = None) -> None:
         """Fire ``trigger`` (409 if the current state does not allow it) and stamp the row
@@ -80,7 +97,7 @@ class FeatureLifecycle:
         forced = bool(stamps and stamps.forced and fields.get(stamps.forced))
         try:
             self.machine.events[trigger].trigger(
-                self.feature, reason=reason, fields=fields, forced=forced
+                self.feature, reason=reason, fields=fields, forced=forced, lifecycle=self
             )
         except MachineError as exc:
             raise InvalidTransitionError(
@@ -98,7 +115,7 @@ class FeatureLifecycle:
                 if name is not None:
                     setattr(feature, name, fields.get(name))
 
-    def _on_state_change(self, event: Any) -> None:
+    def on_state_change(self, event: Any) -> None:
         self.uow.record.status_change(
             self.feature,
             from_status=event.transition.source,
@@ -150,7 +167,7 @@ def fire_trigger(
         while follower is not None:
             lifecycle.fire(follower)
             follower = TRIGGERS[follower].then
-        uow.commit()
+        uow.commit(last=True)
         return TransitionResult(feature_data(feature), previous, str(feature.status))
 
 
