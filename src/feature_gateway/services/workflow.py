@@ -49,43 +49,29 @@ class TransitionResult:
     new_status: str
 
 
-def _on_state_change(event: Any) -> None:
-    """The machine's one callback: the status change reaches the operation that fired the
-    trigger (``FeatureLifecycle``, handed in the event's arguments), whose recorder audits it."""
-    event.kwargs["lifecycle"].on_state_change(event)
-
-
-# The lifecycle machine, built once from the lifecycle table (``domain.lifecycle``) when the
-# module is imported: building one for each operation was about a sixth of a trigger's
-# instructions (docs/performance.md, "i28-create"). It holds no row and nothing of one
-# operation: each trigger is handed its row and its operation (``FeatureLifecycle.fire``),
-# so no model is ever added (``add_model`` would set the row's status from ``initial`` and
-# methods on it; a model list shared by threads is what made a shared machine unsafe), and
-# an unqueued machine runs each trigger on the caller's stack: threads share it, as nothing
-# in it changes once built.
-_MACHINE = Machine(
-    model=None,
-    states=list(Status),
-    transitions=TRANSITIONS,
-    initial=None,  # no model is added, so none is ever reset to an initial state
-    model_attribute="status",
-    auto_transitions=False,  # to_<state>() helpers would bypass the workflow
-    send_event=True,
-    after_state_change=[_on_state_change],
-)
-
-
 class FeatureLifecycle:
-    """The lifecycle machine fired on one loaded row, for one operation.
+    """A ``transitions`` machine bound to one loaded row, for one operation.
 
-    Every state change goes through ``on_state_change``, which tells the unit of work's
+    Every state change goes through ``_on_state_change``, which tells the unit of work's
     recorder, so no transition can happen without its audit entry. ``acting``: who fires
     the triggers, and when.
     """
 
     def __init__(self, uow: UnitOfWork, feature: Feature, acting: Acting) -> None:
         self.uow, self.feature, self.acting = uow, feature, acting
-        self.machine = _MACHINE
+        self.machine = Machine(
+            # The row is handed to each trigger (``fire``), not added to the machine:
+            # ``add_model`` set a method on it for each trigger and state (nothing calls
+            # them) and its status from ``initial``, half the machine's cost.
+            model=None,
+            states=list(Status),
+            transitions=TRANSITIONS,
+            initial=Status(feature.status),
+            model_attribute="status",
+            auto_transitions=False,  # to_<state>() helpers would bypass the workflow
+            send_event=True,
+            after_state_change=[self._on_state_change],
+        )
 
     def fire(self, trigger: str, fields: Mapping[str, Any] | None = None) -> None:
         """Fire ``trigger`` (409 if the current state does not allow it) and stamp the row
@@ -97,7 +83,7 @@ class FeatureLifecycle:
         forced = bool(stamps and stamps.forced and fields.get(stamps.forced))
         try:
             self.machine.events[trigger].trigger(
-                self.feature, reason=reason, fields=fields, forced=forced, lifecycle=self
+                self.feature, reason=reason, fields=fields, forced=forced
             )
         except MachineError as exc:
             raise InvalidTransitionError(
@@ -115,7 +101,7 @@ class FeatureLifecycle:
                 if name is not None:
                     setattr(feature, name, fields.get(name))
 
-    def on_state_change(self, event: Any) -> None:
+    def _on_state_change(self, event: Any) -> None:
         self.uow.record.status_change(
             self.feature,
             from_status=event.transition.source,
