@@ -54,6 +54,12 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 STORED_HEADERS = ("Content-Type", "ETag", "Location", "Retry-After")
 # The request headers that change what a write means, so they are part of its fingerprint.
 MEANINGFUL_HEADERS = (IF_MATCH, ROLE_HEADER)
+# Each with its WSGI environ key, read there: werkzeug's ``headers.get`` of a header not sent
+# raises and catches an HTTP exception, which was a tenth of what a key added to a create
+# (docs/performance.md, "i28-keyed").
+_MEANINGFUL_ENVIRON = tuple((name, "HTTP_" + name.upper().replace("-", "_"))
+                            for name in MEANINGFUL_HEADERS)  # fmt: skip
+_STORED_LOWER = tuple((name, name.lower()) for name in STORED_HEADERS)
 
 IDEMPOTENCY_KEY_PARAMETER: dict[str, Any] = {
     "in": "header",
@@ -119,8 +125,8 @@ def _identity(raw: str) -> RequestIdentity | None:
             request.method,
             request.path,
             body,
-            query=request.args.items(multi=True),
-            headers=[(name, request.headers.get(name)) for name in MEANINGFUL_HEADERS],
+            query=request.args.items(multi=True) if request.query_string else (),
+            headers=[(name, request.environ.get(key)) for name, key in _MEANINGFUL_ENVIRON],
         ),
     )
 
@@ -135,7 +141,8 @@ def _policy() -> idempotency.Policy:
 def _kept(response: Response, key: str) -> idempotency.StoredResponse:
     """What is stored of ``response`` for replays (a server error keeps its status, which
     the service never stores)."""
-    if response.status_code < 500 and "no-store" in response.headers.get("Cache-Control", ""):
+    sent = _sent(response)
+    if response.status_code < 500 and "no-store" in sent.get("cache-control", ""):
         response = problem_response(
             409,
             "Response Not Replayable",
@@ -144,8 +151,18 @@ def _kept(response: Response, key: str) -> idempotency.StoredResponse:
             "was not kept; nothing was done again. Look up what it made (e.g. GET /tokens).",
             problem_type="urn:feature-gateway:problem:response-not-replayable",
         )
-    headers = {name: response.headers[name] for name in STORED_HEADERS if name in response.headers}
+        sent = _sent(response)
+    headers = {name: sent[lower] for name, lower in _STORED_LOWER if lower in sent}
     return idempotency.StoredResponse(response.status_code, headers, response.get_data())
+
+
+def _sent(response: Response) -> dict[str, str]:
+    """The response's headers by lower-case name, the first of each (as ``headers[name]``
+    gives), read in one pass: ``headers[name]`` of one not there raises and catches."""
+    sent: dict[str, str] = {}
+    for name, value in response.headers.items():
+        sent.setdefault(name.lower(), value)
+    return sent
 
 
 def _respond(view: Callable[[], Any]) -> Response:
