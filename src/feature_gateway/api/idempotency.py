@@ -27,7 +27,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 import orjson
-from flask import Response, current_app, request
+from flask import Request, Response, current_app, request
 
 from feature_gateway.api.problems import problem_response
 from feature_gateway.api.revisions import IF_MATCH
@@ -59,6 +59,7 @@ MEANINGFUL_HEADERS = (IF_MATCH, ROLE_HEADER)
 # (docs/performance.md, "i28-keyed").
 _MEANINGFUL_ENVIRON = tuple((name, "HTTP_" + name.upper().replace("-", "_"))
                             for name in MEANINGFUL_HEADERS)  # fmt: skip
+_KEY_ENVIRON = "HTTP_" + IDEMPOTENCY_KEY_HEADER.upper().replace("-", "_")
 _STORED_LOWER = tuple((name, name.lower()) for name in STORED_HEADERS)
 
 IDEMPOTENCY_KEY_PARAMETER: dict[str, Any] = {
@@ -90,8 +91,9 @@ def idempotent(view: F) -> F:
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        raw = request.headers.get(IDEMPOTENCY_KEY_HEADER)
-        identity = None if raw is None else _identity(raw)
+        current = request._get_current_object()  # type: ignore[attr-defined]
+        raw = current.environ.get(_KEY_ENVIRON)
+        identity = None if raw is None else _identity(current, raw)
         if identity is None:  # no key, or not JSON: the view answers 400, which is not stored
             return view(*args, db=database(), **kwargs)
         answer = idempotency.keyed_write(
@@ -107,26 +109,32 @@ def idempotent(view: F) -> F:
     return cast(F, wrapper)
 
 
-def _identity(raw: str) -> RequestIdentity | None:
+def _identity(current: Request, raw: str) -> RequestIdentity | None:
+    """The identity of ``current`` (the request itself, not Flask's proxy of it: each
+    attribute read through the proxy looks the request up again)."""
     key = raw.strip()
     if not is_valid_key(key):
         raise ValidationError.for_field(IDEMPOTENCY_KEY_HEADER, INVALID_KEY)
     try:
-        body = orjson.loads(request.get_data(cache=True) or b"null")
+        body = orjson.loads(current.get_data(cache=True) or b"null")
     except orjson.JSONDecodeError:
         return None
     caller = principal()
+    environ = current.environ
+    method, path = current.method, current.path
     return RequestIdentity(
         scope=folded(caller.name) if caller is not None else "",
         key=key,
-        method=request.method,
-        path=request.path,
+        method=method,
+        path=path,
         fingerprint=fingerprint(
-            request.method,
-            request.path,
+            method,
+            path,
             body,
-            query=request.args.items(multi=True) if request.query_string else (),
-            headers=[(name, request.environ.get(key)) for name, key in _MEANINGFUL_ENVIRON],
+            query=current.args.items(multi=True) if current.query_string else (),
+            headers=[
+                (name, environ.get(environ_key)) for name, environ_key in _MEANINGFUL_ENVIRON
+            ],
         ),
     )
 

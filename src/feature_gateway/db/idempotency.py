@@ -175,8 +175,9 @@ class KeyRow:
 
 
 def _postgresql_claim() -> Any:
-    """PostgreSQL's claim: a clash is told by no row returned, not by an error (which the
-    server would log for each repeat). Built when first compiled: importing PostgreSQL's
+    """PostgreSQL's claim: a clash is told by no row inserted (the row count; RETURNING had
+    psycopg describe and convert a row for nothing), not by an error (which the server
+    would log for each repeat). Built when first compiled: importing PostgreSQL's
     dialect at start added it to every SQLite worker's memory (docs/performance.md)."""
     from sqlalchemy.dialects import postgresql
 
@@ -184,7 +185,6 @@ def _postgresql_claim() -> Any:
         postgresql.insert(_TABLE)
         .values(scope=_p("scope"), idempotency_key=_p("idempotency_key"), **_CLAIMED)
         .on_conflict_do_nothing()
-        .returning(_C.scope)
     )
 
 
@@ -238,7 +238,7 @@ class IdempotencyRepository:
         """Insert an in-flight claim; False when the key is already there (a concurrent
         claim: PostgreSQL waits for the other insert's transaction to end, then refuses)."""
         if self.dialect.name == "postgresql":
-            return bool(self._run("add_new", values))
+            return self._count("add_new", values) > 0
         try:
             self._run("add", values)
         except Exception as exc:

@@ -42,9 +42,9 @@ import contextlib
 import copy
 from collections.abc import Callable
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, Transaction
+from sqlalchemy import Connection, Dialect, Engine, Transaction
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -232,7 +232,7 @@ class KeyedWrite(UnitOfWork):
         pooled = self._connection.connection
         if self._connection is not bind and bind.dialect.name != "sqlite":
             try:  # pysqlite is in autocommit already (db.engine)
-                bind.dialect.set_isolation_level(pooled.dbapi_connection, "AUTOCOMMIT")  # type: ignore[arg-type]
+                _set_autocommit(bind.dialect, pooled.dbapi_connection, True)
             except self._driver_errors as exc:
                 self._give_back(exc)
                 raise unavailable(exc) from exc
@@ -276,7 +276,9 @@ class KeyedWrite(UnitOfWork):
     def _begin(self) -> None:
         if self._autocommit:
             self._autocommit = False
-            self._bind.dialect.reset_isolation_level(self._connection.connection.dbapi_connection)  # type: ignore[arg-type]
+            _set_autocommit(
+                self._bind.dialect, self._connection.connection.dbapi_connection, False
+            )
         connection = self._connection
         try:  # a test's connection is in its transaction: a savepoint of it
             if connection.in_transaction():
@@ -315,5 +317,21 @@ class KeyedWrite(UnitOfWork):
             if broken:
                 self._connection.invalidate()  # never hand this connection out again
             elif self._autocommit:
-                self._bind.dialect.reset_isolation_level(self._connection.connection.dbapi_connection)  # type: ignore[arg-type]
+                _set_autocommit(
+                    self._bind.dialect, self._connection.connection.dbapi_connection, False
+                )
             self._connection.close()
+
+
+def _set_autocommit(dialect: Dialect, dbapi_connection: Any, on: bool) -> None:
+    """A keyed write's connection in autocommit for its claim, then back for its write.
+    psycopg's own switch: the dialect's ``set_isolation_level("AUTOCOMMIT")`` and
+    ``reset_isolation_level`` also set the isolation level (to the one it had), each a
+    pass through psycopg's checks, a thirtieth of what a key added to a create on
+    PostgreSQL (docs/performance.md, "i28-keyed"). Another driver: the dialect's."""
+    if dialect.driver == "psycopg":
+        dbapi_connection.autocommit = on
+    elif on:
+        dialect.set_isolation_level(dbapi_connection, "AUTOCOMMIT")
+    else:
+        dialect.reset_isolation_level(dbapi_connection)
