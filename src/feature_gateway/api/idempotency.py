@@ -27,7 +27,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 import orjson
-from flask import Request, Response, current_app, request
+from flask import Flask, Request, Response, current_app, request
 
 from feature_gateway.api.problems import problem_response
 from feature_gateway.api.revisions import IF_MATCH
@@ -45,7 +45,7 @@ from feature_gateway.services import idempotency
 from feature_gateway.services.clock import now_ms
 from feature_gateway.shapes.role_schemas import ROLE_HEADER
 from feature_gateway.web.caller import principal
-from feature_gateway.web.context import database, settings
+from feature_gateway.web.context import database, gateway
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -96,15 +96,20 @@ def idempotent(view: F) -> F:
         identity = None if raw is None else _identity(current, raw)
         if identity is None:  # no key, or not JSON: the view answers 400, which is not stored
             return view(*args, db=database(), **kwargs)
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        found = gateway()
+        configured = found.settings
         answer = idempotency.keyed_write(
-            database(),
+            found.database,
             identity,
-            _policy(),
+            _policy(configured.idempotency_ttl_s, configured.idempotency_lease_s),
             now_ms,
-            lambda db: _respond(functools.partial(view, *args, db=db, **kwargs)),
+            lambda db: _respond(app, functools.partial(view, *args, db=db, **kwargs)),
             functools.partial(_kept, key=identity.key),
         )
-        return _replay(answer) if isinstance(answer, idempotency.StoredResponse) else answer
+        if isinstance(answer, idempotency.StoredResponse):
+            return _replay(app, answer)
+        return answer
 
     return cast(F, wrapper)
 
@@ -139,11 +144,9 @@ def _identity(current: Request, raw: str) -> RequestIdentity | None:
     )
 
 
-def _policy() -> idempotency.Policy:
-    configured = settings()
-    return idempotency.Policy(
-        ttl_ms=configured.idempotency_ttl_s * 1000, lease_ms=configured.idempotency_lease_s * 1000
-    )
+@functools.lru_cache(maxsize=8)  # the settings' one, made once
+def _policy(ttl_s: int, lease_s: int) -> idempotency.Policy:
+    return idempotency.Policy(ttl_ms=ttl_s * 1000, lease_ms=lease_s * 1000)
 
 
 def _kept(response: Response, key: str) -> idempotency.StoredResponse:
@@ -173,17 +176,17 @@ def _sent(response: Response) -> dict[str, str]:
     return sent
 
 
-def _respond(view: Callable[[], Any]) -> Response:
+def _respond(app: Flask, view: Callable[[], Any]) -> Response:
     """The view's response, error responses included, as Flask would make it: the response
     must exist before the transaction ends, to be stored in it."""
     try:
-        return current_app.make_response(view())
+        return app.make_response(view())
     except Exception as exc:  # answered by the app's own error handlers
-        return current_app.make_response(current_app.handle_user_exception(exc))
+        return app.make_response(app.handle_user_exception(exc))
 
 
-def _replay(stored: idempotency.StoredResponse) -> Response:
-    response = current_app.response_class(stored.body, status=stored.status)
+def _replay(app: Flask, stored: idempotency.StoredResponse) -> Response:
+    response = app.response_class(stored.body, status=stored.status)
     response.headers.update(stored.headers)
     response.headers[REPLAYED_HEADER] = "true"
     return response

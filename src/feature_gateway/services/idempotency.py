@@ -29,8 +29,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from feature_gateway.db.idempotency import IdempotencyRepository, KeyRow
 from feature_gateway.db.scopes import Database, KeyedWrite
@@ -49,21 +48,20 @@ RETRY_AFTER_S = 1
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class Policy:
+# Named tuples, not frozen dataclasses (whose fields are each set through
+# ``object.__setattr__``): a keyed write makes several (docs/performance.md, "i28-keyed").
+class Policy(NamedTuple):
     ttl_ms: int  # how long a response is kept
     lease_ms: int  # how long an unfinished claim holds its key against a retry
 
 
-@dataclass(frozen=True)
-class StoredResponse:
+class StoredResponse(NamedTuple):
     status: int
     headers: dict[str, str]
     body: bytes
 
 
-@dataclass(frozen=True)
-class Claim:
+class Claim(NamedTuple):
     request: RequestIdentity
     token: str
 
