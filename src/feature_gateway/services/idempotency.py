@@ -16,8 +16,9 @@ database decides, never process memory, so the rules hold across workers and hos
 - The use case then runs in the request's transaction (``Database.keyed_write``), which
   also stores its response, only if the claim is still this request's: a request that
   outlived its lease and was taken over is rolled back (409), so a key never applies two
-  changes. Its commit is ``UnitOfWork.commit``: the change, its change log and outbox,
-  and its stored response commit together; then the status changes are published.
+  changes. Its commit is ``KeyedWrite.commit``: the change, its change log and outbox
+  (written as the use case's units of work commit their savepoints) and its stored
+  response commit together; then the status changes are published.
 - A server error (5xx) is not stored: rolled back, and the key freed for a retry at once.
 - Expired rows are deleted, a bounded batch at a time, by each keyed write's transaction
   as it stores its response (no cron needed), and by ``purge`` (``feature-gateway
