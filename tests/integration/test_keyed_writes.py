@@ -82,3 +82,22 @@ def test_a_keyed_write_whose_claim_was_taken_over_keeps_neither_its_change_nor_i
         keyed_write(database, REQUEST, POLICY, clock, outlived_its_lease, lambda answer: answer)
     with pytest.raises(FeatureNotFoundError):
         features.get_feature(database, NAME)
+
+
+def test_a_purge_deletes_no_more_than_its_batch_even_of_keys_expired_at_the_same_time(
+    database, connection
+):
+    """The oldest first, ``batch`` at most, however many share the oldest expiry."""
+    stored = StoredResponse(201, {}, b"")
+    for i in range(3):
+        request = RequestIdentity("", f"old-{i}", "POST", "/x", "f" * 64)
+        keyed_write(database, request, POLICY, clock, lambda db: 201, lambda _: stored)
+    connection.execute(text("UPDATE idempotency_keys SET expires_time = 5"))
+    with database.writing() as uow:
+        assert uow.idempotency_keys.purge_expired(now=10, limit=2) == 2
+        uow.commit()
+    assert len(keys(connection)) == 1
+    with database.writing() as uow:
+        assert uow.idempotency_keys.purge_expired(now=10, limit=2) == 1
+        uow.commit()
+    assert keys(connection) == []

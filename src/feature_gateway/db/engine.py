@@ -95,21 +95,21 @@ def _plain_savepoints(engine: Engine) -> Engine:
     def do_savepoint(connection: Connection, name: str) -> None:
         unsent = connection.get_execution_options().get(UNSENT_SAVEPOINTS)
         if unsent is None or not unsent.take(connection, name):
-            connection.exec_driver_sql(f"SAVEPOINT {quote(name)}")
+            on_driver(connection, f"SAVEPOINT {quote(name)}", (), _nothing)
 
     def do_rollback_to_savepoint(connection: Connection, name: str) -> None:
         unsent = connection.get_execution_options().get(UNSENT_SAVEPOINTS)
         if unsent is not None and name in unsent.names:
             unsent.roll_back(connection, name)
         else:
-            connection.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {quote(name)}")
+            on_driver(connection, f"ROLLBACK TO SAVEPOINT {quote(name)}", (), _nothing)
 
     def do_release_savepoint(connection: Connection, name: str) -> None:
         unsent = connection.get_execution_options().get(UNSENT_SAVEPOINTS)
         if unsent is not None and name in unsent.names:
             unsent.names.discard(name)
         else:
-            connection.exec_driver_sql(f"RELEASE SAVEPOINT {quote(name)}")
+            on_driver(connection, f"RELEASE SAVEPOINT {quote(name)}", (), _nothing)
 
     dialect.do_savepoint = do_savepoint  # type: ignore[method-assign]
     dialect.do_rollback_to_savepoint = do_rollback_to_savepoint  # type: ignore[method-assign]

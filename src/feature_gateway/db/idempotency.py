@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
+import orjson
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -35,6 +36,7 @@ from sqlalchemy import (
     insert,
     null,
     select,
+    text,
     tuple_,
     update,
 )
@@ -102,6 +104,23 @@ def _purge(*other_than: Any) -> Any:
     return delete(_TABLE).where(tuple_(_C.scope, _C.idempotency_key).in_(_expired(*other_than)))
 
 
+def _sqlite_purge() -> Any:
+    """SQLite's purge: the expired rows up to the ``batch``-th oldest (by expiry, then
+    rowid: the expiry index's order), that row found by one scalar subquery, which SQLite
+    runs once, by an index seek, at the first row it checks (before any is deleted). The
+    ``IN (SELECT …)`` of ``_purge`` fills a temporary table on each run, and its RETURNING
+    another: 51,000 instructions per keyed write for a purge that mostly deletes nothing,
+    2,000 this way (docs/performance.md, "i28-keyed"). One subquery, not one per column: a
+    DELETE deletes each row as it is checked, and a subquery that an ``OR`` reaches only
+    later would see the rows deleted so far. Fewer than ``batch`` expired: all of them."""
+    return text(
+        "DELETE FROM idempotency_keys WHERE expires_time <= :now AND (expires_time, rowid) <="
+        " (SELECT coalesce(max(t), :now), coalesce(max(r), 9223372036854775807) FROM"
+        " (SELECT expires_time AS t, rowid AS r FROM idempotency_keys"
+        " WHERE expires_time <= :now ORDER BY expires_time, rowid LIMIT 1 OFFSET :last))"
+    ).bindparams(bindparam("now", type_=BigInteger), bindparam("last", type_=Integer))
+
+
 _CLAIMED = {name: _p(name) for name in _CLAIM}
 # A row claimed anew has no response.
 _CLEARED = {name: null() for name in _STORED if name not in _CLAIM}
@@ -157,8 +176,9 @@ class KeyRow:
 
 
 def _postgresql_claim() -> Any:
-    """PostgreSQL's claim: a clash is told by no row returned, not by an error (which the
-    server would log for each repeat). Built when first compiled: importing PostgreSQL's
+    """PostgreSQL's claim: a clash is told by no row inserted (the row count; RETURNING had
+    psycopg describe and convert a row for nothing), not by an error (which the server
+    would log for each repeat). Built when first compiled: importing PostgreSQL's
     dialect at start added it to every SQLite worker's memory (docs/performance.md)."""
     from sqlalchemy.dialects import postgresql
 
@@ -166,17 +186,30 @@ def _postgresql_claim() -> Any:
         postgresql.insert(_TABLE)
         .values(scope=_p("scope"), idempotency_key=_p("idempotency_key"), **_CLAIMED)
         .on_conflict_do_nothing()
-        .returning(_C.scope)
     )
 
 
-_BUILT_WHEN_COMPILED = {"add_new": _postgresql_claim}
+_BUILT_WHEN_COMPILED = {"add_new": _postgresql_claim, "purge_sqlite": _sqlite_purge}
 
 
-@functools.lru_cache(maxsize=32)  # eight statements for each engine's dialect
+@functools.lru_cache(maxsize=32)  # nine statements for each engine's dialect
 def _compiled(name: str, dialect: Dialect) -> CompiledStatement:
     statement = _STATEMENTS[name] if name in _STATEMENTS else _BUILT_WHEN_COMPILED[name]()
-    return compile_for_driver(statement, dialect)
+    compiled = compile_for_driver(statement, dialect)
+    return replace(compiled, conversions=tuple(
+        (key, _json_text if key == "response_headers" else convert)
+        for key, convert in compiled.conversions
+    ))  # fmt: skip
+
+
+def _json_text(value: Any) -> str | None:
+    """The stored response's headers as JSON text, by orjson: the JSON type's conversion
+    (the standard library's encoder, and on PostgreSQL psycopg's JSON wrapper and its
+    dumper) cost a keyed write 21,000 instructions on SQLite, 50,000 on PostgreSQL
+    (docs/performance.md, "i28-keyed"). PostgreSQL takes the text as the JSON the SQL casts
+    it to (psycopg sends a str untyped); SQLite stores it as it is. Read back alike (a JSON
+    object of strings, by orjson: ``db.engine``), whichever encoder wrote it."""
+    return None if value is None else orjson.dumps(value).decode()
 
 
 class IdempotencyRepository:
@@ -220,7 +253,7 @@ class IdempotencyRepository:
         """Insert an in-flight claim; False when the key is already there (a concurrent
         claim: PostgreSQL waits for the other insert's transaction to end, then refuses)."""
         if self.dialect.name == "postgresql":
-            return bool(self._run("add_new", values))
+            return self._count("add_new", values) > 0
         try:
             self._run("add", values)
         except Exception as exc:
@@ -278,6 +311,8 @@ class IdempotencyRepository:
 
     def purge_expired(self, now: int, limit: int) -> int:
         """Delete up to ``limit`` expired rows (oldest first, through the expiry index)."""
+        if self.dialect.name == "sqlite":
+            return self._count("purge_sqlite", {"now": now, "last": limit - 1})
         return len(self._run("purge", {"now": now, "batch": limit}))
 
 

@@ -42,18 +42,18 @@ import contextlib
 import copy
 from collections.abc import Callable
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Connection, Dialect, Engine, Transaction
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from feature_gateway.db.engine import SQLITE_BEGIN, UNSENT_SAVEPOINTS, UnsentSavepoints
-from feature_gateway.db.idempotency import DriverIdempotencyRepository
+from feature_gateway.db.idempotency import DriverIdempotencyRepository, IdempotencyRepository
 from feature_gateway.db.idempotency_claims import KeyClaims
 from feature_gateway.db.lookup import Lookup
 from feature_gateway.db.replicas import ReadReplica, route_read
-from feature_gateway.db.unit_of_work import Committed, UnitOfWork, unavailable
+from feature_gateway.db.unit_of_work import Committed, UnitOfWork, publish, unavailable
 from feature_gateway.domain.freshness import WITHIN_LAG, Freshness
 
 T = TypeVar("T")
@@ -204,6 +204,14 @@ class KeyedWrite(UnitOfWork):
     of work hand their status changes to this one. The response is stored in it
     (``idempotency_keys``); ``commit`` commits both and then publishes what the use case's
     units of work recorded.
+
+    A unit of work with no session of its own: the transaction is the connection's
+    (``Connection.begin``), since everything written in it is written by the use case's
+    units of work (each writes its change log and outbox as it commits its savepoint) or
+    is the stored response, one statement on the connection. A session and the fourteen
+    repositories of a unit of work for it cost a keyed write a tenth of what it adds
+    (docs/performance.md, "i28-keyed"). Only ``commit``, ``database`` and
+    ``idempotency_keys`` of a unit of work are used.
     """
 
     claims: DriverIdempotencyRepository
@@ -224,7 +232,7 @@ class KeyedWrite(UnitOfWork):
         pooled = self._connection.connection
         if self._connection is not bind and bind.dialect.name != "sqlite":
             try:  # pysqlite is in autocommit already (db.engine)
-                bind.dialect.set_isolation_level(pooled.dbapi_connection, "AUTOCOMMIT")  # type: ignore[arg-type]
+                _set_autocommit(bind.dialect, pooled.dbapi_connection, True)
             except self._driver_errors as exc:
                 self._give_back(exc)
                 raise unavailable(exc) from exc
@@ -241,19 +249,46 @@ class KeyedWrite(UnitOfWork):
             self._begin()
         return self._database
 
+    @property
+    def idempotency_keys(self) -> IdempotencyRepository:
+        """The stored responses' statements, in the write's transaction."""
+        if not self._began:
+            self._begin()
+        return IdempotencyRepository(self._connection)
+
     def commit(self, *, last: bool = False) -> Committed:
+        """Commit the transaction, then publish what the use case's units of work handed
+        up (or hand it on to an enclosing unit of work). ``last`` is the unit of work's
+        (``UnitOfWork.commit``); a keyed write holds no rows of a session to let go of."""
         if not self._began:  # nothing was written: an empty transaction, committed
             self._begin()
-        return super().commit(last=last)
+        try:
+            self._transaction.commit()
+        except (OperationalError, InterfaceError) as exc:
+            raise unavailable(exc) from exc
+        handed, self._handed = self._handed, []
+        committed = Committed.of(handed, published=self._enclosing is None)
+        if self._enclosing is None:
+            publish(committed.status_changes)
+        else:
+            self._enclosing._handed.append(committed)
+        return committed
 
     def _begin(self) -> None:
         if self._autocommit:
             self._autocommit = False
-            self._bind.dialect.reset_isolation_level(self._connection.connection.dbapi_connection)  # type: ignore[arg-type]
-        self._session_factory = _joining(self._connection)
-        super().__enter__()
+            _set_autocommit(
+                self._bind.dialect, self._connection.connection.dbapi_connection, False
+            )
+        connection = self._connection
+        try:  # a test's connection is in its transaction: a savepoint of it
+            if connection.in_transaction():
+                self._transaction: Transaction = connection.begin_nested()
+            else:
+                self._transaction = connection.begin()
+        except (OperationalError, InterfaceError) as exc:
+            raise unavailable(exc) from exc
         self._began = True
-        connection = self.session.connection()  # begins the transaction now
         self._database = Database(connection, external_transaction=True, enclosing=self)
 
     def __exit__(
@@ -263,11 +298,14 @@ class KeyedWrite(UnitOfWork):
         tb: TracebackType | None,
     ) -> None:
         try:
-            if self._began:
-                super().__exit__(exc_type, exc, tb)  # rolled back unless committed
+            if self._began:  # rolled back unless committed
+                with contextlib.suppress(DBAPIError):
+                    self._transaction.close()
         finally:
             self._give_back(exc)
         if isinstance(exc, self._driver_errors):  # a claim's statement: the driver's own
+            raise unavailable(exc) from exc
+        if isinstance(exc, OperationalError | InterfaceError):
             raise unavailable(exc) from exc
 
     def _give_back(self, exc: BaseException | None) -> None:
@@ -280,5 +318,21 @@ class KeyedWrite(UnitOfWork):
             if broken:
                 self._connection.invalidate()  # never hand this connection out again
             elif self._autocommit:
-                self._bind.dialect.reset_isolation_level(self._connection.connection.dbapi_connection)  # type: ignore[arg-type]
+                _set_autocommit(
+                    self._bind.dialect, self._connection.connection.dbapi_connection, False
+                )
             self._connection.close()
+
+
+def _set_autocommit(dialect: Dialect, dbapi_connection: Any, on: bool) -> None:
+    """A keyed write's connection in autocommit for its claim, then back for its write.
+    psycopg's own switch: the dialect's ``set_isolation_level("AUTOCOMMIT")`` and
+    ``reset_isolation_level`` also set the isolation level (to the one it had), each a
+    pass through psycopg's checks, a thirtieth of what a key added to a create on
+    PostgreSQL (docs/performance.md, "i28-keyed"). Another driver: the dialect's."""
+    if dialect.driver == "psycopg":
+        dbapi_connection.autocommit = on
+    elif on:
+        dialect.set_isolation_level(dbapi_connection, "AUTOCOMMIT")
+    else:
+        dialect.reset_isolation_level(dbapi_connection)

@@ -10,8 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -25,14 +24,19 @@ INVALID_KEY = (
     "with a space."
 )
 
+# Copied for each fingerprint: ``hashlib.sha256()`` has OpenSSL look the algorithm up by
+# its name every time, more than hashing a request's few hundred bytes.
+_SHA256 = hashlib.sha256()
+
 
 def is_valid_key(key: str) -> bool:
     return _KEY.fullmatch(key) is not None
 
 
-@dataclass(frozen=True)
-class RequestIdentity:
-    """What makes a keyed request the one it is."""
+class RequestIdentity(NamedTuple):
+    """What makes a keyed request the one it is. (A named tuple: immutable as a frozen
+    dataclass, whose fields are each set through ``object.__setattr__``, a fourth of what
+    telling a keyed request's identity cost.)"""
 
     scope: str  # whose key it is: '' in trust mode, the principal in token mode
     key: str
@@ -60,4 +64,6 @@ def fingerprint(
         "headers": sorted((name.lower(), value) for name, value in headers if value is not None),
     }
     canonical = orjson.dumps(document, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
-    return hashlib.sha256(canonical).hexdigest()
+    digest = _SHA256.copy()
+    digest.update(canonical)
+    return digest.hexdigest()

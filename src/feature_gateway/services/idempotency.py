@@ -16,8 +16,9 @@ database decides, never process memory, so the rules hold across workers and hos
 - The use case then runs in the request's transaction (``Database.keyed_write``), which
   also stores its response, only if the claim is still this request's: a request that
   outlived its lease and was taken over is rolled back (409), so a key never applies two
-  changes. Its commit is ``UnitOfWork.commit``: the change, its change log and outbox,
-  and its stored response commit together; then the status changes are published.
+  changes. Its commit is ``KeyedWrite.commit``: the change, its change log and outbox
+  (written as the use case's units of work commit their savepoints) and its stored
+  response commit together; then the status changes are published.
 - A server error (5xx) is not stored: rolled back, and the key freed for a retry at once.
 - Expired rows are deleted, a bounded batch at a time, by each keyed write's transaction
   as it stores its response (no cron needed), and by ``purge`` (``feature-gateway
@@ -29,8 +30,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from feature_gateway.db.idempotency import IdempotencyRepository, KeyRow
 from feature_gateway.db.scopes import Database, KeyedWrite
@@ -49,21 +49,20 @@ RETRY_AFTER_S = 1
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class Policy:
+# Named tuples, not frozen dataclasses (whose fields are each set through
+# ``object.__setattr__``): a keyed write makes several (docs/performance.md, "i28-keyed").
+class Policy(NamedTuple):
     ttl_ms: int  # how long a response is kept
     lease_ms: int  # how long an unfinished claim holds its key against a retry
 
 
-@dataclass(frozen=True)
-class StoredResponse:
+class StoredResponse(NamedTuple):
     status: int
     headers: dict[str, str]
     body: bytes
 
 
-@dataclass(frozen=True)
-class Claim:
+class Claim(NamedTuple):
     request: RequestIdentity
     token: str
 
