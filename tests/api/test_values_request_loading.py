@@ -97,3 +97,32 @@ def test_a_body_with_a_problem_is_refused_by_marshmallow_as_before(
             with pytest.raises(refused.type) as refused_again:
                 schema.load(body)
             assert str(refused_again.value) == str(refused.value)
+
+
+def test_a_schema_with_another_hook_loads_every_body_through_marshmallow(app: Flask) -> None:
+    from marshmallow import post_load, pre_load
+
+    from feature_gateway.framework_adapter import schema_validators_if_plain
+
+    class Renaming(FeatureValuesRequestSchema):
+        @post_load
+        def _renamed(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+            return {"renamed": data}
+
+    class Trimming(FeatureValuesRequestSchema):
+        @pre_load
+        def _trimmed(self, data: Any, **_: Any) -> Any:
+            return data
+
+    body = LOADED[FeatureValuesRequestSchema][0]
+    plain = ValuesRequestSchema._PRE_LOADS_AS_IS
+    assert schema_validators_if_plain(FeatureValuesRequestSchema(), plain) == ()
+    assert schema_validators_if_plain(OnlineFeaturesRequestSchema(), plain) == (
+        "_one_name_per_column",
+    )
+    with app.test_request_context():
+        for schema_class in (Renaming, Trimming):
+            assert schema_validators_if_plain(schema_class(), plain) is None
+        assert Renaming().load(body) == {
+            "renamed": Schema.load(FeatureValuesRequestSchema(), body)
+        }

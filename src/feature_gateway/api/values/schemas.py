@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, missing, pre_load, validate
-from marshmallow.decorators import POST_LOAD, PRE_LOAD, VALIDATES, VALIDATES_SCHEMA
 
 from feature_gateway.api.body_outline import ArrayOutline, ObjectOutline
 from feature_gateway.api.context import value_limits
@@ -18,6 +17,7 @@ from feature_gateway.domain.value_requests import (
     is_valid_entity_key,
 )
 from feature_gateway.domain.values import NOT_FOUND, PRESENT
+from feature_gateway.framework_adapter import schema_validators_if_plain
 from feature_gateway.shapes.role_schemas import UserRole
 from feature_gateway.shapes.schema_fields import FeatureName, StrictSchema
 
@@ -158,14 +158,7 @@ class ValuesRequestSchema(StrictSchema):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        hooks = self._hooks
-        self._loads_as_is = (
-            not self.many
-            and {name for name, _, _ in hooks[PRE_LOAD]} <= self._PRE_LOADS_AS_IS
-            and not hooks[POST_LOAD]
-            and not hooks[VALIDATES]
-            and all(not options.get("pass_original") for _, _, options in hooks[VALIDATES_SCHEMA])
-        )
+        self._validators = schema_validators_if_plain(self, self._PRE_LOADS_AS_IS)
         self._keys = frozenset(field.data_key or name for name, field in self.load_fields.items())
 
     def load(
@@ -181,7 +174,7 @@ class ValuesRequestSchema(StrictSchema):
         store, its hooks looked up and called by name: about a third of the load of a values
         request, docs/performance.md "i28-values"). Any problem, and anything but a plain
         load, takes marshmallow's path, so every refusal is the same."""
-        if self._loads_as_is and many is None and partial is None and unknown is None:
+        if self._validators is not None and many is None and partial is None and unknown is None:
             loaded = self._loaded_by_fields(data)
             if loaded is not None:
                 return loaded
@@ -206,8 +199,8 @@ class ValuesRequestSchema(StrictSchema):
                 value = field.deserialize(value, key, data)
                 if value is not missing:
                     loaded[field.attribute or name] = value
-            for attribute, _, _ in self._hooks[VALIDATES_SCHEMA]:
-                getattr(self, attribute)(loaded, partial=partial, many=False, unknown=self.unknown)
+            for validator in self._validators or ():
+                getattr(self, validator)(loaded, partial=partial, many=False, unknown=self.unknown)
         except ValidationError:
             return None
         return loaded
