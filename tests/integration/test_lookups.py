@@ -160,7 +160,7 @@ def test_sqlite_looks_up_each_listed_name_by_its_index_without_a_table_of_the_na
     with engine_database.looking_up() as lookup:
         cursor = lookup.features._connection.cursor()
         for statement, parameters in (
-            (_served_types_statement("sqlite"), ('["look:plan_1:1"]', '["look:plan_1:1"]')),
+            (_served_types_statement("sqlite"), ('["look:plan_1:1"]', "[]", '["look:plan_1:1"]')),
             (_family_types_statement("sqlite"), ('["look:plan_1"]',)),
         ):
             sql = compiled_once(statement, engine_database.bind.dialect).sql

@@ -127,14 +127,26 @@ def _served_types_statement(dialect_name: str) -> Select[Any] | CompoundSelect[A
 
     Only the names choose the rows, so that they choose the unique name indexes: with the
     status there too, SQLite without statistics (no ANALYZE) read every served feature
-    through the status index instead, its cost growing with the catalog. On SQLite a row
-    found by both lists comes twice (``UNION ALL``), which the caller's dict absorbs."""
+    through the status index instead, its cost growing with the catalog.
+
+    On SQLite the canonical spellings come as two lists (``_sqlite_lists``): those not
+    among the names, whose rows are all wanted, and those among them, whose rows stored
+    under that very spelling the names' part has already read (``UNION ALL`` would give
+    them twice): the same rows as the OR of the two lists, each once."""
     columns = FEATURES_TABLE.c
     selected = (columns.feature_name, columns.canonical_name, *_TYPES, columns.status)
     if dialect_name == "sqlite":
+        named = func.json_each(bindparam("named_canonical_names")).table_valued("value")
         return union_all(
             _each_listed(columns.feature_name, "names", dialect_name, *selected),
             _each_listed(columns.canonical_name, "canonical_names", dialect_name, *selected),
+            select(*selected).select_from(
+                named.join(
+                    FEATURES_TABLE,
+                    (columns.canonical_name == named.c.value)
+                    & (columns.feature_name != named.c.value),
+                )
+            ),
         )
     by_name = _listed(columns.feature_name, "names", dialect_name) | _listed(
         columns.canonical_name, "canonical_names", dialect_name
@@ -195,7 +207,15 @@ class FeatureLookup:
         parameter, an array (a JSON array on SQLite), so the statement is compiled once."""
         wanted = {name: canonical_feature_name(name) for name in names}
         compiled = compiled_once(_served_types_statement(self._dialect.name), self._dialect)
-        lists = {"names": list(wanted), "canonical_names": list(set(wanted.values()))}
+        canonical_names = set(wanted.values())
+        if self._dialect.name == "sqlite":
+            lists = {
+                "names": list(wanted),
+                "canonical_names": [name for name in canonical_names if name not in wanted],
+                "named_canonical_names": [name for name in canonical_names if name in wanted],
+            }
+        else:
+            lists = {"names": list(wanted), "canonical_names": list(canonical_names)}
         values = _list_parameters(self._dialect, lists)
         by_name: dict[str, tuple[str, str, str]] = {}
         for stored, canonical, feature_type, data_type, status in fetch_all(
