@@ -32,6 +32,9 @@ fails when an installed version leaves them (re-read the hooks, then update the 
   scalars are copied instead, and a page or envelope of them takes the rows as they are.
 - ``OrjsonProvider``: Flask's JSON responses written by orjson (batch values dominate
   latency); ``response`` reuses the provider's own argument handling.
+- ``schema_validators_if_plain``: a values request's schema loads a body with no problem by
+  its fields alone (``api.values.schemas``) when marshmallow's hooks on it (``_hooks``,
+  resolved per class) would not change that body: it reads which there are.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ from flask_smorest.utils import (
     unpack_tuple_response,
 )
 from marshmallow import Schema, fields
+from marshmallow.decorators import POST_LOAD, PRE_LOAD, VALIDATES, VALIDATES_SCHEMA
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.wrappers import Response as WerkzeugResponse
@@ -297,3 +301,22 @@ class OrjsonProvider(JSONProvider):
         body = orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS)
         app = cast(Flask, self._app)  # this provider is only ever given to a Flask app
         return app.response_class(body, mimetype="application/json")
+
+
+def schema_validators_if_plain(
+    schema: Schema, pre_loads: frozenset[str]
+) -> tuple[str, ...] | None:
+    """The names of ``schema``'s ``validates_schema`` methods, when its load of one object
+    is its fields' ``deserialize`` then those methods, each called with the loaded dict:
+    its pre-load hooks only those named in ``pre_loads`` (the caller's to show they leave
+    the bodies it loads so as they are), no post-load hook, no ``@validates`` and no
+    validator given the original data. None otherwise."""
+    hooks = type(schema)._hooks
+    plain = (
+        not schema.many
+        and {name for name, _, _ in hooks[PRE_LOAD]} <= pre_loads
+        and not hooks[POST_LOAD]
+        and not hooks[VALIDATES]
+        and not any(options.get("pass_original") for _, _, options in hooks[VALIDATES_SCHEMA])
+    )
+    return tuple(name for name, _, _ in hooks[VALIDATES_SCHEMA]) if plain else None

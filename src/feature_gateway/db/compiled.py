@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Dialect, Executable, Select
+from sqlalchemy import CompoundSelect, Connection, Dialect, Executable, Select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -76,7 +76,9 @@ def compile_for_driver(
     )
 
 
-def compile_statement(statement: Select[Any], dialect: Dialect) -> CompiledStatement:
+def compile_statement(
+    statement: Select[Any] | CompoundSelect[Any], dialect: Dialect
+) -> CompiledStatement:
     """Compile a hot read for the driver; every parameter must be named (none given as a
     literal value, which the compiled SQL would then hold for every later query of its
     shape). Its values go to the driver as given, unconverted: the reads pass plain strings,
@@ -90,7 +92,9 @@ def compile_statement(statement: Select[Any], dialect: Dialect) -> CompiledState
 
 
 @functools.lru_cache(maxsize=64)  # a handful of statements for each engine's dialect
-def compiled_once(statement: Select[Any], dialect: Dialect) -> CompiledStatement:
+def compiled_once(
+    statement: Select[Any] | CompoundSelect[Any], dialect: Dialect
+) -> CompiledStatement:
     """A statement built once at import (a read by name), compiled once per dialect."""
     return compile_statement(statement, dialect)
 

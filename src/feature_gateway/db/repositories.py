@@ -7,7 +7,19 @@ from collections.abc import Callable, Collection, Sequence
 from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import ARRAY, Dialect, Select, String, any_, bindparam, cast, func, select
+from sqlalchemy import (
+    ARRAY,
+    CompoundSelect,
+    Dialect,
+    Select,
+    String,
+    any_,
+    bindparam,
+    cast,
+    func,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from feature_gateway.db.appended import insert_appended
@@ -96,31 +108,68 @@ def _array_literal(names: list[str]) -> str:
 _TYPES = (FEATURES_TABLE.c.feature_type, FEATURES_TABLE.c.feature_data_type)
 
 
+def _each_listed(column: Any, key: str, dialect_name: str, *selected: Any) -> Select[Any]:
+    """``selected`` of the rows whose ``column`` is one of the names in the list parameter
+    ``key`` (as ``_listed``). On SQLite the list's table-valued ``json_each`` is joined to
+    the table, so each name is one seek of ``column``'s index: ``IN (SELECT ...)`` built an
+    ephemeral b-tree of the names first, about a fifth of the statement
+    (docs/performance.md, "i28-values"). A name listed twice gives its rows twice."""
+    if dialect_name != "sqlite":
+        return select(*selected).where(_listed(column, key, dialect_name))
+    each = func.json_each(bindparam(key)).table_valued("value")
+    return select(*selected).select_from(each.join(FEATURES_TABLE, column == each.c.value))
+
+
 @functools.cache
-def _served_types_statement(dialect_name: str) -> Select[Any]:
+def _served_types_statement(dialect_name: str) -> Select[Any] | CompoundSelect[Any]:
     """The features among a list of names (``names``) and canonical spellings
     (``canonical_names``), each list one parameter; the caller keeps the served ones.
 
-    Only the names are in the WHERE clause, so that they choose the unique name indexes:
-    with the status there too, SQLite without statistics (no ANALYZE) read every served
-    feature through the status index instead, its cost growing with the catalog."""
+    Only the names choose the rows, so that they choose the unique name indexes: with the
+    status there too, SQLite without statistics (no ANALYZE) read every served feature
+    through the status index instead, its cost growing with the catalog.
+
+    On SQLite the canonical spellings come as two lists (``_sqlite_lists``): those not
+    among the names, whose rows are all wanted, and those among them, whose rows stored
+    under that very spelling the names' part has already read (``UNION ALL`` would give
+    them twice): the same rows as the OR of the two lists, each once."""
     columns = FEATURES_TABLE.c
+    selected = (columns.feature_name, columns.canonical_name, *_TYPES, columns.status)
+    if dialect_name == "sqlite":
+        named = func.json_each(bindparam("named_canonical_names")).table_valued("value")
+        return union_all(
+            _each_listed(columns.feature_name, "names", dialect_name, *selected),
+            _each_listed(columns.canonical_name, "canonical_names", dialect_name, *selected),
+            select(*selected).select_from(
+                named.join(
+                    FEATURES_TABLE,
+                    (columns.canonical_name == named.c.value)
+                    & (columns.feature_name != named.c.value),
+                )
+            ),
+        )
     by_name = _listed(columns.feature_name, "names", dialect_name) | _listed(
         columns.canonical_name, "canonical_names", dialect_name
     )
-    return select(columns.feature_name, columns.canonical_name, *_TYPES, columns.status).where(
-        by_name
-    )
+    return select(*selected).where(by_name)
 
 
 @functools.cache
 def _family_types_statement(dialect_name: str) -> Select[Any]:
-    """Every version of the families in the list parameter ``families``: one range of the
-    family index each. The caller keeps the served ones (as ``_served_types_statement``)."""
+    """Every version of the families in the list parameter ``families`` (each listed once):
+    one range of the family index each. The caller keeps the served ones (as
+    ``_served_types_statement``)."""
     columns = FEATURES_TABLE.c
-    return select(
-        columns.family_name, columns.version_key, columns.feature_name, *_TYPES, columns.status
-    ).where(_listed(columns.family_name, "families", dialect_name))
+    return _each_listed(
+        columns.family_name,
+        "families",
+        dialect_name,
+        columns.family_name,
+        columns.version_key,
+        columns.feature_name,
+        *_TYPES,
+        columns.status,
+    )
 
 
 class FeatureLookup:
@@ -158,7 +207,15 @@ class FeatureLookup:
         parameter, an array (a JSON array on SQLite), so the statement is compiled once."""
         wanted = {name: canonical_feature_name(name) for name in names}
         compiled = compiled_once(_served_types_statement(self._dialect.name), self._dialect)
-        lists = {"names": list(wanted), "canonical_names": list(set(wanted.values()))}
+        canonical_names = set(wanted.values())
+        if self._dialect.name == "sqlite":
+            lists = {
+                "names": list(wanted),
+                "canonical_names": [name for name in canonical_names if name not in wanted],
+                "named_canonical_names": [name for name in canonical_names if name in wanted],
+            }
+        else:
+            lists = {"names": list(wanted), "canonical_names": list(canonical_names)}
         values = _list_parameters(self._dialect, lists)
         by_name: dict[str, tuple[str, str, str]] = {}
         for stored, canonical, feature_type, data_type, status in fetch_all(

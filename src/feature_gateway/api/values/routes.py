@@ -84,11 +84,10 @@ def columns_response(
     chunks = _body_chunks(metadata, columns, timestamps)
     first = next(chunks)
     second = next(chunks, None)
-    if second is None:
-        return current_app.response_class(first, mimetype="application/json")
-    return current_app.response_class(
-        itertools.chain((first, second), chunks), mimetype="application/json"
-    )
+    # The content type as werkzeug writes it for the mimetype (no charset for JSON),
+    # without its derivation on every response.
+    body = first if second is None else itertools.chain((first, second), chunks)
+    return current_app.response_class(body, content_type="application/json")
 
 
 def _body_chunks(

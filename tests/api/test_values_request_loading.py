@@ -1,0 +1,128 @@
+"""The values requests' schemas load a body that has no problem by their fields alone
+(``ValuesRequestSchema.load``): the same dict as marshmallow's whole load, and any body
+with a problem goes through marshmallow's, so its refusal is the same."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import Flask
+from marshmallow import Schema, ValidationError
+
+from feature_gateway.api.values.feast_schemas import OnlineFeaturesRequestSchema
+from feature_gateway.api.values.schemas import FeatureValuesRequestSchema, ValuesRequestSchema
+from feature_gateway.errors import ValidationError as LimitsError
+
+_NAMES = ["driver_hourly_stats:conv_rate:1", "driver_hourly_stats:acc_rate:v2"]
+_REFS = ["driver_hourly_stats:conv_rate", "driver_hourly_stats@v2:acc_rate", "v:f:3"]
+_ENTITIES = {"driver_id": ["D001", "D002"], "n": [1, -(2**63)]}
+
+LOADED = {
+    FeatureValuesRequestSchema: [
+        {"features": _NAMES, "entities": _ENTITIES},
+        {"features": _NAMES[:1], "entities": {"a": ["x"]}, "event_timestamp": 0},
+        {"features": _NAMES, "entities": _ENTITIES, "event_timestamp": None},
+        {"features": _NAMES, "entities": _ENTITIES, "event_timestamp": 253_402_300_799_999},
+        {"features": _NAMES, "entities": _ENTITIES, "user_role": "developer"},
+        {"features": _NAMES, "entities": _ENTITIES, "user_role": "anything"},
+    ],
+    OnlineFeaturesRequestSchema: [
+        {"features": _REFS, "entities": _ENTITIES},
+        {"features": _REFS, "entities": _ENTITIES, "full_feature_names": True},
+        {
+            "features": _REFS[:1],
+            "entities": {"k": [7]},
+            "full_feature_names": False,
+            "include_feature_view_version_metadata": True,
+        },
+    ],
+}
+REFUSED = {
+    FeatureValuesRequestSchema: [
+        [],
+        {"entities": _ENTITIES},
+        {"features": [], "entities": _ENTITIES},
+        {"features": [*_NAMES, _NAMES[0]], "entities": _ENTITIES},
+        {"features": ["no version"], "entities": _ENTITIES},
+        {"features": _NAMES, "entities": {"a": ["x"], "b": []}},
+        {"features": _NAMES, "entities": {"a": [True]}},
+        {"features": _NAMES, "entities": None},
+        {"features": _NAMES, "entities": _ENTITIES, "event_timestamp": -1},
+        {"features": _NAMES, "entities": _ENTITIES, "event_timestamp": True},
+        {"features": _NAMES, "entities": _ENTITIES, "user_role": None},
+        {"features": _NAMES, "entities": _ENTITIES, "unknown": 1},
+        {"features": _NAMES * 600, "entities": _ENTITIES},
+        {"features": _NAMES, "entities": {"a": list(range(10_001))}},
+    ],
+    OnlineFeaturesRequestSchema: [
+        {"features": _REFS, "entities": _ENTITIES, "feature_service": "s"},
+        {"features": _REFS, "entities": _ENTITIES, "full_feature_names": 1},
+        {"features": ["a:conv_rate", "b:conv_rate"], "entities": _ENTITIES},
+        {"features": ["driver_id:x", "v:driver_id"], "entities": _ENTITIES},
+        {"features": ["not a ref"], "entities": _ENTITIES},
+    ],
+}
+
+
+def _schemas(schema_class: type[ValuesRequestSchema]) -> list[ValuesRequestSchema]:
+    # As webargs is handed them: without and with a token (user_role may be left out).
+    return [schema_class(), schema_class(partial=("user_role",))]
+
+
+def _cases(table: dict[type[ValuesRequestSchema], list[Any]]) -> list[Any]:
+    return [(cls, body) for cls, bodies in table.items() for body in bodies]
+
+
+@pytest.mark.parametrize(("schema_class", "body"), _cases(LOADED))
+def test_a_body_without_problems_loads_by_its_fields_as_marshmallow_loads_it(
+    app: Flask, schema_class: type[ValuesRequestSchema], body: dict[str, Any]
+) -> None:
+    with app.test_request_context():
+        for schema in _schemas(schema_class):
+            expected = Schema.load(schema, body)  # marshmallow's whole load
+            assert schema._loaded_by_fields(body) == expected
+            assert schema.load(body) == expected
+
+
+@pytest.mark.parametrize(("schema_class", "body"), _cases(REFUSED))
+def test_a_body_with_a_problem_is_refused_by_marshmallow_as_before(
+    app: Flask, schema_class: type[ValuesRequestSchema], body: Any
+) -> None:
+    with app.test_request_context():
+        for schema in _schemas(schema_class):
+            assert schema._loaded_by_fields(body) is None
+            with pytest.raises((ValidationError, LimitsError)) as refused:
+                Schema.load(schema, body)
+            with pytest.raises(refused.type) as refused_again:
+                schema.load(body)
+            assert str(refused_again.value) == str(refused.value)
+
+
+def test_a_schema_with_another_hook_loads_every_body_through_marshmallow(app: Flask) -> None:
+    from marshmallow import post_load, pre_load
+
+    from feature_gateway.framework_adapter import schema_validators_if_plain
+
+    class Renaming(FeatureValuesRequestSchema):
+        @post_load
+        def _renamed(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+            return {"renamed": data}
+
+    class Trimming(FeatureValuesRequestSchema):
+        @pre_load
+        def _trimmed(self, data: Any, **_: Any) -> Any:
+            return data
+
+    body = LOADED[FeatureValuesRequestSchema][0]
+    plain = ValuesRequestSchema._PRE_LOADS_AS_IS
+    assert schema_validators_if_plain(FeatureValuesRequestSchema(), plain) == ()
+    assert schema_validators_if_plain(OnlineFeaturesRequestSchema(), plain) == (
+        "_one_name_per_column",
+    )
+    with app.test_request_context():
+        for schema_class in (Renaming, Trimming):
+            assert schema_validators_if_plain(schema_class(), plain) is None
+        assert Renaming().load(body) == {
+            "renamed": Schema.load(FeatureValuesRequestSchema(), body)
+        }
