@@ -17,6 +17,7 @@ from sqlalchemy.exc import InvalidatePoolError
 
 from feature_gateway.config import Settings
 from feature_gateway.db.compiled import on_driver
+from feature_gateway.db.sqlite_writers import QueuedWriters, wait_to_write
 
 # Execution option naming the BEGIN a SQLite transaction starts with (see _sqlite_events).
 SQLITE_BEGIN = "sqlite_begin"
@@ -43,7 +44,10 @@ def make_engine(
             url,
             json_deserializer=orjson.loads,
             hide_parameters=True,  # see below
-            connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000},
+            connect_args={
+                "timeout": settings.sqlite_busy_timeout_ms / 1000,
+                "factory": QueuedWriters,  # writers queue on a lock file (db.sqlite_writers)
+            },
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
             pool_timeout=settings.db_pool_timeout_s,
@@ -162,7 +166,9 @@ def _sqlite_events(engine: Engine, busy_timeout_ms: int) -> None:
     pysqlite's own transaction handling defers BEGIN until the first write and breaks
     SAVEPOINTs, so we take BEGIN over (SQLAlchemy's documented recipe). Write units of work
     ask for BEGIN IMMEDIATE: the write lock is taken up front, waiting on the busy timeout,
-    instead of a reader failing with "database is locked" when it later tries to upgrade.
+    instead of a reader failing with "database is locked" when it later tries to upgrade;
+    before it, they queue on the writers' lock file (``db.sqlite_writers``), which wakes a
+    waiting writer sooner than SQLite's busy handler does.
     """
 
     @event.listens_for(engine, "connect")
@@ -174,6 +180,8 @@ def _sqlite_events(engine: Engine, busy_timeout_ms: int) -> None:
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+        if isinstance(dbapi_connection, QueuedWriters):
+            dbapi_connection.queue_writers()
         # SQLite's lower() and LIKE fold ASCII only; list searches (db.feature_pages) use this for
         # searches with other letters, so "Ä" matches "ä" as with PostgreSQL's ILIKE.
         dbapi_connection.create_function(SQLITE_FOLD_CASE, 1, _fold_case, deterministic=True)
@@ -181,6 +189,8 @@ def _sqlite_events(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         mode = connection.get_execution_options().get(SQLITE_BEGIN, "DEFERRED")
+        if mode == "IMMEDIATE":  # in the writers' queue first (db.sqlite_writers)
+            wait_to_write(connection, busy_timeout_ms / 1000)
         on_driver(connection, f"BEGIN {mode}", (), _nothing)
 
 
