@@ -73,3 +73,18 @@ def test_the_largest_valid_create_form_is_still_read(client):
     assert response.status_code == 302, html_lib.unescape(response.get_data(as_text=True))[:500]
     created = client.get("/get_feature_metadata/console_made:wide:1?user_role=developer")
     assert created.get_json()["metadata"]["query"] == query
+
+
+def test_a_service_configured_below_the_form_bound_still_refuses_over_its_own_limit(
+    app, client, make_feature, connection, monkeypatch
+):
+    # MAX_BODY_BYTES below MAX_FORM_BYTES: the console's bound must not raise it.
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 200_000)
+    name = make_feature("READY_FOR_TESTING")["feature_name"]
+    sign_in_trust(client, "approver", "carol")
+    token = csrf_token(page(client, feature_path(name)))
+    padded = urlencode({"csrf_token": token, "body": "padded", "pad": "x" * 300_000})
+    _refused_page(client.post(comment_path(name), data=padded, content_type=URLENCODED))
+    small = urlencode({"csrf_token": token, "body": "small", "pad": "x" * 100_000})
+    assert client.post(comment_path(name), data=small, content_type=URLENCODED).status_code == 302
+    assert [row[3] for row in stored(connection, name)] == ["small"]

@@ -8,7 +8,7 @@ from contextlib import suppress
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, redirect, request, url_for
+from flask import Blueprint, abort, current_app, redirect, request, url_for
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
@@ -53,8 +53,14 @@ def _bound_form() -> None:
     werkzeug 3.1 applies ``max_form_memory_size`` and ``max_form_parts`` to multipart forms
     only, and reads an urlencoded one whole (its documentation); ``max_content_length``
     limits what it reads. The fields are counted in the body werkzeug then parses (its
-    cached copy): no field of a valid form holds a bare "&"."""
-    request.max_content_length = MAX_FORM_BYTES
+    cached copy): no field of a valid form holds a bare "&". Setting the request's
+    ``max_content_length`` replaces the app's ``MAX_CONTENT_LENGTH`` for it, so the
+    smaller of the two is set: a service configured below ``MAX_FORM_BYTES`` still
+    refuses what it refused before."""
+    configured = current_app.config.get("MAX_CONTENT_LENGTH")
+    request.max_content_length = (
+        MAX_FORM_BYTES if configured is None else min(MAX_FORM_BYTES, configured)
+    )
     parts = request.max_form_parts
     if (
         parts is not None

@@ -181,7 +181,7 @@ def _sqlite_events(engine: Engine, busy_timeout_ms: int) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
         if isinstance(dbapi_connection, QueuedWriters):
-            dbapi_connection.queue_writers()
+            dbapi_connection.queue_writers(busy_timeout_ms / 1000)
         # SQLite's lower() and LIKE fold ASCII only; list searches (db.feature_pages) use this for
         # searches with other letters, so "Ä" matches "ä" as with PostgreSQL's ILIKE.
         dbapi_connection.create_function(SQLITE_FOLD_CASE, 1, _fold_case, deterministic=True)
@@ -190,7 +190,7 @@ def _sqlite_events(engine: Engine, busy_timeout_ms: int) -> None:
     def _on_begin(connection: Any) -> None:
         mode = connection.get_execution_options().get(SQLITE_BEGIN, "DEFERRED")
         if mode == "IMMEDIATE":  # in the writers' queue first (db.sqlite_writers)
-            wait_to_write(connection, busy_timeout_ms / 1000)
+            wait_to_write(connection)
         on_driver(connection, f"BEGIN {mode}", (), _nothing)
 
 

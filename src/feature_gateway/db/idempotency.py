@@ -14,6 +14,7 @@ is a plain INSERT, a clash told by the primary key's unique violation; PostgreSQ
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -44,6 +45,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from feature_gateway.db.base import Base
 from feature_gateway.db.compiled import CompiledStatement, compile_for_driver, on_driver, row_count
+from feature_gateway.db.sqlite_writers import one_write
 from feature_gateway.db.violations import is_driver_unique_violation
 
 T = TypeVar("T")
@@ -330,9 +332,12 @@ class DriverIdempotencyRepository(IdempotencyRepository):
 
     def _execute(self, name: str, values: dict[str, Any], result: Callable[[Any], T]) -> T:
         compiled = _compiled(name, self.dialect)
+        # A write on SQLite queues with the write transactions (db.sqlite_writers).
+        queued = contextlib.nullcontext() if name == "get" else one_write(self._dbapi_connection)
         cursor = self._dbapi_connection.cursor()
         try:
-            cursor.execute(compiled.sql, compiled.parameters(values))
-            return result(cursor)
+            with queued:
+                cursor.execute(compiled.sql, compiled.parameters(values))
+                return result(cursor)
         finally:
             cursor.close()

@@ -96,4 +96,6 @@ def _ping_libpq(pgconn: Any) -> None:
     message = (result.error_message or pgconn.error_message).decode("utf-8", "replace")
     if pgconn.status != pq.ConnStatus.OK:
         raise psycopg.OperationalError(message or "the connection is lost")
-    raise psycopg.DatabaseError(message or f"SELECT 1 answered {result.status.name}")
+    raise psycopg.DatabaseError(
+        message or f"SELECT 1 answered {pq.ExecStatus(result.status).name}"
+    )

@@ -132,7 +132,9 @@ def _served_types_statement(dialect_name: str) -> Select[Any] | CompoundSelect[A
     On SQLite the canonical spellings come as two lists (``_sqlite_lists``): those not
     among the names, whose rows are all wanted, and those among them, whose rows stored
     under that very spelling the names' part has already read (``UNION ALL`` would give
-    them twice): the same rows as the OR of the two lists, each once."""
+    them twice): the same rows as the OR of the two lists. A row stored under a requested
+    spelling that is not canonical still comes twice (by its name, and by its canonical
+    spelling in the second list); the caller keeps the rows by name, so it counts once."""
     columns = FEATURES_TABLE.c
     selected = (columns.feature_name, columns.canonical_name, *_TYPES, columns.status)
     if dialect_name == "sqlite":

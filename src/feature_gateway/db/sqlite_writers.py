@@ -26,6 +26,8 @@ import fcntl
 import os
 import sqlite3
 import time
+from collections.abc import Iterator
+from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
@@ -44,20 +46,21 @@ class QueuedWriters(sqlite3.Connection):
 
     _lock_fd: int | None = None
     _lock_path: str | None = None
+    _timeout_s = 0.0
     _holding = False
 
-    def queue_writers(self) -> None:
+    def queue_writers(self, timeout_s: float) -> None:
         """Queue this connection's writers on ``<main database file>-writers``, when the
         database is a file whose folder takes the lock file (else SQLite's busy handler
-        alone)."""
+        alone), each for at most ``timeout_s`` (the busy timeout)."""
         rows = self.execute("PRAGMA database_list").fetchall()
         path = next((row[2] for row in rows if row[1] == "main"), "")
         if path:
-            self._lock_path = path + LOCK_SUFFIX
+            self._lock_path, self._timeout_s = path + LOCK_SUFFIX, timeout_s
 
-    def wait_to_write(self, timeout_s: float) -> None:
+    def wait_to_write(self) -> None:
         """Take the writers' lock before ``BEGIN IMMEDIATE``; ``sqlite3.OperationalError``
-        ("database is locked", SQLite's own words for it) after ``timeout_s``."""
+        ("database is locked", SQLite's own words for it) after the timeout."""
         if self._lock_path is None or self._holding:
             return
         if self._lock_fd is None:
@@ -68,7 +71,7 @@ class QueuedWriters(sqlite3.Connection):
             except OSError:  # a read-only folder: SQLite's busy handler alone
                 self._lock_path = None
                 return
-        deadline = time.monotonic() + timeout_s
+        deadline = time.monotonic() + self._timeout_s
         retry_s = _FIRST_RETRY_S
         while True:
             try:
@@ -110,7 +113,7 @@ class QueuedWriters(sqlite3.Connection):
                 self._lock_fd = None
 
 
-def wait_to_write(connection: Connection, timeout_s: float) -> None:
+def wait_to_write(connection: Connection) -> None:
     """``QueuedWriters.wait_to_write`` for the driver's connection behind ``connection``,
     when made by it (not another ``creator``'s, which writes as SQLite alone lets it); a
     timeout raises what a busy ``BEGIN IMMEDIATE`` raises (SQLAlchemy's
@@ -119,7 +122,7 @@ def wait_to_write(connection: Connection, timeout_s: float) -> None:
     if not isinstance(dbapi_connection, QueuedWriters):
         return
     try:
-        dbapi_connection.wait_to_write(timeout_s)
+        dbapi_connection.wait_to_write()
     except sqlite3.OperationalError as exc:
         raise DBAPIError.instance(
             "BEGIN IMMEDIATE",
@@ -129,3 +132,18 @@ def wait_to_write(connection: Connection, timeout_s: float) -> None:
             hide_parameters=True,
             dialect=connection.dialect,
         ) from exc
+
+
+@contextlib.contextmanager
+def one_write(dbapi_connection: Any) -> Iterator[None]:
+    """A write statement run in autocommit (its own transaction: an idempotency key's
+    claim, ``db.idempotency_claims``) in the writers' queue, as a write transaction is;
+    inside a transaction, or on another driver's connection, nothing more."""
+    if not isinstance(dbapi_connection, QueuedWriters) or dbapi_connection.in_transaction:
+        yield
+        return
+    dbapi_connection.wait_to_write()
+    try:
+        yield
+    finally:
+        dbapi_connection.done_writing()
