@@ -21,6 +21,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.types import NullType
 
 from feature_gateway.db.appended import insert_appended
 from feature_gateway.db.compiled import compiled_once, fetch_all, in_session
@@ -85,7 +86,12 @@ def _listed(column: Any, key: str, dialect_name: str) -> Any:
     table-valued json_each), so that a list of any length is one parameter and the
     statement is compiled once."""
     if dialect_name == "postgresql":
-        return column == any_(cast(bindparam(key, type_=String), ARRAY(String)))
+        # The parameter untyped (no ``::VARCHAR``): the server then reads the text as the
+        # array once, where ``CAST(text AS VARCHAR[])`` is an I/O conversion it repeats for
+        # every row a sequential scan reads (array_in is not immutable, so never folded):
+        # 25.6 against 0.28 ms for 100 names over 3,100 rows (docs/performance.md,
+        # "Round four").
+        return column == any_(cast(bindparam(key, type_=NullType()), ARRAY(String)))
     return column.in_(select(func.json_each(bindparam(key)).table_valued("value").c.value))
 
 
