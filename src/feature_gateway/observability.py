@@ -85,11 +85,14 @@ class JsonLineFormatter(logging.Formatter):
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         """``logging.Formatter``'s default time format, the strftime part made once a second."""
-        second = int(record.created)
+        return self._time(record.created, int(record.msecs))
+
+    def _time(self, created: float, msecs: int) -> str:
+        second = int(created)
         if second != self._second:
             self._second_text = time.strftime(_TIME_FORMAT, time.localtime(second))
             self._second = second
-        return f"{self._second_text},{int(record.msecs):03d}"
+        return f"{self._second_text},{msecs:03d}"
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
@@ -113,13 +116,9 @@ class JsonLineFormatter(logging.Formatter):
         """What ``format`` writes for a record made at ``created`` of a call without
         arguments, exception or stack, given ``extra`` (none of a record's own attributes),
         without the record."""
-        second = int(created)
-        if second != self._second:
-            self._second_text = time.strftime(_TIME_FORMAT, time.localtime(second))
-            self._second = second
-        msecs = int((created - second) * 1000)  # as LogRecord's msecs (gh-89047)
+        msecs = int((created - int(created)) * 1000)  # as LogRecord's msecs (gh-89047)
         line = {
-            "time": f"{self._second_text},{msecs:03d}",
+            "time": self._time(created, msecs),
             "level": level,
             "logger": logger,
             "message": message,

@@ -12,19 +12,11 @@ import orjson
 import pytest
 from flask.testing import FlaskClient
 
-from tests.conftest import bearer
+from tests.conftest import SEED_FEATURE, bearer
 
 ZEROS = b"0," * 999_999 + b"0"  # a million values, 2 MB: just under the body limit
 UNKNOWN = b",".join(b'"u%d":0' % i for i in range(150_000))
-CREATE = {
-    "feature_name": "big:f:1",
-    "feature_type": "batch",
-    "feature_data_type": "float",
-    "query": "SELECT 1",
-    "description": "d",
-    "created_by": "dev",
-    "user_role": "developer",
-}
+CREATE = {**SEED_FEATURE, "feature_name": "big:f:1", "query": "SELECT 1", "description": "d"}
 INVALID = "urn:feature-gateway:problem:unprocessable-content"
 
 

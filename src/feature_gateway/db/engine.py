@@ -250,3 +250,18 @@ def _ping(dialect: Dialect, dbapi_connection: Any) -> None:
         if dialect.is_disconnect(exc, dbapi_connection, None):
             raise InvalidatePoolError(f"connection lost: {exc}") from exc
         raise
+
+
+def set_autocommit(dialect: Dialect, dbapi_connection: Any, on: bool) -> None:
+    """A PostgreSQL connection in autocommit (a lookup's statement, a keyed write's claim),
+    or back. psycopg's own switch: the dialect's ``set_isolation_level("AUTOCOMMIT")`` and
+    ``reset_isolation_level`` also set the isolation level (to the one it had), each a pass
+    through psycopg's checks (a twelfth of a read by name, a thirtieth of what a key adds to
+    a create: docs/performance.md, "i28-fixed", "i28-keyed"). Another driver: the dialect's.
+    pysqlite is in autocommit always (``_sqlite_events``)."""
+    if dialect.driver == "psycopg":
+        dbapi_connection.autocommit = on
+    elif on:
+        dialect.set_isolation_level(dbapi_connection, "AUTOCOMMIT")
+    else:
+        dialect.reset_isolation_level(dbapi_connection)

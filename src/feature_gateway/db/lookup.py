@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, PoolProxiedConnection
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from feature_gateway.db.engine import set_autocommit
 from feature_gateway.db.repositories import FeatureLookup
 from feature_gateway.db.unit_of_work import unavailable
 
@@ -43,8 +44,7 @@ class Lookup:
             # reset_isolation_level set both, four of psycopg's setters, each a generator
             # run by its wait loop (a twelfth of a read by name on PostgreSQL).
             if dialect.name != "sqlite":
-                driver: Any = self._pooled.dbapi_connection
-                driver.autocommit = True
+                set_autocommit(dialect, self._pooled.dbapi_connection, True)
         self._connection: Any = connection
         self.features = FeatureLookup(connection, dialect)
         return self
@@ -74,8 +74,7 @@ class Lookup:
                 if broken:
                     self._pooled.invalidate()  # never hand this connection out again
                 elif self._bind.dialect.name != "sqlite":
-                    driver: Any = self._pooled.dbapi_connection
-                    driver.autocommit = False
+                    set_autocommit(self._bind.dialect, self._pooled.dbapi_connection, False)
                 self._pooled.close()
         if broken:
             raise unavailable(exc) from exc

@@ -42,18 +42,23 @@ import contextlib
 import copy
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from sqlalchemy import Connection, Dialect, Engine, Transaction
+from sqlalchemy import Connection, Engine, Transaction
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from feature_gateway.db.engine import SQLITE_BEGIN, UNSENT_SAVEPOINTS, UnsentSavepoints
+from feature_gateway.db.engine import (
+    SQLITE_BEGIN,
+    UNSENT_SAVEPOINTS,
+    UnsentSavepoints,
+    set_autocommit,
+)
 from feature_gateway.db.idempotency import DriverIdempotencyRepository, IdempotencyRepository
 from feature_gateway.db.idempotency_claims import KeyClaims
 from feature_gateway.db.lookup import Lookup
 from feature_gateway.db.replicas import ReadReplica, route_read
-from feature_gateway.db.unit_of_work import Committed, UnitOfWork, publish, unavailable
+from feature_gateway.db.unit_of_work import Committed, UnitOfWork, unavailable
 from feature_gateway.domain.freshness import WITHIN_LAG, Freshness
 
 T = TypeVar("T")
@@ -232,7 +237,7 @@ class KeyedWrite(UnitOfWork):
         pooled = self._connection.connection
         if self._connection is not bind and bind.dialect.name != "sqlite":
             try:  # pysqlite is in autocommit already (db.engine)
-                _set_autocommit(bind.dialect, pooled.dbapi_connection, True)
+                set_autocommit(bind.dialect, pooled.dbapi_connection, True)
             except self._driver_errors as exc:
                 self._give_back(exc)
                 raise unavailable(exc) from exc
@@ -266,20 +271,12 @@ class KeyedWrite(UnitOfWork):
             self._transaction.commit()
         except (OperationalError, InterfaceError) as exc:
             raise unavailable(exc) from exc
-        handed, self._handed = self._handed, []
-        committed = Committed.of(handed, published=self._enclosing is None)
-        if self._enclosing is None:
-            publish(committed.status_changes)
-        else:
-            self._enclosing._handed.append(committed)
-        return committed
+        return self._hand_up()
 
     def _begin(self) -> None:
         if self._autocommit:
             self._autocommit = False
-            _set_autocommit(
-                self._bind.dialect, self._connection.connection.dbapi_connection, False
-            )
+            set_autocommit(self._bind.dialect, self._connection.connection.dbapi_connection, False)
         connection = self._connection
         try:  # a test's connection is in its transaction: a savepoint of it
             if connection.in_transaction():
@@ -303,9 +300,8 @@ class KeyedWrite(UnitOfWork):
                     self._transaction.close()
         finally:
             self._give_back(exc)
-        if isinstance(exc, self._driver_errors):  # a claim's statement: the driver's own
-            raise unavailable(exc) from exc
-        if isinstance(exc, OperationalError | InterfaceError):
+        # A claim's statement raises the driver's own; the write's, SQLAlchemy's.
+        if isinstance(exc, (*self._driver_errors, OperationalError, InterfaceError)):
             raise unavailable(exc) from exc
 
     def _give_back(self, exc: BaseException | None) -> None:
@@ -318,21 +314,7 @@ class KeyedWrite(UnitOfWork):
             if broken:
                 self._connection.invalidate()  # never hand this connection out again
             elif self._autocommit:
-                _set_autocommit(
+                set_autocommit(
                     self._bind.dialect, self._connection.connection.dbapi_connection, False
                 )
             self._connection.close()
-
-
-def _set_autocommit(dialect: Dialect, dbapi_connection: Any, on: bool) -> None:
-    """A keyed write's connection in autocommit for its claim, then back for its write.
-    psycopg's own switch: the dialect's ``set_isolation_level("AUTOCOMMIT")`` and
-    ``reset_isolation_level`` also set the isolation level (to the one it had), each a
-    pass through psycopg's checks, a thirtieth of what a key added to a create on
-    PostgreSQL (docs/performance.md, "i28-keyed"). Another driver: the dialect's."""
-    if dialect.driver == "psycopg":
-        dbapi_connection.autocommit = on
-    elif on:
-        dialect.set_isolation_level(dbapi_connection, "AUTOCOMMIT")
-    else:
-        dialect.reset_isolation_level(dbapi_connection)

@@ -190,8 +190,13 @@ class UnitOfWork:
         changes, deliveries = self._commit_session(kept=not last)
         own = Committed(changes, deliveries, tuple(self.audit.appended))
         self.audit.appended.clear()
+        return self._hand_up(own)
+
+    def _hand_up(self, *own: Committed) -> Committed:
+        """What the units of work inside this one handed up, with ``own``: published now,
+        or handed on to the enclosing unit of work, which publishes after its commit."""
         handed, self._handed = self._handed, []
-        committed = Committed.of([*handed, own], published=self._enclosing is None)
+        committed = Committed.of([*handed, *own], published=self._enclosing is None)
         if self._enclosing is None:
             publish(committed.status_changes)
         else:
