@@ -41,6 +41,7 @@ class RequestIdFilter(logging.Filter):
 
 def register_request_hooks(app: Flask, max_body_bytes: int, *, token_mode: bool) -> None:
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
+    config = app.config
 
     @app.before_request
     def _start() -> None:
@@ -63,6 +64,10 @@ def register_request_hooks(app: Flask, max_body_bytes: int, *, token_mode: bool)
                 return
             if not current.is_json:
                 raise UnsupportedMediaType()
+            # The app's limit set on the request (Flask 3.1's per-request setter), as its
+            # getter would find it: through the ``current_app`` proxy, an AttributeError
+            # made and dropped, when the body is read (docs/performance.md, "i29-serving").
+            current.max_content_length = config["MAX_CONTENT_LENGTH"]
             _check_body_size(current, max_body_bytes)
 
     @app.after_request
