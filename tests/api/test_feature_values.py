@@ -320,7 +320,7 @@ def test_serving_reads_the_app_g_and_request_behind_flasks_proxies_directly(
     """The service's own code takes the object behind ``current_app``, ``g`` and
     ``request`` (``_get_current_object()``, Flask's "Notes On Proxies"): an attribute looked
     up through the proxy is found by its ``__getattr__`` only after an ``AttributeError`` is
-    made and dropped, about 7 K instructions each, 13 a values request (docs/performance.md,
+    made and dropped, about 7 K instructions each, 12 a values request (docs/performance.md,
     "i29-serving"). Flask's and webargs' own lookups are theirs."""
     spec = _deploy(make_feature, "proxied:f:1")
     ref = "proxied:f" if path == "/get-online-features" else spec.name
