@@ -59,6 +59,7 @@ from marshmallow import Schema, fields
 from marshmallow.decorators import POST_LOAD, PRE_LOAD, VALIDATES, VALIDATES_SCHEMA
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
+from werkzeug.local import LocalProxy
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from feature_gateway.api.body_outline import OUTLINED_FROM_BYTES, outline_for
@@ -79,10 +80,13 @@ class OrjsonBodyParser(FlaskParser):
 
     def load_json(self, req: flask.Request, schema: Schema) -> Any:
         """webargs' JSON loader (its ``_raw_load_json`` hook, and the layer around it that
-        turns the standard library's errors into 400s, written as one)."""
-        if not is_json_request(req):
+        turns the standard library's errors into 400s, written as one). webargs hands it
+        Flask's ``request`` proxy: the request behind it is read, not through the proxy
+        (``web.context``)."""
+        current = req._get_current_object() if isinstance(req, LocalProxy) else req
+        if not is_json_request(current):
             return core.missing
-        body = req.get_data(cache=True)
+        body = current.get_data(cache=True)
         if not body:
             return core.missing  # then required fields are reported missing (422)
         if len(body) >= OUTLINED_FROM_BYTES:

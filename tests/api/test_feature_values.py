@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
 from flask.testing import FlaskClient
+from werkzeug.local import _ProxyLookup
 
 from feature_gateway.api.values.routes import render_online_features
 from feature_gateway.api.values.schemas import FeatureValuesResponseSchema
@@ -309,3 +311,33 @@ def test_a_small_answer_has_a_length_and_a_large_one_is_streamed_in_pieces(clien
     assert FeatureValuesResponseSchema().validate(body) == {}
     assert body["results"][1]["values"][-1] == simulated_value(spec, {"id": "row9999"}, 0)
     assert [len(c["values"]) for c in body["results"]] == [10_000, 10_000]
+
+
+@pytest.mark.parametrize("path", ["/features", "/get-online-features"])
+def test_serving_reads_the_app_g_and_request_behind_flasks_proxies_directly(
+    client, make_feature, path
+):
+    """The service's own code takes the object behind ``current_app``, ``g`` and
+    ``request`` (``_get_current_object()``, Flask's "Notes On Proxies"): an attribute looked
+    up through the proxy is found by its ``__getattr__`` only after an ``AttributeError`` is
+    made and dropped, about 7 K instructions each, 12 a values request (docs/performance.md,
+    "i29-serving"). Flask's and webargs' own lookups are theirs."""
+    spec = _deploy(make_feature, "proxied:f:1")
+    ref = "proxied:f" if path == "/get-online-features" else spec.name
+    body = {"features": [ref], "entities": {"id": ["a", "b"]}}
+    through_proxies: list[str] = []
+
+    def profile(frame: Any, event: str, _arg: Any) -> None:
+        lookup = frame.f_locals.get("self") if event == "call" else None
+        if type(lookup) is _ProxyLookup and lookup.name == "__getattr__":
+            caller = frame.f_back
+            if caller.f_globals.get("__name__", "").startswith("feature_gateway"):
+                through_proxies.append(f"{caller.f_code.co_filename}:{caller.f_lineno}")
+
+    sys.setprofile(profile)
+    try:
+        response = client.post(path, json=body)
+    finally:
+        sys.setprofile(None)
+    assert response.status_code == 200
+    assert through_proxies == []

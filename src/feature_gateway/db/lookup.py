@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from types import TracebackType
 from typing import Any
 
@@ -68,14 +67,19 @@ class Lookup:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        broken = isinstance(exc, (OperationalError, InterfaceError, *self._dbapi_errors))
+        broken = exc is not None and isinstance(
+            exc, (OperationalError, InterfaceError, *self._dbapi_errors)
+        )
         if self._pooled is not None:
-            with contextlib.suppress(DBAPIError, *self._dbapi_errors):
+            # (try/except, not contextlib.suppress: no context manager made on every return)
+            try:
                 if broken:
                     self._pooled.invalidate()  # never hand this connection out again
                 elif self._bind.dialect.name != "sqlite":
                     set_autocommit(self._bind.dialect, self._pooled.dbapi_connection, False)
                 self._pooled.close()
+            except (DBAPIError, *self._dbapi_errors):
+                pass  # the connection is let go either way
         if broken:
             raise unavailable(exc) from exc
 

@@ -39,6 +39,9 @@ INVALID_REF = f"Invalid feature reference: {REF_RULE}."
 REF_PORTABLE_PATTERN = rf"^{_IDENTIFIER}(@v{_NUMBER}:{_IDENTIFIER}|:{_IDENTIFIER}(:v?{_NUMBER})?)$"
 
 
+# The names derived from a ref are kept with it (``cached_property``: the instance's own
+# ``__dict__``, so a frozen dataclass takes them): ``parse_ref`` keeps the refs themselves,
+# and a Feast request asks each for them several times, request after request.
 @dataclass(frozen=True)
 class FeatureRef:
     ref: str  # as the request spelled it
@@ -46,19 +49,21 @@ class FeatureRef:
     feature: str
     version: int | None  # None: the served version with the highest number
 
-    @property
+    @functools.cached_property
     def family(self) -> str:
         """``view:feature``: what every version of the feature shares."""
         return f"{self.view}:{self.feature}"
 
-    @property
+    @functools.cached_property
     def full_name(self) -> str | None:
         """The feature name of the pinned version; None for an unpinned ref."""
         return None if self.version is None else f"{self.family}:{self.version}"
 
     def column_name(self, full_feature_names: bool) -> str:
-        if not full_feature_names:
-            return self.feature
+        return self._full_column_name if full_feature_names else self.feature
+
+    @functools.cached_property
+    def _full_column_name(self) -> str:
         pinned = "" if self.version is None else f"@v{self.version}"
         return f"{self.view}{pinned}__{self.feature}"
 

@@ -43,10 +43,13 @@ def is_valid_feature_name(name: str) -> bool:
     return parse_feature_name(name) is not None
 
 
+@functools.lru_cache(maxsize=4096)
 def canonical_feature_name(name: str) -> str:
     """One spelling per version: ``view:feature:v2`` and ``view:feature:2`` are one feature.
 
     Names are stored as given; this is what makes two spellings of one version collide.
+    A serving request's lookup spells each of its names so, request after request: the
+    answers (immutable strings) are kept, as ``parse_feature_name``'s are.
     """
     parts = parse_feature_name(name)
     if parts is None:

@@ -78,7 +78,7 @@ def identify(caller: Principal | None) -> None:
 def principal() -> Principal | None:
     """Who acts in this request: a verified principal, the console's claimed person (trust
     mode), or None (an API request in trust mode)."""
-    return principal_of(g)
+    return principal_of(g._get_current_object())  # not through the proxy (web.context)
 
 
 def principal_of(context: Any) -> Principal | None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Flask, Request, Response, g, has_request_context, request
 from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
+from werkzeug.wsgi import get_content_length
 
 from feature_gateway.observability import RecordMaker
 from feature_gateway.web.access import is_console
@@ -41,6 +42,7 @@ class RequestIdFilter(logging.Filter):
 
 def register_request_hooks(app: Flask, max_body_bytes: int, *, token_mode: bool) -> None:
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
+    config = app.config
 
     @app.before_request
     def _start() -> None:
@@ -63,6 +65,10 @@ def register_request_hooks(app: Flask, max_body_bytes: int, *, token_mode: bool)
                 return
             if not current.is_json:
                 raise UnsupportedMediaType()
+            # The app's limit set on the request (Flask 3.1's per-request setter), as its
+            # getter would find it: through the ``current_app`` proxy, an AttributeError
+            # made and dropped, when the body is read (docs/performance.md, "i29-serving").
+            current.max_content_length = config["MAX_CONTENT_LENGTH"]
             _check_body_size(current, max_body_bytes)
 
     @app.after_request
@@ -121,7 +127,10 @@ def _check_body_size(current: Request, max_body_bytes: int) -> None:
     is read here (cached for the parser) with room for one byte more than allowed: a body
     that uses it is over the limit.
     """
-    declared = current.content_length
+    # werkzeug's own reading of the two headers, from the environ: the request's
+    # ``content_length`` reads them through its headers, whose lookup of an absent one
+    # (Transfer-Encoding, nearly always) raises and catches a KeyError.
+    declared = get_content_length(current.environ)
     if declared is not None:
         if declared > max_body_bytes:
             raise RequestEntityTooLarge()

@@ -87,7 +87,8 @@ def columns_response(
     # The content type as werkzeug writes it for the mimetype (no charset for JSON),
     # without its derivation on every response.
     body = first if second is None else itertools.chain((first, second), chunks)
-    return current_app.response_class(body, content_type="application/json")
+    response_class = current_app._get_current_object().response_class  # type: ignore[attr-defined]
+    return response_class(body, content_type="application/json")  # type: ignore[no-any-return]
 
 
 def _body_chunks(
