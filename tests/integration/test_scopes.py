@@ -164,6 +164,46 @@ def test_a_keyed_writes_use_case_refused_after_writing_keeps_nothing_and_the_wri
     assert features.get_feature(engine_database, NAME)["status"] == "DRAFT"
 
 
+def test_a_keyed_writes_use_case_refused_after_changing_many_pages_keeps_none_of_it(
+    engine_database,
+):
+    # Rows between rows already there: many of the table's and its indexes' pages changed
+    # (on SQLite the use case's savepoint is where the transaction began: its rollback is
+    # the transaction's, begun again; a savepoint would have kept those pages' old
+    # contents in a sub-journal, a temporary file past 64 KiB).
+    names = [f"bulk_view:f_{i:04d}:1" for i in range(300)]
+    with engine_database.writing() as uow:
+        for name in names[::2]:
+            _import(uow, name)
+        uow.commit()
+    with engine_database.keyed_write() as keyed:
+        with pytest.raises(Refused), keyed.database.writing() as uow:
+            for name in names[1::2]:
+                _import(uow, name)
+            raise Refused()
+        with keyed.database.writing() as uow:
+            _import(uow)
+            uow.commit()
+        keyed.commit()
+    stored = {feature["feature_name"] for feature in transfer.export_features(engine_database)}
+    assert stored == {*names[::2], NAME}
+    assert features.feature_history(engine_database, names[2])[0]["trigger"] == "import"
+
+
+def test_a_keyed_write_left_without_commit_after_a_refusal_keeps_nothing(engine_database):
+    with pytest.raises(Refused), engine_database.keyed_write() as keyed:
+        with pytest.raises(Refused), keyed.database.writing() as uow:
+            _import(uow, REFUSED)
+            raise Refused()
+        with keyed.database.writing() as uow:  # still inside the keyed write's transaction
+            _import(uow)
+            uow.commit()
+        raise Refused()
+    for name in (REFUSED, NAME):
+        with pytest.raises(FeatureNotFoundError):
+            features.get_feature(engine_database, name)
+
+
 def test_a_keyed_writes_unit_of_work_refused_after_another_committed_keeps_the_others_change(
     engine_database,
 ):

@@ -28,7 +28,7 @@ SQLITE_FOLD_CASE = "fold_case"
 PING_IDLE_S = 10.0
 _LAST_CHECKOUT = "feature_gateway_last_checkout"
 # Execution option of a connection whose savepoints at its transaction's start are not
-# sent: its ``UnsentSavepoints`` (set by ``db.scopes.KeyedWrite``, PostgreSQL only).
+# sent: its ``UnsentSavepoints`` (set by ``db.scopes.KeyedWrite``).
 UNSENT_SAVEPOINTS = "feature_gateway_unsent_savepoints"
 
 
@@ -160,6 +160,46 @@ class UnsentSavepoints:
             connection.exec_driver_sql("ROLLBACK")
 
 
+class SqliteUnsentSavepoints(UnsentSavepoints):
+    """``UnsentSavepoints`` of a pysqlite connection: a savepoint taken while its transaction
+    has written nothing since its BEGIN (the connection's ``total_changes`` as then) is not
+    sent; rolling back to it is ROLLBACK and the same BEGIN again when something was written
+    since (nothing to do otherwise), releasing it is nothing. The writers' queue's lock
+    (``db.sqlite_writers``) is held through both, so no queued writer comes between (a
+    program that does not queue may, as between any two transactions).
+
+    SQLite keeps what each page held before a savepoint in a sub-journal, which it moves
+    past 64 KiB into a file it creates in a temporary directory and unlinks: a keyed
+    create's use case (about 30 pages) did so every time, about half of the server CPU the
+    key added to a create under two workers (docs/performance.md, "i29-sqlitekeyed").
+    ``PRAGMA temp_store=MEMORY`` would keep it in memory, but also every temporary B-tree
+    of a read, unbounded (a list page sorted at a deep offset: 60 MB more)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._begin_sql = ""
+        self._changes_at_begin = -1
+
+    def began(self, connection: Connection, begin_sql: str) -> None:
+        """The transaction began now, by ``begin_sql`` (``_sqlite_events``)."""
+        self._begin_sql = begin_sql
+        self._changes_at_begin = connection.connection.driver_connection.total_changes  # type: ignore[union-attr]
+
+    def take(self, connection: Connection, name: str) -> bool:
+        driver = connection.connection.driver_connection
+        if not driver.in_transaction or driver.total_changes != self._changes_at_begin:  # type: ignore[union-attr]
+            return False
+        self.names.add(name)
+        return True
+
+    def roll_back(self, connection: Connection, name: str) -> None:
+        self.names.discard(name)
+        if connection.connection.driver_connection.total_changes != self._changes_at_begin:  # type: ignore[union-attr]
+            on_driver(connection, "ROLLBACK", (), _nothing)
+            on_driver(connection, self._begin_sql, (), _nothing)
+            self.began(connection, self._begin_sql)
+
+
 def _sqlite_events(engine: Engine, busy_timeout_ms: int) -> None:
     """WAL, foreign keys and a busy timeout on every connection; BEGIN emitted by us.
 
@@ -188,10 +228,15 @@ def _sqlite_events(engine: Engine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        mode = connection.get_execution_options().get(SQLITE_BEGIN, "DEFERRED")
+        options = connection.get_execution_options()
+        mode = options.get(SQLITE_BEGIN, "DEFERRED")
         if mode == "IMMEDIATE":  # in the writers' queue first (db.sqlite_writers)
             wait_to_write(connection)
-        on_driver(connection, f"BEGIN {mode}", (), _nothing)
+        begin = f"BEGIN {mode}"
+        on_driver(connection, begin, (), _nothing)
+        unsent = options.get(UNSENT_SAVEPOINTS)
+        if unsent is not None:  # a keyed write's (db.scopes.KeyedWrite)
+            unsent.began(connection, begin)
 
 
 def _nothing(_cursor: Any) -> None:

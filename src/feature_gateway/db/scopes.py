@@ -51,6 +51,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from feature_gateway.db.engine import (
     SQLITE_BEGIN,
     UNSENT_SAVEPOINTS,
+    SqliteUnsentSavepoints,
     UnsentSavepoints,
     set_autocommit,
 )
@@ -62,6 +63,8 @@ from feature_gateway.db.unit_of_work import Committed, UnitOfWork, unavailable
 from feature_gateway.domain.freshness import WITHIN_LAG, Freshness
 
 T = TypeVar("T")
+# The drivers whose keyed writes leave their use case's first savepoint unsent (db.engine).
+_UNSENT_SAVEPOINTS = {"psycopg": UnsentSavepoints, "pysqlite": SqliteUnsentSavepoints}
 # The sessions of a Database bound to a connection in a transaction: savepoints in it.
 _JOINING: sessionmaker[Session] = sessionmaker(
     expire_on_commit=False, join_transaction_mode="create_savepoint"
@@ -204,11 +207,11 @@ class KeyedWrite(UnitOfWork):
     then the write's transaction on it (``BEGIN IMMEDIATE`` on SQLite), begun by the first
     use of ``database`` (or ``commit``). The use case is handed ``database``: every scope
     of that one joins this transaction as a savepoint (SQLAlchemy's "join a session into
-    an external transaction" recipe, which the tests use too; on PostgreSQL a savepoint
-    taken before anything ran is not sent, ``db.engine.UnsentSavepoints``), and its units
-    of work hand their status changes to this one. The response is stored in it
-    (``idempotency_keys``); ``commit`` commits both and then publishes what the use case's
-    units of work recorded.
+    an external transaction" recipe, which the tests use too; a savepoint taken before
+    anything ran in it, on SQLite before anything was written, is not sent:
+    ``db.engine.UnsentSavepoints``), and its units of work hand their status changes to
+    this one. The response is stored in it (``idempotency_keys``); ``commit`` commits both
+    and then publishes what the use case's units of work recorded.
 
     A unit of work with no session of its own: the transaction is the connection's
     (``Connection.begin``), since everything written in it is written by the use case's
@@ -242,8 +245,10 @@ class KeyedWrite(UnitOfWork):
                 self._give_back(exc)
                 raise unavailable(exc) from exc
             self._autocommit = True
-            if bind.dialect.driver == "psycopg":  # the use case's first savepoint unsent
-                self._connection.execution_options(**{UNSENT_SAVEPOINTS: UnsentSavepoints()})
+        if self._connection is not bind:  # the use case's first savepoint unsent
+            unsent = _UNSENT_SAVEPOINTS.get(bind.dialect.driver)
+            if unsent is not None:
+                self._connection.execution_options(**{UNSENT_SAVEPOINTS: unsent()})
         self.claims = DriverIdempotencyRepository(pooled.driver_connection, bind.dialect)
         return self
 
