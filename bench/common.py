@@ -50,6 +50,40 @@ def process_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
+def database_backends(pids: Sequence[int], admin_url: str = PG_ADMIN_URL) -> list[int]:
+    """The PostgreSQL server processes serving the connections that the processes ``pids``
+    hold open to a server on this machine: each process's TCP sockets (``/proc/<pid>/fd``)
+    matched by inode to their local ports (``/proc/<pid>/net/tcp``), and those ports to
+    ``pg_stat_activity.client_port``. So a backend's CPU is charged to the server whose
+    worker holds it, whichever other servers use the same database."""
+    ports: set[int] = set()
+    for pid in pids:
+        inodes = set()
+        try:
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+            table = Path(f"/proc/{pid}/net/tcp").read_text().splitlines()[1:]
+            table += Path(f"/proc/{pid}/net/tcp6").read_text().splitlines()[1:]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        for line in table:
+            fields = line.split()
+            if fields[9] in inodes:
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    if not ports:
+        return []
+    import psycopg
+
+    url = admin_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url, autocommit=True) as connection:
+        rows = connection.execute(
+            "SELECT pid FROM pg_stat_activity WHERE client_port = ANY(%s)", [sorted(ports)]
+        ).fetchall()
+    return [pid for (pid,) in rows]
+
+
 def children(pid: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.types import NullType
 
 from feature_gateway.db.appended import insert_appended
+from feature_gateway.db.batches import Batch
 from feature_gateway.db.compiled import compiled_once, fetch_all, in_session
 from feature_gateway.db.feature_pages import (
     FIELD_COLUMNS,
@@ -365,11 +366,12 @@ class AuditRepository:
         self._unwritten.append(entry)
         self.appended.append(entry)
 
-    def write_appended(self) -> None:
-        """Insert the entries appended since the last call; their features are flushed."""
+    def write_appended(self, batch: Batch) -> None:
+        """Insert the entries appended since the last call, in ``batch`` (their ids set when
+        its results are read); their features are flushed."""
         entries, self._unwritten = self._unwritten, []
         if entries:
-            insert_appended(self.session.connection(), entries)
+            insert_appended(batch, entries)
 
     def for_feature(self, feature: Feature) -> Sequence[AuditEntry]:
         return self.session.scalars(
