@@ -75,7 +75,7 @@ class Batch:
     ) -> None:
         if exc is None:
             self.results()
-        else:  # the statements sent are rolled back with the transaction
+        elif self._queued:  # what was sent is rolled back with the transaction
             self._pipeline.__exit__(exc_type, exc, tb)
             self._queued.clear()
 
@@ -110,35 +110,24 @@ class Batch:
         if not self._queued:  # the first statement since the results were read
             self._pipeline.enter_context(connection.connection.driver_connection.pipeline())  # type: ignore[union-attr]
         cursor = connection.connection.cursor()
-        try:
+        self._queued.append((sql, parameters, cursor, result, sent, then))
+        try:  # psycopg reads the results that have come as it sends: an error may be here
             cursor.execute(sql, parameters)
         except connection.dialect.loaded_dbapi.Error as exc:
-            raise driver_error(connection, sql, parameters, exc, cursor) from exc
-        self._queued.append((sql, parameters, cursor, result, sent, then))
+            raise self._failed(connection, exc) from exc
         return sent
 
     def results(self) -> None:
         """Send what is queued and read every result (one round trip on psycopg)."""
         if not self._queued:
             return
-        queued, self._queued = self._queued, []
         connection = self._connection
         assert connection is not None
         try:
             self._pipeline.close()  # psycopg syncs the pipeline as it leaves it
         except connection.dialect.loaded_dbapi.Error as exc:
-            # The first statement without a result is the one that failed (psycopg
-            # raises the first error, once it has read every result up to the Sync).
-            sql, parameters, cursor = next(
-                ((sql, parameters, cursor) for sql, parameters, cursor, *_ in queued
-                 if cursor.pgresult is None),
-                queued[-1][:3],
-            )  # fmt: skip
-            error = driver_error(connection, sql, parameters, exc, cursor)
-            for _sql, _parameters, cursor, *_ in queued:
-                with contextlib.suppress(Exception):
-                    cursor.close()
-            raise error from exc
+            raise self._failed(connection, exc) from exc
+        queued, self._queued = self._queued, []
         for _sql, _parameters, cursor, result, sent, then in queued:
             try:
                 sent._value = value = result(cursor)
@@ -147,3 +136,23 @@ class Batch:
                     cursor.close()
             if then is not None:
                 then(value)
+
+    def _failed(self, connection: Connection, exc: Exception) -> Exception:
+        """SQLAlchemy's exception for the statement that failed with ``exc``: the first one
+        queued without a result (psycopg raises the first error of the results it reads,
+        and the server skips every statement after it), the pipeline left and every cursor
+        closed. The transaction is in error until the unit of work rolls it back."""
+        queued, self._queued = self._queued, []
+        sql, parameters, cursor = next(
+            ((sql, parameters, cursor) for sql, parameters, cursor, *_ in queued
+             if cursor.pgresult is None),
+            queued[-1][:3],
+        )  # fmt: skip
+        error = driver_error(connection, sql, parameters, exc, cursor)
+        # Left without the exception: psycopg would log each skipped statement's error.
+        with contextlib.suppress(Exception):
+            self._pipeline.close()
+        for _sql, _parameters, queued_cursor, *_ in queued:
+            with contextlib.suppress(Exception):
+                queued_cursor.close()
+        return error
