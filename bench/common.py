@@ -174,6 +174,7 @@ class Gunicorn:
         root: Path = ROOT,
     ) -> None:
         self.port = free_port()
+        self._postgresql = env.get("DATABASE_URL", "").startswith("postgresql")
         self.url = f"http://127.0.0.1:{self.port}"
         # Production's log level: the access line is part of every request's cost.
         self._log = (log or Path(os.devnull)).open("ab")
@@ -208,6 +209,13 @@ class Gunicorn:
     def workers(self) -> list[int]:
         return children(self.process.pid)
 
+    def database_cpu_s(self) -> dict[int, float] | None:
+        """CPU seconds used so far by each PostgreSQL backend the workers hold a connection
+        to (``database_backends``); None for a server of another database (or none)."""
+        if not self._postgresql:
+            return None
+        return {pid: process_cpu_s(pid) for pid in database_backends(self.workers())}
+
     def cpu_s(self) -> float:
         """CPU seconds used so far by the master and every worker."""
         return sum(process_cpu_s(pid) for pid in [self.process.pid, *self.workers()])
@@ -233,6 +241,9 @@ class LoadRun:
     p99_ms: float
     non_2xx: int
     cpu_ms_per_request: float
+    # The PostgreSQL backends' CPU per request (a PostgreSQL server's runs): they share the
+    # machine's cores with the workers, so a ratio by throughput pays for them too.
+    database_cpu_ms_per_request: float | None = None
 
 
 def load_run(
@@ -245,12 +256,18 @@ def load_run(
     args = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "30s"]
     if script is not None:
         args += ["-s", str(script)]
+    database_before = server.database_cpu_s()
     cpu_before = server.cpu_s()
     out = subprocess.run(
         [*args, server.url + path], capture_output=True, text=True, check=True
     ).stdout
     cpu = server.cpu_s() - cpu_before
     requests = int(_search(r"(\d+) requests in", out))
+    database_ms = None
+    if database_before is not None:  # a backend started during the run: all of its CPU
+        database_after = server.database_cpu_s() or {}
+        used = sum(s - database_before.get(pid, 0.0) for pid, s in database_after.items())
+        database_ms = used * 1000 / max(requests, 1)
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return LoadRun(
         rps=float(_search(r"Requests/sec:\s+([\d.]+)", out)),
@@ -259,6 +276,7 @@ def load_run(
         p99_ms=_latency(out, "99%"),
         non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
         cpu_ms_per_request=cpu * 1000 / max(requests, 1),
+        database_cpu_ms_per_request=database_ms,
     )
 
 
