@@ -41,6 +41,11 @@ class Sent(Generic[T]):
         self._value: Any = _UNREAD
 
     @property
+    def ready(self) -> bool:
+        """Whether its value has been read (at once, where statements are not queued)."""
+        return self._value is not _UNREAD
+
+    @property
     def value(self) -> T:
         if self._value is _UNREAD:
             raise RuntimeError("read a batch's results (Batch.results) before its values")
@@ -140,18 +145,23 @@ class Batch:
     def _failed(self, connection: Connection, exc: Exception) -> Exception:
         """SQLAlchemy's exception for the statement that failed with ``exc``: the first one
         queued without a result (psycopg raises the first error of the results it reads,
-        and the server skips every statement after it), the pipeline left and every cursor
-        closed. The transaction is in error until the unit of work rolls it back."""
+        and the server skips every statement after it). The statements before it have
+        their values (``Sent.ready``); the pipeline is left and every cursor closed. The
+        transaction is in error until the unit of work rolls it back."""
         queued, self._queued = self._queued, []
-        sql, parameters, cursor = next(
-            ((sql, parameters, cursor) for sql, parameters, cursor, *_ in queued
+        failed = next(
+            (i for i, (_sql, _parameters, cursor, *_) in enumerate(queued)
              if cursor.pgresult is None),
-            queued[-1][:3],
+            len(queued) - 1,
         )  # fmt: skip
+        sql, parameters, cursor = queued[failed][:3]
         error = driver_error(connection, sql, parameters, exc, cursor)
         # Left without the exception: psycopg would log each skipped statement's error.
         with contextlib.suppress(Exception):
             self._pipeline.close()
+        for _sql, _parameters, answered, result, sent, _then in queued[:failed]:
+            with contextlib.suppress(Exception):
+                sent._value = result(answered)
         for _sql, _parameters, queued_cursor, *_ in queued:
             with contextlib.suppress(Exception):
                 queued_cursor.close()

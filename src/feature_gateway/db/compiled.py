@@ -119,10 +119,11 @@ def in_session(session: Session, statement: Select[Any], values: dict[str, Any])
     execution handles it."""
     connection = session.connection()
     compiled = compiled_once(statement, connection.dialect)
-    return on_driver(connection, compiled.sql, compiled.parameters(values), _all_rows)
+    return on_driver(connection, compiled.sql, compiled.parameters(values), all_rows)
 
 
-def _all_rows(cursor: Any) -> list[Any]:
+def all_rows(cursor: Any) -> list[Any]:
+    """What a SELECT returns: its rows."""
     return list(cursor.fetchall())
 
 
