@@ -7,6 +7,7 @@ so the bare Flask app and the service run under the same settings in every run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import secrets
@@ -61,9 +62,10 @@ def database_backends(pids: Sequence[int], admin_url: str = PG_ADMIN_URL) -> lis
         inodes = set()
         try:
             for fd in Path(f"/proc/{pid}/fd").iterdir():
-                target = os.readlink(fd)
-                if target.startswith("socket:["):
-                    inodes.add(target[8:-1])
+                with contextlib.suppress(OSError):  # closed since listed
+                    target = os.readlink(fd)
+                    if target.startswith("socket:["):
+                        inodes.add(target[8:-1])
             table = Path(f"/proc/{pid}/net/tcp").read_text().splitlines()[1:]
             table += Path(f"/proc/{pid}/net/tcp6").read_text().splitlines()[1:]
         except (FileNotFoundError, ProcessLookupError):
