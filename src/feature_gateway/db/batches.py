@@ -80,9 +80,14 @@ class Batch:
     ) -> None:
         if exc is None:
             self.results()
-        elif self._queued:  # what was sent is rolled back with the transaction
-            self._pipeline.__exit__(exc_type, exc, tb)
-            self._queued.clear()
+            return
+        # Raised between statements: what was sent is rolled back with the transaction.
+        queued, self._queued = self._queued, []
+        with contextlib.suppress(Exception):
+            self._pipeline.close()
+        for _sql, _parameters, cursor, *_ in queued:
+            with contextlib.suppress(Exception):
+                cursor.close()
 
     @property
     def connection(self) -> Connection:
