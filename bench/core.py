@@ -9,8 +9,10 @@ the bare endpoint (``bench/bare_app.py`` under the same gunicorn settings, runni
 along) and then each scenario with ``wrk -t1 -c16``. A ratio is a scenario's throughput
 over the bare endpoint's in the same round; the table shows the median over rounds and,
 with more than one round, the spread. CPU ms per request is the server's: master and
-workers, user + system, from /proc. It then times the lifecycle and POST /features
-100 x 1,000 sequentially, and reads the workers' peak RSS after maximum-size requests.
+workers, user + system, from /proc; on PostgreSQL also the database backends' its workers
+hold connections to (``bench.common.database_backends``), printed in a table of their
+own. It then times the lifecycle and POST /features 100 x 1,000 sequentially, and reads
+the workers' peak RSS after maximum-size requests.
 """
 
 from __future__ import annotations
