@@ -7,6 +7,7 @@ so the bare Flask app and the service run under the same settings in every run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import secrets
@@ -48,6 +49,41 @@ def process_cpu_s(pid: int) -> float:
         return 0.0
     fields = stat.rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def database_backends(pids: Sequence[int], admin_url: str = PG_ADMIN_URL) -> list[int]:
+    """The PostgreSQL server processes serving the connections that the processes ``pids``
+    hold open to a server on this machine: each process's TCP sockets (``/proc/<pid>/fd``)
+    matched by inode to their local ports (``/proc/<pid>/net/tcp``), and those ports to
+    ``pg_stat_activity.client_port``. So a backend's CPU is charged to the server whose
+    worker holds it, whichever other servers use the same database."""
+    ports: set[int] = set()
+    for pid in pids:
+        inodes = set()
+        try:
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                with contextlib.suppress(OSError):  # closed since listed
+                    target = os.readlink(fd)
+                    if target.startswith("socket:["):
+                        inodes.add(target[8:-1])
+            table = Path(f"/proc/{pid}/net/tcp").read_text().splitlines()[1:]
+            table += Path(f"/proc/{pid}/net/tcp6").read_text().splitlines()[1:]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        for line in table:
+            fields = line.split()
+            if fields[9] in inodes:
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    if not ports:
+        return []
+    import psycopg
+
+    url = admin_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url, autocommit=True) as connection:
+        rows = connection.execute(
+            "SELECT pid FROM pg_stat_activity WHERE client_port = ANY(%s)", [sorted(ports)]
+        ).fetchall()
+    return [pid for (pid,) in rows]
 
 
 def children(pid: int) -> list[int]:
@@ -140,6 +176,7 @@ class Gunicorn:
         root: Path = ROOT,
     ) -> None:
         self.port = free_port()
+        self._postgresql = env.get("DATABASE_URL", "").startswith("postgresql")
         self.url = f"http://127.0.0.1:{self.port}"
         # Production's log level: the access line is part of every request's cost.
         self._log = (log or Path(os.devnull)).open("ab")
@@ -174,6 +211,13 @@ class Gunicorn:
     def workers(self) -> list[int]:
         return children(self.process.pid)
 
+    def database_cpu_s(self) -> dict[int, float] | None:
+        """CPU seconds used so far by each PostgreSQL backend the workers hold a connection
+        to (``database_backends``); None for a server of another database (or none)."""
+        if not self._postgresql:
+            return None
+        return {pid: process_cpu_s(pid) for pid in database_backends(self.workers())}
+
     def cpu_s(self) -> float:
         """CPU seconds used so far by the master and every worker."""
         return sum(process_cpu_s(pid) for pid in [self.process.pid, *self.workers()])
@@ -199,6 +243,9 @@ class LoadRun:
     p99_ms: float
     non_2xx: int
     cpu_ms_per_request: float
+    # The PostgreSQL backends' CPU per request (a PostgreSQL server's runs): they share the
+    # machine's cores with the workers, so a ratio by throughput pays for them too.
+    database_cpu_ms_per_request: float | None = None
 
 
 def load_run(
@@ -211,12 +258,18 @@ def load_run(
     args = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "30s"]
     if script is not None:
         args += ["-s", str(script)]
+    database_before = server.database_cpu_s()
     cpu_before = server.cpu_s()
     out = subprocess.run(
         [*args, server.url + path], capture_output=True, text=True, check=True
     ).stdout
     cpu = server.cpu_s() - cpu_before
     requests = int(_search(r"(\d+) requests in", out))
+    database_ms = None
+    if database_before is not None:  # a backend started during the run: all of its CPU
+        database_after = server.database_cpu_s() or {}
+        used = sum(s - database_before.get(pid, 0.0) for pid, s in database_after.items())
+        database_ms = used * 1000 / max(requests, 1)
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return LoadRun(
         rps=float(_search(r"Requests/sec:\s+([\d.]+)", out)),
@@ -225,6 +278,7 @@ def load_run(
         p99_ms=_latency(out, "99%"),
         non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
         cpu_ms_per_request=cpu * 1000 / max(requests, 1),
+        database_cpu_ms_per_request=database_ms,
     )
 
 

@@ -9,8 +9,10 @@ the bare endpoint (``bench/bare_app.py`` under the same gunicorn settings, runni
 along) and then each scenario with ``wrk -t1 -c16``. A ratio is a scenario's throughput
 over the bare endpoint's in the same round; the table shows the median over rounds and,
 with more than one round, the spread. CPU ms per request is the server's: master and
-workers, user + system, from /proc. It then times the lifecycle and POST /features
-100 x 1,000 sequentially, and reads the workers' peak RSS after maximum-size requests.
+workers, user + system, from /proc; on PostgreSQL also the database backends' its workers
+hold connections to (``bench.common.database_backends``), printed in a table of their
+own. It then times the lifecycle and POST /features 100 x 1,000 sequentially, and reads
+the workers' peak RSS after maximum-size requests.
 """
 
 from __future__ import annotations
@@ -160,6 +162,11 @@ def _summary(label: str, pairs: list[tuple[LoadRun, LoadRun]], goal: float) -> d
         "bare_rps": statistics.median(b.rps for _, b in pairs),
         "bare_cpu_ms": statistics.median(b.cpu_ms_per_request for _, b in pairs),
         "p99_ms": statistics.median(run.p99_ms for run, _ in pairs),
+        "database_cpu_ms": (
+            statistics.median(run.database_cpu_ms_per_request or 0.0 for run, _ in pairs)
+            if pairs and pairs[0][0].database_cpu_ms_per_request is not None
+            else None
+        ),
     }
 
 
@@ -187,6 +194,7 @@ def report(backend: str, blocks: list[dict[str, Any]]) -> None:
         flat_cpu = figures[-1]["cpu_ms"] / figures[0]["cpu_ms"] - 1
         name = f"{label} (goal {figures[0]['goal']:.2f})"
         print(f"{name:30}{cells} | {flat:+.0%}, {flat_cpu:+.0%}")
+    _report_database_cpu(blocks)
     for key, label, goal in (
         ("lifecycle_ms", "lifecycle, sequential ms", "10"),
         ("values_100x1000_ms", "POST /features 100x1000 ms", "50"),
@@ -198,6 +206,26 @@ def report(backend: str, blocks: list[dict[str, Any]]) -> None:
     peaks = "".join(f" | {b['worker_peak_rss_mb']:36.0f}" for b in blocks)
     print(f"{'worker peak RSS MB (max size)':30}{peaks} | goal: <= 100")
     _report_costs(blocks)
+
+
+def _report_database_cpu(blocks: list[dict[str, Any]]) -> None:
+    """PostgreSQL: its backends' CPU ms per request (those the workers hold connections
+    to, bench.common.database_backends), and bare's CPU per request over the workers' and
+    the backends' together: the server shares the cores, so a throughput ratio pays both."""
+    labels = [label for label, f in blocks[0]["scenarios"].items()
+              if f.get("database_cpu_ms") is not None]  # fmt: skip
+    if not labels:
+        return
+    print(f"{'PostgreSQL backends':30}" + " | database CPU ms/req, bare CPU / (server + database)"
+          " CPU" * len(blocks))  # fmt: skip
+    for label in labels:
+        figures = [b["scenarios"][label] for b in blocks]
+        cells = "".join(
+            f" | {f['database_cpu_ms']:6.3f}"
+            f" {f['bare_cpu_ms'] / (f['cpu_ms'] + f['database_cpu_ms']):4.2f}{'':>25}"
+            for f in figures
+        )
+        print(f"{label[:30]:30}{cells}")
 
 
 def _report_costs(blocks: list[dict[str, Any]]) -> None:

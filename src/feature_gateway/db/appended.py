@@ -30,6 +30,7 @@ from sqlalchemy.orm.instrumentation import ClassManager
 from sqlalchemy.orm.interfaces import MANYTOONE
 
 from feature_gateway.db.base import Base
+from feature_gateway.db.batches import Batch
 from feature_gateway.db.compiled import (
     CompiledStatement,
     compile_for_driver,
@@ -114,17 +115,26 @@ def _values(plan: _Plan, row: Base) -> dict[str, Any]:
     return values
 
 
-def insert_appended(connection: Connection, rows: Sequence[Base]) -> None:
+def insert_appended(target: Connection | Batch, rows: Sequence[Base]) -> None:
     """Insert ``rows`` (new objects of one mapped class, in the order given, the rows they
-    refer to flushed) and give each its id."""
+    refer to flushed) and give each its id: at once on a ``Connection``; in a ``Batch``
+    (``db.batches``) when its results are read."""
     if not rows:
         return
     plan = _plan(inspect(type(rows[0])))
-    dialect = connection.dialect
+    if isinstance(target, Batch):
+        dialect = target.dialect
+        for row in rows:
+            values = _values(plan, row)
+            compiled = _compiled(plan, tuple(values), dialect)
+            target.run(compiled.sql, compiled.parameters(values), first_value,
+                       functools.partial(setattr, row, plan.primary_key))  # fmt: skip
+        return
+    dialect = target.dialect
     for row in rows:
         values = _values(plan, row)
         compiled = _compiled(plan, tuple(values), dialect)
-        new_id = on_driver(connection, compiled.sql, compiled.parameters(values), first_value)
+        new_id = on_driver(target, compiled.sql, compiled.parameters(values), first_value)
         setattr(row, plan.primary_key, new_id)
 
 

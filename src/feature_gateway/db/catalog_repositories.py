@@ -20,6 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, joinedload
 
 from feature_gateway.db.appended import insert_appended, new_row
+from feature_gateway.db.batches import Batch
 from feature_gateway.db.catalog_models import FeatureChange, FeatureComment, FeatureTag
 from feature_gateway.db.models import Feature
 from feature_gateway.domain.changes import changed_fields
@@ -98,9 +99,11 @@ class ChangeLogRepository:
             values["tags"] = dict(values["tags"])  # the row's own dict may be replaced later
         return values
 
-    def write_tracked(self) -> list[FeatureChange]:
-        """Insert the entries of the tracked features, flushed by then; returns them, with
-        their ids. Call ``lock_for_append`` first: it decides the order readers see them in."""
+    def write_tracked(self, batch: Batch) -> list[FeatureChange]:
+        """Insert the entries of the tracked features, flushed by then, in ``batch``; returns
+        them, their ids set when its results are read. Take the log's lock first in the
+        same transaction (``lock_for_append``, or ``append_lock``'s key): it decides the
+        order readers see them in."""
         written: list[FeatureChange] = []
         comments: list[FeatureComment] = []
         for tracked in self.tracked:
@@ -128,9 +131,10 @@ class ChangeLogRepository:
                 tracked.comment.change = entry  # inserted with it, so never without it
                 comments.append(tracked.comment)
             written.append(entry)
-        insert_appended(self.session.connection(), written)
-        # After their entries, whose ids they refer to (``change`` → ``change_id``).
-        insert_appended(self.session.connection(), comments)
+        insert_appended(batch, written)
+        if comments:  # after their entries, whose ids they refer to (``change_id``)
+            batch.results()
+            insert_appended(batch, comments)
         self.appended.extend(written)
         self.tracked.clear()
         return written

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from sqlalchemy import CompoundSelect, Connection, Dialect, Executable, Select
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.orm import Session
 
 ResultProcessor = Callable[[Any], Any] | None
@@ -119,10 +119,11 @@ def in_session(session: Session, statement: Select[Any], values: dict[str, Any])
     execution handles it."""
     connection = session.connection()
     compiled = compiled_once(statement, connection.dialect)
-    return on_driver(connection, compiled.sql, compiled.parameters(values), _all_rows)
+    return on_driver(connection, compiled.sql, compiled.parameters(values), all_rows)
 
 
-def _all_rows(cursor: Any) -> list[Any]:
+def all_rows(cursor: Any) -> list[Any]:
+    """What a SELECT returns: its rows."""
     return list(cursor.fetchall())
 
 
@@ -154,24 +155,33 @@ def on_driver(connection: Connection, sql: str, parameters: Any, result: Callabl
     service listens to neither).
     """
     dialect = connection.dialect
-    pooled = connection.connection
-    cursor = pooled.cursor()
+    cursor = connection.connection.cursor()
     try:
         cursor.execute(sql, parameters)
         return result(cursor)
     except dialect.loaded_dbapi.Error as exc:
-        lost = dialect.is_disconnect(exc, pooled.dbapi_connection, cursor)
-        if lost and not connection.invalidated:
-            connection.invalidate(exc)
-        raise DBAPIError.instance(
-            sql,
-            parameters,
-            exc,
-            dialect.loaded_dbapi.Error,
-            hide_parameters=connection.engine.hide_parameters,
-            connection_invalidated=lost,
-            dialect=dialect,
-        ) from exc
+        raise driver_error(connection, sql, parameters, exc, cursor) from exc
     finally:
         with contextlib.suppress(Exception):  # a lost connection's cursor may refuse
             cursor.close()
+
+
+def driver_error(
+    connection: Connection, sql: str, parameters: Any, exc: Any, cursor: Any
+) -> StatementError:
+    """SQLAlchemy's exception for the driver's ``exc`` raised by ``sql`` (see ``on_driver``),
+    the connection invalidated if the dialect calls it lost."""
+    dialect = connection.dialect
+    lost = dialect.is_disconnect(exc, connection.connection.dbapi_connection, cursor)
+    if lost and not connection.invalidated:
+        connection.invalidate(exc)
+    error: StatementError = DBAPIError.instance(
+        sql,
+        parameters,
+        exc,
+        dialect.loaded_dbapi.Error,
+        hide_parameters=connection.engine.hide_parameters,
+        connection_invalidated=lost,
+        dialect=dialect,
+    )
+    return error

@@ -42,6 +42,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from feature_gateway.db.appended import insert_appended
+from feature_gateway.db.batches import Batch
 from feature_gateway.db.catalog_repositories import index_tags, replace_tags
 from feature_gateway.db.compiled import (
     CompiledStatement,
@@ -80,12 +81,15 @@ def _nullable_unset(mapper: Mapper[Any]) -> tuple[tuple[str, str], ...]:
     )
 
 
-def insert_feature(session: Session, feature: Feature, *, kept: bool = True) -> None:
+def insert_feature(
+    session: Session, feature: Feature, *, kept: bool = True, batch: Batch | None = None
+) -> None:
     """Insert the new ``feature`` (its names' derived columns set) in the session's
     transaction, with its id and first revision, and (``kept``) make it persistent there.
     Not ``kept``: the object stays out of the session, for a use case that only returns it
     (a create); making it persistent was a twenty-fifth of a create (docs/performance.md,
-    "i28-create")."""
+    "i28-create"). In ``batch`` (``db.batches``): its id is set when the batch's results
+    are read, then, unless there is more to do with it here (tags, ``kept``)."""
     mapper: Mapper[Any] = inspect(Feature)
     revision_key, _, generator = _version(mapper)
     setattr(feature, revision_key, generator(None))
@@ -96,8 +100,15 @@ def insert_feature(session: Session, feature: Feature, *, kept: bool = True) -> 
         given.setdefault(attribute, None)
     given[STORED_JSON] = written = stored_json(given)
     given[STORED_JSON_REVISION] = None if written is None else given[revision_key]
-    connection = session.connection()
-    insert_appended(connection, [feature])
+    if batch is None:
+        connection = session.connection()
+        insert_appended(connection, [feature])
+    else:
+        insert_appended(batch, [feature])
+        if not (feature.tags or kept):
+            return
+        batch.results()  # its id, for the tag index and the session's identity map
+        connection = batch.connection
     if feature.tags:
         index_tags(connection, feature.id, feature.tags)
     if kept:

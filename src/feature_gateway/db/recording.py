@@ -80,6 +80,7 @@ class Recorder:
         reason: str | None = None,
         copied_from: Feature | None = None,
         kept: bool = True,
+        unless_taken: bool = False,
     ) -> Feature:
         """Insert a feature row from ``values`` (the field table's defaults filled in) for
         ``write`` (create, create_version or import), with its change-log entry and its
@@ -87,9 +88,13 @@ class Recorder:
         definition authors it inherits when it copies that definition unchanged. ``kept``
         False: the use case does nothing more with the row than return it (not made
         persistent in the session, ``FeatureRepository.add``); not with ``copied_from``,
-        whose definition changes refer to it."""
+        whose definition changes refer to it. ``unless_taken``: a feature stored under its
+        name (either spelling) is ``FeatureAlreadyExistsError`` naming it and its status,
+        checked as the row is inserted (``FeatureRepository.add``)."""
         feature = new_row(Feature, with_defaults(values))
-        self._features.add(feature, kept=kept or copied_from is not None)
+        self._features.add(
+            feature, kept=kept or copied_from is not None, unless_taken=unless_taken
+        )
         self._track(feature, write, acting, new=True)
         self.status_change(
             feature,

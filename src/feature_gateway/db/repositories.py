@@ -20,10 +20,13 @@ from sqlalchemy import (
     select,
     union_all,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.types import NullType
 
 from feature_gateway.db.appended import insert_appended
+from feature_gateway.db.batches import Batch, Sent
+from feature_gateway.db.compiled import all_rows as _all_rows
 from feature_gateway.db.compiled import compiled_once, fetch_all, in_session
 from feature_gateway.db.feature_pages import (
     FIELD_COLUMNS,
@@ -38,6 +41,7 @@ from feature_gateway.domain.lifecycle import SERVED_STATES
 from feature_gateway.domain.listing import FeatureQuery
 from feature_gateway.domain.names import canonical_feature_name, is_valid_feature_name
 from feature_gateway.domain.versions import family_name, version_key, version_number
+from feature_gateway.errors import FeatureAlreadyExistsError
 
 _SERVED = sorted(SERVED_STATES)
 _BY_NAME = FEATURES_TABLE.c.feature_name == bindparam("n")
@@ -267,6 +271,20 @@ class FeatureLookup:
         return feature_rows(rows, compiled.processors)[0] if rows else None
 
 
+def _stored_as_statement(feature_name: str) -> tuple[Select[Any], dict[str, str]]:
+    """The read of (stored name, status) of the features under ``feature_name``: under
+    either spelling of a valid name in one statement, the exact name otherwise."""
+    if not is_valid_feature_name(feature_name):
+        return _STORED_AS[False], {"n": feature_name}
+    return _STORED_AS_EITHER, {"n": feature_name, "c": canonical_feature_name(feature_name)}
+
+
+def _first_stored(rows: list[Any], feature_name: str) -> tuple[str, str] | None:
+    """The row under the exact name first, as ``by_either_spelling`` finds it."""
+    rows = sorted(rows, key=lambda row: row[0] != feature_name)
+    return (rows[0][0], rows[0][1]) if rows else None
+
+
 class FeatureRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -277,18 +295,9 @@ class FeatureRepository:
         return by_either_spelling(feature_name, self._loaded)
 
     def stored_as(self, feature_name: str) -> tuple[str, str] | None:
-        """(stored name, status) of the feature ``get`` would find, without loading it: what
-        a create needs to know before it adds the name."""
-
-        if not is_valid_feature_name(feature_name):
-            rows = in_session(self.session, _STORED_AS[False], {"n": feature_name})
-            return (rows[0][0], rows[0][1]) if rows else None
-        # Both spellings in one statement (a create of a new name asked twice): the row
-        # under the exact name first, as ``by_either_spelling`` finds it.
-        values = {"n": feature_name, "c": canonical_feature_name(feature_name)}
-        rows = in_session(self.session, _STORED_AS_EITHER, values)
-        rows.sort(key=lambda row: row[0] != feature_name)
-        return (rows[0][0], rows[0][1]) if rows else None
+        """(stored name, status) of the feature ``get`` would find, without loading it."""
+        statement, values = _stored_as_statement(feature_name)
+        return _first_stored(in_session(self.session, statement, values), feature_name)
 
     def revision_of(self, feature_name: str) -> int | None:
         """The revision of the feature ``get`` would find, without loading it."""
@@ -312,17 +321,48 @@ class FeatureRepository:
         if self.session.get_bind().dialect.name == "postgresql":
             self.session.refresh(feature, with_for_update=True)
 
-    def add(self, feature: Feature, *, kept: bool = True) -> None:
+    def add(self, feature: Feature, *, kept: bool = True, unless_taken: bool = False) -> None:
         """Insert a new feature now, in the transaction (``db.feature_writes``): a name taken
         meanwhile by a concurrent create is ``FeatureAlreadyExistsError``. ``kept``: the
         unit of work may use the row again (query it, refer to it, change it), so it is
-        made persistent in the session; False for a use case that only returns it."""
+        made persistent in the session; False for a use case that only returns it.
+        ``unless_taken``: a feature ``stored_as`` finds under its name (either spelling) is
+        ``FeatureAlreadyExistsError`` naming it and its status (``_insert_unless_taken``)."""
         feature.canonical_name = canonical_feature_name(feature.feature_name)
         feature.family_name = family_name(feature.feature_name)
         feature.version_key = version_key(version_number(feature.feature_name))
         self._added.append(feature.feature_name)
         with first_writer_wins(self.pending_names):
-            insert_feature(self.session, feature, kept=kept)
+            if unless_taken:
+                self._insert_unless_taken(feature, kept)
+            else:
+                insert_feature(self.session, feature, kept=kept)
+
+    def _insert_unless_taken(self, feature: Feature, kept: bool) -> None:
+        """``stored_as``'s read and the INSERT sent together (one round trip on PostgreSQL,
+        ``db.batches``; a create was two), the read answered first: a feature found is
+        ``FeatureAlreadyExistsError`` with its stored name and status, whether the INSERT
+        was refused by a unique name (then an ``IntegrityError``) or went in (a look-alike
+        of a row stored before canonical names, which has none), since the unit of work
+        rolls back what a refused use case wrote. Found nothing and refused: a create of
+        the name committed in between, the ``IntegrityError`` ``first_writer_wins`` makes
+        a 409, as before. SQLite answers the read at once: no INSERT when it found one."""
+        name = feature.feature_name
+        statement, values = _stored_as_statement(name)
+        batch = Batch(self.session.connection)
+        taken: Sent[list[Any]] | None = None
+        try:
+            with batch:
+                compiled = compiled_once(statement, batch.dialect)
+                taken = batch.run(compiled.sql, compiled.parameters(values), _all_rows)
+                if not (taken.ready and taken.value):
+                    insert_feature(self.session, feature, kept=kept, batch=batch)
+        except IntegrityError:
+            if taken is None or not (taken.ready and taken.value):
+                raise
+        stored = _first_stored(taken.value, name)
+        if stored is not None:
+            raise FeatureAlreadyExistsError(name, stored[1], stored_as=stored[0])
 
     def write_changed(self, *, kept: bool = True) -> None:
         """Write the changed features of this unit of work, each by one UPDATE checked
@@ -365,11 +405,12 @@ class AuditRepository:
         self._unwritten.append(entry)
         self.appended.append(entry)
 
-    def write_appended(self) -> None:
-        """Insert the entries appended since the last call; their features are flushed."""
+    def write_appended(self, batch: Batch) -> None:
+        """Insert the entries appended since the last call, in ``batch`` (their ids set when
+        its results are read); their features are flushed."""
         entries, self._unwritten = self._unwritten, []
         if entries:
-            insert_appended(self.session.connection(), entries)
+            insert_appended(batch, entries)
 
     def for_feature(self, feature: Feature) -> Sequence[AuditEntry]:
         return self.session.scalars(

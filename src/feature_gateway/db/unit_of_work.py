@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from feature_gateway import observability
 from feature_gateway.db.audit_trails import AuditTrailReader
+from feature_gateway.db.batches import Batch, Sent
 from feature_gateway.db.catalog_models import FeatureChange
 from feature_gateway.db.catalog_repositories import ChangeLogRepository, VersionRepository
 from feature_gateway.db.comments import CommentRepository
@@ -203,36 +204,43 @@ class UnitOfWork:
             self._enclosing._handed.append(committed)
         return committed
 
-    def _write_change_log(self) -> tuple[tuple[FeatureChange, ...], int]:
-        """The change log and its outbox rows, in this transaction (SPEC §8, §9).
+    def _write_logs(
+        self, batch: Batch
+    ) -> tuple[list[FeatureChange], Sent[list[tuple[str, list[str]]]] | None]:
+        """The history, then the change log (SPEC §8) in ``batch``: the entries, their ids
+        set when its results are read, and the webhooks the outbox matches them against
+        (SPEC §9), None when nothing was tracked.
 
         The change itself is written first, so that the log lock (``lock_for_append``'s,
         PostgreSQL) is held only for the entries, the outbox rows and the commit. The
         webhooks are read before the lock for the same reason, by the statement that then
-        takes it (one round trip); the outbox has a delivery for each active webhook
-        matching an entry, and none for a change that does not commit.
+        takes it; on PostgreSQL the three go to the server together (``db.batches``), one
+        round trip where they were three.
         """
-        subscriptions = self.deliveries.active_subscriptions(then_lock=self.changes.append_lock())
-        entries = self.changes.write_tracked()  # inserted, with their ids
-        deliveries = 0
-        if subscriptions:
-            deliveries = self.deliveries.enqueue(entries, subscriptions)
-        return tuple(entries), deliveries
+        self.audit.write_appended(batch)
+        if not self.changes.tracked:
+            return [], None
+        subscriptions = self.deliveries.active_subscriptions(
+            batch, then_lock=self.changes.append_lock()
+        )
+        return self.changes.write_tracked(batch), subscriptions
 
     def _commit_session(self, *, kept: bool) -> tuple[tuple[FeatureChange, ...], int]:
         # The features this write changes, named by a 409 if another writer wins (a new
         # feature's row is inserted when it is added: ``FeatureRepository.add``).
         pending = self.features.pending_names()
-        written: tuple[tuple[FeatureChange, ...], int] = ((), 0)
         with first_writer_wins(lambda: pending):
             # The features' rows first (by Core statements, ``db.feature_writes``; the
             # flush writes other mapped rows: definition changes, tokens, webhooks), then
             # the append-only rows referring to them, by Core inserts (``db.appended``): the
-            # history, then the change log.
+            # history, then the change log; then the outbox, a delivery for each active
+            # webhook matching an entry (none for a change that does not commit).
             self.features.write_changed(kept=kept)
             self.session.flush()
-            self.audit.write_appended()
-            if self.changes.tracked:
-                written = self._write_change_log()
+            with Batch(self.session.connection) as batch:
+                entries, subscriptions = self._write_logs(batch)
+            deliveries = 0
+            if subscriptions is not None and subscriptions.value:
+                deliveries = self.deliveries.enqueue(entries, subscriptions.value)
             self.session.commit()
-        return written
+        return tuple(entries), deliveries

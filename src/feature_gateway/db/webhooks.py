@@ -13,6 +13,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -35,8 +36,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, joinedload, mapped_column
 
 from feature_gateway.db.base import Base
+from feature_gateway.db.batches import Batch, Sent
 from feature_gateway.db.catalog_models import LOG_ID, FeatureChange
-from feature_gateway.db.compiled import in_session
+from feature_gateway.db.compiled import compiled_once
 from feature_gateway.db.models import ACTOR
 from feature_gateway.domain.events import event_id, event_type, matches
 from feature_gateway.domain.webhooks import DeliveryState
@@ -153,23 +155,30 @@ _LOCKING = union_all(
 _ACTIVE_SUBSCRIPTIONS_THEN_LOCK = select(_LOCKING.c.webhook_id, _LOCKING.c.type_names)
 
 
+def _subscriptions(cursor: Any) -> list[tuple[str, list[str]]]:
+    return [
+        (webhook_id, names.split(TYPE_SEPARATOR))
+        for webhook_id, names in cursor.fetchall()
+        if webhook_id is not None
+    ]
+
+
 class DeliveryRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def active_subscriptions(self, then_lock: int | None = None) -> list[tuple[str, list[str]]]:
-        """(webhook_id, event_types) of every active webhook: what the outbox matches.
-        ``then_lock``: the key of a PostgreSQL advisory lock the same statement takes,
-        held until commit, after the webhooks are read."""
+    def active_subscriptions(
+        self, batch: Batch, then_lock: int | None = None
+    ) -> Sent[list[tuple[str, list[str]]]]:
+        """(webhook_id, event_types) of every active webhook: what the outbox matches, read
+        in ``batch`` (on every write). ``then_lock``: the key of a PostgreSQL advisory lock
+        the same statement takes, held until commit, after the webhooks are read."""
         if then_lock is None:
-            rows = in_session(self.session, _ACTIVE_SUBSCRIPTIONS, {})  # on every write
+            statement, values = _ACTIVE_SUBSCRIPTIONS, {}
         else:
-            rows = in_session(self.session, _ACTIVE_SUBSCRIPTIONS_THEN_LOCK, {"key": then_lock})
-        return [
-            (webhook_id, names.split(TYPE_SEPARATOR))
-            for webhook_id, names in rows
-            if webhook_id is not None
-        ]
+            statement, values = _ACTIVE_SUBSCRIPTIONS_THEN_LOCK, {"key": then_lock}
+        compiled = compiled_once(statement, batch.dialect)
+        return batch.run(compiled.sql, compiled.parameters(values), _subscriptions)
 
     def enqueue(
         self, entries: Sequence[FeatureChange], subscriptions: list[tuple[str, list[str]]]

@@ -18,7 +18,7 @@ from feature_gateway.domain.lifecycle import Status, Write
 from feature_gateway.domain.listing import FeatureQuery
 from feature_gateway.domain.ownership import OPEN, Governance
 from feature_gateway.domain.permissions import UPDATE
-from feature_gateway.errors import FeatureAlreadyExistsError, FeatureNotFoundError
+from feature_gateway.errors import FeatureNotFoundError
 from feature_gateway.services.clock import now_ms
 from feature_gateway.services.permissions import acting_caller, check_may_act, check_owner
 from feature_gateway.services.rows import (
@@ -58,14 +58,14 @@ def create_feature(
     acting_as = acting_caller(creator, role, caller)
     check_owner(acting_as, fields["feature_name"], fields.get("owner") or creator, governance)
     with database.writing() as uow:
-        existing = uow.features.stored_as(fields["feature_name"])
-        if existing is not None:
-            stored_name, status = existing
-            raise FeatureAlreadyExistsError(fields["feature_name"], status, stored_as=stored_name)
         acting = Acting.by(fields["created_by"], role, now_ms(), caller)
         draft = new_draft(fields, created_by=acting.actor, now=acting.timestamp)
-        # Nothing more is done with the row than to return it: not kept in the session.
-        feature = uow.record.add_feature(draft, Write.CREATE, acting, kept=False)
+        # A name stored already (either spelling of the version) is FeatureAlreadyExistsError
+        # naming it, checked as the row is inserted. Nothing more is done with the row than
+        # to return it: not kept in the session.
+        feature = uow.record.add_feature(
+            draft, Write.CREATE, acting, kept=False, unless_taken=True
+        )
         uow.commit()
         return feature_data(feature)
 
