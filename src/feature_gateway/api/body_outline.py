@@ -18,7 +18,7 @@ schema says its answer follows from it:
 - a scalar at the top or in the top-level object: itself; anything deeper: counted only.
 
 An outline is given only for a body orjson would parse, to the same keys and counts.
-What yajl takes and orjson refuses is looked for here (``_unlike_orjson``; numbers beyond
+What yajl takes and orjson refuses is looked for here (``unlike_orjson``; numbers beyond
 a double, nesting past ``ORJSON_MAX_DEPTH``: ``_Outliner``). yajl hands numbers over as
 text, which ijson makes ints and Decimals (a fraction or an exponent), so that no number
 orjson reads is refused by yajl. A key given twice in an object inside the top-level one,
@@ -56,7 +56,7 @@ OUTLINED_FROM_BYTES = 2 * OUTLINED_FROM_COMMAS  # "0," is a value
 MAX_OUTLINED_KEYS = 1_024
 # ijson's C backend hands over the events of one piece at a time, in a list: 4 kB of
 # "0," are 2,000 events (0.1 MB), 64 kB were 32,000 (2 MB).
-_PIECE_BYTES = 4 * 1024
+PIECE_BYTES = 4 * 1024
 # Fields whose answer to any array or object is one message, whatever it holds.
 _CONTAINERS_REFUSED = (ma_fields.String, ma_fields.Integer)
 _SCALAR_EVENTS = frozenset({"number", "string", "boolean", "null"})
@@ -86,13 +86,13 @@ def outline(
     key past the first ``MAX_OUTLINED_KEYS`` is kept only if it is in ``keep``."""
     if body.count(b",") < from_commas:
         return None
-    if _unlike_orjson(body):
+    if unlike_orjson(body):
         return None
     # Imported here, for large bodies only (the module's docstring).
     from ijson import JSONError
     from ijson.backends import yajl2_c
 
-    events = yajl2_c.basic_parse(io.BytesIO(body), buf_size=_PIECE_BYTES)
+    events = yajl2_c.basic_parse(io.BytesIO(body), buf_size=PIECE_BYTES)
     try:
         return _Outliner(keep).read(events)
     except (JSONError, ValueError):  # malformed, or a string that is not UTF-8
@@ -149,7 +149,7 @@ def _refused_whatever_it_holds(field: Any, value: ArrayOutline | ObjectOutline) 
     return isinstance(value, ArrayOutline) or value.keys > most_keys
 
 
-def _unlike_orjson(body: bytes) -> bool:
+def unlike_orjson(body: bytes) -> bool:
     """Whether ``body`` may hold what yajl reads and orjson refuses: vertical tab or form
     feed, or a surrogate escape that is not the first half of a pair then the second."""
     if any(byte in body for byte in _NOT_WHITESPACE_TO_ORJSON):
@@ -170,12 +170,17 @@ def _unlike_orjson(body: bytes) -> bool:
     return expected_low != -1
 
 
-def _as_orjson_reads(value: Any) -> Any:
+def as_orjson_reads(value: Any) -> Any:
     """A scalar as orjson reads it: a number with a fraction or exponent (ijson's Decimal)
     or an integer beyond 64 bits is a float."""
     if type(value) is Decimal or (type(value) is int and not _I64_MIN <= value <= _U64_MAX):
         return float(value)
     return value
+
+
+def beyond_a_double(number: int | Decimal) -> bool:
+    """Whether orjson refuses ``number`` (ijson's int or Decimal) as beyond a double."""
+    return not (-_HUGE < number < _HUGE if type(number) is int else math.isfinite(number))
 
 
 def _repeats(hashes: array[int]) -> bool:
@@ -209,20 +214,18 @@ class _Outliner:
 
     def read(self, events: Any) -> Any:
         depth = 0
-        counts, scalar_events, huge, finite = self.counts, _SCALAR_EVENTS, _HUGE, math.isfinite
+        counts, scalar_events = self.counts, _SCALAR_EVENTS
         for event, value in events:
             if event in scalar_events:  # most events, first
-                if event == "number" and not (
-                    -huge < value < huge if type(value) is int else finite(value)
-                ):
-                    return None  # beyond a double: refused by orjson
+                if event == "number" and beyond_a_double(value):
+                    return None
                 if depth > 3:
                     continue
                 counts[depth] += 1
                 if depth == 0:
-                    self.top = _as_orjson_reads(value)
+                    self.top = as_orjson_reads(value)
                 elif depth == 1 and type(self.top) is dict and self.key is not None:
-                    self.top[self.key] = _as_orjson_reads(value)
+                    self.top[self.key] = as_orjson_reads(value)
             elif event == "map_key":
                 if depth == 1:
                     self._top_key(value)
