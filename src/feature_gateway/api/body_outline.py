@@ -84,19 +84,27 @@ def outline(
     """The outline of ``body``, or None: not outlined (fewer than ``from_commas`` commas,
     or a body yajl and orjson may read differently, or one orjson refuses). A top-level
     key past the first ``MAX_OUTLINED_KEYS`` is kept only if it is in ``keep``."""
+    return _outline_read(body, from_commas, keep)[0]
+
+
+def _outline_read(body: bytes, from_commas: int, keep: Collection[str]) -> tuple[Any, Any]:
+    """The outline of ``body`` (as ``outline``), and the members given again later in their
+    object (``_Outliner.overridden``; None without any)."""
     if body.count(b",") < from_commas:
-        return None
+        return None, None
     if unlike_orjson(body):
-        return None
+        return None, None
     # Imported here, for large bodies only (the module's docstring).
     from ijson import JSONError
     from ijson.backends import yajl2_c
 
     events = yajl2_c.basic_parse(io.BytesIO(body), buf_size=PIECE_BYTES)
+    outliner = _Outliner(keep)
     try:
-        return _Outliner(keep).read(events)
+        found = outliner.read(events)
     except (JSONError, ValueError):  # malformed, or a string that is not UTF-8
-        return None
+        return None, None
+    return found, None if found is None else outliner.overridden()
 
 
 def outline_for(schema: Any, body: bytes) -> Any:
@@ -120,12 +128,22 @@ def outline_for(schema: Any, body: bytes) -> Any:
     own = getattr(schema, "answered_by_outline", None)
     if own is None and not getattr(schema, "outline_answers", False):
         return None
-    found = outline(body, keep=[field.data_key or name for name, field in schema.fields.items()])
+    keep = [field.data_key or name for name, field in schema.fields.items()]
+    found, overridden = _outline_read(body, OUTLINED_FROM_COMMAS, keep)
     if found is None:
         return None
-    if own is not None:
-        return found if own(found) else None
-    return found if _answered_alike(schema, found) else None
+    answered = own(found) if own is not None else _answered_alike(schema, found)
+    if overridden is None:
+        return found if answered else None
+    # A key given twice in an object: the outline holds what orjson keeps, the last value,
+    # the keys told apart by their hashes. Read again, the keys are compared (None for a
+    # collision), and the document is built without the values replaced later.
+    from feature_gateway.api.repeated_keys import document_without
+
+    document = document_without(body, overridden, build=not answered)
+    if document is None:
+        return None
+    return found if answered else document
 
 
 def _answered_alike(schema: Any, found: Any) -> bool:
@@ -183,6 +201,15 @@ def beyond_a_double(number: int | Decimal) -> bool:
     return not (-_HUGE < number < _HUGE if type(number) is int else math.isfinite(number))
 
 
+def _overridden_places(hashes: array[int]) -> Any:
+    """The places in ``hashes`` (an object's keys') of each key given again later: numpy's
+    array, ascending."""
+    found = np.frombuffer(hashes, dtype=np.int64)
+    order = np.argsort(found, kind="stable")
+    ordered = found[order]
+    return np.sort(order[:-1][ordered[:-1] == ordered[1:]])
+
+
 def _repeats(hashes: array[int]) -> bool:
     """Whether two of ``hashes`` are equal (sorted in place: no copy of them)."""
     if len(hashes) < 2:
@@ -211,6 +238,14 @@ class _Outliner:
         self.key: str | None = ""  # the top-level object's key being read
         self.inner_keys = array("q")  # the hashes of the keys of the object at depth 2
         self.longest = 0  # its longest array value
+        # Each member of an object at depth 1 or 2 is numbered in the order met: its number
+        # (``top_members``, ``inner_members``), the inner one's array length, and those
+        # given again later in their object (``_overridden``, a numpy array an object).
+        self.members = 0
+        self.top_members = array("q")
+        self.inner_members = array("q")
+        self.inner_lengths = array("q")
+        self._overridden: list[Any] = []
 
     def read(self, events: Any) -> Any:
         depth = 0
@@ -231,6 +266,10 @@ class _Outliner:
                     self._top_key(value)
                 elif depth == 2:
                     self.inner_keys.append(hash(value))
+                    self.inner_members.append(self.members)
+                    self.inner_lengths.append(0)
+                if depth <= 2:
+                    self.members += 1
             elif event == "start_array" or event == "start_map":
                 if depth <= 3:
                     counts[depth] += 1
@@ -254,6 +293,7 @@ class _Outliner:
     def _top_key(self, key: str) -> None:
         """The top-level object's next key: kept (its value outlined) or counted."""
         self.top_keys.append(hash(key))
+        self.top_members.append(self.members)
         if len(self.top) < MAX_OUTLINED_KEYS or key in self.top or key in self.keep:
             self.key = key
         else:
@@ -267,11 +307,12 @@ class _Outliner:
             self.top = {}
         elif depth == 2:
             self.inner_keys = array("q")
+            self.inner_members = array("q")
+            self.inner_lengths = array("q")
             self.longest = 0
 
     def _closed(self, depth: int) -> bool:
-        """Record the container at ``depth`` that has just closed; False for an object in
-        the top-level object with a key given twice (or two keys of one hash)."""
+        """Record the container at ``depth`` that has just closed."""
         items, is_array = self.counts[depth], self.arrays[depth]
         if depth == 1:
             if is_array:
@@ -279,11 +320,33 @@ class _Outliner:
         elif depth == 3:
             if is_array and not self.arrays[2]:
                 self.longest = max(self.longest, items)
+                self.inner_lengths[-1] = items
         elif type(self.top) is dict and self.key is not None:  # depth 2, in the top object
             if is_array:
                 self.top[self.key] = ArrayOutline(items)
-            elif _repeats(self.inner_keys):
-                return False
             else:
-                self.top[self.key] = ObjectOutline(items, self.longest)
+                self.top[self.key] = self._inner_object(items)
         return True
+
+    def _inner_object(self, items: int) -> ObjectOutline:
+        """The object at depth 2 just closed, as orjson keeps it: a key given twice once,
+        with its last value (two keys of one hash are told apart by ``outline_for``)."""
+        replaced = _overridden_places(self.inner_keys) if items > 1 else ()
+        if not len(replaced):
+            return ObjectOutline(items, self.longest)
+        self._overridden.append(np.frombuffer(self.inner_members, dtype=np.int64)[replaced])
+        lengths = np.frombuffer(self.inner_lengths, dtype=np.int64).copy()
+        lengths[replaced] = 0
+        return ObjectOutline(items - len(replaced), int(lengths.max()))
+
+    def overridden(self) -> Any:
+        """The numbers of the members given again later in their object (orjson keeps the
+        last value), ascending, or None."""
+        # (A wide outline's top keys were sorted by ``_repeats``, none given twice.)
+        if len(self.top_keys) > 1 and not self.left_out:
+            replaced = _overridden_places(self.top_keys)
+            if len(replaced):
+                self._overridden.append(np.frombuffer(self.top_members, dtype=np.int64)[replaced])
+        if not self._overridden:
+            return None
+        return np.sort(np.concatenate(self._overridden))
