@@ -102,9 +102,13 @@ def _outline_read(body: bytes, from_commas: int, keep: Collection[str]) -> tuple
     outliner = _Outliner(keep)
     try:
         found = outliner.read(events)
+        if found is None or not outliner.repeated:
+            return found, None
+        events = yajl2_c.basic_parse(io.BytesIO(body), buf_size=PIECE_BYTES)
+        outliner = _Outliner(keep, exact=True)
+        return outliner.read(events), outliner.overridden()
     except (JSONError, ValueError):  # malformed, or a string that is not UTF-8
         return None, None
-    return found, None if found is None else outliner.overridden()
 
 
 def outline_for(schema: Any, body: bytes) -> Any:
@@ -228,8 +232,12 @@ class _Outliner:
     top-level object).
     """
 
-    def __init__(self, keep: Collection[str] = ()) -> None:
+    def __init__(self, keep: Collection[str] = (), exact: bool = False) -> None:
         self.keep = keep
+        # A key given twice in the top-level object or one in it: ``repeated`` says so, and
+        # the body is read again ``exact``, telling which members are given again later.
+        self.exact = exact
+        self.repeated = False
         self.top_keys = array("q")  # the hashes of the top-level object's keys
         self.left_out = 0  # its keys not kept (``key`` is None while one's value is read)
         self.counts = [0, 0, 0, 0]
@@ -238,9 +246,9 @@ class _Outliner:
         self.key: str | None = ""  # the top-level object's key being read
         self.inner_keys = array("q")  # the hashes of the keys of the object at depth 2
         self.longest = 0  # its longest array value
-        # Each member of an object at depth 1 or 2 is numbered in the order met: its number
-        # (``top_members``, ``inner_members``), the inner one's array length, and those
-        # given again later in their object (``_overridden``, a numpy array an object).
+        # Read exact, each member of an object at depth 1 or 2 is numbered in the order met:
+        # its number (``top_members``, ``inner_members``), the inner one's array length, and
+        # those given again later in their object (``_overridden``, a numpy array an object).
         self.members = 0
         self.top_members = array("q")
         self.inner_members = array("q")
@@ -266,10 +274,8 @@ class _Outliner:
                     self._top_key(value)
                 elif depth == 2:
                     self.inner_keys.append(hash(value))
-                    self.inner_members.append(self.members)
-                    self.inner_lengths.append(0)
-                if depth <= 2:
-                    self.members += 1
+                    if self.exact:
+                        self._inner_member()
             elif event == "start_array" or event == "start_map":
                 if depth <= 3:
                     counts[depth] += 1
@@ -293,12 +299,21 @@ class _Outliner:
     def _top_key(self, key: str) -> None:
         """The top-level object's next key: kept (its value outlined) or counted."""
         self.top_keys.append(hash(key))
-        self.top_members.append(self.members)
-        if len(self.top) < MAX_OUTLINED_KEYS or key in self.top or key in self.keep:
+        if self.exact:
+            self.top_members.append(self.members)
+            self.members += 1
+        if key in self.top:
+            self.key, self.repeated = key, True
+        elif len(self.top) < MAX_OUTLINED_KEYS or key in self.keep:
             self.key = key
         else:
             self.key = None
             self.left_out += 1
+
+    def _inner_member(self) -> None:
+        self.inner_members.append(self.members)
+        self.inner_lengths.append(0)
+        self.members += 1
 
     def _opened(self, depth: int, is_array: bool) -> None:
         self.counts[depth] = 0
@@ -320,17 +335,22 @@ class _Outliner:
         elif depth == 3:
             if is_array and not self.arrays[2]:
                 self.longest = max(self.longest, items)
-                self.inner_lengths[-1] = items
+                if self.exact:
+                    self.inner_lengths[-1] = items
         elif type(self.top) is dict and self.key is not None:  # depth 2, in the top object
             if is_array:
                 self.top[self.key] = ArrayOutline(items)
-            else:
+            elif self.exact:
                 self.top[self.key] = self._inner_object(items)
+            else:
+                self.repeated = self.repeated or _repeats(self.inner_keys)
+                self.top[self.key] = ObjectOutline(items, self.longest)
         return True
 
     def _inner_object(self, items: int) -> ObjectOutline:
         """The object at depth 2 just closed, as orjson keeps it: a key given twice once,
-        with its last value (two keys of one hash are told apart by ``outline_for``)."""
+        with its last value (two keys of one hash are told apart by ``outline_for``). The
+        places come from a sorted copy of the hashes (``_repeats`` sorts them in place)."""
         replaced = _overridden_places(self.inner_keys) if items > 1 else ()
         if not len(replaced):
             return ObjectOutline(items, self.longest)
