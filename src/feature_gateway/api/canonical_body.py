@@ -158,7 +158,7 @@ def _read(events: Any) -> Any:
     An array's scalars wait in ``waiting`` and are written by one ``orjson.dumps`` of up to
     ``_WRITTEN_TOGETHER`` of them (orjson writes a list's items with commas between)."""
     open_: list[Any] = []  # the containers open: a bytearray for an array, or an _Object
-    counts: list[int] = []  # each open array's items so far, the waiting ones included
+    counts: list[int] = []  # each open array's items written so far (not those waiting)
     waiting: list[Any] = []  # the innermost array's scalars not yet written
     top: Any = None
     scalars, dumps, reads, beyond = _SCALAR_EVENTS, orjson.dumps, as_orjson_reads, beyond_a_double
