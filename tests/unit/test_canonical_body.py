@@ -190,3 +190,15 @@ def test_the_fingerprint_of_the_canonical_bytes_is_the_documents(body: bytes) ->
     assert fingerprint_of_canonical("post", "/p", pieces, **meaning) == fingerprint(
         "post", "/p", orjson.loads(body), **meaning
     )
+
+
+def test_a_stored_fingerprint_is_unchanged_both_ways() -> None:
+    # The value main's code (187eea6) gave: a key stored before still matches its body.
+    body = '{"b": [1, 2.5, "\u00e9"], "a": {"y": null, "x": true}}'.encode()
+    meaning = {"query": [("q", "1")], "headers": [("If-Match", '"r1"'), ("X-User-Role", None)]}
+    stored = "5e83d61f300c5c312820dabaa9ef42ba3bbfa9bc0afd5dd5d2f3801e81c78518"
+    path = "/create_feature_metadata"
+    assert fingerprint("post", path, orjson.loads(body), **meaning) == stored
+    pieces = canonical_pieces(body, from_commas=0)
+    assert pieces is not None
+    assert fingerprint_of_canonical("post", path, pieces, **meaning) == stored
