@@ -120,12 +120,17 @@ def test_what_orjson_parses_is_outlined_alike(body: bytes) -> None:
     _same(_outlined(body), orjson.loads(body))
 
 
-def test_a_key_given_twice_counts_once_at_the_top_and_is_not_outlined_below() -> None:
+def test_a_key_given_twice_counts_once_with_its_last_value() -> None:
     body = b'{"features": [1, 2], "x": 0, "features": [1], "entities": {"id": [1, 2]}}'
     found = _outlined(body)
     _same(found, orjson.loads(body))
     assert list(found) == ["features", "x", "entities"]
-    assert _outlined(b'{"entities": {"id": [1, 2, 3], "id": [1]}}') is None
+    for below in (
+        b'{"entities": {"id": [1, 2, 3], "id": [1]}}',
+        b'{"entities": {"id": [1], "k": [1, 2], "id": [1, 2, 3], "id": 0, "k": []}}',
+        b'{"entities": {"id": [1], "id": [1, 2, 3]}, "entities": {"a": [1], "a": [1, 2]}}',
+    ):
+        _same(_outlined(below), orjson.loads(below))
 
 
 def test_the_hooks_before_the_limits_read_only_what_an_outline_keeps() -> None:

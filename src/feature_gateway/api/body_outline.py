@@ -18,7 +18,7 @@ schema says its answer follows from it:
 - a scalar at the top or in the top-level object: itself; anything deeper: counted only.
 
 An outline is given only for a body orjson would parse, to the same keys and counts.
-What yajl takes and orjson refuses is looked for here (``_unlike_orjson``; numbers beyond
+What yajl takes and orjson refuses is looked for here (``unlike_orjson``; numbers beyond
 a double, nesting past ``ORJSON_MAX_DEPTH``: ``_Outliner``). yajl hands numbers over as
 text, which ijson makes ints and Decimals (a fraction or an exponent), so that no number
 orjson reads is refused by yajl. A key given twice in an object inside the top-level one,
@@ -56,7 +56,7 @@ OUTLINED_FROM_BYTES = 2 * OUTLINED_FROM_COMMAS  # "0," is a value
 MAX_OUTLINED_KEYS = 1_024
 # ijson's C backend hands over the events of one piece at a time, in a list: 4 kB of
 # "0," are 2,000 events (0.1 MB), 64 kB were 32,000 (2 MB).
-_PIECE_BYTES = 4 * 1024
+PIECE_BYTES = 4 * 1024
 # Fields whose answer to any array or object is one message, whatever it holds.
 _CONTAINERS_REFUSED = (ma_fields.String, ma_fields.Integer)
 _SCALAR_EVENTS = frozenset({"number", "string", "boolean", "null"})
@@ -84,19 +84,31 @@ def outline(
     """The outline of ``body``, or None: not outlined (fewer than ``from_commas`` commas,
     or a body yajl and orjson may read differently, or one orjson refuses). A top-level
     key past the first ``MAX_OUTLINED_KEYS`` is kept only if it is in ``keep``."""
+    return _outline_read(body, from_commas, keep)[0]
+
+
+def _outline_read(body: bytes, from_commas: int, keep: Collection[str]) -> tuple[Any, Any]:
+    """The outline of ``body`` (as ``outline``), and the members given again later in their
+    object (``_Outliner.overridden``; None without any)."""
     if body.count(b",") < from_commas:
-        return None
-    if _unlike_orjson(body):
-        return None
+        return None, None
+    if unlike_orjson(body):
+        return None, None
     # Imported here, for large bodies only (the module's docstring).
     from ijson import JSONError
     from ijson.backends import yajl2_c
 
-    events = yajl2_c.basic_parse(io.BytesIO(body), buf_size=_PIECE_BYTES)
+    events = yajl2_c.basic_parse(io.BytesIO(body), buf_size=PIECE_BYTES)
+    outliner = _Outliner(keep)
     try:
-        return _Outliner(keep).read(events)
+        found = outliner.read(events)
+        if found is None or not outliner.repeated:
+            return found, None
+        events = yajl2_c.basic_parse(io.BytesIO(body), buf_size=PIECE_BYTES)
+        outliner = _Outliner(keep, exact=True)
+        return outliner.read(events), outliner.overridden()
     except (JSONError, ValueError):  # malformed, or a string that is not UTF-8
-        return None
+        return None, None
 
 
 def outline_for(schema: Any, body: bytes) -> Any:
@@ -120,12 +132,22 @@ def outline_for(schema: Any, body: bytes) -> Any:
     own = getattr(schema, "answered_by_outline", None)
     if own is None and not getattr(schema, "outline_answers", False):
         return None
-    found = outline(body, keep=[field.data_key or name for name, field in schema.fields.items()])
+    keep = [field.data_key or name for name, field in schema.fields.items()]
+    found, overridden = _outline_read(body, OUTLINED_FROM_COMMAS, keep)
     if found is None:
         return None
-    if own is not None:
-        return found if own(found) else None
-    return found if _answered_alike(schema, found) else None
+    answered = own(found) if own is not None else _answered_alike(schema, found)
+    if overridden is None:
+        return found if answered else None
+    # A key given twice in an object: the outline holds what orjson keeps, the last value,
+    # the keys told apart by their hashes. Read again, the keys are compared (None for a
+    # collision), and the document is built without the values replaced later.
+    from feature_gateway.api.repeated_keys import document_without
+
+    document = document_without(body, overridden, build=not answered)
+    if document is None:
+        return None
+    return found if answered else document
 
 
 def _answered_alike(schema: Any, found: Any) -> bool:
@@ -149,7 +171,7 @@ def _refused_whatever_it_holds(field: Any, value: ArrayOutline | ObjectOutline) 
     return isinstance(value, ArrayOutline) or value.keys > most_keys
 
 
-def _unlike_orjson(body: bytes) -> bool:
+def unlike_orjson(body: bytes) -> bool:
     """Whether ``body`` may hold what yajl reads and orjson refuses: vertical tab or form
     feed, or a surrogate escape that is not the first half of a pair then the second."""
     if any(byte in body for byte in _NOT_WHITESPACE_TO_ORJSON):
@@ -170,12 +192,26 @@ def _unlike_orjson(body: bytes) -> bool:
     return expected_low != -1
 
 
-def _as_orjson_reads(value: Any) -> Any:
+def as_orjson_reads(value: Any) -> Any:
     """A scalar as orjson reads it: a number with a fraction or exponent (ijson's Decimal)
     or an integer beyond 64 bits is a float."""
     if type(value) is Decimal or (type(value) is int and not _I64_MIN <= value <= _U64_MAX):
         return float(value)
     return value
+
+
+def beyond_a_double(number: int | Decimal) -> bool:
+    """Whether orjson refuses ``number`` (ijson's int or Decimal) as beyond a double."""
+    return not (-_HUGE < number < _HUGE if type(number) is int else math.isfinite(number))
+
+
+def _overridden_places(hashes: array[int]) -> Any:
+    """The places in ``hashes`` (an object's keys') of each key given again later: numpy's
+    array, ascending."""
+    found = np.frombuffer(hashes, dtype=np.int64)
+    order = np.argsort(found, kind="stable")
+    ordered = found[order]
+    return np.sort(order[:-1][ordered[:-1] == ordered[1:]])
 
 
 def _repeats(hashes: array[int]) -> bool:
@@ -196,8 +232,12 @@ class _Outliner:
     top-level object).
     """
 
-    def __init__(self, keep: Collection[str] = ()) -> None:
+    def __init__(self, keep: Collection[str] = (), exact: bool = False) -> None:
         self.keep = keep
+        # A key given twice in the top-level object or one in it: ``repeated`` says so, and
+        # the body is read again ``exact``, telling which members are given again later.
+        self.exact = exact
+        self.repeated = False
         self.top_keys = array("q")  # the hashes of the top-level object's keys
         self.left_out = 0  # its keys not kept (``key`` is None while one's value is read)
         self.counts = [0, 0, 0, 0]
@@ -206,28 +246,36 @@ class _Outliner:
         self.key: str | None = ""  # the top-level object's key being read
         self.inner_keys = array("q")  # the hashes of the keys of the object at depth 2
         self.longest = 0  # its longest array value
+        # Read exact, each member of an object at depth 1 or 2 is numbered in the order met:
+        # its number (``top_members``, ``inner_members``), the inner one's array length, and
+        # those given again later in their object (``_overridden``, a numpy array an object).
+        self.members = 0
+        self.top_members = array("q")
+        self.inner_members = array("q")
+        self.inner_lengths = array("q")
+        self._overridden: list[Any] = []
 
     def read(self, events: Any) -> Any:
         depth = 0
-        counts, scalar_events, huge, finite = self.counts, _SCALAR_EVENTS, _HUGE, math.isfinite
+        counts, scalar_events = self.counts, _SCALAR_EVENTS
         for event, value in events:
             if event in scalar_events:  # most events, first
-                if event == "number" and not (
-                    -huge < value < huge if type(value) is int else finite(value)
-                ):
-                    return None  # beyond a double: refused by orjson
+                if event == "number" and beyond_a_double(value):
+                    return None
                 if depth > 3:
                     continue
                 counts[depth] += 1
                 if depth == 0:
-                    self.top = _as_orjson_reads(value)
+                    self.top = as_orjson_reads(value)
                 elif depth == 1 and type(self.top) is dict and self.key is not None:
-                    self.top[self.key] = _as_orjson_reads(value)
+                    self.top[self.key] = as_orjson_reads(value)
             elif event == "map_key":
                 if depth == 1:
                     self._top_key(value)
                 elif depth == 2:
                     self.inner_keys.append(hash(value))
+                    if self.exact:
+                        self._inner_member()
             elif event == "start_array" or event == "start_map":
                 if depth <= 3:
                     counts[depth] += 1
@@ -251,11 +299,21 @@ class _Outliner:
     def _top_key(self, key: str) -> None:
         """The top-level object's next key: kept (its value outlined) or counted."""
         self.top_keys.append(hash(key))
-        if len(self.top) < MAX_OUTLINED_KEYS or key in self.top or key in self.keep:
+        if self.exact:
+            self.top_members.append(self.members)
+            self.members += 1
+        if key in self.top:
+            self.key, self.repeated = key, True
+        elif len(self.top) < MAX_OUTLINED_KEYS or key in self.keep:
             self.key = key
         else:
             self.key = None
             self.left_out += 1
+
+    def _inner_member(self) -> None:
+        self.inner_members.append(self.members)
+        self.inner_lengths.append(0)
+        self.members += 1
 
     def _opened(self, depth: int, is_array: bool) -> None:
         self.counts[depth] = 0
@@ -264,11 +322,12 @@ class _Outliner:
             self.top = {}
         elif depth == 2:
             self.inner_keys = array("q")
+            self.inner_members = array("q")
+            self.inner_lengths = array("q")
             self.longest = 0
 
     def _closed(self, depth: int) -> bool:
-        """Record the container at ``depth`` that has just closed; False for an object in
-        the top-level object with a key given twice (or two keys of one hash)."""
+        """Record the container at ``depth`` that has just closed."""
         items, is_array = self.counts[depth], self.arrays[depth]
         if depth == 1:
             if is_array:
@@ -276,11 +335,38 @@ class _Outliner:
         elif depth == 3:
             if is_array and not self.arrays[2]:
                 self.longest = max(self.longest, items)
+                if self.exact:
+                    self.inner_lengths[-1] = items
         elif type(self.top) is dict and self.key is not None:  # depth 2, in the top object
             if is_array:
                 self.top[self.key] = ArrayOutline(items)
-            elif _repeats(self.inner_keys):
-                return False
+            elif self.exact:
+                self.top[self.key] = self._inner_object(items)
             else:
+                self.repeated = self.repeated or _repeats(self.inner_keys)
                 self.top[self.key] = ObjectOutline(items, self.longest)
         return True
+
+    def _inner_object(self, items: int) -> ObjectOutline:
+        """The object at depth 2 just closed, as orjson keeps it: a key given twice once,
+        with its last value (two keys of one hash are told apart by ``outline_for``). The
+        places come from a sorted copy of the hashes (``_repeats`` sorts them in place)."""
+        replaced = _overridden_places(self.inner_keys) if items > 1 else ()
+        if not len(replaced):
+            return ObjectOutline(items, self.longest)
+        self._overridden.append(np.frombuffer(self.inner_members, dtype=np.int64)[replaced])
+        lengths = np.frombuffer(self.inner_lengths, dtype=np.int64).copy()
+        lengths[replaced] = 0
+        return ObjectOutline(items - len(replaced), int(lengths.max()))
+
+    def overridden(self) -> Any:
+        """The numbers of the members given again later in their object (orjson keeps the
+        last value), ascending, or None."""
+        # (A wide outline's top keys were sorted by ``_repeats``, none given twice.)
+        if len(self.top_keys) > 1 and not self.left_out:
+            replaced = _overridden_places(self.top_keys)
+            if len(replaced):
+                self._overridden.append(np.frombuffer(self.top_members, dtype=np.int64)[replaced])
+        if not self._overridden:
+            return None
+        return np.sort(np.concatenate(self._overridden))

@@ -29,6 +29,8 @@ from typing import Any, TypeVar, cast
 import orjson
 from flask import Flask, Request, Response, current_app, request
 
+from feature_gateway.api.body_outline import OUTLINED_FROM_BYTES
+from feature_gateway.api.canonical_body import canonical_pieces
 from feature_gateway.api.problems import problem_response
 from feature_gateway.api.revisions import IF_MATCH
 from feature_gateway.domain.idempotency import (
@@ -37,6 +39,7 @@ from feature_gateway.domain.idempotency import (
     MAX_KEY_LENGTH,
     RequestIdentity,
     fingerprint,
+    fingerprint_of_canonical,
     is_valid_key,
 )
 from feature_gateway.domain.identity import folded
@@ -120,26 +123,28 @@ def _identity(current: Request, raw: str) -> RequestIdentity | None:
     key = raw.strip()
     if not is_valid_key(key):
         raise ValidationError.for_field(IDEMPOTENCY_KEY_HEADER, INVALID_KEY)
-    try:
-        body = orjson.loads(current.get_data(cache=True) or b"null")
-    except orjson.JSONDecodeError:
-        return None
+    data = current.get_data(cache=True)
+    # A large body's canonical JSON read without building it (the same fingerprint).
+    canonical = canonical_pieces(data) if len(data) >= OUTLINED_FROM_BYTES else None
+    if canonical is None:
+        try:
+            body = orjson.loads(data or b"null")
+        except orjson.JSONDecodeError:
+            return None
     caller = principal()
     environ = current.environ
     method, path = current.method, current.path
+    query = current.args.items(multi=True) if current.query_string else ()
+    headers = [(name, environ.get(environ_key)) for name, environ_key in _MEANINGFUL_ENVIRON]
     return RequestIdentity(
         scope=folded(caller.name) if caller is not None else "",
         key=key,
         method=method,
         path=path,
-        fingerprint=fingerprint(
-            method,
-            path,
-            body,
-            query=current.args.items(multi=True) if current.query_string else (),
-            headers=[
-                (name, environ.get(environ_key)) for name, environ_key in _MEANINGFUL_ENVIRON
-            ],
+        fingerprint=(
+            fingerprint(method, path, body, query=query, headers=headers)
+            if canonical is None
+            else fingerprint_of_canonical(method, path, canonical, query=query, headers=headers)
         ),
     )
 

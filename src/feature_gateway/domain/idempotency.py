@@ -27,6 +27,8 @@ INVALID_KEY = (
 # Copied for each fingerprint: ``hashlib.sha256()`` has OpenSSL look the algorithm up by
 # its name every time, more than hashing a request's few hundred bytes.
 _SHA256 = hashlib.sha256()
+# Canonical JSON: keys sorted, no whitespace (orjson writes none).
+_CANONICAL = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
 
 
 def is_valid_key(key: str) -> bool:
@@ -56,14 +58,45 @@ def fingerprint(
     """SHA-256 over the method, the path, the query, the body as canonical JSON (keys
     sorted, no whitespace: the same object however it was spelled) and the headers that
     change what the request means (e.g. If-Match)."""
-    document = {
-        "method": method.upper(),
-        "path": path,
-        "query": sorted(query),
-        "body": body,
-        "headers": sorted((name.lower(), value) for name, value in headers if value is not None),
-    }
-    canonical = orjson.dumps(document, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    document = _document(method, path, query, headers)
+    document["body"] = body
+    canonical = orjson.dumps(document, option=_CANONICAL)
     digest = _SHA256.copy()
     digest.update(canonical)
     return digest.hexdigest()
+
+
+def fingerprint_of_canonical(
+    method: str,
+    path: str,
+    canonical_body: Iterable[bytes | bytearray | memoryview],
+    *,
+    query: Iterable[tuple[str, str]] = (),
+    headers: Iterable[tuple[str, str | None]] = (),
+) -> str:
+    """``fingerprint`` of the body whose canonical JSON is ``canonical_body``, given in
+    pieces (a large body's, read without building it: ``api.canonical_body``). The same
+    value: ``"body"`` sorts first of the document's keys, so its canonical JSON is
+    ``{"body":``, the body's, then the others' after a comma."""
+    others = orjson.dumps(_document(method, path, query, headers), option=_CANONICAL)
+    digest = _SHA256.copy()
+    digest.update(b'{"body":')
+    for piece in canonical_body:
+        digest.update(piece)
+    digest.update(b"," + others[1:])
+    return digest.hexdigest()
+
+
+def _document(
+    method: str,
+    path: str,
+    query: Iterable[tuple[str, str]],
+    headers: Iterable[tuple[str, str | None]],
+) -> dict[str, Any]:
+    """What a fingerprint is taken over, but the body."""
+    return {
+        "method": method.upper(),
+        "path": path,
+        "query": sorted(query),
+        "headers": sorted((name.lower(), value) for name, value in headers if value is not None),
+    }
