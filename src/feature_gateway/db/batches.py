@@ -132,7 +132,8 @@ class Batch:
         if not self._queued:
             return
         connection = self._connection
-        assert connection is not None
+        if connection is None:  # queued only once a statement took the connection
+            raise RuntimeError("a batch with statements queued but no connection")
         try:
             self._pipeline.close()  # psycopg syncs the pipeline as it leaves it
         except connection.dialect.loaded_dbapi.Error as exc:
