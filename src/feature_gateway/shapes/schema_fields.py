@@ -60,6 +60,28 @@ class StrictSchema(Schema):
                 )
         return data
 
+    def handle_error(
+        self, error: ValidationError, data: Any, *, many: bool, **kwargs: Any
+    ) -> None:
+        """A refused load raises an equal error made here, not marshmallow's own.
+
+        marshmallow 4.4's ``Schema._do_load`` keeps the error it raises in a local of its
+        frame (``exc``), and the error's traceback holds that frame: a reference cycle, so
+        the frames of the load and everything they hold (the loaded data, webargs' request
+        with its body) outlived every refused request until the garbage collector's next
+        pass over the generation they had reached. A worker's RSS drifted up by each
+        refused 2 MB body (docs/performance.md, "i29-drift"). Raised from this documented
+        hook, the error is held by no frame its traceback passes through, so all of it is
+        freed as soon as it has been answered.
+        """
+        raise ValidationError(
+            error.args[0],
+            field_name=error.field_name,
+            data=error.data,
+            valid_data=error.valid_data,
+            **error.kwargs,
+        )
+
 
 def no_nul(value: str) -> None:
     if has_nul(value):
