@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -70,6 +71,20 @@ def migrate(url: str, revision: str = "head") -> None:
     config = alembic_config(url)
     config.attributes["configure_logger"] = False
     command.upgrade(config, revision)
+
+
+def one_connection_database(tmp_path: Path, backend: str) -> Iterator[tuple[Database, str]]:
+    """A new migrated database of ``backend`` behind a ``Database`` whose pool holds one
+    connection (what a test of connection handling needs to know it reuses), and its URL."""
+    require_backend(backend)
+    fresh = FreshDatabase(backend, tmp_path)
+    migrate(fresh.url)
+    engine = make_engine(settings_for(fresh.url, db_pool_size=1, db_max_overflow=0))
+    try:
+        yield Database(engine), fresh.url
+    finally:
+        engine.dispose()
+        fresh.drop()
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

@@ -16,28 +16,18 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from feature_gateway.db import engine as engine_module
 from feature_gateway.db.appended import insert_appended, new_row
-from feature_gateway.db.engine import make_engine
 from feature_gateway.db.models import Feature
 from feature_gateway.db.scopes import Database
 from feature_gateway.db.violations import is_unique_violation
 from feature_gateway.errors import DatabaseUnavailableError
 from feature_gateway.services import features
 from feature_gateway.services.rows import feature_data
-from tests.conftest import SEED_FEATURE, migrate
-from tests.databases import FreshDatabase, require_backend, settings_for
+from tests.conftest import SEED_FEATURE, one_connection_database
 
 
 @pytest.fixture
 def one_connection(tmp_path: Path) -> Iterator[tuple[Database, str]]:
-    require_backend("postgresql")
-    fresh = FreshDatabase("postgresql", tmp_path)
-    migrate(fresh.url)
-    engine = make_engine(settings_for(fresh.url, db_pool_size=1, db_max_overflow=0))
-    try:
-        yield Database(engine), fresh.url
-    finally:
-        engine.dispose()
-        fresh.drop()
+    yield from one_connection_database(tmp_path, "postgresql")
 
 
 def _end_the_pooled_connection(database: Database, url: str) -> int:

@@ -17,34 +17,20 @@ import psycopg
 import pytest
 from sqlalchemy import text
 
-from feature_gateway.db.engine import make_engine
 from feature_gateway.db.scopes import Database
 from feature_gateway.errors import DatabaseStorageFullError, FeatureAlreadyExistsError
 from feature_gateway.services import comments, features
-from tests.conftest import SEED_FEATURE, migrate
-from tests.databases import FreshDatabase, require_backend, settings_for
+from tests.conftest import SEED_FEATURE, one_connection_database
 
 
 @pytest.fixture
 def database(tmp_path: Path) -> Iterator[tuple[Database, str]]:
-    yield from _database(tmp_path, "postgresql")
+    yield from one_connection_database(tmp_path, "postgresql")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def either_database(tmp_path: Path, request) -> Iterator[tuple[Database, str]]:
-    yield from _database(tmp_path, request.param)
-
-
-def _database(tmp_path: Path, backend: str) -> Iterator[tuple[Database, str]]:
-    require_backend(backend)
-    fresh = FreshDatabase(backend, tmp_path)
-    migrate(fresh.url)
-    engine = make_engine(settings_for(fresh.url, db_pool_size=1, db_max_overflow=0))
-    try:
-        yield Database(engine), fresh.url
-    finally:
-        engine.dispose()
-        fresh.drop()
+    yield from one_connection_database(tmp_path, request.param)
 
 
 def _admin(url: str) -> psycopg.Connection:

@@ -20,7 +20,7 @@ from feature_gateway.api.body_outline import (
 from feature_gateway.api.values.feast_schemas import OnlineFeaturesRequestSchema
 from feature_gateway.api.values.schemas import FeatureValuesRequestSchema, request_size
 from feature_gateway.shapes.outlines import ArrayOutline, ObjectOutline
-from tests.mangled_json import mangled
+from tests.json_bodies import json_documents, mangled
 
 
 def _outlined(body: bytes) -> Any:
@@ -145,19 +145,7 @@ def test_the_hooks_before_the_limits_read_only_what_an_outline_keeps() -> None:
         )
 
 
-_KEYS = st.sampled_from(["features", "entities", "id", "k", "a", "\u00e9", "\U0001f600"])
-_SCALARS = (
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=5)
-)
-_JSON = st.recursive(
-    _SCALARS,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_KEYS, inner, max_size=4),
-    max_leaves=30,
-)
+_JSON = json_documents(["features", "entities", "id", "k", "a", "\u00e9", "\U0001f600"])
 
 
 @settings(max_examples=300, deadline=None)

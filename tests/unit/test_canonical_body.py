@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from feature_gateway.api.canonical_body import canonical_pieces
 from feature_gateway.domain.idempotency import fingerprint, fingerprint_of_canonical
-from tests.mangled_json import mangled
+from tests.json_bodies import json_documents, mangled
 
 SORTED = orjson.OPT_SORT_KEYS
 
@@ -97,19 +97,7 @@ def test_an_object_of_many_keys_is_sorted_as_orjson_sorts_it(keys: list[str]) ->
     assert _canonical(body) == _orjsons(body)
 
 
-_KEYS = st.sampled_from(["features", "entities", "id", "k", "a", "", "\u00e9", "\U0001f600"])
-_SCALARS = (
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=5)
-)
-_JSON = st.recursive(
-    _SCALARS,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_KEYS, inner, max_size=4),
-    max_leaves=30,
-)
+_JSON = json_documents(["features", "entities", "id", "k", "a", "", "\u00e9", "\U0001f600"])
 
 
 @settings(max_examples=300, deadline=None)
