@@ -84,40 +84,42 @@ def _requests(app: object, kind: str, size: int) -> Callable[[int], None]:
     return one
 
 
-def inner(kind: str, n: int, backend: str, size: int) -> None:
-    """Runs under callgrind: instrumentation is switched on around the counted requests."""
+def inner(kind: str, n: int, url: str, size: int) -> None:
+    """Runs under callgrind on the database at ``url`` (``count``'s, filled): instrumentation
+    is switched on around the counted requests."""
+    from feature_gateway import create_app
+
+    # The read counts' flusher writes every USAGE_FLUSH_S from its own thread, which
+    # callgrind counts too: a flush in the window (the process's first, compiling the
+    # upsert, about 75 M instructions) was charged to the requests. Its cost is per
+    # interval, not per request; counting itself stays on.
+    app = create_app({"database_url": url, "log_level": "INFO", "usage_flush_s": 3600.0})
+    for handler in logging.getLogger("feature_gateway").handlers:
+        handler.setStream(open(os.devnull, "w"))  # type: ignore[attr-defined]  # noqa: SIM115
+    one = _requests(app, kind, size)
+    for i in range(20):  # warm-up: compiled statements, first-request imports
+        one(1_000_000 + i)  # names of their own (a negative number is no valid name)
+    subprocess.run(["callgrind_control", "-i", "on", str(os.getpid())],
+                   capture_output=True, check=False)  # fmt: skip
+    time.sleep(3)  # callgrind polls for the command
+    for i in range(n):
+        one(i)
+    sys.stdout.flush()
+    os._exit(0)  # nothing after the loop is counted
+
+
+def count(kind: str, n: int, backend: str, size: int) -> float:
+    # The scratch database is made, filled and dropped here: the process under callgrind
+    # ends by os._exit, which would leave a PostgreSQL database behind.
     with (
         tempfile.TemporaryDirectory() as tmp,
         scratch_database(backend, Path(tmp), PG_ADMIN_URL) as url,
     ):
         fill(url, size)
-        from feature_gateway import create_app
-
-        # The read counts' flusher writes every USAGE_FLUSH_S from its own thread, which
-        # callgrind counts too: a flush in the window (the process's first, compiling the
-        # upsert, about 75 M instructions) was charged to the requests. Its cost is per
-        # interval, not per request; counting itself stays on.
-        app = create_app({"database_url": url, "log_level": "INFO", "usage_flush_s": 3600.0})
-        for handler in logging.getLogger("feature_gateway").handlers:
-            handler.setStream(open(os.devnull, "w"))  # type: ignore[attr-defined]  # noqa: SIM115
-        one = _requests(app, kind, size)
-        for i in range(20):  # warm-up: compiled statements, first-request imports
-            one(1_000_000 + i)  # names of their own (a negative number is no valid name)
-        subprocess.run(["callgrind_control", "-i", "on", str(os.getpid())],
-                       capture_output=True, check=False)  # fmt: skip
-        time.sleep(3)  # callgrind polls for the command
-        for i in range(n):
-            one(i)
-        sys.stdout.flush()
-        os._exit(0)  # nothing after the loop is counted
-
-
-def count(kind: str, n: int, backend: str, size: int) -> float:
-    with tempfile.TemporaryDirectory() as tmp:
         out = subprocess.run(
             ["valgrind", "--tool=callgrind", "--instr-atstart=no",
              f"--callgrind-out-file={tmp}/callgrind.out", sys.executable, "-m",
-             "bench.instructions", "--inner", kind, "-n", str(n), "--backend", backend,
+             "bench.instructions", "--inner", kind, "-n", str(n), "--url", url,
              "--features", str(size)],
             capture_output=True, text=True, check=False,
         )  # fmt: skip
@@ -135,9 +137,10 @@ def main() -> None:
     parser.add_argument("--features", type=int, default=1_000)
     parser.add_argument("-n", type=int, help="requests counted (default: per scenario)")
     parser.add_argument("--inner", help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.inner:
-        inner(args.inner, args.n, args.backend, args.features)
+        inner(args.inner, args.n, args.url, args.features)
         return
     for kind in args.scenarios:
         n = args.n or DEFAULT_REQUESTS[kind]
