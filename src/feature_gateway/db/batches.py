@@ -85,9 +85,7 @@ class Batch:
         queued, self._queued = self._queued, []
         with contextlib.suppress(Exception):
             self._pipeline.close()
-        for _sql, _parameters, cursor, *_ in queued:
-            with contextlib.suppress(Exception):
-                cursor.close()
+        _close_cursors(queued)
 
     @property
     def connection(self) -> Connection:
@@ -168,7 +166,14 @@ class Batch:
         for _sql, _parameters, answered, result, sent, _then in queued[:failed]:
             with contextlib.suppress(Exception):
                 sent._value = result(answered)
-        for _sql, _parameters, queued_cursor, *_ in queued:
-            with contextlib.suppress(Exception):
-                queued_cursor.close()
+        _close_cursors(queued)
         return error
+
+
+def _close_cursors(
+    queued: list[tuple[str, Any, Any, Callable[[Any], Any], Sent[Any], Any]],
+) -> None:
+    """Close the cursors of a batch left early (a lost connection's cursor may refuse)."""
+    for _sql, _parameters, cursor, *_ in queued:
+        with contextlib.suppress(Exception):
+            cursor.close()
