@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 from feature_gateway.config import PROJECT_ROOT
+from tests.databases import PG_ADMIN_DB, postgres_url, require_backend
 
 # A fresh interpreter builds the app as wsgi.py does, then serves one request.
 _WORKER = """
@@ -45,3 +46,12 @@ def test_a_worker_without_single_sign_on_loads_no_jwt_library_and_no_http_client
     assert "flask" in modules  # the app was built
     assert {"joserfc", "cryptography", "httpx"} & modules == set()
     assert "ijson" not in modules  # the streaming parser waits for a large body
+
+
+def test_a_postgresql_worker_loads_no_sqlite_driver(tmp_path: object) -> None:
+    require_backend("postgresql")
+
+    modules = _top_level_modules_of_a_worker(tmp_path, DATABASE_URL=postgres_url(PG_ADMIN_DB))
+
+    assert {"flask", "psycopg"} <= modules  # the app was built, on PostgreSQL
+    assert {"sqlite3", "_sqlite3"} & modules == set()

@@ -17,7 +17,6 @@ from sqlalchemy.exc import InvalidatePoolError
 
 from feature_gateway.config import Settings
 from feature_gateway.db.compiled import on_driver
-from feature_gateway.db.sqlite_writers import QueuedWriters, wait_to_write
 
 # Execution option naming the BEGIN a SQLite transaction starts with (see _sqlite_events).
 SQLITE_BEGIN = "sqlite_begin"
@@ -40,6 +39,11 @@ def make_engine(
     when in doubt (``_test_when_in_doubt``)."""
     url = make_url(database_url or settings.database_url)
     if url.get_backend_name() == "sqlite":
+        # Imported here, not with this module: the standard library's sqlite3 and SQLite's
+        # library are 0.85 MB of a worker's RSS, which a PostgreSQL worker has no use for
+        # (SPEC §6 memory; docs/performance.md, "i30-baseline").
+        from feature_gateway.db.sqlite_writers import QueuedWriters
+
         engine = create_engine(
             url,
             json_deserializer=orjson.loads,
@@ -210,6 +214,7 @@ def _sqlite_events(engine: Engine, busy_timeout_ms: int) -> None:
     before it, they queue on the writers' lock file (``db.sqlite_writers``), which wakes a
     waiting writer sooner than SQLite's busy handler does.
     """
+    from feature_gateway.db.sqlite_writers import QueuedWriters, wait_to_write  # see make_engine
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -45,7 +45,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from feature_gateway.db.base import Base
 from feature_gateway.db.compiled import CompiledStatement, compile_for_driver, on_driver, row_count
-from feature_gateway.db.sqlite_writers import one_write
 from feature_gateway.db.violations import is_driver_unique_violation
 
 T = TypeVar("T")
@@ -332,8 +331,14 @@ class DriverIdempotencyRepository(IdempotencyRepository):
 
     def _execute(self, name: str, values: dict[str, Any], result: Callable[[Any], T]) -> T:
         compiled = _compiled(name, self.dialect)
-        # A write on SQLite queues with the write transactions (db.sqlite_writers).
-        queued = contextlib.nullcontext() if name == "get" else one_write(self._dbapi_connection)
+        # A write on SQLite queues with the write transactions (db.sqlite_writers, imported
+        # on SQLite alone, as by db.engine: a PostgreSQL worker never loads sqlite3).
+        if name == "get" or self.dialect.name != "sqlite":
+            queued: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+        else:
+            from feature_gateway.db.sqlite_writers import one_write
+
+            queued = one_write(self._dbapi_connection)
         cursor = self._dbapi_connection.cursor()
         try:
             with queued:
