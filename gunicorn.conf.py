@@ -8,9 +8,7 @@ docs/configuration.md); GUNICORN_CMD_ARGS and command-line flags still override 
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
-import dis
 import gc
 import glob
 import importlib
@@ -18,7 +16,6 @@ import os
 import shutil
 import sys
 import tempfile
-import types
 from typing import Any
 
 from gunicorn import glogging
@@ -127,75 +124,10 @@ DRIVER_LIBRARIES = {
 def _preload(libraries: tuple[str, ...]) -> None:
     for library in libraries:
         importlib.import_module(library)
-    _drop_docstrings()
     # What the master holds now lives as long as every worker: frozen, a worker's garbage
     # collections skip it, and they do not touch (and so copy) its pages (gc.freeze's docs).
     gc.collect()
     gc.freeze()
-
-
-# The opcodes whose argument is an index into a code object's constants (LOAD_CONST,
-# KW_NAMES), each as the byte that starts its instruction; EXTENDED_ARG widens the next.
-_CONSTANT_OPCODES = bytes(dis.hasconst)
-_EXTENDED_ARG = dis.EXTENDED_ARG
-
-
-def _drop_docstrings() -> None:
-    """Forget the docstrings of what was imported since the last ``_preload``: about 6 MB
-    of every worker's heap (SQLAlchemy's alone are 2 MB), read by nothing a worker does
-    (issue 26, SPEC §6 memory; docs/performance.md, "i30-baseline").
-
-    What ``python -OO`` leaves out, without what it does besides (``assert`` statements
-    dropped) and for the libraries only: the service is imported by the workers and keeps
-    its own, which flask-smorest makes into the OpenAPI document. A function's docstring is
-    its code's first constant; it is replaced by None, as the compiler writes it for a
-    function without one, in a copy of the code, unless an instruction loads that constant
-    (then it is a value the code uses). A function's, a class's, a module's and a
-    property's ``__doc__`` become None. Docstrings are read while the libraries are
-    imported (SQLAlchemy's event classes copy theirs), so this runs after the imports."""
-    # Each code object by the id of the original, which is kept here until the end (so no
-    # new object takes its id meanwhile).
-    copies: dict[int, tuple[types.CodeType, types.CodeType]] = {}
-    for found in gc.get_objects():  # what a previous call froze is not among them
-        kind = type(found)
-        if kind is types.FunctionType:
-            if not found.__module__ or not found.__module__.startswith("feature_gateway"):
-                found.__code__ = _without_docstrings(found.__code__, copies)
-                found.__doc__ = None
-        elif kind is types.ModuleType or kind is property:
-            found.__doc__ = None
-        elif isinstance(found, type) and type(found.__dict__.get("__doc__")) is str:
-            with contextlib.suppress(TypeError, AttributeError):  # an immutable type
-                found.__doc__ = None
-
-
-def _without_docstrings(
-    code: types.CodeType, copies: dict[int, tuple[types.CodeType, types.CodeType]]
-) -> types.CodeType:
-    """``code`` and the code of the functions it defines, each without its docstring."""
-    known = copies.get(id(code))
-    if known is not None:
-        return known[1]
-    constants = [
-        _without_docstrings(c, copies) if type(c) is types.CodeType else c for c in code.co_consts
-    ]
-    if constants and type(constants[0]) is str and not _loads_first_constant(code.co_code):
-        constants[0] = None
-    changed = any(a is not b for a, b in zip(constants, code.co_consts, strict=True))
-    result = code.replace(co_consts=tuple(constants)) if changed else code
-    copies[id(code)] = copies[id(result)] = (code, result)
-    return result
-
-
-def _loads_first_constant(bytecode: bytes) -> bool:
-    """Whether an instruction of ``bytecode`` takes constant 0 (two bytes an instruction)."""
-    for opcode in _CONSTANT_OPCODES:
-        at = bytecode.find(bytes((opcode, 0)))
-        while at != -1:
-            if at % 2 == 0 and (at == 0 or bytecode[at - 2] != _EXTENDED_ARG):
-                return True
-            at = bytecode.find(bytes((opcode, 0)), at + 1)
-    return False
 
 
 _preload(PRELOADED_LIBRARIES)

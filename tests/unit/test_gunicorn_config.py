@@ -142,35 +142,3 @@ def test_the_masters_malloc_serves_large_blocks_by_mmap_even_after_a_larger_one(
     out = subprocess.run([sys.executable, "-c", _MALLOC], cwd=PROJECT_ROOT,
                          capture_output=True, text=True, check=True).stdout  # fmt: skip
     assert json.loads(out)["mapped"] == 1
-
-
-# The master's imports lose their docstrings (``_drop_docstrings``): a function's, a class's,
-# a module's, a property's; each is kept where the code uses the same text as a value. The
-# functions defined here lose theirs alike (they are not the service's), then are called.
-_DOCSTRINGS = """
-import json, flask, sqlalchemy.orm, werkzeug.wrappers
-exec(open("gunicorn.conf.py").read())
-def echo():
-    "the same text"
-    return "the same text"
-def documented(word):
-    "Shouted."
-    return [letter.upper() + "!" for letter in word]
-_drop_docstrings()
-print(json.dumps({
-    "libraries": [sqlalchemy.orm.relationship.__doc__, flask.Flask.__doc__,
-                  sqlalchemy.orm.__doc__, werkzeug.wrappers.Request.json.__doc__],
-    "echo": [echo(), echo.__doc__],
-    "documented": [documented("ab"), documented.__doc__],
-}))
-"""
-
-
-def test_the_master_forgets_the_libraries_docstrings_and_keeps_what_code_uses() -> None:
-    out = subprocess.run([sys.executable, "-c", _DOCSTRINGS], cwd=PROJECT_ROOT,
-                         capture_output=True, text=True, check=True).stdout  # fmt: skip
-    found = json.loads(out.splitlines()[-1])
-
-    assert found["libraries"] == [None, None, None, None]
-    assert found["echo"] == ["the same text", None]
-    assert found["documented"] == [["A!", "B!"], None]
