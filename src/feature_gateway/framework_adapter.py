@@ -9,6 +9,11 @@ fails when an installed version leaves them (re-read the hooks, then update the 
   faster and strict (a lone surrogate escape, ``NaN`` or ``Infinity`` is malformed: 400).
   A large body goes to the schema as its outline (``api.body_outline``) when that
   answers alike, without being built (webargs' ``load_json``, given the schema).
+- ``OneBufferRequest``: werkzeug's ``get_data`` reads the body by ``LimitedStream.readall``,
+  64 kB pieces into a growing ``bytearray`` then copied into ``bytes``: two copies of a
+  2 MB body at once. A body of declared length is read into one buffer of that length and
+  handed to werkzeug's cache (``_cached_data``), where its other readers (the form parser,
+  ``get_data`` again) find it.
 - ``DocCallbacksBlueprint``: flask-smorest has no public way to post-process each
   operation's document; its own callbacks sit in ``Blueprint._prepare_doc_cbks``. Its
   ``alt_response`` documents a response and wraps the view in a function that only calls
@@ -41,6 +46,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import io
 import types
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, cast
@@ -61,10 +67,16 @@ from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.local import LocalProxy
 from werkzeug.wrappers import Response as WerkzeugResponse
+from werkzeug.wsgi import get_content_length
 
-from feature_gateway.api.body_outline import OUTLINED_FROM_BYTES, outline_for
+from feature_gateway.api.body_outline import (
+    OUTLINED_FROM_BYTES,
+    opens_past_orjsons_depth,
+    outline_for,
+)
 
 CHECKED_AGAINST = {
+    "werkzeug": "3.1",
     "flask": "3.1",
     "flask-smorest": "0.47",
     "webargs": "8.7",
@@ -73,6 +85,43 @@ CHECKED_AGAINST = {
 
 DocCallback = Callable[..., dict[str, Any]]
 F = TypeVar("F", bound=Callable[..., Any])
+# A body is read from the server this much at a time (werkzeug's own piece).
+_BODY_PIECE_BYTES = 64 * 1024
+
+
+class OneBufferRequest(flask.Request):
+    """Flask's request, reading a body of declared length into one buffer of that length
+    (docs/performance.md, "i30-refused"): werkzeug's ``readall`` held the body twice while
+    it read it. The same bytes, and the same errors while reading (413 over
+    ``max_content_length`` from the stream, ``ClientDisconnected`` for a body cut short)."""
+
+    def get_data(  # type: ignore[override]
+        self, cache: bool = True, as_text: bool = False, parse_form_data: bool = False
+    ) -> bytes | str:
+        if cache and not parse_form_data and getattr(self, "_cached_data", None) is None:
+            declared = get_content_length(self.environ)
+            if declared:
+                self._cached_data = _read_whole(self.stream, declared)
+        return super().get_data(cache, as_text, parse_form_data)  # type: ignore[call-overload]
+
+
+def _read_whole(stream: Any, length: int) -> bytes:
+    """``length`` bytes of ``stream`` (werkzeug's ``LimitedStream`` of that limit), read
+    into the bytes object handed back: ``BytesIO.getvalue`` hands over the buffer it holds,
+    sized here once, without a copy (CPython's ``BytesIO`` shares it)."""
+    buffer = io.BytesIO()
+    buffer.seek(length - 1)
+    buffer.write(b"\0")
+    read = 0
+    with buffer.getbuffer() as view:
+        while read < length:
+            got = stream.readinto(view[read : read + _BODY_PIECE_BYTES])
+            if not got:  # werkzeug's stream raised already, unless its limit is a maximum
+                break
+            read += got
+    if read < length:
+        buffer.truncate(read)
+    return buffer.getvalue()
 
 
 class OrjsonBodyParser(FlaskParser):
@@ -93,6 +142,9 @@ class OrjsonBodyParser(FlaskParser):
             found = outline_for(schema, body)
             if found is not None:
                 return found
+            if opens_past_orjsons_depth(body):  # refused as orjson would, without its copy
+                too_deep = orjson.JSONDecodeError("depth limit exceeded", "", 0)
+                self._handle_invalid_json_error(too_deep, req)
         try:
             return orjson.loads(body)
         except orjson.JSONDecodeError as exc:
