@@ -67,7 +67,7 @@ from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.local import LocalProxy
 from werkzeug.wrappers import Response as WerkzeugResponse
-from werkzeug.wsgi import get_content_length
+from werkzeug.wsgi import LimitedStream, get_content_length
 
 from feature_gateway.api.body_outline import (
     OUTLINED_FROM_BYTES,
@@ -100,12 +100,13 @@ class OneBufferRequest(flask.Request):
     ) -> bytes | str:
         if cache and not parse_form_data and getattr(self, "_cached_data", None) is None:
             declared = get_content_length(self.environ)
-            if declared:
-                self._cached_data = _read_whole(self.stream, declared)
+            # werkzeug's limited stream (the app sets a limit), not a server's own one
+            if declared and isinstance(stream := self.stream, LimitedStream):
+                self._cached_data = _read_whole(stream, declared)
         return super().get_data(cache, as_text, parse_form_data)  # type: ignore[call-overload]
 
 
-def _read_whole(stream: Any, length: int) -> bytes:
+def _read_whole(stream: LimitedStream, length: int) -> bytes:
     """``length`` bytes of ``stream`` (werkzeug's ``LimitedStream`` of that limit), read
     into the bytes object handed back: ``BytesIO.getvalue`` hands over the buffer it holds,
     sized here once, without a copy (CPython's ``BytesIO`` shares it)."""

@@ -52,9 +52,11 @@ ORJSON_MAX_DEPTH = 1024
 # (100 x 10,000 and 1,000 x 1,000) stay on orjson alone.
 OUTLINED_FROM_COMMAS = 16_384
 OUTLINED_FROM_BYTES = 2 * OUTLINED_FROM_COMMAS  # "0," is a value
-# Arrays, or objects with their first key, opened one in another past orjson's depth.
+# Arrays, or objects with their first key, opened one in another past orjson's depth;
+# atomic, so the match keeps no state to go back to (0.6 MB for 1,025 objects otherwise).
 _OPENS_PAST_ORJSONS_DEPTH = re.compile(
-    rb'(?:[ \t\n\r]*(?:\[|\{[ \t\n\r]*"(?:[^"\\]|\\.)*"[ \t\n\r]*:)){%d}' % (ORJSON_MAX_DEPTH + 1)
+    rb'(?>[ \t\n\r]*+(?:\[|\{[ \t\n\r]*+"(?:[^"\\]++|\\.)*+"[ \t\n\r]*+:)){%d}'
+    % (ORJSON_MAX_DEPTH + 1)
 )
 # A top-level object's keys past this many are counted, not kept (but those asked for).
 MAX_OUTLINED_KEYS = 1_024
