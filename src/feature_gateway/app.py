@@ -19,7 +19,6 @@ from feature_gateway.console import register_console
 from feature_gateway.db.engine import make_engine
 from feature_gateway.db.replicas import read_replica
 from feature_gateway.db.scopes import Database
-from feature_gateway.framework_adapter import OneBufferRequest
 from feature_gateway.front_door import register_front_door
 from feature_gateway.observability import json_formatter
 from feature_gateway.services.identity_provider import IdentityProvider
@@ -37,8 +36,6 @@ class GatewayFlask(Flask):
     and each answer inspects the function's code flags again; the documented override
     point lets each function be inspected once.
     """
-
-    request_class = OneBufferRequest  # a body read into one buffer (framework_adapter)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -9,11 +9,11 @@ fails when an installed version leaves them (re-read the hooks, then update the 
   faster and strict (a lone surrogate escape, ``NaN`` or ``Infinity`` is malformed: 400).
   A large body goes to the schema as its outline (``api.body_outline``) when that
   answers alike, without being built (webargs' ``load_json``, given the schema).
-- ``OneBufferRequest``: werkzeug's ``get_data`` reads the body by ``LimitedStream.readall``,
-  64 kB pieces into a growing ``bytearray`` then copied into ``bytes``: two copies of a
-  2 MB body at once. A body of declared length is read into one buffer of that length and
-  handed to werkzeug's cache (``_cached_data``), where its other readers (the form parser,
-  ``get_data`` again) find it.
+- ``read_body_in_one_buffer``: werkzeug's ``get_data`` reads the body by
+  ``LimitedStream.readall``, 64 kB pieces into a growing ``bytearray`` then copied into
+  ``bytes``: two copies of a 2 MB body at once. A large body of declared length is read
+  into one buffer of that length and handed to werkzeug's cache (``_cached_data``), where
+  its readers (``get_data``, the form parser) find it.
 - ``DocCallbacksBlueprint``: flask-smorest has no public way to post-process each
   operation's document; its own callbacks sit in ``Blueprint._prepare_doc_cbks``. Its
   ``alt_response`` documents a response and wraps the view in a function that only calls
@@ -67,7 +67,7 @@ from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.local import LocalProxy
 from werkzeug.wrappers import Response as WerkzeugResponse
-from werkzeug.wsgi import LimitedStream, get_content_length
+from werkzeug.wsgi import LimitedStream
 
 from feature_gateway.api.body_outline import (
     OUTLINED_FROM_BYTES,
@@ -89,34 +89,32 @@ F = TypeVar("F", bound=Callable[..., Any])
 _BODY_PIECE_BYTES = 64 * 1024
 
 
-class OneBufferRequest(flask.Request):
-    """Flask's request, reading a body of declared length into one buffer of that length
-    (docs/performance.md, "i30-refused"): werkzeug's ``readall`` held the body twice while
-    it read it. The same bytes, and the same errors while reading (413 over
-    ``max_content_length`` from the stream, ``ClientDisconnected`` for a body cut short)."""
-
-    def get_data(  # type: ignore[override]
-        self, cache: bool = True, as_text: bool = False, parse_form_data: bool = False
-    ) -> bytes | str:
-        if cache and not parse_form_data and getattr(self, "_cached_data", None) is None:
-            declared = get_content_length(self.environ)
-            # werkzeug's limited stream (the app sets a limit), not a server's own one
-            if declared and isinstance(stream := self.stream, LimitedStream):
-                self._cached_data = _read_whole(stream, declared)
-        return super().get_data(cache, as_text, parse_form_data)  # type: ignore[call-overload]
+def read_body_in_one_buffer(request: flask.Request, declared: int) -> None:
+    """Read ``request``'s body of ``declared`` length into one buffer of that length and
+    leave it where werkzeug's ``get_data`` and form parser find it (``_cached_data``):
+    werkzeug's ``readall`` held the body twice while it read it (docs/performance.md,
+    "i30-refused"). The same bytes, and the same errors while reading: 413 over
+    ``max_content_length`` from the stream, ``ClientDisconnected`` for a body cut short.
+    Only werkzeug's limited stream is read (the app sets a limit), not a server's own."""
+    stream = request.stream
+    if isinstance(stream, LimitedStream):
+        request._cached_data = _read_whole(stream, declared)
 
 
 def _read_whole(stream: LimitedStream, length: int) -> bytes:
-    """``length`` bytes of ``stream`` (werkzeug's ``LimitedStream`` of that limit), read
-    into the bytes object handed back: ``BytesIO.getvalue`` hands over the buffer it holds,
-    sized here once, without a copy (CPython's ``BytesIO`` shares it)."""
+    """Up to ``length`` bytes of ``stream`` (werkzeug's ``LimitedStream``: of that length,
+    or of the app's maximum when the server ends the stream itself, as gunicorn does), read
+    into the bytes object handed back: sized here once, and handed over by
+    ``BytesIO.getvalue`` without a copy (CPython's ``BytesIO`` shares a buffer of exactly
+    its size; ``tests/unit/test_body_reading.py`` checks the peak)."""
     buffer = io.BytesIO()
     buffer.seek(length - 1)
     buffer.write(b"\0")
     read = 0
     with buffer.getbuffer() as view:
         while read < length:
-            got = stream.readinto(view[read : read + _BODY_PIECE_BYTES])
+            # io.RawIOBase.readinto takes any writable buffer (werkzeug's hint: bytearray)
+            got = stream.readinto(view[read : read + _BODY_PIECE_BYTES])  # type: ignore[arg-type]
             if not got:  # werkzeug's stream raised already, unless its limit is a maximum
                 break
             read += got

@@ -1,6 +1,7 @@
 """A request's body of declared length is read into one buffer of that length
-(``framework_adapter.OneBufferRequest``; docs/performance.md, "i30-refused"): the same bytes
-and the same errors as werkzeug's own reading, which held the body twice at its peak."""
+(``framework_adapter.read_body_in_one_buffer``, called by the request hooks for a body over
+64 kB; docs/performance.md, "i30-refused"): the same bytes and the same errors as werkzeug's
+own reading, which held the body twice at its peak."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from werkzeug.test import EnvironBuilder
 
-from feature_gateway.framework_adapter import OneBufferRequest
+from feature_gateway.framework_adapter import read_body_in_one_buffer
 
 BODY = bytes(range(256)) * 8_000  # 2 MB, every byte value
 
@@ -32,7 +33,9 @@ class ReadOnly:
 def _environ(
     sent: bytes, declared: int | None, *, terminated: bool, read_only: bool = False
 ) -> dict[str, Any]:
-    environ = EnvironBuilder(method="POST", data=b"", content_type="application/json").get_environ()
+    environ = EnvironBuilder(
+        method="POST", data=b"", content_type="application/json"
+    ).get_environ()
     environ["wsgi.input"] = ReadOnly(sent) if read_only else io.BytesIO(sent)
     environ.pop("CONTENT_LENGTH", None)
     environ.pop("wsgi.input_terminated", None)
@@ -43,10 +46,18 @@ def _environ(
     return environ
 
 
-def _read(request_class: type[flask.Request], environ: dict[str, Any]) -> Any:
-    request = request_class(environ)
-    request.max_content_length = 3_000_000
+def _request(environ: dict[str, Any], in_one_buffer: bool) -> flask.Request:
+    request = flask.Request(environ)
+    request.max_content_length = 3_000_000  # the app's, always set
+    declared = request.content_length
+    if in_one_buffer and declared:
+        read_body_in_one_buffer(request, declared)
+    return request
+
+
+def _read(environ: dict[str, Any], in_one_buffer: bool) -> Any:
     try:
+        request = _request(environ, in_one_buffer)
         return request.get_data(), request.get_data(as_text=True)[:10]
     except (ClientDisconnected, RequestEntityTooLarge) as exc:
         return type(exc)
@@ -72,7 +83,7 @@ def test_a_body_reads_as_werkzeug_reads_it(
     def environ() -> dict[str, Any]:
         return _environ(sent, declared, terminated=terminated, read_only=read_only)
 
-    ours, werkzeugs = _read(OneBufferRequest, environ()), _read(flask.Request, environ())
+    ours, werkzeugs = _read(environ(), True), _read(environ(), False)
     assert ours == werkzeugs
     if isinstance(ours, tuple):
         assert type(ours[0]) is bytes
@@ -80,10 +91,10 @@ def test_a_body_reads_as_werkzeug_reads_it(
 
 def test_the_body_read_is_the_one_the_form_parser_reads():
     form = b"a=1&b=" + b"x" * 100_000
-    request = OneBufferRequest(
-        EnvironBuilder(method="POST", data=form,
-                       content_type="application/x-www-form-urlencoded").get_environ()
-    )  # fmt: skip
+    environ = EnvironBuilder(
+        method="POST", data=form, content_type="application/x-www-form-urlencoded"
+    ).get_environ()
+    request = _request(environ, True)
     assert request.get_data() == form
     assert request.form.to_dict() == {"a": "1", "b": "x" * 100_000}
 
@@ -99,10 +110,9 @@ def _peak(read: Callable[[], bytes]) -> int:
 
 @pytest.mark.parametrize("read_only", [False, True])
 def test_a_body_is_held_once_while_it_is_read(read_only: bool):
-    def peak(request_class: type[flask.Request]) -> int:
-        request = request_class(_environ(BODY, len(BODY), terminated=True, read_only=read_only))
-        request.max_content_length = 3_000_000  # the app's, always set
-        return _peak(request.get_data)
+    def peak(in_one_buffer: bool) -> int:
+        environ = _environ(BODY, len(BODY), terminated=True, read_only=read_only)
+        return _peak(lambda: _request(environ, in_one_buffer).get_data())
 
-    assert peak(OneBufferRequest) < 1.05 * len(BODY)
-    assert peak(flask.Request) > 1.9 * len(BODY)  # werkzeug's: a growing buffer, then a copy
+    assert peak(True) < 1.05 * len(BODY)
+    assert peak(False) > 1.9 * len(BODY)  # werkzeug's: a growing buffer, then a copy
