@@ -9,6 +9,11 @@ fails when an installed version leaves them (re-read the hooks, then update the 
   faster and strict (a lone surrogate escape, ``NaN`` or ``Infinity`` is malformed: 400).
   A large body goes to the schema as its outline (``api.body_outline``) when that
   answers alike, without being built (webargs' ``load_json``, given the schema).
+- ``read_body_in_one_buffer``: werkzeug's ``get_data`` reads the body by
+  ``LimitedStream.readall``, 64 kB pieces into a growing ``bytearray`` then copied into
+  ``bytes``: two copies of a 2 MB body at once. A large body of declared length is read
+  into one buffer of that length and handed to werkzeug's cache (``_cached_data``), where
+  its readers (``get_data``, the form parser) find it.
 - ``DocCallbacksBlueprint``: flask-smorest has no public way to post-process each
   operation's document; its own callbacks sit in ``Blueprint._prepare_doc_cbks``. Its
   ``alt_response`` documents a response and wraps the view in a function that only calls
@@ -41,6 +46,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import io
 import types
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, cast
@@ -61,10 +67,16 @@ from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.local import LocalProxy
 from werkzeug.wrappers import Response as WerkzeugResponse
+from werkzeug.wsgi import LimitedStream
 
-from feature_gateway.api.body_outline import OUTLINED_FROM_BYTES, outline_for
+from feature_gateway.api.body_outline import (
+    OUTLINED_FROM_BYTES,
+    opens_past_orjsons_depth,
+    outline_for,
+)
 
 CHECKED_AGAINST = {
+    "werkzeug": "3.1",
     "flask": "3.1",
     "flask-smorest": "0.47",
     "webargs": "8.7",
@@ -73,6 +85,42 @@ CHECKED_AGAINST = {
 
 DocCallback = Callable[..., dict[str, Any]]
 F = TypeVar("F", bound=Callable[..., Any])
+# A body is read from the server this much at a time (werkzeug's own piece).
+_BODY_PIECE_BYTES = 64 * 1024
+
+
+def read_body_in_one_buffer(request: flask.Request, declared: int) -> None:
+    """Read ``request``'s body of ``declared`` length into one buffer of that length and
+    leave it where werkzeug's ``get_data`` and form parser find it (``_cached_data``):
+    werkzeug's ``readall`` held the body twice while it read it (docs/performance.md,
+    "i30-refused"). The same bytes, and the same errors while reading: 413 over
+    ``max_content_length`` from the stream, ``ClientDisconnected`` for a body cut short.
+    Only werkzeug's limited stream is read (the app sets a limit), not a server's own."""
+    stream = request.stream
+    if isinstance(stream, LimitedStream):
+        request._cached_data = _read_whole(stream, declared)
+
+
+def _read_whole(stream: LimitedStream, length: int) -> bytes:
+    """Up to ``length`` bytes of ``stream`` (werkzeug's ``LimitedStream``: of that length,
+    or of the app's maximum when the server ends the stream itself, as gunicorn does), read
+    into the bytes object handed back: sized here once, and handed over by
+    ``BytesIO.getvalue`` without a copy (CPython's ``BytesIO`` shares a buffer of exactly
+    its size; ``tests/unit/test_body_reading.py`` checks the peak)."""
+    buffer = io.BytesIO()
+    buffer.seek(length - 1)
+    buffer.write(b"\0")
+    read = 0
+    with buffer.getbuffer() as view:
+        while read < length:
+            # io.RawIOBase.readinto takes any writable buffer (werkzeug's hint: bytearray)
+            got = stream.readinto(view[read : read + _BODY_PIECE_BYTES])  # type: ignore[arg-type]
+            if not got:  # werkzeug's stream raised already, unless its limit is a maximum
+                break
+            read += got
+    if read < length:
+        buffer.truncate(read)
+    return buffer.getvalue()
 
 
 class OrjsonBodyParser(FlaskParser):
@@ -93,6 +141,9 @@ class OrjsonBodyParser(FlaskParser):
             found = outline_for(schema, body)
             if found is not None:
                 return found
+            if opens_past_orjsons_depth(body):  # refused as orjson would, without its copy
+                too_deep = orjson.JSONDecodeError("depth limit exceeded", "", 0)
+                self._handle_invalid_json_error(too_deep, req)
         try:
             return orjson.loads(body)
         except orjson.JSONDecodeError as exc:

@@ -65,6 +65,20 @@ def test_a_refused_million_rows_is_not_built(client: FlaskClient, path: str):
     assert peak < 10_000_000, f"{peak:,} bytes traced"
 
 
+@pytest.mark.parametrize("path", SERVING)
+def test_a_refused_body_is_held_once(client: FlaskClient, path: str):
+    # werkzeug read it into a growing buffer and copied that: 4.25 MB traced at the peak
+    # for a body of 2 MB (docs/performance.md, "i30-refused").
+    body = _rows()
+    tracemalloc.start()
+    try:
+        assert _answer(client, path, body) == (422, _too_large(ROWS, entities=[ROWS]))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1.3 * len(body), f"{peak:,} bytes traced for a body of {len(body):,}"
+
+
 def test_rows_and_values_over_their_limits_are_both_named(client: FlaskClient):
     body = _rows(b'{"features":["v:f","\\ud83d\\ude00"],"entities":{"id":[')
     values = (
@@ -161,3 +175,22 @@ def test_a_large_body_orjson_refuses_is_malformed_however_large(
     client: FlaskClient, head: bytes, tail: bytes
 ):
     assert _answer(client, "/features", head + ZEROS + tail) == (400, MALFORMED)
+
+
+@pytest.mark.parametrize("path", ["/features", "/create_feature_metadata"])
+@pytest.mark.parametrize(
+    "body",
+    [b"[" * 2_000_000, b'{"a":' * 400_000, b' [ {"k" :' * 200_000],
+    ids=["arrays", "objects", "both"],
+)
+def test_a_body_nested_past_orjsons_depth_is_malformed_without_being_copied(
+    client: FlaskClient, path: str, body: bytes
+):
+    # orjson refused it only after copying it whole (and reserving 26 MB traced).
+    tracemalloc.start()
+    try:
+        assert _answer(client, path, body) == (400, MALFORMED)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1.3 * len(body), f"{peak:,} bytes traced for a body of {len(body):,}"

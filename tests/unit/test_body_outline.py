@@ -15,6 +15,7 @@ from feature_gateway.api.body_outline import (
     MAX_OUTLINED_KEYS,
     ORJSON_MAX_DEPTH,
     WideOutline,
+    opens_past_orjsons_depth,
     outline,
 )
 from feature_gateway.api.values.feast_schemas import OnlineFeaturesRequestSchema
@@ -212,3 +213,33 @@ def test_a_wide_object_keeps_its_first_keys_and_those_asked_for_and_counts_the_r
     assert found.more_keys == 3_000 - MAX_OUTLINED_KEYS + 1  # "late" too
     repeated = orjson.dumps(dict.fromkeys(keys, 0))[:-1] + b',"u2999":1}'
     assert outline(repeated, from_commas=0) is None  # a key left out may be given twice
+
+
+def _opened(rnd: random.Random, count: int) -> tuple[bytes, bytes]:
+    """``count`` arrays or objects (each with its first key, some escaped) opened one in
+    another, JSON's whitespace between; and what closes them."""
+    space = [b"", b" ", b"\n", b"\t ", b"\r\n"]
+    keys = [b'"k"', b'""', b'"a\\"b"', b'"\\u00e9\\\\"', b'"\xc3\xa9"']
+    arrays = [rnd.random() < 0.5 for _ in range(count)]
+    opened = b"".join(
+        rnd.choice(space) + (b"[" if array else b"{" + rnd.choice(space) + rnd.choice(keys) + b":")
+        for array in arrays
+    )
+    return opened, b"".join(b"]" if array else b"}" for array in reversed(arrays))
+
+
+@pytest.mark.parametrize("count", [ORJSON_MAX_DEPTH - 1, ORJSON_MAX_DEPTH, ORJSON_MAX_DEPTH + 1])
+@pytest.mark.parametrize("seed", range(4))
+def test_a_body_opening_past_orjsons_depth_is_one_orjson_refuses(seed: int, count: int) -> None:
+    opened, closes = _opened(random.Random(seed), count)
+    past = opens_past_orjsons_depth(opened + b"0" + closes)
+    assert past == (count > ORJSON_MAX_DEPTH)
+    if past:
+        with pytest.raises(orjson.JSONDecodeError):
+            orjson.loads(opened + b"0" + closes)
+    else:
+        orjson.loads(opened + b"0" + closes)
+    # Whatever follows the opened containers, even nothing.
+    assert opens_past_orjsons_depth(opened + b"x" * 100) == past
+    assert opens_past_orjsons_depth(b"[" * 1_000_000) and opens_past_orjsons_depth(opened * 2)
+    assert not opens_past_orjsons_depth(b" x" + opened) and not opens_past_orjsons_depth(b"")

@@ -44,6 +44,12 @@ from feature_gateway.api.body_outline import (
 # one of more, by numpy over a table of its keys' first bytes, at most this many bytes big.
 _SORTED_BY_NUMPY_FROM = 4_096
 _KEY_TABLE_BYTES = 8 * 1024 * 1024
+# The table is filled this many keys at a time; each row ends with a byte saying whether
+# the key is longer than the table and four of its place. At most this many keys are
+# longer than the table (then ordered by Python where the table leaves them tied).
+_TABLE_ROWS_AT_ONCE = 4_096
+_FLAG_AND_PLACE_BYTES = 5
+_KEYS_PAST_THE_TABLE = 1_024
 # The top-level object's canonical bytes are handed over in pieces of about this size.
 _HANDED_BYTES = 64 * 1024
 # Where a container's members end, in its bytes: 32 bits. A body's canonical bytes may be
@@ -141,13 +147,13 @@ class _Object:
 
 
 def _in_order(order: Any, count: int) -> Iterator[int]:
-    """The places in ``order`` (a list, or numpy's array read a thousand at a time: its
-    ``tolist()`` whole would be 36 bytes a member), then -1."""
+    """The places in ``order`` (a list, or numpy's array of them read a thousand at a time:
+    its ``tolist()`` whole would be 36 bytes a member), then -1."""
     if type(order) is list:
         yield from order
     else:
         for first in range(0, count, 1_024):
-            yield from order[first : first + 1_024].tolist()
+            yield from order[first : first + 1_024].ravel().tolist()
     yield -1
 
 
@@ -236,16 +242,17 @@ def _key_order(keys: bytearray, key_ends: array[int]) -> Any:
         starts = [0, *key_ends[:-1]]
         return sorted(range(count), key=lambda i: keys[starts[i] : key_ends[i]])
     ends = np.frombuffer(key_ends, dtype=np.int32)
+    if b"\0" not in keys:
+        width = _table_width(ends)
+        if count * (width + _FLAG_AND_PLACE_BYTES) <= _KEY_TABLE_BYTES:
+            return _sorted_in_place(keys, ends, width)
     starts_ = np.zeros(count, dtype=np.int32)
     starts_[1:] = ends[:-1]
     lengths = ends - starts_
     longest = int(lengths.max())
     width = max(1, min(longest, _KEY_TABLE_BYTES // count))
     table = np.zeros((count, width), dtype=np.uint8)
-    source = np.frombuffer(keys, dtype=np.uint8)
-    for column in range(width):
-        longer = lengths > column
-        table[longer, column] = source[starts_[longer] + column]
+    _fill(table, keys, ends, width)
     firsts = table.view(f"S{width}").ravel()  # compared as unsigned bytes, NULs padding
     del table
     # By the first bytes, then the length (a key that is another's start comes first);
@@ -254,6 +261,76 @@ def _key_order(keys: bytearray, key_ends: array[int]) -> Any:
     if longest <= width:
         return order
     return _past_the_table(order, firsts, lengths, width, keys, starts_, ends)
+
+
+def _table_width(ends: Any) -> int:
+    """The least width that all keys but at most ``_KEYS_PAST_THE_TABLE`` fit."""
+    lengths = np.diff(ends, prepend=np.int32(0))
+    kept = len(lengths) - _KEYS_PAST_THE_TABLE - 1
+    if kept < 0:
+        return max(1, int(lengths.max()))
+    lengths.partition(kept)
+    return max(1, int(lengths[kept]))
+
+
+def _sorted_in_place(keys: bytearray, ends: Any, width: int) -> Any:
+    """The members' places as ``_key_order`` gives them, for keys without a NUL: a table of
+    a row a key (its first ``width`` bytes, NULs after a shorter one; 1 if it is longer, else
+    0; its place, big-endian) sorted in place as bytes, every row differing by its place. A
+    key is after any key it starts (a NUL is the least byte, and a longer key's 1 is after a
+    key of ``width`` bytes' 0), equal keys by their places; keys longer than the table that
+    start alike (at most ``_KEYS_PAST_THE_TABLE``) are then ordered by Python. No array of
+    lengths and none of 64-bit places: about half of ``lexsort``'s peak."""
+    count, row = len(ends), width + _FLAG_AND_PLACE_BYTES
+    table = np.zeros((count, row), dtype=np.uint8)
+    _fill(table, keys, ends, width + 1)  # the key's byte past the table: nonzero if longer
+    for first in range(0, count, _TABLE_ROWS_AT_ONCE):
+        rows = table[first : first + _TABLE_ROWS_AT_ONCE]
+        np.minimum(rows[:, width], 1, out=rows[:, width])
+        places = np.arange(first, first + len(rows), dtype=">u4")
+        rows[:, width + 1 :] = places.view(np.uint8).reshape(-1, 4)
+    table.view(f"S{row}").sort(axis=0)
+    order = table[:, width + 1 :].view(">u4").astype(np.int32).ravel()
+    longer = np.flatnonzero(table[:, width])
+    if len(longer) > 1:
+        firsts = table[longer, :width]
+        alike = (longer[1:] == longer[:-1] + 1) & (firsts[1:] == firsts[:-1]).all(axis=1)
+        del table, firsts
+        _order_runs(order, longer, alike, keys, ends)
+    return order
+
+
+def _order_runs(order: Any, longer: Any, alike: Any, keys: bytearray, ends: Any) -> None:
+    """Each run of ``order``'s places at ``longer`` (sorted places of keys longer than the
+    table) that the table found alike, in the order of the keys' whole bytes (stable)."""
+    positions = longer.tolist()
+    run_start = 0
+    for index, same in enumerate([*alike.tolist(), False]):
+        if same:
+            continue
+        if index > run_start:
+            run = positions[run_start : index + 1]
+            places = order[run].tolist()
+            order[run] = sorted(
+                places, key=lambda i: keys[(int(ends[i - 1]) if i else 0) : int(ends[i])]
+            )
+        run_start = index + 1
+
+
+def _fill(table: Any, keys: bytearray, ends: Any, width: int) -> None:
+    """Each key's first ``width`` bytes into its row of ``table`` (zeros after them), a few
+    thousand rows at a time (each step's index arrays a few thousand long)."""
+    source = np.frombuffer(keys, dtype=np.uint8)
+    for first in range(0, len(ends), _TABLE_ROWS_AT_ONCE):
+        rows_ends = ends[first : first + _TABLE_ROWS_AT_ONCE]
+        rows_starts = np.empty_like(rows_ends)
+        rows_starts[0] = ends[first - 1] if first else 0
+        rows_starts[1:] = rows_ends[:-1]
+        lengths = rows_ends - rows_starts
+        rows = table[first : first + len(rows_ends)]
+        for column in range(min(width, int(lengths.max()))):
+            longer = lengths > column
+            rows[longer, column] = source[rows_starts[longer] + column]
 
 
 def _past_the_table(

@@ -29,7 +29,7 @@ from typing import Any, TypeVar, cast
 import orjson
 from flask import Flask, Request, Response, current_app, request
 
-from feature_gateway.api.body_outline import OUTLINED_FROM_BYTES
+from feature_gateway.api.body_outline import OUTLINED_FROM_BYTES, opens_past_orjsons_depth
 from feature_gateway.api.canonical_body import canonical_pieces
 from feature_gateway.api.problems import problem_response
 from feature_gateway.api.revisions import IF_MATCH
@@ -125,8 +125,11 @@ def _identity(current: Request, raw: str) -> RequestIdentity | None:
         raise ValidationError.for_field(IDEMPOTENCY_KEY_HEADER, INVALID_KEY)
     data = current.get_data(cache=True)
     # A large body's canonical JSON read without building it (the same fingerprint).
-    canonical = canonical_pieces(data) if len(data) >= OUTLINED_FROM_BYTES else None
+    large = len(data) >= OUTLINED_FROM_BYTES
+    canonical = canonical_pieces(data) if large else None
     if canonical is None:
+        if large and opens_past_orjsons_depth(data):  # orjson refuses it, after a copy
+            return None
         try:
             body = orjson.loads(data or b"null")
         except orjson.JSONDecodeError:
