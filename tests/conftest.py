@@ -251,6 +251,23 @@ def token_client(token_app: Flask) -> FlaskClient:
 
 
 @pytest.fixture(scope="session")
+def unmigrated_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    """The app in trust mode on a SQLite file never migrated, for requests refused before
+    any statement runs (the large bodies' tests): such a request is the same on either
+    database, so it runs once, not once per backend; one that ran a statement would fail on
+    the missing tables."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('unmigrated') / 'unused.db'}"
+    app = create_app({"database_url": url, "TESTING": True})
+    yield app
+    app.extensions[EXTENSION].database.bind.dispose()
+
+
+@pytest.fixture
+def unmigrated_client(unmigrated_app: Flask) -> FlaskClient:
+    return unmigrated_app.test_client()
+
+
+@pytest.fixture(scope="session")
 def oidc_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcProvider]:
     """A real OpenID provider on a free loopback port (oidc-provider-mock), for the session."""
     provider = OidcProvider(tmp_path_factory.mktemp("oidc-provider") / "provider.log")

@@ -5,35 +5,21 @@ worker 110-140 MB while orjson parsed them, before the limits were checked."""
 from __future__ import annotations
 
 import tracemalloc
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
-
-from feature_gateway import create_app
-from feature_gateway.web.context import EXTENSION
 
 SERVING = ["/features", "/get-online-features"]
 ZEROS = b"0," * 999_999 + b"0"  # a million values, 2 MB: just under the body limit
 
 
-@pytest.fixture(scope="module")
-def refusing_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    """The app on a SQLite file never migrated: every body here is refused before any
-    statement runs, and one that ran a statement would fail on the missing tables. (On the
-    suite's shared app, parametrised by database, each test ran twice to the same end on
-    both, the traced ones 10-30 s each.)"""
-    url = f"sqlite:///{tmp_path_factory.mktemp('large-bodies') / 'unused.db'}"
-    app = create_app({"database_url": url, "TESTING": True})
-    yield app
-    app.extensions[EXTENSION].database.bind.dispose()
-
-
 @pytest.fixture
-def client(refusing_app: Flask) -> FlaskClient:
-    return refusing_app.test_client()
+def client(unmigrated_client: FlaskClient) -> FlaskClient:
+    """Every body here is refused before any statement runs: once, on the unmigrated app
+    (on the suite's shared app, parametrised by database, each test ran twice to the same
+    end, the traced ones 10-30 s each)."""
+    return unmigrated_client
 
 
 def _rows(head: bytes = b'{"features":["v:f"],"entities":{"id":[') -> bytes:
