@@ -29,7 +29,13 @@ from feature_gateway.services import tokens
 from feature_gateway.services.identity_provider import IdentityProvider
 from feature_gateway.shapes import examples
 from feature_gateway.web.context import EXTENSION
-from tests.databases import BACKENDS, FreshDatabase, require_backend, settings_for
+from tests.databases import (
+    BACKENDS,
+    BACKGROUND_DROPS,
+    FreshDatabase,
+    require_backend,
+    settings_for,
+)
 from tests.oidc_issuer import AUDIENCE, ROLE_MAP, OidcIssuer
 from tests.oidc_provider import OidcProvider
 
@@ -56,6 +62,45 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"FUZZ_MAX_EXAMPLES={examples}) are the slowest tests, {each}; the whole suite takes "
         "about 6-12 min on 2 cores; -m 'not fuzz' (make test-fast) leaves them out"
     ]
+
+
+def pytest_sessionstart() -> None:
+    BACKGROUND_DROPS.start()
+
+
+@pytest.hookimpl(trylast=True)  # after the session's fixtures are torn down
+def pytest_sessionfinish() -> None:
+    BACKGROUND_DROPS.finish()
+
+
+# The longest tests, in this order, ahead of every other (docs/development.md, "How long
+# it takes"): --dist worksteal gives each worker a contiguous part of the collection and
+# lets an idle one take the back half of another's queue, so a long test that starts late
+# is run alone at the end while the other worker waits. Started first, they overlap the
+# short tests instead, and what is left for the end is short.
+LONGEST_FIRST = (
+    "tests/deploy/test_pgbouncer.py",  # the PostgreSQL tests again, through PgBouncer
+    "tests/contract/test_fuzzing.py",
+    "tests/contract/test_token_mode_fuzzing.py",
+    "tests/docs/test_feast_client.py",  # and its first test makes .feast-venv if missing
+    "tests/deploy/test_soak.py",
+)
+
+
+@pytest.hookimpl(trylast=True)  # after pytest has grouped the tests by parametrised fixture
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The files of ``LONGEST_FIRST``, then every other file with a test that starts real
+    processes (marker ``slow`` or ``fuzz``), then the rest; whole files, in pytest's order
+    otherwise, so a file's module-scoped servers and the backends' session databases are
+    still set up once."""
+    files: dict[str, int] = {}
+    for item in items:
+        file = item.nodeid.partition("::")[0]
+        if file in LONGEST_FIRST:
+            files[file] = LONGEST_FIRST.index(file)
+        elif item.get_closest_marker("slow") or item.get_closest_marker("fuzz"):
+            files[file] = len(LONGEST_FIRST)
+    items.sort(key=lambda item: files.get(item.nodeid.partition("::")[0], len(LONGEST_FIRST) + 1))
 
 
 def token_secret(token: str) -> str:
@@ -203,6 +248,23 @@ def token_app(
 @pytest.fixture
 def token_client(token_app: Flask) -> FlaskClient:
     return token_app.test_client()
+
+
+@pytest.fixture(scope="session")
+def unmigrated_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    """The app in trust mode on a SQLite file never migrated, for requests refused before
+    any statement runs (the large bodies' tests): such a request is the same on either
+    database, so it runs once, not once per backend; one that ran a statement would fail on
+    the missing tables."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('unmigrated') / 'unused.db'}"
+    app = create_app({"database_url": url, "TESTING": True})
+    yield app
+    app.extensions[EXTENSION].database.bind.dispose()
+
+
+@pytest.fixture
+def unmigrated_client(unmigrated_app: Flask) -> FlaskClient:
+    return unmigrated_app.test_client()
 
 
 @pytest.fixture(scope="session")
