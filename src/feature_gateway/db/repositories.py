@@ -28,6 +28,7 @@ from feature_gateway.db.appended import insert_appended
 from feature_gateway.db.batches import Batch, Sent
 from feature_gateway.db.compiled import all_rows as _all_rows
 from feature_gateway.db.compiled import compiled_once, fetch_all, in_session
+from feature_gateway.db.feature_json import feature_json
 from feature_gateway.db.feature_pages import (
     FIELD_COLUMNS,
     feature_rows,
@@ -118,6 +119,14 @@ def _array_literal(names: list[str]) -> str:
 _TYPES = (FEATURES_TABLE.c.feature_type, FEATURES_TABLE.c.feature_data_type)
 
 
+@functools.cache
+def _json_statement(canonical: bool, dialect_name: str) -> Select[Any]:
+    """A read by name of the row's revision and JSON object (``FeatureLookup.find_json``),
+    built once per dialect: the object's expression is the dialect's."""
+    by = _BY_CANONICAL_NAME if canonical else _BY_NAME
+    return select(FEATURES_TABLE.c.revision, feature_json(dialect_name)).where(by)
+
+
 def _each_listed(column: Any, key: str, dialect_name: str, *selected: Any) -> Select[Any]:
     """``selected`` of the rows whose ``column`` is one of the names in the list parameter
     ``key`` (as ``_listed``). On SQLite the list's table-valued ``json_each`` is joined to
@@ -200,6 +209,18 @@ class FeatureLookup:
     def find(self, feature_name: str) -> dict[str, Any] | None:
         """The feature as field name → value, found as ``FeatureRepository.get`` finds it."""
         return by_either_spelling(feature_name, self._fields)
+
+    def find_json(self, feature_name: str) -> tuple[int, bytes | str] | None:
+        """The feature ``find`` would find as its revision and its JSON object, the bytes
+        orjson writes for ``find``'s dict (``db.feature_json``: the text stored with the
+        row at its revision, else written by the database); None when there is none."""
+
+        def found(canonical: bool, name: str) -> tuple[int, bytes | str] | None:
+            compiled = compiled_once(_json_statement(canonical, self._dialect.name), self._dialect)
+            rows = fetch_all(self._connection.cursor, compiled, {"n": name})
+            return (rows[0][0], rows[0][1]) if rows else None
+
+        return by_either_spelling(feature_name, found)
 
     def revision_of(self, feature_name: str) -> int | None:
         """The revision of the feature ``find`` would find; None when there is none."""
