@@ -176,7 +176,10 @@ class DocCallbacksBlueprint(Blueprint):  # type: ignore[misc]
                     set_status_and_headers_in_response(raw, status, headers)
                     return cast(Response, raw)
                 dump = raw if dumper is None else dumper.dump(raw)
-                response = flask.jsonify(prepare(dump))
+                # flask.jsonify's own call, on the app rather than through its proxy (an
+                # attribute the proxy lacks is an AttributeError made and dropped).
+                app: flask.Flask = flask.current_app._get_current_object()  # type: ignore[attr-defined]
+                response = cast(Response, app.json.response(prepare(dump)))
                 set_status_and_headers_in_response(response, status, headers)
                 if status is None:
                     response.status_code = status_code
