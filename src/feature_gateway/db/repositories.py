@@ -11,6 +11,7 @@ from sqlalchemy import (
     ARRAY,
     CompoundSelect,
     Dialect,
+    LargeBinary,
     Select,
     String,
     any_,
@@ -28,7 +29,6 @@ from feature_gateway.db.appended import insert_appended
 from feature_gateway.db.batches import Batch, Sent
 from feature_gateway.db.compiled import all_rows as _all_rows
 from feature_gateway.db.compiled import compiled_once, fetch_all, in_session
-from feature_gateway.db.feature_json import feature_json
 from feature_gateway.db.feature_pages import (
     FIELD_COLUMNS,
     feature_rows,
@@ -36,7 +36,13 @@ from feature_gateway.db.feature_pages import (
     read_page_json,
 )
 from feature_gateway.db.feature_writes import insert_feature, update_feature
-from feature_gateway.db.models import FEATURES_TABLE, AuditEntry, Feature
+from feature_gateway.db.models import (
+    FEATURES_TABLE,
+    STORED_JSON,
+    STORED_JSON_REVISION,
+    AuditEntry,
+    Feature,
+)
 from feature_gateway.db.violations import first_writer_wins
 from feature_gateway.domain.lifecycle import SERVED_STATES
 from feature_gateway.domain.listing import FeatureQuery
@@ -120,11 +126,16 @@ _TYPES = (FEATURES_TABLE.c.feature_type, FEATURES_TABLE.c.feature_data_type)
 
 
 @functools.cache
-def _json_statement(canonical: bool, dialect_name: str) -> Select[Any]:
-    """A read by name of the row's revision and JSON object (``FeatureLookup.find_json``),
-    built once per dialect: the object's expression is the dialect's."""
+def _stored_json_statement(canonical: bool, dialect_name: str) -> Select[Any]:
+    """A read by name of the row's revision and its stored JSON with the revision it was
+    stored at (``FeatureLookup.find_stored_json``); the text as UTF-8 bytes on SQLite (a
+    BLOB, which the driver hands over without decoding)."""
+    columns = FEATURES_TABLE.c
+    stored: Any = columns[STORED_JSON]
+    if dialect_name == "sqlite":
+        stored = cast(stored, LargeBinary)
     by = _BY_CANONICAL_NAME if canonical else _BY_NAME
-    return select(FEATURES_TABLE.c.revision, feature_json(dialect_name)).where(by)
+    return select(columns.revision, stored, columns[STORED_JSON_REVISION]).where(by)
 
 
 def _each_listed(column: Any, key: str, dialect_name: str, *selected: Any) -> Select[Any]:
@@ -210,15 +221,19 @@ class FeatureLookup:
         """The feature as field name → value, found as ``FeatureRepository.get`` finds it."""
         return by_either_spelling(feature_name, self._fields)
 
-    def find_json(self, feature_name: str) -> tuple[int, bytes | str] | None:
-        """The feature ``find`` would find as its revision and its JSON object, the bytes
-        orjson writes for ``find``'s dict (``db.feature_json``: the text stored with the
-        row at its revision, else written by the database); None when there is none."""
+    def find_stored_json(self, feature_name: str) -> tuple[int, bytes | str | None] | None:
+        """The feature ``find`` would find as its revision and the JSON object stored with it
+        at that revision (``db.feature_json``: the bytes orjson writes for ``find``'s dict),
+        None for the object when none was stored at it; None when there is no feature."""
 
-        def found(canonical: bool, name: str) -> tuple[int, bytes | str] | None:
-            compiled = compiled_once(_json_statement(canonical, self._dialect.name), self._dialect)
-            rows = fetch_all(self._connection.cursor, compiled, {"n": name})
-            return (rows[0][0], rows[0][1]) if rows else None
+        def found(canonical: bool, name: str) -> tuple[int, bytes | str | None] | None:
+            statement = _stored_json_statement(canonical, self._dialect.name)
+            rows = fetch_all(self._connection.cursor, compiled_once(statement, self._dialect),
+                             {"n": name})  # fmt: skip
+            if not rows:
+                return None
+            revision, stored, stored_at = rows[0]
+            return revision, (stored if stored_at == revision else None)
 
         return by_either_spelling(feature_name, found)
 
