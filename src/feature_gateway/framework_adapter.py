@@ -1,4 +1,5 @@
-"""Every override of a private hook of Flask, flask-smorest, webargs or marshmallow.
+"""Every override of a private hook of Flask, flask-smorest, webargs or marshmallow, and
+every private attribute of prometheus_client the service reads.
 
 Everywhere else the service uses the libraries' documented hooks only. What is bent here
 was read in the versions in ``CHECKED_AGAINST``; ``tests/unit/test_framework_adapter.py``
@@ -36,6 +37,13 @@ fails when an installed version leaves them (re-read the hooks, then update the 
   (``api.values.schemas``) and a request naming one feature (``shapes.role_schemas``) load
   a body with no problem by their fields alone when marshmallow's hooks on them
   (``_hooks``, resolved per class) would not change that body: it reads which there are.
+- ``metric_value`` and ``histogram_values``: prometheus_client's ``inc``, ``dec`` and
+  ``observe`` check that a metric is observable, the amount is not negative and an
+  exemplar valid, then add to the metric's value objects (``_value``; a histogram's
+  ``_sum`` and the ``_buckets`` of its ``_upper_bounds``), each under its own lock, in this
+  process or in the worker's file under PROMETHEUS_MULTIPROC_DIR. ``web.metrics`` adds to
+  them directly for the request metrics, whose checks always pass (half of recording a
+  request, docs/performance.md "i30-read").
 """
 
 from __future__ import annotations
@@ -70,6 +78,7 @@ CHECKED_AGAINST = {
     "flask-smorest": "0.47",
     "webargs": "8.7",
     "marshmallow": "4.4",
+    "prometheus-client": "0.26",
 }
 
 DocCallback = Callable[..., dict[str, Any]]
@@ -228,6 +237,17 @@ def mark_operation(wrapper: Callable[..., Any], view: Callable[..., Any], mark: 
     """Give ``wrapper`` the doc info of ``view`` plus ``mark``, which the doc callbacks
     then find in their ``doc_info`` argument (flask-smorest ignores keys it does not use)."""
     wrapper._apidoc = {**getattr(view, "_apidoc", {}), mark: True}  # type: ignore[attr-defined]
+
+
+def metric_value(metric: Any) -> Any:
+    """The value object a gauge or counter (with its labels, if any) adds to."""
+    return metric._value
+
+
+def histogram_values(histogram: Any) -> tuple[Any, tuple[tuple[float, Any], ...]]:
+    """A histogram's (with its labels) sum, and each bucket's upper bound and count, in
+    order (the last bound is +Inf): the value objects its ``observe`` adds to."""
+    return histogram._sum, tuple(zip(histogram._upper_bounds, histogram._buckets, strict=True))
 
 
 class OwnErrorResponsesApi(Api):  # type: ignore[misc]

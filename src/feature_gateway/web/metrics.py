@@ -11,6 +11,8 @@ from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from feature_gateway.framework_adapter import histogram_values, metric_value
+
 UNMATCHED_ENDPOINT = "<unmatched>"  # 404s and 405s: no URL rule matched
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
@@ -34,19 +36,16 @@ IN_PROGRESS = Gauge(
 )
 
 
-# prometheus_client 0.26 records on a metric's value objects: its ``_value`` (a histogram's
-# ``_sum``, and the ``_buckets`` of its ``_upper_bounds``), each added to under its own lock
-# (in this process, or in the worker's file under PROMETHEUS_MULTIPROC_DIR). ``inc``,
-# ``dec`` and ``observe`` first check that the metric is observable (no label missing), the
-# amount is not negative and any exemplar valid: for the gauge and for labelled children
-# made once, none of which takes an exemplar, each check always holds, so the requests'
-# values are added to directly, as those methods would (the same samples:
-# tests/unit/test_request_metrics.py), for half of what recording a request cost
+# The requests' metrics are added to on prometheus_client's value objects directly
+# (``framework_adapter.metric_value`` and ``histogram_values``), as its ``inc``, ``dec`` and
+# ``observe`` add to them once their checks pass, which for the gauge and for labelled
+# children made once, none with an exemplar, they always do: the same samples
+# (tests/unit/test_request_metrics.py) for half of what recording a request cost
 # (docs/performance.md, "i30-read").
-_IN_PROGRESS_VALUE = IN_PROGRESS._value
+_IN_PROGRESS_VALUE = metric_value(IN_PROGRESS)
 # The series already made, by their labels: ``labels()`` validates and locks on every call.
 # The keys are the bounded label values, so this holds one entry per series, like the
-# registry itself. Each holds the counter's value, the histogram's sum and its buckets.
+# registry itself: the counter's value, the histogram's sum and its buckets.
 _SERIES: dict[tuple[str, str, int], tuple[Any, Any, tuple[tuple[float, Any], ...]]] = {}
 
 
@@ -62,9 +61,8 @@ def request_answered(method: str, endpoint: str | None, status: int, seconds: fl
     series = _SERIES.get(key)
     if series is None:
         labels = (key[0], key[1], str(status))
-        counter, histogram = REQUESTS.labels(*labels), LATENCY.labels(*labels)
-        buckets = tuple(zip(histogram._upper_bounds, histogram._buckets, strict=True))
-        series = _SERIES[key] = (counter._value, histogram._sum, buckets)
+        summed, buckets = histogram_values(LATENCY.labels(*labels))
+        series = _SERIES[key] = (metric_value(REQUESTS.labels(*labels)), summed, buckets)
     counted, summed, buckets = series
     counted.inc(1)
     summed.inc(seconds)
