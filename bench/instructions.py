@@ -24,6 +24,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 from bench.bare_app import app as bare_app
 from bench.datasets import LIST_OWNER, PG_ADMIN_URL, feature_name, fill, scratch_database
@@ -34,7 +35,11 @@ from feature_gateway.domain.versions import family_name
 # Scenario → requests counted per run (a lifecycle is four).
 DEFAULT_REQUESTS = {"bare": 300, "health": 300, "read": 200, "read_post": 200, "list": 100,
                     "values": 100, "serving": 100, "create": 50, "create_new_query": 50,
-                    "keyed": 50, "lifecycle": 20}  # fmt: skip
+                    "keyed": 50, "lifecycle": 20, "floor_health": 300,
+                    "floor_read": 200}  # fmt: skip
+# The floor of the stack (bench/floor_app.py, as bench.floor serves it): its /health and
+# its read by name, the same requests as ``health`` and ``read``.
+_FLOOR = frozenset({"floor_health", "floor_read"})
 
 
 def _requests(app: object, kind: str, size: int) -> Callable[[int], None]:
@@ -52,9 +57,9 @@ def _requests(app: object, kind: str, size: int) -> Callable[[int], None]:
         name = f"count_{os.getpid()}:f_{i}:1"
         if kind == "bare":
             call(environ("GET", "/bare"), bare_app)
-        elif kind == "health":
+        elif kind in ("health", "floor_health"):
             call(environ("GET", "/health"))
-        elif kind == "read":
+        elif kind in ("read", "floor_read"):
             call(environ("GET", f"/get_feature_metadata/{feature_name(size // 2)}",
                          "user_role=developer"))  # fmt: skip
         elif kind == "read_post":
@@ -87,6 +92,12 @@ def _requests(app: object, kind: str, size: int) -> Callable[[int], None]:
 def inner(kind: str, n: int, url: str, size: int) -> None:
     """Runs under callgrind on the database at ``url`` (``count``'s, filled): instrumentation
     is switched on around the counted requests."""
+    if kind in _FLOOR:
+        os.environ["DATABASE_URL"] = url
+        from bench import floor_app
+
+        sys.stderr = open(os.devnull, "w")  # its access lines  # noqa: SIM115
+        _count(_requests(floor_app.app, kind, size), n)
     from feature_gateway import create_app
 
     # The read counts' flusher writes every USAGE_FLUSH_S from its own thread, which
@@ -96,7 +107,10 @@ def inner(kind: str, n: int, url: str, size: int) -> None:
     app = create_app({"database_url": url, "log_level": "INFO", "usage_flush_s": 3600.0})
     for handler in logging.getLogger("feature_gateway").handlers:
         handler.setStream(open(os.devnull, "w"))  # type: ignore[attr-defined]  # noqa: SIM115
-    one = _requests(app, kind, size)
+    _count(_requests(app, kind, size), n)
+
+
+def _count(one: Callable[[int], None], n: int) -> NoReturn:
     for i in range(20):  # warm-up: compiled statements, first-request imports
         one(1_000_000 + i)  # names of their own (a negative number is no valid name)
     subprocess.run(["callgrind_control", "-i", "on", str(os.getpid())],
@@ -108,7 +122,7 @@ def inner(kind: str, n: int, url: str, size: int) -> None:
     os._exit(0)  # nothing after the loop is counted
 
 
-def count(kind: str, n: int, backend: str, size: int) -> float:
+def count(kind: str, n: int, backend: str, size: int, profile: Path | None = None) -> float:
     # The scratch database is made, filled and dropped here: the process under callgrind
     # ends by os._exit, which would leave a PostgreSQL database behind.
     with (
@@ -118,7 +132,7 @@ def count(kind: str, n: int, backend: str, size: int) -> float:
         fill(url, size)
         out = subprocess.run(
             ["valgrind", "--tool=callgrind", "--instr-atstart=no",
-             f"--callgrind-out-file={tmp}/callgrind.out", sys.executable, "-m",
+             f"--callgrind-out-file={profile or tmp}/callgrind.{kind}.out", sys.executable, "-m",
              "bench.instructions", "--inner", kind, "-n", str(n), "--url", url,
              "--features", str(size)],
             capture_output=True, text=True, check=False,
@@ -136,6 +150,9 @@ def main() -> None:
     parser.add_argument("--backend", default="sqlite", choices=["sqlite", "postgresql"])
     parser.add_argument("--features", type=int, default=1_000)
     parser.add_argument("-n", type=int, help="requests counted (default: per scenario)")
+    parser.add_argument("--profile", type=Path, metavar="DIR",
+                        help="keep each scenario's callgrind.<scenario>.out in DIR "
+                        "(for callgrind_annotate --inclusive=yes)")  # fmt: skip
     parser.add_argument("--inner", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -144,9 +161,9 @@ def main() -> None:
         return
     for kind in args.scenarios:
         n = args.n or DEFAULT_REQUESTS[kind]
-        per_request = count(kind, n, args.backend, args.features)
+        per_request = count(kind, n, args.backend, args.features, args.profile)
         unit = "lifecycle (4 writes)" if kind == "lifecycle" else "request"
-        print(f"{kind:10} {args.backend:10} {per_request / 1e6:8.2f} M instructions per {unit}"
+        print(f"{kind:10} {args.backend:10} {per_request / 1e6:8.3f} M instructions per {unit}"
               f" ({n} counted, {args.features:,} features)")  # fmt: skip
 
 

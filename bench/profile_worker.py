@@ -25,7 +25,7 @@ from bench.scenarios import create_script
 
 # A sample belongs to the first part whose marker is one of its frames (most specific first).
 PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("after_request: metrics", ("observe_request (",)),
+    ("after_request: metrics", ("request_answered (",)),
     ("after_request: access log line", ("_request_done (", "logging/__init__.py")),
     ("before_request (request id, body checks, in-progress gauge)", ("._start (",)),
     ("teardown (in-progress gauge)", ("._done (",)),

@@ -1,4 +1,5 @@
-"""Every override of a private hook of Flask, flask-smorest, webargs or marshmallow.
+"""Every override of a private hook of Flask, flask-smorest, webargs or marshmallow, and
+every private attribute of prometheus_client the service reads.
 
 Everywhere else the service uses the libraries' documented hooks only. What is bent here
 was read in the versions in ``CHECKED_AGAINST``; ``tests/unit/test_framework_adapter.py``
@@ -37,9 +38,17 @@ fails when an installed version leaves them (re-read the hooks, then update the 
   scalars are copied instead, and a page or envelope of them takes the rows as they are.
 - ``OrjsonProvider``: Flask's JSON responses written by orjson (batch values dominate
   latency); ``response`` reuses the provider's own argument handling.
-- ``schema_validators_if_plain``: a values request's schema loads a body with no problem by
-  its fields alone (``api.values.schemas``) when marshmallow's hooks on it (``_hooks``,
-  resolved per class) would not change that body: it reads which there are.
+- ``schema_validators_if_plain`` and ``PlainLoadSchema``: a values request's schema
+  (``api.values.schemas``) and a request naming one feature (``shapes.role_schemas``) load
+  a body with no problem by their fields alone when marshmallow's hooks on them
+  (``_hooks``, resolved per class) would not change that body: it reads which there are.
+- ``metric_value`` and ``histogram_values``: prometheus_client's ``inc``, ``dec`` and
+  ``observe`` check that a metric is observable, the amount is not negative and an
+  exemplar valid, then add to the metric's value objects (``_value``; a histogram's
+  ``_sum`` and the ``_buckets`` of its ``_upper_bounds``), each under its own lock, in this
+  process or in the worker's file under PROMETHEUS_MULTIPROC_DIR. ``web.metrics`` adds to
+  them directly for the request metrics, whose checks always pass (half of recording a
+  request, docs/performance.md "i30-read").
 """
 
 from __future__ import annotations
@@ -61,7 +70,7 @@ from flask_smorest.utils import (
     set_status_and_headers_in_response,
     unpack_tuple_response,
 )
-from marshmallow import Schema, fields
+from marshmallow import Schema, ValidationError, fields, missing
 from marshmallow.decorators import POST_LOAD, PRE_LOAD, VALIDATES, VALIDATES_SCHEMA
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
@@ -81,6 +90,7 @@ CHECKED_AGAINST = {
     "flask-smorest": "0.47",
     "webargs": "8.7",
     "marshmallow": "4.4",
+    "prometheus-client": "0.26",
 }
 
 DocCallback = Callable[..., dict[str, Any]]
@@ -227,7 +237,10 @@ class DocCallbacksBlueprint(Blueprint):  # type: ignore[misc]
                     set_status_and_headers_in_response(raw, status, headers)
                     return cast(Response, raw)
                 dump = raw if dumper is None else dumper.dump(raw)
-                response = flask.jsonify(prepare(dump))
+                # flask.jsonify's own call, on the app rather than through its proxy (an
+                # attribute the proxy lacks is an AttributeError made and dropped).
+                app: flask.Flask = flask.current_app._get_current_object()  # type: ignore[attr-defined]
+                response = cast(Response, app.json.response(prepare(dump)))
                 set_status_and_headers_in_response(response, status, headers)
                 if status is None:
                     response.status_code = status_code
@@ -275,6 +288,17 @@ def mark_operation(wrapper: Callable[..., Any], view: Callable[..., Any], mark: 
     """Give ``wrapper`` the doc info of ``view`` plus ``mark``, which the doc callbacks
     then find in their ``doc_info`` argument (flask-smorest ignores keys it does not use)."""
     wrapper._apidoc = {**getattr(view, "_apidoc", {}), mark: True}  # type: ignore[attr-defined]
+
+
+def metric_value(metric: Any) -> Any:
+    """The value object a gauge or counter (with its labels, if any) adds to."""
+    return metric._value
+
+
+def histogram_values(histogram: Any) -> tuple[Any, tuple[tuple[float, Any], ...]]:
+    """A histogram's (with its labels) sum, and each bucket's upper bound and count, in
+    order (the last bound is +Inf): the value objects its ``observe`` adds to."""
+    return histogram._sum, tuple(zip(histogram._upper_bounds, histogram._buckets, strict=True))
 
 
 class OwnErrorResponsesApi(Api):  # type: ignore[misc]
@@ -356,6 +380,68 @@ class OrjsonProvider(JSONProvider):
         body = orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS)
         app = cast(Flask, self._app)  # this provider is only ever given to a Flask app
         return app.response_class(body, mimetype="application/json")
+
+
+class PlainLoadSchema(Schema):
+    """A request schema whose load of a body with no problem is its fields' ``deserialize``
+    (their own checks and validators) and then its ``validates_schema`` methods, without
+    marshmallow's machinery around them (its error store, its hooks looked up and called by
+    name: a third of a values request's load, docs/performance.md "i28-values", and most of
+    a read by name's as ``POST``, "i30-read"). It applies only while ``schema_validators_if_plain``
+    finds the schema plain, the pre-load hooks being only those in ``PRE_LOADS_AS_IS`` (each
+    leaves a body whose keys are all fields of the schema as it is), and only to a plain
+    ``load`` of a dict of none but the schema's keys that ``loads_plainly``. Any problem,
+    and anything else, takes marshmallow's path, so every refusal is the same."""
+
+    PRE_LOADS_AS_IS: frozenset[str] = frozenset()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._validators = schema_validators_if_plain(self, self.PRE_LOADS_AS_IS)
+        self._keys = frozenset(field.data_key or name for name, field in self.load_fields.items())
+
+    def load(
+        self,
+        data: Any,
+        *,
+        many: bool | None = None,
+        partial: Any = None,
+        unknown: Any = None,
+    ) -> Any:
+        """marshmallow's ``load``, a body with no problem loaded by its fields alone."""
+        if self._validators is not None and many is None and partial is None and unknown is None:
+            loaded = self._loaded_by_fields(data)
+            if loaded is not None:
+                return loaded
+        return super().load(data, many=many, partial=partial, unknown=unknown)
+
+    def loads_plainly(self, data: dict[str, Any]) -> bool:
+        """Whether the pre-load hooks leave ``data`` (of the schema's keys only) as it is."""
+        return True
+
+    def _loaded_by_fields(self, data: Any) -> dict[str, Any] | None:
+        """What marshmallow's load returns for ``data``, when it returns (None otherwise, or
+        when unsure)."""
+        if type(data) is not dict or not self._keys.issuperset(data):
+            return None  # not an object, or unknown fields: refused by marshmallow
+        if not self.loads_plainly(data):
+            return None
+        partial = self.partial
+        loaded: dict[str, Any] = {}
+        try:
+            for name, field in self.load_fields.items():
+                key = field.data_key or name
+                value = data.get(key, missing)
+                if value is missing and (partial is True or (partial and name in partial)):
+                    continue
+                value = field.deserialize(value, key, data)
+                if value is not missing:
+                    loaded[field.attribute or name] = value
+            for validator in self._validators or ():
+                getattr(self, validator)(loaded, partial=partial, many=False, unknown=self.unknown)
+        except ValidationError:
+            return None
+        return loaded
 
 
 def schema_validators_if_plain(

@@ -57,7 +57,7 @@ def test_an_unexpected_failure_is_500_without_internals(client, monkeypatch):
     def explode(*_args, **_kwargs):
         raise RuntimeError("secret internals: SELECT * FROM features")
 
-    monkeypatch.setattr(features, "get_feature", explode)
+    monkeypatch.setattr(features, "get_feature_json", explode)
     response = client.get("/get_feature_metadata/a:b:1?user_role=developer")
     body = assert_problem(response, 500)
     assert "secret" not in response.get_data(as_text=True)

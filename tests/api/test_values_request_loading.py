@@ -1,6 +1,7 @@
-"""The values requests' schemas load a body that has no problem by their fields alone
-(``ValuesRequestSchema.load``): the same dict as marshmallow's whole load, and any body
-with a problem goes through marshmallow's, so its refusal is the same."""
+"""The values requests' schemas and the requests naming one feature load a body that has no
+problem by their fields alone (``framework_adapter.PlainLoadSchema.load``): the same dict as
+marshmallow's whole load, and any body with a problem goes through marshmallow's, so its
+refusal is the same."""
 
 from __future__ import annotations
 
@@ -13,12 +14,26 @@ from marshmallow import Schema, ValidationError
 from feature_gateway.api.values.feast_schemas import OnlineFeaturesRequestSchema
 from feature_gateway.api.values.schemas import FeatureValuesRequestSchema, ValuesRequestSchema
 from feature_gateway.errors import ValidationError as LimitsError
+from feature_gateway.framework_adapter import PlainLoadSchema
+from feature_gateway.shapes.feature_schemas import CreateFeatureSchema
+from feature_gateway.shapes.role_schemas import FeatureRefSchema
+from tests.conftest import SEED_FEATURE
 
 _NAMES = ["driver_hourly_stats:conv_rate:1", "driver_hourly_stats:acc_rate:v2"]
 _REFS = ["driver_hourly_stats:conv_rate", "driver_hourly_stats@v2:acc_rate", "v:f:3"]
 _ENTITIES = {"driver_id": ["D001", "D002"], "n": [1, -(2**63)]}
 
-LOADED = {
+_REF = {"feature_name": "driver_hourly_stats:conv_rate:1", "user_role": "developer"}
+LOADED: dict[type[PlainLoadSchema], list[Any]] = {
+    FeatureRefSchema: [
+        _REF,
+        {**_REF, "feature_name": "v:f:v2"},
+        {**_REF, "user_role": "anything"},  # a role is checked by api.roles, not the schema
+    ],
+    CreateFeatureSchema: [
+        SEED_FEATURE,
+        {**SEED_FEATURE, "tags": {"team": "pricing"}, "description": "é 😀"},
+    ],
     FeatureValuesRequestSchema: [
         {"features": _NAMES, "entities": _ENTITIES},
         {"features": _NAMES[:1], "entities": {"a": ["x"]}, "event_timestamp": 0},
@@ -38,7 +53,25 @@ LOADED = {
         },
     ],
 }
-REFUSED = {
+REFUSED: dict[type[PlainLoadSchema], list[Any]] = {
+    FeatureRefSchema: [
+        [],
+        {},
+        {"user_role": "developer"},
+        {**_REF, "feature_name": "no version"},
+        {**_REF, "feature_name": 5},
+        {**_REF, "feature_name": None},
+        {**_REF, "user_role": None},
+        {**_REF, "user_role": 7},
+        {**_REF, "unknown": 1},
+    ],
+    CreateFeatureSchema: [
+        {**SEED_FEATURE, "feature_name": "no version"},
+        {**SEED_FEATURE, "tags": {"team": 1}},
+        {**SEED_FEATURE, "query": "DELETE FROM t"},
+        {**SEED_FEATURE, "revision": 3},
+        {key: value for key, value in SEED_FEATURE.items() if key != "created_by"},
+    ],
     FeatureValuesRequestSchema: [
         [],
         {"entities": _ENTITIES},
@@ -65,18 +98,18 @@ REFUSED = {
 }
 
 
-def _schemas(schema_class: type[ValuesRequestSchema]) -> list[ValuesRequestSchema]:
+def _schemas(schema_class: type[PlainLoadSchema]) -> list[PlainLoadSchema]:
     # As webargs is handed them: without and with a token (user_role may be left out).
     return [schema_class(), schema_class(partial=("user_role",))]
 
 
-def _cases(table: dict[type[ValuesRequestSchema], list[Any]]) -> list[Any]:
+def _cases(table: dict[type[PlainLoadSchema], list[Any]]) -> list[Any]:
     return [(cls, body) for cls, bodies in table.items() for body in bodies]
 
 
 @pytest.mark.parametrize(("schema_class", "body"), _cases(LOADED))
 def test_a_body_without_problems_loads_by_its_fields_as_marshmallow_loads_it(
-    app: Flask, schema_class: type[ValuesRequestSchema], body: dict[str, Any]
+    app: Flask, schema_class: type[PlainLoadSchema], body: dict[str, Any]
 ) -> None:
     with app.test_request_context():
         for schema in _schemas(schema_class):
@@ -87,7 +120,7 @@ def test_a_body_without_problems_loads_by_its_fields_as_marshmallow_loads_it(
 
 @pytest.mark.parametrize(("schema_class", "body"), _cases(REFUSED))
 def test_a_body_with_a_problem_is_refused_by_marshmallow_as_before(
-    app: Flask, schema_class: type[ValuesRequestSchema], body: Any
+    app: Flask, schema_class: type[PlainLoadSchema], body: Any
 ) -> None:
     with app.test_request_context():
         for schema in _schemas(schema_class):
@@ -115,7 +148,7 @@ def test_a_schema_with_another_hook_loads_every_body_through_marshmallow(app: Fl
             return data
 
     body = LOADED[FeatureValuesRequestSchema][0]
-    plain = ValuesRequestSchema._PRE_LOADS_AS_IS
+    plain = ValuesRequestSchema.PRE_LOADS_AS_IS
     assert schema_validators_if_plain(FeatureValuesRequestSchema(), plain) == ()
     assert schema_validators_if_plain(OnlineFeaturesRequestSchema(), plain) == (
         "_one_name_per_column",

@@ -316,3 +316,37 @@ def test_a_value_the_driver_would_not_hand_back_as_it_is_stores_no_json(field, v
     assert stored_json({**row, field: value}) is None
     del row["tags"]
     assert stored_json(row) is None  # a field not given (a server default)
+
+
+def _read_by_name(client: Any, name: str) -> tuple[bytes, str]:
+    """A read by name's body and ETag, the same by GET and by POST."""
+    by_path = client.get(f"/get_feature_metadata/{name}", query_string=DEV)
+    by_body = client.post("/get_feature_metadata", json={"feature_name": name, **DEV})
+    assert by_path.status_code == by_body.status_code == 200, by_path.get_data(as_text=True)
+    assert (by_path.get_data(), by_path.headers["ETag"]) == (
+        by_body.get_data(),
+        by_body.headers["ETag"],
+    )
+    return by_path.get_data(), by_path.headers["ETag"]
+
+
+def test_a_read_by_name_answers_the_rows_json_stored_or_not_and_never_a_stale_one(
+    client, database, connection
+):
+    connection.execute(insert(FEATURES_TABLE), _rows(8))
+    names = connection.execute(select(_C.feature_name, _C.revision)).all()
+    # No stored text (a row written by code predating it): the database writes the object.
+    read = {name: _read_by_name(client, name) for name, _ in names}
+    for name, revision in names:
+        assert read[name] == (b'{"metadata":' + _api_json(database, name) + b"}", f'"{revision}"')
+
+    rewrite_stored_json(connection)  # the stored texts, then served
+    assert {name: _read_by_name(client, name) for name, _ in names} == read
+
+    # A statement outside the write path moves the revision (the rows' are 1 and 2**31 - 1):
+    # the stored text is not served.
+    connection.execute(text("UPDATE features SET description = 'changed', revision = 7"))
+    for name, _ in names:
+        body, tag = _read_by_name(client, name)
+        assert b'"description":"changed"' in body
+        assert (body, tag) == (b'{"metadata":' + _api_json(database, name) + b"}", '"7"')

@@ -127,9 +127,12 @@ class StrictJsonParser(OrjsonBodyParser):
         """
         if location != "query" or not isinstance(argmap, _IdentityAwareSchemas):
             return super().parse(argmap, req, location=location, **kwargs)
-        request = req if req is not None else flask.request
+        # The request behind webargs' proxy (``flask.request``), looked up once: an attribute
+        # read through the proxy is an AttributeError made and dropped.
+        request = flask.request if req is None else req
+        current = request._get_current_object() if request is flask.request else request  # type: ignore[attr-defined]
         loads = argmap.query_loads(identity_fields_optional())
-        query = request.environ.get("QUERY_STRING", "")
+        query = current.environ.get("QUERY_STRING", "")
         loaded = loads.get(query)
         if loaded is None:
             loaded = super().parse(argmap, req, location=location, **kwargs)

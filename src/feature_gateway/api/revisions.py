@@ -31,6 +31,8 @@ _ENVIRON_KEYS = {
     name: "HTTP_" + name.upper().replace("-", "_")
     for name in (IF_MATCH, READ_AFTER, IF_NONE_MATCH)
 }
+_READ_AFTER_ENVIRON = _ENVIRON_KEYS[READ_AFTER]
+_IF_NONE_MATCH_ENVIRON = _ENVIRON_KEYS[IF_NONE_MATCH]
 # What a view returns when it sends an ETag: the body and the headers.
 Reply = tuple[dict[str, Any], dict[str, str]]
 # An ETag as sent back ("3", W/"3": weak tags too, as a compressing proxy may weaken it),
@@ -76,6 +78,12 @@ def read_freshness() -> Freshness:
     that ``If-None-Match`` names (the client holds it); anything within the lag bound
     without either."""
     current = request._get_current_object()  # type: ignore[attr-defined]
+    environ = current.environ
+    # Neither header, as on nearly every read: nothing to parse.
+    if _READ_AFTER_ENVIRON not in environ and (
+        current.method != "GET" or _IF_NONE_MATCH_ENVIRON not in environ
+    ):
+        return WITHIN_LAG
     revisions = set(_revisions(current.environ, READ_AFTER, many=False) or ())
     if current.method == "GET":
         revisions |= _revisions(current.environ, IF_NONE_MATCH) or set()
@@ -85,9 +93,9 @@ def read_freshness() -> Freshness:
 def not_modified(revision: int) -> Response | None:
     """304 when a GET's ``If-None-Match`` names the revision the feature is at."""
     current = request._get_current_object()  # type: ignore[attr-defined]
-    if current.method != "GET" or revision not in (
-        _revisions(current.environ, IF_NONE_MATCH) or ()
-    ):
+    if current.method != "GET" or _IF_NONE_MATCH_ENVIRON not in current.environ:
+        return None
+    if revision not in (_revisions(current.environ, IF_NONE_MATCH) or ()):
         return None
     return Response(status=304, headers=etag(revision))
 

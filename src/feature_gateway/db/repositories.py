@@ -11,6 +11,7 @@ from sqlalchemy import (
     ARRAY,
     CompoundSelect,
     Dialect,
+    LargeBinary,
     Select,
     String,
     any_,
@@ -35,7 +36,13 @@ from feature_gateway.db.feature_pages import (
     read_page_json,
 )
 from feature_gateway.db.feature_writes import insert_feature, update_feature
-from feature_gateway.db.models import FEATURES_TABLE, AuditEntry, Feature
+from feature_gateway.db.models import (
+    FEATURES_TABLE,
+    STORED_JSON,
+    STORED_JSON_REVISION,
+    AuditEntry,
+    Feature,
+)
 from feature_gateway.db.violations import first_writer_wins
 from feature_gateway.domain.lifecycle import SERVED_STATES
 from feature_gateway.domain.listing import FeatureQuery
@@ -116,6 +123,19 @@ def _array_literal(names: list[str]) -> str:
 
 
 _TYPES = (FEATURES_TABLE.c.feature_type, FEATURES_TABLE.c.feature_data_type)
+
+
+@functools.cache
+def _stored_json_statement(canonical: bool, dialect_name: str) -> Select[Any]:
+    """A read by name of the row's revision and its stored JSON with the revision it was
+    stored at (``FeatureLookup.find_stored_json``); the text as UTF-8 bytes on SQLite (a
+    BLOB, which the driver hands over without decoding)."""
+    columns = FEATURES_TABLE.c
+    stored: Any = columns[STORED_JSON]
+    if dialect_name == "sqlite":
+        stored = cast(stored, LargeBinary)
+    by = _BY_CANONICAL_NAME if canonical else _BY_NAME
+    return select(columns.revision, stored, columns[STORED_JSON_REVISION]).where(by)
 
 
 def _each_listed(column: Any, key: str, dialect_name: str, *selected: Any) -> Select[Any]:
@@ -200,6 +220,22 @@ class FeatureLookup:
     def find(self, feature_name: str) -> dict[str, Any] | None:
         """The feature as field name → value, found as ``FeatureRepository.get`` finds it."""
         return by_either_spelling(feature_name, self._fields)
+
+    def find_stored_json(self, feature_name: str) -> tuple[int, bytes | str | None] | None:
+        """The feature ``find`` would find as its revision and the JSON object stored with it
+        at that revision (``db.feature_json``: the bytes orjson writes for ``find``'s dict),
+        None for the object when none was stored at it; None when there is no feature."""
+
+        def found(canonical: bool, name: str) -> tuple[int, bytes | str | None] | None:
+            statement = _stored_json_statement(canonical, self._dialect.name)
+            rows = fetch_all(self._connection.cursor, compiled_once(statement, self._dialect),
+                             {"n": name})  # fmt: skip
+            if not rows:
+                return None
+            revision, stored, stored_at = rows[0]
+            return revision, (stored if stored_at == revision else None)
+
+        return by_either_spelling(feature_name, found)
 
     def revision_of(self, feature_name: str) -> int | None:
         """The revision of the feature ``find`` would find; None when there is none."""

@@ -11,6 +11,7 @@ from typing import Any
 from marshmallow import EXCLUDE, Schema, fields
 
 from feature_gateway.domain.lifecycle import Role
+from feature_gateway.framework_adapter import PlainLoadSchema
 from feature_gateway.shapes.schema_fields import FeatureName, StrictSchema
 
 ROLE_HEADER = "X-User-Role"
@@ -30,9 +31,12 @@ class RoleBodySchema(StrictSchema):
     user_role = UserRole(required=True)
 
 
-class FeatureRefSchema(RoleBodySchema):
+class FeatureRefSchema(PlainLoadSchema, RoleBodySchema):
     # A large body is loaded as its outline where that answers alike (api.body_outline).
     outline_answers = True
+    # A body of its fields only passes the unknown fields' count as it is: loaded by its
+    # fields alone (a read by name as POST, and the writes naming one feature).
+    PRE_LOADS_AS_IS = frozenset({"_few_unknown_fields"})
 
     feature_name = FeatureName(required=True)
 

@@ -17,7 +17,7 @@ from feature_gateway.framework_adapter import read_body_in_one_buffer
 from feature_gateway.observability import RecordMaker
 from feature_gateway.web.access import is_console
 from feature_gateway.web.caller import authenticate_request, no_caller_yet
-from feature_gateway.web.metrics import IN_PROGRESS, observe_request
+from feature_gateway.web.metrics import request_answered, request_started
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _REQUEST_ID_ENVIRON = "HTTP_X_REQUEST_ID"
@@ -54,7 +54,7 @@ def register_request_hooks(app: Flask, max_body_bytes: int, *, token_mode: bool)
         context = g._get_current_object()
         current: Request = request._get_current_object()  # type: ignore[attr-defined]
         context.started = time.perf_counter()
-        IN_PROGRESS.inc()
+        request_started()
         supplied = current.environ.get(_REQUEST_ID_ENVIRON, "")
         valid = supplied and _REQUEST_ID_PATTERN.fullmatch(supplied)
         context.request_id = supplied if valid else secrets.token_hex(16)
@@ -115,8 +115,7 @@ def _access_fields(context: Any, status: int) -> dict[str, Any]:
 def _request_done(started: float, fields: dict[str, Any]) -> None:
     """Metrics and the access line, once the response is complete."""
     duration_s = time.perf_counter() - started
-    IN_PROGRESS.dec()
-    observe_request(fields["method"], fields["endpoint"], fields["status"], duration_s)
+    request_answered(fields["method"], fields["endpoint"], fields["status"], duration_s)
     fields["duration_ms"] = round(duration_s * 1000, 2)
     # Not Logger.info: what it would add is the caller's file and line, a walk up the stack,
     # which the line does not show.

@@ -65,8 +65,8 @@ def create_feature_metadata(args: dict[str, Any], *, db: Database) -> Reply:
 def get_feature_metadata(args: dict[str, Any]) -> Reply:
     """Read one feature by name; its ETag is its revision (see If-Match)."""
     require_role(Action.READ, args.get("user_role"))
-    feature = features.get_feature(database(), args["feature_name"], read_freshness())
-    return {"feature": feature}, etag(feature["revision"])
+    found = features.get_feature_json(database(), args["feature_name"], read_freshness())
+    return {"feature": found.fields}, etag(found.revision)
 
 
 @blp.route(
@@ -83,8 +83,8 @@ def get_feature_metadata_by_path(args: dict[str, Any], feature_name: str) -> Rep
     """Read one feature by name; its ETag is its revision (see If-Match, If-None-Match)."""
     require_role(Action.READ, args.get("user_role"))
     name = checked_feature_name(feature_name)
-    feature = features.get_feature(database(), name, read_freshness())
-    return not_modified(feature["revision"]) or ({"feature": feature}, etag(feature["revision"]))
+    found = features.get_feature_json(database(), name, read_freshness())
+    return not_modified(found.revision) or ({"feature": found.fields}, etag(found.revision))
 
 
 def _list(args: dict[str, Any]) -> features.Page:

@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, missing, pre_load, validate
+from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
 from feature_gateway.api.context import value_limits
 from feature_gateway.domain.value_requests import (
@@ -16,7 +16,7 @@ from feature_gateway.domain.value_requests import (
     is_valid_entity_key,
 )
 from feature_gateway.domain.values import NOT_FOUND, PRESENT
-from feature_gateway.framework_adapter import schema_validators_if_plain
+from feature_gateway.framework_adapter import PlainLoadSchema
 from feature_gateway.shapes.outlines import ArrayOutline, ObjectOutline
 from feature_gateway.shapes.role_schemas import UserRole
 from feature_gateway.shapes.schema_fields import FeatureName, StrictSchema
@@ -139,7 +139,7 @@ ENTITIES_DOCUMENTATION: dict[str, Any] = {
 }
 
 
-class ValuesRequestSchema(StrictSchema):
+class ValuesRequestSchema(PlainLoadSchema, StrictSchema):
     """A request for values (``POST /features``, ``POST /get-online-features``): its size is
     checked against the same limits (``RequestLimits``) before anything else."""
 
@@ -154,56 +154,11 @@ class ValuesRequestSchema(StrictSchema):
     # The hooks a body passes through unchanged when its keys are all fields of the schema
     # and it is within the limits: unknown fields counted, the limits, Feast's
     # feature_service (not a field). Another hook turns the shortcut in ``load`` off.
-    _PRE_LOADS_AS_IS = frozenset({"_few_unknown_fields", "_within_limits", "_no_feature_service"})
+    PRE_LOADS_AS_IS = frozenset({"_few_unknown_fields", "_within_limits", "_no_feature_service"})
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._validators = schema_validators_if_plain(self, self._PRE_LOADS_AS_IS)
-        self._keys = frozenset(field.data_key or name for name, field in self.load_fields.items())
-
-    def load(
-        self,
-        data: Any,
-        *,
-        many: bool | None = None,
-        partial: Any = None,
-        unknown: Any = None,
-    ) -> Any:
-        """marshmallow's ``load``; a body that loads without a problem is loaded by its fields
-        alone (``_loaded_by_fields``), without the schema's machinery around them (its error
-        store, its hooks looked up and called by name: about a third of the load of a values
-        request, docs/performance.md "i28-values"). Any problem, and anything but a plain
-        load, takes marshmallow's path, so every refusal is the same."""
-        if self._validators is not None and many is None and partial is None and unknown is None:
-            loaded = self._loaded_by_fields(data)
-            if loaded is not None:
-                return loaded
-        return super().load(data, many=many, partial=partial, unknown=unknown)
-
-    def _loaded_by_fields(self, data: Any) -> dict[str, Any] | None:
-        """What marshmallow's load returns for ``data``, when it returns (None otherwise, or
-        when unsure): each field's ``deserialize`` (its own checks and validators), then the
-        schema's validators; the pre-load hooks leave such a body as it is."""
-        if type(data) is not dict or not self._keys.issuperset(data):
-            return None  # not an object, or unknown fields: refused by marshmallow
-        if value_limits().violations(*request_size(data)):
-            return None
-        partial = self.partial
-        loaded: dict[str, Any] = {}
-        try:
-            for name, field in self.load_fields.items():
-                key = field.data_key or name
-                value = data.get(key, missing)
-                if value is missing and (partial is True or (partial and name in partial)):
-                    continue
-                value = field.deserialize(value, key, data)
-                if value is not missing:
-                    loaded[field.attribute or name] = value
-            for validator in self._validators or ():
-                getattr(self, validator)(loaded, partial=partial, many=False, unknown=self.unknown)
-        except ValidationError:
-            return None
-        return loaded
+    def loads_plainly(self, data: dict[str, Any]) -> bool:
+        """Within the limits: ``_within_limits`` leaves the body as it is."""
+        return not value_limits().violations(*request_size(data))
 
     def answered_by_outline(self, outline: Any) -> bool:
         """Whether loading ``outline`` (``api.body_outline``) answers as loading the body
