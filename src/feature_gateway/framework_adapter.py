@@ -96,7 +96,17 @@ CHECKED_AGAINST = {
 DocCallback = Callable[..., dict[str, Any]]
 F = TypeVar("F", bound=Callable[..., Any])
 # A body is read from the server this much at a time (werkzeug's own piece).
-_BODY_PIECE_BYTES = 64 * 1024
+BODY_PIECE_BYTES = 64 * 1024
+
+
+def request_behind(req: Any) -> flask.Request:
+    """The request webargs hands a hook (Flask's ``request`` proxy, or None for it), read
+    behind the proxy: an attribute read through it is an AttributeError made and dropped
+    (``web.context``)."""
+    proxy_or_request = flask.request if req is None else req
+    if isinstance(proxy_or_request, LocalProxy):
+        return cast(flask.Request, proxy_or_request._get_current_object())
+    return cast(flask.Request, proxy_or_request)
 
 
 def read_body_in_one_buffer(request: flask.Request, declared: int) -> None:
@@ -124,7 +134,7 @@ def _read_whole(stream: LimitedStream, length: int) -> bytes:
     with buffer.getbuffer() as view:
         while read < length:
             # io.RawIOBase.readinto takes any writable buffer (werkzeug's hint: bytearray)
-            got = stream.readinto(view[read : read + _BODY_PIECE_BYTES])  # type: ignore[arg-type]
+            got = stream.readinto(view[read : read + BODY_PIECE_BYTES])  # type: ignore[arg-type]
             if not got:  # werkzeug's stream raised already, unless its limit is a maximum
                 break
             read += got
@@ -141,7 +151,7 @@ class OrjsonBodyParser(FlaskParser):
         turns the standard library's errors into 400s, written as one). webargs hands it
         Flask's ``request`` proxy: the request behind it is read, not through the proxy
         (``web.context``)."""
-        current = req._get_current_object() if isinstance(req, LocalProxy) else req
+        current = request_behind(req)
         if not is_json_request(current):
             return core.missing
         body = current.get_data(cache=True)

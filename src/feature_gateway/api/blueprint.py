@@ -48,6 +48,7 @@ from feature_gateway.framework_adapter import (
     OrjsonBodyParser,
     documented_statuses,
     mark_operation,
+    request_behind,
 )
 from feature_gateway.shapes.role_schemas import RoleHeaderSchema
 
@@ -127,12 +128,8 @@ class StrictJsonParser(OrjsonBodyParser):
         """
         if location != "query" or not isinstance(argmap, _IdentityAwareSchemas):
             return super().parse(argmap, req, location=location, **kwargs)
-        # The request behind webargs' proxy (``flask.request``), looked up once: an attribute
-        # read through the proxy is an AttributeError made and dropped.
-        request = flask.request if req is None else req
-        current = request._get_current_object() if request is flask.request else request  # type: ignore[attr-defined]
         loads = argmap.query_loads(identity_fields_optional())
-        query = current.environ.get("QUERY_STRING", "")
+        query = request_behind(req).environ.get("QUERY_STRING", "")
         loaded = loads.get(query)
         if loaded is None:
             loaded = super().parse(argmap, req, location=location, **kwargs)

@@ -13,7 +13,7 @@ from flask import Flask, Request, Response, g, has_request_context, request
 from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 from werkzeug.wsgi import get_content_length
 
-from feature_gateway.framework_adapter import read_body_in_one_buffer
+from feature_gateway.framework_adapter import BODY_PIECE_BYTES, read_body_in_one_buffer
 from feature_gateway.observability import RecordMaker
 from feature_gateway.web.access import is_console
 from feature_gateway.web.caller import authenticate_request, no_caller_yet
@@ -24,9 +24,6 @@ _REQUEST_ID_ENVIRON = "HTTP_X_REQUEST_ID"
 # A caller-supplied id is echoed only if it is short and harmless in a log line.
 _REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-# A body of more bytes than this is read into one buffer of its declared length; werkzeug
-# reads a smaller one in one 64 kB piece of its own (docs/performance.md, "i30-refused").
-ONE_BUFFER_FROM_BYTES = 64 * 1024
 access_log = logging.getLogger("feature_gateway.access")
 _access_records = RecordMaker(access_log, logging.INFO, "request", __file__)
 
@@ -137,7 +134,9 @@ def _check_body_size(current: Request, max_body_bytes: int) -> None:
     if declared is not None:
         if declared > max_body_bytes:
             raise RequestEntityTooLarge()
-        if declared > ONE_BUFFER_FROM_BYTES:  # read once, not grown and copied by werkzeug
+        # Past one of werkzeug's pieces, read into one buffer of the declared length, not
+        # grown and copied by werkzeug (docs/performance.md, "i30-refused").
+        if declared > BODY_PIECE_BYTES:
             read_body_in_one_buffer(current, declared)
         return
     current.max_content_length = max_body_bytes + 1
