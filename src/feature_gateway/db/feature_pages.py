@@ -36,7 +36,7 @@ from feature_gateway.db.compiled import (
     fetch_all,
 )
 from feature_gateway.db.engine import SQLITE_FOLD_CASE
-from feature_gateway.db.feature_json import feature_json
+from feature_gateway.db.feature_json import feature_json, stored_feature_json
 from feature_gateway.db.models import FEATURES_TABLE
 from feature_gateway.domain.feature_fields import FIELD_NAMES
 from feature_gateway.domain.lifecycle import Status
@@ -235,8 +235,18 @@ def read_page_json(
     cursor_of: Callable[[], Any], dialect: Dialect, query: FeatureQuery
 ) -> tuple[bytes, int]:
     """The same page as one JSON array (UTF-8), each feature's object written by the
-    database (``db.feature_json``), and the count of all matches."""
-    rows, total, _ = _read(cursor_of, dialect, query, "json", (feature_json(dialect.name),))
+    database (``db.feature_json``), and the count of all matches.
+
+    The page is read with the stored texts alone (``stored_feature_json``); one holding a
+    row without a current text (written by code predating the column, or by a statement of
+    its own) is read again whole by the statement that has the database write those rows'
+    objects. Each answer comes from one statement, so its rows and count agree, as before;
+    what a page with such a row adds is the first statement's run."""
+    rows, total, _ = _read(
+        cursor_of, dialect, query, "stored", (stored_feature_json(dialect.name),)
+    )
+    if any(row[1] is None for row in rows):
+        rows, total, _ = _read(cursor_of, dialect, query, "json", (feature_json(dialect.name),))
     if dialect.name == "sqlite":  # bytes (a BLOB): no decoding to str and back
         return b"[" + b",".join(row[1] for row in rows) + b"]", total
     return ("[" + ",".join(row[1] for row in rows) + "]").encode(), total
