@@ -347,9 +347,9 @@ def test_a_page_of_current_texts_is_read_without_the_databases_writing(
     page, total = read_page_json(statements, connection.dialect, query)
 
     assert len(statements.sql) == 1
-    assert "written" not in statements.sql[0] and "written" in str(
-        feature_json(connection.dialect.name)
-    )
+    # SQLite prepares it once per connection: there the page is one statement as before.
+    assert ("written" in statements.sql[0]) is (connection.dialect.name == "sqlite")
+    assert "written" in str(feature_json(connection.dialect.name))
     assert (page, total) == (_listed_items(database, query), 3)
 
 
@@ -371,7 +371,8 @@ def test_a_page_holding_a_row_without_a_current_text_is_read_again_whole(
 
     page, total = read_page_json(statements, connection.dialect, query)
 
-    assert len(statements.sql) == 2 and "written" in statements.sql[1]
+    assert len(statements.sql) == (1 if connection.dialect.name == "sqlite" else 2)
+    assert "written" in statements.sql[-1]
     assert total == 3 and page.count(b"changed behind the write path") == 1
     assert page == b"[" + b",".join(_api_json(database, name) for name in names) + b"]"
 

@@ -89,12 +89,13 @@ def feature_json(dialect_name: str) -> ColumnElement[Any]:
     )
 
 
+@functools.cache
 def stored_feature_json(dialect_name: str) -> ColumnElement[Any]:
     """``feature_json`` without the database's writing: the stored text where it was
     written at the row's revision, else NULL (a text is stored only with its revision,
     ``db.feature_writes``, so NULL means "none current"). A statement without the other
-    branch's subquery is about half as costly for PostgreSQL to plan, which it does on every
-    run of a page it plans for the values given (docs/performance.md, "i31-pgwrite")."""
+    branch's subquery is about half as costly for PostgreSQL to plan (``db.feature_pages``,
+    ``read_page_json``)."""
     return _as_item(dialect_name, case((_current(), FEATURES_TABLE.c[STORED_JSON])))
 
 

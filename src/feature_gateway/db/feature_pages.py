@@ -241,15 +241,28 @@ def read_page_json(
     row without a current text (written by code predating the column, or by a statement of
     its own) is read again whole by the statement that has the database write those rows'
     objects. Each answer comes from one statement, so its rows and count agree, as before;
-    what a page with such a row adds is the first statement's run."""
+    what a page with such a row adds is the first statement's run. PostgreSQL plans a page
+    for the values given on every run past a small table, the other branch's subquery too
+    (docs/performance.md, "i31-pgwrite"); SQLite prepares a statement once per connection
+    (the driver's cache), so there the page stays the one statement with both branches."""
+    if dialect.name == "sqlite":
+        rows, total, _ = _read(cursor_of, dialect, query, "json", (feature_json("sqlite"),))
+        return _joined("sqlite", rows), total
     rows, total, _ = _read(
         cursor_of, dialect, query, "stored", (stored_feature_json(dialect.name),)
     )
-    if any(row[1] is None for row in rows):
+    try:
+        return _joined(dialect.name, rows), total
+    except TypeError:  # a NULL among the texts: no scan of the rows for it first
         rows, total, _ = _read(cursor_of, dialect, query, "json", (feature_json(dialect.name),))
-    if dialect.name == "sqlite":  # bytes (a BLOB): no decoding to str and back
-        return b"[" + b",".join(row[1] for row in rows) + b"]", total
-    return ("[" + ",".join(row[1] for row in rows) + "]").encode(), total
+        return _joined(dialect.name, rows), total
+
+
+def _joined(dialect_name: str, rows: list[Any]) -> bytes:
+    """The rows' JSON objects (their second column) as one JSON array."""
+    if dialect_name == "sqlite":  # bytes (a BLOB): no decoding to str and back
+        return b"[" + b",".join(row[1] for row in rows) + b"]"
+    return ("[" + ",".join(row[1] for row in rows) + "]").encode()
 
 
 def _read(
