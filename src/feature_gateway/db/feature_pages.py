@@ -36,7 +36,7 @@ from feature_gateway.db.compiled import (
     fetch_all,
 )
 from feature_gateway.db.engine import SQLITE_FOLD_CASE
-from feature_gateway.db.feature_json import feature_json
+from feature_gateway.db.feature_json import feature_json, stored_feature_json
 from feature_gateway.db.models import FEATURES_TABLE
 from feature_gateway.domain.feature_fields import FIELD_NAMES
 from feature_gateway.domain.lifecycle import Status
@@ -235,11 +235,34 @@ def read_page_json(
     cursor_of: Callable[[], Any], dialect: Dialect, query: FeatureQuery
 ) -> tuple[bytes, int]:
     """The same page as one JSON array (UTF-8), each feature's object written by the
-    database (``db.feature_json``), and the count of all matches."""
-    rows, total, _ = _read(cursor_of, dialect, query, "json", (feature_json(dialect.name),))
-    if dialect.name == "sqlite":  # bytes (a BLOB): no decoding to str and back
-        return b"[" + b",".join(row[1] for row in rows) + b"]", total
-    return ("[" + ",".join(row[1] for row in rows) + "]").encode(), total
+    database (``db.feature_json``), and the count of all matches.
+
+    The page is read with the stored texts alone (``stored_feature_json``); one holding a
+    row without a current text (written by code predating the column, or by a statement of
+    its own) is read again whole by the statement that has the database write those rows'
+    objects. Each answer comes from one statement, so its rows and count agree, as before;
+    what a page with such a row adds is the first statement's run. PostgreSQL plans a page
+    for the values given on every run past a small table, the other branch's subquery too
+    (docs/performance.md, "i31-pgwrite"); SQLite prepares a statement once per connection
+    (the driver's cache), so there the page stays the one statement with both branches."""
+    if dialect.name == "sqlite":
+        rows, total, _ = _read(cursor_of, dialect, query, "json", (feature_json("sqlite"),))
+        return _joined("sqlite", rows), total
+    rows, total, _ = _read(
+        cursor_of, dialect, query, "stored", (stored_feature_json(dialect.name),)
+    )
+    try:
+        return _joined(dialect.name, rows), total
+    except TypeError:  # a NULL among the texts: no scan of the rows for it first
+        rows, total, _ = _read(cursor_of, dialect, query, "json", (feature_json(dialect.name),))
+        return _joined(dialect.name, rows), total
+
+
+def _joined(dialect_name: str, rows: list[Any]) -> bytes:
+    """The rows' JSON objects (their second column) as one JSON array."""
+    if dialect_name == "sqlite":  # bytes (a BLOB): no decoding to str and back
+        return b"[" + b",".join(row[1] for row in rows) + b"]"
+    return ("[" + ",".join(row[1] for row in rows) + "]").encode()
 
 
 def _read(
