@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from alembic import command
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Connection, Engine, text
@@ -23,16 +22,17 @@ from sqlalchemy import Connection, Engine, text
 from feature_gateway import create_app
 from feature_gateway.app import configure_logging
 from feature_gateway.db.engine import make_engine
-from feature_gateway.db.migrations import alembic_config
 from feature_gateway.db.scopes import Database
 from feature_gateway.services import tokens
 from feature_gateway.services.identity_provider import IdentityProvider
 from feature_gateway.shapes import examples
 from feature_gateway.web.context import EXTENSION
-from tests.databases import (
+from tests.databases import (  # noqa: F401  (migrate: imported from here by the tests)
     BACKENDS,
     BACKGROUND_DROPS,
+    TEMPLATES,
     FreshDatabase,
+    migrate,
     require_backend,
     settings_for,
 )
@@ -66,10 +66,12 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 def pytest_sessionstart() -> None:
     BACKGROUND_DROPS.start()
+    TEMPLATES.start()
 
 
 @pytest.hookimpl(trylast=True)  # after the session's fixtures are torn down
 def pytest_sessionfinish() -> None:
+    TEMPLATES.finish()
     BACKGROUND_DROPS.finish()
 
 
@@ -112,18 +114,11 @@ def token_secret(token: str) -> str:
     return secret
 
 
-def migrate(url: str, revision: str = "head") -> None:
-    config = alembic_config(url)
-    config.attributes["configure_logger"] = False
-    command.upgrade(config, revision)
-
-
 def one_connection_database(tmp_path: Path, backend: str) -> Iterator[tuple[Database, str]]:
     """A new migrated database of ``backend`` behind a ``Database`` whose pool holds one
     connection (what a test of connection handling needs to know it reuses), and its URL."""
     require_backend(backend)
-    fresh = FreshDatabase(backend, tmp_path)
-    migrate(fresh.url)
+    fresh = FreshDatabase(backend, tmp_path, migrated=True)
     engine = make_engine(settings_for(fresh.url, db_pool_size=1, db_max_overflow=0))
     try:
         yield Database(engine), fresh.url
@@ -142,8 +137,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 def migrated_database(
     backend: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[FreshDatabase]:
-    fresh = FreshDatabase(backend, tmp_path_factory.mktemp(backend))
-    migrate(fresh.url)
+    fresh = FreshDatabase(backend, tmp_path_factory.mktemp(backend), migrated=True)
     yield fresh
     fresh.drop()
 

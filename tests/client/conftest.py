@@ -13,7 +13,7 @@ from tests.databases import BACKENDS, FreshDatabase, require_backend
 def _service(request: pytest.FixtureRequest, factory: pytest.TempPathFactory, env: dict[str, str]):
     require_backend(request.param)
     folder = factory.mktemp(f"client-{request.param}")
-    service = Service(FreshDatabase(request.param, folder), folder, env)
+    service = Service(FreshDatabase(request.param, folder, migrated=True), folder, env)
     return service
 
 

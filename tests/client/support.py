@@ -16,7 +16,7 @@ from feature_gateway.config import Settings
 from feature_gateway.db.engine import make_engine
 from feature_gateway.db.scopes import Database
 from feature_gateway.services import tokens
-from tests.conftest import TEST_SECRET_KEY, migrate
+from tests.conftest import TEST_SECRET_KEY
 from tests.databases import FreshDatabase
 from tests.live_server import LiveServer, free_port
 
@@ -38,7 +38,7 @@ UNAVAILABLE = (
 
 @dataclass
 class Service:
-    """A gunicorn on a fresh database; ``restart`` brings it back on the same port."""
+    """A gunicorn on a fresh migrated database; ``restart`` brings it back on the same port."""
 
     fresh: FreshDatabase
     folder: Path
@@ -46,7 +46,6 @@ class Service:
     live: LiveServer = field(init=False)
 
     def __post_init__(self) -> None:
-        migrate(self.fresh.url)
         self.start()
 
     def start(self, port: int | None = None) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TEST_SECRET_KEY, migrate
+from tests.conftest import TEST_SECRET_KEY
 from tests.console.support import csrf_token
 from tests.databases import BACKENDS, FreshDatabase, require_backend
 from tests.deploy.support import Reply, call
@@ -24,8 +24,7 @@ COOKIE = "fmg_console"
 @pytest.fixture(params=BACKENDS)
 def hosts(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[list[LiveServer]]:
     require_backend(request.param)
-    fresh = FreshDatabase(request.param, tmp_path)
-    migrate(fresh.url)
+    fresh = FreshDatabase(request.param, tmp_path, migrated=True)
     started: list[LiveServer] = []
     try:
         for name in ("a", "b"):

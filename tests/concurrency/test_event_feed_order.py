@@ -26,7 +26,7 @@ from feature_gateway.db.catalog_repositories import ChangeLogRepository
 from feature_gateway.db.engine import make_engine
 from feature_gateway.db.scopes import Database
 from feature_gateway.services.audit import verify_audit_trails
-from tests.conftest import SEED_FEATURE, migrate
+from tests.conftest import SEED_FEATURE
 from tests.databases import BACKENDS, FreshDatabase, require_backend, settings_for
 from tests.live_server import LiveServer
 
@@ -48,8 +48,7 @@ STEPS = [
 @pytest.fixture(params=BACKENDS)
 def fresh(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FreshDatabase]:
     require_backend(request.param)
-    database = FreshDatabase(request.param, tmp_path)
-    migrate(database.url)
+    database = FreshDatabase(request.param, tmp_path, migrated=True)
     yield database
     database.drop()
 
@@ -186,8 +185,7 @@ def test_a_follower_sees_every_change_once_in_order_while_many_write(
 @pytest.fixture
 def postgres(tmp_path: Path) -> Iterator[Any]:
     require_backend("postgresql")
-    database = FreshDatabase("postgresql", tmp_path)
-    migrate(database.url)
+    database = FreshDatabase("postgresql", tmp_path, migrated=True)
     engine = make_engine(settings_for(database.url))
     with engine.begin() as connection:
         connection.execute(

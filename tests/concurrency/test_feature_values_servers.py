@@ -18,8 +18,7 @@ from feature_gateway.db.engine import make_engine
 from feature_gateway.db.scopes import Database
 from feature_gateway.domain.values import FeatureSpec
 from feature_gateway.services.transfer import import_features
-from tests.conftest import migrate
-from tests.databases import settings_for
+from tests.databases import migrated_sqlite, settings_for
 from tests.live_server import LiveServer
 from tests.metrics_text import sample_total
 from tests.value_oracle import simulated_value
@@ -53,8 +52,7 @@ SPECS = [
 
 @pytest.fixture(scope="module")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = f"sqlite:///{tmp_path_factory.mktemp('served') / 'served.db'}"
-    migrate(url)
+    url = migrated_sqlite(tmp_path_factory.mktemp("served") / "served.db")
     records = [_record(s.name, s.feature_type, s.data_type, "DEPLOYED") for s in SPECS]
     records.append(_record(PENDING, "batch", "float", "TEST_SUCCEEDED"))
     engine = make_engine(settings_for(url))

@@ -29,7 +29,7 @@ from feature_gateway.domain.webhooks import new_secret, new_webhook_id
 from feature_gateway.services import webhooks
 from feature_gateway.services.clock import now_ms
 from feature_gateway.web.context import EXTENSION
-from tests.conftest import SEED_FEATURE, migrate
+from tests.conftest import SEED_FEATURE
 from tests.databases import BACKENDS, FreshDatabase, require_backend, settings_for
 from tests.webhook_receiver import Answer, Receiver, receiving
 
@@ -131,8 +131,7 @@ class Setup:
 @pytest.fixture(params=BACKENDS)
 def setup(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setup]:
     require_backend(request.param)
-    fresh = FreshDatabase(request.param, tmp_path)
-    migrate(fresh.url)
+    fresh = FreshDatabase(request.param, tmp_path, migrated=True)
     with receiving() as receiver:
         made = Setup(fresh.url, receiver, tmp_path)
         try:

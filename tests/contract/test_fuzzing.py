@@ -13,7 +13,6 @@ import pytest
 from flask import Flask
 
 from feature_gateway import create_app
-from tests.conftest import migrate
 from tests.contract.fuzzing import publish_report, run_fuzzing, seed_features
 from tests.contract.openapi_contract import Contract
 from tests.databases import BACKENDS, FreshDatabase, require_backend
@@ -23,9 +22,8 @@ from tests.databases import BACKENDS, FreshDatabase, require_backend
 def fuzz_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
     """The app on a fresh, migrated database of its own: fuzzing commits for real."""
     require_backend(request.param)
-    fresh = FreshDatabase(request.param, tmp_path)
+    fresh = FreshDatabase(request.param, tmp_path, migrated=True)
     try:
-        migrate(fresh.url)
         app = create_app({"database_url": fresh.url, "log_level": "WARNING"})
         app.config["FUZZ_BACKEND"] = request.param
         yield app

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from openapi_spec_validator import validate
 
-from tests.conftest import migrate
+from tests.databases import migrated_sqlite
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT_S = 30
@@ -29,8 +29,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def gunicorn_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    database_url = f"sqlite:///{tmp_path_factory.mktemp('served') / 'served.db'}"
-    migrate(database_url)
+    database_url = migrated_sqlite(tmp_path_factory.mktemp("served") / "served.db")
     port = _free_port()
     env = {
         **os.environ,

@@ -14,7 +14,7 @@ from flask import Flask
 
 from feature_gateway import create_app
 from feature_gateway.services import tokens
-from tests.conftest import TEST_SECRET_KEY, migrate
+from tests.conftest import TEST_SECRET_KEY
 from tests.contract.fuzzing import publish_report, run_fuzzing, seed_features
 from tests.contract.openapi_contract import Contract
 from tests.databases import BACKENDS, FreshDatabase, require_backend
@@ -25,9 +25,8 @@ EVERY_ROLE = ("developer", "approver", "external_testing_system", "admin")
 @pytest.fixture(params=BACKENDS)
 def token_fuzz_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
     require_backend(request.param)
-    fresh = FreshDatabase(request.param, tmp_path)
+    fresh = FreshDatabase(request.param, tmp_path, migrated=True)
     try:
-        migrate(fresh.url)
         seeding = create_app({"database_url": fresh.url, "log_level": "WARNING"})
         seed_features(seeding)  # by dev and qa, in trust mode: the fuzzer may approve them
         seeding.extensions["feature_gateway"].database.bind.dispose()

@@ -46,9 +46,12 @@ THROUGH_PGBOUNCER = [
     "tests/concurrency/test_webhook_workers.py",
 ]
 # Left out of the re-run: API tests whose point is who may call what, or which input is
-# refused before any statement runs (the large bodies: before the body is even built).
-# They repeat the statements the rest already sends through PgBouncer (the access matrix
-# alone is a third of the API's PostgreSQL tests), and the re-run is the slowest test.
+# refused before any statement runs (the large bodies: before the body is even built), or
+# what a large refused body costs in memory (its statements, a keyed refusal stored and
+# replayed, are test_idempotency's, which runs through PgBouncer; their time is spent
+# tracing the body, 90 s of the re-run's 400 on a loaded machine). They repeat the
+# statements the rest already sends through PgBouncer (the access matrix alone is a third
+# of the API's PostgreSQL tests), and the re-run is the slowest test.
 NOT_THROUGH_PGBOUNCER = [
     "tests/api/test_access_matrix.py",
     "tests/api/test_roles.py",
@@ -57,6 +60,8 @@ NOT_THROUGH_PGBOUNCER = [
     "tests/api/test_look_alike_names.py",
     "tests/api/test_feature_values_validation.py",
     "tests/api/test_large_bodies.py",
+    "tests/api/test_large_write_bodies.py",
+    "tests/api/test_refused_request_memory.py",
 ]
 
 

@@ -18,7 +18,8 @@ import pytest
 
 from feature_gateway import create_app
 from feature_gateway.web.context import EXTENSION
-from tests.conftest import SEED_FEATURE, migrate
+from tests.conftest import SEED_FEATURE
+from tests.databases import migrated_sqlite
 from tests.live_server import LiveServer
 
 DISK_SIZE = "4m"
@@ -91,8 +92,7 @@ def audit_verify(url: str) -> tuple[int, str]:
 def test_a_full_disk_refuses_writes_with_503_keeps_reads_and_recovers_by_itself(
     small_disk, tmp_path
 ):
-    url = f"sqlite:///{small_disk / 'gateway.db'}"
-    migrate(url)
+    url = migrated_sqlite(small_disk / "gateway.db")
     server = LiveServer(url, workers=2, log_path=tmp_path / "gunicorn.log")
     try:
         stored = [f"disk_view:stored_{i}:1" for i in range(3)]
@@ -141,8 +141,7 @@ def test_a_full_disk_refuses_writes_with_503_keeps_reads_and_recovers_by_itself(
 
 
 def test_the_storage_full_answer_carries_retry_after(small_disk, tmp_path):
-    url = f"sqlite:///{small_disk / 'gateway.db'}"
-    migrate(url)
+    url = migrated_sqlite(small_disk / "gateway.db")
     app = create_app({"database_url": url, "log_level": "ERROR", "TESTING": True})
     try:
         client = app.test_client()

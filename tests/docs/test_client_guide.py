@@ -13,7 +13,7 @@ import pytest
 from markdown_it import MarkdownIt
 
 from feature_gateway.config import PROJECT_ROOT
-from tests.conftest import migrate
+from tests.databases import migrated_sqlite
 from tests.live_server import LiveServer
 
 pytestmark = pytest.mark.slow
@@ -34,8 +34,7 @@ def test_the_client_guide_shows_the_install_line_and_python_to_run() -> None:
 
 
 def test_the_client_guides_python_blocks_run_against_a_fresh_service(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'guide.db'}"
-    migrate(url)
+    url = migrated_sqlite(tmp_path / "guide.db")
     cli = Path(sys.executable).parent / "feature-gateway"
     imported = subprocess.run(
         [str(cli), "import-features", str(SAMPLE)], capture_output=True, text=True, timeout=60,

@@ -30,7 +30,7 @@ from feature_gateway.db.engine import make_engine
 from feature_gateway.db.scopes import Database
 from feature_gateway.services import tokens
 from feature_gateway.services.transfer import import_features
-from tests.conftest import TEST_SECRET_KEY, migrate
+from tests.conftest import TEST_SECRET_KEY
 from tests.databases import FreshDatabase, require_backend
 from tests.deploy.support import find_binary
 from tests.live_server import LiveServer
@@ -107,8 +107,9 @@ def served(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     require_backend(request.param)
-    database = FreshDatabase(request.param, tmp_path_factory.mktemp(f"feast-{request.param}"))
-    migrate(database.url)
+    database = FreshDatabase(
+        request.param, tmp_path_factory.mktemp(f"feast-{request.param}"), migrated=True
+    )
     records = [
         {"feature_name": name, "feature_type": kind, "feature_data_type": data_type,
          "status": status, "query": "SELECT 1", "description": "read by Feast",

@@ -19,7 +19,7 @@ from feature_gateway.config import PROJECT_ROOT
 from feature_gateway.db.engine import make_engine
 from feature_gateway.web.context import EXTENSION
 from tests.conftest import _STEPS as WORKFLOW_STEPS
-from tests.conftest import SEED_FEATURE, migrate
+from tests.conftest import SEED_FEATURE
 from tests.databases import FreshDatabase, require_backend, settings_for
 from tests.deploy.support import app_environment
 
@@ -32,8 +32,7 @@ SAMPLE = PROJECT_ROOT / "data" / "feature_metadata.json"
 def migrated_database(
     backend: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[FreshDatabase]:
-    fresh = FreshDatabase(backend, tmp_path_factory.mktemp(f"audit-{backend}"))
-    migrate(fresh.url)
+    fresh = FreshDatabase(backend, tmp_path_factory.mktemp(f"audit-{backend}"), migrated=True)
     yield fresh
     fresh.drop()
 
@@ -408,9 +407,8 @@ def test_an_unreachable_database_is_one_line_and_exit_2_without_a_traceback():
 def test_verify_reads_committed_data_through_its_own_engine(backend, tmp_path):
     """As an operator runs it: the app's own engine (on PostgreSQL a read-only
     REPEATABLE READ snapshot), after writes committed by the service."""
-    fresh = FreshDatabase(backend, tmp_path)
+    fresh = FreshDatabase(backend, tmp_path, migrated=True)
     try:
-        migrate(fresh.url)
         app = create_app({"database_url": fresh.url, "log_level": "WARNING", "TESTING": True})
         client = app.test_client()
         assert client.post("/create_feature_metadata", json=SEED_FEATURE).status_code == 201
@@ -427,8 +425,7 @@ def test_entries_of_a_feature_that_does_not_exist_are_breaks(tmp_path):
     """Only possible with foreign keys off (SQLite without the service's PRAGMA)."""
     import sqlite3
 
-    fresh = FreshDatabase("sqlite", tmp_path)
-    migrate(fresh.url)
+    fresh = FreshDatabase("sqlite", tmp_path, migrated=True)
     app = create_app({"database_url": fresh.url, "log_level": "WARNING", "TESTING": True})
     assert app.test_client().post("/create_feature_metadata", json=SEED_FEATURE).status_code == 201
     with contextlib.closing(sqlite3.connect(fresh.url.removeprefix("sqlite:///"))) as raw:

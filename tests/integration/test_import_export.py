@@ -7,7 +7,6 @@ from sqlalchemy import text
 
 from feature_gateway import create_app
 from feature_gateway.config import PROJECT_ROOT
-from tests.conftest import migrate
 from tests.databases import FreshDatabase
 
 SAMPLE = PROJECT_ROOT / "data" / "feature_metadata.json"
@@ -111,9 +110,8 @@ def test_an_export_imports_into_an_empty_database_unchanged(cli, make_feature, t
     first = tmp_path / "first.json"
     assert cli.invoke(args=["export-features", str(first)]).exit_code == 0
 
-    fresh = FreshDatabase(backend, tmp_path)
+    fresh = FreshDatabase(backend, tmp_path, migrated=True)
     try:
-        migrate(fresh.url)
         other = create_app({"database_url": fresh.url})
         runner = other.test_cli_runner()
         assert runner.invoke(args=["import-features", str(first)]).exit_code == 0
@@ -182,9 +180,8 @@ def test_catalog_fields_survive_an_export_and_import(cli, client, make_feature, 
     out = tmp_path / "catalog.json"
     assert cli.invoke(args=["export-features", str(out)]).exit_code == 0
     exported = json.loads(out.read_text())
-    fresh = FreshDatabase(backend, tmp_path)
+    fresh = FreshDatabase(backend, tmp_path, migrated=True)
     try:
-        migrate(fresh.url)
         other = create_app({"database_url": fresh.url})
         runner, reader = other.test_cli_runner(), other.test_client()
         assert runner.invoke(args=["import-features", str(out)]).exit_code == 0

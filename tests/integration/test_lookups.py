@@ -29,14 +29,13 @@ from feature_gateway.errors import DatabaseUnavailableError
 from feature_gateway.services import features
 from feature_gateway.services.rows import feature_data, load_feature
 from feature_gateway.shapes.feature_schemas import FeatureMetadataSchema
-from tests.conftest import SEED_FEATURE, migrate
+from tests.conftest import SEED_FEATURE
 from tests.databases import FreshDatabase, require_backend, settings_for
 
 
 @pytest.fixture
 def engine_database(backend: str, tmp_path: Path) -> Iterator[Database]:
-    fresh = FreshDatabase(backend, tmp_path)
-    migrate(fresh.url)
+    fresh = FreshDatabase(backend, tmp_path, migrated=True)
     # One pooled connection: every use case below runs on the same one, one after another.
     engine = make_engine(settings_for(fresh.url, db_pool_size=1, db_max_overflow=0))
     try:
@@ -229,8 +228,7 @@ def test_a_connection_lost_before_a_use_cases_first_statement_is_unavailable_not
     # restart at the wrong moment): reads and writes whose first statement runs on the
     # driver directly must still be "unavailable" (503), and the pool must recover.
     require_backend("postgresql")
-    fresh = FreshDatabase("postgresql", tmp_path)
-    migrate(fresh.url)
+    fresh = FreshDatabase("postgresql", tmp_path, migrated=True)
     engine = make_engine(settings_for(fresh.url, db_pool_size=1, db_max_overflow=0))
     database = Database(engine)
     drop_next = {"connection": False}

@@ -19,7 +19,7 @@ from feature_gateway.errors import FeatureNotFoundError
 from feature_gateway.services import features, transfer, webhooks
 from feature_gateway.services.clock import now_ms
 from feature_gateway.services.idempotency import Policy, StoredResponse, keyed_write
-from tests.conftest import SEED_FEATURE, migrate
+from tests.conftest import SEED_FEATURE
 from tests.databases import FreshDatabase, settings_for
 
 NEW = {k: v for k, v in SEED_FEATURE.items() if k != "user_role"}
@@ -106,8 +106,7 @@ def test_a_keyed_write_left_without_commit_keeps_and_publishes_nothing(database)
 @pytest.fixture
 def engine_database(backend: str, tmp_path: Path) -> Iterator[Database]:
     """A database of its own on a real engine: no outer transaction joins the scopes."""
-    fresh = FreshDatabase(backend, tmp_path)
-    migrate(fresh.url)
+    fresh = FreshDatabase(backend, tmp_path, migrated=True)
     engine = make_engine(settings_for(fresh.url))
     try:
         yield Database(engine)

@@ -16,8 +16,8 @@ import pytest
 
 from feature_gateway.config import PROJECT_ROOT
 from feature_gateway.domain.tokens import TOKEN_PATTERN
-from tests.conftest import TEST_SECRET_KEY, migrate
-from tests.databases import BACKENDS, FreshDatabase, require_backend
+from tests.conftest import TEST_SECRET_KEY
+from tests.databases import BACKENDS, FreshDatabase, migrated_sqlite, require_backend
 from tests.deploy.support import Gunicorn, app_environment, gunicorn, wait_until
 
 CLI = str(Path(sys.executable).with_name("feature-gateway"))
@@ -28,8 +28,7 @@ KEY_WARNING = "SECRET_KEY is not set"
 
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'served.db'}"
-    migrate(url)
+    url = migrated_sqlite(tmp_path / "served.db")
     return url
 
 

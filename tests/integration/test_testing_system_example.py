@@ -16,8 +16,8 @@ from feature_gateway.config import PROJECT_ROOT
 from feature_gateway.db.engine import make_engine
 from feature_gateway.db.scopes import Database
 from feature_gateway.services import tokens
-from tests.conftest import SEED_FEATURE, TEST_SECRET_KEY, migrate
-from tests.databases import settings_for
+from tests.conftest import SEED_FEATURE, TEST_SECRET_KEY
+from tests.databases import migrated_sqlite, settings_for
 from tests.live_server import LiveServer
 
 pytestmark = pytest.mark.slow
@@ -26,8 +26,7 @@ EXAMPLE = PROJECT_ROOT / "examples" / "testing_system.py"
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[LiveServer, Database]]:
-    url = f"sqlite:///{tmp_path / 'example.db'}"
-    migrate(url)
+    url = migrated_sqlite(tmp_path / "example.db")
     engine = make_engine(settings_for(url))
     live = LiveServer(url, workers=1, log_path=tmp_path / "gunicorn.log",
                       extra_env={"AUTH_MODE": "token", "SECRET_KEY": TEST_SECRET_KEY})  # fmt: skip
