@@ -35,11 +35,18 @@ from feature_gateway.domain.versions import family_name
 # Scenario → requests counted per run (a lifecycle is four).
 DEFAULT_REQUESTS = {"bare": 300, "health": 300, "read": 200, "read_post": 200, "list": 100,
                     "values": 100, "serving": 100, "create": 50, "create_new_query": 50,
-                    "keyed": 50, "lifecycle": 20, "floor_health": 300,
-                    "floor_read": 200}  # fmt: skip
+                    "keyed": 50, "lifecycle": 20, "ready_test": 50, "approve": 50,
+                    "floor_health": 300, "floor_read": 200}  # fmt: skip
 # The floor of the stack (bench/floor_app.py, as bench.floor serves it): its /health and
 # its read by name, the same requests as ``health`` and ``read``.
 _FLOOR = frozenset({"floor_health", "floor_read"})
+# One trigger alone, a lifecycle step by its endpoint's name: each counted request fires it
+# on a feature the steps before it brought there, uncounted (``_count``'s ``prepare``).
+_TRIGGERS = {"ready_test": 1, "approve": 3}
+
+
+def _name(i: int) -> str:
+    return f"count_{os.getpid()}:f_{i}:1"
 
 
 def _requests(app: object, kind: str, size: int) -> Callable[[int], None]:
@@ -54,7 +61,7 @@ def _requests(app: object, kind: str, size: int) -> Callable[[int], None]:
                          "entities": values_request["entities"]})  # fmt: skip
 
     def one(i: int) -> None:
-        name = f"count_{os.getpid()}:f_{i}:1"
+        name = _name(i)
         if kind == "bare":
             call(environ("GET", "/bare"), bare_app)
         elif kind in ("health", "floor_health"):
@@ -83,6 +90,9 @@ def _requests(app: object, kind: str, size: int) -> Callable[[int], None]:
         elif kind == "lifecycle":
             for path, body in lifecycle_steps(name):
                 call(environ("POST", path, "", json.dumps(body).encode()))
+        elif kind in _TRIGGERS:
+            path, body = lifecycle_steps(name)[_TRIGGERS[kind]]
+            call(environ("POST", path, "", json.dumps(body).encode()))
         else:
             raise SystemExit(f"unknown scenario {kind}")
 
@@ -107,10 +117,28 @@ def inner(kind: str, n: int, url: str, size: int) -> None:
     app = create_app({"database_url": url, "log_level": "INFO", "usage_flush_s": 3600.0})
     for handler in logging.getLogger("feature_gateway").handlers:
         handler.setStream(open(os.devnull, "w"))  # type: ignore[attr-defined]  # noqa: SIM115
-    _count(_requests(app, kind, size), n)
+    _count(_requests(app, kind, size), n, _before(app, kind))
 
 
-def _count(one: Callable[[int], None], n: int) -> NoReturn:
+def _before(app: object, kind: str) -> Callable[[int], None] | None:
+    """For one trigger alone: the lifecycle's steps before it, for feature ``i``."""
+    if kind not in _TRIGGERS:
+        return None
+
+    def prepare(i: int) -> None:
+        for path, body in lifecycle_steps(_name(i))[: _TRIGGERS[kind]]:
+            env = environ("POST", path, "", json.dumps(body).encode())
+            for _chunk in app(env, _start_response):  # type: ignore[operator]
+                pass
+
+    return prepare
+
+
+def _count(
+    one: Callable[[int], None], n: int, prepare: Callable[[int], None] | None = None
+) -> NoReturn:
+    for i in [*range(1_000_000, 1_000_020), *range(n)] if prepare else ():
+        prepare(i)  # uncounted: instrumentation is still off
     for i in range(20):  # warm-up: compiled statements, first-request imports
         one(1_000_000 + i)  # names of their own (a negative number is no valid name)
     subprocess.run(["callgrind_control", "-i", "on", str(os.getpid())],

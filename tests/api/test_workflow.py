@@ -1,8 +1,10 @@
 """Every trigger from every state: allowed moves succeed and are audited, others get 409."""
 
 import pytest
+from transitions import Machine
 
 from feature_gateway.domain.lifecycle import source_states
+from feature_gateway.services import workflow
 
 ALL_STATES = ["DRAFT", "READY_FOR_TESTING", "TEST_SUCCEEDED", "TEST_FAILED", "REJECTED",
               "DEPLOYED", "DELETED"]  # fmt: skip
@@ -146,3 +148,28 @@ def test_the_full_lifecycle_through_a_failure_and_a_fix(client, make_feature, au
     # One per successful request: create, submit, fail, fix, submit, pass, approve+deploy.
     assert final["metadata"]["revision"] == 7
     assert final["metadata"]["fixed_by"] == "dev"
+
+
+def test_firing_triggers_builds_no_machine_and_adds_no_row_to_the_shared_one(
+    client, make_feature, audit_rows, monkeypatch
+):
+    # One machine per process (services.workflow): building one per operation was a tenth
+    # of a trigger (docs/performance.md, "i31-trigger").
+    built = []
+    real_init = Machine.__init__
+
+    def counted_init(self, *args, **kwargs):
+        built.append(kwargs)
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(Machine, "__init__", counted_init)
+    name = make_feature("READY_FOR_TESTING")["feature_name"]
+    for path, body, _ in (ACTIONS["pass"], ACTIONS["approve"]):
+        assert client.post(path, json={"feature_name": name, **body}).status_code == 200
+    assert built == []
+    assert [row["trigger"] for row in audit_rows(name)][-3:] == ["test", "approve", "deploy"]
+    # No row is ever added to it (its model list is what threads could not share), and it
+    # has no initial state a row's status could be reset to.
+    assert workflow._MACHINE.models == []
+    with pytest.raises(ValueError, match="No initial state"):
+        workflow._MACHINE.add_model(object())

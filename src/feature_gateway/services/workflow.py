@@ -49,29 +49,42 @@ class TransitionResult:
     new_status: str
 
 
-class FeatureLifecycle:
-    """A ``transitions`` machine bound to one loaded row, for one operation.
+def _on_state_change(event: Any) -> None:
+    """Every state change of the machine below: the operation that fired it
+    (``FeatureLifecycle``, in the event's arguments) tells its unit of work's recorder."""
+    event.kwargs["lifecycle"].state_changed(event)
 
-    Every state change goes through ``_on_state_change``, which tells the unit of work's
+
+# The lifecycle machine, built once per process from the lifecycle table (``domain.
+# lifecycle``); each trigger is handed its row (``Event.trigger(row, ...)``) and its
+# operation. Building one per operation was a tenth of a trigger (docs/performance.md,
+# "i31-trigger"). Shared by a worker's threads: nothing in it changes once built. No row is
+# ever added to it (``add_model``, whose model list is what would not be thread-safe, would
+# set a method on the row for each trigger and state), and it has no initial state, so it
+# can never set a row's status to one: ``add_model`` without a status raises ValueError. An
+# unqueued machine keeps no queue; a row's status is read from the row at each trigger.
+_MACHINE = Machine(
+    model=None,
+    states=list(Status),
+    transitions=TRANSITIONS,
+    initial=None,
+    model_attribute="status",
+    auto_transitions=False,  # to_<state>() helpers would bypass the workflow
+    send_event=True,
+    after_state_change=[_on_state_change],
+)
+
+
+class FeatureLifecycle:
+    """One operation's triggers on one loaded row, through the process's lifecycle machine.
+
+    Every state change goes through ``state_changed``, which tells the unit of work's
     recorder, so no transition can happen without its audit entry. ``acting``: who fires
     the triggers, and when.
     """
 
     def __init__(self, uow: UnitOfWork, feature: Feature, acting: Acting) -> None:
         self.uow, self.feature, self.acting = uow, feature, acting
-        self.machine = Machine(
-            # The row is handed to each trigger (``fire``), not added to the machine:
-            # ``add_model`` set a method on it for each trigger and state (nothing calls
-            # them) and its status from ``initial``, half the machine's cost.
-            model=None,
-            states=list(Status),
-            transitions=TRANSITIONS,
-            initial=Status(feature.status),
-            model_attribute="status",
-            auto_transitions=False,  # to_<state>() helpers would bypass the workflow
-            send_event=True,
-            after_state_change=[self._on_state_change],
-        )
 
     def fire(self, trigger: str, fields: Mapping[str, Any] | None = None) -> None:
         """Fire ``trigger`` (409 if the current state does not allow it) and stamp the row
@@ -82,8 +95,8 @@ class FeatureLifecycle:
         reason = note if note is not None else TRIGGERS[trigger].reason
         forced = bool(stamps and stamps.forced and fields.get(stamps.forced))
         try:
-            self.machine.events[trigger].trigger(
-                self.feature, reason=reason, fields=fields, forced=forced
+            _MACHINE.events[trigger].trigger(
+                self.feature, reason=reason, fields=fields, forced=forced, lifecycle=self
             )
         except MachineError as exc:
             raise InvalidTransitionError(
@@ -101,7 +114,7 @@ class FeatureLifecycle:
                 if name is not None:
                     setattr(feature, name, fields.get(name))
 
-    def _on_state_change(self, event: Any) -> None:
+    def state_changed(self, event: Any) -> None:
         self.uow.record.status_change(
             self.feature,
             from_status=event.transition.source,
