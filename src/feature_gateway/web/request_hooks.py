@@ -79,7 +79,9 @@ def register_request_hooks(app: Flask, max_body_bytes: int, *, token_mode: bool)
         # Flask runs this for every response, error responses included, so the request
         # ends here (or when a streamed body is complete), with no teardown hook of its own.
         context = g._get_current_object()
-        started = context.pop("started", None)
+        # g's attributes are its __dict__ (its own get and pop read it): read there, without
+        # a call of theirs each.
+        started = context.__dict__.pop("started", None)
         if started is None:
             return response
         response.headers[REQUEST_ID_HEADER] = context.request_id
@@ -96,15 +98,16 @@ def _access_fields(context: Any, status: int) -> dict[str, Any]:
     context is there."""
     current: Request = request._get_current_object()  # type: ignore[attr-defined]
     rule = current.url_rule
+    values = context.__dict__  # (as in _finish)
     return {
         "method": current.method,
         "path": current.path,
         "endpoint": rule.rule if rule is not None else None,
         "status": status,
         "duration_ms": 0.0,
-        "request_id": context.request_id,
-        "role": context.get("role"),
-        "principal": getattr(context.get("principal"), "name", None),
+        "request_id": values["request_id"],
+        "role": values.get("role"),
+        "principal": getattr(values.get("principal"), "name", None),
         "remote_addr": current.remote_addr,
     }
 
