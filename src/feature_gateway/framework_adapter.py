@@ -71,7 +71,14 @@ from flask_smorest.utils import (
     unpack_tuple_response,
 )
 from marshmallow import Schema, ValidationError, fields, missing
-from marshmallow.decorators import POST_LOAD, PRE_LOAD, VALIDATES, VALIDATES_SCHEMA
+from marshmallow.decorators import (
+    POST_DUMP,
+    POST_LOAD,
+    PRE_DUMP,
+    PRE_LOAD,
+    VALIDATES,
+    VALIDATES_SCHEMA,
+)
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.datastructures import Headers
@@ -106,8 +113,8 @@ def request_behind(req: Any) -> flask.Request:
     (``web.context``)."""
     proxy_or_request = flask.request if req is None else req
     if isinstance(proxy_or_request, LocalProxy):
-        return cast(flask.Request, proxy_or_request._get_current_object())
-    return cast(flask.Request, proxy_or_request)
+        return proxy_or_request._get_current_object()  # type: ignore[no-any-return]
+    return proxy_or_request
 
 
 def read_body_in_one_buffer(request: flask.Request, declared: int) -> None:
@@ -251,7 +258,7 @@ class DocCallbacksBlueprint(Blueprint):  # type: ignore[misc]
                 # flask.jsonify's own call, on the app rather than through its proxy (an
                 # attribute the proxy lacks is an AttributeError made and dropped).
                 app: flask.Flask = flask.current_app._get_current_object()  # type: ignore[attr-defined]
-                response: Response = app.json.response(prepare(dump))
+                response: Response = app.json.response(prepare(dump))  # type: ignore[assignment]
                 _set_status_and_headers(response, status, headers)
                 # (the status setter formats the status line again: only when it differs)
                 if status is None and response.status_code != status_code:
@@ -394,6 +401,16 @@ class DirectDumpSchema(Schema):
             plan.append((field.data_key or name, field.attribute or name))
         self._copy_plan = tuple(plan)
         self.passes_through = all(key == attribute for key, attribute in plan)
+        hooks = type(self)._hooks
+        self._no_dump_hooks = not hooks[PRE_DUMP] and not hooks[POST_DUMP]
+
+    def dump(self, obj: Any, *, many: bool | None = None) -> Any:
+        """marshmallow's ``dump``; a dict given to a schema of one object without dump hooks
+        copied at once (marshmallow's layer around ``_serialize`` looks the hooks up and
+        calls it, on every response)."""
+        if many is None and not self.many and type(obj) is dict and self._no_dump_hooks:
+            return {key: obj[attribute] for key, attribute in self._copy_plan}
+        return super().dump(obj, many=many)
 
     def _serialize(self, obj: Any, *, many: bool = False) -> Any:
         if many and obj is not None:

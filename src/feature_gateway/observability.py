@@ -16,7 +16,7 @@ import os
 import sys
 import threading
 import time
-from typing import Any, cast
+from typing import Any
 
 import orjson
 from prometheus_client import Counter, Gauge

@@ -46,6 +46,8 @@ TOKEN_MODE_ACTIONS: dict[Action, Callable[[], GatewayError]] = {
     Action.MANAGE_TOKENS: TokenManagementDisabledError,
     Action.MANAGE_WEBHOOKS: WebhookManagementDisabledError,
 }
+# Action → (its error outside token mode if it is one of those, the roles that may take it).
+_RULES = {action: (TOKEN_MODE_ACTIONS.get(action), PERMISSIONS[action]) for action in Action}
 # Methods whose role may also come from the X-User-Role header (they carry no JSON body).
 _HEADER_ROLE_METHODS = frozenset({"GET", "HEAD", "DELETE"})
 # The header as the WSGI environ holds it (werkzeug's headers object looks it up there,
@@ -137,11 +139,12 @@ def require_any_role(declared: str | None = None) -> Role | None:
 def require_role(action: Action, declared: str | None) -> Role:
     """The role the caller acts in for ``action``: 422 without a role (trust mode), 403 if
     that role may not perform it."""
-    if action in TOKEN_MODE_ACTIONS and not settings().token_mode:
+    # (One lookup by the action: an enum member's hash is a Python call.)
+    token_mode_only, allowed = _RULES[action]
+    if token_mode_only is not None and not settings().token_mode:
         caller_role(declared)  # a role that does not exist is still a 422
-        raise TOKEN_MODE_ACTIONS[action]()
+        raise token_mode_only()
     role = caller_role(declared) or _inferred_role(action)
-    allowed = PERMISSIONS[action]
     if role not in allowed:
         raise ForbiddenError(role.value, action.value, (r.value for r in allowed))
     return role
