@@ -56,14 +56,19 @@ from __future__ import annotations
 import functools
 import inspect
 import io
+import itertools
+import sys
 import types
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, cast
 
 import flask
+import flask.globals
 import orjson
 from flask import Flask, Response
 from flask.json.provider import JSONProvider
+from flask.sansio.scaffold import _sentinel as _SENTINEL
+from flask.signals import request_tearing_down
 from flask_smorest import Api, Blueprint
 from flask_smorest.utils import (
     resolve_schema_instance,
@@ -351,6 +356,77 @@ def histogram_values(histogram: Any) -> tuple[Any, tuple[tuple[float, Any], ...]
     """A histogram's (with its labels) sum, and each bucket's upper bound and count, in
     order (the last bound is +Inf): the value objects its ``observe`` adds to."""
     return histogram._sum, tuple(zip(histogram._upper_bounds, histogram._buckets, strict=True))
+
+
+class RequestBehindProxyFlask(Flask):
+    """Flask, its own per-request steps reading the request behind its proxy.
+
+    Flask's ``dispatch_request``, ``preprocess_request``, ``process_response`` and
+    ``do_teardown_request`` each read an attribute of a request proxy (``request_ctx.request``,
+    ``request.blueprints``): an attribute a proxy lacks is an ``AttributeError`` made and
+    dropped before its ``__getattr__`` runs, about 8 K instructions each, 34 K a request
+    (docs/performance.md, "i31-read"). They are written here as Flask 3.1 writes them (their
+    source's digests in ``FLASK_STEPS_READ``: a Flask that changes one fails
+    ``tests/unit/test_framework_adapter.py``), reading the request once through the proxy's
+    ``_get_current_object()``.
+    """
+
+    def dispatch_request(self) -> Any:
+        req = flask.request._get_current_object()  # type: ignore[attr-defined]
+        if req.routing_exception is not None:
+            self.raise_routing_exception(req)
+        rule = req.url_rule
+        if getattr(rule, "provide_automatic_options", False) and req.method == "OPTIONS":
+            return self.make_default_options_response()
+        view_args: dict[str, Any] = req.view_args
+        return self.ensure_sync(self.view_functions[rule.endpoint])(**view_args)
+
+    def preprocess_request(self) -> Any:
+        req = flask.request._get_current_object()  # type: ignore[attr-defined]
+        names = (None, *reversed(req.blueprints))
+        for name in names:
+            if name in self.url_value_preprocessors:
+                for url_func in self.url_value_preprocessors[name]:
+                    url_func(req.endpoint, req.view_args)
+        for name in names:
+            if name in self.before_request_funcs:
+                for before_func in self.before_request_funcs[name]:
+                    rv = self.ensure_sync(before_func)()
+                    if rv is not None:
+                        return rv
+        return None
+
+    def process_response(self, response: Response) -> Response:
+        ctx = flask.globals.request_ctx._get_current_object()  # type: ignore[attr-defined]
+        for func in ctx._after_request_functions:
+            response = self.ensure_sync(func)(response)
+        for name in itertools.chain(ctx.request.blueprints, (None,)):
+            if name in self.after_request_funcs:
+                for func in reversed(self.after_request_funcs[name]):
+                    response = self.ensure_sync(func)(response)
+        if not self.session_interface.is_null_session(ctx._session):
+            self.session_interface.save_session(self, ctx._session, response)
+        return response
+
+    def do_teardown_request(self, exc: BaseException | None = _SENTINEL) -> None:  # type: ignore[assignment]
+        if exc is _SENTINEL:
+            exc = sys.exc_info()[1]
+        req = flask.request._get_current_object()  # type: ignore[attr-defined]
+        for name in itertools.chain(req.blueprints, (None,)):
+            if name in self.teardown_request_funcs:
+                for func in reversed(self.teardown_request_funcs[name]):
+                    self.ensure_sync(func)(exc)
+        request_tearing_down.send(self, _async_wrapper=self.ensure_sync, exc=exc)
+
+
+# The source of Flask's own steps that ``RequestBehindProxyFlask`` writes again, as read
+# (sha256 of ``inspect.getsource``).
+FLASK_STEPS_READ = {
+    "dispatch_request": "62c7e9d15772724aeb88c4791f5b935855709f153ec6d606b9b0c6966ccff1ff",
+    "preprocess_request": "74a4cb2d980d5a915f3c3b8afad3ac2a7f89f709932c63a0b00a50dfaef0474a",
+    "process_response": "8f4afb5f9ec8c24bf8f11a39a72cc655e0f6268ed96bba127d2d358763c2a490",
+    "do_teardown_request": "8c25313693d26f092c0fafb72cfbc19d4bbcfc0e116fc787dab1a82d1ace3510",
+}
 
 
 class OwnErrorResponsesApi(Api):  # type: ignore[misc]
