@@ -35,13 +35,26 @@ fails when an installed version leaves them (re-read the hooks, then update the 
   application/json and an ``X-Pagination`` header component the service does not use.
 - ``DirectDumpSchema``: marshmallow's per-field dispatch was most of a list page's time
   (docs/performance.md, "Figures behind the code"); rows whose values are already JSON
-  scalars are copied instead, and a page or envelope of them takes the rows as they are.
+  scalars are copied instead, and a page or envelope of them takes the rows as they are
+  (a dict given to ``dump`` without marshmallow's layer around ``_serialize``, when the
+  schema has no dump hooks).
 - ``OrjsonProvider``: Flask's JSON responses written by orjson (batch values dominate
   latency); ``response`` reuses the provider's own argument handling.
 - ``schema_validators_if_plain`` and ``PlainLoadSchema``: a values request's schema
   (``api.values.schemas``) and a request naming one feature (``shapes.role_schemas``) load
   a body with no problem by their fields alone when marshmallow's hooks on them
   (``_hooks``, resolved per class) would not change that body: it reads which there are.
+- ``json_response`` and ``set_header``: werkzeug's response constructor sets each header
+  through ``Headers.__setitem__`` (a scan for the name, a regular expression over the
+  value) and formats the status line again; a JSON response is built with its attributes
+  set as the constructor sets them (``Headers._list``, ``_status``, ``_status_code``,
+  ``_on_close``), and the two headers every request adds are appended to ``_list`` when
+  absent. ``_set_status_and_headers`` adds a view's dict of headers without
+  ``Headers.extend``'s walk of a mapping.
+- ``RequestBehindProxyFlask``: Flask's own per-request steps read attributes of its
+  request proxies, each an ``AttributeError`` made and dropped; they are written again as
+  Flask 3.1 writes them (``FLASK_STEPS_READ``: their source's digests), reading the request
+  behind the proxy, and the request context's ``_after_request_functions`` and ``_session``.
 - ``metric_value`` and ``histogram_values``: prometheus_client's ``inc``, ``dec`` and
   ``observe`` check that a metric is observable, the amount is not negative and an
   exemplar valid, then add to the metric's value objects (``_value``; a histogram's
