@@ -19,6 +19,7 @@ from feature_gateway.console import register_console
 from feature_gateway.db.engine import make_engine
 from feature_gateway.db.replicas import read_replica
 from feature_gateway.db.scopes import Database
+from feature_gateway.framework_adapter import RequestBehindProxyFlask
 from feature_gateway.front_door import register_front_door
 from feature_gateway.observability import json_formatter
 from feature_gateway.services.identity_provider import IdentityProvider
@@ -29,8 +30,9 @@ from feature_gateway.web.context import EXTENSION, Gateway
 from feature_gateway.web.request_hooks import RequestIdFilter
 
 
-class GatewayFlask(Flask):
-    """Flask, remembering which of the app's functions are plain ``def`` functions.
+class GatewayFlask(RequestBehindProxyFlask):
+    """Flask, remembering which of the app's functions are plain ``def`` functions (and its
+    per-request steps reading the request behind its proxy, ``framework_adapter``).
 
     Flask asks ``ensure_sync`` for every hook, view and error handler of every request,
     and each answer inspects the function's code flags again; the documented override

@@ -35,13 +35,26 @@ fails when an installed version leaves them (re-read the hooks, then update the 
   application/json and an ``X-Pagination`` header component the service does not use.
 - ``DirectDumpSchema``: marshmallow's per-field dispatch was most of a list page's time
   (docs/performance.md, "Figures behind the code"); rows whose values are already JSON
-  scalars are copied instead, and a page or envelope of them takes the rows as they are.
+  scalars are copied instead, and a page or envelope of them takes the rows as they are
+  (a dict given to ``dump`` without marshmallow's layer around ``_serialize``, when the
+  schema has no dump hooks).
 - ``OrjsonProvider``: Flask's JSON responses written by orjson (batch values dominate
   latency); ``response`` reuses the provider's own argument handling.
 - ``schema_validators_if_plain`` and ``PlainLoadSchema``: a values request's schema
   (``api.values.schemas``) and a request naming one feature (``shapes.role_schemas``) load
   a body with no problem by their fields alone when marshmallow's hooks on them
   (``_hooks``, resolved per class) would not change that body: it reads which there are.
+- ``json_response`` and ``set_header``: werkzeug's response constructor sets each header
+  through ``Headers.__setitem__`` (a scan for the name, a regular expression over the
+  value) and formats the status line again; a JSON response is built with its attributes
+  set as the constructor sets them (``Headers._list``, ``_status``, ``_status_code``,
+  ``_on_close``), and the two headers every request adds are appended to ``_list`` when
+  absent. ``_set_status_and_headers`` adds a view's dict of headers without
+  ``Headers.extend``'s walk of a mapping.
+- ``RequestBehindProxyFlask``: Flask's own per-request steps read attributes of its
+  request proxies, each an ``AttributeError`` made and dropped; they are written again as
+  Flask 3.1 writes them (``FLASK_STEPS_READ``: their source's digests), reading the request
+  behind the proxy, and the request context's ``_after_request_functions`` and ``_session``.
 - ``metric_value`` and ``histogram_values``: prometheus_client's ``inc``, ``dec`` and
   ``observe`` check that a metric is observable, the amount is not negative and an
   exemplar valid, then add to the metric's value objects (``_value``; a histogram's
@@ -56,14 +69,19 @@ from __future__ import annotations
 import functools
 import inspect
 import io
+import itertools
+import sys
 import types
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, cast
 
 import flask
+import flask.globals
 import orjson
 from flask import Flask, Response
 from flask.json.provider import JSONProvider
+from flask.sansio.scaffold import _sentinel as _SENTINEL
+from flask.signals import request_tearing_down
 from flask_smorest import Api, Blueprint
 from flask_smorest.utils import (
     resolve_schema_instance,
@@ -71,9 +89,17 @@ from flask_smorest.utils import (
     unpack_tuple_response,
 )
 from marshmallow import Schema, ValidationError, fields, missing
-from marshmallow.decorators import POST_LOAD, PRE_LOAD, VALIDATES, VALIDATES_SCHEMA
+from marshmallow.decorators import (
+    POST_DUMP,
+    POST_LOAD,
+    PRE_DUMP,
+    PRE_LOAD,
+    VALIDATES,
+    VALIDATES_SCHEMA,
+)
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
+from werkzeug.datastructures import Headers
 from werkzeug.local import LocalProxy
 from werkzeug.wrappers import Response as WerkzeugResponse
 from werkzeug.wsgi import LimitedStream
@@ -105,8 +131,8 @@ def request_behind(req: Any) -> flask.Request:
     (``web.context``)."""
     proxy_or_request = flask.request if req is None else req
     if isinstance(proxy_or_request, LocalProxy):
-        return cast(flask.Request, proxy_or_request._get_current_object())
-    return cast(flask.Request, proxy_or_request)
+        return proxy_or_request._get_current_object()  # type: ignore[no-any-return]
+    return proxy_or_request
 
 
 def read_body_in_one_buffer(request: flask.Request, declared: int) -> None:
@@ -244,15 +270,16 @@ class DocCallbacksBlueprint(Blueprint):  # type: ignore[misc]
             def respond(*args: Any, **kwargs: Any) -> Response:
                 raw, status, headers = unpack_tuple_response(view(*args, **kwargs))
                 if isinstance(raw, WerkzeugResponse):
-                    set_status_and_headers_in_response(raw, status, headers)
-                    return cast(Response, raw)
+                    _set_status_and_headers(raw, status, headers)
+                    return raw  # type: ignore[return-value]
                 dump = raw if dumper is None else dumper.dump(raw)
                 # flask.jsonify's own call, on the app rather than through its proxy (an
                 # attribute the proxy lacks is an AttributeError made and dropped).
                 app: flask.Flask = flask.current_app._get_current_object()  # type: ignore[attr-defined]
-                response = cast(Response, app.json.response(prepare(dump)))
-                set_status_and_headers_in_response(response, status, headers)
-                if status is None:
+                response: Response = app.json.response(prepare(dump))  # type: ignore[assignment]
+                _set_status_and_headers(response, status, headers)
+                # (the status setter formats the status line again: only when it differs)
+                if status is None and response.status_code != status_code:
                     response.status_code = status_code
                 return response
 
@@ -267,6 +294,39 @@ class DocCallbacksBlueprint(Blueprint):  # type: ignore[misc]
         (every operation has one: its ``operationId``, ``api.blueprint``)."""
         document = super().doc(*args, **kwargs)
         return lambda view: _without_call_layer(document(view), view)
+
+
+def set_header(headers: Headers, key: str, value: str) -> None:
+    """``headers[key] = value``, as werkzeug's ``Headers.set`` does it, for a plain value
+    (printable, so no line break): appended when no header by that name is there, which
+    is nearly always, without ``set``'s regular expression over the value and its copy of
+    the list's tail; else werkzeug's own ``set`` (7 K instructions against 2 K, on every
+    response, docs/performance.md "i31-read")."""
+    if type(value) is str and value.isprintable():
+        items = headers._list
+        wanted = key.lower()
+        for name, _ in items:
+            if name.lower() == wanted:
+                break
+        else:
+            items.append((key, value))
+            return
+    headers[key] = value
+
+
+def _set_status_and_headers(response: WerkzeugResponse, status: Any, headers: Any) -> None:
+    """flask-smorest's ``set_status_and_headers_in_response``: headers given as a dict (the
+    service's views' ``api.revisions.etag``) added one by one, as ``Headers.extend`` adds
+    them, without its walk of any mapping (an ABC check, a generator: 14 K instructions
+    against 3 K for one ``ETag``, docs/performance.md "i31-read")."""
+    if type(headers) is dict:
+        add = response.headers.add
+        for key, value in headers.items():
+            for one in value if isinstance(value, (list, tuple, set)) else (value,):
+                add(key, one)
+        headers = None
+    if headers or status is not None:
+        set_status_and_headers_in_response(response, status, headers)
 
 
 def _without_call_layer(documented: F, view: F) -> F:
@@ -309,6 +369,77 @@ def histogram_values(histogram: Any) -> tuple[Any, tuple[tuple[float, Any], ...]
     """A histogram's (with its labels) sum, and each bucket's upper bound and count, in
     order (the last bound is +Inf): the value objects its ``observe`` adds to."""
     return histogram._sum, tuple(zip(histogram._upper_bounds, histogram._buckets, strict=True))
+
+
+class RequestBehindProxyFlask(Flask):
+    """Flask, its own per-request steps reading the request behind its proxy.
+
+    Flask's ``dispatch_request``, ``preprocess_request``, ``process_response`` and
+    ``do_teardown_request`` each read an attribute of a request proxy (``request_ctx.request``,
+    ``request.blueprints``): an attribute a proxy lacks is an ``AttributeError`` made and
+    dropped before its ``__getattr__`` runs, about 8 K instructions each, 34 K a request
+    (docs/performance.md, "i31-read"). They are written here as Flask 3.1 writes them (their
+    source's digests in ``FLASK_STEPS_READ``: a Flask that changes one fails
+    ``tests/unit/test_framework_adapter.py``), reading the request once through the proxy's
+    ``_get_current_object()``.
+    """
+
+    def dispatch_request(self) -> Any:
+        req = flask.request._get_current_object()  # type: ignore[attr-defined]
+        if req.routing_exception is not None:
+            self.raise_routing_exception(req)
+        rule = req.url_rule
+        if getattr(rule, "provide_automatic_options", False) and req.method == "OPTIONS":
+            return self.make_default_options_response()
+        view_args: dict[str, Any] = req.view_args
+        return self.ensure_sync(self.view_functions[rule.endpoint])(**view_args)
+
+    def preprocess_request(self) -> Any:
+        req = flask.request._get_current_object()  # type: ignore[attr-defined]
+        names = (None, *reversed(req.blueprints))
+        for name in names:
+            if name in self.url_value_preprocessors:
+                for url_func in self.url_value_preprocessors[name]:
+                    url_func(req.endpoint, req.view_args)
+        for name in names:
+            if name in self.before_request_funcs:
+                for before_func in self.before_request_funcs[name]:
+                    rv = self.ensure_sync(before_func)()
+                    if rv is not None:
+                        return rv
+        return None
+
+    def process_response(self, response: Response) -> Response:
+        ctx = flask.globals.request_ctx._get_current_object()  # type: ignore[attr-defined]
+        for func in ctx._after_request_functions:
+            response = self.ensure_sync(func)(response)
+        for name in itertools.chain(ctx.request.blueprints, (None,)):
+            if name in self.after_request_funcs:
+                for func in reversed(self.after_request_funcs[name]):
+                    response = self.ensure_sync(func)(response)
+        if not self.session_interface.is_null_session(ctx._session):
+            self.session_interface.save_session(self, ctx._session, response)
+        return response
+
+    def do_teardown_request(self, exc: BaseException | None = _SENTINEL) -> None:  # type: ignore[assignment]
+        if exc is _SENTINEL:
+            exc = sys.exc_info()[1]
+        req = flask.request._get_current_object()  # type: ignore[attr-defined]
+        for name in itertools.chain(req.blueprints, (None,)):
+            if name in self.teardown_request_funcs:
+                for func in reversed(self.teardown_request_funcs[name]):
+                    self.ensure_sync(func)(exc)
+        request_tearing_down.send(self, _async_wrapper=self.ensure_sync, exc=exc)
+
+
+# The source of Flask's own steps that ``RequestBehindProxyFlask`` writes again, as read
+# (sha256 of ``inspect.getsource``).
+FLASK_STEPS_READ = {
+    "dispatch_request": "62c7e9d15772724aeb88c4791f5b935855709f153ec6d606b9b0c6966ccff1ff",
+    "preprocess_request": "74a4cb2d980d5a915f3c3b8afad3ac2a7f89f709932c63a0b00a50dfaef0474a",
+    "process_response": "8f4afb5f9ec8c24bf8f11a39a72cc655e0f6268ed96bba127d2d358763c2a490",
+    "do_teardown_request": "8c25313693d26f092c0fafb72cfbc19d4bbcfc0e116fc787dab1a82d1ace3510",
+}
 
 
 class OwnErrorResponsesApi(Api):  # type: ignore[misc]
@@ -359,11 +490,22 @@ class DirectDumpSchema(Schema):
             plan.append((field.data_key or name, field.attribute or name))
         self._copy_plan = tuple(plan)
         self.passes_through = all(key == attribute for key, attribute in plan)
+        hooks = type(self)._hooks
+        self._no_dump_hooks = not hooks[PRE_DUMP] and not hooks[POST_DUMP]
+
+    def dump(self, obj: Any, *, many: bool | None = None) -> Any:
+        """marshmallow's ``dump``; a dict given to a schema of one object without dump hooks
+        copied at once (marshmallow's layer around ``_serialize`` looks the hooks up and
+        calls it, on every response)."""
+        if many is None and not self.many and type(obj) is dict and self._no_dump_hooks:
+            return {key: obj[attribute] for key, attribute in self._copy_plan}
+        return super().dump(obj, many=many)
 
     def _serialize(self, obj: Any, *, many: bool = False) -> Any:
         if many and obj is not None:
             return [self._serialize(item) for item in obj]
-        if isinstance(obj, Mapping):
+        # (a dict first: the ABC's check costs more than the copy of a small envelope)
+        if type(obj) is dict or isinstance(obj, Mapping):
             return {key: obj[attribute] for key, attribute in self._copy_plan}
         return {key: getattr(obj, attribute) for key, attribute in self._copy_plan}
 
@@ -388,8 +530,48 @@ class OrjsonProvider(JSONProvider):
     def response(self, *args: Any, **kwargs: Any) -> Response:
         obj = self._prepare_response_obj(args, kwargs)
         body = orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS)
-        app = cast(Flask, self._app)  # this provider is only ever given to a Flask app
-        return app.response_class(body, mimetype="application/json")
+        app: Flask = self._app  # type: ignore[assignment]  # only ever given to a Flask app
+        return json_response(app.response_class, body)
+
+
+JSON_TYPE = "application/json"
+# werkzeug's constructor and body setter, which ``json_response`` does the work of.
+_RESPONSE_INIT = WerkzeugResponse.__init__
+_SET_DATA = WerkzeugResponse.set_data
+# Status code → werkzeug's status line for it ("200 OK"), as its ``_clean_status`` makes it.
+_STATUS_LINES: dict[int, str] = {}
+
+
+def json_response(response_class: type[Response], body: bytes, status: int = 200) -> Response:
+    """``response_class(body, status=status, content_type="application/json")``: the same
+    object, its attributes set as werkzeug's constructor sets them (the headers
+    ``Content-Type`` then ``Content-Length``, the status, the body in a list), without the
+    constructor's general path: each header set by ``Headers.__setitem__`` (a scan for the
+    name and a regular expression over the value) and the status line formatted again, 27 K
+    instructions against 5 K (docs/performance.md, "i31-read"). A response class with a
+    constructor or body setter of its own, or none setting ``Content-Length``, is called."""
+    if (
+        response_class.__init__ is not _RESPONSE_INIT
+        or response_class.set_data is not _SET_DATA
+        or not response_class.automatically_set_content_length
+        or type(body) is not bytes
+        or type(status) is not int
+    ):
+        return response_class(body, status=status, content_type=JSON_TYPE)
+    response = response_class.__new__(response_class)
+    headers = Headers()
+    headers._list = [("Content-Type", JSON_TYPE), ("Content-Length", str(len(body)))]
+    response.headers = headers
+    line = _STATUS_LINES.get(status)
+    if line is None:
+        line, _ = response._clean_status(status)
+        _STATUS_LINES[status] = line
+    response._status = line
+    response._status_code = status
+    response.direct_passthrough = False
+    response._on_close = []
+    response.response = [body]
+    return response
 
 
 class PlainLoadSchema(Schema):

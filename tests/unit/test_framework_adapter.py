@@ -2,14 +2,20 @@
 ``framework_adapter``, and only in the library versions it was checked against."""
 
 import ast
+import hashlib
 import importlib
 import inspect
 import pkgutil
 from importlib.metadata import version
 from pathlib import Path
 
+import flask
+import marshmallow as ma
 import pytest
+from flask_smorest.utils import set_status_and_headers_in_response
 from marshmallow import fields
+from werkzeug.datastructures import Headers
+from werkzeug.local import _ProxyLookup
 
 import feature_gateway
 from feature_gateway import framework_adapter
@@ -141,3 +147,191 @@ def test_no_request_passes_through_a_flask_smorest_call_layer(tmp_path):
             function = getattr(function, "__wrapped__", None)
 
     assert layers == {}
+
+
+def _state(response: flask.Response) -> dict[str, object]:
+    """What a response is: its attributes, the headers as their list."""
+    state = dict(vars(response))
+    state["headers"] = response.headers.to_wsgi_list()
+    return state
+
+
+@pytest.mark.parametrize("status", [200, 201, 304, 503, 599])
+@pytest.mark.parametrize("body", [b"", b'{"feature":{"a":1}}', "é".encode() * 3000])
+def test_a_json_response_is_the_one_the_constructor_makes_without_calling_it(
+    monkeypatch, status, body
+):
+    made = flask.Response(body, status=status, content_type=framework_adapter.JSON_TYPE)
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the constructor ran")
+
+    monkeypatch.setattr(flask.Response, "__init__", refused)
+    monkeypatch.setattr(framework_adapter, "_RESPONSE_INIT", refused)  # as installed
+    built = framework_adapter.json_response(flask.Response, body, status)
+    assert type(built) is flask.Response
+    assert _state(built) == _state(made)
+    assert built.get_data() == body and built.status == made.status
+
+
+def test_a_response_class_with_a_constructor_of_its_own_is_called():
+    class Stamped(flask.Response):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+            self.headers["X-Stamped"] = "yes"
+
+    built = framework_adapter.json_response(Stamped, b"{}", 200)
+    assert built.headers["X-Stamped"] == "yes"
+    assert built.headers["Content-Type"] == framework_adapter.JSON_TYPE
+
+
+@pytest.mark.parametrize(
+    "existing",
+    [
+        [],
+        [("Content-Type", "application/json")],
+        [("x-request-id", "old"), ("Vary", "Accept")],
+        [("X-Request-ID", "a"), ("Vary", "Accept"), ("X-REQUEST-ID", "b")],
+    ],
+)
+@pytest.mark.parametrize("value", ["abc-123", "café", "tab\there"])
+def test_a_header_set_directly_is_set_as_werkzeug_sets_it(monkeypatch, existing, value):
+    expected = Headers(existing)
+    expected["X-Request-ID"] = value
+    headers = Headers(existing)
+    if value.isprintable() and not any(k.lower() == "x-request-id" for k, _ in existing):
+        # the case taken directly: werkzeug's set never runs
+        monkeypatch.setattr(Headers, "set", None)
+        monkeypatch.setattr(Headers, "__setitem__", None)
+    framework_adapter.set_header(headers, "X-Request-ID", value)
+    assert headers.to_wsgi_list() == expected.to_wsgi_list()
+
+
+def test_a_header_value_with_a_line_break_is_refused_as_werkzeug_refuses_it():
+    with pytest.raises(ValueError, match="newline"):
+        framework_adapter.set_header(Headers(), "X-Request-ID", "a\r\nSet-Cookie: x=1")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"ETag": '"3"'}, {"ETag": '"3"', "Vary": ["Accept", "Origin"]}, {}, [("ETag", '"4"')], None],
+)
+@pytest.mark.parametrize("status", [None, 201, "202 ACCEPTED"])
+def test_a_views_status_and_headers_are_set_as_flask_smorest_sets_them(headers, status):
+    expected = flask.Response(b"{}", content_type="application/json")
+    set_status_and_headers_in_response(expected, status, headers)
+    response = flask.Response(b"{}", content_type="application/json")
+    framework_adapter._set_status_and_headers(response, status, headers)
+    assert _state(response) == _state(expected)
+
+
+class _Envelope(framework_adapter.DirectDumpSchema):
+    feature = fields.Dict()
+    count = fields.Integer(data_key="total")
+
+
+def test_a_direct_schema_dumps_a_dict_as_marshmallow_would_without_its_layer(monkeypatch):
+    schema = _Envelope()
+    item = {"feature": {"a": 1}, "count": 3}
+    expected = ma.Schema.dump(schema, item)
+    monkeypatch.setattr(ma.Schema, "dump", None)  # the dict is copied without it
+    assert schema.dump(item) == expected == {"feature": {"a": 1}, "total": 3}
+
+
+@pytest.mark.parametrize("step", sorted(framework_adapter.FLASK_STEPS_READ))
+def test_flasks_own_steps_are_those_the_adapter_writes_again(step):
+    source = inspect.getsource(getattr(flask.Flask, step))
+    assert (
+        hashlib.sha256(source.encode()).hexdigest() == framework_adapter.FLASK_STEPS_READ[step]
+    ), f"Flask.{step} changed: read it again, then RequestBehindProxyFlask.{step}"
+
+
+def _hooked(app: flask.Flask, calls: list[str]) -> flask.Flask:
+    """``app`` with a hook of every kind on itself and on a blueprint, each noting its run."""
+    blueprint = flask.Blueprint("things", __name__)
+
+    @blueprint.get("/things/<name>")
+    def thing(name: str) -> str:
+        calls.append(f"view {name} {flask.request.blueprints}")
+
+        @flask.after_this_request
+        def once(response: flask.Response) -> flask.Response:
+            calls.append("after this request")
+            return response
+
+        return name
+
+    @blueprint.route("/things", methods=["GET", "POST"])
+    def things() -> str:
+        return "all"
+
+    for label, where in (("app", app), ("blueprint", blueprint)):
+
+        def before(label: str = label) -> flask.Response | None:
+            calls.append(f"before {label}")
+            if flask.request.args.get("stop") == label:
+                return flask.Response("stopped", status=418)
+            return None
+
+        def after(response: flask.Response, label: str = label) -> flask.Response:
+            calls.append(f"after {label} {response.status_code}")
+            response.headers.add("X-After", label)
+            return response
+
+        def teardown(exc: BaseException | None, label: str = label) -> None:
+            calls.append(f"teardown {label} {exc!r}")
+
+        def values(endpoint: str | None, args: dict | None, label: str = label) -> None:
+            calls.append(f"url values {label} {endpoint} {args}")
+
+        where.before_request(before)
+        where.after_request(after)
+        where.teardown_request(teardown)
+        where.url_value_preprocessor(values)
+    app.register_blueprint(blueprint)
+    return app
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/things/a"),
+        ("GET", "/things/a?stop=blueprint"),
+        ("GET", "/things/a?stop=app"),
+        ("OPTIONS", "/things"),
+        ("DELETE", "/things"),  # 405
+        ("GET", "/nothing"),  # 404
+    ],
+)
+def test_the_steps_written_again_run_the_hooks_as_flasks_own(method, path):
+    answers = []
+    for app_class in (flask.Flask, framework_adapter.RequestBehindProxyFlask):
+        calls: list[str] = []
+        app = _hooked(app_class("steps"), calls)
+        app.config["SECRET_KEY"] = "a session is saved"
+        response = app.test_client().open(path, method=method)
+        answers.append((calls, response.status_code, response.headers.to_wsgi_list(),
+                        response.get_data()))  # fmt: skip
+    assert answers[0] == answers[1]
+    assert answers[0][0], "the hooks ran"
+
+
+def test_a_request_looks_up_no_attribute_through_a_proxy(tmp_path, monkeypatch):
+    """Flask's own steps read the request behind its proxy (``RequestBehindProxyFlask``):
+    an attribute a proxy lacks is an AttributeError made and dropped first."""
+    from feature_gateway import create_app
+
+    app = create_app({"database_url": f"sqlite:///{tmp_path}/unused.db"})
+    client = app.test_client()
+    assert client.get("/health").status_code == 200
+    looked_up = []
+    lookup = _ProxyLookup.__get__
+
+    def counted(self: _ProxyLookup, instance: object, owner: type | None = None) -> object:
+        if instance is not None:
+            looked_up.append(self.name)
+        return lookup(self, instance, owner)
+
+    monkeypatch.setattr(_ProxyLookup, "__get__", counted)
+    assert client.get("/health").status_code == 200
+    assert looked_up == []

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 
 import flask
+import orjson
 import pytest
 
 from feature_gateway.observability import JsonLineFormatter, RecordMaker
@@ -149,3 +150,31 @@ def test_nothing_is_written_below_the_level(service_log):
     RecordMaker(logger, logging.DEBUG, "request", __file__).log(dict(FIELDS))
 
     assert buffer.getvalue() == ""
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"method": "GET", "path": '/é\u2028"x', "status": 200, "duration_ms": 0.5, "role": None},
+        {},  # nothing to append: written whole
+        {"time": "mine", "status": 200},  # a key of the line's own: written whole
+        {"value": float("nan"), "other": object(), 3: "non-string key"},
+    ],
+)
+@pytest.mark.parametrize("created", [1_765_000_000.0, 1_765_000_000.0625, 1_765_000_001.9999])
+def test_a_plain_line_is_the_line_of_its_fields_written_whole(extra, created):
+    formatter = JsonLineFormatter()
+    msecs = int((created - int(created)) * 1000)
+    whole = {
+        "time": formatter.formatTime(logging.makeLogRecord({"created": created, "msecs": msecs})),
+        "level": "INFO",
+        "logger": "feature_gateway.access",
+        "message": 'request "quoted"',
+        **extra,
+    }
+    expected = orjson.dumps(whole, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+    for _ in range(2):  # the second time from what the first kept
+        line = formatter.plain_line(
+            created, "INFO", "feature_gateway.access", 'request "quoted"', extra
+        )
+        assert line == expected

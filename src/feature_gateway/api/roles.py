@@ -46,6 +46,8 @@ TOKEN_MODE_ACTIONS: dict[Action, Callable[[], GatewayError]] = {
     Action.MANAGE_TOKENS: TokenManagementDisabledError,
     Action.MANAGE_WEBHOOKS: WebhookManagementDisabledError,
 }
+# Action → (its error outside token mode if it is one of those, the roles that may take it).
+_RULES = {action: (TOKEN_MODE_ACTIONS.get(action), PERMISSIONS[action]) for action in Action}
 # Methods whose role may also come from the X-User-Role header (they carry no JSON body).
 _HEADER_ROLE_METHODS = frozenset({"GET", "HEAD", "DELETE"})
 # The header as the WSGI environ holds it (werkzeug's headers object looks it up there,
@@ -102,20 +104,24 @@ def caller_role(declared: str | None) -> Role | None:
     wins.
     """
     # The objects behind the proxies and the roles that may be named, looked up once: every
-    # proxy access is a lookup (a read by name asked for six).
+    # proxy access is a lookup (a read by name asked for six). A role is found with its
+    # value (the access log's), which an enum member gives through a property.
     current = request._get_current_object()  # type: ignore[attr-defined]
     known = _claimable(settings().token_mode)
-    role = _known_role(declared, known)
+    found = None if declared is None else _known_role(declared, known)
     if current.method in _HEADER_ROLE_METHODS:
-        header_role = _known_role(current.environ.get(_ROLE_HEADER_ENVIRON), known, ROLE_HEADER)
-        role = role or header_role
-    if role is None:
+        header = current.environ.get(_ROLE_HEADER_ENVIRON)
+        if header is not None:  # a header naming no known role is refused, even here
+            header_found = _known_role(header, known, ROLE_HEADER)
+            found = found or header_found
+    if found is None:
         return None
+    role, value = found
     context = g._get_current_object()
     verified = principal_of(context)
     if verified is not None and role not in verified.roles:
-        raise RoleNotGrantedError(verified.name, role.value, verified.roles)
-    context.role = role.value  # for the access log
+        raise RoleNotGrantedError(verified.name, value, verified.roles)
+    context.role = value  # for the access log
     return role
 
 
@@ -133,11 +139,12 @@ def require_any_role(declared: str | None = None) -> Role | None:
 def require_role(action: Action, declared: str | None) -> Role:
     """The role the caller acts in for ``action``: 422 without a role (trust mode), 403 if
     that role may not perform it."""
-    if action in TOKEN_MODE_ACTIONS and not settings().token_mode:
+    # (One lookup by the action: an enum member's hash is a Python call.)
+    token_mode_only, allowed = _RULES[action]
+    if token_mode_only is not None and not settings().token_mode:
         caller_role(declared)  # a role that does not exist is still a 422
-        raise TOKEN_MODE_ACTIONS[action]()
+        raise token_mode_only()
     role = caller_role(declared) or _inferred_role(action)
-    allowed = PERMISSIONS[action]
     if role not in allowed:
         raise ForbiddenError(role.value, action.value, (r.value for r in allowed))
     return role
@@ -175,20 +182,23 @@ def _inferred_role(action: Action) -> Role:
     return role
 
 
-def _known_role(raw: str | None, known: dict[str, Role], where: str = "user_role") -> Role | None:
-    if raw is None:
-        return None
-    role = known.get(raw)
-    if role is None:
+def _known_role(
+    raw: str, known: dict[str, tuple[Role, str]], where: str = "user_role"
+) -> tuple[Role, str]:
+    found = known.get(raw)
+    if found is None:
         names = ", ".join(known)
         raise RoleRequiredError(
             f"Unknown role {raw!r}; {where} must be one of: {names}.",
             {where: [f"Must be one of: {names}."]},
         )
-    return role
+    return found
 
 
 @functools.cache
-def _claimable(token_mode: bool) -> dict[str, Role]:
-    """``claimable_roles``, name → role, in its order: asked on every request."""
-    return {name: Role(name) for name in claimable_roles(token_mode=token_mode)}
+def _claimable(token_mode: bool) -> dict[str, tuple[Role, str]]:
+    """``claimable_roles``, name → (role, its value), in its order: asked on every request."""
+    return {
+        name: (role, role.value)
+        for name, role in ((name, Role(name)) for name in claimable_roles(token_mode=token_mode))
+    }

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Connection, Engine, PoolProxiedConnection
+from sqlalchemy import Connection, Dialect, Engine, PoolProxiedConnection
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from feature_gateway.db.engine import set_autocommit
@@ -22,8 +23,7 @@ class Lookup:
 
     def __init__(self, bind: Engine | Connection) -> None:
         self._bind = bind
-        self._dbapi_errors = (bind.dialect.loaded_dbapi.OperationalError,
-                              bind.dialect.loaded_dbapi.InterfaceError)  # fmt: skip
+        self._dbapi_errors = _lost_connection_errors(bind.dialect)
 
     def __enter__(self) -> Lookup:
         dialect = self._bind.dialect
@@ -82,6 +82,14 @@ class Lookup:
                 pass  # the connection is let go either way
         if broken:
             raise unavailable(exc) from exc
+
+
+@functools.lru_cache(maxsize=8)  # a dialect per engine: found once, not on every lookup
+def _lost_connection_errors(dialect: Dialect) -> tuple[Any, ...]:
+    """The driver's errors for a connection that failed (its ``OperationalError`` and
+    ``InterfaceError``)."""
+    dbapi = dialect.loaded_dbapi
+    return (dbapi.OperationalError, dbapi.InterfaceError)
 
 
 def _ping_libpq(pgconn: Any) -> None:

@@ -13,7 +13,11 @@ from flask import Flask, Request, Response, g, has_request_context, request
 from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 from werkzeug.wsgi import get_content_length
 
-from feature_gateway.framework_adapter import BODY_PIECE_BYTES, read_body_in_one_buffer
+from feature_gateway.framework_adapter import (
+    BODY_PIECE_BYTES,
+    read_body_in_one_buffer,
+    set_header,
+)
 from feature_gateway.observability import RecordMaker
 from feature_gateway.web.access import is_console
 from feature_gateway.web.caller import authenticate_request, no_caller_yet
@@ -75,14 +79,17 @@ def register_request_hooks(app: Flask, max_body_bytes: int, *, token_mode: bool)
     @app.after_request
     def _finish(response: Response) -> Response:
         # Browsers must not guess another type than the one sent (JSON shown as HTML).
-        response.headers["X-Content-Type-Options"] = "nosniff"
+        set_header(response.headers, "X-Content-Type-Options", "nosniff")
         # Flask runs this for every response, error responses included, so the request
         # ends here (or when a streamed body is complete), with no teardown hook of its own.
         context = g._get_current_object()
-        started = context.pop("started", None)
+        # g's attributes are its __dict__ (its own get and pop read it): read there, without
+        # a call of theirs each.
+        values = context.__dict__
+        started = values.pop("started", None)
         if started is None:
             return response
-        response.headers[REQUEST_ID_HEADER] = context.request_id
+        set_header(response.headers, REQUEST_ID_HEADER, values["request_id"])
         fields = _access_fields(context, response.status_code)
         if response.is_streamed:  # the body is yet to be computed and sent: count it in
             response.call_on_close(lambda: _request_done(started, fields))
@@ -96,15 +103,16 @@ def _access_fields(context: Any, status: int) -> dict[str, Any]:
     context is there."""
     current: Request = request._get_current_object()  # type: ignore[attr-defined]
     rule = current.url_rule
+    values = context.__dict__  # (as in _finish)
     return {
         "method": current.method,
         "path": current.path,
         "endpoint": rule.rule if rule is not None else None,
         "status": status,
         "duration_ms": 0.0,
-        "request_id": context.request_id,
-        "role": context.get("role"),
-        "principal": getattr(context.get("principal"), "name", None),
+        "request_id": values["request_id"],
+        "role": values.get("role"),
+        "principal": getattr(values.get("principal"), "name", None),
         "remote_addr": current.remote_addr,
     }
 

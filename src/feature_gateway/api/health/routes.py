@@ -12,9 +12,10 @@ from feature_gateway import __version__
 from feature_gateway.api.blueprint import ApiBlueprint
 from feature_gateway.config import AUTH_MODES
 from feature_gateway.db.replicas import ReplicaState
+from feature_gateway.framework_adapter import json_response
 from feature_gateway.services.health import database_is_reachable, replica_health
 from feature_gateway.web.access import public
-from feature_gateway.web.context import database, settings
+from feature_gateway.web.context import gateway
 
 blp = ApiBlueprint("health", __name__, description="Service health")
 
@@ -62,11 +63,15 @@ def _bodies(auth_mode: str) -> tuple[bytes, bytes]:
 def health() -> Response:
     """Healthy when the database answers a trivial query (the primary: a replica that is
     down or lagging only sends its reads to the primary)."""
-    healthy, unhealthy = _bodies(settings().auth_mode)
-    reachable = database_is_reachable(database())
+    # The app and its gateway looked up once (each ``current_app`` access is a lookup; an
+    # attribute its proxy lacks, an AttributeError made and dropped).
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    found = gateway()
+    healthy, unhealthy = _bodies(found.settings.auth_mode)
+    reachable = database_is_reachable(found.database)
     body, status = (healthy, 200) if reachable else (unhealthy, 503)
-    replica = replica_health(database())
+    replica = replica_health(found.database)
     if replica is not None:
         extra = {"replica": replica.state, "replica_lag_s": replica.lag_s}
         body = orjson.dumps({**orjson.loads(body), **extra})
-    return current_app.response_class(body, status=status, mimetype="application/json")
+    return json_response(app.response_class, body, status)
