@@ -11,11 +11,9 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from alembic import command
 from sqlalchemy import create_engine, text
 
 from feature_gateway import create_app
-from feature_gateway.db.migrations import alembic_config
 from feature_gateway.services import features
 from tests.conftest import SEED_FEATURE
 from tests.databases import FreshDatabase, require_backend
@@ -27,10 +25,7 @@ REPLAYED = "Idempotent-Replayed"
 @pytest.fixture(params=["sqlite", "postgresql"])
 def app(request, tmp_path) -> Iterator:
     require_backend(request.param)
-    fresh = FreshDatabase(request.param, tmp_path)
-    config = alembic_config(fresh.url)
-    config.attributes["configure_logger"] = False
-    command.upgrade(config, "head")
+    fresh = FreshDatabase(request.param, tmp_path, migrated=True)
     application = create_app({"database_url": fresh.url, "TESTING": True})
     application.url = fresh.url  # type: ignore[attr-defined]
     yield application

@@ -17,10 +17,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from alembic import command
 from sqlalchemy import create_engine, text
 
-from feature_gateway.db.migrations import alembic_config
 from tests.concurrency.test_races import make_tested_feature, race
 from tests.conftest import SEED_FEATURE
 from tests.databases import FreshDatabase, require_backend
@@ -36,10 +34,7 @@ REPLAYED = "Idempotent-Replayed"
 def fresh(request, tmp_path_factory) -> Iterator[FreshDatabase]:
     require_backend(request.param)
     tmp = tmp_path_factory.mktemp(f"idem-{request.param}")
-    database = FreshDatabase(request.param, tmp)
-    config = alembic_config(database.url)
-    config.attributes["configure_logger"] = False
-    command.upgrade(config, "head")
+    database = FreshDatabase(request.param, tmp, migrated=True)
     database.tmp = tmp  # type: ignore[attr-defined]
     yield database
     database.drop()

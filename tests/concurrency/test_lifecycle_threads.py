@@ -10,11 +10,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from alembic import command
 from sqlalchemy import create_engine, text
 
 from feature_gateway import create_app
-from feature_gateway.db.migrations import alembic_config
 from feature_gateway.db.recording import Recorder
 from tests.conftest import SEED_FEATURE
 from tests.databases import FreshDatabase, require_backend
@@ -31,10 +29,7 @@ FEATURES_PER_THREAD = 3
 @pytest.fixture(params=["sqlite", "postgresql"])
 def app(request, tmp_path) -> Iterator:
     require_backend(request.param)
-    fresh = FreshDatabase(request.param, tmp_path)
-    config = alembic_config(fresh.url)
-    config.attributes["configure_logger"] = False
-    command.upgrade(config, "head")
+    fresh = FreshDatabase(request.param, tmp_path, migrated=True)
     application = create_app({"database_url": fresh.url, "log_level": "WARNING"})
     application.url = fresh.url  # type: ignore[attr-defined]
     yield application

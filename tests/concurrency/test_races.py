@@ -13,9 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from alembic import command
 
-from feature_gateway.db.migrations import alembic_config
 from tests.conftest import SEED_FEATURE
 from tests.databases import FreshDatabase, require_backend
 from tests.live_server import LiveServer
@@ -28,10 +26,7 @@ RACERS = 20
 def server(request, tmp_path_factory) -> Iterator[LiveServer]:
     require_backend(request.param)
     tmp = tmp_path_factory.mktemp(f"live-{request.param}")
-    fresh = FreshDatabase(request.param, tmp)
-    config = alembic_config(fresh.url)
-    config.attributes["configure_logger"] = False
-    command.upgrade(config, "head")
+    fresh = FreshDatabase(request.param, tmp, migrated=True)
     live = LiveServer(fresh.url, workers=4, log_path=tmp / "gunicorn.log")
     yield live
     live.stop()

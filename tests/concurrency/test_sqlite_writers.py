@@ -15,9 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from alembic import command
 
-from feature_gateway.db.migrations import alembic_config
 from feature_gateway.db.sqlite_writers import LOCK_SUFFIX
 from tests.conftest import SEED_FEATURE
 from tests.databases import FreshDatabase
@@ -30,10 +28,7 @@ BUSY_TIMEOUT_MS = 1_000
 @pytest.fixture(scope="module")
 def sqlite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, Path]]:
     tmp = tmp_path_factory.mktemp("sqlite-writers")
-    fresh = FreshDatabase("sqlite", tmp)
-    config = alembic_config(fresh.url)
-    config.attributes["configure_logger"] = False
-    command.upgrade(config, "head")
+    fresh = FreshDatabase("sqlite", tmp, migrated=True)
     live = LiveServer(
         fresh.url,
         workers=2,

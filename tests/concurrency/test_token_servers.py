@@ -18,10 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from alembic import command
 
 from feature_gateway.config import PROJECT_ROOT
-from feature_gateway.db.migrations import alembic_config
 from tests.conftest import TEST_SECRET_KEY, token_secret
 from tests.databases import FreshDatabase, require_backend
 from tests.live_server import LiveServer
@@ -86,10 +84,7 @@ class Host:
 def hosts(request, tmp_path_factory) -> Iterator[tuple[str, list[Host]]]:
     require_backend(request.param)
     tmp = tmp_path_factory.mktemp(f"tokens-{request.param}")
-    fresh = FreshDatabase(request.param, tmp)
-    config = alembic_config(fresh.url)
-    config.attributes["configure_logger"] = False
-    command.upgrade(config, "head")
+    fresh = FreshDatabase(request.param, tmp, migrated=True)
     started = [Host(fresh.url, tmp / f"host-{i}.log") for i in range(2)]
     yield fresh.url, started
     for host in started:
