@@ -1,12 +1,16 @@
 """Before/after: this checkout against another one, under the same load, in alternation.
 
-Run: ``.venv/bin/python -m bench.compare OTHER_CHECKOUT [--paths /health,...] [--cold-start]``,
+Run: ``.venv/bin/python -m bench.compare OTHER_CHECKOUT [--paths /health,...] [--cold-start
+PAIRS] [--lifecycles N]``,
 OTHER_CHECKOUT being e.g. ``git worktree add /tmp/main main`` or an unpacked
 ``git archive``. Both serve the same scratch SQLite database (10,000 features) under their
 own ``gunicorn.conf.py``, beside the bare endpoint; the wrk runs alternate (bare, other,
 this, per path and round), so a drift of the machine's speed hits both sides alike. Prints
 req/s, x bare and server CPU ms per request for each. ``--cold-start`` instead alternates
-cold starts of the two (4 workers) and prints each pair's ratio.
+cold starts of the two (4 workers) and prints each pair's ratio; ``--lifecycles N``
+alternates blocks of N sequential lifecycles (create, ready_test, test, approve) on the two
+and prints each side's median and quartiles (SPEC §6: median <= 10 ms), the figure that
+drifts most between sittings.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from pathlib import Path
 from bench import cold_start
 from bench.common import ROOT, Gunicorn, LoadRun, load_run, spread
 from bench.datasets import feature_name, fill, scratch_database
+from bench.scenarios import lifecycle_ms
 
 
 def load(url: str, other: Path, paths: list[str], rounds: int, seconds: int) -> None:
@@ -60,6 +65,25 @@ def cold_starts(url: str, other: Path, pairs: int) -> None:
     print("this / other, pair by pair: " + ", ".join(f"{r:.2f}" for r in ratios))
 
 
+def lifecycles(url: str, other: Path, rounds: int, per_round: int) -> None:
+    env = {"DATABASE_URL": url}
+    sides = {"other": Gunicorn("wsgi:app", env, root=other), "this": Gunicorn("wsgi:app", env)}
+    times: dict[str, list[float]] = {side: [] for side in sides}
+    try:
+        for server in sides.values():
+            lifecycle_ms(server.url, 20)  # warm-up
+        for _ in range(rounds):
+            for side, server in sides.items():
+                times[side] += lifecycle_ms(server.url, per_round)
+    finally:
+        for server in sides.values():
+            server.stop()
+    for side, measured in times.items():
+        q1, median, q3 = statistics.quantiles(measured, n=4)
+        print(f"{side:6} lifecycle, sequential: median {median:6.2f} ms "
+              f"(quartiles {q1:.2f}-{q3:.2f}, {len(measured)} lifecycles)")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("other", type=Path, help="the checkout to compare with")
@@ -69,12 +93,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=3)
     parser.add_argument("--cold-start", type=int, metavar="PAIRS", default=0)
+    parser.add_argument("--lifecycles", type=int, metavar="N", default=0)
     args = parser.parse_args()
     paths = args.paths.replace("{name}", feature_name(5_003)).split(",")
     with tempfile.TemporaryDirectory() as tmp, scratch_database("sqlite", Path(tmp), "") as url:
         fill(url, 10_000)
         if args.cold_start:
             cold_starts(url, args.other.resolve(), args.cold_start)
+        elif args.lifecycles:
+            lifecycles(url, args.other.resolve(), args.rounds * 2, args.lifecycles)
         else:
             load(url, args.other.resolve(), paths, args.rounds, args.seconds)
 
