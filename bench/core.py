@@ -107,24 +107,26 @@ def _load(
 ) -> dict[str, Any]:
     """Each scenario under wrk, in rounds, each round after a run of the bare endpoint.
 
-    The creates run last in each round, and are warmed up just before their first run: a
-    create's warm-up adds a thousand rows or more, so warmed up first it measured the reads
-    of the smallest table at ten times its size and against statistics (ANALYZE) of 100
-    rows, which made the list page's count scan the table on SQLite and the lookups of
-    `POST /features` on PostgreSQL (docs/performance.md, "Round four"). Rounds after the
-    first still find the earlier rounds' creates in the table."""
+    Every round of the reads runs before the creates' first, and the creates are warmed up
+    just before it: a create's run adds a thousand rows or more, so the reads that came
+    after one measured the smallest table at ten times and more its size, against
+    statistics (ANALYZE) of 100 rows, which made the list page's count scan the table on
+    SQLite and the lookups of `POST /features` on PostgreSQL (docs/performance.md, "Round
+    four"; until round seven the creates ran last in each round, so every read round after
+    the first met them)."""
     reads = [entry for entry in plan if not _writes(entry[2])]
     writes = [entry for entry in plan if _writes(entry[2])]
     for _, app, scenario in reads:  # warm-up: connections, caches, first-request imports
         load_run(app, scenario.path, args.warmup, script=scenario.script)
     runs: dict[str, list[tuple[LoadRun, LoadRun]]] = {label: [] for label, _, _ in plan}
-    for round_number in range(args.rounds):
-        baseline = load_run(bare, "/bare", args.seconds)
-        for label, app, scenario in reads + writes:
-            if round_number == 0 and (label, app, scenario) in writes:
-                load_run(app, scenario.path, args.warmup, script=scenario.script)
-            run = load_run(app, scenario.path, args.seconds, script=scenario.script)
-            runs[label].append((run, baseline))
+    for phase in (reads, writes):
+        for round_number in range(args.rounds):
+            baseline = load_run(bare, "/bare", args.seconds)
+            for label, app, scenario in phase:
+                if round_number == 0 and phase is writes:
+                    load_run(app, scenario.path, args.warmup, script=scenario.script)
+                run = load_run(app, scenario.path, args.seconds, script=scenario.script)
+                runs[label].append((run, baseline))
     return {label: _summary(label, runs[label], s.goal) for label, _, s in plan}
 
 
