@@ -93,8 +93,13 @@ def measure_block(
                         scenario = with_bearer(scenario, jwt, lua)
                     plan.append((f"{label} [{tax}]", servers[tax], scenario))
         app = servers[""]
-        block = {"rows": len(data.names), "scenarios": _load(plan, bare, args)}
-        block.update(_sequential(app, data, args))
+        # The reads, then the sequential figures, then the creates: every figure but the
+        # creates' on the table as filled (``_load``).
+        summaries = _load(plan, bare, args, writes=False)
+        sequential = _sequential(app, data, args)
+        summaries.update(_load(plan, bare, args, writes=True))
+        in_order = {label: summaries[label] for label, _, _ in plan}
+        block = {"rows": len(data.names), "scenarios": in_order, **sequential}
         block["worker_peak_rss_mb"] = max(app.worker_memory_mb("VmHWM"))
     finally:
         for running in servers.values():
@@ -103,31 +108,32 @@ def measure_block(
 
 
 def _load(
-    plan: list[tuple[str, Gunicorn, Scenario]], bare: Gunicorn, args: argparse.Namespace
+    plan: list[tuple[str, Gunicorn, Scenario]],
+    bare: Gunicorn,
+    args: argparse.Namespace,
+    *,
+    writes: bool,
 ) -> dict[str, Any]:
-    """Each scenario under wrk, in rounds, each round after a run of the bare endpoint.
+    """The plan's reads (``writes=False``) or its creates under wrk, in rounds, each round
+    after a run of the bare endpoint.
 
-    Every round of the reads runs before the creates' first, and the creates are warmed up
-    just before it: a create's run adds a thousand rows or more, so the reads that came
-    after one measured the smallest table at ten times and more its size, against
-    statistics (ANALYZE) of 100 rows, which made the list page's count scan the table on
-    SQLite and the lookups of `POST /features` on PostgreSQL (docs/performance.md, "Round
-    four"; until round seven the creates ran last in each round, so every read round after
-    the first met them)."""
-    reads = [entry for entry in plan if not _writes(entry[2])]
-    writes = [entry for entry in plan if _writes(entry[2])]
-    for _, app, scenario in reads:  # warm-up: connections, caches, first-request imports
+    The reads run, and the sequential figures are taken, before the creates are warmed up
+    and run: a create's run adds a thousand rows or more, so a figure taken after one
+    measured the smallest table at ten times and more its size, against statistics
+    (ANALYZE) of 100 rows, which made the list page's count scan the table on SQLite and
+    the lookups of `POST /features` on PostgreSQL (docs/performance.md, "Round four";
+    until round seven the creates ran last in each round, so every read round after the
+    first met them, and so did the sequential `POST /features` 100 x 1,000)."""
+    phase = [entry for entry in plan if _writes(entry[2]) == writes]
+    for _, app, scenario in phase:  # warm-up: connections, caches, first-request imports
         load_run(app, scenario.path, args.warmup, script=scenario.script)
-    runs: dict[str, list[tuple[LoadRun, LoadRun]]] = {label: [] for label, _, _ in plan}
-    for phase in (reads, writes):
-        for round_number in range(args.rounds):
-            baseline = load_run(bare, "/bare", args.seconds)
-            for label, app, scenario in phase:
-                if round_number == 0 and phase is writes:
-                    load_run(app, scenario.path, args.warmup, script=scenario.script)
-                run = load_run(app, scenario.path, args.seconds, script=scenario.script)
-                runs[label].append((run, baseline))
-    return {label: _summary(label, runs[label], s.goal) for label, _, s in plan}
+    runs: dict[str, list[tuple[LoadRun, LoadRun]]] = {label: [] for label, _, _ in phase}
+    for _ in range(args.rounds):
+        baseline = load_run(bare, "/bare", args.seconds)
+        for label, app, scenario in phase:
+            run = load_run(app, scenario.path, args.seconds, script=scenario.script)
+            runs[label].append((run, baseline))
+    return {label: _summary(label, runs[label], s.goal) for label, _, s in phase}
 
 
 def _writes(scenario: Scenario) -> bool:
