@@ -198,7 +198,4 @@ def _known_role(
 @functools.cache
 def _claimable(token_mode: bool) -> dict[str, tuple[Role, str]]:
     """``claimable_roles``, name → (role, its value), in its order: asked on every request."""
-    return {
-        name: (role, role.value)
-        for name, role in ((name, Role(name)) for name in claimable_roles(token_mode=token_mode))
-    }
+    return {name: (Role(name), name) for name in claimable_roles(token_mode=token_mode)}

@@ -245,17 +245,15 @@ def read_page_json(
     for the values given on every run past a small table, the other branch's subquery too
     (docs/performance.md, "i31-pgwrite"); SQLite prepares a statement once per connection
     (the driver's cache), so there the page stays the one statement with both branches."""
-    if dialect.name == "sqlite":
-        rows, total, _ = _read(cursor_of, dialect, query, "json", (feature_json("sqlite"),))
-        return _joined("sqlite", rows), total
-    rows, total, _ = _read(
-        cursor_of, dialect, query, "stored", (stored_feature_json(dialect.name),)
-    )
-    try:
-        return _joined(dialect.name, rows), total
-    except TypeError:  # a NULL among the texts: no scan of the rows for it first
-        rows, total, _ = _read(cursor_of, dialect, query, "json", (feature_json(dialect.name),))
-        return _joined(dialect.name, rows), total
+    if dialect.name != "sqlite":
+        stored = (stored_feature_json(dialect.name),)
+        rows, total, _ = _read(cursor_of, dialect, query, "stored", stored)
+        try:
+            return _joined(dialect.name, rows), total
+        except TypeError:  # a NULL among the texts (no scan of the rows for it first)
+            pass
+    rows, total, _ = _read(cursor_of, dialect, query, "json", (feature_json(dialect.name),))
+    return _joined(dialect.name, rows), total
 
 
 def _joined(dialect_name: str, rows: list[Any]) -> bytes:
