@@ -24,7 +24,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from bench.bare_app import app as bare_app
 from bench.datasets import LIST_OWNER, PG_ADMIN_URL, feature_name, fill, scratch_database
@@ -49,10 +49,21 @@ def _name(i: int) -> str:
     return f"count_{os.getpid()}:f_{i}:1"
 
 
+def _call(target: object, env: dict[str, object]) -> None:
+    """One request to the WSGI app ``target``, its body read through."""
+    for _chunk in target(env, _start_response):  # type: ignore[operator]
+        pass
+
+
+def _post_steps(app: object, steps: list[tuple[str, dict[str, Any]]]) -> None:
+    """The lifecycle's ``steps`` (path, JSON body) posted in turn."""
+    for path, body in steps:
+        _call(app, environ("POST", path, "", json.dumps(body).encode()))
+
+
 def _requests(app: object, kind: str, size: int) -> Callable[[int], None]:
     def call(env: dict[str, object], target: object = app) -> None:
-        for _chunk in target(env, _start_response):  # type: ignore[operator]
-            pass
+        _call(target, env)
 
     values_request = values_body([feature_name(i) for i in range(0, 100, 10)], 10, 100)
     values = json.dumps(values_request)
@@ -88,11 +99,10 @@ def _requests(app: object, kind: str, size: int) -> Callable[[int], None]:
                 env["HTTP_IDEMPOTENCY_KEY"] = f"key-{os.getpid()}-{i}"
             call(env)
         elif kind == "lifecycle":
-            for path, body in lifecycle_steps(name):
-                call(environ("POST", path, "", json.dumps(body).encode()))
+            _post_steps(app, lifecycle_steps(name))
         elif kind in _TRIGGERS:
-            path, body = lifecycle_steps(name)[_TRIGGERS[kind]]
-            call(environ("POST", path, "", json.dumps(body).encode()))
+            step = _TRIGGERS[kind]
+            _post_steps(app, lifecycle_steps(name)[step : step + 1])
         else:
             raise SystemExit(f"unknown scenario {kind}")
 
@@ -126,10 +136,7 @@ def _before(app: object, kind: str) -> Callable[[int], None] | None:
         return None
 
     def prepare(i: int) -> None:
-        for path, body in lifecycle_steps(_name(i))[: _TRIGGERS[kind]]:
-            env = environ("POST", path, "", json.dumps(body).encode())
-            for _chunk in app(env, _start_response):  # type: ignore[operator]
-                pass
+        _post_steps(app, lifecycle_steps(_name(i))[: _TRIGGERS[kind]])
 
     return prepare
 
