@@ -32,6 +32,7 @@ from tests.databases import (  # noqa: F401  (migrate: imported from here by the
     BACKGROUND_DROPS,
     TEMPLATES,
     FreshDatabase,
+    close_app,
     migrate,
     require_backend,
     settings_for,
@@ -168,7 +169,7 @@ def _apps() -> Iterator[dict[tuple[str, str], Flask]]:
     built: dict[tuple[str, str], Flask] = {}
     yield built
     for app in built.values():
-        app.extensions[EXTENSION].database.bind.dispose()  # its own engine, never used
+        close_app(app)  # its own engine, never used
 
 
 # The settings of each kind of shared app: "oidc" is token mode with single sign-on on, its
@@ -253,7 +254,7 @@ def unmigrated_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     url = f"sqlite:///{tmp_path_factory.mktemp('unmigrated') / 'unused.db'}"
     app = create_app({"database_url": url, "TESTING": True})
     yield app
-    app.extensions[EXTENSION].database.bind.dispose()
+    close_app(app)
 
 
 @pytest.fixture

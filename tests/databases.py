@@ -221,3 +221,16 @@ def _end_sessions_on(name: str) -> None:
 
 
 TEMPLATES = _Templates()
+
+
+def close_app(app: Any) -> None:
+    """End an app a test built with ``create_app`` on an engine of its own, before its
+    database is dropped: its read counts are dropped and its usage flusher stopped (else
+    the thread, and ``atexit`` at the end of the run, would write them to a database that
+    is gone), and its engines disposed."""
+    gateway = app.extensions["feature_gateway"]
+    gateway.usage.discard()
+    gateway.usage.stop()
+    gateway.database.bind.dispose()
+    if gateway.database.replica is not None:
+        gateway.database.replica.engine.dispose()

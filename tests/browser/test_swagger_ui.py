@@ -23,6 +23,7 @@ from werkzeug.serving import make_server
 
 from feature_gateway import create_app
 from tests.conftest import TEST_SECRET_KEY, migrate
+from tests.databases import close_app
 
 pytestmark = pytest.mark.browser
 
@@ -66,7 +67,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Flas
     yield f"http://127.0.0.1:{server.server_port}", app, log
     server.shutdown()
     thread.join(timeout=10)
-    app.extensions["feature_gateway"].database.bind.dispose()
+    close_app(app)
 
 
 def run_chromium(chromium: str, profile: Path, *args: str) -> str:
@@ -145,7 +146,7 @@ def served_in_token_mode(tmp_path_factory: pytest.TempPathFactory) -> Iterator[t
     yield f"http://127.0.0.1:{server.server_port}", app
     server.shutdown()
     thread.join(timeout=10)
-    app.extensions["feature_gateway"].database.bind.dispose()
+    close_app(app)
 
 
 def test_in_token_mode_swagger_ui_offers_authorize_and_marks_protected_operations(

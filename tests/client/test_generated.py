@@ -18,6 +18,7 @@ from feature_gateway import create_app
 from feature_gateway.config import PROJECT_ROOT
 from feature_gateway_client import OPERATIONS, Client, models
 from tests.conftest import TEST_SECRET_KEY
+from tests.databases import close_app
 
 
 def _load_generator() -> ModuleType:
@@ -38,7 +39,7 @@ def _document(tmp_path: Path, mode: str) -> dict[str, Any]:
     app = create_app({"auth_mode": mode, "secret_key": TEST_SECRET_KEY,
                       "database_url": f"sqlite:///{tmp_path / 'unused.db'}"})  # fmt: skip
     document: dict[str, Any] = app.extensions["gateway_api"].spec.to_dict()
-    app.extensions["feature_gateway"].database.bind.dispose()
+    close_app(app)
     return document
 
 

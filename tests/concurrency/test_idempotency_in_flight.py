@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, text
 from feature_gateway import create_app
 from feature_gateway.services import features
 from tests.conftest import SEED_FEATURE
-from tests.databases import FreshDatabase, require_backend
+from tests.databases import FreshDatabase, close_app, require_backend
 
 KEY = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
@@ -29,7 +29,7 @@ def app(request, tmp_path) -> Iterator:
     application = create_app({"database_url": fresh.url, "TESTING": True})
     application.url = fresh.url  # type: ignore[attr-defined]
     yield application
-    application.extensions["feature_gateway"].database.bind.dispose()
+    close_app(application)
     fresh.drop()
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, text
 from feature_gateway import create_app
 from feature_gateway.db.recording import Recorder
 from tests.conftest import SEED_FEATURE
-from tests.databases import FreshDatabase, require_backend
+from tests.databases import FreshDatabase, close_app, require_backend
 
 pytestmark = pytest.mark.slow
 THREADS = 8
@@ -33,7 +33,7 @@ def app(request, tmp_path) -> Iterator:
     application = create_app({"database_url": fresh.url, "log_level": "WARNING"})
     application.url = fresh.url  # type: ignore[attr-defined]
     yield application
-    application.extensions["feature_gateway"].database.bind.dispose()
+    close_app(application)
     fresh.drop()
 
 

@@ -28,9 +28,8 @@ from feature_gateway.db.webhooks import Webhook
 from feature_gateway.domain.webhooks import new_secret, new_webhook_id
 from feature_gateway.services import webhooks
 from feature_gateway.services.clock import now_ms
-from feature_gateway.web.context import EXTENSION
 from tests.conftest import SEED_FEATURE
-from tests.databases import BACKENDS, FreshDatabase, require_backend, settings_for
+from tests.databases import BACKENDS, FreshDatabase, close_app, require_backend, settings_for
 from tests.webhook_receiver import Answer, Receiver, receiving
 
 pytestmark = pytest.mark.slow
@@ -125,7 +124,7 @@ class Setup:
         for log in self.logs:
             log.close()
         self.engine.dispose()
-        self.app.extensions[EXTENSION].database.bind.dispose()
+        close_app(self.app)
 
 
 @pytest.fixture(params=BACKENDS)

@@ -20,10 +20,9 @@ from feature_gateway.config import parse_role_map
 from feature_gateway.db.scopes import Database
 from feature_gateway.services.identity_provider import HTTP_TIMEOUT, IdentityProvider
 from feature_gateway.services.single_sign_on import code_challenge
-from feature_gateway.web.context import EXTENSION
 from tests.conftest import TEST_SECRET_KEY, _bound
 from tests.console.support import action_path, feature_path, flashes, page, post_form
-from tests.databases import FreshDatabase
+from tests.databases import FreshDatabase, close_app
 from tests.live_server import free_port
 from tests.oidc_provider import CLIENT_ID, CLIENT_SECRET, ROLE_MAP, OidcProvider
 
@@ -55,7 +54,7 @@ def _sso_app_on(database_url: str, issuer: str, **settings: Any) -> Iterator[Fla
         try:
             yield app
         finally:
-            app.extensions[EXTENSION].database.bind.dispose()
+            close_app(app)
 
 
 @pytest.fixture(scope="module")

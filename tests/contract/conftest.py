@@ -10,6 +10,7 @@ from flask import Flask
 
 from feature_gateway import create_app
 from tests.contract.openapi_contract import Contract
+from tests.databases import close_app
 
 
 @pytest.fixture(scope="session")
@@ -18,7 +19,7 @@ def docs_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     url = f"sqlite:///{tmp_path_factory.mktemp('docs') / 'unused.db'}"
     app = create_app({"database_url": url, "TESTING": True})
     yield app
-    app.extensions["feature_gateway"].database.bind.dispose()
+    close_app(app)
 
 
 @pytest.fixture(scope="session")

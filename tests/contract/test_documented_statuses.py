@@ -21,6 +21,7 @@ from werkzeug.test import TestResponse
 from feature_gateway import create_app
 from feature_gateway.domain.lifecycle import Role
 from tests.contract.openapi_contract import Contract, Operation
+from tests.databases import close_app
 
 ABSENT = "absent_view:absent_feature:1"
 TRUST_MODE_TOKEN_OPERATIONS = {
@@ -203,7 +204,7 @@ def test_each_operation_reports_503_when_the_database_is_unreachable(
             contract, [Caller(client, o, "some_view:some_feature:1") for o in operations]
         )
     finally:
-        app.extensions["feature_gateway"].database.bind.dispose()
+        close_app(app)
 
 
 def test_statuses_left_to_race_tests_are_documented_and_their_tests_exist(

@@ -15,7 +15,7 @@ from flask import Flask
 from feature_gateway import create_app
 from tests.contract.fuzzing import publish_report, run_fuzzing, seed_features
 from tests.contract.openapi_contract import Contract
-from tests.databases import BACKENDS, FreshDatabase, require_backend
+from tests.databases import BACKENDS, FreshDatabase, close_app, require_backend
 
 
 @pytest.fixture(params=BACKENDS)
@@ -27,7 +27,7 @@ def fuzz_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
         app = create_app({"database_url": fresh.url, "log_level": "WARNING"})
         app.config["FUZZ_BACKEND"] = request.param
         yield app
-        app.extensions["feature_gateway"].database.bind.dispose()
+        close_app(app)
     finally:
         fresh.drop()
 

@@ -19,6 +19,7 @@ from feature_gateway import create_app
 from feature_gateway.api.idempotency import IDEMPOTENCY_KEY_PARAMETER
 from feature_gateway.web.access import is_console
 from tests.conftest import TEST_SECRET_KEY
+from tests.databases import close_app
 
 # The POSTs that read: a retry is safe as it is, so the header is ignored there.
 READS = {
@@ -53,7 +54,7 @@ def mode_document(request, tmp_path_factory) -> Iterator[tuple[str, dict[str, An
         }
     )
     yield request.param, app.test_client().get("/openapi.json").get_json()
-    app.extensions["feature_gateway"].database.bind.dispose()
+    close_app(app)
 
 
 def test_every_writing_post_documents_the_key_with_its_409_and_422(mode_document):

@@ -30,6 +30,7 @@ from tests.contract.test_documented_statuses import (
     _provoke,
     assert_each_answers_503,
 )
+from tests.databases import close_app
 
 EVERY_ROLE = ("developer", "approver", "external_testing_system", "admin")
 # Documented in token mode only and provoked by two requests, not one: the test that shows it.
@@ -230,4 +231,4 @@ def test_with_the_database_down_a_token_cannot_be_checked_and_the_answer_is_503(
             contract, [TokenCaller(client, o, "some_view:some_feature:1") for o in operations]
         )
     finally:
-        app.extensions["feature_gateway"].database.bind.dispose()
+        close_app(app)

@@ -17,7 +17,7 @@ from feature_gateway.services import tokens
 from tests.conftest import TEST_SECRET_KEY
 from tests.contract.fuzzing import publish_report, run_fuzzing, seed_features
 from tests.contract.openapi_contract import Contract
-from tests.databases import BACKENDS, FreshDatabase, require_backend
+from tests.databases import BACKENDS, FreshDatabase, close_app, require_backend
 
 EVERY_ROLE = ("developer", "approver", "external_testing_system", "admin")
 
@@ -29,14 +29,14 @@ def token_fuzz_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[F
     try:
         seeding = create_app({"database_url": fresh.url, "log_level": "WARNING"})
         seed_features(seeding)  # by dev and qa, in trust mode: the fuzzer may approve them
-        seeding.extensions["feature_gateway"].database.bind.dispose()
+        close_app(seeding)
         app = create_app(
             {"database_url": fresh.url, "log_level": "WARNING", "auth_mode": "token",
              "secret_key": TEST_SECRET_KEY}
         )  # fmt: skip
         app.config["FUZZ_BACKEND"] = request.param
         yield app
-        app.extensions["feature_gateway"].database.bind.dispose()
+        close_app(app)
     finally:
         fresh.drop()
 

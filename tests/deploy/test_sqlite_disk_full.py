@@ -17,9 +17,8 @@ from pathlib import Path
 import pytest
 
 from feature_gateway import create_app
-from feature_gateway.web.context import EXTENSION
 from tests.conftest import SEED_FEATURE
-from tests.databases import migrated_sqlite
+from tests.databases import close_app, migrated_sqlite
 from tests.live_server import LiveServer
 
 DISK_SIZE = "4m"
@@ -84,7 +83,7 @@ def audit_verify(url: str) -> tuple[int, str]:
     try:
         result = app.test_cli_runner().invoke(args=["audit", "verify"])
     finally:
-        app.extensions[EXTENSION].database.bind.dispose()
+        close_app(app)
     return result.exit_code, result.output
 
 
@@ -157,4 +156,4 @@ def test_the_storage_full_answer_carries_retry_after(small_disk, tmp_path):
         assert response.content_type == "application/problem+json"
         assert response.get_json()["title"] == "Service Unavailable"
     finally:
-        app.extensions[EXTENSION].database.bind.dispose()
+        close_app(app)

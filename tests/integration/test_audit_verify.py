@@ -17,10 +17,9 @@ from sqlalchemy import Engine, text
 from feature_gateway import create_app
 from feature_gateway.config import PROJECT_ROOT
 from feature_gateway.db.engine import make_engine
-from feature_gateway.web.context import EXTENSION
 from tests.conftest import _STEPS as WORKFLOW_STEPS
 from tests.conftest import SEED_FEATURE
-from tests.databases import FreshDatabase, require_backend, settings_for
+from tests.databases import FreshDatabase, close_app, require_backend, settings_for
 from tests.deploy.support import app_environment
 
 SAMPLE = PROJECT_ROOT / "data" / "feature_metadata.json"
@@ -368,7 +367,7 @@ def test_a_database_that_is_not_migrated_cannot_be_checked(backend, tmp_path):
             sqlite3.connect(fresh.url.removeprefix("sqlite:///")).execute("CREATE TABLE x (a)")
         app = create_app({"database_url": fresh.url, "log_level": "WARNING"})
         result = app.test_cli_runner().invoke(args=["audit", "verify"])
-        app.extensions[EXTENSION].database.bind.dispose()
+        close_app(app)
     finally:
         fresh.drop()
     assert result.exit_code == 2
@@ -413,7 +412,7 @@ def test_verify_reads_committed_data_through_its_own_engine(backend, tmp_path):
         client = app.test_client()
         assert client.post("/create_feature_metadata", json=SEED_FEATURE).status_code == 201
         result = app.test_cli_runner().invoke(args=["audit", "verify", "--json"])
-        app.extensions[EXTENSION].database.bind.dispose()
+        close_app(app)
     finally:
         fresh.drop()
     assert result.exit_code == 0, result.output
@@ -436,7 +435,7 @@ def test_entries_of_a_feature_that_does_not_exist_are_breaks(tmp_path):
         )
         raw.commit()
     result = app.test_cli_runner().invoke(args=["audit", "verify", "--json"])
-    app.extensions[EXTENSION].database.bind.dispose()
+    close_app(app)
     assert result.exit_code == 1
     [found] = json.loads(result.stdout)["breaks"]
     assert (found["feature_id"], found["feature"], found["table"]) == (999, None, "feature_audit")

@@ -16,9 +16,8 @@ from sqlalchemy import create_engine, text
 from feature_gateway import create_app
 from feature_gateway.config import PROJECT_ROOT
 from feature_gateway.db.migrations import alembic_config
-from feature_gateway.web.context import EXTENSION
 from tests.conftest import migrate
-from tests.databases import BACKENDS, FreshDatabase, require_backend
+from tests.databases import BACKENDS, FreshDatabase, close_app, require_backend
 from tests.deploy.support import app_environment
 
 SAMPLE = str(PROJECT_ROOT / "data" / "feature_metadata.json")
@@ -60,7 +59,7 @@ def _run_each(app: Flask, *only: str) -> dict[str, tuple[int, str]]:
     try:
         ran = {name: runner.invoke(args=COMMANDS[name]) for name in names}
     finally:
-        app.extensions[EXTENSION].database.bind.dispose()
+        close_app(app)
     return {name: (result.exit_code, result.output) for name, result in ran.items()}
 
 
@@ -141,4 +140,4 @@ def test_every_command_is_checked_above_or_uses_no_migrated_database(tmp_path: P
     app = _app(f"sqlite:///{tmp_path / 'unused.db'}")
     no_database = {"migrate", "openapi", "lifecycle-diagram"}  # migrate makes one
     assert sorted(leaves(app.cli)) == sorted([*COMMANDS, *no_database])
-    app.extensions[EXTENSION].database.bind.dispose()
+    close_app(app)

@@ -19,6 +19,7 @@ from tests.databases import (
     PG_HOST,
     PG_PORT,
     PG_USER,
+    close_app,
     create_postgres_database,
     drop_postgres_database,
     postgres_url,
@@ -97,7 +98,7 @@ def test_the_app_serves_postgresql_named_by_a_platform_url(platform_database, mo
         assert client.get("/health").status_code == 200
         assert client.post("/create_feature_metadata", json=SEED_FEATURE).status_code == 201
     finally:
-        app.extensions[EXTENSION].database.bind.dispose()
+        close_app(app)
     assert platform_database.scalar("SELECT count(*) FROM feature_audit") == 1
 
 

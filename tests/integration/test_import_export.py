@@ -7,7 +7,7 @@ from sqlalchemy import text
 
 from feature_gateway import create_app
 from feature_gateway.config import PROJECT_ROOT
-from tests.databases import FreshDatabase
+from tests.databases import FreshDatabase, close_app
 
 SAMPLE = PROJECT_ROOT / "data" / "feature_metadata.json"
 
@@ -117,7 +117,7 @@ def test_an_export_imports_into_an_empty_database_unchanged(cli, make_feature, t
         assert runner.invoke(args=["import-features", str(first)]).exit_code == 0
         second = tmp_path / "second.json"
         assert runner.invoke(args=["export-features", str(second)]).exit_code == 0
-        other.extensions["feature_gateway"].database.bind.dispose()
+        close_app(other)
     finally:
         fresh.drop()
 
@@ -188,7 +188,7 @@ def test_catalog_fields_survive_an_export_and_import(cli, client, make_feature, 
         again = reader.get(
             "/get_all_feature_metadata?user_role=developer&include_deleted=true&tag=team:a"
         ).get_json()["metadata"]
-        other.extensions["feature_gateway"].database.bind.dispose()
+        close_app(other)
     finally:
         fresh.drop()
     tagged = [r for r in exported if r["tags"].get("team") == "a"]

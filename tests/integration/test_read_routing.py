@@ -18,10 +18,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from feature_gateway import create_app
-from feature_gateway.web.context import EXTENSION
 from tests.conftest import _PATH_TO, _STEPS, SEED_FEATURE, migrate
 from tests.console.support import page, sign_in_trust
 from tests.databases import (
+    close_app,
     create_postgres_database,
     drop_postgres_database,
     postgres_url,
@@ -51,11 +51,7 @@ class Servers:
 
     def close(self) -> None:
         for app in self.apps:
-            app.extensions[EXTENSION].usage.discard()  # nothing left to flush at exit
-            database = app.extensions[EXTENSION].database
-            database.bind.dispose()
-            if database.replica is not None:
-                database.replica.engine.dispose()
+            close_app(app)
         for name in self.names:
             drop_postgres_database(name)
 

@@ -17,6 +17,7 @@ from flask import Flask
 
 from feature_gateway import create_app
 from feature_gateway.api.blueprint import ApiBlueprint
+from tests.databases import close_app
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +25,7 @@ def app(tmp_path_factory) -> Iterator[Flask]:
     url = f"sqlite:///{tmp_path_factory.mktemp('keyed-views') / 'unused.db'}"
     application = create_app({"database_url": url, "TESTING": True})
     yield application
-    application.extensions["feature_gateway"].database.bind.dispose()
+    close_app(application)
 
 
 def keyed_operations(app: Flask) -> set[str]:

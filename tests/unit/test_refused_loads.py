@@ -11,6 +11,7 @@ from marshmallow import Schema, ValidationError, fields
 
 from feature_gateway import create_app
 from feature_gateway.shapes.schema_fields import StrictSchema
+from tests.databases import close_app
 
 FIELDS = {"name": fields.String(required=True), "count": fields.Integer()}
 Strict = StrictSchema.from_dict(FIELDS, name="Strict")
@@ -68,7 +69,7 @@ def test_every_schema_a_view_loads_is_a_strict_schema(tmp_path):
             .get("parameters", [])
         }
     finally:
-        app.extensions["feature_gateway"].database.bind.dispose()
+        close_app(app)
     assert len(loaded) > 30
     classes = {(endpoint, s if isinstance(s, type) else type(s)) for endpoint, s in loaded}
     assert sorted(e for e, schema in classes if not issubclass(schema, StrictSchema)) == []
