@@ -10,7 +10,7 @@ CLIENT := clients/python
 export DATABASE_URL ?= sqlite:///$(CURDIR)/data/feature_gateway.db
 
 .PHONY: install migrate import-sample port-free run reset test test-fast test-fuzz test-browser \
-	test-deploy feast-venv soak bench bench-quick bench-values bench-serving bench-auth bench-webhooks bench-idempotency openapi \
+	test-deploy feast-venv soak bench bench-quick bench-values bench-serving bench-auth bench-webhooks bench-idempotency bench-keyed openapi \
 	client lint security format clean webhooks testing-system oidc-provider
 
 # The shared install step, safe to run twice at once (`make run` in one shell, `make test` in
@@ -143,6 +143,12 @@ bench-webhooks: install
 # ARGS="--postgres postgresql+psycopg://postgres@127.0.0.1:5432/<empty db>" for PostgreSQL).
 bench-idempotency: install
 	$(BIN)/python -m bench.idempotency $(ARGS)
+
+# What a key adds to a create in the same load as the create (creates and keyed creates by
+# turns, each worker's CPU counted by kind), beside bench.core's all-keyed ratio: issue 26's
+# keyed <= 1.3 goal (docs/performance.md, "i32-keyed"); needs wrk.
+bench-keyed: install
+	$(BIN)/python -m bench.keyed_mixed $(ARGS)
 
 # Feast's own client, in a virtualenv of its own (heavy; never a dependency of the service),
 # for the test that reads values through it (tests/docs/test_feast_client.py, which runs
