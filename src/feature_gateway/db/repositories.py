@@ -18,17 +18,18 @@ from sqlalchemy import (
     bindparam,
     cast,
     func,
+    inspect,
     select,
     union_all,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.types import NullType
 
-from feature_gateway.db.appended import insert_appended
+from feature_gateway.db.appended import insert_appended, new_row
 from feature_gateway.db.batches import Batch, Sent
 from feature_gateway.db.compiled import all_rows as _all_rows
-from feature_gateway.db.compiled import compiled_once, fetch_all, in_session
+from feature_gateway.db.compiled import compiled_once, fetch_all, in_session, on_driver
 from feature_gateway.db.feature_pages import (
     FIELD_COLUMNS,
     feature_rows,
@@ -65,6 +66,15 @@ _STORED_AS = {
 _LOAD = {
     False: select(Feature).where(Feature.feature_name == bindparam("n")),
     True: select(Feature).where(Feature.canonical_name == bindparam("n")),
+}
+# The same row's columns as the ORM's load reads them (the deferred stored JSON left out),
+# for ``FeatureRepository._loaded`` to read by the driver: (attribute names, statement).
+_MAPPER = inspect(Feature)
+_LOADED_COLUMNS = tuple(prop for prop in _MAPPER.column_attrs if not prop.deferred)
+_LOADED_KEYS = tuple(prop.key for prop in _LOADED_COLUMNS)
+_LOAD_ROW = {
+    canonical: select(*(prop.columns[0] for prop in _LOADED_COLUMNS)).where(by)
+    for canonical, by in ((False, _BY_NAME), (True, _BY_CANONICAL_NAME))
 }
 _STORED_AS_EITHER = select(FEATURES_TABLE.c.feature_name, FEATURES_TABLE.c.status).where(
     _BY_NAME | (FEATURES_TABLE.c.canonical_name == bindparam("c"))
@@ -321,6 +331,20 @@ def _first_stored(rows: list[Any], feature_name: str) -> tuple[str, str] | None:
     return (rows[0][0], rows[0][1]) if rows else None
 
 
+def _persistent(session: Session, values: dict[str, Any]) -> Feature:
+    """The row read as ``values`` in the session, as the ORM's load leaves it: the object
+    the identity map holds for its id if there is one (unchanged, as the ORM's load leaves
+    it), else a new one, persistent and clean, its deferred columns loaded when read."""
+    key = _MAPPER.identity_key_from_primary_key((values["id"],))
+    held = session.identity_map.get(key)
+    if held is not None:
+        return held
+    feature = new_row(Feature, values)
+    make_transient_to_detached(feature)
+    session.add(feature)
+    return feature
+
+
 class FeatureRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -345,7 +369,19 @@ class FeatureRepository:
         return by_either_spelling(feature_name, revision)
 
     def _loaded(self, canonical: bool, name: str) -> Feature | None:
-        return self.session.scalars(_LOAD[canonical], {"n": name}).one_or_none()
+        session = self.session
+        if session.new or session.dirty or session.deleted:  # the ORM's query flushes them
+            return session.scalars(_LOAD[canonical], {"n": name}).one_or_none()
+        connection = session.connection()
+        compiled = compiled_once(_LOAD_ROW[canonical], connection.dialect)
+        rows = on_driver(connection, compiled.sql, compiled.parameters({"n": name}), _all_rows)
+        if not rows:
+            return None
+        values = dict(zip(_LOADED_KEYS, rows[0], strict=True))
+        for key, process in zip(_LOADED_KEYS, compiled.processors, strict=True):
+            if process is not None:
+                values[key] = process(values[key])
+        return _persistent(session, values)
 
     def lock(self, feature: Feature) -> None:
         """Read the row again, locked until commit (``SELECT ... FOR UPDATE``): a write that
