@@ -436,16 +436,17 @@ class FeatureRepository:
         if stored is not None:
             raise FeatureAlreadyExistsError(name, stored[1], stored_as=stored[0])
 
-    def write_changed(self, *, kept: bool = True) -> None:
-        """Write the changed features of this unit of work, each by one UPDATE checked
-        against the revision it was loaded at (``db.feature_writes``): StaleDataError when
-        another writer changed one meanwhile. Not ``kept``: each is left out of the
-        session once written (the unit of work's last commit), unless a pending row (a
-        definition change) refers to it, whose flush needs it there."""
+    def write_changed(self, batch: Batch, *, kept: bool = True) -> None:
+        """Write the changed features of this unit of work in ``batch``, each by one UPDATE
+        checked against the revision it was loaded at (``db.feature_writes``):
+        StaleDataError when another writer changed one meanwhile, once the batch's results
+        are read. Not ``kept``: each is left out of the session once written (the unit of
+        work's last commit), unless a pending row (a definition change) refers to it, whose
+        flush needs it there."""
         kept = kept or bool(self.session.new)
         for row in list(self.session.dirty):
             if isinstance(row, Feature):
-                update_feature(self.session, row, kept=kept)
+                update_feature(self.session, row, kept=kept, batch=batch)
 
     def pending_names(self) -> list[str]:
         """The names of the features this unit of work added or changed, unflushed."""
