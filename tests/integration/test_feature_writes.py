@@ -160,3 +160,23 @@ def test_a_field_not_loaded_is_read_as_the_orm_reads_it(database):
             text("UPDATE features SET description = 'behind' WHERE id = :id"), {"id": feature.id}
         )
         assert field_values(feature)["description"] == "behind"
+
+
+def test_a_row_read_with_its_changers_is_the_row_get_loads_with_who_changed_it(database):
+    with database.writing() as uow:
+        _add(uow, "view:written_j:1")
+        uow.commit()
+    with database.writing() as uow:
+        feature = uow.features.get("view:written_j:1")
+        uow.record.change(
+            feature, Write.UPDATE, Acting("bob", "developer", 6), {"query": "SELECT 2"}
+        )
+        uow.commit()
+    with database.writing() as uow:
+        feature, changers = uow.features.get_with_changers("view:written_j:1")
+        assert inspect(feature).persistent and feature.query == "SELECT 2"
+        assert changers == uow.definition_changes.changers(feature.id) == ("bob",)
+        assert uow.features.get_with_changers("view:written_j:1") == (feature, changers)
+        # Under its other spelling: the same row, its changers left to be read by its id.
+        assert uow.features.get_with_changers("view:written_j:v1") == (feature, None)
+        assert uow.features.get_with_changers("view:written_z:1") == (None, None)

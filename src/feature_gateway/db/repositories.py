@@ -28,8 +28,12 @@ from sqlalchemy.types import NullType
 
 from feature_gateway.db.appended import insert_appended, new_row
 from feature_gateway.db.batches import Batch, Sent
+from feature_gateway.db.compiled import (
+    CompiledStatement,
+)
 from feature_gateway.db.compiled import all_rows as _all_rows
 from feature_gateway.db.compiled import compiled_once, fetch_all, in_session, on_driver
+from feature_gateway.db.definition_changes import CHANGERS_BY_NAME, distinct_changers
 from feature_gateway.db.feature_pages import (
     FIELD_COLUMNS,
     feature_rows,
@@ -331,12 +335,16 @@ def _first_stored(rows: list[Any], feature_name: str) -> tuple[str, str] | None:
     return (rows[0][0], rows[0][1]) if rows else None
 
 
-def _persistent(session: Session, values: dict[str, Any]) -> Feature:
-    """The row read as ``values`` in the session, as the ORM's load leaves it: the object
-    the identity map holds for its id if there is one (unchanged, as the ORM's load leaves
-    it), else a new one, persistent and clean, its deferred columns loaded when read."""
-    key = _MAPPER.identity_key_from_primary_key((values["id"],))
-    held = session.identity_map.get(key)
+def _persistent(session: Session, row: Sequence[Any], statement: CompiledStatement) -> Feature:
+    """The ``row`` ``statement`` (``_LOAD_ROW``'s) read, in the session, as the ORM's load
+    leaves it: the object the identity map holds for its id if there is one (unchanged, as
+    the ORM's load leaves it), else a new one, persistent and clean, its deferred columns
+    loaded when read."""
+    values = dict(zip(_LOADED_KEYS, row, strict=True))
+    for name, process in zip(_LOADED_KEYS, statement.processors, strict=True):
+        if process is not None:
+            values[name] = process(values[name])
+    held = session.identity_map.get(_MAPPER.identity_key_from_primary_key((values["id"],)))
     if held is not None:
         return held
     feature = new_row(Feature, values)
@@ -368,6 +376,29 @@ class FeatureRepository:
 
         return by_either_spelling(feature_name, revision)
 
+    def get_with_changers(
+        self, feature_name: str
+    ) -> tuple[Feature | None, tuple[str, ...] | None]:
+        """The feature ``get`` finds and everyone who changed its definition (as
+        ``DefinitionChangeRepository.changers``), read together: one round trip on
+        PostgreSQL (``db.batches``) where a review's were two. None for the changers when
+        the row was not found under the exact name (read them by its id), or when the
+        session has changes that the ORM's query flushes first."""
+        session = self.session
+        if session.new or session.dirty or session.deleted:
+            return self.get(feature_name), None
+        with Batch(session.connection) as batch:
+            load = compiled_once(_LOAD_ROW[False], batch.dialect)
+            changers = compiled_once(CHANGERS_BY_NAME, batch.dialect)
+            parameters = {"n": feature_name}
+            row = batch.run(load.sql, load.parameters(parameters), _all_rows)
+            changed = batch.run(changers.sql, changers.parameters(parameters), _all_rows)
+        if row.value:
+            return _persistent(session, row.value[0], load), distinct_changers(changed.value)
+        if not is_valid_feature_name(feature_name):
+            return None, None
+        return self._loaded(True, canonical_feature_name(feature_name)), None
+
     def _loaded(self, canonical: bool, name: str) -> Feature | None:
         session = self.session
         if session.new or session.dirty or session.deleted:  # the ORM's query flushes them
@@ -375,13 +406,7 @@ class FeatureRepository:
         connection = session.connection()
         compiled = compiled_once(_LOAD_ROW[canonical], connection.dialect)
         rows = on_driver(connection, compiled.sql, compiled.parameters({"n": name}), _all_rows)
-        if not rows:
-            return None
-        values = dict(zip(_LOADED_KEYS, rows[0], strict=True))
-        for key, process in zip(_LOADED_KEYS, compiled.processors, strict=True):
-            if process is not None:
-                values[key] = process(values[key])
-        return _persistent(session, values)
+        return _persistent(session, rows[0], compiled) if rows else None
 
     def lock(self, feature: Feature) -> None:
         """Read the row again, locked until commit (``SELECT ... FOR UPDATE``): a write that

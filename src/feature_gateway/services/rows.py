@@ -65,7 +65,14 @@ def load_feature(
     uow: UnitOfWork, feature_name: str, expected_revisions: Collection[int] | None = None
 ) -> Feature:
     """The feature, at one of ``expected_revisions`` when the caller says what it read."""
-    feature = uow.features.get(feature_name)
+    return found_feature(uow.features.get(feature_name), feature_name, expected_revisions)
+
+
+def found_feature(
+    feature: Feature | None, feature_name: str, expected_revisions: Collection[int] | None = None
+) -> Feature:
+    """``feature`` as ``load_feature`` answers for it: 404 when None, 409 when not at one of
+    ``expected_revisions``."""
     if feature is None:
         raise FeatureNotFoundError(feature_name)
     if expected_revisions is not None and feature.revision not in expected_revisions:
