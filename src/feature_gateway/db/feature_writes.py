@@ -133,9 +133,9 @@ def update_feature(
     left out of the session, holding its values at the new revision (the unit of work's
     last commit, ``UnitOfWork.commit``), instead of made clean in it. In ``batch``
     (``db.batches``): the UPDATE is sent with what follows it (the history, the change
-    log), and a row it matched not is StaleDataError when the batch's results are read
-    (at once on SQLite), before the commit; unless its tags changed, whose index is
-    written after it."""
+    log), and an UPDATE that matched no row is StaleDataError when the batch's results are
+    read (at once on SQLite), before the commit; not when the tags changed, whose index is
+    rewritten after the row, at once."""
     mapper: Mapper[Any] = inspect(Feature)
     state, values = inspect(feature), feature.__dict__
     columns = _columns(mapper)

@@ -28,9 +28,7 @@ from sqlalchemy.types import NullType
 
 from feature_gateway.db.appended import insert_appended, new_row
 from feature_gateway.db.batches import Batch, Sent
-from feature_gateway.db.compiled import (
-    CompiledStatement,
-)
+from feature_gateway.db.compiled import CompiledStatement
 from feature_gateway.db.compiled import all_rows as _all_rows
 from feature_gateway.db.compiled import compiled_once, fetch_all, in_session, on_driver
 from feature_gateway.db.definition_changes import CHANGERS_BY_NAME, distinct_changers
@@ -336,10 +334,11 @@ def _first_stored(rows: list[Any], feature_name: str) -> tuple[str, str] | None:
 
 
 def _persistent(session: Session, row: Sequence[Any], statement: CompiledStatement) -> Feature:
-    """The ``row`` ``statement`` (``_LOAD_ROW``'s) read, in the session, as the ORM's load
-    leaves it: the object the identity map holds for its id if there is one (unchanged, as
-    the ORM's load leaves it), else a new one, persistent and clean, its deferred columns
-    loaded when read."""
+    """A feature's ``row`` as ``statement`` (one of ``_LOAD_ROW``) read it, in the session
+    as the ORM's load leaves it: the object the identity map holds for its id if there is
+    one (unchanged, as the ORM's load gives it back), else a new one, persistent and clean,
+    its deferred columns loaded when first read. The ORM's load of the row was a fifth of
+    a trigger (docs/performance.md, "i32-trigger")."""
     values = dict(zip(_LOADED_KEYS, row, strict=True))
     for name, process in zip(_LOADED_KEYS, statement.processors, strict=True):
         if process is not None:
