@@ -180,3 +180,18 @@ def test_a_row_read_with_its_changers_is_the_row_get_loads_with_who_changed_it(d
         # Under its other spelling: the same row, its changers left to be read by its id.
         assert uow.features.get_with_changers("view:written_j:v1") == (feature, None)
         assert uow.features.get_with_changers("view:written_z:1") == (None, None)
+
+
+def test_a_row_held_with_expired_fields_gets_them_from_the_row_read_again(database):
+    with database.writing() as uow:
+        _add(uow, "view:written_k:1")
+        uow.commit()
+    with database.writing() as uow:
+        feature = uow.features.get("view:written_k:1")
+        uow.session.execute(
+            text("UPDATE features SET description = 'behind' WHERE id = :id"), {"id": feature.id}
+        )
+        uow.session.expire(feature, ["description"])
+        assert uow.features.get("view:written_k:1") is feature
+        assert "description" in feature.__dict__  # taken from the row, not read again later
+        assert feature.description == "behind"

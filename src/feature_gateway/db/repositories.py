@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.types import NullType
 
 from feature_gateway.db.appended import insert_appended, new_row
@@ -336,7 +337,8 @@ def _first_stored(rows: list[Any], feature_name: str) -> tuple[str, str] | None:
 def _persistent(session: Session, row: Sequence[Any], statement: CompiledStatement) -> Feature:
     """A feature's ``row`` as ``statement`` (one of ``_LOAD_ROW``) read it, in the session
     as the ORM's load leaves it: the object the identity map holds for its id if there is
-    one (unchanged, as the ORM's load gives it back), else a new one, persistent and clean,
+    one (its changes kept, what it had expired taken from the row, as the ORM's load gives
+    it back), else a new one, persistent and clean,
     its deferred columns loaded when first read. The ORM's load of the row was a fifth of
     a trigger (docs/performance.md, "i32-trigger")."""
     values = dict(zip(_LOADED_KEYS, row, strict=True))
@@ -344,7 +346,9 @@ def _persistent(session: Session, row: Sequence[Any], statement: CompiledStateme
         if process is not None:
             values[name] = process(values[name])
     held = session.identity_map.get(_MAPPER.identity_key_from_primary_key((values["id"],)))
-    if held is not None:
+    if held is not None:  # what it has not loaded (expired) taken from the row, as the ORM does
+        for name in inspect(held).unloaded & values.keys():
+            set_committed_value(held, name, values[name])
         return held
     feature = new_row(Feature, values)
     make_transient_to_detached(feature)
