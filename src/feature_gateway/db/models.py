@@ -168,10 +168,10 @@ _FIELD_VALUES = operator.itemgetter(*FIELD_NAMES)
 def field_values(feature: Feature) -> dict[str, Any]:
     """Each field of the field table → its value in ``feature``. Read from the values the
     object holds (its ``__dict__``, where the ORM keeps them) in one step: an attribute
-    read each was a twentieth of a trigger, which reads every field three times (the change
-    log's before and after, the response; docs/performance.md, "i32-trigger"). An object
-    lacking one (an expired attribute, a deferred one) is read attribute by attribute, as
-    the ORM reads it (loaded, or its error for a detached row)."""
+    read each was a tenth of a trigger's instructions, which reads every field three times
+    (the change log's before and after, the response; docs/performance.md, "i32-trigger").
+    An object lacking one (an expired attribute, a deferred one) is read attribute by
+    attribute, as the ORM reads it (loaded, or its error for a detached row)."""
     try:
         return dict(zip(FIELD_NAMES, _FIELD_VALUES(feature.__dict__), strict=True))
     except KeyError:
