@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import inspect, select, text
 
 from feature_gateway.db.catalog_models import FeatureTag
-from feature_gateway.db.models import FEATURES_TABLE
+from feature_gateway.db.models import FEATURES_TABLE, field_values
 from feature_gateway.db.recording import Acting
 from feature_gateway.domain.lifecycle import Write
 from feature_gateway.errors import ConcurrentModificationError, FeatureAlreadyExistsError
@@ -121,3 +121,77 @@ def test_a_last_commit_writes_the_change_and_refuses_another_commit(database):
     with database.reading() as uow:
         loaded = uow.features.get("view:written_g:1")
         assert (loaded.revision, loaded.description) == (2, "changed")
+
+
+def test_a_loaded_row_is_the_orms_row_persistent_clean_and_held_once(database):
+    with database.writing() as uow:
+        _add(uow, "view:written_h:1", tags={"team": "risk"})
+        uow.commit()
+    with database.writing() as uow:
+        feature = uow.features.get("view:written_h:1")
+        state = inspect(feature)
+        assert state.persistent and not state.modified and state.key[1] == (feature.id,)
+        expected = (
+            uow.session.execute(select(FEATURES_TABLE).where(FEATURES_TABLE.c.id == feature.id))
+            .one()
+            ._mapping
+        )
+        assert {key: getattr(feature, key) for key in expected} == dict(expected)
+        assert feature.tags == {"team": "risk"}  # the JSON column's value, not its text
+        # Read again by either spelling: the object the identity map holds (clean, then
+        # changed: the change is kept, not overwritten by the row as stored).
+        assert uow.features.get("view:written_h:v1") is feature
+        feature.description = "changed, not yet written"
+        assert uow.features.get("view:written_h:v1") is feature
+        assert feature.description == "changed, not yet written"
+        uow.commit()
+    with database.reading() as uow:
+        assert uow.features.get("view:written_h:1").description == "changed, not yet written"
+
+
+def test_a_field_not_loaded_is_read_as_the_orm_reads_it(database):
+    with database.writing() as uow:
+        _add(uow, "view:written_i:1")
+        uow.commit()
+    with database.writing() as uow:
+        feature = uow.features.get("view:written_i:1")
+        uow.session.expire(feature, ["description"])
+        uow.session.execute(
+            text("UPDATE features SET description = 'behind' WHERE id = :id"), {"id": feature.id}
+        )
+        assert field_values(feature)["description"] == "behind"
+
+
+def test_a_row_read_with_its_changers_is_the_row_get_loads_with_who_changed_it(database):
+    with database.writing() as uow:
+        _add(uow, "view:written_j:1")
+        uow.commit()
+    with database.writing() as uow:
+        feature = uow.features.get("view:written_j:1")
+        uow.record.change(
+            feature, Write.UPDATE, Acting("bob", "developer", 6), {"query": "SELECT 2"}
+        )
+        uow.commit()
+    with database.writing() as uow:
+        feature, changers = uow.features.get_with_changers("view:written_j:1")
+        assert inspect(feature).persistent and feature.query == "SELECT 2"
+        assert changers == uow.definition_changes.changers(feature.id) == ("bob",)
+        assert uow.features.get_with_changers("view:written_j:1") == (feature, changers)
+        # Under its other spelling: the same row, its changers left to be read by its id.
+        assert uow.features.get_with_changers("view:written_j:v1") == (feature, None)
+        assert uow.features.get_with_changers("view:written_z:1") == (None, None)
+
+
+def test_a_row_held_with_expired_fields_gets_them_from_the_row_read_again(database):
+    with database.writing() as uow:
+        _add(uow, "view:written_k:1")
+        uow.commit()
+    with database.writing() as uow:
+        feature = uow.features.get("view:written_k:1")
+        uow.session.execute(
+            text("UPDATE features SET description = 'behind' WHERE id = :id"), {"id": feature.id}
+        )
+        uow.session.expire(feature, ["description"])
+        assert uow.features.get("view:written_k:1") is feature
+        assert "description" in feature.__dict__  # taken from the row, not read again later
+        assert feature.description == "behind"

@@ -18,8 +18,12 @@ import pytest
 from sqlalchemy import text
 
 from feature_gateway.db.scopes import Database
-from feature_gateway.errors import DatabaseStorageFullError, FeatureAlreadyExistsError
-from feature_gateway.services import comments, features
+from feature_gateway.errors import (
+    ConcurrentModificationError,
+    DatabaseStorageFullError,
+    FeatureAlreadyExistsError,
+)
+from feature_gateway.services import comments, features, workflow
 from tests.conftest import SEED_FEATURE, one_connection_database
 
 
@@ -102,6 +106,50 @@ def test_a_unique_violation_in_the_batch_is_the_409_of_a_name_taken_meanwhile(da
 
     assert taken.value.feature_name == "batched:taken:1"
     assert _rows(db, "batched:taken:1") == (0, 0, 0)
+
+
+def _ready_test(database: Database, name: str) -> str:
+    fields = {"submitted_by": "dev"}
+    return workflow.fire_trigger(database, "submit", name, fields, role="developer").new_status
+
+
+def test_a_trigger_whose_update_matches_no_row_in_the_batch_is_a_409_writing_nothing(database):
+    db, url = database
+    _create(db, "batched:stale:1")
+    with _admin(url) as admin:  # the row's UPDATE matches nothing, as after another writer's
+        admin.execute(
+            "CREATE FUNCTION skip() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+            " RETURN NULL; END $$"
+        )
+        admin.execute(
+            "CREATE TRIGGER skip BEFORE UPDATE ON features FOR EACH ROW EXECUTE FUNCTION skip()"
+        )
+
+    # Sent with the history and the change log; refused when their results are read.
+    with pytest.raises(ConcurrentModificationError, match="batched:stale:1"):
+        _ready_test(db, "batched:stale:1")
+
+    assert _rows(db, "batched:stale:1") == (1, 1, 1)  # the creation's, nothing more
+    with _admin(url) as admin:
+        admin.execute("DROP TRIGGER skip ON features")
+    assert _ready_test(db, "batched:stale:1") == "READY_FOR_TESTING"  # the one connection
+    assert _rows(db, "batched:stale:1") == (1, 2, 2)
+
+
+@pytest.mark.parametrize("table", ["feature_audit", "feature_changes"])
+def test_a_full_disk_after_a_batched_update_rolls_the_whole_trigger_back(database, table):
+    db, url = database
+    _create(db, "batched:full_update:1")
+    _refuse(url, table, "53100")  # disk_full
+
+    with pytest.raises(DatabaseStorageFullError) as refused:
+        _ready_test(db, "batched:full_update:1")
+
+    assert refused.value.__cause__.statement.startswith(f"INSERT INTO {table} ")
+    _accept(url, table)
+    with db.reading() as uow:
+        assert uow.features.get("batched:full_update:1").status == "DRAFT"
+    assert _rows(db, "batched:full_update:1") == (1, 1, 1)
 
 
 def test_a_comment_is_inserted_after_its_change_log_entry_in_the_same_write(database):

@@ -137,14 +137,13 @@ class Batch:
         except connection.dialect.loaded_dbapi.Error as exc:
             raise self._failed(connection, exc) from exc
         queued, self._queued = self._queued, []
-        for _sql, _parameters, cursor, result, sent, then in queued:
-            try:
+        try:
+            for _sql, _parameters, cursor, result, sent, then in queued:
                 sent._value = value = result(cursor)
-            finally:
-                with contextlib.suppress(Exception):
-                    cursor.close()
-            if then is not None:
-                then(value)
+                if then is not None:
+                    then(value)  # may refuse what it reads (an UPDATE that matched no row)
+        finally:
+            _close_cursors(queued)
 
     def _failed(self, connection: Connection, exc: Exception) -> Exception:
         """SQLAlchemy's exception for the statement that failed with ``exc``: the first one

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, joinedload
 from feature_gateway.db.appended import insert_appended, new_row
 from feature_gateway.db.batches import Batch
 from feature_gateway.db.catalog_models import FeatureChange, FeatureComment, FeatureTag
-from feature_gateway.db.models import Feature
+from feature_gateway.db.models import Feature, field_values
 from feature_gateway.domain.changes import changed_fields
 from feature_gateway.domain.feature_fields import FIELD_NAMES
 from feature_gateway.domain.versions import number_of_key
@@ -94,7 +94,7 @@ class ChangeLogRepository:
         self.tracked.append(tracked)
 
     def snapshot(self, feature: Feature) -> dict[str, Any]:
-        values = {name: getattr(feature, name) for name in FIELD_NAMES}
+        values = field_values(feature)
         if isinstance(values.get("tags"), dict):
             values["tags"] = dict(values["tags"])  # the row's own dict may be replaced later
         return values

@@ -39,6 +39,20 @@ _CHANGERS = (
     .order_by(DefinitionChange.id)
 )
 
+# The same of the feature stored under a name (``:n``), for a read sent with the row's
+# (``FeatureRepository.get_with_changers``), which knows its name but not yet its id.
+CHANGERS_BY_NAME = (
+    select(DefinitionChange.changed_by)
+    .join(Feature, Feature.id == DefinitionChange.feature_id)
+    .where(Feature.feature_name == bindparam("n"))
+    .order_by(DefinitionChange.id)
+)
+
+
+def distinct_changers(rows: Collection[tuple[str]]) -> tuple[str, ...]:
+    """Each changer of ``rows`` (oldest first) once."""
+    return tuple(dict.fromkeys(name for (name,) in rows))
+
 
 class DefinitionChangeRepository:
     def __init__(self, session: Session) -> None:
@@ -54,7 +68,7 @@ class DefinitionChangeRepository:
         # unit of work included; nothing to flush in a trigger, which asks before it records).
         self.session.flush()
         rows = in_session(self.session, _CHANGERS, {"feature_id": feature_id})
-        return tuple(dict.fromkeys(name for (name,) in rows))
+        return distinct_changers(rows)
 
     def changers_by_name(self, feature_names: Collection[str]) -> dict[str, tuple[str, ...]]:
         """``changers`` of many features at once, by feature name (one statement, for a

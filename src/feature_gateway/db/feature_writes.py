@@ -125,11 +125,17 @@ def _columns(mapper: Mapper[Any]) -> dict[str, tuple[str, Any]]:
     }
 
 
-def update_feature(session: Session, feature: Feature, *, kept: bool = True) -> None:
+def update_feature(
+    session: Session, feature: Feature, *, kept: bool = True, batch: Batch | None = None
+) -> None:
     """Write what changed in the loaded ``feature`` (see the module): StaleDataError when
     another writer changed the row since it was loaded. Not ``kept``: the object is then
     left out of the session, holding its values at the new revision (the unit of work's
-    last commit, ``UnitOfWork.commit``), instead of made clean in it."""
+    last commit, ``UnitOfWork.commit``), instead of made clean in it. In ``batch``
+    (``db.batches``): the UPDATE is sent with what follows it (the history, the change
+    log), and an UPDATE that matched no row is StaleDataError when the batch's results are
+    read (at once on SQLite), before the commit; not when the tags changed, whose index is
+    rewritten after the row, at once."""
     mapper: Mapper[Any] = inspect(Feature)
     state, values = inspect(feature), feature.__dict__
     columns = _columns(mapper)
@@ -146,11 +152,16 @@ def update_feature(session: Session, feature: Feature, *, kept: bool = True) -> 
     revision = changed.setdefault(revision_column, generator(was))
     changed[STORED_JSON] = written = stored_json(_fields(feature, values, revision_key, revision))
     changed[STORED_JSON_REVISION] = None if written is None else revision
-    connection = session.connection()
-    if _execute(connection, changed, {"_id": feature.id, "_loaded": was}) != 1:
-        raise StaleDataError(f"features row {feature.id} is no longer at revision {was}")
-    if "tags" in changed:
-        replace_tags(connection, feature.id, feature.tags)
+    where = {"_id": feature.id, "_loaded": was}
+    if batch is not None and "tags" not in changed:
+        compiled = _compiled_update(tuple(changed), batch.dialect)
+        batch.run(compiled.sql, compiled.parameters({**changed, **where}), row_count,
+                  functools.partial(_matched, feature.id, was))  # fmt: skip
+    else:
+        connection = session.connection() if batch is None else batch.connection
+        _matched(feature.id, was, _execute(connection, changed, where))
+        if "tags" in changed:
+            replace_tags(connection, feature.id, feature.tags)
     if not kept:  # out of the session, so that its flush does not write it again
         values[revision_key] = changed[revision_column]
         make_transient(feature)
@@ -162,6 +173,13 @@ def update_feature(session: Session, feature: Feature, *, kept: bool = True) -> 
     make_transient(feature)
     make_transient_to_detached(feature)
     session.add(feature)
+
+
+def _matched(feature_id: int, loaded: int, rows: int) -> None:
+    """The UPDATE of the row loaded at revision ``loaded`` matched it, or another writer
+    changed it since (StaleDataError, as the ORM's flush raises it: a 409)."""
+    if rows != 1:
+        raise StaleDataError(f"features row {feature_id} is no longer at revision {loaded}")
 
 
 def _fields(

@@ -234,10 +234,15 @@ class UnitOfWork:
             # flush writes other mapped rows: definition changes, tokens, webhooks), then
             # the append-only rows referring to them, by Core inserts (``db.appended``): the
             # history, then the change log; then the outbox, a delivery for each active
-            # webhook matching an entry (none for a change that does not commit).
-            self.features.write_changed(kept=kept)
-            self.session.flush()
+            # webhook matching an entry (none for a change that does not commit). On
+            # PostgreSQL the features' UPDATEs go with the history and the change log, one
+            # round trip, unless the flush has rows to write after them.
             with Batch(self.session.connection) as batch:
+                self.features.write_changed(batch, kept=kept)
+                session = self.session
+                if session.new or session.dirty or session.deleted:
+                    batch.results()  # the features' rows written before the flush's
+                    session.flush()
                 entries, subscriptions = self._write_logs(batch)
             deliveries = 0
             if subscriptions is not None and subscriptions.value:

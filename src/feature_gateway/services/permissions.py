@@ -9,7 +9,7 @@ statement) gather. See ``domain.permissions`` for how to call it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 
 from feature_gateway.db.models import Feature
@@ -20,7 +20,12 @@ from feature_gateway.domain.identity import Principal
 from feature_gateway.domain.lifecycle import Role
 from feature_gateway.domain.ownership import Governance
 from feature_gateway.domain.permissions import REVIEWS, FeatureFacts, owner_refusal, why_not
-from feature_gateway.services.rows import FeatureData, feature_data, load_feature
+from feature_gateway.services.rows import (
+    FeatureData,
+    feature_data,
+    found_feature,
+    load_feature,
+)
 
 
 def acting_caller(actor: str, role: str, caller: Principal | None) -> Principal:
@@ -33,12 +38,30 @@ def acting_caller(actor: str, role: str, caller: Principal | None) -> Principal:
     return replace(caller, name=actor, roles=frozenset({Role(role)}))
 
 
+def load_to_act(
+    uow: UnitOfWork, act: str, feature_name: str, expected_revisions: Collection[int] | None
+) -> tuple[Feature, tuple[str, ...] | None]:
+    """The feature ``load_feature`` loads for ``act`` and, for a review (the one kind of act
+    whose rule, separation of duties, reads them), who changed its definition, read with it:
+    one round trip on PostgreSQL where it was two. None: ``check_may_act`` reads them."""
+    if act not in REVIEWS:
+        return load_feature(uow, feature_name, expected_revisions), None
+    feature, changers = uow.features.get_with_changers(feature_name)
+    return found_feature(feature, feature_name, expected_revisions), changers
+
+
 def check_may_act(
-    uow: UnitOfWork, caller: Principal, act: str, feature: Feature, governance: Governance
+    uow: UnitOfWork,
+    caller: Principal,
+    act: str,
+    feature: Feature,
+    governance: Governance,
+    changers: tuple[str, ...] | None = None,
 ) -> None:
     """Raise the error of the first rule refusing ``caller`` the ``act`` on the loaded
-    ``feature`` (``why_not``); nothing is written before it."""
-    refusal = why_not(caller, act, _facts(uow, feature, act), governance)
+    ``feature`` (``why_not``); nothing is written before it. ``changers``: who changed its
+    definition, when read with it (``load_to_act``)."""
+    refusal = why_not(caller, act, _facts(uow, feature, act, changers), governance)
     if refusal is not None:
         raise refusal.error
 
@@ -80,10 +103,15 @@ def page_facts(
     return [FeatureFacts.of(row, changers.get(row["feature_name"], ())) for row in rows]
 
 
-def _facts(uow: UnitOfWork, feature: Feature, act: str) -> FeatureFacts:
+def _facts(
+    uow: UnitOfWork, feature: Feature, act: str, changers: tuple[str, ...] | None
+) -> FeatureFacts:
     # Who changed the definition is read only for a review, the one kind of act whose rule
     # (separation of duties) reads it: an owner's write costs no more than it did.
-    changers = uow.definition_changes.changers(feature.id) if act in REVIEWS else ()
+    if act not in REVIEWS:
+        changers = ()
+    elif changers is None:
+        changers = uow.definition_changes.changers(feature.id)
     # The few fields the rules read, from the loaded row: a write pays for no full
     # ``feature_data`` of it before it even starts.
     row = {name: getattr(feature, name) for name in FeatureFacts.READS}

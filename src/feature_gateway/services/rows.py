@@ -9,9 +9,8 @@ from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from feature_gateway.db.catalog_models import FeatureChange
-from feature_gateway.db.models import AuditEntry, Feature
+from feature_gateway.db.models import AuditEntry, Feature, field_values
 from feature_gateway.db.unit_of_work import UnitOfWork
-from feature_gateway.domain.feature_fields import FIELD_NAMES
 from feature_gateway.domain.lifecycle import CREATED_STATUS
 from feature_gateway.errors import ConcurrentModificationError, FeatureNotFoundError
 
@@ -31,7 +30,7 @@ _CHANGE_COLUMNS = tuple(
 
 def feature_data(row: Feature) -> FeatureData:
     """The feature's fields, read from the row (AttributeError if the row lacks one)."""
-    return {name: getattr(row, name) for name in FIELD_NAMES}
+    return field_values(row)
 
 
 def audit_data(entry: AuditEntry) -> AuditData:
@@ -66,7 +65,14 @@ def load_feature(
     uow: UnitOfWork, feature_name: str, expected_revisions: Collection[int] | None = None
 ) -> Feature:
     """The feature, at one of ``expected_revisions`` when the caller says what it read."""
-    feature = uow.features.get(feature_name)
+    return found_feature(uow.features.get(feature_name), feature_name, expected_revisions)
+
+
+def found_feature(
+    feature: Feature | None, feature_name: str, expected_revisions: Collection[int] | None = None
+) -> Feature:
+    """``feature`` as ``load_feature`` answers for it: 404 when None, 409 when not at one of
+    ``expected_revisions``."""
     if feature is None:
         raise FeatureNotFoundError(feature_name)
     if expected_revisions is not None and feature.revision not in expected_revisions:

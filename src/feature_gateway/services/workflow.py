@@ -33,12 +33,11 @@ from feature_gateway.errors import (
     ValidationError,
 )
 from feature_gateway.services.clock import now_ms
-from feature_gateway.services.permissions import acting_caller, check_may_act
+from feature_gateway.services.permissions import acting_caller, check_may_act, load_to_act
 from feature_gateway.services.rows import (
     FeatureData,
     check_known_fields,
     feature_data,
-    load_feature,
 )
 
 
@@ -151,10 +150,11 @@ def fire_trigger(
     check_known_fields(fields, stamps.request_fields, f"the {trigger} trigger")
     actor = fields[stamps.actor]
     with database.writing() as uow:
-        feature = load_feature(uow, feature_name, expected_revisions)
+        feature, changers = load_to_act(uow, trigger, feature_name, expected_revisions)
         fields = {**fields, **_references(uow, feature, trigger, fields)}
         previous = str(feature.status)
-        check_may_act(uow, acting_caller(actor, role, caller), trigger, feature, governance)
+        acting_as = acting_caller(actor, role, caller)
+        check_may_act(uow, acting_as, trigger, feature, governance, changers)
         acting = Acting.by(actor, role, now_ms(), caller)
         since = quiet_since(acting.timestamp, quiet_days)
         fields = {**fields, **_guarded(uow, feature, trigger, fields, since)}
