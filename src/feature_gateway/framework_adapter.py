@@ -591,6 +591,17 @@ class PlainLoadSchema(Schema):
         super().__init__(*args, **kwargs)
         self._validators = schema_validators_if_plain(self, self.PRE_LOADS_AS_IS)
         self._keys = frozenset(field.data_key or name for name, field in self.load_fields.items())
+        # (name, key in the body, key loaded, field, whether ``deserialized`` loads it)
+        self._plan = tuple(
+            (
+                name,
+                field.data_key or name,
+                field.attribute or name,
+                field,
+                deserializes_plainly(field),
+            )
+            for name, field in self.load_fields.items()
+        )
 
     def load(
         self,
@@ -621,19 +632,64 @@ class PlainLoadSchema(Schema):
         partial = self.partial
         loaded: dict[str, Any] = {}
         try:
-            for name, field in self.load_fields.items():
-                key = field.data_key or name
+            for name, key, attribute, field, plainly in self._plan:
                 value = data.get(key, missing)
                 if value is missing and (partial is True or (partial and name in partial)):
                     continue
-                value = field.deserialize(value, key, data)
+                if plainly:
+                    value = deserialized(field, value, key, data)
+                else:
+                    value = field.deserialize(value, key, data)
                 if value is not missing:
-                    loaded[field.attribute or name] = value
+                    loaded[attribute] = value
             for validator in self._validators or ():
                 getattr(self, validator)(loaded, partial=partial, many=False, unknown=self.unknown)
         except ValidationError:
             return None
         return loaded
+
+
+# marshmallow's own steps of a field's load, which ``deserialized`` does the work of.
+_FIELD_STEPS = {
+    "deserialize": fields.Field.deserialize,
+    "_validate": fields.Field._validate,
+    "_validate_missing": fields.Field._validate_missing,
+    "_validate_all": fields.Field.__dict__["_validate_all"],
+}
+
+
+def deserializes_plainly(field: fields.Field[Any]) -> bool:
+    """Whether ``field``'s load is marshmallow's ``Field.deserialize`` (its class overrides
+    none of its steps but ``_deserialize``, the documented one), so ``deserialized`` may do
+    its work."""
+    return all(
+        inspect.getattr_static(type(field), name) is step for name, step in _FIELD_STEPS.items()
+    )
+
+
+def deserialized(field: fields.Field[Any], value: Any, key: str, data: Any) -> Any:
+    """``field.deserialize(value, key, data)`` for a field that ``deserializes_plainly``, as
+    marshmallow 4.4's ``Field.deserialize`` does it (missing and null values, the field's
+    pre-load functions, ``_deserialize``, its validators, its post-load functions), without
+    the ``And`` of its validators that ``_validate`` makes and calls on every load (its error
+    list and its handler around each validator): a ValidationError is raised at the first
+    refusal, unlike marshmallow's, which collects them all; ``PlainLoadSchema`` then loads
+    the body through marshmallow, whose refusal it answers with."""
+    if value is missing or (value is None and not field.allow_none):
+        if value is None or field.required:
+            raise ValidationError("refused: loaded by marshmallow")
+        default = field.load_default
+        return default() if callable(default) else default
+    for pre_load in field.pre_load:
+        value = pre_load(value)
+    if value is None and field.allow_none:
+        return None
+    output = field._deserialize(value, key, data)
+    for validator in field.validators:
+        validator(output)
+    for post_load in field.post_load:
+        output = post_load(output)
+    return output
 
 
 def schema_validators_if_plain(

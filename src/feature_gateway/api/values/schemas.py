@@ -111,6 +111,8 @@ class EpochMillis(fields.Integer):
     """An integer number of milliseconds since the Unix epoch; ``true`` is not ``1``."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if type(value) is int:  # what Integer's conversion, int(value), returns: the value
+            return value
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValidationError("Must be an integer number of epoch milliseconds.")
         return super()._deserialize(value, attr, data, **kwargs)
