@@ -178,6 +178,12 @@ def request_size(body: Mapping[str, Any]) -> tuple[int, int, int]:
     """The features, entity rows and entity key columns of a request's body, parsed or
     outlined (``api.body_outline``): what the limits are checked against."""
     features, entities = body.get("features"), body.get("entities")
+    if type(features) is list and type(entities) is dict:  # a parsed body: no outline
+        rows = 0
+        for column in entities.values():
+            if isinstance(column, list) and len(column) > rows:
+                rows = len(column)
+        return len(features), rows, len(entities)
     if isinstance(entities, ObjectOutline):
         rows, n_columns = entities.longest_array, entities.keys
     else:
