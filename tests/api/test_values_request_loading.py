@@ -159,3 +159,9 @@ def test_a_schema_with_another_hook_loads_every_body_through_marshmallow(app: Fl
         assert Renaming().load(body) == {
             "renamed": Schema.load(FeatureValuesRequestSchema(), body)
         }
+
+
+def test_the_values_requests_fields_are_loaded_by_marshmallows_steps_directly() -> None:
+    # (framework_adapter.deserialized: without the And of validators made on every load)
+    for schema_class in (FeatureValuesRequestSchema, OnlineFeaturesRequestSchema):
+        assert all(plainly for *_, plainly in schema_class()._plan)
