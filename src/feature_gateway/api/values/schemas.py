@@ -44,14 +44,20 @@ class StringList(fields.List[str]):
     def _deserialize(
         self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
     ) -> list[Any]:
-        if type(value) is list and all(type(item) is str for item in value):
-            checks = self.inner.validators
+        # (the types by one set of them, and the checks in loops: no generator's frame)
+        if type(value) is list and (not value or set(map(type, value)) == _ONLY_STR):
             try:
-                if all(check(item) is not False for check in checks for item in value):
-                    return list(value)
+                for check in self.inner.validators:
+                    for item in value:
+                        if check(item) is False:
+                            return super()._deserialize(value, attr, data, **kwargs)
+                return list(value)
             except ValidationError:
                 pass  # the generic path names the item and its problem
         return super()._deserialize(value, attr, data, **kwargs)
+
+
+_ONLY_STR = {str}
 
 
 class EntityColumns(fields.Field[dict[str, list[str | int]]]):
