@@ -119,7 +119,7 @@ def _row(label: str, runs: list[LoadRun], bare: list[LoadRun]) -> str:
     bare_cpu = statistics.median(run.cpu_ms_per_request for run in bare)
     rps = statistics.median(run.rps for run in runs)
     return (
-        f"{label:<28} | {rps:8.0f} {statistics.median(ratios):5.2f}"
+        f"{label:<34} | {rps:8.0f} {statistics.median(ratios):5.2f}"
         f" ({min(ratios):.2f}-{max(ratios):.2f}) {cpu:6.3f} {bare_cpu / cpu:5.2f}"
     )
 

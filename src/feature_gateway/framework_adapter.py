@@ -44,6 +44,10 @@ fails when an installed version leaves them (re-read the hooks, then update the 
   (``api.values.schemas``) and a request naming one feature (``shapes.role_schemas``) load
   a body with no problem by their fields alone when marshmallow's hooks on them
   (``_hooks``, resolved per class) would not change that body: it reads which there are.
+  Each field is loaded by ``deserialized``: the steps of marshmallow's
+  ``Field.deserialize`` (its missing and null checks, the field's ``pre_load``,
+  ``_deserialize``, ``validators`` and ``post_load``) done directly, without the ``And`` of
+  its validators that ``_validate`` makes on every load (docs/performance.md, "i32-values").
 - ``json_response`` and ``set_header``: werkzeug's response constructor sets each header
   through ``Headers.__setitem__`` (a scan for the name, a regular expression over the
   value) and formats the status line again; a JSON response is built with its attributes
@@ -171,6 +175,61 @@ def _read_whole(stream: LimitedStream, length: int) -> bytes:
 
 class OrjsonBodyParser(FlaskParser):
     """``FlaskParser`` reading JSON bodies with orjson."""
+
+    def parse(
+        self,
+        argmap: Any,
+        req: Any = None,
+        *,
+        location: str | None = None,
+        unknown: str | None = core._UNKNOWN_DEFAULT_PARAM,
+        validate: Any = None,
+        error_status_code: int | None = None,
+        error_headers: Mapping[str, str] | None = None,
+    ) -> Any:
+        """webargs' ``parse``; a JSON body asked for with webargs' defaults (no ``unknown``
+        of its own, no validators) parsed by its steps done directly, as webargs 8.7's
+        ``parse`` does them: the schema (``_get_schema``), the body (``load_json``),
+        ``pre_load``, the schema's ``load`` (with the ``unknown`` webargs gives JSON: none),
+        and a refusal handed to ``_on_validation_error``. Without webargs' layers around
+        them, a fortieth of a values request (docs/performance.md, "i32-values")."""
+        if req is None:
+            req = self.get_default_request()
+        if (
+            (location or self.location) != "json"
+            or validate is not None
+            or unknown != core._UNKNOWN_DEFAULT_PARAM
+            or self.unknown != core._UNKNOWN_DEFAULT_PARAM
+            or req is None
+        ):
+            return super().parse(
+                argmap,
+                req,
+                location=location,
+                unknown=unknown,
+                validate=validate,
+                error_status_code=error_status_code,
+                error_headers=error_headers,
+            )
+        schema = self._get_schema(argmap, req)
+        json_unknown = self.DEFAULT_UNKNOWN_BY_LOCATION.get("json")
+        load_kwargs: dict[str, Any] = {"unknown": json_unknown} if json_unknown else {}
+        try:
+            data = self.load_json(req, schema)
+            if data is core.missing:
+                data = {}
+            data = self.pre_load(data, schema=schema, req=req, location="json")
+            return schema.load(data, **load_kwargs)
+        except ValidationError as error:
+            self._on_validation_error(
+                error,
+                req,
+                schema,
+                "json",
+                error_status_code=error_status_code,
+                error_headers=error_headers,
+            )
+            raise ValueError("_on_validation_error hook did not raise an exception") from error
 
     def load_json(self, req: flask.Request, schema: Schema) -> Any:
         """webargs' JSON loader (its ``_raw_load_json`` hook, and the layer around it that
