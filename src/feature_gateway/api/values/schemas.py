@@ -47,17 +47,23 @@ class StringList(fields.List[str]):
         # (the types by one set of them, and the checks in loops: no generator's frame)
         if type(value) is list and (not value or set(map(type, value)) == _ONLY_STR):
             try:
-                for check in self.inner.validators:
-                    for item in value:
-                        if check(item) is False:
-                            return super()._deserialize(value, attr, data, **kwargs)
-                return list(value)
+                if _all_accepted(self.inner.validators, value):
+                    return list(value)
             except ValidationError:
                 pass  # the generic path names the item and its problem
         return super()._deserialize(value, attr, data, **kwargs)
 
 
 _ONLY_STR = {str}
+
+
+def _all_accepted(checks: list[Any], items: list[str]) -> bool:
+    """Whether no check returns False for any item (one raising is left to the caller)."""
+    for check in checks:
+        for item in items:
+            if check(item) is False:
+                return False
+    return True
 
 
 class EntityColumns(fields.Field[dict[str, list[str | int]]]):
