@@ -36,10 +36,11 @@ from feature_gateway.domain.versions import family_name
 DEFAULT_REQUESTS = {"bare": 300, "health": 300, "read": 200, "read_post": 200, "list": 100,
                     "values": 100, "serving": 100, "create": 50, "create_new_query": 50,
                     "keyed": 50, "lifecycle": 20, "ready_test": 50, "approve": 50,
-                    "floor_health": 300, "floor_read": 200}  # fmt: skip
-# The floor of the stack (bench/floor_app.py, as bench.floor serves it): its /health and
-# its read by name, the same requests as ``health`` and ``read``.
-_FLOOR = frozenset({"floor_health", "floor_read"})
+                    "floor_health": 300, "floor_read": 200, "floor_values": 100}  # fmt: skip
+# The floor of the stack (bench/floor_app.py, as bench.floor serves it): its /health, its
+# read by name and its POST /features, the same requests as ``health``, ``read`` and
+# ``values``.
+_FLOOR = frozenset({"floor_health", "floor_read", "floor_values"})
 # One trigger alone, a lifecycle step by its endpoint's name: each counted request fires it
 # on a feature the steps before it brought there, uncounted (``_count``'s ``prepare``).
 _TRIGGERS = {"ready_test": 1, "approve": 3}
@@ -86,7 +87,7 @@ def _requests(app: object, kind: str, size: int) -> Callable[[int], None]:
         elif kind == "list":
             call(environ("GET", "/get_all_feature_metadata",
                          f"user_role=developer&created_by={LIST_OWNER}"))  # fmt: skip
-        elif kind == "values":
+        elif kind in ("values", "floor_values"):
             call(environ("POST", "/features", "", values.encode()))
         elif kind == "serving":
             call(environ("POST", "/get-online-features", "", online.encode()))

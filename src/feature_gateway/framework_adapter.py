@@ -44,6 +44,10 @@ fails when an installed version leaves them (re-read the hooks, then update the 
   (``api.values.schemas``) and a request naming one feature (``shapes.role_schemas``) load
   a body with no problem by their fields alone when marshmallow's hooks on them
   (``_hooks``, resolved per class) would not change that body: it reads which there are.
+  Each field is loaded by ``deserialized``: the steps of marshmallow's
+  ``Field.deserialize`` (its missing and null checks, the field's ``pre_load``,
+  ``_deserialize``, ``validators`` and ``post_load``) done directly, without the ``And`` of
+  its validators that ``_validate`` makes on every load (docs/performance.md, "i32-values").
 - ``json_response`` and ``set_header``: werkzeug's response constructor sets each header
   through ``Headers.__setitem__`` (a scan for the name, a regular expression over the
   value) and formats the status line again; a JSON response is built with its attributes
@@ -171,6 +175,61 @@ def _read_whole(stream: LimitedStream, length: int) -> bytes:
 
 class OrjsonBodyParser(FlaskParser):
     """``FlaskParser`` reading JSON bodies with orjson."""
+
+    def parse(
+        self,
+        argmap: Any,
+        req: Any = None,
+        *,
+        location: str | None = None,
+        unknown: str | None = core._UNKNOWN_DEFAULT_PARAM,
+        validate: Any = None,
+        error_status_code: int | None = None,
+        error_headers: Mapping[str, str] | None = None,
+    ) -> Any:
+        """webargs' ``parse``; a JSON body asked for with webargs' defaults (no ``unknown``
+        of its own, no validators) parsed by its steps done directly, as webargs 8.7's
+        ``parse`` does them: the schema (``_get_schema``), the body (``load_json``),
+        ``pre_load``, the schema's ``load`` (with the ``unknown`` webargs gives JSON: none),
+        and a refusal handed to ``_on_validation_error``. Without webargs' layers around
+        them, a fortieth of a values request (docs/performance.md, "i32-values")."""
+        if req is None:
+            req = self.get_default_request()
+        if (
+            (location or self.location) != "json"
+            or validate is not None
+            or unknown != core._UNKNOWN_DEFAULT_PARAM
+            or self.unknown != core._UNKNOWN_DEFAULT_PARAM
+            or req is None
+        ):
+            return super().parse(
+                argmap,
+                req,
+                location=location,
+                unknown=unknown,
+                validate=validate,
+                error_status_code=error_status_code,
+                error_headers=error_headers,
+            )
+        schema = self._get_schema(argmap, req)
+        json_unknown = self.DEFAULT_UNKNOWN_BY_LOCATION.get("json")
+        load_kwargs: dict[str, Any] = {"unknown": json_unknown} if json_unknown else {}
+        try:
+            data = self.load_json(req, schema)
+            if data is core.missing:
+                data = {}
+            data = self.pre_load(data, schema=schema, req=req, location="json")
+            return schema.load(data, **load_kwargs)
+        except ValidationError as error:
+            self._on_validation_error(
+                error,
+                req,
+                schema,
+                "json",
+                error_status_code=error_status_code,
+                error_headers=error_headers,
+            )
+            raise ValueError("_on_validation_error hook did not raise an exception") from error
 
     def load_json(self, req: flask.Request, schema: Schema) -> Any:
         """webargs' JSON loader (its ``_raw_load_json`` hook, and the layer around it that
@@ -591,6 +650,17 @@ class PlainLoadSchema(Schema):
         super().__init__(*args, **kwargs)
         self._validators = schema_validators_if_plain(self, self.PRE_LOADS_AS_IS)
         self._keys = frozenset(field.data_key or name for name, field in self.load_fields.items())
+        # (name, key in the body, key loaded, field, whether ``deserialized`` loads it)
+        self._plan = tuple(
+            (
+                name,
+                field.data_key or name,
+                field.attribute or name,
+                field,
+                deserializes_plainly(field),
+            )
+            for name, field in self.load_fields.items()
+        )
 
     def load(
         self,
@@ -621,19 +691,64 @@ class PlainLoadSchema(Schema):
         partial = self.partial
         loaded: dict[str, Any] = {}
         try:
-            for name, field in self.load_fields.items():
-                key = field.data_key or name
+            for name, key, attribute, field, plainly in self._plan:
                 value = data.get(key, missing)
                 if value is missing and (partial is True or (partial and name in partial)):
                     continue
-                value = field.deserialize(value, key, data)
+                if plainly:
+                    value = deserialized(field, value, key, data)
+                else:
+                    value = field.deserialize(value, key, data)
                 if value is not missing:
-                    loaded[field.attribute or name] = value
+                    loaded[attribute] = value
             for validator in self._validators or ():
                 getattr(self, validator)(loaded, partial=partial, many=False, unknown=self.unknown)
         except ValidationError:
             return None
         return loaded
+
+
+# marshmallow's own steps of a field's load, which ``deserialized`` does the work of.
+_FIELD_STEPS = {
+    "deserialize": fields.Field.deserialize,
+    "_validate": fields.Field._validate,
+    "_validate_missing": fields.Field._validate_missing,
+    "_validate_all": fields.Field.__dict__["_validate_all"],
+}
+
+
+def deserializes_plainly(field: fields.Field[Any]) -> bool:
+    """Whether ``field``'s load is marshmallow's ``Field.deserialize`` (its class overrides
+    none of its steps but ``_deserialize``, the documented one), so ``deserialized`` may do
+    its work."""
+    return all(
+        inspect.getattr_static(type(field), name) is step for name, step in _FIELD_STEPS.items()
+    )
+
+
+def deserialized(field: fields.Field[Any], value: Any, key: str, data: Any) -> Any:
+    """``field.deserialize(value, key, data)`` for a field that ``deserializes_plainly``, as
+    marshmallow 4.4's ``Field.deserialize`` does it (missing and null values, the field's
+    pre-load functions, ``_deserialize``, its validators, its post-load functions), without
+    the ``And`` of its validators that ``_validate`` makes and calls on every load (its error
+    list and its handler around each validator): a ValidationError is raised at the first
+    refusal, unlike marshmallow's, which collects them all; ``PlainLoadSchema`` then loads
+    the body through marshmallow, whose refusal it answers with."""
+    if value is missing or (value is None and not field.allow_none):
+        if value is None or field.required:
+            raise ValidationError("refused: loaded by marshmallow")
+        default = field.load_default
+        return default() if callable(default) else default
+    for pre_load in field.pre_load:
+        value = pre_load(value)
+    if value is None and field.allow_none:
+        return None
+    output = field._deserialize(value, key, data)
+    for validator in field.validators:
+        validator(output)
+    for post_load in field.post_load:
+        output = post_load(output)
+    return output
 
 
 def schema_validators_if_plain(

@@ -159,3 +159,39 @@ def test_a_schema_with_another_hook_loads_every_body_through_marshmallow(app: Fl
         assert Renaming().load(body) == {
             "renamed": Schema.load(FeatureValuesRequestSchema(), body)
         }
+
+
+def test_the_values_requests_fields_are_loaded_by_marshmallows_steps_directly() -> None:
+    # (framework_adapter.deserialized: without the And of validators made on every load)
+    for schema_class in (FeatureValuesRequestSchema, OnlineFeaturesRequestSchema):
+        assert all(plainly for *_, plainly in schema_class()._plan)
+
+
+_PARSED_BODIES = [
+    *LOADED[FeatureValuesRequestSchema],
+    *REFUSED[FeatureValuesRequestSchema],
+    {"feature_name": "v:f:1"},  # unknown fields
+]
+
+
+@pytest.mark.parametrize("body", _PARSED_BODIES)
+def test_a_json_body_is_parsed_as_webargs_own_parse_parses_it(app: Flask, body: Any) -> None:
+    """``OrjsonBodyParser.parse`` does webargs' steps directly for a JSON body: the same
+    loaded dict, or the same refusal (status and messages)."""
+    from webargs.flaskparser import FlaskParser
+    from werkzeug.exceptions import HTTPException
+
+    from feature_gateway.api.blueprint import ApiBlueprint, _IdentityAwareSchemas
+
+    parser = ApiBlueprint.ARGUMENTS_PARSER
+    argmap = _IdentityAwareSchemas(FeatureValuesRequestSchema)
+    answers = []
+    for parse in (parser.parse, lambda *a, **k: FlaskParser.parse(parser, *a, **k)):
+        with app.test_request_context("/features", method="POST", json=body):
+            try:
+                answers.append(("loaded", parse(argmap, location="json")))
+            except HTTPException as refused:
+                answers.append((refused.code, getattr(refused, "data", None)))
+            except LimitsError as refused:
+                answers.append(("limits", str(refused)))
+    assert answers[0] == answers[1]

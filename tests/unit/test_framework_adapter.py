@@ -335,3 +335,57 @@ def test_a_request_looks_up_no_attribute_through_a_proxy(tmp_path, monkeypatch):
     monkeypatch.setattr(_ProxyLookup, "__get__", counted)
     assert client.get("/health").status_code == 200
     assert looked_up == []
+
+
+def _upper(value):
+    return value.upper()
+
+
+def _refuse_x(value):
+    if value == "X":
+        raise ma.ValidationError("no X")
+
+
+_FIELDS_AND_VALUES = [
+    (fields.String(), ["a", "", ma.missing, None, 7]),
+    (fields.String(required=True), ["a", ma.missing, None]),
+    (fields.String(allow_none=True, load_default=lambda: "made"), ["a", None, ma.missing]),
+    (fields.String(validate=[ma.validate.Length(max=2), _refuse_x]), ["ab", "abc", "X"]),
+    (fields.String(pre_load=[_upper], post_load=[str.lower], validate=_refuse_x), ["x", "y"]),
+    (fields.Integer(validate=ma.validate.Range(min=0)), [3, -1, "4", True, 2**70]),
+    (fields.List(fields.String(), validate=ma.validate.Length(min=1)), [["a"], [], [1], "a"]),
+]
+
+
+@pytest.mark.parametrize(("field", "values"), _FIELDS_AND_VALUES)
+def test_a_field_deserialized_directly_loads_and_refuses_as_marshmallow(field, values):
+    """``deserialized`` answers as marshmallow's ``Field.deserialize``: the same value, or a
+    ValidationError wherever marshmallow raises one (the schema then loads through it)."""
+    assert framework_adapter.deserializes_plainly(field)
+    for value in values:
+        try:
+            expected = field.deserialize(value, "key", {"key": value})
+        except ma.ValidationError:
+            with pytest.raises(ma.ValidationError):
+                framework_adapter.deserialized(field, value, "key", {"key": value})
+        else:
+            assert framework_adapter.deserialized(field, value, "key", {"key": value}) == expected
+
+
+def test_a_field_overriding_a_step_of_its_load_is_not_deserialized_directly():
+    class Own(fields.String):
+        def deserialize(self, value, attr=None, data=None, **kwargs):
+            return "own"
+
+    class OwnValidation(fields.String):
+        def _validate(self, value):
+            raise ma.ValidationError("never")
+
+    class OwnConversion(fields.String):  # _deserialize is the documented hook: taken
+        def _deserialize(self, value, attr, data, **kwargs):
+            return "converted"
+
+    assert not framework_adapter.deserializes_plainly(Own())
+    assert not framework_adapter.deserializes_plainly(OwnValidation())
+    assert framework_adapter.deserializes_plainly(OwnConversion())
+    assert framework_adapter.deserialized(OwnConversion(), "a", "key", {}) == "converted"

@@ -107,13 +107,16 @@ def caller_role(declared: str | None) -> Role | None:
     # proxy access is a lookup (a read by name asked for six). A role is found with its
     # value (the access log's), which an enum member gives through a property.
     current = request._get_current_object()  # type: ignore[attr-defined]
-    known = _claimable(settings().token_mode)
-    found = None if declared is None else _known_role(declared, known)
+    header = None
     if current.method in _HEADER_ROLE_METHODS:
         header = current.environ.get(_ROLE_HEADER_ENVIRON)
-        if header is not None:  # a header naming no known role is refused, even here
-            header_found = _known_role(header, known, ROLE_HEADER)
-            found = found or header_found
+    if declared is None and header is None:  # no role named (the settings not looked up)
+        return None
+    known = _claimable(settings().token_mode)
+    found = None if declared is None else _known_role(declared, known)
+    if header is not None:  # a header naming no known role is refused, even here
+        header_found = _known_role(header, known, ROLE_HEADER)
+        found = found or header_found
     if found is None:
         return None
     role, value = found

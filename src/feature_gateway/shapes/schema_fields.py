@@ -18,7 +18,7 @@ from feature_gateway.domain.names import (
     FEATURE_NAME_PORTABLE_PATTERN,
     INVALID_FEATURE_NAME,
     MAX_FEATURE_NAME_LENGTH,
-    is_valid_feature_name,
+    parse_feature_name,
 )
 from feature_gateway.domain.sql_check import UnsafeQueryError, check_read_only_query
 from feature_gateway.domain.text import (
@@ -94,7 +94,9 @@ def _not_blank(value: str) -> None:
 
 
 def _valid_feature_name(value: str) -> None:
-    if not is_valid_feature_name(value):
+    # (``is_valid_feature_name``'s own question, asked directly: a call fewer for each name
+    # of a values request)
+    if parse_feature_name(value) is None:
         raise ValidationError(INVALID_FEATURE_NAME)
 
 

@@ -25,6 +25,7 @@ from feature_gateway.api.values.schemas import (
     FeatureValuesResponseSchema,
 )
 from feature_gateway.domain.values import Column, OnlineFeatures
+from feature_gateway.framework_adapter import JSON_TYPE, json_response
 from feature_gateway.services import feature_values
 from feature_gateway.shapes import examples
 from feature_gateway.shapes.role_schemas import RoleQuerySchema
@@ -84,11 +85,15 @@ def columns_response(
     chunks = _body_chunks(metadata, columns, timestamps)
     first = next(chunks)
     second = next(chunks, None)
+    response_class = current_app._get_current_object().response_class  # type: ignore[attr-defined]
+    if second is None:
+        # Built as werkzeug's constructor builds it, without the constructor's general
+        # path: 5 K instructions against 27 K (docs/performance.md, "i31-read", "i32-values").
+        return json_response(response_class, first)
     # The content type as werkzeug writes it for the mimetype (no charset for JSON),
     # without its derivation on every response.
-    body = first if second is None else itertools.chain((first, second), chunks)
-    response_class = current_app._get_current_object().response_class  # type: ignore[attr-defined]
-    return response_class(body, content_type="application/json")  # type: ignore[no-any-return]
+    body = itertools.chain((first, second), chunks)
+    return response_class(body, content_type=JSON_TYPE)  # type: ignore[no-any-return]
 
 
 def _body_chunks(

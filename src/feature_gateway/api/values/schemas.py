@@ -44,14 +44,26 @@ class StringList(fields.List[str]):
     def _deserialize(
         self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
     ) -> list[Any]:
-        if type(value) is list and all(type(item) is str for item in value):
-            checks = self.inner.validators
+        # (the types by one set of them, and the checks in loops: no generator's frame)
+        if type(value) is list and (not value or set(map(type, value)) == _ONLY_STR):
             try:
-                if all(check(item) is not False for check in checks for item in value):
+                if _all_accepted(self.inner.validators, value):
                     return list(value)
             except ValidationError:
                 pass  # the generic path names the item and its problem
         return super()._deserialize(value, attr, data, **kwargs)
+
+
+_ONLY_STR = {str}
+
+
+def _all_accepted(checks: list[Any], items: list[str]) -> bool:
+    """Whether no check returns False for any item (one raising is left to the caller)."""
+    for check in checks:
+        for item in items:
+            if check(item) is False:
+                return False
+    return True
 
 
 class EntityColumns(fields.Field[dict[str, list[str | int]]]):
@@ -111,6 +123,8 @@ class EpochMillis(fields.Integer):
     """An integer number of milliseconds since the Unix epoch; ``true`` is not ``1``."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if type(value) is int:  # what Integer's conversion, int(value), returns: the value
+            return value
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValidationError("Must be an integer number of epoch milliseconds.")
         return super()._deserialize(value, attr, data, **kwargs)
@@ -176,6 +190,12 @@ def request_size(body: Mapping[str, Any]) -> tuple[int, int, int]:
     """The features, entity rows and entity key columns of a request's body, parsed or
     outlined (``api.body_outline``): what the limits are checked against."""
     features, entities = body.get("features"), body.get("entities")
+    if type(features) is list and type(entities) is dict:  # a parsed body: no outline
+        rows = 0
+        for column in entities.values():
+            if isinstance(column, list) and len(column) > rows:
+                rows = len(column)
+        return len(features), rows, len(entities)
     if isinstance(entities, ObjectOutline):
         rows, n_columns = entities.longest_array, entities.keys
     else:
