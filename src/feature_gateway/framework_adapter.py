@@ -500,6 +500,19 @@ FLASK_STEPS_READ = {
     "do_teardown_request": "8c25313693d26f092c0fafb72cfbc19d4bbcfc0e116fc787dab1a82d1ace3510",
 }
 
+# The same for the library steps that ``OrjsonBodyParser.parse`` (webargs 8.7.1) and
+# ``deserialized`` (marshmallow 4.4.0) do the work of: module, qualified name → digest.
+LIBRARY_STEPS_READ = {
+    ("webargs.core", "Parser.parse"):
+        "198ffc08938800d3da666ecfa71b892bfdf41fb50212d7a7f287a98e1272d906",
+    ("marshmallow.fields", "Field.deserialize"):
+        "9c693a134c082bdb44401e8e4ed94cf4153d7866fe846d1aa7c01fac4f4d228d",
+    ("marshmallow.fields", "Field._validate"):
+        "24486ce54187606d737ad78b80a718570f145e9931148691c0d5cbb039120074",
+    ("marshmallow.fields", "Field._validate_missing"):
+        "e690b5e9cfa43d707cdd59ae8c6ecabf3051f426c5bf15c95d37331db0582f10",
+}  # fmt: skip
+
 
 class OwnErrorResponsesApi(Api):  # type: ignore[misc]
     """A flask-smorest ``Api`` whose error response components come from

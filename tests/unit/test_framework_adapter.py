@@ -8,6 +8,7 @@ import inspect
 import pkgutil
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import flask
 import marshmallow as ma
@@ -244,6 +245,18 @@ def test_flasks_own_steps_are_those_the_adapter_writes_again(step):
     assert (
         hashlib.sha256(source.encode()).hexdigest() == framework_adapter.FLASK_STEPS_READ[step]
     ), f"Flask.{step} changed: read it again, then RequestBehindProxyFlask.{step}"
+
+
+@pytest.mark.parametrize("step", sorted(framework_adapter.LIBRARY_STEPS_READ))
+def test_the_library_steps_the_adapter_does_the_work_of_are_those_it_read(step):
+    module, qualified_name = step
+    found: Any = importlib.import_module(module)
+    for part in qualified_name.split("."):
+        found = getattr(found, part)
+    source = inspect.getsource(found)
+    assert (
+        hashlib.sha256(source.encode()).hexdigest() == framework_adapter.LIBRARY_STEPS_READ[step]
+    ), f"{module}.{qualified_name} changed: read it again, then the adapter's step doing its work"
 
 
 def _hooked(app: flask.Flask, calls: list[str]) -> flask.Flask:
