@@ -30,25 +30,6 @@ from bench.datasets import PG_ADMIN_URL, fill, scratch_database
 from bench.scenarios import create_script
 
 
-def alternating_script(path: Path) -> Path:
-    """``bench.scenarios.create_script``'s creates, every other one with a new key."""
-    path.write_text(
-        "math.randomseed(os.time() * 1000 + math.floor(os.clock() * 1e6))\n"
-        'local counter = 0\nlocal prefix = os.time() .. "_" .. math.random(1, 1000000000)\n'
-        "request = function()\n  counter = counter + 1\n"
-        '  local body = string.format(\'{"feature_name": "wrk_%s:f_%d:1", '
-        '"feature_type": "batch", "feature_data_type": "float", '
-        '"query": "SELECT x FROM t WHERE id = ?", "description": "load test", '
-        '"created_by": "wrk", "user_role": "developer"}\', prefix, counter)\n'
-        '  local headers = {["Content-Type"] = "application/json"}\n'
-        "  if counter % 2 == 1 then\n"
-        '    headers["Idempotency-Key"] = "k_" .. prefix .. "_" .. counter\n'
-        "  end\n"
-        '  return wrk.format("POST", "/create_feature_metadata", headers, body)\nend\n'
-    )
-    return path
-
-
 def read_totals(folder: Path, pids: Iterable[int]) -> dict[str, tuple[float, float]]:
     """Calls and CPU seconds by kind (``bench.keyed_split_app``), summed over ``pids``."""
     summed = {"keyed": [0.0, 0.0], "unkeyed": [0.0, 0.0]}
@@ -66,7 +47,7 @@ def read_totals(folder: Path, pids: Iterable[int]) -> dict[str, tuple[float, flo
 def measure(url: str, args: argparse.Namespace, folder: Path) -> None:
     stats = folder / "split"
     stats.mkdir(exist_ok=True)
-    mixed = alternating_script(folder / "mixed.lua")
+    mixed = create_script(folder / "mixed.lua", every_other=True)
     alone = {
         "unkeyed": create_script(folder / "create.lua"),
         "keyed": create_script(folder / "keyed.lua", keyed=True),

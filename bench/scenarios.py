@@ -42,10 +42,18 @@ def _rotating_script(path: Path, method: str, items: list[str], body_path: str =
     return path
 
 
-def create_script(path: Path, *, keyed: bool = False) -> Path:
-    """Creates of new names; with ``keyed``, each sent with a new Idempotency-Key."""
+def create_script(path: Path, *, keyed: bool = False, every_other: bool = False) -> Path:
+    """Creates of new names; with ``keyed``, each sent with a new Idempotency-Key; with
+    ``every_other``, every other one (``bench.keyed_mixed``: both kinds in one load)."""
     # Each wrk run (warm-up, rounds) makes names of its own: wrk restarts the counter.
-    key = ', ["Idempotency-Key"] = "k_" .. prefix .. "_" .. counter' if keyed else ""
+    keyed_when = "counter % 2 == 1" if every_other else "true" if keyed else ""
+    key = (
+        f"  if {keyed_when} then\n"
+        '    headers["Idempotency-Key"] = "k_" .. prefix .. "_" .. counter\n'
+        "  end\n"
+        if keyed_when
+        else ""
+    )
     path.write_text(
         "math.randomseed(os.time() * 1000 + math.floor(os.clock() * 1e6))\n"
         'local counter = 0\nlocal prefix = os.time() .. "_" .. math.random(1, 1000000000)\n'
@@ -54,8 +62,9 @@ def create_script(path: Path, *, keyed: bool = False) -> Path:
         '"feature_type": "batch", "feature_data_type": "float", '
         '"query": "SELECT x FROM t WHERE id = ?", "description": "load test", '
         '"created_by": "wrk", "user_role": "developer"}\', prefix, counter)\n'
-        '  return wrk.format("POST", "/create_feature_metadata", '
-        f'{{["Content-Type"] = "application/json"{key}}}, body)\nend\n'
+        '  local headers = {["Content-Type"] = "application/json"}\n'
+        f"{key}"
+        '  return wrk.format("POST", "/create_feature_metadata", headers, body)\nend\n'
     )
     return path
 
