@@ -94,10 +94,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=3)
     parser.add_argument("--cold-start", type=int, metavar="PAIRS", default=0)
     parser.add_argument("--lifecycles", type=int, metavar="N", default=0)
+    parser.add_argument("--size", type=int, default=10_000, help="features stored")
     args = parser.parse_args()
     paths = args.paths.replace("{name}", feature_name(5_003)).split(",")
     with tempfile.TemporaryDirectory() as tmp, scratch_database("sqlite", Path(tmp), "") as url:
-        fill(url, 10_000)
+        fill(url, args.size)
         if args.cold_start:
             cold_starts(url, args.other.resolve(), args.cold_start)
         elif args.lifecycles:
