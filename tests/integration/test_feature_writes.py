@@ -24,6 +24,13 @@ def _add(uow, name: str, **fields):
     return uow.record.add_feature(draft, Write.CREATE, ACTING)
 
 
+def _stored(database, name: str, **fields) -> None:
+    """A feature ``_add`` makes, committed in a unit of work of its own."""
+    with database.writing() as uow:
+        _add(uow, name, **fields)
+        uow.commit()
+
+
 def _tags(uow, feature_id: int) -> dict[str, str]:
     rows = uow.session.execute(
         select(FeatureTag.key, FeatureTag.value).where(FeatureTag.feature_id == feature_id)
@@ -71,9 +78,7 @@ def test_setting_the_values_it_has_writes_nothing(database):
 
 
 def test_a_row_another_writer_changed_since_it_was_loaded_is_a_409(database):
-    with database.writing() as uow:
-        _add(uow, "view:written_d:1")
-        uow.commit()
+    _stored(database, "view:written_d:1")
     with database.writing() as uow:
         feature = uow.features.get("view:written_d:1")
         uow.session.execute(  # another writer's UPDATE, as the loaded object never sees it
@@ -106,9 +111,7 @@ def test_a_row_added_not_kept_is_written_the_same_and_left_out_of_the_session(da
 
 
 def test_a_last_commit_writes_the_change_and_refuses_another_commit(database):
-    with database.writing() as uow:
-        _add(uow, "view:written_g:1")
-        uow.commit()
+    _stored(database, "view:written_g:1")
     with database.writing() as uow:
         feature = uow.features.get("view:written_g:1")
         uow.record.change(feature, Write.UPDATE, ACTING, {"description": "changed"})
@@ -124,9 +127,7 @@ def test_a_last_commit_writes_the_change_and_refuses_another_commit(database):
 
 
 def test_a_loaded_row_is_the_orms_row_persistent_clean_and_held_once(database):
-    with database.writing() as uow:
-        _add(uow, "view:written_h:1", tags={"team": "risk"})
-        uow.commit()
+    _stored(database, "view:written_h:1", tags={"team": "risk"})
     with database.writing() as uow:
         feature = uow.features.get("view:written_h:1")
         state = inspect(feature)
@@ -150,9 +151,7 @@ def test_a_loaded_row_is_the_orms_row_persistent_clean_and_held_once(database):
 
 
 def test_a_field_not_loaded_is_read_as_the_orm_reads_it(database):
-    with database.writing() as uow:
-        _add(uow, "view:written_i:1")
-        uow.commit()
+    _stored(database, "view:written_i:1")
     with database.writing() as uow:
         feature = uow.features.get("view:written_i:1")
         uow.session.expire(feature, ["description"])
@@ -163,9 +162,7 @@ def test_a_field_not_loaded_is_read_as_the_orm_reads_it(database):
 
 
 def test_a_row_read_with_its_changers_is_the_row_get_loads_with_who_changed_it(database):
-    with database.writing() as uow:
-        _add(uow, "view:written_j:1")
-        uow.commit()
+    _stored(database, "view:written_j:1")
     with database.writing() as uow:
         feature = uow.features.get("view:written_j:1")
         uow.record.change(
@@ -183,9 +180,7 @@ def test_a_row_read_with_its_changers_is_the_row_get_loads_with_who_changed_it(d
 
 
 def test_a_row_held_with_expired_fields_gets_them_from_the_row_read_again(database):
-    with database.writing() as uow:
-        _add(uow, "view:written_k:1")
-        uow.commit()
+    _stored(database, "view:written_k:1")
     with database.writing() as uow:
         feature = uow.features.get("view:written_k:1")
         uow.session.execute(

@@ -334,12 +334,18 @@ def _first_stored(rows: list[Any], feature_name: str) -> tuple[str, str] | None:
     return (rows[0][0], rows[0][1]) if rows else None
 
 
+def has_unflushed(session: Session) -> bool:
+    """Whether ``session`` holds rows its next flush would write (the ORM's query flushes
+    them before it reads)."""
+    return bool(session.new or session.dirty or session.deleted)
+
+
 def _persistent(session: Session, row: Sequence[Any], statement: CompiledStatement) -> Feature:
     """A feature's ``row`` as ``statement`` (one of ``_LOAD_ROW``) read it, in the session
     as the ORM's load leaves it: the object the identity map holds for its id if there is
     one (its changes kept, what it had expired taken from the row, as the ORM's load gives
-    it back), else a new one, persistent and clean,
-    its deferred columns loaded when first read. Read so, a trigger counts 0.23 M fewer
+    it back), else a new one, persistent and clean, its deferred columns loaded when first
+    read. Read so, a trigger counts 0.23 M fewer
     instructions (of 3.55 M; docs/performance.md, "i32-trigger")."""
     values = dict(zip(_LOADED_KEYS, row, strict=True))
     for name, process in zip(_LOADED_KEYS, statement.processors, strict=True):
@@ -385,26 +391,29 @@ class FeatureRepository:
         """The feature ``get`` finds and everyone who changed its definition (as
         ``DefinitionChangeRepository.changers``), read together: one round trip on
         PostgreSQL (``db.batches``) where a review's were two. None for the changers when
-        the row was not found under the exact name (read them by its id), or when the
+        the row was found only under its other spelling (read them by its id), or when the
         session has changes that the ORM's query flushes first."""
-        session = self.session
-        if session.new or session.dirty or session.deleted:
+        if has_unflushed(self.session):
             return self.get(feature_name), None
-        with Batch(session.connection) as batch:
-            load = compiled_once(_LOAD_ROW[False], batch.dialect)
-            changers = compiled_once(CHANGERS_BY_NAME, batch.dialect)
-            parameters = {"n": feature_name}
-            row = batch.run(load.sql, load.parameters(parameters), _all_rows)
-            changed = batch.run(changers.sql, changers.parameters(parameters), _all_rows)
-        if row.value:
-            return _persistent(session, row.value[0], load), distinct_changers(changed.value)
-        if not is_valid_feature_name(feature_name):
-            return None, None
-        return self._loaded(True, canonical_feature_name(feature_name)), None
+
+        def find(canonical: bool, name: str) -> tuple[Feature, tuple[str, ...] | None] | None:
+            if canonical:
+                found = self._loaded(True, name)
+                return None if found is None else (found, None)
+            with Batch(self.session.connection) as batch:
+                load = compiled_once(_LOAD_ROW[False], batch.dialect)
+                changers = compiled_once(CHANGERS_BY_NAME, batch.dialect)
+                row = batch.run(load.sql, load.parameters({"n": name}), _all_rows)
+                changed = batch.run(changers.sql, changers.parameters({"n": name}), _all_rows)
+            if not row.value:
+                return None
+            return _persistent(self.session, row.value[0], load), distinct_changers(changed.value)
+
+        return by_either_spelling(feature_name, find) or (None, None)
 
     def _loaded(self, canonical: bool, name: str) -> Feature | None:
         session = self.session
-        if session.new or session.dirty or session.deleted:  # the ORM's query flushes them
+        if has_unflushed(session):  # the ORM's query flushes them first
             return session.scalars(_LOAD[canonical], {"n": name}).one_or_none()
         connection = session.connection()
         compiled = compiled_once(_LOAD_ROW[canonical], connection.dialect)

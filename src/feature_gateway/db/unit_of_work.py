@@ -42,7 +42,7 @@ from feature_gateway.db.idempotency import IdempotencyRepository
 from feature_gateway.db.models import AuditEntry
 from feature_gateway.db.oidc_logins import PendingSignInRepository
 from feature_gateway.db.recording import Recorder
-from feature_gateway.db.repositories import AuditRepository, FeatureRepository
+from feature_gateway.db.repositories import AuditRepository, FeatureRepository, has_unflushed
 from feature_gateway.db.served_at import ServedAtRepository
 from feature_gateway.db.tokens import TokenRepository
 from feature_gateway.db.usage import UsageRepository
@@ -239,10 +239,9 @@ class UnitOfWork:
             # round trip, unless the flush has rows to write after them.
             with Batch(self.session.connection) as batch:
                 self.features.write_changed(batch, kept=kept)
-                session = self.session
-                if session.new or session.dirty or session.deleted:
+                if has_unflushed(self.session):
                     batch.results()  # the features' rows written before the flush's
-                    session.flush()
+                    self.session.flush()
                 entries, subscriptions = self._write_logs(batch)
             deliveries = 0
             if subscriptions is not None and subscriptions.value:

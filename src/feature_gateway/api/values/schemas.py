@@ -190,18 +190,15 @@ def request_size(body: Mapping[str, Any]) -> tuple[int, int, int]:
     """The features, entity rows and entity key columns of a request's body, parsed or
     outlined (``api.body_outline``): what the limits are checked against."""
     features, entities = body.get("features"), body.get("entities")
-    if type(features) is list and type(entities) is dict:  # a parsed body: no outline
-        rows = 0
-        for column in entities.values():
-            if isinstance(column, list) and len(column) > rows:
-                rows = len(column)
-        return len(features), rows, len(entities)
     if isinstance(entities, ObjectOutline):
         rows, n_columns = entities.longest_array, entities.keys
+    elif isinstance(entities, Mapping):
+        rows, n_columns = 0, len(entities)
+        for column in entities.values():  # a loop, not max() over a generator's frame
+            if isinstance(column, list) and len(column) > rows:
+                rows = len(column)
     else:
-        columns = list(entities.values()) if isinstance(entities, Mapping) else []
-        rows = max((len(c) for c in columns if isinstance(c, list)), default=0)
-        n_columns = len(columns)
+        rows, n_columns = 0, 0
     if isinstance(features, ArrayOutline):
         return features.length, rows, n_columns
     return len(features) if isinstance(features, list) else 0, rows, n_columns
